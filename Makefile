@@ -1,0 +1,33 @@
+# Two commands on a fresh machine:  `make app`  (the app on the embedded data)  and  `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+# tests, CI and benchmarks use the full MNIST beside the checkout when it is there
+export EXPLORER_DATA_DIR ?= $(abspath ../shared/data)
+
+.PHONY: app test bench lint chromium
+
+$(STAMP):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-*; touch $@
+
+app: $(STAMP)
+	$(BIN)/streamlit run app.py
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m explorer bench --data-dir $(EXPLORER_DATA_DIR)
+
+lint: $(STAMP)
+	$(BIN)/ruff check explorer pages tests app.py
+
+# Debian's chromium drives the browser tests (Playwright cannot download its own browser here)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: browser tests will be skipped (apt-get install chromium)"; fi; }

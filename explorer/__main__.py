@@ -1,0 +1,204 @@
+"""The command line: ``python -m explorer {presets,summary,train,predict,bench} ...``.
+
+Any bad input exits with status 2 and one line on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+__all__ = ["main", "load_spec_arg"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        raise SystemExit(2)
+
+
+class UsageError(ValueError):
+    """Bad input on the command line."""
+
+
+def load_spec_arg(value: str) -> dict[str, Any]:
+    """A preset name, a path to a JSON file, or JSON text -> a validated spec."""
+    from .presets import PRESETS, get_preset
+    from .spec import parse_spec
+
+    if value in PRESETS:
+        return get_preset(value)
+    p = Path(value)
+    if value.lstrip().startswith("{"):
+        return parse_spec(value)
+    if p.suffix.lower() == ".json" or p.exists():
+        if not p.is_file():
+            raise UsageError(f"no such spec file: {value}")
+        if p.stat().st_size > 1_000_000:
+            raise UsageError(f"spec file {value} is over 1 MB")
+        return parse_spec(p.read_text(encoding="utf-8", errors="replace"))
+    raise UsageError(f"{value!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON spec file")
+
+
+def _cmd_presets(args: argparse.Namespace) -> None:
+    from .presets import PRESETS, preset_description
+    from .spec import summarize
+
+    for name in PRESETS:
+        s = summarize(PRESETS[name][1])
+        print(f"{name:<15} {s.total_params:>9,} params  {preset_description(name)}")
+
+
+def _cmd_summary(args: argparse.Namespace) -> None:
+    from .spec import format_summary, summarize
+
+    s = summarize(load_spec_arg(args.spec))
+    print(json.dumps(s.to_dict()) if args.json else format_summary(s))
+
+
+def _dataset_for(args: argparse.Namespace) -> Any:
+    from .data import load_csv, load_dataset, load_image_zip
+
+    name = args.dataset
+    if name.lower().endswith(".csv"):
+        return load_csv(name, name=Path(name).stem)
+    if name.lower().endswith(".zip"):
+        return load_image_zip(name, size=args.image_size, name=Path(name).stem)
+    return load_dataset(name, args.data_dir, download=not args.no_download)
+
+
+def _cmd_train(args: argparse.Namespace) -> None:
+    from .checkpoint import save_checkpoint
+    from .presets import PRESETS, get_preset
+    from .spec import build_model, validate_spec
+    from .train import TrainConfig, Trainer
+
+    ds = _dataset_for(args)
+    if args.spec in PRESETS:  # presets adapt to the dataset's classes and image shape
+        spec = validate_spec(get_preset(args.spec, num_classes=ds.num_classes, input_shape=ds.input_shape))
+    else:
+        spec = load_spec_arg(args.spec)
+    nc = spec.get("num_classes")
+    if nc is not None and nc != ds.num_classes:
+        raise UsageError(f"the spec has num_classes {nc} but {ds.name} has {ds.num_classes} classes")
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                      schedule=args.schedule, seed=args.seed, device=args.device, limit_train=args.limit_train,
+                      momentum=args.momentum, weight_decay=args.weight_decay)
+    model = build_model(spec, seed=args.seed)
+
+    def show(ev: dict[str, Any]) -> None:
+        if ev["kind"] == "epoch":
+            row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in ev.items() if k != "kind"}
+            if args.json:
+                print(json.dumps(row), flush=True)
+            else:
+                print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
+                      f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
+                      f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s", flush=True)
+        elif ev["kind"] == "end" and ev["status"] != "finished":
+            print(ev["message"], file=sys.stderr, flush=True)
+
+    trainer = Trainer(model, ds, cfg, on_event=show)
+    if not args.json:
+        print(f"training {spec.get('name', 'spec')} on {ds.name} ({ds.sizes()['train']:,} images) on {trainer.device}",
+              flush=True)
+    hist = trainer.run()
+    if args.out:
+        save_checkpoint(model, spec, ds.info(), hist, cfg.to_dict(), name=spec.get("name", ""), path=args.out)
+        if not args.json:
+            print(f"saved {args.out}")
+    if hist["status"] != "finished":
+        raise SystemExit(1)
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    import torch
+
+    from .checkpoint import load_checkpoint
+    from .evaluate import predict_proba
+    from .preprocess import load_image_file, prepare_image
+
+    ck = load_checkpoint(args.checkpoint)
+    shape = ck.spec["input_shape"]
+    xs = [prepare_image(load_image_file(p), shape) for p in args.images]
+    probs = predict_proba(ck.model, torch.stack(xs), ck.dataset["mean"], ck.dataset["std"])
+    classes = ck.dataset["classes"]
+    for path, p in zip(args.images, probs):
+        top = p.argsort(descending=True)[: args.top]
+        if args.json:
+            print(json.dumps({"image": path, "prediction": classes[int(top[0])],
+                              "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p)}}))
+        else:
+            print(f"{path}: " + ", ".join(f"{classes[int(i)]} {float(p[i]):.1%}" for i in top))
+
+
+def _cmd_bench(args: argparse.Namespace) -> None:
+    from .bench import run_bench
+
+    run_bench(args.data_dir, only=args.only, quick=args.quick, json_out=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .data import DATASETS
+    from .train import OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    p = _Parser(prog="python -m explorer", description="CNN Explorer engine: specs, training, prediction, benchmarks")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    sub.add_parser("presets", help="list the preset architectures")
+    s = sub.add_parser("summary", help="layer table: output shapes, parameters, mult-adds, receptive field")
+    s.add_argument("spec", help="preset name, JSON file, or JSON text")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    t = sub.add_parser("train", help="train a spec or preset on a dataset")
+    t.add_argument("spec")
+    t.add_argument("--dataset", default="mnist-5k", help=f"{', '.join(DATASETS)}, or a .csv / .zip file")
+    t.add_argument("--data-dir", default=None, help="torchvision-layout data directory (env EXPLORER_DATA_DIR)")
+    t.add_argument("--no-download", action="store_true", help="never try to download")
+    t.add_argument("--image-size", type=int, default=32, help="side for images from a zip")
+    t.add_argument("--epochs", type=int, default=d.epochs)
+    t.add_argument("--batch-size", type=int, default=d.batch_size)
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=d.optimizer)
+    t.add_argument("--lr", type=float, default=d.lr)
+    t.add_argument("--momentum", type=float, default=d.momentum)
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--limit-train", type=int, default=None, help="train on the first N images only")
+    t.add_argument("--out", default=None, help="save a checkpoint (.safetensors) here")
+    t.add_argument("--json", action="store_true", help="one JSON object per epoch")
+    pr = sub.add_parser("predict", help="class probabilities for images")
+    pr.add_argument("checkpoint")
+    pr.add_argument("images", nargs="+")
+    pr.add_argument("--top", type=int, default=3)
+    pr.add_argument("--json", action="store_true")
+    b = sub.add_parser("bench", help="speed figures, side by side with the seed notebooks' loop")
+    b.add_argument("--data-dir", default=None)
+    b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,draw,confusion")
+    b.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    b.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handlers = {"presets": _cmd_presets, "summary": _cmd_summary, "train": _cmd_train, "predict": _cmd_predict,
+                "bench": _cmd_bench}
+    try:
+        handlers[args.cmd](args)
+    except (ValueError, OSError) as e:  # our errors are ValueErrors with a sentence; files give OSError
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        sys.stderr.write(f"error: {msg}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""Checkpoints: one safetensors file holding spec, weights, dataset metadata and training history.
+
+Nothing in a checkpoint is ever unpickled or evaluated: the header is parsed as JSON, the tensors by
+safetensors, the spec is validated, and the weights must match the model the spec builds exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+from torch import nn
+
+from .spec import SpecError, build_model, summarize
+
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "MAX_CHECKPOINT_BYTES"]
+
+FORMAT = "cnn-explorer-checkpoint"
+VERSION = "1"
+MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
+MAX_HEADER_BYTES = 16 * 1024 * 1024
+
+
+class CheckpointError(ValueError):
+    """A file that is not a usable CNN Explorer checkpoint; the message says why."""
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: the rebuilt model (eval mode, CPU) and what was saved with it."""
+
+    model: nn.Module
+    spec: dict[str, Any]
+    dataset: dict[str, Any]  # name, classes, mean, std, input_shape
+    history: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    name: str = ""
+
+
+def save_checkpoint(model: nn.Module, spec: dict[str, Any], dataset: dict[str, Any],
+                    history: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
+                    name: str = "", path: str | Path | None = None) -> bytes:
+    """Serialise to bytes (and write them to ``path`` if given). ``dataset`` is ``Dataset.info()``."""
+    summarize(spec)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    meta = {"format": FORMAT, "version": VERSION, "name": name, "spec": json.dumps(spec),
+            "dataset": json.dumps(dataset), "history": json.dumps(_jsonable(history or {})),
+            "config": json.dumps(_jsonable(config or {}))}
+    data = st_save(tensors, metadata=meta)
+    if path is not None:
+        Path(path).write_bytes(data)
+    return data
+
+
+def _jsonable(obj: Any) -> Any:
+    """Drop what JSON cannot hold (tensors in snapshots, NaN) so metadata always serialises."""
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items() if not isinstance(v, torch.Tensor)}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _header(data: bytes) -> dict[str, Any]:
+    if len(data) < 8:
+        raise CheckpointError("not a CNN Explorer checkpoint: the file is too short")
+    (n,) = struct.unpack("<Q", data[:8])
+    if n > MAX_HEADER_BYTES or 8 + n > len(data):
+        raise CheckpointError("not a CNN Explorer checkpoint (not a safetensors file, or truncated)")
+    try:
+        header = json.loads(data[8:8 + n])
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise CheckpointError("not a CNN Explorer checkpoint: its header is not JSON") from None
+    if not isinstance(header, dict):
+        raise CheckpointError("not a CNN Explorer checkpoint: malformed header")
+    meta = header.get("__metadata__")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise CheckpointError("a safetensors file, but not a CNN Explorer checkpoint (no spec inside); "
+                              "save one from the app or `python -m explorer train --out`")
+    if meta.get("version") != VERSION:
+        raise CheckpointError(f"checkpoint version {meta.get('version')!r} is not supported (expected {VERSION})")
+    return meta
+
+
+def _meta_json(meta: dict[str, Any], key: str) -> Any:
+    try:
+        return json.loads(meta.get(key) or "{}")
+    except json.JSONDecodeError:
+        raise CheckpointError(f"checkpoint: its {key} is not valid JSON") from None
+
+
+def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) -> None:
+    if not isinstance(info, dict):
+        raise CheckpointError("checkpoint: dataset metadata must be an object")
+    classes, mean, std = info.get("classes"), info.get("mean"), info.get("std")
+    channels = spec["input_shape"][0]
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise CheckpointError("checkpoint: dataset classes must be a list of names")
+    n_out = 2 if out_shape == (1,) else out_shape[0] if len(out_shape) == 1 else None
+    if n_out is not None and len(classes) != n_out:
+        raise CheckpointError(f"checkpoint: the model has {n_out} outputs but {len(classes)} class names")
+    for name, v in (("mean", mean), ("std", std)):
+        if (not isinstance(v, list) or len(v) != channels
+                or not all(isinstance(f, (int, float)) and math.isfinite(f) for f in v)):
+            raise CheckpointError(f"checkpoint: dataset {name} must be {channels} number(s)")
+    if any(s <= 0 for s in std):
+        raise CheckpointError("checkpoint: dataset std must be positive")
+
+
+def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
+    """Load and validate a checkpoint from a path or bytes; raise :class:`CheckpointError` if unusable."""
+    if isinstance(src, (str, Path)):
+        p = Path(src)
+        if not p.is_file():
+            raise CheckpointError(f"no such checkpoint file: {p}")
+        if p.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+        data = p.read_bytes()
+    else:
+        data = bytes(src)
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+    meta = _header(data)
+    spec = _meta_json(meta, "spec")
+    try:
+        summary = summarize(spec)
+    except SpecError as e:
+        raise CheckpointError(f"checkpoint: its spec is invalid: {e}") from None
+    dataset = _meta_json(meta, "dataset")
+    _check_dataset(dataset, spec, summary.output_shape)
+    try:
+        tensors = st_load(data)
+    except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(f"checkpoint: its tensors cannot be read ({e})") from None
+    model = build_model(spec)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        which = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
+        raise CheckpointError(f"checkpoint: weights do not match its spec ({which})")
+    for k, v in expected.items():
+        t = tensors[k]
+        if t.shape != v.shape or t.dtype != v.dtype:
+            raise CheckpointError(f"checkpoint: weight {k} is {t.dtype} {tuple(t.shape)}, the spec needs "
+                                  f"{v.dtype} {tuple(v.shape)}")
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"checkpoint: weight {k} holds NaN or infinite values")
+    model.load_state_dict(tensors)
+    model.eval()
+    history, config = _meta_json(meta, "history"), _meta_json(meta, "config")
+    return Checkpoint(model, spec, dataset, history if isinstance(history, dict) else {},
+                      config if isinstance(config, dict) else {}, str(meta.get("name", "")))

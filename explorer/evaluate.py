@@ -1,0 +1,109 @@
+"""Evaluation: loss and accuracy over a split, predictions, probabilities, confusion matrices."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import normalize
+from .spec import output_logits_to_classes
+
+__all__ = ["eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion", "model_device"]
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode for the block; restore its previous mode even on error."""
+    was = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[float],
+                  std: tuple[float, ...] | list[float], batch_size: int = 1000) -> Tensor:
+    """Class probabilities ``(N, K)`` on the CPU for uint8 images ``(N, C, H, W)``."""
+    if x.dtype != torch.uint8 or x.ndim != 4:
+        raise ValueError(f"expected uint8 images (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
+    dev = model_device(model)
+    out = []
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            logits = output_logits_to_classes(model(normalize(x[i:i + batch_size].to(dev), mean, std)))
+            out.append(F.softmax(logits.float(), dim=1).cpu())
+    return torch.cat(out) if out else torch.empty(0, 0)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: Tensor, y: Tensor, mean: tuple[float, ...] | list[float],
+             std: tuple[float, ...] | list[float], batch_size: int = 1000) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy (0..1) of ``model`` on uint8 ``x (N, C, H, W)``, labels ``y (N,)``."""
+    if len(x) != len(y) or len(y) == 0:
+        raise ValueError(f"need as many labels as images (and at least one), got {len(x)} images, {len(y)} labels")
+    dev = model_device(model)
+    loss = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            xb = normalize(x[i:i + batch_size].to(dev, non_blocking=True), mean, std)
+            yb = y[i:i + batch_size].to(dev, non_blocking=True)
+            logits = output_logits_to_classes(model(xb))
+            loss += F.cross_entropy(logits.float(), yb, reduction="sum")
+            correct += (logits.argmax(1) == yb).sum()
+    return loss.item() / len(y), correct.item() / len(y)
+
+
+@dataclass
+class Confusion:
+    """``matrix[t, p]`` counts test images of true class t predicted as p."""
+
+    matrix: Tensor  # (K, K) int64
+    classes: list[str]
+
+    @property
+    def accuracy(self) -> float:
+        return float(self.matrix.diag().sum() / self.matrix.sum().clamp_min(1))
+
+    def recall(self) -> Tensor:
+        """Per true class: the share of its images predicted right ``(K,)``."""
+        return self.matrix.diag() / self.matrix.sum(1).clamp_min(1)
+
+    def precision(self) -> Tensor:
+        """Per predicted class: the share of its predictions that are right ``(K,)``."""
+        return self.matrix.diag() / self.matrix.sum(0).clamp_min(1)
+
+    def normalized(self) -> Tensor:
+        """Rows divided by their totals: ``[t, p]`` is the share of class t predicted as p."""
+        return self.matrix / self.matrix.sum(1, keepdim=True).clamp_min(1)
+
+    def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
+        """The ``k`` largest off-diagonal cells as (true, predicted, count), largest first."""
+        off = self.matrix.clone()
+        off.fill_diagonal_(0)
+        vals, idx = off.flatten().topk(min(k, off.numel()))
+        n = len(self.classes)
+        return [(self.classes[int(i) // n], self.classes[int(i) % n], int(v)) for v, i in zip(vals, idx) if v > 0]
+
+
+def confusion_matrix(y_true: Tensor, y_pred: Tensor, classes: list[str]) -> Confusion:
+    """Count (true, predicted) pairs. ``y_true`` and ``y_pred`` are int ``(N,)`` in 0..K-1."""
+    k = len(classes)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true and y_pred must be 1-D of one length, got {tuple(y_true.shape)} and {tuple(y_pred.shape)}")
+    if len(y_true) and (int(y_true.min()) < 0 or int(y_true.max()) >= k or int(y_pred.min()) < 0 or int(y_pred.max()) >= k):
+        raise ValueError(f"labels must lie in 0..{k - 1}")
+    m = torch.bincount(y_true.long() * k + y_pred.long(), minlength=k * k).view(k, k)
+    return Confusion(m, list(classes))

@@ -1,0 +1,101 @@
+"""Turning a user's image (a drawing, a photo, an upload) into what a model expects."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file"]
+
+
+class EmptyImageError(ValueError):
+    """The image has no ink: nothing to classify."""
+
+
+def _to_gray(img: np.ndarray) -> np.ndarray:
+    """(H, W), (H, W, 3) or (H, W, 4) in 0..255 -> float (H, W) in 0..1 with ink bright on dark."""
+    a = np.asarray(img, dtype=np.float32)
+    if a.ndim == 3 and a.shape[2] == 4:  # a canvas: strokes are opaque, the rest transparent
+        alpha = a[..., 3] / 255.0
+        rgb = a[..., :3].mean(axis=2) / 255.0
+        if alpha.min() < 0.99:  # transparent background: ink is where alpha is, brightness as drawn
+            lum = rgb * alpha
+            return (1.0 - lum) * alpha if rgb[alpha > 0.5].mean(initial=1.0) < 0.5 else lum
+        a = a[..., :3]
+    if a.ndim == 3:
+        a = a.mean(axis=2)
+    if a.ndim != 2:
+        raise ValueError(f"expected an image (H, W[, C]), got shape {a.shape}")
+    g = a / 255.0 if a.max() > 1.0 else a
+    border = np.concatenate([g[0], g[-1], g[:, 0], g[:, -1]])
+    return 1.0 - g if border.mean() > 0.5 else g  # dark ink on light paper -> invert
+
+
+def mnist_style(img: np.ndarray, size: int = 28, box: int = 20, threshold: float = 0.1) -> Tensor:
+    """Prepare a digit the way MNIST's were: uint8 ``(1, size, size)``.
+
+    Crop to the ink, scale the longer side to ``box`` px keeping the aspect (anti-aliased), and
+    place it so its centre of mass is at the centre. Raises :class:`EmptyImageError` with no ink.
+    """
+    g = _to_gray(img)
+    ys, xs = np.nonzero(g > threshold * max(g.max(), 1e-6))
+    if g.max() < 0.05 or len(ys) == 0:
+        raise EmptyImageError("the image is empty: draw a digit first")
+    crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    t = torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None]
+    small = F.interpolate(t, size=(nh, nw), mode="bilinear", antialias=True, align_corners=False)[0, 0]
+    small = small.clamp(0, 1)
+    total = small.sum()
+    cy = float((small.sum(1) * torch.arange(nh)).sum() / total) if total > 0 else (nh - 1) / 2
+    cx = float((small.sum(0) * torch.arange(nw)).sum() / total) if total > 0 else (nw - 1) / 2
+    out = torch.zeros(size, size)
+    oy, ox = int(round((size - 1) / 2 - cy)), int(round((size - 1) / 2 - cx))
+    oy, ox = min(max(oy, 0), size - nh), min(max(ox, 0), size - nw)
+    out[oy:oy + nh, ox:ox + nw] = small
+    peak = out.max()
+    out = out / peak if peak > 0 else out
+    return (out * 255).round().to(torch.uint8)[None]
+
+
+def prepare_image(img: np.ndarray, input_shape: list[int] | tuple[int, ...], digit: bool = True) -> Tensor:
+    """Any image -> uint8 ``(C, H, W)`` for a model with ``input_shape``.
+
+    One-channel square models get MNIST-style centring (``digit=True``); others a plain resize.
+    """
+    c, h, w = input_shape
+    a = np.asarray(img)
+    if c == 1 and digit and h == w:
+        return mnist_style(a, size=h, box=round(h * 20 / 28))
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=2)
+    a = a[..., :3].astype(np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1)[None]
+    t = F.interpolate(t, size=(h, w), mode="bilinear", antialias=True, align_corners=False)[0]
+    if c == 1:
+        t = t.mean(0, keepdim=True)
+    elif c != 3:
+        raise ValueError(f"cannot prepare an image for a model with {c} input channels")
+    return t.clamp(0, 255).round().to(torch.uint8)
+
+
+def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np.ndarray:
+    """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``; ValueError if unreadable."""
+    from PIL import Image
+
+    try:
+        data = src if isinstance(src, bytes) else Path(src).read_bytes()
+        with Image.open(io.BytesIO(data)) as im:
+            if im.width * im.height > max_pixels:
+                raise ValueError(f"image is {im.width}x{im.height}, too large")
+            im = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB" if im.mode != "L" else "L")
+            return np.asarray(im)
+    except OSError as e:
+        raise ValueError(f"cannot read image {src if not isinstance(src, bytes) else ''}: {e}".replace("  ", " ")) from None

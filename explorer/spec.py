@@ -1,0 +1,590 @@
+"""Architecture specs: validate, infer shapes, build models and summarize them.
+
+A spec is plain JSON-able data::
+
+    {"input_shape": [1, 28, 28], "num_classes": 10,
+     "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, ...]}
+
+Layer types and argument names are torch's. Nothing in a spec is ever evaluated as code:
+each layer type maps to a fixed constructor and each argument is checked against a schema
+before any tensor is made.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "LAYER_TYPES",
+    "MAX_PARAMS",
+    "MAX_ACTIVATIONS",
+    "SpecError",
+    "LayerSummary",
+    "Summary",
+    "parse_spec",
+    "validate_spec",
+    "build_model",
+    "summarize",
+    "format_summary",
+    "output_logits_to_classes",
+]
+
+MAX_PARAMS = 50_000_000  # 200 MB of float32 weights
+MAX_ACTIVATIONS = 16_000_000  # float32 values per sample, all layers together (64 MB)
+MAX_LAYERS = 200
+MAX_INPUT_SIDE = 1024
+MAX_INPUT_CHANNELS = 16
+
+Shape = tuple[int, ...]
+
+
+class SpecError(ValueError):
+    """A spec that cannot work. ``layer`` is the path of the layer at fault ("3", "5.1") or None."""
+
+    def __init__(self, message: str, layer: str | None = None) -> None:
+        super().__init__(message)
+        self.layer = layer
+
+
+# --- argument schema --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One constructor argument: its kind, torch's default, and limits."""
+
+    kind: str  # "int", "float", "bool", "pair", "choice", "padding", "opt_pair"
+    default: Any = None
+    required: bool = False
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+def _pair_arg(default: Any = None, required: bool = False, minimum: int = 1, help: str = "") -> Arg:
+    return Arg("pair", default, required, minimum, help=help)
+
+
+LAYER_TYPES: dict[str, dict[str, Arg]] = {
+    "Conv2d": {
+        "out_channels": Arg("int", required=True, minimum=1, maximum=4096, help="number of kernels"),
+        "kernel_size": _pair_arg(required=True, help="kernel side"),
+        "stride": _pair_arg(1),
+        "padding": Arg("padding", 0, minimum=0, choices=("same", "valid")),
+        "dilation": _pair_arg(1),
+        "groups": Arg("int", 1, minimum=1),
+        "bias": Arg("bool", True),
+        "padding_mode": Arg("choice", "zeros", choices=("zeros", "reflect", "replicate", "circular")),
+    },
+    "BatchNorm2d": {
+        "eps": Arg("float", 1e-5, minimum=0.0),
+        "momentum": Arg("float", 0.1, minimum=0.0, maximum=1.0),
+        "affine": Arg("bool", True),
+        "track_running_stats": Arg("bool", True),
+    },
+    "ReLU": {},
+    "LeakyReLU": {"negative_slope": Arg("float", 0.01)},
+    "ELU": {"alpha": Arg("float", 1.0)},
+    "GELU": {"approximate": Arg("choice", "none", choices=("none", "tanh"))},
+    "Tanh": {},
+    "Sigmoid": {},
+    "MaxPool2d": {
+        "kernel_size": _pair_arg(required=True),
+        "stride": Arg("opt_pair", None, minimum=1),
+        "padding": _pair_arg(0, minimum=0),
+        "dilation": _pair_arg(1),
+        "ceil_mode": Arg("bool", False),
+    },
+    "AvgPool2d": {
+        "kernel_size": _pair_arg(required=True),
+        "stride": Arg("opt_pair", None, minimum=1),
+        "padding": _pair_arg(0, minimum=0),
+        "ceil_mode": Arg("bool", False),
+        "count_include_pad": Arg("bool", True),
+    },
+    "AdaptiveAvgPool2d": {"output_size": _pair_arg(required=True)},
+    "Flatten": {"start_dim": Arg("int", 1, minimum=1, maximum=3), "end_dim": Arg("int", -1, minimum=-1, maximum=3)},
+    "Linear": {
+        "out_features": Arg("int", required=True, minimum=1, maximum=1_000_000),
+        "bias": Arg("bool", True),
+    },
+    "Dropout": {"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)},
+    "Dropout2d": {"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)},
+    "Residual": {},  # takes "layers" (a list of layer specs), checked separately
+}
+
+SPATIAL_INPUT = {"Conv2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d"}
+
+
+def _fmt_shape(shape: Shape) -> str:
+    return "x".join(str(s) for s in shape)
+
+
+def _check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
+    """Return the value in canonical form, or raise SpecError naming the layer."""
+
+    def fail(need: str) -> SpecError:
+        return SpecError(f"{where}: {name} must be {need}, got {value!r}", layer)
+
+    def check_int(v: Any, minimum: float | None) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise fail("an integer" if minimum is None else f"an integer >= {int(minimum)}")
+        if minimum is not None and v < minimum:
+            raise fail(f"an integer >= {int(minimum)}")
+        if arg.maximum is not None and v > arg.maximum:
+            raise fail(f"at most {int(arg.maximum)}")
+        return v
+
+    if arg.kind == "int":
+        return check_int(value, arg.minimum)
+    if arg.kind == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise fail("a number")
+        if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
+            raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
+        return float(value)
+    if arg.kind == "bool":
+        if not isinstance(value, bool):
+            raise fail("true or false")
+        return value
+    if arg.kind == "choice":
+        if value not in arg.choices:
+            raise fail("one of " + ", ".join(repr(c) for c in arg.choices))
+        return value
+    if arg.kind == "padding" and isinstance(value, str):
+        if value not in arg.choices:
+            raise fail("an integer, a pair, 'same' or 'valid'")
+        return value
+    if arg.kind == "opt_pair" and value is None:
+        return None
+    # "pair", "padding" (numeric), "opt_pair" (numeric): int or [int, int]
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2:
+            raise fail("an integer or a pair [h, w]")
+        return (check_int(value[0], arg.minimum), check_int(value[1], arg.minimum))
+    return check_int(value, arg.minimum)
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+# --- layer records: canonical args, shapes, params, mult-adds, receptive field ----------
+
+
+@dataclass
+class LayerSummary:
+    """One row of a summary. ``path`` is "3" or "5.body.1" (the module's name in the model)."""
+
+    path: str
+    type: str
+    output_shape: Shape
+    params: int
+    mult_adds: int
+    receptive_field: tuple[int, int] | None  # input pixels seen by one output unit; None = whole input
+    depth: int = 0
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["output_shape"] = list(self.output_shape)
+        d["receptive_field"] = list(self.receptive_field) if self.receptive_field else None
+        return d
+
+
+@dataclass
+class Summary:
+    """A whole network: its rows and totals."""
+
+    input_shape: Shape
+    output_shape: Shape
+    layers: list[LayerSummary]
+    total_params: int
+    trainable_params: int
+    total_mult_adds: int
+    activations_per_sample: int
+    num_classes: int | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "num_classes": self.num_classes,
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "total_mult_adds": self.total_mult_adds,
+            "activations_per_sample": self.activations_per_sample,
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+@dataclass
+class _RF:
+    """Receptive field (size and jump per axis) of the current tensor, or None once global."""
+
+    size: tuple[int, int] | None = (1, 1)
+    jump: tuple[int, int] = (1, 1)
+
+    def through(self, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> _RF:
+        if self.size is None:
+            return self
+        size = tuple(s + (k - 1) * d * j for s, k, d, j in zip(self.size, kernel, dilation, self.jump))
+        return _RF(size, tuple(j * s for j, s in zip(self.jump, stride)))  # type: ignore[arg-type]
+
+
+def _conv_out(n: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
+    eff = d * (k - 1) + 1
+    span = n + 2 * p - eff
+    if span < 0:
+        return 0
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:  # torch: the last window must start inside the input
+        out -= 1
+    return out
+
+
+def _layer(
+    spec: dict[str, Any], path: str, shape: Shape, rf: _RF, depth: int, rows: list[LayerSummary]
+) -> tuple[Shape, _RF]:
+    """Check one layer against the incoming shape; append its summary row(s); return the new shape."""
+    if not isinstance(spec, dict):
+        raise SpecError(f"layer {path}: must be an object like {{\"type\": \"ReLU\"}}, got {spec!r}", path)
+    ltype = spec.get("type")
+    if ltype not in LAYER_TYPES:
+        known = ", ".join(LAYER_TYPES)
+        raise SpecError(f"layer {path}: unknown type {ltype!r}; known types: {known}", path)
+    where = f"layer {path} {ltype}"
+    schema = LAYER_TYPES[ltype]
+    extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
+    if extra:
+        allowed = ", ".join(schema) or "none"
+        raise SpecError(f"{where}: unknown argument {sorted(extra)[0]!r} (allowed: {allowed})", path)
+    args: dict[str, Any] = {}
+    for name, arg in schema.items():
+        if name in spec:
+            args[name] = _check_arg(where, name, arg, spec[name], path)
+        elif arg.required:
+            raise SpecError(f"{where}: missing required argument {name!r}", path)
+        else:
+            args[name] = arg.default
+    if ltype in SPATIAL_INPUT and len(shape) != 3:
+        raise SpecError(f"{where}: needs an image-shaped input (channels x height x width), got {_fmt_shape(shape)}"
+                        " (put it before Flatten)", path)
+    if ltype == "Residual":
+        return _residual(spec, path, shape, rf, depth, rows)
+    out, params, madds, rf = _shape_rule(ltype, args, shape, rf, where, path)
+    if any(s <= 0 for s in out):
+        raise SpecError(f"{where}: output would be {_fmt_shape(out)}, which is empty", path)
+    rows.append(LayerSummary(path, ltype, out, params, madds, rf.size, depth, args))
+    return out, rf
+
+
+def _shape_rule(
+    ltype: str, a: dict[str, Any], shape: Shape, rf: _RF, where: str, path: str
+) -> tuple[Shape, int, int, _RF]:
+    """Output shape, parameter count, mult-adds and receptive field of one plain layer."""
+    numel = math.prod(shape)
+    if ltype == "Conv2d":
+        c, h, w = shape
+        k, s, d = _pair(a["kernel_size"]), _pair(a["stride"]), _pair(a["dilation"])
+        g = a["groups"]
+        if c % g or a["out_channels"] % g:
+            raise SpecError(f"{where}: groups={g} must divide both in channels ({c}) and out_channels "
+                            f"({a['out_channels']})", path)
+        if a["padding"] == "same":
+            if s != (1, 1):
+                raise SpecError(f"{where}: padding='same' needs stride 1, got stride {a['stride']}", path)
+            oh, ow = h, w
+        else:
+            p = (0, 0) if a["padding"] == "valid" else _pair(a["padding"])
+            eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
+            if h + 2 * p[0] < eff[0] or w + 2 * p[1] < eff[1]:
+                ks = f"{eff[0]}x{eff[1]}" + (" (dilated)" if d != (1, 1) else "")
+                raise SpecError(f"{where}: input is {_fmt_shape(shape)}"
+                                f"{f' (padded {p[0]})' if any(p) else ''}, smaller than its {ks} kernel", path)
+            if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
+                raise SpecError(f"{where}: padding {p} must be smaller than the input {h}x{w} for "
+                                f"padding_mode={a['padding_mode']!r}", path)
+            oh, ow = _conv_out(h, k[0], s[0], p[0], d[0]), _conv_out(w, k[1], s[1], p[1], d[1])
+        o = a["out_channels"]
+        params = o * (c // g) * k[0] * k[1] + (o if a["bias"] else 0)
+        return (o, oh, ow), params, params * oh * ow, rf.through(k, s, d)
+    if ltype == "BatchNorm2d":
+        params = 2 * shape[0] if a["affine"] else 0
+        return shape, params, numel if a["affine"] else 0, rf
+    if ltype in ("MaxPool2d", "AvgPool2d"):
+        c, h, w = shape
+        k = _pair(a["kernel_size"])
+        s = _pair(a["stride"]) if a["stride"] is not None else k
+        p = _pair(a["padding"])
+        d = _pair(a.get("dilation", 1))
+        if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
+            raise SpecError(f"{where}: padding {a['padding']} must be at most half the kernel size "
+                            f"{a['kernel_size']}", path)
+        if h + 2 * p[0] < d[0] * (k[0] - 1) + 1 or w + 2 * p[1] < d[1] * (k[1] - 1) + 1:
+            raise SpecError(f"{where}: input is {_fmt_shape(shape)}, smaller than its "
+                            f"{k[0]}x{k[1]} window", path)
+        oh = _conv_out(h, k[0], s[0], p[0], d[0], a["ceil_mode"])
+        ow = _conv_out(w, k[1], s[1], p[1], d[1], a["ceil_mode"])
+        return (c, oh, ow), 0, 0, rf.through(k, s, d)
+    if ltype == "AdaptiveAvgPool2d":
+        oh, ow = _pair(a["output_size"])
+        c, h, w = shape
+        if oh > h or ow > w:
+            raise SpecError(f"{where}: output_size {oh}x{ow} is larger than its input {h}x{w}", path)
+        new_rf = _RF(None) if (oh, ow) == (1, 1) else rf.through((-(-h // oh), -(-w // ow)), (h // oh, w // ow), (1, 1))
+        return (c, oh, ow), 0, 0, new_rf
+    if ltype == "Flatten":
+        nd = len(shape) + 1  # with the batch dimension
+        start, end = a["start_dim"], a["end_dim"] % nd
+        if start >= nd or end < start:
+            raise SpecError(f"{where}: start_dim={a['start_dim']}, end_dim={a['end_dim']} do not fit a "
+                            f"{_fmt_shape(shape)} input", path)
+        dims = (1,) + shape
+        out = dims[1:start] + (math.prod(dims[start:end + 1]),) + dims[end + 1:]
+        return out, 0, 0, _RF(None)
+    if ltype == "Linear":
+        fin, fout = shape[-1], a["out_features"]
+        params = fin * fout + (fout if a["bias"] else 0)
+        lead = math.prod(shape[:-1])
+        return shape[:-1] + (fout,), params, params * lead, _RF(None) if len(shape) == 1 else rf
+    return shape, 0, 0, rf  # activations and dropout keep the shape
+
+
+def _skip_stride(n_in: int, n_out: int) -> int | None:
+    """Stride s with floor((n_in - 1) / s) + 1 == n_out (what a 1x1 conv with stride s gives), or None."""
+    for s in range(1, n_in + 1):
+        if (n_in - 1) // s + 1 == n_out:
+            return s
+    return None
+
+
+def _residual(
+    spec: dict[str, Any], path: str, shape: Shape, rf: _RF, depth: int, rows: list[LayerSummary]
+) -> tuple[Shape, _RF]:
+    inner = spec.get("layers")
+    where = f"layer {path} Residual"
+    if not isinstance(inner, list) or not inner:
+        raise SpecError(f"{where}: needs a non-empty list 'layers' (the block added to its input)", path)
+    row = LayerSummary(path, "Residual", shape, 0, 0, rf.size, depth, {})
+    rows.append(row)
+    first = len(rows)
+    out, brf = shape, rf
+    for i, sub in enumerate(inner):
+        out, brf = _layer(sub, f"{path}.body.{i}", out, brf, depth + 1, rows)
+    skip_params, skip_madds, stride = 0, 0, (1, 1)
+    if out != shape:
+        if len(out) != len(shape):
+            raise SpecError(f"{where}: its layers turn {_fmt_shape(shape)} into {_fmt_shape(out)}; "
+                            "a residual block must keep the number of dimensions", path)
+        if len(shape) == 1:
+            skip_params = shape[0] * out[0]
+        else:
+            sh, sw = _skip_stride(shape[1], out[1]), _skip_stride(shape[2], out[2])
+            if sh is None or sw is None:
+                raise SpecError(f"{where}: its layers turn {_fmt_shape(shape)} into {_fmt_shape(out)}, "
+                                "which no 1x1 strided convolution on the skip can match", path)
+            stride = (sh, sw)
+            skip_params = shape[0] * out[0]
+            skip_madds = skip_params * out[1] * out[2]
+    row.output_shape = out
+    row.params = sum(r.params for r in rows[first:] if r.depth == depth + 1) + skip_params
+    row.mult_adds = sum(r.mult_adds for r in rows[first:] if r.depth == depth + 1) + skip_madds
+    row.receptive_field = brf.size
+    row.args = {"skip": "identity" if out == shape else f"1x1 conv, stride {stride[0]}"}
+    return out, brf
+
+
+def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
+    if not isinstance(spec, dict):
+        raise SpecError(f"a spec must be a JSON object with 'input_shape' and 'layers', got {type(spec).__name__}")
+    extra = set(spec) - {"input_shape", "num_classes", "layers", "name", "description"}
+    if extra:
+        raise SpecError(f"spec: unknown key {sorted(extra)[0]!r} (allowed: input_shape, num_classes, layers, name, "
+                        "description)")
+    shape = spec.get("input_shape")
+    if (not isinstance(shape, list) or len(shape) not in (1, 3)
+            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)):
+        raise SpecError(f"spec: input_shape must be [channels, height, width] of positive integers, got {shape!r}")
+    if len(shape) == 3 and (shape[0] > MAX_INPUT_CHANNELS or max(shape[1:]) > MAX_INPUT_SIDE):
+        raise SpecError(f"spec: input_shape {shape} is too large (at most {MAX_INPUT_CHANNELS} channels and "
+                        f"{MAX_INPUT_SIDE} pixels a side)")
+    nc = spec.get("num_classes")
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 1):
+        raise SpecError(f"spec: num_classes must be a positive integer, got {nc!r}")
+    layers = spec.get("layers")
+    if not isinstance(layers, list):
+        raise SpecError(f"spec: layers must be a list, got {type(layers).__name__}")
+    return tuple(shape), nc, layers
+
+
+def _count_layers(layers: list[Any]) -> int:
+    return sum(1 + (_count_layers(x["layers"]) if isinstance(x, dict) and isinstance(x.get("layers"), list) else 0)
+               for x in layers)
+
+
+def summarize(spec: dict[str, Any]) -> Summary:
+    """Validate ``spec`` and describe every layer; raise :class:`SpecError` naming the faulty layer.
+
+    Runs on shapes alone: no tensor is made, so a spec too large for memory is refused cheaply.
+    """
+    shape, nc, layers = _check_top(spec)
+    if _count_layers(layers) > MAX_LAYERS:
+        raise SpecError(f"spec: {_count_layers(layers)} layers is more than the {MAX_LAYERS} allowed")
+    rows: list[LayerSummary] = []
+    out, rf = shape, _RF((1, 1)) if len(shape) == 3 else _RF(None)
+    for i, layer in enumerate(layers):
+        out, rf = _layer(layer, str(i), out, rf, 0, rows)
+    top = [r for r in rows if r.depth == 0]
+    total = sum(r.params for r in top)
+    acts = sum(math.prod(r.output_shape) for r in rows)
+    if total > MAX_PARAMS:
+        raise SpecError(f"spec: {total:,} parameters is more than the {MAX_PARAMS:,} allowed; use fewer channels "
+                        "or pool before Linear")
+    if acts > MAX_ACTIVATIONS:
+        raise SpecError(f"spec: its layers hold {acts:,} values per image, more than the {MAX_ACTIVATIONS:,} "
+                        "allowed; pool earlier or use fewer channels")
+    if nc is not None:
+        ok = out == (nc,) or (nc == 2 and out == (1,))
+        if not ok:
+            raise SpecError(f"spec: the network ends with shape {_fmt_shape(out)} but num_classes is {nc}: end "
+                            f"with Flatten and Linear(out_features={nc})", str(len(layers) - 1) if layers else None)
+    trainable = total
+    return Summary(shape, out, rows, total, trainable, sum(r.mult_adds for r in top), acts, nc)
+
+
+def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """Return ``spec`` if it can be built; raise :class:`SpecError` otherwise."""
+    summarize(spec)
+    return spec
+
+
+def parse_spec(text: str) -> dict[str, Any]:
+    """Parse a JSON spec and validate it. Malformed JSON raises SpecError with line and column."""
+    try:
+        spec = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise SpecError(f"spec is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except (TypeError, UnicodeDecodeError, RecursionError):
+        raise SpecError("spec is not valid JSON text") from None
+    return validate_spec(spec)
+
+
+# --- building -----------------------------------------------------------------------------
+
+
+class Residual(nn.Module):
+    """``body(x) + skip(x)``; ``skip`` is the identity, or a projection when shapes differ."""
+
+    def __init__(self, body: nn.Sequential, skip: nn.Module) -> None:
+        super().__init__()
+        self.body = body
+        self.skip = skip
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C', H', W')
+        return self.body(x) + self.skip(x)
+
+
+_CTORS: dict[str, Callable[..., nn.Module]] = {
+    "BatchNorm2d": nn.BatchNorm2d,
+    "ReLU": nn.ReLU,
+    "LeakyReLU": nn.LeakyReLU,
+    "ELU": nn.ELU,
+    "GELU": nn.GELU,
+    "Tanh": nn.Tanh,
+    "Sigmoid": nn.Sigmoid,
+    "MaxPool2d": nn.MaxPool2d,
+    "AvgPool2d": nn.AvgPool2d,
+    "AdaptiveAvgPool2d": nn.AdaptiveAvgPool2d,
+    "Flatten": nn.Flatten,
+    "Dropout": nn.Dropout,
+    "Dropout2d": nn.Dropout2d,
+}
+
+
+def _make(rows: dict[str, LayerSummary], spec: dict[str, Any], path: str, in_shape: Shape) -> nn.Module:
+    row = rows[path]
+    t, a = row.type, row.args
+    if t == "Conv2d":
+        return nn.Conv2d(in_shape[0], a["out_channels"], a["kernel_size"], a["stride"], a["padding"],
+                         a["dilation"], a["groups"], a["bias"], a["padding_mode"])
+    if t == "BatchNorm2d":
+        return nn.BatchNorm2d(in_shape[0], **a)
+    if t == "Linear":
+        return nn.Linear(in_shape[-1], a["out_features"], a["bias"])
+    if t == "Residual":
+        mods, shape = [], in_shape
+        for i, sub in enumerate(spec["layers"]):
+            mods.append(_make(rows, sub, f"{path}.body.{i}", shape))
+            shape = rows[f"{path}.body.{i}"].output_shape
+        if shape == in_shape:
+            skip: nn.Module = nn.Identity()
+        elif len(shape) == 1:
+            skip = nn.Linear(in_shape[0], shape[0], bias=False)
+        else:
+            stride = (_skip_stride(in_shape[1], shape[1]), _skip_stride(in_shape[2], shape[2]))
+            skip = nn.Conv2d(in_shape[0], shape[0], 1, stride=stride, bias=False)
+        return Residual(nn.Sequential(*mods), skip)
+    return _CTORS[t](**a)
+
+
+class SpecModel(nn.Sequential):
+    """An ``nn.Sequential`` built from a spec; ``.spec`` keeps the spec it came from."""
+
+    def __init__(self, spec: dict[str, Any], modules: list[nn.Module]) -> None:
+        super().__init__(*modules)
+        self.spec = spec
+
+
+def build_model(spec: dict[str, Any], seed: int | None = None) -> SpecModel:
+    """Build a plain ``nn.Sequential`` (one module instance per layer) from a validated spec.
+
+    Input ``(B, *input_shape)``; output ``(B, *summary.output_shape)``.
+    """
+    summary = summarize(spec)
+    rows = {r.path: r for r in summary.layers}
+    gen_state = torch.random.get_rng_state() if seed is not None else None
+    if seed is not None:
+        torch.manual_seed(seed)
+    try:
+        mods, shape = [], summary.input_shape
+        for i, layer in enumerate(spec["layers"]):
+            mods.append(_make(rows, layer, str(i), shape))
+            shape = rows[str(i)].output_shape
+    finally:
+        if gen_state is not None:
+            torch.random.set_rng_state(gen_state)
+    return SpecModel(json.loads(json.dumps(spec)), mods)
+
+
+def output_logits_to_classes(out: torch.Tensor) -> torch.Tensor:
+    """Class logits ``(B, K)`` from a model output; a single logit ``(B, 1)`` becomes ``[0, z]``.
+
+    ``softmax([0, z])`` is ``[1 - sigmoid(z), sigmoid(z)]``, so binary one-logit models (seed 004's
+    cats vs dogs) share every code path with K-class ones.
+    """
+    if out.ndim == 2 and out.shape[1] == 1:
+        return torch.cat([torch.zeros_like(out), out], dim=1)
+    return out
+
+
+def format_summary(summary: Summary) -> str:
+    """A text table like torchinfo's: layer, output shape, params, mult-adds, receptive field."""
+    head = f"{'layer':<22}{'output shape':<16}{'params':>12}{'mult-adds':>14}  receptive field"
+    lines = [head, "-" * len(head)]
+    for r in summary.layers:
+        name = "  " * r.depth + f"{r.path.split('.')[-1]} {r.type}"
+        rf = f"{r.receptive_field[0]}x{r.receptive_field[1]}" if r.receptive_field else "whole input"
+        lines.append(f"{name:<22}{_fmt_shape(r.output_shape):<16}{r.params:>12,}{r.mult_adds:>14,}  {rf}")
+    lines.append("-" * len(head))
+    lines.append(f"input {_fmt_shape(summary.input_shape)} -> output {_fmt_shape(summary.output_shape)}")
+    lines.append(f"total params: {summary.total_params:,}   mult-adds: {summary.total_mult_adds / 1e6:.2f} M")
+    return "\n".join(lines)

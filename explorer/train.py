@@ -1,0 +1,447 @@
+"""The trainer: steps over preloaded uint8 tensors, batch augmentation on the device, live events.
+
+``Trainer`` can run in the caller's thread (``run``) or in a background thread (``start``); another
+thread may ``pause``, ``resume`` and ``stop`` it at step granularity and read ``history`` at any time.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .data import Dataset
+from .evaluate import evaluate
+from .spec import output_logits_to_classes
+
+__all__ = ["Augment", "TrainConfig", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
+           "SCHEDULES"]
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
+SCHEDULES = ("constant", "step", "onecycle")
+Event = dict[str, Any]
+
+
+@dataclass
+class Augment:
+    """Random per-image transforms, done in one batched affine warp on the training device.
+
+    rotation, shear: max degrees either way; shift: max fraction of the side; scale: the smallest
+    zoom factor of a random crop (1.0 = off); flip: random horizontal flips; brightness/contrast:
+    colour jitter strength (0 = off).
+    """
+
+    rotation: float = 0.0
+    shift: float = 0.0
+    scale: float = 1.0
+    shear: float = 0.0
+    flip: bool = False
+    brightness: float = 0.0
+    contrast: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rotation or self.shift or self.scale < 1.0 or self.shear or self.flip
+                    or self.brightness or self.contrast)
+
+    def validate(self) -> None:
+        checks = [("rotation", 0, 180), ("shift", 0, 0.5), ("scale", 0.3, 1.0), ("shear", 0, 45),
+                  ("brightness", 0, 1), ("contrast", 0, 1)]
+        for name, lo, hi in checks:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+                raise ValueError(f"augmentation {name} must be between {lo} and {hi}, got {v!r}")
+
+
+def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = None) -> Tensor:
+    """Apply random affine transforms and colour jitter to a float batch ``(B, C, H, W)``.
+
+    Empty space is filled with the batch's minimum (the normalised black), as torchvision does with 0.
+    """
+    if not aug.active:
+        return x
+    b, dev = x.shape[0], x.device
+
+    def uniform(lo: float, hi: float) -> Tensor:
+        return torch.rand(b, device=dev, generator=generator) * (hi - lo) + lo
+
+    if aug.rotation or aug.shift or aug.scale < 1.0 or aug.shear or aug.flip:
+        ang = torch.deg2rad(uniform(-aug.rotation, aug.rotation))
+        sh = torch.tan(torch.deg2rad(uniform(-aug.shear, aug.shear)))
+        zoom = uniform(aug.scale, 1.0)  # < 1: sample a smaller window, i.e. zoom in (a random crop)
+        flip = torch.where(torch.rand(b, device=dev, generator=generator) < 0.5, -1.0, 1.0) if aug.flip else \
+            torch.ones(b, device=dev)
+        cos, sin = torch.cos(ang) * zoom, torch.sin(ang) * zoom
+        theta = torch.zeros(b, 2, 3, device=dev)
+        theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin + cos * sh
+        theta[:, 1, 0], theta[:, 1, 1] = sin * flip, cos + sin * sh
+        theta[:, 0, 2] = uniform(-2 * aug.shift, 2 * aug.shift)  # grid units: the side is 2 wide
+        theta[:, 1, 2] = uniform(-2 * aug.shift, 2 * aug.shift)
+        fill = x.amin(dim=(1, 2, 3), keepdim=True)
+        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+        x = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
+    if aug.brightness or aug.contrast:
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        c = uniform(1 - aug.contrast, 1 + aug.contrast).view(-1, 1, 1, 1)
+        br = uniform(-aug.brightness, aug.brightness).view(-1, 1, 1, 1)
+        x = (x - mean) * c + mean + br
+    return x
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs besides the model and the data."""
+
+    epochs: int = 3
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-2
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    schedule: str = "onecycle"
+    step_epochs: int = 1  # "step": multiply the rate by gamma every step_epochs epochs
+    gamma: float = 0.1
+    augment: Augment = field(default_factory=Augment)
+    seed: int = 0
+    device: str = "auto"
+    limit_train: int | None = None
+    log_every: int = 10
+    snapshot_every: int = 0  # keep conv kernels every N steps (0: never)
+    eval_splits: tuple[str, ...] = ("val", "test")
+
+    def validate(self) -> TrainConfig:
+        """Raise ValueError naming the first bad setting; return self."""
+        def positive_int(name: str, hi: int) -> None:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
+                raise ValueError(f"{name} must be an integer between 1 and {hi:,}, got {v!r}")
+
+        positive_int("epochs", 1000)
+        positive_int("batch_size", 65536)
+        positive_int("log_every", 100000)
+        positive_int("step_epochs", 1000)
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
+        for name, lo, hi in (("lr", 0, 100), ("momentum", 0, 1), ("weight_decay", 0, 10), ("gamma", 0, 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi \
+                    or (name == "lr" and v == 0):
+                raise ValueError(f"{name} must be a number in {'(' if name == 'lr' else '['}{lo}, {hi}], got {v!r}")
+        if self.limit_train is not None and (isinstance(self.limit_train, bool) or not isinstance(self.limit_train, int)
+                                             or self.limit_train < 1):
+            raise ValueError(f"limit_train must be a positive integer, got {self.limit_train!r}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
+        if any(s not in ("val", "test") for s in self.eval_splits):
+            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {self.eval_splits!r}")
+        self.augment.validate()
+        resolve_device(self.device)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["eval_splits"] = list(self.eval_splits)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        d = dict(d)
+        known = set(cls.__dataclass_fields__)
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown training setting {sorted(unknown)[0]!r}")
+        aug = d.pop("augment", {}) or {}
+        if isinstance(aug, dict):
+            unknown_aug = set(aug) - set(Augment.__dataclass_fields__)
+            if unknown_aug:
+                raise ValueError(f"unknown augmentation {sorted(unknown_aug)[0]!r}")
+            aug = Augment(**aug)
+        if "eval_splits" in d:
+            d["eval_splits"] = tuple(d["eval_splits"])
+        return cls(augment=aug, **d)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple MPS, then CPU; a named device that is missing raises ValueError."""
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps and mps.is_available())
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but no CUDA GPU is available here (use auto or cpu)")
+    if name == "mps" and not has_mps:
+        raise ValueError("device 'mps' asked for, but Apple MPS is not available here (use auto or cpu)")
+    if name not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
+    return torch.device(name)
+
+
+def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+
+def _check_fits(model: nn.Module, dataset: Dataset) -> None:
+    """Refuse, with a sentence, a spec-built model whose input or output does not fit the dataset."""
+    spec = getattr(model, "spec", None)
+    if spec is None:
+        return
+    from .spec import summarize
+
+    s = summarize(spec)
+    if list(s.input_shape) != dataset.input_shape:
+        raise ValueError(f"the model takes {list(s.input_shape)} inputs but {dataset.name} images are "
+                         f"{dataset.input_shape}")
+    k = dataset.num_classes
+    if s.output_shape != (k,) and not (k == 2 and s.output_shape == (1,)):
+        shape = "x".join(map(str, s.output_shape))
+        raise ValueError(f"the model ends with shape {shape} but {dataset.name} has {k} classes: end with "
+                         f"Flatten and Linear(out_features={k})")
+
+
+class Trainer:
+    """Trains ``model`` on ``dataset`` with ``config``; thread-safe controls and history.
+
+    ``on_event(event)`` is called from the training thread with dicts of kind ``"step"`` (every
+    ``log_every`` steps: loss, accuracy, lr, samples_per_s, progress, eta_s), ``"epoch"`` (train and
+    val/test loss and accuracy, seconds, samples_per_s) and ``"end"`` (status, message).
+    """
+
+    def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        self.model = model
+        self.dataset = dataset
+        self.config = (config or TrainConfig()).validate()
+        self.on_event = on_event
+        self.device = resolve_device(self.config.device)
+        _check_fits(model, dataset)
+        self.steps: list[Event] = []
+        self.epochs: list[Event] = []
+        self.snapshots: list[dict[str, Any]] = []
+        self.status = "ready"  # ready, running, paused, stopped, finished, diverged, failed
+        self.message = ""
+        self.step = 0
+        self.total_steps = 0
+        self._lock = threading.Lock()  # guards weights during an optimiser step, and the lists above
+        self._resume = threading.Event()
+        self._resume.set()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- controls (any thread) --
+    def start(self) -> threading.Thread:
+        """Run in a daemon thread; returns it."""
+        if self._thread is not None:
+            raise RuntimeError("this trainer has already been started")
+        self._thread = threading.Thread(target=self.run, name="explorer-trainer", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def pause(self) -> None:
+        if self.status == "running":
+            self._resume.clear()
+            self.status = "paused"
+
+    def resume(self) -> None:
+        if self.status == "paused":
+            self.status = "running"
+            self._resume.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._resume.set()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("stopped", "finished", "diverged", "failed")
+
+    def history(self) -> dict[str, Any]:
+        """A consistent copy of the run so far: steps, epochs, status, message, progress."""
+        with self._lock:
+            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
+                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
+                    "config": self.config.to_dict()}
+
+    def model_copy(self) -> nn.Module:
+        """A CPU copy of the model with consistent weights, safe to use while training goes on."""
+        with self._lock:
+            m = copy.deepcopy(self.model)
+        return m.cpu()
+
+    # -- the run (training thread) --
+    def _emit(self, event: Event) -> None:
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def run(self) -> dict[str, Any]:
+        """Train to the end (or until stopped, diverged or failed); returns ``history()``."""
+        cfg = self.config
+        self.status = "running"
+        torch.manual_seed(cfg.seed)
+        try:
+            self._loop()
+        except torch.OutOfMemoryError:
+            self._restore_good()
+            self._finish("failed", f"out of GPU memory at batch size {cfg.batch_size}: lower the batch size or "
+                                   "use a smaller model; the last good weights were kept")
+        except Exception as e:  # noqa: BLE001 - the UI must get a sentence, not a dead thread
+            self._restore_good()
+            self._finish("failed", f"training failed: {type(e).__name__}: {e}")
+        return self.history()
+
+    def _finish(self, status: str, message: str) -> None:
+        with self._lock:
+            self.status, self.message = status, message
+        self.model.to("cpu")
+        self._emit({"kind": "end", "status": status, "message": message})
+
+    def _restore_good(self) -> None:
+        good = getattr(self, "_good", None)
+        if good is not None:
+            with self._lock:
+                self.model.load_state_dict(good)
+
+    def _loop(self) -> None:
+        cfg, dev, model = self.config, self.device, self.model
+        x_all, y_all = self.dataset.train_x, self.dataset.train_y
+        if cfg.limit_train is not None:
+            x_all, y_all = x_all[: cfg.limit_train], y_all[: cfg.limit_train]
+        x_all, y_all = x_all.to(dev), y_all.to(dev)  # uint8 on the device: 4x smaller than float
+        n, bs = len(y_all), cfg.batch_size
+        steps_per_epoch = math.ceil(n / bs)
+        self.total_steps = steps_per_epoch * cfg.epochs
+        model.to(dev).train()
+        opt = _optimizer(model, cfg)
+        sched: Any = None
+        if cfg.schedule == "onecycle":
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, max_lr=cfg.lr, total_steps=self.total_steps,
+                cycle_momentum=cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0))
+        elif cfg.schedule == "step":
+            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_epochs, gamma=cfg.gamma)
+        mean = torch.tensor(self.dataset.mean, device=dev).view(1, -1, 1, 1)
+        std = torch.tensor(self.dataset.std, device=dev).view(1, -1, 1, 1)
+        scale, shift = 1.0 / (255.0 * std), mean / std  # x/255 normalised as one multiply-add
+        gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
+        aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed) if cfg.augment.active else None
+        self._good = self._pending = self._weights()
+        for epoch in range(1, cfg.epochs + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n, generator=gen).to(dev)
+            ep_loss = torch.zeros((), device=dev)
+            ep_correct = torch.zeros((), device=dev, dtype=torch.long)
+            win_loss = torch.zeros(cfg.log_every, device=dev)
+            win_correct = torch.zeros((), device=dev, dtype=torch.long)
+            win_n, win_t, seen = 0, time.perf_counter(), 0
+            for i in range(steps_per_epoch):
+                if not self._resume.is_set():
+                    self._resume.wait()
+                    win_t = time.perf_counter()  # paused time is not training time
+                if self._stop.is_set():
+                    self._finish("stopped", f"stopped at step {self.step}")
+                    return
+                idx = perm[i * bs:(i + 1) * bs]
+                xb = x_all[idx].float().mul_(scale).sub_(shift)  # (B, C, H, W) normalised
+                yb = y_all[idx]
+                if cfg.augment.active:
+                    xb = augment_batch(xb, cfg.augment, aug_gen)
+                logits = output_logits_to_classes(model(xb))
+                loss = F.cross_entropy(logits, yb)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                with self._lock:
+                    opt.step()
+                if cfg.schedule == "onecycle":
+                    sched.step()
+                self.step += 1
+                d = loss.detach()
+                win_loss[win_n] = d
+                c = (logits.detach().argmax(1) == yb).sum()
+                win_correct += c
+                ep_correct += c
+                ep_loss += d * len(yb)
+                win_n += 1
+                seen += len(yb)
+                if win_n == cfg.log_every or i == steps_per_epoch - 1:
+                    if not self._log_window(win_loss[:win_n], int(win_correct), seen, win_t, epoch, opt):
+                        return
+                    win_n, win_correct, win_t, seen = 0, win_correct.zero_(), time.perf_counter(), 0
+                if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                    self._snapshot()
+            train_s = time.perf_counter() - t0
+            if cfg.schedule == "step":
+                sched.step()
+            row: Event = {"kind": "epoch", "epoch": epoch, "step": self.step, "train_loss": ep_loss.item() / n,
+                          "train_accuracy": ep_correct.item() / n}
+            for split in cfg.eval_splits:
+                x, y = self.dataset.split(split)
+                row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(model, x, y, self.dataset.mean,
+                                                                          self.dataset.std)
+            row["seconds"] = time.perf_counter() - t0
+            row["train_seconds"] = train_s
+            row["samples_per_s"] = n / train_s
+            with self._lock:
+                self.epochs.append(row)
+            self._emit(row)
+        self._finish("finished", f"finished {cfg.epochs} epochs")
+
+    def _log_window(self, losses: Tensor, correct: int, seen: int, t0: float, epoch: int,
+                    opt: torch.optim.Optimizer) -> bool:
+        """Report the last steps; on a non-finite loss restore the last good weights and stop."""
+        vals = losses.tolist()  # one device sync per window
+        if not all(math.isfinite(v) for v in vals):
+            first = self.step - len(vals) + next(j for j, v in enumerate(vals) if not math.isfinite(v)) + 1
+            self._restore_good()
+            self._finish("diverged", f"loss diverged at step {first}: lower the learning rate "
+                                     f"(it was {self.config.lr:g}); the last good weights were kept")
+            return False
+        # the weights kept at the last window gave this window's first (finite) loss: they are good now
+        self._good, self._pending = self._pending, self._weights()
+        dt = max(time.perf_counter() - t0, 1e-9)
+        rate = seen / dt
+        ev: Event = {"kind": "step", "step": self.step, "epoch": epoch, "loss": sum(vals) / len(vals),
+                     "accuracy": correct / max(seen, 1), "lr": opt.param_groups[0]["lr"], "samples_per_s": rate,
+                     "progress": self.step / self.total_steps,
+                     "eta_s": (self.total_steps - self.step) * (seen / len(vals)) / rate}
+        with self._lock:
+            self.steps.append(ev)
+        self._emit(ev)
+        return True
+
+    def _weights(self) -> dict[str, Tensor]:
+        return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _snapshot(self) -> None:
+        """Keep a CPU copy of every conv layer's kernels, for scrubbing through training later."""
+        kernels = {name: m.weight.detach().cpu().clone() for name, m in self.model.named_modules()
+                   if isinstance(m, nn.Conv2d)}
+        with self._lock:
+            self.snapshots.append({"step": self.step, "kernels": kernels})
+            if len(self.snapshots) > 400:  # thin out evenly, keeping the first
+                self.snapshots = self.snapshots[::2]
+
+
+def train(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,
+          on_event: Callable[[Event], None] | None = None) -> dict[str, Any]:
+    """Train in this thread and return the history (see :class:`Trainer`)."""
+    return Trainer(model, dataset, config, on_event).run()

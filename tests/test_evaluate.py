@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.evaluate import confusion_matrix, eval_mode, predict_proba
+
+
+def test_confusion_matrix_equals_hand_count():
+    y_true = torch.tensor([0, 0, 1, 1, 1, 2, 2, 2, 2])
+    y_pred = torch.tensor([0, 1, 1, 1, 2, 2, 0, 0, 2])
+    cm = confusion_matrix(y_true, y_pred, ["a", "b", "c"])
+    assert cm.matrix.tolist() == [[1, 1, 0], [0, 2, 1], [2, 0, 2]]
+    assert cm.accuracy == pytest.approx(5 / 9)
+    assert cm.recall().tolist() == pytest.approx([0.5, 2 / 3, 0.5])
+    assert cm.precision().tolist() == pytest.approx([1 / 3, 2 / 3, 2 / 3])
+    assert cm.most_confused(2) == [("c", "a", 2), ("a", "b", 1)]
+    assert cm.normalized()[2].tolist() == pytest.approx([0.5, 0, 0.5])
+
+
+def test_confusion_matrix_rejects_bad_labels():
+    with pytest.raises(ValueError, match="labels must lie in 0..1"):
+        confusion_matrix(torch.tensor([0, 2]), torch.tensor([0, 1]), ["a", "b"])
+
+
+def test_eval_mode_restores_training_even_on_error():
+    m = torch.nn.Dropout()
+    with pytest.raises(RuntimeError):
+        with eval_mode(m):
+            assert not m.training
+            raise RuntimeError
+    assert m.training
+
+
+def test_predict_proba_rejects_float_input(trained_default, mnist5k):
+    model, _, _ = trained_default
+    with pytest.raises(ValueError, match="expected uint8 images"):
+        predict_proba(model, torch.zeros(1, 1, 28, 28), mnist5k.mean, mnist5k.std)
+    p = predict_proba(model, mnist5k.test_x[:7], mnist5k.mean, mnist5k.std)
+    assert p.shape == (7, 10) and torch.allclose(p.sum(1), torch.ones(7))

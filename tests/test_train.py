@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from explorer.data import load_csv
+from explorer.evaluate import evaluate, predict_proba
+from explorer.presets import get_preset
+from explorer.spec import build_model
+from explorer.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
+
+
+def test_training_learns_and_reports_events(trained_default, mnist5k):
+    model, _, hist = trained_default
+    assert hist["status"] == "finished" and len(hist["epochs"]) == 3
+    last = hist["epochs"][-1]
+    for key in ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds", "samples_per_s"):
+        assert key in last
+    assert last["test_accuracy"] > 0.9
+    assert hist["epochs"][0]["train_loss"] > last["train_loss"]
+    step = hist["steps"][-1]
+    assert {"loss", "accuracy", "lr", "samples_per_s", "progress", "eta_s"} <= set(step)
+    assert step["progress"] == 1.0
+    # the reported test accuracy is the model's real accuracy on the test split
+    loss, acc = evaluate(model, mnist5k.test_x, mnist5k.test_y, mnist5k.mean, mnist5k.std)
+    assert acc == pytest.approx(last["test_accuracy"]) and loss == pytest.approx(last["test_loss"], rel=1e-4)
+
+
+def test_same_seed_gives_same_run(mnist5k):
+    runs = []
+    for _ in range(2):
+        m = build_model(get_preset("default"), seed=5)
+        h = Trainer(m, mnist5k, TrainConfig(epochs=1, limit_train=512, seed=5, eval_splits=("test",))).run()
+        runs.append((m.state_dict(), h["epochs"][-1]["test_loss"]))
+    assert runs[0][1] == runs[1][1]
+    for k in runs[0][0]:
+        assert torch.equal(runs[0][0][k], runs[1][0][k])
+
+
+def test_pause_resume_stop_from_another_thread(mnist5k):
+    model = build_model(get_preset("default"), seed=0)
+    trainer = Trainer(model, mnist5k, TrainConfig(epochs=50, batch_size=32, log_every=1, eval_splits=("test",)))
+    reached = threading.Event()
+    trainer.on_event = lambda e: reached.set() if e["kind"] == "step" and e["step"] >= 5 else None
+    trainer.start()
+    assert reached.wait(30)
+    trainer.pause()
+    time.sleep(0.3)  # let the step in flight finish
+    paused_at = trainer.step
+    time.sleep(0.5)
+    assert trainer.step == paused_at and trainer.status == "paused"
+    trainer.resume()
+    deadline = time.time() + 20
+    while trainer.step <= paused_at and time.time() < deadline:
+        time.sleep(0.05)
+    assert trainer.step > paused_at
+    trainer.stop()
+    trainer.join(30)
+    hist = trainer.history()
+    assert hist["status"] == "stopped" and "stopped at step" in hist["message"]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    assert len(hist["steps"]) >= paused_at  # one event per step with log_every=1
+
+
+def test_divergence_stops_with_advice_and_keeps_good_weights(mnist5k):
+    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}
+    model = build_model(spec, seed=0)
+    hist = Trainer(model, mnist5k, TrainConfig(optimizer="sgd", lr=100.0, schedule="constant", log_every=1,
+                                               eval_splits=("test",))).run()
+    assert hist["status"] == "diverged"
+    assert hist["message"].startswith("loss diverged at step ") and "lower the learning rate" in hist["message"]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    loss, _ = evaluate(model, mnist5k.test_x, mnist5k.test_y, mnist5k.mean, mnist5k.std)
+    assert math.isfinite(loss)
+
+
+@pytest.mark.parametrize("schedule,optimizer", [("step", "sgd"), ("constant", "adamw"), ("onecycle", "adadelta")])
+def test_schedules_and_optimizers_run(mnist5k, schedule, optimizer):
+    lr = 1.0 if optimizer == "adadelta" else 0.05 if optimizer == "sgd" else 1e-3
+    h = Trainer(build_model(get_preset("default"), seed=0), mnist5k,
+                TrainConfig(epochs=2, limit_train=256, optimizer=optimizer, lr=lr, schedule=schedule,
+                            eval_splits=("val",))).run()
+    assert h["status"] == "finished" and "val_accuracy" in h["epochs"][-1]
+    if schedule == "step":  # multiplied by gamma after each epoch
+        assert h["steps"][-1]["lr"] == pytest.approx(lr * 0.1)
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("epochs", 0, "epochs must be"), ("lr", -1.0, "lr must be"), ("lr", float("nan"), "lr must be"),
+    ("optimizer", "rmsprop", "optimizer must be one of"), ("schedule", "cosine", "schedule must be"),
+    ("batch_size", 2.5, "batch_size must be"), ("device", "tpu", "device must be"),
+])
+def test_bad_settings_are_refused(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**{field: value}).validate()
+
+
+def test_missing_cuda_is_explained():
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(ValueError, match="no CUDA GPU"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type in ("cpu", "mps")
+
+
+def test_augment_off_is_identity_and_flip_is_exact():
+    x = torch.randn(16, 1, 8, 8)
+    assert augment_batch(x, Augment()) is x
+    out = augment_batch(x, Augment(flip=True), torch.Generator().manual_seed(0))
+    flipped = [torch.allclose(o, xi.flip(-1), atol=1e-5) for o, xi in zip(out, x)]
+    same = [torch.allclose(o, xi, atol=1e-5) for o, xi in zip(out, x)]
+    assert all(f or s for f, s in zip(flipped, same)) and any(flipped) and any(same)
+
+
+def test_augment_shift_moves_content():
+    x = torch.zeros(64, 1, 16, 16)
+    x[:, :, 6:10, 6:10] = 1.0
+    out = augment_batch(x, Augment(shift=0.25), torch.Generator().manual_seed(0))
+    assert out.shape == x.shape
+    com = lambda t: (t[:, 0].sum(1) * torch.arange(16)).sum(1) / t[:, 0].sum((1, 2))  # noqa: E731
+    assert (com(out) - com(x)).abs().max() > 1.0
+
+
+def test_bad_augmentation_refused():
+    with pytest.raises(ValueError, match="rotation must be between"):
+        Augment(rotation=400).validate()
+
+
+def test_binary_one_logit_model_trains():
+    rng = torch.Generator().manual_seed(0)
+    rows = ["label," + ",".join(f"pixel{i}" for i in range(1, 17))]
+    for i in range(200):
+        label = i % 2
+        px = (torch.rand(16, generator=rng) * 60 + (180 if label else 0)).int().tolist()
+        rows.append(",".join(map(str, [label, *px])))
+    ds = load_csv("\n".join(rows).encode())
+    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 1}]}
+    model = build_model(spec, seed=0)
+    hist = Trainer(model, ds, TrainConfig(epochs=5, lr=0.05, eval_splits=("test",))).run()
+    assert hist["epochs"][-1]["test_accuracy"] > 0.95
+    probs = predict_proba(model, ds.test_x, ds.mean, ds.std)
+    assert probs.shape == (len(ds.test_y), 2) and torch.allclose(probs.sum(1), torch.ones(len(probs)))
+
+
+def test_model_copy_while_training_is_consistent(mnist5k):
+    model = build_model(get_preset("default"), seed=0)
+    trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4,
+                                                  eval_splits=("test",)))
+    trainer.start()
+    copy = trainer.model_copy()
+    trainer.join(60)
+    assert all(torch.isfinite(p).all() for p in copy.parameters())
+    assert trainer.snapshots and set(trainer.snapshots[0]["kernels"]) == {"0", "4"}
