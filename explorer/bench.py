@@ -1,9 +1,10 @@
 """``python -m explorer bench``: speed figures, printed, never asserted.
 
 Sections:
-- trainer: one epoch (a training pass plus a test pass) of the same model at batch 64, the seed
-  notebooks' loop (torchvision dataset, per-sample ToTensor + Normalize, DataLoader) against ours;
-- default: the ``default`` preset on full MNIST with the default settings, epoch by epoch.
+- trainer: one epoch (a training pass plus a test pass) of the same model on the same images at batch 64:
+  the seed notebooks' loop (per-sample PIL + ToTensor + Normalize through a DataLoader) against ours;
+- default: the ``default`` preset on full MNIST with the default settings, epoch by epoch;
+- dashboard: training throughput with the app's Train page open in a browser vs the headless trainer.
 """
 
 from __future__ import annotations
@@ -35,17 +36,32 @@ def machine_line() -> str:
     return f"{cpu}, {torch.get_num_threads()} torch threads, {gpu}, torch {torch.__version__}"
 
 
-def seed_style_epoch(model: torch.nn.Module, data_dir: str, batch_size: int = 64, limit: int | None = None,
-                     device: str = "cpu", lr: float = 1e-3) -> dict[str, float]:
-    """The lecture notebooks' way: a torchvision dataset with per-sample transforms through a DataLoader."""
-    from torch.utils.data import DataLoader, Subset
-    from torchvision import datasets, transforms
+class _SeedStyleDataset(torch.utils.data.Dataset):
+    """What ``torchvision.datasets.MNIST.__getitem__`` does per sample: uint8 -> PIL image -> transform."""
 
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train = datasets.MNIST(data_dir, train=True, download=False, transform=tf)
-    test = datasets.MNIST(data_dir, train=False, download=False, transform=tf)
-    if limit:
-        train = Subset(train, range(limit))
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform: Any) -> None:
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.x[i, 0].numpy(), mode="L")), int(self.y[i])
+
+
+def seed_style_epoch(model: torch.nn.Module, dataset: Any, batch_size: int = 64, limit: int | None = None,
+                     device: str = "cpu", lr: float = 1e-3) -> dict[str, float]:
+    """The lecture notebooks' way, on the same images as ours: per-sample ToTensor + Normalize through a
+    DataLoader, the classic loop, then a test pass."""
+    from torch.utils.data import DataLoader
+    from torchvision import transforms
+
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize(dataset.mean, dataset.std)])
+    n = limit or len(dataset.train_y)
+    train = _SeedStyleDataset(dataset.train_x[:n], dataset.train_y[:n], tf)
+    test = _SeedStyleDataset(dataset.test_x, dataset.test_y, tf)
     dev = torch.device(device)
     model.to(dev).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -74,7 +90,7 @@ def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
     limit = 6000 if quick else None
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         ds = load_dataset("mnist", data_dir, download=False)
-        seed = seed_style_epoch(build_model(get_preset("default"), seed=0), data_dir, 64, limit, device)
+        seed = seed_style_epoch(build_model(get_preset("default"), seed=0), ds, 64, limit, device)
         cfg = TrainConfig(epochs=1, batch_size=64, lr=1e-3, schedule="constant", device=device,
                           limit_train=limit, eval_splits=("test",))
         ours = Trainer(build_model(get_preset("default"), seed=0), ds, cfg).run()["epochs"][-1]
@@ -103,9 +119,89 @@ def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
                                "samples_per_s": round(e["samples_per_s"])})
 
 
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    return xs[len(xs) // 2] if xs else float("nan")
+
+
+def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list[float]:
+    """Train the default CNN on mnist-5k in the real app with the Train page open in headless Chromium;
+    return the samples/s readings the page showed while it trained."""
+    import re
+
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_FLAGS, nav, streamlit_server, wait_idle
+
+    rates: list[float] = []
+    with streamlit_server(env={"EXPLORER_TORCH_THREADS": str(threads)}) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url)
+        page.wait_for_selector("h1", timeout=60_000)
+        wait_idle(page)
+        nav(page, "Train")
+        page.get_by_role("button", name="Create the default CNN for this dataset").click()
+        wait_idle(page)
+        box = page.get_by_label("Epochs", exact=True)
+        box.fill(str(epochs))
+        box.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Start").click()
+        progress = page.locator("[data-testid=stProgress]")
+        progress.wait_for(timeout=30_000)
+        deadline = time.time() + seconds_cap
+        last = ""
+        while time.time() < deadline and page.locator("text=Done: test accuracy").count() == 0:
+            try:
+                text = progress.inner_text(timeout=2000)
+            except Exception:  # noqa: BLE001 - the bar is replaced by the result when the run ends
+                continue
+            m = re.search(r"([\d,]+) samples/s", text)
+            if m and text != last:
+                rates.append(float(m.group(1).replace(",", "")))
+                last = text
+            time.sleep(0.25)
+        browser.close()
+    return rates
+
+
+def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """Training throughput with the Train page open and redrawing, against the headless trainer, same threads."""
+    import os
+
+    from .browser import chromium_available
+    from .data import load_dataset
+    from .presets import get_preset
+    from .spec import build_model
+    from .train import TrainConfig, Trainer
+
+    threads = max(1, (os.cpu_count() or 2) - 1)  # what the app uses (pages/_widgets.set_torch_threads)
+    epochs = 4 if quick else 10
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        ds = load_dataset("mnist-5k")
+        hist = Trainer(build_model(get_preset("default"), seed=0), ds, TrainConfig(epochs=epochs)).run()
+    finally:
+        torch.set_num_threads(before)
+    headless = _median([s["samples_per_s"] for s in hist["steps"][2:]])
+    row: dict[str, Any] = {"dataset": "mnist-5k", "epochs": epochs, "torch_threads": threads,
+                           "headless_samples_per_s": round(headless)}
+    if not chromium_available():
+        report("dashboard", {**row, "note": "chromium/playwright missing: live figure not measured"})
+        return
+    rates = _live_app_rates(epochs, threads)
+    live = _median(rates[2:])
+    report("dashboard", {**row, "live_page_samples_per_s": round(live), "readings": len(rates),
+                         "ratio": round(live / headless, 3),
+                         "note": "browser runs on the same 2 cores as the server"})
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,
+    "dashboard": _bench_dashboard,
 }
 
 

@@ -345,6 +345,8 @@ class Trainer:
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed) if cfg.augment.active else None
         self._good = self._pending = self._weights()
+        if cfg.snapshot_every:
+            self._snapshot()  # step 0: the kernels before training
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen).to(dev)

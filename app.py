@@ -1,0 +1,28 @@
+"""CNN Explorer: build a convolutional network, train it live, look inside it.
+
+Entry only: page config, session defaults, the shared sidebar and navigation.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages._widgets import init_session, set_torch_threads, show_flash, sidebar
+
+st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+init_session()
+set_torch_threads()
+
+PAGES = {
+    "": [st.Page("pages/home.py", title="Start", icon=":material/home:", default=True)],
+    "Data & model": [
+        st.Page("pages/data.py", title="Data", icon=":material/dataset:"),
+        st.Page("pages/build.py", title="Build", icon=":material/construction:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    ],
+}
+
+page = st.navigation(PAGES)
+sidebar()
+show_flash()
+page.run()

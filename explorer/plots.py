@@ -1,0 +1,194 @@
+"""Plotly figures and image grids the pages show; kept here so pages stay short and figures testable."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from torch import Tensor
+
+from .spec import Summary
+
+__all__ = ["ema", "training_curves", "shape_flow", "summary_rows", "class_distribution", "image_grid",
+           "PALETTE"]
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+def ema(values: list[float], smoothing: float) -> list[float]:
+    """Exponential moving average with TensorBoard's debiasing; ``smoothing`` in [0, 1)."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values, start=1):
+        acc = smoothing * acc + (1 - smoothing) * v
+        out.append(acc / (1 - smoothing ** i) if smoothing > 0 else v)
+    return out
+
+
+def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", smoothing: float = 0.6,
+                    per: str = "step", max_points: int = 400, raw: bool = True) -> go.Figure:
+    """Loss or accuracy of one or more runs: smoothed per-step training curve and per-epoch train/test points.
+
+    ``runs`` is ``[(label, history)]`` with histories from ``Trainer.history()``. ``per`` is "step" or "epoch".
+    ``raw=False`` leaves out the faint unsmoothed line (cheaper to redraw while training).
+    """
+    if metric not in ("loss", "accuracy"):
+        raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
+    fig = go.Figure()
+    for i, (label, hist) in enumerate(runs):
+        colour = PALETTE[i % len(PALETTE)]
+        steps, epochs = hist.get("steps", []), hist.get("epochs", [])
+        if per == "step" and steps:
+            xs = [s["step"] for s in steps]
+            ys = [s[metric] for s in steps]
+            smooth = ema(ys, smoothing)
+            stride = max(1, len(steps) // max_points)  # a few hundred points draw fast and look the same
+            xs, ys, smooth = xs[::stride], ys[::stride], smooth[::stride]
+            if raw and smoothing > 0:
+                fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
+                                name=f"{label} train (raw)", showlegend=False, hoverinfo="skip")
+            fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2},
+                            name=f"{label} train")
+        x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
+        if per == "epoch" and epochs:
+            fig.add_scatter(x=x_ep, y=[e[f"train_{metric}"] for e in epochs], mode="lines+markers",
+                            line={"color": colour, "width": 2}, name=f"{label} train")
+        for split, dash in (("val", "dot"), ("test", "dash")):
+            key = f"{split}_{metric}"
+            if epochs and key in epochs[0]:
+                fig.add_scatter(x=x_ep, y=[e[key] for e in epochs], mode="lines+markers",
+                                line={"color": colour, "dash": dash, "width": 2}, marker={"size": 8},
+                                name=f"{label} {split}")
+    fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2},
+                      xaxis_title="step" if per == "step" else "epoch", yaxis_title=metric, title=metric.capitalize())
+    if metric == "accuracy":
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def summary_rows(summary: Summary) -> list[dict[str, Any]]:
+    """The summary as table rows for display."""
+    rows = []
+    for r in summary.layers:
+        rf = f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "whole image"
+        rows.append({"layer": r.path, "type": ("· " * r.depth) + r.type,
+                     "output shape": "×".join(map(str, r.output_shape)), "params": r.params,
+                     "mult-adds": r.mult_adds, "receptive field": rf})
+    return rows
+
+
+def shape_flow(summary: Summary) -> go.Figure:
+    """A diagram of the tensor flowing through the network: one block per layer, height ~ spatial size,
+    width ~ log(channels), labelled with its shape. Residual blocks' inner layers are shown indented."""
+    fig = go.Figure()
+    stages = [("input", summary.input_shape, 0)] + [(f"{r.path} {r.type}", r.output_shape, r.depth)
+                                                     for r in summary.layers]
+    x = 0.0
+    max_side = max((s[1] if len(s) == 3 else 1) for _, s, _ in stages)
+    for i, (name, shape, depth) in enumerate(stages):
+        if len(shape) == 3:
+            c, h, _ = shape
+            height = 0.25 + 0.75 * h / max_side
+            width = 0.4 + 0.25 * math.log2(c + 1)
+            colour = PALETTE[0] if depth == 0 else PALETTE[4]
+        else:
+            c, height, width, colour = shape[0], 0.9, 0.35, PALETTE[2]
+        fig.add_shape(type="rect", x0=x, x1=x + width, y0=-height / 2, y1=height / 2,
+                      fillcolor=colour, opacity=0.35 + 0.4 * (i == 0), line={"color": colour})
+        fig.add_annotation(x=x + width / 2, y=height / 2 + 0.08, text="×".join(map(str, shape)), showarrow=False,
+                           font={"size": 10}, yanchor="bottom")
+        fig.add_annotation(x=x + width / 2, y=-height / 2 - 0.08, text=name.split(" ", 1)[-1], showarrow=False,
+                           font={"size": 9}, yanchor="top", textangle=-45 if len(stages) > 8 else 0)
+        x += width + 0.25
+    fig.update_xaxes(visible=False, range=[-0.2, x])
+    fig.update_yaxes(visible=False, range=[-1.1, 0.8])
+    fig.update_layout(height=230, margin={"l": 0, "r": 0, "t": 10, "b": 0}, plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "") -> go.Figure:
+    """Bar chart of how many images each class has (seed 003's figure)."""
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    fig = go.Figure(go.Bar(x=list(classes), y=counts, marker_color=PALETTE[0]))
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
+                      xaxis={"type": "category", "title": "class"}, yaxis_title="images")
+    return fig
+
+
+def image_grid(x: Tensor, ncols: int, pad: int = 2, scale: int = 1, background: int = 128) -> np.ndarray:
+    """uint8 images ``(N, C, H, W)`` -> one uint8 array ``(rows*(H+pad), ncols*(W+pad)[, 3])`` for display."""
+    if x.ndim != 4:
+        raise ValueError(f"expected images (N, C, H, W), got shape {tuple(x.shape)}")
+    n, c, h, w = x.shape
+    rows = max(1, math.ceil(n / ncols))
+    grid = np.full((rows * (h + pad) + pad, ncols * (w + pad) + pad, c), background, dtype=np.uint8)
+    arr = x.permute(0, 2, 3, 1).numpy()
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = arr[i]
+    if scale > 1:
+        grid = grid.repeat(scale, 0).repeat(scale, 1)
+    return grid[..., 0] if c == 1 else grid
+
+
+# --- images for kernels and feature maps (numpy, fast enough to redraw live) ---
+
+_DIVERGING = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199],
+                       [239, 138, 98], [178, 24, 43]], dtype=np.float32)  # blue - white - red (RdBu reversed)
+
+
+def colorize(a: np.ndarray | Tensor, cmap: str = "gray", vmin: float | None = None,
+             vmax: float | None = None) -> np.ndarray:
+    """A 2-D array -> uint8 RGB ``(H, W, 3)``. ``diverging`` is centred on zero (white), blue < 0 < red;
+    ``gray`` maps vmin..vmax to black..white."""
+    a = np.asarray(a.detach().cpu() if isinstance(a, Tensor) else a, dtype=np.float32)
+    if cmap == "diverging":
+        m = max(abs(vmin or 0.0), abs(vmax or 0.0)) if (vmin is not None or vmax is not None) else float(np.abs(a).max())
+        t = (np.clip(a / (m or 1.0), -1, 1) + 1) / 2 * (len(_DIVERGING) - 1)
+        lo = np.floor(t).astype(int).clip(0, len(_DIVERGING) - 2)
+        f = (t - lo)[..., None]
+        return (_DIVERGING[lo] * (1 - f) + _DIVERGING[lo + 1] * f).round().astype(np.uint8)
+    lo_v = float(a.min()) if vmin is None else vmin
+    hi_v = float(a.max()) if vmax is None else vmax
+    g = np.clip((a - lo_v) / ((hi_v - lo_v) or 1.0), 0, 1)
+    return np.repeat((g * 255).round().astype(np.uint8)[..., None], 3, axis=2)
+
+
+def upscale(img: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour enlarge so the longer side is about ``size`` pixels (crisp pixels for small maps)."""
+    f = max(1, size // max(img.shape[:2]))
+    return img.repeat(f, 0).repeat(f, 1)
+
+
+def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3) -> np.ndarray:
+    """Kernels ``(O, I, kh, kw)`` as one RGB image: row o = output channel, column i = input channel,
+    diverging colours centred on zero; ``scale`` is "shared" (one range for the layer) or "per-kernel"."""
+    if w.ndim != 4:
+        raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {tuple(w.shape)}")
+    o, i, kh, kw = w.shape
+    i = min(i, max_in)
+    f = max(1, cell // max(kh, kw))
+    h, wd = kh * f, kw * f
+    out = np.full((o * (h + pad) + pad, i * (wd + pad) + pad, 3), 255, dtype=np.uint8)
+    m = float(w.abs().max()) or 1.0
+    for r in range(o):
+        for c in range(i):
+            k = w[r, c]
+            lim = (float(k.abs().max()) or 1.0) if scale == "per-kernel" else m
+            tile = upscale(colorize(k, "diverging", -lim, lim), max(h, wd))[:h, :wd]
+            out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (wd + pad): pad + c * (wd + pad) + wd] = tile
+    return out
+
+
+def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Figure:
+    """One histogram per layer's weights, overlaid."""
+    fig = go.Figure()
+    for j, (name, w) in enumerate(named):
+        fig.add_histogram(x=w.flatten().tolist(), nbinsx=bins, name=f"layer {name}", opacity=0.6,
+                          marker_color=PALETTE[j % len(PALETTE)])
+    fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title="Weight distribution", xaxis_title="weight", yaxis_title="count")
+    return fig

@@ -1,0 +1,184 @@
+"""A user's workspace: their models, their training runs, the run in progress.
+
+One ``Workspace`` per browser session (the app keeps it in ``st.session_state``) or per notebook.
+Nothing here is shared between workspaces except the read-only dataset tensors passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from .checkpoint import Checkpoint, save_checkpoint
+from .data import Dataset
+from .spec import build_model, summarize
+from .train import TrainConfig, Trainer
+
+__all__ = ["Run", "ModelEntry", "Workspace"]
+
+
+@dataclass
+class Run:
+    """One training run of one model: its settings and what it produced."""
+
+    id: int
+    model_name: str
+    dataset: str
+    config: dict[str, Any]
+    params: int
+    started: float = field(default_factory=time.time)
+    trainer: Trainer | None = None
+    history: dict[str, Any] = field(default_factory=dict)
+    snapshots: list[dict[str, Any]] = field(default_factory=list)  # conv kernels every few steps
+
+    def current(self) -> dict[str, Any]:
+        """Live history while training, the final one after."""
+        if self.trainer is not None:
+            self.history = self.trainer.history()
+            self.snapshots = list(self.trainer.snapshots)
+            if self.trainer.done:
+                self.trainer = None  # drop the thread's references; the history stays
+        return self.history
+
+    @property
+    def label(self) -> str:
+        return f"#{self.id} {self.model_name} on {self.dataset}"
+
+    def final(self) -> dict[str, Any]:
+        """The last epoch's figures (empty before the first epoch ends)."""
+        eps = self.current().get("epochs", [])
+        return eps[-1] if eps else {}
+
+
+@dataclass
+class ModelEntry:
+    """A named model of the session: its spec, its weights, the dataset it is for, its runs."""
+
+    name: str
+    spec: dict[str, Any]
+    model: nn.Module
+    dataset: dict[str, Any] | None = None  # Dataset.info() of the data it was trained on
+    runs: list[Run] = field(default_factory=list)
+    source: str = "built"  # built, loaded
+
+    @property
+    def params(self) -> int:
+        return summarize(self.spec).total_params
+
+    @property
+    def active_run(self) -> Run | None:
+        if self.runs and self.runs[-1].trainer is not None and not self.runs[-1].trainer.done:
+            return self.runs[-1]
+        return None
+
+    @property
+    def state(self) -> str:
+        """untrained, running, paused, trained, stopped, diverged, failed, loaded."""
+        if not self.runs:
+            return "loaded" if self.source == "loaded" else "untrained"
+        status = self.runs[-1].current().get("status", "ready")
+        return {"finished": "trained", "ready": "running"}.get(status, status)
+
+    @property
+    def test_accuracy(self) -> float | None:
+        for run in reversed(self.runs):
+            acc = run.final().get("test_accuracy")
+            if acc is not None:
+                return acc
+        return None
+
+    @property
+    def device(self) -> str:
+        run = self.active_run
+        return str(run.trainer.device) if run and run.trainer else "cpu"
+
+    def checkpoint_bytes(self) -> bytes:
+        """The model as a checkpoint file (spec, weights, dataset metadata, last run's history)."""
+        run = self.runs[-1] if self.runs else None
+        model = run.trainer.model_copy() if run and run.trainer and not run.trainer.done else self.model
+        hist = {k: v for k, v in (run.current() if run else {}).items() if k in ("epochs", "status", "config")}
+        return save_checkpoint(model, self.spec, self.dataset or {}, hist, run.config if run else {}, name=self.name)
+
+    def inference_model(self) -> nn.Module:
+        """The model to look inside: a consistent CPU copy while training, else the model itself (eval mode)."""
+        run = self.active_run
+        if run is not None and run.trainer is not None:
+            return run.trainer.model_copy().eval()
+        return self.model.eval()
+
+
+class Workspace:
+    """The models and runs of one user. ``current`` names the model the pages work on."""
+
+    def __init__(self) -> None:
+        self.models: dict[str, ModelEntry] = {}
+        self.current: str | None = None
+        self._run_ids = itertools.count(1)
+
+    def unique_name(self, base: str) -> str:
+        if base not in self.models:
+            return base
+        return next(f"{base} ({i})" for i in itertools.count(2) if f"{base} ({i})" not in self.models)
+
+    def add_model(self, spec: dict[str, Any], name: str | None = None, seed: int = 0,
+                  dataset: dict[str, Any] | None = None) -> ModelEntry:
+        """Build ``spec`` into a new model, make it current, and return it."""
+        model = build_model(spec, seed=seed)
+        entry = ModelEntry(self.unique_name(name or spec.get("name") or "model"), spec, model, dataset)
+        self.models[entry.name] = entry
+        self.current = entry.name
+        return entry
+
+    def add_checkpoint(self, ck: Checkpoint, name: str | None = None) -> ModelEntry:
+        entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset,
+                           source="loaded")
+        if ck.history.get("epochs"):
+            run = Run(next(self._run_ids), entry.name, ck.dataset.get("name", "?"), ck.config, entry.params,
+                      history=dict(ck.history, status=ck.history.get("status", "finished"), steps=[]))
+            entry.runs.append(run)
+        self.models[entry.name] = entry
+        self.current = entry.name
+        return entry
+
+    def entry(self, name: str | None = None) -> ModelEntry | None:
+        return self.models.get(name or self.current or "")
+
+    def remove(self, name: str) -> None:
+        entry = self.models.pop(name, None)
+        if entry and entry.active_run and entry.active_run.trainer:
+            entry.active_run.trainer.stop()
+        if self.current == name:
+            self.current = next(iter(self.models), None)
+
+    def start_training(self, dataset: Dataset, config: TrainConfig, name: str | None = None) -> Run:
+        """Train the model ``name`` (default: current) in a background thread; returns the new run."""
+        entry = self.entry(name)
+        if entry is None:
+            raise ValueError("no model yet: build one or pick a preset first")
+        if entry.active_run is not None:
+            raise ValueError(f"{entry.name} is already training: stop it first")
+        if config.snapshot_every == 0:  # keep ~100 snapshots of the kernels for the "time machine"
+            n = min(len(dataset.train_y), config.limit_train or len(dataset.train_y))
+            total = -(-n // config.batch_size) * config.epochs
+            conv_params = sum(m.weight.numel() for m in entry.model.modules() if isinstance(m, nn.Conv2d))
+            if conv_params <= 1_000_000:
+                config = dataclasses.replace(config, snapshot_every=max(1, total // 100))
+        trainer = Trainer(entry.model, dataset, config)  # validates the fit of model and data
+        run = Run(next(self._run_ids), entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
+        entry.dataset = dataset.info()
+        entry.runs.append(run)
+        trainer.start()
+        return run
+
+    def all_runs(self) -> list[Run]:
+        return sorted((r for e in self.models.values() for r in e.runs), key=lambda r: r.id)
+
+    def stop_all(self) -> None:
+        for e in self.models.values():
+            if e.active_run and e.active_run.trainer:
+                e.active_run.trainer.stop()

@@ -1,0 +1,212 @@
+"""Streamlit-only helpers shared by the pages: session state, datasets, the sidebar, live training.
+
+No tensor math here: that is the explorer library's job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import streamlit as st
+
+from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
+from explorer.plots import training_curves
+from explorer.workspace import ModelEntry, Run, Workspace
+
+# Session keys, in one place. Durable state lives in these non-widget keys.
+WS = "workspace"  # Workspace: this session's models and runs
+DATASET = "dataset_name"  # name of the chosen dataset (registry name or an upload's name)
+UPLOADS = "uploaded_datasets"  # name -> Dataset, this session's uploads
+TRAIN_CFG = "train_config"  # dict: the Train page's settings (TrainConfig.to_dict())
+DRAFT = "build_draft"  # the spec being edited on the Build page
+DEFAULT_DATASET = "mnist-5k"
+REFRESH_S = 1.0  # live charts redraw once a second: cheap for the trainer, lively for the eye
+
+
+def set_torch_threads() -> None:
+    """Leave one core to the server: with every core busy training, torch's OpenMP threads spin against the
+    server's own work and training slows several-fold (measured: 8.8k -> 2.6k samples/s on 2 cores).
+    ``EXPLORER_TORCH_THREADS`` overrides."""
+    import torch
+
+    want = int(os.environ.get("EXPLORER_TORCH_THREADS") or max(1, (os.cpu_count() or 2) - 1))
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+
+
+def init_session() -> None:
+    """Session defaults (setdefault: never overwrite what the user has)."""
+    st.session_state.setdefault(WS, Workspace())
+    st.session_state.setdefault(DATASET, DEFAULT_DATASET)
+    st.session_state.setdefault(UPLOADS, {})
+    st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
+    st.session_state.setdefault(DRAFT, get_preset("default"))
+
+
+def workspace() -> Workspace:
+    init_session()
+    return st.session_state[WS]
+
+
+FLASH = "flash_messages"
+SIDEBAR_SHOWN = "sidebar_shown"  # (model, state) the sidebar showed in this run: stale when they differ
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """A message to show once, after the rerun that usually follows an action."""
+    st.session_state.setdefault(FLASH, []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop(FLASH, []):
+        getattr(st, kind)(message)
+
+
+def data_dir() -> str | None:
+    return os.environ.get("EXPLORER_DATA_DIR") or None
+
+
+@st.cache_resource(show_spinner="Loading the dataset (once for everyone on this server)…", max_entries=8)
+def shared_dataset(name: str, root: str | None) -> Dataset:
+    """Registry datasets are loaded once per server and shared read-only by all sessions."""
+    return load_dataset(name, root, download=True)
+
+
+def get_dataset(name: str | None = None) -> Dataset:
+    """The dataset ``name`` (default: the session's choice); raises DataError with the reason."""
+    name = name or st.session_state.get(DATASET, DEFAULT_DATASET)
+    uploads: dict[str, Dataset] = st.session_state.get(UPLOADS, {})
+    if name in uploads:
+        return uploads[name]
+    if name not in DATASETS:
+        raise DataError(f"dataset {name!r} is not available in this session any more")
+    return shared_dataset(name, data_dir())
+
+
+def current_dataset() -> Dataset:
+    """The chosen dataset; if it cannot be loaded, say why and fall back to the embedded digits."""
+    try:
+        return get_dataset()
+    except DataError as e:
+        st.error(f"{e}. Using the embedded {DEFAULT_DATASET} instead.")
+        return get_dataset(DEFAULT_DATASET)
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS) + list(st.session_state.get(UPLOADS, {}))
+
+
+def fmt_acc(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
+STATE_ICON = {"untrained": ":material/radio_button_unchecked:", "running": ":green[:material/play_circle:]",
+              "paused": ":orange[:material/pause_circle:]", "trained": ":green[:material/check_circle:]",
+              "stopped": ":material/stop_circle:", "diverged": ":red[:material/warning:]",
+              "failed": ":red[:material/error:]", "loaded": ":material/inventory_2:"}
+
+
+def sidebar() -> None:
+    """The current model at a glance, a switcher between this session's models, and its checkpoint."""
+    ws = workspace()
+    sb = st.sidebar
+    sb.markdown("### Current model")
+    if not ws.models:
+        sb.caption("No model yet: pick a preset on **Build**, or press *Train the default CNN* on **Start**.")
+        return
+    names = list(ws.models)
+    pick = sb.selectbox("Model", names, index=names.index(ws.current) if ws.current in names else 0,
+                        key="sidebar_model", label_visibility="collapsed")
+    if pick != ws.current:
+        ws.current = pick
+    e = ws.entry()
+    assert e is not None
+    st.session_state[SIDEBAR_SHOWN] = (e.name, e.state)
+    ds = e.dataset["name"] if e.dataset else st.session_state.get(DATASET)
+    sb.markdown(
+        f"**{e.name}** · {e.params:,} params  \n"
+        f"data: `{ds}` · device: `{e.device}`  \n"
+        f"{STATE_ICON.get(e.state, '')} {e.state} · test accuracy **{fmt_acc(e.test_accuracy)}**")
+    if e.runs:
+        sb.download_button("Download checkpoint", icon=":material/download:", data=e.checkpoint_bytes(),
+                           file_name=f"{_slug(e.name)}.safetensors",
+                           mime="application/octet-stream", on_click="ignore", width="stretch",
+                           help="Spec, weights, dataset info and history in one safe file. Your models live only "
+                                "as long as this browser tab: download the ones you want to keep.")
+    if any(m.runs for m in ws.models.values()):
+        # Reloading the tab ends the session: ask the browser to warn before it throws trained models away.
+        st.html("<script>window.parent.onbeforeunload = () => true;</script>", unsafe_allow_javascript=True)
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name).strip("-") or "model"
+
+
+def ensure_model(ws: Workspace, ds: Dataset) -> ModelEntry:
+    """The current model, or the default preset fitted to ``ds`` if the session has none yet."""
+    e = ws.entry()
+    if e is None:
+        spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
+        e = ws.add_model(spec, "default")
+    return e
+
+
+def start_run(ds: Dataset, cfg: TrainConfig) -> Run | None:
+    """Start training the current model; show the reason instead if it cannot start."""
+    ws = workspace()
+    try:
+        ensure_model(ws, ds)
+        return ws.start_training(ds, cfg)
+    except ValueError as e:
+        st.session_state["train_error"] = str(e)
+        return None
+
+
+def run_status_line(hist: dict[str, Any]) -> str:
+    steps = hist.get("steps", [])
+    if not steps:
+        return "starting…"
+    s = steps[-1]
+    eta = s["eta_s"]
+    eta_txt = f"{eta:.0f} s left" if eta < 120 else f"{eta / 60:.1f} min left"
+    return (f"epoch {s['epoch']} · step {s['step']:,}/{hist['total_steps']:,} · loss {s['loss']:.3f} · "
+            f"batch accuracy {s['accuracy']:.1%} · {s['samples_per_s']:,.0f} samples/s · {eta_txt}")
+
+
+def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
+    """Progress, live curves and the end message of one run; redraws itself twice a second while it trains."""
+    running = run.trainer is not None and not run.trainer.done
+
+    @st.fragment(run_every=REFRESH_S if running else None)
+    def _panel() -> None:
+        hist = run.current()
+        status = hist.get("status", "ready")
+        if status in ("running", "paused", "ready"):
+            st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
+                        text=("⏸ paused · " if status == "paused" else "") + run_status_line(hist))
+        elif status == "finished":
+            final = run.final()
+            st.success(f"Done: test accuracy {fmt_acc(final.get('test_accuracy'))} after {len(hist['epochs'])} "
+                       f"epoch(s), {sum(e['seconds'] for e in hist['epochs']):.1f} s.")
+        elif status == "stopped":
+            st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
+        else:
+            st.warning(hist.get("message", status))
+        live = status in ("running", "paused", "ready")  # lighter charts while the trainer needs the CPU
+        c1, c2 = st.columns(2)
+        for col, metric in ((c1, "loss"), (c2, "accuracy")):
+            col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
+                             key=f"{key}-{metric}")
+        entry = workspace().entry(run.model_name)
+        shown = st.session_state.get(SIDEBAR_SHOWN)
+        if entry is not None and shown is not None and shown[0] == entry.name and shown[1] != entry.state:
+            st.rerun()  # the run changed state since the sidebar was drawn: refresh buttons and sidebar
+
+    _panel()
+
+
+def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
+    st.download_button(label, json.dumps(spec, indent=2), file_name=f"{_slug(spec.get('name', 'spec'))}.json",
+                       mime="application/json", on_click="ignore", icon=":material/download:")

@@ -1,0 +1,266 @@
+"""Build: a CNN from widgets, with the summary and the shape diagram after every edit."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import streamlit as st
+
+from explorer import PRESETS, SpecError, get_preset, parse_spec, summarize
+from explorer.export import to_python
+from explorer.plots import shape_flow, summary_rows
+from explorer.presets import preset_description
+from explorer.spec import LAYER_TYPES, Arg
+from pages._widgets import DRAFT, TRAIN_CFG, current_dataset, flash, spec_download, workspace
+
+REV = "build_rev"  # bumped on structural edits so every layer widget is rebuilt from the draft
+st.session_state.setdefault(REV, 0)
+ws = workspace()
+ds = current_dataset()
+draft: dict[str, Any] = st.session_state[DRAFT]
+
+st.title("Build")
+
+
+def _new_layer(t: str) -> dict[str, Any]:
+    """A layer of type ``t`` with sensible values for its required arguments."""
+    first = {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}, "MaxPool2d": {"kernel_size": 2},
+             "AvgPool2d": {"kernel_size": 2}, "AdaptiveAvgPool2d": {"output_size": 1},
+             "Linear": {"out_features": ds.num_classes}, "Dropout": {"p": 0.5}, "Dropout2d": {"p": 0.2},
+             "Residual": {"layers": [{"type": "BatchNorm2d"}, {"type": "ReLU"},
+                                     {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}]}}
+    return {"type": t, **copy.deepcopy(first.get(t, {}))}
+
+
+def _bump() -> None:
+    st.session_state[REV] += 1
+
+
+def _set_draft(spec: dict[str, Any]) -> None:
+    st.session_state[DRAFT] = spec
+    _bump()
+
+
+def _container(path: list[int]) -> list[dict[str, Any]]:
+    """The list holding the layer at ``path`` (a path into nested Residual blocks)."""
+    layers = st.session_state[DRAFT]["layers"]
+    for i in path[:-1]:
+        layers = layers[i]["layers"]
+    return layers
+
+
+def _move(path: list[int], d: int) -> None:
+    layers, i = _container(path), path[-1]
+    if 0 <= i + d < len(layers):
+        layers[i], layers[i + d] = layers[i + d], layers[i]
+        _bump()
+
+
+def _remove(path: list[int]) -> None:
+    _container(path).pop(path[-1])
+    _bump()
+
+
+def _duplicate(path: list[int]) -> None:
+    layers = _container(path)
+    layers.insert(path[-1] + 1, copy.deepcopy(layers[path[-1]]))
+    _bump()
+
+
+def _insert(path: list[int], key: str) -> None:
+    _container(path).insert(path[-1], _new_layer(st.session_state[key]))
+    _bump()
+
+
+def _change_type(path: list[int], key: str) -> None:
+    _container(path)[path[-1]] = _new_layer(st.session_state[key])
+    _bump()
+
+
+def _fmt(v: Any) -> str:
+    return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else "" if v is None else str(v)
+
+
+def _parse(text: str, arg: Arg) -> Any:
+    """Text of a size argument -> int, [h, w], None or 'same'/'valid'; anything else stays text for the
+    engine to reject with its message."""
+    t = text.strip().lower()
+    if t == "" and arg.kind == "opt_pair":
+        return None
+    if t in arg.choices:
+        return t
+    parts = [p.strip() for p in t.replace("x", ",").split(",")]
+    try:
+        nums = [int(p) for p in parts]
+    except ValueError:
+        return text
+    return nums[0] if len(nums) == 1 else nums
+
+
+SHORT = {"out_channels": "channels", "kernel_size": "kernel", "out_features": "units", "output_size": "output",
+         "negative_slope": "slope", "padding_mode": "pad mode", "track_running_stats": "running stats",
+         "count_include_pad": "count pad"}
+
+
+def _arg_widget(layer: dict[str, Any], name: str, arg: Arg, key: str) -> None:
+    """One argument's widget; writes the value back into ``layer`` (defaults are left out of the spec)."""
+    v = layer.get(name, arg.default)
+    label = SHORT.get(name, name.replace("_", " "))
+    if arg.kind == "int":
+        new = st.number_input(label, value=int(v) if isinstance(v, int) else 1, step=1,
+                              min_value=int(arg.minimum) if arg.minimum is not None else None, key=key)
+    elif arg.kind == "float":
+        step = 0.05 if arg.maximum == 1.0 else 0.01
+        new = st.number_input(label, value=float(v), step=step, format="%g", key=key,
+                              min_value=arg.minimum, max_value=arg.maximum)
+    elif arg.kind == "bool":
+        new = st.checkbox(label, value=bool(v), key=key)
+    elif arg.kind == "choice":
+        new = st.selectbox(label, arg.choices, index=arg.choices.index(v) if v in arg.choices else 0, key=key)
+    elif arg.kind == "pair" and isinstance(v, int) and name != "padding":
+        new = st.number_input(label, value=v, step=1, min_value=int(arg.minimum or 0), key=key)
+    else:
+        hint = "e.g. 1, 2,3 (h,w), same or valid" if arg.kind == "padding" else \
+            "empty = same as kernel" if arg.kind == "opt_pair" else "e.g. 3 or 3,5"
+        new = _parse(st.text_input(label, value=_fmt(v), key=key, help=hint), arg)
+    if new == arg.default and not arg.required:
+        layer.pop(name, None)
+    else:
+        layer[name] = new
+
+
+# The arguments shown on the layer's card; the others sit behind its "more" popover.
+MAIN_ARGS = {"Conv2d": ("out_channels", "kernel_size", "stride", "padding"), "MaxPool2d": ("kernel_size", "stride"),
+             "AvgPool2d": ("kernel_size", "stride"), "AdaptiveAvgPool2d": ("output_size",),
+             "Linear": ("out_features",), "Dropout": ("p",), "Dropout2d": ("p",), "LeakyReLU": ("negative_slope",),
+             "ELU": ("alpha",), "GELU": ("approximate",)}
+
+
+def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[str, Any], depth: int = 0) -> None:
+    rev = st.session_state[REV]
+    types = list(LAYER_TYPES) if depth == 0 else [t for t in LAYER_TYPES if t != "Residual"]
+    for i, layer in enumerate(layers):
+        path = prefix + [i]
+        spath = ".body.".join(map(str, path))
+        key = f"L{rev}-{'-'.join(map(str, path))}"
+        with st.container(border=True):
+            t = layer.get("type")
+            schema = LAYER_TYPES.get(t, {})
+            main = [n for n in MAIN_ARGS.get(t, ()) if n in schema]
+            more = [n for n in schema if n not in main]
+            row = st.columns([0.45, 2.6] + [1.3] * 4 + [0.9, 2.1], vertical_alignment="bottom")
+            row[0].markdown(f"**{spath}**")
+            row[1].selectbox("type", types, index=types.index(t) if t in types else 0, key=f"{key}-type",
+                             on_change=_change_type, args=(path, f"{key}-type"), label_visibility="collapsed")
+            for j, name in enumerate(main):
+                with row[2 + j]:
+                    _arg_widget(layer, name, schema[name], f"{key}-{name}")
+            if t == "Residual":
+                row[2].caption("block + skip")
+            if more:
+                with row[6].popover("", icon=":material/tune:", help="more arguments"):
+                    for name in more:
+                        _arg_widget(layer, name, schema[name], f"{key}-{name}")
+            b = row[7].columns(4, gap="small")
+            b[0].button("", icon=":material/arrow_upward:", key=f"{key}-up", on_click=_move, args=(path, -1),
+                        help="move up", disabled=i == 0)
+            b[1].button("", icon=":material/arrow_downward:", key=f"{key}-dn", on_click=_move, args=(path, 1),
+                        help="move down", disabled=i == len(layers) - 1)
+            b[2].button("", icon=":material/content_copy:", key=f"{key}-dup", on_click=_duplicate, args=(path,),
+                        help="duplicate")
+            b[3].button("", icon=":material/delete:", key=f"{key}-rm", on_click=_remove, args=(path,),
+                        help="remove", disabled=depth > 0 and len(layers) == 1)
+            slots[spath] = st.empty()
+            if t == "Residual" and isinstance(layer.get("layers"), list):
+                _layer_editor(layer["layers"], path, slots, depth + 1)
+                _add_row(path + [len(layer["layers"])], f"{key}-add", "Add to block", types)
+    if depth == 0:
+        _add_row(prefix + [len(layers)], f"L{rev}-add", "Add layer", types)
+
+
+def _add_row(path: list[int], key: str, label: str, types: list[str]) -> None:
+    a, b = st.columns([3, 1], vertical_alignment="bottom")
+    a.selectbox(label, types, key=f"{key}-t", index=types.index("Conv2d"))
+    b.button(label, icon=":material/add:", key=f"{key}-b", on_click=_insert, args=(path, f"{key}-t"))
+
+
+# --- start from a preset, from scratch, or an import ---
+with st.container(border=True):
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    preset = c1.selectbox("Start from a preset", list(PRESETS), format_func=lambda n: f"{n} — {preset_description(n)}")
+    c2.button("Load preset", on_click=lambda: _set_draft(get_preset(preset, num_classes=ds.num_classes,
+                                                                     input_shape=ds.input_shape)), type="primary")
+    c3.button("From scratch", on_click=lambda: _set_draft(
+        {"name": "my-cnn", "input_shape": ds.input_shape, "num_classes": ds.num_classes,
+         "layers": [_new_layer("Conv2d"), {"type": "ReLU"}, {"type": "Flatten"}, _new_layer("Linear")]}))
+    st.caption(f"Presets are fitted to the current dataset, **{ds.name}** ({'×'.join(map(str, ds.input_shape))}, "
+               f"{ds.num_classes} classes).")
+
+draft["input_shape"] = list(ds.input_shape)
+draft["num_classes"] = ds.num_classes
+
+left, right = st.columns([4, 3])
+with left:
+    st.subheader("Layers")
+    st.caption(f"input: {'×'.join(map(str, ds.input_shape))} · output: {ds.num_classes} classes")
+    slots: dict[str, Any] = {}
+    _layer_editor(draft["layers"], [], slots)
+
+error: SpecError | None = None
+try:
+    summary = summarize(draft)
+except SpecError as e:
+    error, summary = e, None
+    (slots.get(e.layer or "") or left).error(f"⛔ {e}")
+
+with right:
+    st.subheader("Summary")
+    if summary is None:
+        st.warning("This network cannot be built as it is: fix the layer marked in red. "
+                   + (f"Your current model, **{ws.current}**, stays usable." if ws.current else ""))
+    else:
+        m = st.columns(3)
+        m[0].metric("Parameters", f"{summary.total_params:,}")
+        m[1].metric("Mult-adds", f"{summary.total_mult_adds / 1e6:.2f} M")
+        m[2].metric("Output", "×".join(map(str, summary.output_shape)))
+        st.plotly_chart(shape_flow(summary), key="flow")
+        st.dataframe(summary_rows(summary), hide_index=True, height=min(38 * (len(summary.layers) + 1), 560),
+                     column_config={"params": st.column_config.NumberColumn(format="localized"),
+                                    "mult-adds": st.column_config.NumberColumn(format="localized")})
+    with st.container(border=True):
+        name = st.text_input("Model name", value=draft.get("name") or "my-cnn", key="build_name")
+        draft["name"] = name
+        exists = name in ws.models
+        if st.button("Replace model" if exists else "Create model", type="primary", disabled=summary is None,
+                     help="Makes this network the current model (fresh weights)."):
+            if exists:
+                ws.remove(name)
+            ws.add_model(copy.deepcopy(draft), name)
+            flash(f"**{name}** is the current model: train it on the Train page.")
+            st.rerun()
+    st.subheader("Import / export")
+    if summary is not None:
+        e1, e2 = st.columns(2)
+        with e1:
+            spec_download(draft)
+        with e2:
+            try:
+                script = to_python(draft, st.session_state[TRAIN_CFG], ds.name)
+                st.download_button("PyTorch script (.py)", script, icon=":material/download:",
+                                   file_name=f"{name or 'model'}.py",
+                                   mime="text/x-python", on_click="ignore")
+            except SpecError as e:
+                st.caption(str(e))
+    up = st.file_uploader("Import a spec (JSON)", type=["json"], key="spec_upload")
+    if up is not None and st.button("Import"):
+        try:
+            spec = parse_spec(up.getvalue().decode("utf-8", errors="replace"))
+            spec.setdefault("name", up.name.rsplit(".", 1)[0])
+            _set_draft(spec)
+            st.rerun()
+        except SpecError as e:
+            st.error(f"Not imported: {e}. Your layers are unchanged.")
+    with st.expander("Spec as JSON"):
+        st.code(json.dumps(draft, indent=2), language="json")

@@ -1,0 +1,101 @@
+"""Data: pick a dataset or upload one; see samples per class and the class distribution."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import DATASETS, DataError, load_csv, load_image_zip
+from explorer.plots import class_distribution, image_grid
+from pages._widgets import DATASET, UPLOADS, dataset_names, get_dataset
+
+st.title("Data")
+
+names = dataset_names()
+uploads = st.session_state[UPLOADS]
+
+
+def _describe(name: str) -> str:
+    return f"{name} — {DATASETS[name][0]}" if name in DATASETS else f"{name} — your upload"
+
+
+choice = st.selectbox("Dataset", names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
+                      in names else 0, format_func=_describe)
+if choice != st.session_state[DATASET]:
+    try:
+        get_dataset(choice)
+        st.session_state[DATASET] = choice
+    except DataError as e:
+        st.error(f"{e}. Keeping **{st.session_state[DATASET]}**.")
+
+with st.expander("Upload your own data"):
+    tab_csv, tab_zip = st.tabs(["CSV (label, pixel1 … pixelN)", "Zip of class folders"])
+    with tab_csv:
+        st.caption("One row per image: the label, then the pixels (0–255) of a square grayscale image, row by row, "
+                   "with a header line — the Sign Language MNIST layout. Without a test file, 20% of each class is "
+                   "held out for testing.")
+        f_train = st.file_uploader("Training CSV", type=["csv"], key="up_csv_train")
+        f_test = st.file_uploader("Test CSV (optional)", type=["csv"], key="up_csv_test")
+        names_txt = st.text_input("Class names for labels 0, 1, 2, … (optional, comma-separated)",
+                                  key="up_csv_names", placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y")
+        if st.button("Load CSV", disabled=f_train is None):
+            class_names = [n.strip() for n in names_txt.split(",")] if names_txt.strip() else None
+            try:
+                name = f_train.name.rsplit(".", 1)[0]
+                ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
+                              class_names=class_names)
+                uploads[ds.name] = ds
+                st.session_state[DATASET] = ds.name
+                st.rerun()
+            except DataError as e:
+                st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
+    with tab_zip:
+        st.caption("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
+                   "optionally inside `train/` and `test/` folders. Images are resized to a square.")
+        f_zip = st.file_uploader("Zip file", type=["zip"], key="up_zip")
+        size = st.select_slider("Image size", [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
+        mode = st.radio("Colour", ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode")
+        if st.button("Load zip", disabled=f_zip is None):
+            try:
+                ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
+                                    grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
+                uploads[ds.name] = ds
+                st.session_state[DATASET] = ds.name
+                st.rerun()
+            except DataError as e:
+                st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
+
+ds = get_dataset(st.session_state[DATASET]) if st.session_state[DATASET] in names else get_dataset("mnist-5k")
+sizes = ds.sizes()
+c = st.columns(6)
+c[0].metric("Image", "×".join(map(str, ds.input_shape[1:])))
+c[1].metric("Channels", ds.input_shape[0])
+c[2].metric("Classes", ds.num_classes)
+c[3].metric("Train", f"{sizes['train']:,}")
+c[4].metric("Validation", f"{sizes['val']:,}", help="A fixed part of the training set, never trained on.")
+c[5].metric("Test", f"{sizes['test']:,}")
+st.caption(f"{ds.source} · normalised with mean {', '.join(f'{m:.3f}' for m in ds.mean)} and std "
+           f"{', '.join(f'{s:.3f}' for s in ds.std)} (per channel)")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Samples")
+    per_class = st.slider("Images per class", 4, 16, 10)
+    shown = list(range(ds.num_classes))
+    if ds.num_classes > 12:
+        picked = st.multiselect("Classes to show", list(ds.classes), default=list(ds.classes[:12]))
+        shown = [ds.classes.index(p) for p in picked]
+    scale = max(1, 56 // ds.input_shape[1])
+    for k in shown:
+        idx = (ds.train_y == k).nonzero().flatten()[:per_class]
+        a, b = st.columns([1, 9], vertical_alignment="center")
+        a.markdown(f"**{ds.classes[k]}**")
+        b.image(image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale))
+with right:
+    st.subheader("Class distribution")
+    split = st.radio("Split", ["train", "val", "test"], horizontal=True)
+    _, y = ds.split(split)
+    st.plotly_chart(class_distribution(y, ds.classes, f"{split}: {len(y):,} images"))
+    counts = [int((y == k).sum()) for k in range(ds.num_classes)]
+    if min(counts) and max(counts) / min(counts) > 1.5:
+        st.info(f"Unbalanced: the largest class has {max(counts) / min(counts):.1f}× the images of the smallest. "
+                "Accuracy alone can hide a class the model never learns — check the confusion matrix.")

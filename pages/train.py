@@ -1,0 +1,138 @@
+"""Train: settings, start/pause/resume/stop, live curves, runs compared, checkpoints."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer import CheckpointError, TrainConfig, load_checkpoint
+from explorer.plots import training_curves
+from explorer.train import OPTIMIZERS, SCHEDULES, resolve_device
+from pages._widgets import TRAIN_CFG, current_dataset, ensure_model, flash, fmt_acc, live_run, workspace
+
+ws = workspace()
+ds = current_dataset()
+cfg: dict = st.session_state[TRAIN_CFG]
+
+st.title("Train")
+entry = ws.entry()
+if entry is None:
+    st.info("No model yet.")
+    if st.button("Create the default CNN for this dataset", type="primary"):
+        ensure_model(ws, ds)
+        st.rerun()
+    st.stop()
+
+st.markdown(f"Model **{entry.name}** ({entry.params:,} parameters) on **{ds.name}** "
+            f"({ds.sizes()['train']:,} training images).")
+active = entry.active_run
+
+# --- settings (kept in session state so they survive leaving the page) ---
+with st.expander("Settings", expanded=active is None):
+    c = st.columns(4)
+    cfg["optimizer"] = c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]))
+    cfg["lr"] = c[1].number_input("Learning rate", value=float(cfg["lr"]), min_value=1e-6, max_value=100.0,
+                                  format="%g", step=cfg["lr"] / 2,
+                                  help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
+    sizes = [16, 32, 64, 128, 256, 512, 1024]
+    cfg["batch_size"] = c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in
+                                           sizes else 128)
+    cfg["epochs"] = c[3].number_input("Epochs", value=int(cfg["epochs"]), min_value=1, max_value=200, step=1)
+    c = st.columns(4)
+    cfg["schedule"] = c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]),
+                                     help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
+    cfg["seed"] = c[1].number_input("Seed", value=int(cfg["seed"]), step=1, help="Same seed, same run.")
+    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
+    cfg["device"] = c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices
+                                   else 0, help=f"auto uses {resolve_device('auto')} here")
+    limit = c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0),
+                              min_value=0, step=500)
+    cfg["limit_train"] = int(limit) or None
+    c = st.columns(4)
+    cfg["momentum"] = c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), min_value=0.0,
+                                        max_value=1.0, step=0.05)
+    cfg["weight_decay"] = c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), min_value=0.0,
+                                            max_value=10.0, format="%g", step=1e-4)
+    cfg["step_epochs"] = c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), min_value=1)
+    cfg["gamma"] = c[3].number_input("gamma", value=float(cfg["gamma"]), min_value=0.0, max_value=1.0, step=0.05)
+    st.markdown("**Augmentation** (random, per image, on the training device)")
+    aug = cfg["augment"]
+    c = st.columns(6)
+    aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]))
+    aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05)
+    aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, help="1 = off")
+    aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]))
+    aug["flip"] = c[4].checkbox("Horizontal flip", value=bool(aug["flip"]), help="not for digits: 2 ≠ mirrored 2")
+    if ds.input_shape[0] == 3:
+        aug["brightness"] = c[5].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05)
+        aug["contrast"] = c[5].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05)
+
+config: TrainConfig | None = None
+try:
+    config = TrainConfig.from_dict(cfg).validate()
+except (ValueError, TypeError) as e:
+    st.error(f"Settings: {e}")
+
+
+# --- controls ---
+def _start() -> None:
+    try:
+        ws.start_training(ds, config)  # type: ignore[arg-type]
+    except ValueError as e:
+        st.session_state["train_error"] = str(e)
+
+
+trainer = active.trainer if active else None
+b = st.columns([1.4, 1, 1, 6])
+b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
+            disabled=active is not None or config is None,
+            help="Trains from the current weights; a new run is added to the comparison below.")
+if trainer is not None and trainer.status == "paused":
+    b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
+else:
+    b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None, disabled=trainer is None)
+b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None, disabled=trainer is None)
+if err := st.session_state.pop("train_error", None):
+    st.error(err)
+
+smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="smoothing")
+if entry.runs:
+    live_run(entry.runs[-1], smoothing, key="train")
+
+# --- all runs of this session, to compare ---
+runs = ws.all_runs()
+if runs:
+    st.subheader("Compare runs")
+    rows = []
+    for r in runs:
+        h, f = r.current(), r.final()
+        rows.append({"run": r.label, "params": r.params, "optimizer": r.config["optimizer"], "lr": r.config["lr"],
+                     "batch": r.config["batch_size"], "epochs": f"{len(h.get('epochs', []))}/{r.config['epochs']}",
+                     "train acc": fmt_acc(f.get("train_accuracy")), "test acc": fmt_acc(f.get("test_accuracy")),
+                     "test loss": round(f["test_loss"], 4) if "test_loss" in f else None,
+                     "seconds": round(sum(e["seconds"] for e in h.get("epochs", [])), 1), "status": h.get("status")})
+    st.dataframe(rows, hide_index=True)
+    labels = [r.label for r in runs]
+    chosen = st.multiselect("Overlay", labels, default=labels[-min(4, len(labels)):])
+    per = st.radio("x axis", ["epoch", "step"], horizontal=True)
+    picked = [(r.label, r.current()) for r in runs if r.label in chosen]
+    if picked:
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss")
+        c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc")
+        st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. A test curve that rises while "
+                   "the training curve keeps falling is overfitting.")
+
+# --- checkpoints ---
+with st.expander("Load a checkpoint"):
+    st.caption("A `.safetensors` file saved by CNN Explorer (sidebar ⬇ or `python -m explorer train --out`). "
+               "It is checked before use and never unpickled.")
+    up = st.file_uploader("Checkpoint", type=["safetensors"], key="ckpt_upload")
+    if up is not None and st.button("Load checkpoint"):
+        try:
+            e = ws.add_checkpoint(load_checkpoint(up.getvalue()), up.name.rsplit(".", 1)[0])
+            flash(f"Loaded **{e.name}** ({e.params:,} parameters); it is now the current model.")
+            st.rerun()
+        except CheckpointError as e:
+            st.error(f"Not loaded: {e}")

@@ -1,0 +1,130 @@
+"""The app through Streamlit's AppTest: pages render, the build flow, a short training run, isolation."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import parse_spec
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py"]
+
+
+def fresh() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def wait_training(at: AppTest, timeout: float = 120) -> None:
+    ws = at.session_state["workspace"]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        e = ws.entry()
+        if e and e.runs and e.runs[-1].current().get("status") not in ("running", "ready", "paused"):
+            return
+        time.sleep(0.2)
+    raise AssertionError("training did not finish")
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_on_a_fresh_session(page):
+    at = fresh()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert at.title  # every page has its title
+
+
+def test_build_flow_preset_edit_invalid_and_json_round_trip():
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    button(at, "Load preset").click().run()
+    rev = at.session_state["build_rev"]
+    at.number_input(key=f"L{rev}-0-out_channels").set_value(12).run()
+    draft = at.session_state["build_draft"]
+    assert draft["layers"][0]["out_channels"] == 12
+    assert any("Parameters" == m.label for m in at.metric)
+    # an edit that breaks the network is flagged on that layer, and Create is disabled
+    at.number_input(key=f"L{rev}-0-kernel_size").set_value(30).run()
+    errors = [e.value for e in at.error]
+    assert any("layer 0 Conv2d: input is 1x28x28, smaller than its 30x30 kernel" in e for e in errors), errors
+    assert button(at, "Create model").disabled
+    assert not at.exception
+    # fix it, create the model
+    at.number_input(key=f"L{rev}-0-kernel_size").set_value(5).run()
+    assert not button(at, "Create model").disabled
+    button(at, "Create model").click().run()
+    ws = at.session_state["workspace"]
+    assert ws.current == "default" and ws.entry().spec["layers"][0]["out_channels"] == 12
+    # the JSON shown for export parses back to the same spec
+    shown = next(c.value for c in at.code if '"input_shape"' in c.value)
+    assert parse_spec(shown) == json.loads(json.dumps(at.session_state["build_draft"]))
+
+
+def test_structural_edits_add_move_duplicate_remove():
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    n = len(at.session_state["build_draft"]["layers"])
+    rev = at.session_state["build_rev"]
+    at.selectbox(key=f"L{rev}-add-t").set_value("Dropout").run()
+    at.button(key=f"L{rev}-add-b").click().run()
+    layers = at.session_state["build_draft"]["layers"]
+    assert len(layers) == n + 1 and layers[-1]["type"] == "Dropout"
+    rev = at.session_state["build_rev"]
+    at.button(key=f"L{rev}-{n}-up").click().run()  # dropout moves above the last Linear
+    assert at.session_state["build_draft"]["layers"][n - 1]["type"] == "Dropout"
+    rev = at.session_state["build_rev"]
+    at.button(key=f"L{rev}-0-dup").click().run()
+    assert at.session_state["build_draft"]["layers"][1] == at.session_state["build_draft"]["layers"][0]
+    rev = at.session_state["build_rev"]
+    at.button(key=f"L{rev}-1-rm").click().run()
+    assert len(at.session_state["build_draft"]["layers"]) == n + 1
+    assert not at.exception
+
+
+def test_short_training_run_gives_curves_and_a_model():
+    at = fresh()
+    at.session_state["train_config"].update(epochs=2, limit_train=2048)
+    at.switch_page("pages/train.py").run()
+    button(at, "Create the default CNN for this dataset").click().run()
+    button(at, "Start").click().run()
+    wait_training(at)
+    at.run()
+    assert not at.exception
+    entry = at.session_state["workspace"].entry()
+    assert entry.state == "trained" and entry.test_accuracy is not None and entry.test_accuracy > 0.5
+    assert len(at.get("plotly_chart")) >= 2
+    assert any("Done: test accuracy" in s.value for s in at.success)
+
+
+def test_divergence_is_a_warning_not_a_crash():
+    at = fresh()
+    at.session_state["train_config"].update(epochs=1, lr=100.0, optimizer="sgd", schedule="constant", log_every=1)
+    at.session_state["workspace"].add_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}, "mlp")
+    at.switch_page("pages/train.py").run()
+    button(at, "Start").click().run()
+    wait_training(at)
+    at.run()
+    assert not at.exception
+    assert any("lower the learning rate" in w.value for w in at.warning)
+
+
+def test_two_sessions_never_see_each_others_models():
+    a, b = fresh(), fresh()
+    a.session_state["train_config"].update(epochs=1, limit_train=256)
+    a.switch_page("pages/train.py").run()
+    button(a, "Create the default CNN for this dataset").click().run()
+    button(a, "Start").click().run()
+    wait_training(a)
+    b.switch_page("pages/train.py").run()
+    assert a.session_state["workspace"].models and not b.session_state["workspace"].models
+    assert a.session_state["workspace"] is not b.session_state["workspace"]
+    assert any("No model yet" in i.value for i in b.info)

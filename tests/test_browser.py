@@ -1,0 +1,84 @@
+"""Real browser: headless Chromium driven by Playwright against a live Streamlit server."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.browser import CHROMIUM, CHROMIUM_FLAGS, browser_or_skip, nav, shot, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture()
+def browser():
+    with browser_or_skip() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def open_app(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    return page
+
+
+def test_pick_preset_train_live_and_stop(server, browser):
+    page = open_app(browser, server)
+    nav(page, "Build")
+    page.get_by_role("button", name="Load preset").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Create model").click()
+    page.wait_for_selector("text=is the current model", timeout=30_000)
+    nav(page, "Train")
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("30")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    progress = page.locator("[data-testid=stProgress]")
+    progress.wait_for(timeout=30_000)
+
+    def reading():
+        text = progress.inner_text()
+        m = re.search(r"step ([\d,]+)/.*batch accuracy ([\d.]+)%", text)
+        n_points = page.evaluate("() => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
+                                 " return p && p.data && p.data.length > 1 ? p.data[1].x.length : 0 }")
+        return (int(m.group(1).replace(",", "")), float(m.group(2)), n_points) if m else None
+
+    first = None
+    while first is None:
+        first = reading()
+    time.sleep(6)
+    later = reading()
+    assert later is not None and later[0] > first[0], (first, later)  # steps advance on their own
+    assert later[2] > first[2]  # the curve got new points without a click
+    assert later[1] > first[1] or later[1] > 90  # accuracy rises (or is already high)
+    shot(page, "train-live")
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_selector("text=stopped at step", timeout=30_000)
+    # the sidebar follows within a second (the panel triggers a full rerun when the run ends)
+    page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').innerText.includes('stopped')",
+                           timeout=15_000)
+    wait_idle(page)
+    shot(page, "train-stopped")
+
+
+@pytest.mark.parametrize("title", ["Start", "Data", "Build", "Train"])
+def test_every_page_renders_in_a_browser(server, browser, title):
+    page = open_app(browser, server)
+    if title != "Start":
+        nav(page, title)
+    assert page.locator("[data-testid=stException]").count() == 0
+    shot(page, f"page-{title.lower()}")
