@@ -1,0 +1,252 @@
+"""Filter images: the input that most excites each channel of a layer (gradient ascent in input space).
+
+All chosen channels are optimised together as one batch (image i maximises channel i), at the model's own
+input size. The forward pass stops at the target layer, and gradients go to the input only: the model's
+weights and ``.grad`` are never touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .evaluate import eval_mode, model_device
+from .inspect import named_layers
+from .train import Augment, augment_batch
+
+__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "top_activating",
+           "to_display", "PRETRAINED", "load_pretrained"]
+
+REGULARIZERS = ("none", "l2", "blur", "jitter", "fourier")
+
+
+class _Reached(Exception):
+    """Raised by the hook once the target layer has run: the rest of the network is not needed."""
+
+
+@dataclass
+class FilterImages:
+    """``images (N, C, H, W)`` in the model's normalised input space, one per channel in ``channels``;
+    ``start``/``end``: each channel's activation for the random start and the final image."""
+
+    layer: str
+    channels: list[int]
+    images: Tensor
+    start: Tensor
+    end: Tensor
+    regularizer: str
+
+
+def _target(model: nn.Module, layer: str) -> nn.Module:
+    m = dict(model.named_modules()).get(layer)
+    if m is None:
+        raise ValueError(f"no layer named {layer!r}; layers: {', '.join(n for n, _ in named_layers(model))}")
+    return m
+
+
+def channel_activation(model: nn.Module, layer: str, x: Tensor, channels: list[int] | Tensor) -> Tensor:
+    """Activation of ``channels[i]`` of ``layer`` for image ``x[i]``, spatially averaged: ``(N,)``, with grad."""
+    store: list[Tensor] = []
+
+    def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
+        store.append(out)
+        raise _Reached
+
+    h = _target(model, layer).register_forward_hook(hook)
+    try:
+        model(x)
+    except _Reached:
+        pass
+    finally:
+        h.remove()
+    out = store[0]  # (N, C, H, W) or (N, F)
+    ch = torch.as_tensor(channels, device=out.device)
+    picked = out[torch.arange(len(ch), device=out.device), ch]
+    return picked.flatten(1).mean(1) if picked.ndim > 1 else picked
+
+
+def _gaussian_blur(x: Tensor, sigma: float = 0.6) -> Tensor:
+    k = torch.arange(-1, 2, dtype=x.dtype, device=x.device)
+    w = torch.exp(-(k ** 2) / (2 * sigma ** 2))
+    w = w / w.sum()
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="replicate"), w.view(1, 1, 1, 3).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, 1, 1), mode="replicate"), w.view(1, 1, 3, 1).repeat(c, 1, 1, 1), groups=c)
+
+
+def _fourier_scale(h: int, w: int, device: torch.device) -> Tensor:
+    """1/frequency weights for an rfft2 spectrum: the image starts smooth and stays decorrelated."""
+    fy = torch.fft.fftfreq(h, device=device).view(-1, 1)
+    fx = torch.fft.rfftfreq(w, device=device).view(1, -1)
+    return 1.0 / torch.sqrt(fx ** 2 + fy ** 2).clamp_min(1.0 / max(h, w))
+
+
+def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None = None,
+                      input_shape: list[int] | tuple[int, ...] | None = None, steps: int = 128, lr: float = 0.05,
+                      regularizer: str = "none", seed: int = 0, l2: float = 0.05, blur_every: int = 4,
+                      on_progress: Callable[[int, int], None] | None = None) -> FilterImages:
+    """Optimise one input per channel of ``layer`` to maximise that channel's mean activation.
+
+    ``input_shape`` defaults to ``model.spec["input_shape"]``. ``regularizer`` is one of
+    none, l2 (decay towards grey), blur (every ``blur_every`` steps), jitter (random shift, scale, rotation
+    each step) and fourier (optimise a 1/f-scaled spectrum). Returns images in the normalised input space.
+    """
+    if regularizer not in REGULARIZERS:
+        raise ValueError(f"regularizer must be one of {', '.join(REGULARIZERS)}, got {regularizer!r}")
+    if not 1 <= steps <= 5000:
+        raise ValueError(f"steps must be between 1 and 5000, got {steps}")
+    shape = tuple(input_shape or getattr(model, "spec", {}).get("input_shape") or ())
+    if len(shape) != 3:
+        raise ValueError("give input_shape (C, H, W): this model does not carry a spec")
+    dev = model_device(model)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    with eval_mode(model):
+        probe = _probe_channels(model, layer, shape, dev)
+        chans = list(range(probe)) if channels is None else list(channels)
+        if not chans or min(chans) < 0 or max(chans) >= probe:
+            raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
+        n, (c, h, w) = len(chans), shape
+        if regularizer == "fourier":
+            scale = _fourier_scale(h, w, dev)
+            param = (torch.randn(n, c, h, w // 2 + 1, 2, generator=gen) * 0.01).to(dev).requires_grad_()
+
+            def image() -> Tensor:
+                return torch.fft.irfft2(torch.view_as_complex(param) * scale, s=(h, w), norm="ortho") * 4.0
+        else:
+            param = (torch.randn(n, c, h, w, generator=gen) * 0.1).to(dev).requires_grad_()
+
+            def image() -> Tensor:
+                return param
+        opt = torch.optim.Adam([param], lr=lr)
+        jitter = Augment(rotation=5, shift=max(1, round(h / 14)) / h, scale=0.95)
+        aug_gen = torch.Generator(device=dev).manual_seed(seed)
+        with torch.no_grad():
+            start = channel_activation(model, layer, image(), chans)
+        for step in range(steps):
+            x = image()
+            if regularizer == "jitter":
+                x = augment_batch(x, jitter, aug_gen)
+            act = channel_activation(model, layer, x, chans)
+            loss = -act.sum()
+            if regularizer == "l2":
+                loss = loss + l2 * x.pow(2).mean(dim=(1, 2, 3)).sum() * act.detach().abs().mean().clamp_min(1.0)
+            (grad,) = torch.autograd.grad(loss, [param])
+            param.grad = grad
+            opt.step()
+            if regularizer == "blur" and (step + 1) % blur_every == 0:
+                with torch.no_grad():
+                    param.copy_(_gaussian_blur(param))
+            if on_progress is not None:
+                on_progress(step + 1, steps)
+        with torch.no_grad():
+            final = image().detach()
+            end = channel_activation(model, layer, final, chans)
+    return FilterImages(layer, chans, final.cpu(), start.cpu(), end.cpu(), regularizer)
+
+
+def _probe_channels(model: nn.Module, layer: str, shape: tuple[int, ...], dev: torch.device) -> int:
+    store: list[Tensor] = []
+
+    def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
+        store.append(out)
+        raise _Reached
+
+    h = _target(model, layer).register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape, device=dev))
+    except _Reached:
+        pass
+    finally:
+        h.remove()
+    return int(store[0].shape[1])
+
+
+@torch.no_grad()
+def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_size: int = 1000) -> Tensor:
+    """Indices ``(C, k)`` of the images in normalised ``x (N, C, H, W)`` that most excite each channel."""
+    scores = []
+    dev = model_device(model)
+    with eval_mode(model):
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size].to(dev)
+            store: list[Tensor] = []
+
+            def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
+                store.append(out)
+                raise _Reached
+
+            h = _target(model, layer).register_forward_hook(hook)
+            try:
+                model(xb)
+            except _Reached:
+                pass
+            finally:
+                h.remove()
+            a = store[0]
+            scores.append((a.flatten(2).mean(2) if a.ndim > 2 else a).cpu())
+    s = torch.cat(scores)  # (N, C)
+    return s.topk(min(k, len(s)), dim=0).indices.T.contiguous()
+
+
+def to_display(x: Tensor, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...],
+               stretch: bool = True) -> Tensor:
+    """Normalised images ``(N, C, H, W)`` -> uint8 for display; ``stretch`` maps each image's range to 0..255."""
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    img = x.float() * s + m
+    if stretch:
+        lo = img.amin(dim=(1, 2, 3), keepdim=True)
+        hi = img.amax(dim=(1, 2, 3), keepdim=True)
+        img = (img - lo) / (hi - lo).clamp_min(1e-8)
+    return (img.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+# --- pretrained torchvision models, from local weight files only ---
+
+PRETRAINED: dict[str, tuple[str, str]] = {
+    # name -> (torchvision constructor, the official weight file name in $TORCH_HOME/hub/checkpoints)
+    "vgg16": ("vgg16", "vgg16-397923af.pth"),
+    "resnet18": ("resnet18", "resnet18-f37072fd.pth"),
+    "alexnet": ("alexnet", "alexnet-owt-7be5be79.pth"),
+}
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+
+
+def load_pretrained(name: str, weights: str | Path | None = None) -> nn.Module:
+    """A torchvision ImageNet model with its pretrained weights, read from a local file (never downloaded).
+
+    ``weights`` defaults to the official file name in ``$TORCH_HOME/hub/checkpoints``. The file is read with
+    ``torch.load(weights_only=True)`` and must match the architecture exactly. The model carries a
+    ``spec``-like ``input_shape`` (3x224x224) and ImageNet normalisation.
+    """
+    import torchvision
+
+    if name not in PRETRAINED:
+        raise ValueError(f"unknown pretrained model {name!r}; available: {', '.join(PRETRAINED)}")
+    ctor, fname = PRETRAINED[name]
+    path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
+    if not path.is_file():
+        raise ValueError(f"{name}'s pretrained weights are not on this machine (looked for {path}); copy "
+                         f"{fname} there from a machine with a network (torchvision downloads it to the same place)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - a refused pickle or a corrupt file
+        raise ValueError(f"{path.name} is not a plain weights file ({type(e).__name__}): refused") from None
+    model = getattr(torchvision.models, ctor)(weights=None)
+    expected = model.state_dict()
+    if not isinstance(state, dict) or set(state) != set(expected):
+        raise ValueError(f"{path.name} does not hold {name}'s weights (its tensor names differ)")
+    for k, v in expected.items():
+        if not isinstance(state[k], Tensor) or state[k].shape != v.shape:
+            raise ValueError(f"{path.name}: weight {k} has the wrong shape for {name}")
+    model.load_state_dict(state)
+    model.eval()
+    model.spec = {"input_shape": [3, 224, 224]}  # type: ignore[assignment]
+    model.normalization = (IMAGENET_MEAN, IMAGENET_STD)  # type: ignore[assignment]
+    return model

@@ -1,0 +1,132 @@
+"""Looking inside a model: forward hooks, captured activations, kernels, per-layer statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from .evaluate import eval_mode
+
+__all__ = ["named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
+           "layer_stats", "diagnose", "hook_count"]
+
+
+def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """Every leaf layer (and every Residual block) with its name in the model, in forward order."""
+    out = []
+    for name, m in model.named_modules():
+        if not name:
+            continue
+        if not list(m.children()) or type(m).__name__ == "Residual":
+            if not name.endswith(".skip") and ".skip" not in name:
+                out.append((name, m))
+    return out
+
+
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Conv2d]]:
+    """The model's convolutions (skip projections of residual blocks left out)."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d) and ".skip" not in f".{n}"]
+
+
+def hook_count(model: nn.Module) -> int:
+    """Forward hooks left on the model and its modules (0 after any capture, even one that raised)."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules())
+
+
+@contextmanager
+def forward_hooks(model: nn.Module, names: list[str], store: dict[str, Tensor]) -> Iterator[dict[str, Tensor]]:
+    """Record the outputs of the named modules into ``store`` during the block; always remove the hooks."""
+    modules = dict(model.named_modules())
+    missing = [n for n in names if n not in modules]
+    if missing:
+        known = ", ".join(n for n, _ in named_layers(model))
+        raise ValueError(f"no layer named {missing[0]!r} in the model; layers: {known}")
+    handles = []
+    try:
+        for n in names:
+            handles.append(modules[n].register_forward_hook(
+                lambda mod, inp, out, n=n: store.__setitem__(n, out.detach())))
+        yield store
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@torch.no_grad()
+def capture_activations(model: nn.Module, x: Tensor, layers: list[str] | None = None) -> dict[str, Tensor]:
+    """Outputs of ``layers`` (default: every layer) for the normalised input ``x (B, C, H, W)``, in eval mode.
+
+    Returns ``{name: (B, ...)}`` in forward order; the model's hooks and mode are as before afterwards.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+    names = layers if layers is not None else [n for n, _ in named_layers(model)]
+    store: dict[str, Tensor] = {}
+    with eval_mode(model), forward_hooks(model, names, store):
+        model(x)
+    return {n: store[n] for n in names if n in store}
+
+
+def kernels(model: nn.Module, layer: str) -> Tensor:
+    """The weights of conv layer ``layer`` as a CPU copy ``(out_channels, in_channels / groups, kh, kw)``."""
+    m = dict(model.named_modules()).get(layer)
+    if not isinstance(m, nn.Conv2d):
+        convs = ", ".join(n for n, _ in conv_layers(model)) or "none"
+        raise ValueError(f"layer {layer!r} is not a Conv2d; conv layers: {convs}")
+    return m.weight.detach().cpu().clone()
+
+
+@dataclass
+class LayerStats:
+    """Statistics of one layer's output over a batch."""
+
+    layer: str
+    type: str
+    mean: float
+    std: float
+    dead_fraction: float  # units (channel x position, or features) that are <= 0 for every image
+    zero_fraction: float  # values that are exactly <= 0
+    saturated_fraction: float  # for Sigmoid/Tanh: values within 0.02 of the limits
+    values: Tensor  # a sample of the values, for histograms
+
+
+def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000) -> list[LayerStats]:
+    """Per layer over the batch ``x (B, C, H, W)``: mean, spread, dead units, saturation."""
+    acts = capture_activations(model, x)
+    types = {n: type(m).__name__ for n, m in named_layers(model)}
+    out = []
+    g = torch.Generator().manual_seed(0)
+    for name, a in acts.items():
+        a = a.float()
+        flat = a.flatten()
+        dead = (a <= 0).all(dim=0).float().mean().item() if a.shape[0] > 1 else float("nan")
+        t = types.get(name, "")
+        lo, hi = (-1.0, 1.0) if t == "Tanh" else (0.0, 1.0)
+        sat = ((flat <= lo + 0.02) | (flat >= hi - 0.02)).float().mean().item() if t in ("Tanh", "Sigmoid") else 0.0
+        pick = flat[torch.randint(len(flat), (min(sample, len(flat)),), generator=g)]
+        out.append(LayerStats(name, t, flat.mean().item(), flat.std().item() if len(flat) > 1 else 0.0, dead,
+                              (flat <= 0).float().mean().item(), sat, pick))
+    return out
+
+
+def diagnose(stats: list[LayerStats]) -> list[str]:
+    """Plain words for what looks wrong: dead ReLUs, saturated sigmoids, exploding or vanishing activations."""
+    notes = []
+    for s in stats:
+        if s.type in ("ReLU",) and s.dead_fraction >= 0.25:
+            notes.append(f"{s.dead_fraction:.0%} of layer {s.layer}'s units never fire on these images (dead ReLUs): "
+                         "a lower learning rate, batch norm before the ReLU, or LeakyReLU can help.")
+        if s.type in ("Sigmoid", "Tanh") and s.saturated_fraction >= 0.3:
+            notes.append(f"{s.saturated_fraction:.0%} of layer {s.layer}'s values sit at the {s.type} limits "
+                         "(saturated): its gradients are near zero there.")
+        if abs(s.mean) > 50 or s.std > 100:
+            notes.append(f"layer {s.layer}'s activations are very large (mean {s.mean:.3g}, std {s.std:.3g}): "
+                         "consider batch norm or a lower learning rate.")
+        if 0 < s.std < 1e-4 and s.type not in ("Dropout", "Dropout2d"):
+            notes.append(f"layer {s.layer}'s activations hardly vary (std {s.std:.2g}): it passes almost no "
+                         "information.")
+    return notes

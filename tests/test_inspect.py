@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.featureviz import channel_activation, load_pretrained, to_display, top_activating, visualize_filters
+from explorer.inspect import (
+    capture_activations,
+    conv_layers,
+    diagnose,
+    forward_hooks,
+    hook_count,
+    kernels,
+    layer_stats,
+    named_layers,
+)
+from explorer.presets import get_preset
+from explorer.spec import build_model
+
+
+def test_captured_activations_equal_the_model_prefix_output():
+    model = build_model(get_preset("preact-resnet"), seed=0)
+    x = torch.randn(3, 3, 32, 32)
+    acts = capture_activations(model, x)
+    model.eval()
+    with torch.no_grad():
+        h = x
+        for i, layer in enumerate(model):
+            h = layer(h)
+            torch.testing.assert_close(acts[str(i)], h)
+        inner = model[1].body[0](model[0](x))  # inside a residual block
+        torch.testing.assert_close(acts["1.body.0"], inner)
+    assert hook_count(model) == 0
+
+
+def test_capture_keeps_mode_and_leaves_no_hooks_even_when_it_raises():
+    model = build_model(get_preset("default"), seed=0).train()
+    with pytest.raises(RuntimeError):
+        capture_activations(model, torch.randn(2, 3, 28, 28))  # wrong channel count: the forward raises
+    assert hook_count(model) == 0 and model.training
+    with pytest.raises(ValueError, match="no layer named 'nope'"):
+        with forward_hooks(model, ["0", "nope"], {}):
+            pass
+    assert hook_count(model) == 0
+    capture_activations(model, torch.randn(2, 1, 28, 28))
+    assert hook_count(model) == 0 and model.training
+
+
+def test_kernel_grid_is_the_weight_tensor():
+    model = build_model(get_preset("default"), seed=0)
+    assert [n for n, _ in conv_layers(model)] == ["0", "4"]
+    k = kernels(model, "4")
+    assert torch.equal(k, model[4].weight.detach()) and k.shape == (16, 8, 5, 5)
+    k[0, 0, 0, 0] = 99.0  # a copy: editing it does not touch the model
+    assert model[4].weight[0, 0, 0, 0] != 99.0
+    with pytest.raises(ValueError, match="is not a Conv2d"):
+        kernels(model, "1")
+
+
+def test_layer_stats_find_dead_relus():
+    spec = {"input_shape": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"}]}
+    model = build_model(spec, seed=0)
+    with torch.no_grad():
+        model[0].weight.zero_()
+        model[0].bias.copy_(torch.tensor([-1.0, -1.0, -1.0, 1.0]))  # three channels never fire
+    stats = layer_stats(model, torch.randn(16, 1, 8, 8))
+    relu = next(s for s in stats if s.type == "ReLU")
+    assert relu.dead_fraction == pytest.approx(0.75)
+    assert any("75% of layer 1's units never fire" in n for n in diagnose(stats))
+
+
+def test_named_layers_cover_residual_blocks_without_skips():
+    names = [n for n, _ in named_layers(build_model(get_preset("preact-resnet")))]
+    assert "1" in names and "1.body.2" in names and not any("skip" in n for n in names)
+
+
+@pytest.mark.parametrize("regularizer", ["none", "l2", "blur", "jitter", "fourier"])
+def test_filter_images_raise_their_channel_well_above_random(regularizer, trained_default):
+    model, _, _ = trained_default
+    grads = [None if p.grad is None else p.grad.clone() for p in model.parameters()]
+    res = visualize_filters(model, "4", channels=[0, 3, 7], steps=64, lr=0.1, regularizer=regularizer)
+    assert res.images.shape == (3, 1, 28, 28)
+    rand = channel_activation(model.eval(), "4", torch.randn(3, 1, 28, 28) * 0.1, [0, 3, 7]).detach()
+    assert (res.end > rand + 0.5).all() and (res.end > res.start).all(), (res.end, rand)
+    assert hook_count(model) == 0
+    assert all((g is None and p.grad is None) or torch.equal(g, p.grad) for g, p in zip(grads, model.parameters()))
+
+
+def test_filter_images_batch_equals_one_by_one():
+    model = build_model(get_preset("default"), seed=0)
+    both = visualize_filters(model, "0", channels=[1, 2], steps=5, seed=3)
+    assert both.images.shape == (2, 1, 28, 28)
+    with pytest.raises(ValueError, match="channels must lie in 0..7"):
+        visualize_filters(model, "0", channels=[8])
+    with pytest.raises(ValueError, match="regularizer must be one of"):
+        visualize_filters(model, "0", regularizer="magic")
+
+
+def test_top_activating_finds_the_maximisers():
+    model = build_model(get_preset("default"), seed=0)
+    x = torch.randn(50, 1, 28, 28)
+    top = top_activating(model, "4", x, k=9, batch_size=16)
+    assert top.shape == (16, 9)
+    acts = capture_activations(model, x, ["4"])["4"].flatten(2).mean(2)  # (N, C)
+    assert torch.equal(top[5], acts[:, 5].topk(9).indices)
+
+
+def test_to_display_stretches_to_full_range():
+    img = to_display(torch.tensor([[[[-1.0, 0.0], [1.0, 3.0]]]]), [0.5], [0.25])
+    assert img.dtype == torch.uint8 and img.min() == 0 and img.max() == 255
+
+
+def test_pretrained_weights_come_from_a_local_file_only(tmp_path, monkeypatch):
+    import torchvision
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(ValueError, match="not on this machine"):
+        load_pretrained("resnet18")
+    (tmp_path / "checkpoints").mkdir()
+    good = torchvision.models.resnet18(weights=None).state_dict()
+    torch.save(good, tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    model = load_pretrained("resnet18")
+    assert torch.equal(model.state_dict()["fc.weight"], good["fc.weight"]) and not model.training
+    torch.save({"fc.weight": torch.zeros(3)}, tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
+    with pytest.raises(ValueError, match="does not hold resnet18's weights"):
+        load_pretrained("resnet18")
+    (tmp_path / "evil.pth").write_bytes(b"\x80\x04cos\nsystem\n(S'touch pwned'\ntR.")
+    with pytest.raises(ValueError, match="refused"):
+        load_pretrained("resnet18", tmp_path / "evil.pth")
+    assert not (tmp_path / "pwned").exists()
