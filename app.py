@@ -20,6 +20,12 @@ PAGES = {
         st.Page("pages/build.py", title="Build", icon=":material/construction:"),
         st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     ],
+    "Look inside": [
+        st.Page("pages/kernels.py", title="Kernels", icon=":material/grid_on:"),
+        st.Page("pages/features.py", title="Feature maps", icon=":material/layers:"),
+        st.Page("pages/filters.py", title="Filter images", icon=":material/auto_awesome:"),
+        st.Page("pages/confusion.py", title="Confusion matrix", icon=":material/table_chart:"),
+    ],
 }
 
 page = st.navigation(PAGES)

@@ -4,7 +4,9 @@ Sections:
 - trainer: one epoch (a training pass plus a test pass) of the same model on the same images at batch 64:
   the seed notebooks' loop (per-sample PIL + ToTensor + Normalize through a DataLoader) against ours;
 - default: the ``default`` preset on full MNIST with the default settings, epoch by epoch;
-- dashboard: training throughput with the app's Train page open in a browser vs the headless trainer.
+- dashboard: training throughput with the app's Train page open in a browser vs the headless trainer;
+- featureviz: filter images of a 64-channel layer, batched vs channel by channel;
+- confusion: predictions and confusion matrix for 10,000 test images.
 """
 
 from __future__ import annotations
@@ -198,10 +200,52 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
                          "note": "browser runs on the same 2 cores as the server"})
 
 
+def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """Filter images for the 64 channels of seed 004's last conv (28x28 input): batched vs one by one."""
+    from .featureviz import visualize_filters
+    from .presets import get_preset
+    from .spec import build_model
+
+    model = build_model(get_preset("mnist-features"), seed=0)
+    steps = 16 if quick else 128
+    visualize_filters(model, "6", steps=2)  # warm-up
+    t0 = time.perf_counter()
+    visualize_filters(model, "6", steps=steps)
+    batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for c in range(64):
+        visualize_filters(model, "6", channels=[c], steps=steps)
+    single = time.perf_counter() - t0
+    report("featureviz", {"layer": "mnist-features conv 6 (64 channels)", "steps": steps,
+                          "batched_s": round(batched, 2), "one_by_one_s": round(single, 2),
+                          "speedup": round(single / batched, 2)})
+
+
+def _bench_confusion(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """Predict the 10,000 MNIST test images and build the confusion matrix, default model."""
+    from .data import load_dataset
+    from .evaluate import confusion_matrix, predict_proba
+    from .presets import get_preset
+    from .spec import build_model
+
+    try:
+        ds = load_dataset("mnist", data_dir, download=False)
+    except ValueError:
+        ds = load_dataset("mnist-5k")
+    model = build_model(get_preset("default"), seed=0)
+    predict_proba(model, ds.test_x[:100], ds.mean, ds.std)  # warm-up
+    t0 = time.perf_counter()
+    probs = predict_proba(model, ds.test_x, ds.mean, ds.std)
+    confusion_matrix(ds.test_y, probs.argmax(1), list(ds.classes))
+    report("confusion", {"dataset": ds.name, "images": len(ds.test_y), "seconds": round(time.perf_counter() - t0, 3)})
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,
     "dashboard": _bench_dashboard,
+    "featureviz": _bench_featureviz,
+    "confusion": _bench_confusion,
 }
 
 

@@ -7,7 +7,8 @@ weights and ``.grad`` are never touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,7 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
         raise ValueError("give input_shape (C, H, W): this model does not carry a spec")
     dev = model_device(model)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    with eval_mode(model):
+    with eval_mode(model), _frozen(model):
         probe = _probe_channels(model, layer, shape, dev)
         chans = list(range(probe)) if channels is None else list(channels)
         if not chans or min(chans) < 0 or max(chans) >= probe:
@@ -147,6 +148,19 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
             final = image().detach()
             end = channel_activation(model, layer, final, chans)
     return FilterImages(layer, chans, final.cpu(), start.cpu(), end.cpu(), regularizer)
+
+
+@contextmanager
+def _frozen(model: nn.Module) -> Iterator[None]:
+    """Weights need no gradient while the input is optimised (a smaller graph); restored afterwards."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    try:
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield
+    finally:
+        for p, f in flags:
+            p.requires_grad_(f)
 
 
 def _probe_channels(model: nn.Module, layer: str, shape: tuple[int, ...], dev: torch.device) -> int:

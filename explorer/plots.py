@@ -164,22 +164,26 @@ def upscale(img: np.ndarray, size: int) -> np.ndarray:
 
 
 def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3) -> np.ndarray:
-    """Kernels ``(O, I, kh, kw)`` as one RGB image: row o = output channel, column i = input channel,
-    diverging colours centred on zero; ``scale`` is "shared" (one range for the layer) or "per-kernel"."""
+    """Kernels ``(O, I, kh, kw)`` as one RGB image: row o = output channel, column i = input channel (with one
+    input channel, rows of 8 kernels), diverging colours centred on zero; ``scale`` is "shared" (one range for
+    the layer) or "per-kernel"."""
     if w.ndim != 4:
         raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {tuple(w.shape)}")
     o, i, kh, kw = w.shape
     i = min(i, max_in)
     f = max(1, cell // max(kh, kw))
     h, wd = kh * f, kw * f
-    out = np.full((o * (h + pad) + pad, i * (wd + pad) + pad, 3), 255, dtype=np.uint8)
+    # one input channel: wrap the kernels into rows of 8 instead of one tall column
+    rows, cols = (-(-o // 8), min(o, 8)) if i == 1 else (o, i)
+    out = np.full((rows * (h + pad) + pad, cols * (wd + pad) + pad, 3), 255, dtype=np.uint8)
     m = float(w.abs().max()) or 1.0
     for r in range(o):
         for c in range(i):
             k = w[r, c]
             lim = (float(k.abs().max()) or 1.0) if scale == "per-kernel" else m
             tile = upscale(colorize(k, "diverging", -lim, lim), max(h, wd))[:h, :wd]
-            out[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (wd + pad): pad + c * (wd + pad) + wd] = tile
+            y, x = divmod(r, 8) if i == 1 else (r, c)
+            out[pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (wd + pad): pad + x * (wd + pad) + wd] = tile
     return out
 
 
@@ -187,8 +191,9 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Fig
     """One histogram per layer's weights, overlaid."""
     fig = go.Figure()
     for j, (name, w) in enumerate(named):
-        fig.add_histogram(x=w.flatten().tolist(), nbinsx=bins, name=f"layer {name}", opacity=0.6,
+        fig.add_histogram(x=w.flatten().tolist(), nbinsx=bins, name=f"layer {name}", opacity=0.6, histnorm="probability",
                           marker_color=PALETTE[j % len(PALETTE)])
     fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      title="Weight distribution", xaxis_title="weight", yaxis_title="count")
+                      title="Weight distribution (each layer normalised)", xaxis_title="weight",
+                      yaxis_title="share of the layer")
     return fig

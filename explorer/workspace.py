@@ -182,3 +182,40 @@ class Workspace:
         for e in self.models.values():
             if e.active_run and e.active_run.trainer:
                 e.active_run.trainer.stop()
+
+
+class Job:
+    """A piece of long work (filter images, an experiment) run in a background thread.
+
+    ``fn(progress)`` gets a callback ``progress(done, total)``; the page polls ``progress``, ``result`` and
+    ``error`` (a sentence) from a fragment. No UI calls happen in the thread.
+    """
+
+    def __init__(self, name: str, fn: Any) -> None:
+        import threading
+
+        self.name = name
+        self.done_steps, self.total_steps = 0, 1
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=f"explorer-job-{name}")
+        self._thread.start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done_steps, self.total_steps = done, max(total, 1)
+
+    def _run(self, fn: Any) -> None:
+        try:
+            self.result = fn(self._progress)
+        except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
+            self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+        finally:
+            self.finished = True
+
+    @property
+    def progress(self) -> float:
+        return min(self.done_steps / self.total_steps, 1.0)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)

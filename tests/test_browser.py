@@ -75,10 +75,26 @@ def test_pick_preset_train_live_and_stop(server, browser):
     shot(page, "train-stopped")
 
 
-@pytest.mark.parametrize("title", ["Start", "Data", "Build", "Train"])
+@pytest.mark.parametrize("title", ["Start", "Data", "Build", "Train", "Kernels", "Feature maps", "Filter images",
+                                   "Confusion matrix"])
 def test_every_page_renders_in_a_browser(server, browser, title):
     page = open_app(browser, server)
     if title != "Start":
         nav(page, title)
     assert page.locator("[data-testid=stException]").count() == 0
-    shot(page, f"page-{title.lower()}")
+    shot(page, f"fresh-{title.lower().replace(' ', '-')}")
+
+
+def test_look_inside_pages_in_a_browser(server, browser):
+    page = open_app(browser, server)
+    page.get_by_role("button", name="Train the default CNN").click()
+    page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    wait_idle(page)
+    for title in ["Kernels", "Feature maps", "Filter images", "Confusion matrix"]:
+        nav(page, title)
+        if title == "Filter images":
+            page.get_by_role("button", name="Generate").click()
+            page.wait_for_selector("text=its 9 strongest test images", timeout=120_000)
+            wait_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, f"page-{title.lower().replace(' ', '-')}")

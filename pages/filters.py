@@ -1,0 +1,129 @@
+"""Filter images: the input that most excites each channel (gradient ascent), and the test images that do."""
+
+from __future__ import annotations
+
+import copy
+
+import streamlit as st
+import torch
+
+from explorer import normalize
+from explorer.featureviz import PRETRAINED, REGULARIZERS, load_pretrained, to_display, top_activating, visualize_filters
+from explorer.inspect import conv_layers, named_layers
+from explorer.plots import image_grid, upscale
+from explorer.workspace import Job
+from pages._widgets import inspect_context
+
+JOB = "filter_job"  # this session's running or finished Job
+st.title("Filter images")
+st.caption("Gradient ascent in input space: start from noise and change the image, not the weights, until one "
+           "channel fires as hard as it can. All channels are optimised together as one batch.")
+
+source = st.radio("Model", ["current model"] + [f"{n} (pretrained, ImageNet)" for n in PRETRAINED], horizontal=True)
+if source == "current model":
+    ctx = inspect_context()
+    if ctx is None:
+        st.stop()
+    entry, model, ds = ctx
+    mean, std, shape = ds.mean, ds.std, entry.spec["input_shape"]
+    model_name = entry.name
+else:
+    name = source.split(" ")[0]
+    try:
+        model = load_pretrained(name)
+    except ValueError as e:
+        st.warning(f"{e}.")
+        st.stop()
+    ds, mean, std, shape, model_name = None, *model.normalization, [3, 224, 224], name  # type: ignore[attr-defined]
+    st.caption("224×224 colour on a CPU is slow: start with few channels and steps.")
+
+candidates = [n for n, m in named_layers(model) if n in dict(conv_layers(model))] or [n for n, _ in named_layers(model)]
+c = st.columns(5)
+layer = c[0].selectbox("Layer", candidates, index=len(candidates) - 1 if source == "current model" else 0)
+with torch.no_grad():
+    was = model.training
+    model.eval()
+    probe = {}
+    h = dict(model.named_modules())[layer].register_forward_hook(lambda m, i, o: probe.__setitem__("o", o))
+    try:
+        model(torch.zeros(1, *shape))
+    finally:
+        h.remove()
+        model.train(was)
+n_ch = int(probe["o"].shape[1])
+count = c[1].number_input("Channels", 1, n_ch, min(n_ch, 16 if source == "current model" else 4))
+steps = c[2].select_slider("Steps", [16, 32, 64, 128, 256, 512], value=128 if source == "current model" else 32)
+reg = c[3].selectbox("Regulariser", REGULARIZERS, index=REGULARIZERS.index("jitter"),
+                     help="none: raw ascent (noisy); l2: pull towards grey; blur: smooth every 4 steps; jitter: "
+                          "random shift/zoom/rotation each step; fourier: optimise a 1/f spectrum")
+lr = c[4].select_slider("Step size", [0.01, 0.02, 0.05, 0.1, 0.2], value=0.05)
+
+
+def start(kind: str, channel: int | None = None) -> None:
+    model_ = copy.deepcopy(model)  # the job's own copy: page reruns use the model while it works
+
+    def work(progress):  # runs in the job's thread: no st.* here
+        if kind == "all":
+            res = visualize_filters(model_, layer, list(range(count)), shape, steps, lr, reg, on_progress=progress)
+            top = top_activating(model_, layer, normalize(ds.test_x[:5000], mean, std), k=9) if ds is not None \
+                else None
+            return {"kind": "all", "res": res, "top": top}
+        out = {}
+        for i, r in enumerate(REGULARIZERS):
+            out[r] = visualize_filters(model_, layer, [channel], shape, steps, lr, r,
+                                       on_progress=lambda d, t, i=i: progress(i * t + d, t * len(REGULARIZERS)))
+        return {"kind": "compare", "channel": channel, "res": out}
+
+    st.session_state[JOB] = Job(f"{model_name}-{layer}", work)
+
+
+b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")
+job: Job | None = st.session_state.get(JOB)
+busy = job is not None and not job.finished
+b[0].button("Generate", type="primary", icon=":material/auto_awesome:", on_click=start, args=("all",), disabled=busy)
+ch = b[2].number_input("Channel", 0, n_ch - 1, 0)
+b[1].button("Compare regularisers", on_click=start, args=("compare", ch), disabled=busy,
+            help="The same channel with each regulariser, side by side")
+
+
+@st.fragment(run_every=0.5 if busy else None)
+def results() -> None:
+    job = st.session_state.get(JOB)
+    if job is None:
+        st.caption("Press Generate.")
+        return
+    if not job.finished:
+        st.progress(job.progress, text=f"optimising… {job.done_steps}/{job.total_steps} steps")
+        return
+    if busy:
+        st.rerun()
+    if job.error:
+        st.error(job.error)
+        return
+    out = job.result
+    if out["kind"] == "compare":
+        cols = st.columns(len(out["res"]))
+        for col, (r, res) in zip(cols, out["res"].items()):
+            img = to_display(res.images, mean, std)[0]
+            col.image(upscale(img.permute(1, 2, 0).numpy().squeeze(), 200),
+                      caption=f"{r}: activation {float(res.end[0]):.2f}")
+        return
+    res = out["res"]
+    imgs = to_display(res.images, mean, std)
+    st.caption(f"layer {res.layer}, {res.regularizer}: mean activation {float(res.start.mean()):.2f} for the noise it "
+               f"started from → {float(res.end.mean()):.2f}")
+    top = out["top"]
+    per_row = 2 if top is not None else 8
+    for start_i in range(0, len(res.channels), per_row):
+        cols = st.columns(per_row * (2 if top is not None else 1))
+        for j, i in enumerate(range(start_i, min(start_i + per_row, len(res.channels)))):
+            c = res.channels[i]
+            slot = j * (2 if top is not None else 1)
+            img = imgs[i].permute(1, 2, 0).numpy().squeeze()
+            cols[slot].image(upscale(img, 160), caption=f"ch {c} · {float(res.end[i]):.2f}")
+            if top is not None:
+                grid = image_grid(ds.test_x[top[c]], ncols=3, pad=1)
+                cols[slot + 1].image(upscale(grid, 160), caption="its 9 strongest test images")
+
+
+results()

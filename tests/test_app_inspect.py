@@ -1,0 +1,86 @@
+"""The Look-inside pages through AppTest, with a trained model in the session."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+@pytest.fixture(scope="module")
+def trained_app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.session_state["train_config"].update(epochs=3)
+    at.switch_page("pages/train.py").run()
+    next(b for b in at.button if b.label == "Create the default CNN for this dataset").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    ws = at.session_state["workspace"]
+    deadline = time.time() + 120
+    while ws.entry().active_run and time.time() < deadline:
+        time.sleep(0.2)
+    return at
+
+
+@pytest.mark.parametrize("page", ["pages/kernels.py", "pages/features.py", "pages/filters.py",
+                                  "pages/confusion.py"])
+def test_look_inside_pages_without_a_model_say_what_to_do(page):
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    at.switch_page(page).run()
+    assert not at.exception and any("No model yet" in i.value for i in at.info)
+
+
+def test_kernels_page_shows_the_layers_and_the_time_machine(trained_app):
+    at = trained_app
+    at.switch_page("pages/kernels.py").run()
+    assert not at.exception
+    assert at.selectbox[0].options == ["layer 0: (8, 1, 5, 5)", "layer 4: (16, 8, 5, 5)"]
+    run = at.session_state["workspace"].entry().runs[-1]
+    assert len(run.snapshots) > 50 and run.snapshots[0]["step"] == 0  # about 100 snapshots from step 0
+    step = next(s for s in at.slider if s.label == "Step")
+    step.set_value(0).run()
+    assert not at.exception
+
+
+def test_feature_maps_page_captures_and_diagnoses(trained_app):
+    at = trained_app
+    at.switch_page("pages/features.py").run()
+    assert not at.exception
+    assert any(m.label == "Layer" for m in at.selectbox)
+    at.radio(key="fm-src").set_value("Test image").run()
+    at.selectbox(key="fm-cls").set_value("7").run()
+    assert not at.exception
+    for scale in ("layer", "global"):
+        next(r for r in at.radio if r.label == "Colour scale").set_value(scale).run()
+        assert not at.exception
+
+
+def test_filter_images_page_runs_a_job(trained_app):
+    at = trained_app
+    at.switch_page("pages/filters.py").run()
+    next(n for n in at.number_input if n.label == "Channels").set_value(4).run()
+    next(s for s in at.select_slider if s.label == "Steps").set_value(32).run()
+    next(b for b in at.button if b.label == "Generate").click().run()
+    job = at.session_state["filter_job"]
+    job.join(60)
+    at.run()
+    assert not at.exception and job.error is None
+    res = job.result["res"]
+    assert res.images.shape == (4, 1, 28, 28) and (res.end > res.start).all()
+    assert job.result["top"].shape[1] == 9
+
+
+def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
+    at = trained_app
+    at.switch_page("pages/confusion.py").run()
+    assert not at.exception
+    entry = at.session_state["workspace"].entry()
+    acc = next(m for m in at.metric if m.label == "Accuracy").value
+    assert acc == f"{entry.test_accuracy:.2%}"  # the matrix agrees with the trainer's test accuracy
+    at.selectbox(key="cm-true").set_value(3).run()
+    at.selectbox(key="cm-pred").set_value(3).run()
+    assert not at.exception
+    assert any("image(s)" in c.value for c in at.caption)
