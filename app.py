@@ -26,6 +26,7 @@ PAGES = {
         st.Page("pages/filters.py", title="Filter images", icon=":material/auto_awesome:"),
         st.Page("pages/confusion.py", title="Confusion matrix", icon=":material/table_chart:"),
     ],
+    "Explain": [st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:")],
 }
 
 page = st.navigation(PAGES)

@@ -6,7 +6,8 @@ Sections:
 - default: the ``default`` preset on full MNIST with the default settings, epoch by epoch;
 - dashboard: training throughput with the app's Train page open in a browser vs the headless trainer;
 - featureviz: filter images of a 64-channel layer, batched vs channel by channel;
-- confusion: predictions and confusion matrix for 10,000 test images.
+- confusion: predictions and confusion matrix for 10,000 test images;
+- draw: the Draw page's server-side path per stroke, and Integrated Gradients (50 steps, one batch).
 """
 
 from __future__ import annotations
@@ -240,12 +241,41 @@ def _bench_confusion(data_dir: str, quick: bool, report: Callable[[str, dict[str
     report("confusion", {"dataset": ds.name, "images": len(ds.test_y), "seconds": round(time.perf_counter() - t0, 3)})
 
 
+def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """The Draw page's server-side hot path: a 280x280 canvas -> MNIST-style 28x28 -> prediction + saliency;
+    and Integrated Gradients with 50 steps batched in one call."""
+    import numpy as np
+
+    from .attribution import attribute, predict_and_explain
+    from .data import load_dataset, normalize
+    from .preprocess import prepare_image
+    from .presets import get_preset
+    from .spec import build_model
+
+    ds = load_dataset("mnist-5k")
+    model = build_model(get_preset("default"), seed=0).eval()
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[60:220, 120:150] = 255  # a stroke, opaque white on the canvas
+    times, ig = [], []
+    for i in range(30 if not quick else 5):
+        t0 = time.perf_counter()
+        x = normalize(prepare_image(canvas, ds.input_shape)[None], ds.mean, ds.std)
+        predict_and_explain(model, x)
+        times.append((time.perf_counter() - t0) * 1e3)
+        t0 = time.perf_counter()
+        attribute(model, x, 1, "integrated_gradients", steps=50)
+        ig.append((time.perf_counter() - t0) * 1e3)
+    report("draw", {"prepare_predict_saliency_ms_median": round(sorted(times[1:])[len(times[1:]) // 2], 1),
+                    "integrated_gradients_50_steps_ms_median": round(sorted(ig[1:])[len(ig[1:]) // 2], 1)})
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,
     "dashboard": _bench_dashboard,
     "featureviz": _bench_featureviz,
     "confusion": _bench_confusion,
+    "draw": _bench_draw,
 }
 
 

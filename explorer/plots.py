@@ -197,3 +197,18 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Fig
                       title="Weight distribution (each layer normalised)", xaxis_title="weight",
                       yaxis_title="share of the layer")
     return fig
+
+
+def overlay(gray: np.ndarray | Tensor, attr: np.ndarray | Tensor, size: int = 168, alpha: float = 0.65) -> np.ndarray:
+    """An attribution map over the image it explains: ``gray (H, W)`` in 0..255 and ``attr (H, W)`` -> RGB.
+
+    Signed maps use the diverging colours (blue against, red for); non-negative maps go from the image to red.
+    """
+    g = np.asarray(gray.cpu() if isinstance(gray, Tensor) else gray, dtype=np.float32)
+    a = np.asarray(attr.detach().cpu() if isinstance(attr, Tensor) else attr, dtype=np.float32)
+    base = np.repeat((g / 255.0 * 0.6 * 255)[..., None], 3, axis=2)
+    m = float(np.abs(a).max()) or 1.0
+    col = colorize(a, "diverging", -m, m).astype(np.float32)
+    w = (np.abs(a) / m)[..., None] * alpha
+    out = base * (1 - w) + col * w
+    return upscale(out.clip(0, 255).astype(np.uint8), size)

@@ -25,7 +25,8 @@ def _to_gray(img: np.ndarray) -> np.ndarray:
         rgb = a[..., :3].mean(axis=2) / 255.0
         if alpha.min() < 0.99:  # transparent background: ink is where alpha is, brightness as drawn
             lum = rgb * alpha
-            return (1.0 - lum) * alpha if rgb[alpha > 0.5].mean(initial=1.0) < 0.5 else lum
+            ink = rgb[alpha > 0.5]
+            return (1.0 - lum) * alpha if ink.size and ink.mean() < 0.5 else lum
         a = a[..., :3]
     if a.ndim == 3:
         a = a.mean(axis=2)
@@ -57,7 +58,7 @@ def mnist_style(img: np.ndarray, size: int = 28, box: int = 20, threshold: float
     cy = float((small.sum(1) * torch.arange(nh)).sum() / total) if total > 0 else (nh - 1) / 2
     cx = float((small.sum(0) * torch.arange(nw)).sum() / total) if total > 0 else (nw - 1) / 2
     out = torch.zeros(size, size)
-    oy, ox = int(round((size - 1) / 2 - cy)), int(round((size - 1) / 2 - cx))
+    oy, ox = int(round(size / 2 - cy)), int(round(size / 2 - cx))  # MNIST: centre of mass at (14, 14)
     oy, ox = min(max(oy, 0), size - nh), min(max(ox, 0), size - nw)
     out[oy:oy + nh, ox:ox + nw] = small
     peak = out.max()

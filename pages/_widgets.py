@@ -280,3 +280,22 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
     i = c2.number_input(f"Index (of {len(idx)})", 0, max(len(idx) - 1, 0), key=f"{key}-i")
     j = int(idx[min(int(i), len(idx) - 1)])
     return ds.test_x[j:j + 1], f"test image #{j}, class {cls}"
+
+
+def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
+    """The first ``n`` channels of every image-shaped layer for one input, one row per layer."""
+    import numpy as np
+
+    from explorer.plots import colorize, upscale
+
+    st.caption(f"The first {n} channels of every image-shaped layer for this input (each map on its own range): "
+               "early layers keep the strokes, later ones keep where the telling parts are.")
+    modules = dict(model.named_modules())
+    for name, t in acts.items():
+        if t.ndim != 4:
+            continue
+        tiles = [upscale(colorize(m, "gray", float(m.min()), float(m.max())), 56) for m in t[0, :n]]
+        row = np.concatenate([np.pad(tl, ((2, 2), (2, 2), (0, 0)), constant_values=255) for tl in tiles], axis=1)
+        c1, c2 = st.columns([1, 6], vertical_alignment="center")
+        c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, t.shape[1:]))}")
+        c2.image(row)

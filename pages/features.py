@@ -12,7 +12,7 @@ from explorer import normalize
 from explorer.evaluate import predict_proba
 from explorer.inspect import capture_activations, diagnose, layer_stats, named_layers
 from explorer.plots import colorize, upscale
-from pages._widgets import input_picker, inspect_context, refresh_while_training
+from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 
 st.title("Feature maps")
 ctx = inspect_context()
@@ -84,18 +84,7 @@ def maps() -> None:
                               xaxis={"type": "category"}, yaxis_title="value")
             st.plotly_chart(fig, key="fm-vec")
     st.subheader("Layer by layer")
-    st.caption("The first 8 channels of every image-shaped layer for this input (each map on its own range): "
-               "early layers keep the strokes, later ones keep where the important parts are.")
-    for name, t in acts.items():
-        if t.ndim != 4:
-            continue
-        maps_ = t[0, :8]
-        tiles = [map_tile(m, float(m.min()), float(m.max()), 56) for m in maps_]
-        row = np.concatenate([np.pad(tl, ((2, 2), (2, 2), (0, 0)), constant_values=255) for tl in tiles], axis=1)
-        c1, c2 = st.columns([1, 6], vertical_alignment="center")
-        c1.markdown(f"**{name}** {type(dict(model.named_modules())[name]).__name__}  \n"
-                    f"{'×'.join(map(str, t.shape[1:]))}")
-        c2.image(row)
+    layer_strip(model, acts)
 
 
 maps()

@@ -26,7 +26,7 @@ def trained_app() -> AppTest:
 
 
 @pytest.mark.parametrize("page", ["pages/kernels.py", "pages/features.py", "pages/filters.py",
-                                  "pages/confusion.py"])
+                                  "pages/confusion.py"])  # (Draw has its own one-click test below)
 def test_look_inside_pages_without_a_model_say_what_to_do(page):
     at = AppTest.from_file(APP, default_timeout=60).run()
     at.switch_page(page).run()
@@ -84,3 +84,39 @@ def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
     at.selectbox(key="cm-pred").set_value(3).run()
     assert not at.exception
     assert any("image(s)" in c.value for c in at.caption)
+
+
+def test_draw_page_without_a_model_offers_one_click_training():
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.switch_page("pages/draw.py").run()
+    assert any("Drawing needs a trained model" in i.value for i in at.info)
+    next(b for b in at.button if b.label == "Train the default CNN").click().run()
+    ws = at.session_state["workspace"]
+    deadline = time.time() + 120
+    while ws.entry().active_run and time.time() < deadline:
+        time.sleep(0.2)
+    at.run()
+    assert not at.exception and ws.entry().state == "trained"
+    assert any("Draw a digit on the black square" in i.value for i in at.info)  # empty canvas: no prediction
+    assert not any("Prediction:" in m.value for m in at.markdown)
+
+
+def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
+    at = trained_app
+    seven = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
+    at.session_state["drawing"] = seven  # what the canvas leaves after a stroke
+    at.switch_page("pages/draw.py").run()
+    assert not at.exception
+    assert any(m.value.startswith("### Prediction: **7**") for m in at.markdown)
+    assert any("update #" in c.value for c in at.caption)
+    for method in ("integrated_gradients", "gradcam", "occlusion", "guided_backprop"):
+        at.selectbox(key="draw_method").set_value(method).run()
+        assert not at.exception
+    at.toggle(key="draw_compare").set_value(True).run()
+    at.toggle(key="draw_occ").set_value(True).run()
+    at.toggle(key="draw_maps").set_value(True).run()
+    assert not at.exception
+    next(b for b in at.button if b.label == "Run the check").click().run()
+    assert not at.exception and "draw_sanity" in at.session_state
+    method, steps = at.session_state["draw_sanity"]
+    assert method == "guided_backprop" and [n for n, _, _ in steps] == ["original", "11", "9", "4", "0"]

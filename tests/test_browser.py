@@ -98,3 +98,42 @@ def test_look_inside_pages_in_a_browser(server, browser):
             wait_idle(page)
         assert page.locator("[data-testid=stException]").count() == 0
         shot(page, f"page-{title.lower().replace(' ', '-')}")
+
+
+def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
+    """Draws on the real canvas; reports the time from the end of a stroke to the updated answer."""
+    page = open_app(browser, server)
+    nav(page, "Draw a digit")
+    page.get_by_role("button", name="Train the default CNN").click()
+    page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
+    wait_idle(page)
+    canvas = page.locator("canvas").last
+    box = canvas.bounding_box()
+    assert page.locator("text=Prediction:").count() == 0  # an empty canvas predicts nothing
+    page.evaluate("""() => {
+        window.__up = []; window.__seen = {};
+        window.addEventListener('mouseup', () => window.__up.push(performance.now()), true);
+        new MutationObserver(() => {
+            for (const t of document.querySelector('[data-testid=stMain]').textContent.match(/update #\\d+/g) || [])
+                if (!(t in window.__seen)) window.__seen[t] = performance.now();
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + 40
+    latencies = []
+    strokes = [((x0, y0), (x0 + 2, y0 + 200))] + [((x0 - 50, y0 + 60 + 12 * k), (x0 + 50, y0 + 60 + 12 * k))
+                                                   for k in range(5)]
+    for n, ((ax, ay), (bx, by)) in enumerate(strokes, start=1):
+        page.mouse.move(ax, ay)
+        page.mouse.down()
+        page.mouse.move(bx, by, steps=12)
+        page.mouse.up()
+        page.wait_for_function(f"() => 'update #{n}' in window.__seen", timeout=20_000)
+        latencies.append(page.evaluate(f"() => window.__seen['update #{n}'] - window.__up[window.__up.length - 1]"))
+        time.sleep(0.3)
+    assert page.locator("text=Prediction:").count() == 1
+    wait_idle(page)
+    shot(page, "page-draw")
+    warm = sorted(latencies[1:])
+    with capsys.disabled():
+        print(f"\n[draw] stroke end -> prediction on screen: median {warm[len(warm) // 2]:.0f} ms, first stroke "
+              f"{latencies[0]:.0f} ms (Chromium and server share this machine)")

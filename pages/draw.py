@@ -1,0 +1,192 @@
+"""Draw a digit: the prediction and why, after every stroke."""
+
+from __future__ import annotations
+
+import html
+import time
+
+import numpy as np
+import streamlit as st
+import torch
+
+from explorer import EmptyImageError, TrainConfig, get_preset, normalize
+from explorer.attribution import METHODS, attribute, predict_and_explain, randomization_check
+from explorer.inspect import capture_activations, conv_layers
+from explorer.plots import overlay, upscale
+from explorer.preprocess import load_image_file, prepare_image
+from pages._widgets import DRAWING, get_dataset, inspect_context, layer_strip, live_run, workspace
+
+CANVAS = "draw_canvas_n"  # bumped to clear the canvas (a new canvas widget)
+SANITY = "draw_sanity"
+UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
+METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
+                "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+st.session_state.setdefault(CANVAS, 0)
+ws = workspace()
+st.title("Draw a digit")
+
+
+def _train_default() -> None:
+    ds = get_dataset("mnist-5k")
+    ws.add_model(get_preset("default"), "default")
+    ws.start_training(ds, TrainConfig())
+
+
+entry = ws.entry()
+if entry is None or (not entry.runs and entry.source != "loaded"):
+    st.info("Drawing needs a trained model. One click trains the default CNN on the embedded digits (about 5 s "
+            "on a laptop CPU), and the page carries on.")
+    st.button("Train the default CNN", type="primary", icon=":material/play_arrow:", on_click=_train_default)
+    st.stop()
+if entry.active_run is not None:
+    if entry.test_accuracy is None:  # not one epoch yet: wait here, the page carries on when it ends
+        st.caption(f"Training **{entry.name}**; drawing opens after its first epoch.")
+        live_run(entry.active_run, key="draw")
+        st.stop()
+    st.caption(f"**{entry.name}** is training; the page answers with its latest weights.")
+ctx = inspect_context()
+if ctx is None:
+    st.stop()
+entry, _, ds = ctx
+c_in, h_in, w_in = ds.input_shape
+if c_in == 3:
+    st.warning(f"**{entry.name}** was trained on colour photos ({ds.name}). A line drawing looks nothing like them, "
+               "so its answers mean little: upload a photo below instead, or pick a digits model in the sidebar.")
+elif (h_in, w_in) != (28, 28):
+    st.caption(f"The drawing is prepared at this model's input size, {h_in}×{w_in}.")
+
+
+def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
+    """Class probabilities as light HTML bars (the most likely first when there are many classes)."""
+    order = range(len(classes)) if len(classes) <= max_rows else sorted(range(len(classes)), key=lambda i: -probs[i])
+    rows = []
+    for i in list(order)[:max_rows]:
+        colour = "#d62728" if i == top else "#1f77b4"
+        rows.append(f'<div style="display:flex;align-items:center;gap:6px;height:20px;font:13px sans-serif">'
+                    f'<span style="width:2.5em;text-align:right">{html.escape(classes[i])}</span>'
+                    f'<span style="flex:1;background:#eee;height:14px"><span style="display:block;height:14px;'
+                    f'width:{probs[i] * 100:.1f}%;background:{colour}"></span></span>'
+                    f'<span style="width:3.5em">{probs[i]:.1%}</span></div>')
+    return '<div><b style="font:14px sans-serif">Class probabilities</b>' + "".join(rows) + "</div>"
+
+
+def _clear() -> None:
+    st.session_state[CANVAS] += 1
+    st.session_state.pop(DRAWING, None)
+
+
+@st.fragment
+def panel() -> None:
+    left, mid, right = st.columns([1.25, 1, 1.6])
+    with left:
+        a, b = st.columns(2)
+        brush = a.slider("Brush", 8, 40, 20, key="draw_brush")
+        mode = b.radio("Pen", ["draw", "erase"], horizontal=True, key="draw_mode",
+                       help="erase paints black: rub out part of the digit and watch the answer change")
+        raw, strokes = None, 0
+        try:
+            from streamlit_drawable_canvas import st_canvas
+
+            res = st_canvas(stroke_width=brush, stroke_color="#FFFFFF" if mode == "draw" else "#000000",
+                            background_color="#000000", height=280, width=280, drawing_mode="freedraw",
+                            return_image_data=True, key=f"canvas-{st.session_state[CANVAS]}")
+            raw = res.image_data if res is not None else None
+            strokes = len((res.json_data or {}).get("objects", [])) if res is not None else 0
+        except Exception as e:  # noqa: BLE001 - the component needs a live browser session
+            st.caption(f"(The drawing canvas is not available here: {type(e).__name__}. Upload an image instead.)")
+        st.button("Clear", icon=":material/delete_sweep:", on_click=_clear, key="draw_clear")
+        up = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
+        if up is not None:
+            try:
+                raw = load_image_file(up.getvalue())
+            except ValueError as err:
+                st.error(f"{err}")
+    t0 = time.perf_counter()
+    try:
+        if raw is None:
+            raise EmptyImageError("draw a digit first")
+        x_u8 = prepare_image(np.asarray(raw), ds.input_shape)
+    except EmptyImageError:
+        if DRAWING in st.session_state and strokes == 0 and up is None:
+            x_u8 = st.session_state[DRAWING]  # a fresh canvas (back on the page): keep the last drawing
+        else:
+            st.session_state.pop(DRAWING, None)
+            mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
+            # warm up (captum's first import takes about a second) so the first stroke answers at once
+            predict_and_explain(entry.inference_model(), torch.zeros(1, *ds.input_shape))
+            return
+    except ValueError as err:
+        mid.error(str(err))
+        return
+    st.session_state[DRAWING] = x_u8
+    with mid:
+        occlude = st.toggle("Occluder", key="draw_occ", help="Cover part of the input with a black square")
+        if occlude:
+            o1, o2, o3 = st.columns(3)
+            size = o1.slider("size", 2, h_in // 2, 8, key="occ_s")
+            oy = o2.slider("row", 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
+            ox = o3.slider("col", 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
+            x_u8 = x_u8.clone()
+            x_u8[:, oy:oy + size, ox:ox + size] = 0
+    prep_ms = (time.perf_counter() - t0) * 1e3
+    model = entry.inference_model()
+    x = normalize(x_u8[None], ds.mean, ds.std)
+    ex = predict_and_explain(model, x)
+    probs = ex.probs
+    order = probs.argsort(descending=True)
+    top = int(order[0])
+    with mid:
+        img = x_u8.permute(1, 2, 0).numpy()
+        img = img[..., 0] if c_in == 1 else img
+        st.image(upscale(img, 168), caption=f"what the model sees ({h_in}×{w_in})")
+        st.markdown(f"### Prediction: **{ds.classes[top]}** ({float(probs[top]):.0%})")
+        st.markdown(" · ".join(f"{ds.classes[int(k)]} {float(probs[k]):.1%}" for k in order[1:3]))
+        gray = img if c_in == 1 else img.mean(2)
+        st.image(overlay(gray, ex.saliency.abs().amax(0)), caption="saliency of the prediction")
+        st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
+        st.caption(f"server: prepare {prep_ms:.1f} ms · predict {ex.timings_ms['predict']:.1f} ms · saliency "
+                   f"{ex.timings_ms['saliency']:.1f} ms · update #{st.session_state[UPDATES]}")
+    with right:
+        st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
+        m1, m2, m3 = st.columns(3)
+        method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
+        target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
+                              key=f"draw_target_{top}")
+        convs = [n for n, _ in conv_layers(model)]
+        layer = m3.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer",
+                             disabled=method != "gradcam") if convs else None
+        amap = attribute(model, x, target, method, layer).sum(0)
+        st.image(overlay(gray, amap, 200), caption=f"{METHOD_NAMES[method]} for {ds.classes[target]} "
+                                                    f"({float(probs[target]):.0%}): red for, blue against")
+    if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):
+        k = min(3, len(ds.classes))
+        cols = st.columns(k + 1)
+        for col, cls in zip(cols, order[:k].tolist()):
+            col.image(overlay(gray, attribute(model, x, cls, method, layer).sum(0), 150),
+                      caption=f"{ds.classes[cls]} {float(probs[cls]):.0%}")
+        with cols[k]:
+            d1, d2 = st.columns(2)
+            ca = d1.selectbox("Why", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
+                              key="diff_a")
+            cb = d2.selectbox("and not", range(len(ds.classes)), index=int(order[1]),
+                              format_func=lambda i: ds.classes[i], key="diff_b")
+            diff = attribute(model, x, ca, method, layer).sum(0) - attribute(model, x, cb, method, layer).sum(0)
+            st.image(overlay(gray, diff, 150), caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; "
+                                                       "blue: the other way")
+    if st.toggle("Show the feature maps of every layer for this drawing", key="draw_maps"):
+        layer_strip(model, capture_activations(model, x))
+    with st.expander("Sanity check: does the explanation depend on the weights?"):
+        st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
+                   "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")
+        if st.button("Run the check", key="draw_sanity_btn"):
+            st.session_state[SANITY] = (method, randomization_check(model, x, top, method))
+        if SANITY in st.session_state:
+            meth, steps = st.session_state[SANITY]
+            cols = st.columns(len(steps))
+            for col, (name, amap, corr) in zip(cols, steps):
+                col.image(overlay(gray, amap.sum(0), 110),
+                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}")
+            st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
+
+
+panel()
