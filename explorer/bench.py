@@ -257,7 +257,7 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
     canvas = np.zeros((280, 280, 4), np.uint8)
     canvas[60:220, 120:150] = 255  # a stroke, opaque white on the canvas
     times, ig = [], []
-    for i in range(30 if not quick else 5):
+    for _ in range(30 if not quick else 5):
         t0 = time.perf_counter()
         x = normalize(prepare_image(canvas, ds.input_shape)[None], ds.mean, ds.std)
         predict_and_explain(model, x)
