@@ -27,9 +27,17 @@ PAGES = {
         st.Page("pages/confusion.py", title="Confusion matrix", icon=":material/table_chart:"),
     ],
     "Explain": [st.Page("pages/draw.py", title="Draw a digit", icon=":material/draw:")],
+    "Lessons": [
+        st.Page("pages/lab.py", title="Convolution lab", icon=":material/blur_on:"),
+        st.Page("pages/augment.py", title="Augmentation", icon=":material/transform:"),
+        st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
+        st.Page("pages/lesson.py", title="Lesson", icon=":material/school:"),
+    ],
 }
 
-page = st.navigation(PAGES)
+hidden = set(st.session_state.get("hidden_pages", []))  # pages an opened lesson hides
+page = st.navigation({section: [p for p in pages if p.title not in hidden] for section, pages in PAGES.items()},
+                     expanded=True)
 sidebar()
 show_flash()
 page.run()

@@ -112,6 +112,11 @@ def sidebar() -> None:
     """The current model at a glance, a switcher between this session's models, and its checkpoint."""
     ws = workspace()
     sb = st.sidebar
+    lesson = st.session_state.get("lesson")
+    if lesson:
+        sb.markdown(f"### :material/school: {lesson['title']}")
+        if lesson.get("notes"):
+            sb.caption(lesson["notes"])
     sb.markdown("### Current model")
     if not ws.models:
         sb.caption("No model yet: pick a preset on **Build**, or press *Train the default CNN* on **Start**.")

@@ -137,3 +137,29 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     with capsys.disabled():
         print(f"\n[draw] stroke end -> prediction on screen: median {warm[len(warm) // 2]:.0f} ms, first stroke "
               f"{latencies[0]:.0f} ms (Chromium and server share this machine)")
+
+
+def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
+    import json
+
+    from explorer.lesson import Lesson, lesson_to_json
+    from explorer.presets import get_preset
+
+    page = open_app(browser, server)
+    for title in ["Convolution lab", "Augmentation", "Experiments"]:
+        nav(page, title)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, f"page-{title.lower().replace(' ', '-')}")
+    lesson = tmp_path / "week3.json"
+    lesson.write_text(lesson_to_json(Lesson("Week 3", "mnist-5k", get_preset("one-conv", num_classes=10),
+                                            {"epochs": 2}, ["Build", "Filter images"], "Train, then look.")))
+    nav(page, "Lesson")
+    page.locator("input[type=file]").first.set_input_files(str(lesson))
+    page.get_by_role("button", name="Open", exact=True).click()
+    page.wait_for_selector("text=is open", timeout=30_000)
+    wait_idle(page)
+    nav_text = page.locator("[data-testid=stSidebarNav]").inner_text()
+    assert "Build" not in nav_text and "Filter images" not in nav_text and "Train" in nav_text
+    assert "Week 3" in page.locator("[data-testid=stSidebar]").inner_text()
+    shot(page, "page-lesson")
+    assert json.loads(lesson.read_text())["hidden"] == ["Build", "Filter images"]

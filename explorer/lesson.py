@@ -1,0 +1,71 @@
+"""Lesson files: a teacher saves dataset, model, training settings and which pages to hide; students open it
+and the class starts from the same place. Plain JSON, validated on opening; nothing in it runs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .spec import SpecError, validate_spec
+from .train import TrainConfig
+
+__all__ = ["Lesson", "HIDEABLE_PAGES", "lesson_to_json", "parse_lesson"]
+
+FORMAT = "cnn-explorer-lesson"
+HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
+                  "Draw a digit", "Convolution lab", "Augmentation", "Experiments")
+MAX_LESSON_BYTES = 1_000_000
+
+
+@dataclass
+class Lesson:
+    """What a lesson fixes for the class."""
+
+    title: str
+    dataset: str
+    spec: dict[str, Any]
+    train: dict[str, Any] = field(default_factory=dict)
+    hidden: list[str] = field(default_factory=list)
+    notes: str = ""
+
+
+def lesson_to_json(lesson: Lesson) -> str:
+    """The lesson file's text (validated first, so a saved lesson always opens)."""
+    parse_lesson(json.dumps({"format": FORMAT, **asdict(lesson)}))
+    return json.dumps({"format": FORMAT, **asdict(lesson)}, indent=2)
+
+
+def parse_lesson(text: str | bytes) -> Lesson:
+    """Read and check a lesson file; ValueError with the reason if it is not one."""
+    if len(text) > MAX_LESSON_BYTES:
+        raise ValueError("lesson file is over 1 MB")
+    try:
+        d = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValueError("not a lesson file: it is not JSON") from None
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
+    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes"}
+    if unknown:
+        raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
+    for key in ("title", "dataset", "notes"):
+        if not isinstance(d.get(key, ""), str):
+            raise ValueError(f"lesson file: {key} must be text")
+    if not d.get("dataset"):
+        raise ValueError("lesson file: it names no dataset")
+    try:
+        validate_spec(d.get("spec"))
+    except SpecError as e:
+        raise ValueError(f"lesson file: its model is invalid: {e}") from None
+    train = d.get("train") or {}
+    if not isinstance(train, dict):
+        raise ValueError("lesson file: train must be an object of settings")
+    try:
+        TrainConfig.from_dict(train).validate()
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"lesson file: training settings: {e}") from None
+    hidden = d.get("hidden") or []
+    if not isinstance(hidden, list) or any(h not in HIDEABLE_PAGES for h in hidden):
+        raise ValueError(f"lesson file: hidden pages must be among {', '.join(HIDEABLE_PAGES)}")
+    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""))

@@ -1,0 +1,49 @@
+"""Augmentation preview: the transforms the trainer applies, on a grid of samples, with the Train settings."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer.data import normalize
+from explorer.plots import image_grid
+from explorer.train import Augment, augment_batch
+from pages._widgets import TRAIN_CFG, current_dataset
+
+st.title("Augmentation")
+ds = current_dataset()
+aug = st.session_state[TRAIN_CFG]["augment"]
+st.caption("These sliders are the Train page's: what you set here is what training will use.")
+c = st.columns(4)
+aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]), key="aug_rot")
+aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05, key="aug_shift")
+aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, key="aug_scale")
+aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]), key="aug_shear")
+c = st.columns(4)
+aug["flip"] = c[0].checkbox("Horizontal flip", value=bool(aug["flip"]), key="aug_flip")
+if ds.input_shape[0] == 3:
+    aug["brightness"] = c[1].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05, key="aug_b")
+    aug["contrast"] = c[2].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05, key="aug_c")
+else:
+    c[1].caption("Colour jitter applies to colour datasets.")
+n = c[3].select_slider("Samples", [4, 6, 8, 12], 8, key="aug_n")
+seed = st.session_state.setdefault("aug_seed", 0)
+if st.button("Redraw", icon=":material/refresh:"):
+    st.session_state["aug_seed"] = seed = seed + 1
+
+a = Augment(**aug)
+x = ds.train_x[:n]
+rows = [x]
+gen = torch.Generator().manual_seed(seed)
+xn = normalize(x, ds.mean, ds.std)
+m = torch.tensor(ds.mean).view(1, -1, 1, 1)
+s = torch.tensor(ds.std).view(1, -1, 1, 1)
+for _ in range(4):
+    out = augment_batch(xn, a, gen) * s + m
+    rows.append((out.clamp(0, 1) * 255).round().to(torch.uint8))
+grid = image_grid(torch.cat(rows), ncols=n, pad=2, scale=max(1, 96 // ds.input_shape[1]))
+st.image(grid, caption="top row: the originals; below: four random draws of the augmentation")
+if not a.active:
+    st.info("All augmentations are off: the rows below are the originals. Move a slider.")
+elif aug["flip"] and ds.input_shape[0] == 1:
+    st.warning("Flipping digits or letters changes what they are (a mirrored 2 is not a 2): leave flip off here.")

@@ -1,0 +1,126 @@
+"""Experiments from the lecture notes: one button each, a progress bar, a chart and a conclusion."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import TrainConfig
+from explorer.experiments import compare_architectures, pixel_shuffle_experiment, rotation_experiment, translation_sweep
+from explorer.plots import PALETTE, image_grid
+from explorer.workspace import Job
+from pages._widgets import current_dataset, workspace
+
+JOBS = "experiment_jobs"  # name -> Job, this session's
+st.title("Experiments")
+ds = current_dataset()
+ws = workspace()
+jobs: dict[str, Job] = st.session_state.setdefault(JOBS, {})
+st.caption(f"On **{ds.name}** ({ds.sizes()['train']:,} training images). Each experiment trains its own models "
+           "in the background; your current model is not changed.")
+c1, c2 = st.columns(2)
+epochs = c1.number_input("Epochs per model", 1, 20, 2, key="exp_epochs")
+n_train = ds.sizes()["train"]
+sizes = [v for v in (500, 1000, 2000, 5000, 10000, 20000) if v < n_train] + [n_train]
+limit = c2.select_slider("Training images per model", sizes, value=5000 if 5000 in sizes else n_train,
+                         key="exp_limit")
+cfg = TrainConfig(epochs=int(epochs), limit_train=int(limit), eval_splits=("test",))
+
+
+def current_model():
+    e = ws.entry()
+    if e and e.runs and e.dataset and e.dataset.get("name") == ds.name and not e.active_run:
+        return e.inference_model(), e.name
+    return None, None
+
+
+def launch(name: str, fn) -> None:
+    jobs[name] = Job(name, fn)
+
+
+def panel(name: str, title: str, explain: str, fn, render) -> None:
+    st.subheader(title)
+    st.caption(explain)
+    job = jobs.get(name)
+    busy = job is not None and not job.finished
+    st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy,
+              on_click=launch, args=(name, fn))
+
+    @st.fragment(run_every=0.5 if busy else None)
+    def show() -> None:
+        job = jobs.get(name)
+        if job is None:
+            return
+        if not job.finished:
+            st.progress(job.progress, text=f"{title}: {job.done_steps}/{job.total_steps}")
+            return
+        if busy:
+            st.rerun()
+        if job.error:
+            st.error(job.error)
+            return
+        render(job.result)
+        st.info(job.result["conclusion"])
+
+    show()
+
+
+def arch_render(res) -> None:
+    fig = go.Figure()
+    for i, r in enumerate(res["rows"]):
+        fig.add_scatter(x=list(range(1, len(r["test_accuracy"]) + 1)), y=r["test_accuracy"], mode="lines+markers",
+                        name=f"{r['name']} ({r['params']:,} params)", line={"color": PALETTE[i]})
+    fig.update_layout(height=320, xaxis_title="epoch", xaxis_dtick=1, yaxis_title="test accuracy", yaxis_tickformat=".0%",
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    st.plotly_chart(fig, key="arch-fig")
+    st.dataframe([{"model": r["name"], "parameters": r["params"], "test accuracy": f"{r['test_accuracy'][-1]:.1%}",
+                   "seconds": round(r["seconds"], 1)} for r in res["rows"]], hide_index=True)
+
+
+def sweep_fig(series: dict[str, list[tuple[float, float]]], xtitle: str, key: str) -> None:
+    fig = go.Figure()
+    for i, (label, pts) in enumerate(series.items()):
+        fig.add_scatter(x=[p for p, _ in pts], y=[a for _, a in pts], mode="lines+markers", name=label,
+                        line={"color": PALETTE[i]})
+    fig.update_layout(height=320, xaxis_title=xtitle, yaxis_title="test accuracy", yaxis_tickformat=".0%",
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    st.plotly_chart(fig, key=key)
+
+
+tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation"])
+with tabs[0]:
+    panel("arch", "Linear vs one conv block vs wider vs deeper (seed 000)",
+          "The four models of the notes, fitted to this dataset, trained with the same settings.",
+          lambda progress: compare_architectures(ds, config=cfg, progress=progress), arch_render)
+with tabs[1]:
+    model, mname = current_model()
+    panel("rot", "Accuracy against rotation (seed 002)",
+          f"Test images rotated 0–360° in steps of 10, for {'your model **' + mname + '**' if mname else 'the default CNN'}"
+          " and for the same network trained with random rotations.",
+          lambda progress: rotation_experiment(ds, config=cfg, model=model, progress=progress),
+          lambda res: sweep_fig({"trained upright": res["plain"], "trained with rotations": res["augmented"]},
+                                "rotation (degrees)", "rot-fig"))
+with tabs[2]:
+    def shuffle_render(res) -> None:
+        fig = go.Figure()
+        for i, m in enumerate(("CNN", "MLP")):
+            rows = [r for r in res["rows"] if r["model"] == m]
+            fig.add_bar(x=[r["images"] for r in rows], y=[r["test_accuracy"] for r in rows], name=m,
+                        marker_color=PALETTE[i])
+        fig.update_layout(height=300, barmode="group", yaxis_tickformat=".0%", yaxis_title="test accuracy",
+                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(fig, key="shuf-fig")
+        st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like")
+
+    panel("shuf", "Training on pixel-shuffled images (seed 002)",
+          "Every image's pixels permuted by one fixed permutation: a CNN and an MLP, on real and shuffled images.",
+          lambda progress: pixel_shuffle_experiment(ds, cfg, progress), shuffle_render)
+with tabs[3]:
+    model, mname = current_model()
+    if model is None:
+        st.info("Train a model on this dataset first (Train page): this experiment tests your model.")
+    else:
+        panel("shift", f"Accuracy against shifting the test images ({mname})",
+              "Every test image moved right by k pixels; what leaves the frame is lost.",
+              lambda progress: translation_sweep(model, ds, progress=progress),
+              lambda res: sweep_fig({mname: res["sweep"]}, "shift (pixels)", "shift-fig"))

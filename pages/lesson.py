@@ -1,0 +1,60 @@
+"""Lesson: a teacher saves the class's starting point; students open it."""
+
+from __future__ import annotations
+
+import copy
+
+import streamlit as st
+
+from explorer import DATASETS, TrainConfig
+from explorer.lesson import HIDEABLE_PAGES, Lesson, lesson_to_json, parse_lesson
+from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, workspace
+
+HIDDEN = "hidden_pages"  # page titles a lesson hides (navigation leaves them out)
+LESSON = "lesson"  # the open lesson (title and notes shown in the sidebar)
+st.title("Lesson")
+ws = workspace()
+
+open_tab, save_tab = st.tabs(["Open a lesson", "Save this setup as a lesson"])
+with open_tab:
+    st.caption("Students: open the file your teacher gave you. It sets the dataset, the model, the training "
+               "settings, and which pages are shown.")
+    up = st.file_uploader("Lesson file (.json)", type=["json"], key="lesson_up")
+    if up is not None and st.button("Open", type="primary"):
+        try:
+            lesson = parse_lesson(up.getvalue())
+            known = set(DATASETS) | set(st.session_state[UPLOADS])
+            if lesson.dataset not in known:
+                raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this server does not "
+                                 "have (an upload must be uploaded again first)")
+            st.session_state[DATASET] = lesson.dataset
+            st.session_state[DRAFT] = copy.deepcopy(lesson.spec)
+            st.session_state[TRAIN_CFG] = TrainConfig.from_dict(lesson.train).to_dict()
+            st.session_state[HIDDEN] = list(lesson.hidden)
+            st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes}
+            ws.add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
+            flash(f"Lesson **{lesson.title}** is open.")
+            st.rerun()
+        except ValueError as e:
+            st.error(f"Not opened: {e}")
+    if st.session_state.get(HIDDEN):
+        if st.button("Show all pages again"):
+            st.session_state[HIDDEN] = []
+            st.rerun()
+
+with save_tab:
+    entry = ws.entry()
+    spec = entry.spec if entry else st.session_state[DRAFT]
+    st.caption(f"Saves the dataset **{st.session_state[DATASET]}**, the model "
+               f"**{entry.name if entry else spec.get('name', 'from Build')}**, and the Train page's settings.")
+    title = st.text_input("Title", value="CNN lesson", key="lesson_title")
+    notes = st.text_area("Notes for the students", key="lesson_notes",
+                         placeholder="e.g. Train the one-conv model, then look at its kernels. What did it learn?")
+    hidden = st.multiselect("Hide these pages", HIDEABLE_PAGES, key="lesson_hidden")
+    try:
+        text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
+                                     notes))
+        st.download_button("Download the lesson file", text, file_name=f"{title or 'lesson'}.json",
+                           mime="application/json", icon=":material/download:", on_click="ignore")
+    except ValueError as e:
+        st.error(f"This setup cannot be saved as a lesson: {e}")

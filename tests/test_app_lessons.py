@@ -1,0 +1,59 @@
+"""The Lessons pages through AppTest."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def fresh() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=120).run()
+
+
+@pytest.mark.parametrize("page", ["pages/lab.py", "pages/augment.py", "pages/experiments.py", "pages/lesson.py"])
+def test_lesson_pages_render(page):
+    at = fresh()
+    at.switch_page(page).run()
+    assert not at.exception and at.title
+
+
+@pytest.mark.parametrize("name", ["sobel x", "laplacian", "diagonal up", "Gabor"])
+def test_lab_explains_one_pixel_and_it_matches_the_map(name):
+    at = fresh()
+    at.switch_page("pages/lab.py").run()
+    at.selectbox(key="lab_k").set_value(name).run()
+    at.slider(key="lab_stride").set_value(2).run()
+    text = next(m.value for m in at.markdown if m.value.startswith("Sum of the products"))
+    a, b = re.findall(r"\*\*(-?[\d.]+)\*\*", text)
+    assert float(a) == pytest.approx(float(b), abs=1e-3)
+    sizes = next(m.value for m in at.markdown if m.value.startswith("**Output size**"))
+    formula, real = re.search(r"= \*\*(\d+)\*\*; by the real operation: \*\*(\d+)×", sizes).groups()
+    assert formula == real
+    assert not at.exception
+
+
+def test_augmentation_preview_uses_and_sets_the_train_settings():
+    at = fresh()
+    at.switch_page("pages/augment.py").run()
+    at.slider(key="aug_rot").set_value(30).run()
+    assert at.session_state["train_config"]["augment"]["rotation"] == 30
+    next(b for b in at.button if b.label == "Redraw").click().run()
+    assert at.session_state["aug_seed"] == 1 and not at.exception
+
+
+def test_an_experiment_runs_from_its_button():
+    at = fresh()
+    at.switch_page("pages/experiments.py").run()
+    at.number_input(key="exp_epochs").set_value(1).run()
+    at.select_slider(key="exp_limit").set_value(500).run()
+    at.button(key="run-shuf").click().run()
+    job = at.session_state["experiment_jobs"]["shuf"]
+    job.join(180)
+    at.run()
+    assert job.error is None and not at.exception
+    assert any("shuffled" in i.value for i in at.info)

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from explorer.experiments import (
+    compare_architectures,
+    pixel_shuffle_experiment,
+    rotate,
+    rotation_experiment,
+    shift,
+    translation_sweep,
+)
+from explorer.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
+from explorer.lesson import Lesson, lesson_to_json, parse_lesson
+from explorer.presets import get_preset
+from explorer.train import TrainConfig
+
+
+def test_sobel_on_a_step_image_finds_the_edge():
+    img = torch.zeros(8, 8)
+    img[:, 4:] = 1.0  # dark left, bright right: a vertical edge between columns 3 and 4
+    out = convolve(img, kernel("sobel x"))
+    assert out.shape == (6, 6)
+    assert torch.equal(out[:, 2], torch.full((6,), 4.0)) and torch.equal(out[:, 3], torch.full((6,), 4.0))
+    assert out[:, [0, 1, 4, 5]].abs().sum() == 0  # flat regions give zero
+    assert convolve(img, kernel("sobel y")).abs().sum() == 0  # no horizontal edge
+
+
+@pytest.mark.parametrize("n,k,p,s,d", [(28, 3, 0, 1, 1), (28, 5, 2, 1, 1), (28, 3, 1, 2, 1), (27, 3, 0, 2, 2),
+                                       (32, 7, 3, 3, 1), (10, 3, 0, 1, 4), (15, 4, 1, 2, 1)])
+def test_output_size_formula_matches_conv2d(n, k, p, s, d):
+    real = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), padding=p, stride=s, dilation=d).shape[-1]
+    assert output_size(n, k, p, s, d) == real
+
+
+@pytest.mark.parametrize("p,s,d", [(0, 1, 1), (1, 2, 1), (2, 1, 2)])
+def test_one_output_pixel_is_the_sum_of_patch_times_kernel(p, s, d):
+    torch.manual_seed(0)
+    img, k = torch.rand(9, 9), torch.randn(3, 3)
+    out = convolve(img, k, p, s, d)
+    for r, c in [(0, 0), (out.shape[0] - 1, out.shape[1] - 1), (1, 2)]:
+        e = explain_pixel(img, k, r, c, p, s, d)
+        assert e.value == pytest.approx(float(out[r, c]), abs=1e-5)
+        assert torch.allclose(e.products, e.patch * k)
+    with pytest.raises(ValueError, match="outside the"):
+        explain_pixel(img, k, 50, 0)
+
+
+def test_kernel_catalogue_and_gabor():
+    assert {"sobel x", "laplacian", "vertical lines", "diagonal up", "gaussian blur"} <= set(KERNELS)
+    assert abs(float(kernel("vertical lines").sum())) < 1e-6  # line detectors sum to zero
+    g = gabor(7, wavelength=4, theta_deg=0)
+    assert g.shape == (7, 7) and abs(float(g.mean())) < 1e-6
+    vert = torch.zeros(15, 15)
+    vert[:, ::4] = 1.0  # vertical stripes, period 4
+    responses = {a: float(convolve(vert, k).abs().mean()) for a, k in gabor_bank(4, 7, 4.0)}
+    assert max(responses, key=responses.get) == 0.0  # theta 0 varies along x: it answers vertical stripes
+    with pytest.raises(ValueError, match="unknown kernel"):
+        kernel("emboss")
+
+
+def test_max_and_average_pooling():
+    m = torch.tensor([[1.0, 2, 0, 0], [3, 4, 0, 8], [0, 0, 1, 1], [0, 0, 1, 1]])
+    assert pool(m, "max").tolist() == [[4, 8], [0, 1]]
+    assert pool(m, "avg").tolist() == [[2.5, 2], [0, 1]]
+
+
+def test_rotate_and_shift_keep_uint8_and_move_content():
+    x = torch.zeros(1, 1, 9, 9, dtype=torch.uint8)
+    x[0, 0, 4, 6] = 255
+    assert torch.equal(rotate(x, 360), x)
+    assert rotate(x, 90).dtype == torch.uint8 and rotate(x, 90)[0, 0, 2, 4] > 100  # right -> up
+    assert shift(x, 2)[0, 0, 4, 8] == 255 and shift(x, 3).sum() == 0  # pushed out of the frame
+
+
+def test_experiments_run_end_to_end_on_a_small_subset(mnist5k):
+    cfg = TrainConfig(epochs=1, limit_train=512, eval_splits=("test",))
+    arch = compare_architectures(mnist5k, ("linear", "one-conv"), cfg)
+    assert [r["name"] for r in arch["rows"]] == ["linear", "one-conv"]
+    assert arch["rows"][0]["params"] == 7_850 and "parameters" in arch["conclusion"]
+    rot = rotation_experiment(mnist5k, config=cfg, limit=200)
+    assert [a for a, _ in rot["plain"]] == list(range(0, 361, 10)) and len(rot["augmented"]) == 37
+    assert rot["plain"][0][1] == pytest.approx(rot["plain"][-1][1])  # 0 and 360 degrees are the same images
+    shuf = pixel_shuffle_experiment(mnist5k, cfg)
+    assert len(shuf["rows"]) == 4 and "shuffled" in shuf["conclusion"]
+    model = __import__("explorer").build_model(get_preset("default"), seed=0)
+    tr = translation_sweep(model, mnist5k, [0, 2, 4], limit=100)
+    assert [k for k, _ in tr["sweep"]] == [0, 2, 4]
+
+
+def test_lesson_files_round_trip_and_refuse_bad_ones():
+    lesson = Lesson("Week 3", "mnist-5k", get_preset("one-conv", num_classes=10), {"epochs": 2, "lr": 0.01},
+                    ["Build", "Filter images"], "Compare one conv block with the linear model.")
+    back = parse_lesson(lesson_to_json(lesson))
+    assert back == lesson
+    bad = json.loads(lesson_to_json(lesson))
+    for field, value, msg in [("hidden", ["Admin"], "hidden pages must be among"),
+                              ("train", {"epochs": 0}, "epochs must be"),
+                              ("spec", {"input_shape": [1, 28, 28], "layers": [{"type": "Nope"}]}, "model is invalid"),
+                              ("format", "other", "not a CNN Explorer lesson")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_lesson(json.dumps({**bad, field: value}))
+    with pytest.raises(ValueError, match="not JSON"):
+        parse_lesson(b"\x80garbage")
