@@ -50,8 +50,8 @@ def _target(model: nn.Module, layer: str) -> nn.Module:
     return m
 
 
-def channel_activation(model: nn.Module, layer: str, x: Tensor, channels: list[int] | Tensor) -> Tensor:
-    """Activation of ``channels[i]`` of ``layer`` for image ``x[i]``, spatially averaged: ``(N,)``, with grad."""
+def _layer_output(model: nn.Module, layer: str, x: Tensor) -> Tensor:
+    """The output of ``layer`` for ``x``; the forward stops there (the rest of the network never runs)."""
     store: list[Tensor] = []
 
     def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
@@ -65,7 +65,12 @@ def channel_activation(model: nn.Module, layer: str, x: Tensor, channels: list[i
         pass
     finally:
         h.remove()
-    out = store[0]  # (N, C, H, W) or (N, F)
+    return store[0]
+
+
+def channel_activation(model: nn.Module, layer: str, x: Tensor, channels: list[int] | Tensor) -> Tensor:
+    """Activation of ``channels[i]`` of ``layer`` for image ``x[i]``, spatially averaged: ``(N,)``, with grad."""
+    out = _layer_output(model, layer, x)  # (N, C, H, W) or (N, F)
     ch = torch.as_tensor(channels, device=out.device)
     picked = out[torch.arange(len(ch), device=out.device), ch]
     return picked.flatten(1).mean(1) if picked.ndim > 1 else picked
@@ -164,21 +169,8 @@ def _frozen(model: nn.Module) -> Iterator[None]:
 
 
 def _probe_channels(model: nn.Module, layer: str, shape: tuple[int, ...], dev: torch.device) -> int:
-    store: list[Tensor] = []
-
-    def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
-        store.append(out)
-        raise _Reached
-
-    h = _target(model, layer).register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            model(torch.zeros(1, *shape, device=dev))
-    except _Reached:
-        pass
-    finally:
-        h.remove()
-    return int(store[0].shape[1])
+    with torch.no_grad():
+        return int(_layer_output(model, layer, torch.zeros(1, *shape, device=dev)).shape[1])
 
 
 @torch.no_grad()
@@ -188,21 +180,7 @@ def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_si
     dev = model_device(model)
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size].to(dev)
-            store: list[Tensor] = []
-
-            def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
-                store.append(out)
-                raise _Reached
-
-            h = _target(model, layer).register_forward_hook(hook)
-            try:
-                model(xb)
-            except _Reached:
-                pass
-            finally:
-                h.remove()
-            a = store[0]
+            a = _layer_output(model, layer, x[i:i + batch_size].to(dev))
             scores.append((a.flatten(2).mean(2) if a.ndim > 2 else a).cpu())
     s = torch.cat(scores)  # (N, C)
     return s.topk(min(k, len(s)), dim=0).indices.T.contiguous()

@@ -304,3 +304,19 @@ def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
         c1, c2 = st.columns([1, 6], vertical_alignment="center")
         c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, t.shape[1:]))}")
         c2.image(row)
+
+
+def job_status(job: Any, was_busy: bool, title: str) -> bool:
+    """Inside a polling fragment: progress while ``job`` runs, its error when it failed. Returns True when its
+    result is ready to show (and reruns the page once when it just finished, to refresh the buttons)."""
+    if job is None:
+        return False
+    if not job.finished:
+        st.progress(job.progress, text=f"{title}: {job.done_steps}/{job.total_steps}")
+        return False
+    if was_busy:
+        st.rerun()
+    if job.error:
+        st.error(job.error)
+        return False
+    return True

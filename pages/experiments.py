@@ -9,7 +9,7 @@ from explorer import TrainConfig
 from explorer.experiments import compare_architectures, pixel_shuffle_experiment, rotation_experiment, translation_sweep
 from explorer.plots import PALETTE, image_grid
 from explorer.workspace import Job
-from pages._widgets import current_dataset, workspace
+from pages._widgets import current_dataset, job_status, workspace
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
 st.title("Experiments")
@@ -49,15 +49,7 @@ def panel(name: str, title: str, explain: str, fn, render) -> None:
     @st.fragment(run_every=0.5 if busy else None)
     def show() -> None:
         job = jobs.get(name)
-        if job is None:
-            return
-        if not job.finished:
-            st.progress(job.progress, text=f"{title}: {job.done_steps}/{job.total_steps}")
-            return
-        if busy:
-            st.rerun()
-        if job.error:
-            st.error(job.error)
+        if not job_status(job, busy, title):
             return
         render(job.result)
         st.info(job.result["conclusion"])

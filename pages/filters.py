@@ -12,7 +12,7 @@ from explorer.featureviz import PRETRAINED, REGULARIZERS, load_pretrained, to_di
 from explorer.inspect import conv_layers, named_layers
 from explorer.plots import image_grid, upscale
 from explorer.workspace import Job
-from pages._widgets import inspect_context
+from pages._widgets import inspect_context, job_status
 
 JOB = "filter_job"  # this session's running or finished Job
 st.title("Filter images")
@@ -91,14 +91,7 @@ def results() -> None:
     job = st.session_state.get(JOB)
     if job is None:
         st.caption("Press Generate.")
-        return
-    if not job.finished:
-        st.progress(job.progress, text=f"optimising… {job.done_steps}/{job.total_steps} steps")
-        return
-    if busy:
-        st.rerun()
-    if job.error:
-        st.error(job.error)
+    if not job_status(job, busy, "optimising, step"):
         return
     out = job.result
     if out["kind"] == "compare":
