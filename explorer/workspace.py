@@ -65,6 +65,7 @@ class ModelEntry:
     dataset: dict[str, Any] | None = None  # Dataset.info() of the data it was trained on
     runs: list[Run] = field(default_factory=list)
     source: str = "built"  # built, loaded
+    _checkpoint: tuple[Any, bytes] | None = field(default=None, repr=False)  # (run state, file) cache
 
     @property
     def params(self) -> int:
@@ -100,9 +101,15 @@ class ModelEntry:
     def checkpoint_bytes(self) -> bytes:
         """The model as a checkpoint file (spec, weights, dataset metadata, last run's history)."""
         run = self.runs[-1] if self.runs else None
+        current = run.current() if run else {}
+        key = (len(self.runs), current.get("step"), current.get("status"))
+        if self._checkpoint is not None and self._checkpoint[0] == key:
+            return self._checkpoint[1]  # the sidebar asks on every rerun: serialise once per state
         model = run.trainer.model_copy() if run and run.trainer and not run.trainer.done else self.model
-        hist = {k: v for k, v in (run.current() if run else {}).items() if k in ("epochs", "status", "config")}
-        return save_checkpoint(model, self.spec, self.dataset or {}, hist, run.config if run else {}, name=self.name)
+        hist = {k: v for k, v in current.items() if k in ("epochs", "status", "config")}
+        data = save_checkpoint(model, self.spec, self.dataset or {}, hist, run.config if run else {}, name=self.name)
+        self._checkpoint = (key, data)
+        return data
 
     def inference_model(self) -> nn.Module:
         """The model to look inside: a consistent CPU copy while training, else the model itself (eval mode)."""

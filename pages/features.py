@@ -8,7 +8,7 @@ import streamlit as st
 import torch
 from torch import nn
 
-from explorer import normalize
+from explorer import normalize, summarize
 from explorer.evaluate import predict_proba
 from explorer.inspect import capture_activations, diagnose, layer_stats, named_layers
 from explorer.plots import colorize, upscale
@@ -24,14 +24,12 @@ top = st.columns([3, 2])
 with top[0]:
     x_u8, caption = input_picker(ds, "fm")
 layers = named_layers(entry.model)
-shapes_model = entry.inference_model()
-with torch.no_grad():
-    probe = capture_activations(shapes_model, normalize(x_u8, ds.mean, ds.std))
-spatial = [n for n, _ in layers if probe[n].ndim == 4]
+shapes = {r.path: r.output_shape for r in summarize(entry.spec).layers}  # no forward pass needed
+spatial = [n for n, _ in layers if len(shapes[n]) == 3]
 with top[1]:
     layer = st.selectbox("Layer", [n for n, _ in layers], index=[n for n, _ in layers].index(spatial[0]) if spatial
                          else 0, format_func=lambda n: f"{n} {type(dict(layers)[n]).__name__} → "
-                                                       f"{'×'.join(map(str, probe[n].shape[1:]))}")
+                                                       f"{'×'.join(map(str, shapes[n]))}")
     scale = st.radio("Colour scale", ["local", "layer", "global"], horizontal=True,
                      help="local: each map its own range; layer: one range for this layer; global: one range for "
                           "all layers (as CNN Explainer offers)")

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from explorer.checkpoint import load_checkpoint
+from explorer.presets import get_preset
+from explorer.train import TrainConfig
+from explorer.workspace import Job, Workspace
+
+
+def wait(entry, timeout=60):
+    deadline = time.time() + timeout
+    while entry.active_run is not None and time.time() < deadline:
+        time.sleep(0.05)
+
+
+def test_workspace_trains_in_the_background_and_checkpoints(mnist5k):
+    ws = Workspace()
+    e = ws.add_model(get_preset("default"), "a")
+    assert ws.add_model(get_preset("default"), "a").name == "a (2)" and ws.current == "a (2)"
+    ws.current = "a"
+    assert e.state == "untrained" and e.test_accuracy is None
+    run = ws.start_training(mnist5k, TrainConfig(epochs=1, limit_train=512, eval_splits=("test",)))
+    with pytest.raises(ValueError, match="already training"):
+        ws.start_training(mnist5k, TrainConfig(epochs=1))
+    wait(e)
+    assert e.state == "trained" and e.test_accuracy == run.final()["test_accuracy"]
+    assert run.snapshots and run.snapshots[0]["step"] == 0  # kernels kept for the time machine
+    data = e.checkpoint_bytes()
+    assert e.checkpoint_bytes() is data  # cached while nothing changed
+    ck = load_checkpoint(data)
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(ck.model(x), e.model.eval()(x))
+    ws.start_training(mnist5k, TrainConfig(epochs=1, limit_train=256, eval_splits=("test",)))
+    wait(e)
+    assert e.checkpoint_bytes() != data and len(ws.all_runs()) == 2
+    loaded = ws.add_checkpoint(ck, "from file")
+    assert loaded.state == "trained" and loaded.runs[0].history["epochs"]
+    ws.remove("from file")
+    assert "from file" not in ws.models
+
+
+def test_a_model_that_does_not_fit_the_data_is_refused(mnist5k):
+    ws = Workspace()
+    ws.add_model(get_preset("preact-resnet"))
+    with pytest.raises(ValueError, match="takes \\[3, 32, 32\\] inputs"):
+        ws.start_training(mnist5k, TrainConfig())
+
+
+def test_job_reports_progress_result_and_errors():
+    def work(progress):
+        for i in range(3):
+            progress(i + 1, 3)
+        return 42
+
+    ok = Job("ok", work)
+    ok.join(5)
+    assert ok.finished and ok.result == 42 and ok.progress == 1.0 and ok.error is None
+    bad = Job("bad", lambda progress: (_ for _ in ()).throw(ValueError("no such layer")))
+    bad.join(5)
+    assert bad.finished and bad.error == "no such layer"
