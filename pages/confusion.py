@@ -48,20 +48,25 @@ with left:
     text = [[(f"{float(v):.0%}" if normalized else str(int(v))) if v > 0 else "" for v in row] for row in z]
     labels = list(ds.classes)
     fig = go.Figure(go.Heatmap(z=z.tolist(), x=labels, y=labels, text=text, texttemplate="%{text}" if k <= 20 else "",
-                               colorscale="Blues", hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>",
-                               showscale=False))
-    # invisible markers on the cells make them clickable (heatmaps themselves do not report clicks)
+                               colorscale="Blues", hoverinfo="skip", showscale=False))
+    # near-invisible markers on the cells take the hover and the clicks (heatmaps report no clicks to Streamlit;
+    # a trace with hoverinfo="skip" reports none either)
     xs = [labels[j] for i in range(k) for j in range(k)]
     ys = [labels[i] for i in range(k) for j in range(k)]
-    fig.add_scatter(x=xs, y=ys, mode="markers", marker={"size": max(6, 420 // k), "opacity": 0.01, "symbol": "square"},
-                    hoverinfo="skip", showlegend=False)
+    counts = [int(cm.matrix[i, j]) for i in range(k) for j in range(k)]
+    fig.add_scatter(x=xs, y=ys, mode="markers", customdata=counts, showlegend=False,
+                    marker={"size": max(6, 420 // k), "opacity": 0.01, "symbol": "square"},
+                    hovertemplate="true %{y}, predicted %{x}: %{customdata} image(s)<extra></extra>")
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": "predicted", "type": "category", "side": "top"},
                       yaxis={"title": "true", "type": "category", "autorange": "reversed"})
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart")
     pts = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) or event else []
     if pts:
-        st.session_state[CELL] = (labels.index(str(pts[0]["y"])), labels.index(str(pts[0]["x"])))
+        cell = (labels.index(str(pts[0]["y"])), labels.index(str(pts[0]["x"])))
+        if cell != st.session_state.get(CELL):  # a new click: move the pickers below (later edits stay theirs)
+            st.session_state[CELL] = cell
+            st.session_state["cm-true"], st.session_state["cm-pred"] = cell
     st.caption("Click a cell to see its images. Rows: the true class; columns: what the model said.")
 
 with right:
