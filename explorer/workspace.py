@@ -185,11 +185,6 @@ class Workspace:
     def all_runs(self) -> list[Run]:
         return sorted((r for e in self.models.values() for r in e.runs), key=lambda r: r.id)
 
-    def stop_all(self) -> None:
-        for e in self.models.values():
-            if e.active_run and e.active_run.trainer:
-                e.active_run.trainer.stop()
-
 
 class Job:
     """A piece of long work (filter images, an experiment) run in a background thread.

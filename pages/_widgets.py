@@ -158,17 +158,6 @@ def ensure_model(ws: Workspace, ds: Dataset) -> ModelEntry:
     return e
 
 
-def start_run(ds: Dataset, cfg: TrainConfig) -> Run | None:
-    """Start training the current model; show the reason instead if it cannot start."""
-    ws = workspace()
-    try:
-        ensure_model(ws, ds)
-        return ws.start_training(ds, cfg)
-    except ValueError as e:
-        st.session_state["train_error"] = str(e)
-        return None
-
-
 def run_status_line(hist: dict[str, Any]) -> str:
     steps = hist.get("steps", [])
     if not steps:
