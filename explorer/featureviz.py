@@ -20,7 +20,8 @@ from .evaluate import eval_mode, model_device
 from .inspect import named_layers
 from .train import Augment, augment_batch
 
-__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "top_activating",
+__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "layer_channels",
+           "top_activating",
            "to_display", "PRETRAINED", "load_pretrained"]
 
 REGULARIZERS = ("none", "l2", "blur", "jitter", "fourier")
@@ -112,7 +113,7 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
     dev = model_device(model)
     gen = torch.Generator(device="cpu").manual_seed(seed)
     with eval_mode(model), _frozen(model):
-        probe = _probe_channels(model, layer, shape, dev)
+        probe = layer_channels(model, layer, shape)
         chans = list(range(probe)) if channels is None else list(channels)
         if not chans or min(chans) < 0 or max(chans) >= probe:
             raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
@@ -168,9 +169,11 @@ def _frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(f)
 
 
-def _probe_channels(model: nn.Module, layer: str, shape: tuple[int, ...], dev: torch.device) -> int:
-    with torch.no_grad():
-        return int(_layer_output(model, layer, torch.zeros(1, *shape, device=dev)).shape[1])
+def layer_channels(model: nn.Module, layer: str, input_shape: list[int] | tuple[int, ...]) -> int:
+    """How many channels (or features) ``layer`` outputs for inputs of ``input_shape`` (C, H, W)."""
+    with torch.no_grad(), eval_mode(model):
+        x = torch.zeros(1, *input_shape, device=model_device(model))
+        return int(_layer_output(model, layer, x).shape[1])
 
 
 @torch.no_grad()

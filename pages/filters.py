@@ -5,10 +5,17 @@ from __future__ import annotations
 import copy
 
 import streamlit as st
-import torch
 
 from explorer import normalize
-from explorer.featureviz import PRETRAINED, REGULARIZERS, load_pretrained, to_display, top_activating, visualize_filters
+from explorer.featureviz import (
+    PRETRAINED,
+    REGULARIZERS,
+    layer_channels,
+    load_pretrained,
+    to_display,
+    top_activating,
+    visualize_filters,
+)
 from explorer.inspect import conv_layers, named_layers
 from explorer.plots import image_grid, upscale
 from explorer.workspace import Job
@@ -40,17 +47,7 @@ else:
 candidates = [n for n, m in named_layers(model) if n in dict(conv_layers(model))] or [n for n, _ in named_layers(model)]
 c = st.columns(5)
 layer = c[0].selectbox("Layer", candidates, index=len(candidates) - 1 if source == "current model" else 0)
-with torch.no_grad():
-    was = model.training
-    model.eval()
-    probe = {}
-    h = dict(model.named_modules())[layer].register_forward_hook(lambda m, i, o: probe.__setitem__("o", o))
-    try:
-        model(torch.zeros(1, *shape))
-    finally:
-        h.remove()
-        model.train(was)
-n_ch = int(probe["o"].shape[1])
+n_ch = layer_channels(model, layer, shape)
 count = c[1].number_input("Channels", 1, n_ch, min(n_ch, 16 if source == "current model" else 4))
 steps = c[2].select_slider("Steps", [16, 32, 64, 128, 256, 512], value=128 if source == "current model" else 32)
 reg = c[3].selectbox("Regulariser", REGULARIZERS, index=REGULARIZERS.index("jitter"),
