@@ -158,6 +158,26 @@ def ensure_model(ws: Workspace, ds: Dataset) -> ModelEntry:
     return e
 
 
+def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
+    """The trainer's augmentation settings as widgets, written back into ``aug`` (the Train settings' dict).
+
+    One row: rotation, shift, zoom-crop, shear, flip, and colour jitter for colour datasets.
+    """
+    c = st.columns(6)
+    aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]), key=f"{key}_rot")
+    aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05, key=f"{key}_shift")
+    aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, key=f"{key}_scale",
+                               help="1 = off")
+    aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]), key=f"{key}_shear")
+    aug["flip"] = c[4].checkbox("Horizontal flip", value=bool(aug["flip"]), key=f"{key}_flip",
+                                help="not for digits: 2 ≠ mirrored 2")
+    if ds.input_shape[0] == 3:
+        aug["brightness"] = c[5].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05, key=f"{key}_b")
+        aug["contrast"] = c[5].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05, key=f"{key}_c")
+    else:
+        c[5].caption("Colour jitter applies to colour datasets.")
+
+
 def run_status_line(hist: dict[str, Any]) -> str:
     steps = hist.get("steps", [])
     if not steps:

@@ -8,25 +8,14 @@ import torch
 from explorer.data import normalize
 from explorer.plots import image_grid
 from explorer.train import Augment, augment_batch
-from pages._widgets import TRAIN_CFG, current_dataset
+from pages._widgets import TRAIN_CFG, augment_controls, current_dataset
 
 st.title("Augmentation")
 ds = current_dataset()
 aug = st.session_state[TRAIN_CFG]["augment"]
 st.caption("These sliders are the Train page's: what you set here is what training will use.")
-c = st.columns(4)
-aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]), key="aug_rot")
-aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05, key="aug_shift")
-aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, key="aug_scale")
-aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]), key="aug_shear")
-c = st.columns(4)
-aug["flip"] = c[0].checkbox("Horizontal flip", value=bool(aug["flip"]), key="aug_flip")
-if ds.input_shape[0] == 3:
-    aug["brightness"] = c[1].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05, key="aug_b")
-    aug["contrast"] = c[2].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05, key="aug_c")
-else:
-    c[1].caption("Colour jitter applies to colour datasets.")
-n = c[3].select_slider("Samples", [4, 6, 8, 12], 8, key="aug_n")
+augment_controls(aug, ds, key="aug")
+n = st.columns([3, 1])[1].select_slider("Samples", [4, 6, 8, 12], 8, key="aug_n")
 seed = st.session_state.setdefault("aug_seed", 0)
 if st.button("Redraw", icon=":material/refresh:"):
     st.session_state["aug_seed"] = seed = seed + 1

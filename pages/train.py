@@ -8,7 +8,7 @@ import torch
 from explorer import CheckpointError, TrainConfig, load_checkpoint
 from explorer.plots import training_curves
 from explorer.train import OPTIMIZERS, SCHEDULES, resolve_device
-from pages._widgets import TRAIN_CFG, current_dataset, ensure_model, flash, fmt_acc, live_run, workspace
+from pages._widgets import TRAIN_CFG, augment_controls, current_dataset, ensure_model, flash, fmt_acc, live_run, workspace
 
 ws = workspace()
 ds = current_dataset()
@@ -57,16 +57,7 @@ with st.expander("Settings", expanded=active is None):
     cfg["step_epochs"] = c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), min_value=1)
     cfg["gamma"] = c[3].number_input("gamma", value=float(cfg["gamma"]), min_value=0.0, max_value=1.0, step=0.05)
     st.markdown("**Augmentation** (random, per image, on the training device)")
-    aug = cfg["augment"]
-    c = st.columns(6)
-    aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]))
-    aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05)
-    aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, help="1 = off")
-    aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]))
-    aug["flip"] = c[4].checkbox("Horizontal flip", value=bool(aug["flip"]), help="not for digits: 2 ≠ mirrored 2")
-    if ds.input_shape[0] == 3:
-        aug["brightness"] = c[5].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05)
-        aug["contrast"] = c[5].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05)
+    augment_controls(cfg["augment"], ds, key="train_aug")
 
 config: TrainConfig | None = None
 try:
