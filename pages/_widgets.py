@@ -51,6 +51,7 @@ def workspace() -> Workspace:
 
 
 FLASH = "flash_messages"
+TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
 SIDEBAR_SHOWN = "sidebar_shown"  # (model, state) the sidebar showed in this run: stale when they differ
 
 
@@ -156,6 +157,23 @@ def ensure_model(ws: Workspace, ds: Dataset) -> ModelEntry:
         spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
         e = ws.add_model(spec, "default")
     return e
+
+
+def train_default(ds: Dataset) -> None:
+    """One click: the default CNN fitted to ``ds``, trained with the default settings in the background.
+
+    Reuses the current model if it is that same untrained network; otherwise adds a fresh one. A refusal is
+    kept for the page to show (``TRAIN_ERROR``).
+    """
+    ws = workspace()
+    spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
+    entry = ws.entry()
+    if entry is None or entry.runs or entry.spec != spec:
+        ws.add_model(spec, "default")
+    try:
+        ws.start_training(ds, TrainConfig())
+    except ValueError as e:
+        st.session_state[TRAIN_ERROR] = str(e)
 
 
 def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:

@@ -9,12 +9,21 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import EmptyImageError, TrainConfig, get_preset, normalize
+from explorer import EmptyImageError, normalize
 from explorer.attribution import METHODS, attribute, predict_and_explain, randomization_check
 from explorer.inspect import capture_activations, conv_layers
 from explorer.plots import overlay, upscale
 from explorer.preprocess import load_image_file, prepare_image
-from pages._widgets import DRAWING, get_dataset, inspect_context, layer_strip, live_run, workspace
+from pages._widgets import (
+    DRAWING,
+    TRAIN_ERROR,
+    get_dataset,
+    inspect_context,
+    layer_strip,
+    live_run,
+    train_default,
+    workspace,
+)
 
 CANVAS = "draw_canvas_n"  # bumped to clear the canvas (a new canvas widget)
 SANITY = "draw_sanity"
@@ -26,17 +35,14 @@ ws = workspace()
 st.title("Draw a digit")
 
 
-def _train_default() -> None:
-    ds = get_dataset("mnist-5k")
-    ws.add_model(get_preset("default"), "default")
-    ws.start_training(ds, TrainConfig())
-
-
 entry = ws.entry()
 if entry is None or (not entry.runs and entry.source != "loaded"):
     st.info("Drawing needs a trained model. One click trains the default CNN on the embedded digits (about 5 s "
             "on a laptop CPU), and the page carries on.")
-    st.button("Train the default CNN", type="primary", icon=":material/play_arrow:", on_click=_train_default)
+    st.button("Train the default CNN", type="primary", icon=":material/play_arrow:", on_click=train_default,
+              args=(get_dataset("mnist-5k"),))
+    if err := st.session_state.pop(TRAIN_ERROR, None):
+        st.error(err)
     st.stop()
 if entry.active_run is not None:
     if entry.test_accuracy is None:  # not one epoch yet: wait here, the page carries on when it ends

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import TrainConfig, get_preset
-from pages._widgets import DATASET, current_dataset, live_run, workspace
+from pages._widgets import DATASET, TRAIN_ERROR, current_dataset, live_run, train_default, workspace
 
 ws = workspace()
 ds = current_dataset()
@@ -17,24 +16,12 @@ st.markdown(
     "**8**. Everything runs on this server; your models are yours alone and live as long as this tab.")
 
 
-def _train_default() -> None:
-    """One click: a fresh default CNN fitted to the chosen data, trained with the default settings."""
-    spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
-    entry = ws.entry()
-    if entry is None or entry.runs or entry.spec != spec:
-        ws.add_model(spec, "default")
-    try:
-        ws.start_training(ds, TrainConfig())
-    except ValueError as e:
-        st.session_state["home_error"] = str(e)
-
-
 entry = ws.entry()
 busy = entry is not None and entry.active_run is not None
 st.button(f"Train the default CNN on {ds.name} ({ds.sizes()['train']:,} images, 3 epochs)", type="primary",
           icon=":material/play_arrow:",
-          on_click=_train_default, disabled=busy, help="Builds the `default` preset and trains it here and now.")
-if err := st.session_state.pop("home_error", None):
+          on_click=train_default, args=(ds,), disabled=busy, help="Builds the `default` preset and trains it here and now.")
+if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 
 entry = ws.entry()

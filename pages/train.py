@@ -8,7 +8,17 @@ import torch
 from explorer import CheckpointError, TrainConfig, load_checkpoint
 from explorer.plots import training_curves
 from explorer.train import OPTIMIZERS, SCHEDULES, resolve_device
-from pages._widgets import TRAIN_CFG, augment_controls, current_dataset, ensure_model, flash, fmt_acc, live_run, workspace
+from pages._widgets import (
+    TRAIN_CFG,
+    TRAIN_ERROR,
+    augment_controls,
+    current_dataset,
+    ensure_model,
+    flash,
+    fmt_acc,
+    live_run,
+    workspace,
+)
 
 ws = workspace()
 ds = current_dataset()
@@ -71,7 +81,7 @@ def _start() -> None:
     try:
         ws.start_training(ds, config)  # type: ignore[arg-type]
     except ValueError as e:
-        st.session_state["train_error"] = str(e)
+        st.session_state[TRAIN_ERROR] = str(e)
 
 
 trainer = active.trainer if active else None
@@ -84,7 +94,7 @@ if trainer is not None and trainer.status == "paused":
 else:
     b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None, disabled=trainer is None)
 b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None, disabled=trainer is None)
-if err := st.session_state.pop("train_error", None):
+if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 
 smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="smoothing")
