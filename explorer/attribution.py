@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .evaluate import eval_mode
-from .inspect import conv_layers, hook_count
+from .inspect import conv_layers
 from .spec import output_logits_to_classes
 
 __all__ = ["METHODS", "attribute", "attribute_classes", "randomization_check", "predict_and_explain",
@@ -141,5 +141,4 @@ def predict_and_explain(model: nn.Module, x: Tensor) -> Explanation:
         t1 = time.perf_counter()
         sal = Saliency(wrapped).attribute(x, target=int(probs.argmax()), abs=True)[0].detach()
     t2 = time.perf_counter()
-    assert hook_count(model) == 0
     return Explanation(probs, sal, {"predict": (t1 - t0) * 1e3, "saliency": (t2 - t1) * 1e3})
