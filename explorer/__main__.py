@@ -136,7 +136,11 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from .bench import run_bench
+    from .bench import run_bench, run_classroom
+
+    if args.classroom is not None:
+        run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs)
+        return
 
     run_bench(args.data_dir, only=args.only, quick=args.quick, json_out=args.json)
 
@@ -180,6 +184,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,draw,confusion")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     b.add_argument("--json", action="store_true")
+    b.add_argument("--classroom", type=int, default=None, metavar="N",
+                   help="N sessions train the default CNN at once in Ray workers: total time, page latency")
+    b.add_argument("--dataset", default="mnist-5k", help="for --classroom (default: the app's default)")
+    b.add_argument("--epochs", type=int, default=3, help="for --classroom")
     return p
 
 

@@ -272,6 +272,106 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
                     "integrated_gradients_50_steps_ms_median": round(sorted(ig[1:])[len(ig[1:]) // 2], 1)})
 
 
+def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
+    """Open the Start page in a fresh Chromium tab again and again until ``stop`` is set: seconds from the
+    request to the page drawn (a new session each time, so each is a full script run on the server)."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            page.goto(url)
+            page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
+            out.append(time.perf_counter() - t0)
+            stop.wait(1.0)
+        browser.close()
+
+
+def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
+                  epochs: int = 3) -> dict[str, Any]:
+    """N simulated sessions press "Train the default CNN" at the same moment; all train in Ray workers.
+
+    Prints one run alone, then all N at once (time for all to finish against N x one alone), and, when Chromium
+    is there, the Start page's latency on a real app server joined to the same Ray instance meanwhile.
+    """
+    import threading
+
+    import ray
+
+    from .browser import chromium_available, streamlit_server
+    from .cluster import Cluster, ClusterSettings
+    from .data import load_dataset
+    from .presets import get_preset
+    from .spec import build_model
+    from .train import TrainConfig
+
+    if n < 1 or n > 500:
+        raise ValueError(f"--classroom takes 1 to 500 sessions, got {n}")
+    ds = load_dataset(dataset, data_dir, download=False)
+    spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
+    cfg = TrainConfig(epochs=epochs)
+    cluster = Cluster(ClusterSettings.from_env())
+    print(f"machine: {machine_line()}", flush=True)
+    print(f"classroom: {n} sessions, default CNN, {epochs} epochs on {ds.name} ({len(ds.train_y):,} images); "
+          f"{cluster.capacity()} runs at once on this cluster", flush=True)
+
+    def batch(k: int) -> tuple[float, list[Any]]:
+        t0 = time.perf_counter()
+        hs = [cluster.submit_run(f"bench-{k}-{i}", build_model(spec, seed=i), ds, cfg) for i in range(k)]
+        for h in hs:
+            h.join()
+        return time.perf_counter() - t0, hs
+
+    alone, (h,) = batch(1)
+    print(f"[classroom] one run alone: {alone:.1f} s (test accuracy {h.epochs[-1]['test_accuracy']:.1%})", flush=True)
+    latencies: list[float] = []
+    stop = threading.Event()
+    ctx = None
+    if with_page and chromium_available():
+        address = ray.get_runtime_context().gcs_address
+        ctx = streamlit_server(env={"RAY_ADDRESS": address})
+        url = ctx.__enter__()
+        _page_latencies_warm(url)
+        pager = threading.Thread(target=_page_latencies, args=(url, stop, latencies), daemon=True)
+        pager.start()
+    try:
+        total, hs = batch(n)
+    finally:
+        stop.set()
+        if ctx is not None:
+            pager.join(180)
+            ctx.__exit__(None, None, None)
+    ok = sum(h.status == "finished" for h in hs)
+    row: dict[str, Any] = {"sessions": n, "finished": ok, "all_s": round(total, 1), "one_alone_s": round(alone, 1),
+                           "ratio_to_n_alone": round(total / (n * alone), 3),
+                           "median_test_accuracy": round(sorted(h.epochs[-1]["test_accuracy"] for h in hs
+                                                                if h.epochs)[len(hs) // 2], 4)}
+    if latencies:
+        lat = sorted(latencies)
+        row.update(page_loads=len(lat), page_median_s=round(lat[len(lat) // 2], 2), page_max_s=round(lat[-1], 2))
+    print("[classroom] " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    cluster.close()
+    return row
+
+
+def _page_latencies_warm(url: str) -> None:
+    """One page load first, so the server's own start (its connection to Ray) is not counted."""
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_FLAGS
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto(url)
+        page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
+        browser.close()
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +22,7 @@ from .inspect import named_layers
 from .train import Augment, augment_batch
 
 __all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "layer_channels",
-           "top_activating",
+           "top_activating", "filter_images", "compare_regularizers",
            "to_display", "PRETRAINED", "load_pretrained"]
 
 REGULARIZERS = ("none", "l2", "blur", "jitter", "fourier")
@@ -187,6 +188,31 @@ def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_si
             scores.append((a.flatten(2).mean(2) if a.ndim > 2 else a).cpu())
     s = torch.cat(scores)  # (N, C)
     return s.topk(min(k, len(s)), dim=0).indices.T.contiguous()
+
+
+def filter_images(model: nn.Module, layer: str, count: int, input_shape: list[int] | tuple[int, ...], steps: int,
+                  lr: float, regularizer: str, dataset: Any = None,
+                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """The Filter images page's job: images for the first ``count`` channels of ``layer`` and, with a
+    ``dataset``, the 9 test images (of its first 5,000) that excite each channel most."""
+    from .data import normalize
+
+    res = visualize_filters(model, layer, list(range(count)), input_shape, steps, lr, regularizer, on_progress=progress)
+    top = None if dataset is None else top_activating(model, layer, normalize(dataset.test_x[:5000], dataset.mean,
+                                                                               dataset.std), k=9)
+    return {"kind": "all", "res": res, "top": top}
+
+
+def compare_regularizers(model: nn.Module, layer: str, channel: int, input_shape: list[int] | tuple[int, ...],
+                         steps: int, lr: float, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """One channel's image under each regulariser, for side-by-side comparison."""
+    out = {}
+    for i, r in enumerate(REGULARIZERS):
+        def step(d: int, t: int, i: int = i) -> None:
+            if progress is not None:
+                progress(i * t + d, t * len(REGULARIZERS))
+        out[r] = visualize_filters(model, layer, [channel], input_shape, steps, lr, r, on_progress=step)
+    return {"kind": "compare", "channel": channel, "res": out}
 
 
 def to_display(x: Tensor, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...],

@@ -234,7 +234,7 @@ class Trainer:
         self.steps: list[Event] = []
         self.epochs: list[Event] = []
         self.snapshots: list[dict[str, Any]] = []
-        self.status = "ready"  # ready, running, paused, stopped, finished, diverged, failed
+        self.status = "ready"  # ready, running, paused, stopping, stopped, finished, diverged, failed
         self.message = ""
         self.step = 0
         self.total_steps = 0
@@ -244,7 +244,16 @@ class Trainer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    # -- controls (any thread) --
+    # -- controls (any thread): a small state machine under the lock --
+    # ready -> running -> (paused <-> running) -> stopping -> stopped; running/paused -> finished/diverged/failed
+    def _move(self, allowed: tuple[str, ...], to: str) -> bool:
+        """Move to ``to`` if the status is one of ``allowed``; False (nothing changes) otherwise."""
+        with self._lock:
+            if self.status not in allowed:
+                return False
+            self.status = to
+            return True
+
     def start(self) -> threading.Thread:
         """Run in a daemon thread; returns it."""
         if self._thread is not None:
@@ -253,19 +262,32 @@ class Trainer:
         self._thread.start()
         return self._thread
 
-    def pause(self) -> None:
-        if self.status == "running":
+    def pause(self) -> bool:
+        """Pause at the next step (only a running trainer pauses); True if it will."""
+        if self._move(("running",), "paused"):
             self._resume.clear()
-            self.status = "paused"
+            return True
+        return False
 
-    def resume(self) -> None:
-        if self.status == "paused":
-            self.status = "running"
+    def resume(self) -> bool:
+        """Resume a paused trainer; True if it was paused."""
+        if self._move(("paused",), "running"):
             self._resume.set()
+            return True
+        return False
 
-    def stop(self) -> None:
-        self._stop.set()
-        self._resume.set()
+    def stop(self) -> bool:
+        """Stop at the next step, from running, paused or not yet started; True if it will stop."""
+        with self._lock:
+            if self.status in ("running", "paused"):
+                self.status = "stopping"
+            elif self.status == "ready":
+                self.status, self.message = "stopped", "stopped before it started"
+            else:
+                return False
+            self._stop.set()
+            self._resume.set()
+            return True
 
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
@@ -288,6 +310,16 @@ class Trainer:
             m = copy.deepcopy(self.model)
         return m.cpu()
 
+    def device_data(self) -> tuple[Tensor, Tensor]:
+        """The training images ``(N, C, H, W)`` as uint8 and labels ``(N,)`` on the training device.
+
+        uint8 on the device is 4x smaller than float; each batch is converted and normalised there.
+        """
+        x, y = self.dataset.train_x, self.dataset.train_y
+        if self.config.limit_train is not None:
+            x, y = x[: self.config.limit_train], y[: self.config.limit_train]
+        return x.to(self.device), y.to(self.device)
+
     # -- the run (training thread) --
     def _emit(self, event: Event) -> None:
         if self.on_event is not None:
@@ -296,8 +328,9 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         """Train to the end (or until stopped, diverged or failed); returns ``history()``."""
         cfg = self.config
-        self.status = "running"
-        torch.manual_seed(cfg.seed)
+        if not self._move(("ready",), "running"):
+            return self.history()  # stopped before it started, or run twice
+        torch.manual_seed(cfg.seed)  # dropout draws from torch's global generator: one run per process is exact
         try:
             self._loop()
         except torch.OutOfMemoryError:
@@ -323,10 +356,7 @@ class Trainer:
 
     def _loop(self) -> None:
         cfg, dev, model = self.config, self.device, self.model
-        x_all, y_all = self.dataset.train_x, self.dataset.train_y
-        if cfg.limit_train is not None:
-            x_all, y_all = x_all[: cfg.limit_train], y_all[: cfg.limit_train]
-        x_all, y_all = x_all.to(dev), y_all.to(dev)  # uint8 on the device: 4x smaller than float
+        x_all, y_all = self.device_data()
         n, bs = len(y_all), cfg.batch_size
         steps_per_epoch = math.ceil(n / bs)
         self.total_steps = steps_per_epoch * cfg.epochs
@@ -357,7 +387,7 @@ class Trainer:
             win_n, win_t, seen = 0, time.perf_counter(), 0
             for i in range(steps_per_epoch):
                 if not self._resume.is_set():
-                    self._resume.wait()
+                    self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
                     win_t = time.perf_counter()  # paused time is not training time
                 if self._stop.is_set():
                     self._finish("stopped", f"stopped at step {self.step}")

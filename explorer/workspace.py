@@ -1,16 +1,22 @@
-"""A user's workspace: their models, their training runs, the run in progress.
+"""A user's workspace: their models, their training runs, the run in progress, their long jobs.
 
-One ``Workspace`` per browser session (the app keeps it in ``st.session_state``) or per notebook.
-Nothing here is shared between workspaces except the read-only dataset tensors passed in.
+One ``Workspace`` per browser session (the app keeps it in ``st.session_state``) or per notebook, named by an
+``owner`` id. With a :class:`explorer.cluster.Cluster`, its runs and jobs train in Ray worker processes owned
+by that id; without one, in background threads of this process. Nothing here is shared between workspaces
+except the read-only dataset tensors passed in.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import itertools
+import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
@@ -19,7 +25,10 @@ from .data import Dataset
 from .spec import build_model, summarize
 from .train import TrainConfig, Trainer
 
-__all__ = ["Run", "ModelEntry", "Workspace"]
+if TYPE_CHECKING:
+    from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
+
+__all__ = ["Run", "ModelEntry", "Workspace", "Job"]
 
 
 @dataclass
@@ -32,7 +41,7 @@ class Run:
     config: dict[str, Any]
     params: int
     started: float = field(default_factory=time.time)
-    trainer: Trainer | None = None
+    trainer: Trainer | RemoteTrainer | None = None
     history: dict[str, Any] = field(default_factory=dict)
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # conv kernels every few steps
 
@@ -44,6 +53,12 @@ class Run:
             if self.trainer.done:
                 self.trainer = None  # drop the thread's references; the history stays
         return self.history
+
+    @property
+    def queue(self) -> QueueInfo | None:
+        """Where the run stands while it waits for a worker (None once it trains, or when run in-process)."""
+        t = self.trainer
+        return t.queue_info() if t is not None and hasattr(t, "queue_info") else None
 
     @property
     def label(self) -> str:
@@ -83,7 +98,7 @@ class ModelEntry:
         if not self.runs:
             return "loaded" if self.source == "loaded" else "untrained"
         status = self.runs[-1].current().get("status", "ready")
-        return {"finished": "trained", "ready": "running"}.get(status, status)
+        return {"finished": "trained", "ready": "running", "waiting": "queued"}.get(status, status)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -120,9 +135,15 @@ class ModelEntry:
 
 
 class Workspace:
-    """The models and runs of one user. ``current`` names the model the pages work on."""
+    """The models, runs and jobs of one user. ``current`` names the model the pages work on.
 
-    def __init__(self) -> None:
+    ``owner`` names the workspace to the cluster (its runs and jobs are keyed by it); ``cluster`` runs them in
+    worker processes (None: background threads here, as in a notebook).
+    """
+
+    def __init__(self, owner: str | None = None, cluster: Cluster | None = None) -> None:
+        self.owner = owner or uuid.uuid4().hex
+        self.cluster = cluster
         self.models: dict[str, ModelEntry] = {}
         self.current: str | None = None
         self._run_ids = itertools.count(1)
@@ -175,28 +196,57 @@ class Workspace:
             conv_params = sum(m.weight.numel() for m in entry.model.modules() if isinstance(m, nn.Conv2d))
             if conv_params <= 1_000_000:
                 config = dataclasses.replace(config, snapshot_every=max(1, total // 100))
-        trainer = Trainer(entry.model, dataset, config)  # validates the fit of model and data
+        trainer: Trainer | RemoteTrainer
+        if self.cluster is not None:  # validates settings and the fit of model and data before queueing
+            trainer = self.cluster.submit_run(self.owner, entry.model, dataset, config)
+        else:
+            trainer = Trainer(entry.model, dataset, config)  # validates the fit of model and data
         run = Run(next(self._run_ids), entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
         entry.dataset = dataset.info()
         entry.runs.append(run)
-        trainer.start()
+        if isinstance(trainer, Trainer):
+            trainer.start()
         return run
+
+    def start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
+        """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of
+        any model passed to it. ``fn`` should be a library function (it may travel to a worker process)."""
+        if self.cluster is not None:
+            return self.cluster.submit_job(self.owner, name, fn, *args, **kwargs)
+
+        def own(a: Any) -> Any:
+            return copy.deepcopy(a) if isinstance(a, nn.Module) else a
+
+        args, kwargs = tuple(own(a) for a in args), {k: own(v) for k, v in kwargs.items()}
+        return Job(name, lambda progress: fn(*args, progress=progress, **kwargs))
+
+    def close(self) -> None:
+        """Stop every run and job of this workspace (the owner is gone)."""
+        if self.cluster is not None:
+            self.cluster.end_owner(self.owner)
+        for run in self.all_runs():
+            if run.trainer is not None:
+                run.trainer.stop()
 
     def all_runs(self) -> list[Run]:
         return sorted((r for e in self.models.values() for r in e.runs), key=lambda r: r.id)
 
 
+class JobCancelled(Exception):
+    """Raised from a job's progress callback once the job has been cancelled."""
+
+
 class Job:
-    """A piece of long work (filter images, an experiment) run in a background thread.
+    """A piece of long work (filter images, an experiment) run in a background thread of this process.
 
     ``fn(progress)`` gets a callback ``progress(done, total)``; the page polls ``progress``, ``result`` and
-    ``error`` (a sentence) from a fragment. No UI calls happen in the thread.
+    ``error`` (a sentence) from a fragment. No UI calls happen in the thread. ``cancel()`` ends it at its next
+    progress report.
     """
 
     def __init__(self, name: str, fn: Any) -> None:
-        import threading
-
         self.name = name
+        self._cancelled = threading.Event()
         self.done_steps, self.total_steps = 0, 1
         self.result: Any = None
         self.error: str | None = None
@@ -205,11 +255,18 @@ class Job:
         self._thread.start()
 
     def _progress(self, done: int, total: int) -> None:
+        if self._cancelled.is_set():
+            raise JobCancelled("cancelled")
         self.done_steps, self.total_steps = done, max(total, 1)
+
+    def cancel(self) -> None:
+        self._cancelled.set()
 
     def _run(self, fn: Any) -> None:
         try:
             self.result = fn(self._progress)
+        except JobCancelled:
+            self.error = "cancelled"
         except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
             self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
         finally:
@@ -219,5 +276,6 @@ class Job:
     def progress(self) -> float:
         return min(self.done_steps / self.total_steps, 1.0)
 
-    def join(self, timeout: float | None = None) -> None:
+    def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
+        return self.finished

@@ -12,6 +12,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
+from explorer.cluster import Cluster
 from explorer.plots import training_curves
 from explorer.workspace import ModelEntry, Run, Workspace
 
@@ -36,9 +37,42 @@ def set_torch_threads() -> None:
         torch.set_num_threads(want)
 
 
+def session_id() -> str:
+    """This browser session's id: the owner of its runs and jobs on the cluster."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def session_alive(owner: str) -> bool:
+    """Whether Streamlit still keeps the session ``owner`` (connected, or within its reconnect grace).
+
+    Outside a running server (AppTest, a notebook) there is nothing to ask: every owner counts as alive."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return True
+    mgr = getattr(runtime.get_instance(), "_session_mgr", None)
+    return mgr is None or mgr.get_session_info(owner) is not None
+
+
+@st.cache_resource(show_spinner="Starting the workers for training (once per server)…")
+def cluster() -> Cluster | None:
+    """The server's one connection to Ray (a local instance, or ``RAY_ADDRESS``), shared by all sessions: it
+    runs their training and long jobs in worker processes. ``EXPLORER_RUNNER=local`` trains in this process
+    instead (one user, no Ray)."""
+    if os.environ.get("EXPLORER_RUNNER", "ray") == "local":
+        return None
+    from explorer.cluster import Cluster, ClusterSettings
+
+    return Cluster(ClusterSettings.from_env(), is_alive=session_alive)
+
+
 def init_session() -> None:
     """Session defaults (setdefault: never overwrite what the user has)."""
-    st.session_state.setdefault(WS, Workspace())
+    if WS not in st.session_state:
+        st.session_state[WS] = Workspace(owner=session_id(), cluster=cluster())
     st.session_state.setdefault(DATASET, DEFAULT_DATASET)
     st.session_state.setdefault(UPLOADS, {})
     st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
@@ -105,7 +139,8 @@ def fmt_acc(v: float | None) -> str:
 
 STATE_ICON = {"untrained": ":material/radio_button_unchecked:", "running": ":green[:material/play_circle:]",
               "paused": ":orange[:material/pause_circle:]", "trained": ":green[:material/check_circle:]",
-              "stopped": ":material/stop_circle:", "diverged": ":red[:material/warning:]",
+              "stopped": ":material/stop_circle:", "queued": ":blue[:material/hourglass_top:]",
+              "stopping": ":material/stop_circle:", "diverged": ":red[:material/warning:]",
               "failed": ":red[:material/error:]", "loaded": ":material/inventory_2:"}
 
 
@@ -208,14 +243,19 @@ def run_status_line(hist: dict[str, Any]) -> str:
 
 
 def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
-    """Progress, live curves and the end message of one run; redraws itself twice a second while it trains."""
+    """Progress, live curves and the end message of one run; redraws itself once a second while it trains or
+    waits for a worker."""
     running = run.trainer is not None and not run.trainer.done
 
     @st.fragment(run_every=REFRESH_S if running else None)
     def _panel() -> None:
         hist = run.current()
         status = hist.get("status", "ready")
-        if status in ("running", "paused", "ready"):
+        queue = run.queue if status in ("queued", "waiting") else None
+        if queue is not None:
+            st.info(queue.sentence().capitalize() + ". It starts by itself; you can leave this page meanwhile.",
+                    icon=":material/hourglass_top:")
+        elif status in ("running", "paused", "ready", "stopping"):
             st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
                         text=("⏸ paused · " if status == "paused" else "") + run_status_line(hist))
         elif status == "finished":
@@ -226,7 +266,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
             st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
         else:
             st.warning(hist.get("message", status))
-        live = status in ("running", "paused", "ready")  # lighter charts while the trainer needs the CPU
+        live = status in ("running", "paused", "ready", "stopping")  # lighter charts while the trainer needs the CPU
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),

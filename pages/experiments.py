@@ -8,14 +8,13 @@ import streamlit as st
 from explorer import TrainConfig
 from explorer.experiments import compare_architectures, pixel_shuffle_experiment, rotation_experiment, translation_sweep
 from explorer.plots import PALETTE, image_grid
-from explorer.workspace import Job
 from pages._widgets import current_dataset, job_status, workspace
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
 st.title("Experiments")
 ds = current_dataset()
 ws = workspace()
-jobs: dict[str, Job] = st.session_state.setdefault(JOBS, {})
+jobs: dict = st.session_state.setdefault(JOBS, {})  # name -> Job or RemoteJob
 st.caption(f"On **{ds.name}** ({ds.sizes()['train']:,} training images). Each experiment trains its own models "
            "in the background; your current model is not changed.")
 c1, c2 = st.columns(2)
@@ -24,7 +23,12 @@ n_train = ds.sizes()["train"]
 sizes = [v for v in (500, 1000, 2000, 5000, 10000, 20000) if v < n_train] + [n_train]
 limit = c2.select_slider("Training images per model", sizes, value=5000 if 5000 in sizes else n_train,
                          key="exp_limit")
-cfg = TrainConfig(epochs=int(epochs), limit_train=int(limit), eval_splits=("test",))
+
+
+def settings() -> TrainConfig:
+    """The settings on screen, read when a Run button is clicked (a value typed just before the click counts)."""
+    return TrainConfig(epochs=int(st.session_state["exp_epochs"]), limit_train=int(st.session_state["exp_limit"]),
+                       eval_splits=("test",))
 
 
 def current_model():
@@ -34,17 +38,22 @@ def current_model():
     return None, None
 
 
-def launch(name: str, fn) -> None:
-    jobs[name] = Job(name, fn)
+def launch(name: str, make) -> None:
+    """Start an experiment in a worker; it trains its own models and works on copies of yours."""
+    old = jobs.get(name)
+    if old is not None and not old.finished:
+        old.cancel()
+    fn, args, kwargs = make()
+    jobs[name] = ws.start_job(name, fn, *args, **kwargs)
 
 
-def panel(name: str, title: str, explain: str, fn, render) -> None:
+def panel(name: str, title: str, explain: str, make, render) -> None:
     st.subheader(title)
     st.caption(explain)
     job = jobs.get(name)
     busy = job is not None and not job.finished
     st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy,
-              on_click=launch, args=(name, fn))
+              on_click=launch, args=(name, make))
 
     @st.fragment(run_every=0.5 if busy else None)
     def show() -> None:
@@ -83,13 +92,13 @@ tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation"])
 with tabs[0]:
     panel("arch", "Linear vs one conv block vs wider vs deeper (seed 000)",
           "The four models of the notes, fitted to this dataset, trained with the same settings.",
-          lambda progress: compare_architectures(ds, config=cfg, progress=progress), arch_render)
+          lambda: (compare_architectures, (ds,), {"config": settings()}), arch_render)
 with tabs[1]:
     model, mname = current_model()
     panel("rot", "Accuracy against rotation (seed 002)",
           f"Test images rotated 0–360° in steps of 10, for {'your model **' + mname + '**' if mname else 'the default CNN'}"
           " and for the same network trained with random rotations.",
-          lambda progress: rotation_experiment(ds, config=cfg, model=model, progress=progress),
+          lambda: (rotation_experiment, (ds,), {"config": settings(), "model": current_model()[0]}),
           lambda res: sweep_fig({"trained upright": res["plain"], "trained with rotations": res["augmented"]},
                                 "rotation (degrees)", "rot-fig"))
 with tabs[2]:
@@ -106,7 +115,7 @@ with tabs[2]:
 
     panel("shuf", "Training on pixel-shuffled images (seed 002)",
           "Every image's pixels permuted by one fixed permutation: a CNN and an MLP, on real and shuffled images.",
-          lambda progress: pixel_shuffle_experiment(ds, cfg, progress), shuffle_render)
+          lambda: (pixel_shuffle_experiment, (ds,), {"config": settings()}), shuffle_render)
 with tabs[3]:
     model, mname = current_model()
     if model is None:
@@ -114,5 +123,5 @@ with tabs[3]:
     else:
         panel("shift", f"Accuracy against shifting the test images ({mname})",
               "Every test image moved right by k pixels; what leaves the frame is lost.",
-              lambda progress: translation_sweep(model, ds, progress=progress),
+              lambda: (translation_sweep, (current_model()[0] or model, ds), {}),
               lambda res: sweep_fig({mname: res["sweep"]}, "shift (pixels)", "shift-fig"))

@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import copy
-
 import streamlit as st
 
-from explorer import normalize
 from explorer.featureviz import (
     PRETRAINED,
     REGULARIZERS,
+    compare_regularizers,
+    filter_images,
     layer_channels,
     load_pretrained,
     to_display,
-    top_activating,
-    visualize_filters,
 )
 from explorer.inspect import conv_layers, named_layers
 from explorer.plots import image_grid, upscale
-from explorer.workspace import Job
-from pages._widgets import inspect_context, job_status
+from pages._widgets import inspect_context, job_status, workspace
 
 JOB = "filter_job"  # this session's running or finished Job
 st.title("Filter images")
@@ -57,25 +53,20 @@ lr = c[4].select_slider("Step size", [0.01, 0.02, 0.05, 0.1, 0.2], value=0.05)
 
 
 def start(kind: str, channel: int | None = None) -> None:
-    model_ = copy.deepcopy(model)  # the job's own copy: page reruns use the model while it works
-
-    def work(progress):  # runs in the job's thread: no st.* here
-        if kind == "all":
-            res = visualize_filters(model_, layer, list(range(count)), shape, steps, lr, reg, on_progress=progress)
-            top = top_activating(model_, layer, normalize(ds.test_x[:5000], mean, std), k=9) if ds is not None \
-                else None
-            return {"kind": "all", "res": res, "top": top}
-        out = {}
-        for i, r in enumerate(REGULARIZERS):
-            out[r] = visualize_filters(model_, layer, [channel], shape, steps, lr, r,
-                                       on_progress=lambda d, t, i=i: progress(i * t + d, t * len(REGULARIZERS)))
-        return {"kind": "compare", "channel": channel, "res": out}
-
-    st.session_state[JOB] = Job(f"{model_name}-{layer}", work)
+    """Start the job in a worker, on its own copy of the model (page reruns keep using this one)."""
+    old = st.session_state.get(JOB)
+    if old is not None and not old.finished:
+        old.cancel()
+    ws = workspace()
+    if kind == "all":
+        job = ws.start_job(f"{model_name}-{layer}", filter_images, model, layer, count, shape, steps, lr, reg, ds)
+    else:
+        job = ws.start_job(f"{model_name}-{layer}", compare_regularizers, model, layer, channel, shape, steps, lr)
+    st.session_state[JOB] = job
 
 
 b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")
-job: Job | None = st.session_state.get(JOB)
+job = st.session_state.get(JOB)
 busy = job is not None and not job.finished
 b[0].button("Generate", type="primary", icon=":material/auto_awesome:", on_click=start, args=("all",), disabled=busy)
 ch = b[2].number_input("Channel", 0, n_ch - 1, 0)

@@ -92,8 +92,10 @@ b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_ar
 if trainer is not None and trainer.status == "paused":
     b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
 else:
-    b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None, disabled=trainer is None)
-b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None, disabled=trainer is None)
+    b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
+                disabled=trainer is None or trainer.status != "running")
+b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
+            disabled=trainer is None or trainer.status == "stopping")
 if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 

@@ -28,7 +28,7 @@ def wait_training(at: AppTest, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         e = ws.entry()
-        if e and e.runs and e.runs[-1].current().get("status") not in ("running", "ready", "paused"):
+        if e and e.runs and e.active_run is None:  # ended: finished, stopped, diverged or failed
             return
         time.sleep(0.2)
     raise AssertionError("training did not finish")

@@ -169,3 +169,39 @@ def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
     assert "Week 3" in page.locator("[data-testid=stSidebar]").inner_text()
     shot(page, "page-lesson")
     assert json.loads(lesson.read_text())["hidden"] == ["Build", "Filter images"]
+
+
+def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser):
+    """A class at once: 4 tabs (4 sessions) press Train on Start together; Ray runs 2 at a time on this
+    machine and queues the rest; all finish, each tab showing its own run and no one else's."""
+    pages = [open_app(browser, server) for _ in range(4)]
+    for i, page in enumerate(pages):  # each session gets its own model name, to tell them apart
+        nav(page, "Build")
+        name = page.get_by_label("Model name")
+        name.fill(f"student-{i}")
+        name.press("Enter")
+        wait_idle(page)
+        page.get_by_role("button", name="Create model").click()
+        page.wait_for_selector("text=is the current model", timeout=30_000)
+        nav(page, "Train")
+    for page in pages:
+        page.get_by_role("button", name="Start").click()
+    queued = 0
+    for page in pages:
+        try:
+            page.wait_for_selector("text=/ahead of yours/", timeout=8_000)
+            queued += 1
+        except Exception:  # noqa: BLE001 - this one started at once
+            pass
+    for page in pages:
+        page.wait_for_selector("text=Done: test accuracy", timeout=240_000)
+    shot(pages[3], "classroom-train-done")
+    assert queued >= 1  # 4 runs on 2 CPUs: at least one tab saw the queue
+    for i, page in enumerate(pages):
+        sidebar = page.locator("[data-testid=stSidebar]").inner_text()
+        runs = page.locator("[data-testid=stMain]").inner_text()
+        assert f"student-{i}" in sidebar and "trained" in sidebar
+        others = [f"student-{j}" for j in range(4) if j != i]
+        assert not any(o in sidebar or o in runs for o in others)
+    for page in pages:
+        page.close()

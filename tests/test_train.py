@@ -157,3 +157,30 @@ def test_model_copy_while_training_is_consistent(mnist5k):
     trainer.join(60)
     assert all(torch.isfinite(p).all() for p in copy.parameters())
     assert trainer.snapshots and set(trainer.snapshots[0]["kernels"]) == {"0", "4"}
+
+
+def test_stop_then_pause_still_stops(mnist5k):
+    trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, batch_size=16))
+    trainer.start()
+    while trainer.step < 3:
+        time.sleep(0.01)
+    assert trainer.stop() and trainer.status == "stopping"
+    assert not trainer.pause() and trainer.status == "stopping"  # a pause after a stop is refused
+    trainer.join(30)
+    assert trainer.status == "stopped" and not trainer._thread.is_alive()
+
+
+def test_controls_after_the_end_change_nothing(mnist5k):
+    trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=1, limit_train=256))
+    assert trainer.run()["status"] == "finished"
+    assert not trainer.pause() and not trainer.resume() and not trainer.stop()
+    assert trainer.status == "finished"
+
+
+def test_a_trainer_stopped_before_it_starts_never_trains(mnist5k):
+    model = build_model(get_preset("default"), seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    trainer = Trainer(model, mnist5k, TrainConfig(epochs=1))
+    assert trainer.stop()
+    assert trainer.run()["status"] == "stopped" and trainer.step == 0
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -1,0 +1,673 @@
+"""Training runs and long jobs in worker processes scheduled by Ray, each owned by an owner id.
+
+``Cluster`` starts (or joins, with ``RAY_ADDRESS``) a Ray instance and hands out two kinds of handle:
+
+- ``RemoteTrainer``: the same face as :class:`explorer.train.Trainer` (``status``, ``history()``, ``pause``,
+  ``resume``, ``stop``, ``model_copy()``, ``snapshots``, ``done``), for a run that trains in a Ray actor;
+- ``RemoteJob``: the same face as :class:`explorer.workspace.Job` (``progress``, ``result``, ``error``,
+  ``finished``, ``cancel()``), for filter images and experiments.
+
+A run asks Ray for ``cpus_per_run`` CPUs (and ``gpus_per_run`` of a GPU when the cluster has one and the run
+may use it), so runs beyond the machine's capacity wait in Ray's queue. One keeper thread per ``Cluster``
+polls every live worker, mirrors its progress into the handle (so pages read local memory and never wait on
+Ray), renews the worker's lease, applies the final weights to the caller's model, and ends the worker so its
+CPUs go to the next run. A worker whose lease is not renewed (the owner's session is gone, or this process
+died) stops itself: nothing runs on for nobody.
+
+Each owner (a browser session today, a saved workspace later) has at most one run in Ray at a time; its
+further runs wait here, in order, and are submitted when the one before ends.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import itertools
+import math
+import os
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .data import Dataset
+from .train import TrainConfig, Trainer, _check_fits
+
+__all__ = ["Cluster", "ClusterSettings", "RemoteTrainer", "RemoteJob", "QueueInfo"]
+
+ACTIVE = ("queued", "waiting", "ready", "running", "paused", "stopping")
+DONE = ("stopped", "finished", "diverged", "failed")
+
+
+@dataclass
+class ClusterSettings:
+    """How the cluster is reached and what each run asks of it (environment variables in brackets).
+
+    address: join this Ray cluster instead of starting a local one [RAY_ADDRESS];
+    num_cpus: CPUs of the local instance, default all [EXPLORER_RAY_CPUS];
+    cpus_per_run: CPUs (and torch threads) per run or job [EXPLORER_CPUS_PER_RUN];
+    gpus_per_run: fraction of a GPU per run when the cluster has GPUs [EXPLORER_GPUS_PER_RUN];
+    lease_s: a worker whose lease is not renewed for this long stops itself [EXPLORER_LEASE_S];
+    object_store_mb: shared memory for datasets of the local instance [EXPLORER_OBJECT_STORE_MB].
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_run: float = 1.0
+    gpus_per_run: float = 0.25
+    lease_s: float = 60.0
+    poll_s: float = 0.5
+    object_store_mb: int = 1024
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ClusterSettings:
+        env = dict(os.environ if env is None else env)
+
+        def num(key: str, default: float, lo: float, hi: float) -> float:
+            raw = env.get(key)
+            if raw in (None, ""):
+                return default
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ValueError(f"{key} must be a number, got {raw!r}") from None
+            if not (math.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"{key} must be between {lo:g} and {hi:g}, got {raw}")
+            return v
+
+        cpus = env.get("EXPLORER_RAY_CPUS")
+        return cls(address=env.get("RAY_ADDRESS") or None,
+                   num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
+                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 1.0, 0.1, 256),
+                   gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
+                   lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
+                   object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)))
+
+
+@dataclass
+class QueueInfo:
+    """Where a queued run stands: runs ahead of it, and about how long until it starts (None: not known yet)."""
+
+    ahead: int
+    wait_s: float | None
+    own: bool = False  # waiting for another run of the same owner, not for the cluster
+
+    def sentence(self) -> str:
+        if self.own:
+            return "waiting for your other run to finish (one run at a time per session)"
+        ahead = "no run" if self.ahead == 0 else "1 run" if self.ahead == 1 else f"{self.ahead} runs"
+        eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
+        return f"queued: {ahead} ahead of yours{eta}"
+
+
+def _fmt_s(s: float) -> str:
+    return f"{max(s, 1):.0f} s" if s < 90 else f"{s / 60:.0f} min"
+
+
+# ---------------------------------------------------------------- workers (run in Ray's processes)
+
+def _dataset_arrays(ds: Dataset) -> dict[str, Any]:
+    """A dataset as numpy arrays: Ray keeps them in shared memory, read without a copy by every worker."""
+    out: dict[str, Any] = {k: getattr(ds, k).numpy() for k in ("train_x", "train_y", "val_x", "val_y", "test_x",
+                                                                 "test_y")}
+    out.update(name=ds.name, classes=ds.classes, mean=ds.mean, std=ds.std, source=ds.source)
+    return out
+
+
+def _dataset_from_arrays(d: dict[str, Any]) -> Dataset:
+    with warnings.catch_warnings():  # the arrays are read-only shared memory; nothing writes to them
+        warnings.simplefilter("ignore", UserWarning)
+        tensors = {k: torch.from_numpy(d[k]) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+    return Dataset(d["name"], **tensors, classes=tuple(d["classes"]), mean=tuple(d["mean"]), std=tuple(d["std"]),
+                   source=d["source"])
+
+
+class _Lease:
+    """Calls ``on_expire`` once if ``renew`` is not called for ``seconds``."""
+
+    def __init__(self, seconds: float, on_expire: Callable[[], None]) -> None:
+        self.seconds, self._until = seconds, time.monotonic() + seconds
+        self._on_expire = on_expire
+        threading.Thread(target=self._watch, daemon=True, name="explorer-lease").start()
+
+    def renew(self) -> None:
+        self._until = time.monotonic() + self.seconds
+
+    def _watch(self) -> None:
+        while time.monotonic() < self._until:
+            time.sleep(min(1.0, self.seconds / 4))
+        self._on_expire()
+
+
+def _expire_worker() -> None:
+    os._exit(0)  # the owner stopped renewing: free this worker's CPUs and memory now
+
+
+class _RunWorker:
+    """A Ray actor: one training run in its own process, its own generators, its own torch threads."""
+
+    def __init__(self, model: nn.Module, data: dict[str, Any], config: dict[str, Any], threads: int,
+                 lease_s: float) -> None:
+        torch.set_num_threads(max(1, threads))
+        self.trainer = Trainer(model, _dataset_from_arrays(data), TrainConfig.from_dict(config))
+        self.lease = _Lease(lease_s, self._expired)
+        self.trainer.start()
+
+    def _expired(self) -> None:
+        self.trainer.stop()
+        self.trainer.join(10)
+        _expire_worker()
+
+    def poll(self, n_steps: int, n_epochs: int, snap_step: int) -> dict[str, Any]:
+        """What happened since the caller's last poll; renews the lease."""
+        self.lease.renew()
+        t = self.trainer
+        with t._lock:
+            return {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
+                    "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
+                    "snapshots": [s for s in t.snapshots if s["step"] > snap_step]}
+
+    def pid(self) -> int:
+        """The worker's process id (does not renew the lease)."""
+        return os.getpid()
+
+    def control(self, action: str) -> bool:
+        return {"pause": self.trainer.pause, "resume": self.trainer.resume, "stop": self.trainer.stop}[action]()
+
+    def weights(self) -> dict[str, torch.Tensor]:
+        """The latest consistent weights, on the CPU."""
+        return self.trainer.model_copy().state_dict()
+
+
+class _JobWorker:
+    """A Ray actor: one long job ``fn(*args, progress=..., **kwargs)`` in its own process."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int,
+                 lease_s: float, *datasets: dict[str, Any]) -> None:
+        torch.set_num_threads(max(1, threads))
+        self.done_steps, self.total_steps = 0, 1
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+        data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
+        args = tuple(data[a.index] if isinstance(a, _DatasetSlot) else a for a in args)
+        kwargs = {k: data[v.index] if isinstance(v, _DatasetSlot) else v for k, v in kwargs.items()}
+        self.lease = _Lease(lease_s, _expire_worker)
+        threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True).start()
+
+    def _progress(self, done: int, total: int) -> None:
+        self.done_steps, self.total_steps = done, max(total, 1)
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            self.result = fn(*args, progress=self._progress, **kwargs)
+        except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
+            self.error = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+        finally:
+            self.finished = True
+
+    def poll(self) -> dict[str, Any]:
+        self.lease.renew()
+        return {"done": self.done_steps, "total": self.total_steps, "finished": self.finished, "error": self.error,
+                "result": self.result if self.finished else None}
+
+
+@dataclass(frozen=True)
+class _DatasetSlot:
+    """Stands for a job's dataset argument: the dataset itself travels as a top-level object-store reference
+    (which Ray resolves, without a copy), and this says which one."""
+
+    index: int
+
+
+# ---------------------------------------------------------------- handles (live in the app's process)
+
+class RemoteTrainer:
+    """A run in a Ray worker, seen through the same face as a local ``Trainer``.
+
+    Everything the pages read is mirrored here by the cluster's keeper; the controls are sent to the worker.
+    ``model`` is the caller's model: it gets the final weights when the run ends.
+    """
+
+    def __init__(self, cluster: Cluster, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig) -> None:
+        self.id = cluster._new_id()
+        self.cluster, self.owner, self.model, self.dataset, self.config = cluster, owner, model, dataset, config
+        n = min(len(dataset.train_y), config.limit_train or len(dataset.train_y))
+        self.total_steps = math.ceil(n / config.batch_size) * config.epochs
+        self.status, self.message, self.step, self.device = "waiting", "", 0, "queued"
+        self.steps: list[dict[str, Any]] = []
+        self.epochs: list[dict[str, Any]] = []
+        self.snapshots: list[dict[str, Any]] = []
+        self.submitted_at: float | None = None
+        self.started_at: float | None = None
+        self.actor: Any = None
+        self._lock = threading.Lock()
+        self._ctl = 0  # controls sent; a poll sent before the latest control does not overwrite its status
+        self._weights: tuple[int, nn.Module] | None = None
+        self._final: tuple[str, str] = ("finished", "")  # the worker's last word, applied with the weights
+        self._done = threading.Event()
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    @property
+    def queued(self) -> bool:
+        return self.status in ("waiting", "queued")
+
+    def history(self) -> dict[str, Any]:
+        with self._lock:
+            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
+                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
+                    "config": self.config.to_dict()}
+
+    def queue_info(self) -> QueueInfo | None:
+        return self.cluster.queue_info(self) if self.queued else None
+
+    def pause(self) -> bool:
+        return self._control("pause", ("running",), "paused")
+
+    def resume(self) -> bool:
+        return self._control("resume", ("paused",), "running")
+
+    def stop(self) -> bool:
+        if self.queued:
+            self.cluster._end(self, "stopped", "stopped before it started")
+            return True
+        return self._control("stop", ("running", "paused", "ready"), "stopping")
+
+    def _control(self, action: str, allowed: tuple[str, ...], to: str) -> bool:
+        with self._lock:
+            if self.status not in allowed or self.actor is None:
+                return False
+            self.status, self._ctl = to, self._ctl + 1
+            self.actor.control.remote(action)
+            return True
+
+    def model_copy(self) -> nn.Module:
+        """A CPU copy of the model with the run's latest weights (fetched at most once per step)."""
+        if self.done or self.actor is None or self.status in ("waiting", "queued", "ready"):
+            return copy.deepcopy(self.model).cpu()
+        if self._weights is not None and self._weights[0] == self.step:
+            return copy.deepcopy(self._weights[1])
+        step = self.step
+        try:
+            state = self.cluster._get(self.actor.weights.remote(), timeout=30)
+        except Exception:  # noqa: BLE001 - the worker just ended: the keeper will report why
+            return copy.deepcopy(self.model).cpu()
+        m = copy.deepcopy(self.model).cpu()
+        m.load_state_dict(state)
+        self._weights = (step, m)
+        return copy.deepcopy(m)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the run has ended and its weights are in ``model``; True if it has."""
+        return self._done.wait(timeout)
+
+    def _apply(self, reply: dict[str, Any], ctl: int) -> None:
+        with self._lock:
+            self.steps.extend(reply["steps"])
+            self.epochs.extend(reply["epochs"])
+            for snap in reply["snapshots"]:
+                self.snapshots.append(snap)
+                if len(self.snapshots) > 400:  # thin out evenly, keeping the first, as the trainer does
+                    self.snapshots = self.snapshots[::2]
+            self.step, self.total_steps, self.device = reply["step"], reply["total_steps"] or self.total_steps, \
+                reply["device"]
+            if ctl == self._ctl and reply["status"] not in DONE:
+                self.status, self.message = reply["status"], reply["message"]
+
+
+class RemoteJob:
+    """A long job in a Ray worker: progress, result, a sentence on error, and cancel()."""
+
+    def __init__(self, cluster: Cluster, owner: str, name: str) -> None:
+        self.id, self.cluster, self.owner, self.name = cluster._new_id(), cluster, owner, name
+        self.done_steps, self.total_steps = 0, 1
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+        self.started = False
+        self.actor: Any = None
+        self._done = threading.Event()
+
+    @property
+    def progress(self) -> float:
+        return min(self.done_steps / self.total_steps, 1.0)
+
+    def cancel(self) -> None:
+        if not self.finished:
+            self.cluster._end_job(self, "cancelled")
+
+    def join(self, timeout: float | None = None) -> bool:
+        return self._done.wait(timeout)
+
+
+# ---------------------------------------------------------------- the cluster
+
+@dataclass
+class _Outstanding:
+    ref: Any
+    ctl: int = 0
+    kind: str = "poll"  # poll, weights
+
+
+@dataclass
+class _OwnerQueue:
+    waiting: collections.deque[RemoteTrainer] = field(default_factory=collections.deque)
+    active: RemoteTrainer | None = None
+
+
+class Cluster:
+    """A Ray instance (started here, or joined) and the runs and jobs it runs for their owners.
+
+    ``is_alive(owner)`` tells the keeper whether an owner still exists (the app asks Streamlit whether the
+    browser session does); a gone owner's runs and jobs are ended at once.
+    """
+
+    def __init__(self, settings: ClusterSettings | None = None, is_alive: Callable[[str], bool] | None = None) -> None:
+        import ray
+
+        self.settings = s = settings or ClusterSettings.from_env()
+        self.is_alive = is_alive or (lambda owner: True)
+        self._ray = ray
+        self._host_stop = threading.Event()
+        self.started_here = False
+        if not ray.is_initialized():
+            self._start_ray(s)
+            self.started_here = not s.address
+        self._run_actor = ray.remote(_RunWorker)
+        self._job_actor = ray.remote(_JobWorker)
+        self._lock = threading.RLock()
+        self._new_id = itertools.count(1).__next__  # handle ids, unique within this cluster
+        self._owners: dict[str, _OwnerQueue] = {}
+        self._runs: dict[int, RemoteTrainer] = {}  # submitted to Ray, not yet ended
+        self._jobs: dict[int, RemoteJob] = {}
+        self._out: dict[int, _Outstanding] = {}
+        self._data: collections.OrderedDict[int, tuple[Dataset, Any]] = collections.OrderedDict()
+        self._step_s: collections.deque[float] = collections.deque(maxlen=20)  # seconds per step, recent runs
+        self._closed = threading.Event()
+        self._keeper = threading.Thread(target=self._keep, daemon=True, name="explorer-cluster-keeper")
+        self._keeper.start()
+
+    def _start_ray(self, s: ClusterSettings) -> None:
+        """Start or join Ray from a thread that lives as long as this cluster: Ray's own processes (GCS, raylet)
+        are tied to the thread that started them, and Streamlit's script threads end after every rerun."""
+        ray, ready, errors = self._ray, threading.Event(), []
+
+        def host() -> None:
+            try:
+                if s.address:
+                    ray.init(address=s.address, namespace="cnn-explorer", log_to_driver=False)
+                else:
+                    ray.init(num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                             _node_ip_address="127.0.0.1", namespace="cnn-explorer", log_to_driver=False,
+                             object_store_memory=s.object_store_mb << 20)
+            except BaseException as e:  # noqa: BLE001 - handed to the caller below
+                errors.append(e)
+            ready.set()
+            if not errors:
+                self._host_stop.wait()
+
+        threading.Thread(target=host, daemon=True, name="explorer-ray-host").start()
+        ready.wait()
+        if errors:
+            raise errors[0]
+
+    # -- capacity --
+    def gpus(self) -> float:
+        return float(self._ray.cluster_resources().get("GPU", 0))
+
+    def capacity(self) -> int:
+        """How many runs can train at once on the cluster (CPU-bound, or GPU-bound where GPUs are used)."""
+        res = self._ray.cluster_resources()
+        slots = int(res.get("CPU", 1) // self.settings.cpus_per_run)
+        if res.get("GPU"):
+            slots = min(slots, int(res["GPU"] // self.settings.gpus_per_run))
+        return max(1, slots)
+
+    def _resources(self, device: str) -> dict[str, float]:
+        s = self.settings
+        use_gpu = device in ("auto", "cuda") and self.gpus() > 0
+        return {"num_cpus": s.cpus_per_run, "num_gpus": s.gpus_per_run if use_gpu else 0}
+
+    # -- datasets: into the object store once --
+    def dataset_ref(self, ds: Dataset) -> Any:
+        """The object-store reference of ``ds``: put once, shared by every worker that trains on it."""
+        with self._lock:
+            key = id(ds)
+            if key in self._data and self._data[key][0] is ds:
+                self._data.move_to_end(key)
+                return self._data[key][1]
+            ref = self._ray.put(_dataset_arrays(ds))
+            self._data[key] = (ds, ref)
+            while len(self._data) > 16:
+                self._data.popitem(last=False)
+            return ref
+
+    # -- runs --
+    def submit_run(self, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig) -> RemoteTrainer:
+        """Train ``model`` (its weights end up in it) in a worker; returns at once with a handle.
+
+        Bad settings or a model that does not fit the data raise ValueError here, before anything is queued.
+        """
+        config = TrainConfig.from_dict(config.to_dict()).validate()
+        _check_fits(model, dataset)
+        handle = RemoteTrainer(self, owner, model, dataset, config)
+        with self._lock:
+            q = self._owners.setdefault(owner, _OwnerQueue())
+            q.waiting.append(handle)
+            self._advance(owner)
+        return handle
+
+    def _advance(self, owner: str) -> None:
+        """Submit the owner's next waiting run if none of theirs is in Ray (lock held)."""
+        q = self._owners.get(owner)
+        if q is None or (q.active is not None and not q.active.done):
+            return
+        q.active = None
+        while q.waiting:
+            h = q.waiting.popleft()
+            if h.done:
+                continue
+            opts = self._resources(h.config.device)
+            threads = max(1, int(self.settings.cpus_per_run))
+            h.actor = self._run_actor.options(**opts).remote(
+                copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config.to_dict(), threads,
+                self.settings.lease_s)
+            h.status, h.submitted_at = "queued", time.monotonic()
+            q.active = h
+            self._runs[h.id] = h
+            return
+        if not q.active:
+            self._owners.pop(owner, None)
+
+    def queue_info(self, handle: RemoteTrainer) -> QueueInfo:
+        """Runs ahead of ``handle`` and an estimate of its wait, from the runs in progress and recent speeds."""
+        with self._lock:
+            if handle.status == "waiting":
+                return QueueInfo(ahead=0, wait_s=None, own=True)
+            queued = sorted((h for h in self._runs.values() if h.status == "queued"),
+                            key=lambda h: h.submitted_at or 0.0)
+            ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
+            running = [h for h in self._runs.values() if h.status not in ("queued", "waiting")]
+            per_step = sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
+            for h in running:  # the speed of runs going on now counts too
+                if h.steps and h.started_at:
+                    per_step = per_step or (time.monotonic() - h.started_at) / max(h.step, 1)
+        if per_step is None:
+            return QueueInfo(ahead=len(ahead), wait_s=None)
+        slots = [max(h.total_steps - h.step, 0) * per_step for h in running]
+        slots = sorted(slots + [0.0] * max(0, self.capacity() - len(slots)))[: self.capacity()]
+        for h in ahead:  # each run ahead takes the slot that frees first
+            slots[0] += h.total_steps * per_step
+            slots.sort()
+        return QueueInfo(ahead=len(ahead), wait_s=slots[0])
+
+    def owner_runs(self, owner: str) -> list[RemoteTrainer]:
+        with self._lock:
+            q = self._owners.get(owner)
+            return ([q.active] if q and q.active else []) + (list(q.waiting) if q else [])
+
+    # -- jobs --
+    def submit_job(self, owner: str, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> RemoteJob:
+        """Run ``fn(*args, progress=callback, **kwargs)`` in a worker. ``fn`` must be importable (a library
+        function); arguments are copies (a model passed here is the job's own); datasets go by the object store."""
+        job = RemoteJob(self, owner, name)
+        refs: list[Any] = []
+
+        def slot(a: Any) -> Any:
+            if not isinstance(a, Dataset):
+                return a
+            refs.append(self.dataset_ref(a))
+            return _DatasetSlot(len(refs) - 1)
+
+        with self._lock:
+            args_, kwargs_ = tuple(slot(a) for a in args), {k: slot(v) for k, v in kwargs.items()}
+            job.actor = self._job_actor.options(num_cpus=self.settings.cpus_per_run).remote(
+                fn, args_, kwargs_, max(1, int(self.settings.cpus_per_run)), self.settings.lease_s, *refs)
+            self._jobs[job.id] = job
+        return job
+
+    # -- owners --
+    def end_owner(self, owner: str, why: str = "stopped: its session ended") -> int:
+        """End every run and job of ``owner`` now and free their workers; returns how many were ended."""
+        with self._lock:
+            runs = [h for h in self._runs.values() if h.owner == owner]
+            q = self._owners.pop(owner, None)
+            runs += list(q.waiting) if q else []
+            jobs = [j for j in self._jobs.values() if j.owner == owner]
+        for h in runs:
+            self._end(h, "stopped", why)
+        for j in jobs:
+            self._end_job(j, why)
+        return len(runs) + len(jobs)
+
+    def owners(self) -> set[str]:
+        with self._lock:
+            return {h.owner for h in self._runs.values()} | {j.owner for j in self._jobs.values()} | set(self._owners)
+
+    # -- the keeper --
+    def _get(self, ref: Any, timeout: float) -> Any:
+        return self._ray.get(ref, timeout=timeout)
+
+    def _end(self, h: RemoteTrainer, status: str, message: str) -> None:
+        with self._lock:
+            self._runs.pop(h.id, None)
+            self._out.pop(h.id, None)
+            q = self._owners.get(h.owner)
+            if q is not None and h in q.waiting:
+                q.waiting.remove(h)
+            with h._lock:
+                h.status, h.message = status, message
+            if h.actor is not None:
+                self._ray.kill(h.actor)
+                h.actor = None
+            h._done.set()
+            if q is not None and q.active is h:
+                self._advance(h.owner)
+
+    def _end_job(self, job: RemoteJob, error: str | None) -> None:
+        with self._lock:
+            self._jobs.pop(job.id, None)
+            self._out.pop(job.id, None)
+            if error is not None and not job.finished:
+                job.error = error
+            job.finished = True
+            if job.actor is not None:
+                self._ray.kill(job.actor)
+                job.actor = None
+            job._done.set()
+
+    def _keep(self) -> None:
+        while not self._closed.wait(self.settings.poll_s):
+            try:
+                self._tick()
+            except Exception as e:  # noqa: BLE001 - the keeper must outlive one bad reply
+                warnings.warn(f"cluster keeper: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
+
+    def _tick(self) -> None:
+        ray = self._ray
+        if not ray.is_initialized():
+            return  # shut down (at exit, say): never let a call start a new instance
+        for owner in self.owners():
+            if not self.is_alive(owner):
+                self.end_owner(owner)
+        with self._lock:
+            for h in self._runs.values():
+                if h.id not in self._out and h.actor is not None:
+                    with h._lock:
+                        n_steps, n_epochs = len(h.steps), len(h.epochs)
+                        snap = h.snapshots[-1]["step"] if h.snapshots else -1
+                    self._out[h.id] = _Outstanding(h.actor.poll.remote(n_steps, n_epochs, snap), h._ctl)
+            for j in self._jobs.values():
+                if j.id not in self._out and j.actor is not None:
+                    self._out[j.id] = _Outstanding(j.actor.poll.remote())
+            pending = {o.ref: (i, o) for i, o in self._out.items()}
+        if not pending:
+            return
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.settings.poll_s)
+        for ref in ready:
+            i, out = pending[ref]
+            with self._lock:
+                if self._out.get(i) is not out:
+                    continue  # ended meanwhile
+                del self._out[i]
+                target: Any = self._runs.get(i) or self._jobs.get(i)
+            if target is None:
+                continue
+            try:
+                reply = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
+                why = f"the worker stopped unexpectedly ({type(e).__name__})"
+                if isinstance(target, RemoteTrainer):
+                    self._end(target, "failed", f"{why}; the model keeps the weights it had before this run")
+                else:
+                    self._end_job(target, why)
+                continue
+            if isinstance(target, RemoteJob):
+                self._job_reply(target, reply)
+            elif out.kind == "weights":
+                self._finish_run(target, reply)
+            else:
+                self._run_reply(target, reply, out.ctl)
+
+    def _job_reply(self, job: RemoteJob, reply: dict[str, Any]) -> None:
+        job.started = True
+        job.done_steps, job.total_steps = reply["done"], reply["total"]
+        if reply["finished"]:
+            job.result, job.error = reply["result"], reply["error"]
+            self._end_job(job, None)
+
+    def _run_reply(self, h: RemoteTrainer, reply: dict[str, Any], ctl: int) -> None:
+        if h.started_at is None:
+            h.started_at = time.monotonic()
+        h._apply(reply, ctl)
+        if reply["status"] in DONE:
+            h._final = (reply["status"], reply["message"])
+            with self._lock:
+                if h.id in self._runs and h.actor is not None:
+                    self._out[h.id] = _Outstanding(h.actor.weights.remote(), kind="weights")
+
+    def _finish_run(self, h: RemoteTrainer, state: dict[str, torch.Tensor]) -> None:
+        with h._lock:
+            h.model.load_state_dict(state)
+        if h.started_at and h.step and h._final[0] == "finished":
+            self._step_s.append((time.monotonic() - h.started_at) / h.step)  # evaluation included
+        status, message = h._final
+        self._end(h, status, message)
+
+    def close(self) -> None:
+        """End every run and job, stop the keeper, and shut the local Ray instance down if this started it."""
+        for owner in list(self.owners()):
+            self.end_owner(owner, "stopped: the server is shutting down")
+        self._closed.set()
+        self._keeper.join(5)
+        if self.started_here and self._ray.is_initialized():
+            self._ray.shutdown()
+        self._host_stop.set()

@@ -1,0 +1,174 @@
+"""Runs and jobs in Ray workers: queueing, one run per owner, seeds, leases, abandoned owners, controls."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from explorer.cluster import Cluster, ClusterSettings, RemoteTrainer
+from explorer.experiments import translation_sweep
+from explorer.presets import get_preset
+from explorer.spec import build_model
+from explorer.train import TrainConfig
+from explorer.workspace import Workspace
+
+ray = pytest.importorskip("ray")
+
+DROPOUT_SPEC = {"name": "drop", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "Conv2d", "out_channels": 4, "kernel_size": 5}, {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
+    {"type": "Dropout", "p": 0.3}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+
+
+def small(epochs: int = 1, seed: int = 0, **kw) -> TrainConfig:
+    return TrainConfig(epochs=epochs, limit_train=1024, batch_size=64, seed=seed, eval_splits=("test",), **kw)
+
+
+def wait(cond, timeout: float = 90.0) -> bool:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(0.2)
+    return cond()
+
+
+def free_cpus() -> float:
+    return ray.available_resources().get("CPU", 0.0)
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    c = Cluster(ClusterSettings(num_cpus=2, poll_s=0.2))
+    yield c
+    for owner in list(c.owners()):
+        c.end_owner(owner)
+    c._closed.set()
+
+
+def test_concurrent_runs_with_one_seed_give_the_weights_of_a_run_alone(cluster, mnist5k):
+    models = [build_model(DROPOUT_SPEC, seed=0) for _ in range(3)]
+    alone = cluster.submit_run("alone", models[0], mnist5k, small(seed=7))
+    assert alone.join(120) and alone.status == "finished"
+    together = [cluster.submit_run(o, m, mnist5k, small(seed=s)) for o, m, s in
+                (("a", models[1], 7), ("b", models[2], 7), ("c", build_model(DROPOUT_SPEC, seed=0), 8))]
+    assert all(h.join(180) for h in together) and [h.status for h in together] == ["finished"] * 3
+    ref = models[0].state_dict()
+    for m in models[1:]:
+        assert all(torch.equal(ref[k], v) for k, v in m.state_dict().items())
+    other = together[2].model.state_dict()  # another seed trains to other weights
+    assert not all(torch.equal(ref[k], v) for k, v in other.items())
+    assert models[0].state_dict()["0.weight"].abs().sum() != build_model(DROPOUT_SPEC, seed=0).state_dict()[
+        "0.weight"].abs().sum()  # the caller's model did get the trained weights
+
+
+def test_runs_beyond_capacity_queue_and_all_finish(cluster, mnist5k):
+    assert cluster.capacity() == 2
+    hs = [cluster.submit_run(f"q{i}", build_model(get_preset("default"), seed=0), mnist5k, small()) for i in range(4)]
+    info = [h.queue_info() for h in hs]
+    assert [i.ahead for i in info] == [0, 1, 2, 3] and "queued: 3 runs ahead of yours" in info[3].sentence()
+    assert wait(lambda: sum(h.status == "running" for h in hs) >= 1, 60)
+    assert sum(h.status in ("running", "paused") for h in hs) <= 2  # never more than the machine holds
+    assert all(h.join(240) for h in hs) and all(h.status == "finished" for h in hs)
+    assert all(h.epochs and h.epochs[-1]["test_accuracy"] > 0.5 for h in hs)
+    assert wait(lambda: free_cpus() == 2, 20)  # every worker ended and gave its CPU back
+
+
+def test_one_active_run_per_owner_the_next_waits(cluster, mnist5k):
+    first = cluster.submit_run("one", build_model(get_preset("default"), seed=0), mnist5k, small(epochs=2))
+    second = cluster.submit_run("one", build_model(get_preset("default"), seed=0), mnist5k, small())
+    assert second.status == "waiting" and second.queue_info().own
+    assert "your other run" in second.queue_info().sentence()
+    assert first.join(120)
+    assert wait(lambda: second.status != "waiting", 10)
+    assert second.join(120) and second.status == "finished"
+    assert second.started_at >= first.started_at
+
+
+def test_pause_resume_stop_and_latest_weights_of_a_remote_run(cluster, mnist5k):
+    model = build_model(get_preset("default"), seed=0)
+    before = model.state_dict()["0.weight"].clone()
+    h = cluster.submit_run("ctl", model, mnist5k, TrainConfig(epochs=50, batch_size=32, eval_splits=("test",)))
+    assert wait(lambda: h.status == "running" and h.step > 5, 90)
+    assert h.pause() and h.status == "paused"
+    time.sleep(1.5)
+    step = h.step
+    time.sleep(1.0)
+    assert h.step == step and h.status == "paused"  # nothing moves while paused
+    live = h.model_copy()
+    assert not torch.equal(live.state_dict()["0.weight"], before)  # the worker's latest weights, not the start
+    assert torch.equal(model.state_dict()["0.weight"], before)  # the caller's model is untouched meanwhile
+    assert h.resume() and wait(lambda: h.step > step, 30)
+    assert h.stop() and not h.pause()  # stop, then pause: the stop wins
+    assert h.join(60) and h.status == "stopped" and "stopped at step" in h.message
+    assert not torch.equal(model.state_dict()["0.weight"], before)  # it keeps the weights it reached
+    assert wait(lambda: free_cpus() == 2, 20)
+
+
+def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
+    alive = {"gone": True}
+    c = Cluster(ClusterSettings(poll_s=0.2), is_alive=lambda owner: alive.get(owner, True))
+    try:
+        h = c.submit_run("gone", build_model(get_preset("default"), seed=0), mnist5k,
+                         TrainConfig(epochs=200, eval_splits=("test",)))
+        assert wait(lambda: h.status == "running", 90)
+        alive["gone"] = False  # the browser session is dropped
+        t0 = time.time()
+        assert h.join(30) and h.status == "stopped" and "session ended" in h.message
+        assert wait(lambda: free_cpus() == 2, 20), "the worker still holds its CPU"
+        assert time.time() - t0 < 30
+    finally:
+        c._closed.set()
+
+
+def test_a_worker_whose_lease_is_not_renewed_stops_itself(mnist5k):
+    c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3))
+    h = c.submit_run("lease", build_model(get_preset("default"), seed=0), mnist5k,
+                     TrainConfig(epochs=200, eval_splits=("test",)))
+    assert wait(lambda: h.status == "running", 90)
+    actor = h.actor
+    assert ray.get(actor.pid.remote(), timeout=10) > 0
+    c._closed.set()  # the app process "dies": nobody renews the lease any more
+    c._keeper.join(5)
+    assert wait(lambda: free_cpus() == 2, 30), "the worker still holds its CPU"
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(actor.pid.remote(), timeout=30)
+
+
+def test_a_job_runs_on_a_copy_and_can_be_cancelled(cluster, mnist5k, trained_default):
+    model = trained_default[0]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ws = Workspace(owner="jobs", cluster=cluster)
+    job = ws.start_job("shift", translation_sweep, model, mnist5k, shifts=[0, 4], limit=500)
+    assert job.join(90) and job.error is None
+    assert [s for s, _ in job.result["sweep"]] == [0, 4] and job.result["sweep"][0][1] > job.result["sweep"][1][1]
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    slow = ws.start_job("slow", translation_sweep, model, mnist5k, shifts=list(range(0, 28)) * 20, limit=None)
+    assert wait(lambda: slow.started, 60)
+    slow.cancel()
+    assert slow.finished and slow.error == "cancelled"
+    assert wait(lambda: free_cpus() == 2, 20)
+
+
+def test_a_dataset_goes_into_the_object_store_once(cluster, mnist5k):
+    assert cluster.dataset_ref(mnist5k) is cluster.dataset_ref(mnist5k)
+
+
+def test_bad_settings_are_refused_before_anything_is_queued(cluster, mnist5k):
+    with pytest.raises(ValueError, match="epochs"):
+        cluster.submit_run("bad", build_model(get_preset("default")), mnist5k, TrainConfig(epochs=0))
+    spec = get_preset("default", num_classes=3)
+    with pytest.raises(ValueError, match="3"):
+        cluster.submit_run("bad", build_model(spec), mnist5k, TrainConfig())
+    assert "bad" not in cluster.owners()
+
+
+def test_workspace_trains_through_the_cluster(cluster, mnist5k):
+    ws = Workspace(owner="ws", cluster=cluster)
+    ws.add_model(get_preset("default"), "m")
+    run = ws.start_training(mnist5k, small())
+    assert isinstance(run.trainer, RemoteTrainer) and ws.entry().active_run is run
+    assert run.trainer.join(120)
+    assert run.current()["status"] == "finished" and ws.entry().state == "trained"
+    assert run.snapshots and ws.entry().test_accuracy > 0.5
