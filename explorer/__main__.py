@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -70,12 +72,31 @@ def _dataset_for(args: argparse.Namespace) -> Any:
     return load_dataset(name, args.data_dir, download=not args.no_download)
 
 
+def _check_out(out: str, dataset: str) -> None:
+    """Refuse, before training, a checkpoint path that would be lost or would destroy an input."""
+    p = Path(out)
+    if p.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name such as model.safetensors")
+    if Path(dataset).exists() and p.resolve() == Path(dataset).resolve():
+        raise UsageError(f"--out {out} is the dataset being trained on; choose another file")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"--out {out}: the folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise UsageError(f"--out {out}: cannot write there")
+
+
 def _cmd_train(args: argparse.Namespace) -> None:
     from .checkpoint import save_checkpoint
     from .presets import PRESETS, get_preset
     from .spec import build_model, validate_spec
     from .train import TrainConfig, Trainer
 
+    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+                      schedule=args.schedule, seed=args.seed, device=args.device, limit_train=args.limit_train,
+                      momentum=args.momentum, weight_decay=args.weight_decay).validate()  # before any work
+    if args.out:
+        _check_out(args.out, args.dataset)
     ds = _dataset_for(args)
     if args.spec in PRESETS:  # presets adapt to the dataset's classes and image shape
         spec = validate_spec(get_preset(args.spec, num_classes=ds.num_classes, input_shape=ds.input_shape))
@@ -84,9 +105,6 @@ def _cmd_train(args: argparse.Namespace) -> None:
     nc = spec.get("num_classes")
     if nc is not None and nc != ds.num_classes:
         raise UsageError(f"the spec has num_classes {nc} but {ds.name} has {ds.num_classes} classes")
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                      schedule=args.schedule, seed=args.seed, device=args.device, limit_train=args.limit_train,
-                      momentum=args.momentum, weight_decay=args.weight_decay)
     model = build_model(spec, seed=args.seed)
 
     def show(ev: dict[str, Any]) -> None:
@@ -121,6 +139,8 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     from .evaluate import predict_proba
     from .preprocess import load_image_file, prepare_image
 
+    if args.top < 1:
+        raise UsageError(f"--top must be at least 1, got {args.top}")
     ck = load_checkpoint(args.checkpoint)
     shape = ck.spec["input_shape"]
     xs = [prepare_image(load_image_file(p), shape) for p in args.images]
@@ -128,9 +148,10 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     classes = ck.dataset["classes"]
     for path, p in zip(args.images, probs):
         top = p.argsort(descending=True)[: args.top]
-        if args.json:
-            print(json.dumps({"image": path, "prediction": classes[int(top[0])],
-                              "probabilities": {c: round(float(v), 6) for c, v in zip(classes, p)}}))
+        if args.json:  # strict JSON: a non-finite probability is null, never NaN
+            probs_ = {c: round(float(v), 6) if math.isfinite(float(v)) else None for c, v in zip(classes, p)}
+            print(json.dumps({"image": path, "prediction": classes[int(top[0])], "probabilities": probs_},
+                             allow_nan=False))
         else:
             print(f"{path}: " + ", ".join(f"{classes[int(i)]} {float(p[i]):.1%}" for i in top))
 
@@ -205,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except (RecursionError, OverflowError, MemoryError) as e:
+        sys.stderr.write(f"error: the input is too large or too deeply nested ({type(e).__name__})\n")
+        return 2
     return 0
 
 

@@ -18,6 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from .safejson import parse_json
 from .spec import SpecError, build_model, summarize
 
 __all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "MAX_CHECKPOINT_BYTES"]
@@ -77,12 +78,14 @@ def _header(data: bytes) -> dict[str, Any]:
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
         raise CheckpointError("not a CNN Explorer checkpoint (not a safetensors file, or truncated)")
     try:
-        header = json.loads(data[8:8 + n])
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise CheckpointError("not a CNN Explorer checkpoint: its header is not JSON") from None
+        header = parse_json(data[8:8 + n], "header", CheckpointError)
+    except CheckpointError as e:
+        raise CheckpointError(f"not a CNN Explorer checkpoint: its {e}") from None
     if not isinstance(header, dict):
         raise CheckpointError("not a CNN Explorer checkpoint: malformed header")
     meta = header.get("__metadata__")
+    if isinstance(meta, dict) and not all(isinstance(v, str) for v in meta.values()):
+        raise CheckpointError("not a CNN Explorer checkpoint: its metadata values must be text")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError("a safetensors file, but not a CNN Explorer checkpoint (no spec inside); "
                               "save one from the app or `python -m explorer train --out`")
@@ -92,10 +95,7 @@ def _header(data: bytes) -> dict[str, Any]:
 
 
 def _meta_json(meta: dict[str, Any], key: str) -> Any:
-    try:
-        return json.loads(meta.get(key) or "{}")
-    except json.JSONDecodeError:
-        raise CheckpointError(f"checkpoint: its {key} is not valid JSON") from None
+    return parse_json(meta.get(key) or "{}", f"checkpoint: its {key}", CheckpointError)
 
 
 def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) -> None:
@@ -105,6 +105,8 @@ def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) 
     channels = spec["input_shape"][0]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
         raise CheckpointError("checkpoint: dataset classes must be a list of names")
+    if len(set(classes)) != len(classes):
+        raise CheckpointError("checkpoint: two of its classes have the same name")
     n_out = 2 if out_shape == (1,) else out_shape[0] if len(out_shape) == 1 else None
     if n_out is not None and len(classes) != n_out:
         raise CheckpointError(f"checkpoint: the model has {n_out} outputs but {len(classes)} class names")
@@ -159,4 +161,4 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     model.eval()
     history, config = _meta_json(meta, "history"), _meta_json(meta, "config")
     return Checkpoint(model, spec, dataset, history if isinstance(history, dict) else {},
-                      config if isinstance(config, dict) else {}, str(meta.get("name", "")))
+                      config if isinstance(config, dict) else {}, meta.get("name", "")[:200])

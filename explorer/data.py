@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .preprocess import decode_image
+
 __all__ = [
     "DATASETS",
     "DataError",
@@ -110,6 +112,8 @@ def _stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Te
         idx = torch.nonzero(y == c).flatten()
         idx = idx[torch.randperm(len(idx), generator=g)]
         held.append(idx[: int(round(len(idx) * fraction))])
+    if fraction > 0 and len(y) >= 2 and not sum(len(h) for h in held):
+        held.append(torch.randperm(len(y), generator=g)[:1])  # tiny data: hold out one image rather than none
     held_idx = torch.cat(held).sort().values
     mask = torch.ones(len(y), dtype=torch.bool)
     mask[held_idx] = False
@@ -131,6 +135,10 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
         p, q = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
         train_x, train_y, test_x, test_y = train_x[p], train_y[p], test_x[q], test_y[q]
     keep, val = _stratified_split(train_y, val_fraction, seed=0)
+    for split, n in (("training", len(keep)), ("validation", len(val)), ("test", len(test_y))):
+        if n == 0:
+            raise DataError(f"{name}: too few images: the {split} split would be empty (give at least a few "
+                            "images per class)")
     mean, std = _stats(train_x[keep])
     return Dataset(name, train_x[keep].contiguous(), train_y[keep].contiguous(), train_x[val].contiguous(),
                    train_y[val].contiguous(), test_x.contiguous(), test_y.contiguous(), tuple(classes), mean, std,
@@ -236,52 +244,85 @@ def _read_bytes(src: str | Path | bytes, what: str) -> bytes:
 
 
 def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
-    """``label,pixel1..pixelN`` rows -> uint8 ``(N, 1, S, S)`` and labels ``(N,)``."""
+    """``label,pixel1..pixelN`` rows -> uint8 ``(N, 1, S, S)`` and labels ``(N,)``.
+
+    Rows are converted in blocks straight into the uint8 result, so memory stays near the size of the images
+    themselves (no list of every field as a Python string).
+    """
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise DataError(f"{what}: not a text CSV file (it is not UTF-8)") from None
     rows = csv.reader(io.StringIO(text))
-    header = next(rows, None)
-    if not header or header[0].strip().lower() != "label" or len(header) < 2:
-        raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
-                        f"{','.join(header or [])[:60]!r}")
-    n_pix = len(header) - 1
-    side = math.isqrt(n_pix)
-    if side * side != n_pix:
-        raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
-    labels: list[int] = []
-    pixels: list[list[str]] = []
-    for lineno, row in enumerate(rows, start=2):
-        if not row or all(not c.strip() for c in row):
-            continue
-        if len(row) != n_pix + 1:
-            raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} (label + {n_pix} pixels)")
-        try:
-            labels.append(int(row[0]))
-        except ValueError:
-            raise DataError(f"{what}: line {lineno}: label {row[0]!r} is not an integer") from None
-        pixels.append(row[1:])
-        if len(labels) > MAX_IMAGES:
-            raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
+    try:
+        header = next(rows, None)
+        if not header or header[0].strip().lower() != "label" or len(header) < 2:
+            raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
+                            f"{','.join(header or [])[:60]!r}")
+        n_pix = len(header) - 1
+        side = math.isqrt(n_pix)
+        if side * side != n_pix:
+            raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
+        labels: list[int] = []
+        blocks: list[np.ndarray] = []
+        block: list[list[str]] = []
+        first_line = 2
+        for lineno, row in enumerate(rows, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != n_pix + 1:
+                raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
+                                f"(label + {n_pix} pixels)")
+            labels.append(_label(row[0], lineno, what))
+            if len(labels) > MAX_IMAGES:
+                raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
+            block.append(row[1:])
+            if len(block) == 1024:
+                blocks.append(_pixels(block, first_line, what))
+                block, first_line = [], lineno + 1
+        if block:
+            blocks.append(_pixels(block, first_line, what))
+    except csv.Error as e:
+        raise DataError(f"{what}: not a readable CSV file ({e})") from None
     if not labels:
         raise DataError(f"{what}: no images after the header")
-    try:
-        arr = np.asarray(pixels, dtype=np.float64)
-    except ValueError:
-        bad = next((i, c) for i, r in enumerate(pixels) for c in r if not _is_number(c))
-        raise DataError(f"{what}: line {bad[0] + 2}: pixel value {bad[1]!r} is not a number") from None
-    if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 255:
-        raise DataError(f"{what}: pixel values must lie in 0..255, found {arr.min():g}..{arr.max():g}")
-    x = torch.as_tensor(arr.round().astype(np.uint8)).view(-1, 1, side, side)
+    x = torch.from_numpy(np.concatenate(blocks)).view(-1, 1, side, side)
     return x, torch.as_tensor(labels, dtype=torch.long)
+
+
+MAX_LABEL = 100_000
+
+
+def _label(text: str, lineno: int, what: str) -> int:
+    t = text.strip()
+    if not (t.isdigit() or (t[:1] in "+-" and t[1:].isdigit())) or len(t) > 12:
+        raise DataError(f"{what}: line {lineno}: label {text[:20]!r} is not a whole number from 0 to {MAX_LABEL:,}")
+    v = int(t)
+    if not 0 <= v <= MAX_LABEL:
+        raise DataError(f"{what}: line {lineno}: label {v} is not a whole number from 0 to {MAX_LABEL:,}")
+    return v
+
+
+def _pixels(block: list[list[str]], first_line: int, what: str) -> np.ndarray:
+    """One block of rows of pixel strings -> uint8 ``(n, N)``; a sentence naming the line if one is bad."""
+    try:
+        arr = np.asarray(block, dtype=np.float32)
+    except ValueError:
+        i, c = next((i, c) for i, r in enumerate(block) for c in r if not _is_number(c))
+        raise DataError(f"{what}: line {first_line + i}: pixel value {c[:20]!r} is not a number") from None
+    ok = np.isfinite(arr) & (arr >= 0) & (arr <= 255)
+    if not ok.all():
+        i = int(np.argwhere(~ok)[0][0])
+        raise DataError(f"{what}: line {first_line + i}: pixel values must lie in 0..255, found "
+                        f"{arr[i][~ok[i]][0]:g}")
+    return np.rint(arr).astype(np.uint8)
 
 
 def _is_number(s: str) -> bool:
     try:
         float(s)
         return True
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
 
 
@@ -290,9 +331,11 @@ def _relabel(ys: list[Tensor], names: list[str] | None) -> tuple[list[Tensor], l
     values = torch.unique(torch.cat(ys))
     if len(values) < 2:
         raise DataError(f"only one class ({values.tolist()}); a classifier needs at least two")
-    lut = {int(v): i for i, v in enumerate(values.tolist())}
-    out = [torch.tensor([lut[int(v)] for v in y.tolist()], dtype=torch.long) for y in ys]
-    classes = [names[v] if names and v < len(names) else str(v) for v in values.tolist()]
+    out = [torch.searchsorted(values, y) for y in ys]  # value -> its rank among the labels
+    classes = [names[v] if names and 0 <= v < len(names) else str(v) for v in values.tolist()]
+    if len(set(classes)) != len(classes):
+        dup = next(c for c in classes if classes.count(c) > 1)
+        raise DataError(f"two classes are both named {dup!r}; class names must differ")
     return out, classes
 
 
@@ -319,33 +362,70 @@ def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, 
     return _assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
 
 
-def _open_zip(data: bytes, what: str) -> zipfile.ZipFile:
+def _open_zip(data: bytes, what: str) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """Open a zip and check it before reading anything: count, declared sizes, ratios, methods, depth."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DataError(f"{what}: not a zip file") from None
-    infos = [i for i in zf.infolist() if not i.is_dir()]
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, NotImplementedError, EOFError, OSError):
+        raise DataError(f"{what}: not a zip file this app can read") from None
     if len(infos) > MAX_IMAGES:
         raise DataError(f"{what}: {len(infos):,} files, more than the {MAX_IMAGES:,} allowed")
     total = sum(i.file_size for i in infos)
     if total > MAX_UNZIPPED_BYTES:
         raise DataError(f"{what}: unpacks to {total / 2**20:,.0f} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB limit")
     for i in infos:
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise DataError(f"{what}: {_safe_name(i.filename)} is compressed with a method this app does not read "
+                            "(use an ordinary zip: stored or deflate)")
         if i.file_size > 1_000_000 and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
-            raise DataError(f"{what}: {i.filename} expands {i.file_size // max(i.compress_size, 1)}x; refusing a "
-                            "possible zip bomb")
-    return zf
+            raise DataError(f"{what}: {_safe_name(i.filename)} expands {i.file_size // max(i.compress_size, 1)}x; "
+                            "refusing a possible zip bomb")
+        if i.filename.count("/") > MAX_ZIP_DEPTH:
+            raise DataError(f"{what}: {_safe_name(i.filename)} lies more than {MAX_ZIP_DEPTH} folders deep")
+    return zf, infos
+
+
+MAX_ZIP_DEPTH = 16
+MAX_ZIP_PIXELS = 400_000_000  # decoded pixels of all the images of one upload together
+
+
+def _safe_name(name: str) -> str:
+    """A zip member's name for a message: printable, and not endless."""
+    clean = "".join(c if c.isprintable() else "?" for c in name)
+    return clean if len(clean) <= 80 else "…" + clean[-79:]
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytes:
+    """A member's bytes, read in bounded chunks: one that inflates past its declared size is refused."""
+    out = bytearray()
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(1 << 20):
+                out += chunk
+                if len(out) > info.file_size:
+                    raise DataError(f"{what}: {_safe_name(info.filename)} is larger than the zip says; refusing it")
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
+        raise DataError(f"{what}: {_safe_name(info.filename)} cannot be unpacked ({e})") from None
+    return bytes(out)
 
 
 def _class_folders(names: list[str]) -> dict[str, list[str]]:
-    """Image paths grouped by class folder: ``[split/]class/file`` under at most one wrapper folder."""
-    parts = [n.split("/") for n in names if n.lower().endswith(IMAGE_SUFFIXES) and "__MACOSX" not in n
-             and not n.split("/")[-1].startswith(".")]
-    while parts and all(len(p) > 2 for p in parts) and len({p[0] for p in parts}) == 1:
-        parts = [p[1:] for p in parts]  # a single wrapper folder
+    """Image paths grouped by class folder: ``[split/]class/file`` under any number of wrapper folders."""
+    keep = [n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and "__MACOSX" not in n
+            and not n.split("/")[-1].startswith(".")]
+    parts = [n.split("/") for n in keep]
+    if not parts:
+        return {}
+    strip = 0  # wrapper folders shared by every path (each path keeps a folder and a file), found in one pass
+    shortest = min(len(p) for p in parts)
+    while strip < shortest - 2 and len({p[strip] for p in parts}) == 1:
+        strip += 1
     groups: dict[str, list[str]] = {}
-    for p, full in zip(parts, [n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and "__MACOSX" not in n
-                               and not n.split("/")[-1].startswith(".")]):
+    for p, full in zip(parts, keep):
+        p = p[strip:]
         if len(p) >= 2:
             groups.setdefault("/".join(p[:-1]), []).append(full)
     return groups
@@ -362,8 +442,9 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
 
     if not 8 <= size <= 256:
         raise DataError(f"{name}: image size must be between 8 and 256, got {size}")
-    zf = _open_zip(_read_bytes(src, name), name)
-    groups = _class_folders(zf.namelist())
+    zf, infos = _open_zip(_read_bytes(src, name), name)
+    by_name = {i.filename: i for i in infos}
+    groups = _class_folders(list(by_name))
     split_of = {g: g.split("/")[0].lower() if "/" in g else "" for g in groups}
     has_splits = any(s in ("train", "training") for s in split_of.values())
     by_class: dict[str, dict[str, list[str]]] = {}
@@ -374,27 +455,33 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
     if not by_class:
         raise DataError(f"{name}: no images in class folders (expected class_name/image.png inside the zip)")
     if len(by_class) < 2:
-        raise DataError(f"{name}: only one class folder ({next(iter(by_class))}); a classifier needs at least two")
-    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
+                        "at least two")
     classes = sorted(by_class)
-    images: dict[str, list[tuple[Any, int]]] = {"train": [], "test": [], "all": []}
+    # Each image is decoded, resized to size x size (RGB) and dropped before the next: memory stays near the
+    # small images. Grey is made at the end if no image had colour (the same luma weights PIL uses).
+    images: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "test": [], "all": []}
     any_colour = False
+    budget = [MAX_ZIP_PIXELS]
     for label, cls in enumerate(classes):
         for split, files in by_class[cls].items():
             for f in sorted(files):
+                what = f"{name}: image {_safe_name(f)}"
                 try:
-                    with Image.open(io.BytesIO(zf.read(f))) as im:
-                        im.load()
-                        any_colour |= im.mode not in ("L", "1", "I", "I;16", "F", "LA")
-                        images[split].append((im.convert("RGB"), label))
-                except Exception as e:  # noqa: BLE001 - PIL's errors vary by format
-                    raise DataError(f"{name}: cannot read image {f}: {str(e) or type(e).__name__}") from None
+                    im = decode_image(_read_member(zf, by_name[f], name), what, MAX_IMAGE_PIXELS, budget)
+                except ValueError as e:
+                    raise DataError(str(e)) from None
+                small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+                any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
+                images[split].append((small, label))
+                del im
     mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
 
-    def stack(items: list[tuple[Any, int]]) -> tuple[Tensor, Tensor]:
-        arrs = [np.asarray(im.convert(mode).resize((size, size), Image.Resampling.BILINEAR)) for im, _ in items]
-        x = torch.as_tensor(np.stack(arrs))
-        x = x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    def stack(items: list[tuple[np.ndarray, int]]) -> tuple[Tensor, Tensor]:
+        x = torch.as_tensor(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)  # (N, 3, S, S)
+        if mode == "L":
+            w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
+            x = ((x.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
         return x.contiguous(), torch.tensor([lab for _, lab in items], dtype=torch.long)
 
     if has_splits:

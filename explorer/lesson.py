@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .safejson import parse_json
 from .spec import SpecError, validate_spec
 from .train import TrainConfig
 
@@ -40,10 +41,7 @@ def parse_lesson(text: str | bytes) -> Lesson:
     """Read and check a lesson file; ValueError with the reason if it is not one."""
     if len(text) > MAX_LESSON_BYTES:
         raise ValueError("lesson file is over 1 MB")
-    try:
-        d = json.loads(text)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError("not a lesson file: it is not JSON") from None
+    d = parse_json(text, "lesson file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
     unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes"}
@@ -65,6 +63,8 @@ def parse_lesson(text: str | bytes) -> Lesson:
         TrainConfig.from_dict(train).validate()
     except (ValueError, TypeError) as e:
         raise ValueError(f"lesson file: training settings: {e}") from None
+    if not isinstance(d["dataset"], str) or len(d["dataset"]) > 200:
+        raise ValueError("lesson file: dataset must be a name")
     hidden = d.get("hidden") or []
     if not isinstance(hidden, list) or any(h not in HIDEABLE_PAGES for h in hidden):
         raise ValueError(f"lesson file: hidden pages must be among {', '.join(HIDEABLE_PAGES)}")

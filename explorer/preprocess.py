@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file"]
+__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image"]
 
 
 class EmptyImageError(ValueError):
@@ -87,16 +87,52 @@ def prepare_image(img: np.ndarray, input_shape: list[int] | tuple[int, ...], dig
     return t.clamp(0, 255).round().to(torch.uint8)
 
 
-def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np.ndarray:
-    """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``; ValueError if unreadable."""
-    from PIL import Image
+def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000, budget: list[int] | None = None):
+    """Decode image bytes into a PIL image in mode L, RGB or RGBA, upright and 8-bit; ValueError if not.
+
+    The size is checked from the header before any pixel is decoded (``max_pixels``; ``budget`` is a one-item
+    list of pixels left for a whole upload, decreased here). Phone photos are turned upright by their EXIF
+    orientation; 16-bit and float images are scaled to 0..255, not clipped.
+    """
+    from PIL import Image, ImageOps
 
     try:
+        im = Image.open(io.BytesIO(data))
+        w, h = im.size
+        if w * h > max_pixels:
+            raise ValueError(f"{what} is {w}x{h} pixels, over the {max_pixels:,}-pixel limit")
+        if budget is not None:
+            if w * h > budget[0]:
+                raise ValueError(f"{what}: the images together hold too many pixels (over the limit of the upload)")
+            budget[0] -= w * h
+        if im.format == "JPEG" and w * h > 4_000_000:
+            im.draft(im.mode, (1024, 1024))  # big photos: the decoder shrinks them (to >= 1024 px) as it reads
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+            a = np.asarray(im, dtype=np.float64)
+            if im.mode == "F" and np.isfinite(a).all() and a.max(initial=0) <= 1.0:
+                a = a * 255.0
+            elif a.max(initial=0) > 255:
+                a = a / (257.0 if a.max() <= 65535 else a.max() / 255.0)
+            im = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+        if im.mode not in ("L", "RGB", "RGBA"):
+            im = im.convert("RGBA" if im.mode in ("LA", "P", "PA") or "transparency" in im.info else
+                            "L" if im.mode == "1" else "RGB")
+        return im
+    except ValueError:
+        raise
+    except Exception as e:  # noqa: BLE001 - PIL raises OSError, DecompressionBombError, SyntaxError, ...
+        if type(e).__name__ == "DecompressionBombError":
+            raise ValueError(f"{what} is too large to decode safely (over the {max_pixels:,}-pixel limit)") from None
+        raise ValueError(f"{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
+
+
+def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np.ndarray:
+    """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``, upright; ValueError if unreadable."""
+    what = "the image" if isinstance(src, bytes) else f"image {Path(src).name}"
+    try:
         data = src if isinstance(src, bytes) else Path(src).read_bytes()
-        with Image.open(io.BytesIO(data)) as im:
-            if im.width * im.height > max_pixels:
-                raise ValueError(f"image is {im.width}x{im.height}, too large")
-            im = im.convert("RGBA" if im.mode in ("RGBA", "LA", "P") else "RGB" if im.mode != "L" else "L")
-            return np.asarray(im)
     except OSError as e:
-        raise ValueError(f"cannot read image {src if not isinstance(src, bytes) else ''}: {e}".replace("  ", " ")) from None
+        raise ValueError(f"cannot read {what}: {e.strerror or e}") from None
+    return np.asarray(decode_image(data, what, max_pixels))

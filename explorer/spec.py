@@ -132,7 +132,7 @@ def _check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
     """Return the value in canonical form, or raise SpecError naming the layer."""
 
     def fail(need: str) -> SpecError:
-        return SpecError(f"{where}: {name} must be {need}, got {value!r}", layer)
+        return SpecError(f"{where}: {name} must be {need}, got {_short(value)}", layer)
 
     def check_int(v: Any, minimum: float | None) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
@@ -146,7 +146,8 @@ def _check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
     if arg.kind == "int":
         return check_int(value, arg.minimum)
     if arg.kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
+                or not math.isfinite(value):
             raise fail("a number")
         if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
             raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
@@ -258,9 +259,9 @@ def _layer(
     if not isinstance(spec, dict):
         raise SpecError(f"layer {path}: must be an object like {{\"type\": \"ReLU\"}}, got {spec!r}", path)
     ltype = spec.get("type")
-    if ltype not in LAYER_TYPES:
+    if not isinstance(ltype, str) or ltype not in LAYER_TYPES:
         known = ", ".join(LAYER_TYPES)
-        raise SpecError(f"layer {path}: unknown type {ltype!r}; known types: {known}", path)
+        raise SpecError(f"layer {path}: unknown type {_short(ltype)}; known types: {known}", path)
     where = f"layer {path} {ltype}"
     schema = LAYER_TYPES[ltype]
     extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
@@ -302,6 +303,11 @@ def _shape_rule(
         if a["padding"] == "same":
             if s != (1, 1):
                 raise SpecError(f"{where}: padding='same' needs stride 1, got stride {a['stride']}", path)
+            total = (d[0] * (k[0] - 1), d[1] * (k[1] - 1))  # what 'same' pads, split over both sides
+            p = (total[0] - total[0] // 2, total[1] - total[1] // 2)
+            if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
+                raise SpecError(f"{where}: padding='same' with a {k[0]}x{k[1]} kernel pads {max(p)}, which must be "
+                                f"smaller than the input {h}x{w} for padding_mode={a['padding_mode']!r}", path)
             oh, ow = h, w
         else:
             p = (0, 0) if a["padding"] == "valid" else _pair(a["padding"])
@@ -403,6 +409,12 @@ def _residual(
     return out, brf
 
 
+def _short(v: Any) -> str:
+    """A value for a message, never thousands of characters long."""
+    r = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
 def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
     if not isinstance(spec, dict):
         raise SpecError(f"a spec must be a JSON object with 'input_shape' and 'layers', got {type(spec).__name__}")
@@ -418,8 +430,11 @@ def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
         raise SpecError(f"spec: input_shape {shape} is too large (at most {MAX_INPUT_CHANNELS} channels and "
                         f"{MAX_INPUT_SIDE} pixels a side)")
     nc = spec.get("num_classes")
-    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or nc < 1):
-        raise SpecError(f"spec: num_classes must be a positive integer, got {nc!r}")
+    if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or not 1 <= nc <= 100_000):
+        raise SpecError(f"spec: num_classes must be an integer from 1 to 100,000, got {_short(nc)}")
+    for key in ("name", "description"):
+        if key in spec and not isinstance(spec[key], str):
+            raise SpecError(f"spec: {key} must be text, got {_short(spec[key])}")
     layers = spec.get("layers")
     if not isinstance(layers, list):
         raise SpecError(f"spec: layers must be a list, got {type(layers).__name__}")
@@ -469,13 +484,9 @@ def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def parse_spec(text: str) -> dict[str, Any]:
     """Parse a JSON spec and validate it. Malformed JSON raises SpecError with line and column."""
-    try:
-        spec = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise SpecError(f"spec is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
-    except (TypeError, UnicodeDecodeError, RecursionError):
-        raise SpecError("spec is not valid JSON text") from None
-    return validate_spec(spec)
+    from .safejson import parse_json
+
+    return validate_spec(parse_json(text, "spec", SpecError))
 
 
 # --- building -----------------------------------------------------------------------------

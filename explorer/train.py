@@ -22,7 +22,7 @@ from .data import Dataset
 from .evaluate import evaluate
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "TrainConfig", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
+__all__ = ["Augment", "TrainConfig", "LIMITS", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
            "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
@@ -53,6 +53,8 @@ class Augment:
                     or self.brightness or self.contrast)
 
     def validate(self) -> None:
+        if not isinstance(self.flip, bool):
+            raise ValueError(f"augmentation flip must be true or false, got {_short(self.flip)}")
         checks = [("rotation", 0, 180), ("shift", 0, 0.5), ("scale", 0.3, 1.0), ("shear", 0, 45),
                   ("brightness", 0, 1), ("contrast", 0, 1)]
         for name, lo, hi in checks:
@@ -96,6 +98,20 @@ def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = N
     return x
 
 
+# One set of limits for every way in: the Train page's widgets, lesson files, the CLI and the library.
+LIMITS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 1000), "batch_size": (1, 65536), "log_every": (1, 100000), "step_epochs": (1, 1000),
+    "seed": (0, 2**53 - 1), "lr": (1e-6, 100.0), "momentum": (0.0, 1.0), "weight_decay": (0.0, 10.0),
+    "gamma": (0.0, 1.0)}
+INT_SETTINGS = ("epochs", "batch_size", "log_every", "step_epochs", "seed")
+
+
+def _short(v: Any) -> str:
+    """A value for a message, never thousands of characters long."""
+    r = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
 @dataclass
 class TrainConfig:
     """Everything a run needs besides the model and the data."""
@@ -118,32 +134,31 @@ class TrainConfig:
     eval_splits: tuple[str, ...] = ("val", "test")
 
     def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first bad setting; return self."""
-        def positive_int(name: str, hi: int) -> None:
+        """Raise ValueError naming the first bad setting; return self. The limits are ``LIMITS``, the same
+        ones the Train page's widgets use, so a setting accepted here is never refused there."""
+        for name, (lo, hi) in LIMITS.items():
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= hi:
-                raise ValueError(f"{name} must be an integer between 1 and {hi:,}, got {v!r}")
-
-        positive_int("epochs", 1000)
-        positive_int("batch_size", 65536)
-        positive_int("log_every", 100000)
-        positive_int("step_epochs", 1000)
+            if name in INT_SETTINGS:
+                if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                    raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {_short(v)}")
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
+                raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {_short(v)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {_short(self.optimizer)}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
-        for name, lo, hi in (("lr", 0, 100), ("momentum", 0, 1), ("weight_decay", 0, 10), ("gamma", 0, 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi \
-                    or (name == "lr" and v == 0):
-                raise ValueError(f"{name} must be a number in {'(' if name == 'lr' else '['}{lo}, {hi}], got {v!r}")
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {_short(self.schedule)}")
         if self.limit_train is not None and (isinstance(self.limit_train, bool) or not isinstance(self.limit_train, int)
-                                             or self.limit_train < 1):
-            raise ValueError(f"limit_train must be a positive integer, got {self.limit_train!r}")
-        if self.snapshot_every < 0:
-            raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every}")
-        if any(s not in ("val", "test") for s in self.eval_splits):
-            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {self.eval_splits!r}")
+                                             or not 1 <= self.limit_train <= 10**9):
+            raise ValueError(f"limit_train must be a positive integer, got {_short(self.limit_train)}")
+        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
+                or not 0 <= self.snapshot_every <= 10**9:
+            raise ValueError(f"snapshot_every must be an integer >= 0, got {_short(self.snapshot_every)}")
+        if not isinstance(self.eval_splits, (tuple, list)) or any(s not in ("val", "test") for s in self.eval_splits):
+            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {_short(self.eval_splits)}")
+        if not isinstance(self.augment, Augment):
+            raise ValueError("augment must be an object of augmentation settings")
+        if not isinstance(self.device, str):
+            raise ValueError(f"device must be auto, cpu, cuda or mps, got {_short(self.device)}")
         self.augment.validate()
         resolve_device(self.device)
         return self
@@ -161,12 +176,16 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training setting {sorted(unknown)[0]!r}")
         aug = d.pop("augment", {}) or {}
+        if not isinstance(aug, (dict, Augment)):
+            raise ValueError(f"augment must be an object of augmentation settings, got {_short(aug)}")
         if isinstance(aug, dict):
             unknown_aug = set(aug) - set(Augment.__dataclass_fields__)
             if unknown_aug:
                 raise ValueError(f"unknown augmentation {sorted(unknown_aug)[0]!r}")
             aug = Augment(**aug)
         if "eval_splits" in d:
+            if not isinstance(d["eval_splits"], (list, tuple)):
+                raise ValueError(f"eval_splits must be a list, got {_short(d['eval_splits'])}")
             d["eval_splits"] = tuple(d["eval_splits"])
         return cls(augment=aug, **d)
 

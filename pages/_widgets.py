@@ -124,7 +124,7 @@ def current_dataset() -> Dataset:
     """The chosen dataset; if it cannot be loaded, say why and fall back to the embedded digits."""
     try:
         return get_dataset()
-    except DataError as e:
+    except ValueError as e:  # DataError, and any other sentence the library raises
         st.error(f"{e}. Using the embedded {DEFAULT_DATASET} instead.")
         return get_dataset(DEFAULT_DATASET)
 
@@ -229,6 +229,18 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
         aug["contrast"] = c[5].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05, key=f"{key}_c")
     else:
         c[5].caption("Colour jitter applies to colour datasets.")
+
+
+AUGMENT_KEYS = {"rotation": "rot", "shift": "shift", "scale": "scale", "shear": "shear", "flip": "flip",
+                "brightness": "b", "contrast": "c"}
+
+
+def read_augment(aug: dict[str, Any], key: str) -> None:
+    """Copy the augmentation widgets' current values (made by ``augment_controls`` with ``key``) into ``aug``:
+    callbacks call this to act on what is on screen at the moment of a click."""
+    for name, suffix in AUGMENT_KEYS.items():
+        if f"{key}_{suffix}" in st.session_state:
+            aug[name] = st.session_state[f"{key}_{suffix}"]
 
 
 def run_status_line(hist: dict[str, Any]) -> str:

@@ -40,6 +40,7 @@ def _bump() -> None:
 
 def _set_draft(spec: dict[str, Any]) -> None:
     st.session_state[DRAFT] = spec
+    st.session_state.pop("build_name", None)  # the name field shows the new draft's name, not the last one's
     _bump()
 
 
@@ -189,8 +190,11 @@ def _add_row(path: list[int], key: str, label: str, types: list[str]) -> None:
 # --- start from a preset, from scratch, or an import ---
 with st.container(border=True):
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    preset = c1.selectbox("Start from a preset", list(PRESETS), format_func=lambda n: f"{n} — {preset_description(n)}")
-    c2.button("Load preset", on_click=lambda: _set_draft(get_preset(preset, num_classes=ds.num_classes,
+    c1.selectbox("Start from a preset", list(PRESETS), format_func=lambda n: f"{n} — {preset_description(n)}",
+                 key="build_preset")
+    # the callback reads the selectbox's key: a preset picked just before the click is the one loaded
+    c2.button("Load preset", on_click=lambda: _set_draft(get_preset(st.session_state["build_preset"],
+                                                                     num_classes=ds.num_classes,
                                                                      input_shape=ds.input_shape)), type="primary")
     c3.button("From scratch", on_click=lambda: _set_draft(
         {"name": "my-cnn", "input_shape": ds.input_shape, "num_classes": ds.num_classes,
@@ -211,7 +215,7 @@ with left:
 error: SpecError | None = None
 try:
     summary = summarize(draft)
-except SpecError as e:
+except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
     error, summary = e, None
     (slots.get(e.layer or "") or left).error(f"⛔ {e}")
 
@@ -251,7 +255,7 @@ with right:
                 st.download_button("PyTorch script (.py)", script, icon=":material/download:",
                                    file_name=f"{name or 'model'}.py",
                                    mime="text/x-python", on_click="ignore")
-            except SpecError as e:
+            except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
                 st.caption(str(e))
     up = st.file_uploader("Import a spec (JSON)", type=["json"], key="spec_upload")
     if up is not None and st.button("Import"):
@@ -260,7 +264,7 @@ with right:
             spec.setdefault("name", up.name.rsplit(".", 1)[0])
             _set_draft(spec)
             st.rerun()
-        except SpecError as e:
+        except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
             st.error(f"Not imported: {e}. Your layers are unchanged.")
     with st.expander("Spec as JSON"):
         st.code(json.dumps(draft, indent=2), language="json")

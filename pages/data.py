@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer import DATASETS, DataError, load_csv, load_image_zip
+from explorer import DATASETS, load_csv, load_image_zip
 from explorer.plots import class_distribution, image_grid
 from pages._widgets import DATASET, UPLOADS, dataset_names, get_dataset
 
@@ -24,7 +24,7 @@ if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)
         st.session_state[DATASET] = choice
-    except DataError as e:
+    except ValueError as e:  # DataError, and any other sentence the library raises
         st.error(f"{e}. Keeping **{st.session_state[DATASET]}**.")
 
 with st.expander("Upload your own data"):
@@ -46,7 +46,7 @@ with st.expander("Upload your own data"):
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()
-            except DataError as e:
+            except ValueError as e:  # DataError, and any other sentence the library raises
                 st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
     with tab_zip:
         st.caption("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
@@ -61,7 +61,7 @@ with st.expander("Upload your own data"):
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()
-            except DataError as e:
+            except ValueError as e:  # DataError, and any other sentence the library raises
                 st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
 
 ds = get_dataset(st.session_state[DATASET]) if st.session_state[DATASET] in names else get_dataset("mnist-5k")

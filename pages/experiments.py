@@ -15,6 +15,7 @@ st.title("Experiments")
 ds = current_dataset()
 ws = workspace()
 jobs: dict = st.session_state.setdefault(JOBS, {})  # name -> Job or RemoteJob
+used: dict = st.session_state.setdefault("experiment_settings", {})  # name -> the settings it ran with, in words
 st.caption(f"On **{ds.name}** ({ds.sizes()['train']:,} training images). Each experiment trains its own models "
            "in the background; your current model is not changed.")
 c1, c2 = st.columns(2)
@@ -45,6 +46,9 @@ def launch(name: str, make) -> None:
         old.cancel()
     fn, args, kwargs = make()
     jobs[name] = ws.start_job(name, fn, *args, **kwargs)
+    cfg = kwargs.get("config")
+    used[name] = (f"Ran with {cfg.epochs} epoch(s) on {cfg.limit_train:,} training images per model."
+                  if cfg is not None else "")
 
 
 def panel(name: str, title: str, explain: str, make, render) -> None:
@@ -62,6 +66,8 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
             return
         render(job.result)
         st.info(job.result["conclusion"])
+        if used.get(name):
+            st.caption(used[name])
 
     show()
 

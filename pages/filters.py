@@ -42,35 +42,46 @@ else:
 
 candidates = [n for n, m in named_layers(model) if n in dict(conv_layers(model))] or [n for n, _ in named_layers(model)]
 c = st.columns(5)
-layer = c[0].selectbox("Layer", candidates, index=len(candidates) - 1 if source == "current model" else 0)
+layer = c[0].selectbox("Layer", candidates, index=len(candidates) - 1 if source == "current model" else 0,
+                       key="fv_layer")
 n_ch = layer_channels(model, layer, shape)
-count = c[1].number_input("Channels", 1, n_ch, min(n_ch, 16 if source == "current model" else 4))
-steps = c[2].select_slider("Steps", [16, 32, 64, 128, 256, 512], value=128 if source == "current model" else 32)
-reg = c[3].selectbox("Regulariser", REGULARIZERS, index=REGULARIZERS.index("jitter"),
-                     help="none: raw ascent (noisy); l2: pull towards grey; blur: smooth every 4 steps; jitter: "
-                          "random shift/zoom/rotation each step; fourier: optimise a 1/f spectrum")
-lr = c[4].select_slider("Step size", [0.01, 0.02, 0.05, 0.1, 0.2], value=0.05)
+c[1].number_input("Channels", 1, n_ch, min(n_ch, 16 if source == "current model" else 4),
+                  key=f"fv_count-{n_ch}")  # keyed by its range: another layer's count is another widget
+c[2].select_slider("Steps", [16, 32, 64, 128, 256, 512], value=128 if source == "current model" else 32,
+                   key="fv_steps")
+c[3].selectbox("Regulariser", REGULARIZERS, index=REGULARIZERS.index("jitter"), key="fv_reg",
+               help="none: raw ascent (noisy); l2: pull towards grey; blur: smooth every 4 steps; jitter: "
+                    "random shift/zoom/rotation each step; fourier: optimise a 1/f spectrum")
+c[4].select_slider("Step size", [0.01, 0.02, 0.05, 0.1, 0.2], value=0.05, key="fv_lr")
 
 
-def start(kind: str, channel: int | None = None) -> None:
-    """Start the job in a worker, on its own copy of the model (page reruns keep using this one)."""
-    old = st.session_state.get(JOB)
+def start(kind: str) -> None:
+    """Start the job in a worker, on its own copy of the model (page reruns keep using this one).
+
+    Reads the widgets' keys: the values on screen at the click count, even one typed just before it."""
+    ss = st.session_state
+    old = ss.get(JOB)
     if old is not None and not old.finished:
         old.cancel()
+    layer_, steps, lr = ss["fv_layer"], int(ss["fv_steps"]), float(ss["fv_lr"])
+    n = layer_channels(model, layer_, shape)
     ws = workspace()
     if kind == "all":
-        job = ws.start_job(f"{model_name}-{layer}", filter_images, model, layer, count, shape, steps, lr, reg, ds)
+        count = max(1, min(int(ss.get(f"fv_count-{n}", 1)), n))
+        job = ws.start_job(f"{model_name}-{layer_}", filter_images, model, layer_, count, shape, steps, lr,
+                           ss["fv_reg"], ds)
     else:
-        job = ws.start_job(f"{model_name}-{layer}", compare_regularizers, model, layer, channel, shape, steps, lr)
-    st.session_state[JOB] = job
+        channel = max(0, min(int(ss.get(f"fv_channel-{n}", 0)), n - 1))
+        job = ws.start_job(f"{model_name}-{layer_}", compare_regularizers, model, layer_, channel, shape, steps, lr)
+    ss[JOB] = job
 
 
 b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")
 job = st.session_state.get(JOB)
 busy = job is not None and not job.finished
 b[0].button("Generate", type="primary", icon=":material/auto_awesome:", on_click=start, args=("all",), disabled=busy)
-ch = b[2].number_input("Channel", 0, n_ch - 1, 0)
-b[1].button("Compare regularisers", on_click=start, args=("compare", ch), disabled=busy,
+b[2].number_input("Channel", 0, n_ch - 1, 0, key=f"fv_channel-{n_ch}")
+b[1].button("Compare regularisers", on_click=start, args=("compare",), disabled=busy,
             help="The same channel with each regulariser, side by side")
 
 

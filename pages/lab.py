@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import SpecError, summarize
+from explorer import summarize
 from explorer.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
 from explorer.plots import colorize, upscale
 from explorer.presets import get_preset
@@ -132,7 +132,7 @@ try:
                   for r in summ.layers if r.type != "ReLU"], hide_index=True)
     st.caption("On a 64×64 input. Each output unit of the last layer sees a patch this big of the input: stride, "
                "dilation and pooling make it grow much faster than stacking alone.")
-except SpecError as err:
+except ValueError as err:
     st.warning(f"{err}")
 
 # --- flatten vs global average pooling ---

@@ -5,9 +5,9 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer import CheckpointError, TrainConfig, load_checkpoint
+from explorer import TrainConfig, load_checkpoint
 from explorer.plots import training_curves
-from explorer.train import OPTIMIZERS, SCHEDULES, resolve_device
+from explorer.train import LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
 from pages._widgets import (
     TRAIN_CFG,
     TRAIN_ERROR,
@@ -17,6 +17,7 @@ from pages._widgets import (
     flash,
     fmt_acc,
     live_run,
+    read_augment,
     workspace,
 )
 
@@ -38,48 +39,71 @@ st.markdown(f"Model **{entry.name}** ({entry.params:,} parameters) on **{ds.name
 active = entry.active_run
 
 # --- settings (kept in session state so they survive leaving the page) ---
+# Every setting widget has a key "train_<field>"; read_settings() reads them, so an action reads what is on
+# screen at the moment of the click (a callback runs before this script, with the new widget values).
+KEYS = ("optimizer", "lr", "batch_size", "epochs", "schedule", "seed", "device", "momentum", "weight_decay",
+        "step_epochs", "gamma")
+
+
+def read_settings() -> TrainConfig:
+    """The settings on screen now, written back into the session's settings; raises ValueError if bad."""
+    ss = st.session_state
+    for k in KEYS:
+        if f"train_{k}" in ss:
+            cfg[k] = ss[f"train_{k}"]
+    if "train_limit" in ss:
+        cfg["limit_train"] = int(ss["train_limit"]) or None
+    read_augment(cfg["augment"], key="train_aug")
+    try:
+        return TrainConfig.from_dict(cfg).validate()
+    except TypeError as e:
+        raise ValueError(str(e)) from None
+
+
 with st.expander("Settings", expanded=active is None):
     c = st.columns(4)
-    cfg["optimizer"] = c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]))
-    cfg["lr"] = c[1].number_input("Learning rate", value=float(cfg["lr"]), min_value=1e-6, max_value=100.0,
-                                  format="%g", step=cfg["lr"] / 2,
-                                  help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
+    c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]), key="train_optimizer")
+    c[1].number_input("Learning rate", value=float(cfg["lr"]), min_value=LIMITS["lr"][0], max_value=LIMITS["lr"][1],
+                      format="%g",
+                      step=cfg["lr"] / 2, key="train_lr", help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
     sizes = [16, 32, 64, 128, 256, 512, 1024]
-    cfg["batch_size"] = c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in
-                                           sizes else 128)
-    cfg["epochs"] = c[3].number_input("Epochs", value=int(cfg["epochs"]), min_value=1, max_value=200, step=1)
+    c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in sizes else 128,
+                       key="train_batch_size")
+    c[3].number_input("Epochs", value=int(cfg["epochs"]), min_value=1, max_value=int(LIMITS["epochs"][1]), step=1,
+                      key="train_epochs")
     c = st.columns(4)
-    cfg["schedule"] = c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]),
-                                     help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
-    cfg["seed"] = c[1].number_input("Seed", value=int(cfg["seed"]), step=1, help="Same seed, same run.")
+    c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
+                   help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
+    c[1].number_input("Seed", value=int(cfg["seed"]), min_value=0, max_value=int(LIMITS["seed"][1]), step=1,
+                      key="train_seed", help="Same seed, same run.")
     devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
         ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
-    cfg["device"] = c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices
-                                   else 0, help=f"auto uses {resolve_device('auto')} here")
-    limit = c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0),
-                              min_value=0, step=500)
-    cfg["limit_train"] = int(limit) or None
+    c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
+                   key="train_device", help=f"auto uses {resolve_device('auto')} here")
+    c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0), min_value=0,
+                      step=500, key="train_limit")
     c = st.columns(4)
-    cfg["momentum"] = c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), min_value=0.0,
-                                        max_value=1.0, step=0.05)
-    cfg["weight_decay"] = c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), min_value=0.0,
-                                            max_value=10.0, format="%g", step=1e-4)
-    cfg["step_epochs"] = c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), min_value=1)
-    cfg["gamma"] = c[3].number_input("gamma", value=float(cfg["gamma"]), min_value=0.0, max_value=1.0, step=0.05)
+    c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), min_value=0.0, max_value=1.0, step=0.05,
+                      key="train_momentum")
+    c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), min_value=0.0, max_value=10.0, format="%g",
+                      step=1e-4, key="train_weight_decay")
+    c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), min_value=1,
+                      max_value=int(LIMITS["step_epochs"][1]), key="train_step_epochs")
+    c[3].number_input("gamma", value=float(cfg["gamma"]), min_value=0.0, max_value=1.0, step=0.05, key="train_gamma")
     st.markdown("**Augmentation** (random, per image, on the training device)")
     augment_controls(cfg["augment"], ds, key="train_aug")
 
 config: TrainConfig | None = None
 try:
-    config = TrainConfig.from_dict(cfg).validate()
-except (ValueError, TypeError) as e:
+    config = read_settings()
+except ValueError as e:
     st.error(f"Settings: {e}")
 
 
 # --- controls ---
 def _start() -> None:
     try:
-        ws.start_training(ds, config)  # type: ignore[arg-type]
+        ws.start_training(ds, read_settings())  # the values on screen at the click, not the last rerun's
     except ValueError as e:
         st.session_state[TRAIN_ERROR] = str(e)
 
@@ -137,5 +161,5 @@ with st.expander("Load a checkpoint"):
             e = ws.add_checkpoint(load_checkpoint(up.getvalue()), up.name.rsplit(".", 1)[0])
             flash(f"Loaded **{e.name}** ({e.params:,} parameters); it is now the current model.")
             st.rerun()
-        except CheckpointError as e:
+        except ValueError as e:  # CheckpointError, or a sentence about the file
             st.error(f"Not loaded: {e}")

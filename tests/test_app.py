@@ -128,3 +128,27 @@ def test_two_sessions_never_see_each_others_models():
     assert a.session_state["workspace"].models and not b.session_state["workspace"].models
     assert a.session_state["workspace"] is not b.session_state["workspace"]
     assert any("No model yet" in i.value for i in b.info)
+
+
+# --- every click acts on what is on screen: a value changed and a click arrive in the same rerun ---
+
+def test_train_more_uses_the_epochs_typed_just_before_the_click():
+    at = fresh()
+    at.session_state["train_config"].update(limit_train=256)
+    at.switch_page("pages/train.py").run()
+    button(at, "Create the default CNN for this dataset").click().run()
+    at.number_input(key="train_epochs").set_value(2)
+    at.number_input(key="train_seed").set_value(5)
+    button(at, "Start").click().run()  # one rerun carries both the new values and the click
+    run = at.session_state["workspace"].entry().runs[-1]
+    assert run.config["epochs"] == 2 and run.config["seed"] == 5
+    wait_training(at)
+    assert len(run.current()["epochs"]) == 2
+
+
+def test_load_preset_loads_the_preset_picked_just_before_the_click():
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    at.selectbox(key="build_preset").set_value("mnist-gap")
+    button(at, "Load preset").click().run()
+    assert at.session_state["build_draft"]["name"] == "mnist-gap"

@@ -61,9 +61,9 @@ def test_feature_maps_page_captures_and_diagnoses(trained_app):
 def test_filter_images_page_runs_a_job(trained_app):
     at = trained_app
     at.switch_page("pages/filters.py").run()
-    next(n for n in at.number_input if n.label == "Channels").set_value(4).run()
     next(s for s in at.select_slider if s.label == "Steps").set_value(32).run()
-    next(b for b in at.button if b.label == "Generate").click().run()
+    next(n for n in at.number_input if n.label == "Channels").set_value(4)
+    next(b for b in at.button if b.label == "Generate").click().run()  # 4, typed just before the click, counts
     job = at.session_state["filter_job"]
     job.join(60)
     at.run()

@@ -50,10 +50,12 @@ def test_an_experiment_runs_from_its_button():
     at = fresh()
     at.switch_page("pages/experiments.py").run()
     at.number_input(key="exp_epochs").set_value(1).run()
-    at.select_slider(key="exp_limit").set_value(500).run()
-    at.button(key="run-shuf").click().run()
+    at.select_slider(key="exp_limit").set_value(1000).run()
+    at.select_slider(key="exp_limit").set_value(500)
+    at.button(key="run-shuf").click().run()  # the new limit and the click in one rerun: the new limit counts
     job = at.session_state["experiment_jobs"]["shuf"]
     job.join(180)
     at.run()
     assert job.error is None and not at.exception
     assert any("shuffled" in i.value for i in at.info)
+    assert any("on 500 training images per model" in c.value for c in at.caption)

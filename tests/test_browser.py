@@ -191,6 +191,8 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         try:
             page.wait_for_selector("text=/ahead of yours/", timeout=8_000)
             queued += 1
+            if queued == 1:
+                shot(page, "classroom-queued")
         except Exception:  # noqa: BLE001 - this one started at once
             pass
     for page in pages:
@@ -205,3 +207,21 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         assert not any(o in sidebar or o in runs for o in others)
     for page in pages:
         page.close()
+
+
+def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
+    """Type into Epochs and click Start at once (no Enter, no pause): the run trains that many epochs."""
+    page = open_app(browser, server)
+    nav(page, "Train")
+    page.get_by_role("button", name="Create the default CNN for this dataset").click()
+    wait_idle(page)
+    limit = page.get_by_label("Use only N training images (0 = all)")
+    limit.fill("256")
+    limit.press("Enter")
+    wait_idle(page)
+    epochs = page.get_by_label("Epochs", exact=True)
+    epochs.fill("4")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    assert "after 4 epoch(s)" in page.locator("[data-testid=stAlert]").first.inner_text()
+    page.close()

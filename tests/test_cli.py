@@ -98,4 +98,5 @@ def test_predict_bad_image_exits_2(tmp_path, trained_default, mnist5k):
     ck = tmp_path / "m.safetensors"
     save_checkpoint(model, spec, mnist5k.info(), path=ck)
     r = cli("predict", str(ck), write(tmp_path, "bad.png", b"not a png"))
-    assert r.returncode == 2 and "cannot read image" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert r.returncode == 2 and "bad.png is not an image this app can read" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1

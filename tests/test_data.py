@@ -148,7 +148,7 @@ def test_csv_pixels_survive_round_trip():
     (csv_bytes(n=0), "no images after the header"),
     (csv_bytes(header=False), "first line must be the header"),
     (csv_bytes(rows=["1," + ",".join(["300"] * 16)]), "must lie in 0..255"),
-    (csv_bytes(rows=["a," + ",".join(["3"] * 16)]), "label 'a' is not an integer"),
+    (csv_bytes(rows=["a," + ",".join(["3"] * 16)]), "label 'a' is not a whole number"),
     (b"\xff\xfe\x00bad", "not a text CSV"),
     (b"", "empty"),
 ])
@@ -198,7 +198,7 @@ def test_zip_with_train_test_folders_and_grayscale():
 @pytest.mark.parametrize("files,message", [
     ({"a/1.png": png(1), "a/2.png": png(2)}, "only one class folder"),
     ({"readme.txt": b"hi"}, "no images in class folders"),
-    ({"a/1.png": png(1), "b/1.png": b"not an image"}, "cannot read image b/1.png"),
+    ({"a/1.png": png(1), "b/1.png": b"not an image"}, "image b/1.png is not an image this app can read"),
 ])
 def test_bad_zips_are_refused(files, message):
     with pytest.raises(DataError, match=message):

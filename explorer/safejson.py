@@ -1,0 +1,76 @@
+"""JSON from users' files, parsed so that no input can crash us or take the server down.
+
+``json.loads`` alone raises ``RecursionError`` on deep nesting, ``ValueError`` on integers over 4,300
+digits, and turns ``1e400`` into infinity and ``NaN`` into a float. ``parse_json`` refuses all of these with
+one sentence (a ``ValueError`` subclass chosen by the caller).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+__all__ = ["parse_json", "MAX_DEPTH"]
+
+MAX_DEPTH = 64  # far deeper than any spec, lesson or checkpoint header we write
+MAX_INT_DIGITS = 30
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of ``[`` and ``{`` outside strings, in one pass."""
+    depth = deepest = 0
+    in_str = escaped = False
+    for ch in text:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth -= 1
+    return deepest
+
+
+def _int(s: str) -> int:
+    if len(s.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"the number {s[:12]}… has more than {MAX_INT_DIGITS} digits")
+    return int(s)
+
+
+def _float(s: str) -> float:
+    v = float(s)
+    if not math.isfinite(v):
+        raise ValueError(f"the number {s[:20]} is beyond the range of a float")
+    return v
+
+
+def _constant(s: str) -> Any:
+    raise ValueError(f"{s} is not a number JSON allows")
+
+
+def parse_json(text: str | bytes, what: str, error: type[ValueError] = ValueError) -> Any:
+    """Parse ``text`` as JSON; anything malformed, nested deeper than ``MAX_DEPTH``, or holding numbers
+    that are not finite or too long raises ``error("<what>: <reason>")``."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise error(f"{what} is not UTF-8 text") from None
+    if not isinstance(text, str):
+        raise error(f"{what} must be JSON text, got {type(text).__name__}")
+    if _depth(text) > MAX_DEPTH:
+        raise error(f"{what} is nested more than {MAX_DEPTH} levels deep")
+    try:
+        return json.loads(text, parse_int=_int, parse_float=_float, parse_constant=_constant)
+    except json.JSONDecodeError as e:
+        raise error(f"{what} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except (ValueError, RecursionError, OverflowError) as e:
+        raise error(f"{what} is not usable JSON: {e}") from None
