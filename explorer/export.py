@@ -37,8 +37,26 @@ def _layer_code(layer: dict[str, Any], shape: tuple[int, ...], rows: dict[str, A
     return f"{indent}nn.{t}({text})"
 
 
+def _sources() -> str:
+    """The app's own code for the parts of a run a plain loop would do differently: the validation split,
+    the normalisation statistics, the batched augmentation and the one-logit convention."""
+    import inspect
+    import textwrap
+
+    from .data import _stats, _stratified_split
+    from .spec import output_logits_to_classes
+    from .train import Augment, _short, augment_batch
+
+    parts = [_stratified_split, _stats, _short, Augment, augment_batch, output_logits_to_classes]
+    return "\n\n".join(textwrap.dedent(inspect.getsource(p)) for p in parts)
+
+
 def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, dataset: str = "mnist") -> str:
-    """A self-contained script: the model as ``nn.Sequential`` and a plain training loop with ``config``."""
+    """A self-contained script that reproduces the app's run: the model as ``nn.Sequential`` (same
+    initialisation for the same seed), the same validation split, normalisation, optimiser, schedule,
+    augmentation and batch order. Given the same images, it ends with the same weights as the app."""
+    from .train import TrainConfig
+
     summary = summarize(spec)
     rows = {r.path: r for r in summary.layers}
     shape = summary.input_shape
@@ -46,29 +64,36 @@ def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, datase
     for i, layer in enumerate(spec["layers"]):
         lines.append(_layer_code(layer, shape, rows, str(i), "        "))
         shape = rows[str(i)].output_shape
-    cfg = {"epochs": 3, "batch_size": 128, "optimizer": "adam", "lr": 1e-2, "momentum": 0.9, "weight_decay": 0.0,
-           "seed": 0, **(config or {})}
+    cfg = TrainConfig.from_dict({k: v for k, v in (config or {}).items() if k in TrainConfig.__dataclass_fields__})
+    cfg_json = json.dumps({k: v for k, v in cfg.to_dict().items()
+                           if k not in ("device", "log_every", "snapshot_every", "eval_splits")})
     if dataset not in _TV_DATASETS:
         raise SpecError(f"export: no torchvision loader for dataset {dataset!r}; "
                         f"choose one of {', '.join(_TV_DATASETS)}")
     tv = _TV_DATASETS[dataset]
     split = ', split="balanced"' if tv == "EMNIST" else ""
-    opt = {"sgd": f"torch.optim.SGD(model.parameters(), lr={cfg['lr']}, momentum={cfg['momentum']}, "
-                  f"weight_decay={cfg['weight_decay']})",
-           "adam": f"torch.optim.Adam(model.parameters(), lr={cfg['lr']}, weight_decay={cfg['weight_decay']})",
-           "adamw": f"torch.optim.AdamW(model.parameters(), lr={cfg['lr']}, weight_decay={cfg['weight_decay']})",
-           "adadelta": f"torch.optim.Adadelta(model.parameters(), lr={cfg['lr']}, weight_decay={cfg['weight_decay']})"}
-    loss = "F.cross_entropy(out, y)" if summary.output_shape != (1,) else \
-        "F.binary_cross_entropy_with_logits(out[:, 0], y.float())"
-    pred = "out.argmax(1)" if summary.output_shape != (1,) else "(out[:, 0] > 0).long()"
+    upright = "\n    x_tr, x_te = x_tr.transpose(2, 3), x_te.transpose(2, 3)  # EMNIST is stored transposed" \
+        if tv == "EMNIST" else ""
     return f'''"""{spec.get("name", "model")}: exported from CNN Explorer. Runs with torch and torchvision only.
+
+It trains the way the app does (same split, normalisation, optimiser, schedule, augmentation, batch order
+and initialisation for the seed), so on the same images it reaches the same weights.
 
 Spec: {json.dumps(spec)}
 """
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torchvision import datasets, transforms
+from torch import Tensor, nn
+from torchvision import datasets
+
+CONFIG = json.loads({cfg_json!r})
 
 
 class Residual(nn.Module):
@@ -90,38 +115,115 @@ class Residual(nn.Module):
         return self.body(x) + self.skip(x)
 
 
-def build_model():
-    return nn.Sequential(
+def build_model(seed=CONFIG["seed"]):
+    """The network, initialised as the app initialises it for this seed."""
+    state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    try:
+        return nn.Sequential(
 {",".join(chr(10) + ln for ln in lines).lstrip(chr(10))},
-    )
+        )
+    finally:
+        torch.random.set_rng_state(state)
+
+
+# --- the app's own code for the split, statistics, augmentation and one-logit models ---
+{_sources()}
+
+
+def make_optimizer(model, cfg):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg["optimizer"] == "sgd":
+        return torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weight_decay"])
+    if cfg["optimizer"] == "adam":
+        return torch.optim.Adam(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    if cfg["optimizer"] == "adamw":
+        return torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+    return torch.optim.Adadelta(params, lr=cfg["lr"], weight_decay=cfg["weight_decay"])
+
+
+def train(model, x_all, y_all, mean, std, cfg=CONFIG, device="cpu", on_epoch=None):
+    """Train on uint8 images (N, C, H, W) and labels (N,), as the app's trainer does."""
+    aug = Augment(**cfg["augment"])
+    if cfg["limit_train"]:
+        x_all, y_all = x_all[: cfg["limit_train"]], y_all[: cfg["limit_train"]]
+    dev = torch.device(device)
+    x_all, y_all = x_all.to(dev), y_all.to(dev)
+    n, bs = len(y_all), cfg["batch_size"]
+    steps_per_epoch = math.ceil(n / bs)
+    torch.manual_seed(cfg["seed"])
+    model.to(dev).train()
+    opt = make_optimizer(model, cfg)
+    sched = None
+    if cfg["schedule"] == "onecycle":
+        sched = torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg["lr"], total_steps=steps_per_epoch * cfg["epochs"],
+            cycle_momentum=cfg["optimizer"] in ("adam", "adamw") or (cfg["optimizer"] == "sgd" and cfg["momentum"] > 0))
+    elif cfg["schedule"] == "step":
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["step_epochs"], gamma=cfg["gamma"])
+    m = torch.tensor(mean, device=dev).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=dev).view(1, -1, 1, 1)
+    scale, shift = 1.0 / (255.0 * s), m / s
+    gen = torch.Generator(device="cpu").manual_seed(cfg["seed"])
+    aug_gen = torch.Generator(device=dev).manual_seed(cfg["seed"]) if aug.active else None
+    for epoch in range(1, cfg["epochs"] + 1):
+        perm = torch.randperm(n, generator=gen).to(dev)
+        for i in range(steps_per_epoch):
+            idx = perm[i * bs:(i + 1) * bs]
+            xb = x_all[idx].float().mul_(scale).sub_(shift)
+            if aug.active:
+                xb = augment_batch(xb, aug, aug_gen)
+            loss = F.cross_entropy(output_logits_to_classes(model(xb)), y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if cfg["schedule"] == "onecycle":
+                sched.step()
+        if cfg["schedule"] == "step":
+            sched.step()
+        if on_epoch is not None:
+            on_epoch(epoch, model)
+    return model.cpu()
+
+
+@torch.no_grad()
+def accuracy(model, x, y, mean, std, device="cpu"):
+    model.to(device).eval()
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    correct = 0
+    for i in range(0, len(y), 1000):
+        xb = (x[i:i + 1000].to(device).float() / 255.0 - m) / s
+        correct += (output_logits_to_classes(model(xb)).argmax(1).cpu() == y[i:i + 1000]).sum().item()
+    model.train()
+    return correct / len(y)
+
+
+def load_data(data_dir="data"):
+    """torchvision's {tv} as uint8 (N, C, H, W) tensors and labels, as the app loads it."""
+    parts = []
+    for is_train in (True, False):
+        ds = datasets.{tv}(data_dir, train=is_train, download=True{split})
+        x = torch.as_tensor(np.asarray(ds.data))
+        parts += [(x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)).to(torch.uint8),
+                  torch.as_tensor(ds.targets)]
+    x_tr, y_tr, x_te, y_te = parts{upright}
+    return x_tr, y_tr.long(), x_te, y_te.long()
 
 
 def main(data_dir="data"):
-    torch.manual_seed({cfg["seed"]})
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    tf = transforms.ToTensor()
-    train_set = datasets.{tv}(data_dir, train=True, download=True, transform=tf{split})
-    test_set = datasets.{tv}(data_dir, train=False, download=True, transform=tf{split})
-    train_loader = torch.utils.data.DataLoader(train_set, batch_size={cfg["batch_size"]}, shuffle=True)
-    test_loader = torch.utils.data.DataLoader(test_set, batch_size=1000)
-    model = build_model().to(device)
-    optimizer = {opt[cfg["optimizer"]]}
-    for epoch in range({cfg["epochs"]}):
-        model.train()
-        for x, y in train_loader:
-            x, y = x.to(device), y.to(device)
-            out = model(x)
-            loss = {loss}
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        correct = 0
-        with torch.no_grad():
-            for x, y in test_loader:
-                out = model(x.to(device))
-                correct += ({pred} == y.to(device)).sum().item()
-        print(f"epoch {{epoch + 1}}: test accuracy {{correct / len(test_set):.2%}}")
+    x_tr, y_tr, x_te, y_te = load_data(data_dir)
+    keep, val = _stratified_split(y_tr, 0.1, seed=0)  # the app's fixed validation split
+    mean, std = _stats(x_tr[keep])
+    model = build_model()
+
+    def report(epoch, m):
+        val_acc = accuracy(m, x_tr[val], y_tr[val], mean, std, device)
+        test_acc = accuracy(m, x_te, y_te, mean, std, device)
+        print(f"epoch {{epoch}}: val accuracy {{val_acc:.2%}}, test accuracy {{test_acc:.2%}}")
+
+    train(model, x_tr[keep], y_tr[keep], mean, std, device=device, on_epoch=report)
 
 
 if __name__ == "__main__":

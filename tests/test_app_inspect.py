@@ -22,6 +22,8 @@ def trained_app() -> AppTest:
     deadline = time.time() + 120
     while ws.entry().active_run and time.time() < deadline:
         time.sleep(0.2)
+    assert ws.entry().state == "trained", f"training did not finish: {ws.entry().state}"
+    assert ws.entry().test_accuracy > 0.9
     return at
 
 

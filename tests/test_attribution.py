@@ -27,6 +27,12 @@ def digit(mnist5k):
 @pytest.mark.parametrize("method", METHODS)
 def test_attributions_have_the_input_shape_and_leave_no_hooks(trained_default, digit, method):
     model, _, _ = trained_default
+    model.train()  # a model in training mode must come back in training mode
+    try:
+        a = attribute(model, digit, 7, method)
+        assert model.training
+    finally:
+        model.eval()
     a = attribute(model, digit, 7, method)
     assert a.shape == (1, 28, 28) and torch.isfinite(a).all() and a.abs().sum() > 0
     assert hook_count(model) == 0 and not model.training

@@ -95,6 +95,11 @@ def test_filter_images_batch_equals_one_by_one():
     model = build_model(get_preset("default"), seed=0)
     both = visualize_filters(model, "0", channels=[1, 2], steps=5, seed=3)
     assert both.images.shape == (2, 1, 28, 28)
+    for i, c in enumerate([1, 2]):  # each image of the batch optimises its own channel only
+        alone = visualize_filters(model, "0", channels=[c], steps=5, seed=3)
+        assert torch.allclose(alone.end[0], both.end[i], rtol=0.2) and both.end[i] > both.start[i]
+        assert channel_activation(model, "0", both.images[i:i + 1], [c]) > channel_activation(
+            model, "0", both.images[1 - i:2 - i], [c])  # its own image excites it more than the other's
     with pytest.raises(ValueError, match="channels must lie in 0..7"):
         visualize_filters(model, "0", channels=[8])
     with pytest.raises(ValueError, match="regularizer must be one of"):

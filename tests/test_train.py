@@ -153,9 +153,16 @@ def test_model_copy_while_training_is_consistent(mnist5k):
     trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4,
                                                   eval_splits=("test",)))
     trainer.start()
+    while trainer.step < 3:
+        time.sleep(0.005)
+    trainer.pause()
+    time.sleep(0.2)  # the trainer stops at the next step boundary
     copy = trainer.model_copy()
+    assert all(torch.equal(a, b.cpu()) for a, b in zip(copy.parameters(), trainer.model.parameters()))
+    trainer.resume()
     trainer.join(60)
-    assert all(torch.isfinite(p).all() for p in copy.parameters())
+    assert trainer.status == "finished"
+    assert not all(torch.equal(a, b) for a, b in zip(copy.parameters(), trainer.model.parameters()))  # a copy
     assert trainer.snapshots and set(trainer.snapshots[0]["kernels"]) == {"0", "4"}
 
 
