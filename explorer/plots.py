@@ -12,7 +12,7 @@ from torch import Tensor
 
 from .spec import Summary
 
-__all__ = ["ema", "training_curves", "shape_flow", "summary_rows", "class_distribution", "image_grid",
+__all__ = ["png_data_url", "ema", "training_curves", "shape_flow", "summary_rows", "class_distribution", "image_grid",
            "PALETTE"]
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -155,6 +155,19 @@ def colorize(a: np.ndarray | Tensor, cmap: str = "gray", vmin: float | None = No
     hi_v = float(a.max()) if vmax is None else vmax
     g = np.clip((a - lo_v) / ((hi_v - lo_v) or 1.0), 0, 1)
     return np.repeat((g * 255).round().astype(np.uint8)[..., None], 3, axis=2)
+
+
+def png_data_url(img: np.ndarray) -> str:
+    """A small uint8 image ``(H, W)`` or ``(H, W, 3)`` as a ``data:image/png`` URL, for inline HTML: the page
+    gets it in the same message as the text around it (no extra request per image)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(buf, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
 def upscale(img: np.ndarray, size: int) -> np.ndarray:

@@ -151,20 +151,12 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
             schema = LAYER_TYPES.get(t, {})
             main = [n for n in MAIN_ARGS.get(t, ()) if n in schema]
             more = [n for n in schema if n not in main]
-            row = st.columns([0.45, 2.6] + [1.3] * 4 + [0.9, 2.1], vertical_alignment="bottom")
-            row[0].markdown(f"**{spath}**")
-            row[1].selectbox("type", types, index=types.index(t) if t in types else 0, key=f"{key}-type",
+            # Two rows, so that a projector's 1280 px keeps whole words: the type and the actions, then arguments
+            top = st.columns([0.35, 2.6, 2.0], vertical_alignment="center")
+            top[0].markdown(f"**{spath}**")
+            top[1].selectbox("type", types, index=types.index(t) if t in types else 0, key=f"{key}-type",
                              on_change=_change_type, args=(path, f"{key}-type"), label_visibility="collapsed")
-            for j, name in enumerate(main):
-                with row[2 + j]:
-                    _arg_widget(layer, name, schema[name], f"{key}-{name}")
-            if t == "Residual":
-                row[2].caption("block + skip")
-            if more:
-                with row[6].popover("", icon=":material/tune:", help="more arguments"):
-                    for name in more:
-                        _arg_widget(layer, name, schema[name], f"{key}-{name}")
-            b = row[7].columns(4, gap="small")
+            b = top[2].columns(4, gap="small")
             b[0].button("", icon=":material/arrow_upward:", key=f"{key}-up", on_click=_move, args=(path, -1),
                         help="move up", disabled=i == 0)
             b[1].button("", icon=":material/arrow_downward:", key=f"{key}-dn", on_click=_move, args=(path, 1),
@@ -173,6 +165,17 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
                         help="duplicate")
             b[3].button("", icon=":material/delete:", key=f"{key}-rm", on_click=_remove, args=(path,),
                         help="remove", disabled=depth > 0 and len(layers) == 1)
+            if main or more or t == "Residual":
+                row = st.columns([1, 1, 1, 1, 0.55], vertical_alignment="bottom")
+                for j, name in enumerate(main):
+                    with row[j]:
+                        _arg_widget(layer, name, schema[name], f"{key}-{name}")
+                if t == "Residual":
+                    row[0].caption("block + skip")
+                if more:
+                    with row[4].popover("", icon=":material/tune:", help="more arguments"):
+                        for name in more:
+                            _arg_widget(layer, name, schema[name], f"{key}-{name}")
             slots[spath] = st.empty()
             if t == "Residual" and isinstance(layer.get("layers"), list):
                 _layer_editor(layer["layers"], path, slots, depth + 1)
@@ -205,7 +208,7 @@ with st.container(border=True):
 draft["input_shape"] = list(ds.input_shape)
 draft["num_classes"] = ds.num_classes
 
-left, right = st.columns([4, 3])
+left, right = st.columns([3, 2])
 with left:
     st.subheader("Layers")
     st.caption(f"input: {'×'.join(map(str, ds.input_shape))} · output: {ds.num_classes} classes")
@@ -225,7 +228,7 @@ with right:
         st.warning("This network cannot be built as it is: fix the layer marked in red. "
                    + (f"Your current model, **{ws.current}**, stays usable." if ws.current else ""))
     else:
-        m = st.columns(3)
+        m = st.columns([1.5, 1.2, 0.8])  # wide enough for "1,234,567" on a 1280 px projector
         m[0].metric("Parameters", f"{summary.total_params:,}")
         m[1].metric("Mult-adds", f"{summary.total_mult_adds / 1e6:.2f} M")
         m[2].metric("Output", "×".join(map(str, summary.output_shape)))

@@ -12,8 +12,9 @@ import torch
 from explorer import EmptyImageError, normalize
 from explorer.attribution import METHODS, attribute, predict_and_explain, randomization_check
 from explorer.inspect import capture_activations, conv_layers
-from explorer.plots import overlay, upscale
-from explorer.preprocess import load_image_file, prepare_image
+from explorer.plots import overlay, png_data_url
+from explorer.preprocess import decode_image, load_image_file, prepare_image
+from pages._canvas import drawing_pad
 from pages._widgets import (
     DRAWING,
     TRAIN_ERROR,
@@ -25,12 +26,11 @@ from pages._widgets import (
     workspace,
 )
 
-CANVAS = "draw_canvas_n"  # bumped to clear the canvas (a new canvas widget)
+DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
 SANITY = "draw_sanity"
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
 METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
                 "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
-st.session_state.setdefault(CANVAS, 0)
 ws = workspace()
 st.title("Draw a digit")
 
@@ -62,6 +62,29 @@ elif (h_in, w_in) != (28, 28):
     st.caption(f"The drawing is prepared at this model's input size, {h_in}×{w_in}.")
 
 
+def pixel_img(a: np.ndarray, px: int, caption: str = "") -> str:
+    """A small image shown ``px`` wide with crisp pixels, inline (no request of its own)."""
+    cap = f'<div style="font:13px sans-serif;color:#666">{html.escape(caption)}</div>' if caption else ""
+    return (f'<figure style="margin:0"><img src="{png_data_url(a)}" width="{px}" '
+            f'style="image-rendering:pixelated;display:block" alt="{html.escape(caption)}">{cap}</figure>')
+
+
+def answer_html(img: np.ndarray, sal: np.ndarray, classes: tuple[str, ...], probs: torch.Tensor, order: torch.Tensor,
+                h: int, w: int, timing: str) -> str:
+    """The answer to the drawing as one block: the prediction, what the model sees, and its saliency."""
+    top = int(order[0])
+    others = " · ".join(f"{html.escape(classes[int(k)])} {float(probs[k]):.1%}" for k in order[1:3])
+    return (f'<div style="font-family:sans-serif">'
+            f'<div style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: '
+            f'<span style="color:#d33">{html.escape(classes[top])}</span> '
+            f'<span style="font-size:1.1rem">({float(probs[top]):.0%})</span></div>'
+            f'<div style="margin-bottom:8px">{others}</div>'
+            f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
+            f'{pixel_img(img, 150, f"what the model sees ({h}×{w})")}'
+            f'{pixel_img(sal, 150, "saliency of the prediction")}</div>'
+            f'<div style="font-size:12px;color:#888;margin-top:6px">{html.escape(timing)}</div></div>')
+
+
 def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
     """Class probabilities as light HTML bars (the most likely first when there are many classes)."""
     order = range(len(classes)) if len(classes) <= max_rows else sorted(range(len(classes)), key=lambda i: -probs[i])
@@ -76,31 +99,22 @@ def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 
     return '<div><b style="font:14px sans-serif">Class probabilities</b>' + "".join(rows) + "</div>"
 
 
-def _clear() -> None:
-    st.session_state[CANVAS] += 1
-    st.session_state.pop(DRAWING, None)
-
-
 @st.fragment
 def panel() -> None:
-    left, mid, right = st.columns([1.25, 1, 1.6])
+    """The pad and everything that answers it: a stroke reruns this fragment only, not the page."""
+    t_start = time.perf_counter()
+    left, mid, right = st.columns([1.2, 1, 1.4])
     with left:
-        a, b = st.columns(2)
-        brush = a.slider("Brush", 8, 40, 20, key="draw_brush")
-        mode = b.radio("Pen", ["draw", "erase"], horizontal=True, key="draw_mode",
-                       help="erase paints black: rub out part of the digit and watch the answer change")
-        raw, strokes = None, 0
-        try:
-            from streamlit_drawable_canvas import st_canvas
-
-            res = st_canvas(stroke_width=brush, stroke_color="#FFFFFF" if mode == "draw" else "#000000",
-                            background_color="#000000", height=280, width=280, drawing_mode="freedraw",
-                            return_image_data=True, key=f"canvas-{st.session_state[CANVAS]}")
-            raw = res.image_data if res is not None else None
-            strokes = len((res.json_data or {}).get("objects", [])) if res is not None else 0
-        except Exception as e:  # noqa: BLE001 - the component needs a live browser session
-            st.caption(f"(The drawing canvas is not available here: {type(e).__name__}. Upload an image instead.)")
-        st.button("Clear", icon=":material/delete_sweep:", on_click=_clear, key="draw_clear")
+        # the last drawing goes to the browser only when the pad is new (back on the page), not every stroke
+        restore = None if "draw_pad" in st.session_state else st.session_state.get(DRAWING_PNG)
+        png, version = drawing_pad("draw_pad", restore)
+        raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
+        if png is not None:
+            try:
+                raw = np.asarray(decode_image(png, "the drawing", 1_000_000).convert("L"))
+                st.session_state[DRAWING_PNG] = png
+            except ValueError as err:
+                st.error(f"{err}")
         up = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
         if up is not None:
             try:
@@ -113,10 +127,11 @@ def panel() -> None:
             raise EmptyImageError("draw a digit first")
         x_u8 = prepare_image(np.asarray(raw), ds.input_shape)
     except EmptyImageError:
-        if DRAWING in st.session_state and strokes == 0 and up is None:
-            x_u8 = st.session_state[DRAWING]  # a fresh canvas (back on the page): keep the last drawing
+        if DRAWING in st.session_state and fresh and up is None:
+            x_u8 = st.session_state[DRAWING]  # a fresh pad (back on the page): keep the last drawing
         else:
             st.session_state.pop(DRAWING, None)
+            st.session_state.pop(DRAWING_PNG, None)
             mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
             # warm up (captum's first import takes about a second) so the first stroke answers at once
             predict_and_explain(entry.inference_model(), torch.zeros(1, *ds.input_shape))
@@ -141,29 +156,29 @@ def panel() -> None:
     probs = ex.probs
     order = probs.argsort(descending=True)
     top = int(order[0])
-    with mid:
-        img = x_u8.permute(1, 2, 0).numpy()
-        img = img[..., 0] if c_in == 1 else img
-        st.image(upscale(img, 168), caption=f"what the model sees ({h_in}×{w_in})")
-        st.markdown(f"### Prediction: **{ds.classes[top]}** ({float(probs[top]):.0%})")
-        st.markdown(" · ".join(f"{ds.classes[int(k)]} {float(probs[k]):.1%}" for k in order[1:3]))
-        gray = img if c_in == 1 else img.mean(2)
-        st.image(overlay(gray, ex.saliency.abs().amax(0)), caption="saliency of the prediction")
-        st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
-        st.caption(f"server: prepare {prep_ms:.1f} ms · predict {ex.timings_ms['predict']:.1f} ms · saliency "
-                   f"{ex.timings_ms['saliency']:.1f} ms · update #{st.session_state[UPDATES]}")
+    img = x_u8.permute(1, 2, 0).numpy()
+    img = img[..., 0] if c_in == 1 else img
+    gray = img if c_in == 1 else img.mean(2)
+    st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
+    with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
+        st.html(answer_html(img, overlay(gray, ex.saliency.abs().amax(0), 28), ds.classes, probs, order, h_in, w_in,
+                            f"server: prepare {prep_ms:.1f} ms · predict {ex.timings_ms['predict']:.1f} ms · saliency "
+                            f"{ex.timings_ms['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
+                            f"drawing v{version} · answered in {(time.perf_counter() - t_start) * 1e3:.0f} ms · "
+                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms"))
     with right:
         st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
-        m1, m2, m3 = st.columns(3)
+        m1, m2 = st.columns([3, 2])
         method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
         target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
                               key=f"draw_target_{top}")
         convs = [n for n, _ in conv_layers(model)]
-        layer = m3.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer",
-                             disabled=method != "gradcam") if convs else None
+        layer = convs[-1] if convs else None
+        if method == "gradcam" and convs:
+            layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
         amap = attribute(model, x, target, method, layer).sum(0)
-        st.image(overlay(gray, amap, 200), caption=f"{METHOD_NAMES[method]} for {ds.classes[target]} "
-                                                    f"({float(probs[target]):.0%}): red for, blue against")
+        st.html(pixel_img(overlay(gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
+                                                         f"({float(probs[target]):.0%}): red for, blue against"))
     if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):
         k = min(3, len(ds.classes))
         cols = st.columns(k + 1)
@@ -193,6 +208,7 @@ def panel() -> None:
                 col.image(overlay(gray, amap.sum(0), 110),
                           caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}")
             st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
+    st.session_state["draw_panel_ms"] = (time.perf_counter() - t_start) * 1e3
 
 
 panel()

@@ -1,0 +1,150 @@
+"""The drawing pad of the Draw page: a Streamlit components-v2 component, inline HTML/CSS/JS, no build step.
+
+It answers while the pen moves: the drawing goes to the server as a small PNG at most 10 times a second
+while drawing and at once on pen-up (no debounce). Brush width, draw/erase pen, undo/redo and clear are
+handled in the browser; mouse, pen and touch all work through pointer events. The square is black with a
+fixed size in CSS pixels, the same in every browser. ``canvas.dataset.seq`` counts the versions sent, and
+the server's answer names the version it answered (the browser test times pen-up -> answer with it).
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import streamlit as st
+
+SIZE = 280
+
+HTML = f"""
+<div class="pad">
+  <canvas width="{SIZE}" height="{SIZE}" aria-label="drawing pad: draw a digit"></canvas>
+  <div class="bar">
+    <label>Brush <input type="range" class="brush" min="8" max="40" value="20"></label>
+    <button class="pen on" title="draw white ink">Draw</button>
+    <button class="erase" title="paint black: rub out part of the digit">Erase</button>
+    <button class="undo" title="undo the last stroke">Undo</button>
+    <button class="redo" title="redo">Redo</button>
+    <button class="clear" title="start again">Clear</button>
+  </div>
+</div>
+"""
+
+CSS = f"""
+.pad {{ display: flex; flex-direction: column; gap: 6px; width: 100%; max-width: {SIZE}px;
+        font: 14px "Source Sans Pro", sans-serif; }}
+canvas {{ width: 100%; aspect-ratio: 1 / 1; height: auto; background: #000; border-radius: 6px; touch-action: none;
+         cursor: crosshair; display: block; }}  /* a black square: {SIZE} px, or the column's width if narrower */
+.bar {{ display: flex; flex-wrap: wrap; gap: 4px; align-items: center; width: 100%; }}
+.bar label {{ display: flex; align-items: center; gap: 4px; width: 100%; }}
+.bar input {{ flex: 1; accent-color: #d33; }}
+.bar button {{ flex: 1; padding: 4px 0; border: 1px solid #ccc; border-radius: 6px; background: #fff; cursor: pointer;
+              font: inherit; }}
+.bar button.on {{ background: #d33; color: #fff; border-color: #d33; }}
+"""
+
+JS = """
+export default function (component) {
+  const { parentElement, setStateValue, data } = component;
+  const canvas = parentElement.querySelector("canvas");
+  if (!canvas) return;
+  let st = canvas.__pad;
+  if (!st) {  // first mount: the state lives on the canvas, so reruns keep the drawing
+    st = canvas.__pad = { strokes: [], undone: [], current: null, erase: false, base: null, seq: 0,
+                          lastSent: 0, timer: null, answered: 0, pending: false };
+    const ctx = canvas.getContext("2d");
+    const brush = parentElement.querySelector(".brush");
+    const penBtn = parentElement.querySelector(".pen"), eraseBtn = parentElement.querySelector(".erase");
+    const paint = (s) => {
+      ctx.strokeStyle = s.erase ? "#000" : "#fff"; ctx.fillStyle = ctx.strokeStyle;
+      ctx.lineWidth = s.width; ctx.lineCap = "round"; ctx.lineJoin = "round";
+      const p = s.points;
+      if (p.length === 1) { ctx.beginPath(); ctx.arc(p[0][0], p[0][1], s.width / 2, 0, 2 * Math.PI); ctx.fill(); return; }
+      ctx.beginPath(); ctx.moveTo(p[0][0], p[0][1]);
+      for (let i = 1; i < p.length; i++) ctx.lineTo(p[i][0], p[i][1]);
+      ctx.stroke();
+    };
+    const redraw = () => {
+      ctx.fillStyle = "#000"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+      if (st.base) ctx.drawImage(st.base, 0, 0, canvas.width, canvas.height);
+      st.strokes.forEach(paint);
+      if (st.current) paint(st.current);
+    };
+    const send = () => {
+      clearTimeout(st.timer); st.timer = null;
+      st.seq += 1; st.lastSent = performance.now();
+      canvas.dataset.seq = String(st.seq);
+      const empty = !st.base && st.strokes.length === 0 && !st.current;
+      st.component.setStateValue("drawing", { seq: st.seq, png: empty ? "" : canvas.toDataURL("image/png") });
+    };
+    const sendSoon = () => {  // while drawing: at most ten times a second, and never past an unanswered one
+      if (st.answered < st.seq) { st.pending = true; return; }
+      const wait = 100 - (performance.now() - st.lastSent);
+      if (wait <= 0) send(); else if (!st.timer) st.timer = setTimeout(send, wait);
+    };
+    st.sendSoon = sendSoon;
+    const at = (e) => {
+      const r = canvas.getBoundingClientRect();
+      return [(e.clientX - r.left) * canvas.width / r.width, (e.clientY - r.top) * canvas.height / r.height];
+    };
+    canvas.addEventListener("pointerdown", (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      st.current = { points: [at(e)], width: Number(brush.value), erase: st.erase };
+      st.undone = []; redraw(); sendSoon();
+    });
+    canvas.addEventListener("pointermove", (e) => {
+      if (!st.current) return;
+      st.current.points.push(at(e)); redraw(); sendSoon();
+    });
+    const end = () => {
+      if (!st.current) return;
+      st.strokes.push(st.current); st.current = null; redraw(); send();  // pen-up: at once
+    };
+    canvas.addEventListener("pointerup", end);
+    canvas.addEventListener("pointercancel", end);
+    penBtn.onclick = () => { st.erase = false; penBtn.classList.add("on"); eraseBtn.classList.remove("on"); };
+    eraseBtn.onclick = () => { st.erase = true; eraseBtn.classList.add("on"); penBtn.classList.remove("on"); };
+    parentElement.querySelector(".undo").onclick = () => {
+      if (st.strokes.length) { st.undone.push(st.strokes.pop()); redraw(); send(); }
+    };
+    parentElement.querySelector(".redo").onclick = () => {
+      if (st.undone.length) { st.strokes.push(st.undone.pop()); redraw(); send(); }
+    };
+    parentElement.querySelector(".clear").onclick = () => {
+      st.strokes = []; st.undone = []; st.base = null; redraw(); send();
+    };
+    st.redraw = redraw;
+    redraw();
+  }
+  st.component = component;  // the latest mount's setters
+  if (data && data.answered > st.answered) {  // the server answered a version: the pen may send again
+    st.answered = data.answered;
+    if (st.pending && st.current) { st.pending = false; st.sendSoon(); }
+  }
+  if (data && data.restore && !st.restored && st.strokes.length === 0) {  // back on the page: show the last drawing
+    st.restored = true;
+    const img = new Image();
+    img.onload = () => { st.base = img; st.redraw(); };
+    img.src = data.restore;
+  }
+}
+"""
+
+_pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS, js=JS)
+
+
+def drawing_pad(key: str, restore_png: bytes | None = None) -> tuple[bytes | None, int]:
+    """Show the pad; return the latest drawing as PNG bytes (None when empty) and its version number.
+
+    The version answered is handed back to the pad on the next run: while the pen moves, the pad sends a new
+    version only once the last one has been answered, so answers never queue behind each other."""
+    restore = "data:image/png;base64," + base64.b64encode(restore_png).decode() if restore_png else ""
+    state = st.session_state.get(key)
+    seen = getattr(state, "drawing", None) or (state.get("drawing") if isinstance(state, dict) else None) or {}
+    res: Any = _pad(key=key, data={"restore": restore, "answered": int(seen.get("seq") or 0)},
+                    default={"drawing": None}, height="content", on_drawing_change=lambda: None)
+    d = getattr(res, "drawing", None) or {}
+    png = d.get("png") or ""
+    if not png.startswith("data:image/png;base64,"):
+        return None, int(d.get("seq") or 0)
+    return base64.b64decode(png.split(",", 1)[1]), int(d.get("seq") or 0)
