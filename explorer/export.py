@@ -44,10 +44,11 @@ def _sources() -> str:
     import textwrap
 
     from .data import _stats, _stratified_split
+    from .safejson import brief
     from .spec import output_logits_to_classes
-    from .train import Augment, _short, augment_batch
+    from .train import Augment, augment_batch
 
-    parts = [_stratified_split, _stats, _short, Augment, augment_batch, output_logits_to_classes]
+    parts = [_stratified_split, _stats, brief, Augment, augment_batch, output_logits_to_classes]
     return "\n\n".join(textwrap.dedent(inspect.getsource(p)) for p in parts)
 
 

@@ -11,10 +11,16 @@ import json
 import math
 from typing import Any
 
-__all__ = ["parse_json", "MAX_DEPTH"]
+__all__ = ["parse_json", "brief", "MAX_DEPTH"]
 
 MAX_DEPTH = 64  # far deeper than any spec, lesson or checkpoint header we write
 MAX_INT_DIGITS = 30
+
+
+def brief(v: Any) -> str:
+    """A value for an error message: its repr, never thousands of characters long."""
+    r = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
+    return r if len(r) <= 60 else r[:57] + "..."
 
 
 def _depth(text: str) -> int:

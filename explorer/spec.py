@@ -21,6 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from .safejson import brief
+
 __all__ = [
     "LAYER_TYPES",
     "MAX_PARAMS",
@@ -132,7 +134,7 @@ def _check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
     """Return the value in canonical form, or raise SpecError naming the layer."""
 
     def fail(need: str) -> SpecError:
-        return SpecError(f"{where}: {name} must be {need}, got {_short(value)}", layer)
+        return SpecError(f"{where}: {name} must be {need}, got {brief(value)}", layer)
 
     def check_int(v: Any, minimum: float | None) -> int:
         if isinstance(v, bool) or not isinstance(v, int):
@@ -261,7 +263,7 @@ def _layer(
     ltype = spec.get("type")
     if not isinstance(ltype, str) or ltype not in LAYER_TYPES:
         known = ", ".join(LAYER_TYPES)
-        raise SpecError(f"layer {path}: unknown type {_short(ltype)}; known types: {known}", path)
+        raise SpecError(f"layer {path}: unknown type {brief(ltype)}; known types: {known}", path)
     where = f"layer {path} {ltype}"
     schema = LAYER_TYPES[ltype]
     extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
@@ -409,12 +411,6 @@ def _residual(
     return out, brf
 
 
-def _short(v: Any) -> str:
-    """A value for a message, never thousands of characters long."""
-    r = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
-    return r if len(r) <= 60 else r[:57] + "..."
-
-
 def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
     if not isinstance(spec, dict):
         raise SpecError(f"a spec must be a JSON object with 'input_shape' and 'layers', got {type(spec).__name__}")
@@ -431,10 +427,10 @@ def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
                         f"{MAX_INPUT_SIDE} pixels a side)")
     nc = spec.get("num_classes")
     if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or not 1 <= nc <= 100_000):
-        raise SpecError(f"spec: num_classes must be an integer from 1 to 100,000, got {_short(nc)}")
+        raise SpecError(f"spec: num_classes must be an integer from 1 to 100,000, got {brief(nc)}")
     for key in ("name", "description"):
         if key in spec and not isinstance(spec[key], str):
-            raise SpecError(f"spec: {key} must be text, got {_short(spec[key])}")
+            raise SpecError(f"spec: {key} must be text, got {brief(spec[key])}")
     layers = spec.get("layers")
     if not isinstance(layers, list):
         raise SpecError(f"spec: layers must be a list, got {type(layers).__name__}")

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from .data import Dataset
 from .evaluate import evaluate
+from .safejson import brief
 from .spec import output_logits_to_classes
 
 __all__ = ["Augment", "TrainConfig", "LIMITS", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
@@ -54,7 +55,7 @@ class Augment:
 
     def validate(self) -> None:
         if not isinstance(self.flip, bool):
-            raise ValueError(f"augmentation flip must be true or false, got {_short(self.flip)}")
+            raise ValueError(f"augmentation flip must be true or false, got {brief(self.flip)}")
         checks = [("rotation", 0, 180), ("shift", 0, 0.5), ("scale", 0.3, 1.0), ("shear", 0, 45),
                   ("brightness", 0, 1), ("contrast", 0, 1)]
         for name, lo, hi in checks:
@@ -106,12 +107,6 @@ LIMITS: dict[str, tuple[float, float]] = {
 INT_SETTINGS = ("epochs", "batch_size", "log_every", "step_epochs", "seed")
 
 
-def _short(v: Any) -> str:
-    """A value for a message, never thousands of characters long."""
-    r = repr(v) if not isinstance(v, int) or abs(v) < 10**30 else f"a {len(str(abs(v)))}-digit integer"
-    return r if len(r) <= 60 else r[:57] + "..."
-
-
 @dataclass
 class TrainConfig:
     """Everything a run needs besides the model and the data."""
@@ -140,25 +135,25 @@ class TrainConfig:
             v = getattr(self, name)
             if name in INT_SETTINGS:
                 if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                    raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {_short(v)}")
+                    raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {brief(v)}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
-                raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {_short(v)}")
+                raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {brief(v)}")
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {_short(self.optimizer)}")
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {brief(self.optimizer)}")
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {_short(self.schedule)}")
+            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {brief(self.schedule)}")
         if self.limit_train is not None and (isinstance(self.limit_train, bool) or not isinstance(self.limit_train, int)
                                              or not 1 <= self.limit_train <= 10**9):
-            raise ValueError(f"limit_train must be a positive integer, got {_short(self.limit_train)}")
+            raise ValueError(f"limit_train must be a positive integer, got {brief(self.limit_train)}")
         if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
                 or not 0 <= self.snapshot_every <= 10**9:
-            raise ValueError(f"snapshot_every must be an integer >= 0, got {_short(self.snapshot_every)}")
+            raise ValueError(f"snapshot_every must be an integer >= 0, got {brief(self.snapshot_every)}")
         if not isinstance(self.eval_splits, (tuple, list)) or any(s not in ("val", "test") for s in self.eval_splits):
-            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {_short(self.eval_splits)}")
+            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {brief(self.eval_splits)}")
         if not isinstance(self.augment, Augment):
             raise ValueError("augment must be an object of augmentation settings")
         if not isinstance(self.device, str):
-            raise ValueError(f"device must be auto, cpu, cuda or mps, got {_short(self.device)}")
+            raise ValueError(f"device must be auto, cpu, cuda or mps, got {brief(self.device)}")
         self.augment.validate()
         resolve_device(self.device)
         return self
@@ -177,7 +172,7 @@ class TrainConfig:
             raise ValueError(f"unknown training setting {sorted(unknown)[0]!r}")
         aug = d.pop("augment", {}) or {}
         if not isinstance(aug, (dict, Augment)):
-            raise ValueError(f"augment must be an object of augmentation settings, got {_short(aug)}")
+            raise ValueError(f"augment must be an object of augmentation settings, got {brief(aug)}")
         if isinstance(aug, dict):
             unknown_aug = set(aug) - set(Augment.__dataclass_fields__)
             if unknown_aug:
@@ -185,7 +180,7 @@ class TrainConfig:
             aug = Augment(**aug)
         if "eval_splits" in d:
             if not isinstance(d["eval_splits"], (list, tuple)):
-                raise ValueError(f"eval_splits must be a list, got {_short(d['eval_splits'])}")
+                raise ValueError(f"eval_splits must be a list, got {brief(d['eval_splits'])}")
             d["eval_splits"] = tuple(d["eval_splits"])
         return cls(augment=aug, **d)
 

@@ -106,14 +106,19 @@ def test_look_inside_pages_in_a_browser(server, browser):
         shot(page, f"page-{title.lower().replace(' ', '-')}")
 
 
-def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
-    """Draws on the real canvas; reports the time from the end of a stroke to the updated answer."""
-    page = open_app(browser, server)
+def open_draw_pad(page):
+    """Go to Draw, train the default CNN in one click, and return the drawing pad's canvas."""
     nav(page, "Draw a digit")
     page.get_by_role("button", name="Train the default CNN").click()
     page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
     wait_idle(page)
-    canvas = page.locator("canvas").last
+    return page.locator("canvas").last
+
+
+def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
+    """Draws on the real canvas; reports the time from the end of a stroke to the updated answer."""
+    page = open_app(browser, server)
+    canvas = open_draw_pad(page)
     box = canvas.bounding_box()
     assert page.locator("text=Prediction:").count() == 0  # an empty canvas predicts nothing
     page.evaluate("""() => {
@@ -248,11 +253,7 @@ def test_build_and_draw_fit_a_projector(server, browser, width, height):
     layer_type = page.locator("[data-testid=stMain] [data-testid=stSelectbox]").nth(1)
     assert layer_type.bounding_box()["width"] > 150  # "BatchNorm2d" fits
     shot(page, f"projector-build-{width}x{height}")
-    nav(page, "Draw a digit")
-    page.get_by_role("button", name="Train the default CNN").click()
-    page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
-    wait_idle(page)
-    canvas = page.locator("canvas").last
+    canvas = open_draw_pad(page)
     box = canvas.bounding_box()
     column = page.locator("[data-testid=stColumn]", has=canvas).last.bounding_box()
     assert abs(box["width"] - box["height"]) < 2 and box["width"] >= 200  # a square, big enough to draw on
