@@ -148,6 +148,10 @@ class Workspace:
         self.current: str | None = None
         self._run_ids = itertools.count(1)
 
+    def resume_run_ids(self, start: int) -> None:
+        """Number new runs from ``start`` (a workspace loaded from the store keeps its run numbers)."""
+        self._run_ids = itertools.count(start)
+
     def unique_name(self, base: str) -> str:
         if base not in self.models:
             return base

@@ -278,6 +278,8 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
             st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
         else:
             st.warning(hist.get("message", status))
+        if not hist.get("steps") and not hist.get("epochs"):
+            return  # nothing to draw yet (queued, or starting)
         live = status in ("running", "paused", "ready", "stopping")  # lighter charts while the trainer needs the CPU
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):

@@ -1,0 +1,296 @@
+"""Workspaces that last: saved in a database, found again by an unguessable id.
+
+SQLite by default (one file, WAL mode, nothing to install); any SQLAlchemy URL (PostgreSQL, say) for a school
+that runs several app replicas. Metadata, settings and run histories are rows and JSON; weights are the
+safetensors checkpoints the app already writes, stored as blobs. Nothing stored is ever unpickled.
+
+A workspace is written whole in one transaction, so a reader sees one version or the next, never a mix;
+each workspace has one writer at a time (a version number: a stale writer is refused, not merged).
+A database file that is corrupt or unreadable is moved aside and a fresh one started, with a notice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from .checkpoint import CheckpointError, _jsonable, load_checkpoint
+from .data import Dataset
+from .safejson import parse_json
+from .workspace import ModelEntry, Run, Workspace
+
+__all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "default_state_dir", "dataset_to_bytes",
+           "dataset_from_bytes"]
+
+ID_BYTES = 18  # 144 random bits: the id is the only key to the work
+
+
+class StoreError(ValueError):
+    """A workspace that cannot be saved or read, with the reason in a sentence."""
+
+
+def default_state_dir() -> Path:
+    """``$EXPLORER_STATE_DIR``, else ``~/.cache/cnn-explorer/state``."""
+    return Path(os.environ.get("EXPLORER_STATE_DIR") or Path.home() / ".cache" / "cnn-explorer" / "state")
+
+
+@dataclass
+class SavedWorkspace:
+    """What a workspace row holds besides its models: the app's settings (dataset choice, train settings ...)."""
+
+    id: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    uploads: dict[str, Dataset] = field(default_factory=dict)
+    version: int = 0
+    updated: float = 0.0
+
+
+def dataset_to_bytes(ds: Dataset) -> bytes:
+    """An uploaded dataset as one safetensors file (its tensors, its names and statistics as metadata)."""
+    tensors = {k: getattr(ds, k).contiguous() for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+    meta = {"name": ds.name, "classes": json.dumps(list(ds.classes)), "mean": json.dumps(list(ds.mean)),
+            "std": json.dumps(list(ds.std)), "source": ds.source}
+    return st_save(tensors, metadata=meta)
+
+
+def dataset_from_bytes(data: bytes) -> Dataset:
+    try:
+        t = st_load(data)
+        header = parse_json(data[8:8 + int.from_bytes(data[:8], "little")], "stored dataset", StoreError)
+        meta = header.get("__metadata__", {})
+        return Dataset(meta["name"], t["train_x"], t["train_y"], t["val_x"], t["val_y"], t["test_x"], t["test_y"],
+                       tuple(parse_json(meta["classes"], "classes", StoreError)),
+                       tuple(parse_json(meta["mean"], "mean", StoreError)),
+                       tuple(parse_json(meta["std"], "std", StoreError)), meta.get("source", ""))
+    except StoreError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a damaged blob: say so
+        raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
+
+
+class WorkspaceStore:
+    """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
+
+    def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
+                 ttl_days: float | None = None) -> None:
+        import sqlalchemy as sa
+
+        self.sa = sa
+        self.notice = ""  # a sentence for the UI when the database had to be started afresh
+        self.ttl_days = float(os.environ.get("EXPLORER_WORKSPACE_TTL_DAYS", 30) if ttl_days is None else ttl_days)
+        self.url = url or os.environ.get("EXPLORER_DATABASE_URL") or ""
+        self.path: Path | None = None
+        if not self.url:
+            d = Path(state_dir) if state_dir else default_state_dir()
+            d.mkdir(parents=True, exist_ok=True)
+            self.path = d / "workspaces.sqlite3"
+            self.url = f"sqlite:///{self.path}"
+        self._open()
+
+    # -- the schema --
+    def _open(self) -> None:
+        sa = self.sa
+        kw: dict[str, Any] = {}
+        if self.url.startswith("sqlite"):
+            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        self.engine = sa.create_engine(self.url, **kw)
+        if self.url.startswith("sqlite"):
+            @sa.event.listens_for(self.engine, "connect")
+            def _pragmas(conn: Any, _record: Any) -> None:  # WAL: readers never wait for the writer
+                cur = conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.close()
+
+        md = sa.MetaData()
+        self.t_ws = sa.Table("workspaces", md,
+                             sa.Column("id", sa.String(64), primary_key=True),
+                             sa.Column("version", sa.Integer, nullable=False),
+                             sa.Column("created", sa.Float, nullable=False),
+                             sa.Column("updated", sa.Float, nullable=False, index=True),
+                             sa.Column("settings", sa.Text, nullable=False),
+                             sa.Column("current", sa.String(200)))
+        self.t_models = sa.Table("models", md,
+                                 sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                           primary_key=True),
+                                 sa.Column("name", sa.String(200), primary_key=True),
+                                 sa.Column("position", sa.Integer, nullable=False),
+                                 sa.Column("source", sa.String(20), nullable=False),
+                                 sa.Column("checkpoint", sa.LargeBinary, nullable=False))
+        self.t_runs = sa.Table("runs", md,
+                               sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                         primary_key=True),
+                               sa.Column("id", sa.Integer, primary_key=True),
+                               sa.Column("model", sa.String(200), nullable=False),
+                               sa.Column("dataset", sa.String(200), nullable=False),
+                               sa.Column("params", sa.Integer, nullable=False),
+                               sa.Column("started", sa.Float, nullable=False),
+                               sa.Column("config", sa.Text, nullable=False),
+                               sa.Column("history", sa.Text, nullable=False))
+        self.t_uploads = sa.Table("uploads", md,
+                                  sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+                                            primary_key=True),
+                                  sa.Column("name", sa.String(200), primary_key=True),
+                                  sa.Column("data", sa.LargeBinary, nullable=False))
+        try:
+            md.create_all(self.engine)
+            with self.engine.connect() as c:
+                c.execute(sa.select(sa.func.count()).select_from(self.t_ws)).scalar()
+        except sa.exc.DatabaseError as e:
+            if self.path is None:
+                raise StoreError(f"the workspace database cannot be used: {str(e).splitlines()[0]}") from None
+            self.engine.dispose()
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
+            for suffix in ("", "-wal", "-shm"):
+                p = Path(str(self.path) + suffix)
+                if p.exists():
+                    p.rename(Path(str(aside) + suffix))
+            self.notice = (f"The saved workspaces could not be read (the database file was damaged), so a fresh one "
+                           f"was started; the old file was kept as {aside.name}.")
+            self._open_fresh()
+
+    def _open_fresh(self) -> None:
+        notice = self.notice
+        self._open()
+        self.notice = notice
+
+    @staticmethod
+    def new_id() -> str:
+        return secrets.token_urlsafe(ID_BYTES)
+
+    @staticmethod
+    def valid_id(ws_id: Any) -> bool:
+        return isinstance(ws_id, str) and 16 <= len(ws_id) <= 64 and all(c.isalnum() or c in "-_" for c in ws_id)
+
+    # -- writing --
+    def save(self, ws_id: str, ws: Workspace, settings: dict[str, Any], uploads: dict[str, Dataset] | None = None,
+             version: int | None = None) -> int:
+        """Write the whole workspace in one transaction; returns its new version.
+
+        ``version`` is the version this writer last read or wrote: if another writer has saved since, the save is
+        refused (StoreError) rather than mixing two histories. None: write regardless.
+        """
+        sa = self.sa
+        if not self.valid_id(ws_id):
+            raise StoreError("not a workspace id")
+        now = time.time()
+        models = []
+        for pos, e in enumerate(ws.models.values()):
+            if e.dataset is None:  # not trained yet: the checkpoint needs class names; mark them as stand-ins
+                e = _with_standin_dataset(e)
+            models.append({"ws": ws_id, "name": e.name, "position": pos, "source": e.source,
+                           "checkpoint": e.checkpoint_bytes()})
+        runs = [{"ws": ws_id, "id": r.id, "model": r.model_name, "dataset": r.dataset, "params": r.params,
+                 "started": r.started, "config": json.dumps(r.config), "history": json.dumps(_history(r))}
+                for r in ws.all_runs()]
+        ups = [{"ws": ws_id, "name": n, "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
+        with self.engine.begin() as c:
+            row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
+            if row is not None and version is not None and row.version != version:
+                raise StoreError("this workspace was saved from another tab or machine meanwhile; reload to see it")
+            new_version = (row.version if row else 0) + 1
+            values = {"version": new_version, "updated": now, "settings": json.dumps(_jsonable(settings)),
+                      "current": ws.current}
+            if row is None:
+                c.execute(self.t_ws.insert().values(id=ws_id, created=now, **values))
+            else:
+                c.execute(self.t_ws.update().where(self.t_ws.c.id == ws_id).values(**values))
+            for t in (self.t_models, self.t_runs, self.t_uploads):
+                c.execute(t.delete().where(t.c.ws == ws_id))
+            if models:
+                c.execute(self.t_models.insert(), models)
+            if runs:
+                c.execute(self.t_runs.insert(), runs)
+            if ups:
+                c.execute(self.t_uploads.insert(), ups)
+        return new_version
+
+    # -- reading --
+    def load(self, ws_id: str, workspace: Workspace) -> SavedWorkspace | None:
+        """Fill ``workspace`` (a fresh one) with the saved models and runs; None if there is no such workspace.
+
+        A run that was still going when it was saved comes back as "interrupted", with the weights last saved.
+        """
+        sa = self.sa
+        if not self.valid_id(ws_id):
+            return None
+        with self.engine.connect() as c:
+            row = c.execute(sa.select(self.t_ws).where(self.t_ws.c.id == ws_id)).first()
+            if row is None:
+                return None
+            models = c.execute(sa.select(self.t_models).where(self.t_models.c.ws == ws_id)
+                               .order_by(self.t_models.c.position)).all()
+            runs = c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws == ws_id).order_by(self.t_runs.c.id)).all()
+            ups = c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws == ws_id)).all()
+        for m in models:
+            try:
+                ck = load_checkpoint(m.checkpoint)
+            except CheckpointError:
+                continue  # a damaged model is left out; the rest of the workspace still opens
+            dataset = None if ck.dataset.get("standin") else ck.dataset
+            workspace.models[m.name] = ModelEntry(m.name, ck.spec, ck.model, dataset, source=m.source)
+        for r in runs:
+            entry = workspace.models.get(r.model)
+            if entry is None:
+                continue
+            hist = parse_json(r.history, "run history", StoreError)
+            if hist.get("status") in ("running", "paused", "ready", "queued", "waiting", "stopping"):
+                hist["status"] = "interrupted"
+                hist["message"] = ("interrupted: the session that ran it ended; the model has the weights saved at "
+                                   f"step {hist.get('step', 0):,}")
+            entry.runs.append(Run(r.id, r.model, r.dataset, parse_json(r.config, "run settings", StoreError),
+                                  r.params, started=r.started, history=hist))
+        workspace.current = row.current if row.current in workspace.models else next(iter(workspace.models), None)
+        workspace.resume_run_ids(max((r.id for r in runs), default=0) + 1)
+        uploads = {}
+        for u in ups:
+            try:
+                uploads[u.name] = dataset_from_bytes(u.data)
+            except StoreError:
+                continue
+        return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
+                              row.updated)
+
+    def expire(self, now: float | None = None) -> int:
+        """Delete the workspaces not saved for ``ttl_days``; returns how many."""
+        sa = self.sa
+        cutoff = (now or time.time()) - self.ttl_days * 86400
+        with self.engine.begin() as c:
+            old = [r.id for r in c.execute(sa.select(self.t_ws.c.id).where(self.t_ws.c.updated < cutoff))]
+            for t in (self.t_models, self.t_runs, self.t_uploads):
+                if old:
+                    c.execute(t.delete().where(t.c.ws.in_(old)))
+            if old:
+                c.execute(self.t_ws.delete().where(self.t_ws.c.id.in_(old)))
+        return len(old)
+
+    def count(self) -> int:
+        with self.engine.connect() as c:
+            return int(c.execute(self.sa.select(self.sa.func.count()).select_from(self.t_ws)).scalar() or 0)
+
+
+def _with_standin_dataset(e: ModelEntry) -> ModelEntry:
+    """A copy of an untrained entry with neutral dataset metadata, so that it can be written as a checkpoint."""
+    from .spec import summarize
+
+    out = summarize(e.spec).output_shape
+    k = 2 if out == (1,) else out[0] if len(out) == 1 else 1
+    c = e.spec["input_shape"][0]
+    info = {"name": "", "classes": [str(i) for i in range(k)], "mean": [0.5] * c, "std": [0.5] * c,
+            "input_shape": list(e.spec["input_shape"]), "standin": True}
+    return ModelEntry(e.name, e.spec, e.model, info, list(e.runs), e.source)
+
+
+def _history(run: Run) -> dict[str, Any]:
+    h = run.current()
+    return _jsonable({k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step",
+                                                          "total_steps")})

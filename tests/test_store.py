@@ -1,0 +1,148 @@
+"""Workspaces in the database: round trip, isolation, concurrent writers, stale writers, damage, expiry."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import torch
+
+from explorer.data import load_csv
+from explorer.presets import get_preset
+from explorer.store import StoreError, WorkspaceStore
+from explorer.train import TrainConfig
+from explorer.workspace import Workspace
+
+pytest.importorskip("sqlalchemy")
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return WorkspaceStore(state_dir=tmp_path)
+
+
+def trained_workspace(mnist5k, name: str = "m", epochs: int = 1) -> Workspace:
+    ws = Workspace()
+    ws.add_model(get_preset("default"), name)
+    run = ws.start_training(mnist5k, TrainConfig(epochs=epochs, limit_train=512, eval_splits=("test",)))
+    run.trainer.join(120)
+    run.current()
+    return ws
+
+
+def test_a_workspace_comes_back_whole(store, mnist5k):
+    ws = trained_workspace(mnist5k)
+    ws.add_model(get_preset("one-conv"), "second")
+    upload = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(),
+                      name="mine")
+    ws_id = store.new_id()
+    v = store.save(ws_id, ws, {"dataset": "mine", "train": {"epochs": 7}}, {"mine": upload})
+    back = Workspace()
+    saved = store.load(ws_id, back)
+    assert saved is not None and saved.version == v and saved.settings == {"dataset": "mine", "train": {"epochs": 7}}
+    assert list(back.models) == ["m", "second"] and back.current == "second"
+    for a, b in zip(ws.models["m"].model.state_dict().values(), back.models["m"].model.state_dict().values()):
+        assert torch.equal(a, b)
+    run_a, run_b = ws.models["m"].runs[0], back.models["m"].runs[0]
+    assert run_b.current()["epochs"] == run_a.current()["epochs"] and run_b.config == run_a.config
+    assert back.models["m"].state == "trained" and back.models["m"].test_accuracy == ws.models["m"].test_accuracy
+    assert torch.equal(saved.uploads["mine"].train_x, upload.train_x) and saved.uploads["mine"].classes == ("0", "1")
+    nxt = back.start_training(mnist5k, TrainConfig(epochs=1, limit_train=64, eval_splits=()), name="m")
+    assert nxt.id == run_a.id + 1  # run numbers carry on
+    nxt.trainer.join(60)
+
+
+def test_one_workspace_never_sees_anothers(store, mnist5k):
+    a, b = trained_workspace(mnist5k, "alice"), Workspace()
+    b.add_model(get_preset("linear"), "bob")
+    ida, idb = store.new_id(), store.new_id()
+    store.save(ida, a, {"who": "a"})
+    store.save(idb, b, {"who": "b"})
+    got_a, got_b = Workspace(), Workspace()
+    assert store.load(ida, got_a).settings == {"who": "a"} and store.load(idb, got_b).settings == {"who": "b"}
+    assert list(got_a.models) == ["alice"] and list(got_b.models) == ["bob"]
+    assert store.load(store.new_id(), Workspace()) is None  # an id nobody saved opens nothing
+    assert store.load("../../etc/passwd", Workspace()) is None and len(ida) >= 24
+
+
+def test_twenty_concurrent_writers_lose_and_mix_nothing(store):
+    ids = [store.new_id() for _ in range(20)]
+    errors: list[BaseException] = []
+
+    def writer(i: int) -> None:
+        try:
+            ws = Workspace()
+            ws.add_model(get_preset("linear"), f"writer-{i}")
+            version = None
+            for k in range(5):
+                ws.models[f"writer-{i}"].spec["description"] = f"save {k}"
+                version = store.save(ids[i], ws, {"writer": i, "save": k}, version=version)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors, errors[:1]
+    for i, ws_id in enumerate(ids):
+        back = Workspace()
+        saved = store.load(ws_id, back)
+        assert saved.settings == {"writer": i, "save": 4} and saved.version == 5
+        assert list(back.models) == [f"writer-{i}"]
+    assert store.count() == 20
+
+
+def test_a_stale_writer_is_refused_not_merged(store):
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    v1 = store.save(ws_id, ws, {})
+    store.save(ws_id, ws, {"tab": 2}, version=v1)  # another tab saves
+    with pytest.raises(StoreError, match="another tab"):
+        store.save(ws_id, ws, {"tab": 1}, version=v1)
+    assert store.load(ws_id, Workspace()).settings == {"tab": 2}
+
+
+def test_a_run_saved_while_training_comes_back_interrupted(store, mnist5k):
+    ws = Workspace()
+    ws.add_model(get_preset("default"), "m")
+    run = ws.start_training(mnist5k, TrainConfig(epochs=100, eval_splits=("test",)))
+    while run.trainer.step < 5:
+        time.sleep(0.01)
+    ws_id = store.new_id()
+    store.save(ws_id, ws, {})
+    saved_weights = {k: v.clone() for k, v in ws.models["m"].inference_model().state_dict().items()}
+    run.trainer.stop()
+    run.trainer.join(30)
+    back = Workspace()
+    store.load(ws_id, back)
+    h = back.models["m"].runs[0].current()
+    assert h["status"] == "interrupted" and "weights saved at step" in h["message"]
+    assert back.models["m"].active_run is None  # nothing pretends to train
+    changed = [not torch.equal(saved_weights[k], v) for k, v in back.models["m"].model.state_dict().items()]
+    assert not all(changed)  # the weights are the ones saved with it, not the untrained ones
+
+
+def test_a_damaged_database_gives_a_notice_and_a_fresh_start(tmp_path):
+    (tmp_path / "workspaces.sqlite3").write_bytes(b"this is not a database" * 100)
+    store = WorkspaceStore(state_dir=tmp_path)
+    assert "could not be read" in store.notice and store.count() == 0
+    assert any(p.name.startswith("workspaces.sqlite3.unreadable-") for p in tmp_path.iterdir())
+    ws = Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    store.save(store.new_id(), ws, {})
+    assert store.count() == 1
+
+
+def test_old_workspaces_expire(store):
+    ws = Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    old, new = store.new_id(), store.new_id()
+    store.save(old, ws, {})
+    store.save(new, ws, {})
+    with store.engine.begin() as c:
+        c.execute(store.t_ws.update().where(store.t_ws.c.id == old).values(updated=time.time() - 40 * 86400))
+    assert store.expire() == 1
+    assert store.load(old, Workspace()) is None and store.load(new, Workspace()) is not None
