@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._widgets import init_session, set_torch_threads, show_flash, sidebar
+from pages._widgets import (
+    init_session,
+    keep_workspace_id_in_url,
+    save_workspace,
+    set_torch_threads,
+    show_flash,
+    sidebar,
+)
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 init_session()
@@ -38,6 +45,10 @@ PAGES = {
 hidden = set(st.session_state.get("hidden_pages", []))  # pages an opened lesson hides
 page = st.navigation({section: [p for p in pages if p.title not in hidden] for section, pages in PAGES.items()},
                      expanded=True)
+keep_workspace_id_in_url()
 sidebar()
 show_flash()
-page.run()
+try:
+    page.run()
+finally:
+    save_workspace()  # what the page changed is kept, also when it stopped early or asked for a rerun

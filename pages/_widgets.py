@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import time
 from typing import Any
 
 import streamlit as st
@@ -14,6 +16,7 @@ import streamlit as st
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
 from explorer.cluster import Cluster
 from explorer.plots import training_curves
+from explorer.store import WorkspaceStore
 from explorer.workspace import ModelEntry, Run, Workspace
 
 # Session keys, in one place. Durable state lives in these non-widget keys.
@@ -69,18 +72,102 @@ def cluster() -> Cluster | None:
     return Cluster(ClusterSettings.from_env(), is_alive=session_alive)
 
 
+@st.cache_resource(show_spinner=False)
+def workspace_store() -> WorkspaceStore | None:
+    """The server's one connection to the workspace database (``EXPLORER_DATABASE_URL``, else SQLite in
+    ``EXPLORER_STATE_DIR``); old workspaces are expired when it opens. None if it cannot be opened."""
+    try:
+        store = WorkspaceStore()
+        store.expire()
+        return store
+    except Exception as e:  # noqa: BLE001 - the app still works, for this tab's lifetime
+        print(f"workspaces will not be saved: {e}", file=sys.stderr)
+        return None
+
+
+WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
+WS_VERSION = "workspace_version"  # the version this session last read or wrote
+WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
+SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, "hidden_pages", "lesson")  # settings a workspace keeps
+
+
 def init_session() -> None:
-    """Session defaults (setdefault: never overwrite what the user has)."""
+    """Session defaults (setdefault: never overwrite what the user has). A ``?ws=`` id in the URL opens that
+    saved workspace; otherwise a new id is made and put in the URL."""
     if WS not in st.session_state:
-        st.session_state[WS] = Workspace(owner=session_id(), cluster=cluster())
+        ws = Workspace(owner=session_id(), cluster=cluster())
+        store, ws_id = workspace_store(), st.query_params.get("ws")
+        saved = None
+        if store is not None and ws_id:
+            try:
+                saved = store.load(ws_id, ws)
+            except ValueError as e:
+                flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
+            if saved is None:
+                flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
+        if saved is not None:
+            for k in SAVED_KEYS:
+                if k in saved.settings:
+                    st.session_state[k] = saved.settings[k]
+            st.session_state[UPLOADS] = saved.uploads
+            st.session_state[WS_VERSION] = saved.version
+        else:
+            ws_id = store.new_id() if store is not None else None
+            st.session_state[WS_VERSION] = None
+        if store is not None and store.notice:
+            flash(store.notice, "warning")
+        st.session_state[WS_ID] = ws_id
+        st.session_state[WS] = ws
     st.session_state.setdefault(DATASET, DEFAULT_DATASET)
     st.session_state.setdefault(UPLOADS, {})
     st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
     st.session_state.setdefault(DRAFT, get_preset("default"))
 
 
+def keep_workspace_id_in_url() -> None:
+    """The workspace id stays in the address bar (page changes drop query parameters)."""
+    ws_id = st.session_state.get(WS_ID)
+    if ws_id and st.query_params.get("ws") != ws_id:
+        st.query_params["ws"] = ws_id
+
+
+def _fingerprint(ws: Workspace) -> str:
+    """What a save would change: models, runs and their progress, settings, uploads."""
+    runs = [(r.id, r.current().get("status"), len(r.current().get("epochs", []))) for r in ws.all_runs()]
+    settings = json.dumps({k: st.session_state.get(k) for k in SAVED_KEYS}, sort_keys=True, default=str)
+    return json.dumps([list(ws.models), ws.current, runs, settings, sorted(st.session_state.get(UPLOADS, {}))])
+
+
+def save_workspace(every_s: float = 15.0) -> None:
+    """Save the workspace when something changed (and every ``every_s`` while a run trains, so that a reload
+    finds its latest weights). Called at the end of every full run of the app."""
+    store, ws_id = workspace_store(), st.session_state.get(WS_ID)
+    ws = st.session_state.get(WS)
+    if store is None or not ws_id or ws is None:
+        return
+    fp = _fingerprint(ws)
+    last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
+    training = any(e.active_run is not None for e in ws.models.values())
+    if fp == last_fp and not (training and time.time() - last_t > every_s):
+        return
+    if not ws.models and not st.session_state.get(UPLOADS) and not last_fp:
+        return  # nothing worth keeping yet: no row for every visitor who only looks
+    try:
+        settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
+        st.session_state[WS_VERSION] = store.save(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
+                                                  version=st.session_state.get(WS_VERSION))
+        st.session_state[WS_SAVED] = (fp, time.time())
+    except ValueError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
+        if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
+            st.warning(f"Not saved: {e}.")
+        st.session_state[WS_SAVED] = ("stale", time.time())
+
+
 def workspace() -> Workspace:
+    """This session's workspace; what the last run and this run's callbacks changed is saved first (app.py saves
+    again after the page)."""
     init_session()
+    save_workspace()
     return st.session_state[WS]
 
 
@@ -174,11 +261,17 @@ def sidebar() -> None:
         sb.download_button("Download checkpoint", icon=":material/download:", data=e.checkpoint_bytes(),
                            file_name=f"{_slug(e.name)}.safetensors",
                            mime="application/octet-stream", on_click="ignore", width="stretch",
-                           help="Spec, weights, dataset info and history in one safe file. Your models live only "
-                                "as long as this browser tab: download the ones you want to keep.")
-    if any(m.runs for m in ws.models.values()):
-        # Reloading the tab ends the session: ask the browser to warn before it throws trained models away.
-        st.html("<script>window.parent.onbeforeunload = () => true;</script>", unsafe_allow_javascript=True)
+                           help="Spec, weights, dataset info and history in one safe file.")
+    workspace_link(sb)
+
+
+def workspace_link(where: Any) -> None:
+    """Where the work is kept, and the plain truth about the link."""
+    if workspace_store() is None or not st.session_state.get(WS_ID):
+        where.caption("Your models live as long as this tab: download the ones you want to keep.")
+        return
+    where.caption(":material/cloud_done: Your work is saved on this server under this page's link: reload, or come "
+                  "back later with the same link. **Whoever has the link has the work**: share it only on purpose.")
 
 
 def _slug(name: str) -> str:

@@ -13,7 +13,7 @@ st.title("CNN Explorer")
 st.markdown(
     "Build a convolutional network from widgets, train it live, and look inside: kernels, feature maps, "
     "the images that excite each filter, the mistakes it makes, and why it calls your drawing a **3** and not an "
-    "**8**. Everything runs on this server; your models are yours alone and live as long as this tab.")
+    "**8**. Everything runs on this server; your models are yours alone, and they are kept under this page's link.")
 
 
 entry = ws.entry()

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Saved workspaces of the tests (app and browser tests included) go to a folder of their own, never to ~/.cache.
+os.environ.setdefault("EXPLORER_STATE_DIR", tempfile.mkdtemp(prefix="explorer-test-state-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EXPLORER_DATA_DIR") or ROOT.parent / "shared" / "data")

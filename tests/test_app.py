@@ -152,3 +152,31 @@ def test_load_preset_loads_the_preset_picked_just_before_the_click():
     at.selectbox(key="build_preset").set_value("mnist-gap")
     button(at, "Load preset").click().run()
     assert at.session_state["build_draft"]["name"] == "mnist-gap"
+
+
+# --- work that lasts: the workspace id in the URL opens the saved work ---
+
+def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
+    at = fresh()  # the Start page runs through app.py, which saves the workspace after every run
+    button(at, "Train the default CNN on mnist-5k (3,600 images, 3 epochs)").click().run()
+    wait_training(at)
+    at.run()
+    ws_id = at.session_state["workspace_id"]
+    assert ws_id and at.query_params["ws"] in (ws_id, [ws_id])  # the id is in the page's address
+    acc = at.session_state["workspace"].entry().test_accuracy
+    assert acc is not None
+
+    again = AppTest.from_file(APP, default_timeout=120)
+    again.query_params["ws"] = ws_id  # a reload, or the same link on another machine
+    again.run()
+    entry = again.session_state["workspace"].entry()
+    assert entry is not None and entry.state == "trained" and entry.test_accuracy == acc
+    assert len(again.get("plotly_chart")) >= 2  # its curves, on Start
+    assert any("Whoever has the link has the work" in c.value for c in again.sidebar.caption)
+
+    other = fresh()
+    assert other.session_state["workspace"].entry() is None and other.session_state["workspace_id"] != ws_id
+    stranger = AppTest.from_file(APP, default_timeout=120)
+    stranger.query_params["ws"] = "x" * 24  # a guessed id opens nothing
+    stranger.run()
+    assert stranger.session_state["workspace"].entry() is None

@@ -266,3 +266,34 @@ def test_build_and_draw_fit_a_projector(server, browser, width, height):
     wait_idle(page)
     shot(page, f"projector-draw-{width}x{height}")
     page.close()
+
+
+def test_work_survives_a_reload_and_a_server_restart(browser):
+    """Train, reload the tab, restart the server: the model, its accuracy and its curves are still there."""
+    from urllib.parse import parse_qs, urlparse
+
+    with streamlit_server() as url:
+        page = open_app(browser, url)
+        page.get_by_role("button", name=re.compile("Train the default CNN")).click()
+        page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+        wait_idle(page)
+        done = page.locator("text=Done: test accuracy").first.inner_text()
+        ws_id = parse_qs(urlparse(page.url).query)["ws"][0]
+        page.reload()
+        page.wait_for_selector("text=Done: test accuracy", timeout=60_000)
+        assert page.locator("text=Done: test accuracy").first.inner_text() == done
+        assert parse_qs(urlparse(page.url).query)["ws"][0] == ws_id  # the same workspace, not a new one
+        page.close()
+    with streamlit_server() as url:  # a new server process: nothing in memory survives, the database does
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{url}/?ws={ws_id}")
+        page.wait_for_selector("text=Done: test accuracy", timeout=60_000)
+        wait_idle(page)
+        assert page.locator("text=Done: test accuracy").first.inner_text() == done
+        assert page.locator(".js-plotly-plot").count() >= 2  # its curves
+        sidebar = page.locator("[data-testid=stSidebar]").inner_text()
+        assert "trained" in sidebar and "Whoever has the link has the work" in sidebar
+        shot(page, "workspace-after-restart")
+        nav(page, "Train")
+        assert page.locator("text=#1 default on mnist-5k").count() >= 1 or "#1 default" in page.content()
+        page.close()
