@@ -39,6 +39,7 @@ PAGES = {
         st.Page("pages/augment.py", title="Augmentation", icon=":material/transform:"),
         st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
         st.Page("pages/lesson.py", title="Lesson", icon=":material/school:"),
+        st.Page("pages/board.py", title="Class board", icon=":material/leaderboard:"),
     ],
 }
 

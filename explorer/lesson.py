@@ -11,11 +11,11 @@ from .safejson import parse_json
 from .spec import SpecError, validate_spec
 from .train import TrainConfig
 
-__all__ = ["Lesson", "HIDEABLE_PAGES", "lesson_to_json", "parse_lesson"]
+__all__ = ["Lesson", "HIDEABLE_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
 
 FORMAT = "cnn-explorer-lesson"
 HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
-                  "Draw a digit", "Convolution lab", "Augmentation", "Experiments")
+                  "Draw a digit", "Convolution lab", "Augmentation", "Experiments", "Class board")
 MAX_LESSON_BYTES = 1_000_000
 
 
@@ -29,6 +29,16 @@ class Lesson:
     train: dict[str, Any] = field(default_factory=dict)
     hidden: list[str] = field(default_factory=list)
     notes: str = ""
+    class_code: str = ""  # students who opened the lesson can publish runs to this class's board
+
+
+def check_class_code(code: Any) -> str:
+    """A class code: 3 to 40 letters, digits, '-' or '_' (empty: no board); ValueError otherwise."""
+    if code in ("", None):
+        return ""
+    if not isinstance(code, str) or not 3 <= len(code) <= 40 or not all(c.isalnum() or c in "-_" for c in code):
+        raise ValueError("a class code is 3 to 40 letters, digits, '-' or '_'")
+    return code
 
 
 def lesson_to_json(lesson: Lesson) -> str:
@@ -44,7 +54,7 @@ def parse_lesson(text: str | bytes) -> Lesson:
     d = parse_json(text, "lesson file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
-    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes"}
+    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code"}
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
     for key in ("title", "dataset", "notes"):
@@ -68,4 +78,8 @@ def parse_lesson(text: str | bytes) -> Lesson:
     hidden = d.get("hidden") or []
     if not isinstance(hidden, list) or any(h not in HIDEABLE_PAGES for h in hidden):
         raise ValueError(f"lesson file: hidden pages must be among {', '.join(HIDEABLE_PAGES)}")
-    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""))
+    try:
+        code = check_class_code(d.get("class_code", ""))
+    except ValueError as e:
+        raise ValueError(f"lesson file: {e}") from None
+    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code)

@@ -141,6 +141,20 @@ class WorkspaceStore:
                                             primary_key=True),
                                   sa.Column("name", sa.String(200), primary_key=True),
                                   sa.Column("data", sa.LargeBinary, nullable=False))
+        self.t_board = sa.Table("board", md,
+                                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                                sa.Column("class_code", sa.String(40), nullable=False, index=True),
+                                sa.Column("ws", sa.String(64), nullable=False),
+                                sa.Column("run", sa.Integer, nullable=False),
+                                sa.Column("name", sa.String(60), nullable=False),
+                                sa.Column("published", sa.Float, nullable=False),
+                                sa.Column("params", sa.Integer, nullable=False),
+                                sa.Column("accuracy", sa.Float, nullable=False),
+                                sa.Column("seconds", sa.Float, nullable=False),
+                                sa.Column("architecture", sa.Text, nullable=False),
+                                sa.Column("spec", sa.Text, nullable=False),
+                                sa.Column("history", sa.Text, nullable=False),
+                                sa.UniqueConstraint("class_code", "ws", "run"))
         try:
             md.create_all(self.engine)
             with self.engine.connect() as c:
@@ -260,6 +274,43 @@ class WorkspaceStore:
         return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
                               row.updated)
 
+    # -- the class board: only what a student publishes, nothing else of their workspace --
+    def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str) -> None:
+        """Put one finished run on the class board under ``name`` (publishing it again replaces it)."""
+        from .lesson import check_class_code
+        from .spec import summarize
+
+        code = check_class_code(class_code)
+        name = " ".join(str(name).split())[:60]
+        if not code:
+            raise StoreError("this lesson has no class code, so it has no board")
+        if not name:
+            raise StoreError("give a name to show on the board")
+        final = run.final()
+        if final.get("test_accuracy") is None:
+            raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
+        hist = _history(run)
+        s = summarize(spec)
+        arch = " → ".join(r.type for r in s.layers if r.depth == 0)
+        row = {"class_code": code, "ws": ws_id, "run": run.id, "name": name, "published": time.time(),
+               "params": s.total_params, "accuracy": float(final["test_accuracy"]),
+               "seconds": float(sum(e.get("seconds", 0.0) for e in hist.get("epochs", []))),
+               "architecture": arch, "spec": json.dumps(spec), "history": json.dumps(hist)}
+        t = self.t_board
+        with self.engine.begin() as c:
+            c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run.id)))
+            c.execute(t.insert().values(**row))
+
+    def board(self, class_code: str) -> list[dict[str, Any]]:
+        """The published runs of a class, newest first (no workspace id in them)."""
+        t = self.t_board
+        with self.engine.connect() as c:
+            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.published.desc()))
+            return [{"id": r.id, "name": r.name, "params": r.params, "accuracy": r.accuracy, "seconds": r.seconds,
+                     "architecture": r.architecture, "published": r.published,
+                     "spec": parse_json(r.spec, "published spec", StoreError),
+                     "history": parse_json(r.history, "published history", StoreError)} for r in rows]
+
     def expire(self, now: float | None = None) -> int:
         """Delete the workspaces not saved for ``ttl_days``; returns how many."""
         sa = self.sa
@@ -271,6 +322,7 @@ class WorkspaceStore:
                     c.execute(t.delete().where(t.c.ws.in_(old)))
             if old:
                 c.execute(self.t_ws.delete().where(self.t_ws.c.id.in_(old)))
+            c.execute(self.t_board.delete().where(self.t_board.c.published < cutoff))
         return len(old)
 
     def count(self) -> int:

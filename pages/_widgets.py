@@ -386,6 +386,35 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
     _panel()
 
 
+def publish_to_board(entry: ModelEntry) -> None:
+    """For students in a lesson with a class code: put the current model's last finished run on the class board
+    under a name they choose. Nothing else of the workspace is shown to anyone."""
+    lesson = st.session_state.get("lesson") or {}
+    code = lesson.get("class_code")
+    run = next((r for r in reversed(entry.runs) if r.final().get("test_accuracy") is not None), None)
+    if not code or run is None or workspace_store() is None:
+        return
+
+    def _publish() -> None:
+        try:  # the name typed just before the click counts
+            workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
+                                      st.session_state.get("board_name", ""))
+            flash(f"Published run #{run.id} to the board of class **{code}**.")
+        except ValueError as e:
+            st.session_state["board_error"] = str(e)
+
+    with st.container(border=True):
+        st.markdown(f"**Class board** of *{code}*: publish run #{run.id} "
+                    f"(test accuracy {fmt_acc(run.final().get('test_accuracy'))}) under a name of your choice.")
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        c1.text_input("Name on the board", key="board_name", max_chars=60, placeholder="e.g. Ada's deep one")
+        c2.button("Publish", icon=":material/publish:", on_click=_publish, key="board_publish")
+        st.caption("The board shows this run's name, accuracy, parameters, time, architecture and curves: nothing "
+                   "else of your work.")
+        if err := st.session_state.pop("board_error", None):
+            st.error(err)
+
+
 def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
     st.download_button(label, json.dumps(spec, indent=2), file_name=f"{_slug(spec.get('name', 'spec'))}.json",
                        mime="application/json", on_click="ignore", icon=":material/download:")

@@ -31,7 +31,7 @@ with open_tab:
             st.session_state[DRAFT] = copy.deepcopy(lesson.spec)
             st.session_state[TRAIN_CFG] = TrainConfig.from_dict(lesson.train).to_dict()
             st.session_state[HIDDEN] = list(lesson.hidden)
-            st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes}
+            st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes, "class_code": lesson.class_code}
             ws.add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
             flash(f"Lesson **{lesson.title}** is open.")
             st.rerun()
@@ -51,9 +51,12 @@ with save_tab:
     notes = st.text_area("Notes for the students", key="lesson_notes",
                          placeholder="e.g. Train the one-conv model, then look at its kernels. What did it learn?")
     hidden = st.multiselect("Hide these pages", HIDEABLE_PAGES, key="lesson_hidden")
+    code = st.text_input("Class code (optional)", key="lesson_code", placeholder="e.g. 7B-cnn",
+                         help="Students who open this lesson can publish their runs to this class's board; you "
+                              "project the board (Lessons → Class board). Only what they publish is shown.")
     try:
         text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
-                                     notes))
+                                     notes, code.strip()))
         st.download_button("Download the lesson file", text, file_name=f"{title or 'lesson'}.json",
                            mime="application/json", icon=":material/download:", on_click="ignore")
     except ValueError as e:

@@ -17,6 +17,7 @@ from pages._widgets import (
     flash,
     fmt_acc,
     live_run,
+    publish_to_board,
     read_augment,
     workspace,
 )
@@ -126,6 +127,7 @@ if err := st.session_state.pop(TRAIN_ERROR, None):
 smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="smoothing")
 if entry.runs:
     live_run(entry.runs[-1], smoothing, key="train")
+    publish_to_board(entry)
 
 # --- all runs of this session, to compare ---
 runs = ws.all_runs()

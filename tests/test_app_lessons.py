@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,31 @@ def test_an_experiment_runs_from_its_button():
     assert job.error is None and not at.exception
     assert any("shuffled" in i.value for i in at.info)
     assert any("on 500 training images per model" in c.value for c in at.caption)
+
+
+def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
+    student = fresh()
+    student.session_state["lesson"] = {"title": "Week 4", "notes": "", "class_code": "week4-test"}
+    student.session_state["train_config"].update(epochs=1, limit_train=256)
+    student.switch_page("pages/train.py").run()
+    next(b for b in student.button if b.label == "Create the default CNN for this dataset").click().run()
+    next(b for b in student.button if b.label == "Start").click().run()
+    ws = student.session_state["workspace"]
+    deadline = time.time() + 120
+    while ws.entry().active_run and time.time() < deadline:
+        time.sleep(0.2)
+    student.run()
+    student.text_input(key="board_name").input("Grace")
+    student.button(key="board_publish").click().run()  # the name typed and the click in one rerun
+    assert not student.exception
+
+    teacher = fresh()
+    teacher.switch_page("pages/board.py").run()
+    assert any("Type the class code" in i.value for i in teacher.info)
+    teacher.text_input(key="board_code").input("week4-test").run()
+    assert not teacher.exception
+    assert any("**1** run(s) published" in m.value and "Grace" in m.value for m in teacher.markdown)
+    nobody = fresh()
+    nobody.switch_page("pages/board.py").run()
+    nobody.text_input(key="board_code").input("another-class").run()
+    assert any("Nothing published to **another-class**" in i.value for i in nobody.info)

@@ -297,3 +297,46 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
         nav(page, "Train")
         assert page.locator("text=#1 default on mnist-5k").count() >= 1 or "#1 default" in page.content()
         page.close()
+
+
+def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tmp_path):
+    from explorer.lesson import Lesson, lesson_to_json
+    from explorer.presets import get_preset
+
+    lesson = tmp_path / "board.json"
+    lesson.write_text(lesson_to_json(Lesson("Board lesson", "mnist-5k", get_preset("default"), {"epochs": 1}, [],
+                                            "Train, then publish.", "browser-class")))
+    student = open_app(browser, server)
+    nav(student, "Lesson")
+    student.locator("input[type=file]").first.set_input_files(str(lesson))
+    student.get_by_role("button", name="Open", exact=True).click()
+    student.wait_for_selector("text=is open", timeout=30_000)
+    nav(student, "Train")
+    student.get_by_role("button", name="Start").click()
+    student.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    wait_idle(student)
+    name = student.get_by_label("Name on the board")
+    name.fill("Hopper")
+    student.get_by_role("button", name="Publish").click()  # typed, then clicked at once
+    student.wait_for_selector("text=Published run #1", timeout=30_000)
+
+    teacher = browser.new_page(viewport={"width": 1280, "height": 720})  # the projector
+    teacher.goto(server)
+    teacher.wait_for_selector("h1", timeout=60_000)
+    wait_idle(teacher)
+    nav(teacher, "Class board")
+    code = teacher.get_by_label("Class code", exact=True).and_(teacher.locator("input"))
+    code.fill("browser-class")
+    code.press("Enter")
+    teacher.wait_for_selector("text=run(s) published", timeout=30_000)
+    assert "Hopper" in teacher.locator("[data-testid=stMain]").inner_text()
+    table = teacher.locator("[data-testid=stDataFrame]").first
+    table.scroll_into_view_if_needed()
+    grid = table.bounding_box()
+    teacher.mouse.click(grid["x"] + 12, grid["y"] + 35 + 17)  # the first row's selection cell
+    teacher.wait_for_selector("text=Hopper:", timeout=30_000)
+    wait_idle(teacher)
+    assert teacher.locator(".js-plotly-plot").count() >= 3  # the board, and the run's two curves
+    shot(teacher, "class-board-1280x720")
+    student.close()
+    teacher.close()

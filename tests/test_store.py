@@ -146,3 +146,29 @@ def test_old_workspaces_expire(store):
         c.execute(store.t_ws.update().where(store.t_ws.c.id == old).values(updated=time.time() - 40 * 86400))
     assert store.expire() == 1
     assert store.load(old, Workspace()) is None and store.load(new, Workspace()) is not None
+
+
+def test_the_class_board_shows_only_what_is_published(store, mnist5k):
+    ws = trained_workspace(mnist5k, "mine")
+    entry = ws.models["mine"]
+    ws_id = store.new_id()
+    store.save(ws_id, ws, {})
+    assert store.board("7B-cnn") == []  # saving a workspace publishes nothing
+    store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "  Ada's   first ")
+    store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "Ada's second try")  # the same run again: replaced
+    store.publish("other-class", ws_id, entry.runs[0], entry.spec, "elsewhere")
+    rows = store.board("7B-cnn")
+    assert len(rows) == 1 and rows[0]["name"] == "Ada's second try"
+    assert rows[0]["accuracy"] == entry.test_accuracy and rows[0]["params"] == entry.params
+    assert rows[0]["architecture"].startswith("Conv2d → MaxPool2d") and rows[0]["history"]["epochs"]
+    assert "ws" not in rows[0] and ws_id not in str(rows[0])  # nothing leads back to the workspace
+    with pytest.raises(StoreError, match="give a name"):
+        store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "   ")
+    untrained = Workspace()
+    untrained.add_model(get_preset("linear"), "u")
+    from explorer.workspace import Run
+
+    with pytest.raises(StoreError, match="test accuracy"):
+        store.publish("7B-cnn", ws_id, Run(9, "u", "mnist-5k", {}, 1), get_preset("linear"), "x")
+    with pytest.raises(ValueError, match="class code"):
+        store.publish("no spaces allowed", ws_id, entry.runs[0], entry.spec, "x")

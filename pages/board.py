@@ -1,0 +1,71 @@
+"""Class board: the runs students published, live on the teacher's projector; click one to open it read-only."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from explorer import summarize
+from explorer.plots import PALETTE, summary_rows, training_curves
+from pages._widgets import workspace_store
+
+st.title("Class board")
+store = workspace_store()
+if store is None:
+    st.warning("The board needs the workspace database, which this server could not open.")
+    st.stop()
+lesson = st.session_state.get("lesson") or {}
+code = st.text_input("Class code", value=lesson.get("class_code", ""), key="board_code",
+                     help="The code in the lesson file the students opened.").strip()
+if not code:
+    st.info("Type the class code of a lesson (set when saving it on the Lesson page). Students who opened that "
+            "lesson publish runs from the Train page; they appear here as they come.")
+    st.stop()
+
+
+def board_figure(rows: list[dict]) -> go.Figure:
+    fig = go.Figure(go.Scatter(
+        x=[r["params"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
+        text=[r["name"] for r in rows], textposition="top center", customdata=[r["architecture"] for r in rows],
+        marker={"size": 14, "color": PALETTE[0], "line": {"width": 1, "color": "#fff"}},
+        hovertemplate="<b>%{text}</b><br>%{y:.1%} test accuracy<br>%{x:,} parameters<br>%{customdata}<extra></extra>"))
+    fig.update_layout(height=420, xaxis_type="log", xaxis_title="parameters (log scale)", yaxis_title="test accuracy",
+                      yaxis_tickformat=".0%", yaxis_range=[max(0.0, min(r["accuracy"] for r in rows) - 0.05), 1.01],
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select")
+    return fig
+
+
+@st.fragment(run_every=3.0)
+def board() -> None:
+    rows = store.board(code)
+    if not rows:
+        st.info(f"Nothing published to **{code}** yet. This board refreshes itself every few seconds.")
+        return
+    best = max(rows, key=lambda r: r["accuracy"])
+    st.markdown(f"**{len(rows)}** run(s) published · best: **{best['name']}** with {best['accuracy']:.1%} "
+                f"({best['params']:,} parameters)")
+    picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig")
+    table = st.dataframe(
+        [{"name": r["name"], "test accuracy": round(r["accuracy"] * 100, 2), "parameters": r["params"],
+          "training s": round(r["seconds"], 1), "architecture": r["architecture"]} for r in rows],
+        hide_index=True, on_select="rerun", selection_mode="single-row", key="board-table",
+        column_config={"test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
+                       "parameters": st.column_config.NumberColumn(format="localized")})
+    st.caption("Click a dot or a row to open that run. Click a column header to sort.")
+    points = (picked or {}).get("selection", {}).get("points", []) if picked else []
+    chosen = points[0]["point_index"] if points else (table.selection.rows[0] if table and table.selection.rows
+                                                      else None)
+    if chosen is not None and chosen < len(rows):
+        show_run(rows[chosen])
+
+
+def show_run(r: dict) -> None:
+    """One published run, read-only: its curves and its network's summary."""
+    st.subheader(f"{r['name']}: {r['accuracy']:.1%} with {r['params']:,} parameters")
+    c1, c2 = st.columns(2)
+    c1.plotly_chart(training_curves([(r["name"], r["history"])], "loss", 0.6), key="board-loss")
+    c2.plotly_chart(training_curves([(r["name"], r["history"])], "accuracy", 0.6), key="board-acc")
+    st.dataframe(summary_rows(summarize(r["spec"])), hide_index=True)
+
+
+board()
