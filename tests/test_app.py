@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import parse_spec
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py"]
+PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
 def fresh() -> AppTest:

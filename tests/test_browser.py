@@ -76,7 +76,7 @@ def test_pick_preset_train_live_and_stop(server, browser):
 
 
 @pytest.mark.parametrize("title", ["Start", "Data", "Build", "Train", "Kernels", "Feature maps", "Filter images",
-                                   "Confusion matrix"])
+                                   "Confusion matrix", "Class board"])
 def test_every_page_renders_in_a_browser(server, browser, title):
     page = open_app(browser, server)
     if title != "Start":
