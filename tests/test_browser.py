@@ -340,3 +340,26 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
     shot(teacher, "class-board-1280x720")
     student.close()
     teacher.close()
+
+
+def test_build_loads_the_preset_picked_just_before_the_click(server, browser):
+    page = open_app(browser, server)
+    nav(page, "Build")
+    page.locator("[data-testid=stSelectbox]").first.click()
+    page.get_by_role("option", name=re.compile("^mnist-gap")).click()
+    page.get_by_role("button", name="Load preset").click()  # at once, no pause
+    wait_idle(page)
+    assert page.get_by_label("Model name").input_value() == "mnist-gap"
+    assert "GAP" in page.locator("[data-testid=stMain]").inner_text() or "AdaptiveAvgPool2d" in page.content()
+    page.close()
+
+
+def test_experiment_uses_the_image_count_set_just_before_run(server, browser):
+    page = open_app(browser, server)
+    nav(page, "Experiments")
+    epochs = page.get_by_label("Epochs per model")
+    epochs.fill("1")
+    page.get_by_role("tab", name="Pixel shuffling").click()
+    page.locator("[data-testid=stTabPanel] button", has_text="Run").first.click()  # Epochs typed, then Run
+    page.wait_for_selector("text=/Ran with 1 epoch\\(s\\)/", timeout=240_000)
+    page.close()

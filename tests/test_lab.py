@@ -104,5 +104,5 @@ def test_lesson_files_round_trip_and_refuse_bad_ones():
                               ("format", "other", "not a CNN Explorer lesson")]:
         with pytest.raises(ValueError, match=msg):
             parse_lesson(json.dumps({**bad, field: value}))
-    with pytest.raises(ValueError, match="not JSON"):
+    with pytest.raises(ValueError, match="not JSON|not UTF-8"):
         parse_lesson(b"\x80garbage")
