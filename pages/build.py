@@ -40,7 +40,7 @@ def _bump() -> None:
 
 def _set_draft(spec: dict[str, Any]) -> None:
     st.session_state[DRAFT] = spec
-    st.session_state.pop("build_name", None)  # the name field shows the new draft's name, not the last one's
+    st.session_state["build_name"] = spec.get("name") or "my-cnn"  # the name field shows the new draft's name
     _bump()
 
 
@@ -237,7 +237,8 @@ with right:
                      column_config={"params": st.column_config.NumberColumn(format="localized"),
                                     "mult-adds": st.column_config.NumberColumn(format="localized")})
     with st.container(border=True):
-        name = st.text_input("Model name", value=draft.get("name") or "my-cnn", key="build_name")
+        st.session_state.setdefault("build_name", draft.get("name") or "my-cnn")
+        name = st.text_input("Model name", key="build_name")
         draft["name"] = name
         exists = name in ws.models
         if st.button("Replace model" if exists else "Create model", type="primary", disabled=summary is None,
