@@ -100,7 +100,7 @@ def test_look_inside_pages_in_a_browser(server, browser):
             area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
             page.mouse.click(area["x"] + area["width"] * 0.95, area["y"] + area["height"] * 0.95)  # true 9, said 9
             page.wait_for_function("() => /\\d+ image\\(s\\); the 24/.test(document.body.innerText) && "
-                                   "/^9 \\d+%/m.test(document.body.innerText)", timeout=30_000)
+                                   "/^9 \\d+%/m.test(document.body.innerText)", timeout=90_000)  # slow when loaded
             wait_idle(page)
         assert page.locator("[data-testid=stException]").count() == 0
         shot(page, f"page-{title.lower().replace(' ', '-')}")
