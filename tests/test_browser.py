@@ -335,8 +335,10 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
     grid = table.bounding_box()
     teacher.mouse.click(grid["x"] + 12, grid["y"] + 35 + 17)  # the first row's selection cell
     teacher.wait_for_selector("text=Hopper:", timeout=30_000)
+    teacher.locator("text=Hopper:").first.scroll_into_view_if_needed()
+    teacher.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3",
+                              timeout=30_000)  # the board, and the run's two curves (drawn as they come into view)
     wait_idle(teacher)
-    assert teacher.locator(".js-plotly-plot").count() >= 3  # the board, and the run's two curves
     shot(teacher, "class-board-1280x720")
     student.close()
     teacher.close()
