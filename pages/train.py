@@ -145,7 +145,8 @@ if runs:
     labels = [r.label for r in runs]
     chosen = st.multiselect("Overlay", labels, default=labels[-min(4, len(labels)):])
     per = st.radio("x axis", ["epoch", "step"], horizontal=True)
-    picked = [(r.label, r.current()) for r in runs if r.label in chosen]
+    picked = [(r.label, r.current()) for r in runs if r.label in chosen
+              and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
     if picked:
         c1, c2 = st.columns(2)
         c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss")

@@ -213,6 +213,8 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
     shot(pages[3], "classroom-train-done")
     assert queued  # 4 runs on 2 CPUs: at least one tab saw the queue
     for i, page in enumerate(pages):
+        page.wait_for_function("() => /trained/.test(document.querySelector('[data-testid=stSidebar]').innerText)",
+                               timeout=30_000)  # the sidebar catches up with the run's end on the next full rerun
         sidebar = page.locator("[data-testid=stSidebar]").inner_text()
         runs = page.locator("[data-testid=stMain]").inner_text()
         assert f"student-{i}" in sidebar and "trained" in sidebar
@@ -248,6 +250,8 @@ def test_build_and_draw_fit_a_projector(server, browser, width, height):
     page.wait_for_selector("h1", timeout=60_000)
     wait_idle(page)
     nav(page, "Build")
+    page.locator("[data-testid=stMain] [data-testid=stWidgetLabel]", has_text="channels").first.wait_for()
+    wait_idle(page)
     labels = page.locator("[data-testid=stMain] [data-testid=stWidgetLabel]")
     boxes = [labels.nth(i).bounding_box() for i in range(min(labels.count(), 16))]
     heights = [b["height"] for b in boxes if b and b["height"] > 0]  # collapsed labels have no box
