@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import parse_spec
+from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
@@ -21,17 +21,6 @@ def fresh() -> AppTest:
 
 def button(at: AppTest, label: str):
     return next(b for b in at.button if b.label == label)
-
-
-def wait_training(at: AppTest, timeout: float = 120) -> None:
-    ws = at.session_state["workspace"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        e = ws.entry()
-        if e and e.runs and e.active_run is None:  # ended: finished, stopped, diverged or failed
-            return
-        time.sleep(0.2)
-    raise AssertionError("training did not finish")
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -92,9 +81,7 @@ def test_structural_edits_add_move_duplicate_remove():
 def test_short_training_run_gives_curves_and_a_model():
     at = fresh()
     at.session_state["train_config"].update(epochs=2, limit_train=2048)
-    at.switch_page("pages/train.py").run()
-    button(at, "Create the default CNN for this dataset").click().run()
-    button(at, "Start").click().run()
+    start_default_on_train_page(at)
     wait_training(at)
     at.run()
     assert not at.exception
@@ -120,9 +107,7 @@ def test_divergence_is_a_warning_not_a_crash():
 def test_two_sessions_never_see_each_others_models():
     a, b = fresh(), fresh()
     a.session_state["train_config"].update(epochs=1, limit_train=256)
-    a.switch_page("pages/train.py").run()
-    button(a, "Create the default CNN for this dataset").click().run()
-    button(a, "Start").click().run()
+    start_default_on_train_page(a)
     wait_training(a)
     b.switch_page("pages/train.py").run()
     assert a.session_state["workspace"].models and not b.session_state["workspace"].models

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -20,13 +21,9 @@ def html_blocks(at: AppTest) -> list[str]:
 def trained_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
     at.session_state["train_config"].update(epochs=3)
-    at.switch_page("pages/train.py").run()
-    next(b for b in at.button if b.label == "Create the default CNN for this dataset").click().run()
-    next(b for b in at.button if b.label == "Start").click().run()
+    start_default_on_train_page(at)
+    wait_training(at)
     ws = at.session_state["workspace"]
-    deadline = time.time() + 120
-    while ws.entry().active_run and time.time() < deadline:
-        time.sleep(0.2)
     assert ws.entry().state == "trained", f"training did not finish: {ws.entry().state}"
     assert ws.entry().test_accuracy > 0.9
     return at
@@ -98,10 +95,8 @@ def test_draw_page_without_a_model_offers_one_click_training():
     at.switch_page("pages/draw.py").run()
     assert any("Drawing needs a trained model" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train the default CNN").click().run()
+    wait_training(at)
     ws = at.session_state["workspace"]
-    deadline = time.time() + 120
-    while ws.entry().active_run and time.time() < deadline:
-        time.sleep(0.2)
     at.run()
     assert not at.exception and ws.entry().state == "trained"
     assert any("Draw a digit on the black square" in i.value for i in at.info)  # empty canvas: no prediction

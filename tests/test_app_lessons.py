@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -66,13 +67,8 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     student = fresh()
     student.session_state["lesson"] = {"title": "Week 4", "notes": "", "class_code": "week4-test"}
     student.session_state["train_config"].update(epochs=1, limit_train=256)
-    student.switch_page("pages/train.py").run()
-    next(b for b in student.button if b.label == "Create the default CNN for this dataset").click().run()
-    next(b for b in student.button if b.label == "Start").click().run()
-    ws = student.session_state["workspace"]
-    deadline = time.time() + 120
-    while ws.entry().active_run and time.time() < deadline:
-        time.sleep(0.2)
+    start_default_on_train_page(student)
+    wait_training(student)
     student.run()
     student.text_input(key="board_name").input("Grace")
     student.button(key="board_publish").click().run()  # the name typed and the click in one rerun

@@ -1,0 +1,26 @@
+"""AppTest helpers shared by the app tests: start the default CNN from the Train page, wait for a run to end."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+
+def start_default_on_train_page(at: AppTest) -> None:
+    """On the Train page: create the default CNN for the dataset and press Start (the run trains in a worker)."""
+    at.switch_page("pages/train.py").run()
+    next(b for b in at.button if b.label == "Create the default CNN for this dataset").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
+
+
+def wait_training(at: AppTest, timeout: float = 120) -> None:
+    """Wait until the current model's last run has ended (finished, stopped, diverged or failed)."""
+    ws = at.session_state["workspace"]
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        e = ws.entry()
+        if e and e.runs and e.active_run is None:
+            return
+        time.sleep(0.2)
+    raise AssertionError("training did not finish")
