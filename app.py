@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._widgets import (
+    freeze_startup_heap,
     init_session,
     keep_workspace_id_in_url,
     save_workspace,
@@ -19,6 +20,7 @@ from pages._widgets import (
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 init_session()
 set_torch_threads()
+freeze_startup_heap()
 
 PAGES = {
     "": [st.Page("pages/home.py", title="Start", icon=":material/home:", default=True)],

@@ -7,7 +7,9 @@ Sections:
 - dashboard: training throughput with the app's Train page open in a browser vs the headless trainer;
 - featureviz: filter images of a 64-channel layer, batched vs channel by channel;
 - confusion: predictions and confusion matrix for 10,000 test images;
-- draw: the Draw page's server-side path per stroke, and Integrated Gradients (50 steps, one batch).
+- draw: the Draw page's server-side path per stroke, and Integrated Gradients (50 steps, one batch);
+- pen: the Draw page in Chromium: pen-up -> answer on screen, as shipped and with Streamlit's default
+  garbage collection (a full collection after every script run, ``runner.postScriptGC``, no frozen heap).
 """
 
 from __future__ import annotations
@@ -272,6 +274,39 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
                     "integrated_gradients_50_steps_ms_median": round(sorted(ig[1:])[len(ig[1:]) // 2], 1)})
 
 
+def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """Draw a digit in Chromium on the app's Draw page: each stroke's pen-up -> its answer on screen.
+
+    Chromium, Playwright and the server share this machine, as in a classroom laptop demo. Measured twice: as
+    shipped, then with Streamlit's ``gc.collect(2)`` after every script run switched back on and the startup
+    heap left unfrozen (Streamlit's defaults; about 165 ms a collection with torch and Ray loaded)."""
+    from .browser import chromium_available, digit_strokes, draw_strokes, open_draw_pad, streamlit_server
+
+    if not chromium_available():
+        report("pen", {"note": "chromium/playwright missing: not measured"})
+        return
+    from playwright.sync_api import sync_playwright
+
+    from .browser import CHROMIUM, CHROMIUM_FLAGS
+
+    variants = {"as shipped": {}} if quick else {"as shipped": {}, "Streamlit's GC defaults": {
+        "STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "EXPLORER_GC_FREEZE": "0"}}
+    for name, env in variants.items():
+        with streamlit_server(env=env) as url, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.wait_for_selector("h1", timeout=60_000)
+            canvas = open_draw_pad(page)
+            box = canvas.bounding_box()
+            strokes = digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40, n=6 if quick else 12)
+            times = draw_strokes(page, canvas, strokes)
+            browser.close()
+        report("pen", {"server": name, "strokes": len(strokes), "pen_up_to_answer_ms_median": round(times.median_ms),
+                       "p90_ms": round(times.p90_ms), "first_stroke_ms": round(times.latencies_ms[0]),
+                       "answers_per_stroke": round(times.answers / len(strokes), 1)})
+
+
 def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
     """Open the Start page in a fresh Chromium tab again and again until ``stop`` is set: seconds from the
     request to the page drawn (a new session each time, so each is a full script run on the server)."""
@@ -379,6 +414,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
     "featureviz": _bench_featureviz,
     "confusion": _bench_confusion,
     "draw": _bench_draw,
+    "pen": _bench_pen,
 }
 
 

@@ -14,10 +14,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "streamlit_server", "chromium_available", "wait_idle", "nav"]
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "PenTimes", "streamlit_server", "chromium_available", "wait_idle", "nav",
+           "open_draw_pad", "draw_strokes", "digit_strokes"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -79,3 +81,64 @@ def nav(page: Any, title: str) -> None:
     page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=30_000)
     wait_idle(page)
+
+
+def open_draw_pad(page: Any) -> Any:
+    """Go to Draw, train the default CNN in one click, and return the drawing pad's canvas."""
+    nav(page, "Draw a digit")
+    page.get_by_role("button", name="Train the default CNN").click()
+    page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
+    wait_idle(page)
+    return page.locator("canvas").last
+
+
+@dataclass(frozen=True)
+class PenTimes:
+    """What the browser saw while a digit was drawn: per stroke, pen-up -> that drawing's answer on screen."""
+
+    latencies_ms: list[float]
+    answers: int  # drawings answered in all, mid-stroke ones included
+
+    @property
+    def median_ms(self) -> float:
+        warm = sorted(self.latencies_ms[1:] or self.latencies_ms)  # the first stroke also mounts the answer
+        return warm[len(warm) // 2]
+
+    @property
+    def p90_ms(self) -> float:
+        warm = sorted(self.latencies_ms[1:] or self.latencies_ms)
+        return warm[min(len(warm) - 1, int(0.9 * len(warm)))]
+
+
+def digit_strokes(x0: float, y0: float, n: int = 6) -> list[tuple[tuple[float, float], tuple[float, float]]]:
+    """A stroke down, then ``n - 1`` strokes across: enough ink for the model to answer something."""
+    return [((x0, y0), (x0 + 2, y0 + 200))] + [((x0 - 50, y0 + 60 + 12 * k), (x0 + 50, y0 + 60 + 12 * k))
+                                               for k in range(n - 1)]
+
+
+def draw_strokes(page: Any, canvas: Any, strokes: list[tuple[tuple[float, float], tuple[float, float]]],
+                 steps: int = 12, step_s: float = 0.03, pause_s: float = 0.3) -> PenTimes:
+    """Draw ``strokes`` with the mouse, each about ``steps * step_s`` long, and time each pen-up to the moment
+    the answer naming that drawing's version ("drawing vN", which the pad counts in ``canvas.dataset.seq``)
+    is in the page. Timed in the page itself (``performance.now``), so Playwright's own delays do not count."""
+    page.evaluate("""() => {
+        window.__up = []; window.__seen = {};
+        window.addEventListener('mouseup', () => window.__up.push(performance.now()), true);
+        new MutationObserver(() => {
+            for (const t of document.querySelector('[data-testid=stMain]').textContent.match(/drawing v\\d+/g) || [])
+                if (!(t in window.__seen)) window.__seen[t] = performance.now();
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
+    latencies = []
+    for (ax, ay), (bx, by) in strokes:
+        page.mouse.move(ax, ay)
+        page.mouse.down()
+        for i in range(1, steps + 1):  # answers arrive while the pen moves
+            page.mouse.move(ax + (bx - ax) * i / steps, ay + (by - ay) * i / steps)
+            time.sleep(step_s)
+        page.mouse.up()
+        seq = int(canvas.evaluate("c => c.dataset.seq"))
+        page.wait_for_function(f"() => 'drawing v{seq}' in window.__seen", timeout=20_000)
+        latencies.append(page.evaluate(f"() => window.__seen['drawing v{seq}'] - window.__up[window.__up.length - 1]"))
+        time.sleep(pause_s)
+    return PenTimes(latencies, page.evaluate("() => Object.keys(window.__seen).length"))

@@ -165,3 +165,38 @@ def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
     stranger.query_params["ws"] = "x" * 24  # a guessed id opens nothing
     stranger.run()
     assert stranger.session_state["workspace"].entry() is None
+
+
+def test_the_server_skips_streamlits_full_collection_after_every_run():
+    """Streamlit's gc.collect(2) after each script run cost ~165 ms with torch and Ray loaded, after every stroke
+    on Draw and every live-chart refresh: the app's config turns it off, under the name Streamlit reads."""
+    import tomllib
+
+    from streamlit import config
+
+    settings = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    assert settings["runner"]["postScriptGC"] is False
+    assert "runner.postScriptGC" in config._config_options_template  # still an option of this Streamlit
+
+
+def test_the_startup_heap_is_frozen_once_so_collections_skip_it(monkeypatch):
+    import gc
+
+    import torch  # noqa: F401  (what the server has loaded)
+
+    from pages._widgets import freeze_startup_heap
+
+    gc.unfreeze()  # an app run earlier in this process may have frozen it already
+    monkeypatch.setenv("EXPLORER_GC_FREEZE", "0")
+    freeze_startup_heap.clear()
+    assert freeze_startup_heap() is False and gc.get_freeze_count() == 0
+    monkeypatch.setenv("EXPLORER_GC_FREEZE", "1")
+    freeze_startup_heap.clear()
+    tracked = len(gc.get_objects())
+    try:
+        assert freeze_startup_heap() is True
+        assert gc.get_freeze_count() > tracked // 2  # torch's objects and the rest are out of the collector's way
+        assert len(gc.get_objects()) < tracked // 10
+    finally:
+        gc.unfreeze()
+        freeze_startup_heap.clear()

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from explorer.browser import digit_strokes, draw_strokes, open_draw_pad
 from tests.browser import CHROMIUM, CHROMIUM_FLAGS, browser_or_skip, nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -106,54 +107,22 @@ def test_look_inside_pages_in_a_browser(server, browser):
         shot(page, f"page-{title.lower().replace(' ', '-')}")
 
 
-def open_draw_pad(page):
-    """Go to Draw, train the default CNN in one click, and return the drawing pad's canvas."""
-    nav(page, "Draw a digit")
-    page.get_by_role("button", name="Train the default CNN").click()
-    page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
-    wait_idle(page)
-    return page.locator("canvas").last
-
-
 def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     """Draws on the real canvas; reports the time from the end of a stroke to the updated answer."""
     page = open_app(browser, server)
     canvas = open_draw_pad(page)
     box = canvas.bounding_box()
     assert page.locator("text=Prediction:").count() == 0  # an empty canvas predicts nothing
-    page.evaluate("""() => {
-        window.__up = []; window.__seen = {};
-        window.addEventListener('mouseup', () => window.__up.push(performance.now()), true);
-        new MutationObserver(() => {
-            for (const t of document.querySelector('[data-testid=stMain]').textContent.match(/drawing v\\d+/g) || [])
-                if (!(t in window.__seen)) window.__seen[t] = performance.now();
-        }).observe(document.body, {subtree: true, childList: true, characterData: true});
-    }""")
-    x0, y0 = box["x"] + box["width"] / 2, box["y"] + 40
-    latencies, during = [], 0
-    strokes = [((x0, y0), (x0 + 2, y0 + 200))] + [((x0 - 50, y0 + 60 + 12 * k), (x0 + 50, y0 + 60 + 12 * k))
-                                                   for k in range(5)]
-    for ((ax, ay), (bx, by)) in strokes:
-        page.mouse.move(ax, ay)
-        page.mouse.down()
-        for i in range(1, 13):  # a stroke of about 0.4 s: answers arrive while the pen moves
-            page.mouse.move(ax + (bx - ax) * i / 12, ay + (by - ay) * i / 12)
-            time.sleep(0.03)
-        page.mouse.up()
-        seq = int(canvas.evaluate("c => c.dataset.seq"))
-        page.wait_for_function(f"() => 'drawing v{seq}' in window.__seen", timeout=20_000)
-        latencies.append(page.evaluate(f"() => window.__seen['drawing v{seq}'] - window.__up[window.__up.length - 1]"))
-        during = max(during, page.evaluate("() => Object.keys(window.__seen).length"))
-        time.sleep(0.3)
+    strokes = digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40)
+    times = draw_strokes(page, canvas, strokes)
     assert page.locator("text=Prediction:").count() == 1
     wait_idle(page)
     shot(page, "page-draw")
-    warm = sorted(latencies[1:])
-    assert during > len(strokes)  # answers came while drawing too, not only at pen-up
+    assert times.answers > len(strokes)  # answers came while drawing too, not only at pen-up
     with capsys.disabled():
-        print(f"\n[draw] stroke end -> prediction on screen: median {warm[len(warm) // 2]:.0f} ms, first stroke "
-              f"{latencies[0]:.0f} ms; {during} answers for {len(strokes)} strokes (Chromium and server share "
-              "this machine)")
+        print(f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
+              f"{times.latencies_ms[0]:.0f} ms; {times.answers} answers for {len(strokes)} strokes (Chromium and "
+              "server share this machine)")
 
 
 def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
