@@ -38,7 +38,7 @@ from torch import nn
 from .data import Dataset
 from .train import TrainConfig, Trainer, _check_fits
 
-__all__ = ["Cluster", "ClusterSettings", "RemoteTrainer", "RemoteJob", "QueueInfo"]
+__all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo"]
 
 ACTIVE = ("queued", "waiting", "ready", "running", "paused", "stopping")
 DONE = ("stopped", "finished", "diverged", "failed")
@@ -99,7 +99,7 @@ class QueueInfo:
 
     def sentence(self) -> str:
         if self.own:
-            return "waiting for your other run to finish (one run at a time per session)"
+            return "waiting for your other run to finish (one run at a time per workspace)"
         eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
         if self.ahead == 0:
             return f"queued: yours is next, waiting for a free worker{eta}"
@@ -233,7 +233,8 @@ class RemoteTrainer:
     """A run in a Ray worker, seen through the same face as a local ``Trainer``.
 
     Everything the pages read is mirrored here by the cluster's keeper; the controls are sent to the worker.
-    ``model`` is the caller's model: it gets the final weights when the run ends.
+    ``model`` is the caller's model: it gets the final weights when the run ends, as does every model passed to
+    :meth:`attach` (a reloaded tab's copy of it). ``run_id`` is the owner's number for the run, if it has one.
     """
 
     def __init__(self, cluster: Cluster, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig) -> None:
@@ -253,6 +254,14 @@ class RemoteTrainer:
         self._weights: tuple[int, nn.Module] | None = None
         self._final: tuple[str, str] = ("finished", "")  # the worker's last word, applied with the weights
         self._done = threading.Event()
+        self.run_id: int | None = None
+        self._attached: list[nn.Module] = []
+
+    def attach(self, model: nn.Module) -> None:
+        """Give ``model`` the final weights too, when the run ends (it must have the same architecture)."""
+        with self._lock:
+            if all(m is not model for m in (self.model, *self._attached)):
+                self._attached.append(model)
 
     @property
     def done(self) -> bool:
@@ -363,6 +372,40 @@ class _Outstanding:
 class _OwnerQueue:
     waiting: collections.deque[RemoteTrainer] = field(default_factory=collections.deque)
     active: RemoteTrainer | None = None
+
+
+class Presence:
+    """Which sessions hold which owner: the app's ``is_alive`` when runs belong to saved workspaces.
+
+    A workspace (the owner of its runs) lives while any session that opened it lives; ``session_alive`` says
+    whether a session does (Streamlit keeps a closed tab's session for its reconnect grace). An owner no
+    session ever held is itself asked about, as a session id: a workspace that is not saved is owned by its
+    session. One per server, not per module: the app keeps it in its cached cluster.
+    """
+
+    def __init__(self, session_alive: Callable[[str], bool]) -> None:
+        self.session_alive = session_alive
+        self._lock = threading.Lock()
+        self._held: dict[str, set[str]] = {}
+
+    def hold(self, owner: str, session: str) -> None:
+        with self._lock:
+            self._held.setdefault(owner, set()).add(session)
+
+    def alive(self, owner: str) -> bool:
+        with self._lock:
+            sessions = set(self._held.get(owner, ()))
+        if not sessions:
+            return self.session_alive(owner)
+        living = {s for s in sessions if self.session_alive(s)}
+        with self._lock:
+            if living:
+                self._held[owner] = living | (self._held.get(owner, set()) - sessions)  # keep late arrivals
+            elif self._held.get(owner) == sessions:
+                del self._held[owner]
+            else:
+                return True  # a session took it up meanwhile
+        return bool(living)
 
 
 class Cluster:
@@ -550,6 +593,15 @@ class Cluster:
             self._end_job(j, why)
         return len(runs) + len(jobs)
 
+    def live_run(self, owner: str, run_id: int) -> RemoteTrainer | None:
+        """The run ``run_id`` of ``owner`` if it is still queued or training here (a reloaded tab takes it up)."""
+        with self._lock:
+            q = self._owners.get(owner)
+            for h in [*self._runs.values(), *(q.waiting if q else [])]:
+                if h.owner == owner and h.run_id == run_id and not h.done:
+                    return h
+        return None
+
     def owners(self) -> set[str]:
         with self._lock:
             return {h.owner for h in self._runs.values()} | {j.owner for j in self._jobs.values()} | set(self._owners)
@@ -658,7 +710,8 @@ class Cluster:
 
     def _finish_run(self, h: RemoteTrainer, state: dict[str, torch.Tensor]) -> None:
         with h._lock:
-            h.model.load_state_dict(state)
+            for model in (h.model, *h._attached):
+                model.load_state_dict(state)
         if h.started_at and h.step and h._final[0] == "finished":
             self._step_s.append((time.monotonic() - h.started_at) / h.step)  # evaluation included
         status, message = h._final

@@ -206,11 +206,32 @@ class Workspace:
         else:
             trainer = Trainer(entry.model, dataset, config)  # validates the fit of model and data
         run = Run(next(self._run_ids), entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
+        if not isinstance(trainer, Trainer):
+            trainer.run_id = run.id  # a reloaded tab of this workspace finds it by this number
         entry.dataset = dataset.info()
         entry.runs.append(run)
         if isinstance(trainer, Trainer):
             trainer.start()
         return run
+
+    def adopt_running(self) -> list[Run]:
+        """Take up the runs of this workspace that still train on the cluster (its tab was reloaded, or the
+        same link was opened again): a loaded run marked "interrupted" follows its worker again, and its model
+        gets the final weights. Returns the runs taken up."""
+        if self.cluster is None:
+            return []
+        adopted = []
+        for entry in self.models.values():
+            run = entry.runs[-1] if entry.runs else None
+            if run is None or run.trainer is not None or run.history.get("status") != "interrupted":
+                continue
+            handle = self.cluster.live_run(self.owner, run.id)
+            if handle is None:
+                continue
+            handle.attach(entry.model)
+            run.trainer = handle
+            adopted.append(run)
+        return adopted
 
     def start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of

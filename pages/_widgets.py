@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
-from explorer.cluster import Cluster
+from explorer.cluster import Cluster, Presence
 from explorer.plots import training_curves
 from explorer.store import WorkspaceStore
 from explorer.workspace import ModelEntry, Run, Workspace
@@ -64,8 +64,8 @@ def session_id() -> str:
     return ctx.session_id if ctx is not None else "no-session"
 
 
-def session_alive(owner: str) -> bool:
-    """Whether Streamlit still keeps the session ``owner`` (connected, or within its reconnect grace).
+def session_alive(session: str) -> bool:
+    """Whether Streamlit still keeps ``session`` (connected, or within its reconnect grace, 2 minutes).
 
     Outside a running server (AppTest, a notebook) there is nothing to ask: every owner counts as alive."""
     from streamlit import runtime
@@ -73,7 +73,14 @@ def session_alive(owner: str) -> bool:
     if not runtime.exists():
         return True
     mgr = getattr(runtime.get_instance(), "_session_mgr", None)
-    return mgr is None or mgr.get_session_info(owner) is not None
+    return mgr is None or mgr.get_session_info(session) is not None
+
+
+@st.cache_resource(show_spinner=False)
+def presence() -> Presence:
+    """Which browser sessions hold which workspace, for the whole server: a workspace's runs go on while a tab
+    of it lives, so a reloaded tab finds its run still training."""
+    return Presence(session_alive)
 
 
 @st.cache_resource(show_spinner="Starting the workers for training (once per server)…")
@@ -85,7 +92,7 @@ def cluster() -> Cluster | None:
         return None
     from explorer.cluster import Cluster, ClusterSettings
 
-    return Cluster(ClusterSettings.from_env(), is_alive=session_alive)
+    return Cluster(ClusterSettings.from_env(), is_alive=presence().alive)
 
 
 @st.cache_resource(show_spinner=False)
@@ -109,7 +116,8 @@ SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, "hidden_pages", "lesson")  # settings a
 
 def init_session() -> None:
     """Session defaults (setdefault: never overwrite what the user has). A ``?ws=`` id in the URL opens that
-    saved workspace; otherwise a new id is made and put in the URL."""
+    saved workspace; otherwise a new id is made and put in the URL. The workspace id owns the runs: a run
+    still training for this workspace (the tab was reloaded) is taken up again."""
     if WS not in st.session_state:
         ws = Workspace(owner=session_id(), cluster=cluster())
         store, ws_id = workspace_store(), st.query_params.get("ws")
@@ -132,6 +140,11 @@ def init_session() -> None:
             st.session_state[WS_VERSION] = None
         if store is not None and store.notice:
             flash(store.notice, "warning")
+        if ws_id:
+            ws.owner = ws_id
+            presence().hold(ws_id, session_id())
+            for run in ws.adopt_running():
+                flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
         st.session_state[WS_ID] = ws_id
         st.session_state[WS] = ws
     st.session_state.setdefault(DATASET, DEFAULT_DATASET)

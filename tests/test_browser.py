@@ -35,21 +35,32 @@ def open_app(browser, url):
     return page
 
 
-def test_pick_preset_train_live_and_stop(server, browser):
-    page = open_app(browser, server)
+def start_long_run(page, epochs: int = 30):
+    """Build the preset's model, start it for ``epochs`` on the Train page; return the run's progress bar."""
     nav(page, "Build")
     page.get_by_role("button", name="Load preset").click()
     wait_idle(page)
     page.get_by_role("button", name="Create model").click()
     page.wait_for_selector("text=is the current model", timeout=30_000)
     nav(page, "Train")
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("30")
-    epochs.press("Enter")
+    box = page.get_by_label("Epochs", exact=True)
+    box.fill(str(epochs))
+    box.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Start").click()
     progress = page.locator("[data-testid=stProgress]")
     progress.wait_for(timeout=30_000)
+    return progress
+
+
+def progress_step(progress) -> int:
+    m = re.search(r"step ([\d,]+)/", progress.inner_text())
+    return int(m.group(1).replace(",", "")) if m else 0
+
+
+def test_pick_preset_train_live_and_stop(server, browser):
+    page = open_app(browser, server)
+    progress = start_long_run(page)
 
     def reading():
         text = progress.inner_text()
@@ -240,6 +251,32 @@ def test_build_and_draw_fit_a_projector(server, browser, width, height):
     page.wait_for_selector("text=Prediction:", timeout=20_000)
     wait_idle(page)
     shot(page, f"projector-draw-{width}x{height}")
+    page.close()
+
+
+def test_a_run_carries_on_through_a_reload(server, browser):
+    """Reload the tab while the model trains: the same run goes on (its steps keep counting up), then stops."""
+    page = open_app(browser, server)
+    progress = start_long_run(page)
+    deadline = time.time() + 60
+    while progress_step(progress) == 0 and time.time() < deadline:
+        time.sleep(0.3)
+    time.sleep(2)  # one more save of the running workspace
+    before = progress_step(progress)
+    assert before > 0
+    page.reload()
+    page.wait_for_selector("text=was still training: it carries on here", timeout=60_000)
+    progress = page.locator("[data-testid=stProgress]")
+    progress.wait_for(timeout=30_000)
+    deadline = time.time() + 60
+    while progress_step(progress) <= before and time.time() < deadline:
+        time.sleep(0.3)
+    assert progress_step(progress) > before  # the same run, further on: not restarted, not interrupted
+    assert page.locator("text=interrupted").count() == 0
+    wait_idle(page)
+    shot(page, "train-after-reload")
+    page.get_by_role("button", name="Stop").click()
+    page.wait_for_selector("text=stopped at step", timeout=30_000)
     page.close()
 
 

@@ -175,3 +175,52 @@ def test_workspace_trains_through_the_cluster(cluster, mnist5k):
     assert run.trainer.join(120)
     assert run.current()["status"] == "finished" and ws.entry().state == "trained"
     assert run.snapshots and ws.entry().test_accuracy > 0.5
+
+
+def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, tmp_path):
+    """A tab reloaded mid-run loads the saved workspace (the run saved as going) and follows the same worker:
+    the run carries on, and both the old tab's model and the new one get the final weights."""
+    from explorer.store import WorkspaceStore
+
+    store = WorkspaceStore(state_dir=tmp_path)
+    ws_id = store.new_id()
+    first = Workspace(owner=ws_id, cluster=cluster)
+    first.add_model(DROPOUT_SPEC, "m")
+    run = first.start_training(mnist5k, small(epochs=6))
+    assert wait(lambda: run.trainer.status == "running" and run.trainer.step > 0)
+    store.save(ws_id, first, {})
+    saved = {k: v.clone() for k, v in first.entry().model.state_dict().items()}
+
+    stranger = Workspace(owner=store.new_id(), cluster=cluster)  # another workspace's id finds nothing
+    store.load(ws_id, stranger)
+    assert stranger.adopt_running() == []
+    again = Workspace(owner=ws_id, cluster=cluster)
+    store.load(ws_id, again)
+    assert again.entry().runs[-1].history["status"] == "interrupted"
+    (adopted,) = again.adopt_running()
+    assert adopted.id == run.id and again.entry().active_run is adopted
+    assert adopted.current()["status"] in ("running", "paused", "ready")
+    assert run.trainer.join(180) and adopted.current()["status"] == "finished"
+    assert len(adopted.history["epochs"]) == 6 and again.entry().state == "trained"
+    final = again.entry().model.state_dict()
+    assert any(not torch.equal(saved[k], final[k]) for k in saved)  # trained on from the saved weights
+    assert all(torch.equal(v, final[k]) for k, v in first.entry().model.state_dict().items())
+    assert again.adopt_running() == []  # a finished run is not taken up twice
+
+
+def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
+    from explorer.cluster import Presence
+
+    living = {"tab-1", "tab-2", "lone-session"}
+    p = Presence(lambda s: s in living)
+    p.hold("ws", "tab-1")
+    p.hold("ws", "tab-2")
+    assert p.alive("ws")
+    living.discard("tab-1")  # one tab closed (its grace over): the other still holds the workspace
+    assert p.alive("ws")
+    living.discard("tab-2")
+    assert not p.alive("ws") and not p.alive("ws")
+    p.hold("ws", "tab-3")  # reopened from its link: alive again
+    living.add("tab-3")
+    assert p.alive("ws")
+    assert p.alive("lone-session") and not p.alive("gone-session")  # an unsaved workspace: its session owns it
