@@ -18,9 +18,9 @@ from pages._widgets import (
 )
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+freeze_startup_heap()  # first, so no session's objects are frozen with the imports
 init_session()
 set_torch_threads()
-freeze_startup_heap()
 
 PAGES = {
     "": [st.Page("pages/home.py", title="Start", icon=":material/home:", default=True)],

@@ -51,6 +51,9 @@ def freeze_startup_heap() -> bool:
 
     if os.environ.get("EXPLORER_GC_FREEZE", "1") == "0":
         return False
+    import captum.attr  # noqa: F401  (imported here, not at the first drawing: their objects are frozen too)
+    import ray  # noqa: F401
+
     gc.collect()
     gc.freeze()
     return True
