@@ -137,12 +137,15 @@ class ModelEntry:
 class Workspace:
     """The models, runs and jobs of one user. ``current`` names the model the pages work on.
 
-    ``owner`` names the workspace to the cluster (its runs and jobs are keyed by it); ``cluster`` runs them in
-    worker processes (None: background threads here, as in a notebook).
+    ``owner`` names the workspace to the cluster (its runs are keyed by it); ``cluster`` runs them in worker
+    processes (None: background threads here, as in a notebook). Jobs are keyed by ``job_owner`` (the browser
+    session, in the app; ``owner`` by default): a reloaded tab takes up a run, but a job's result goes to the
+    page that asked for it, so a job ends with its session.
     """
 
-    def __init__(self, owner: str | None = None, cluster: Cluster | None = None) -> None:
+    def __init__(self, owner: str | None = None, cluster: Cluster | None = None, job_owner: str | None = None) -> None:
         self.owner = owner or uuid.uuid4().hex
+        self.job_owner = job_owner
         self.cluster = cluster
         self.models: dict[str, ModelEntry] = {}
         self.current: str | None = None
@@ -237,7 +240,7 @@ class Workspace:
         """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of
         any model passed to it. ``fn`` should be a library function (it may travel to a worker process)."""
         if self.cluster is not None:
-            return self.cluster.submit_job(self.owner, name, fn, *args, **kwargs)
+            return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, **kwargs)
 
         def own(a: Any) -> Any:
             return copy.deepcopy(a) if isinstance(a, nn.Module) else a
@@ -249,6 +252,8 @@ class Workspace:
         """Stop every run and job of this workspace (the owner is gone)."""
         if self.cluster is not None:
             self.cluster.end_owner(self.owner)
+            if self.job_owner:
+                self.cluster.end_owner(self.job_owner)
         for run in self.all_runs():
             if run.trainer is not None:
                 run.trainer.stop()

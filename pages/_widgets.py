@@ -122,7 +122,7 @@ def init_session() -> None:
     saved workspace; otherwise a new id is made and put in the URL. The workspace id owns the runs: a run
     still training for this workspace (the tab was reloaded) is taken up again."""
     if WS not in st.session_state:
-        ws = Workspace(owner=session_id(), cluster=cluster())
+        ws = Workspace(owner=session_id(), cluster=cluster(), job_owner=session_id())
         store, ws_id = workspace_store(), st.query_params.get("ws")
         saved = None
         if store is not None and ws_id:

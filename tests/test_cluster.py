@@ -142,8 +142,9 @@ def test_a_worker_whose_lease_is_not_renewed_stops_itself(mnist5k):
 def test_a_job_runs_on_a_copy_and_can_be_cancelled(cluster, mnist5k, trained_default):
     model = trained_default[0]
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    ws = Workspace(owner="jobs", cluster=cluster)
+    ws = Workspace(owner="jobs-ws", cluster=cluster, job_owner="jobs-tab")
     job = ws.start_job("shift", translation_sweep, model, mnist5k, shifts=[0, 4], limit=500)
+    assert job.owner == "jobs-tab"  # a job belongs to the page (session) that asked for it, not the workspace
     assert job.join(90) and job.error is None
     assert [s for s, _ in job.result["sweep"]] == [0, 4] and job.result["sweep"][0][1] > job.result["sweep"][1][1]
     assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
