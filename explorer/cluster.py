@@ -387,10 +387,28 @@ class Presence:
         self.session_alive = session_alive
         self._lock = threading.Lock()
         self._held: dict[str, set[str]] = {}
+        self._holds = 0
+
+    SWEEP_EVERY = 64  # holds between sweeps that forget workspaces no live session holds
 
     def hold(self, owner: str, session: str) -> None:
         with self._lock:
             self._held.setdefault(owner, set()).add(session)
+            self._holds += 1
+            sweep = self._holds % self.SWEEP_EVERY == 0
+        if sweep:
+            self.sweep()
+
+    def sweep(self) -> None:
+        """Forget the workspaces whose sessions are all gone (most never train: nothing else would ask)."""
+        with self._lock:
+            owners = list(self._held)
+        for owner in owners:
+            self.alive(owner)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._held)
 
     def alive(self, owner: str) -> bool:
         with self._lock:

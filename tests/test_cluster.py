@@ -225,3 +225,8 @@ def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
     living.add("tab-3")
     assert p.alive("ws")
     assert p.alive("lone-session") and not p.alive("gone-session")  # an unsaved workspace: its session owns it
+    for i in range(Presence.SWEEP_EVERY * 2):  # visitors who only look: forgotten once their sessions are gone
+        p.hold(f"visit-{i}", f"visitor-{i}")
+    assert len(p) <= Presence.SWEEP_EVERY  # swept as they come: the registry stays small
+    p.sweep()
+    assert len(p) == 1  # only "ws", whose tab lives
