@@ -111,8 +111,11 @@ def test_look_inside_pages_in_a_browser(server, browser):
             page.wait_for_selector("text=its 9 strongest test images", timeout=120_000)
             wait_idle(page)
         if title == "Confusion matrix":  # clicking a cell shows that cell's images
-            area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
-            for attempt in range(4):  # under the full suite's load a click can land before the chart listens
+            cells = page.locator(".js-plotly-plot .nsewdrag").first
+            for attempt in range(4):  # under the full suite's load a click can land before the chart settles
+                cells.scroll_into_view_if_needed()  # a click outside the viewport reaches nothing
+                wait_idle(page)
+                area = cells.bounding_box()  # measured again: the chart may have been laid out anew
                 page.mouse.click(area["x"] + area["width"] * 0.95, area["y"] + area["height"] * 0.95)  # 9 as 9
                 try:
                     page.wait_for_function("() => /\\d+ image\\(s\\); the 24/.test(document.body.innerText) "
