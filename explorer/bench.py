@@ -134,17 +134,11 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
     return the samples/s readings the page showed while it trained."""
     import re
 
-    from playwright.sync_api import sync_playwright
-
-    from .browser import CHROMIUM, CHROMIUM_FLAGS, nav, streamlit_server, wait_idle
+    from .browser import chromium, nav, open_app, streamlit_server, wait_idle
 
     rates: list[float] = []
-    with streamlit_server(env={"EXPLORER_TORCH_THREADS": str(threads)}) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.goto(url)
-        page.wait_for_selector("h1", timeout=60_000)
-        wait_idle(page)
+    with streamlit_server(env={"EXPLORER_TORCH_THREADS": str(threads)}) as url, chromium() as browser:
+        page = open_app(browser, url)
         nav(page, "Train")
         page.get_by_role("button", name="Create the default CNN for this dataset").click()
         wait_idle(page)
@@ -167,7 +161,6 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
                 rates.append(float(m.group(1).replace(",", "")))
                 last = text
             time.sleep(0.25)
-        browser.close()
     return rates
 
 
@@ -280,28 +273,27 @@ def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]
     Chromium, Playwright and the server share this machine, as in a classroom laptop demo. Measured twice: as
     shipped, then with Streamlit's ``gc.collect(2)`` after every script run switched back on and the startup
     heap left unfrozen (Streamlit's defaults; about 165 ms a collection with torch and Ray loaded)."""
-    from .browser import chromium_available, digit_strokes, draw_strokes, open_draw_pad, streamlit_server
+    from .browser import (
+        chromium,
+        chromium_available,
+        digit_strokes,
+        draw_strokes,
+        open_app,
+        open_draw_pad,
+        streamlit_server,
+    )
 
     if not chromium_available():
         report("pen", {"note": "chromium/playwright missing: not measured"})
         return
-    from playwright.sync_api import sync_playwright
-
-    from .browser import CHROMIUM, CHROMIUM_FLAGS
-
     variants = {"as shipped": {}} if quick else {"as shipped": {}, "Streamlit's GC defaults": {
         "STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "EXPLORER_GC_FREEZE": "0"}}
     for name, env in variants.items():
-        with streamlit_server(env=env) as url, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
-            page.wait_for_selector("h1", timeout=60_000)
-            canvas = open_draw_pad(page)
+        with streamlit_server(env=env) as url, chromium() as browser:
+            canvas = open_draw_pad(open_app(browser, url))
             box = canvas.bounding_box()
             strokes = digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40, n=6 if quick else 12)
-            times = draw_strokes(page, canvas, strokes)
-            browser.close()
+            times = draw_strokes(canvas.page, canvas, strokes)
         report("pen", {"server": name, "strokes": len(strokes), "pen_up_to_answer_ms_median": round(times.median_ms),
                        "p90_ms": round(times.p90_ms), "first_stroke_ms": round(times.latencies_ms[0]),
                        "answers_per_stroke": round(times.answers / len(strokes), 1)})
@@ -310,12 +302,9 @@ def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]
 def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
     """Open the Start page in a fresh Chromium tab again and again until ``stop`` is set: seconds from the
     request to the page drawn (a new session each time, so each is a full script run on the server)."""
-    from playwright.sync_api import sync_playwright
+    from .browser import chromium
 
-    from .browser import CHROMIUM, CHROMIUM_FLAGS
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         page = browser.new_page()
         while not stop.is_set():
             t0 = time.perf_counter()
@@ -323,7 +312,6 @@ def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
             page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
             out.append(time.perf_counter() - t0)
             stop.wait(1.0)
-        browser.close()
 
 
 def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
@@ -395,16 +383,12 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
 
 def _page_latencies_warm(url: str) -> None:
     """One page load first, so the server's own start (its connection to Ray) is not counted."""
-    from playwright.sync_api import sync_playwright
+    from .browser import chromium
 
-    from .browser import CHROMIUM, CHROMIUM_FLAGS
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         page = browser.new_page()
         page.goto(url)
         page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
-        browser.close()
 
 
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "PenTimes", "streamlit_server", "chromium_available", "wait_idle", "nav",
-           "open_draw_pad", "draw_strokes", "digit_strokes"]
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "chromium_available",
+           "chromium", "open_app", "wait_idle", "nav", "open_draw_pad", "draw_strokes", "digit_strokes"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -68,6 +68,31 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60) -> 
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's headless Chromium, driven by Playwright; closed afterwards."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_app(browser: Any, url: str, viewport: dict[str, int] | None = None) -> Any:
+    """A new tab (a new session) on the app, once its first script run is drawn."""
+    page = browser.new_page(viewport=viewport or VIEWPORT)
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
+    return page
 
 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:

@@ -36,12 +36,12 @@ import torch
 from torch import nn
 
 from .data import Dataset
-from .train import TrainConfig, Trainer, _check_fits
+from .train import DONE, RunView, TrainConfig, Trainer, _check_fits
+from .workspace import Job, JobState
 
 __all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo"]
 
 ACTIVE = ("queued", "waiting", "ready", "running", "paused", "stopping")
-DONE = ("stopped", "finished", "diverged", "failed")
 
 
 @dataclass
@@ -187,36 +187,23 @@ class _RunWorker:
 
 
 class _JobWorker:
-    """A Ray actor: one long job ``fn(*args, progress=..., **kwargs)`` in its own process."""
+    """A Ray actor: one long job ``fn(*args, progress=..., **kwargs)`` in its own process, run as a local
+    :class:`explorer.workspace.Job` there (cancelling kills the actor)."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int,
                  lease_s: float, *datasets: dict[str, Any]) -> None:
         torch.set_num_threads(max(1, threads))
-        self.done_steps, self.total_steps = 0, 1
-        self.result: Any = None
-        self.error: str | None = None
-        self.finished = False
         data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
         args = tuple(data[a.index] if isinstance(a, _DatasetSlot) else a for a in args)
         kwargs = {k: data[v.index] if isinstance(v, _DatasetSlot) else v for k, v in kwargs.items()}
         self.lease = _Lease(lease_s, _expire_worker)
-        threading.Thread(target=self._run, args=(fn, args, kwargs), daemon=True).start()
-
-    def _progress(self, done: int, total: int) -> None:
-        self.done_steps, self.total_steps = done, max(total, 1)
-
-    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        try:
-            self.result = fn(*args, progress=self._progress, **kwargs)
-        except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
-            self.error = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
-        finally:
-            self.finished = True
+        self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs))
 
     def poll(self) -> dict[str, Any]:
         self.lease.renew()
-        return {"done": self.done_steps, "total": self.total_steps, "finished": self.finished, "error": self.error,
-                "result": self.result if self.finished else None}
+        j = self.job
+        return {"done": j.done_steps, "total": j.total_steps, "finished": j.finished, "error": j.error,
+                "result": j.result if j.finished else None}
 
 
 @dataclass(frozen=True)
@@ -229,7 +216,7 @@ class _DatasetSlot:
 
 # ---------------------------------------------------------------- handles (live in the app's process)
 
-class RemoteTrainer:
+class RemoteTrainer(RunView):
     """A run in a Ray worker, seen through the same face as a local ``Trainer``.
 
     Everything the pages read is mirrored here by the cluster's keeper; the controls are sent to the worker.
@@ -264,18 +251,8 @@ class RemoteTrainer:
                 self._attached.append(model)
 
     @property
-    def done(self) -> bool:
-        return self.status in DONE
-
-    @property
     def queued(self) -> bool:
         return self.status in ("waiting", "queued")
-
-    def history(self) -> dict[str, Any]:
-        with self._lock:
-            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
-                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
-                    "config": self.config.to_dict()}
 
     def queue_info(self) -> QueueInfo | None:
         return self.cluster.queue_info(self) if self.queued else None
@@ -334,22 +311,15 @@ class RemoteTrainer:
                 self.status, self.message = reply["status"], reply["message"]
 
 
-class RemoteJob:
+class RemoteJob(JobState):
     """A long job in a Ray worker: progress, result, a sentence on error, and cancel()."""
 
     def __init__(self, cluster: Cluster, owner: str, name: str) -> None:
+        super().__init__()
         self.id, self.cluster, self.owner, self.name = cluster._new_id(), cluster, owner, name
-        self.done_steps, self.total_steps = 0, 1
-        self.result: Any = None
-        self.error: str | None = None
-        self.finished = False
         self.started = False
         self.actor: Any = None
         self._done = threading.Event()
-
-    @property
-    def progress(self) -> float:
-        return min(self.done_steps / self.total_steps, 1.0)
 
     def cancel(self) -> None:
         if not self.finished:

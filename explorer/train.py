@@ -23,8 +23,8 @@ from .evaluate import evaluate
 from .safejson import brief
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "TrainConfig", "LIMITS", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
-           "SCHEDULES"]
+__all__ = ["Augment", "TrainConfig", "LIMITS", "DONE", "RunView", "Trainer", "train", "resolve_device",
+           "augment_batch", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle")
@@ -229,7 +229,36 @@ def _check_fits(model: nn.Module, dataset: Dataset) -> None:
                          f"Flatten and Linear(out_features={k})")
 
 
-class Trainer:
+DONE = ("stopped", "finished", "diverged", "failed")  # a run in one of these has ended
+
+
+class RunView:
+    """What pages read of a run, shared by :class:`Trainer` and :class:`explorer.cluster.RemoteTrainer`:
+    ``done`` and a consistent ``history()``, from ``status``, ``message``, ``step``, ``total_steps``, ``steps``,
+    ``epochs`` and ``config`` under ``_lock``."""
+
+    status: str
+    message: str
+    step: int
+    total_steps: int
+    steps: list[Event]
+    epochs: list[Event]
+    config: TrainConfig
+    _lock: threading.Lock
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    def history(self) -> dict[str, Any]:
+        """A consistent copy of the run so far: steps, epochs, status, message, progress."""
+        with self._lock:
+            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
+                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
+                    "config": self.config.to_dict()}
+
+
+class Trainer(RunView):
     """Trains ``model`` on ``dataset`` with ``config``; thread-safe controls and history.
 
     ``on_event(event)`` is called from the training thread with dicts of kind ``"step"`` (every
@@ -307,16 +336,6 @@ class Trainer:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    @property
-    def done(self) -> bool:
-        return self.status in ("stopped", "finished", "diverged", "failed")
-
-    def history(self) -> dict[str, Any]:
-        """A consistent copy of the run so far: steps, epochs, status, message, progress."""
-        with self._lock:
-            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
-                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
-                    "config": self.config.to_dict()}
 
     def model_copy(self) -> nn.Module:
         """A CPU copy of the model with consistent weights, safe to use while training goes on."""

@@ -28,7 +28,7 @@ from .train import TrainConfig, Trainer
 if TYPE_CHECKING:
     from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
 
-__all__ = ["Run", "ModelEntry", "Workspace", "Job"]
+__all__ = ["Run", "ModelEntry", "Workspace", "Job", "JobState"]
 
 
 @dataclass
@@ -266,7 +266,22 @@ class JobCancelled(Exception):
     """Raised from a job's progress callback once the job has been cancelled."""
 
 
-class Job:
+class JobState:
+    """What a page reads of a long job, wherever it runs: ``progress``, ``result``, ``error`` (a sentence),
+    ``finished``."""
+
+    def __init__(self) -> None:
+        self.done_steps, self.total_steps = 0, 1
+        self.result: Any = None
+        self.error: str | None = None
+        self.finished = False
+
+    @property
+    def progress(self) -> float:
+        return min(self.done_steps / self.total_steps, 1.0)
+
+
+class Job(JobState):
     """A piece of long work (filter images, an experiment) run in a background thread of this process.
 
     ``fn(progress)`` gets a callback ``progress(done, total)``; the page polls ``progress``, ``result`` and
@@ -275,12 +290,9 @@ class Job:
     """
 
     def __init__(self, name: str, fn: Any) -> None:
+        super().__init__()
         self.name = name
         self._cancelled = threading.Event()
-        self.done_steps, self.total_steps = 0, 1
-        self.result: Any = None
-        self.error: str | None = None
-        self.finished = False
         self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=f"explorer-job-{name}")
         self._thread.start()
 
@@ -301,10 +313,6 @@ class Job:
             self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
         finally:
             self.finished = True
-
-    @property
-    def progress(self) -> float:
-        return min(self.done_steps / self.total_steps, 1.0)
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)

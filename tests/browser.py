@@ -7,19 +7,18 @@ from pathlib import Path
 
 import pytest
 
-from explorer.browser import CHROMIUM, CHROMIUM_FLAGS, ROOT, chromium_available, nav, streamlit_server, wait_idle
+from explorer.browser import ROOT, chromium, chromium_available, nav, streamlit_server, wait_idle
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "browser_or_skip", "nav", "shot", "streamlit_server", "wait_idle"]
+__all__ = ["browser_or_skip", "nav", "shot", "streamlit_server", "wait_idle"]
 
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
 
 
 def browser_or_skip():
+    """Headless Chromium (a context manager), or skip the test where it is missing."""
     if not chromium_available():
         pytest.skip("chromium or playwright is missing (make test installs them)")
-    from playwright.sync_api import sync_playwright
-
-    return sync_playwright()
+    return chromium()
 
 
 def shot(page, name: str) -> Path:

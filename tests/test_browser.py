@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from explorer.browser import digit_strokes, draw_strokes, open_draw_pad
-from tests.browser import CHROMIUM, CHROMIUM_FLAGS, browser_or_skip, nav, shot, streamlit_server, wait_idle
+from explorer.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
+from tests.browser import browser_or_skip, nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -21,18 +21,8 @@ def server():
 
 @pytest.fixture()
 def browser():
-    with browser_or_skip() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with browser_or_skip() as b:
         yield b
-        b.close()
-
-
-def open_app(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(url)
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_idle(page)
-    return page
 
 
 def start_long_run(page, epochs: int = 30):
@@ -235,10 +225,7 @@ def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
 @pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
 def test_build_and_draw_fit_a_projector(server, browser, width, height):
     """The pages a teacher projects, at projector sizes: whole words in Build's labels, the pad in its column."""
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto(server)
-    page.wait_for_selector("h1", timeout=60_000)
-    wait_idle(page)
+    page = open_app(browser, server, viewport={"width": width, "height": height})
     nav(page, "Build")
     page.locator("[data-testid=stMain] [data-testid=stWidgetLabel]", has_text="channels").first.wait_for()
     wait_idle(page)
@@ -307,7 +294,7 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
         assert parse_qs(urlparse(page.url).query)["ws"][0] == ws_id  # the same workspace, not a new one
         page.close()
     with streamlit_server() as url:  # a new server process: nothing in memory survives, the database does
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{url}/?ws={ws_id}")
         page.wait_for_selector("text=Done: test accuracy", timeout=60_000)
         wait_idle(page)
