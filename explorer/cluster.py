@@ -14,8 +14,8 @@ Ray), renews the worker's lease, applies the final weights to the caller's model
 CPUs go to the next run. A worker whose lease is not renewed (the owner's session is gone, or this process
 died) stops itself: nothing runs on for nobody.
 
-Each owner (a browser session today, a saved workspace later) has at most one run in Ray at a time; its
-further runs wait here, in order, and are submitted when the one before ends.
+Each owner (in the app, a saved workspace; its jobs belong to the browser session that asked) has at most one
+run in Ray at a time; its further runs wait here, in order, and are submitted when the one before ends.
 """
 
 from __future__ import annotations
@@ -353,13 +353,13 @@ class Presence:
     session. One per server, not per module: the app keeps it in its cached cluster.
     """
 
+    SWEEP_EVERY = 64  # holds between sweeps that forget workspaces no live session holds
+
     def __init__(self, session_alive: Callable[[str], bool]) -> None:
         self.session_alive = session_alive
         self._lock = threading.Lock()
         self._held: dict[str, set[str]] = {}
         self._holds = 0
-
-    SWEEP_EVERY = 64  # holds between sweeps that forget workspaces no live session holds
 
     def hold(self, owner: str, session: str) -> None:
         with self._lock:
@@ -381,26 +381,22 @@ class Presence:
             return len(self._held)
 
     def alive(self, owner: str) -> bool:
+        """Whether a session holds ``owner`` (sessions found gone are forgotten)."""
         with self._lock:
-            sessions = set(self._held.get(owner, ()))
-        if not sessions:
-            return self.session_alive(owner)
-        living = {s for s in sessions if self.session_alive(s)}
-        with self._lock:
-            if living:
-                self._held[owner] = living | (self._held.get(owner, set()) - sessions)  # keep late arrivals
-            elif self._held.get(owner) == sessions:
+            sessions = self._held.get(owner)
+            if sessions is None:
+                return self.session_alive(owner)
+            sessions.intersection_update({s for s in sessions if self.session_alive(s)})
+            if not sessions:
                 del self._held[owner]
-            else:
-                return True  # a session took it up meanwhile
-        return bool(living)
+            return bool(sessions)
 
 
 class Cluster:
     """A Ray instance (started here, or joined) and the runs and jobs it runs for their owners.
 
-    ``is_alive(owner)`` tells the keeper whether an owner still exists (the app asks Streamlit whether the
-    browser session does); a gone owner's runs and jobs are ended at once.
+    ``is_alive(owner)`` tells the keeper whether an owner still exists (the app asks its :class:`Presence`
+    whether a browser session still holds the workspace); a gone owner's runs and jobs are ended at once.
     """
 
     def __init__(self, settings: ClusterSettings | None = None, is_alive: Callable[[str], bool] | None = None) -> None:

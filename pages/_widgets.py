@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
-from explorer.cluster import Cluster, Presence
+from explorer.cluster import Cluster, ClusterSettings, Presence
 from explorer.plots import training_curves
 from explorer.store import WorkspaceStore
 from explorer.workspace import ModelEntry, Run, Workspace
@@ -60,7 +60,7 @@ def freeze_startup_heap() -> bool:
 
 
 def session_id() -> str:
-    """This browser session's id: the owner of its runs and jobs on the cluster."""
+    """This browser session's id: the owner of its jobs on the cluster (and of its runs when nothing is saved)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()
@@ -93,8 +93,6 @@ def cluster() -> Cluster | None:
     instead (one user, no Ray)."""
     if os.environ.get("EXPLORER_RUNNER", "ray") == "local":
         return None
-    from explorer.cluster import Cluster, ClusterSettings
-
     return Cluster(ClusterSettings.from_env(), is_alive=presence().alive)
 
 
@@ -165,7 +163,7 @@ def keep_workspace_id_in_url() -> None:
 
 def _fingerprint(ws: Workspace) -> str:
     """What a save would change: models, runs and their progress, settings, uploads."""
-    runs = [(r.id, r.current().get("status"), len(r.current().get("epochs", []))) for r in ws.all_runs()]
+    runs = [(r.id, h.get("status"), len(h.get("epochs", []))) for r in ws.all_runs() for h in [r.current()]]
     settings = json.dumps({k: st.session_state.get(k) for k in SAVED_KEYS}, sort_keys=True, default=str)
     return json.dumps([list(ws.models), ws.current, runs, settings, sorted(st.session_state.get(UPLOADS, {}))])
 

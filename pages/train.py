@@ -7,7 +7,7 @@ import torch
 
 from explorer import TrainConfig, load_checkpoint
 from explorer.plots import training_curves
-from explorer.train import LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
+from explorer.train import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
 from pages._widgets import (
     TRAIN_CFG,
     TRAIN_ERROR,
@@ -61,22 +61,27 @@ def read_settings() -> TrainConfig:
         raise ValueError(str(e)) from None
 
 
+def bounds(name: str) -> dict[str, float]:
+    """The widget's min_value and max_value: the library's own limits (``explorer.train.LIMITS``)."""
+    lo, hi = LIMITS[name]
+    kind = int if name in INT_SETTINGS else float
+    return {"min_value": kind(lo), "max_value": kind(hi)}
+
+
 with st.expander("Settings", expanded=active is None):
     c = st.columns(4)
     c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]), key="train_optimizer")
-    c[1].number_input("Learning rate", value=float(cfg["lr"]), min_value=LIMITS["lr"][0], max_value=LIMITS["lr"][1],
-                      format="%g",
-                      step=cfg["lr"] / 2, key="train_lr", help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
+    c[1].number_input("Learning rate", value=float(cfg["lr"]), **bounds("lr"), format="%g", step=cfg["lr"] / 2,
+                      key="train_lr", help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
     sizes = [16, 32, 64, 128, 256, 512, 1024]
     c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in sizes else 128,
                        key="train_batch_size")
-    c[3].number_input("Epochs", value=int(cfg["epochs"]), min_value=1, max_value=int(LIMITS["epochs"][1]), step=1,
-                      key="train_epochs")
+    c[3].number_input("Epochs", value=int(cfg["epochs"]), **bounds("epochs"), step=1, key="train_epochs")
     c = st.columns(4)
     c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
                    help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
-    c[1].number_input("Seed", value=int(cfg["seed"]), min_value=0, max_value=int(LIMITS["seed"][1]), step=1,
-                      key="train_seed", help="Same seed, same run.")
+    c[1].number_input("Seed", value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
+                      help="Same seed, same run.")
     devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
         ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
     c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
@@ -84,13 +89,13 @@ with st.expander("Settings", expanded=active is None):
     c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0), min_value=0,
                       step=500, key="train_limit")
     c = st.columns(4)
-    c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), min_value=0.0, max_value=1.0, step=0.05,
+    c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), **bounds("momentum"), step=0.05,
                       key="train_momentum")
-    c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), min_value=0.0, max_value=10.0, format="%g",
+    c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), **bounds("weight_decay"), format="%g",
                       step=1e-4, key="train_weight_decay")
-    c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), min_value=1,
-                      max_value=int(LIMITS["step_epochs"][1]), key="train_step_epochs")
-    c[3].number_input("gamma", value=float(cfg["gamma"]), min_value=0.0, max_value=1.0, step=0.05, key="train_gamma")
+    c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), **bounds("step_epochs"),
+                      key="train_step_epochs")
+    c[3].number_input("gamma", value=float(cfg["gamma"]), **bounds("gamma"), step=0.05, key="train_gamma")
     st.markdown("**Augmentation** (random, per image, on the training device)")
     augment_controls(cfg["augment"], ds, key="train_aug")
 

@@ -205,21 +205,25 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
 
 
 def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
-    """Type into Epochs and click Start at once (no Enter, no pause): the run trains that many epochs."""
-    page = open_app(browser, server)
-    nav(page, "Train")
-    page.get_by_role("button", name="Create the default CNN for this dataset").click()
-    wait_idle(page)
-    limit = page.get_by_label("Use only N training images (0 = all)")
-    limit.fill("256")
-    limit.press("Enter")
-    wait_idle(page)
-    epochs = page.get_by_label("Epochs", exact=True)
-    epochs.fill("4")
-    page.get_by_role("button", name="Start").click()
-    page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
-    assert "after 4 epoch(s)" in page.locator("[data-testid=stAlert]").first.inner_text()
-    page.close()
+    """Three tabs at once: each types its own Epochs and clicks Start at once (no Enter, no pause); each run
+    trains the number typed in its own tab."""
+    pages = [open_app(browser, server) for _ in range(3)]
+    for page in pages:
+        nav(page, "Train")
+        page.get_by_role("button", name="Create the default CNN for this dataset").click()
+        wait_idle(page)
+        limit = page.get_by_label("Use only N training images (0 = all)")
+        limit.fill("256")
+        limit.press("Enter")
+        wait_idle(page)
+    typed = (2, 3, 4)
+    for page, n in zip(pages, typed):  # one tab right after the other, each click right after its typing
+        page.get_by_label("Epochs", exact=True).fill(str(n))
+        page.get_by_role("button", name="Start").click()
+    for page, n in zip(pages, typed):
+        page.wait_for_selector("text=Done: test accuracy", timeout=180_000)
+        assert f"after {n} epoch(s)" in page.locator("[data-testid=stAlert]").first.inner_text()
+        page.close()
 
 
 @pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
