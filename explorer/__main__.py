@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
@@ -29,20 +28,21 @@ class UsageError(ValueError):
 def load_spec_arg(value: str) -> dict[str, Any]:
     """A preset name, a path to a JSON file, or JSON text -> a validated spec."""
     from .presets import PRESETS, get_preset
-    from .spec import parse_spec
+    from .safejson import brief
+    from .spec import MAX_SPEC_BYTES, parse_spec
 
     if value in PRESETS:
         return get_preset(value)
-    p = Path(value)
-    if value.lstrip().startswith("{"):
+    if value.lstrip().startswith(("{", "[")) or len(value) > 4096:  # JSON text (no path is that long)
         return parse_spec(value)
+    p = Path(value)
     if p.suffix.lower() == ".json" or p.exists():
         if not p.is_file():
-            raise UsageError(f"no such spec file: {value}")
-        if p.stat().st_size > 1_000_000:
-            raise UsageError(f"spec file {value} is over 1 MB")
+            raise UsageError(f"no such spec file: {brief(value)}")
+        if p.stat().st_size > MAX_SPEC_BYTES:
+            raise UsageError(f"spec file {brief(value)} is over {MAX_SPEC_BYTES / 1e6:g} MB")
         return parse_spec(p.read_text(encoding="utf-8", errors="replace"))
-    raise UsageError(f"{value!r} is neither a preset ({', '.join(PRESETS)}) nor a JSON spec file")
+    raise UsageError(f"{brief(value)} is neither a preset ({', '.join(PRESETS)}) nor a JSON spec file")
 
 
 def _cmd_presets(args: argparse.Namespace) -> None:
@@ -136,20 +136,25 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
     from .checkpoint import load_checkpoint
-    from .evaluate import predict_proba
+    from .evaluate import predict_proba, require_image_classifier
     from .preprocess import load_image_file, prepare_image
+    from .safejson import brief
 
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
     ck = load_checkpoint(args.checkpoint)
+    require_image_classifier(ck.spec)
     shape = ck.spec["input_shape"]
     xs = [prepare_image(load_image_file(p), shape) for p in args.images]
     probs = predict_proba(ck.model, torch.stack(xs), ck.dataset["mean"], ck.dataset["std"])
     classes = ck.dataset["classes"]
     for path, p in zip(args.images, probs):
+        if not torch.isfinite(p).all():
+            raise UsageError(f"the model's output for {brief(path)} is not a number: its weights are broken "
+                             "(retrain it, or check where the checkpoint came from)")
         top = p.argsort(descending=True)[: args.top]
-        if args.json:  # strict JSON: a non-finite probability is null, never NaN
-            probs_ = {c: round(float(v), 6) if math.isfinite(float(v)) else None for c, v in zip(classes, p)}
+        if args.json:
+            probs_ = {c: round(float(v), 6) for c, v in zip(classes, p)}
             print(json.dumps({"image": path, "prediction": classes[int(top[0])], "probabilities": probs_},
                              allow_nan=False))
         else:

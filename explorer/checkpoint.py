@@ -157,6 +157,9 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
                                   f"{v.dtype} {tuple(v.shape)}")
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(f"checkpoint: weight {k} holds NaN or infinite values")
+        if k.endswith("running_var") and (t < 0).any():
+            raise CheckpointError(f"checkpoint: {k} holds a negative variance, which no training can produce: "
+                                  "the file was edited or damaged")
     model.load_state_dict(tensors)
     model.eval()
     history, config = _meta_json(meta, "history"), _meta_json(meta, "config")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -13,12 +14,24 @@ from torch import Tensor, nn
 from .data import normalize
 from .spec import output_logits_to_classes
 
-__all__ = ["eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion", "model_device"]
+__all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
+           "model_device"]
 
 
 def model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a model without parameters)."""
     return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def require_image_classifier(spec: dict[str, Any]) -> None:
+    """Raise ValueError, in words, unless ``spec`` takes an image ``(C, H, W)`` and ends in class scores."""
+    shape, nc = spec.get("input_shape") or [], spec.get("num_classes")
+    if len(shape) != 3:
+        raise ValueError(f"this model takes a vector of {shape[0] if shape else '?'} values, not an image "
+                         "(its input_shape has no height and width)")
+    if nc is None:
+        raise ValueError("this model has no class outputs (its spec sets no num_classes): it is a feature "
+                         "extractor, so it cannot say which class an image is")
 
 
 @contextmanager

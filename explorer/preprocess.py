@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import stat
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +89,18 @@ def prepare_image(img: np.ndarray, input_shape: list[int] | tuple[int, ...], dig
     return t.clamp(0, 255).round().to(torch.uint8)
 
 
+def _read_regular_file(p: Path, what: str) -> bytes:
+    """The bytes of ``p`` if it is a regular file within :data:`MAX_IMAGE_FILE_BYTES`; ValueError otherwise."""
+    info = p.stat()
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
+        raise ValueError(f"{what} is {kind}")
+    if info.st_size > MAX_IMAGE_FILE_BYTES:
+        raise ValueError(f"{what} is {info.st_size / 2**20:.0f} MB, over the {MAX_IMAGE_FILE_BYTES // 2**20} MB limit")
+    with p.open("rb") as f:
+        return f.read(MAX_IMAGE_FILE_BYTES + 1)  # never more, even if the file grew since stat
+
+
 def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000, budget: list[int] | None = None):
     """Decode image bytes into a PIL image in mode L, RGB or RGBA, upright and 8-bit; ValueError if not.
 
@@ -97,7 +111,9 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000,
     from PIL import Image, ImageOps
 
     try:
-        im = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # PIL's own warning on large images: our limit below says it in one sentence
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
         w, h = im.size
         if w * h > max_pixels:
             raise ValueError(f"{what} is {w}x{h} pixels, over the {max_pixels:,}-pixel limit")
@@ -128,11 +144,20 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000,
         raise ValueError(f"{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
 
 
+MAX_IMAGE_FILE_BYTES = 64 * 2**20  # a 40 M-pixel image compresses far below this
+
+
 def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np.ndarray:
-    """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``, upright; ValueError if unreadable."""
-    what = "the image" if isinstance(src, bytes) else f"image {Path(src).name}"
+    """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``, upright; ValueError if unreadable.
+
+    A path must name a regular file of at most :data:`MAX_IMAGE_FILE_BYTES`: a device (``/dev/zero``), a pipe
+    or a folder is refused before anything is read."""
+    name = "" if isinstance(src, bytes) else Path(src).name
+    what = "the image" if isinstance(src, bytes) else f"image {name if len(name) <= 60 else name[:57] + '...'}"
     try:
-        data = src if isinstance(src, bytes) else Path(src).read_bytes()
+        data = src if isinstance(src, bytes) else _read_regular_file(Path(src), what)
     except OSError as e:
-        raise ValueError(f"cannot read {what}: {e.strerror or e}") from None
+        raise ValueError(f"cannot read {what}: {e.strerror or type(e).__name__}") from None
+    if len(data) > MAX_IMAGE_FILE_BYTES:
+        raise ValueError(f"{what} is {len(data) / 2**20:.0f} MB, over the {MAX_IMAGE_FILE_BYTES // 2**20} MB limit")
     return np.asarray(decode_image(data, what, max_pixels))

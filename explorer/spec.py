@@ -27,6 +27,9 @@ __all__ = [
     "LAYER_TYPES",
     "MAX_PARAMS",
     "MAX_ACTIVATIONS",
+    "MAX_SPEC_BYTES",
+    "MAX_NAME_CHARS",
+    "parse_spec_bytes",
     "SpecError",
     "LayerSummary",
     "Summary",
@@ -43,6 +46,9 @@ MAX_ACTIVATIONS = 16_000_000  # float32 values per sample, all layers together (
 MAX_LAYERS = 200
 MAX_INPUT_SIDE = 1024
 MAX_INPUT_CHANNELS = 16
+MAX_SPEC_BYTES = 1_000_000  # a spec file or text: the largest preset is about 2 KB
+MAX_NAME_CHARS = 80
+MAX_DESCRIPTION_CHARS = 4_000
 
 Shape = tuple[int, ...]
 
@@ -428,9 +434,11 @@ def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
     nc = spec.get("num_classes")
     if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or not 1 <= nc <= 100_000):
         raise SpecError(f"spec: num_classes must be an integer from 1 to 100,000, got {brief(nc)}")
-    for key in ("name", "description"):
+    for key, most in (("name", MAX_NAME_CHARS), ("description", MAX_DESCRIPTION_CHARS)):
         if key in spec and not isinstance(spec[key], str):
             raise SpecError(f"spec: {key} must be text, got {brief(spec[key])}")
+        if len(spec.get(key, "")) > most:
+            raise SpecError(f"spec: its {key} is {len(spec[key]):,} characters long; at most {most:,} are kept")
     layers = spec.get("layers")
     if not isinstance(layers, list):
         raise SpecError(f"spec: layers must be a list, got {type(layers).__name__}")
@@ -479,10 +487,22 @@ def validate_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def parse_spec(text: str) -> dict[str, Any]:
-    """Parse a JSON spec and validate it. Malformed JSON raises SpecError with line and column."""
+    """Parse a JSON spec and validate it. Malformed JSON raises SpecError with line and column; so does text over
+    :data:`MAX_SPEC_BYTES`, before it is parsed."""
     from .safejson import parse_json
 
+    if len(text) > MAX_SPEC_BYTES:
+        raise SpecError(f"the spec is {len(text) / 1e6:.1f} MB of text; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
+                        "(the largest preset is about 2 KB)")
     return validate_spec(parse_json(text, "spec", SpecError))
+
+
+def parse_spec_bytes(data: bytes) -> dict[str, Any]:
+    """A spec file's bytes (UTF-8 JSON) -> a validated spec; its size is checked before it is decoded."""
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"the file is {len(data) / 1e6:.1f} MB; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
+                        "(the largest preset is about 2 KB)")
+    return parse_spec(data.decode("utf-8", errors="replace"))
 
 
 # --- building -----------------------------------------------------------------------------

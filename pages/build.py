@@ -8,11 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from explorer import PRESETS, SpecError, get_preset, parse_spec, summarize
+from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.export import to_python
 from explorer.plots import shape_flow, summary_rows
 from explorer.presets import preset_description
-from explorer.spec import LAYER_TYPES, Arg
+from explorer.spec import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes
 from pages._widgets import DRAFT, TRAIN_CFG, current_dataset, flash, spec_download, workspace
 
 REV = "build_rev"  # bumped on structural edits so every layer widget is rebuilt from the draft
@@ -42,6 +42,26 @@ def _set_draft(spec: dict[str, Any]) -> None:
     st.session_state[DRAFT] = spec
     st.session_state["build_name"] = spec.get("name") or "my-cnn"  # the name field shows the new draft's name
     _bump()
+
+
+SPEC_UPLOAD = "spec_upload"  # the uploader's key: the Import callback reads the file from it
+IMPORT_ERROR = "build_import_error"  # the import's sentence, shown once under the uploader
+
+
+def _import_spec() -> None:
+    """The Import button's callback. It runs before the page is drawn, so the new draft and its name reach the
+    widgets of this very run (a write to ``build_name`` after its field is drawn is refused by Streamlit)."""
+    up = st.session_state.get(SPEC_UPLOAD)
+    if up is None:
+        return
+    try:
+        spec = parse_spec_bytes(up.getvalue())
+        spec.setdefault("name", up.name.rsplit(".", 1)[0][:MAX_NAME_CHARS] or "imported")
+    except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
+        st.session_state[IMPORT_ERROR] = f"Not imported: {e}. Your layers are unchanged."
+        return
+    _set_draft(spec)
+    flash(f"Imported **{spec['name']}**: {len(spec['layers'])} layers.")
 
 
 def _container(path: list[int]) -> list[dict[str, Any]]:
@@ -261,14 +281,9 @@ with right:
                                    mime="text/x-python", on_click="ignore")
             except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
                 st.caption(str(e))
-    up = st.file_uploader("Import a spec (JSON)", type=["json"], key="spec_upload")
-    if up is not None and st.button("Import"):
-        try:
-            spec = parse_spec(up.getvalue().decode("utf-8", errors="replace"))
-            spec.setdefault("name", up.name.rsplit(".", 1)[0])
-            _set_draft(spec)
-            st.rerun()
-        except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
-            st.error(f"Not imported: {e}. Your layers are unchanged.")
+    st.file_uploader("Import a spec (JSON)", type=["json"], key=SPEC_UPLOAD)
+    st.button("Import", on_click=_import_spec, disabled=st.session_state.get(SPEC_UPLOAD) is None)
+    if st.session_state.get(IMPORT_ERROR):
+        st.error(st.session_state.pop(IMPORT_ERROR))
     with st.expander("Spec as JSON"):
         st.code(json.dumps(draft, indent=2), language="json")

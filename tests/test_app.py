@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from explorer import parse_spec
+from explorer import get_preset, parse_spec
 from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -137,6 +137,50 @@ def test_load_preset_loads_the_preset_picked_just_before_the_click():
     at.selectbox(key="build_preset").set_value("mnist-gap")
     button(at, "Load preset").click().run()
     assert at.session_state["build_draft"]["name"] == "mnist-gap"
+
+
+def test_importing_a_valid_spec_shows_its_layers_and_its_name():
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    spec = get_preset("mnist-gap") | {"name": "gap-from-a-file"}
+    at.file_uploader(key="spec_upload").set_value(("gap.json", json.dumps(spec).encode(), "application/json")).run()
+    button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    draft = at.session_state["build_draft"]
+    assert draft["name"] == "gap-from-a-file" and draft["layers"] == spec["layers"]
+    assert at.text_input(key="build_name").value == "gap-from-a-file"  # the name field shows the imported name
+    rev = at.session_state["build_rev"]
+    assert at.selectbox(key=f"L{rev}-0-type").value == spec["layers"][0]["type"]
+    # the confirmation waits for app.py's frame (AppTest runs the page file alone after a switch_page)
+    assert any("Imported" in m and "gap-from-a-file" in m for _, m in at.session_state["flash_messages"])
+
+
+def test_a_spec_without_a_name_takes_the_file_name():
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    spec = {k: v for k, v in get_preset("default").items() if k != "name"}
+    at.file_uploader(key="spec_upload").set_value(("my net.json", json.dumps(spec).encode(), "application/json")).run()
+    button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    assert at.text_input(key="build_name").value == "my net"
+
+
+@pytest.mark.parametrize("data,words", [
+    (b"{not json", "line 1"),
+    (json.dumps({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4,
+                                                           "kernel_size": 99}]}).encode(), "layer 0 Conv2d"),
+    (b'{"input_shape": [1, 28, 28], "layers": [], "description": "' + b"x" * 1_500_000 + b'"}', "at most 1 MB"),
+])
+def test_a_bad_spec_file_gets_a_sentence_and_keeps_the_layers(data, words):
+    at = fresh()
+    at.switch_page("pages/build.py").run()
+    before = json.loads(json.dumps(at.session_state["build_draft"]))
+    at.file_uploader(key="spec_upload").set_value(("bad.json", data, "application/json")).run()
+    button(at, "Import").click().run()
+    assert not at.exception, at.exception
+    errors = [e.value for e in at.error]
+    assert any(e.startswith("Not imported:") and words in e for e in errors), errors
+    assert at.session_state["build_draft"]["layers"] == before["layers"]
 
 
 # --- work that lasts: the workspace id in the URL opens the saved work ---

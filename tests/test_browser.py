@@ -382,3 +382,32 @@ def test_experiment_uses_the_image_count_set_just_before_run(server, browser):
     page.locator(".st-key-run-shuf button").click()  # Epochs typed, then Run at once
     page.wait_for_selector("text=/Ran with 1 epoch\\(s\\)/", timeout=240_000)
     page.close()
+
+
+def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser, tmp_path):
+    import json
+
+    from explorer.presets import get_preset
+
+    spec = tmp_path / "gap-from-a-file.json"
+    spec.write_text(json.dumps(get_preset("mnist-gap") | {"name": "gap-from-a-file"}))
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"input_shape": [1, 28, 28], "layers": [')
+    page = open_app(browser, server)
+    nav(page, "Build")
+    uploader = page.locator(".st-key-spec_upload input[type=file]")
+    uploader.set_input_files(str(bad))
+    wait_idle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_selector("text=Not imported", timeout=20_000)
+    assert page.get_by_label("Model name").input_value() != "gap-from-a-file"
+    uploader.set_input_files(str(spec))
+    wait_idle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_selector("text=Imported", timeout=20_000)
+    wait_idle(page)
+    assert page.get_by_label("Model name").input_value() == "gap-from-a-file"
+    assert page.locator("text=AdaptiveAvgPool2d").count() >= 1  # the imported layers are on the page
+    assert page.locator("[data-testid=stException]").count() == 0
+    shot(page, "build-imported-spec")
+    page.close()

@@ -281,21 +281,92 @@ def test_sixteen_bit_images_are_scaled_and_exif_orientation_is_applied():
     assert out.shape[:2] == (20, 10) and out[:5].mean() > 200  # upright: the bar is now at the top
 
 
-def test_predict_json_is_strict_json_even_for_non_finite_outputs(tmp_path):
-    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [{"type": "Flatten"},
-                                                                  {"type": "Linear", "out_features": 2}]}
-    model = build_model(spec)
-    with torch.no_grad():
-        model[1].weight.fill_(3e38)
-    ck = tmp_path / "m.safetensors"
-    save_checkpoint(model, spec, {"classes": ["a", "b"], "mean": [0.0], "std": [1.0]}, path=ck)
+def _digit_png(tmp_path: Path) -> Path:
     img = tmp_path / "x.png"
     digit = Image.new("L", (28, 28), 0)
     digit.paste(255, (10, 6, 18, 22))
     img.write_bytes(png(digit))
+    return img
+
+
+def test_predict_never_prints_a_row_of_nulls_for_huge_weights(tmp_path):
+    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [{"type": "Flatten"},
+                                                                  {"type": "Linear", "out_features": 2}]}
+    model = build_model(spec)
+    with torch.no_grad():
+        model[1].weight.fill_(3e38)  # finite, but the logits overflow
+    ck = tmp_path / "m.safetensors"
+    save_checkpoint(model, spec, {"classes": ["a", "b"], "mean": [0.0], "std": [1.0]}, path=ck)
+    img = _digit_png(tmp_path)
     r = cli("predict", str(ck), str(img), "--json")
-    assert r.returncode == 0
-    row = json.loads(r.stdout, parse_constant=lambda c: pytest.fail(f"{c} in the JSON"))
-    assert set(row["probabilities"]) == {"a", "b"}
+    assert r.returncode == 2 and r.stdout == "", r.stdout
+    assert "output for" in r.stderr and "is not a number" in r.stderr and len(r.stderr.splitlines()) == 1
     r = cli("predict", str(ck), str(img), "--top", "0")
     assert r.returncode == 2 and "--top must be at least 1" in r.stderr
+
+
+def test_a_checkpoint_with_a_negative_batchnorm_variance_is_refused_at_load(tmp_path):
+    spec = {"input_shape": [1, 8, 8], "num_classes": 2, "layers": [
+        {"type": "Conv2d", "out_channels": 2, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 2}]}
+    model = build_model(spec)
+    with torch.no_grad():
+        model[1].running_var.fill_(-1.0)
+    ck = tmp_path / "m.safetensors"
+    save_checkpoint(model, spec, {"classes": ["a", "b"], "mean": [0.0], "std": [1.0]}, path=ck)
+    with pytest.raises(CheckpointError, match="negative variance"):
+        load_checkpoint(ck)
+    r = cli("predict", str(ck), str(_digit_png(tmp_path)), "--json")
+    assert r.returncode == 2 and "negative variance" in r.stderr and r.stdout == ""
+
+
+@pytest.mark.parametrize("spec,words", [
+    ({"input_shape": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}]},
+     "no class outputs"),
+    ({"input_shape": [16], "num_classes": 2, "layers": [{"type": "Linear", "out_features": 2}]},
+     "takes a vector of 16 values, not an image"),
+])
+def test_predict_with_a_model_that_cannot_classify_images_says_why(tmp_path, spec, words):
+    ck = tmp_path / "m.safetensors"
+    classes = ["a", "b"] if spec.get("num_classes") else []
+    c = spec["input_shape"][0]  # normalisation has one value per channel (per value of a vector input)
+    save_checkpoint(build_model(spec), spec, {"classes": classes, "mean": [0.0] * c, "std": [1.0] * c}, path=ck)
+    r = cli("predict", str(ck), str(_digit_png(tmp_path)))
+    assert r.returncode == 2 and words in r.stderr, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_a_huge_image_is_one_line_on_stderr(tmp_path, trained_default, mnist5k):
+    model, spec, _ = trained_default
+    ck = tmp_path / "m.safetensors"
+    save_checkpoint(model, spec, mnist5k.info(), path=ck)
+    big = tmp_path / "big.png"
+    Image.new("1", (10_000, 10_000)).save(big)  # 100 M pixels in a few KB: PIL warns before our limit refuses
+    r = cli("predict", str(ck), str(big))
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert "10000x10000 pixels, over the 40,000,000-pixel limit" in r.stderr
+
+
+def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)  # reading it would block for ever
+    for path, words in ((Path("/dev/zero"), "not a regular file"), (fifo, "not a regular file"),
+                        (tmp_path, "a folder")):
+        with pytest.raises(ValueError, match=words):
+            load_image_file(path)
+
+
+def test_a_spec_argument_of_100k_brackets_is_a_short_sentence():
+    r = cli("summary", "[" * 100_000)
+    assert r.returncode == 2 and len(r.stderr) < 300, r.stderr[:300]
+    assert "Traceback" not in r.stderr and len(r.stderr.splitlines()) == 1
+
+
+def test_specs_over_a_megabyte_are_refused_before_they_are_parsed():
+    text = json.dumps({"input_shape": [1, 28, 28], "layers": [], "description": "x" * 1_200_000})
+    with pytest.raises(SpecError, match="at most 1 MB"):
+        parse_spec(text)
+    with pytest.raises(SpecError, match="description is 5,000 characters long; at most 4,000"):
+        validate_spec({"input_shape": [1, 28, 28], "layers": [], "description": "x" * 5000})
