@@ -8,6 +8,10 @@ Sections:
 - featureviz: filter images of a 64-channel layer, batched vs channel by channel;
 - confusion: predictions and confusion matrix for 10,000 test images;
 - draw: the Draw page's server-side path per stroke, and Integrated Gradients (50 steps, one batch);
+- first: a newcomer's first minute in Chromium on a freshly started server (cold) and on the same server again
+  (warm): the menu's first paint, the Start page, one click to a trained default CNN; and where that click's
+  time goes (Ray's start, the worker's start, the data to the object store, the epochs, the end), measured with
+  the same library calls the app makes;
 - pen: the Draw page in Chromium: pen-up -> answer on screen, as shipped and with Streamlit's default
   garbage collection (a full collection after every script run, ``runner.postScriptGC``, no frozen heap).
 """
@@ -299,6 +303,53 @@ def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]
                        "answers_per_stroke": round(times.answers / len(strokes), 1)})
 
 
+def _bench_first(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    from .browser import chromium, chromium_available, first_minute, streamlit_server
+
+    if chromium_available():
+        with streamlit_server() as url, chromium() as browser:
+            report("first", {"server": "cold (just started)", **first_minute(browser, url)})
+            report("first", {"server": "warm (a new tab)", **first_minute(browser, url)})
+    else:
+        report("first", {"note": "chromium/playwright missing: the browser figures are not measured"})
+    _bench_first_breakdown(report)
+
+
+def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> None:
+    """Where one click's time goes, with the app's own calls: a cluster started here (as the app's warm-up does),
+    the embedded digits put into the object store, then the default CNN trained twice (cold and warm worker)."""
+    from .cluster import Cluster, ClusterSettings
+    from .data import load_dataset
+    from .presets import get_preset
+    from .spec import build_model
+    from .train import TrainConfig
+
+    t0 = time.perf_counter()
+    cluster = Cluster(ClusterSettings.from_env())
+    ray_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ds = load_dataset("mnist-5k")
+    load_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cluster.dataset_ref(ds)
+    put_s = time.perf_counter() - t0
+    try:
+        for which in ("first run", "next run"):
+            t0 = time.perf_counter()
+            h = cluster.submit_run(f"bench-first-{which}", build_model(get_preset("default"), seed=0), ds, TrainConfig())
+            h.join()
+            total = time.perf_counter() - t0
+            worker = (h.started_at or h.submitted_at or 0) - (h.submitted_at or 0)
+            epochs = sum(e["seconds"] for e in h.epochs)
+            report("first", {"breakdown": which, "ray_start_s": round(ray_s, 2) if which == "first run" else 0,
+                             "load_digits_s": round(load_s, 2), "data_to_object_store_s": round(put_s, 2),
+                             "worker_start_s": round(worker, 2), "epochs_s": round(epochs, 2),
+                             "end_and_weights_s": round(total - worker - epochs, 2), "run_total_s": round(total, 2),
+                             "test_accuracy": round(h.epochs[-1]["test_accuracy"], 4) if h.epochs else None})
+    finally:
+        cluster.close()
+
+
 def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
     """Open the Start page in a fresh Chromium tab again and again until ``stop`` is set: seconds from the
     request to the page drawn (a new session each time, so each is a full script run on the server)."""
@@ -399,6 +450,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
     "confusion": _bench_confusion,
     "draw": _bench_draw,
     "pen": _bench_pen,
+    "first": _bench_first,
 }
 
 

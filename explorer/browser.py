@@ -6,6 +6,7 @@ Needs the dev extras: playwright (Python) and Debian's chromium. Only loopback a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -19,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "chromium_available",
-           "chromium", "open_app", "wait_idle", "nav", "open_draw_pad", "draw_strokes", "digit_strokes"]
+           "chromium", "open_app", "wait_idle", "nav", "open_draw_pad", "draw_strokes", "digit_strokes",
+           "first_minute"]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -103,7 +105,7 @@ def wait_idle(page: Any, timeout: float = 60_000) -> None:
 
 def nav(page: Any, title: str) -> None:
     """Go to a page through the sidebar (a reload would start a new session)."""
-    page.locator("[data-testid=stSidebarNav] a", has_text=title).first.click()
+    page.locator(".st-key-menu a", has_text=title).first.click()
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=30_000)
     wait_idle(page)
 
@@ -115,6 +117,29 @@ def open_draw_pad(page: Any) -> Any:
     page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)
     wait_idle(page)
     return page.locator("canvas").last
+
+
+def first_minute(browser: Any, url: str, train: bool = True) -> dict[str, Any]:
+    """A newcomer's first minute, timed from the moment the tab asks for the app: the menu's first paint and its
+    first entries, the Start page drawn, and one click on "Train the default CNN" to the trained model."""
+    page = browser.new_page(viewport=VIEWPORT)
+    t0 = time.perf_counter()
+    page.goto(url)
+    menu = page.locator("[data-testid=stSidebar] a").first
+    menu.wait_for(timeout=120_000)
+    row: dict[str, Any] = {"menu_s": round(time.perf_counter() - t0, 2),
+                           "menu_first": [t.strip().split("\n")[-1] for t in page.locator("[data-testid=stSidebar] a")
+                                          .all_inner_texts()[:3]]}
+    button = page.get_by_role("button", name=re.compile("^Train the default CNN"))
+    button.wait_for(timeout=120_000)
+    row["start_page_s"] = round(time.perf_counter() - t0, 2)
+    if train:
+        t1 = time.perf_counter()
+        button.click()
+        page.wait_for_selector("text=Done: test accuracy", timeout=300_000)
+        row["click_to_trained_s"] = round(time.perf_counter() - t1, 2)
+    page.close()
+    return row
 
 
 @dataclass(frozen=True)

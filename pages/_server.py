@@ -1,0 +1,265 @@
+"""What the server holds for all its sessions: the workers (Ray), the workspace database, who holds which
+workspace, and a warm-up that gets the heavy parts ready in the background.
+
+Streamlit only, and light to import: ``app.py`` imports this module and draws the menu before torch is loaded.
+The warm-up starts with the server's first script run and no session waits for it unless it needs what it
+makes: the Start page draws at once, and a first run waits for the workers ("getting the trainer ready…").
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+if TYPE_CHECKING:
+    from explorer.cluster import Cluster, Presence
+    from explorer.data import Dataset
+    from explorer.store import WorkspaceStore
+
+__all__ = ["Server", "server", "cluster", "presence", "workspace_store", "session_id", "session_alive",
+           "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET"]
+
+DEFAULT_DATASET = "mnist-5k"
+STORE_RETRY_S = 30.0  # a database that could not be opened (locked, unreachable) is tried again after this
+MAX_SHARED_DATASETS = 8  # registry datasets held at once (the least recently used is dropped)
+
+
+def data_dir() -> str | None:
+    """Where registry datasets are read from (``EXPLORER_DATA_DIR``; None: the library's default)."""
+    return os.environ.get("EXPLORER_DATA_DIR") or None
+
+
+def leave_legacy_pages_routing() -> None:
+    """Make ``app.py``'s ``st.navigation`` the only router, from this run on.
+
+    A server with a ``pages/`` folder beside its entry file routes its very first script run the legacy way
+    (Streamlit's ``PagesManager.uses_pages_directory``, set when the first session opens): a page's address
+    typed into a freshly started server runs that page file alone, without ``app.py``'s frame. A page that
+    finds itself run that way calls this, and the rerun goes through ``app.py`` to the same page. (The legacy
+    menu itself is hidden by ``client.showSidebarNavigation = false`` in ``.streamlit/config.toml``.)
+    """
+    from streamlit import runtime
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if not runtime.exists() or type(runtime.get_instance()) is not runtime.Runtime:
+        return  # AppTest (its runtime is a stand-in) runs page files alone after switch_page, by design
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+def set_torch_threads() -> None:
+    """Leave one core to the server: with every core busy training, torch's OpenMP threads spin against the
+    server's own work and training slows several-fold (measured: 8.8k -> 2.6k samples/s on 2 cores).
+    ``EXPLORER_TORCH_THREADS`` overrides."""
+    import torch
+
+    want = int(os.environ.get("EXPLORER_TORCH_THREADS") or max(1, (os.cpu_count() or 2) - 1))
+    if torch.get_num_threads() != want:
+        torch.set_num_threads(want)
+
+
+def _import_heavy() -> None:
+    import captum.attr  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import ray  # noqa: F401
+    import torch  # noqa: F401
+
+    import explorer  # noqa: F401
+    import explorer.cluster  # noqa: F401
+    import explorer.store  # noqa: F401
+
+
+@st.cache_resource(show_spinner=False)
+def freeze_startup_heap() -> bool:
+    """Once per server process: move what the imports made (torch, Ray, plotly: about 360k objects) out of the
+    garbage collector's sight. A full collection then takes well under a millisecond instead of about 165 ms,
+    so the collections Python still runs now and then cannot stall a stroke's answer. Streamlit's own collection
+    after every script run is switched off in ``.streamlit/config.toml`` (``runner.postScriptGC``).
+    ``EXPLORER_GC_FREEZE=0`` leaves the heap as it is (the pen benchmark compares both)."""
+    import gc
+
+    if os.environ.get("EXPLORER_GC_FREEZE", "1") == "0":
+        return False
+    _import_heavy()  # here, not at the first drawing: their objects are frozen too
+    gc.collect()
+    gc.freeze()
+    return True
+
+
+def session_id() -> str:
+    """This browser session's id: the owner of its jobs on the cluster (and of its runs when nothing is saved)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "no-session"
+
+
+def session_alive(session: str) -> bool:
+    """Whether Streamlit still keeps ``session`` (connected, or within its reconnect grace, 2 minutes).
+
+    Outside a running server (AppTest, a notebook) there is nothing to ask: every owner counts as alive."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return True
+    mgr = getattr(runtime.get_instance(), "_session_mgr", None)
+    return mgr is None or mgr.get_session_info(session) is not None
+
+
+class Server:
+    """The server's shared resources, made once, each at its first need; the slow ones (imports, Ray) are
+    started by :meth:`warm_up` in a background thread.
+
+    ``phase`` says what the warm-up is doing, in words for the page ("starting the workers"); ``times`` holds
+    how long each phase took (printed to the server's log when it is ready).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._warm_started = False
+        self._cluster_ready = threading.Event()
+        self._ready = threading.Event()
+        self._cluster: Cluster | None = None
+        self._presence: Presence | None = None
+        self._store: WorkspaceStore | None | bool = False  # False: not opened yet; None: cannot be opened now
+        self._store_failed_at = 0.0
+        self._datasets: dict[tuple[str, str | None], Dataset] = {}
+        self._dataset_locks: dict[tuple[str, str | None], threading.Lock] = {}
+        self.phase = "waiting to start"
+        self.times: dict[str, float] = {}
+        self.error = ""
+
+    # -- the warm-up --
+    def warm_up(self) -> None:
+        """Start the background warm-up (once): imports, the workers, the embedded digits in the object store."""
+        with self._lock:
+            if self._warm_started:
+                return
+            self._warm_started = True
+        threading.Thread(target=self._warm, daemon=True, name="explorer-warmup").start()
+
+    @property
+    def ready(self) -> bool:
+        return self._ready.is_set()
+
+    @property
+    def workers_ready(self) -> bool:
+        return self._cluster_ready.is_set()
+
+    def _phase(self, name: str, fn: Any) -> Any:
+        self.phase, t = name, time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.times[name] = time.perf_counter() - t
+
+    def _warm(self) -> None:
+        try:
+            self._phase("loading PyTorch", freeze_startup_heap)
+            self._phase("starting the workers", self._start_cluster)
+            self._phase("loading the digits", self._load_default_data)
+        except Exception as e:  # noqa: BLE001 - the app still works; the page and the log say what failed
+            self.error = f"{type(e).__name__}: {e}"
+            print(f"warm-up: {self.phase} failed: {self.error}", file=sys.stderr)
+        finally:
+            self._cluster_ready.set()
+            self._ready.set()
+            self.phase = "ready"
+            print("warm-up: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.times.items()), file=sys.stderr)
+
+    def _start_cluster(self) -> None:
+        if os.environ.get("EXPLORER_RUNNER", "ray") == "local":
+            return
+        from explorer.cluster import Cluster, ClusterSettings
+
+        try:
+            self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
+        finally:
+            self._cluster_ready.set()
+
+    def _load_default_data(self) -> None:
+        ds = self.dataset(DEFAULT_DATASET, data_dir())
+        if self._cluster is not None:
+            self._cluster.dataset_ref(ds)  # into the object store now, not at the first click on Train
+
+    def has_dataset(self, name: str, root: str | None) -> bool:
+        return (name, root) in self._datasets
+
+    def dataset(self, name: str, root: str | None) -> Dataset:
+        """A registry dataset, loaded once per server and shared read-only by all sessions (two sessions asking
+        at once load it once). Raises DataError with the reason."""
+        from explorer import load_dataset
+
+        key = (name, root)
+        with self._lock:
+            if key in self._datasets:
+                self._datasets[key] = self._datasets.pop(key)  # most recently used last
+                return self._datasets[key]
+            lock = self._dataset_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._datasets:
+                ds = load_dataset(name, root, download=True)
+                with self._lock:
+                    self._datasets[key] = ds
+                    while len(self._datasets) > MAX_SHARED_DATASETS:
+                        self._datasets.pop(next(iter(self._datasets)))
+            return self._datasets[key]
+
+    # -- the resources --
+    def cluster(self, timeout: float = 120) -> Cluster | None:
+        """The workers, once started (this waits for the warm-up's Ray start, at most ``timeout`` s); None when
+        ``EXPLORER_RUNNER=local`` (training in this process, one user, no Ray) or when Ray could not start."""
+        self.warm_up()
+        self._cluster_ready.wait(timeout)
+        return self._cluster
+
+    def presence(self) -> Presence:
+        """Which browser sessions hold which workspace: a workspace's runs go on while a tab of it lives."""
+        with self._lock:
+            if self._presence is None:
+                from explorer.cluster import Presence
+
+                self._presence = Presence(session_alive)
+            return self._presence
+
+    def store(self) -> WorkspaceStore | None:
+        """The workspace database (``EXPLORER_DATABASE_URL``, else SQLite in ``EXPLORER_STATE_DIR``); old
+        workspaces are expired when it opens. None if it cannot be opened (work then lasts as long as the tab)."""
+        with self._lock:
+            if self._store is None and time.monotonic() - self._store_failed_at > STORE_RETRY_S:
+                self._store = False  # it could not be opened a while ago (locked, say): try again
+            if self._store is False:
+                from explorer.store import WorkspaceStore
+
+                try:
+                    store = WorkspaceStore()
+                    store.expire()
+                    self._store = store
+                except Exception as e:  # noqa: BLE001 - the app still works, for each tab's lifetime
+                    print(f"workspaces are not saved for now: {e}", file=sys.stderr)
+                    self._store, self._store_failed_at = None, time.monotonic()
+            return self._store  # type: ignore[return-value]
+
+
+@st.cache_resource(show_spinner=False)
+def server() -> Server:
+    """The one :class:`Server` of this process, shared by all sessions."""
+    return Server()
+
+
+def cluster() -> Cluster | None:
+    return server().cluster()
+
+
+def presence() -> Presence:
+    return server().presence()
+
+
+def workspace_store() -> WorkspaceStore | None:
+    return server().store()
