@@ -207,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", action="store_true")
     b = sub.add_parser("bench", help="speed figures, side by side with the seed notebooks' loop")
     b.add_argument("--data-dir", default=None)
-    b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen")
+    b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     b.add_argument("--json", action="store_true")
     b.add_argument("--classroom", type=int, default=None, metavar="N",

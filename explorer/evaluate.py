@@ -102,6 +102,14 @@ class Confusion:
         """Rows divided by their totals: ``[t, p]`` is the share of class t predicted as p."""
         return self.matrix / self.matrix.sum(1, keepdim=True).clamp_min(1)
 
+    def focus(self, n: int) -> list[int]:
+        """The (at most) ``n`` classes most involved in errors (as true or predicted class), in class order: the
+        part of a many-class matrix worth drawing."""
+        off = self.matrix.clone()
+        off.fill_diagonal_(0)
+        errors = off.sum(0) + off.sum(1)
+        return sorted(errors.topk(min(n, len(self.classes))).indices.tolist())
+
     def most_confused(self, k: int = 5) -> list[tuple[str, str, int]]:
         """The ``k`` largest off-diagonal cells as (true, predicted, count), largest first."""
         off = self.matrix.clone()

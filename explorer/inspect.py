@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
+from .budget import budget
 from .evaluate import eval_mode
 
 __all__ = ["named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
@@ -94,23 +96,66 @@ class LayerStats:
     values: Tensor  # a sample of the values, for histograms
 
 
-def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000) -> list[LayerStats]:
-    """Per layer over the batch ``x (B, C, H, W)``: mean, spread, dead units, saturation."""
-    acts = capture_activations(model, x)
+@dataclass
+class _Running:
+    """What ``layer_stats`` keeps of one layer between chunks of images."""
+
+    type: str
+    n: int = 0  # values seen
+    total: float = 0.0
+    total_sq: float = 0.0
+    nonpos: int = 0
+    saturated: int = 0
+    fired: Tensor | None = None  # per unit: did it ever fire (> 0)
+    picks: list[Tensor] = field(default_factory=list)
+
+
+def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int | None = None) -> list[LayerStats]:
+    """Per layer over the batch ``x (B, C, H, W)``: mean, spread, dead units, saturation.
+
+    The images go through in chunks, so the activations held at once stay under ``max_bytes`` (default: the
+    server's view budget, :func:`explorer.budget.budget`): a 4096-channel layer over 1,000 images costs time,
+    not gigabytes. A single image whose activations are over the budget is refused with a sentence."""
+    if x.ndim != 4 or len(x) == 0:
+        raise ValueError(f"expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
+    limit = max_bytes if max_bytes is not None else budget().view_bytes
+    per_image = sum(a.numel() for a in capture_activations(model, x[:1]).values()) * 4
+    if per_image > limit:
+        raise ValueError(f"one image's activations take {per_image / 2**20:,.0f} MB in this model, over the "
+                         f"{limit >> 20:,} MB a view may hold")
+    chunk = max(1, limit // max(per_image, 1))
     types = {n: type(m).__name__ for n, m in named_layers(model)}
-    out = []
+    runs: dict[str, _Running] = {}
     g = torch.Generator().manual_seed(0)
-    for name, a in acts.items():
-        a = a.float()
-        flat = a.flatten()
-        dead = (a <= 0).all(dim=0).float().mean().item() if a.shape[0] > 1 else float("nan")
-        t = types.get(name, "")
-        lo, hi = (-1.0, 1.0) if t == "Tanh" else (0.0, 1.0)
-        sat = ((flat <= lo + 0.02) | (flat >= hi - 0.02)).float().mean().item() if t in ("Tanh", "Sigmoid") else 0.0
-        pick = flat[torch.randint(len(flat), (min(sample, len(flat)),), generator=g)]
-        out.append(LayerStats(name, t, flat.mean().item(), flat.std().item() if len(flat) > 1 else 0.0, dead,
-                              (flat <= 0).float().mean().item(), sat, pick))
+    for i in range(0, len(x), chunk):
+        part = x[i:i + chunk]
+        for name, a in capture_activations(model, part).items():
+            r = runs.setdefault(name, _Running(types.get(name, "")))
+            _accumulate(r, a.float(), max(1, -(-sample * len(part) // len(x))), g)
+        del part
+    out = []
+    for name, r in runs.items():
+        mean = r.total / max(r.n, 1)
+        var = max(r.total_sq / max(r.n, 1) - mean * mean, 0.0) * r.n / max(r.n - 1, 1)
+        dead = 1.0 - r.fired.float().mean().item() if r.fired is not None and len(x) > 1 else float("nan")
+        out.append(LayerStats(name, r.type, mean, math.sqrt(var) if r.n > 1 else 0.0, dead, r.nonpos / max(r.n, 1),
+                              r.saturated / max(r.n, 1), torch.cat(r.picks)[:sample]))
     return out
+
+
+def _accumulate(r: _Running, a: Tensor, picks: int, g: torch.Generator) -> None:
+    """Add one chunk's activations ``a (b, ...)`` of a layer to its running statistics."""
+    flat = a.flatten()
+    r.n += flat.numel()
+    r.total += flat.double().sum().item()
+    r.total_sq += flat.double().square().sum().item()
+    r.nonpos += int((flat <= 0).sum())
+    if r.type in ("Tanh", "Sigmoid"):
+        lo, hi = (-1.0, 1.0) if r.type == "Tanh" else (0.0, 1.0)
+        r.saturated += int(((flat <= lo + 0.02) | (flat >= hi - 0.02)).sum())
+    fired = (a > 0).any(dim=0)
+    r.fired = fired if r.fired is None else r.fired | fired
+    r.picks.append(flat[torch.randint(len(flat), (min(picks, len(flat)),), generator=g)])
 
 
 def diagnose(stats: list[LayerStats]) -> list[str]:

@@ -28,6 +28,18 @@ def ema(values: list[float], smoothing: float) -> list[float]:
     return out
 
 
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _complete(rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of a history that carry every one of ``keys`` as a number (a history from a file or the class
+    board may be malformed: what cannot be drawn is left out, never a KeyError)."""
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict) and all(_is_num(r.get(k)) for k in keys)]
+
+
 def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", smoothing: float = 0.6,
                     per: str = "step", max_points: int = 400, raw: bool = True) -> go.Figure:
     """Loss or accuracy of one or more runs: smoothed per-step training curve and per-epoch train/test points.
@@ -40,7 +52,7 @@ def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
     fig = go.Figure()
     for i, (label, hist) in enumerate(runs):
         colour = PALETTE[i % len(PALETTE)]
-        steps, epochs = hist.get("steps", []), hist.get("epochs", [])
+        steps, epochs = _complete(hist.get("steps"), ("step", metric)), _complete(hist.get("epochs"), ("step", "epoch"))
         if per == "step" and steps:
             xs = [s["step"] for s in steps]
             ys = [s[metric] for s in steps]
@@ -53,12 +65,12 @@ def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
             fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2},
                             name=f"{label} train")
         x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
-        if per == "epoch" and epochs:
+        if per == "epoch" and epochs and all(_is_num(e.get(f"train_{metric}")) for e in epochs):
             fig.add_scatter(x=x_ep, y=[e[f"train_{metric}"] for e in epochs], mode="lines+markers",
                             line={"color": colour, "width": 2}, name=f"{label} train")
         for split, dash in (("val", "dot"), ("test", "dash")):
             key = f"{split}_{metric}"
-            if epochs and key in epochs[0]:
+            if epochs and all(_is_num(e.get(key)) for e in epochs):
                 fig.add_scatter(x=x_ep, y=[e[key] for e in epochs], mode="lines+markers",
                                 line={"color": colour, "dash": dash, "width": 2}, marker={"size": 8},
                                 name=f"{label} {split}")
@@ -176,14 +188,22 @@ def upscale(img: np.ndarray, size: int) -> np.ndarray:
     return img.repeat(f, 0).repeat(f, 1)
 
 
-def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3) -> np.ndarray:
+MAX_MOSAIC_PIXELS = 4_000_000  # one kernel mosaic: a few MB of PNG at most, whatever the layer
+
+
+def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3,
+                  max_out: int = 64) -> np.ndarray:
     """Kernels ``(O, I, kh, kw)`` as one RGB image: row o = output channel, column i = input channel (with one
     input channel, rows of 8 kernels), diverging colours centred on zero; ``scale`` is "shared" (one range for
-    the layer) or "per-kernel"."""
+    the layer) or "per-kernel". At most ``max_out`` output and ``max_in`` input channels are drawn, and cells
+    shrink so the image stays under :data:`MAX_MOSAIC_PIXELS` (a 4096-channel layer is a page, not a poster)."""
     if w.ndim != 4:
         raise ValueError(f"expected conv weights (O, I, kh, kw), got shape {tuple(w.shape)}")
+    w = w[:max_out, :max_in]
     o, i, kh, kw = w.shape
-    i = min(i, max_in)
+    rows_, cols_ = (-(-o // 8), min(o, 8)) if i == 1 else (o, i)
+    while cell > 4 and rows_ * cols_ * (cell + pad) ** 2 > MAX_MOSAIC_PIXELS:
+        cell //= 2
     f = max(1, cell // max(kh, kw))
     h, wd = kh * f, kw * f
     # one input channel: wrap the kernels into rows of 8 instead of one tall column
@@ -201,11 +221,21 @@ def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int 
 
 
 def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Figure:
-    """One histogram per layer's weights, overlaid."""
+    """One histogram per layer's weights, overlaid. Counted here with ``torch.histc`` (``bins`` numbers a
+    layer go to the browser, never the weights themselves: a 10-million-weight layer costs the same)."""
     fig = go.Figure()
     for j, (name, w) in enumerate(named):
-        fig.add_histogram(x=w.flatten().tolist(), nbinsx=bins, name=f"layer {name}", opacity=0.6, histnorm="probability",
-                          marker_color=PALETTE[j % len(PALETTE)])
+        v = w.detach().float().flatten()
+        v = v[torch.isfinite(v)]
+        if v.numel() == 0:
+            continue
+        lo, hi = float(v.min()), float(v.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        share = (torch.histc(v, bins, lo, hi) / v.numel()).tolist()
+        width = (hi - lo) / bins
+        fig.add_bar(x=[lo + (k + 0.5) * width for k in range(bins)], y=share, width=width, name=f"layer {name}",
+                    opacity=0.6, marker_color=PALETTE[j % len(PALETTE)], marker_line_width=0)
     fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title="Weight distribution (each layer normalised)", xaxis_title="weight",
                       yaxis_title="share of the layer")

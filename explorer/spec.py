@@ -21,6 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .budget import Budget, budget, words
 from .safejson import brief
 
 __all__ = [
@@ -41,8 +42,8 @@ __all__ = [
     "output_logits_to_classes",
 ]
 
-MAX_PARAMS = 50_000_000  # 200 MB of float32 weights
-MAX_ACTIVATIONS = 16_000_000  # float32 values per sample, all layers together (64 MB)
+MAX_PARAMS = Budget.params  # the default budget (explorer.budget: the environment can change it)
+MAX_ACTIVATIONS = Budget.activations
 MAX_LAYERS = 200
 MAX_INPUT_SIDE = 1024
 MAX_INPUT_CHANNELS = 16
@@ -445,15 +446,62 @@ def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
     return tuple(shape), nc, layers
 
 
+def _previous(rows: list[LayerSummary], row: LayerSummary) -> LayerSummary | None:
+    """The row before ``row`` at the same depth (None for the first)."""
+    same = [r for r in rows if r.depth == row.depth]
+    i = same.index(row)
+    return same[i - 1] if i > 0 else None
+
+
+def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, what: str) -> str:
+    """A fix for the layer that costs most of ``what``, in a teacher's words."""
+    before = _previous(rows, row)
+    shape = before.output_shape if before is not None else input_shape
+    if row.type == "Linear" and before is not None and before.type == "Flatten":
+        src = _previous(rows, before)
+        img = src.output_shape if src is not None else input_shape
+        if len(img) == 3 and min(img[1:]) >= 2:
+            return (f"it reads all {math.prod(img):,} values of a {_fmt_shape(img)} map. A MaxPool2d(2) before "
+                    f"Flatten would cut it about 4×; an AdaptiveAvgPool2d(1) would leave {img[0]:,} values, one per "
+                    "channel")
+    if row.type == "Conv2d" and what == "parameters":
+        return "a smaller kernel or fewer channels would cut it"
+    if row.type == "Conv2d" and len(shape) == 3 and min(shape[1:]) >= 4:
+        return "a stride of 2, or a MaxPool2d(2) before it, would cut it about 4×; so would a smaller kernel"
+    if row.type in ("Conv2d", "Linear"):
+        return "fewer channels or units would cut it"
+    return "pool earlier or use fewer channels"
+
+
+def _check_cost(input_shape: Shape, rows: list[LayerSummary], params: int, madds: int, acts: int,
+                limits: Budget) -> None:
+    """Refuse a network over the server's budget, naming the layer that costs most and a fix."""
+    top = [r for r in rows if r.depth == 0]
+    checks = ((params, limits.params, "parameters", "", lambda r: r.params, "EXPLORER_MAX_PARAMS"),
+              (madds, limits.mult_adds, "multiply-adds", " per image", lambda r: r.mult_adds, "EXPLORER_MAX_MULT_ADDS"),
+              (acts, limits.activations, "activation values", " per image", lambda r: math.prod(r.output_shape),
+               "EXPLORER_MAX_ACTIVATIONS"))
+    for have, most, what, per, cost, _env in checks:
+        if have <= most:
+            continue
+        pool = top if what != "activation values" else rows
+        worst = max(pool, key=cost)
+        raise SpecError(f"This model needs {words(have)} {what}{per}; the server allows {words(most)}. Layer "
+                        f"{worst.path} {worst.type} has {words(cost(worst))} of them: "
+                        f"{_fix_for(rows, worst, input_shape, what)}.", worst.path.split(".")[0])
+
+
 def _count_layers(layers: list[Any]) -> int:
     return sum(1 + (_count_layers(x["layers"]) if isinstance(x, dict) and isinstance(x.get("layers"), list) else 0)
                for x in layers)
 
 
-def summarize(spec: dict[str, Any]) -> Summary:
+def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
     """Validate ``spec`` and describe every layer; raise :class:`SpecError` naming the faulty layer.
 
-    Runs on shapes alone: no tensor is made, so a spec too large for memory is refused cheaply.
+    Runs on shapes alone: no tensor is made, so a spec too large for memory is refused cheaply. Its cost
+    (parameters, multiply-adds and activations per image) is checked against ``limits`` (default: the server's
+    :func:`explorer.budget.budget`), and a refusal names the layer that costs most and a fix.
     """
     shape, nc, layers = _check_top(spec)
     if _count_layers(layers) > MAX_LAYERS:
@@ -465,12 +513,7 @@ def summarize(spec: dict[str, Any]) -> Summary:
     top = [r for r in rows if r.depth == 0]
     total = sum(r.params for r in top)
     acts = sum(math.prod(r.output_shape) for r in rows)
-    if total > MAX_PARAMS:
-        raise SpecError(f"spec: {total:,} parameters is more than the {MAX_PARAMS:,} allowed; use fewer channels "
-                        "or pool before Linear")
-    if acts > MAX_ACTIVATIONS:
-        raise SpecError(f"spec: its layers hold {acts:,} values per image, more than the {MAX_ACTIVATIONS:,} "
-                        "allowed; pool earlier or use fewer channels")
+    _check_cost(shape, rows, total, sum(r.mult_adds for r in top), acts, limits or budget())
     if nc is not None:
         ok = out == (nc,) or (nc == 2 and out == (1,))
         if not ok:

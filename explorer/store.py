@@ -27,7 +27,7 @@ from .data import Dataset
 from .safejson import parse_json
 from .workspace import ModelEntry, Run, Workspace
 
-__all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "default_state_dir", "dataset_to_bytes",
+__all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "StaleWorkspaceError", "default_state_dir", "dataset_to_bytes",
            "dataset_from_bytes"]
 
 ID_BYTES = 18  # 144 random bits: the id is the only key to the work
@@ -35,6 +35,21 @@ ID_BYTES = 18  # 144 random bits: the id is the only key to the work
 
 class StoreError(ValueError):
     """A workspace that cannot be saved or read, with the reason in a sentence."""
+
+
+class StaleWorkspaceError(StoreError):
+    """Another tab or machine saved the workspace since this writer read it."""
+
+
+MAX_BOARD_ENTRIES = 200  # runs on one class's board
+
+STALE = "this workspace was saved from another tab or machine meanwhile; reload to see it"
+
+
+def _damaged(reason: str) -> bool:
+    """Whether SQLite's message says the file itself is not a usable database (not that it is busy or full)."""
+    r = reason.lower()
+    return "not a database" in r or "malformed" in r or "file is encrypted" in r
 
 
 def default_state_dir() -> Path:
@@ -80,10 +95,11 @@ class WorkspaceStore:
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
     def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
-                 ttl_days: float | None = None) -> None:
+                 ttl_days: float | None = None, busy_timeout_s: float = 30.0) -> None:
         import sqlalchemy as sa
 
         self.sa = sa
+        self.busy_timeout_s = busy_timeout_s  # how long SQLite waits for another process's lock
         self.notice = ""  # a sentence for the UI when the database had to be started afresh
         self.ttl_days = float(os.environ.get("EXPLORER_WORKSPACE_TTL_DAYS", 30) if ttl_days is None else ttl_days)
         self.url = url or os.environ.get("EXPLORER_DATABASE_URL") or ""
@@ -96,18 +112,21 @@ class WorkspaceStore:
         self._open()
 
     # -- the schema --
-    def _open(self) -> None:
+    def _open(self, aside: bool = False) -> None:
+        """Open (and create) the schema. Only a file that SQLite says is not a database, or is malformed, is
+        moved aside (once) for a fresh start; a locked, full or unreachable database raises StoreError and is left
+        as it is, so no saved work is ever hidden because another process held the file a while."""
         sa = self.sa
         kw: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
-            kw["connect_args"] = {"timeout": 30, "check_same_thread": False}
+            kw["connect_args"] = {"timeout": self.busy_timeout_s, "check_same_thread": False}
         self.engine = sa.create_engine(self.url, **kw)
         if self.url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(conn: Any, _record: Any) -> None:  # WAL: readers never wait for the writer
                 cur = conn.cursor()
                 cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute("PRAGMA busy_timeout=30000")
+                cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
@@ -160,22 +179,29 @@ class WorkspaceStore:
             with self.engine.connect() as c:
                 c.execute(sa.select(sa.func.count()).select_from(self.t_ws)).scalar()
         except sa.exc.DatabaseError as e:
-            if self.path is None:
-                raise StoreError(f"the workspace database cannot be used: {str(e).splitlines()[0]}") from None
             self.engine.dispose()
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{int(time.time())}")
-            for suffix in ("", "-wal", "-shm"):
-                p = Path(str(self.path) + suffix)
-                if p.exists():
-                    p.rename(Path(str(aside) + suffix))
-            self.notice = (f"The saved workspaces could not be read (the database file was damaged), so a fresh one "
-                           f"was started; the old file was kept as {aside.name}.")
-            self._open_fresh()
+            why = str(getattr(e, "orig", None) or e).splitlines()[0]
+            if self.path is None or not _damaged(why) or aside:
+                raise StoreError(f"the workspace database cannot be used now ({why}); nothing was changed in it") \
+                    from None
+            self._move_aside()
+            self._open(aside=True)
 
-    def _open_fresh(self) -> None:
-        notice = self.notice
-        self._open()
-        self.notice = notice
+    def _move_aside(self) -> None:
+        """Keep a damaged database file (and its WAL) under a new name that is not taken, and say so."""
+        assert self.path is not None
+        stamp = int(time.time())
+        aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
+        n = 1
+        while any(Path(str(aside) + sfx).exists() for sfx in ("", "-wal", "-shm")):  # never onto a kept file
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}-{n}")
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                p.rename(Path(str(aside) + suffix))
+        self.notice = (f"The saved workspaces could not be read (the database file was damaged), so a fresh one "
+                       f"was started; the old file was kept as {aside.name}.")
 
     @staticmethod
     def new_id() -> str:
@@ -207,26 +233,43 @@ class WorkspaceStore:
                  "started": r.started, "config": json.dumps(r.config), "history": json.dumps(_history(r))}
                 for r in ws.all_runs()]
         ups = [{"ws": ws_id, "name": n, "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
-        with self.engine.begin() as c:
-            row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
-            if row is not None and version is not None and row.version != version:
-                raise StoreError("this workspace was saved from another tab or machine meanwhile; reload to see it")
-            new_version = (row.version if row else 0) + 1
-            values = {"version": new_version, "updated": now, "settings": json.dumps(_jsonable(settings)),
-                      "current": ws.current}
-            if row is None:
-                c.execute(self.t_ws.insert().values(id=ws_id, created=now, **values))
-            else:
-                c.execute(self.t_ws.update().where(self.t_ws.c.id == ws_id).values(**values))
-            for t in (self.t_models, self.t_runs, self.t_uploads):
-                c.execute(t.delete().where(t.c.ws == ws_id))
-            if models:
-                c.execute(self.t_models.insert(), models)
-            if runs:
-                c.execute(self.t_runs.insert(), runs)
-            if ups:
-                c.execute(self.t_uploads.insert(), ups)
+        try:
+            with self.engine.begin() as c:
+                new_version = self._claim(c, ws_id, version, now, settings, ws.current)
+                for t in (self.t_models, self.t_runs, self.t_uploads):
+                    c.execute(t.delete().where(t.c.ws == ws_id))
+                if models:
+                    c.execute(self.t_models.insert(), models)
+                if runs:
+                    c.execute(self.t_runs.insert(), runs)
+                if ups:
+                    c.execute(self.t_uploads.insert(), ups)
+        except sa.exc.IntegrityError:  # another writer created the same workspace first
+            raise StaleWorkspaceError(STALE) from None
+        except sa.exc.DBAPIError as e:  # locked past the timeout, disk full, server gone: nothing was written
+            why = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise StoreError(f"the database did not take the save ({why})") from None
         return new_version
+
+    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: dict[str, Any],
+               current: str | None) -> int:
+        """Write the workspace's row and return its new version, in the caller's transaction. The version check
+        is part of the write itself (``UPDATE … WHERE version = ?`` and its row count), so two writers that read
+        the same version cannot both succeed, whatever the database's isolation."""
+        sa = self.sa
+        row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
+        if row is not None and version is not None and row.version != version:
+            raise StaleWorkspaceError(STALE)
+        values = {"updated": now, "settings": json.dumps(_jsonable(settings)), "current": current}
+        if row is None:
+            c.execute(self.t_ws.insert().values(id=ws_id, created=now, version=1, **values))
+            return 1
+        seen = row.version
+        done = c.execute(self.t_ws.update().where(self.t_ws.c.id == ws_id, self.t_ws.c.version == seen)
+                         .values(version=seen + 1, **values))
+        if done.rowcount != 1:
+            raise StaleWorkspaceError(STALE)
+        return seen + 1
 
     # -- reading --
     def load(self, ws_id: str, workspace: Workspace) -> SavedWorkspace | None:
@@ -275,8 +318,13 @@ class WorkspaceStore:
                               row.updated)
 
     # -- the class board: only what a student publishes, nothing else of their workspace --
-    def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str) -> None:
-        """Put one finished run on the class board under ``name`` (publishing it again replaces it)."""
+    def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,
+                accuracy: float | None = None) -> None:
+        """Put one finished run on the class board under ``name`` (publishing it again replaces it).
+
+        ``accuracy``: the test accuracy the server measured itself (the app does, for a model loaded from a
+        checkpoint, whose history only claims one); by default the run's own last test accuracy. A class holds
+        at most :data:`MAX_BOARD_ENTRIES` entries."""
         from .lesson import check_class_code
         from .spec import summarize
 
@@ -289,27 +337,44 @@ class WorkspaceStore:
         final = run.final()
         if final.get("test_accuracy") is None:
             raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
+        measured = float(final["test_accuracy"] if accuracy is None else accuracy)
+        if not 0.0 <= measured <= 1.0:
+            raise StoreError(f"a test accuracy is between 0 and 1, not {measured:g}")
         hist = _history(run)
         s = summarize(spec)
         arch = " → ".join(r.type for r in s.layers if r.depth == 0)
         row = {"class_code": code, "ws": ws_id, "run": run.id, "name": name, "published": time.time(),
-               "params": s.total_params, "accuracy": float(final["test_accuracy"]),
+               "params": s.total_params, "accuracy": measured,
                "seconds": float(sum(e.get("seconds", 0.0) for e in hist.get("epochs", []))),
                "architecture": arch, "spec": json.dumps(spec), "history": json.dumps(hist)}
         t = self.t_board
         with self.engine.begin() as c:
             c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run.id)))
+            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
+            if (n or 0) >= MAX_BOARD_ENTRIES:
+                raise StoreError(f"the board of class {code} is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
             c.execute(t.insert().values(**row))
 
     def board(self, class_code: str) -> list[dict[str, Any]]:
         """The published runs of a class, newest first (no workspace id in them)."""
         t = self.t_board
         with self.engine.connect() as c:
-            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.published.desc()))
-            return [{"id": r.id, "name": r.name, "params": r.params, "accuracy": r.accuracy, "seconds": r.seconds,
-                     "architecture": r.architecture, "published": r.published,
-                     "spec": parse_json(r.spec, "published spec", StoreError),
-                     "history": parse_json(r.history, "published history", StoreError)} for r in rows]
+            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.published.desc())
+                             .limit(MAX_BOARD_ENTRIES))
+            out = []
+            for r in rows:  # an entry that cannot be read is left out; the board never breaks on one
+                try:
+                    spec = parse_json(r.spec, "published spec", StoreError)
+                    hist = parse_json(r.history, "published history", StoreError)
+                    if not isinstance(spec, dict) or not isinstance(hist, dict):
+                        continue
+                    out.append({"id": r.id, "name": str(r.name), "params": int(r.params),
+                                "accuracy": float(r.accuracy), "seconds": float(r.seconds),
+                                "architecture": str(r.architecture), "published": r.published, "spec": spec,
+                                "history": hist})
+                except (StoreError, TypeError, ValueError):
+                    continue
+            return out
 
     def expire(self, now: float | None = None) -> int:
         """Delete the workspaces not saved for ``ttl_days``; returns how many."""

@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .budget import budget
 from .data import Dataset
 from .evaluate import evaluate
 from .safejson import brief
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "TrainConfig", "LIMITS", "DONE", "RunView", "Trainer", "train", "resolve_device",
-           "augment_batch", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["Augment", "TrainConfig", "LIMITS", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer",
+           "train", "resolve_device", "augment_batch", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle")
@@ -497,13 +498,36 @@ class Trainer(RunView):
         return {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     def _snapshot(self) -> None:
-        """Keep a CPU copy of every conv layer's kernels, for scrubbing through training later."""
-        kernels = {name: m.weight.detach().cpu().clone() for name, m in self.model.named_modules()
-                   if isinstance(m, nn.Conv2d)}
+        """Keep a CPU copy of every conv layer's kernels, for scrubbing through training later. However often a
+        lesson asks for them, they hold at most the server's snapshot budget (``snapshot_cap``)."""
+        convs = [(name, m) for name, m in self.model.named_modules() if isinstance(m, nn.Conv2d)]
+        cap = snapshot_cap(sum(m.weight.numel() for _, m in convs) * 4)
+        if cap < 2:
+            return  # one snapshot of this model is already over the budget: no time machine for it
+        kernels = {name: m.weight.detach().cpu().clone() for name, m in convs}
         with self._lock:
             self.snapshots.append({"step": self.step, "kernels": kernels})
-            if len(self.snapshots) > 400:  # thin out evenly, keeping the first
-                self.snapshots = self.snapshots[::2]
+            self.snapshots = thin_snapshots(self.snapshots, cap)
+
+
+MAX_SNAPSHOTS = 400
+
+
+def snapshot_cap(bytes_each: int) -> int:
+    """How many kernel snapshots of ``bytes_each`` bytes a run keeps: at most :data:`MAX_SNAPSHOTS`, and at most
+    the server's snapshot budget in bytes (:func:`explorer.budget.budget`)."""
+    return min(MAX_SNAPSHOTS, budget().snapshot_bytes // max(bytes_each, 1))
+
+
+def thin_snapshots(snaps: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
+    """Every other snapshot (the first kept) until at most ``cap`` are left: evenly spread over the run."""
+    while len(snaps) > max(cap, 1):
+        snaps = snaps[::2]
+    return snaps
+
+
+def snapshot_bytes(snap: dict[str, Any]) -> int:
+    return sum(t.numel() * t.element_size() for t in snap["kernels"].values())
 
 
 def train(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import html
+
 import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import summarize
 from explorer.plots import PALETTE, summary_rows, training_curves
-from pages._widgets import workspace_store
+from pages._widgets import md_text, workspace_store
 
 st.title("Class board")
 store = workspace_store()
@@ -26,7 +28,8 @@ if not code:
 def board_figure(rows: list[dict]) -> go.Figure:
     fig = go.Figure(go.Scatter(
         x=[r["params"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
-        text=[r["name"] for r in rows], textposition="top center", customdata=[r["architecture"] for r in rows],
+        text=[html.escape(r["name"]) for r in rows], textposition="top center",  # plotly draws tags: never a user's
+        customdata=[html.escape(r["architecture"]) for r in rows],
         marker={"size": 14, "color": PALETTE[0], "line": {"width": 1, "color": "#fff"}},
         hovertemplate="<b>%{text}</b><br>%{y:.1%} test accuracy<br>%{x:,} parameters<br>%{customdata}<extra></extra>"))
     fig.update_layout(height=420, xaxis_type="log", xaxis_title="parameters (log scale)", yaxis_title="test accuracy",
@@ -42,7 +45,7 @@ def board() -> None:
         st.info(f"Nothing published to **{code}** yet. This board refreshes itself every few seconds.")
         return
     best = max(rows, key=lambda r: r["accuracy"])
-    st.markdown(f"**{len(rows)}** run(s) published · best: **{best['name']}** with {best['accuracy']:.1%} "
+    st.markdown(f"**{len(rows)}** run(s) published · best: **{md_text(best['name'])}** with {best['accuracy']:.1%} "
                 f"({best['params']:,} parameters)")
     picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig")
     table = st.dataframe(
@@ -61,11 +64,15 @@ def board() -> None:
 
 def show_run(r: dict) -> None:
     """One published run, read-only: its curves and its network's summary."""
-    st.subheader(f"{r['name']}: {r['accuracy']:.1%} with {r['params']:,} parameters")
+    st.subheader(f"{md_text(r['name'])}: {r['accuracy']:.1%} with {r['params']:,} parameters")
     c1, c2 = st.columns(2)
-    c1.plotly_chart(training_curves([(r["name"], r["history"])], "loss", 0.6), key="board-loss")
-    c2.plotly_chart(training_curves([(r["name"], r["history"])], "accuracy", 0.6), key="board-acc")
-    st.dataframe(summary_rows(summarize(r["spec"])), hide_index=True)
+    label = html.escape(r["name"])
+    c1.plotly_chart(training_curves([(label, r["history"])], "loss", 0.6), key="board-loss")
+    c2.plotly_chart(training_curves([(label, r["history"])], "accuracy", 0.6), key="board-acc")
+    try:
+        st.dataframe(summary_rows(summarize(r["spec"])), hide_index=True)
+    except ValueError as e:  # a published spec this server no longer accepts: say so, keep the board
+        st.caption(f"Its network cannot be shown here: {e}.")
 
 
 board()

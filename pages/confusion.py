@@ -12,6 +12,8 @@ from pages._widgets import inspect_context
 
 CACHE = "confusion_cache"  # (model, run count, step) -> probabilities, so clicks do not recompute
 CELL = "confusion_cell"
+MAX_CLASSES_DRAWN = 60  # a heatmap of every class up to this many (3,600 cells)
+FOCUS_CLASSES = 40  # beyond: the classes most involved in errors
 st.title("Confusion matrix")
 ctx = inspect_context()
 if ctx is None:
@@ -44,18 +46,24 @@ if entry.active_run is not None:
 left, right = st.columns([3, 2])
 with left:
     normalized = st.toggle("Normalise rows (share of each true class)", value=False)
-    z = cm.normalized() if normalized else cm.matrix.float()
+    # a heatmap of every class up to MAX_CLASSES_DRAWN; beyond, the classes most involved in errors
+    shown = list(range(k)) if k <= MAX_CLASSES_DRAWN else cm.focus(FOCUS_CLASSES)
+    n = len(shown)
+    sel = torch.tensor(shown)
+    z = (cm.normalized() if normalized else cm.matrix.float())[sel][:, sel]
     text = [[(f"{float(v):.0%}" if normalized else str(int(v))) if v > 0 else "" for v in row] for row in z]
-    labels = list(ds.classes)
-    fig = go.Figure(go.Heatmap(z=z.tolist(), x=labels, y=labels, text=text, texttemplate="%{text}" if k <= 20 else "",
+    labels = [ds.classes[i] for i in shown]
+    index = {c: i for i, c in enumerate(ds.classes)}
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=labels, y=labels, text=text, texttemplate="%{text}" if n <= 20 else "",
                                colorscale="Blues", hoverinfo="skip", showscale=False))
     # near-invisible markers on the cells take the hover and the clicks (heatmaps report no clicks to Streamlit;
     # a trace with hoverinfo="skip" reports none either)
-    xs = [labels[j] for i in range(k) for j in range(k)]
-    ys = [labels[i] for i in range(k) for j in range(k)]
-    counts = [int(cm.matrix[i, j]) for i in range(k) for j in range(k)]
+    sub = cm.matrix[sel][:, sel]
+    xs = [labels[j] for i in range(n) for j in range(n)]
+    ys = [labels[i] for i in range(n) for j in range(n)]
+    counts = [int(sub[i, j]) for i in range(n) for j in range(n)]
     fig.add_scatter(x=xs, y=ys, mode="markers", customdata=counts, showlegend=False,
-                    marker={"size": max(6, 420 // k), "opacity": 0.01, "symbol": "square"},
+                    marker={"size": max(6, 420 // n), "opacity": 0.01, "symbol": "square"},
                     hovertemplate="true %{y}, predicted %{x}: %{customdata} image(s)<extra></extra>")
     fig.update_layout(height=560, margin={"l": 10, "r": 10, "t": 10, "b": 10},
                       xaxis={"title": "predicted", "type": "category", "side": "top"},
@@ -63,11 +71,13 @@ with left:
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart")
     pts = (event or {}).get("selection", {}).get("points", []) if isinstance(event, dict) or event else []
     if pts:
-        cell = (labels.index(str(pts[0]["y"])), labels.index(str(pts[0]["x"])))
+        cell = (index[str(pts[0]["y"])], index[str(pts[0]["x"])])
         if cell != st.session_state.get(CELL):  # a new click: move the pickers below (later edits stay theirs)
             st.session_state[CELL] = cell
             st.session_state["cm-true"], st.session_state["cm-pred"] = cell
-    st.caption("Click a cell to see its images. Rows: the true class; columns: what the model said.")
+    st.caption("Click a cell to see its images. Rows: the true class; columns: what the model said."
+               + (f" With {k:,} classes, the {n} most involved in errors are drawn; the pairs and the table on the "
+                  "right cover them all." if n < k else ""))
 
 with right:
     st.markdown("**Per class**")

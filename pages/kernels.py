@@ -37,7 +37,7 @@ def current_view() -> None:
         w = kernels(model, layer)
         st.image(kernel_mosaic(w, scale, cell=72),
                  caption=f"layer {layer}: {w.shape[0]} kernels of {w.shape[1]}×{w.shape[2]}×{w.shape[3]}"
-                         + (" (first 16 input channels)" if w.shape[1] > 16 else ""))
+                         + (" (the first 64 output and 16 input channels)" if w.shape[0] > 64 or w.shape[1] > 16 else ""))
     named = [(n, m.weight.detach().cpu()) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     st.plotly_chart(weight_histograms(named), key="whist")
     if entry.active_run is not None:

@@ -123,3 +123,31 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     assert not at.exception and "draw_sanity" in at.session_state
     method, steps = at.session_state["draw_sanity"]
     assert method == "guided_backprop" and [n for n, _, _ in steps] == ["original", "11", "9", "4", "0"]
+
+
+def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
+    """A many-class upload: the page stays readable and cheap (a heatmap of the classes with errors)."""
+    import numpy as np
+
+    from explorer.data import load_csv
+
+    rng = np.random.default_rng(0)
+    k, per = 150, 10
+    labels = np.repeat(np.arange(k), per)
+    pixels = rng.integers(0, 256, (len(labels), 16))
+    body = "\n".join(f"{lab}," + ",".join(map(str, row)) for lab, row in zip(labels, pixels))
+    ds = load_csv(("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + body).encode(), name="many")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.session_state["uploaded_datasets"] = {"many": ds}
+    at.session_state["dataset_name"] = "many"
+    ws = at.session_state["workspace"]
+    ws.add_model({"input_shape": [1, 4, 4], "num_classes": k, "layers": [
+        {"type": "Flatten"}, {"type": "Linear", "out_features": k}]}, "wide")
+    at.switch_page("pages/confusion.py").run()
+    assert not at.exception, at.exception
+    chart = at.get("plotly_chart")[0].proto.spec
+    import json
+
+    heat = json.loads(chart)["data"][0]
+    assert len(heat["x"]) == 40 and len(heat["z"]) == 40  # 40 of 150 classes drawn
+    assert any("150 classes, the 40 most involved in errors are drawn" in c.value for c in at.caption)

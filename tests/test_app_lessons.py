@@ -84,3 +84,61 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     nobody.switch_page("pages/board.py").run()
     nobody.text_input(key="board_code").input("another-class").run()
     assert any("Nothing published to **another-class**" in i.value for i in nobody.info)
+
+
+def _published(store, code: str, name: str, hist: dict | None = None) -> None:
+    from explorer.presets import get_preset
+    from explorer.workspace import Run
+
+    hist = hist or {"status": "finished", "steps": [{"step": 1, "loss": 1.0, "accuracy": 0.5}],
+                    "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9, "test_loss": 0.3, "seconds": 1.0}]}
+    run = Run(1, "m", "mnist-5k", {}, 20_570, history=hist)
+    store.publish(code, store.new_id(), run, get_preset("default"), name)
+
+
+def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
+    import json
+
+    from pages._server import server
+
+    store = server().store()
+    code = "hostile-board"
+    _published(store, code, '<a href="http://evil.example">click</a>')
+    _published(store, code, "![x](http://evil.example/pixel.png) **loud**")
+    _published(store, code, "no steps", {"status": "finished", "epochs": [{"epoch": 1, "test_accuracy": 0.8}]})
+    with store.engine.begin() as c:  # an entry whose stored JSON is broken
+        c.execute(store.t_board.insert().values(class_code=code, ws="x" * 20, run=9, name="broken", published=0.0,
+                                                params=1, accuracy=0.5, seconds=1.0, architecture="?",
+                                                spec="{not json", history="[]"))
+    teacher = fresh()
+    teacher.switch_page("pages/board.py").run()
+    teacher.text_input(key="board_code").input(code).run()
+    assert not teacher.exception, teacher.exception
+    line = next(m.value for m in teacher.markdown if "run(s) published" in m.value)
+    assert line.startswith("**3** run(s) published")  # the broken entry is left out
+    assert "![" not in line.replace("\\!\\[", "") and "](" not in line.replace("\\]\\(", "")  # no image, no link
+    chart = json.loads(teacher.get("plotly_chart")[0].proto.spec)
+    texts = chart["data"][0]["text"]
+    assert any("&lt;a href=" in t for t in texts) and not any("<a " in t for t in texts)
+    # the entry whose epochs have no step draws its curves without a KeyError
+    from explorer.plots import training_curves
+
+    no_steps = next(r for r in store.board(code) if r["name"] == "no steps")
+    assert len(training_curves([("no steps", no_steps["history"])], "accuracy").data) == 0
+
+
+def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(mnist5k):
+    from explorer.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.presets import get_preset
+    from explorer.spec import build_model
+    from explorer.workspace import Workspace
+    from pages._widgets import _measured_accuracy
+
+    spec = get_preset("default")
+    claims = {"status": "finished", "steps": [], "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 1.0}]}
+    data = save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), claims)  # untrained, claims 100%
+    ws = Workspace()
+    entry = ws.add_checkpoint(load_checkpoint(data), "boaster")
+    assert entry.runs[-1].final()["test_accuracy"] == 1.0
+    measured = _measured_accuracy(entry)
+    assert measured is not None and measured < 0.5  # what the weights really do on the test split

@@ -230,3 +230,16 @@ def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
     assert len(p) <= Presence.SWEEP_EVERY  # swept as they come: the registry stays small
     p.sweep()
     assert len(p) == 1  # only "ws", whose tab lives
+
+
+def test_a_gpu_worker_is_held_to_the_share_of_the_card_ray_gave_it(monkeypatch):
+    from explorer.cluster import cap_gpu_memory
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "set_per_process_memory_fraction", lambda f, *a: calls.append(f))
+    assert cap_gpu_memory(0.25) == 0.25 and calls == [0.25]
+    assert cap_gpu_memory(0.0) is None and cap_gpu_memory(1.0) is None  # a CPU run; a whole card
+    assert calls == [0.25]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert cap_gpu_memory(0.5) is None and calls == [0.25]  # no GPU here: nothing to cap

@@ -370,3 +370,28 @@ def test_specs_over_a_megabyte_are_refused_before_they_are_parsed():
         parse_spec(text)
     with pytest.raises(SpecError, match="description is 5,000 characters long; at most 4,000"):
         validate_spec({"input_shape": [1, 28, 28], "layers": [], "description": "x" * 5000})
+
+
+def test_a_csv_with_thousands_of_labels_is_refused_with_a_sentence():
+    rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
+    csv = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
+    with pytest.raises(DataError, match="20,000 different labels make 20,000 classes; the server allows 1,000"):
+        load_csv(csv)
+
+
+def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatch):
+    tiny = png(Image.new("RGB", (2, 2), (200, 10, 10)))
+    files = {f"c{k}/{i}.png": tiny for k in range(2) for i in range(3000)}
+    data = zip_of(files)
+    decoded: list[int] = []
+    import explorer.data as D
+
+    real = D.decode_image
+    monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
+    monkeypatch.setenv("EXPLORER_MAX_DATASET_MB", "64")
+    with pytest.raises(DataError, match=r"6,000 images of 128×128 would take 281 MB once decoded; the server allows "
+                                        r"64 MB for one dataset: an image size of 48 px would fit"):
+        load_image_zip(data, size=128)
+    assert decoded == []  # refused from the zip's directory, before one image was decoded
+    ds = load_image_zip(data, size=16)  # the size the sentence suggests (or smaller) loads
+    assert ds.sizes()["train"] + ds.sizes()["val"] + ds.sizes()["test"] == 6000

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -138,3 +140,39 @@ def test_pretrained_weights_come_from_a_local_file_only(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="refused"):
         load_pretrained("resnet18", tmp_path / "evil.pth")
     assert not (tmp_path / "pwned").exists()
+
+
+def test_layer_stats_in_chunks_equal_the_whole_batch_at_once():
+    model = build_model(get_preset("default"), seed=0)
+    x = torch.randn(64, 1, 28, 28)
+    whole = layer_stats(model, x, max_bytes=1 << 30)
+    per_image = sum(a.numel() for a in capture_activations(model, x[:1]).values()) * 4
+    chunked = layer_stats(model, x, max_bytes=per_image * 5)  # 5 images at a time
+    for a, b in zip(whole, chunked):
+        assert a.layer == b.layer
+        assert a.mean == pytest.approx(b.mean, rel=1e-5, abs=1e-6) and a.std == pytest.approx(b.std, rel=1e-4)
+        assert a.zero_fraction == pytest.approx(b.zero_fraction)
+        assert (math.isnan(a.dead_fraction) and math.isnan(b.dead_fraction)) or a.dead_fraction == b.dead_fraction
+
+
+def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
+    from tests.test_hostile import peak_rss_mb
+
+    grew, out = peak_rss_mb("""
+        import torch
+        from explorer.inspect import layer_stats
+        from explorer.spec import build_model
+        spec = {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 1},
+                                                       {"type": "ReLU"}]}
+        model = build_model(spec, seed=0)
+        x = torch.randn(32, 1, 28, 28)  # all at once: 32 x 2 x 4096 x 784 floats = 822 MB
+        stats = layer_stats(model, x, max_bytes=64 << 20)
+        print(len(stats), round(stats[1].zero_fraction, 2))
+    """)
+    n, zeros = out.split()
+    assert n == "2" and 0.3 < float(zeros) < 0.7
+    assert grew < 400, f"peak memory grew {grew} MB"
+    model = build_model({"input_shape": [1, 28, 28], "layers": [
+        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)
+    with pytest.raises(ValueError, match="one image's activations take 24 MB in this model, over the 16 MB"):
+        layer_stats(model, torch.randn(4, 1, 28, 28), max_bytes=16 << 20)

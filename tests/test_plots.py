@@ -44,3 +44,23 @@ def test_image_grid_and_curves():
     with pytest.raises(ValueError, match="metric must be"):
         training_curves([], "speed")
     assert len(shape_flow(summarize(get_preset("preact-resnet"))).layout.shapes) > 10
+
+
+def test_a_4096_channel_layer_makes_a_bounded_mosaic_quickly():
+    from explorer.plots import MAX_MOSAIC_PIXELS
+
+    w = torch.randn(4096, 512, 1, 1)
+    img = kernel_mosaic(w, cell=72)
+    assert img.shape[0] * img.shape[1] <= MAX_MOSAIC_PIXELS * 1.1
+    assert img.shape[0] < 64 * 80  # 64 output channels drawn, not 4096
+
+
+def test_weight_histograms_count_on_the_server_and_send_only_the_bins():
+    from explorer.plots import weight_histograms
+
+    big = torch.randn(10_000_000)
+    fig = weight_histograms([("0", big), ("1", torch.zeros(5))], bins=60)
+    assert [len(t.x) for t in fig.data] == [60, 60]
+    assert abs(sum(fig.data[0].y) - 1.0) < 1e-4  # each layer's shares add up to one
+    centre = max(range(60), key=lambda k: fig.data[0].y[k])
+    assert abs(fig.data[0].x[centre]) < 0.5  # a normal's mode is near zero

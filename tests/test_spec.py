@@ -139,9 +139,19 @@ BAD = [
     ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [{"type": "Flatten"}]},
      "ends with shape 784 but num_classes is 10", "0"),
     ({"input_shape": [3, 1024, 1024], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3}]},
-     "allowed", None),
+     "This model needs 120 billion multiply-adds per image; the server allows 1 billion. Layer 0 Conv2d", "0"),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 100000},
-                                              {"type": "Linear", "out_features": 1000}]}, "parameters is more", None),
+                                              {"type": "Linear", "out_features": 1000}]},
+     "needs 179 million parameters; the server allows 10 million. Layer 2 Linear has 100 million", "2"),
+    # the beginner's mistake of the lecture notes: Flatten straight after the convolutions, no pooling
+    ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]},
+     "Layer 3 Linear has 50.2 million of them: it reads all 50,176 values of a 64x28x28 map. A MaxPool2d(2) "
+     "before Flatten would cut it about 4×", "3"),
+    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 64, "kernel_size": 999,
+                                              "padding": "same"}]},
+     "Layer 0 Conv2d has 63.9 million of them: a smaller kernel or fewer channels would cut it", "0"),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": [{"type": "Flatten"}]}]},
      "keep the number of dimensions", "0"),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": []}]}, "non-empty list", "0"),
@@ -163,6 +173,28 @@ def test_invalid_specs_are_rejected_with_a_message_naming_the_layer(spec, messag
         summarize(spec)
     assert message in str(err.value)
     assert err.value.layer == layer
+
+
+def test_the_budget_comes_from_the_environment_and_a_bad_value_is_a_sentence(monkeypatch):
+    from explorer.budget import Budget
+
+    spec = get_preset("cats-vs-dogs")  # 234 million multiply-adds per image
+    summarize(spec)
+    monkeypatch.setenv("EXPLORER_MAX_MULT_ADDS", "100_000_000")
+    with pytest.raises(SpecError, match="needs 234 million multiply-adds per image; the server allows 100 million"):
+        summarize(spec)
+    summarize(spec, Budget(mult_adds=300_000_000))  # a GPU server's own budget, given to the library
+    monkeypatch.setenv("EXPLORER_MAX_MULT_ADDS", "lots")
+    with pytest.raises(ValueError, match="EXPLORER_MAX_MULT_ADDS must be a positive whole number"):
+        Budget.from_env()
+
+
+def test_every_preset_fits_the_default_budget():
+    from explorer.budget import Budget
+
+    for name in PRESETS:
+        s = summarize(get_preset(name), Budget())
+        assert s.total_params <= Budget.params and s.total_mult_adds <= Budget.mult_adds
 
 
 def test_malformed_json_names_line_and_column():

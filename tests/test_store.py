@@ -105,6 +105,83 @@ def test_a_stale_writer_is_refused_not_merged(store):
     assert store.load(ws_id, Workspace()).settings == {"tab": 2}
 
 
+def test_two_tabs_saving_from_the_same_version_at_once_cannot_both_win(store):
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    v1 = store.save(ws_id, ws, {"tab": 0})
+    start, results = threading.Barrier(8), []
+
+    def tab(i: int) -> None:
+        start.wait()
+        try:
+            results.append(("saved", i, store.save(ws_id, ws, {"tab": i}, version=v1)))
+        except StoreError as e:
+            results.append(("refused", i, str(e)))
+
+    threads = [threading.Thread(target=tab, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    saved = [r for r in results if r[0] == "saved"]
+    assert len(results) == 8 and len(saved) == 1, results  # exactly one writer of version 1 wins
+    assert all("another tab" in r[2] for r in results if r[0] == "refused")
+    assert store.load(ws_id, Workspace()).settings == {"tab": saved[0][1]}
+
+
+def test_a_new_workspace_saved_by_two_tabs_at_once_is_refused_for_the_second(store):
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    store.save(ws_id, ws, {"tab": 1}, version=None)
+    with pytest.raises(StoreError, match="another tab"):
+        store.save(ws_id, ws, {"tab": 2}, version=0)  # this tab believed it was the first
+
+
+def test_a_locked_database_is_left_alone_not_taken_for_a_damaged_one(tmp_path):
+    import sqlite3
+
+    first = WorkspaceStore(state_dir=tmp_path)
+    ws_id, ws = first.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "x")
+    first.save(ws_id, ws, {"kept": True})
+    first.engine.dispose()
+    path = tmp_path / "workspaces.sqlite3"
+    holder = sqlite3.connect(path, timeout=1)
+    holder.execute("PRAGMA journal_mode=DELETE")  # a rollback journal: an exclusive lock keeps readers out
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(StoreError, match="cannot be used now .*locked.*nothing was changed"):
+            WorkspaceStore(state_dir=tmp_path, busy_timeout_s=0.3)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert not any(".unreadable-" in p.name for p in tmp_path.iterdir())  # nothing moved aside
+    again = WorkspaceStore(state_dir=tmp_path)
+    assert again.notice == "" and again.load(ws_id, Workspace()).settings == {"kept": True}
+
+
+def test_a_damaged_file_is_moved_aside_once_and_never_onto_a_kept_file(tmp_path, monkeypatch):
+    path = tmp_path / "workspaces.sqlite3"
+    monkeypatch.setattr(time, "time", lambda: 1_700_000_000.0)  # both moves in the same second
+    for _ in (1, 2):
+        path.write_bytes(b"this is not a database" * 100)
+        store = WorkspaceStore(state_dir=tmp_path)
+        assert "damaged" in store.notice and store.count() == 0
+        store.engine.dispose()
+        path.unlink()
+    kept = sorted(p.name for p in tmp_path.iterdir() if ".unreadable-" in p.name and not p.name.endswith(("-wal",
+                                                                                                        "-shm")))
+    assert kept == ["workspaces.sqlite3.unreadable-1700000000", "workspaces.sqlite3.unreadable-1700000000-2"]
+
+
+def test_only_a_file_sqlite_calls_damaged_is_moved_aside():
+    from explorer.store import _damaged
+
+    assert _damaged("file is not a database") and _damaged("database disk image is malformed")
+    for busy in ("database is locked", "disk I/O error", "database or disk is full", "unable to open database file"):
+        assert not _damaged(busy)
+
+
 def test_a_run_saved_while_training_comes_back_interrupted(store, mnist5k):
     ws = Workspace()
     ws.add_model(get_preset("default"), "m")

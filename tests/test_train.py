@@ -191,3 +191,22 @@ def test_a_trainer_stopped_before_it_starts_never_trains(mnist5k):
     assert trainer.stop()
     assert trainer.run()["status"] == "stopped" and trainer.step == 0
     assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_snapshots_every_step_stay_within_the_byte_budget(mnist5k, monkeypatch):
+    """A lesson may ask for the kernels at every step: the run keeps what the server's budget holds, spread
+    evenly over the run, the first one included."""
+    from explorer.train import snapshot_bytes
+
+    monkeypatch.setenv("EXPLORER_MAX_SNAPSHOT_MB", "1")
+    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 64, "kernel_size": 5}, {"type": "ReLU"},
+        {"type": "Conv2d", "out_channels": 64, "kernel_size": 5}, {"type": "ReLU"},
+        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+    model = build_model(spec, seed=0)
+    t = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=64 * 40, batch_size=64, snapshot_every=1,
+                                            eval_splits=()))
+    t.run()
+    each = snapshot_bytes(t.snapshots[0])  # 104,000 conv weights: 416 KB a snapshot
+    assert len(t.snapshots) * each <= 1 << 20 and len(t.snapshots) >= 2
+    assert t.snapshots[0]["step"] == 0 and t.snapshots[-1]["step"] > 20  # spread over the run

@@ -1,0 +1,89 @@
+"""What one request may cost a shared server, in one place: the limits every spec, upload, view and run is
+checked against *before* the work starts.
+
+The defaults fit a 2-core laptop serving a class; a GPU server raises them through the environment (one
+variable each, read at every check, so an operator's change needs no code):
+
+======================  ==============================  ==========================================
+limit                   environment variable            default
+======================  ==============================  ==========================================
+parameters              ``EXPLORER_MAX_PARAMS``         10,000,000 (40 MB of float32 weights)
+multiply-adds / image   ``EXPLORER_MAX_MULT_ADDS``      1,000,000,000
+activations / image     ``EXPLORER_MAX_ACTIVATIONS``    16,000,000 values (64 MB)
+classes of a dataset    ``EXPLORER_MAX_CLASSES``        1,000
+decoded upload          ``EXPLORER_MAX_DATASET_MB``     512 MB of uint8 pixels
+kernel snapshots / run  ``EXPLORER_MAX_SNAPSHOT_MB``    64 MB
+one look-inside view    ``EXPLORER_MAX_VIEW_MB``        256 MB of float32 values
+======================  ==============================  ==========================================
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, fields
+
+__all__ = ["Budget", "budget", "words"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """The server's limits (see the module's table)."""
+
+    params: int = 10_000_000
+    mult_adds: int = 1_000_000_000
+    activations: int = 16_000_000
+    classes: int = 1_000
+    dataset_mb: int = 512
+    snapshot_mb: int = 64
+    view_mb: int = 256
+
+    ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
+           "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
+           "dataset_mb": "EXPLORER_MAX_DATASET_MB", "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
+           "view_mb": "EXPLORER_MAX_VIEW_MB"}
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Budget:
+        """The defaults, with each limit the environment sets; a value that is not a positive whole number is
+        refused with a sentence naming the variable."""
+        env = dict(os.environ if env is None else env)
+        values = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV[f.name], "").replace("_", "").strip()
+            if not raw:
+                continue
+            try:
+                v = int(float(raw))
+            except ValueError:
+                raise ValueError(f"{cls.ENV[f.name]} must be a positive whole number, got {raw[:20]!r}") from None
+            if v < 1 or not math.isfinite(float(raw)):
+                raise ValueError(f"{cls.ENV[f.name]} must be a positive whole number, got {raw[:20]!r}")
+            values[f.name] = v
+        return cls(**values)
+
+    @property
+    def dataset_bytes(self) -> int:
+        return self.dataset_mb << 20
+
+    @property
+    def snapshot_bytes(self) -> int:
+        return self.snapshot_mb << 20
+
+    @property
+    def view_bytes(self) -> int:
+        return self.view_mb << 20
+
+
+def budget() -> Budget:
+    """The limits in force now (the environment is read each time)."""
+    return Budget.from_env()
+
+
+def words(n: float) -> str:
+    """A large count the way a teacher says it: 38.4 billion, 2 million, 12,544."""
+    for size, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if n >= size:
+            v = n / size
+            return f"{v:.0f} {name}" if v >= 100 or v == int(v) else f"{v:.1f} {name}"
+    return f"{int(n):,}"
