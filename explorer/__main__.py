@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer {presets,summary,train,predict,bench} ...``.
+"""The command line: ``python -m explorer {presets,summary,train,predict,export,bench} ...``.
 
 Any bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -161,11 +161,35 @@ def _cmd_predict(args: argparse.Namespace) -> None:
             print(f"{path}: " + ", ".join(f"{classes[int(i)]} {float(p[i]):.1%}" for i in top))
 
 
+def _cmd_export(args: argparse.Namespace) -> None:
+    """A checkpoint (trained weights, normalisation built in) or a spec/preset (fresh weights) as ONNX or as a
+    PyTorch script."""
+    from .checkpoint import load_checkpoint
+    from .export import to_onnx, to_python
+    from .spec import build_model
+
+    out = Path(args.out)
+    if out.exists() and out.is_dir():
+        raise UsageError(f"--out {out} is a folder; give a file name")
+    if args.source.lower().endswith(".safetensors"):
+        ck = load_checkpoint(args.source)
+        spec, model, dataset = ck.spec, ck.model, ck.dataset
+    else:
+        spec = load_spec_arg(args.source)
+        model, dataset = build_model(spec, seed=args.seed), None
+    if args.format == "onnx":
+        data = to_onnx(model, spec["input_shape"], dataset)
+    else:
+        data = to_python(spec, {}, (dataset or {}).get("name", "mnist-5k")).encode()
+    out.write_bytes(data)
+    print(f"wrote {out} ({len(data):,} bytes)")
+
+
 def _cmd_bench(args: argparse.Namespace) -> None:
     from .bench import run_bench, run_classroom
 
     if args.classroom is not None:
-        run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs)
+        run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs, mistakes=args.mistakes)
         return
 
     run_bench(args.data_dir, only=args.only, quick=args.quick, json_out=args.json)
@@ -205,6 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--top", type=int, default=3)
     pr.add_argument("--json", action="store_true")
+    ex = sub.add_parser("export", help="a checkpoint or a spec as an ONNX file (or a PyTorch script)")
+    ex.add_argument("source", help="a .safetensors checkpoint (trained weights), a preset or a JSON spec")
+    fmt = ex.add_mutually_exclusive_group()
+    fmt.add_argument("--onnx", dest="format", action="store_const", const="onnx", help="ONNX (the default)")
+    fmt.add_argument("--python", dest="format", action="store_const", const="python", help="a PyTorch script")
+    ex.set_defaults(format="onnx")
+    ex.add_argument("--out", required=True, help="the file to write")
+    ex.add_argument("--seed", type=int, default=0, help="initialisation of a spec's fresh weights")
     b = sub.add_parser("bench", help="speed figures, side by side with the seed notebooks' loop")
     b.add_argument("--data-dir", default=None)
     b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first")
@@ -214,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="N sessions train the default CNN at once in Ray workers: total time, page latency")
     b.add_argument("--dataset", default="mnist-5k", help="for --classroom (default: the app's default)")
     b.add_argument("--epochs", type=int, default=3, help="for --classroom")
+    b.add_argument("--mistakes", action="store_true",
+                   help="for --classroom: the N runs again while a further student makes the expensive mistakes")
     return p
 
 
@@ -221,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"presets": _cmd_presets, "summary": _cmd_summary, "train": _cmd_train, "predict": _cmd_predict,
-                "bench": _cmd_bench}
+                "export": _cmd_export, "bench": _cmd_bench}
     try:
         handlers[args.cmd](args)
     except (ValueError, OSError) as e:  # our errors are ValueErrors with a sentence; files give OSError

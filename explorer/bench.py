@@ -366,11 +366,14 @@ def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
 
 
 def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
-                  epochs: int = 3) -> dict[str, Any]:
+                  epochs: int = 3, mistakes: bool = False) -> dict[str, Any]:
     """N simulated sessions press "Train the default CNN" at the same moment; all train in Ray workers.
 
     Prints one run alone, then all N at once (time for all to finish against N x one alone), and, when Chromium
     is there, the Start page's latency on a real app server joined to the same Ray instance meanwhile.
+    ``mistakes``: then the N runs once more while a further student walks through the expensive mistakes
+    (:func:`_mistakes`) in this process: the N runs' time against the clean batch, this process's peak memory
+    above its start, and each mistake's answer.
     """
     import threading
 
@@ -428,8 +431,139 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
         lat = sorted(latencies)
         row.update(page_loads=len(lat), page_median_s=round(lat[len(lat) // 2], 2), page_max_s=round(lat[-1], 2))
     print("[classroom] " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    if mistakes:
+        row["mistakes"] = _classroom_mistakes(cluster, ds, n, total, batch)
     cluster.close()
     return row
+
+
+def _classroom_mistakes(cluster: Any, ds: Any, n: int, clean_s: float,
+                        batch: Callable[[int], tuple[float, list[Any]]]) -> dict[str, Any]:
+    """The N runs again while a further student makes the expensive mistakes in this process."""
+    import threading
+
+    rss = _PeakRSS()
+    said: list[tuple[str, str]] = []
+    walker = threading.Thread(target=lambda: said.extend(_mistakes(cluster, ds)), daemon=True)
+    walker.start()
+    total, hs = batch(n)
+    walker.join(600)
+    peak = rss.stop()
+    row = {"sessions": len(hs), "with_mistakes_s": round(total, 1), "clean_s": round(clean_s, 1),
+           "ratio": round(total / clean_s, 2), "peak_memory_above_start_mb": peak >> 20}
+    print("[mistakes] " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    for name, answer in said:
+        print(f"[mistakes] {name}: {answer}", flush=True)
+    return row
+
+
+class _PeakRSS:
+    """This process's resident memory, sampled every 50 ms in a thread: the peak above the start."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.base = self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _rss() -> int:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) << 10
+        return 0
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.05):
+            self.peak = max(self.peak, self._rss())
+
+    def stop(self) -> int:
+        """Bytes of the peak above the start."""
+        self._stop.set()
+        self._thread.join(1)
+        return self.peak - self.base
+
+
+def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, str]]:
+    """A seventh student's expensive mistakes, through the calls the app's pages make (in this process, as in
+    the server's): what each one answered."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from .data import load_csv, load_image_zip
+    from .inspect import kernels, layer_stats
+    from .lesson import Lesson, lesson_to_json, parse_lesson
+    from .plots import kernel_mosaic, weight_histograms
+    from .spec import build_model, summarize
+    from .train import TrainConfig
+
+    out: list[tuple[str, str]] = []
+
+    def attempt(name: str, fn: Callable[[], str]) -> None:
+        t0 = time.perf_counter()
+        try:
+            said = fn()
+        except ValueError as e:
+            said = f"refused: {e}"
+        out.append((name, f"{said} ({time.perf_counter() - t0:.2f} s)"))
+
+    def no_pooling() -> str:
+        summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+            {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+            {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]})
+        return "accepted"
+
+    def wide_views() -> str:
+        model = build_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+            {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"},
+            {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10}]}, seed=0)
+        img = kernel_mosaic(kernels(model, "0"), cell=72)
+        weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
+        from .data import normalize
+
+        stats = layer_stats(model, normalize(ds.test_x[:256], ds.mean, ds.std))
+        return f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers"
+
+    def many_classes() -> str:
+        rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
+        load_csv(("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode(), name="many")
+        return "accepted"
+
+    def tiny_images() -> str:
+        buf = io.BytesIO()
+        Image.new("RGB", (2, 2), (200, 10, 10)).save(buf, format="PNG")
+        z = io.BytesIO()
+        with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+            for i in range(60_000):
+                zf.writestr(f"c{i % 2}/{i}.png", buf.getvalue())
+        load_image_zip(z.getvalue(), size=64, name="tiny")
+        return "accepted"
+
+    def snapshot_lesson() -> str:
+        spec = {"name": "heavy", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
+            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
+            {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10}]}
+        lesson = parse_lesson(lesson_to_json(Lesson("every step", "mnist-5k", spec, {
+            "epochs": 1, "limit_train": 128, "batch_size": 16, "snapshot_every": 1, "eval_splits": []}, [], "")))
+        cfg = TrainConfig.from_dict(lesson.train)
+        h = cluster.submit_run("bench-mistakes", build_model(lesson.spec, seed=0), ds, cfg)
+        h.join()
+        held = sum(t.numel() * 4 for snap in h.snapshots for t in snap["kernels"].values())
+        return f"{h.step} steps, {len(h.snapshots)} kernel snapshots kept here: {held / 2**20:.1f} MB"
+
+    attempt("no pooling before Flatten", no_pooling)
+    attempt("a 4096-channel model on Kernels and Feature maps", wide_views)
+    attempt("a CSV with 20,000 labels", many_classes)
+    attempt("a zip of 60,000 tiny images at 64 px", tiny_images)
+    attempt("a lesson with snapshots every step", snapshot_lesson)
+    return out
 
 
 def _page_latencies_warm(url: str) -> None:

@@ -126,6 +126,14 @@ class ModelEntry:
         self._checkpoint = (key, data)
         return data
 
+    def onnx_bytes(self) -> bytes:
+        """The model (its latest weights) as an ONNX file; with its dataset's normalisation and class names once
+        it has been trained on one (the input is then pixels 0..255)."""
+        from .export import to_onnx
+
+        data = self.dataset if self.dataset and not self.dataset.get("standin") else None
+        return to_onnx(self.inference_model(), self.spec["input_shape"], data)
+
     def inference_model(self) -> nn.Module:
         """The model to look inside: a consistent CPU copy while training, else the model itself (eval mode)."""
         run = self.active_run

@@ -235,11 +235,16 @@ def sidebar() -> None:
         f"**{e.name}** · {e.params:,} params  \n"
         f"data: `{ds}` · device: `{e.device}`  \n"
         f"{STATE_ICON.get(e.state, '')} {e.state} · test accuracy **{fmt_acc(e.test_accuracy)}**")
-    if e.runs:
-        sb.download_button("Download checkpoint", icon=":material/download:", data=e.checkpoint_bytes(),
-                           file_name=f"{_slug(e.name)}.safetensors",
+    c1, c2 = sb.columns([3, 2])
+    if e.runs:  # both files are made at the click, not on every rerun
+        c1.download_button("Checkpoint", icon=":material/download:", data=e.checkpoint_bytes,
+                           file_name=f"{_slug(e.name)}.safetensors", key="dl_checkpoint",
                            mime="application/octet-stream", on_click="ignore", width="stretch",
-                           help="Spec, weights, dataset info and history in one safe file.")
+                           help="Spec, weights, dataset info and history in one safe file: load it on Train.")
+    c2.download_button("ONNX", icon=":material/download:", data=e.onnx_bytes, key="dl_onnx",
+                       file_name=f"{_slug(e.name)}.onnx", mime="application/octet-stream", on_click="ignore",
+                       width="stretch", help="The model for Netron, onnxruntime and other tools: input `pixels` "
+                       "(N, C, H, W) in 0..255 once trained, output `logits`; class names in its metadata.")
     workspace_link(sb)
 
 

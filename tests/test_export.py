@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 
 import pytest
@@ -63,3 +64,58 @@ def test_the_exported_script_trains_to_the_apps_weights(settings, mnist5k, tmp_p
 def test_export_refuses_a_dataset_without_loader():
     with pytest.raises(SpecError, match="no torchvision loader"):
         to_python(get_preset("default"), dataset="mnist-5k")
+
+
+# --- ONNX ---
+
+@pytest.mark.parametrize("name", ["default", "preact-resnet", "mnist-gap", "cats-vs-dogs"])
+def test_onnx_export_passes_the_checker_and_onnxruntime_agrees_with_torch(name):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from explorer.export import to_onnx
+
+    spec = get_preset(name)
+    model = build_model(spec, seed=1)
+    model.train()
+    data = to_onnx(model, spec["input_shape"])
+    assert model.training  # left as it was
+    onnx.checker.check_model(onnx.load_from_string(data))
+    x = torch.randn(3, *spec["input_shape"])  # another batch size than the one exported with
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    got = session.run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        want = model.eval()(x).numpy()
+    assert got.shape == want.shape and abs(got - want).max() < 1e-4
+
+
+def test_a_trained_models_onnx_takes_pixels_and_carries_its_class_names(trained_default, mnist5k):
+    onnx = pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    from explorer.evaluate import predict_proba
+    from explorer.export import to_onnx
+
+    model, spec, _ = trained_default
+    data = to_onnx(model, spec["input_shape"], mnist5k.info())
+    meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
+    assert json.loads(meta["classes"]) == list(mnist5k.classes) and "0..255" in meta["input"]
+    x = mnist5k.test_x[:50]
+    logits = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(
+        None, {"pixels": x.float().numpy()})[0]
+    want = predict_proba(model, x, mnist5k.mean, mnist5k.std).argmax(1).numpy()
+    assert (logits.argmax(1) == want).all()  # the same answers as the app, from raw pixels
+
+
+def test_cli_exports_a_checkpoint_and_a_preset_to_onnx(tmp_path, trained_default, mnist5k):
+    pytest.importorskip("onnx")
+    from explorer.checkpoint import save_checkpoint
+    from tests.test_cli import cli
+
+    model, spec, hist = trained_default
+    ck = tmp_path / "m.safetensors"
+    save_checkpoint(model, spec, mnist5k.info(), hist, path=ck)
+    r = cli("export", str(ck), "--onnx", "--out", str(tmp_path / "m.onnx"))
+    assert r.returncode == 0 and (tmp_path / "m.onnx").stat().st_size > 50_000, r.stderr
+    r = cli("export", "preact-resnet", "--out", str(tmp_path / "p.onnx"))
+    assert r.returncode == 0 and (tmp_path / "p.onnx").is_file(), r.stderr
+    r = cli("export", "no-such-thing", "--out", str(tmp_path / "x.onnx"))
+    assert r.returncode == 2 and len(r.stderr.splitlines()) == 1 and "neither a preset" in r.stderr
