@@ -431,8 +431,8 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
         lat = sorted(latencies)
         row.update(page_loads=len(lat), page_median_s=round(lat[len(lat) // 2], 2), page_max_s=round(lat[-1], 2))
     print("[classroom] " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
-    if mistakes:
-        row["mistakes"] = _classroom_mistakes(cluster, ds, n, total, batch)
+    if mistakes:  # compared with the same N runs alone again (no browser reloading the page meanwhile)
+        row["mistakes"] = _classroom_mistakes(cluster, ds, n, batch(n)[0], batch)
     cluster.close()
     return row
 
@@ -442,9 +442,10 @@ def _classroom_mistakes(cluster: Any, ds: Any, n: int, clean_s: float,
     """The N runs again while a further student makes the expensive mistakes in this process."""
     import threading
 
+    steps = _mistakes(cluster, ds)
     rss = _PeakRSS()
     said: list[tuple[str, str]] = []
-    walker = threading.Thread(target=lambda: said.extend(_mistakes(cluster, ds)), daemon=True)
+    walker = threading.Thread(target=lambda: said.extend((name, _attempt(fn)) for name, fn in steps), daemon=True)
     walker.start()
     total, hs = batch(n)
     walker.join(600)
@@ -486,9 +487,9 @@ class _PeakRSS:
         return self.peak - self.base
 
 
-def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, str]]:
-    """A seventh student's expensive mistakes, through the calls the app's pages make (in this process, as in
-    the server's): what each one answered."""
+def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
+    """A seventh student's expensive mistakes, through the calls the app's pages make (to be run in this
+    process, as in the server's), each with its name."""
     import io
     import zipfile
 
@@ -500,16 +501,6 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, str]]:
     from .plots import kernel_mosaic, weight_histograms
     from .spec import build_model, summarize
     from .train import TrainConfig
-
-    out: list[tuple[str, str]] = []
-
-    def attempt(name: str, fn: Callable[[], str]) -> None:
-        t0 = time.perf_counter()
-        try:
-            said = fn()
-        except ValueError as e:
-            said = f"refused: {e}"
-        out.append((name, f"{said} ({time.perf_counter() - t0:.2f} s)"))
 
     def no_pooling() -> str:
         summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
@@ -525,23 +516,31 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, str]]:
         img = kernel_mosaic(kernels(model, "0"), cell=72)
         weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
         from .data import normalize
+        from .inspect import stats_images
 
-        stats = layer_stats(model, normalize(ds.test_x[:256], ds.mean, ds.std))
-        return f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers"
+        batch = normalize(ds.test_x[:256], ds.mean, ds.std)  # what the Feature maps page does
+        used = stats_images(model, batch)
+        stats = layer_stats(model, batch[:used])
+        return (f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers "
+                f"over {used} of 256 images")
+
+    # the uploads arrive as bytes (made here, before the clock runs: the browser, not the server, makes them)
+    rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
+    csv_bytes = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
+    png = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 10, 10)).save(png, format="PNG")
+    z = io.BytesIO()
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(60_000):
+            zf.writestr(f"c{i % 2}/{i}.png", png.getvalue())
+    zip_bytes = z.getvalue()
 
     def many_classes() -> str:
-        rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
-        load_csv(("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode(), name="many")
+        load_csv(csv_bytes, name="many")
         return "accepted"
 
     def tiny_images() -> str:
-        buf = io.BytesIO()
-        Image.new("RGB", (2, 2), (200, 10, 10)).save(buf, format="PNG")
-        z = io.BytesIO()
-        with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
-            for i in range(60_000):
-                zf.writestr(f"c{i % 2}/{i}.png", buf.getvalue())
-        load_image_zip(z.getvalue(), size=64, name="tiny")
+        load_image_zip(zip_bytes, size=64, name="tiny")
         return "accepted"
 
     def snapshot_lesson() -> str:
@@ -558,12 +557,19 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, str]]:
         held = sum(t.numel() * 4 for snap in h.snapshots for t in snap["kernels"].values())
         return f"{h.step} steps, {len(h.snapshots)} kernel snapshots kept here: {held / 2**20:.1f} MB"
 
-    attempt("no pooling before Flatten", no_pooling)
-    attempt("a 4096-channel model on Kernels and Feature maps", wide_views)
-    attempt("a CSV with 20,000 labels", many_classes)
-    attempt("a zip of 60,000 tiny images at 64 px", tiny_images)
-    attempt("a lesson with snapshots every step", snapshot_lesson)
-    return out
+    return [("no pooling before Flatten", no_pooling), ("a 4096-channel model on Kernels and Feature maps", wide_views),
+            ("a CSV with 20,000 labels", many_classes), ("a zip of 60,000 tiny images at 64 px", tiny_images),
+            ("a lesson with snapshots every step", snapshot_lesson)]
+
+
+def _attempt(fn: Callable[[], str]) -> str:
+    """What one mistake got, and how long the server worked on it."""
+    t0 = time.perf_counter()
+    try:
+        said = fn()
+    except ValueError as e:
+        said = f"refused: {e}"
+    return f"{said} ({time.perf_counter() - t0:.2f} s)"
 
 
 def _page_latencies_warm(url: str) -> None:

@@ -13,7 +13,8 @@ activations / image     ``EXPLORER_MAX_ACTIVATIONS``    16,000,000 values (64 MB
 classes of a dataset    ``EXPLORER_MAX_CLASSES``        1,000
 decoded upload          ``EXPLORER_MAX_DATASET_MB``     512 MB of uint8 pixels
 kernel snapshots / run  ``EXPLORER_MAX_SNAPSHOT_MB``    64 MB
-one look-inside view    ``EXPLORER_MAX_VIEW_MB``        256 MB of float32 values
+one look-inside view    ``EXPLORER_MAX_VIEW_MB``        256 MB of float32 values held at once
+a view's work           ``EXPLORER_MAX_VIEW_VALUES``    20,000,000 activation values computed
 ======================  ==============================  ==========================================
 """
 
@@ -37,11 +38,12 @@ class Budget:
     dataset_mb: int = 512
     snapshot_mb: int = 64
     view_mb: int = 256
+    view_values: int = 20_000_000
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
            "dataset_mb": "EXPLORER_MAX_DATASET_MB", "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
-           "view_mb": "EXPLORER_MAX_VIEW_MB"}
+           "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:

@@ -280,6 +280,8 @@ def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
         if side * side != n_pix:
             raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
         labels: list[int] = []
+        seen: set[int] = set()
+        most_classes = budget().classes
         blocks: list[np.ndarray] = []
         block: list[list[str]] = []
         first_line = 2
@@ -290,6 +292,10 @@ def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
                 raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
                                 f"(label + {n_pix} pixels)")
             labels.append(_label(row[0], lineno, what))
+            if labels[-1] not in seen:
+                seen.add(labels[-1])
+                if len(seen) > most_classes:  # refused at the first label too many, not after the whole file
+                    _check_classes(len(seen), f"different labels by line {lineno:,}", f"{what}: ")
             if len(labels) > MAX_IMAGES:
                 raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
             block.append(row[1:])
@@ -358,12 +364,12 @@ def _relabel(ys: list[Tensor], names: list[str] | None) -> tuple[list[Tensor], l
     return out, classes
 
 
-def _check_classes(k: int, what: str) -> None:
+def _check_classes(k: int, what: str, where: str = "") -> None:
     """Refuse more classes than the server's budget (each costs a row and a column of every confusion matrix,
     and a class needs images in every split)."""
     most = budget().classes
     if k > most:
-        raise DataError(f"{k:,} {what} make {k:,} classes; the server allows {most:,}. A class needs at least a few "
+        raise DataError(f"{where}{k:,} {what} make {k:,} classes; the server allows {most:,}. A class needs at least a few "
                         "images for training, validation and testing: check which column holds the label")
 
 
@@ -497,7 +503,7 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
         raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
                         "at least two")
     classes = sorted(by_class)
-    _check_classes(len(classes), "class folders")
+    _check_classes(len(classes), "class folders", f"{name}: ")
     _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
     # Each image is decoded, resized to size x size (RGB) and dropped before the next: memory stays near the
     # small images. Grey is made at the end if no image had colour (the same luma weights PIL uses).

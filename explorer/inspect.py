@@ -110,12 +110,22 @@ class _Running:
     picks: list[Tensor] = field(default_factory=list)
 
 
+def stats_images(model: nn.Module, x: Tensor, max_values: int | None = None) -> int:
+    """How many of the images ``x`` a batch-statistics view may use: all, unless their activations together are
+    over ``max_values`` (default: the server's view compute budget), so that the view stays a fraction of a
+    second of the server's time whatever the model's width."""
+    limit = max_values if max_values is not None else budget().view_values
+    per_image = sum(a.numel() for a in capture_activations(model, x[:1]).values())
+    return max(1, min(len(x), limit // max(per_image, 1)))
+
+
 def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int | None = None) -> list[LayerStats]:
     """Per layer over the batch ``x (B, C, H, W)``: mean, spread, dead units, saturation.
 
     The images go through in chunks, so the activations held at once stay under ``max_bytes`` (default: the
-    server's view budget, :func:`explorer.budget.budget`): a 4096-channel layer over 1,000 images costs time,
-    not gigabytes. A single image whose activations are over the budget is refused with a sentence."""
+    server's view budget, :func:`explorer.budget.budget`): a 4096-channel layer costs time, not gigabytes (and
+    :func:`stats_images` bounds the time). A single image whose activations are over the budget is refused
+    with a sentence."""
     if x.ndim != 4 or len(x) == 0:
         raise ValueError(f"expected a batch of images (B, C, H, W), got shape {tuple(x.shape)}")
     limit = max_bytes if max_bytes is not None else budget().view_bytes

@@ -10,7 +10,7 @@ from torch import nn
 
 from explorer import normalize, summarize
 from explorer.evaluate import predict_proba
-from explorer.inspect import capture_activations, diagnose, layer_stats, named_layers
+from explorer.inspect import capture_activations, diagnose, layer_stats, named_layers, stats_images
 from explorer.plots import colorize, upscale
 from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 
@@ -90,10 +90,15 @@ maps()
 st.subheader("Statistics over a batch")
 n_img = st.select_slider("Test images", [64, 256, 1000], value=256)
 try:  # computed in chunks within the server's view budget; one image over it is a sentence
-    stats = layer_stats(entry.inference_model(), normalize(ds.test_x[:n_img], ds.mean, ds.std))
+    batch = normalize(ds.test_x[:n_img], ds.mean, ds.std)
+    used = stats_images(entry.inference_model(), batch)
+    stats = layer_stats(entry.inference_model(), batch[:used])
 except ValueError as e:
     st.warning(f"No batch statistics for this model: {e}.")
     st.stop()
+if used < n_img:
+    st.caption(f"Over the first {used} of the {n_img} images: this model's layers are wide, and the server "
+               "keeps each view to a fraction of a second.")
 for note in diagnose(stats):
     st.warning(note)
 st.dataframe([{"layer": s.layer, "type": s.type, "mean": round(s.mean, 4), "std": round(s.std, 4),

@@ -176,3 +176,14 @@ def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
         {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)
     with pytest.raises(ValueError, match="one image's activations take 24 MB in this model, over the 16 MB"):
         layer_stats(model, torch.randn(4, 1, 28, 28), max_bytes=16 << 20)
+
+
+def test_batch_statistics_of_a_wide_model_use_fewer_images_not_more_time():
+    from explorer.inspect import stats_images
+
+    wide = build_model({"input_shape": [1, 28, 28], "layers": [
+        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)
+    x = torch.randn(256, 1, 28, 28)
+    per_image = 2 * 4096 * 28 * 28
+    assert stats_images(wide, x, max_values=20_000_000) == 20_000_000 // per_image  # 3 images
+    assert stats_images(build_model(get_preset("default"), seed=0), x, max_values=20_000_000) == 256
