@@ -447,3 +447,29 @@ def test_the_first_minute_on_a_freshly_started_server(browser):
         wait_idle(page)
         assert "Current model" in page.locator("[data-testid=stSidebar]").inner_text()
         assert page.locator(".st-key-menu a", has_text="Build").count() == 1
+
+
+def test_the_sidebar_downloads_the_model_as_onnx_and_as_a_checkpoint(server, browser, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    from explorer.checkpoint import load_checkpoint
+
+    page = open_app(browser, server)
+    page.get_by_role("button", name=re.compile("^Train the default CNN")).click()
+    page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    wait_idle(page)
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="ONNX").click()
+    onnx_file = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(onnx_file)
+    assert onnx_file.suffix == ".onnx"
+    session = ort.InferenceSession(onnx_file.read_bytes(), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].name == "pixels"
+    assert session.run(None, {"pixels": np.zeros((2, 1, 28, 28), np.float32)})[0].shape == (2, 10)
+    with page.expect_download(timeout=60_000) as dl:
+        page.locator("[data-testid=stSidebar]").get_by_role("button", name="Checkpoint").click()
+    ck = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(ck)
+    assert load_checkpoint(ck).dataset["name"] == "mnist-5k"
+    page.close()
