@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 # tests, CI and benchmarks use the full MNIST beside the checkout when it is there
 export EXPLORER_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: app test bench lint chromium
+.PHONY: app test test-fast bench lint chromium
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ app: $(STAMP)
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest
+
+# the fast lane: everything but the browser, Ray and package tests; the app trains in its own threads
+test-fast: $(STAMP)
+	EXPLORER_RUNNER=local $(BIN)/python -m pytest -m "not browser and not ray and not package"
 
 bench: $(STAMP)
 	$(BIN)/python -m explorer bench --data-dir $(EXPLORER_DATA_DIR)

@@ -36,8 +36,8 @@ import torch
 from torch import nn
 
 from .data import Dataset
+from .jobs import Job, JobState
 from .train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
-from .workspace import Job, JobState
 
 __all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory"]
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import itertools
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from torch import nn
 
 from .checkpoint import Checkpoint, save_checkpoint
 from .data import Dataset
+from .jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
 from .spec import build_model, summarize
 from .train import TrainConfig, Trainer
 
@@ -284,60 +284,3 @@ class Workspace:
 
     def all_runs(self) -> list[Run]:
         return sorted((r for e in self.models.values() for r in e.runs), key=lambda r: r.id)
-
-
-class JobCancelled(Exception):
-    """Raised from a job's progress callback once the job has been cancelled."""
-
-
-class JobState:
-    """What a page reads of a long job, wherever it runs: ``progress``, ``result``, ``error`` (a sentence),
-    ``finished``."""
-
-    def __init__(self) -> None:
-        self.done_steps, self.total_steps = 0, 1
-        self.result: Any = None
-        self.error: str | None = None
-        self.finished = False
-
-    @property
-    def progress(self) -> float:
-        return min(self.done_steps / self.total_steps, 1.0)
-
-
-class Job(JobState):
-    """A piece of long work (filter images, an experiment) run in a background thread of this process.
-
-    ``fn(progress)`` gets a callback ``progress(done, total)``; the page polls ``progress``, ``result`` and
-    ``error`` (a sentence) from a fragment. No UI calls happen in the thread. ``cancel()`` ends it at its next
-    progress report.
-    """
-
-    def __init__(self, name: str, fn: Any) -> None:
-        super().__init__()
-        self.name = name
-        self._cancelled = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=f"explorer-job-{name}")
-        self._thread.start()
-
-    def _progress(self, done: int, total: int) -> None:
-        if self._cancelled.is_set():
-            raise JobCancelled("cancelled")
-        self.done_steps, self.total_steps = done, max(total, 1)
-
-    def cancel(self) -> None:
-        self._cancelled.set()
-
-    def _run(self, fn: Any) -> None:
-        try:
-            self.result = fn(self._progress)
-        except JobCancelled:
-            self.error = "cancelled"
-        except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
-            self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
-        finally:
-            self.finished = True
-
-    def join(self, timeout: float | None = None) -> bool:
-        self._thread.join(timeout)
-        return self.finished

@@ -14,6 +14,8 @@ from explorer.spec import build_model
 from explorer.train import TrainConfig
 from explorer.workspace import Workspace
 
+pytestmark = pytest.mark.ray  # Ray worker processes: the full lane (make test), not make test-fast
+
 ray = pytest.importorskip("ray")
 
 DROPOUT_SPEC = {"name": "drop", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [

@@ -18,6 +18,8 @@ from explorer.browser import _free_port
 from explorer.launch import SERVER_FLAGS, streamlit_command
 from tests.browser import browser_or_skip, shot
 
+pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ["explorer", "pages", "app.py", ".streamlit", "pyproject.toml", "requirements.txt", "README.md"]
 
