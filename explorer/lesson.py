@@ -11,11 +11,12 @@ from .safejson import parse_json
 from .spec import SpecError, validate_spec
 from .train import TrainConfig
 
-__all__ = ["Lesson", "HIDEABLE_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
+__all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
 
 FORMAT = "cnn-explorer-lesson"
 HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
-                  "Draw a digit", "Convolution lab", "Augmentation", "Experiments", "Class board")
+                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Class board")
+START_PAGES = ("Start", *HIDEABLE_PAGES, "Lesson")  # where a lesson can open the class
 MAX_LESSON_BYTES = 1_000_000
 
 
@@ -30,6 +31,7 @@ class Lesson:
     hidden: list[str] = field(default_factory=list)
     notes: str = ""
     class_code: str = ""  # students who opened the lesson can publish runs to this class's board
+    start: str = "Start"  # the page the class opens on (one of START_PAGES, and not a hidden one)
 
 
 def check_class_code(code: Any) -> str:
@@ -54,7 +56,7 @@ def parse_lesson(text: str | bytes) -> Lesson:
     d = parse_json(text, "lesson file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
-    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code"}
+    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code", "start"}
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
     for key in ("title", "dataset", "notes"):
@@ -82,4 +84,7 @@ def parse_lesson(text: str | bytes) -> Lesson:
         code = check_class_code(d.get("class_code", ""))
     except ValueError as e:
         raise ValueError(f"lesson file: {e}") from None
-    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code)
+    start = d.get("start") or "Start"
+    if start not in START_PAGES or start in hidden:
+        raise ValueError(f"lesson file: start must be a page it does not hide, among {', '.join(START_PAGES)}")
+    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start)

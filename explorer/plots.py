@@ -255,3 +255,20 @@ def overlay(gray: np.ndarray | Tensor, attr: np.ndarray | Tensor, size: int = 16
     w = (np.abs(a) / m)[..., None] * alpha
     out = base * (1 - w) + col * w
     return upscale(out.clip(0, 255).astype(np.uint8), size)
+
+
+def coverage_figure(curve: list[Any], threshold: float) -> go.Figure:
+    """Coverage (share answered) and accuracy of the answered images against the confidence threshold
+    (``curve``: :func:`explorer.trust.coverage_curve`), with the chosen threshold marked."""
+    fig = go.Figure()
+    xs = [c.threshold for c in curve]
+    fig.add_scatter(x=xs, y=[c.coverage for c in curve], mode="lines", name="answered (coverage)",
+                    line={"color": PALETTE[0], "width": 3})
+    fig.add_scatter(x=xs, y=[c.accuracy for c in curve], mode="lines", name="right, among the answered",
+                    line={"color": PALETTE[2], "width": 3})
+    fig.add_vline(x=threshold, line_color="red", line_width=2)
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h", "y": -0.25},
+                      xaxis_title="answer only when at least this sure", yaxis_tickformat=".0%",
+                      yaxis_range=[max(0.0, min(min(c.coverage for c in curve), min(c.accuracy for c in curve)) - 0.05),
+                                   1.01])
+    return fig

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["pages", "menu"]
+__all__ = ["pages", "menu", "page_file"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
@@ -17,7 +17,8 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
                     ("pages/features.py", "Feature maps", ":material/layers:"),
                     ("pages/filters.py", "Filter images", ":material/auto_awesome:"),
                     ("pages/confusion.py", "Confusion matrix", ":material/table_chart:")],
-    "Explain": [("pages/draw.py", "Draw a digit", ":material/draw:")],
+    "Explain": [("pages/draw.py", "Draw a digit", ":material/draw:"),
+                ("pages/trust.py", "Can we trust it?", ":material/verified_user:")],
     "Lessons": [("pages/lab.py", "Convolution lab", ":material/blur_on:"),
                 ("pages/augment.py", "Augmentation", ":material/transform:"),
                 ("pages/experiments.py", "Experiments", ":material/science:"),
@@ -35,6 +36,11 @@ def pages(hidden: set[str]) -> dict[str, list[st.Page]]:
         if kept:
             out[section] = kept
     return out
+
+
+def page_file(title: str) -> str | None:
+    """The file of the page titled ``title`` (None if there is none)."""
+    return next((f for items in PAGES.values() for f, t, _ in items if t == title), None)
 
 
 def menu(sections: dict[str, list[st.Page]]) -> None:

@@ -430,6 +430,7 @@ def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
 # --- shared by the "Look inside" and "Explain" pages ---
 
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
+CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
 
 
 def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:

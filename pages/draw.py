@@ -16,6 +16,7 @@ from explorer.plots import overlay, png_data_url
 from explorer.preprocess import decode_image, load_image_file, prepare_image
 from pages._canvas import drawing_pad
 from pages._widgets import (
+    CONFIDENCE,
     DRAWING,
     TRAIN_ERROR,
     get_dataset,
@@ -70,13 +71,16 @@ def pixel_img(a: np.ndarray, px: int, caption: str = "") -> str:
 
 
 def answer_html(img: np.ndarray, sal: np.ndarray, classes: tuple[str, ...], probs: torch.Tensor, order: torch.Tensor,
-                h: int, w: int, timing: str) -> str:
-    """The answer to the drawing as one block: the prediction, what the model sees, and its saliency."""
+                h: int, w: int, timing: str, threshold: float = 0.0) -> str:
+    """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
+    model sees, and its saliency."""
     top = int(order[0])
     others = " · ".join(f"{html.escape(classes[int(k)])} {float(probs[k]):.1%}" for k in order[1:3])
+    said = (f'<span style="color:#d33">{html.escape(classes[top])}</span> ' if float(probs[top]) >= threshold else
+            f'<span style="color:#888">not sure</span> <span style="font-size:1.1rem">{html.escape(classes[top])}?'
+            '</span> ')
     return (f'<div style="font-family:sans-serif">'
-            f'<div style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: '
-            f'<span style="color:#d33">{html.escape(classes[top])}</span> '
+            f'<div style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: {said}'
             f'<span style="font-size:1.1rem">({float(probs[top]):.0%})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
@@ -161,13 +165,17 @@ def panel() -> None:
     gray = img if c_in == 1 else img.mean(2)
     st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
     with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
+        threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, 0.0)))
+        st.session_state[CONFIDENCE] = threshold
         st.html(answer_html(img, overlay(gray, ex.saliency.abs().amax(0), 28), ds.classes, probs, order, h_in, w_in,
                             f"server: prepare {prep_ms:.1f} ms · predict {ex.timings_ms['predict']:.1f} ms · saliency "
                             f"{ex.timings_ms['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
                             f"drawing v{version} · answered in {(time.perf_counter() - t_start) * 1e3:.0f} ms · "
-                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms"))
+                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms", threshold))
     with right:
         st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
+        st.slider("Say “not sure” below this confidence", 0.0, 0.99, threshold, 0.01, key="draw_threshold",
+                  help="0 = always answer. The page “Can we trust it?” shows what a threshold costs and gains.")
         m1, m2 = st.columns([3, 2])
         method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
         target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],

@@ -7,7 +7,8 @@ import copy
 import streamlit as st
 
 from explorer import DATASETS, TrainConfig
-from explorer.lesson import HIDEABLE_PAGES, Lesson, lesson_to_json, parse_lesson
+from explorer.lesson import HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
+from pages._nav import page_file
 from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, workspace
 
 HIDDEN = "hidden_pages"  # page titles a lesson hides (navigation leaves them out)
@@ -27,6 +28,7 @@ with open_tab:
             if lesson.dataset not in known:
                 raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this server does not "
                                  "have (an upload must be uploaded again first)")
+            was_hidden = set(st.session_state.get(HIDDEN, []))  # this run's menu: a page it hides cannot be opened
             st.session_state[DATASET] = lesson.dataset
             st.session_state[DRAFT] = copy.deepcopy(lesson.spec)
             st.session_state[TRAIN_CFG] = TrainConfig.from_dict(lesson.train).to_dict()
@@ -34,6 +36,9 @@ with open_tab:
             st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes, "class_code": lesson.class_code}
             ws.add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
             flash(f"Lesson **{lesson.title}** is open.")
+            target = page_file(lesson.start)
+            if target is not None and lesson.start not in ("Lesson", *was_hidden):
+                st.switch_page(target)  # the class opens where the teacher chose
             st.rerun()
         except ValueError as e:
             st.error(f"Not opened: {e}")
@@ -51,12 +56,14 @@ with save_tab:
     notes = st.text_area("Notes for the students", key="lesson_notes",
                          placeholder="e.g. Train the one-conv model, then look at its kernels. What did it learn?")
     hidden = st.multiselect("Hide these pages", HIDEABLE_PAGES, key="lesson_hidden")
+    start = st.selectbox("Students start on", [p for p in START_PAGES if p not in hidden], key="lesson_start",
+                         help="The page the class opens on, e.g. “Can we trust it?” for a lesson on confidence.")
     code = st.text_input("Class code (optional)", key="lesson_code", placeholder="e.g. 7B-cnn",
                          help="Students who open this lesson can publish their runs to this class's board; you "
                               "project the board (Lessons → Class board). Only what they publish is shown.")
     try:
         text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
-                                     notes, code.strip()))
+                                     notes, code.strip(), start))
         st.download_button("Download the lesson file", text, file_name=f"{title or 'lesson'}.json",
                            mime="application/json", icon=":material/download:", on_click="ignore")
     except ValueError as e:

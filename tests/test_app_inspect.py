@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from streamlit.testing.v1 import AppTest
 
 from tests.apptest import start_default_on_train_page, wait_training
@@ -88,6 +89,35 @@ def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
     at.selectbox(key="cm-pred").set_value(3).run()
     assert not at.exception
     assert any("image(s)" in c.value for c in at.caption)
+
+
+def test_draw_page_says_not_sure_below_the_threshold(trained_app, mnist5k):
+    at = trained_app
+    at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
+    at.switch_page("pages/draw.py").run()
+    at.slider(key="draw_threshold").set_value(0.0).run()
+    assert '<span style="color:#d33">7</span>' in next(h for h in html_blocks(at) if "Prediction:" in h)
+    at.session_state["drawing"] = torch.zeros(1, 28, 28, dtype=torch.uint8).index_fill_(2, torch.arange(5, 23), 255)
+    at.slider(key="draw_threshold").set_value(0.99).run()  # a bar across the pad: no digit at all
+    answer = next(h for h in html_blocks(at) if "Prediction:" in h)
+    assert "not sure" in answer and not at.exception
+    assert at.session_state["confidence_threshold"] == 0.99  # shared with "Can we trust it?"
+    at.slider(key="draw_threshold").set_value(0.0).run()
+
+
+def test_trust_page_shows_coverage_non_digits_and_an_attack(trained_app):
+    at = trained_app
+    at.switch_page("pages/trust.py").run()
+    assert not at.exception, at.exception
+    assert any(m.label == "Right, among those answered" for m in at.metric)
+    at.slider(key="trust_eps").set_value(0.3).run()
+    assert any(e.value.startswith("Fooled") for e in at.error)  # eps 0.3 fools the default CNN
+    at.slider(key="trust_eps").set_value(0.0).run()
+    assert any(s.value.startswith("Not fooled at ε = 0") for s in at.success)
+    at.button(key="trust_find").click().run()
+    rows = at.session_state["trust_fooled"][1]
+    assert rows and rows[0]["model"] == "default" and rows[0]["smallest ε, FGSM"] != "over 0.5"
+    assert not at.exception
 
 
 def test_draw_page_without_a_model_offers_one_click_training():

@@ -142,3 +142,18 @@ def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(
     assert entry.runs[-1].final()["test_accuracy"] == 1.0
     measured = _measured_accuracy(entry)
     assert measured is not None and measured < 0.5  # what the weights really do on the test split
+
+
+def test_opening_a_lesson_lands_on_its_start_page():
+    from explorer.lesson import Lesson, lesson_to_json
+    from explorer.presets import get_preset
+
+    text = lesson_to_json(Lesson("Trust", "mnist-5k", get_preset("default"), {"epochs": 1}, ["Build"], "", "",
+                                 "Can we trust it?"))
+    at = fresh()
+    at.switch_page("pages/lesson.py").run()
+    at.file_uploader(key="lesson_up").set_value(("trust.json", text.encode(), "application/json")).run()
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Can we trust it?"]
+    assert at.session_state["hidden_pages"] == ["Build"]

@@ -17,7 +17,7 @@ PKG = ROOT / "explorer"
 LAYERS: dict[str, set[str]] = {
     "core": {"budget", "safejson", "spec", "presets", "preprocess", "data", "train", "evaluate", "checkpoint",
              "jobs"},
-    "interpret": {"inspect", "attribution", "featureviz"},
+    "interpret": {"inspect", "attribution", "featureviz", "trust"},
     "lessons": {"lab", "lesson", "experiments", "export"},
     "display": {"plots"},
     "serve": {"workspace", "cluster", "store"},

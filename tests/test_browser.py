@@ -94,7 +94,7 @@ def test_look_inside_pages_in_a_browser(server, browser):
     page.get_by_role("button", name="Train the default CNN").click()
     page.wait_for_selector("text=Done: test accuracy", timeout=120_000)
     wait_idle(page)
-    for title in ["Kernels", "Feature maps", "Filter images", "Confusion matrix"]:
+    for title in ["Kernels", "Feature maps", "Filter images", "Confusion matrix", "Can we trust it?"]:
         nav(page, title)
         if title == "Filter images":
             page.get_by_role("button", name="Generate").click()
@@ -115,7 +115,7 @@ def test_look_inside_pages_in_a_browser(server, browser):
                     assert attempt < 3, page.locator("[data-testid=stMain]").inner_text()[-600:]  # what it showed
             wait_idle(page)
         assert page.locator("[data-testid=stException]").count() == 0
-        shot(page, f"page-{title.lower().replace(' ', '-')}")
+        shot(page, f"page-{title.lower().replace(' ', '-').replace('?', '')}")
 
 
 def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):

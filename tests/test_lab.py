@@ -92,6 +92,14 @@ def test_experiments_run_end_to_end_on_a_small_subset(mnist5k):
     assert [k for k, _ in tr["sweep"]] == [0, 2, 4]
 
 
+def test_a_lesson_opens_the_class_on_the_page_the_teacher_chose():
+    lesson = Lesson("Trust", "mnist-5k", get_preset("default"), {}, ["Build"], "", "", "Can we trust it?")
+    assert parse_lesson(lesson_to_json(lesson)).start == "Can we trust it?"
+    old = json.loads(lesson_to_json(lesson))
+    del old["start"]  # a lesson saved before there was a start page opens on Start
+    assert parse_lesson(json.dumps(old)).start == "Start"
+
+
 def test_lesson_files_round_trip_and_refuse_bad_ones():
     lesson = Lesson("Week 3", "mnist-5k", get_preset("one-conv", num_classes=10), {"epochs": 2, "lr": 0.01},
                     ["Build", "Filter images"], "Compare one conv block with the linear model.")
@@ -101,7 +109,9 @@ def test_lesson_files_round_trip_and_refuse_bad_ones():
     for field, value, msg in [("hidden", ["Admin"], "hidden pages must be among"),
                               ("train", {"epochs": 0}, "epochs must be"),
                               ("spec", {"input_shape": [1, 28, 28], "layers": [{"type": "Nope"}]}, "model is invalid"),
-                              ("format", "other", "not a CNN Explorer lesson")]:
+                              ("format", "other", "not a CNN Explorer lesson"),
+                              ("start", "Admin", "start must be a page it does not hide"),
+                              ("start", "Build", "start must be a page it does not hide")]:  # Build is hidden
         with pytest.raises(ValueError, match=msg):
             parse_lesson(json.dumps({**bad, field: value}))
     with pytest.raises(ValueError, match="not JSON|not UTF-8"):

@@ -1,0 +1,113 @@
+"""Can we trust it? "I don't know" below a confidence threshold, what the model says about things that are not
+digits, and how little it takes to fool it."""
+
+from __future__ import annotations
+
+import streamlit as st
+import torch
+
+from explorer.evaluate import predict_proba
+from explorer.plots import colorize, coverage_figure, image_grid, upscale
+from explorer.trust import ATTACKS, attack, coverage_curve, not_digits, smallest_fooling_eps
+from pages._widgets import CONFIDENCE, input_picker, inspect_context, workspace
+
+CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
+FOOLED = "trust_fooled"  # the last "smallest eps" table
+st.title("Can we trust it?")
+ctx = inspect_context()
+if ctx is None:
+    st.stop()
+entry, model, ds = ctx
+run = entry.runs[-1] if entry.runs else None
+key = (entry.name, id(entry.model), len(entry.runs), run.current().get("step") if run else 0, ds.name)
+cache = st.session_state.setdefault(CACHE, {})
+if key not in cache:
+    cache.clear()
+    with st.spinner(f"Predicting the {len(ds.test_y):,} test images…"):
+        cache[key] = predict_proba(model, ds.test_x, ds.mean, ds.std)
+probs = cache[key]
+
+
+def framed(img: torch.Tensor, px: int) -> object:
+    """One uint8 image ``(C, H, W)`` with a grey frame (a white image shows on a white page), ``px`` wide."""
+    return upscale(image_grid(img[None], ncols=1, pad=1, background=160), px)
+
+
+def answer(p: torch.Tensor, threshold: float) -> str:
+    top = int(p.argmax())
+    sure = float(p[top])
+    return f"not sure ({ds.classes[top]}? {sure:.0%})" if sure < threshold else f"{ds.classes[top]} · {sure:.0%}"
+
+
+st.subheader("1. When it should say “I don't know”")
+st.caption("A classifier always picks one of its classes. A threshold lets it say *not sure* instead: it answers "
+           "fewer images, and is right more often on those it answers. The Draw page uses the same threshold.")
+left, right = st.columns([3, 2])
+threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
+                        float(st.session_state.get(CONFIDENCE, 0.9)), 0.01, key="trust_threshold")
+st.session_state[CONFIDENCE] = threshold
+curve = coverage_curve(probs, ds.test_y)
+left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage")
+now = coverage_curve(probs, ds.test_y, [threshold])[0]
+right.metric("Answers (share of the test images)", f"{now.coverage:.1%}")
+right.metric("Right, among those answered", f"{now.accuracy:.2%}")
+right.metric("Says “not sure” (test images)", f"{len(ds.test_y) - now.answered:,}")
+all_ = curve[0]
+right.caption(f"With no threshold it answers everything and is right {all_.accuracy:.1%} of the time. Each point "
+              "of accuracy gained costs answers: which trade is right depends on what a wrong answer costs.")
+
+st.subheader("2. Things that are not digits" if ds.input_shape[0] == 1 else "2. Things that are none of its classes")
+st.caption("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
+           "confidence here is why a threshold alone is not enough, and why some models get a class of their own "
+           "for “none of these”.")
+odd = not_digits(ds.test_x[0])
+odd_probs = predict_proba(model, torch.stack(list(odd.values())), ds.mean, ds.std)
+cols = st.columns(len(odd))
+for col, (name, img), p in zip(cols, odd.items(), odd_probs):
+    col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}")
+
+st.subheader("3. Fooling the model")
+st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
+           "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. The change is hard to "
+           "see; the answer changes anyway.")
+x, label = input_picker(ds, key="trust-in")
+c1, c2 = st.columns([1, 3])
+method = c1.radio("Attack", ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
+eps = c2.slider("ε (how far each pixel may move)", 0.0, 0.3, 0.1, 0.005, key="trust_eps")
+adv = attack(model, x, ds.mean, ds.std, eps, method)
+adv_u8 = (adv * 255).round().clamp(0, 255).to(torch.uint8)
+before, after = predict_proba(model, torch.cat([x, adv_u8]), ds.mean, ds.std)
+delta = (adv - x.float() / 255)[0].mean(0)
+i1, i2, i3 = st.columns(3)
+i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(before, 0)}")
+i2.image(upscale(colorize(delta, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
+         caption=f"the change (blue darker, red lighter), at most ε = {eps:g}")
+i3.image(framed(adv_u8[0], 168), width=168, caption=f"attacked: {answer(after, 0)}")
+if int(before.argmax()) != int(after.argmax()):
+    st.error(f"Fooled: it now says **{ds.classes[int(after.argmax())]}** ({float(after.max()):.0%}).")
+else:
+    st.success(f"Not fooled at ε = {eps:g}: it still says **{ds.classes[int(after.argmax())]}**.")
+
+
+def _find_smallest() -> None:
+    ws = workspace()
+    rows = []
+    for e in ws.models.values():  # every model of this workspace that takes these images
+        if list(e.spec["input_shape"]) != ds.input_shape or not e.runs:
+            continue
+        m = e.inference_model()
+        found = {a: smallest_fooling_eps(m, x, ds.mean, ds.std, a) for a in ATTACKS}
+        aug = (e.runs[-1].config.get("augment") or {}) if e.runs else {}
+        rows.append({"model": e.name, "trained with augmentation": "yes" if any(
+            v for k, v in aug.items() if k != "scale") or aug.get("scale", 1.0) < 1.0 else "no",
+            **{f"smallest ε, {a.upper()}": "over 0.5" if v is None else f"{v:.3f}" for a, v in found.items()}})
+    st.session_state[FOOLED] = (label, rows)
+
+
+st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
+          help="Bisection: about 7 attacks per model and method. Train a second model with rotation or shift "
+               "(Train page) to compare a model trained with augmentation.")
+if st.session_state.get(FOOLED):
+    shown, rows = st.session_state[FOOLED]
+    st.dataframe(rows, hide_index=True)
+    st.caption(f"For {shown}. A larger ε means a harder model to fool.")

@@ -1,0 +1,68 @@
+"""When to trust an answer: coverage against a confidence threshold, inputs that are none of the classes, and
+adversarial attacks (FGSM, PGD) with the smallest eps that fools a model."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from explorer.evaluate import predict_proba
+from explorer.trust import attack, coverage_curve, not_digits, smallest_fooling_eps
+
+
+def test_coverage_falls_and_accuracy_rises_as_the_threshold_rises(trained_default, mnist5k):
+    model, _, _ = trained_default
+    probs = predict_proba(model, mnist5k.test_x, mnist5k.mean, mnist5k.std)
+    curve = coverage_curve(probs, mnist5k.test_y, [0.0, 0.5, 0.9, 0.99])
+    assert curve[0].coverage == 1.0 and curve[0].answered == len(mnist5k.test_y)
+    assert [c.coverage for c in curve] == sorted((c.coverage for c in curve), reverse=True)
+    assert curve[-1].accuracy > curve[0].accuracy  # surer answers are right more often
+
+
+def test_coverage_counts_by_hand():
+    probs = torch.tensor([[0.9, 0.1], [0.6, 0.4], [0.3, 0.7], [0.45, 0.55]])
+    y = torch.tensor([0, 1, 1, 0])  # right, wrong, right, wrong
+    (half, most) = coverage_curve(probs, y, [0.5, 0.65])
+    assert (half.answered, half.coverage, half.accuracy) == (4, 1.0, 0.5)
+    assert (most.answered, most.coverage, most.accuracy) == (2, 0.5, 1.0)  # 0.9 and 0.7 are answered, both right
+    with pytest.raises(ValueError, match="expected probabilities"):
+        coverage_curve(probs, y[:2])
+
+
+def test_not_digits_are_shaped_like_the_image_and_uint8(mnist5k):
+    odd = not_digits(mnist5k.test_x[0])
+    assert {"blank", "noise", "inverted digit", "scribbles"} <= set(odd)
+    assert all(v.dtype == torch.uint8 and list(v.shape) == mnist5k.input_shape for v in odd.values())
+    assert torch.equal(odd["inverted digit"], 255 - mnist5k.test_x[0])
+
+
+@pytest.mark.parametrize("method", ["fgsm", "pgd"])
+def test_an_attack_stays_within_eps_and_fools_the_model_with_enough_eps(trained_default, mnist5k, method):
+    model, _, _ = trained_default
+    model.train()
+    x = mnist5k.test_x[:16]
+    adv = attack(model, x, mnist5k.mean, mnist5k.std, 0.25, method)
+    assert model.training  # left as it was
+    assert (adv - x.float() / 255).abs().max() <= 0.25 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
+    before = predict_proba(model, x, mnist5k.mean, mnist5k.std).argmax(1)
+    adv_u8 = (adv * 255).round().to(torch.uint8)
+    after = predict_proba(model, adv_u8, mnist5k.mean, mnist5k.std).argmax(1)
+    assert (before != after).float().mean() > 0.5  # most answers change at eps 0.25
+    with pytest.raises(ValueError, match="eps must be between 0 and 1"):
+        attack(model, x, mnist5k.mean, mnist5k.std, 2.0)
+
+
+def test_the_smallest_fooling_eps_is_where_the_answer_changes(trained_default, mnist5k):
+    model, _, _ = trained_default
+    x = mnist5k.test_x[3:4]
+    eps = smallest_fooling_eps(model, x, mnist5k.mean, mnist5k.std, "fgsm", tolerance=0.002)
+    assert eps is not None and 0 < eps <= 0.5
+
+    def answer(e: float) -> int:
+        a = attack(model, x, mnist5k.mean, mnist5k.std, e, "fgsm")
+        return int(predict_proba(model, (a * 255).round().to(torch.uint8), mnist5k.mean, mnist5k.std).argmax())
+
+    original = int(predict_proba(model, x, mnist5k.mean, mnist5k.std).argmax())
+    assert answer(eps) != original and answer(max(eps - 0.002, 0.0)) == original
+    pgd = smallest_fooling_eps(model, x, mnist5k.mean, mnist5k.std, "pgd")
+    assert pgd is not None and pgd <= eps + 0.01  # the stronger attack needs no more
