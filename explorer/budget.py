@@ -15,6 +15,10 @@ decoded upload          ``EXPLORER_MAX_DATASET_MB``     512 MB of uint8 pixels
 kernel snapshots / run  ``EXPLORER_MAX_SNAPSHOT_MB``    64 MB
 one look-inside view    ``EXPLORER_MAX_VIEW_MB``        256 MB of float32 values held at once
 a view's work           ``EXPLORER_MAX_VIEW_VALUES``    20,000,000 activation values computed
+models of a workspace   ``EXPLORER_MAX_MODELS``         24
+a session's uploads     ``EXPLORER_MAX_UPLOADS_MB``     512 MB, all its uploaded datasets together
+runs waiting per owner  ``EXPLORER_MAX_QUEUED_RUNS``    3 (beside the one in the workers)
+one run's time          ``EXPLORER_MAX_RUN_MINUTES``    30 minutes of a worker
 ======================  ==============================  ==========================================
 """
 
@@ -39,11 +43,17 @@ class Budget:
     snapshot_mb: int = 64
     view_mb: int = 256
     view_values: int = 20_000_000
+    models: int = 24
+    uploads_mb: int = 512
+    queued_runs: int = 3
+    run_minutes: int = 30
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
            "dataset_mb": "EXPLORER_MAX_DATASET_MB", "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
-           "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES"}
+           "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES",
+           "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
+           "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:
@@ -75,6 +85,10 @@ class Budget:
     @property
     def view_bytes(self) -> int:
         return self.view_mb << 20
+
+    @property
+    def uploads_bytes(self) -> int:
+        return self.uploads_mb << 20
 
 
 def budget() -> Budget:

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .budget import budget
 from .data import Dataset
 from .jobs import Job, JobState
 from .train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
@@ -164,11 +165,17 @@ class _RunWorker:
     """A Ray actor: one training run in its own process, its own generators, its own torch threads."""
 
     def __init__(self, model: nn.Module, data: dict[str, Any], config: dict[str, Any], threads: int,
-                 lease_s: float, gpu_fraction: float = 0.0) -> None:
+                 lease_s: float, gpu_fraction: float = 0.0, max_minutes: float = 0.0) -> None:
         torch.set_num_threads(max(1, threads))
         cap_gpu_memory(gpu_fraction)
         self.trainer = Trainer(model, _dataset_from_arrays(data), TrainConfig.from_dict(config))
         self.lease = _Lease(lease_s, self._expired)
+        if max_minutes > 0:  # paused time counts: a paused run holds its worker too
+            timer = threading.Timer(max_minutes * 60, self.trainer.stop, kwargs={"reason": (
+                f"stopped after {max_minutes:g} minutes, the server's time budget for one run "
+                "(EXPLORER_MAX_RUN_MINUTES); the model keeps the weights it had reached")})
+            timer.daemon = True
+            timer.start()
         self.trainer.start()
 
     def _expired(self) -> None:
@@ -505,6 +512,10 @@ class Cluster:
         handle = RemoteTrainer(self, owner, model, dataset, config)
         with self._lock:
             q = self._owners.setdefault(owner, _OwnerQueue())
+            waiting, most = sum(not h.done for h in q.waiting), budget().queued_runs
+            if q.active is not None and not q.active.done and waiting >= most:
+                raise ValueError(f"{waiting} of your runs already wait for the one that trains (at most {most} "
+                                 "wait per workspace): stop one, or wait for them")
             q.waiting.append(handle)
             self._advance(owner)
         return handle
@@ -523,7 +534,7 @@ class Cluster:
             threads = max(1, int(self.settings.cpus_per_run))
             h.actor = self._run_actor.options(**opts).remote(
                 copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config.to_dict(), threads,
-                self.settings.lease_s, opts["num_gpus"])
+                self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
             h.status, h.submitted_at = "queued", time.monotonic()
             q.active = h
             self._runs[h.id] = h

@@ -87,6 +87,12 @@ class Dataset:
         return {"name": self.name, "classes": list(self.classes), "mean": list(self.mean), "std": list(self.std),
                 "input_shape": self.input_shape}
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its images and labels take."""
+        return sum(t.numel() * t.element_size() for t in (self.train_x, self.train_y, self.val_x, self.val_y,
+                                                            self.test_x, self.test_y))
+
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
 
@@ -463,6 +469,17 @@ def _class_folders(names: list[str]) -> dict[str, list[str]]:
         if len(p) >= 2:
             groups.setdefault("/".join(p[:-1]), []).append(full)
     return groups
+
+
+def check_uploads_room(uploads: dict[str, Dataset], new: Dataset) -> None:
+    """Refuse ``new`` when it and a session's other uploads (``uploads``, by name) take more memory together than
+    the server's budget for one session's uploads; the sentence says what to remove."""
+    others = {n: d for n, d in uploads.items() if n != new.name}
+    total, most = sum(d.nbytes for d in others.values()) + new.nbytes, budget().uploads_bytes
+    if total > most:
+        raise DataError(f"with {new.name} ({new.nbytes / 2**20:,.0f} MB) your uploads would take "
+                        f"{total / 2**20:,.0f} MB; a session keeps at most {most >> 20:,} MB of uploads: remove one "
+                        f"first ({', '.join(others)}), or load it at a smaller image size")
 
 
 def _check_decoded_size(n: int, size: int, name: str) -> None:

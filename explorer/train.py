@@ -280,6 +280,7 @@ class Trainer(RunView):
         self.snapshots: list[dict[str, Any]] = []
         self.status = "ready"  # ready, running, paused, stopping, stopped, finished, diverged, failed
         self.message = ""
+        self._stop_reason: str | None = None
         self.step = 0
         self.total_steps = 0
         self._lock = threading.Lock()  # guards weights during an optimiser step, and the lists above
@@ -320,15 +321,17 @@ class Trainer(RunView):
             return True
         return False
 
-    def stop(self) -> bool:
-        """Stop at the next step, from running, paused or not yet started; True if it will stop."""
+    def stop(self, reason: str | None = None) -> bool:
+        """Stop at the next step, from running, paused or not yet started; True if it will stop. ``reason``
+        becomes the run's last message (default: the step it stopped at)."""
         with self._lock:
             if self.status in ("running", "paused"):
                 self.status = "stopping"
             elif self.status == "ready":
-                self.status, self.message = "stopped", "stopped before it started"
+                self.status, self.message = "stopped", reason or "stopped before it started"
             else:
                 return False
+            self._stop_reason = reason
             self._stop.set()
             self._resume.set()
             return True
@@ -424,7 +427,7 @@ class Trainer(RunView):
                     self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
                     win_t = time.perf_counter()  # paused time is not training time
                 if self._stop.is_set():
-                    self._finish("stopped", f"stopped at step {self.step}")
+                    self._finish("stopped", self._stop_reason or f"stopped at step {self.step}")
                     return
                 idx = perm[i * bs:(i + 1) * bs]
                 xb = x_all[idx].float().mul_(scale).sub_(shift)  # (B, C, H, W) normalised

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from .budget import budget
 from .checkpoint import Checkpoint, save_checkpoint
 from .data import Dataset
 from .jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
@@ -185,9 +186,17 @@ class Workspace:
             return base
         return next(f"{base} ({i})" for i in itertools.count(2) if f"{base} ({i})" not in self.models)
 
+    def _check_room(self) -> None:
+        most = budget().models
+        if len(self.models) >= most:
+            raise ValueError(f"this workspace already keeps {len(self.models)} models, the most one may keep "
+                             f"({most}): remove one first (sidebar: Remove this model)")
+
     def add_model(self, spec: dict[str, Any], name: str | None = None, seed: int = 0,
                   dataset: dict[str, Any] | None = None) -> ModelEntry:
-        """Build ``spec`` into a new model, make it current, and return it."""
+        """Build ``spec`` into a new model, make it current, and return it (a ValueError when the workspace
+        already keeps the most models the server's budget allows)."""
+        self._check_room()
         model = build_model(spec, seed=seed)
         entry = ModelEntry(self.unique_name(name or spec.get("name") or "model"), spec, model, dataset)
         self.models[entry.name] = entry
@@ -195,6 +204,7 @@ class Workspace:
         return entry
 
     def add_checkpoint(self, ck: Checkpoint, name: str | None = None) -> ModelEntry:
+        self._check_room()
         entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset,
                            source="loaded")
         if ck.history.get("epochs"):

@@ -235,6 +235,9 @@ def sidebar() -> None:
         f"**{e.name}** · {e.params:,} params  \n"
         f"data: `{ds}` · device: `{e.device}`  \n"
         f"{STATE_ICON.get(e.state, '')} {e.state} · test accuracy **{fmt_acc(e.test_accuracy)}**")
+    with sb.popover("Remove this model", icon=":material/delete:", width="stretch"):
+        st.caption(f"**{e.name}**, its runs and its weights leave this workspace for good.")
+        st.button(f"Remove {e.name}", key="sidebar_remove", on_click=_remove_model, args=(e.name,), type="primary")
     c1, c2 = sb.columns([3, 2])
     if e.runs:  # both files are made at the click, not on every rerun
         c1.download_button("Checkpoint", icon=":material/download:", data=e.checkpoint_bytes,
@@ -246,6 +249,11 @@ def sidebar() -> None:
                        width="stretch", help="The model for Netron, onnxruntime and other tools: input `pixels` "
                        "(N, C, H, W) in 0..255 once trained, output `logits`; class names in its metadata.")
     workspace_link(sb)
+
+
+def _remove_model(name: str) -> None:
+    workspace().remove(name)
+    flash(f"Removed **{name}**.", "info")
 
 
 def workspace_link(where: Any) -> None:
@@ -279,11 +287,11 @@ def train_default(ds: Dataset) -> None:
     ws = workspace()
     spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
     entry = ws.entry()
-    if entry is None or entry.runs or entry.spec != spec:
-        ws.add_model(spec, "default")
     try:
+        if entry is None or entry.runs or entry.spec != spec:
+            ws.add_model(spec, "default")
         ws.start_training(ds, TrainConfig())
-    except ValueError as e:
+    except ValueError as e:  # a refusal (the server's budget, a queue that is full) is shown by the page
         st.session_state[TRAIN_ERROR] = str(e)
 
 

@@ -263,11 +263,14 @@ with right:
         exists = name in ws.models
         if st.button("Replace model" if exists else "Create model", type="primary", disabled=summary is None,
                      help="Makes this network the current model (fresh weights)."):
-            if exists:
-                ws.remove(name)
-            ws.add_model(copy.deepcopy(draft), name)
-            flash(f"**{name}** is the current model: train it on the Train page.")
-            st.rerun()
+            try:
+                if exists:
+                    ws.remove(name)
+                ws.add_model(copy.deepcopy(draft), name)
+                flash(f"**{name}** is the current model: train it on the Train page.")
+                st.rerun()
+            except ValueError as e:  # the workspace keeps the most models the server allows
+                st.error(f"Not created: {e}.")
     st.subheader("Import / export")
     if summary is not None:
         e1, e2 = st.columns(2)

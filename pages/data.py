@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
+from explorer.data import check_uploads_room
 from explorer.plots import class_distribution, image_grid
 from pages._widgets import DATASET, UPLOADS, dataset_names, get_dataset
 
@@ -27,6 +28,17 @@ if choice != st.session_state[DATASET]:
     except ValueError as e:  # DataError, and any other sentence the library raises
         st.error(f"{e}. Keeping **{st.session_state[DATASET]}**.")
 
+def _remove_upload(name: str) -> None:
+    st.session_state[UPLOADS].pop(name, None)
+    st.session_state[DATASET] = "mnist-5k"
+
+
+if st.session_state[DATASET] in uploads:
+    current = uploads[st.session_state[DATASET]]
+    st.button(f"Remove the upload {current.name} ({current.nbytes / 2**20:,.1f} MB) from this session",
+              icon=":material/delete:", on_click=_remove_upload, args=(current.name,), key="data_remove_upload",
+              help="Your uploads together may take at most the server's budget for one session.")
+
 with st.expander("Upload your own data"):
     tab_csv, tab_zip = st.tabs(["CSV (label, pixel1 … pixelN)", "Zip of class folders"])
     with tab_csv:
@@ -43,6 +55,7 @@ with st.expander("Upload your own data"):
                 name = f_train.name.rsplit(".", 1)[0]
                 ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
                               class_names=class_names)
+                check_uploads_room(uploads, ds)
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()
@@ -58,6 +71,7 @@ with st.expander("Upload your own data"):
             try:
                 ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
                                     grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
+                check_uploads_room(uploads, ds)
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()

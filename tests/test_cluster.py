@@ -245,3 +245,18 @@ def test_a_gpu_worker_is_held_to_the_share_of_the_card_ray_gave_it(monkeypatch):
     assert calls == [0.25]
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     assert cap_gpu_memory(0.5) is None and calls == [0.25]  # no GPU here: nothing to cap
+
+
+def test_a_workspace_queues_at_most_the_budgets_runs(cluster, mnist5k, monkeypatch):
+    monkeypatch.setenv("EXPLORER_MAX_QUEUED_RUNS", "2")
+    owner = "queue-cap"
+    first = cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=0), mnist5k, small(epochs=30))
+    waiting = [cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=i), mnist5k, small()) for i in (1, 2)]
+    with pytest.raises(ValueError, match=r"2 of your runs already wait for the one that trains \(at most 2 wait per "
+                                         r"workspace\)"):
+        cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=3), mnist5k, small())
+    assert cluster.submit_run("another-workspace", build_model(DROPOUT_SPEC, seed=4), mnist5k, small()).join(180)
+    waiting[0].stop()  # a stopped run frees its place in the queue
+    cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=5), mnist5k, small())
+    cluster.end_owner(owner)
+    assert first.join(60)

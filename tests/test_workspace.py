@@ -62,3 +62,58 @@ def test_job_reports_progress_result_and_errors():
     bad = Job("bad", lambda progress: (_ for _ in ()).throw(ValueError("no such layer")))
     bad.join(5)
     assert bad.finished and bad.error == "no such layer"
+
+
+def test_a_workspace_keeps_at_most_the_models_the_budget_allows(monkeypatch):
+    from explorer.presets import get_preset
+
+    monkeypatch.setenv("EXPLORER_MAX_MODELS", "2")
+    ws = Workspace()
+    ws.add_model(get_preset("linear"), "a")
+    ws.add_model(get_preset("linear"), "b")
+    with pytest.raises(ValueError, match=r"already keeps 2 models, the most one may keep \(2\): remove one first"):
+        ws.add_model(get_preset("linear"), "c")
+    ws.remove("a")
+    assert ws.add_model(get_preset("linear"), "c").name == "c"  # room again
+
+
+def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
+    import dataclasses
+
+    from explorer.data import DataError, check_uploads_room
+
+    monkeypatch.setenv("EXPLORER_MAX_UPLOADS_MB", "5")  # mnist-5k takes about 4 MB
+    other = dataclasses.replace(mnist5k, name="signs")
+    check_uploads_room({}, other)
+    check_uploads_room({"signs": other}, other)  # loading the same name again replaces it
+    with pytest.raises(DataError, match=r"with letters \(4 MB\) your uploads would take 8 MB; a session keeps at "
+                                        r"most 5 MB of uploads: remove one first \(signs\)"):
+        check_uploads_room({"signs": other}, dataclasses.replace(mnist5k, name="letters"))
+
+
+def test_a_run_stopped_for_a_reason_says_it(mnist5k):
+    from explorer.presets import get_preset
+    from explorer.spec import build_model
+    from explorer.train import TrainConfig, Trainer
+
+    t = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, eval_splits=()))
+    t.start()
+    while t.step < 3:
+        time.sleep(0.01)
+    t.stop(reason="stopped after 30 minutes, the server's time budget")
+    t.join(30)
+    assert t.status == "stopped" and t.message == "stopped after 30 minutes, the server's time budget"
+
+
+def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
+    from explorer.cluster import _dataset_arrays, _RunWorker
+    from explorer.presets import get_preset
+    from explorer.spec import build_model
+    from explorer.train import TrainConfig
+
+    worker = _RunWorker(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
+                        TrainConfig(epochs=200, eval_splits=()).to_dict(), 1, 60, 0.0, max_minutes=0.02)
+    worker.trainer.join(60)
+    reply = worker.poll(0, 0, -1)
+    assert reply["status"] == "stopped" and "time budget for one run" in reply["message"]
+    assert 0 < reply["step"] < reply["total_steps"] and "weights" in reply  # the weights it reached come back
