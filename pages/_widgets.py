@@ -235,9 +235,6 @@ def sidebar() -> None:
         f"**{e.name}** · {e.params:,} params  \n"
         f"data: `{ds}` · device: `{e.device}`  \n"
         f"{STATE_ICON.get(e.state, '')} {e.state} · test accuracy **{fmt_acc(e.test_accuracy)}**")
-    with sb.popover("Remove this model", icon=":material/delete:", width="stretch"):
-        st.caption(f"**{e.name}**, its runs and its weights leave this workspace for good.")
-        st.button(f"Remove {e.name}", key="sidebar_remove", on_click=_remove_model, args=(e.name,), type="primary")
     c1, c2 = sb.columns([3, 2])
     if e.runs:  # both files are made at the click, not on every rerun
         c1.download_button("Checkpoint", icon=":material/download:", data=e.checkpoint_bytes,
@@ -248,6 +245,9 @@ def sidebar() -> None:
                        file_name=f"{_slug(e.name)}.onnx", mime="application/octet-stream", on_click="ignore",
                        width="stretch", help="The model for Netron, onnxruntime and other tools: input `pixels` "
                        "(N, C, H, W) in 0..255 once trained, output `logits`; class names in its metadata.")
+    with sb.popover("Remove this model", icon=":material/delete:", width="stretch"):
+        st.caption(f"**{e.name}**, its runs and its weights leave this workspace for good.")
+        st.button(f"Remove {e.name}", key="sidebar_remove", on_click=_remove_model, args=(e.name,), type="primary")
     workspace_link(sb)
 
 

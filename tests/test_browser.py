@@ -449,7 +449,7 @@ def test_the_first_minute_on_a_freshly_started_server(browser):
         assert page.locator(".st-key-menu a", has_text="Build").count() == 1
 
 
-def test_the_sidebar_downloads_the_model_as_onnx_and_as_a_checkpoint(server, browser, tmp_path):
+def test_the_sidebar_downloads_the_model_as_onnx_and_a_checkpoint_and_removes_it(server, browser, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     import numpy as np
 
@@ -472,4 +472,8 @@ def test_the_sidebar_downloads_the_model_as_onnx_and_as_a_checkpoint(server, bro
     ck = tmp_path / dl.value.suggested_filename
     dl.value.save_as(ck)
     assert load_checkpoint(ck).dataset["name"] == "mnist-5k"
+    sidebar = page.locator("[data-testid=stSidebar]")
+    sidebar.get_by_text("Remove this model").click()  # and a model can be removed, to make room for others
+    page.get_by_role("button", name="Remove default").click()
+    page.wait_for_selector("text=No model yet", timeout=20_000)
     page.close()
