@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,22 @@ class StaleWorkspaceError(StoreError):
 
 
 MAX_BOARD_ENTRIES = 200  # runs on one class's board
+MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs this store wrote or read, so an unchanged one is not written again
+
+
+def _digest(data: bytes) -> str:
+    """A fingerprint of a safetensors blob that is the same for the same contents: safetensors writes its header's
+    keys in no fixed order, so the header is hashed with its keys sorted, then the tensor bytes."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    try:
+        n = int.from_bytes(data[:8], "little")
+        h.update(json.dumps(json.loads(data[8:8 + n]), sort_keys=True).encode())
+        h.update(data[8 + n:])
+    except ValueError:  # not safetensors (a damaged row): its bytes as they are
+        h.update(data)
+    return h.hexdigest()
 
 STALE = "this workspace was saved from another tab or machine meanwhile; reload to see it"
 
@@ -66,6 +83,7 @@ class SavedWorkspace:
     uploads: dict[str, Dataset] = field(default_factory=dict)
     version: int = 0
     updated: float = 0.0
+    kept: list[str] = field(default_factory=list)  # sentences: what could not be opened, and is kept as it was
 
 
 def dataset_to_bytes(ds: Dataset) -> bytes:
@@ -100,6 +118,8 @@ class WorkspaceStore:
 
         self.sa = sa
         self.busy_timeout_s = busy_timeout_s  # how long SQLite waits for another process's lock
+        self._written: dict[tuple[str, str, str], str] = {}  # (workspace, kind, name) -> digest in the database
+        self._written_lock = threading.Lock()
         self.notice = ""  # a sentence for the UI when the database had to be started afresh
         self.ttl_days = float(os.environ.get("EXPLORER_WORKSPACE_TTL_DAYS", 30) if ttl_days is None else ttl_days)
         self.url = url or os.environ.get("EXPLORER_DATABASE_URL") or ""
@@ -233,23 +253,49 @@ class WorkspaceStore:
                  "started": r.started, "config": json.dumps(r.config), "history": json.dumps(_history(r))}
                 for r in ws.all_runs()]
         ups = [{"ws": ws_id, "name": n, "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
+        kept_models, kept_uploads = set(ws.kept_models) - set(ws.models), set(ws.kept_uploads) - set(uploads or {})
+        written: dict[tuple[str, str, str], str] = {}
         try:
             with self.engine.begin() as c:
                 new_version = self._claim(c, ws_id, version, now, settings, ws.current)
-                for t in (self.t_models, self.t_runs, self.t_uploads):
-                    c.execute(t.delete().where(t.c.ws == ws_id))
-                if models:
-                    c.execute(self.t_models.insert(), models)
+                self._sync(c, self.t_models, ws_id, "model", models, "checkpoint", kept_models, written)
+                self._sync(c, self.t_uploads, ws_id, "upload", ups, "data", kept_uploads, written)
+                t = self.t_runs  # small JSON rows: written again, except those of a kept model
+                c.execute(t.delete().where((t.c.ws == ws_id) & t.c.model.not_in(sorted(kept_models))))
                 if runs:
-                    c.execute(self.t_runs.insert(), runs)
-                if ups:
-                    c.execute(self.t_uploads.insert(), ups)
+                    c.execute(t.insert(), runs)
         except sa.exc.IntegrityError:  # another writer created the same workspace first
             raise StaleWorkspaceError(STALE) from None
         except sa.exc.DBAPIError as e:  # locked past the timeout, disk full, server gone: nothing was written
             why = str(getattr(e, "orig", None) or e).splitlines()[0]
             raise StoreError(f"the database did not take the save ({why})") from None
+        self._remember(written)
         return new_version
+
+    def _sync(self, c: Any, t: Any, ws_id: str, kind: str, rows: list[dict[str, Any]], blob: str, kept: set[str],
+              written: dict[tuple[str, str, str], str]) -> None:
+        """Make the workspace's rows of table ``t`` be ``rows`` (plus the ``kept`` ones, untouched), writing a
+        blob only when it changed since this store last wrote or read it."""
+        names = [r["name"] for r in rows]
+        c.execute(t.delete().where((t.c.ws == ws_id) & t.c.name.not_in(names + sorted(kept))))
+        cols = [t.c.name, t.c.position] if "position" in t.c else [t.c.name]
+        present = {r[0]: r[-1] for r in c.execute(self.sa.select(*cols).where(t.c.ws == ws_id))}
+        for r in rows:
+            key, digest = (ws_id, kind, r["name"]), _digest(r[blob])
+            written[key] = digest
+            if r["name"] not in present:
+                c.execute(t.insert().values(**r))
+            elif self._written.get(key) != digest:
+                c.execute(t.update().where((t.c.ws == ws_id) & (t.c.name == r["name"])).values(**r))
+            elif "position" in r and present[r["name"]] != r["position"]:  # the same blob, in another place
+                c.execute(t.update().where((t.c.ws == ws_id) & (t.c.name == r["name"])).values(position=r["position"]))
+
+    def _remember(self, written: dict[tuple[str, str, str], str]) -> None:
+        """What is in the database now, after a committed save (the oldest entries go past a bound)."""
+        with self._written_lock:
+            self._written.update(written)
+            while len(self._written) > MAX_REMEMBERED_BLOBS:
+                self._written.pop(next(iter(self._written)))
 
     def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: dict[str, Any],
                current: str | None) -> int:
@@ -288,13 +334,17 @@ class WorkspaceStore:
                                .order_by(self.t_models.c.position)).all()
             runs = c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws == ws_id).order_by(self.t_runs.c.id)).all()
             ups = c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws == ws_id)).all()
+        kept: list[str] = []
         for m in models:
             try:
                 ck = load_checkpoint(m.checkpoint)
-            except CheckpointError:
-                continue  # a damaged model is left out; the rest of the workspace still opens
+            except CheckpointError as e:  # the rest of the workspace opens; this model stays in the database
+                workspace.kept_models.add(m.name)
+                kept.append(f"the model {m.name!r} cannot be opened on this server ({e}); it is kept as it was")
+                continue
             dataset = None if ck.dataset.get("standin") else ck.dataset
             workspace.models[m.name] = ModelEntry(m.name, ck.spec, ck.model, dataset, source=m.source)
+            self._written[(ws_id, "model", m.name)] = _digest(m.checkpoint)
         for r in runs:
             entry = workspace.models.get(r.model)
             if entry is None:
@@ -312,10 +362,12 @@ class WorkspaceStore:
         for u in ups:
             try:
                 uploads[u.name] = dataset_from_bytes(u.data)
-            except StoreError:
-                continue
+                self._written[(ws_id, "upload", u.name)] = _digest(u.data)
+            except StoreError as e:
+                workspace.kept_uploads.add(u.name)
+                kept.append(f"the upload {u.name!r} cannot be opened ({e}); it is kept as it was")
         return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
-                              row.updated)
+                              row.updated, kept)
 
     # -- the class board: only what a student publishes, nothing else of their workspace --
     def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,

@@ -163,6 +163,9 @@ class Workspace:
         self.cluster = cluster
         self.models: dict[str, ModelEntry] = {}
         self.current: str | None = None
+        # saved models and uploads this server could not open: their rows stay in the database as they were
+        self.kept_models: set[str] = set()
+        self.kept_uploads: set[str] = set()
         self._run_ids = itertools.count(1)
 
     @property

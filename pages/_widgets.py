@@ -62,6 +62,8 @@ def init_session() -> None:
                     st.session_state[k] = saved.settings[k]
             st.session_state[UPLOADS] = saved.uploads
             st.session_state[WS_VERSION] = saved.version
+            for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
+                flash(sentence[0].upper() + sentence[1:] + ".", "warning")
         else:
             ws_id = store.new_id() if store is not None else None
             st.session_state[WS_VERSION] = None

@@ -254,3 +254,55 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
         store.publish("7B-cnn", ws_id, Run(9, "u", "mnist-5k", {}, 1), get_preset("linear"), "x")
     with pytest.raises(ValueError, match="class code"):
         store.publish("no spaces allowed", ws_id, entry.runs[0], entry.spec, "x")
+
+
+def test_a_model_this_server_cannot_open_is_reported_and_kept_not_deleted(store, monkeypatch):
+    from explorer.workspace import Run
+
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "small")
+    ws.add_model(get_preset("cifar-cnn"), "big")  # 545,098 parameters
+    ws.models["big"].runs.append(Run(1, "big", "cifar10", {}, 545_098, history={"status": "finished", "epochs": []}))
+    store.save(ws_id, ws, {})
+    monkeypatch.setenv("EXPLORER_MAX_PARAMS", "100000")  # the operator lowers the budget
+    back = Workspace()
+    saved = store.load(ws_id, back)
+    assert list(back.models) == ["small"] and back.kept_models == {"big"}
+    assert any("'big' cannot be opened" in k and "545,098 parameters" in k and "kept" in k for k in saved.kept)
+    back.add_model(get_preset("linear"), "another")
+    store.save(ws_id, back, {}, version=saved.version)  # the next save keeps what it could not open
+    monkeypatch.delenv("EXPLORER_MAX_PARAMS")
+    again = Workspace()
+    store.load(ws_id, again)
+    assert set(again.models) == {"small", "big", "another"} and len(again.models["big"].runs) == 1
+    again.remove("big")  # removed on purpose, it goes
+    store.save(ws_id, again, {})
+    assert _model_names(store, ws_id) == {"small", "another"}
+
+
+def _model_names(store, ws_id: str) -> set[str]:
+    t = store.t_models
+    with store.engine.connect() as c:
+        return {r.name for r in c.execute(store.sa.select(t.c.name).where(t.c.ws == ws_id))}
+
+
+def test_a_save_writes_only_the_models_that_changed(store):
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "a")
+    ws.add_model(get_preset("default"), "b")
+    store.save(ws_id, ws, {})
+    statements: list[str] = []
+    store.sa.event.listen(store.engine, "before_cursor_execute",
+                          lambda conn, cur, sql, params, ctx, many: statements.append(sql.split()[0] + " " + sql))
+    store.save(ws_id, ws, {"nothing": "changed in the models"})
+    assert not [s for s in statements if s.startswith(("INSERT", "UPDATE")) and " models " in s.replace('"', " ")]
+    with torch.no_grad():
+        ws.models["b"].model[0].weight.add_(1.0)
+    ws.models["b"]._checkpoint = None  # (its weights changed outside a run: the cached file is stale)
+    statements.clear()
+    store.save(ws_id, ws, {})
+    touched = [s for s in statements if s.startswith(("INSERT", "UPDATE")) and " models " in s.replace('"', " ")]
+    assert len(touched) == 1 and touched[0].startswith("UPDATE")  # b only
+    back = Workspace()
+    store.load(ws_id, back)
+    assert torch.equal(back.models["b"].model[0].weight, ws.models["b"].model[0].weight)
