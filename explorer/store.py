@@ -46,6 +46,12 @@ MAX_BOARD_ENTRIES = 200  # runs on one class's board
 MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs this store wrote or read, so an unchanged one is not written again
 
 
+def _key_hash(class_code: str, key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{class_code}\0{key}".encode()).hexdigest()
+
+
 def _digest(data: bytes) -> str:
     """A fingerprint of a safetensors blob that is the same for the same contents: safetensors writes its header's
     keys in no fixed order, so the header is hashed with its keys sorted, then the tensor bytes."""
@@ -194,6 +200,10 @@ class WorkspaceStore:
                                 sa.Column("spec", sa.Text, nullable=False),
                                 sa.Column("history", sa.Text, nullable=False),
                                 sa.UniqueConstraint("class_code", "ws", "run"))
+        self.t_keys = sa.Table("board_keys", md,  # a class board's teacher key, kept as a hash only
+                               sa.Column("class_code", sa.String(40), primary_key=True),
+                               sa.Column("key_hash", sa.String(64), nullable=False),
+                               sa.Column("created", sa.Float, nullable=False))
         try:
             md.create_all(self.engine)
             with self.engine.connect() as c:
@@ -427,6 +437,48 @@ class WorkspaceStore:
                 except (StoreError, TypeError, ValueError):
                     continue
             return out
+
+    # -- the teacher's key to a class board --
+    def claim_class(self, class_code: str) -> str | None:
+        """A new teacher key for ``class_code`` (shown once to the teacher, stored only as a hash); None when the
+        code has a key already (then it is someone's class: pick another code, or use the key you were given)."""
+        from .lesson import check_class_code
+
+        code = check_class_code(class_code)
+        if not code:
+            raise StoreError("give a class code first")
+        key = secrets.token_urlsafe(12)
+        try:
+            with self.engine.begin() as c:
+                c.execute(self.t_keys.insert().values(class_code=code, key_hash=_key_hash(code, key),
+                                                      created=time.time()))
+        except self.sa.exc.IntegrityError:
+            return None
+        return key
+
+    def is_teacher(self, class_code: str, key: str) -> bool:
+        if not key or not class_code:
+            return False
+        with self.engine.connect() as c:
+            row = c.execute(self.sa.select(self.t_keys.c.key_hash).where(self.t_keys.c.class_code == class_code)).first()
+        return row is not None and secrets.compare_digest(row.key_hash, _key_hash(class_code, key.strip()))
+
+    def hide_entry(self, class_code: str, key: str, entry_id: int) -> None:
+        """Take one entry off a class's board (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self.engine.begin() as c:
+            c.execute(self.t_board.delete().where((self.t_board.c.class_code == class_code)
+                                                  & (self.t_board.c.id == int(entry_id))))
+
+    def clear_board(self, class_code: str, key: str) -> int:
+        """Take every entry off a class's board; returns how many (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self.engine.begin() as c:
+            return c.execute(self.t_board.delete().where(self.t_board.c.class_code == class_code)).rowcount
+
+    def _teacher(self, class_code: str, key: str) -> None:
+        if not self.is_teacher(class_code, key):
+            raise StoreError("that is not the teacher key of this class board")
 
     def expire(self, now: float | None = None) -> int:
         """Delete the workspaces not saved for ``ttl_days``; returns how many."""

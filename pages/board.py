@@ -75,4 +75,25 @@ def show_run(r: dict) -> None:
         st.caption(f"Its network cannot be shown here: {e}.")
 
 
+def teacher_tools() -> None:
+    """With the board's teacher key: hide one entry, or clear the board."""
+    with st.expander("Teacher: hide an entry or clear the board"):
+        key = st.text_input("Teacher key", type="password", key="board_key",
+                            help="Given on the Lesson page when the lesson was saved with this class code.")
+        if not key:
+            return
+        if not store.is_teacher(code, key):
+            st.error("That is not the teacher key of this class board.")
+            return
+        rows = store.board(code)
+        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+        pick = c1.selectbox("Entry", rows, format_func=lambda r: f"{r['name']} · {r['accuracy']:.1%}", key="board_hide")
+        if c2.button("Hide it", disabled=pick is None, key="board_hide_btn"):
+            store.hide_entry(code, key, pick["id"])
+            st.rerun()
+        if st.button("Clear the board", key="board_clear", type="primary"):
+            st.success(f"Cleared {store.clear_board(code, key)} entries.")
+
+
 board()
+teacher_tools()

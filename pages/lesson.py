@@ -9,10 +9,38 @@ import streamlit as st
 from explorer import DATASETS, TrainConfig
 from explorer.lesson import HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from pages._nav import page_file
-from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, workspace
+from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, workspace, workspace_store
 
 HIDDEN = "hidden_pages"  # page titles a lesson hides (navigation leaves them out)
 LESSON = "lesson"  # the open lesson (title and notes shown in the sidebar)
+KEYS = "teacher_keys"  # class code -> the key this session was given (shown again while the tab lives)
+
+
+def teacher_key(code: str) -> None:
+    """The teacher's key to the class board of ``code``: made once, shown to this teacher, never in the file."""
+    store = workspace_store()
+    if store is None:
+        return
+    keys = st.session_state.setdefault(KEYS, {})
+    if code not in keys:
+        if st.button("Get the teacher key of this class board", key="lesson_claim",
+                     help="With it, the Class board page can hide an entry or clear the board."):
+            try:
+                key = store.claim_class(code)
+            except ValueError as e:
+                st.error(str(e))
+                return
+            if key is None:
+                st.warning(f"The class code **{code}** has a teacher key already: yours from before, or another "
+                           "teacher's. If it is not yours, pick another code.")
+                return
+            keys[code] = key
+    if code in keys:
+        st.code(keys[code], language=None)
+        st.caption(f"The teacher key of **{code}**'s board: keep it. It is not in the lesson file, and it is shown "
+                   "only here, now. On the Class board it lets you hide an entry or clear the board.")
+
+
 st.title("Lesson")
 ws = workspace()
 
@@ -68,3 +96,5 @@ with save_tab:
                            mime="application/json", icon=":material/download:", on_click="ignore")
     except ValueError as e:
         st.error(f"This setup cannot be saved as a lesson: {e}")
+    if code.strip():
+        teacher_key(code.strip())

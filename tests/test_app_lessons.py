@@ -157,3 +157,28 @@ def test_opening_a_lesson_lands_on_its_start_page():
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Can we trust it?"]
     assert at.session_state["hidden_pages"] == ["Build"]
+
+
+def test_the_teacher_gets_a_key_with_the_lesson_and_hides_an_entry_on_the_board():
+    from pages._server import server
+
+    store = server().store()
+    code = "key-board"
+    teacher = fresh()
+    teacher.switch_page("pages/lesson.py").run()
+    teacher.text_input(key="lesson_code").input(code).run()
+    teacher.button(key="lesson_claim").click().run()
+    key = teacher.session_state["teacher_keys"][code]
+    assert any(c.value == key for c in teacher.code)  # shown to the teacher, on the page
+    _published(store, code, "Ada")
+    _published(store, code, "rude name")
+    teacher.switch_page("pages/board.py").run()
+    teacher.text_input(key="board_code").input(code).run()
+    teacher.text_input(key="board_key").input("not the key").run()
+    assert any("not the teacher key" in e.value for e in teacher.error)
+    teacher.text_input(key="board_key").input(key).run()
+    rude = next(r for r in store.board(code) if r["name"] == "rude name")
+    teacher.selectbox(key="board_hide").set_value(rude)
+    teacher.button(key="board_hide_btn").click().run()
+    assert not teacher.exception, teacher.exception
+    assert [r["name"] for r in store.board(code)] == ["Ada"]

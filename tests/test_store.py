@@ -306,3 +306,24 @@ def test_a_save_writes_only_the_models_that_changed(store):
     back = Workspace()
     store.load(ws_id, back)
     assert torch.equal(back.models["b"].model[0].weight, ws.models["b"].model[0].weight)
+
+
+def test_only_the_teacher_key_hides_entries_or_clears_a_board(store, mnist5k):
+    ws = trained_workspace(mnist5k, "m")
+    entry = ws.models["m"]
+    key = store.claim_class("9C-cnn")
+    assert key and store.claim_class("9C-cnn") is None  # a code has one teacher key
+    for name in ("Ada", "Grace"):
+        store.publish("9C-cnn", store.new_id(), entry.runs[0], entry.spec, name)
+    rows = store.board("9C-cnn")
+    with pytest.raises(StoreError, match="not the teacher key"):
+        store.hide_entry("9C-cnn", "guess", rows[0]["id"])
+    with pytest.raises(StoreError, match="not the teacher key"):
+        store.clear_board("9C-cnn", key + "x")
+    assert not store.is_teacher("other-class", key)  # a key opens its own board only
+    store.hide_entry("9C-cnn", key, next(r["id"] for r in rows if r["name"] == "Ada"))
+    assert [r["name"] for r in store.board("9C-cnn")] == ["Grace"]
+    assert store.clear_board("9C-cnn", key) == 1 and store.board("9C-cnn") == []
+    with store.engine.connect() as c:  # the key itself is nowhere in the database
+        stored = c.execute(store.sa.select(store.t_keys.c.key_hash)).scalars().all()
+    assert key not in stored
