@@ -272,3 +272,28 @@ def coverage_figure(curve: list[Any], threshold: float) -> go.Figure:
                       yaxis_range=[max(0.0, min(min(c.coverage for c in curve), min(c.accuracy for c in curve)) - 0.05),
                                    1.01])
     return fig
+
+
+def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],
+                       here: Tensor | None = None, here_label: str = "your drawing") -> go.Figure:
+    """Reference images on the 2-D map of a model's features, one colour per class, and ``here`` (a ``(2,)``
+    point) as a star."""
+    fig = go.Figure()
+    for k, name in enumerate(classes[:20]):  # past 20 classes the legend is no help: the rest share one colour
+        sel = labels == k
+        if sel.any():
+            fig.add_scattergl(x=points[sel, 0].tolist(), y=points[sel, 1].tolist(), mode="markers", name=str(name),
+                              marker={"size": 5, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)]},
+                              hovertemplate=f"{name}<extra></extra>")
+    rest = labels >= 20
+    if rest.any():
+        fig.add_scattergl(x=points[rest, 0].tolist(), y=points[rest, 1].tolist(), mode="markers", name="others",
+                          marker={"size": 4, "opacity": 0.4, "color": "#999"}, hoverinfo="skip")
+    if here is not None:
+        fig.add_scatter(x=[float(here[0])], y=[float(here[1])], mode="markers+text", name=here_label,
+                        text=[here_label], textposition="top center",
+                        marker={"symbol": "star", "size": 20, "color": "#000", "line": {"width": 2, "color": "#fff"}})
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"itemsizing": "constant"},
+                      xaxis={"showticklabels": False, "title": "first direction"},
+                      yaxis={"showticklabels": False, "title": "second direction"})
+    return fig

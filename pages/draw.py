@@ -9,11 +9,13 @@ import numpy as np
 import streamlit as st
 import torch
 
-from explorer import EmptyImageError, normalize
+from explorer import Dataset, EmptyImageError, normalize
 from explorer.attribution import METHODS, attribute, predict_and_explain, randomization_check
+from explorer.embedding import features_of, learned_map
 from explorer.inspect import capture_activations, conv_layers
-from explorer.plots import overlay, png_data_url
+from explorer.plots import image_grid, learned_map_figure, overlay, png_data_url, upscale
 from explorer.preprocess import decode_image, load_image_file, prepare_image
+from explorer.workspace import ModelEntry
 from pages._canvas import drawing_pad
 from pages._widgets import (
     CONFIDENCE,
@@ -29,6 +31,7 @@ from pages._widgets import (
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
 SANITY = "draw_sanity"
+LEARNED = "draw_learned_map"  # (model state, LearnedMap): fitted once per model state, not per stroke
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
 METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
                 "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
@@ -101,6 +104,33 @@ def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 
                     f'width:{probs[i] * 100:.1f}%;background:{colour}"></span></span>'
                     f'<span style="width:3.5em">{probs[i]:.1%}</span></div>')
     return '<div><b style="font:14px sans-serif">Class probabilities</b>' + "".join(rows) + "</div>"
+
+
+def learned_map_panel(entry: ModelEntry, model: torch.nn.Module, ds: Dataset, x_u8: torch.Tensor) -> None:
+    """The test images on a 2-D map of the model's features (PCA), the drawing as a star that moves as you draw,
+    and the training images nearest to it."""
+    run = entry.runs[-1] if entry.runs else None
+    key = (entry.name, id(entry.model), len(entry.runs), run.current().get("step") if run else 0, ds.name)
+    cached = st.session_state.get(LEARNED)
+    try:
+        if cached is None or cached[0] != key:
+            cached = (key, learned_map(model, ds.test_x, ds.test_y, ds.train_x, ds.mean, ds.std))
+            st.session_state[LEARNED] = cached
+    except ValueError as err:  # no Linear layer to read features before
+        st.caption(str(err))
+        return
+    the_map = cached[1]
+    feats = features_of(model, the_map, x_u8[None], ds.mean, ds.std)
+    left, right = st.columns([3, 2])
+    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, the_map.place(feats)[0]),
+                      key="draw-learned-map")
+    left.caption(f"Each dot is a test image, placed by what layer {the_map.layer} (the features the last layer "
+                 f"reads) makes of it, squeezed to two directions (PCA, {the_map.explained:.0%} of the spread). "
+                 "Images the model finds alike sit together; the star is your drawing.")
+    near = the_map.nearest(feats[0], 8)
+    right.markdown("**The training images nearest to your drawing**")
+    right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320),
+                caption=" · ".join(ds.classes[int(ds.train_y[i])] for i in near))
 
 
 @st.fragment
@@ -204,6 +234,8 @@ def panel() -> None:
                                                        "blue: the other way")
     if st.toggle("Show the feature maps of every layer for this drawing", key="draw_maps"):
         layer_strip(model, capture_activations(model, x))
+    if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
+        learned_map_panel(entry, model, ds, x_u8)
     with st.expander("Sanity check: does the explanation depend on the weights?"):
         st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
                    "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")

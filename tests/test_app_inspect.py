@@ -149,6 +149,11 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     at.toggle(key="draw_occ").set_value(True).run()
     at.toggle(key="draw_maps").set_value(True).run()
     assert not at.exception
+    at.toggle(key="draw_learned").set_value(True).run()  # the map of what it learned, with the drawing on it
+    assert not at.exception
+    chart = next(c for c in at.get("plotly_chart") if "your drawing" in c.proto.spec)
+    assert '"symbol":"star"' in chart.proto.spec.replace(" ", "")
+    assert any("nearest to your drawing" in m.value for m in at.markdown)
     next(b for b in at.button if b.label == "Run the check").click().run()
     assert not at.exception and "draw_sanity" in at.session_state
     method, steps = at.session_state["draw_sanity"]

@@ -17,7 +17,7 @@ PKG = ROOT / "explorer"
 LAYERS: dict[str, set[str]] = {
     "core": {"budget", "safejson", "spec", "presets", "preprocess", "data", "train", "evaluate", "checkpoint",
              "jobs"},
-    "interpret": {"inspect", "attribution", "featureviz", "trust"},
+    "interpret": {"inspect", "attribution", "featureviz", "trust", "embedding"},
     "lessons": {"lab", "lesson", "experiments", "export"},
     "display": {"plots"},
     "serve": {"workspace", "cluster", "store"},
