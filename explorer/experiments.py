@@ -3,7 +3,9 @@
 - compare_architectures (seed 000): linear vs one conv block vs wider vs deeper, same data and budget;
 - rotation_experiment (seed 002): accuracy against rotation angle, without and with rotation augmentation;
 - pixel_shuffle_experiment (seed 002): CNN and MLP on pixel-shuffled images vs the real ones;
-- translation_sweep: accuracy against shifting the test images by k pixels.
+- translation_sweep: accuracy against shifting the test images by k pixels;
+- data_size_experiment: how much data is enough (accuracy against images per class, spread over seeds);
+- imbalance_experiment: one class made rare, and its recall collapsing while the overall accuracy hides it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from .spec import build_model
 from .train import Augment, TrainConfig, Trainer
 
 __all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
-           "translation_sweep", "rotate", "shift", "mlp_spec"]
+           "translation_sweep", "data_size_experiment", "imbalance_experiment", "rotate", "shift", "mlp_spec"]
 
 Progress = Callable[[int, int], None]
 
@@ -175,3 +177,79 @@ def translation_sweep(model: nn.Module, ds: Dataset, shifts: list[int] | None = 
             + "Convolution and pooling give some tolerance to small shifts; the dense layer at the end remembers "
               "where things were, so large shifts break it (augment with shifts to teach it).")
     return {"sweep": out, "conclusion": text}
+
+
+def _subset(ds: Dataset, per_class: dict[int, int], seed: int) -> Dataset:
+    """``ds`` with at most ``per_class[k]`` training images of each class k, picked at random with ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    keep = []
+    for k in range(ds.num_classes):
+        idx = (ds.train_y == k).nonzero().flatten()
+        keep.append(idx[torch.randperm(len(idx), generator=g)[:per_class.get(k, len(idx))]])
+    sel = torch.cat(keep)
+    sel = sel[torch.randperm(len(sel), generator=g)]
+    return dataclasses.replace(ds, train_x=ds.train_x[sel].contiguous(), train_y=ds.train_y[sel].contiguous())
+
+
+def _steps_config(cfg: TrainConfig, n: int, steps: int) -> TrainConfig:
+    """``cfg`` with enough epochs for about ``steps`` updates on ``n`` images (small sets get more epochs, so a
+    model is not judged by how little it was trained)."""
+    per_epoch = max(1, -(-n // cfg.batch_size))
+    return dataclasses.replace(cfg, epochs=min(200, max(cfg.epochs, -(-steps // per_epoch))), limit_train=None,
+                               eval_splits=("test",))
+
+
+def data_size_experiment(ds: Dataset, sizes: tuple[int, ...] = (10, 50, 100, 300), seeds: int = 3,
+                         config: TrainConfig | None = None, steps: int = 200, progress: Progress = _noop
+                         ) -> dict[str, Any]:
+    """The default CNN trained on ``sizes`` images per class and on all of them, ``seeds`` times each (other
+    images, other initialisations): test accuracy against data size, with its spread over the seeds."""
+    cfg = config or TrainConfig(epochs=2, batch_size=64)
+    smallest = int(torch.bincount(ds.train_y, minlength=ds.num_classes).min())
+    counts = [n for n in sizes if n < smallest] + [smallest]
+    spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
+    rows, done, total = [], 0, len(counts) * seeds
+    for n in counts:
+        for seed in range(seeds):
+            sub = _subset(ds, dict.fromkeys(range(ds.num_classes), n), seed)
+            model, _ = _train(spec, sub, _steps_config(cfg, len(sub.train_y), steps), seed=seed)
+            rows.append({"per_class": n, "seed": seed, "test_accuracy": _accuracy(model, ds.test_x, ds.test_y, ds)})
+            done += 1
+            progress(done, total)
+    by = {n: [r["test_accuracy"] for r in rows if r["per_class"] == n] for n in counts}
+    lo, hi = counts[0], counts[-1]
+    spread = {n: max(v) - min(v) for n, v in by.items()}
+    text = (f"With {lo} images per class the CNN reaches {sum(by[lo]) / len(by[lo]):.1%} (from {min(by[lo]):.1%} to "
+            f"{max(by[lo]):.1%} over {seeds} seeds); with {hi} per class, {sum(by[hi]) / len(by[hi]):.1%} (a spread "
+            f"of {spread[hi] * 100:.1f} points, against {spread[lo] * 100:.1f}). More data helps less and less as it "
+            "grows; with little data, which images and which start you got matter as much as the network.")
+    return {"rows": rows, "conclusion": text}
+
+
+def imbalance_experiment(ds: Dataset, cls: int, shares: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01),
+                         config: TrainConfig | None = None, steps: int = 200, progress: Progress = _noop
+                         ) -> dict[str, Any]:
+    """The default CNN trained with only a share of class ``cls``'s training images (the others all kept): that
+    class's recall and the overall accuracy on the (balanced) test split, for each share."""
+    if not 0 <= cls < ds.num_classes:
+        raise ValueError(f"class must be from 0 to {ds.num_classes - 1}, got {cls}")
+    cfg = config or TrainConfig(epochs=2, batch_size=64)
+    spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
+    have = int((ds.train_y == cls).sum())
+    rows = []
+    for i, share in enumerate(shares):
+        keep = max(1, round(have * share))
+        sub = _subset(ds, {cls: keep}, seed=0)
+        model, _ = _train(spec, sub, _steps_config(cfg, len(sub.train_y), steps))
+        pred = predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
+        mine = ds.test_y == cls
+        rows.append({"share": share, "images": keep, "recall": float((pred[mine] == cls).float().mean()),
+                     "accuracy": float((pred == ds.test_y).float().mean())})
+        progress(i + 1, len(shares))
+    first, last = rows[0], rows[-1]
+    name = ds.classes[cls]
+    text = (f"With all {first['images']} of its images, class {name} is recognised {first['recall']:.0%} of the time; "
+            f"with {last['images']} ({last['share']:.0%}), {last['recall']:.0%}, while the overall accuracy only goes "
+            f"from {first['accuracy']:.1%} to {last['accuracy']:.1%}. A model that rarely sees a class learns to bet "
+            "against it, and the overall score hides it: look at each class's recall.")
+    return {"rows": rows, "conclusion": text, "cls": cls}

@@ -6,7 +6,14 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import TrainConfig
-from explorer.experiments import compare_architectures, pixel_shuffle_experiment, rotation_experiment, translation_sweep
+from explorer.experiments import (
+    compare_architectures,
+    data_size_experiment,
+    imbalance_experiment,
+    pixel_shuffle_experiment,
+    rotation_experiment,
+    translation_sweep,
+)
 from explorer.plots import PALETTE, image_grid
 from pages._widgets import current_dataset, job_status, workspace
 
@@ -94,7 +101,7 @@ def sweep_fig(series: dict[str, list[tuple[float, float]]], xtitle: str, key: st
     st.plotly_chart(fig, key=key)
 
 
-tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation"])
+tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation", "How much data", "Imbalance"])
 with tabs[0]:
     panel("arch", "Linear vs one conv block vs wider vs deeper (seed 000)",
           "The four models of the notes, fitted to this dataset, trained with the same settings.",
@@ -131,3 +138,41 @@ with tabs[3]:
               "Every test image moved right by k pixels; what leaves the frame is lost.",
               lambda: (translation_sweep, (current_model()[0] or model, ds), {}),
               lambda res: sweep_fig({mname: res["sweep"]}, "shift (pixels)", "shift-fig"))
+with tabs[4]:
+    def size_render(res) -> None:
+        fig = go.Figure()
+        sizes = sorted({r["per_class"] for r in res["rows"]})
+        means = [sum(r["test_accuracy"] for r in res["rows"] if r["per_class"] == n) /
+                 sum(1 for r in res["rows"] if r["per_class"] == n) for n in sizes]
+        fig.add_scatter(x=[r["per_class"] for r in res["rows"]], y=[r["test_accuracy"] for r in res["rows"]],
+                        mode="markers", name="one seed", marker={"color": PALETTE[0], "opacity": 0.5, "size": 9})
+        fig.add_scatter(x=sizes, y=means, mode="lines+markers", name="mean", line={"color": PALETTE[1], "width": 3})
+        fig.update_layout(height=320, xaxis_type="log", xaxis_title="training images per class (log scale)",
+                          yaxis_title="test accuracy", yaxis_tickformat=".0%", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(fig, key="size-fig")
+
+    panel("size", "How much data is enough?",
+          "The default CNN trained on 10, 50, 100, 300 and all images per class, three times each (other images, "
+          "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
+          "gets about the same number of updates.",
+          lambda: (data_size_experiment, (ds,), {"config": settings()}), size_render)
+with tabs[5]:
+    rare = st.selectbox("The class that becomes rare", range(ds.num_classes), format_func=lambda i: ds.classes[i],
+                        key="exp_rare")
+
+    def imbalance_render(res) -> None:
+        fig = go.Figure()
+        xs = [r["share"] for r in res["rows"]]
+        fig.add_scatter(x=xs, y=[r["recall"] for r in res["rows"]], mode="lines+markers",
+                        name=f"recall of class {ds.classes[res.get('cls', rare)]}", line={"color": PALETTE[3], "width": 3})
+        fig.add_scatter(x=xs, y=[r["accuracy"] for r in res["rows"]], mode="lines+markers", name="overall accuracy",
+                        line={"color": PALETTE[0], "width": 3})
+        fig.update_layout(height=320, xaxis_type="log", xaxis_title="share of that class's training images kept (log)",
+                          yaxis_tickformat=".0%", margin={"l": 10, "r": 10, "t": 10, "b": 10})
+        st.plotly_chart(fig, key="imb-fig")
+
+    panel("imb", "One rare class: its recall collapses, the overall accuracy hides it",
+          "The default CNN trained with 100%, 30%, 10%, 3% and 1% of one class's training images (all the others "
+          "kept), each tested on the balanced test split.",
+          lambda: (imbalance_experiment, (ds, int(st.session_state.get("exp_rare", 0))), {"config": settings()}),
+          imbalance_render)

@@ -7,7 +7,10 @@ import torch
 import torch.nn.functional as F
 
 from explorer.experiments import (
+    _subset,
     compare_architectures,
+    data_size_experiment,
+    imbalance_experiment,
     pixel_shuffle_experiment,
     rotate,
     rotation_experiment,
@@ -90,6 +93,28 @@ def test_experiments_run_end_to_end_on_a_small_subset(mnist5k):
     model = __import__("explorer").build_model(get_preset("default"), seed=0)
     tr = translation_sweep(model, mnist5k, [0, 2, 4], limit=100)
     assert [k for k, _ in tr["sweep"]] == [0, 2, 4]
+
+
+def test_a_subset_keeps_the_asked_number_of_each_class(mnist5k):
+    sub = _subset(mnist5k, {3: 7, 5: 0}, seed=1)
+    counts = torch.bincount(sub.train_y, minlength=10)
+    full = torch.bincount(mnist5k.train_y, minlength=10)
+    assert counts[3] == 7 and counts[5] == 0 and counts[0] == full[0]  # the others all kept
+    assert torch.equal(sub.test_x, mnist5k.test_x)  # tested on the same images
+
+
+def test_more_data_per_class_helps_and_a_rare_class_loses_its_recall(mnist5k):
+    size = data_size_experiment(mnist5k, sizes=(5,), seeds=2, steps=60)
+    assert [(r["per_class"], r["seed"]) for r in size["rows"]] == [(5, 0), (5, 1), (360, 0), (360, 1)]
+    small = [r["test_accuracy"] for r in size["rows"] if r["per_class"] == 5]
+    full = [r["test_accuracy"] for r in size["rows"] if r["per_class"] == 360]
+    assert min(full) > max(small) and "spread" in size["conclusion"]
+    imb = imbalance_experiment(mnist5k, 3, shares=(1.0, 0.01), steps=150)
+    assert [r["images"] for r in imb["rows"]] == [360, 4]
+    assert imb["rows"][1]["recall"] < imb["rows"][0]["recall"] - 0.2  # the rare class is missed far more
+    assert imb["rows"][0]["accuracy"] - imb["rows"][1]["accuracy"] < 0.15  # while the overall score moves little
+    with pytest.raises(ValueError, match="class must be from 0 to 9"):
+        imbalance_experiment(mnist5k, 10)
 
 
 def test_a_lesson_opens_the_class_on_the_page_the_teacher_chose():
