@@ -214,7 +214,8 @@ def panel() -> None:
         layer = convs[-1] if convs else None
         if method == "gradcam" and convs:
             layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
-        amap = attribute(model, x, target, method, layer).sum(0)
+        same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
+        amap = (ex.saliency if same else attribute(model, x, target, method, layer)).sum(0)
         st.html(pixel_img(overlay(gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
                                                          f"({float(probs[target]):.0%}): red for, blue against"))
     if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):
