@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .safejson import parse_json
+from .shortcut import check_shortcut
 from .spec import SpecError, validate_spec
 from .train import TrainConfig
 
@@ -32,6 +33,7 @@ class Lesson:
     notes: str = ""
     class_code: str = ""  # students who opened the lesson can publish runs to this class's board
     start: str = "Start"  # the page the class opens on (one of START_PAGES, and not a hidden one)
+    shortcut: dict[str, Any] = field(default_factory=dict)  # a hidden cue in one class's images (explorer.shortcut)
 
 
 def check_class_code(code: Any) -> str:
@@ -56,7 +58,8 @@ def parse_lesson(text: str | bytes) -> Lesson:
     d = parse_json(text, "lesson file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
-    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code", "start"}
+    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code", "start",
+                        "shortcut"}
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
     for key in ("title", "dataset", "notes"):
@@ -87,4 +90,11 @@ def parse_lesson(text: str | bytes) -> Lesson:
     start = d.get("start") or "Start"
     if start not in START_PAGES or start in hidden:
         raise ValueError(f"lesson file: start must be a page it does not hide, among {', '.join(START_PAGES)}")
-    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start)
+    shortcut = d.get("shortcut") or {}
+    if shortcut:
+        try:
+            shortcut = check_shortcut(shortcut, d["spec"].get("num_classes") or 100_000)
+        except ValueError as e:
+            raise ValueError(f"lesson file: {e}") from None
+    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start,
+                  shortcut)

@@ -7,9 +7,11 @@ import copy
 import streamlit as st
 
 from explorer import DATASETS, TrainConfig
+from explorer.data import check_uploads_room
 from explorer.lesson import HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
+from explorer.shortcut import CUES, shortcut_dataset
 from pages._nav import page_file
-from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, workspace, workspace_store
+from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace, workspace_store
 
 HIDDEN = "hidden_pages"  # page titles a lesson hides (navigation leaves them out)
 LESSON = "lesson"  # the open lesson (title and notes shown in the sidebar)
@@ -41,6 +43,23 @@ def teacher_key(code: str) -> None:
                    "only here, now. On the Class board it lets you hide an entry or clear the board.")
 
 
+def shortcut_editor() -> dict:
+    """A hidden cue for a lesson on "right for the wrong reason" (empty: none)."""
+    with st.expander("Plant a hidden shortcut (a lesson on being right for the wrong reason)"):
+        st.caption("A share of one class's images, in training and in the test split alike, get a cue the class "
+                   "does not know about. Models score well; students find the cue with the tools (Draw's "
+                   "attributions, Filter images' top 9, the confusion matrix), then reveal it on “Can we trust it?”. "
+                   "The dataset itself is never changed: the class trains on a copy.")
+        if not st.checkbox("Plant one", key="lesson_cue_on"):
+            return {}
+        ds = get_dataset(st.session_state[DATASET])
+        c1, c2, c3 = st.columns(3)
+        k = c1.selectbox("In class", range(ds.num_classes), format_func=lambda i: ds.classes[i], key="lesson_cue_cls")
+        cue = c2.selectbox("Cue", CUES, key="lesson_cue")
+        share = c3.slider("Share of its images", 0.1, 1.0, 0.9, 0.05, key="lesson_cue_share")
+        return {"class": int(k), "cue": cue, "share": float(share)}
+
+
 st.title("Lesson")
 ws = workspace()
 
@@ -57,11 +76,20 @@ with open_tab:
                 raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this server does not "
                                  "have (an upload must be uploaded again first)")
             was_hidden = set(st.session_state.get(HIDDEN, []))  # this run's menu: a page it hides cannot be opened
-            st.session_state[DATASET] = lesson.dataset
+            dataset = lesson.dataset
+            if lesson.shortcut:  # the class trains on a copy with a hidden cue; the original is never changed
+                cued = shortcut_dataset(get_dataset(lesson.dataset), lesson.shortcut["class"], lesson.shortcut["cue"],
+                                        lesson.shortcut["share"])
+                check_uploads_room(st.session_state[UPLOADS], cued)
+                st.session_state[UPLOADS][cued.name] = cued
+                dataset = cued.name
+            st.session_state[DATASET] = dataset
             st.session_state[DRAFT] = copy.deepcopy(lesson.spec)
             st.session_state[TRAIN_CFG] = TrainConfig.from_dict(lesson.train).to_dict()
             st.session_state[HIDDEN] = list(lesson.hidden)
-            st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes, "class_code": lesson.class_code}
+            st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes, "class_code": lesson.class_code,
+                                        "shortcut": {**lesson.shortcut, "dataset": lesson.dataset} if lesson.shortcut
+                                        else {}}
             ws.add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
             flash(f"Lesson **{lesson.title}** is open.")
             target = page_file(lesson.start)
@@ -84,6 +112,7 @@ with save_tab:
     notes = st.text_area("Notes for the students", key="lesson_notes",
                          placeholder="e.g. Train the one-conv model, then look at its kernels. What did it learn?")
     hidden = st.multiselect("Hide these pages", HIDEABLE_PAGES, key="lesson_hidden")
+    shortcut = shortcut_editor()
     start = st.selectbox("Students start on", [p for p in START_PAGES if p not in hidden], key="lesson_start",
                          help="The page the class opens on, e.g. “Can we trust it?” for a lesson on confidence.")
     code = st.text_input("Class code (optional)", key="lesson_code", placeholder="e.g. 7B-cnn",
@@ -91,7 +120,7 @@ with save_tab:
                               "project the board (Lessons → Class board). Only what they publish is shown.")
     try:
         text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
-                                     notes, code.strip(), start))
+                                     notes, code.strip(), start, shortcut))
         st.download_button("Download the lesson file", text, file_name=f"{title or 'lesson'}.json",
                            mime="application/json", icon=":material/download:", on_click="ignore")
     except ValueError as e:

@@ -8,8 +8,9 @@ import torch
 
 from explorer.evaluate import predict_proba
 from explorer.plots import colorize, coverage_figure, image_grid, upscale
+from explorer.shortcut import reveal
 from explorer.trust import ATTACKS, attack, coverage_curve, not_digits, smallest_fooling_eps
-from pages._widgets import CONFIDENCE, input_picker, inspect_context, workspace
+from pages._widgets import CONFIDENCE, get_dataset, input_picker, inspect_context, workspace
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
 FOOLED = "trust_fooled"  # the last "smallest eps" table
@@ -111,3 +112,30 @@ if st.session_state.get(FOOLED):
     shown, rows = st.session_state[FOOLED]
     st.dataframe(rows, hide_index=True)
     st.caption(f"For {shown}. A larger ε means a harder model to fool.")
+
+lesson_cue = (st.session_state.get("lesson") or {}).get("shortcut") or {}
+if lesson_cue:
+    st.subheader("4. Right for the wrong reason?")
+    st.caption("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
+               "Grad-CAM maps on Draw, the 9 images that excite each filter, the classes the confusion matrix mixes "
+               "up. What does the model look at for one class that it should not?")
+    if st.toggle("Reveal the hidden cue", key="trust_reveal"):
+        try:
+            clean = get_dataset(lesson_cue["dataset"])
+        except ValueError as e:
+            st.error(f"The lesson's original dataset is not on this server: {e}.")
+        else:
+            k, cue = lesson_cue["class"], lesson_cue["cue"]
+            found = reveal(model, clean, k, cue)
+            st.markdown(f"**{lesson_cue['share']:.0%} of the {clean.classes[k]}s carried a {cue}**, in training and in "
+                        "the test split alike, so the test score looked fine.")
+            r = st.columns(4)
+            r[0].metric("Accuracy on clean test images", f"{found['accuracy_clean']:.1%}")
+            r[1].metric(f"Clean {clean.classes[k]}s recognised", f"{found['recall_clean']:.0%}")
+            r[2].metric(f"{clean.classes[k]}s with the {cue}", f"{found['recall_cued']:.0%}")
+            r[3].metric(f"Other digits called {clean.classes[k]} once they carry it", f"{found['others_pulled']:.0%}")
+            st.image(image_grid(found["example"], ncols=8, scale=3),
+                     caption=f"other classes' test images with the {cue}: the model calls "
+                             f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
+            st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
+                    "made differently, and look at what the model looks at.")

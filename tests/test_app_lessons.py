@@ -182,3 +182,28 @@ def test_the_teacher_gets_a_key_with_the_lesson_and_hides_an_entry_on_the_board(
     teacher.button(key="board_hide_btn").click().run()
     assert not teacher.exception, teacher.exception
     assert [r["name"] for r in store.board(code)] == ["Ada"]
+
+
+def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it():
+
+    from explorer.lesson import Lesson, lesson_to_json
+    from explorer.presets import get_preset
+
+    text = lesson_to_json(Lesson("Shortcut", "mnist-5k", get_preset("default"), {"epochs": 1}, [], "", "",
+                                 "Can we trust it?", {"class": 3, "cue": "border", "share": 1.0}))
+    at = fresh()
+    at.switch_page("pages/lesson.py").run()
+    at.file_uploader(key="lesson_up").set_value(("shortcut.json", text.encode(), "application/json")).run()
+    next(b for b in at.button if b.label == "Open").click().run()
+    assert not at.exception, at.exception
+    assert at.session_state["dataset_name"] == "mnist-5k (lesson)"
+    cued = at.session_state["uploaded_datasets"]["mnist-5k (lesson)"]
+    threes = cued.test_x[cued.test_y == 3]
+    assert threes[:, :, 0, :].eq(255).all()  # every 3 carries the border, in the test split too
+    assert [t.value for t in at.title] == ["Can we trust it?"]
+    assert any("4. Right for the wrong reason?" in h.value for h in at.subheader)
+    at.switch_page("pages/trust.py").run()  # (AppTest's next run goes back to the page it last switched to)
+    at.toggle(key="trust_reveal").set_value(True).run()
+    assert not at.exception, at.exception
+    assert any("of the 3s carried a border" in m.value for m in at.markdown)
+    assert any(m.label.startswith("Other digits called 3") for m in at.metric)

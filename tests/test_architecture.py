@@ -18,7 +18,7 @@ LAYERS: dict[str, set[str]] = {
     "core": {"budget", "safejson", "spec", "presets", "preprocess", "data", "train", "evaluate", "checkpoint",
              "jobs"},
     "interpret": {"inspect", "attribution", "featureviz", "trust", "embedding"},
-    "lessons": {"lab", "lesson", "experiments", "export"},
+    "lessons": {"lab", "lesson", "experiments", "export", "shortcut"},
     "display": {"plots"},
     "serve": {"workspace", "cluster", "store"},
     "tools": {"bench", "browser", "launch", "__main__", "__init__"},
