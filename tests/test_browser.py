@@ -397,11 +397,14 @@ def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser
     nav(page, "Build")
     uploader = page.locator(".st-key-spec_upload input[type=file]")
     uploader.set_input_files(str(bad))
+    page.locator(".st-key-spec_upload").get_by_text("broken.json").wait_for(timeout=20_000)  # the server has it
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Not imported:").wait_for(timeout=20_000)
     assert page.get_by_label("Model name").input_value() != "gap-from-a-file"
     uploader.set_input_files(str(spec))
+    page.locator(".st-key-spec_upload").get_by_text("gap-from-a-file.json").wait_for(timeout=20_000)
+    time.sleep(0.5)  # the upload's own rerun: the click must come after it, or it imports the file before
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Imported gap-from-a-file").wait_for(timeout=20_000)
