@@ -9,11 +9,12 @@ import torch
 from explorer.evaluate import predict_proba
 from explorer.plots import colorize, coverage_figure, image_grid, upscale
 from explorer.shortcut import reveal
-from explorer.trust import ATTACKS, attack, coverage_curve, not_digits, smallest_fooling_eps
-from pages._widgets import CONFIDENCE, get_dataset, input_picker, inspect_context, workspace
+from explorer.trust import ATTACKS, attack, coverage_curve, fooling_table, not_digits
+from pages._widgets import CONFIDENCE, get_dataset, input_picker, inspect_context, job_status, workspace
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
-FOOLED = "trust_fooled"  # the last "smallest eps" table
+FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
+FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
 st.title("Can we trust it?")
 ctx = inspect_context()
 if ctx is None:
@@ -91,27 +92,41 @@ else:
 
 
 def _find_smallest() -> None:
+    """Start the search as a job in a worker (about 7 attacks per model and attack: not for the server's own
+    process); the table below fills in when it ends."""
+    import copy
+
     ws = workspace()
-    rows = []
+    models = []
     for e in ws.models.values():  # every model of this workspace that takes these images
         if list(e.spec["input_shape"]) != ds.input_shape or not e.runs:
             continue
-        m = e.inference_model()
-        found = {a: smallest_fooling_eps(m, x, ds.mean, ds.std, a) for a in ATTACKS}
-        aug = (e.runs[-1].config.get("augment") or {}) if e.runs else {}
-        rows.append({"model": e.name, "trained with augmentation": "yes" if any(
-            v for k, v in aug.items() if k != "scale") or aug.get("scale", 1.0) < 1.0 else "no",
-            **{f"smallest ε, {a.upper()}": "over 0.5" if v is None else f"{v:.3f}" for a, v in found.items()}})
-    st.session_state[FOOLED] = (label, rows)
+        aug = e.runs[-1].config.get("augment") or {}
+        augmented = any(v for k, v in aug.items() if k != "scale") or aug.get("scale", 1.0) < 1.0
+        models.append((e.name, copy.deepcopy(e.inference_model()), augmented))
+    old = st.session_state.get(FOOL_JOB)
+    if old is not None and not old.finished:
+        old.cancel()
+    st.session_state[FOOL_JOB] = ws.start_job("fooling", fooling_table, models, x.clone(), ds.mean, ds.std)
+    st.session_state[FOOLED] = label
 
 
+fool_job = st.session_state.get(FOOL_JOB)
+busy = fool_job is not None and not fool_job.finished
 st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
-          help="Bisection: about 7 attacks per model and method. Train a second model with rotation or shift "
-               "(Train page) to compare a model trained with augmentation.")
-if st.session_state.get(FOOLED):
-    shown, rows = st.session_state[FOOLED]
-    st.dataframe(rows, hide_index=True)
-    st.caption(f"For {shown}. A larger ε means a harder model to fool.")
+          disabled=busy, help="Bisection, about 7 attacks per model and attack, in a worker. Train a second model "
+                              "with rotation or shift (Train page) to compare a model trained with augmentation.")
+
+
+@st.fragment(run_every=0.5 if busy else None)
+def fooling_result() -> None:
+    job = st.session_state.get(FOOL_JOB)
+    if job_status(job, busy, "Attacking each model"):
+        st.dataframe(job.result, hide_index=True)
+        st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool.")
+
+
+fooling_result()
 
 lesson_cue = (st.session_state.get("lesson") or {}).get("shortcut") or {}
 if lesson_cue:

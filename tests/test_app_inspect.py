@@ -114,9 +114,13 @@ def test_trust_page_shows_coverage_non_digits_and_an_attack(trained_app):
     assert any(e.value.startswith("Fooled") for e in at.error)  # eps 0.3 fools the default CNN
     at.slider(key="trust_eps").set_value(0.0).run()
     assert any(s.value.startswith("Not fooled at ε = 0") for s in at.success)
-    at.button(key="trust_find").click().run()
-    rows = at.session_state["trust_fooled"][1]
+    at.button(key="trust_find").click().run()  # a job in a worker, not the server's own work
+    job = at.session_state["trust_fool_job"]
+    assert job.join(180) and job.error is None
+    rows = job.result
     assert rows and rows[0]["model"] == "default" and rows[0]["smallest ε, FGSM"] != "over 0.5"
+    at.run()
+    assert any("A larger ε means a harder model to fool" in c.value for c in at.caption)
     assert not at.exception
 
 

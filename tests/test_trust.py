@@ -66,3 +66,14 @@ def test_the_smallest_fooling_eps_is_where_the_answer_changes(trained_default, m
     assert answer(eps) != original and answer(max(eps - 0.002, 0.0)) == original
     pgd = smallest_fooling_eps(model, x, mnist5k.mean, mnist5k.std, "pgd")
     assert pgd is not None and pgd <= eps + 0.01  # the stronger attack needs no more
+
+
+def test_the_fooling_table_has_a_row_per_model_and_an_eps_per_attack(trained_default, mnist5k):
+    from explorer.trust import fooling_table
+
+    model, _, _ = trained_default
+    seen = []
+    rows = fooling_table([("a", model, False), ("b", model, True)], mnist5k.test_x[3:4], mnist5k.mean, mnist5k.std,
+                         progress=lambda d, t: seen.append((d, t)))
+    assert [r["model"] for r in rows] == ["a", "b"] and rows[1]["trained with augmentation"] == "yes"
+    assert rows[0]["smallest ε, FGSM"] == rows[1]["smallest ε, FGSM"] and seen == [(1, 2), (2, 2)]
