@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
@@ -43,6 +44,7 @@ class StaleWorkspaceError(StoreError):
 
 
 MAX_BOARD_ENTRIES = 200  # runs on one class's board
+MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
 MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs this store wrote or read, so an unchanged one is not written again
 
 
@@ -200,6 +202,13 @@ class WorkspaceStore:
                                 sa.Column("spec", sa.Text, nullable=False),
                                 sa.Column("history", sa.Text, nullable=False),
                                 sa.UniqueConstraint("class_code", "ws", "run"))
+        self.t_digits = sa.Table("class_digits", md,  # the digits a class drew together, 28x28 uint8 each
+                                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+                                 sa.Column("class_code", sa.String(40), nullable=False, index=True),
+                                 sa.Column("label", sa.Integer, nullable=False),
+                                 sa.Column("pixels", sa.LargeBinary, nullable=False),
+                                 sa.Column("author", sa.String(60), nullable=False),
+                                 sa.Column("created", sa.Float, nullable=False))
         self.t_keys = sa.Table("board_keys", md,  # a class board's teacher key, kept as a hash only
                                sa.Column("class_code", sa.String(40), primary_key=True),
                                sa.Column("key_hash", sa.String(64), nullable=False),
@@ -437,6 +446,46 @@ class WorkspaceStore:
                 except (StoreError, TypeError, ValueError):
                     continue
             return out
+
+    # -- our class's handwriting: digits the students drew, labelled, shared by the class --
+    def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
+        """Add one drawn digit (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set."""
+        from .lesson import check_class_code
+
+        code = check_class_code(class_code)
+        if not code:
+            raise StoreError("this lesson has no class code, so the class has no shared set")
+        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9:
+            raise StoreError("a digit's label is a whole number from 0 to 9")
+        if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
+            raise StoreError("only a 28x28 drawing can join the class's set")
+        t = self.t_digits
+        with self.engine.begin() as c:
+            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
+            if (n or 0) >= MAX_CLASS_DIGITS:
+                raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")
+            row = c.execute(t.insert().values(class_code=code, label=label, pixels=pixels.contiguous().numpy().tobytes(),
+                                              author=" ".join(str(author).split())[:60] or "someone",
+                                              created=time.time()))
+            return int(row.inserted_primary_key[0])
+
+    def class_digits(self, class_code: str) -> dict[str, Any]:
+        """The class's digits: ``x`` uint8 ``(N, 1, 28, 28)``, ``y (N,)``, their ``ids`` and ``authors``."""
+        t = self.t_digits
+        with self.engine.connect() as c:
+            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.id)).all()
+        rows = [r for r in rows if len(r.pixels) == 28 * 28]
+        x = torch.stack([torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).view(1, 28, 28) for r in rows]) \
+            if rows else torch.zeros(0, 1, 28, 28, dtype=torch.uint8)
+        return {"x": x, "y": torch.tensor([r.label for r in rows], dtype=torch.long), "ids": [r.id for r in rows],
+                "authors": [r.author for r in rows]}
+
+    def remove_digit(self, class_code: str, key: str, digit_id: int) -> None:
+        """Take one digit out of the class's set (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self.engine.begin() as c:
+            c.execute(self.t_digits.delete().where((self.t_digits.c.class_code == class_code)
+                                                   & (self.t_digits.c.id == int(digit_id))))
 
     # -- the teacher's key to a class board --
     def claim_class(self, class_code: str) -> str | None:

@@ -16,10 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .data import normalize
-from .evaluate import eval_mode
+from .evaluate import eval_mode, predict_proba
 from .spec import output_logits_to_classes
 
-__all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table", "ATTACKS"]
+__all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
+           "handwriting_report", "finetune_on_handwriting", "ATTACKS"]
 
 ATTACKS = ("fgsm", "pgd")
 
@@ -152,3 +153,42 @@ def fooling_table(models: list[tuple[str, nn.Module, bool]], x_u8: Tensor, mean:
         if progress is not None:
             progress(i + 1, len(models))
     return rows
+
+
+def handwriting_report(model: nn.Module, ds: Any, x: Tensor, y: Tensor) -> dict[str, Any]:
+    """How a model does on a class's own handwriting ``x (N, 1, 28, 28)`` uint8, labels ``y``, next to the
+    dataset's test split: both accuracies, the answers, and which of the class's digits it gets wrong."""
+    if len(x) == 0:
+        raise ValueError("the class has drawn no digits yet")
+    test = predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
+    ours = predict_proba(model, x, ds.mean, ds.std).argmax(1)
+    return {"test_accuracy": float((test == ds.test_y).float().mean()),
+            "ours_accuracy": float((ours == y).float().mean()), "answers": ours,
+            "wrong": (ours != y).nonzero().flatten().tolist()}
+
+
+def finetune_on_handwriting(model: nn.Module, ds: Any, x: Tensor, y: Tensor, epochs: int = 20,
+                            progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+    """A copy of ``model`` trained further on the class's digits (with the dataset's normalisation, a small
+    learning rate); its accuracy on them and on the test split, before and after. Half the class's digits are
+    held out to judge it fairly (the other half trains)."""
+    import copy
+    import dataclasses
+
+    from .train import TrainConfig, Trainer
+
+    if len(x) < 4:
+        raise ValueError("draw at least 4 digits as a class before fine-tuning on them")
+    g = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(x), generator=g)
+    fit, held = perm[: len(x) // 2], perm[len(x) // 2:]
+    before = handwriting_report(model, ds, x[held], y[held])
+    tuned = copy.deepcopy(model).cpu()
+    small = dataclasses.replace(ds, train_x=x[fit].contiguous(), train_y=y[fit].contiguous())
+    Trainer(tuned, small, TrainConfig(epochs=epochs, batch_size=16, lr=1e-3, schedule="constant",
+                                      eval_splits=()), on_event=None).run()
+    after = handwriting_report(tuned.eval(), ds, x[held], y[held])
+    if progress is not None:
+        progress(1, 1)
+    return {"held_out": len(held), "trained_on": len(fit), "before": {k: before[k] for k in
+            ("test_accuracy", "ours_accuracy")}, "after": {k: after[k] for k in ("test_accuracy", "ours_accuracy")}}

@@ -27,10 +27,12 @@ from pages._widgets import (
     live_run,
     train_default,
     workspace,
+    workspace_store,
 )
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
 SANITY = "draw_sanity"
+ADDED = "draw_added"  # what adding the drawing to the class's set said
 LEARNED = "draw_learned_map"  # (model state, LearnedMap): fitted once per model state, not per stroke
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
 METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
@@ -131,6 +133,22 @@ def learned_map_panel(entry: ModelEntry, model: torch.nn.Module, ds: Dataset, x_
     right.markdown("**The training images nearest to your drawing**")
     right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320),
                 caption=" · ".join(ds.classes[int(ds.train_y[i])] for i in near))
+
+
+def _add_to_class(class_code: str) -> None:
+    """The Add button's callback: the drawing as the model sees it (28x28), with the label and name on screen."""
+    store = workspace_store()
+    x = st.session_state.get(DRAWING)
+    if store is None or x is None:
+        st.session_state[ADDED] = "Nothing to add: draw a digit first (and the server needs its database)."
+        return
+    try:
+        store.add_digit(class_code, int(st.session_state["draw_add_label"]), x,
+                        st.session_state.get("draw_add_name", ""))
+        st.session_state[ADDED] = (f"Added as a {st.session_state['draw_add_label']}: the class's set is on “Can we "
+                                   "trust it?”.")
+    except ValueError as e:
+        st.session_state[ADDED] = f"Not added: {e}."
 
 
 @st.fragment
@@ -237,6 +255,15 @@ def panel() -> None:
         layer_strip(model, capture_activations(model, x))
     if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
         learned_map_panel(entry, model, ds, x_u8)
+    class_code = (st.session_state.get("lesson") or {}).get("class_code")
+    if class_code and c_in == 1 and (h_in, w_in) == (28, 28):
+        with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
+            a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+            a1.selectbox("It is a", range(10), index=top if top < 10 else 0, key="draw_add_label")
+            a2.text_input("Your name", key="draw_add_name", max_chars=60)
+            a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
+            if msg := st.session_state.pop(ADDED, None):
+                st.caption(msg)
     with st.expander("Sanity check: does the explanation depend on the weights?"):
         st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
                    "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")

@@ -9,12 +9,29 @@ import torch
 from explorer.evaluate import predict_proba
 from explorer.plots import colorize, coverage_figure, image_grid, upscale
 from explorer.shortcut import reveal
-from explorer.trust import ATTACKS, attack, coverage_curve, fooling_table, not_digits
-from pages._widgets import CONFIDENCE, get_dataset, input_picker, inspect_context, job_status, workspace
+from explorer.trust import (
+    ATTACKS,
+    attack,
+    coverage_curve,
+    finetune_on_handwriting,
+    fooling_table,
+    handwriting_report,
+    not_digits,
+)
+from pages._widgets import (
+    CONFIDENCE,
+    get_dataset,
+    input_picker,
+    inspect_context,
+    job_status,
+    workspace,
+    workspace_store,
+)
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
+TUNE_JOB = "trust_tune_job"  # fine-tuning a copy on the class's handwriting, a job in a worker
 st.title("Can we trust it?")
 ctx = inspect_context()
 if ctx is None:
@@ -154,3 +171,62 @@ if lesson_cue:
                              f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
             st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
                     "made differently, and look at what the model looks at.")
+
+class_code = (st.session_state.get("lesson") or {}).get("class_code")
+if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(str(i) for i in range(10)):
+    st.subheader("5. Our class's handwriting")
+    st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "
+               "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
+    store = workspace_store()
+    ours = store.class_digits(class_code) if store is not None else {"x": torch.zeros(0), "ids": []}
+    if not len(ours["ids"]):
+        st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
+    else:
+        rep = handwriting_report(model, ds, ours["x"], ours["y"])
+        h = st.columns(3)
+        h[0].metric("Digits the class drew", f"{len(ours['ids']):,}")
+        h[1].metric(f"Right on {ds.name}'s test images", f"{rep['test_accuracy']:.1%}")
+        h[2].metric("Right on our handwriting", f"{rep['ours_accuracy']:.1%}",
+                    delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
+        wrong = rep["wrong"][:24]
+        if wrong:
+            st.image(image_grid(ours["x"][wrong], ncols=min(12, len(wrong)), scale=2),
+                     caption="The class's digits it gets wrong, and what it said: " + " · ".join(
+                         f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
+
+        def _finetune() -> None:
+            import copy
+
+            st.session_state[TUNE_JOB] = workspace().start_job(
+                "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(), ours["y"].clone())
+
+        tune = st.session_state.get(TUNE_JOB)
+        tuning = tune is not None and not tune.finished
+        st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
+                  on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
+
+        @st.fragment(run_every=0.5 if tuning else None)
+        def tune_result() -> None:
+            job = st.session_state.get(TUNE_JOB)
+            if job_status(job, tuning, "Fine-tuning"):
+                r = job.result
+                st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
+                               f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
+                              for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
+                st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
+                           "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
+                           "learned ours: mixing both in training avoids that.")
+
+        tune_result()
+        with st.expander("Teacher: remove a digit from the class's set"):
+            key = st.text_input("Teacher key", type="password", key="digits_key")
+            if key and store.is_teacher(class_code, key):
+                pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
+                                    format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
+                                                          f"{ours['authors'][i]}")
+                st.image(upscale(ours["x"][pick, 0].numpy(), 84))
+                if st.button("Remove it", key="digits_remove"):
+                    store.remove_digit(class_code, key, ours["ids"][pick])
+                    st.rerun()
+            elif key:
+                st.error("That is not the teacher key of this class.")

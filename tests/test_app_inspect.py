@@ -190,3 +190,22 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
     heat = json.loads(chart)["data"][0]
     assert len(heat["x"]) == 40 and len(heat["z"]) == 40  # 40 of 150 classes drawn
     assert any("150 classes, the 40 most involved in errors are drawn" in c.value for c in at.caption)
+
+
+def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(trained_app, mnist5k):
+    at = trained_app
+    at.session_state["lesson"] = {"title": "Week 5", "notes": "", "class_code": "hand-5b"}
+    try:
+        at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
+        at.switch_page("pages/draw.py").run()
+        at.selectbox(key="draw_add_label").set_value(7)
+        at.text_input(key="draw_add_name").input("Ada")
+        at.button(key="draw_add").click().run()  # label, name and click in one rerun
+        assert not at.exception, at.exception
+        assert any("Added as a 7" in c.value for c in at.caption)
+        at.switch_page("pages/trust.py").run()
+        assert any(s.value == "5. Our class's handwriting" for s in at.subheader)
+        assert any(m.label == "Digits the class drew" and m.value == "1" for m in at.metric)
+        assert any(m.label == "Right on our handwriting" for m in at.metric) and not at.exception
+    finally:
+        at.session_state["lesson"] = None

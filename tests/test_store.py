@@ -327,3 +327,22 @@ def test_only_the_teacher_key_hides_entries_or_clears_a_board(store, mnist5k):
     with store.engine.connect() as c:  # the key itself is nowhere in the database
         stored = c.execute(store.sa.select(store.t_keys.c.key_hash)).scalars().all()
     assert key not in stored
+
+
+def test_a_class_shares_its_drawn_digits_and_only_the_teacher_removes_one(store, mnist5k):
+    key = store.claim_class("5A-digits")
+    a = store.add_digit("5A-digits", 3, mnist5k.test_x[0], "Ada")
+    store.add_digit("5A-digits", 7, mnist5k.test_x[1], "  Grace   H ")
+    store.add_digit("other-class", 1, mnist5k.test_x[2], "Linus")
+    ours = store.class_digits("5A-digits")
+    assert ours["y"].tolist() == [3, 7] and ours["authors"] == ["Ada", "Grace H"]
+    assert torch.equal(ours["x"][0], mnist5k.test_x[0])  # the very pixels drawn
+    for bad, words in (((11, mnist5k.test_x[0]), "from 0 to 9"),
+                       ((3, torch.zeros(1, 32, 32, dtype=torch.uint8)), "only a 28x28 drawing")):
+        with pytest.raises(StoreError, match=words):
+            store.add_digit("5A-digits", *bad, "x")
+    with pytest.raises(StoreError, match="not the teacher key"):
+        store.remove_digit("5A-digits", "guess", a)
+    store.remove_digit("5A-digits", key, a)
+    assert store.class_digits("5A-digits")["y"].tolist() == [7]
+    assert len(store.class_digits("nobody")["ids"]) == 0

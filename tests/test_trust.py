@@ -77,3 +77,23 @@ def test_the_fooling_table_has_a_row_per_model_and_an_eps_per_attack(trained_def
                          progress=lambda d, t: seen.append((d, t)))
     assert [r["model"] for r in rows] == ["a", "b"] and rows[1]["trained with augmentation"] == "yes"
     assert rows[0]["smallest ε, FGSM"] == rows[1]["smallest ε, FGSM"] and seen == [(1, 2), (2, 2)]
+
+
+def test_our_handwriting_report_and_fine_tuning_a_copy(trained_default, mnist5k):
+    import torch.nn.functional as F
+
+    from explorer.experiments import shift
+    from explorer.trust import finetune_on_handwriting, handwriting_report
+
+    model, _, _ = trained_default
+    x = shift(F.max_pool2d(mnist5k.test_x[:60].float(), 3, 1, 1).to(torch.uint8), 4)  # thick, off-centre writers
+    y = mnist5k.test_y[:60]
+    rep = handwriting_report(model, mnist5k, x, y)
+    assert rep["ours_accuracy"] < rep["test_accuracy"] and len(rep["wrong"]) == int((rep["answers"] != y).sum())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    tuned = finetune_on_handwriting(model, mnist5k, x, y)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # a copy is tuned, not the model
+    assert tuned["trained_on"] + tuned["held_out"] == 60
+    assert tuned["after"]["ours_accuracy"] > tuned["before"]["ours_accuracy"]
+    with pytest.raises(ValueError, match="no digits yet"):
+        handwriting_report(model, mnist5k, x[:0], y[:0])
