@@ -390,12 +390,13 @@ class WorkspaceStore:
 
     # -- the class board: only what a student publishes, nothing else of their workspace --
     def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,
-                accuracy: float | None = None) -> None:
+                accuracy: float | None = None, handwriting: float | None = None) -> None:
         """Put one finished run on the class board under ``name`` (publishing it again replaces it).
 
         ``accuracy``: the test accuracy the server measured itself (the app does, for a model loaded from a
-        checkpoint, whose history only claims one); by default the run's own last test accuracy. A class holds
-        at most :data:`MAX_BOARD_ENTRIES` entries."""
+        checkpoint, whose history only claims one); by default the run's own last test accuracy. ``handwriting``:
+        its accuracy on the class's own drawn digits, measured by the server (kept with the entry's history).
+        A class holds at most :data:`MAX_BOARD_ENTRIES` entries."""
         from .lesson import check_class_code
         from .spec import summarize
 
@@ -412,6 +413,8 @@ class WorkspaceStore:
         if not 0.0 <= measured <= 1.0:
             raise StoreError(f"a test accuracy is between 0 and 1, not {measured:g}")
         hist = _history(run)
+        if handwriting is not None:
+            hist["handwriting_accuracy"] = float(handwriting)
         s = summarize(spec)
         arch = " → ".join(r.type for r in s.layers if r.depth == 0)
         row = {"class_code": code, "ws": ws_id, "run": run.id, "name": name, "published": time.time(),
@@ -439,10 +442,12 @@ class WorkspaceStore:
                     hist = parse_json(r.history, "published history", StoreError)
                     if not isinstance(spec, dict) or not isinstance(hist, dict):
                         continue
+                    hand = hist.get("handwriting_accuracy")
                     out.append({"id": r.id, "name": str(r.name), "params": int(r.params),
                                 "accuracy": float(r.accuracy), "seconds": float(r.seconds),
                                 "architecture": str(r.architecture), "published": r.published, "spec": spec,
-                                "history": hist})
+                                "history": hist, "handwriting": float(hand) if isinstance(hand, (int, float))
+                                and not isinstance(hand, bool) and 0 <= hand <= 1 else None})
                 except (StoreError, TypeError, ValueError):
                     continue
             return out

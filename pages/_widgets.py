@@ -385,6 +385,24 @@ def _run_signature(run: Run) -> tuple[str, bool]:
     return hist.get("status", "ready"), bool(hist.get("epochs"))
 
 
+def _handwriting_accuracy(code: str, entry: ModelEntry) -> float | None:
+    """The model's accuracy on the class's own drawn digits (None when the class drew none, or the model does not
+    read 28x28 digits)."""
+    store = workspace_store()
+    classes = (entry.dataset or {}).get("classes") or []
+    if store is None or list(entry.spec["input_shape"]) != [1, 28, 28] or list(classes) != [str(i) for i in
+                                                                                            range(10)]:
+        return None
+    ours = store.class_digits(code)
+    if not len(ours["ids"]):
+        return None
+    from explorer.evaluate import predict_proba
+
+    d = entry.dataset
+    pred = predict_proba(entry.inference_model(), ours["x"], d["mean"], d["std"]).argmax(1)
+    return float((pred == ours["y"]).float().mean())
+
+
 def _measured_accuracy(entry: ModelEntry) -> float | None:
     """For a model loaded from a checkpoint, the test accuracy this server measures (its history only claims
     one); None for a run trained here, whose accuracy the server's own worker measured."""
@@ -415,7 +433,8 @@ def publish_to_board(entry: ModelEntry) -> None:
     def _publish() -> None:
         try:  # the name typed just before the click counts
             workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
-                                      st.session_state.get("board_name", ""), accuracy=_measured_accuracy(entry))
+                                      st.session_state.get("board_name", ""), accuracy=_measured_accuracy(entry),
+                                      handwriting=_handwriting_accuracy(code, entry))
             flash(f"Published run #{run.id} to the board of class **{code}**.")
         except ValueError as e:
             st.session_state["board_error"] = str(e)

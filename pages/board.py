@@ -49,10 +49,15 @@ def board() -> None:
                 f"({best['params']:,} parameters)")
     picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig")
     table = st.dataframe(
-        [{"name": r["name"], "test accuracy": round(r["accuracy"] * 100, 2), "parameters": r["params"],
-          "training s": round(r["seconds"], 1), "architecture": r["architecture"]} for r in rows],
+        [{"name": r["name"], "test accuracy": round(r["accuracy"] * 100, 2),
+          **({"our handwriting": None if r["handwriting"] is None else round(r["handwriting"] * 100, 1)}
+             if any(x["handwriting"] is not None for x in rows) else {}),
+          "parameters": r["params"], "training s": round(r["seconds"], 1), "architecture": r["architecture"]}
+         for r in rows],
         hide_index=True, on_select="rerun", selection_mode="single-row", key="board-table",
         column_config={"test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
+                       "our handwriting": st.column_config.NumberColumn(format="%.1f %%",
+                                                                        help="on the digits the class drew"),
                        "parameters": st.column_config.NumberColumn(format="localized")})
     st.caption("Click a dot or a row to open that run. Click a column header to sort.")
     points = (picked or {}).get("selection", {}).get("points", []) if picked else []

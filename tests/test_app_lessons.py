@@ -86,14 +86,14 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     assert any("Nothing published to **another-class**" in i.value for i in nobody.info)
 
 
-def _published(store, code: str, name: str, hist: dict | None = None) -> None:
+def _published(store, code: str, name: str, hist: dict | None = None, handwriting: float | None = None) -> None:
     from explorer.presets import get_preset
     from explorer.workspace import Run
 
     hist = hist or {"status": "finished", "steps": [{"step": 1, "loss": 1.0, "accuracy": 0.5}],
                     "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9, "test_loss": 0.3, "seconds": 1.0}]}
     run = Run(1, "m", "mnist-5k", {}, 20_570, history=hist)
-    store.publish(code, store.new_id(), run, get_preset("default"), name)
+    store.publish(code, store.new_id(), run, get_preset("default"), name, handwriting=handwriting)
 
 
 def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
@@ -207,3 +207,36 @@ def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it()
     assert not at.exception, at.exception
     assert any("of the 3s carried a border" in m.value for m in at.markdown)
     assert any(m.label.startswith("Other digits called 3") for m in at.metric)
+
+
+def test_the_board_shows_each_runs_accuracy_on_our_handwriting():
+    from pages._server import server
+
+    store = server().store()
+    _published(store, "hand-board", "Ada", handwriting=0.75)
+    _published(store, "hand-board", "Grace")  # published before the class drew anything
+    teacher = fresh()
+    teacher.switch_page("pages/board.py").run()
+    teacher.text_input(key="board_code").input("hand-board").run()
+    assert not teacher.exception, teacher.exception
+    table = teacher.dataframe[0].value
+    column = dict(zip(table["name"], table["our handwriting"]))
+    assert column["Ada"] == 75.0 and column["Grace"] != column["Grace"]  # NaN: not measured
+
+
+def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_default, mnist5k):
+    from explorer.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.workspace import Workspace
+    from pages._server import server
+    from pages._widgets import _handwriting_accuracy
+
+    model, spec, hist = trained_default
+    ws = Workspace()
+    entry = ws.add_checkpoint(load_checkpoint(save_checkpoint(model, spec, mnist5k.info(), hist)), "m")
+    store = server().store()
+    assert _handwriting_accuracy("no-digits-yet", entry) is None
+    for i in range(10):  # the class draws ten digits; one is labelled wrongly on purpose
+        store.add_digit("hand-acc", int(mnist5k.test_y[i]) if i else (int(mnist5k.test_y[0]) + 1) % 10,
+                        mnist5k.test_x[i], "class")
+    acc = _handwriting_accuracy("hand-acc", entry)
+    assert acc is not None and acc <= 0.9  # the mislabelled one cannot be right
