@@ -214,7 +214,7 @@ class WorkspaceStore:
                                sa.Column("key_hash", sa.String(64), nullable=False),
                                sa.Column("created", sa.Float, nullable=False))
         try:
-            md.create_all(self.engine)
+            self._migrate()
             with self.engine.connect() as c:
                 c.execute(sa.select(sa.func.count()).select_from(self.t_ws)).scalar()
         except sa.exc.DatabaseError as e:
@@ -225,6 +225,22 @@ class WorkspaceStore:
                     from None
             self._move_aside()
             self._open(aside=True)
+
+    def _migrate(self) -> None:
+        """Bring the database's schema to the newest Alembic revision (``explorer/migrations``), keeping what it
+        holds. A database written before the schema was versioned has the first revision's tables: it is marked
+        as that revision, then upgraded."""
+        from alembic import command
+        from alembic.config import Config
+
+        cfg = Config()
+        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            seen = self.sa.inspect(conn)
+            if not seen.has_table("alembic_version") and seen.has_table("workspaces"):
+                command.stamp(cfg, "0001")
+            command.upgrade(cfg, "head")
 
     def _move_aside(self) -> None:
         """Keep a damaged database file (and its WAL) under a new name that is not taken, and say so."""

@@ -346,3 +346,26 @@ def test_a_class_shares_its_drawn_digits_and_only_the_teacher_removes_one(store,
     store.remove_digit("5A-digits", key, a)
     assert store.class_digits("5A-digits")["y"].tolist() == [7]
     assert len(store.class_digits("nobody")["ids"]) == 0
+
+
+def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_work(tmp_path):
+    """The previous schema (workspaces, models, runs, uploads, board; no Alembic revision) opens, gains the new
+    tables, and every saved workspace is still there."""
+    first = WorkspaceStore(state_dir=tmp_path)
+    ws_id, ws = first.new_id(), Workspace()
+    ws.add_model(get_preset("default"), "kept")
+    first.save(ws_id, ws, {"dataset": "mnist-5k"})
+    with first.engine.begin() as c:  # back to the schema of before: no revision table, no new tables
+        for table in ("alembic_version", "board_keys", "class_digits"):
+            c.exec_driver_sql(f"DROP TABLE {table}")
+    first.engine.dispose()
+    again = WorkspaceStore(state_dir=tmp_path)
+    tables = set(again.sa.inspect(again.engine).get_table_names())
+    assert {"board_keys", "class_digits", "alembic_version", "workspaces"} <= tables
+    with again.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+    back = Workspace()
+    saved = again.load(ws_id, back)
+    assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
+    assert again.claim_class("after-upgrade")  # the new tables work
+    WorkspaceStore(state_dir=tmp_path)  # and opening it again changes nothing
