@@ -66,6 +66,9 @@ def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_p
     r = subprocess.run([py, "-m", "explorer", "summary", "default"], capture_output=True, text=True, cwd=tmp_path,
                        timeout=120)
     assert r.returncode == 0 and "20,570" in r.stdout  # the library's command line is there too
+    r = subprocess.run([py, "-c", "from explorer.store import WorkspaceStore; s = WorkspaceStore(state_dir='db'); "
+                        "print(s.count())"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr[-1500:]  # the migrations are in the wheel
 
 
 def test_the_command_passes_the_options_on_to_the_server(tmp_path):
