@@ -12,7 +12,7 @@ from pages._nav import menu, pages
 from pages._server import server, set_torch_threads
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
-sections = pages(set(st.session_state.get("hidden_pages", [])))  # pages an opened lesson hides
+sections = pages(set(st.session_state.get("hidden_pages", [])))  # _state.HIDDEN, read before torch loads
 page = st.navigation(sections, position="hidden")
 menu(sections)
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background

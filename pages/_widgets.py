@@ -1,149 +1,44 @@
-"""Streamlit-only helpers shared by the pages: session state, datasets, the sidebar, live training.
-
-No tensor math here: that is the explorer library's job.
+"""Widgets and panels shared by the pages: the sidebar, the warm-up line, training controls and the live run
+panel, the class board's publish box, the look-inside helpers. Session state lives in ``pages/_state.py``
+(re-exported here for the pages). No tensor math here: that is the explorer library's job.
 """
 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import streamlit as st
 
-from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
+from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.plots import training_curves
-from explorer.store import StaleWorkspaceError
 from explorer.workspace import ModelEntry, Run, Workspace
-from pages._server import (
-    DEFAULT_DATASET,
-    data_dir,
-    leave_legacy_pages_routing,
-    presence,
-    server,
-    session_id,
-    workspace_store,
+from pages._server import DEFAULT_DATASET, server, workspace_store
+from pages._state import (  # noqa: F401  (re-exported: the pages import session helpers from here too)
+    CONFIDENCE,
+    DATASET,
+    DRAFT,
+    DRAWING,
+    FLASH,
+    HIDDEN,
+    LESSON,
+    TRAIN_CFG,
+    TRAIN_ERROR,
+    UPLOADS,
+    WS,
+    WS_ID,
+    current_dataset,
+    dataset_names,
+    flash,
+    get_dataset,
+    init_session,
+    keep_workspace_id_in_url,
+    save_workspace,
+    show_flash,
+    workspace,
 )
 
-# Session keys, in one place. Durable state lives in these non-widget keys.
-WS = "workspace"  # Workspace: this session's models and runs
-DATASET = "dataset_name"  # name of the chosen dataset (registry name or an upload's name)
-UPLOADS = "uploaded_datasets"  # name -> Dataset, this session's uploads
-TRAIN_CFG = "train_config"  # dict: the Train page's settings (TrainConfig.to_dict())
-DRAFT = "build_draft"  # the spec being edited on the Build page
 REFRESH_S = 1.0  # live charts redraw once a second: cheap for the trainer, lively for the eye
-
-
-WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
-WS_VERSION = "workspace_version"  # the version this session last read or wrote
-WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
-SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, "hidden_pages", "lesson")  # settings a workspace keeps
-
-
-def init_session() -> None:
-    """Session defaults (setdefault: never overwrite what the user has). A ``?ws=`` id in the URL opens that
-    saved workspace; otherwise a new id is made and put in the URL. The workspace id owns the runs: a run
-    still training for this workspace (the tab was reloaded) is taken up again."""
-    leave_legacy_pages_routing()  # this page file was run without app.py: rerun through it
-    if WS not in st.session_state:
-        ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
-        store, ws_id = workspace_store(), st.query_params.get("ws")
-        saved = None
-        if store is not None and ws_id:
-            try:
-                saved = store.load(ws_id, ws)
-            except ValueError as e:
-                flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
-            if saved is None:
-                flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
-        if saved is not None:
-            for k in SAVED_KEYS:
-                if k in saved.settings:
-                    st.session_state[k] = saved.settings[k]
-            st.session_state[UPLOADS] = saved.uploads
-            st.session_state[WS_VERSION] = saved.version
-            for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
-                flash(sentence[0].upper() + sentence[1:] + ".", "warning")
-        else:
-            ws_id = store.new_id() if store is not None else None
-            st.session_state[WS_VERSION] = None
-        if store is not None and store.notice:
-            flash(store.notice, "warning")
-        if ws_id:
-            ws.owner = ws_id
-            presence().hold(ws_id, session_id())
-            for run in ws.adopt_running():
-                flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
-        st.session_state[WS_ID] = ws_id
-        st.session_state[WS] = ws
-    st.session_state.setdefault(DATASET, DEFAULT_DATASET)
-    st.session_state.setdefault(UPLOADS, {})
-    st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
-    st.session_state.setdefault(DRAFT, get_preset("default"))
-
-
-def keep_workspace_id_in_url() -> None:
-    """The workspace id stays in the address bar (page changes drop query parameters)."""
-    ws_id = st.session_state.get(WS_ID)
-    if ws_id and st.query_params.get("ws") != ws_id:
-        st.query_params["ws"] = ws_id
-
-
-def _fingerprint(ws: Workspace) -> str:
-    """What a save would change: models, runs and their progress, settings, uploads."""
-    runs = [(r.id, h.get("status"), len(h.get("epochs", []))) for r in ws.all_runs() for h in [r.current()]]
-    settings = json.dumps({k: st.session_state.get(k) for k in SAVED_KEYS}, sort_keys=True, default=str)
-    return json.dumps([list(ws.models), ws.current, runs, settings, sorted(st.session_state.get(UPLOADS, {}))])
-
-
-def save_workspace(every_s: float = 15.0) -> None:
-    """Save the workspace when something changed (and every ``every_s`` while a run trains, so that a reload
-    finds its latest weights). Called at the end of every full run of the app."""
-    store, ws_id = workspace_store(), st.session_state.get(WS_ID)
-    ws = st.session_state.get(WS)
-    if store is None or not ws_id or ws is None:
-        return
-    fp = _fingerprint(ws)
-    last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
-    training = any(e.active_run is not None for e in ws.models.values())
-    if fp == last_fp and not (training and time.time() - last_t > every_s):
-        return
-    if not ws.models and not st.session_state.get(UPLOADS) and not last_fp:
-        return  # nothing worth keeping yet: no row for every visitor who only looks
-    try:
-        settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
-        st.session_state[WS_VERSION] = store.save(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
-                                                  version=st.session_state.get(WS_VERSION))
-        st.session_state[WS_SAVED] = (fp, time.time())
-    except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
-        if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
-            st.warning(f"Not saved: {e}.")
-        st.session_state[WS_SAVED] = ("stale", time.time())
-    except ValueError as e:  # the database did not take it (busy, full, gone): the work stays here, tried again
-        st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at your "
-                   "next step.", icon=":material/cloud_off:")
-
-
-def workspace() -> Workspace:
-    """This session's workspace; what the last run and this run's callbacks changed is saved first (app.py saves
-    again after the page)."""
-    init_session()
-    save_workspace()
-    return st.session_state[WS]
-
-
-FLASH = "flash_messages"
-TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
-
-
-def flash(message: str, kind: str = "success") -> None:
-    """A message to show once, after the rerun that usually follows an action."""
-    st.session_state.setdefault(FLASH, []).append((kind, message))
-
-
-def show_flash() -> None:
-    for kind, message in st.session_state.pop(FLASH, []):
-        getattr(st, kind)(message)
 
 
 def warmup_notice() -> None:
@@ -160,39 +55,6 @@ def warmup_notice() -> None:
                        "starts). You can look around meanwhile; a run you start waits for it.")
 
     _line()
-
-
-def shared_dataset(name: str, root: str | None) -> Dataset:
-    """Registry datasets are loaded once per server and shared read-only by all sessions."""
-    srv = server()
-    if srv.has_dataset(name, root):
-        return srv.dataset(name, root)
-    with st.spinner(f"Loading {name} (once for everyone on this server)…"):
-        return srv.dataset(name, root)
-
-
-def get_dataset(name: str | None = None) -> Dataset:
-    """The dataset ``name`` (default: the session's choice); raises DataError with the reason."""
-    name = name or st.session_state.get(DATASET, DEFAULT_DATASET)
-    uploads: dict[str, Dataset] = st.session_state.get(UPLOADS, {})
-    if name in uploads:
-        return uploads[name]
-    if name not in DATASETS:
-        raise DataError(f"dataset {name!r} is not available in this session any more")
-    return shared_dataset(name, data_dir())
-
-
-def current_dataset() -> Dataset:
-    """The chosen dataset; if it cannot be loaded, say why and fall back to the embedded digits."""
-    try:
-        return get_dataset()
-    except ValueError as e:  # DataError, and any other sentence the library raises
-        st.error(f"{e}. Using the embedded {DEFAULT_DATASET} instead.")
-        return get_dataset(DEFAULT_DATASET)
-
-
-def dataset_names() -> list[str]:
-    return list(DATASETS) + list(st.session_state.get(UPLOADS, {}))
 
 
 def md_text(text: str) -> str:
@@ -216,7 +78,7 @@ def sidebar() -> None:
     """The current model at a glance, a switcher between this session's models, and its checkpoint."""
     ws = workspace()
     sb = st.sidebar
-    lesson = st.session_state.get("lesson")
+    lesson = st.session_state.get(LESSON)
     if lesson:
         sb.markdown(f"### :material/school: {lesson['title']}")
         if lesson.get("notes"):
@@ -348,6 +210,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
 
     @st.fragment(run_every=REFRESH_S if running else None)
     def _panel() -> None:
+        save_workspace()  # while a run trains, every 15 s (a reloaded tab then finds its latest weights)
         hist = run.current()
         status = hist.get("status", "ready")
         queue = run.queue if status in ("queued", "waiting") else None
@@ -424,7 +287,7 @@ def _measured_accuracy(entry: ModelEntry) -> float | None:
 def publish_to_board(entry: ModelEntry) -> None:
     """For students in a lesson with a class code: put the current model's last finished run on the class board
     under a name they choose. Nothing else of the workspace is shown to anyone."""
-    lesson = st.session_state.get("lesson") or {}
+    lesson = st.session_state.get(LESSON) or {}
     code = lesson.get("class_code")
     run = next((r for r in reversed(entry.runs) if r.final().get("test_accuracy") is not None), None)
     if not code or run is None or workspace_store() is None:
@@ -457,10 +320,6 @@ def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
 
 
 # --- shared by the "Look inside" and "Explain" pages ---
-
-DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
-CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
-
 
 def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     """The current model (a consistent copy while it trains) and the dataset it was made for.

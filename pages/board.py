@@ -9,6 +9,7 @@ import streamlit as st
 
 from explorer import summarize
 from explorer.plots import PALETTE, summary_rows, training_curves
+from pages._state import LESSON
 from pages._widgets import md_text, workspace_store
 
 st.title("Class board")
@@ -16,7 +17,7 @@ store = workspace_store()
 if store is None:
     st.warning("The board needs the workspace database, which this server could not open.")
     st.stop()
-lesson = st.session_state.get("lesson") or {}
+lesson = st.session_state.get(LESSON) or {}
 code = st.text_input("Class code", value=lesson.get("class_code", ""), key="board_code",
                      help="The code in the lesson file the students opened.").strip()
 if not code:

@@ -17,6 +17,7 @@ from explorer.plots import image_grid, learned_map_figure, overlay, png_data_url
 from explorer.preprocess import decode_image, load_image_file, prepare_image
 from explorer.workspace import ModelEntry
 from pages._canvas import drawing_pad
+from pages._state import LESSON
 from pages._widgets import (
     CONFIDENCE,
     DRAWING,
@@ -255,7 +256,7 @@ def panel() -> None:
         layer_strip(model, capture_activations(model, x))
     if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
         learned_map_panel(entry, model, ds, x_u8)
-    class_code = (st.session_state.get("lesson") or {}).get("class_code")
+    class_code = (st.session_state.get(LESSON) or {}).get("class_code")
     if class_code and c_in == 1 and (h_in, w_in) == (28, 28):
         with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
             a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")

@@ -11,10 +11,9 @@ from explorer.data import check_uploads_room
 from explorer.lesson import HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from explorer.shortcut import CUES, shortcut_dataset
 from pages._nav import page_file
+from pages._state import HIDDEN, LESSON
 from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace, workspace_store
 
-HIDDEN = "hidden_pages"  # page titles a lesson hides (navigation leaves them out)
-LESSON = "lesson"  # the open lesson (title and notes shown in the sidebar)
 KEYS = "teacher_keys"  # class code -> the key this session was given (shown again while the tab lives)
 
 

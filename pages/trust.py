@@ -18,6 +18,7 @@ from explorer.trust import (
     handwriting_report,
     not_digits,
 )
+from pages._state import LESSON
 from pages._widgets import (
     CONFIDENCE,
     get_dataset,
@@ -145,7 +146,7 @@ def fooling_result() -> None:
 
 fooling_result()
 
-lesson_cue = (st.session_state.get("lesson") or {}).get("shortcut") or {}
+lesson_cue = (st.session_state.get(LESSON) or {}).get("shortcut") or {}
 if lesson_cue:
     st.subheader("4. Right for the wrong reason?")
     st.caption("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
@@ -172,7 +173,7 @@ if lesson_cue:
             st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
                     "made differently, and look at what the model looks at.")
 
-class_code = (st.session_state.get("lesson") or {}).get("class_code")
+class_code = (st.session_state.get(LESSON) or {}).get("class_code")
 if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(str(i) for i in range(10)):
     st.subheader("5. Our class's handwriting")
     st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "

@@ -1,0 +1,178 @@
+"""A browser session's state: every session key in one place, the workspace (opened from the page's ``?ws=``
+link, saved after each script run), flash messages and the session's datasets. Streamlit only; no widgets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
+from explorer.store import StaleWorkspaceError
+from explorer.workspace import Workspace
+from pages._server import (
+    DEFAULT_DATASET,
+    data_dir,
+    leave_legacy_pages_routing,
+    presence,
+    server,
+    session_id,
+    workspace_store,
+)
+
+# Session keys, in one place. Durable state lives in these non-widget keys.
+WS = "workspace"  # Workspace: this session's models and runs
+DATASET = "dataset_name"  # name of the chosen dataset (registry name or an upload's name)
+UPLOADS = "uploaded_datasets"  # name -> Dataset, this session's uploads
+TRAIN_CFG = "train_config"  # dict: the Train page's settings (TrainConfig.to_dict())
+DRAFT = "build_draft"  # the spec being edited on the Build page
+
+
+WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
+WS_VERSION = "workspace_version"  # the version this session last read or wrote
+WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
+HIDDEN = "hidden_pages"  # page titles an opened lesson hides (the menu leaves them out)
+LESSON = "lesson"  # the open lesson: title, notes, class code, hidden shortcut (shown in the sidebar)
+SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON)  # settings a workspace keeps
+
+
+DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
+CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
+FLASH = "flash_messages"
+TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
+
+
+def init_session() -> None:
+    """Session defaults (setdefault: never overwrite what the user has). A ``?ws=`` id in the URL opens that
+    saved workspace; otherwise a new id is made and put in the URL. The workspace id owns the runs: a run
+    still training for this workspace (the tab was reloaded) is taken up again."""
+    leave_legacy_pages_routing()  # this page file was run without app.py: rerun through it
+    if WS not in st.session_state:
+        ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
+        store, ws_id = workspace_store(), st.query_params.get("ws")
+        saved = None
+        if store is not None and ws_id:
+            try:
+                saved = store.load(ws_id, ws)
+            except ValueError as e:
+                flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
+            if saved is None:
+                flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
+        if saved is not None:
+            for k in SAVED_KEYS:
+                if k in saved.settings:
+                    st.session_state[k] = saved.settings[k]
+            st.session_state[UPLOADS] = saved.uploads
+            st.session_state[WS_VERSION] = saved.version
+            for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
+                flash(sentence[0].upper() + sentence[1:] + ".", "warning")
+        else:
+            ws_id = store.new_id() if store is not None else None
+            st.session_state[WS_VERSION] = None
+        if store is not None and store.notice:
+            flash(store.notice, "warning")
+        if ws_id:
+            ws.owner = ws_id
+            presence().hold(ws_id, session_id())
+            for run in ws.adopt_running():
+                flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
+        st.session_state[WS_ID] = ws_id
+        st.session_state[WS] = ws
+    st.session_state.setdefault(DATASET, DEFAULT_DATASET)
+    st.session_state.setdefault(UPLOADS, {})
+    st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
+    st.session_state.setdefault(DRAFT, get_preset("default"))
+
+
+def keep_workspace_id_in_url() -> None:
+    """The workspace id stays in the address bar (page changes drop query parameters)."""
+    ws_id = st.session_state.get(WS_ID)
+    if ws_id and st.query_params.get("ws") != ws_id:
+        st.query_params["ws"] = ws_id
+
+
+def _fingerprint(ws: Workspace) -> str:
+    """What a save would change: models, runs and their progress, settings, uploads."""
+    runs = [(r.id, h.get("status"), len(h.get("epochs", []))) for r in ws.all_runs() for h in [r.current()]]
+    settings = json.dumps({k: st.session_state.get(k) for k in SAVED_KEYS}, sort_keys=True, default=str)
+    return json.dumps([list(ws.models), ws.current, runs, settings, sorted(st.session_state.get(UPLOADS, {}))])
+
+
+def save_workspace(every_s: float = 15.0) -> None:
+    """Save the workspace when something changed (and every ``every_s`` while a run trains, so that a reload
+    finds its latest weights). Called at the end of every full run of the app."""
+    store, ws_id = workspace_store(), st.session_state.get(WS_ID)
+    ws = st.session_state.get(WS)
+    if store is None or not ws_id or ws is None:
+        return
+    fp = _fingerprint(ws)
+    last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
+    training = any(e.active_run is not None for e in ws.models.values())
+    if fp == last_fp and not (training and time.time() - last_t > every_s):
+        return
+    if not ws.models and not st.session_state.get(UPLOADS) and not last_fp:
+        return  # nothing worth keeping yet: no row for every visitor who only looks
+    try:
+        settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
+        st.session_state[WS_VERSION] = store.save(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
+                                                  version=st.session_state.get(WS_VERSION))
+        st.session_state[WS_SAVED] = (fp, time.time())
+    except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
+        if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
+            st.warning(f"Not saved: {e}.")
+        st.session_state[WS_SAVED] = ("stale", time.time())
+    except ValueError as e:  # the database did not take it (busy, full, gone): the work stays here, tried again
+        st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at your "
+                   "next step.", icon=":material/cloud_off:")
+
+
+def workspace() -> Workspace:
+    """This session's workspace (opened on the session's first call). A pure read: ``app.py`` saves once after
+    each script run, and the live run panel saves while a run trains."""
+    init_session()
+    return st.session_state[WS]
+
+
+def flash(message: str, kind: str = "success") -> None:
+    """A message to show once, after the rerun that usually follows an action."""
+    st.session_state.setdefault(FLASH, []).append((kind, message))
+
+
+def show_flash() -> None:
+    for kind, message in st.session_state.pop(FLASH, []):
+        getattr(st, kind)(message)
+
+
+def shared_dataset(name: str, root: str | None) -> Dataset:
+    """Registry datasets are loaded once per server and shared read-only by all sessions."""
+    srv = server()
+    if srv.has_dataset(name, root):
+        return srv.dataset(name, root)
+    with st.spinner(f"Loading {name} (once for everyone on this server)…"):
+        return srv.dataset(name, root)
+
+
+def get_dataset(name: str | None = None) -> Dataset:
+    """The dataset ``name`` (default: the session's choice); raises DataError with the reason."""
+    name = name or st.session_state.get(DATASET, DEFAULT_DATASET)
+    uploads: dict[str, Dataset] = st.session_state.get(UPLOADS, {})
+    if name in uploads:
+        return uploads[name]
+    if name not in DATASETS:
+        raise DataError(f"dataset {name!r} is not available in this session any more")
+    return shared_dataset(name, data_dir())
+
+
+def current_dataset() -> Dataset:
+    """The chosen dataset; if it cannot be loaded, say why and fall back to the embedded digits."""
+    try:
+        return get_dataset()
+    except ValueError as e:  # DataError, and any other sentence the library raises
+        st.error(f"{e}. Using the embedded {DEFAULT_DATASET} instead.")
+        return get_dataset(DEFAULT_DATASET)
+
+
+def dataset_names() -> list[str]:
+    return list(DATASETS) + list(st.session_state.get(UPLOADS, {}))
