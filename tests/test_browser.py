@@ -30,7 +30,13 @@ def start_long_run(page, epochs: int = 30):
     nav(page, "Build")
     page.get_by_role("button", name="Load preset").click()
     wait_idle(page)
-    page.get_by_role("button", name="Create model").click()
+    create = page.get_by_role("button", name=re.compile("^(Create|Replace) model$"))
+    try:  # on a server that has just started, the first rerun can wait behind the warm-up on a loaded machine
+        create.wait_for(timeout=90_000)
+    except Exception:
+        shot(page, "start-long-run-no-create-button")  # what the page showed instead, for whoever reads the log
+        raise
+    create.click()
     page.wait_for_selector("text=is the current model", timeout=30_000)
     nav(page, "Train")
     box = page.get_by_label("Epochs", exact=True)
