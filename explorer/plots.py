@@ -297,3 +297,16 @@ def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tupl
                       xaxis={"showticklabels": False, "title": "first direction"},
                       yaxis={"showticklabels": False, "title": "second direction"})
     return fig
+
+
+def confusion_heatmap(matrix: Tensor, classes: list[str] | tuple[str, ...], height: int = 320) -> go.Figure:
+    """A small confusion matrix ``(K, K)`` (rows: true class, columns: predicted) with its counts written in."""
+    labels = [str(c) for c in classes]
+    z = matrix.float().tolist()
+    text = [[str(int(v)) if v else "" for v in row] for row in matrix.tolist()]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
+                               showscale=False, hovertemplate="true %{y}, said %{x}: %{z}<extra></extra>"))
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"title": "what it said", "type": "category", "side": "top"},
+                      yaxis={"title": "what was drawn", "type": "category", "autorange": "reversed"})
+    return fig

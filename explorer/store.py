@@ -232,14 +232,15 @@ class WorkspaceStore:
         as that revision, then upgraded."""
         from alembic import command
         from alembic.config import Config
+        from alembic.runtime.migration import MigrationContext
 
         cfg = Config()
         cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
         with self.engine.begin() as conn:
             cfg.attributes["connection"] = conn
-            seen = self.sa.inspect(conn)
-            if not seen.has_table("alembic_version") and seen.has_table("workspaces"):
-                command.stamp(cfg, "0001")
+            unversioned = MigrationContext.configure(conn).get_current_revision() is None
+            if unversioned and self.sa.inspect(conn).has_table("workspaces"):
+                command.stamp(cfg, "0001")  # (SQLite may keep an empty revision table from a run that failed)
             command.upgrade(cfg, "head")
 
     def _move_aside(self) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.evaluate import predict_proba
-from explorer.plots import colorize, coverage_figure, image_grid, upscale
+from explorer.evaluate import confusion_matrix, predict_proba
+from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
 from explorer.shortcut import reveal
 from explorer.trust import (
     ATTACKS,
@@ -190,10 +190,14 @@ if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(s
         h[2].metric("Right on our handwriting", f"{rep['ours_accuracy']:.1%}",
                     delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
         wrong = rep["wrong"][:24]
+        left, right = st.columns([2, 3])
+        left.plotly_chart(confusion_heatmap(confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix,
+                                            ds.classes), key="trust-ours-cm")
+        left.caption("The shift, class by class: rows are what the class drew, columns what the model said.")
         if wrong:
-            st.image(image_grid(ours["x"][wrong], ncols=min(12, len(wrong)), scale=2),
-                     caption="The class's digits it gets wrong, and what it said: " + " · ".join(
-                         f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
+            right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
+                        caption="The class's digits it gets wrong, and what it said: " + " · ".join(
+                            f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
 
         def _finetune() -> None:
             import copy

@@ -207,5 +207,6 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         assert any(s.value == "5. Our class's handwriting" for s in at.subheader)
         assert any(m.label == "Digits the class drew" and m.value == "1" for m in at.metric)
         assert any(m.label == "Right on our handwriting" for m in at.metric) and not at.exception
+        assert any('"what was drawn"' in c.proto.spec for c in at.get("plotly_chart"))  # the shift's confusion
     finally:
         at.session_state["lesson"] = None

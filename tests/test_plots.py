@@ -64,3 +64,12 @@ def test_weight_histograms_count_on_the_server_and_send_only_the_bins():
     assert abs(sum(fig.data[0].y) - 1.0) < 1e-4  # each layer's shares add up to one
     centre = max(range(60), key=lambda k: fig.data[0].y[k])
     assert abs(fig.data[0].x[centre]) < 0.5  # a normal's mode is near zero
+
+
+def test_the_small_confusion_heatmap_writes_the_counts_where_they_belong():
+    from explorer.plots import confusion_heatmap
+
+    m = torch.tensor([[3, 1], [0, 2]])
+    fig = confusion_heatmap(m, ["a", "b"])
+    assert fig.data[0].text == (("3", "1"), ("", "2")) or [list(r) for r in fig.data[0].text] == [["3", "1"], ["", "2"]]
+    assert list(fig.data[0].x) == ["a", "b"] and fig.layout.yaxis.autorange == "reversed"

@@ -369,3 +369,19 @@ def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_w
     assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
     assert again.claim_class("after-upgrade")  # the new tables work
     WorkspaceStore(state_dir=tmp_path)  # and opening it again changes nothing
+
+
+def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
+    """An empty revision table (a failed run that SQLite half kept) or tables a build made before its revision:
+    the store still opens, upgrades and keeps what is there."""
+    first = WorkspaceStore(state_dir=tmp_path)
+    ws_id, ws = first.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "kept")
+    first.save(ws_id, ws, {})
+    with first.engine.begin() as c:
+        c.exec_driver_sql("DELETE FROM alembic_version")  # the new tables stay, the revision is gone
+    first.engine.dispose()
+    again = WorkspaceStore(state_dir=tmp_path)
+    assert list(_model_names(again, ws_id)) == ["kept"]
+    with again.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"

@@ -16,10 +16,21 @@ depends_on = None
 
 
 def upgrade() -> None:
+    have = set(sa.inspect(op.get_bind()).get_table_names())  # a database made by a build between revisions
+    if "board_keys" not in have:
+        _board_keys()
+    if "class_digits" not in have:
+        _class_digits()
+
+
+def _board_keys() -> None:
     op.create_table("board_keys",
                     sa.Column("class_code", sa.String(40), primary_key=True),
                     sa.Column("key_hash", sa.String(64), nullable=False),
                     sa.Column("created", sa.Float, nullable=False))
+
+
+def _class_digits() -> None:
     op.create_table("class_digits",
                     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
                     sa.Column("class_code", sa.String(40), nullable=False, index=True),
