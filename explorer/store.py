@@ -208,7 +208,8 @@ class WorkspaceStore:
                                  sa.Column("label", sa.Integer, nullable=False),
                                  sa.Column("pixels", sa.LargeBinary, nullable=False),
                                  sa.Column("author", sa.String(60), nullable=False),
-                                 sa.Column("created", sa.Float, nullable=False))
+                                 sa.Column("created", sa.Float, nullable=False),
+                                 sa.Column("confirmed_by", sa.String(60)))  # a classmate: "legible"
         self.t_keys = sa.Table("board_keys", md,  # a class board's teacher key, kept as a hash only
                                sa.Column("class_code", sa.String(40), primary_key=True),
                                sa.Column("key_hash", sa.String(64), nullable=False),
@@ -500,7 +501,23 @@ class WorkspaceStore:
         x = torch.stack([torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).view(1, 28, 28) for r in rows]) \
             if rows else torch.zeros(0, 1, 28, 28, dtype=torch.uint8)
         return {"x": x, "y": torch.tensor([r.label for r in rows], dtype=torch.long), "ids": [r.id for r in rows],
-                "authors": [r.author for r in rows]}
+                "authors": [r.author for r in rows], "confirmed_by": [r.confirmed_by for r in rows]}
+
+    def confirm_digit(self, class_code: str, digit_id: int, who: str) -> None:
+        """A classmate confirms that a digit is legible as its label (for "stump the model"): not its author."""
+        who = " ".join(str(who).split())[:60]
+        if not who:
+            raise StoreError("give your name to confirm a classmate's digit")
+        t = self.t_digits
+        with self.engine.begin() as c:
+            row = c.execute(self.sa.select(t.c.author, t.c.confirmed_by).where(
+                (t.c.class_code == class_code) & (t.c.id == int(digit_id)))).first()
+            if row is None:
+                raise StoreError("that digit is not in the class's set any more")
+            if row.author.casefold() == who.casefold():
+                raise StoreError("a digit is confirmed by a classmate, not by the one who drew it")
+            if row.confirmed_by is None:
+                c.execute(t.update().where(t.c.id == int(digit_id)).values(confirmed_by=who))
 
     def remove_digit(self, class_code: str, key: str, digit_id: int) -> None:
         """Take one digit out of the class's set (the teacher's key is needed)."""

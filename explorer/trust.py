@@ -20,7 +20,7 @@ from .evaluate import eval_mode, predict_proba
 from .spec import output_logits_to_classes
 
 __all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
-           "handwriting_report", "finetune_on_handwriting", "ATTACKS"]
+           "handwriting_report", "finetune_on_handwriting", "stump_scores", "ATTACKS"]
 
 ATTACKS = ("fgsm", "pgd")
 
@@ -192,3 +192,15 @@ def finetune_on_handwriting(model: nn.Module, ds: Any, x: Tensor, y: Tensor, epo
         progress(1, 1)
     return {"held_out": len(held), "trained_on": len(fit), "before": {k: before[k] for k in
             ("test_accuracy", "ours_accuracy")}, "after": {k: after[k] for k in ("test_accuracy", "ours_accuracy")}}
+
+
+def stump_scores(labels: Tensor, answers: Tensor, authors: list[str], confirmed_by: list[str | None]
+                 ) -> list[dict[str, Any]]:
+    """"Stump the model": a point for each digit a classmate confirmed as legible that the model misreads, per
+    author, best first (authors with no point are listed too)."""
+    points: dict[str, int] = {}
+    for label, said, author, ok in zip(labels.tolist(), answers.tolist(), authors, confirmed_by):
+        points.setdefault(author, 0)
+        if ok and said != label:
+            points[author] += 1
+    return [{"name": a, "points": p} for a, p in sorted(points.items(), key=lambda kv: (-kv[1], kv[0]))]

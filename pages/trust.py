@@ -17,6 +17,7 @@ from explorer.trust import (
     fooling_table,
     handwriting_report,
     not_digits,
+    stump_scores,
 )
 from pages._state import LESSON
 from pages._widgets import (
@@ -173,6 +174,31 @@ if lesson_cue:
             st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
                     "made differently, and look at what the model looks at.")
 
+def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> None:
+    """Stump the model: a point for each digit a classmate confirmed as legible that the model misreads."""
+    st.markdown("**Stump the model.** A point for each of your digits that a classmate confirms as legible and "
+                "the model still gets wrong.")
+    left, right = st.columns([2, 3])
+    with left:
+        who = st.text_input("Your name", key="stump_name", max_chars=60)
+        others = [i for i, (a, ok) in enumerate(zip(ours["authors"], ours["confirmed_by"]))
+                  if ok is None and a.casefold() != who.strip().casefold()]
+        if who.strip() and others:
+            pick = st.selectbox("A classmate's digit", others, key="stump_pick",
+                                format_func=lambda i: f"#{ours['ids'][i]}: drawn as a {int(ours['y'][i])} by "
+                                                      f"{ours['authors'][i]}")
+            st.image(upscale(ours["x"][pick, 0].numpy(), 84))
+            if st.button(f"I can read it as a {int(ours['y'][pick])}", key="stump_confirm"):
+                try:
+                    store.confirm_digit(code, ours["ids"][pick], who)
+                    st.rerun()
+                except ValueError as e:
+                    st.error(str(e))
+        elif who.strip():
+            st.caption("No classmate's digit waits for a confirmation.")
+    right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True)
+
+
 class_code = (st.session_state.get(LESSON) or {}).get("class_code")
 if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(str(i) for i in range(10)):
     st.subheader("5. Our class's handwriting")
@@ -223,6 +249,7 @@ if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(s
                            "learned ours: mixing both in training avoids that.")
 
         tune_result()
+        stump_panel(store, class_code, ours, rep["answers"])
         with st.expander("Teacher: remove a digit from the class's set"):
             key = st.text_input("Teacher key", type="password", key="digits_key")
             if key and store.is_teacher(class_code, key):

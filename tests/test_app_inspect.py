@@ -208,5 +208,13 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         assert any(m.label == "Digits the class drew" and m.value == "1" for m in at.metric)
         assert any(m.label == "Right on our handwriting" for m in at.metric) and not at.exception
         assert any('"what was drawn"' in c.proto.spec for c in at.get("plotly_chart"))  # the shift's confusion
+        at.text_input(key="stump_name").input("Grace").run()  # a classmate confirms Ada's digit as legible
+        at.button(key="stump_confirm").click().run()
+        assert not at.exception, at.exception
+        from pages._server import server
+
+        assert server().store().class_digits("hand-5b")["confirmed_by"][-1] == "Grace"
+        scores = at.dataframe[-1].value
+        assert "Ada" in list(scores["name"])
     finally:
         at.session_state["lesson"] = None

@@ -363,7 +363,7 @@ def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_w
     tables = set(again.sa.inspect(again.engine).get_table_names())
     assert {"board_keys", "class_digits", "alembic_version", "workspaces"} <= tables
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
     back = Workspace()
     saved = again.load(ws_id, back)
     assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
@@ -384,4 +384,15 @@ def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
     again = WorkspaceStore(state_dir=tmp_path)
     assert list(_model_names(again, ws_id)) == ["kept"]
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+
+
+def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):
+    d = store.add_digit("stump-1", 4, mnist5k.test_x[0], "Ada")
+    with pytest.raises(StoreError, match="not by the one who drew it"):
+        store.confirm_digit("stump-1", d, " ada ")
+    store.confirm_digit("stump-1", d, "Grace")
+    store.confirm_digit("stump-1", d, "Linus")  # the first confirmation stays
+    assert store.class_digits("stump-1")["confirmed_by"] == ["Grace"]
+    with pytest.raises(StoreError, match="give your name"):
+        store.confirm_digit("stump-1", d, "  ")

@@ -97,3 +97,13 @@ def test_our_handwriting_report_and_fine_tuning_a_copy(trained_default, mnist5k)
     assert tuned["after"]["ours_accuracy"] > tuned["before"]["ours_accuracy"]
     with pytest.raises(ValueError, match="no digits yet"):
         handwriting_report(model, mnist5k, x[:0], y[:0])
+
+
+def test_stump_scores_count_confirmed_digits_the_model_misreads():
+    from explorer.trust import stump_scores
+
+    labels, answers = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([1, 7, 8, 4, 0])
+    authors = ["Ada", "Ada", "Grace", "Grace", "Linus"]
+    confirmed = ["Grace", "Grace", "Ada", None, None]  # Linus's misread 5 is not confirmed: no point
+    assert stump_scores(labels, answers, authors, confirmed) == [
+        {"name": "Ada", "points": 1}, {"name": "Grace", "points": 1}, {"name": "Linus", "points": 0}]
