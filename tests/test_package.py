@@ -3,20 +3,16 @@ into a fresh virtual environment outside the checkout, and that command serves t
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import sysconfig
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from explorer.browser import _free_port
 from explorer.launch import SERVER_FLAGS, streamlit_command
-from tests.browser import browser_or_skip, shot
+from tests.browser import browser_or_skip, shot, streamlit_server
 
 pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
 
@@ -84,33 +80,14 @@ def test_the_command_passes_the_options_on_to_the_server(tmp_path):
 
 @pytest.mark.browser
 def test_cnn_explorer_serves_the_start_page_from_the_installed_package(installed, tmp_path):
-    port = _free_port()
-    env = {**os.environ, "EXPLORER_STATE_DIR": str(tmp_path / "state"), "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([str(installed / "cnn-explorer"), "--port", str(port), "--address", "127.0.0.1",
-                             "--headless"], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, "cnn-explorer did not start"
-                time.sleep(0.3)
-        with browser_or_skip() as browser:
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.goto(url)
-            page.wait_for_selector("h1:has-text('CNN Explorer')", timeout=60_000)
-            page.get_by_role("button", name="Train the default CNN").first.wait_for(timeout=60_000)
-            titles = page.locator(".st-key-menu a").all_inner_texts()
-            assert any(t.strip().endswith("Draw a digit") for t in titles)
-            assert page.locator("[data-testid=stException]").count() == 0
-            shot(page, "package-start")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    command = [str(installed / "cnn-explorer"), "--port", "{port}", "--address", "127.0.0.1", "--headless"]
+    with streamlit_server(env={"EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90, command=command,
+                          cwd=tmp_path) as url, browser_or_skip() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url)
+        page.wait_for_selector("h1:has-text('CNN Explorer')", timeout=60_000)
+        page.get_by_role("button", name="Train the default CNN").first.wait_for(timeout=60_000)
+        titles = page.locator(".st-key-menu a").all_inner_texts()
+        assert any(t.strip().endswith("Draw a digit") for t in titles)
+        assert page.locator("[data-testid=stException]").count() == 0
+        shot(page, "package-start")
