@@ -155,12 +155,14 @@ def fooling_table(models: list[tuple[str, nn.Module, bool]], x_u8: Tensor, mean:
     return rows
 
 
-def handwriting_report(model: nn.Module, ds: Any, x: Tensor, y: Tensor) -> dict[str, Any]:
+def handwriting_report(model: nn.Module, ds: Any, x: Tensor, y: Tensor, test_answers: Tensor | None = None
+                       ) -> dict[str, Any]:
     """How a model does on a class's own handwriting ``x (N, 1, 28, 28)`` uint8, labels ``y``, next to the
-    dataset's test split: both accuracies, the answers, and which of the class's digits it gets wrong."""
+    dataset's test split: both accuracies, the answers, and which of the class's digits it gets wrong.
+    ``test_answers``: the model's answers on the test split, when the caller has them already."""
     if len(x) == 0:
         raise ValueError("the class has drawn no digits yet")
-    test = predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
+    test = test_answers if test_answers is not None else predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
     ours = predict_proba(model, x, ds.mean, ds.std).argmax(1)
     return {"test_accuracy": float((test == ds.test_y).float().mean()),
             "ours_accuracy": float((ours == y).float().mean()), "answers": ours,

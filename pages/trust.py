@@ -209,7 +209,7 @@ if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(s
     if not len(ours["ids"]):
         st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
     else:
-        rep = handwriting_report(model, ds, ours["x"], ours["y"])
+        rep = handwriting_report(model, ds, ours["x"], ours["y"], probs.argmax(1))  # the page's cached answers
         h = st.columns(3)
         h[0].metric("Digits the class drew", f"{len(ours['ids']):,}")
         h[1].metric(f"Right on {ds.name}'s test images", f"{rep['test_accuracy']:.1%}")
