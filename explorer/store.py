@@ -158,64 +158,9 @@ class WorkspaceStore:
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.close()
 
-        md = sa.MetaData()
-        self.t_ws = sa.Table("workspaces", md,
-                             sa.Column("id", sa.String(64), primary_key=True),
-                             sa.Column("version", sa.Integer, nullable=False),
-                             sa.Column("created", sa.Float, nullable=False),
-                             sa.Column("updated", sa.Float, nullable=False, index=True),
-                             sa.Column("settings", sa.Text, nullable=False),
-                             sa.Column("current", sa.String(200)))
-        self.t_models = sa.Table("models", md,
-                                 sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-                                           primary_key=True),
-                                 sa.Column("name", sa.String(200), primary_key=True),
-                                 sa.Column("position", sa.Integer, nullable=False),
-                                 sa.Column("source", sa.String(20), nullable=False),
-                                 sa.Column("checkpoint", sa.LargeBinary, nullable=False))
-        self.t_runs = sa.Table("runs", md,
-                               sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-                                         primary_key=True),
-                               sa.Column("id", sa.Integer, primary_key=True),
-                               sa.Column("model", sa.String(200), nullable=False),
-                               sa.Column("dataset", sa.String(200), nullable=False),
-                               sa.Column("params", sa.Integer, nullable=False),
-                               sa.Column("started", sa.Float, nullable=False),
-                               sa.Column("config", sa.Text, nullable=False),
-                               sa.Column("history", sa.Text, nullable=False))
-        self.t_uploads = sa.Table("uploads", md,
-                                  sa.Column("ws", sa.String(64), sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
-                                            primary_key=True),
-                                  sa.Column("name", sa.String(200), primary_key=True),
-                                  sa.Column("data", sa.LargeBinary, nullable=False))
-        self.t_board = sa.Table("board", md,
-                                sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                                sa.Column("class_code", sa.String(40), nullable=False, index=True),
-                                sa.Column("ws", sa.String(64), nullable=False),
-                                sa.Column("run", sa.Integer, nullable=False),
-                                sa.Column("name", sa.String(60), nullable=False),
-                                sa.Column("published", sa.Float, nullable=False),
-                                sa.Column("params", sa.Integer, nullable=False),
-                                sa.Column("accuracy", sa.Float, nullable=False),
-                                sa.Column("seconds", sa.Float, nullable=False),
-                                sa.Column("architecture", sa.Text, nullable=False),
-                                sa.Column("spec", sa.Text, nullable=False),
-                                sa.Column("history", sa.Text, nullable=False),
-                                sa.UniqueConstraint("class_code", "ws", "run"))
-        self.t_digits = sa.Table("class_digits", md,  # the digits a class drew together, 28x28 uint8 each
-                                 sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                                 sa.Column("class_code", sa.String(40), nullable=False, index=True),
-                                 sa.Column("label", sa.Integer, nullable=False),
-                                 sa.Column("pixels", sa.LargeBinary, nullable=False),
-                                 sa.Column("author", sa.String(60), nullable=False),
-                                 sa.Column("created", sa.Float, nullable=False),
-                                 sa.Column("confirmed_by", sa.String(60)))  # a classmate: "legible"
-        self.t_keys = sa.Table("board_keys", md,  # a class board's teacher key, kept as a hash only
-                               sa.Column("class_code", sa.String(40), primary_key=True),
-                               sa.Column("key_hash", sa.String(64), nullable=False),
-                               sa.Column("created", sa.Float, nullable=False))
         try:
             self._migrate()
+            self._reflect()
             with self.engine.connect() as c:
                 c.execute(sa.select(sa.func.count()).select_from(self.t_ws)).scalar()
         except sa.exc.DatabaseError as e:
@@ -243,6 +188,15 @@ class WorkspaceStore:
             if unversioned and self.sa.inspect(conn).has_table("workspaces"):
                 command.stamp(cfg, "0001")  # (SQLite may keep an empty revision table from a run that failed)
             command.upgrade(cfg, "head")
+
+    def _reflect(self) -> None:
+        """The tables as the migrations made them (``explorer/migrations`` is the one place the schema is written)."""
+        md = self.sa.MetaData()
+        md.reflect(self.engine, only=["workspaces", "models", "runs", "uploads", "board", "class_digits",
+                                      "board_keys"])
+        self.t_ws, self.t_models, self.t_runs = md.tables["workspaces"], md.tables["models"], md.tables["runs"]
+        self.t_uploads, self.t_board = md.tables["uploads"], md.tables["board"]
+        self.t_digits, self.t_keys = md.tables["class_digits"], md.tables["board_keys"]
 
     def _move_aside(self) -> None:
         """Keep a damaged database file (and its WAL) under a new name that is not taken, and say so."""
