@@ -11,6 +11,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "chromium_available",
-           "chromium", "open_app", "wait_idle", "nav", "open_draw_pad", "draw_strokes", "digit_strokes",
+           "chromium", "open_app", "wait_idle", "describe_pages", "nav", "open_draw_pad", "draw_strokes", "digit_strokes",
            "first_minute"]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,31 +48,42 @@ def _free_port() -> int:
 def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, command: list[str] | None = None,
                      cwd: str | Path | None = None) -> Iterator[str]:
     """Start ``streamlit run app.py`` (or ``command`` with ``{port}`` in it, e.g. an installed ``cnn-explorer``)
-    on a free loopback port; yield its URL once it answers its health check; stop it afterwards."""
+    on a free loopback port; yield its URL once it answers its health check; stop it afterwards.
+
+    The server's own output goes to a temporary log; if the code inside the ``with`` fails, the log's last lines
+    are written to stderr (a test's report shows them), so a failure on another machine says what the server did.
+    """
     port = _free_port()
     args = [a.replace("{port}", str(port)) for a in command] if command else [
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-    proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                    break
-            except OSError:
-                if time.time() > deadline or proc.poll() is not None:
-                    raise RuntimeError("the Streamlit server did not start") from None
-                time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile("w+") as log:
+        proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            deadline = time.time() + timeout
+            while True:
+                try:
+                    if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
+                        break
+                except OSError:
+                    if time.time() > deadline or proc.poll() is not None:
+                        raise RuntimeError("the Streamlit server did not start") from None
+                    time.sleep(0.3)
+            yield url
+        except BaseException:
+            log.flush()
+            log.seek(0)
+            tail = log.read()[-6000:]
+            print(f"--- the server's last output (exit code {proc.poll()}) ---\n{tail}", file=sys.stderr)
+            raise
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 VIEWPORT = {"width": 1400, "height": 1000}
@@ -86,6 +98,9 @@ def chromium() -> Iterator[Any]:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         try:
             yield browser
+        except BaseException:
+            print(describe_pages(browser), file=sys.stderr)
+            raise
         finally:
             browser.close()
 
@@ -100,9 +115,29 @@ def open_app(browser: Any, url: str, viewport: dict[str, int] | None = None) -> 
 
 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:
-    """Wait until the script run is over and no skeleton placeholder is left."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
-                           "document.querySelectorAll('[data-testid=stSkeleton]').length == 0", timeout=timeout)
+    """Wait until the script run is over (the app's own run state, which is "running" from the first element of
+    a rerun to its last: the status widget only shows after a delay) and no skeleton placeholder is left."""
+    page.wait_for_function("() => { const app = document.querySelector('[data-testid=stApp]'); "
+                           "return app && app.getAttribute('data-test-script-state') === 'notRunning' && "
+                           "!document.querySelector('[data-testid=stStatusWidget]') && "
+                           "document.querySelectorAll('[data-testid=stSkeleton]').length == 0; }", timeout=timeout)
+
+
+def describe_pages(browser: Any, chars: int = 3000) -> str:
+    """What each open tab shows (address, the app's run and connection state, its text): for a failed test's
+    report, where a screenshot cannot be seen."""
+    out = []
+    for context in browser.contexts:
+        for page in context.pages:
+            try:
+                state = page.evaluate("() => { const a = document.querySelector('[data-testid=stApp]'); return a ? "
+                                      "a.getAttribute('data-test-script-state') + ' / ' + "
+                                      "a.getAttribute('data-test-connection-state') : 'no app'; }")
+                text = page.inner_text("body", timeout=2000)
+            except Exception as e:  # noqa: BLE001 (a closed or crashed tab: say so, and go on)
+                state, text = "unreadable", str(e).splitlines()[0]
+            out.append(f"--- {page.url} (script / connection: {state}) ---\n{text[-chars:]}")
+    return "\n".join(out) or "(no open tab)"
 
 
 def nav(page: Any, title: str) -> None:

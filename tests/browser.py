@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from explorer.browser import ROOT, chromium, chromium_available, nav, streamlit_server, wait_idle
+from explorer.browser import ROOT, chromium, chromium_available, describe_pages, nav, streamlit_server, wait_idle
 
-__all__ = ["browser_or_skip", "nav", "shot", "streamlit_server", "wait_idle"]
+__all__ = ["browser_or_skip", "describe_pages", "nav", "shot", "streamlit_server", "wait_idle"]
 
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
 

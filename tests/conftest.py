@@ -48,3 +48,38 @@ def trained_default(mnist5k):
     hist = Trainer(model, mnist5k, TrainConfig(epochs=3, eval_splits=("test",))).run()
     model.eval()
     return model, spec, hist
+
+
+@pytest.fixture()
+def browser():
+    """Headless Chromium for one test (skipped where Chromium or Playwright is missing)."""
+    from tests.browser import browser_or_skip
+
+    with browser_or_skip() as b:
+        yield b
+
+
+def pytest_collection_modifyitems(items):
+    """A browser test drives a real server and a real browser on a shared 2-core machine: one that fails is run
+    once more (pytest-rerunfailures; the report counts it as a rerun), and fails for good if it fails again."""
+    for item in items:
+        if item.get_closest_marker("browser") and not item.get_closest_marker("flaky"):
+            item.add_marker(pytest.mark.flaky(reruns=1))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed browser test's report says what each open tab showed (address, run state, text) and keeps a
+    screenshot in out/screenshots/FAILED-<test>.png."""
+    report = yield
+    browser = item.funcargs.get("browser") if hasattr(item, "funcargs") else None
+    if report.failed and call.when == "call" and browser is not None:
+        from tests.browser import describe_pages, shot
+
+        report.sections.append(("open tabs", describe_pages(browser)))
+        for i, page in enumerate(p for c in browser.contexts for p in c.pages):
+            try:
+                shot(page, f"FAILED-{item.name}-{i}")
+            except Exception:  # noqa: BLE001 (a crashed tab has no screenshot; its text is in the report)
+                pass
+    return report

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from explorer.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
-from tests.browser import browser_or_skip, nav, shot, streamlit_server, wait_idle
+from tests.browser import nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -17,12 +17,6 @@ pytestmark = pytest.mark.browser
 def server():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture()
-def browser():
-    with browser_or_skip() as b:
-        yield b
 
 
 def start_long_run(page, epochs: int = 30):
@@ -314,7 +308,7 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
         assert "trained" in sidebar and "Whoever has the link has the work" in sidebar
         shot(page, "workspace-after-restart")
         nav(page, "Train")
-        assert page.locator("text=#1 default on mnist-5k").count() >= 1 or "#1 default" in page.content()
+        page.locator("text=#1 default on mnist-5k").first.wait_for(timeout=30_000)  # its run, in "Compare runs"
         page.close()
 
 

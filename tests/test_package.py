@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from explorer.launch import SERVER_FLAGS, streamlit_command
-from tests.browser import browser_or_skip, shot, streamlit_server
+from tests.browser import shot, streamlit_server
 
 pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
 
@@ -79,10 +79,10 @@ def test_the_command_passes_the_options_on_to_the_server(tmp_path):
 
 
 @pytest.mark.browser
-def test_cnn_explorer_serves_the_start_page_from_the_installed_package(installed, tmp_path):
+def test_cnn_explorer_serves_the_start_page_from_the_installed_package(installed, tmp_path, browser):
     command = [str(installed / "cnn-explorer"), "--port", "{port}", "--address", "127.0.0.1", "--headless"]
     with streamlit_server(env={"EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90, command=command,
-                          cwd=tmp_path) as url, browser_or_skip() as browser:
+                          cwd=tmp_path) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(url)
         page.wait_for_selector("h1:has-text('CNN Explorer')", timeout=60_000)
