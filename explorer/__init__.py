@@ -5,13 +5,13 @@ Usable from a notebook or the command line (``python -m explorer``); it never im
 
 from __future__ import annotations
 
-from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .data import DATASETS, DataError, Dataset, load_csv, load_dataset, load_image_zip, normalize
-from .evaluate import Confusion, confusion_matrix, evaluate, predict_proba
-from .preprocess import EmptyImageError, mnist_style, prepare_image
-from .presets import PRESETS, get_preset, preset_names
-from .spec import SpecError, Summary, build_model, format_summary, parse_spec, summarize, validate_spec
-from .train import Augment, TrainConfig, Trainer, augment_batch, resolve_device, train
+from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .core.data import DATASETS, DataError, Dataset, load_csv, load_dataset, load_image_zip, normalize
+from .core.evaluate import Confusion, confusion_matrix, evaluate, predict_proba
+from .core.preprocess import EmptyImageError, mnist_style, prepare_image
+from .core.presets import PRESETS, get_preset, preset_names
+from .core.spec import SpecError, Summary, build_model, format_summary, parse_spec, summarize, validate_spec
+from .core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device, train
 
 __all__ = [
     "Augment", "Checkpoint", "CheckpointError", "Confusion", "DATASETS", "DataError", "Dataset", "EmptyImageError",

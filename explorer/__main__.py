@@ -27,9 +27,9 @@ class UsageError(ValueError):
 
 def load_spec_arg(value: str) -> dict[str, Any]:
     """A preset name, a path to a JSON file, or JSON text -> a validated spec."""
-    from .presets import PRESETS, get_preset
-    from .safejson import brief
-    from .spec import MAX_SPEC_BYTES, parse_spec
+    from .core.presets import PRESETS, get_preset
+    from .core.safejson import brief
+    from .core.spec import MAX_SPEC_BYTES, parse_spec
 
     if value in PRESETS:
         return get_preset(value)
@@ -46,8 +46,8 @@ def load_spec_arg(value: str) -> dict[str, Any]:
 
 
 def _cmd_presets(args: argparse.Namespace) -> None:
-    from .presets import PRESETS, preset_description
-    from .spec import summarize
+    from .core.presets import PRESETS, preset_description
+    from .core.spec import summarize
 
     for name in PRESETS:
         s = summarize(PRESETS[name][1])
@@ -55,14 +55,14 @@ def _cmd_presets(args: argparse.Namespace) -> None:
 
 
 def _cmd_summary(args: argparse.Namespace) -> None:
-    from .spec import format_summary, summarize
+    from .core.spec import format_summary, summarize
 
     s = summarize(load_spec_arg(args.spec))
     print(json.dumps(s.to_dict()) if args.json else format_summary(s))
 
 
 def _dataset_for(args: argparse.Namespace) -> Any:
-    from .data import load_csv, load_dataset, load_image_zip
+    from .core.data import load_csv, load_dataset, load_image_zip
 
     name = args.dataset
     if name.lower().endswith(".csv"):
@@ -87,10 +87,10 @@ def _check_out(out: str, dataset: str) -> None:
 
 
 def _cmd_train(args: argparse.Namespace) -> None:
-    from .checkpoint import save_checkpoint
-    from .presets import PRESETS, get_preset
-    from .spec import build_model, validate_spec
-    from .train import TrainConfig, Trainer
+    from .core.checkpoint import save_checkpoint
+    from .core.presets import PRESETS, get_preset
+    from .core.spec import build_model, validate_spec
+    from .core.train import TrainConfig, Trainer
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
                       schedule=args.schedule, seed=args.seed, device=args.device, limit_train=args.limit_train,
@@ -135,10 +135,10 @@ def _cmd_train(args: argparse.Namespace) -> None:
 def _cmd_predict(args: argparse.Namespace) -> None:
     import torch
 
-    from .checkpoint import load_checkpoint
-    from .evaluate import predict_proba, require_image_classifier
-    from .preprocess import load_image_file, prepare_image
-    from .safejson import brief
+    from .core.checkpoint import load_checkpoint
+    from .core.evaluate import predict_proba, require_image_classifier
+    from .core.preprocess import load_image_file, prepare_image
+    from .core.safejson import brief
 
     if args.top < 1:
         raise UsageError(f"--top must be at least 1, got {args.top}")
@@ -164,9 +164,9 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 def _cmd_export(args: argparse.Namespace) -> None:
     """A checkpoint (trained weights, normalisation built in) or a spec/preset (fresh weights) as ONNX or as a
     PyTorch script."""
-    from .checkpoint import load_checkpoint
-    from .export import to_onnx, to_python
-    from .spec import build_model
+    from .core.checkpoint import load_checkpoint
+    from .core.spec import build_model
+    from .lessons.export import to_onnx, to_python
 
     out = Path(args.out)
     if out.exists() and out.is_dir():
@@ -186,7 +186,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from .bench import run_bench, run_classroom
+    from .tools.bench import run_bench, run_classroom
 
     if args.classroom is not None:
         run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs, mistakes=args.mistakes)
@@ -196,8 +196,8 @@ def _cmd_bench(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .data import DATASETS
-    from .train import OPTIMIZERS, SCHEDULES, TrainConfig
+    from .core.data import DATASETS
+    from .core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     p = _Parser(prog="python -m explorer", description="CNN Explorer engine: specs, training, prediction, benchmarks")

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 from torch import Tensor
 
-from .spec import Summary
+from .core.spec import Summary
 
 __all__ = ["png_data_url", "ema", "training_curves", "shape_flow", "summary_rows", "class_distribution", "image_grid",
            "PALETTE"]
@@ -259,7 +259,7 @@ def overlay(gray: np.ndarray | Tensor, attr: np.ndarray | Tensor, size: int = 16
 
 def coverage_figure(curve: list[Any], threshold: float) -> go.Figure:
     """Coverage (share answered) and accuracy of the answered images against the confidence threshold
-    (``curve``: :func:`explorer.trust.coverage_curve`), with the chosen threshold marked."""
+    (``curve``: :func:`explorer.interpret.trust.coverage_curve`), with the chosen threshold marked."""
     fig = go.Figure()
     xs = [c.threshold for c in curve]
     fig.add_scatter(x=xs, y=[c.coverage for c in curve], mode="lines", name="answered (coverage)",

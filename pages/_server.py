@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 import streamlit as st
 
 if TYPE_CHECKING:
-    from explorer.cluster import Cluster, Presence
-    from explorer.data import Dataset
-    from explorer.store import WorkspaceStore
+    from explorer.core import Dataset
+    from explorer.serve import Cluster, Presence, WorkspaceStore
 
 __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "session_id", "session_alive",
            "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET"]
@@ -71,8 +70,8 @@ def _import_heavy() -> None:
     import torch  # noqa: F401
 
     import explorer  # noqa: F401
-    import explorer.cluster  # noqa: F401
-    import explorer.store  # noqa: F401
+    import explorer.serve.cluster  # noqa: F401
+    import explorer.serve.store  # noqa: F401
 
 
 @st.cache_resource(show_spinner=False)
@@ -176,7 +175,7 @@ class Server:
     def _start_cluster(self) -> None:
         if os.environ.get("EXPLORER_RUNNER", "ray") == "local":
             return
-        from explorer.cluster import Cluster, ClusterSettings
+        from explorer.serve import Cluster, ClusterSettings
 
         try:
             self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
@@ -223,7 +222,7 @@ class Server:
         """Which browser sessions hold which workspace: a workspace's runs go on while a tab of it lives."""
         with self._lock:
             if self._presence is None:
-                from explorer.cluster import Presence
+                from explorer.serve import Presence
 
                 self._presence = Presence(session_alive)
             return self._presence
@@ -235,7 +234,7 @@ class Server:
             if self._store is None and time.monotonic() - self._store_failed_at > STORE_RETRY_S:
                 self._store = False  # it could not be opened a while ago (locked, say): try again
             if self._store is False:
-                from explorer.store import WorkspaceStore
+                from explorer.serve import WorkspaceStore
 
                 try:
                     store = WorkspaceStore()

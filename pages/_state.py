@@ -10,8 +10,7 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
-from explorer.store import StaleWorkspaceError
-from explorer.workspace import Workspace
+from explorer.serve import StaleWorkspaceError, Workspace
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,

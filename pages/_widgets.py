@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.plots import training_curves
-from explorer.workspace import ModelEntry, Run, Workspace
+from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
 from pages._state import (  # noqa: F401  (re-exported: the pages import session helpers from here too)
     CONFIDENCE,
@@ -259,7 +259,7 @@ def _handwriting_accuracy(code: str, entry: ModelEntry) -> float | None:
     ours = store.class_digits(code)
     if not len(ours["ids"]):
         return None
-    from explorer.evaluate import predict_proba
+    from explorer.core import predict_proba
 
     d = entry.dataset
     pred = predict_proba(entry.inference_model(), ours["x"], d["mean"], d["std"]).argmax(1)
@@ -277,7 +277,7 @@ def _measured_accuracy(entry: ModelEntry) -> float | None:
     except ValueError:
         raise ValueError(f"this model's dataset ({name}) is not on this server, so its accuracy cannot be "
                          "checked; train it here to publish it") from None
-    from explorer.evaluate import evaluate
+    from explorer.core import evaluate
 
     if list(ds.classes) != list((entry.dataset or {}).get("classes", [])):
         raise ValueError(f"this model's classes differ from {ds.name}'s, so its accuracy cannot be checked here")
@@ -359,7 +359,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
     """
     import torch
 
-    from explorer.preprocess import load_image_file, prepare_image
+    from explorer.core import load_image_file, prepare_image
 
     sources = ["Test image", "Upload an image"] + (["My drawing"] if DRAWING in st.session_state and
                                                     ds.input_shape[0] == 1 else [])

@@ -5,9 +5,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.data import normalize
+from explorer.core import Augment, augment_batch, normalize
 from explorer.plots import image_grid
-from explorer.train import Augment, augment_batch
 from pages._widgets import TRAIN_CFG, augment_controls, current_dataset
 
 st.title("Augmentation")

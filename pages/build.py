@@ -9,10 +9,9 @@ from typing import Any
 import streamlit as st
 
 from explorer import PRESETS, SpecError, get_preset, summarize
-from explorer.export import to_python
+from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
+from explorer.lessons import to_python
 from explorer.plots import shape_flow, summary_rows
-from explorer.presets import preset_description
-from explorer.spec import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes
 from pages._widgets import DRAFT, TRAIN_CFG, current_dataset, flash, spec_download, workspace
 
 REV = "build_rev"  # bumped on structural edits so every layer widget is rebuilt from the draft

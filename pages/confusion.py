@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer.evaluate import confusion_matrix, predict_proba
+from explorer.core import confusion_matrix, predict_proba
 from explorer.plots import image_grid, upscale
 from pages._widgets import inspect_context
 

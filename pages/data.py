@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
-from explorer.data import check_uploads_room
+from explorer.core import check_uploads_room
 from explorer.plots import class_distribution, image_grid
 from pages._widgets import DATASET, UPLOADS, dataset_names, get_dataset
 

@@ -10,12 +10,19 @@ import streamlit as st
 import torch
 
 from explorer import Dataset, EmptyImageError, normalize
-from explorer.attribution import METHODS, attribute, predict_and_explain, randomization_check
-from explorer.embedding import features_of, learned_map
-from explorer.inspect import capture_activations, conv_layers
+from explorer.core import decode_image, load_image_file, prepare_image
+from explorer.interpret import (
+    METHODS,
+    attribute,
+    capture_activations,
+    conv_layers,
+    features_of,
+    learned_map,
+    predict_and_explain,
+    randomization_check,
+)
 from explorer.plots import image_grid, learned_map_figure, overlay, png_data_url, upscale
-from explorer.preprocess import decode_image, load_image_file, prepare_image
-from explorer.workspace import ModelEntry
+from explorer.serve import ModelEntry
 from pages._canvas import drawing_pad
 from pages._state import LESSON
 from pages._widgets import (

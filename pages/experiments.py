@@ -6,7 +6,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import TrainConfig
-from explorer.experiments import (
+from explorer.lessons import (
     compare_architectures,
     data_size_experiment,
     imbalance_experiment,

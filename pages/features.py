@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 from explorer import normalize, summarize
-from explorer.evaluate import predict_proba
-from explorer.inspect import capture_activations, diagnose, layer_stats, named_layers, stats_images
+from explorer.core import predict_proba
+from explorer.interpret import capture_activations, diagnose, layer_stats, named_layers, stats_images
 from explorer.plots import colorize, upscale
 from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.featureviz import (
+from explorer.interpret import (
     PRETRAINED,
     REGULARIZERS,
     compare_regularizers,
+    conv_layers,
     filter_images,
     layer_channels,
     load_pretrained,
+    named_layers,
     to_display,
 )
-from explorer.inspect import conv_layers, named_layers
 from explorer.plots import image_grid, upscale
 from pages._widgets import inspect_context, job_status, workspace
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 from torch import nn
 
-from explorer.inspect import conv_layers, kernels
+from explorer.interpret import conv_layers, kernels
 from explorer.plots import kernel_mosaic, training_curves, weight_histograms
 from pages._widgets import inspect_context, refresh_while_training
 

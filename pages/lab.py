@@ -7,9 +7,9 @@ import streamlit as st
 import torch
 
 from explorer import summarize
-from explorer.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
+from explorer.core import get_preset
+from explorer.lessons import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
 from explorer.plots import colorize, upscale
-from explorer.presets import get_preset
 from pages._widgets import DRAWING, current_dataset
 
 st.title("Convolution lab")

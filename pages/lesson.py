@@ -7,9 +7,8 @@ import copy
 import streamlit as st
 
 from explorer import DATASETS, TrainConfig
-from explorer.data import check_uploads_room
-from explorer.lesson import HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
-from explorer.shortcut import CUES, shortcut_dataset
+from explorer.core import check_uploads_room
+from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson, shortcut_dataset
 from pages._nav import page_file
 from pages._state import HIDDEN, LESSON
 from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace, workspace_store

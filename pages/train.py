@@ -6,8 +6,8 @@ import streamlit as st
 import torch
 
 from explorer import TrainConfig, load_checkpoint
+from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
 from explorer.plots import training_curves
-from explorer.train import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
 from pages._widgets import (
     TRAIN_CFG,
     TRAIN_ERROR,
@@ -62,7 +62,7 @@ def read_settings() -> TrainConfig:
 
 
 def bounds(name: str) -> dict[str, float]:
-    """The widget's min_value and max_value: the library's own limits (``explorer.train.LIMITS``)."""
+    """The widget's min_value and max_value: the library's own limits (``explorer.core.train.LIMITS``)."""
     lo, hi = LIMITS[name]
     kind = int if name in INT_SETTINGS else float
     return {"min_value": kind(lo), "max_value": kind(hi)}

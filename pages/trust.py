@@ -6,10 +6,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
-from explorer.evaluate import confusion_matrix, predict_proba
-from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
-from explorer.shortcut import reveal
-from explorer.trust import (
+from explorer.core import confusion_matrix, predict_proba
+from explorer.interpret import (
     ATTACKS,
     attack,
     coverage_curve,
@@ -19,6 +17,8 @@ from explorer.trust import (
     not_digits,
     stump_scores,
 )
+from explorer.lessons import reveal
+from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
 from pages._state import LESSON
 from pages._widgets import (
     CONFIDENCE,

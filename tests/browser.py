@@ -1,4 +1,4 @@
-"""Browser-test helpers on top of explorer.browser: skip cleanly without Chromium; keep screenshots."""
+"""Browser-test helpers on top of explorer.tools.browser: skip cleanly without Chromium; keep screenshots."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.browser import ROOT, chromium, chromium_available, describe_pages, nav, streamlit_server, wait_idle
+from explorer.tools.browser import ROOT, chromium, chromium_available, describe_pages, nav, streamlit_server, wait_idle
 
 __all__ = ["browser_or_skip", "describe_pages", "nav", "shot", "streamlit_server", "wait_idle"]
 

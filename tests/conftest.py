@@ -24,14 +24,14 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def mnist5k():
-    from explorer.data import load_dataset
+    from explorer.core.data import load_dataset
 
     return load_dataset("mnist-5k")
 
 
 @pytest.fixture(scope="session")
 def mnist(data_dir):
-    from explorer.data import load_dataset
+    from explorer.core.data import load_dataset
 
     return load_dataset("mnist", data_dir, download=False)
 
@@ -39,9 +39,9 @@ def mnist(data_dir):
 @pytest.fixture(scope="session")
 def trained_default(mnist5k):
     """The default preset trained briefly on the embedded digits (about 10 s on 2 CPU cores)."""
-    from explorer.presets import get_preset
-    from explorer.spec import build_model
-    from explorer.train import TrainConfig, Trainer
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig, Trainer
 
     spec = get_preset("default")
     model = build_model(spec, seed=0)

@@ -87,8 +87,8 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
 
 
 def _published(store, code: str, name: str, hist: dict | None = None, handwriting: float | None = None) -> None:
-    from explorer.presets import get_preset
-    from explorer.workspace import Run
+    from explorer.core.presets import get_preset
+    from explorer.serve.workspace import Run
 
     hist = hist or {"status": "finished", "steps": [{"step": 1, "loss": 1.0, "accuracy": 0.5}],
                     "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9, "test_loss": 0.3, "seconds": 1.0}]}
@@ -128,10 +128,10 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
 
 
 def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(mnist5k):
-    from explorer.checkpoint import load_checkpoint, save_checkpoint
-    from explorer.presets import get_preset
-    from explorer.spec import build_model
-    from explorer.workspace import Workspace
+    from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.serve.workspace import Workspace
     from pages._widgets import _measured_accuracy
 
     spec = get_preset("default")
@@ -145,8 +145,8 @@ def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(
 
 
 def test_opening_a_lesson_lands_on_its_start_page():
-    from explorer.lesson import Lesson, lesson_to_json
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
+    from explorer.lessons.lesson import Lesson, lesson_to_json
 
     text = lesson_to_json(Lesson("Trust", "mnist-5k", get_preset("default"), {"epochs": 1}, ["Build"], "", "",
                                  "Can we trust it?"))
@@ -186,8 +186,8 @@ def test_the_teacher_gets_a_key_with_the_lesson_and_hides_an_entry_on_the_board(
 
 def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it():
 
-    from explorer.lesson import Lesson, lesson_to_json
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
+    from explorer.lessons.lesson import Lesson, lesson_to_json
 
     text = lesson_to_json(Lesson("Shortcut", "mnist-5k", get_preset("default"), {"epochs": 1}, [], "", "",
                                  "Can we trust it?", {"class": 3, "cue": "border", "share": 1.0}))
@@ -225,8 +225,8 @@ def test_the_board_shows_each_runs_accuracy_on_our_handwriting():
 
 
 def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_default, mnist5k):
-    from explorer.checkpoint import load_checkpoint, save_checkpoint
-    from explorer.workspace import Workspace
+    from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.serve.workspace import Workspace
     from pages._server import server
     from pages._widgets import _handwriting_accuracy
 

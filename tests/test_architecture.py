@@ -1,9 +1,11 @@
-"""The shape of the library, enforced: its layers import only downward, nothing imports in a cycle, and the
-library layers load no Streamlit, Ray or SQLAlchemy (ARCHITECTURE.md explains the layers)."""
+"""The shape of the library, enforced: ``ls explorer`` is the architecture (one package per layer), a layer
+imports only downward, nothing imports in a cycle, the library layers load no Streamlit, Ray or SQLAlchemy,
+and the pages import the library through its packages' public faces (ARCHITECTURE.md explains the layers)."""
 
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from pathlib import Path
@@ -13,53 +15,99 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "explorer"
 
-# lowest first; a module may import its own layer and the layers below it
-LAYERS: dict[str, set[str]] = {
-    "core": {"budget", "safejson", "spec", "presets", "preprocess", "data", "train", "evaluate", "checkpoint",
-             "jobs"},
-    "interpret": {"inspect", "attribution", "featureviz", "trust", "embedding"},
-    "lessons": {"lab", "lesson", "experiments", "export", "shortcut"},
-    "display": {"plots"},
-    "serve": {"workspace", "cluster", "store"},
-    "tools": {"bench", "browser", "launch", "__main__", "__init__"},
-}
-RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}
-LIBRARY = [m for layer in ("core", "interpret", "lessons", "display") for m in LAYERS[layer]]
+# lowest first; a module may import its own layer and the layers below it. A layer is a package of explorer
+# (or one top-level module); "top" is the package's own face and its command line.
+LAYERS = ["core", "interpret", "lessons", "plots", "serve", "tools", "top"]
+LIBRARY = ["core", "interpret", "lessons", "plots"]  # what a notebook gets: no server parts
+FACES = ["core", "interpret", "lessons", "serve"]  # the packages the pages import from
+
+
+def _modules() -> dict[str, Path]:
+    """Every module of explorer by dotted name relative to it (``core.spec``, ``plots``, ``__main__``),
+    migrations (Alembic's scripts) left out."""
+    out = {}
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG).with_suffix("")
+        if "migrations" in rel.parts:
+            continue
+        out[".".join(rel.parts)] = path
+    return out
+
+
+MODULES = _modules()
+
+
+def layer(module: str) -> str:
+    head = module.split(".")[0]
+    return head if head in LAYERS else "top"
+
+
+def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
+    """The explorer modules an import statement names (relative or absolute ``explorer.…``)."""
+    if node.level:
+        package = module.split(".")[:-1]  # "core.spec" and "core.__init__" are both in core; "plots" is in none
+        base = package[:len(package) - (node.level - 1)]
+        stem = base + (node.module.split(".") if node.module else [])
+    elif node.module and node.module.split(".")[0] == "explorer":
+        stem = node.module.split(".")[1:]
+    else:
+        return []
+    found = []
+    for target in ([".".join(stem + [a.name]) for a in node.names] if not node.module else []) + [".".join(stem)]:
+        if target in MODULES:
+            found.append(target)
+        elif f"{target}.__init__" in MODULES:
+            found.append(f"{target}.__init__")
+        elif not target:
+            found.append("__init__")
+    return found
 
 
 def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str]:
-    """The explorer modules ``module`` imports (relative imports), at import time only or anywhere in it;
-    imports under ``if TYPE_CHECKING:`` count only with ``typing`` (they never run, but a reader and a type
-    checker follow them)."""
-    tree = ast.parse((PKG / f"{module}.py").read_text())
+    """The explorer modules ``module`` imports, at import time only or anywhere in it; imports under
+    ``if TYPE_CHECKING:`` count only with ``typing`` (they never run, but a reader and a type checker follow)."""
+    tree = ast.parse(MODULES[module].read_text())
     found: set[str] = set()
 
     def visit(node: ast.AST, top: bool) -> None:
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) and not typing:
             return
-        if isinstance(node, ast.ImportFrom) and node.level == 1 and (top or not at_import_time):
-            found.update([node.module.split(".")[0]] if node.module else [a.name for a in node.names])
+        if isinstance(node, ast.ImportFrom) and (top or not at_import_time):
+            found.update(_resolve(module, node))
         inner = top and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
             visit(child, inner)
 
     visit(tree, True)
-    return found
+    return found - {module}
 
 
-def test_every_module_has_a_layer():
-    modules = {p.stem for p in PKG.glob("*.py")}
-    assert modules == set(RANK), f"place these in LAYERS: {sorted(modules ^ set(RANK))}"
+def test_ls_explorer_states_the_architecture():
+    entries = {p.name for p in PKG.iterdir() if not p.name.startswith((".", "__pycache__"))}
+    assert entries == {"__init__.py", "__main__.py", "core", "interpret", "lessons", "plots.py", "serve", "tools"}
+    for name in ("core", "interpret", "lessons", "serve", "tools"):
+        assert (PKG / name / "__init__.py").is_file()
 
 
-@pytest.mark.parametrize("module", sorted(RANK))
+def test_the_import_resolver_reads_relative_imports():  # the other tests rely on it
+    assert "core.budget" in _imports("interpret.inspect", at_import_time=False)
+    assert "core.budget" in _imports("core.spec", at_import_time=False)
+    assert "core.spec" in _imports("lessons.export", at_import_time=False)  # ..core.spec
+    assert "core.__init__" in _imports("__init__", at_import_time=True) or "core.spec" in _imports("__init__", True)
+    assert "core.train" in _imports("core.__init__", at_import_time=True)
+
+
+@pytest.mark.parametrize("module", sorted(MODULES))
 def test_a_module_imports_only_its_own_layer_and_those_below(module):
-    upward = {m for m in _imports(module, at_import_time=False) if RANK[m] > RANK[module]}
+    rank = LAYERS.index
+    upward = {m for m in _imports(module, at_import_time=False) if rank(layer(m)) > rank(layer(module))}
     assert not upward, f"explorer.{module} imports upward: {sorted(upward)}"
 
 
 def test_no_import_cycles_not_even_through_type_hints():
-    graph = {m: _imports(m, at_import_time=True, typing=True) - {m} for m in RANK}
+    graph = {m: _imports(m, at_import_time=True, typing=True) for m in MODULES}
+    # a package's face imports its modules, and importing a module runs its package's face first: that edge is
+    # Python's, not a cycle of ours, so only the modules' own imports count
     state: dict[str, int] = {}  # 1: on the path, 2: done
 
     def walk(m: str, path: list[str]) -> None:
@@ -76,8 +124,54 @@ def test_no_import_cycles_not_even_through_type_hints():
 
 
 def test_the_library_layers_load_no_streamlit_ray_or_sqlalchemy():
-    code = ("import sys\n" + "".join(f"import explorer.{m}\n" for m in sorted(LIBRARY)) + "import explorer\n"
+    mods = [m.removesuffix(".__init__") for m in MODULES if layer(m) in LIBRARY]
+    code = ("import sys\n" + "".join(f"import explorer.{m}\n" for m in sorted(mods)) + "import explorer\n"
             "print(sorted(n for n in ('streamlit', 'ray', 'sqlalchemy') if n in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "[]", f"the library loaded {r.stdout.strip()}"
+
+
+def test_the_database_face_does_not_start_ray():
+    code = ("import sys\nfrom explorer.serve import WorkspaceStore\n"
+            "print('ray' in sys.modules, WorkspaceStore.__module__)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["False", "explorer.serve.store"]
+
+
+@pytest.mark.parametrize("package", FACES + ["tools"])
+def test_each_package_has_a_public_face_that_names_what_it_offers(package):
+    face = importlib.import_module(f"explorer.{package}")
+    assert face.__all__, f"explorer.{package} has no __all__"
+    for name in face.__all__:
+        assert getattr(face, name) is not None
+    owned = set()
+    for m in MODULES:
+        if m.startswith(f"{package}.") and not m.endswith("__init__"):
+            owned |= set(getattr(importlib.import_module(f"explorer.{m}"), "__all__", []))
+    assert owned == set(face.__all__), f"explorer.{package}'s face differs from its modules': {owned ^ set(face.__all__)}"
+
+
+def test_pages_import_the_library_through_its_faces():
+    deep = []
+    for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("explorer."):
+                parts = node.module.split(".")
+                if parts[1] in FACES and len(parts) > 2:
+                    deep.append(f"{path.name}: from {node.module}")
+    assert not deep, "import these from the package's face: " + "; ".join(deep)
+
+
+def test_no_function_is_longer_than_60_lines():
+    long = []
+    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        if "migrations" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                n = node.end_lineno - node.lineno + 1
+                if n > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.name} ({n})")
+    assert not long, "split these: " + ", ".join(sorted(long))

@@ -6,7 +6,9 @@ import torch
 import torch.nn.functional as F
 
 from explorer import normalize
-from explorer.attribution import (
+from explorer.core.evaluate import predict_proba
+from explorer.core.preprocess import EmptyImageError, mnist_style, prepare_image
+from explorer.interpret.attribution import (
     METHODS,
     attribute,
     attribute_classes,
@@ -14,9 +16,7 @@ from explorer.attribution import (
     randomization_check,
     rank_correlation,
 )
-from explorer.evaluate import predict_proba
-from explorer.inspect import hook_count
-from explorer.preprocess import EmptyImageError, mnist_style, prepare_image
+from explorer.interpret.inspect import hook_count
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from explorer.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
+from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from tests.browser import nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -139,8 +139,8 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
 def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
     import json
 
-    from explorer.lesson import Lesson, lesson_to_json
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
+    from explorer.lessons.lesson import Lesson, lesson_to_json
 
     page = open_app(browser, server)
     for title in ["Convolution lab", "Augmentation", "Experiments"]:
@@ -313,8 +313,8 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
 
 
 def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tmp_path):
-    from explorer.lesson import Lesson, lesson_to_json
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
+    from explorer.lessons.lesson import Lesson, lesson_to_json
 
     lesson = tmp_path / "board.json"
     lesson.write_text(lesson_to_json(Lesson("Board lesson", "mnist-5k", get_preset("default"), {"epochs": 1}, [],
@@ -387,7 +387,7 @@ def test_experiment_uses_the_image_count_set_just_before_run(server, browser):
 def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser, tmp_path):
     import json
 
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
 
     spec = tmp_path / "gap-from-a-file.json"
     spec.write_text(json.dumps(get_preset("mnist-gap") | {"name": "gap-from-a-file"}))
@@ -456,7 +456,7 @@ def test_the_sidebar_downloads_the_model_as_onnx_and_a_checkpoint_and_removes_it
     ort = pytest.importorskip("onnxruntime")
     import numpy as np
 
-    from explorer.checkpoint import load_checkpoint
+    from explorer.core.checkpoint import load_checkpoint
 
     page = open_app(browser, server)
     page.get_by_role("button", name=re.compile("^Train the default CNN")).click()

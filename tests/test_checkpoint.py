@@ -8,9 +8,9 @@ import pytest
 import torch
 from safetensors.torch import save as st_save
 
-from explorer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from explorer.presets import get_preset
-from explorer.spec import build_model
+from explorer.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
 
 
 def test_round_trip_gives_identical_model(trained_default, mnist5k, tmp_path):

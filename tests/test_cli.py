@@ -92,7 +92,7 @@ def test_bad_input_exits_2_with_one_line(tmp_path, make_args, message):
 
 
 def test_predict_bad_image_exits_2(tmp_path, trained_default, mnist5k):
-    from explorer.checkpoint import save_checkpoint
+    from explorer.core.checkpoint import save_checkpoint
 
     model, spec, _ = trained_default
     ck = tmp_path / "m.safetensors"

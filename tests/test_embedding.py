@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.embedding import feature_layer, features_of, learned_map
-from explorer.inspect import capture_activations
-from explorer.presets import get_preset
-from explorer.spec import build_model
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
+from explorer.interpret.embedding import feature_layer, features_of, learned_map
+from explorer.interpret.inspect import capture_activations
 
 
 def test_the_feature_layer_is_what_the_last_linear_reads():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.evaluate import confusion_matrix, eval_mode, predict_proba
+from explorer.core.evaluate import confusion_matrix, eval_mode, predict_proba
 
 
 def test_confusion_matrix_equals_hand_count():

@@ -17,12 +17,12 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from explorer.data import DataError, load_csv, load_image_zip
-from explorer.lesson import parse_lesson
-from explorer.preprocess import load_image_file
-from explorer.spec import SpecError, build_model, parse_spec, validate_spec
-from explorer.train import TrainConfig
+from explorer.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from explorer.core.data import DataError, load_csv, load_image_zip
+from explorer.core.preprocess import load_image_file
+from explorer.core.spec import SpecError, build_model, parse_spec, validate_spec
+from explorer.core.train import TrainConfig
+from explorer.lessons.lesson import parse_lesson
 from tests.test_cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +45,7 @@ def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
 def peak_rss_mb(code: str) -> tuple[int, str]:
     """Run ``code`` in a fresh interpreter (after importing the library, which alone takes ~0.5 GB with torch):
     how much its peak resident memory grew while ``code`` ran (MB), and what it printed."""
-    prog = ("import resource, explorer.data\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    prog = ("import resource, explorer.core.data\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             + textwrap.dedent(code)
             + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)")
     r = subprocess.run([sys.executable, "-c", prog], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -63,7 +63,7 @@ def test_a_tiny_zip_of_huge_one_bit_images_is_refused_within_bounded_memory(tmp_
     path = tmp_path / "bomb.zip"
     path.write_bytes(data)
     mb, out = peak_rss_mb(f"""
-        from explorer.data import load_image_zip, DataError
+        from explorer.core.data import load_image_zip, DataError
         try:
             load_image_zip({str(path)!r})
         except DataError as e:
@@ -124,7 +124,7 @@ def test_parsing_a_5_mb_csv_stays_well_under_a_gigabyte(tmp_path):
     path.write_text("\n".join(rows))
     assert 4e6 < path.stat().st_size < 6e6
     mb, out = peak_rss_mb(f"""
-        from explorer.data import load_csv
+        from explorer.core.data import load_csv
         ds = load_csv({str(path)!r})
         print(sum(ds.sizes().values()))
     """)
@@ -201,7 +201,7 @@ def test_hostile_csvs_are_sentences(csv_text, message):
     ({"train": {"seed": 2**64}}, "seed must be an integer"),
 ])
 def test_hostile_lessons_are_sentences(patch, message):
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
 
     lesson = {"format": "cnn-explorer-lesson", "title": "t", "dataset": "mnist-5k", "spec": get_preset("default"),
               "train": {}, "hidden": [], "notes": ""}
@@ -213,7 +213,7 @@ def test_hostile_lessons_are_sentences(patch, message):
 
 
 def test_every_accepted_lesson_setting_is_accepted_by_the_train_page_limits():
-    from explorer.train import LIMITS
+    from explorer.core.train import LIMITS
 
     for name, (lo, hi) in LIMITS.items():
         for v in (lo, hi):
@@ -385,7 +385,7 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     files = {f"c{k}/{i}.png": tiny for k in range(2) for i in range(3000)}
     data = zip_of(files)
     decoded: list[int] = []
-    import explorer.data as D
+    import explorer.core.data as D
 
     real = D.decode_image
     monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))

@@ -5,8 +5,10 @@ import math
 import pytest
 import torch
 
-from explorer.featureviz import channel_activation, load_pretrained, to_display, top_activating, visualize_filters
-from explorer.inspect import (
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
+from explorer.interpret.featureviz import channel_activation, load_pretrained, to_display, top_activating, visualize_filters
+from explorer.interpret.inspect import (
     capture_activations,
     conv_layers,
     diagnose,
@@ -16,8 +18,6 @@ from explorer.inspect import (
     layer_stats,
     named_layers,
 )
-from explorer.presets import get_preset
-from explorer.spec import build_model
 
 
 def test_captured_activations_equal_the_model_prefix_output():
@@ -160,8 +160,8 @@ def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
 
     grew, out = peak_rss_mb("""
         import torch
-        from explorer.inspect import layer_stats
-        from explorer.spec import build_model
+        from explorer.interpret.inspect import layer_stats
+        from explorer.core.spec import build_model
         spec = {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 1},
                                                        {"type": "ReLU"}]}
         model = build_model(spec, seed=0)
@@ -179,7 +179,7 @@ def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
 
 
 def test_batch_statistics_of_a_wide_model_use_fewer_images_not_more_time():
-    from explorer.inspect import stats_images
+    from explorer.interpret.inspect import stats_images
 
     wide = build_model({"input_shape": [1, 28, 28], "layers": [
         {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)

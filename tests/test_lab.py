@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.experiments import (
+from explorer.core.presets import get_preset
+from explorer.core.train import TrainConfig
+from explorer.lessons.experiments import (
     _subset,
     compare_architectures,
     data_size_experiment,
@@ -17,10 +19,8 @@ from explorer.experiments import (
     shift,
     translation_sweep,
 )
-from explorer.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
-from explorer.lesson import Lesson, lesson_to_json, parse_lesson
-from explorer.presets import get_preset
-from explorer.train import TrainConfig
+from explorer.lessons.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
+from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
 
 
 def test_sobel_on_a_step_image_finds_the_edge():

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.launch import SERVER_FLAGS, streamlit_command
+from explorer.tools.launch import SERVER_FLAGS, streamlit_command
 from tests.browser import shot, streamlit_server
 
 pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
@@ -48,7 +48,7 @@ def installed(tmp_path_factory) -> Path:
 
 def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_path):
     py = str(installed / "python")
-    where = subprocess.run([py, "-c", "import explorer, explorer.launch as l; print(explorer.__file__); "
+    where = subprocess.run([py, "-c", "import explorer, explorer.tools.launch as l; print(explorer.__file__); "
                             "print(l.app_path())"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert where.returncode == 0, where.stderr
     lib, app = where.stdout.split()
@@ -62,7 +62,7 @@ def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_p
     r = subprocess.run([py, "-m", "explorer", "summary", "default"], capture_output=True, text=True, cwd=tmp_path,
                        timeout=120)
     assert r.returncode == 0 and "20,570" in r.stdout  # the library's command line is there too
-    r = subprocess.run([py, "-c", "from explorer.store import WorkspaceStore; s = WorkspaceStore(state_dir='db'); "
+    r = subprocess.run([py, "-c", "from explorer.serve.store import WorkspaceStore; s = WorkspaceStore(state_dir='db'); "
                         "print(s.count())"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr[-1500:]  # the migrations are in the wheel
 

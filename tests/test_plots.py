@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from explorer.core.presets import get_preset
+from explorer.core.spec import summarize
 from explorer.plots import colorize, ema, image_grid, kernel_mosaic, shape_flow, training_curves
-from explorer.presets import get_preset
-from explorer.spec import summarize
 
 
 def test_colorize_diverging_is_centred_on_zero():

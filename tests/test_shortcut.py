@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.presets import get_preset
-from explorer.shortcut import plant_cue, reveal, shortcut_dataset
-from explorer.spec import build_model
-from explorer.train import TrainConfig, Trainer
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
+from explorer.core.train import TrainConfig, Trainer
+from explorer.lessons.shortcut import plant_cue, reveal, shortcut_dataset
 
 
 def test_cues_are_drawn_where_they_say():

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.presets import PRESETS, get_preset, preset_names
-from explorer.spec import SpecError, build_model, format_summary, parse_spec, summarize
+from explorer.core.presets import PRESETS, get_preset, preset_names
+from explorer.core.spec import SpecError, build_model, format_summary, parse_spec, summarize
 
 SEED_COUNTS = {
     "linear": 36_895, "one-conv": 31_863, "wider": 63_679, "deeper": 23_143,  # seed 000 (EMNIST)
@@ -176,7 +176,7 @@ def test_invalid_specs_are_rejected_with_a_message_naming_the_layer(spec, messag
 
 
 def test_the_budget_comes_from_the_environment_and_a_bad_value_is_a_sentence(monkeypatch):
-    from explorer.budget import Budget
+    from explorer.core.budget import Budget
 
     spec = get_preset("cats-vs-dogs")  # 234 million multiply-adds per image
     summarize(spec)
@@ -190,7 +190,7 @@ def test_the_budget_comes_from_the_environment_and_a_bad_value_is_a_sentence(mon
 
 
 def test_every_preset_fits_the_default_budget():
-    from explorer.budget import Budget
+    from explorer.core.budget import Budget
 
     for name in PRESETS:
         s = summarize(get_preset(name), Budget())

@@ -8,11 +8,11 @@ import time
 import pytest
 import torch
 
-from explorer.data import load_csv
-from explorer.presets import get_preset
-from explorer.store import StoreError, WorkspaceStore
-from explorer.train import TrainConfig
-from explorer.workspace import Workspace
+from explorer.core.data import load_csv
+from explorer.core.presets import get_preset
+from explorer.core.train import TrainConfig
+from explorer.serve.store import StoreError, WorkspaceStore
+from explorer.serve.workspace import Workspace
 
 pytest.importorskip("sqlalchemy")
 
@@ -175,7 +175,7 @@ def test_a_damaged_file_is_moved_aside_once_and_never_onto_a_kept_file(tmp_path,
 
 
 def test_only_a_file_sqlite_calls_damaged_is_moved_aside():
-    from explorer.store import _damaged
+    from explorer.serve.store import _damaged
 
     assert _damaged("file is not a database") and _damaged("database disk image is malformed")
     for busy in ("database is locked", "disk I/O error", "database or disk is full", "unable to open database file"):
@@ -248,7 +248,7 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
         store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "   ")
     untrained = Workspace()
     untrained.add_model(get_preset("linear"), "u")
-    from explorer.workspace import Run
+    from explorer.serve.workspace import Run
 
     with pytest.raises(StoreError, match="test accuracy"):
         store.publish("7B-cnn", ws_id, Run(9, "u", "mnist-5k", {}, 1), get_preset("linear"), "x")
@@ -257,7 +257,7 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
 
 
 def test_a_model_this_server_cannot_open_is_reported_and_kept_not_deleted(store, monkeypatch):
-    from explorer.workspace import Run
+    from explorer.serve.workspace import Run
 
     ws_id, ws = store.new_id(), Workspace()
     ws.add_model(get_preset("linear"), "small")

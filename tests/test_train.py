@@ -7,11 +7,11 @@ import time
 import pytest
 import torch
 
-from explorer.data import load_csv
-from explorer.evaluate import evaluate, predict_proba
-from explorer.presets import get_preset
-from explorer.spec import build_model
-from explorer.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
+from explorer.core.data import load_csv
+from explorer.core.evaluate import evaluate, predict_proba
+from explorer.core.presets import get_preset
+from explorer.core.spec import build_model
+from explorer.core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
 
 
 def test_training_learns_and_reports_events(trained_default, mnist5k):
@@ -196,7 +196,7 @@ def test_a_trainer_stopped_before_it_starts_never_trains(mnist5k):
 def test_snapshots_every_step_stay_within_the_byte_budget(mnist5k, monkeypatch):
     """A lesson may ask for the kernels at every step: the run keeps what the server's budget holds, spread
     evenly over the run, the first one included."""
-    from explorer.train import snapshot_bytes
+    from explorer.core.train import snapshot_bytes
 
     monkeypatch.setenv("EXPLORER_MAX_SNAPSHOT_MB", "1")
     spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.evaluate import predict_proba
-from explorer.trust import attack, coverage_curve, not_digits, smallest_fooling_eps
+from explorer.core.evaluate import predict_proba
+from explorer.interpret.trust import attack, coverage_curve, not_digits, smallest_fooling_eps
 
 
 def test_coverage_falls_and_accuracy_rises_as_the_threshold_rises(trained_default, mnist5k):
@@ -69,7 +69,7 @@ def test_the_smallest_fooling_eps_is_where_the_answer_changes(trained_default, m
 
 
 def test_the_fooling_table_has_a_row_per_model_and_an_eps_per_attack(trained_default, mnist5k):
-    from explorer.trust import fooling_table
+    from explorer.interpret.trust import fooling_table
 
     model, _, _ = trained_default
     seen = []
@@ -82,8 +82,8 @@ def test_the_fooling_table_has_a_row_per_model_and_an_eps_per_attack(trained_def
 def test_our_handwriting_report_and_fine_tuning_a_copy(trained_default, mnist5k):
     import torch.nn.functional as F
 
-    from explorer.experiments import shift
-    from explorer.trust import finetune_on_handwriting, handwriting_report
+    from explorer.interpret.trust import finetune_on_handwriting, handwriting_report
+    from explorer.lessons.experiments import shift
 
     model, _, _ = trained_default
     x = shift(F.max_pool2d(mnist5k.test_x[:60].float(), 3, 1, 1).to(torch.uint8), 4)  # thick, off-centre writers
@@ -100,7 +100,7 @@ def test_our_handwriting_report_and_fine_tuning_a_copy(trained_default, mnist5k)
 
 
 def test_stump_scores_count_confirmed_digits_the_model_misreads():
-    from explorer.trust import stump_scores
+    from explorer.interpret.trust import stump_scores
 
     labels, answers = torch.tensor([1, 2, 3, 4, 5]), torch.tensor([1, 7, 8, 4, 0])
     authors = ["Ada", "Ada", "Grace", "Grace", "Linus"]

@@ -5,10 +5,10 @@ import time
 import pytest
 import torch
 
-from explorer.checkpoint import load_checkpoint
-from explorer.presets import get_preset
-from explorer.train import TrainConfig
-from explorer.workspace import Job, Workspace
+from explorer.core.checkpoint import load_checkpoint
+from explorer.core.presets import get_preset
+from explorer.core.train import TrainConfig
+from explorer.serve.workspace import Job, Workspace
 
 
 def wait(entry, timeout=60):
@@ -65,7 +65,7 @@ def test_job_reports_progress_result_and_errors():
 
 
 def test_a_workspace_keeps_at_most_the_models_the_budget_allows(monkeypatch):
-    from explorer.presets import get_preset
+    from explorer.core.presets import get_preset
 
     monkeypatch.setenv("EXPLORER_MAX_MODELS", "2")
     ws = Workspace()
@@ -80,7 +80,7 @@ def test_a_workspace_keeps_at_most_the_models_the_budget_allows(monkeypatch):
 def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
     import dataclasses
 
-    from explorer.data import DataError, check_uploads_room
+    from explorer.core.data import DataError, check_uploads_room
 
     monkeypatch.setenv("EXPLORER_MAX_UPLOADS_MB", "5")  # mnist-5k takes about 4 MB
     other = dataclasses.replace(mnist5k, name="signs")
@@ -92,9 +92,9 @@ def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
 
 
 def test_a_run_stopped_for_a_reason_says_it(mnist5k):
-    from explorer.presets import get_preset
-    from explorer.spec import build_model
-    from explorer.train import TrainConfig, Trainer
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig, Trainer
 
     t = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, eval_splits=()))
     t.start()
@@ -106,10 +106,10 @@ def test_a_run_stopped_for_a_reason_says_it(mnist5k):
 
 
 def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
-    from explorer.cluster import _dataset_arrays, _RunWorker
-    from explorer.presets import get_preset
-    from explorer.spec import build_model
-    from explorer.train import TrainConfig
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.serve.cluster import _dataset_arrays, _RunWorker
 
     worker = _RunWorker(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
                         TrainConfig(epochs=200, eval_splits=()).to_dict(), 1, 60, 0.0, max_minutes=0.02)

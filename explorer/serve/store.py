@@ -24,9 +24,9 @@ import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from .checkpoint import CheckpointError, _jsonable, load_checkpoint
-from .data import Dataset
-from .safejson import parse_json
+from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
+from ..core.data import Dataset
+from ..core.safejson import parse_json
 from .workspace import ModelEntry, Run, Workspace
 
 __all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "StaleWorkspaceError", "default_state_dir", "dataset_to_bytes",
@@ -173,7 +173,7 @@ class WorkspaceStore:
             self._open(aside=True)
 
     def _migrate(self) -> None:
-        """Bring the database's schema to the newest Alembic revision (``explorer/migrations``), keeping what it
+        """Bring the database's schema to the newest Alembic revision (``explorer/serve/migrations``), keeping what it
         holds. A database written before the schema was versioned has the first revision's tables: it is marked
         as that revision, then upgraded."""
         from alembic import command
@@ -190,7 +190,7 @@ class WorkspaceStore:
             command.upgrade(cfg, "head")
 
     def _reflect(self) -> None:
-        """The tables as the migrations made them (``explorer/migrations`` is the one place the schema is written)."""
+        """The tables as the migrations made them (``explorer/serve/migrations`` is the one place the schema is written)."""
         md = self.sa.MetaData()
         md.reflect(self.engine, only=["workspaces", "models", "runs", "uploads", "board", "class_digits",
                                       "board_keys"])
@@ -369,8 +369,8 @@ class WorkspaceStore:
         checkpoint, whose history only claims one); by default the run's own last test accuracy. ``handwriting``:
         its accuracy on the class's own drawn digits, measured by the server (kept with the entry's history).
         A class holds at most :data:`MAX_BOARD_ENTRIES` entries."""
-        from .lesson import check_class_code
-        from .spec import summarize
+        from ..core.spec import summarize
+        from ..lessons.lesson import check_class_code
 
         code = check_class_code(class_code)
         name = " ".join(str(name).split())[:60]
@@ -427,7 +427,7 @@ class WorkspaceStore:
     # -- our class's handwriting: digits the students drew, labelled, shared by the class --
     def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
         """Add one drawn digit (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set."""
-        from .lesson import check_class_code
+        from ..lessons.lesson import check_class_code
 
         code = check_class_code(class_code)
         if not code:
@@ -484,7 +484,7 @@ class WorkspaceStore:
     def claim_class(self, class_code: str) -> str | None:
         """A new teacher key for ``class_code`` (shown once to the teacher, stored only as a hash); None when the
         code has a key already (then it is someone's class: pick another code, or use the key you were given)."""
-        from .lesson import check_class_code
+        from ..lessons.lesson import check_class_code
 
         code = check_class_code(class_code)
         if not code:
@@ -543,7 +543,7 @@ class WorkspaceStore:
 
 def _with_standin_dataset(e: ModelEntry) -> ModelEntry:
     """A copy of an untrained entry with neutral dataset metadata, so that it can be written as a checkpoint."""
-    from .spec import summarize
+    from ..core.spec import summarize
 
     out = summarize(e.spec).output_shape
     k = 2 if out == (1,) else out[0] if len(out) == 1 else 1

@@ -14,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .evaluate import eval_mode
+from ..core.evaluate import eval_mode
+from ..core.spec import output_logits_to_classes
 from .inspect import conv_layers
-from .spec import output_logits_to_classes
 
 __all__ = ["METHODS", "attribute", "attribute_classes", "randomization_check", "predict_and_explain",
            "Explanation", "rank_correlation"]

@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .data import Dataset
-from .evaluate import predict_proba
-from .presets import get_preset
-from .spec import build_model
-from .train import Augment, TrainConfig, Trainer
+from ..core.data import Dataset
+from ..core.evaluate import predict_proba
+from ..core.presets import get_preset
+from ..core.spec import build_model
+from ..core.train import Augment, TrainConfig, Trainer
 
 __all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "imbalance_experiment", "rotate", "shift", "mlp_spec"]

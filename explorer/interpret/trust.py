@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import normalize
-from .evaluate import eval_mode, predict_proba
-from .spec import output_logits_to_classes
+from ..core.data import normalize
+from ..core.evaluate import eval_mode, predict_proba
+from ..core.spec import output_logits_to_classes
 
 __all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
            "handwriting_report", "finetune_on_handwriting", "stump_scores", "ATTACKS"]
@@ -177,7 +177,7 @@ def finetune_on_handwriting(model: nn.Module, ds: Any, x: Tensor, y: Tensor, epo
     import copy
     import dataclasses
 
-    from .train import TrainConfig, Trainer
+    from ..core.train import TrainConfig, Trainer
 
     if len(x) < 4:
         raise ValueError("draw at least 4 digits as a class before fine-tuning on them")

@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .data import Dataset
-from .evaluate import predict_proba
+from ..core.data import Dataset
+from ..core.evaluate import predict_proba
 
 __all__ = ["CUES", "plant_cue", "shortcut_dataset", "reveal", "check_shortcut"]
 

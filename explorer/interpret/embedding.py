@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .data import normalize
+from ..core.data import normalize
 from .inspect import capture_activations, named_layers
 
 __all__ = ["LearnedMap", "feature_layer", "learned_map", "features_of"]

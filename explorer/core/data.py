@@ -26,6 +26,7 @@ from .preprocess import decode_image
 
 __all__ = [
     "DATASETS",
+    "check_uploads_room",
     "DataError",
     "Dataset",
     "default_data_dir",
@@ -156,7 +157,7 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
 
 
 def default_data_dir() -> Path:
-    """``$EXPLORER_DATA_DIR``, else ``~/.cache/cnn-explorer/data``."""
+    """``$EXPLORER_DATA_DIR``, else ``~/.cache/cnn-explorer/core/data``."""
     return Path(os.environ.get("EXPLORER_DATA_DIR") or Path.home() / ".cache" / "cnn-explorer" / "data")
 
 

@@ -91,10 +91,10 @@ def seed_style_epoch(model: torch.nn.Module, dataset: Any, batch_size: int = 64,
 
 
 def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
-    from .data import load_dataset
-    from .presets import get_preset
-    from .spec import build_model
-    from .train import TrainConfig, Trainer
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig, Trainer
 
     limit = 6000 if quick else None
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
@@ -111,10 +111,10 @@ def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
 
 
 def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
-    from .data import load_dataset
-    from .presets import get_preset
-    from .spec import build_model
-    from .train import TrainConfig, Trainer
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig, Trainer
 
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         ds = load_dataset("mnist", data_dir, download=False)
@@ -172,11 +172,11 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
     """Training throughput with the Train page open and redrawing, against the headless trainer, same threads."""
     import os
 
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig, Trainer
     from .browser import chromium_available
-    from .data import load_dataset
-    from .presets import get_preset
-    from .spec import build_model
-    from .train import TrainConfig, Trainer
 
     threads = max(1, (os.cpu_count() or 2) - 1)  # what the app uses (pages/_widgets.set_torch_threads)
     epochs = 4 if quick else 25
@@ -205,9 +205,9 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
 
 def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
     """Filter images for the 64 channels of seed 004's last conv (28x28 input): batched vs one by one."""
-    from .featureviz import visualize_filters
-    from .presets import get_preset
-    from .spec import build_model
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..interpret.featureviz import visualize_filters
 
     model = build_model(get_preset("mnist-features"), seed=0)
     steps = 16 if quick else 128
@@ -226,10 +226,10 @@ def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[st
 
 def _bench_confusion(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
     """Predict the 10,000 MNIST test images and build the confusion matrix, default model."""
-    from .data import load_dataset
-    from .evaluate import confusion_matrix, predict_proba
-    from .presets import get_preset
-    from .spec import build_model
+    from ..core.data import load_dataset
+    from ..core.evaluate import confusion_matrix, predict_proba
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
 
     try:
         ds = load_dataset("mnist", data_dir, download=False)
@@ -248,11 +248,11 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
     and Integrated Gradients with 50 steps batched in one call."""
     import numpy as np
 
-    from .attribution import attribute, predict_and_explain
-    from .data import load_dataset, normalize
-    from .preprocess import prepare_image
-    from .presets import get_preset
-    from .spec import build_model
+    from ..core.data import load_dataset, normalize
+    from ..core.preprocess import prepare_image
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..interpret.attribution import attribute, predict_and_explain
 
     ds = load_dataset("mnist-5k")
     model = build_model(get_preset("default"), seed=0).eval()
@@ -318,11 +318,11 @@ def _bench_first(data_dir: str, quick: bool, report: Callable[[str, dict[str, An
 def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> None:
     """Where one click's time goes, with the app's own calls: a cluster started here (as the app's warm-up does),
     the embedded digits put into the object store, then the default CNN trained twice (cold and warm worker)."""
-    from .cluster import Cluster, ClusterSettings
-    from .data import load_dataset
-    from .presets import get_preset
-    from .spec import build_model
-    from .train import TrainConfig
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig
+    from ..serve.cluster import Cluster, ClusterSettings
 
     t0 = time.perf_counter()
     cluster = Cluster(ClusterSettings.from_env())
@@ -379,12 +379,12 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
 
     import ray
 
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig
+    from ..serve.cluster import Cluster, ClusterSettings
     from .browser import chromium_available, streamlit_server
-    from .cluster import Cluster, ClusterSettings
-    from .data import load_dataset
-    from .presets import get_preset
-    from .spec import build_model
-    from .train import TrainConfig
 
     if n < 1 or n > 500:
         raise ValueError(f"--classroom takes 1 to 500 sessions, got {n}")
@@ -495,12 +495,12 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
 
     from PIL import Image
 
-    from .data import load_csv, load_image_zip
-    from .inspect import kernels, layer_stats
-    from .lesson import Lesson, lesson_to_json, parse_lesson
-    from .plots import kernel_mosaic, weight_histograms
-    from .spec import build_model, summarize
-    from .train import TrainConfig
+    from ..core.data import load_csv, load_image_zip
+    from ..core.spec import build_model, summarize
+    from ..core.train import TrainConfig
+    from ..interpret.inspect import kernels, layer_stats
+    from ..lessons.lesson import Lesson, lesson_to_json, parse_lesson
+    from ..plots import kernel_mosaic, weight_histograms
 
     def no_pooling() -> str:
         summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
@@ -515,8 +515,8 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
             {"type": "Linear", "out_features": 10}]}, seed=0)
         img = kernel_mosaic(kernels(model, "0"), cell=72)
         weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
-        from .data import normalize
-        from .inspect import stats_images
+        from ..core.data import normalize
+        from ..interpret.inspect import stats_images
 
         batch = normalize(ds.test_x[:256], ds.mean, ds.std)  # what the Feature maps page does
         used = stats_images(model, batch)
@@ -597,7 +597,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
 def run_bench(data_dir: str | None = None, only: str | None = None, quick: bool = False,
               json_out: bool = False) -> list[dict[str, Any]]:
     """Run the chosen sections (all by default); print each figure as it comes; return them all."""
-    from .data import default_data_dir
+    from ..core.data import default_data_dir
 
     root = str(data_dir or default_data_dir())
     names = [s.strip() for s in only.split(",")] if only else list(SECTIONS)

@@ -7,10 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .safejson import parse_json
+from ..core.safejson import parse_json
+from ..core.spec import SpecError, validate_spec
+from ..core.train import TrainConfig
 from .shortcut import check_shortcut
-from .spec import SpecError, validate_spec
-from .train import TrainConfig
 
 __all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
 
@@ -33,7 +33,7 @@ class Lesson:
     notes: str = ""
     class_code: str = ""  # students who opened the lesson can publish runs to this class's board
     start: str = "Start"  # the page the class opens on (one of START_PAGES, and not a hidden one)
-    shortcut: dict[str, Any] = field(default_factory=dict)  # a hidden cue in one class's images (explorer.shortcut)
+    shortcut: dict[str, Any] = field(default_factory=dict)  # a hidden cue in one class's images (explorer.lessons.shortcut)
 
 
 def check_class_code(code: Any) -> str:

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .evaluate import eval_mode, model_device
+from ..core.evaluate import eval_mode, model_device
+from ..core.train import Augment, augment_batch
 from .inspect import named_layers
-from .train import Augment, augment_batch
 
 __all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "layer_channels",
            "top_activating", "filter_images", "compare_regularizers",
@@ -195,7 +195,7 @@ def filter_images(model: nn.Module, layer: str, count: int, input_shape: list[in
                   progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The Filter images page's job: images for the first ``count`` channels of ``layer`` and, with a
     ``dataset``, the 9 test images (of its first 5,000) that excite each channel most."""
-    from .data import normalize
+    from ..core.data import normalize
 
     res = visualize_filters(model, layer, list(range(count)), input_shape, steps, lr, regularizer, on_progress=progress)
     top = None if dataset is None else top_activating(model, layer, normalize(dataset.test_x[:5000], dataset.mean,

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from .budget import budget
-from .evaluate import eval_mode
+from ..core.budget import budget
+from ..core.evaluate import eval_mode
 
 __all__ = ["named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
-           "layer_stats", "diagnose", "hook_count"]
+           "layer_stats", "stats_images", "diagnose", "hook_count"]
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -123,7 +123,7 @@ def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int 
     """Per layer over the batch ``x (B, C, H, W)``: mean, spread, dead units, saturation.
 
     The images go through in chunks, so the activations held at once stay under ``max_bytes`` (default: the
-    server's view budget, :func:`explorer.budget.budget`): a 4096-channel layer costs time, not gigabytes (and
+    server's view budget, :func:`explorer.core.budget.budget`): a 4096-channel layer costs time, not gigabytes (and
     :func:`stats_images` bounds the time). A single image whose activations are over the budget is refused
     with a sentence."""
     if x.ndim != 4 or len(x) == 0:

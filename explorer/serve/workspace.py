@@ -1,7 +1,7 @@
 """A user's workspace: their models, their training runs, the run in progress, their long jobs.
 
 One ``Workspace`` per browser session (the app keeps it in ``st.session_state``) or per notebook, named by an
-``owner`` id. With a :class:`explorer.cluster.Cluster`, its runs and jobs train in Ray worker processes owned
+``owner`` id. With a :class:`explorer.serve.cluster.Cluster`, its runs and jobs train in Ray worker processes owned
 by that id; without one, in background threads of this process. Nothing here is shared between workspaces
 except the read-only dataset tensors passed in.
 """
@@ -19,12 +19,12 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from .budget import budget
-from .checkpoint import Checkpoint, save_checkpoint
-from .data import Dataset
-from .jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
-from .spec import build_model, summarize
-from .train import TrainConfig, Trainer
+from ..core.budget import budget
+from ..core.checkpoint import Checkpoint, save_checkpoint
+from ..core.data import Dataset
+from ..core.jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
+from ..core.spec import build_model, summarize
+from ..core.train import TrainConfig, Trainer
 
 if TYPE_CHECKING:
     from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
@@ -130,7 +130,7 @@ class ModelEntry:
     def onnx_bytes(self) -> bytes:
         """The model (its latest weights) as an ONNX file; with its dataset's normalisation and class names once
         it has been trained on one (the input is then pixels 0..255)."""
-        from .export import to_onnx
+        from ..lessons.export import to_onnx
 
         data = self.dataset if self.dataset and not self.dataset.get("standin") else None
         return to_onnx(self.inference_model(), self.spec["input_shape"], data)

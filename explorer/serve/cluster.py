@@ -2,9 +2,9 @@
 
 ``Cluster`` starts (or joins, with ``RAY_ADDRESS``) a Ray instance and hands out two kinds of handle:
 
-- ``RemoteTrainer``: the same face as :class:`explorer.train.Trainer` (``status``, ``history()``, ``pause``,
+- ``RemoteTrainer``: the same face as :class:`explorer.core.train.Trainer` (``status``, ``history()``, ``pause``,
   ``resume``, ``stop``, ``model_copy()``, ``snapshots``, ``done``), for a run that trains in a Ray actor;
-- ``RemoteJob``: the same face as :class:`explorer.workspace.Job` (``progress``, ``result``, ``error``,
+- ``RemoteJob``: the same face as :class:`explorer.serve.workspace.Job` (``progress``, ``result``, ``error``,
   ``finished``, ``cancel()``), for filter images and experiments.
 
 A run asks Ray for ``cpus_per_run`` CPUs (and ``gpus_per_run`` of a GPU when the cluster has one and the run
@@ -35,10 +35,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .budget import budget
-from .data import Dataset
-from .jobs import Job, JobState
-from .train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
+from ..core.budget import budget
+from ..core.data import Dataset
+from ..core.jobs import Job, JobState
+from ..core.train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
 
 __all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory"]
 
@@ -211,7 +211,7 @@ class _RunWorker:
 
 class _JobWorker:
     """A Ray actor: one long job ``fn(*args, progress=..., **kwargs)`` in its own process, run as a local
-    :class:`explorer.workspace.Job` there (cancelling kills the actor)."""
+    :class:`explorer.serve.workspace.Job` there (cancelling kills the actor)."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int,
                  lease_s: float, *datasets: dict[str, Any]) -> None:

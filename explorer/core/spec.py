@@ -26,6 +26,7 @@ from .safejson import brief
 
 __all__ = [
     "LAYER_TYPES",
+    "Arg",
     "MAX_PARAMS",
     "MAX_ACTIVATIONS",
     "MAX_SPEC_BYTES",
@@ -42,7 +43,7 @@ __all__ = [
     "output_logits_to_classes",
 ]
 
-MAX_PARAMS = Budget.params  # the default budget (explorer.budget: the environment can change it)
+MAX_PARAMS = Budget.params  # the default budget (explorer.core.budget: the environment can change it)
 MAX_ACTIVATIONS = Budget.activations
 MAX_LAYERS = 200
 MAX_INPUT_SIDE = 1024
@@ -501,7 +502,7 @@ def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
 
     Runs on shapes alone: no tensor is made, so a spec too large for memory is refused cheaply. Its cost
     (parameters, multiply-adds and activations per image) is checked against ``limits`` (default: the server's
-    :func:`explorer.budget.budget`), and a refusal names the layer that costs most and a fix.
+    :func:`explorer.core.budget.budget`), and a refusal names the layer that costs most and a fix.
     """
     shape, nc, layers = _check_top(spec)
     if _count_layers(layers) > MAX_LAYERS:

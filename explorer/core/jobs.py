@@ -1,6 +1,6 @@
 """Long work (filter images, experiments) off the page's thread: what a page reads of a job wherever it runs
 (``JobState``), and ``Job``, a job in a background thread of this process. The Ray worker that runs a job in
-another process runs a ``Job`` there (``explorer.cluster``)."""
+another process runs a ``Job`` there (``explorer.serve.cluster``)."""
 
 from __future__ import annotations
 

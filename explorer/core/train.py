@@ -24,8 +24,8 @@ from .evaluate import evaluate
 from .safejson import brief
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "TrainConfig", "LIMITS", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer",
-           "train", "resolve_device", "augment_batch", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["Augment", "TrainConfig", "LIMITS", "INT_SETTINGS", "DONE", "snapshot_cap", "thin_snapshots", "RunView",
+           "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS", "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle")
@@ -234,7 +234,7 @@ DONE = ("stopped", "finished", "diverged", "failed")  # a run in one of these ha
 
 
 class RunView:
-    """What pages read of a run, shared by :class:`Trainer` and :class:`explorer.cluster.RemoteTrainer`:
+    """What pages read of a run, shared by :class:`Trainer` and :class:`explorer.serve.cluster.RemoteTrainer`:
     ``done`` and a consistent ``history()``, from ``status``, ``message``, ``step``, ``total_steps``, ``steps``,
     ``epochs`` and ``config`` under ``_lock``."""
 
@@ -518,7 +518,7 @@ MAX_SNAPSHOTS = 400
 
 def snapshot_cap(bytes_each: int) -> int:
     """How many kernel snapshots of ``bytes_each`` bytes a run keeps: at most :data:`MAX_SNAPSHOTS`, and at most
-    the server's snapshot budget in bytes (:func:`explorer.budget.budget`)."""
+    the server's snapshot budget in bytes (:func:`explorer.core.budget.budget`)."""
     return min(MAX_SNAPSHOTS, budget().snapshot_bytes // max(bytes_each, 1))
 
 

@@ -1,0 +1,65 @@
+"""Lessons built on the core: the convolution lab, lesson files, experiments, export, planted shortcuts."""
+
+from __future__ import annotations
+
+from .experiments import (
+    compare_architectures,
+    data_size_experiment,
+    imbalance_experiment,
+    mlp_spec,
+    pixel_shuffle_experiment,
+    rotate,
+    rotation_experiment,
+    rotation_sweep,
+    shift,
+    translation_sweep,
+)
+from .export import to_onnx, to_python
+from .lab import (
+    KERNELS,
+    ExplainedPixel,
+    convolve,
+    explain_pixel,
+    gabor,
+    gabor_bank,
+    kernel,
+    output_size,
+    pool,
+)
+from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
+from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
+
+__all__ = [
+    "CUES",
+    "ExplainedPixel",
+    "HIDEABLE_PAGES",
+    "KERNELS",
+    "Lesson",
+    "START_PAGES",
+    "check_class_code",
+    "check_shortcut",
+    "compare_architectures",
+    "convolve",
+    "data_size_experiment",
+    "explain_pixel",
+    "gabor",
+    "gabor_bank",
+    "imbalance_experiment",
+    "kernel",
+    "lesson_to_json",
+    "mlp_spec",
+    "output_size",
+    "parse_lesson",
+    "pixel_shuffle_experiment",
+    "plant_cue",
+    "pool",
+    "reveal",
+    "rotate",
+    "rotation_experiment",
+    "rotation_sweep",
+    "shift",
+    "shortcut_dataset",
+    "to_onnx",
+    "to_python",
+    "translation_sweep",
+]
