@@ -24,13 +24,11 @@ st.title("Build")
 
 
 def _new_layer(t: str) -> dict[str, Any]:
-    """A layer of type ``t`` with sensible values for its required arguments."""
-    first = {"Conv2d": {"out_channels": 8, "kernel_size": 3, "padding": 1}, "MaxPool2d": {"kernel_size": 2},
-             "AvgPool2d": {"kernel_size": 2}, "AdaptiveAvgPool2d": {"output_size": 1},
-             "Linear": {"out_features": ds.num_classes}, "Dropout": {"p": 0.5}, "Dropout2d": {"p": 0.2},
-             "Residual": {"layers": [{"type": "BatchNorm2d"}, {"type": "ReLU"},
-                                     {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}]}}
-    return {"type": t, **copy.deepcopy(first.get(t, {}))}
+    """A layer of type ``t`` with its record's starting values (a new Linear gives one output per class)."""
+    starter = copy.deepcopy(LAYER_TYPES[t].starter)
+    if t == "Linear":
+        starter["out_features"] = ds.num_classes
+    return {"type": t, **starter}
 
 
 def _bump() -> None:
@@ -167,7 +165,7 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
         key = f"L{rev}-{'-'.join(map(str, path))}"
         with st.container(border=True):
             t = layer.get("type")
-            schema = LAYER_TYPES.get(t, {})
+            schema = LAYER_TYPES[t].args if t in LAYER_TYPES else {}
             main = [n for n in MAIN_ARGS.get(t, ()) if n in schema]
             more = [n for n in schema if n not in main]
             # Two rows, so that a projector's 1280 px keeps whole words: the type and the actions, then arguments

@@ -218,3 +218,23 @@ def test_summary_json_shape():
     json.dumps(d)
     assert d["output_shape"] == [10] and isinstance(d["total_params"], int)
     assert d["layers"][0]["receptive_field"] is not None and d["layers"][-1]["receptive_field"] is None
+
+
+def test_a_new_layer_type_is_one_record(monkeypatch):
+    """One entry in LAYER_TYPES and the type is checked, summarised, built and exported (the Build page lists
+    LAYER_TYPES too): nothing else in the code names it."""
+    from explorer.core.layers import LAYER_TYPES, Arg, LayerType
+    from explorer.lessons.export import to_python
+
+    same = LAYER_TYPES["ReLU"].rule
+    monkeypatch.setitem(LAYER_TYPES, "Hardtanh", LayerType({"min_val": Arg("float", -1.0), "max_val": Arg("float", 1.0)},
+                                                           same))
+    spec = get_preset("default")
+    spec["layers"].insert(3, {"type": "Hardtanh", "max_val": 2.0})
+    s = summarize(spec)
+    assert s.layers[3].type == "Hardtanh" and s.layers[3].args == {"min_val": -1.0, "max_val": 2.0}
+    model = build_model(spec, seed=0)
+    assert isinstance(model[3], torch.nn.Hardtanh) and model[3].max_val == 2.0
+    assert "nn.Hardtanh(max_val=2.0)" in to_python(spec)
+    with pytest.raises(SpecError, match="max_val must be a number"):
+        summarize({**spec, "layers": [{"type": "Hardtanh", "max_val": "x"}]})

@@ -26,18 +26,16 @@ from .evaluate import (
     require_image_classifier,
 )
 from .jobs import Job, JobCancelled, JobState
+from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
 from .safejson import MAX_DEPTH, brief, parse_json
 from .spec import (
-    LAYER_TYPES,
     MAX_ACTIVATIONS,
     MAX_NAME_CHARS,
     MAX_PARAMS,
     MAX_SPEC_BYTES,
-    Arg,
     LayerSummary,
-    SpecError,
     Summary,
     build_model,
     format_summary,
@@ -83,6 +81,7 @@ __all__ = [
     "LAYER_TYPES",
     "LIMITS",
     "LayerSummary",
+    "LayerType",
     "MAX_ACTIVATIONS",
     "MAX_CHECKPOINT_BYTES",
     "MAX_DEPTH",

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,17 +21,23 @@ import torch
 from torch import nn
 
 from .budget import Budget, budget, words
+from .layers import (
+    LAYER_TYPES,
+    RF,
+    Shape,
+    SpecError,
+    check_arg,
+    fmt_shape,
+    skip_stride,
+)
 from .safejson import brief
 
 __all__ = [
-    "LAYER_TYPES",
-    "Arg",
     "MAX_PARAMS",
     "MAX_ACTIVATIONS",
     "MAX_SPEC_BYTES",
     "MAX_NAME_CHARS",
     "parse_spec_bytes",
-    "SpecError",
     "LayerSummary",
     "Summary",
     "parse_spec",
@@ -51,142 +56,6 @@ MAX_INPUT_CHANNELS = 16
 MAX_SPEC_BYTES = 1_000_000  # a spec file or text: the largest preset is about 2 KB
 MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 4_000
-
-Shape = tuple[int, ...]
-
-
-class SpecError(ValueError):
-    """A spec that cannot work. ``layer`` is the path of the layer at fault ("3", "5.1") or None."""
-
-    def __init__(self, message: str, layer: str | None = None) -> None:
-        super().__init__(message)
-        self.layer = layer
-
-
-# --- argument schema --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Arg:
-    """One constructor argument: its kind, torch's default, and limits."""
-
-    kind: str  # "int", "float", "bool", "pair", "choice", "padding", "opt_pair"
-    default: Any = None
-    required: bool = False
-    minimum: float | None = None
-    maximum: float | None = None
-    choices: tuple[str, ...] = ()
-    help: str = ""
-
-
-def _pair_arg(default: Any = None, required: bool = False, minimum: int = 1, help: str = "") -> Arg:
-    return Arg("pair", default, required, minimum, help=help)
-
-
-LAYER_TYPES: dict[str, dict[str, Arg]] = {
-    "Conv2d": {
-        "out_channels": Arg("int", required=True, minimum=1, maximum=4096, help="number of kernels"),
-        "kernel_size": _pair_arg(required=True, help="kernel side"),
-        "stride": _pair_arg(1),
-        "padding": Arg("padding", 0, minimum=0, choices=("same", "valid")),
-        "dilation": _pair_arg(1),
-        "groups": Arg("int", 1, minimum=1),
-        "bias": Arg("bool", True),
-        "padding_mode": Arg("choice", "zeros", choices=("zeros", "reflect", "replicate", "circular")),
-    },
-    "BatchNorm2d": {
-        "eps": Arg("float", 1e-5, minimum=0.0),
-        "momentum": Arg("float", 0.1, minimum=0.0, maximum=1.0),
-        "affine": Arg("bool", True),
-        "track_running_stats": Arg("bool", True),
-    },
-    "ReLU": {},
-    "LeakyReLU": {"negative_slope": Arg("float", 0.01)},
-    "ELU": {"alpha": Arg("float", 1.0)},
-    "GELU": {"approximate": Arg("choice", "none", choices=("none", "tanh"))},
-    "Tanh": {},
-    "Sigmoid": {},
-    "MaxPool2d": {
-        "kernel_size": _pair_arg(required=True),
-        "stride": Arg("opt_pair", None, minimum=1),
-        "padding": _pair_arg(0, minimum=0),
-        "dilation": _pair_arg(1),
-        "ceil_mode": Arg("bool", False),
-    },
-    "AvgPool2d": {
-        "kernel_size": _pair_arg(required=True),
-        "stride": Arg("opt_pair", None, minimum=1),
-        "padding": _pair_arg(0, minimum=0),
-        "ceil_mode": Arg("bool", False),
-        "count_include_pad": Arg("bool", True),
-    },
-    "AdaptiveAvgPool2d": {"output_size": _pair_arg(required=True)},
-    "Flatten": {"start_dim": Arg("int", 1, minimum=1, maximum=3), "end_dim": Arg("int", -1, minimum=-1, maximum=3)},
-    "Linear": {
-        "out_features": Arg("int", required=True, minimum=1, maximum=1_000_000),
-        "bias": Arg("bool", True),
-    },
-    "Dropout": {"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)},
-    "Dropout2d": {"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)},
-    "Residual": {},  # takes "layers" (a list of layer specs), checked separately
-}
-
-SPATIAL_INPUT = {"Conv2d", "BatchNorm2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "Dropout2d"}
-
-
-def _fmt_shape(shape: Shape) -> str:
-    return "x".join(str(s) for s in shape)
-
-
-def _check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
-    """Return the value in canonical form, or raise SpecError naming the layer."""
-
-    def fail(need: str) -> SpecError:
-        return SpecError(f"{where}: {name} must be {need}, got {brief(value)}", layer)
-
-    def check_int(v: Any, minimum: float | None) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise fail("an integer" if minimum is None else f"an integer >= {int(minimum)}")
-        if minimum is not None and v < minimum:
-            raise fail(f"an integer >= {int(minimum)}")
-        if arg.maximum is not None and v > arg.maximum:
-            raise fail(f"at most {int(arg.maximum)}")
-        return v
-
-    if arg.kind == "int":
-        return check_int(value, arg.minimum)
-    if arg.kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
-                or not math.isfinite(value):
-            raise fail("a number")
-        if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
-            raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
-        return float(value)
-    if arg.kind == "bool":
-        if not isinstance(value, bool):
-            raise fail("true or false")
-        return value
-    if arg.kind == "choice":
-        if value not in arg.choices:
-            raise fail("one of " + ", ".join(repr(c) for c in arg.choices))
-        return value
-    if arg.kind == "padding" and isinstance(value, str):
-        if value not in arg.choices:
-            raise fail("an integer, a pair, 'same' or 'valid'")
-        return value
-    if arg.kind == "opt_pair" and value is None:
-        return None
-    # "pair", "padding" (numeric), "opt_pair" (numeric): int or [int, int]
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise fail("an integer or a pair [h, w]")
-        return (check_int(value[0], arg.minimum), check_int(value[1], arg.minimum))
-    return check_int(value, arg.minimum)
-
-
-def _pair(v: Any) -> tuple[int, int]:
-    return (v, v) if isinstance(v, int) else (int(v[0]), int(v[1]))
-
 
 # --- layer records: canonical args, shapes, params, mult-adds, receptive field ----------
 
@@ -237,34 +106,9 @@ class Summary:
         }
 
 
-@dataclass
-class _RF:
-    """Receptive field (size and jump per axis) of the current tensor, or None once global."""
-
-    size: tuple[int, int] | None = (1, 1)
-    jump: tuple[int, int] = (1, 1)
-
-    def through(self, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]) -> _RF:
-        if self.size is None:
-            return self
-        size = tuple(s + (k - 1) * d * j for s, k, d, j in zip(self.size, kernel, dilation, self.jump))
-        return _RF(size, tuple(j * s for j, s in zip(self.jump, stride)))  # type: ignore[arg-type]
-
-
-def _conv_out(n: int, k: int, s: int, p: int, d: int, ceil: bool = False) -> int:
-    eff = d * (k - 1) + 1
-    span = n + 2 * p - eff
-    if span < 0:
-        return 0
-    out = (-(-span // s) if ceil else span // s) + 1
-    if ceil and (out - 1) * s >= n + p:  # torch: the last window must start inside the input
-        out -= 1
-    return out
-
-
 def _layer(
-    spec: dict[str, Any], path: str, shape: Shape, rf: _RF, depth: int, rows: list[LayerSummary]
-) -> tuple[Shape, _RF]:
+    spec: dict[str, Any], path: str, shape: Shape, rf: RF, depth: int, rows: list[LayerSummary]
+) -> tuple[Shape, RF]:
     """Check one layer against the incoming shape; append its summary row(s); return the new shape."""
     if not isinstance(spec, dict):
         raise SpecError(f"layer {path}: must be an object like {{\"type\": \"ReLU\"}}, got {spec!r}", path)
@@ -273,7 +117,8 @@ def _layer(
         known = ", ".join(LAYER_TYPES)
         raise SpecError(f"layer {path}: unknown type {brief(ltype)}; known types: {known}", path)
     where = f"layer {path} {ltype}"
-    schema = LAYER_TYPES[ltype]
+    kind = LAYER_TYPES[ltype]
+    schema = kind.args
     extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
     if extra:
         allowed = ", ".join(schema) or "none"
@@ -281,111 +126,26 @@ def _layer(
     args: dict[str, Any] = {}
     for name, arg in schema.items():
         if name in spec:
-            args[name] = _check_arg(where, name, arg, spec[name], path)
+            args[name] = check_arg(where, name, arg, spec[name], path)
         elif arg.required:
             raise SpecError(f"{where}: missing required argument {name!r}", path)
         else:
             args[name] = arg.default
-    if ltype in SPATIAL_INPUT and len(shape) != 3:
-        raise SpecError(f"{where}: needs an image-shaped input (channels x height x width), got {_fmt_shape(shape)}"
+    if kind.spatial and len(shape) != 3:
+        raise SpecError(f"{where}: needs an image-shaped input (channels x height x width), got {fmt_shape(shape)}"
                         " (put it before Flatten)", path)
-    if ltype == "Residual":
+    if kind.rule is None:
         return _residual(spec, path, shape, rf, depth, rows)
-    out, params, madds, rf = _shape_rule(ltype, args, shape, rf, where, path)
+    out, params, madds, rf = kind.rule(args, shape, rf, lambda sentence: SpecError(f"{where}: {sentence}", path))
     if any(s <= 0 for s in out):
-        raise SpecError(f"{where}: output would be {_fmt_shape(out)}, which is empty", path)
+        raise SpecError(f"{where}: output would be {fmt_shape(out)}, which is empty", path)
     rows.append(LayerSummary(path, ltype, out, params, madds, rf.size, depth, args))
     return out, rf
 
 
-def _shape_rule(
-    ltype: str, a: dict[str, Any], shape: Shape, rf: _RF, where: str, path: str
-) -> tuple[Shape, int, int, _RF]:
-    """Output shape, parameter count, mult-adds and receptive field of one plain layer."""
-    numel = math.prod(shape)
-    if ltype == "Conv2d":
-        c, h, w = shape
-        k, s, d = _pair(a["kernel_size"]), _pair(a["stride"]), _pair(a["dilation"])
-        g = a["groups"]
-        if c % g or a["out_channels"] % g:
-            raise SpecError(f"{where}: groups={g} must divide both in channels ({c}) and out_channels "
-                            f"({a['out_channels']})", path)
-        if a["padding"] == "same":
-            if s != (1, 1):
-                raise SpecError(f"{where}: padding='same' needs stride 1, got stride {a['stride']}", path)
-            total = (d[0] * (k[0] - 1), d[1] * (k[1] - 1))  # what 'same' pads, split over both sides
-            p = (total[0] - total[0] // 2, total[1] - total[1] // 2)
-            if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-                raise SpecError(f"{where}: padding='same' with a {k[0]}x{k[1]} kernel pads {max(p)}, which must be "
-                                f"smaller than the input {h}x{w} for padding_mode={a['padding_mode']!r}", path)
-            oh, ow = h, w
-        else:
-            p = (0, 0) if a["padding"] == "valid" else _pair(a["padding"])
-            eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
-            if h + 2 * p[0] < eff[0] or w + 2 * p[1] < eff[1]:
-                ks = f"{eff[0]}x{eff[1]}" + (" (dilated)" if d != (1, 1) else "")
-                raise SpecError(f"{where}: input is {_fmt_shape(shape)}"
-                                f"{f' (padded {p[0]})' if any(p) else ''}, smaller than its {ks} kernel", path)
-            if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-                raise SpecError(f"{where}: padding {p} must be smaller than the input {h}x{w} for "
-                                f"padding_mode={a['padding_mode']!r}", path)
-            oh, ow = _conv_out(h, k[0], s[0], p[0], d[0]), _conv_out(w, k[1], s[1], p[1], d[1])
-        o = a["out_channels"]
-        params = o * (c // g) * k[0] * k[1] + (o if a["bias"] else 0)
-        return (o, oh, ow), params, params * oh * ow, rf.through(k, s, d)
-    if ltype == "BatchNorm2d":
-        params = 2 * shape[0] if a["affine"] else 0
-        return shape, params, numel if a["affine"] else 0, rf
-    if ltype in ("MaxPool2d", "AvgPool2d"):
-        c, h, w = shape
-        k = _pair(a["kernel_size"])
-        s = _pair(a["stride"]) if a["stride"] is not None else k
-        p = _pair(a["padding"])
-        d = _pair(a.get("dilation", 1))
-        if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-            raise SpecError(f"{where}: padding {a['padding']} must be at most half the kernel size "
-                            f"{a['kernel_size']}", path)
-        if h + 2 * p[0] < d[0] * (k[0] - 1) + 1 or w + 2 * p[1] < d[1] * (k[1] - 1) + 1:
-            raise SpecError(f"{where}: input is {_fmt_shape(shape)}, smaller than its "
-                            f"{k[0]}x{k[1]} window", path)
-        oh = _conv_out(h, k[0], s[0], p[0], d[0], a["ceil_mode"])
-        ow = _conv_out(w, k[1], s[1], p[1], d[1], a["ceil_mode"])
-        return (c, oh, ow), 0, 0, rf.through(k, s, d)
-    if ltype == "AdaptiveAvgPool2d":
-        oh, ow = _pair(a["output_size"])
-        c, h, w = shape
-        if oh > h or ow > w:
-            raise SpecError(f"{where}: output_size {oh}x{ow} is larger than its input {h}x{w}", path)
-        new_rf = _RF(None) if (oh, ow) == (1, 1) else rf.through((-(-h // oh), -(-w // ow)), (h // oh, w // ow), (1, 1))
-        return (c, oh, ow), 0, 0, new_rf
-    if ltype == "Flatten":
-        nd = len(shape) + 1  # with the batch dimension
-        start, end = a["start_dim"], a["end_dim"] % nd
-        if start >= nd or end < start:
-            raise SpecError(f"{where}: start_dim={a['start_dim']}, end_dim={a['end_dim']} do not fit a "
-                            f"{_fmt_shape(shape)} input", path)
-        dims = (1,) + shape
-        out = dims[1:start] + (math.prod(dims[start:end + 1]),) + dims[end + 1:]
-        return out, 0, 0, _RF(None)
-    if ltype == "Linear":
-        fin, fout = shape[-1], a["out_features"]
-        params = fin * fout + (fout if a["bias"] else 0)
-        lead = math.prod(shape[:-1])
-        return shape[:-1] + (fout,), params, params * lead, _RF(None) if len(shape) == 1 else rf
-    return shape, 0, 0, rf  # activations and dropout keep the shape
-
-
-def _skip_stride(n_in: int, n_out: int) -> int | None:
-    """Stride s with floor((n_in - 1) / s) + 1 == n_out (what a 1x1 conv with stride s gives), or None."""
-    for s in range(1, n_in + 1):
-        if (n_in - 1) // s + 1 == n_out:
-            return s
-    return None
-
-
 def _residual(
-    spec: dict[str, Any], path: str, shape: Shape, rf: _RF, depth: int, rows: list[LayerSummary]
-) -> tuple[Shape, _RF]:
+    spec: dict[str, Any], path: str, shape: Shape, rf: RF, depth: int, rows: list[LayerSummary]
+) -> tuple[Shape, RF]:
     inner = spec.get("layers")
     where = f"layer {path} Residual"
     if not isinstance(inner, list) or not inner:
@@ -399,14 +159,14 @@ def _residual(
     skip_params, skip_madds, stride = 0, 0, (1, 1)
     if out != shape:
         if len(out) != len(shape):
-            raise SpecError(f"{where}: its layers turn {_fmt_shape(shape)} into {_fmt_shape(out)}; "
+            raise SpecError(f"{where}: its layers turn {fmt_shape(shape)} into {fmt_shape(out)}; "
                             "a residual block must keep the number of dimensions", path)
         if len(shape) == 1:
             skip_params = shape[0] * out[0]
         else:
-            sh, sw = _skip_stride(shape[1], out[1]), _skip_stride(shape[2], out[2])
+            sh, sw = skip_stride(shape[1], out[1]), skip_stride(shape[2], out[2])
             if sh is None or sw is None:
-                raise SpecError(f"{where}: its layers turn {_fmt_shape(shape)} into {_fmt_shape(out)}, "
+                raise SpecError(f"{where}: its layers turn {fmt_shape(shape)} into {fmt_shape(out)}, "
                                 "which no 1x1 strided convolution on the skip can match", path)
             stride = (sh, sw)
             skip_params = shape[0] * out[0]
@@ -462,7 +222,7 @@ def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, wh
         src = _previous(rows, before)
         img = src.output_shape if src is not None else input_shape
         if len(img) == 3 and min(img[1:]) >= 2:
-            return (f"it reads all {math.prod(img):,} values of a {_fmt_shape(img)} map. A MaxPool2d(2) before "
+            return (f"it reads all {math.prod(img):,} values of a {fmt_shape(img)} map. A MaxPool2d(2) before "
                     f"Flatten would cut it about 4×; an AdaptiveAvgPool2d(1) would leave {img[0]:,} values, one per "
                     "channel")
     if row.type == "Conv2d" and what == "parameters":
@@ -508,7 +268,7 @@ def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
     if _count_layers(layers) > MAX_LAYERS:
         raise SpecError(f"spec: {_count_layers(layers)} layers is more than the {MAX_LAYERS} allowed")
     rows: list[LayerSummary] = []
-    out, rf = shape, _RF((1, 1)) if len(shape) == 3 else _RF(None)
+    out, rf = shape, RF((1, 1)) if len(shape) == 3 else RF(None)
     for i, layer in enumerate(layers):
         out, rf = _layer(layer, str(i), out, rf, 0, rows)
     top = [r for r in rows if r.depth == 0]
@@ -518,7 +278,7 @@ def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
     if nc is not None:
         ok = out == (nc,) or (nc == 2 and out == (1,))
         if not ok:
-            raise SpecError(f"spec: the network ends with shape {_fmt_shape(out)} but num_classes is {nc}: end "
+            raise SpecError(f"spec: the network ends with shape {fmt_shape(out)} but num_classes is {nc}: end "
                             f"with Flatten and Linear(out_features={nc})", str(len(layers) - 1) if layers else None)
     trainable = total
     return Summary(shape, out, rows, total, trainable, sum(r.mult_adds for r in top), acts, nc)
@@ -564,47 +324,22 @@ class Residual(nn.Module):
         return self.body(x) + self.skip(x)
 
 
-_CTORS: dict[str, Callable[..., nn.Module]] = {
-    "BatchNorm2d": nn.BatchNorm2d,
-    "ReLU": nn.ReLU,
-    "LeakyReLU": nn.LeakyReLU,
-    "ELU": nn.ELU,
-    "GELU": nn.GELU,
-    "Tanh": nn.Tanh,
-    "Sigmoid": nn.Sigmoid,
-    "MaxPool2d": nn.MaxPool2d,
-    "AvgPool2d": nn.AvgPool2d,
-    "AdaptiveAvgPool2d": nn.AdaptiveAvgPool2d,
-    "Flatten": nn.Flatten,
-    "Dropout": nn.Dropout,
-    "Dropout2d": nn.Dropout2d,
-}
-
-
 def _make(rows: dict[str, LayerSummary], spec: dict[str, Any], path: str, in_shape: Shape) -> nn.Module:
     row = rows[path]
-    t, a = row.type, row.args
-    if t == "Conv2d":
-        return nn.Conv2d(in_shape[0], a["out_channels"], a["kernel_size"], a["stride"], a["padding"],
-                         a["dilation"], a["groups"], a["bias"], a["padding_mode"])
-    if t == "BatchNorm2d":
-        return nn.BatchNorm2d(in_shape[0], **a)
-    if t == "Linear":
-        return nn.Linear(in_shape[-1], a["out_features"], a["bias"])
-    if t == "Residual":
-        mods, shape = [], in_shape
-        for i, sub in enumerate(spec["layers"]):
-            mods.append(_make(rows, sub, f"{path}.body.{i}", shape))
-            shape = rows[f"{path}.body.{i}"].output_shape
-        if shape == in_shape:
-            skip: nn.Module = nn.Identity()
-        elif len(shape) == 1:
-            skip = nn.Linear(in_shape[0], shape[0], bias=False)
-        else:
-            stride = (_skip_stride(in_shape[1], shape[1]), _skip_stride(in_shape[2], shape[2]))
-            skip = nn.Conv2d(in_shape[0], shape[0], 1, stride=stride, bias=False)
-        return Residual(nn.Sequential(*mods), skip)
-    return _CTORS[t](**a)
+    if row.type != "Residual":
+        return LAYER_TYPES[row.type].module(row.type, row.args, in_shape)
+    mods, shape = [], in_shape
+    for i, sub in enumerate(spec["layers"]):
+        mods.append(_make(rows, sub, f"{path}.body.{i}", shape))
+        shape = rows[f"{path}.body.{i}"].output_shape
+    if shape == in_shape:
+        skip: nn.Module = nn.Identity()
+    elif len(shape) == 1:
+        skip = nn.Linear(in_shape[0], shape[0], bias=False)
+    else:
+        stride = (skip_stride(in_shape[1], shape[1]), skip_stride(in_shape[2], shape[2]))
+        skip = nn.Conv2d(in_shape[0], shape[0], 1, stride=stride, bias=False)
+    return Residual(nn.Sequential(*mods), skip)
 
 
 class SpecModel(nn.Sequential):
@@ -654,8 +389,8 @@ def format_summary(summary: Summary) -> str:
     for r in summary.layers:
         name = "  " * r.depth + f"{r.path.split('.')[-1]} {r.type}"
         rf = f"{r.receptive_field[0]}x{r.receptive_field[1]}" if r.receptive_field else "whole input"
-        lines.append(f"{name:<22}{_fmt_shape(r.output_shape):<16}{r.params:>12,}{r.mult_adds:>14,}  {rf}")
+        lines.append(f"{name:<22}{fmt_shape(r.output_shape):<16}{r.params:>12,}{r.mult_adds:>14,}  {rf}")
     lines.append("-" * len(head))
-    lines.append(f"input {_fmt_shape(summary.input_shape)} -> output {_fmt_shape(summary.output_shape)}")
+    lines.append(f"input {fmt_shape(summary.input_shape)} -> output {fmt_shape(summary.output_shape)}")
     lines.append(f"total params: {summary.total_params:,}   mult-adds: {summary.total_mult_adds / 1e6:.2f} M")
     return "\n".join(lines)

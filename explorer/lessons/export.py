@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.layers import LAYER_TYPES
 from ..core.spec import SpecError, summarize
 
 __all__ = ["to_python", "to_onnx"]
@@ -78,26 +79,20 @@ _TV_DATASETS = {"mnist": "MNIST", "mnist-5k": "MNIST", "fashion-mnist": "Fashion
 
 
 def _layer_code(layer: dict[str, Any], shape: tuple[int, ...], rows: dict[str, Any], path: str, indent: str) -> str:
+    """One layer as the line of Python that builds it: torch's class, the arguments its input shape decides,
+    and the spec's arguments that differ from torch's defaults."""
     t = layer["type"]
-    args = {k: v for k, v in rows[path].args.items()}
-    if t == "Conv2d":
-        args = {"in_channels": shape[0], **args}
-    elif t == "BatchNorm2d":
-        args = {"num_features": shape[0], **args}
-    elif t == "Linear":
-        args = {"in_features": shape[-1], **args}
-    elif t == "Residual":
+    if t == "Residual":
         inner, s = [], shape
         for i, sub in enumerate(layer["layers"]):
             inner.append(_layer_code(sub, s, rows, f"{path}.body.{i}", indent + "    "))
             s = rows[f"{path}.body.{i}"].output_shape
         body = ",\n".join(inner)
         return f"{indent}Residual(nn.Sequential(\n{body},\n{indent}), in_shape={list(shape)}, out_shape={list(s)})"
-    from ..core.spec import LAYER_TYPES
-
-    schema = LAYER_TYPES[t]
-    shown = {k: v for k, v in args.items() if k not in schema or schema[k].default != v or schema[k].required}
-    text = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in shown.items())
+    kind = LAYER_TYPES[t]
+    shown = {k: v for k, v in rows[path].args.items() if kind.args[k].default != v or kind.args[k].required}
+    args = {**kind.from_shape(shape), **shown}
+    text = ", ".join(f"{k}={tuple(v) if isinstance(v, list) else v!r}" for k, v in args.items())
     return f"{indent}nn.{t}({text})"
 
 
