@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import time
+from typing import Any, NamedTuple
 
 import numpy as np
 import streamlit as st
@@ -83,7 +84,7 @@ def pixel_img(a: np.ndarray, px: int, caption: str = "") -> str:
             f'style="image-rendering:pixelated;display:block" alt="{html.escape(caption)}">{cap}</figure>')
 
 
-def answer_html(img: np.ndarray, sal: np.ndarray, classes: tuple[str, ...], probs: torch.Tensor, order: torch.Tensor,
+def answer_html(img: np.ndarray, sal: np.ndarray, classes: tuple[str, ...], probs: torch.Tensor, order: list[int],
                 h: int, w: int, timing: str, threshold: float = 0.0) -> str:
     """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
     model sees, and its saliency."""
@@ -159,132 +160,197 @@ def _add_to_class(class_code: str) -> None:
         st.session_state[ADDED] = f"Not added: {e}."
 
 
+class Drawn(NamedTuple):
+    """The drawing being answered: its prepared pixels, the model's answer and the picture the maps go on."""
+
+    x_u8: torch.Tensor  # (C, H, W) uint8, as the model sees it (the occluder applied)
+    x: torch.Tensor  # (1, C, H, W) normalised
+    model: torch.nn.Module
+    ex: Any  # the prediction and its saliency (attribution.Explained)
+    order: list[int]  # classes, most likely first
+    img: np.ndarray  # (H, W) or (H, W, 3) uint8
+    gray: np.ndarray  # (H, W): what the maps are overlaid on
+
+
+def _pad_input() -> tuple[np.ndarray | None, bool, Any, int]:
+    """What the user gave: the pad's drawing (or an uploaded image) as pixels or None, whether the pad has
+    just been mounted with nothing drawn, the upload, and the drawing's version."""
+    # the last drawing goes to the browser only when the pad is new (back on the page), not every stroke
+    restore = None if "draw_pad" in st.session_state else st.session_state.get(DRAWING_PNG)
+    png, version = drawing_pad("draw_pad", restore)
+    raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
+    if png is not None:
+        try:
+            raw = np.asarray(decode_image(png, "the drawing", 1_000_000).convert("L"))
+            st.session_state[DRAWING_PNG] = png
+        except ValueError as err:
+            st.error(f"{err}")
+    up = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
+    if up is not None:
+        try:
+            raw = load_image_file(up.getvalue())
+        except ValueError as err:
+            st.error(f"{err}")
+    return raw, fresh, up, version
+
+
+def _prepared(raw: np.ndarray | None, keep_last: bool, mid: Any) -> torch.Tensor | None:
+    """The drawing at the model's input size, or None (with a line saying why) when there is nothing to answer.
+    A fresh pad (back on the page) keeps the last drawing."""
+    try:
+        if raw is None:
+            raise EmptyImageError("draw a digit first")
+        return prepare_image(np.asarray(raw), ds.input_shape)
+    except EmptyImageError:
+        if DRAWING in st.session_state and keep_last:
+            return st.session_state[DRAWING]
+        st.session_state.pop(DRAWING, None)
+        st.session_state.pop(DRAWING_PNG, None)
+        mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
+        # warm up (captum's first import takes about a second) so the first stroke answers at once
+        predict_and_explain(entry.inference_model(), torch.zeros(1, *ds.input_shape))
+        return None
+    except ValueError as err:
+        mid.error(str(err))
+        return None
+
+
+def _occluded(x_u8: torch.Tensor) -> torch.Tensor:
+    """The drawing with the occluder's black square on it, when the Occluder is on."""
+    if not st.toggle("Occluder", key="draw_occ", help="Cover part of the input with a black square"):
+        return x_u8
+    o1, o2, o3 = st.columns(3)
+    size = o1.slider("size", 2, h_in // 2, 8, key="occ_s")
+    oy = o2.slider("row", 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
+    ox = o3.slider("col", 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
+    x_u8 = x_u8.clone()
+    x_u8[:, oy:oy + size, ox:ox + size] = 0
+    return x_u8
+
+
+def _answer(x_u8: torch.Tensor) -> Drawn:
+    """The model's answer and saliency for the drawing: one forward and one backward pass."""
+    model = entry.inference_model()
+    x = normalize(x_u8[None], ds.mean, ds.std)
+    ex = predict_and_explain(model, x)
+    img = x_u8.permute(1, 2, 0).numpy()
+    img = img[..., 0] if c_in == 1 else img
+    return Drawn(x_u8, x, model, ex, ex.probs.argsort(descending=True).tolist(), img,
+                 img if c_in == 1 else img.mean(2))
+
+
+def _explain_controls(d: Drawn) -> tuple[str, str | None]:
+    """The probabilities, the threshold, the method and class to explain, and that map; returns the method and
+    the Grad-CAM layer the other sections use."""
+    probs, top = d.ex.probs, d.order[0]
+    st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
+    st.slider("Say “not sure” below this confidence", 0.0, 0.99, st.session_state[CONFIDENCE], 0.01,
+              key="draw_threshold",
+              help="0 = always answer. The page “Can we trust it?” shows what a threshold costs and gains.")
+    m1, m2 = st.columns([3, 2])
+    method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
+    target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
+                          key=f"draw_target_{top}")
+    convs = [n for n, _ in conv_layers(d.model)]
+    layer = convs[-1] if convs else None
+    if method == "gradcam" and convs:
+        layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
+    same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
+    amap = (d.ex.saliency if same else attribute(d.model, d.x, target, method, layer)).sum(0)
+    st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
+                                                      f"({float(probs[target]):.0%}): red for, blue against"))
+    return method, layer
+
+
+def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
+    """The top classes' maps side by side, and the difference of two: each class's map is computed once."""
+    maps: dict[int, torch.Tensor] = {}
+
+    def amap(cls: int) -> torch.Tensor:
+        if cls not in maps:
+            maps[cls] = attribute(d.model, d.x, cls, method, layer).sum(0)
+        return maps[cls]
+
+    k = min(3, len(ds.classes))
+    cols = st.columns(k + 1)
+    for col, cls in zip(cols, d.order[:k]):
+        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {float(d.ex.probs[cls]):.0%}")
+    with cols[k]:
+        d1, d2 = st.columns(2)
+        ca = d1.selectbox("Why", range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i],
+                          key="diff_a")
+        cb = d2.selectbox("and not", range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
+                          key="diff_b")
+        st.image(overlay(d.gray, amap(ca) - amap(cb), 150),
+                 caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; blue: the other way")
+
+
+def _add_section(top: int) -> None:
+    """With a lesson's class code: add this drawing, labelled, to the class's handwriting."""
+    class_code = (st.session_state.get(LESSON) or {}).get("class_code")
+    if not class_code or c_in != 1 or (h_in, w_in) != (28, 28):
+        return
+    with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
+        a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+        a1.selectbox("It is a", range(10), index=top if top < 10 else 0, key="draw_add_label")
+        a2.text_input("Your name", key="draw_add_name", max_chars=60)
+        a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
+        if msg := st.session_state.pop(ADDED, None):
+            st.caption(msg)
+
+
+def _sanity_section(d: Drawn, method: str) -> None:
+    with st.expander("Sanity check: does the explanation depend on the weights?"):
+        st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
+                   "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")
+        if st.button("Run the check", key="draw_sanity_btn"):
+            st.session_state[SANITY] = (method, randomization_check(d.model, d.x, d.order[0], method))
+        if SANITY in st.session_state:
+            meth, steps = st.session_state[SANITY]
+            cols = st.columns(len(steps))
+            for col, (name, amap, corr) in zip(cols, steps):
+                col.image(overlay(d.gray, amap.sum(0), 110),
+                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}")
+            st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
+
+
 @st.fragment
 def panel() -> None:
     """The pad and everything that answers it: a stroke reruns this fragment only, not the page."""
     t_start = time.perf_counter()
     left, mid, right = st.columns([1.2, 1, 1.4])
     with left:
-        # the last drawing goes to the browser only when the pad is new (back on the page), not every stroke
-        restore = None if "draw_pad" in st.session_state else st.session_state.get(DRAWING_PNG)
-        png, version = drawing_pad("draw_pad", restore)
-        raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
-        if png is not None:
-            try:
-                raw = np.asarray(decode_image(png, "the drawing", 1_000_000).convert("L"))
-                st.session_state[DRAWING_PNG] = png
-            except ValueError as err:
-                st.error(f"{err}")
-        up = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
-        if up is not None:
-            try:
-                raw = load_image_file(up.getvalue())
-            except ValueError as err:
-                st.error(f"{err}")
+        raw, fresh, up, version = _pad_input()
     t0 = time.perf_counter()
-    try:
-        if raw is None:
-            raise EmptyImageError("draw a digit first")
-        x_u8 = prepare_image(np.asarray(raw), ds.input_shape)
-    except EmptyImageError:
-        if DRAWING in st.session_state and fresh and up is None:
-            x_u8 = st.session_state[DRAWING]  # a fresh pad (back on the page): keep the last drawing
-        else:
-            st.session_state.pop(DRAWING, None)
-            st.session_state.pop(DRAWING_PNG, None)
-            mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
-            # warm up (captum's first import takes about a second) so the first stroke answers at once
-            predict_and_explain(entry.inference_model(), torch.zeros(1, *ds.input_shape))
-            return
-    except ValueError as err:
-        mid.error(str(err))
+    x_u8 = _prepared(raw, fresh and up is None, mid)
+    if x_u8 is None:
         return
     st.session_state[DRAWING] = x_u8
     with mid:
-        occlude = st.toggle("Occluder", key="draw_occ", help="Cover part of the input with a black square")
-        if occlude:
-            o1, o2, o3 = st.columns(3)
-            size = o1.slider("size", 2, h_in // 2, 8, key="occ_s")
-            oy = o2.slider("row", 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
-            ox = o3.slider("col", 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
-            x_u8 = x_u8.clone()
-            x_u8[:, oy:oy + size, ox:ox + size] = 0
+        x_u8 = _occluded(x_u8)
     prep_ms = (time.perf_counter() - t0) * 1e3
-    model = entry.inference_model()
-    x = normalize(x_u8[None], ds.mean, ds.std)
-    ex = predict_and_explain(model, x)
-    probs = ex.probs
-    order = probs.argsort(descending=True)
-    top = int(order[0])
-    img = x_u8.permute(1, 2, 0).numpy()
-    img = img[..., 0] if c_in == 1 else img
-    gray = img if c_in == 1 else img.mean(2)
+    d = _answer(x_u8)
     st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
+    threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, 0.0)))
+    st.session_state[CONFIDENCE] = threshold
     with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
-        threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, 0.0)))
-        st.session_state[CONFIDENCE] = threshold
-        st.html(answer_html(img, overlay(gray, ex.saliency.abs().amax(0), 28), ds.classes, probs, order, h_in, w_in,
-                            f"server: prepare {prep_ms:.1f} ms · predict {ex.timings_ms['predict']:.1f} ms · saliency "
-                            f"{ex.timings_ms['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
+        t = d.ex.timings_ms
+        st.html(answer_html(d.img, overlay(d.gray, d.ex.saliency.abs().amax(0), 28), ds.classes, d.ex.probs,
+                            d.order, h_in, w_in,
+                            f"server: prepare {prep_ms:.1f} ms · predict {t['predict']:.1f} ms · saliency "
+                            f"{t['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
                             f"drawing v{version} · answered in {(time.perf_counter() - t_start) * 1e3:.0f} ms · "
                             f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms", threshold))
     with right:
-        st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
-        st.slider("Say “not sure” below this confidence", 0.0, 0.99, threshold, 0.01, key="draw_threshold",
-                  help="0 = always answer. The page “Can we trust it?” shows what a threshold costs and gains.")
-        m1, m2 = st.columns([3, 2])
-        method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
-        target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
-                              key=f"draw_target_{top}")
-        convs = [n for n, _ in conv_layers(model)]
-        layer = convs[-1] if convs else None
-        if method == "gradcam" and convs:
-            layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
-        same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
-        amap = (ex.saliency if same else attribute(model, x, target, method, layer)).sum(0)
-        st.html(pixel_img(overlay(gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
-                                                         f"({float(probs[target]):.0%}): red for, blue against"))
+        method, layer = _explain_controls(d)
     if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):
-        k = min(3, len(ds.classes))
-        cols = st.columns(k + 1)
-        for col, cls in zip(cols, order[:k].tolist()):
-            col.image(overlay(gray, attribute(model, x, cls, method, layer).sum(0), 150),
-                      caption=f"{ds.classes[cls]} {float(probs[cls]):.0%}")
-        with cols[k]:
-            d1, d2 = st.columns(2)
-            ca = d1.selectbox("Why", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
-                              key="diff_a")
-            cb = d2.selectbox("and not", range(len(ds.classes)), index=int(order[1]),
-                              format_func=lambda i: ds.classes[i], key="diff_b")
-            diff = attribute(model, x, ca, method, layer).sum(0) - attribute(model, x, cb, method, layer).sum(0)
-            st.image(overlay(gray, diff, 150), caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; "
-                                                       "blue: the other way")
+        _compare_classes(d, method, layer)
     if st.toggle("Show the feature maps of every layer for this drawing", key="draw_maps"):
-        layer_strip(model, capture_activations(model, x))
+        layer_strip(d.model, capture_activations(d.model, d.x))
     if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
-        learned_map_panel(entry, model, ds, x_u8)
-    class_code = (st.session_state.get(LESSON) or {}).get("class_code")
-    if class_code and c_in == 1 and (h_in, w_in) == (28, 28):
-        with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
-            a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
-            a1.selectbox("It is a", range(10), index=top if top < 10 else 0, key="draw_add_label")
-            a2.text_input("Your name", key="draw_add_name", max_chars=60)
-            a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
-            if msg := st.session_state.pop(ADDED, None):
-                st.caption(msg)
-    with st.expander("Sanity check: does the explanation depend on the weights?"):
-        st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
-                   "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")
-        if st.button("Run the check", key="draw_sanity_btn"):
-            st.session_state[SANITY] = (method, randomization_check(model, x, top, method))
-        if SANITY in st.session_state:
-            meth, steps = st.session_state[SANITY]
-            cols = st.columns(len(steps))
-            for col, (name, amap, corr) in zip(cols, steps):
-                col.image(overlay(gray, amap.sum(0), 110),
-                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}")
-            st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
+        learned_map_panel(entry, d.model, ds, d.x_u8)
+    _add_section(d.order[0])
+    _sanity_section(d, method)
     st.session_state["draw_panel_ms"] = (time.perf_counter() - t_start) * 1e3
-
 
 panel()

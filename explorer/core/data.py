@@ -501,30 +501,55 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
     ``train/<class>/`` and ``test/<class>/`` (or ``val/``) are used as given; otherwise 20% of each class
     is held out for testing. ``grayscale=None`` keeps colour only when some image has it.
     """
-    from PIL import Image
-
     if not 8 <= size <= 256:
         raise DataError(f"{name}: image size must be between 8 and 256, got {size}")
     zf, infos = _open_zip(_read_bytes(src, name), name)
     by_name = {i.filename: i for i in infos}
-    groups = _class_folders(list(by_name))
+    by_class, has_splits = _zip_classes(list(by_name), name)
+    classes = sorted(by_class)
+    _check_classes(len(classes), "class folders", f"{name}: ")
+    _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
+    images, any_colour = _decode_zip_images(zf, by_name, by_class, classes, size, name)
+    mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
+    if has_splits:
+        if not images["test"]:
+            raise DataError(f"{name}: has a train/ folder but no test/ or val/ folder")
+        x, y = _stack_images(images["train"], mode)
+        tx, ty = _stack_images(images["test"], mode)
+    else:
+        ax, ay = _stack_images(images["all"], mode)
+        if len(ay) < 10:
+            raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
+        keep, held = _stratified_split(ay, test_fraction, seed=1)
+        x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
+    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
+                     shuffle=True)
+
+
+def _zip_classes(names: list[str], name: str) -> tuple[dict[str, dict[str, list[str]]], bool]:
+    """The zip's images by class and split ("train"/"test" when the zip has train/ and test/ folders, else
+    "all"), and whether it had those folders."""
+    groups = _class_folders(names)
     split_of = {g: g.split("/")[0].lower() if "/" in g else "" for g in groups}
     has_splits = any(s in ("train", "training") for s in split_of.values())
     by_class: dict[str, dict[str, list[str]]] = {}
     for g, files in groups.items():
         split = ("test" if split_of[g] in ("test", "val", "valid", "validation") else "train") if has_splits else "all"
-        cls = g.split("/")[-1]
-        by_class.setdefault(cls, {}).setdefault(split, []).extend(files)
+        by_class.setdefault(g.split("/")[-1], {}).setdefault(split, []).extend(files)
     if not by_class:
         raise DataError(f"{name}: no images in class folders (expected class_name/image.png inside the zip)")
     if len(by_class) < 2:
         raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
                         "at least two")
-    classes = sorted(by_class)
-    _check_classes(len(classes), "class folders", f"{name}: ")
-    _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
-    # Each image is decoded, resized to size x size (RGB) and dropped before the next: memory stays near the
-    # small images. Grey is made at the end if no image had colour (the same luma weights PIL uses).
+    return by_class, has_splits
+
+
+def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dict[str, list[str]]],
+                       classes: list[str], size: int, name: str) -> tuple[dict[str, list[tuple[np.ndarray, int]]], bool]:
+    """Each image decoded, resized to size x size (RGB) and dropped before the next, so memory stays near the
+    small images; and whether any had colour in its content."""
+    from PIL import Image
+
     images: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "test": [], "all": []}
     any_colour = False
     budget = [MAX_ZIP_PIXELS]
@@ -540,25 +565,13 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
                 any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
                 images[split].append((small, label))
                 del im
-    mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
+    return images, any_colour
 
-    def stack(items: list[tuple[np.ndarray, int]]) -> tuple[Tensor, Tensor]:
-        x = torch.as_tensor(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)  # (N, 3, S, S)
-        if mode == "L":
-            w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
-            x = ((x.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
-        return x.contiguous(), torch.tensor([lab for _, lab in items], dtype=torch.long)
 
-    if has_splits:
-        if not images["test"]:
-            raise DataError(f"{name}: has a train/ folder but no test/ or val/ folder")
-        x, y = stack(images["train"])
-        tx, ty = stack(images["test"])
-    else:
-        ax, ay = stack(images["all"])
-        if len(ay) < 10:
-            raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
-        keep, held = _stratified_split(ay, test_fraction, seed=1)
-        x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
-    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
-                     shuffle=True)
+def _stack_images(items: list[tuple[np.ndarray, int]], mode: str) -> tuple[Tensor, Tensor]:
+    """(N, C, S, S) uint8 images and their labels; grey ("L") with the luma weights PIL uses."""
+    x = torch.as_tensor(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)  # (N, 3, S, S)
+    if mode == "L":
+        w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
+        x = ((x.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+    return x.contiguous(), torch.tensor([lab for _, lab in items], dtype=torch.long)

@@ -212,6 +212,17 @@ def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adadelta(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
+def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -> Any:
+    """The learning-rate schedule: one-cycle (stepped every batch), step (every epoch), or none."""
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=cfg.lr, total_steps=total_steps,
+            cycle_momentum=cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0))
+    if cfg.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_epochs, gamma=cfg.gamma)
+    return None
+
+
 def _check_fits(model: nn.Module, dataset: Dataset) -> None:
     """Refuse, with a sentence, a spec-built model whose input or output does not fit the dataset."""
     spec = getattr(model, "spec", None)
@@ -394,21 +405,14 @@ class Trainer(RunView):
     def _loop(self) -> None:
         cfg, dev, model = self.config, self.device, self.model
         x_all, y_all = self.device_data()
-        n, bs = len(y_all), cfg.batch_size
-        steps_per_epoch = math.ceil(n / bs)
-        self.total_steps = steps_per_epoch * cfg.epochs
+        n = len(y_all)
+        self.total_steps = math.ceil(n / cfg.batch_size) * cfg.epochs
         model.to(dev).train()
         opt = _optimizer(model, cfg)
-        sched: Any = None
-        if cfg.schedule == "onecycle":
-            sched = torch.optim.lr_scheduler.OneCycleLR(
-                opt, max_lr=cfg.lr, total_steps=self.total_steps,
-                cycle_momentum=cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0))
-        elif cfg.schedule == "step":
-            sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_epochs, gamma=cfg.gamma)
+        sched = _scheduler(opt, cfg, self.total_steps)
         mean = torch.tensor(self.dataset.mean, device=dev).view(1, -1, 1, 1)
         std = torch.tensor(self.dataset.std, device=dev).view(1, -1, 1, 1)
-        scale, shift = 1.0 / (255.0 * std), mean / std  # x/255 normalised as one multiply-add
+        norm = (1.0 / (255.0 * std), mean / std)  # x/255 normalised as one multiply-add
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed) if cfg.augment.active else None
         self._good = self._pending = self._weights()
@@ -417,62 +421,76 @@ class Trainer(RunView):
         for epoch in range(1, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen).to(dev)
-            ep_loss = torch.zeros((), device=dev)
-            ep_correct = torch.zeros((), device=dev, dtype=torch.long)
-            win_loss = torch.zeros(cfg.log_every, device=dev)
-            win_correct = torch.zeros((), device=dev, dtype=torch.long)
-            win_n, win_t, seen = 0, time.perf_counter(), 0
-            for i in range(steps_per_epoch):
-                if not self._resume.is_set():
-                    self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
-                    win_t = time.perf_counter()  # paused time is not training time
-                if self._stop.is_set():
-                    self._finish("stopped", self._stop_reason or f"stopped at step {self.step}")
-                    return
-                idx = perm[i * bs:(i + 1) * bs]
-                xb = x_all[idx].float().mul_(scale).sub_(shift)  # (B, C, H, W) normalised
-                yb = y_all[idx]
-                if cfg.augment.active:
-                    xb = augment_batch(xb, cfg.augment, aug_gen)
-                logits = output_logits_to_classes(model(xb))
-                loss = F.cross_entropy(logits, yb)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                with self._lock:
-                    opt.step()
-                if cfg.schedule == "onecycle":
-                    sched.step()
-                self.step += 1
-                d = loss.detach()
-                win_loss[win_n] = d
-                c = (logits.detach().argmax(1) == yb).sum()
-                win_correct += c
-                ep_correct += c
-                ep_loss += d * len(yb)
-                win_n += 1
-                seen += len(yb)
-                if win_n == cfg.log_every or i == steps_per_epoch - 1:
-                    if not self._log_window(win_loss[:win_n], int(win_correct), seen, win_t, epoch, opt):
-                        return
-                    win_n, win_correct, win_t, seen = 0, win_correct.zero_(), time.perf_counter(), 0
-                if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
-                    self._snapshot()
+            totals = self._train_epoch(epoch, x_all, y_all, perm, opt, sched, norm, aug_gen)
+            if totals is None:
+                return  # stopped or diverged: _finish has said so
             train_s = time.perf_counter() - t0
             if cfg.schedule == "step":
                 sched.step()
-            row: Event = {"kind": "epoch", "epoch": epoch, "step": self.step, "train_loss": ep_loss.item() / n,
-                          "train_accuracy": ep_correct.item() / n}
-            for split in cfg.eval_splits:
-                x, y = self.dataset.split(split)
-                row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(model, x, y, self.dataset.mean,
-                                                                          self.dataset.std)
-            row["seconds"] = time.perf_counter() - t0
-            row["train_seconds"] = train_s
-            row["samples_per_s"] = n / train_s
-            with self._lock:
-                self.epochs.append(row)
-            self._emit(row)
+            self._end_epoch(epoch, t0, train_s, n, totals)
         self._finish("finished", f"finished {cfg.epochs} epochs")
+
+    def _train_epoch(self, epoch: int, x_all: Tensor, y_all: Tensor, perm: Tensor, opt: torch.optim.Optimizer,
+                     sched: Any, norm: tuple[Tensor, Tensor], aug_gen: torch.Generator | None
+                     ) -> tuple[Tensor, Tensor] | None:
+        """One epoch's steps in ``perm``'s order, logged every ``log_every`` steps; the epoch's summed loss and
+        correct count (on the device), or None if the run stopped or diverged."""
+        cfg, model, dev, bs = self.config, self.model, self.device, self.config.batch_size
+        steps = math.ceil(len(perm) / bs)
+        ep_loss = torch.zeros((), device=dev)
+        ep_correct = torch.zeros((), device=dev, dtype=torch.long)
+        win_loss = torch.zeros(cfg.log_every, device=dev)
+        win_correct = torch.zeros((), device=dev, dtype=torch.long)
+        win_n, win_t, seen = 0, time.perf_counter(), 0
+        for i in range(steps):
+            if not self._resume.is_set():
+                self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
+                win_t = time.perf_counter()  # paused time is not training time
+            if self._stop.is_set():
+                self._finish("stopped", self._stop_reason or f"stopped at step {self.step}")
+                return None
+            idx = perm[i * bs:(i + 1) * bs]
+            xb = x_all[idx].float().mul_(norm[0]).sub_(norm[1])  # (B, C, H, W) normalised
+            yb = y_all[idx]
+            if cfg.augment.active:
+                xb = augment_batch(xb, cfg.augment, aug_gen)
+            logits = output_logits_to_classes(model(xb))
+            loss = F.cross_entropy(logits, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            with self._lock:
+                opt.step()
+            if cfg.schedule == "onecycle":
+                sched.step()
+            self.step += 1
+            d, c = loss.detach(), (logits.detach().argmax(1) == yb).sum()
+            win_loss[win_n] = d
+            win_correct += c
+            ep_correct += c
+            ep_loss += d * len(yb)
+            win_n, seen = win_n + 1, seen + len(yb)
+            if win_n == cfg.log_every or i == steps - 1:
+                if not self._log_window(win_loss[:win_n], int(win_correct), seen, win_t, epoch, opt):
+                    return None
+                win_n, win_correct, win_t, seen = 0, win_correct.zero_(), time.perf_counter(), 0
+            if cfg.snapshot_every and self.step % cfg.snapshot_every == 0:
+                self._snapshot()
+        return ep_loss, ep_correct
+
+    def _end_epoch(self, epoch: int, t0: float, train_s: float, n: int, totals: tuple[Tensor, Tensor]) -> None:
+        """The epoch's row: training figures over its ``n`` images, then each evaluation split's loss and accuracy."""
+        row: Event = {"kind": "epoch", "epoch": epoch, "step": self.step, "train_loss": totals[0].item() / n,
+                      "train_accuracy": totals[1].item() / n}
+        for split in self.config.eval_splits:
+            x, y = self.dataset.split(split)
+            row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(self.model, x, y, self.dataset.mean,
+                                                                      self.dataset.std)
+        row["seconds"] = time.perf_counter() - t0
+        row["train_seconds"] = train_s
+        row["samples_per_s"] = n / train_s
+        with self._lock:
+            self.epochs.append(row)
+        self._emit(row)
 
     def _log_window(self, losses: Tensor, correct: int, seen: int, t0: float, epoch: int,
                     opt: torch.optim.Optimizer) -> bool:

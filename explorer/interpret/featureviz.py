@@ -94,6 +94,19 @@ def _fourier_scale(h: int, w: int, device: torch.device) -> Tensor:
     return 1.0 / torch.sqrt(fx ** 2 + fy ** 2).clamp_min(1.0 / max(h, w))
 
 
+def _parametrise(n: int, shape: tuple[int, ...], fourier: bool, gen: torch.Generator, dev: torch.device
+                 ) -> tuple[Tensor, Callable[[], Tensor]]:
+    """The tensor the optimiser changes and how it becomes ``n`` images: the pixels themselves, or a 1/f-scaled
+    spectrum (``fourier``) turned into pixels by an inverse FFT."""
+    c, h, w = shape
+    if fourier:
+        scale = _fourier_scale(h, w, dev)
+        spectrum = (torch.randn(n, c, h, w // 2 + 1, 2, generator=gen) * 0.01).to(dev).requires_grad_()
+        return spectrum, lambda: torch.fft.irfft2(torch.view_as_complex(spectrum) * scale, s=(h, w), norm="ortho") * 4.0
+    pixels = (torch.randn(n, c, h, w, generator=gen) * 0.1).to(dev).requires_grad_()
+    return pixels, lambda: pixels
+
+
 def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None = None,
                       input_shape: list[int] | tuple[int, ...] | None = None, steps: int = 128, lr: float = 0.05,
                       regularizer: str = "none", seed: int = 0, l2: float = 0.05, blur_every: int = 4,
@@ -118,20 +131,9 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
         chans = list(range(probe)) if channels is None else list(channels)
         if not chans or min(chans) < 0 or max(chans) >= probe:
             raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
-        n, (c, h, w) = len(chans), shape
-        if regularizer == "fourier":
-            scale = _fourier_scale(h, w, dev)
-            param = (torch.randn(n, c, h, w // 2 + 1, 2, generator=gen) * 0.01).to(dev).requires_grad_()
-
-            def image() -> Tensor:
-                return torch.fft.irfft2(torch.view_as_complex(param) * scale, s=(h, w), norm="ortho") * 4.0
-        else:
-            param = (torch.randn(n, c, h, w, generator=gen) * 0.1).to(dev).requires_grad_()
-
-            def image() -> Tensor:
-                return param
+        param, image = _parametrise(len(chans), shape, regularizer == "fourier", gen, dev)
         opt = torch.optim.Adam([param], lr=lr)
-        jitter = Augment(rotation=5, shift=max(1, round(h / 14)) / h, scale=0.95)
+        jitter = Augment(rotation=5, shift=max(1, round(shape[1] / 14)) / shape[1], scale=0.95)
         aug_gen = torch.Generator(device=dev).manual_seed(seed)
         with torch.no_grad():
             start = channel_activation(model, layer, image(), chans)

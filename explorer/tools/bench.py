@@ -21,7 +21,8 @@ from __future__ import annotations
 import json
 import platform
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -365,6 +366,31 @@ def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
             stop.wait(1.0)
 
 
+@contextmanager
+def _page_watch(on: bool, latencies: list[float]) -> Iterator[None]:
+    """While the body runs, a real app server joined to this Ray instance is loaded again and again in
+    Chromium (when ``on`` and Chromium is there); each load's seconds go to ``latencies``."""
+    import threading
+
+    import ray
+
+    from .browser import chromium_available, streamlit_server
+
+    if not (on and chromium_available()):
+        yield
+        return
+    stop = threading.Event()
+    with streamlit_server(env={"RAY_ADDRESS": ray.get_runtime_context().gcs_address}) as url:
+        _page_latencies_warm(url)
+        pager = threading.Thread(target=_page_latencies, args=(url, stop, latencies), daemon=True)
+        pager.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            pager.join(180)
+
+
 def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
                   epochs: int = 3, mistakes: bool = False) -> dict[str, Any]:
     """N simulated sessions press "Train the default CNN" at the same moment; all train in Ray workers.
@@ -375,16 +401,11 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     (:func:`_mistakes`) in this process: the N runs' time against the clean batch, this process's peak memory
     above its start, and each mistake's answer.
     """
-    import threading
-
-    import ray
-
     from ..core.data import load_dataset
     from ..core.presets import get_preset
     from ..core.spec import build_model
     from ..core.train import TrainConfig
     from ..serve.cluster import Cluster, ClusterSettings
-    from .browser import chromium_available, streamlit_server
 
     if n < 1 or n > 500:
         raise ValueError(f"--classroom takes 1 to 500 sessions, got {n}")
@@ -406,22 +427,8 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     alone, (h,) = batch(1)
     print(f"[classroom] one run alone: {alone:.1f} s (test accuracy {h.epochs[-1]['test_accuracy']:.1%})", flush=True)
     latencies: list[float] = []
-    stop = threading.Event()
-    ctx = None
-    if with_page and chromium_available():
-        address = ray.get_runtime_context().gcs_address
-        ctx = streamlit_server(env={"RAY_ADDRESS": address})
-        url = ctx.__enter__()
-        _page_latencies_warm(url)
-        pager = threading.Thread(target=_page_latencies, args=(url, stop, latencies), daemon=True)
-        pager.start()
-    try:
+    with _page_watch(with_page, latencies):
         total, hs = batch(n)
-    finally:
-        stop.set()
-        if ctx is not None:
-            pager.join(180)
-            ctx.__exit__(None, None, None)
     ok = sum(h.status == "finished" for h in hs)
     row: dict[str, Any] = {"sessions": n, "finished": ok, "all_s": round(total, 1), "one_alone_s": round(alone, 1),
                            "ratio_to_n_alone": round(total / (n * alone), 3),
@@ -490,50 +497,9 @@ class _PeakRSS:
 def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
     """A seventh student's expensive mistakes, through the calls the app's pages make (to be run in this
     process, as in the server's), each with its name."""
-    import io
-    import zipfile
-
-    from PIL import Image
-
     from ..core.data import load_csv, load_image_zip
-    from ..core.spec import build_model, summarize
-    from ..core.train import TrainConfig
-    from ..interpret.inspect import kernels, layer_stats
-    from ..lessons.lesson import Lesson, lesson_to_json, parse_lesson
-    from ..plots import kernel_mosaic, weight_histograms
 
-    def no_pooling() -> str:
-        summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-            {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]})
-        return "accepted"
-
-    def wide_views() -> str:
-        model = build_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"},
-            {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
-            {"type": "Linear", "out_features": 10}]}, seed=0)
-        img = kernel_mosaic(kernels(model, "0"), cell=72)
-        weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
-        from ..core.data import normalize
-        from ..interpret.inspect import stats_images
-
-        batch = normalize(ds.test_x[:256], ds.mean, ds.std)  # what the Feature maps page does
-        used = stats_images(model, batch)
-        stats = layer_stats(model, batch[:used])
-        return (f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers "
-                f"over {used} of 256 images")
-
-    # the uploads arrive as bytes (made here, before the clock runs: the browser, not the server, makes them)
-    rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
-    csv_bytes = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
-    png = io.BytesIO()
-    Image.new("RGB", (2, 2), (200, 10, 10)).save(png, format="PNG")
-    z = io.BytesIO()
-    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
-        for i in range(60_000):
-            zf.writestr(f"c{i % 2}/{i}.png", png.getvalue())
-    zip_bytes = z.getvalue()
+    csv_bytes, zip_bytes = _mistaken_uploads()  # made before the clock runs: the browser, not the server, makes them
 
     def many_classes() -> str:
         load_csv(csv_bytes, name="many")
@@ -543,23 +509,76 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
         load_image_zip(zip_bytes, size=64, name="tiny")
         return "accepted"
 
-    def snapshot_lesson() -> str:
-        spec = {"name": "heavy", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
-            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
-            {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
-            {"type": "Linear", "out_features": 10}]}
-        lesson = parse_lesson(lesson_to_json(Lesson("every step", "mnist-5k", spec, {
-            "epochs": 1, "limit_train": 128, "batch_size": 16, "snapshot_every": 1, "eval_splits": []}, [], "")))
-        cfg = TrainConfig.from_dict(lesson.train)
-        h = cluster.submit_run("bench-mistakes", build_model(lesson.spec, seed=0), ds, cfg)
-        h.join()
-        held = sum(t.numel() * 4 for snap in h.snapshots for t in snap["kernels"].values())
-        return f"{h.step} steps, {len(h.snapshots)} kernel snapshots kept here: {held / 2**20:.1f} MB"
-
-    return [("no pooling before Flatten", no_pooling), ("a 4096-channel model on Kernels and Feature maps", wide_views),
+    return [("no pooling before Flatten", _no_pooling),
+            ("a 4096-channel model on Kernels and Feature maps", lambda: _wide_views(ds)),
             ("a CSV with 20,000 labels", many_classes), ("a zip of 60,000 tiny images at 64 px", tiny_images),
-            ("a lesson with snapshots every step", snapshot_lesson)]
+            ("a lesson with snapshots every step", lambda: _snapshot_lesson(cluster, ds))]
+
+
+def _no_pooling() -> str:
+    from ..core.spec import summarize
+
+    summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]})
+    return "accepted"
+
+
+def _wide_views(ds: Any) -> str:
+    """A 4096-channel 1x1 convolution on the Kernels page (mosaic, histograms) and the Feature maps page."""
+    from ..core.data import normalize
+    from ..core.spec import build_model
+    from ..interpret.inspect import kernels, layer_stats, stats_images
+    from ..plots import kernel_mosaic, weight_histograms
+
+    model = build_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"},
+        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10}]}, seed=0)
+    img = kernel_mosaic(kernels(model, "0"), cell=72)
+    weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
+    batch = normalize(ds.test_x[:256], ds.mean, ds.std)  # what the Feature maps page does
+    used = stats_images(model, batch)
+    stats = layer_stats(model, batch[:used])
+    return (f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers "
+            f"over {used} of 256 images")
+
+
+def _mistaken_uploads() -> tuple[bytes, bytes]:
+    """A CSV with 20,000 labels and a zip of 60,000 2x2 images, as bytes (what an upload hands the server)."""
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
+    csv_bytes = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
+    png = io.BytesIO()
+    Image.new("RGB", (2, 2), (200, 10, 10)).save(png, format="PNG")
+    z = io.BytesIO()
+    with zipfile.ZipFile(z, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i in range(60_000):
+            zf.writestr(f"c{i % 2}/{i}.png", png.getvalue())
+    return csv_bytes, z.getvalue()
+
+
+def _snapshot_lesson(cluster: Any, ds: Any) -> str:
+    """A lesson file that asks for a kernel snapshot every step of a wide model, trained on the cluster."""
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig
+    from ..lessons.lesson import Lesson, lesson_to_json, parse_lesson
+
+    spec = {"name": "heavy", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
+        {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
+        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10}]}
+    lesson = parse_lesson(lesson_to_json(Lesson("every step", "mnist-5k", spec, {
+        "epochs": 1, "limit_train": 128, "batch_size": 16, "snapshot_every": 1, "eval_splits": []}, [], "")))
+    h = cluster.submit_run("bench-mistakes", build_model(lesson.spec, seed=0), ds, TrainConfig.from_dict(lesson.train))
+    h.join()
+    held = sum(t.numel() * 4 for snap in h.snapshots for t in snap["kernels"].values())
+    return f"{h.step} steps, {len(h.snapshots)} kernel snapshots kept here: {held / 2**20:.1f} MB"
 
 
 def _attempt(fn: Callable[[], str]) -> str:
