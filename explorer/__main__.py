@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .core.train import RunStatus
+
 __all__ = ["main", "load_spec_arg"]
 
 
@@ -116,7 +118,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
                 print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
                       f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
                       f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s", flush=True)
-        elif ev["kind"] == "end" and ev["status"] != "finished":
+        elif ev["kind"] == "end" and ev["status"] != RunStatus.FINISHED:
             print(ev["message"], file=sys.stderr, flush=True)
 
     trainer = Trainer(model, ds, cfg, on_event=show)
@@ -128,7 +130,7 @@ def _cmd_train(args: argparse.Namespace) -> None:
         save_checkpoint(model, spec, ds.info(), hist, cfg.to_dict(), name=spec.get("name", ""), path=args.out)
         if not args.json:
             print(f"saved {args.out}")
-    if hist["status"] != "finished":
+    if hist["status"] != RunStatus.FINISHED:
         raise SystemExit(1)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
+from explorer.core import RunStatus
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
@@ -67,6 +68,7 @@ def fmt_acc(v: float | None) -> str:
     return "—" if v is None else f"{v:.1%}"
 
 
+LIVE = (RunStatus.READY, RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.STOPPING)  # a run whose worker has it
 STATE_ICON = {"untrained": ":material/radio_button_unchecked:", "running": ":green[:material/play_circle:]",
               "paused": ":orange[:material/pause_circle:]", "trained": ":green[:material/check_circle:]",
               "stopped": ":material/stop_circle:", "queued": ":blue[:material/hourglass_top:]",
@@ -212,25 +214,25 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
     def _panel() -> None:
         save_workspace()  # while a run trains, every 15 s (a reloaded tab then finds its latest weights)
         hist = run.current()
-        status = hist.get("status", "ready")
-        queue = run.queue if status in ("queued", "waiting") else None
+        status = hist.get("status", RunStatus.READY)
+        queue = run.queue if status in (RunStatus.QUEUED, RunStatus.WAITING) else None
         if queue is not None:
             st.info(queue.sentence().capitalize() + ". It starts by itself; you can leave this page meanwhile.",
                     icon=":material/hourglass_top:")
-        elif status in ("running", "paused", "ready", "stopping"):
+        elif status in LIVE:
             st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
-                        text=("⏸ paused · " if status == "paused" else "") + run_status_line(hist))
-        elif status == "finished":
+                        text=("⏸ paused · " if status == RunStatus.PAUSED else "") + run_status_line(hist))
+        elif status == RunStatus.FINISHED:
             final = run.final()
             st.success(f"Done: test accuracy {fmt_acc(final.get('test_accuracy'))} after {len(hist['epochs'])} "
                        f"epoch(s), {sum(e['seconds'] for e in hist['epochs']):.1f} s.")
-        elif status == "stopped":
+        elif status == RunStatus.STOPPED:
             st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
         else:
             st.warning(hist.get("message", status))
         if not hist.get("steps") and not hist.get("epochs"):
             return  # nothing to draw yet (queued, or starting)
-        live = status in ("running", "paused", "ready", "stopping")  # lighter charts while the trainer needs the CPU
+        live = status in LIVE  # lighter charts while the trainer needs the CPU
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
@@ -245,7 +247,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
 def _run_signature(run: Run) -> tuple[str, bool]:
     """What the pages show of a run beyond its live panel: its status, and whether it has a test accuracy."""
     hist = run.current()
-    return hist.get("status", "ready"), bool(hist.get("epochs"))
+    return hist.get("status", RunStatus.READY), bool(hist.get("epochs"))
 
 
 def _handwriting_accuracy(code: str, entry: ModelEntry) -> float | None:

@@ -6,7 +6,7 @@ import streamlit as st
 import torch
 
 from explorer import TrainConfig, load_checkpoint
-from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, resolve_device
+from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, resolve_device
 from explorer.plots import training_curves
 from pages._widgets import (
     TRAIN_CFG,
@@ -123,9 +123,9 @@ if trainer is not None and trainer.status == "paused":
     b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
 else:
     b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
-                disabled=trainer is None or trainer.status != "running")
+                disabled=trainer is None or trainer.status != RunStatus.RUNNING)
 b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
-            disabled=trainer is None or trainer.status == "stopping")
+            disabled=trainer is None or trainer.status == RunStatus.STOPPING)
 if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 

@@ -210,3 +210,13 @@ def test_snapshots_every_step_stay_within_the_byte_budget(mnist5k, monkeypatch):
     each = snapshot_bytes(t.snapshots[0])  # 104,000 conv weights: 416 KB a snapshot
     assert len(t.snapshots) * each <= 1 << 20 and len(t.snapshots) >= 2
     assert t.snapshots[0]["step"] == 0 and t.snapshots[-1]["step"] > 20  # spread over the run
+
+
+def test_run_status_is_one_enum_that_reads_and_writes_as_its_word():
+    import json
+
+    from explorer.core.train import ACTIVE, DONE, RunStatus
+
+    assert set(ACTIVE) | set(DONE) == set(RunStatus) and not set(ACTIVE) & set(DONE)
+    assert json.loads(json.dumps({"status": RunStatus.FINISHED})) == {"status": "finished"}
+    assert "finished" == RunStatus.FINISHED and "finished" in DONE  # histories read back from the database

@@ -46,12 +46,14 @@ from .spec import (
     validate_spec,
 )
 from .train import (
+    ACTIVE,
     DONE,
     INT_SETTINGS,
     LIMITS,
     OPTIMIZERS,
     SCHEDULES,
     Augment,
+    RunStatus,
     RunView,
     TrainConfig,
     Trainer,
@@ -63,6 +65,7 @@ from .train import (
 )
 
 __all__ = [
+    "ACTIVE",
     "Arg",
     "Augment",
     "Budget",
@@ -91,6 +94,7 @@ __all__ = [
     "MAX_UPLOAD_BYTES",
     "OPTIMIZERS",
     "PRESETS",
+    "RunStatus",
     "RunView",
     "SCHEDULES",
     "SpecError",

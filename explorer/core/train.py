@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import torch
@@ -24,8 +25,9 @@ from .evaluate import evaluate
 from .safejson import brief
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "TrainConfig", "LIMITS", "INT_SETTINGS", "DONE", "snapshot_cap", "thin_snapshots", "RunView",
-           "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS", "SCHEDULES"]
+__all__ = ["Augment", "RunStatus", "ACTIVE", "TrainConfig", "LIMITS", "INT_SETTINGS", "DONE", "snapshot_cap",
+           "thin_snapshots", "RunView", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
+           "SCHEDULES"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle")
@@ -241,7 +243,24 @@ def _check_fits(model: nn.Module, dataset: Dataset) -> None:
                          f"Flatten and Linear(out_features={k})")
 
 
-DONE = ("stopped", "finished", "diverged", "failed")  # a run in one of these has ended
+class RunStatus(StrEnum):
+    """Where a run is. A ``str``: it compares equal to its value and is written to JSON as it."""
+
+    WAITING = "waiting"  # submitted, not yet in the cluster's queue
+    QUEUED = "queued"  # waiting for a worker
+    READY = "ready"  # its worker has it, training not started
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPING = "stopping"  # asked to stop, finishing its step
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    DIVERGED = "diverged"  # a non-finite loss: the last good weights were restored
+    FAILED = "failed"
+
+
+DONE = (RunStatus.STOPPED, RunStatus.FINISHED, RunStatus.DIVERGED, RunStatus.FAILED)  # a run in one of these has ended
+ACTIVE = (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.READY, RunStatus.RUNNING, RunStatus.PAUSED,
+          RunStatus.STOPPING)  # a run in one of these has not ended
 
 
 class RunView:
@@ -289,7 +308,7 @@ class Trainer(RunView):
         self.steps: list[Event] = []
         self.epochs: list[Event] = []
         self.snapshots: list[dict[str, Any]] = []
-        self.status = "ready"  # ready, running, paused, stopping, stopped, finished, diverged, failed
+        self.status = RunStatus.READY
         self.message = ""
         self._stop_reason: str | None = None
         self.step = 0
@@ -320,14 +339,14 @@ class Trainer(RunView):
 
     def pause(self) -> bool:
         """Pause at the next step (only a running trainer pauses); True if it will."""
-        if self._move(("running",), "paused"):
+        if self._move((RunStatus.RUNNING,), RunStatus.PAUSED):
             self._resume.clear()
             return True
         return False
 
     def resume(self) -> bool:
         """Resume a paused trainer; True if it was paused."""
-        if self._move(("paused",), "running"):
+        if self._move((RunStatus.PAUSED,), RunStatus.RUNNING):
             self._resume.set()
             return True
         return False
@@ -336,10 +355,10 @@ class Trainer(RunView):
         """Stop at the next step, from running, paused or not yet started; True if it will stop. ``reason``
         becomes the run's last message (default: the step it stopped at)."""
         with self._lock:
-            if self.status in ("running", "paused"):
-                self.status = "stopping"
+            if self.status in (RunStatus.RUNNING, RunStatus.PAUSED):
+                self.status = RunStatus.STOPPING
             elif self.status == "ready":
-                self.status, self.message = "stopped", reason or "stopped before it started"
+                self.status, self.message = RunStatus.STOPPED, reason or "stopped before it started"
             else:
                 return False
             self._stop_reason = reason
@@ -376,18 +395,18 @@ class Trainer(RunView):
     def run(self) -> dict[str, Any]:
         """Train to the end (or until stopped, diverged or failed); returns ``history()``."""
         cfg = self.config
-        if not self._move(("ready",), "running"):
+        if not self._move((RunStatus.READY,), RunStatus.RUNNING):
             return self.history()  # stopped before it started, or run twice
         torch.manual_seed(cfg.seed)  # dropout draws from torch's global generator: one run per process is exact
         try:
             self._loop()
         except torch.OutOfMemoryError:
             self._restore_good()
-            self._finish("failed", f"out of GPU memory at batch size {cfg.batch_size}: lower the batch size or "
+            self._finish(RunStatus.FAILED, f"out of GPU memory at batch size {cfg.batch_size}: lower the batch size or "
                                    "use a smaller model; the last good weights were kept")
         except Exception as e:  # noqa: BLE001 - the UI must get a sentence, not a dead thread
             self._restore_good()
-            self._finish("failed", f"training failed: {type(e).__name__}: {e}")
+            self._finish(RunStatus.FAILED, f"training failed: {type(e).__name__}: {e}")
         return self.history()
 
     def _finish(self, status: str, message: str) -> None:
@@ -428,7 +447,7 @@ class Trainer(RunView):
             if cfg.schedule == "step":
                 sched.step()
             self._end_epoch(epoch, t0, train_s, n, totals)
-        self._finish("finished", f"finished {cfg.epochs} epochs")
+        self._finish(RunStatus.FINISHED, f"finished {cfg.epochs} epochs")
 
     def _train_epoch(self, epoch: int, x_all: Tensor, y_all: Tensor, perm: Tensor, opt: torch.optim.Optimizer,
                      sched: Any, norm: tuple[Tensor, Tensor], aug_gen: torch.Generator | None
@@ -447,7 +466,7 @@ class Trainer(RunView):
                 self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
                 win_t = time.perf_counter()  # paused time is not training time
             if self._stop.is_set():
-                self._finish("stopped", self._stop_reason or f"stopped at step {self.step}")
+                self._finish(RunStatus.STOPPED, self._stop_reason or f"stopped at step {self.step}")
                 return None
             idx = perm[i * bs:(i + 1) * bs]
             xb = x_all[idx].float().mul_(norm[0]).sub_(norm[1])  # (B, C, H, W) normalised
@@ -499,7 +518,7 @@ class Trainer(RunView):
         if not all(math.isfinite(v) for v in vals):
             first = self.step - len(vals) + next(j for j, v in enumerate(vals) if not math.isfinite(v)) + 1
             self._restore_good()
-            self._finish("diverged", f"loss diverged at step {first}: lower the learning rate "
+            self._finish(RunStatus.DIVERGED, f"loss diverged at step {first}: lower the learning rate "
                                      f"(it was {self.config.lr:g}); the last good weights were kept")
             return False
         # the weights kept at the last window gave this window's first (finite) loss: they are good now

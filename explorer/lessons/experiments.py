@@ -21,7 +21,7 @@ from ..core.data import Dataset
 from ..core.evaluate import predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model
-from ..core.train import Augment, TrainConfig, Trainer
+from ..core.train import Augment, RunStatus, TrainConfig, Trainer
 
 __all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "imbalance_experiment", "rotate", "shift", "mlp_spec"]
@@ -40,7 +40,7 @@ def _accuracy(model: nn.Module, x: Tensor, y: Tensor, ds: Dataset) -> float:
 def _train(spec: dict[str, Any], ds: Dataset, cfg: TrainConfig, seed: int = 0) -> tuple[nn.Module, dict[str, Any]]:
     model = build_model(spec, seed=seed)
     hist = Trainer(model, ds, cfg).run()
-    if hist["status"] != "finished":
+    if hist["status"] != RunStatus.FINISHED:
         raise ValueError(hist["message"])
     return model.eval(), hist
 

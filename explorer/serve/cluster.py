@@ -38,11 +38,20 @@ from torch import nn
 from ..core.budget import budget
 from ..core.data import Dataset
 from ..core.jobs import Job, JobState
-from ..core.train import DONE, RunView, TrainConfig, Trainer, _check_fits, snapshot_bytes, snapshot_cap, thin_snapshots
+from ..core.train import (
+    DONE,
+    RunStatus,
+    RunView,
+    TrainConfig,
+    Trainer,
+    _check_fits,
+    snapshot_bytes,
+    snapshot_cap,
+    thin_snapshots,
+)
 
 __all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory"]
 
-ACTIVE = ("queued", "waiting", "ready", "running", "paused", "stopping")
 
 
 @dataclass
@@ -252,7 +261,7 @@ class RemoteTrainer(RunView):
         self.cluster, self.owner, self.model, self.dataset, self.config = cluster, owner, model, dataset, config
         n = min(len(dataset.train_y), config.limit_train or len(dataset.train_y))
         self.total_steps = math.ceil(n / config.batch_size) * config.epochs
-        self.status, self.message, self.step, self.device = "waiting", "", 0, "queued"
+        self.status, self.message, self.step, self.device = RunStatus.WAITING, "", 0, "queued"
         self.steps: list[dict[str, Any]] = []
         self.epochs: list[dict[str, Any]] = []
         self.snapshots: list[dict[str, Any]] = []
@@ -262,7 +271,7 @@ class RemoteTrainer(RunView):
         self._lock = threading.Lock()
         self._ctl = 0  # controls sent; a poll sent before the latest control does not overwrite its status
         self._weights: tuple[int, nn.Module] | None = None
-        self._final: tuple[str, str] = ("finished", "")  # the worker's last word, applied with the weights
+        self._final: tuple[str, str] = (RunStatus.FINISHED, "")  # the worker's last word, applied with the weights
         self._done = threading.Event()
         self.run_id: int | None = None
         self._attached: list[nn.Module] = []
@@ -275,22 +284,22 @@ class RemoteTrainer(RunView):
 
     @property
     def queued(self) -> bool:
-        return self.status in ("waiting", "queued")
+        return self.status in (RunStatus.WAITING, RunStatus.QUEUED)
 
     def queue_info(self) -> QueueInfo | None:
         return self.cluster.queue_info(self) if self.queued else None
 
     def pause(self) -> bool:
-        return self._control("pause", ("running",), "paused")
+        return self._control("pause", (RunStatus.RUNNING,), RunStatus.PAUSED)
 
     def resume(self) -> bool:
-        return self._control("resume", ("paused",), "running")
+        return self._control("resume", (RunStatus.PAUSED,), RunStatus.RUNNING)
 
     def stop(self) -> bool:
         if self.queued:
-            self.cluster._end(self, "stopped", "stopped before it started")
+            self.cluster._end(self, RunStatus.STOPPED, "stopped before it started")
             return True
-        return self._control("stop", ("running", "paused", "ready"), "stopping")
+        return self._control("stop", (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.READY), RunStatus.STOPPING)
 
     def _control(self, action: str, allowed: tuple[str, ...], to: str) -> bool:
         with self._lock:
@@ -302,7 +311,7 @@ class RemoteTrainer(RunView):
 
     def model_copy(self) -> nn.Module:
         """A CPU copy of the model with the run's latest weights (fetched at most once per step)."""
-        if self.done or self.actor is None or self.status in ("waiting", "queued", "ready"):
+        if self.done or self.actor is None or self.status in (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.READY):
             return copy.deepcopy(self.model).cpu()
         if self._weights is not None and self._weights[0] == self.step:
             return copy.deepcopy(self._weights[1])
@@ -535,7 +544,7 @@ class Cluster:
             h.actor = self._run_actor.options(**opts).remote(
                 copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config.to_dict(), threads,
                 self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
-            h.status, h.submitted_at = "queued", time.monotonic()
+            h.status, h.submitted_at = RunStatus.QUEUED, time.monotonic()
             q.active = h
             self._runs[h.id] = h
             return
@@ -547,10 +556,10 @@ class Cluster:
         with self._lock:
             if handle.status == "waiting":
                 return QueueInfo(ahead=0, wait_s=None, own=True)
-            queued = sorted((h for h in self._runs.values() if h.status == "queued"),
+            queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED),
                             key=lambda h: h.submitted_at or 0.0)
             ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
-            running = [h for h in self._runs.values() if h.status not in ("queued", "waiting")]
+            running = [h for h in self._runs.values() if h.status not in (RunStatus.QUEUED, RunStatus.WAITING)]
             per_step = sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
             for h in running:  # the speed of runs going on now counts too
                 if h.steps and h.started_at:
@@ -598,7 +607,7 @@ class Cluster:
             runs += list(q.waiting) if q else []
             jobs = [j for j in self._jobs.values() if j.owner == owner]
         for h in runs:
-            self._end(h, "stopped", why)
+            self._end(h, RunStatus.STOPPED, why)
         for j in jobs:
             self._end_job(j, why)
         return len(runs) + len(jobs)
@@ -690,7 +699,7 @@ class Cluster:
             except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
                 why = f"the worker stopped unexpectedly ({type(e).__name__})"
                 if isinstance(target, RemoteTrainer):
-                    self._end(target, "failed", f"{why}; the model keeps the weights it had before this run")
+                    self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
                 else:
                     self._end_job(target, why)
                 continue

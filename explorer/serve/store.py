@@ -27,6 +27,7 @@ from safetensors.torch import save as st_save
 from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.safejson import parse_json
+from ..core.train import ACTIVE
 from .workspace import ModelEntry, Run, Workspace
 
 __all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "StaleWorkspaceError", "default_state_dir", "dataset_to_bytes",
@@ -341,7 +342,7 @@ class WorkspaceStore:
             if entry is None:
                 continue
             hist = parse_json(r.history, "run history", StoreError)
-            if hist.get("status") in ("running", "paused", "ready", "queued", "waiting", "stopping"):
+            if hist.get("status") in ACTIVE:
                 hist["status"] = "interrupted"
                 hist["message"] = ("interrupted: the session that ran it ended; the model has the weights saved at "
                                    f"step {hist.get('step', 0):,}")

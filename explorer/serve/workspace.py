@@ -24,7 +24,7 @@ from ..core.checkpoint import Checkpoint, save_checkpoint
 from ..core.data import Dataset
 from ..core.jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
 from ..core.spec import build_model, summarize
-from ..core.train import TrainConfig, Trainer
+from ..core.train import RunStatus, TrainConfig, Trainer
 
 if TYPE_CHECKING:
     from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
@@ -98,7 +98,7 @@ class ModelEntry:
         """untrained, running, paused, trained, stopped, diverged, failed, loaded."""
         if not self.runs:
             return "loaded" if self.source == "loaded" else "untrained"
-        status = self.runs[-1].current().get("status", "ready")
+        status = self.runs[-1].current().get("status", RunStatus.READY)
         return {"finished": "trained", "ready": "running", "waiting": "queued"}.get(status, status)
 
     @property
@@ -212,7 +212,7 @@ class Workspace:
                            source="loaded")
         if ck.history.get("epochs"):
             run = Run(next(self._run_ids), entry.name, ck.dataset.get("name", "?"), ck.config, entry.params,
-                      history=dict(ck.history, status=ck.history.get("status", "finished"), steps=[]))
+                      history=dict(ck.history, status=ck.history.get("status", RunStatus.FINISHED), steps=[]))
             entry.runs.append(run)
         self.models[entry.name] = entry
         self.current = entry.name

@@ -29,6 +29,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ..core.train import RunStatus
+
 __all__ = ["run_bench", "seed_style_epoch", "machine_line"]
 
 
@@ -429,7 +431,7 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     latencies: list[float] = []
     with _page_watch(with_page, latencies):
         total, hs = batch(n)
-    ok = sum(h.status == "finished" for h in hs)
+    ok = sum(h.status == RunStatus.FINISHED for h in hs)
     row: dict[str, Any] = {"sessions": n, "finished": ok, "all_s": round(total, 1), "one_alone_s": round(alone, 1),
                            "ratio_to_n_alone": round(total / (n * alone), 3),
                            "median_test_accuracy": round(sorted(h.epochs[-1]["test_accuracy"] for h in hs
