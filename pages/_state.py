@@ -104,6 +104,8 @@ def save_workspace(every_s: float = 15.0) -> None:
     finds its latest weights). Called at the end of every full run of the app."""
     store, ws_id = workspace_store(), st.session_state.get(WS_ID)
     ws = st.session_state.get(WS)
+    if ws is not None:
+        ws.settle()  # ended runs keep their results and let their trainers go
     if store is None or not ws_id or ws is None:
         return
     fp = _fingerprint(ws)

@@ -47,13 +47,13 @@ def current_view() -> None:
 current_view()
 
 st.subheader("Time machine")
-runs = [r for r in entry.runs if r.current() and r.snapshots]
+runs = [r for r in entry.runs if r.kernel_snapshots()]
 if not runs or layer is None:
     st.caption("Train this model (Train page) and its kernels are kept about 100 times along the way: scrub "
                "through them here and watch noise turn into edge detectors.")
 else:
     run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.label) if len(runs) > 1 else runs[0]
-    snaps = run.snapshots
+    snaps = run.kernel_snapshots()
     i = st.slider("Step", 0, len(snaps) - 1, len(snaps) - 1, format="%d",
                   help="Drag to move through training; the red line on the loss curve follows.")
     snap = snaps[i]

@@ -44,7 +44,7 @@ def test_kernels_page_shows_the_layers_and_the_time_machine(trained_app):
     assert not at.exception
     assert at.selectbox[0].options == ["layer 0: (8, 1, 5, 5)", "layer 4: (16, 8, 5, 5)"]
     run = at.session_state["workspace"].entry().runs[-1]
-    assert len(run.snapshots) > 50 and run.snapshots[0]["step"] == 0  # about 100 snapshots from step 0
+    assert len(run.kernel_snapshots()) > 50 and run.kernel_snapshots()[0]["step"] == 0  # about 100 snapshots from step 0
     step = next(s for s in at.slider if s.label == "Step")
     step.set_value(0).run()
     assert not at.exception

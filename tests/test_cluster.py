@@ -177,7 +177,7 @@ def test_workspace_trains_through_the_cluster(cluster, mnist5k):
     assert isinstance(run.trainer, RemoteTrainer) and ws.entry().active_run is run
     assert run.trainer.join(120)
     assert run.current()["status"] == "finished" and ws.entry().state == "trained"
-    assert run.snapshots and ws.entry().test_accuracy > 0.5
+    assert run.kernel_snapshots() and ws.entry().test_accuracy > 0.5
 
 
 def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, tmp_path):
@@ -204,7 +204,7 @@ def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, 
     assert adopted.id == run.id and again.entry().active_run is adopted
     assert adopted.current()["status"] in ("running", "paused", "ready")
     assert run.trainer.join(180) and adopted.current()["status"] == "finished"
-    assert len(adopted.history["epochs"]) == 6 and again.entry().state == "trained"
+    assert len(adopted.current()["epochs"]) == 6 and again.entry().state == "trained"
     final = again.entry().model.state_dict()
     assert any(not torch.equal(saved[k], final[k]) for k in saved)  # trained on from the saved weights
     assert all(torch.equal(v, final[k]) for k, v in first.entry().model.state_dict().items())

@@ -28,7 +28,7 @@ def test_workspace_trains_in_the_background_and_checkpoints(mnist5k):
         ws.start_training(mnist5k, TrainConfig(epochs=1))
     wait(e)
     assert e.state == "trained" and e.test_accuracy == run.final()["test_accuracy"]
-    assert run.snapshots and run.snapshots[0]["step"] == 0  # kernels kept for the time machine
+    assert run.kernel_snapshots() and run.kernel_snapshots()[0]["step"] == 0  # kernels kept for the time machine
     data = e.checkpoint_bytes()
     assert e.checkpoint_bytes() is data  # cached while nothing changed
     ck = load_checkpoint(data)
@@ -117,3 +117,17 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
     reply = worker.poll(0, 0, -1)
     assert reply["status"] == "stopped" and "time budget for one run" in reply["message"]
     assert 0 < reply["step"] < reply["total_steps"] and "weights" in reply  # the weights it reached come back
+
+
+def test_reading_a_run_changes_nothing_and_settling_keeps_its_results(mnist5k):
+    """``current()`` is a pure read; ``settle()`` (after each script run) keeps an ended run's history and
+    snapshots and drops its trainer."""
+    ws = Workspace()
+    ws.add_model(get_preset("default"), "m")
+    run = ws.start_training(mnist5k, TrainConfig(epochs=1, limit_train=256, eval_splits=()))
+    run.trainer.join(120)
+    assert run.trainer.done
+    before = run.current()
+    assert run.trainer is not None and run.history == {}  # the read kept nothing by itself
+    assert ws.settle() == 1 and run.trainer is None
+    assert run.current() == before and run.kernel_snapshots() and ws.settle() == 0

@@ -370,7 +370,6 @@ class Trainer(RunView):
         if self._thread is not None:
             self._thread.join(timeout)
 
-
     def model_copy(self) -> nn.Module:
         """A CPU copy of the model with consistent weights, safe to use while training goes on."""
         with self._lock:

@@ -47,13 +47,23 @@ class Run:
     snapshots: list[dict[str, Any]] = field(default_factory=list)  # conv kernels every few steps
 
     def current(self) -> dict[str, Any]:
-        """Live history while training, the final one after."""
-        if self.trainer is not None:
-            self.history = self.trainer.history()
-            self.snapshots = list(self.trainer.snapshots)
-            if self.trainer.done:
-                self.trainer = None  # drop the thread's references; the history stays
-        return self.history
+        """Live history while training, the final one after (a pure read: :meth:`settle` keeps it)."""
+        t = self.trainer
+        return t.history() if t is not None else self.history
+
+    def kernel_snapshots(self) -> list[dict[str, Any]]:
+        """The convolution kernels every few steps, so far."""
+        t = self.trainer
+        return list(t.snapshots) if t is not None else self.snapshots
+
+    def settle(self) -> bool:
+        """Once its trainer has ended, keep its history and snapshots and drop the trainer (and the thread's or
+        worker's references with it). True if it did."""
+        t = self.trainer
+        if t is None or not t.done:
+            return False
+        self.history, self.snapshots, self.trainer = t.history(), list(t.snapshots), None
+        return True
 
     @property
     def queue(self) -> QueueInfo | None:
@@ -217,6 +227,10 @@ class Workspace:
         self.models[entry.name] = entry
         self.current = entry.name
         return entry
+
+    def settle(self) -> int:
+        """Every ended run keeps its results and lets go of its trainer (see :meth:`Run.settle`); how many did."""
+        return sum(r.settle() for e in self.models.values() for r in e.runs)
 
     def entry(self, name: str | None = None) -> ModelEntry | None:
         return self.models.get(name or self.current or "")
