@@ -329,7 +329,37 @@ class RemoteTrainer(RunView):
         """Wait until the run has ended and its weights are in ``model``; True if it has."""
         return self._done.wait(timeout)
 
-    def _apply(self, reply: dict[str, Any], ctl: int) -> None:
+    # -- what the cluster's keeper calls --
+    def poll_args(self) -> tuple[tuple[int, int, int], int]:
+        """What the next poll asks the worker for (steps, epochs and the last snapshot's step already here) and
+        the controls sent so far."""
+        with self._lock:
+            return (len(self.steps), len(self.epochs), self.snapshots[-1]["step"] if self.snapshots else -1), self._ctl
+
+    def record_final(self, status: str, message: str) -> None:
+        """The worker's last word, applied when its weights arrive."""
+        self._final = (status, message)
+
+    @property
+    def final_status(self) -> str:
+        return self._final[0]
+
+    def receive_weights(self, state: dict[str, torch.Tensor]) -> tuple[str, str]:
+        """The final weights into the model and every attached copy; returns the run's last word."""
+        with self._lock:
+            for model in (self.model, *self._attached):
+                model.load_state_dict(state)
+        return self._final
+
+    def mark_ended(self, status: str, message: str) -> None:
+        """The run has ended (its actor is gone): its status and message, and ``join`` returns."""
+        with self._lock:
+            self.status, self.message = status, message
+        self.actor = None
+        self._done.set()
+
+    def apply(self, reply: dict[str, Any], ctl: int) -> None:
+        """A poll's reply: new steps, epochs and snapshots, and the status unless a later control changed it."""
         with self._lock:
             self.steps.extend(reply["steps"])
             self.epochs.extend(reply["epochs"])
@@ -358,6 +388,11 @@ class RemoteJob(JobState):
 
     def join(self, timeout: float | None = None) -> bool:
         return self._done.wait(timeout)
+
+    def mark_ended(self) -> None:
+        """The job has ended (its actor is gone): ``join`` returns."""
+        self.actor = None
+        self._done.set()
 
 
 # ---------------------------------------------------------------- the cluster
@@ -636,12 +671,9 @@ class Cluster:
             q = self._owners.get(h.owner)
             if q is not None and h in q.waiting:
                 q.waiting.remove(h)
-            with h._lock:
-                h.status, h.message = status, message
             if h.actor is not None:
                 self._ray.kill(h.actor)
-                h.actor = None
-            h._done.set()
+            h.mark_ended(status, message)
             if q is not None and q.active is h:
                 self._advance(h.owner)
 
@@ -654,8 +686,7 @@ class Cluster:
             job.finished = True
             if job.actor is not None:
                 self._ray.kill(job.actor)
-                job.actor = None
-            job._done.set()
+            job.mark_ended()
 
     def _keep(self) -> None:
         while not self._closed.wait(self.settings.poll_s):
@@ -674,10 +705,8 @@ class Cluster:
         with self._lock:
             for h in self._runs.values():
                 if h.id not in self._out and h.actor is not None:
-                    with h._lock:
-                        n_steps, n_epochs = len(h.steps), len(h.epochs)
-                        snap = h.snapshots[-1]["step"] if h.snapshots else -1
-                    self._out[h.id] = _Outstanding(h.actor.poll.remote(n_steps, n_epochs, snap), h._ctl)
+                    have, ctl = h.poll_args()
+                    self._out[h.id] = _Outstanding(h.actor.poll.remote(*have), ctl)
             for j in self._jobs.values():
                 if j.id not in self._out and j.actor is not None:
                     self._out[j.id] = _Outstanding(j.actor.poll.remote())
@@ -720,9 +749,9 @@ class Cluster:
     def _run_reply(self, h: RemoteTrainer, reply: dict[str, Any], ctl: int) -> None:
         if h.started_at is None:
             h.started_at = time.monotonic()
-        h._apply(reply, ctl)
+        h.apply(reply, ctl)
         if reply["status"] in DONE:
-            h._final = (reply["status"], reply["message"])
+            h.record_final(reply["status"], reply["message"])
             if "weights" in reply:  # the final poll brings them: the run ends now, not a poll later
                 self._finish_run(h, reply["weights"])
                 return
@@ -731,12 +760,9 @@ class Cluster:
                     self._out[h.id] = _Outstanding(h.actor.weights.remote(), kind="weights")
 
     def _finish_run(self, h: RemoteTrainer, state: dict[str, torch.Tensor]) -> None:
-        with h._lock:
-            for model in (h.model, *h._attached):
-                model.load_state_dict(state)
-        if h.started_at and h.step and h._final[0] == "finished":
+        status, message = h.receive_weights(state)
+        if h.started_at and h.step and status == RunStatus.FINISHED:
             self._step_s.append((time.monotonic() - h.started_at) / h.step)  # evaluation included
-        status, message = h._final
         self._end(h, status, message)
 
     def close(self) -> None:
