@@ -17,14 +17,9 @@ page = st.navigation(sections, position="hidden")
 menu(sections)
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
 
-from pages._widgets import (  # noqa: E402  (torch loads here, after the menu is on screen)
-    init_session,
-    keep_workspace_id_in_url,
-    save_workspace,
-    show_flash,
-    sidebar,
-    warmup_notice,
-)
+# torch loads here, after the menu is on screen
+from pages._state import init_session, keep_workspace_id_in_url, save_workspace, show_flash  # noqa: E402
+from pages._widgets import sidebar, warmup_notice  # noqa: E402
 
 init_session()
 set_torch_threads()

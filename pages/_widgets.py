@@ -1,6 +1,7 @@
 """Widgets and panels shared by the pages: the sidebar, the warm-up line, training controls and the live run
-panel, the class board's publish box, the look-inside helpers. Session state lives in ``pages/_state.py``
-(re-exported here for the pages). No tensor math here: that is the explorer library's job.
+panel, the class board's publish box, the look-inside helpers. Session state lives in ``pages/_state.py`` and
+what the server shares in ``pages/_server.py``; pages import those from there. No tensor math here: that is
+the explorer library's job.
 """
 
 from __future__ import annotations
@@ -15,27 +16,16 @@ from explorer.core import RunStatus
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
-from pages._state import (  # noqa: F401  (re-exported: the pages import session helpers from here too)
-    CONFIDENCE,
+from pages._state import (
     DATASET,
-    DRAFT,
     DRAWING,
-    FLASH,
-    HIDDEN,
     LESSON,
-    TRAIN_CFG,
     TRAIN_ERROR,
-    UPLOADS,
-    WS,
     WS_ID,
     current_dataset,
-    dataset_names,
     flash,
     get_dataset,
-    init_session,
-    keep_workspace_id_in_url,
     save_workspace,
-    show_flash,
     workspace,
 )
 

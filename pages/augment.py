@@ -7,7 +7,8 @@ import torch
 
 from explorer.core import Augment, augment_batch, normalize
 from explorer.plots import image_grid
-from pages._widgets import TRAIN_CFG, augment_controls, current_dataset
+from pages._state import TRAIN_CFG, current_dataset
+from pages._widgets import augment_controls
 
 st.title("Augmentation")
 ds = current_dataset()

@@ -9,8 +9,9 @@ import streamlit as st
 
 from explorer import summarize
 from explorer.plots import PALETTE, summary_rows, training_curves
+from pages._server import workspace_store
 from pages._state import LESSON
-from pages._widgets import md_text, workspace_store
+from pages._widgets import md_text
 
 st.title("Class board")
 store = workspace_store()

@@ -12,7 +12,8 @@ from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
 from explorer.lessons import to_python
 from explorer.plots import shape_flow, summary_rows
-from pages._widgets import DRAFT, TRAIN_CFG, current_dataset, flash, spec_download, workspace
+from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
+from pages._widgets import spec_download
 
 REV = "build_rev"  # bumped on structural edits so every layer widget is rebuilt from the draft
 st.session_state.setdefault(REV, 0)

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
 from explorer.plots import class_distribution, image_grid
-from pages._widgets import DATASET, UPLOADS, dataset_names, get_dataset
+from pages._state import DATASET, UPLOADS, dataset_names, get_dataset
 
 st.title("Data")
 

@@ -25,19 +25,9 @@ from explorer.interpret import (
 from explorer.plots import image_grid, learned_map_figure, overlay, png_data_url, upscale
 from explorer.serve import ModelEntry
 from pages._canvas import drawing_pad
-from pages._state import LESSON
-from pages._widgets import (
-    CONFIDENCE,
-    DRAWING,
-    TRAIN_ERROR,
-    get_dataset,
-    inspect_context,
-    layer_strip,
-    live_run,
-    train_default,
-    workspace,
-    workspace_store,
-)
+from pages._server import workspace_store
+from pages._state import CONFIDENCE, DRAWING, LESSON, TRAIN_ERROR, get_dataset, workspace
+from pages._widgets import inspect_context, layer_strip, live_run, train_default
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
 SANITY = "draw_sanity"

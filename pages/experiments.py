@@ -15,7 +15,8 @@ from explorer.lessons import (
     translation_sweep,
 )
 from explorer.plots import PALETTE, image_grid
-from pages._widgets import current_dataset, job_status, workspace
+from pages._state import current_dataset, workspace
+from pages._widgets import job_status
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
 st.title("Experiments")

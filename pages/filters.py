@@ -16,7 +16,8 @@ from explorer.interpret import (
     to_display,
 )
 from explorer.plots import image_grid, upscale
-from pages._widgets import inspect_context, job_status, workspace
+from pages._state import workspace
+from pages._widgets import inspect_context, job_status
 
 JOB = "filter_job"  # this session's running or finished Job
 st.title("Filter images")

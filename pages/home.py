@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._widgets import DATASET, TRAIN_ERROR, current_dataset, live_run, train_default, workspace
+from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace
+from pages._widgets import live_run, train_default
 
 ws = workspace()
 ds = current_dataset()

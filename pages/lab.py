@@ -10,7 +10,7 @@ from explorer import summarize
 from explorer.core import get_preset
 from explorer.lessons import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
 from explorer.plots import colorize, upscale
-from pages._widgets import DRAWING, current_dataset
+from pages._state import DRAWING, current_dataset
 
 st.title("Convolution lab")
 ds = current_dataset()

@@ -10,8 +10,8 @@ from explorer import DATASETS, TrainConfig
 from explorer.core import check_uploads_room
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson, shortcut_dataset
 from pages._nav import page_file
-from pages._state import HIDDEN, LESSON
-from pages._widgets import DATASET, DRAFT, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace, workspace_store
+from pages._server import workspace_store
+from pages._state import DATASET, DRAFT, HIDDEN, LESSON, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace
 
 KEYS = "teacher_keys"  # class code -> the key this session was given (shown again while the tab lives)
 

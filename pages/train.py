@@ -8,19 +8,8 @@ import torch
 from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, resolve_device
 from explorer.plots import training_curves
-from pages._widgets import (
-    TRAIN_CFG,
-    TRAIN_ERROR,
-    augment_controls,
-    current_dataset,
-    ensure_model,
-    flash,
-    fmt_acc,
-    live_run,
-    publish_to_board,
-    read_augment,
-    workspace,
-)
+from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
+from pages._widgets import augment_controls, ensure_model, fmt_acc, live_run, publish_to_board, read_augment
 
 ws = workspace()
 ds = current_dataset()

@@ -19,16 +19,9 @@ from explorer.interpret import (
 )
 from explorer.lessons import reveal
 from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
-from pages._state import LESSON
-from pages._widgets import (
-    CONFIDENCE,
-    get_dataset,
-    input_picker,
-    inspect_context,
-    job_status,
-    workspace,
-    workspace_store,
-)
+from pages._server import workspace_store
+from pages._state import CONFIDENCE, LESSON, get_dataset, workspace
+from pages._widgets import input_picker, inspect_context, job_status
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for

@@ -175,3 +175,22 @@ def test_no_function_is_longer_than_60_lines():
                 if n > 60:
                     long.append(f"{path.relative_to(ROOT)}:{node.name} ({n})")
     assert not long, "split these: " + ", ".join(sorted(long))
+
+
+def test_pages_take_each_helper_from_the_file_that_defines_it():
+    """Session state from ``_state``, server resources from ``_server``, widgets from ``_widgets``: no helper
+    file passes on another's names."""
+    defined: dict[str, set[str]] = {}
+    for name in ("_state", "_server", "_widgets", "_nav", "_canvas"):
+        tree = ast.parse((ROOT / "pages" / f"{name}.py").read_text())
+        defined[name] = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {
+            t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+    passed_on = []
+    for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages._"):
+                helper = node.module.split(".")[1]
+                passed_on += [f"{path.name}: {a.name} from {helper}" for a in node.names
+                              if a.name not in defined[helper]]
+    assert not passed_on, "import these from where they are defined: " + "; ".join(passed_on)
