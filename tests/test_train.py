@@ -220,3 +220,18 @@ def test_run_status_is_one_enum_that_reads_and_writes_as_its_word():
     assert set(ACTIVE) | set(DONE) == set(RunStatus) and not set(ACTIVE) & set(DONE)
     assert json.loads(json.dumps({"status": RunStatus.FINISHED})) == {"status": "finished"}
     assert "finished" == RunStatus.FINISHED and "finished" in DONE  # histories read back from the database
+
+
+def test_a_config_is_checked_once_and_again_only_when_it_changed(monkeypatch):
+    import importlib
+
+    T = importlib.import_module("explorer.core.train")  # (explorer.core.train is also the train() function)
+
+    calls = []
+    real = T.resolve_device
+    monkeypatch.setattr(T, "resolve_device", lambda name="auto": calls.append(name) or real(name))
+    cfg = T.TrainConfig(epochs=2).validate()
+    assert cfg.validated() is cfg and len(calls) == 1  # already checked: not again
+    cfg.epochs = 0  # changed after the check: checked again, and refused
+    with pytest.raises(ValueError, match="epochs must be an integer"):
+        cfg.validated()

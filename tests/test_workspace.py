@@ -112,7 +112,7 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
     from explorer.serve.cluster import _dataset_arrays, _RunWorker
 
     worker = _RunWorker(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
-                        TrainConfig(epochs=200, eval_splits=()).to_dict(), 1, 60, 0.0, max_minutes=0.02)
+                        TrainConfig(epochs=200, eval_splits=()), 1, 60, 0.0, max_minutes=0.02)
     worker.trainer.join(60)
     reply = worker.poll(0, 0, -1)
     assert reply["status"] == "stopped" and "time budget for one run" in reply["message"]

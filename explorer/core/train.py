@@ -159,7 +159,16 @@ class TrainConfig:
             raise ValueError(f"device must be auto, cpu, cuda or mps, got {brief(self.device)}")
         self.augment.validate()
         resolve_device(self.device)
+        self._checked = self._fingerprint()
         return self
+
+    def validated(self) -> TrainConfig:
+        """Self, checked once: ``validate()`` unless these very settings were checked already (a page checks
+        them at the click; the cluster and the trainer then take the object as it is)."""
+        return self if getattr(self, "_checked", None) == self._fingerprint() else self.validate()
+
+    def _fingerprint(self) -> tuple[Any, ...]:
+        return tuple(repr(getattr(self, f)) for f in self.__dataclass_fields__)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -301,7 +310,7 @@ class Trainer(RunView):
                  on_event: Callable[[Event], None] | None = None) -> None:
         self.model = model
         self.dataset = dataset
-        self.config = (config or TrainConfig()).validate()
+        self.config = (config or TrainConfig()).validated()
         self.on_event = on_event
         self.device = resolve_device(self.config.device)
         _check_fits(model, dataset)

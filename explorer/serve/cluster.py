@@ -173,11 +173,11 @@ def cap_gpu_memory(fraction: float) -> float | None:
 class _RunWorker:
     """A Ray actor: one training run in its own process, its own generators, its own torch threads."""
 
-    def __init__(self, model: nn.Module, data: dict[str, Any], config: dict[str, Any], threads: int,
+    def __init__(self, model: nn.Module, data: dict[str, Any], config: TrainConfig, threads: int,
                  lease_s: float, gpu_fraction: float = 0.0, max_minutes: float = 0.0) -> None:
         torch.set_num_threads(max(1, threads))
         cap_gpu_memory(gpu_fraction)
-        self.trainer = Trainer(model, _dataset_from_arrays(data), TrainConfig.from_dict(config))
+        self.trainer = Trainer(model, _dataset_from_arrays(data), config)
         self.lease = _Lease(lease_s, self._expired)
         if max_minutes > 0:  # paused time counts: a paused run holds its worker too
             timer = threading.Timer(max_minutes * 60, self.trainer.stop, kwargs={"reason": (
@@ -551,7 +551,7 @@ class Cluster:
 
         Bad settings or a model that does not fit the data raise ValueError here, before anything is queued.
         """
-        config = TrainConfig.from_dict(config.to_dict()).validate()
+        config = copy.deepcopy(config.validated())  # the caller may change its own object later
         _check_fits(model, dataset)
         handle = RemoteTrainer(self, owner, model, dataset, config)
         with self._lock:
@@ -577,7 +577,7 @@ class Cluster:
             opts = self._resources(h.config.device)
             threads = max(1, int(self.settings.cpus_per_run))
             h.actor = self._run_actor.options(**opts).remote(
-                copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config.to_dict(), threads,
+                copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config, threads,
                 self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
             h.status, h.submitted_at = RunStatus.QUEUED, time.monotonic()
             q.active = h
