@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 from explorer import get_preset, parse_spec
 from tests.apptest import start_default_on_train_page, wait_training
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
@@ -218,7 +218,7 @@ def test_the_server_skips_streamlits_full_collection_after_every_run():
 
     from streamlit import config
 
-    settings = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
+    settings = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml").read_text())
     assert settings["runner"]["postScriptGC"] is False
     assert "runner.postScriptGC" in config._config_options_template  # still an option of this Streamlit
 
