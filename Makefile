@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 # tests, CI and benchmarks use the full MNIST beside the checkout when it is there
 export EXPLORER_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: app test test-fast bench lint chromium
+.PHONY: app test test-fast test-school bench lint chromium school-deps
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ $(STAMP):
 app: $(STAMP)
 	$(BIN)/streamlit run app.py
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium school-deps
 	$(BIN)/python -m pytest
+
+# the school set-up, tested for real (tests/test_school.py): PostgreSQL, two Ray nodes, two replicas, HAProxy
+test-school: $(STAMP) chromium school-deps
+	$(BIN)/python -m pytest -m school
 
 # the fast lane: everything but the browser, Ray and package tests; the app trains in its own threads
 test-fast: $(STAMP)
@@ -35,3 +39,9 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: browser tests will be skipped (apt-get install chromium)"; fi; }
+
+# Debian's PostgreSQL and HAProxy for the school set-up's test (started by the test itself, on loopback)
+school-deps:
+	@{ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v haproxy >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql haproxy >/dev/null; \
+	  else echo "postgresql or haproxy is missing: the school set-up test will be skipped (apt-get install postgresql haproxy)"; fi; }

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
 
 from explorer.tools.browser import ROOT, chromium, chromium_available, describe_pages, nav, streamlit_server, wait_idle
 
-__all__ = ["browser_or_skip", "describe_pages", "nav", "shot", "streamlit_server", "wait_idle"]
+__all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progress_step", "shot", "streamlit_server",
+           "wait_idle"]
 
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
 
@@ -26,3 +28,32 @@ def shot(page, name: str) -> Path:
     path = SHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def start_long_run(page, epochs: int = 30):
+    """Build the preset's model, start it for ``epochs`` on the Train page; return the run's progress bar."""
+    nav(page, "Build")
+    page.get_by_role("button", name="Load preset").click()
+    wait_idle(page)
+    create = page.get_by_role("button", name=re.compile("^(Create|Replace) model$"))
+    try:  # on a server that has just started, the first rerun can wait behind the warm-up on a loaded machine
+        create.wait_for(timeout=90_000)
+    except Exception:
+        shot(page, "start-long-run-no-create-button")  # what the page showed instead, for whoever reads the log
+        raise
+    create.click()
+    page.wait_for_selector("text=is the current model", timeout=30_000)
+    nav(page, "Train")
+    box = page.get_by_label("Epochs", exact=True)
+    box.fill(str(epochs))
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    progress = page.locator("[data-testid=stProgress]")
+    progress.wait_for(timeout=30_000)
+    return progress
+
+
+def progress_step(progress) -> int:
+    m = re.search(r"step ([\d,]+)/", progress.inner_text())
+    return int(m.group(1).replace(",", "")) if m else 0

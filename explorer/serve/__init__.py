@@ -16,6 +16,7 @@ _HOME = {
     "RemoteJob": "cluster",
     "QueueInfo": "cluster",
     "cap_gpu_memory": "cluster",
+    "run_actor_name": "cluster",
     "WorkspaceStore": "store",
     "SavedWorkspace": "store",
     "StoreError": "store",

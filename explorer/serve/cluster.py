@@ -50,7 +50,8 @@ from ..core.train import (
     thin_snapshots,
 )
 
-__all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory"]
+__all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory",
+           "run_actor_name"]
 
 
 
@@ -137,6 +138,19 @@ def _dataset_from_arrays(d: dict[str, Any]) -> Dataset:
         tensors = {k: torch.from_numpy(d[k]) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
     return Dataset(d["name"], **tensors, classes=tuple(d["classes"]), mean=tuple(d["mean"]), std=tuple(d["std"]),
                    source=d["source"])
+
+
+def run_actor_name(owner: str, run_id: int) -> str:
+    """The Ray name of the worker that trains run ``run_id`` of ``owner`` (any server process can find it)."""
+    return f"run:{owner}:{run_id}"
+
+
+def _worker_gone(e: BaseException) -> str:
+    """Why a worker stopped answering, in a sentence."""
+    name = type(e).__name__
+    if "Node" in name or "Unavailable" in name or "node" in str(e).lower():
+        return "Ended early: the machine it trained on stopped or left the cluster"
+    return f"Ended early: its worker process stopped unexpectedly ({name})"
 
 
 class _Lease:
@@ -256,11 +270,14 @@ class RemoteTrainer(RunView):
     :meth:`attach` (a reloaded tab's copy of it). ``run_id`` is the owner's number for the run, if it has one.
     """
 
-    def __init__(self, cluster: Cluster, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig) -> None:
+    def __init__(self, cluster: Cluster, owner: str, model: nn.Module, dataset: Dataset | None, config: TrainConfig,
+                 run_id: int | None = None) -> None:
         self.id = cluster._new_id()
         self.cluster, self.owner, self.model, self.dataset, self.config = cluster, owner, model, dataset, config
-        n = min(len(dataset.train_y), config.limit_train or len(dataset.train_y))
-        self.total_steps = math.ceil(n / config.batch_size) * config.epochs
+        self.total_steps = 0  # an adopted run (no dataset here) learns it from the first poll
+        if dataset is not None:
+            n = min(len(dataset.train_y), config.limit_train or len(dataset.train_y))
+            self.total_steps = math.ceil(n / config.batch_size) * config.epochs
         self.status, self.message, self.step, self.device = RunStatus.WAITING, "", 0, "queued"
         self.steps: list[dict[str, Any]] = []
         self.epochs: list[dict[str, Any]] = []
@@ -273,7 +290,7 @@ class RemoteTrainer(RunView):
         self._weights: tuple[int, nn.Module] | None = None
         self._final: tuple[str, str] = (RunStatus.FINISHED, "")  # the worker's last word, applied with the weights
         self._done = threading.Event()
-        self.run_id: int | None = None
+        self.run_id = run_id
         self._attached: list[nn.Module] = []
 
     def attach(self, model: nn.Module) -> None:
@@ -500,7 +517,8 @@ class Cluster:
                 if s.address:
                     ray.init(address=s.address, namespace="cnn-explorer", log_to_driver=False)
                 else:
-                    ray.init(num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                    # "local": a new instance of our own, even where a `ray start` cluster runs on this machine
+                    ray.init(address="local", num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
                              _node_ip_address="127.0.0.1", namespace="cnn-explorer", log_to_driver=False,
                              object_store_memory=s.object_store_mb << 20)
             except BaseException as e:  # noqa: BLE001 - handed to the caller below
@@ -546,14 +564,17 @@ class Cluster:
             return ref
 
     # -- runs --
-    def submit_run(self, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig) -> RemoteTrainer:
+    def submit_run(self, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig,
+                   run_id: int | None = None) -> RemoteTrainer:
         """Train ``model`` (its weights end up in it) in a worker; returns at once with a handle.
 
         Bad settings or a model that does not fit the data raise ValueError here, before anything is queued.
+        With a ``run_id`` (the owner's number for the run) the worker is named after the owner and the run, so
+        another server process joined to the same Ray cluster can take the run over (:meth:`live_run`).
         """
         config = copy.deepcopy(config.validated())  # the caller may change its own object later
         _check_fits(model, dataset)
-        handle = RemoteTrainer(self, owner, model, dataset, config)
+        handle = RemoteTrainer(self, owner, model, dataset, config, run_id)
         with self._lock:
             q = self._owners.setdefault(owner, _OwnerQueue())
             waiting, most = sum(not h.done for h in q.waiting), budget().queued_runs
@@ -576,9 +597,17 @@ class Cluster:
                 continue
             opts = self._resources(h.config.device)
             threads = max(1, int(self.settings.cpus_per_run))
-            h.actor = self._run_actor.options(**opts).remote(
-                copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config, threads,
-                self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
+            args = (copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config, threads,
+                    self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
+            h.actor = None
+            if h.run_id is not None:  # outlives this process; its lease ends it if no process takes it over
+                try:
+                    h.actor = self._run_actor.options(**opts, name=run_actor_name(h.owner, h.run_id),
+                                                      lifetime="detached").remote(*args)
+                except ValueError:  # the name is still held (an old tab's run of the same number): no takeover
+                    h.actor = None
+            if h.actor is None:
+                h.actor = self._run_actor.options(**opts).remote(*args)
             h.status, h.submitted_at = RunStatus.QUEUED, time.monotonic()
             q.active = h
             self._runs[h.id] = h
@@ -647,14 +676,34 @@ class Cluster:
             self._end_job(j, why)
         return len(runs) + len(jobs)
 
-    def live_run(self, owner: str, run_id: int) -> RemoteTrainer | None:
-        """The run ``run_id`` of ``owner`` if it is still queued or training here (a reloaded tab takes it up)."""
+    def live_run(self, owner: str, run_id: int, model: nn.Module | None = None,
+                 config: TrainConfig | None = None) -> RemoteTrainer | None:
+        """The run ``run_id`` of ``owner`` if it is still queued or training (a reloaded tab takes it up).
+
+        A run this process does not know may be training for another server process joined to the same Ray
+        cluster, one that stopped (a replica of the app behind a proxy): with the ``model`` it trains and its
+        ``config``, its worker is found by name and followed from here on, and ``model`` gets its final weights.
+        """
         with self._lock:
             q = self._owners.get(owner)
             for h in [*self._runs.values(), *(q.waiting if q else [])]:
                 if h.owner == owner and h.run_id == run_id and not h.done:
                     return h
-        return None
+        if model is None or config is None:
+            return None
+        try:
+            actor = self._ray.get_actor(run_actor_name(owner, run_id))
+        except ValueError:  # no such worker: the run ended, or its lease ran out
+            return None
+        h = RemoteTrainer(self, owner, model, None, config, run_id)
+        h.actor, h.status, h.started_at = actor, RunStatus.READY, time.monotonic()
+        with self._lock:
+            q = self._owners.setdefault(owner, _OwnerQueue())
+            if q.active is not None and not q.active.done:
+                return None  # this owner trains another run here: two would break one-run-at-a-time
+            q.active = h
+            self._runs[h.id] = h
+        return h
 
     def owners(self) -> set[str]:
         with self._lock:
@@ -726,7 +775,7 @@ class Cluster:
             try:
                 reply = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
-                why = f"the worker stopped unexpectedly ({type(e).__name__})"
+                why = _worker_gone(e)
                 if isinstance(target, RemoteTrainer):
                     self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
                 else:

@@ -256,13 +256,12 @@ class Workspace:
             if conv_params <= 1_000_000:
                 config = dataclasses.replace(config, snapshot_every=max(1, total // 100))
         trainer: Trainer | RemoteTrainer
+        run_id = next(self._run_ids)  # a reloaded tab (or another replica) finds the run by this number
         if self.cluster is not None:  # validates settings and the fit of model and data before queueing
-            trainer = self.cluster.submit_run(self.owner, entry.model, dataset, config)
+            trainer = self.cluster.submit_run(self.owner, entry.model, dataset, config, run_id)
         else:
             trainer = Trainer(entry.model, dataset, config)  # validates the fit of model and data
-        run = Run(next(self._run_ids), entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
-        if not isinstance(trainer, Trainer):
-            trainer.run_id = run.id  # a reloaded tab of this workspace finds it by this number
+        run = Run(run_id, entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
         entry.dataset = dataset.info()
         entry.runs.append(run)
         if isinstance(trainer, Trainer):
@@ -279,7 +278,11 @@ class Workspace:
             return []
         adopted = []
         for entry, run in candidates:
-            handle = self.cluster.live_run(self.owner, run.id)
+            try:
+                config = TrainConfig.from_dict(run.config)
+            except (TypeError, ValueError):
+                continue
+            handle = self.cluster.live_run(self.owner, run.id, entry.model, config)
             if handle is None:
                 continue
             handle.attach(entry.model)

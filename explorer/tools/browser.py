@@ -46,12 +46,13 @@ def _free_port() -> int:
 
 @contextmanager
 def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, command: list[str] | None = None,
-                     cwd: str | Path | None = None) -> Iterator[str]:
+                     cwd: str | Path | None = None, procs: list[Any] | None = None) -> Iterator[str]:
     """Start ``streamlit run app.py`` (or ``command`` with ``{port}`` in it, e.g. an installed ``cnn-explorer``)
     on a free loopback port; yield its URL once it answers its health check; stop it afterwards.
 
     The server's own output goes to a temporary log; if the code inside the ``with`` fails, the log's last lines
     are written to stderr (a test's report shows them), so a failure on another machine says what the server did.
+    ``procs``, if given, receives the server's process (a test may stop it).
     """
     port = _free_port()
     args = [a.replace("{port}", str(port)) for a in command] if command else [
@@ -60,6 +61,8 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, com
     with tempfile.TemporaryFile("w+") as log:
         proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        if procs is not None:
+            procs.append(proc)
         url = f"http://127.0.0.1:{port}"
         try:
             deadline = time.time() + timeout

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
-from tests.browser import nav, shot, streamlit_server, wait_idle
+from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -17,35 +17,6 @@ pytestmark = pytest.mark.browser
 def server():
     with streamlit_server() as url:
         yield url
-
-
-def start_long_run(page, epochs: int = 30):
-    """Build the preset's model, start it for ``epochs`` on the Train page; return the run's progress bar."""
-    nav(page, "Build")
-    page.get_by_role("button", name="Load preset").click()
-    wait_idle(page)
-    create = page.get_by_role("button", name=re.compile("^(Create|Replace) model$"))
-    try:  # on a server that has just started, the first rerun can wait behind the warm-up on a loaded machine
-        create.wait_for(timeout=90_000)
-    except Exception:
-        shot(page, "start-long-run-no-create-button")  # what the page showed instead, for whoever reads the log
-        raise
-    create.click()
-    page.wait_for_selector("text=is the current model", timeout=30_000)
-    nav(page, "Train")
-    box = page.get_by_label("Epochs", exact=True)
-    box.fill(str(epochs))
-    box.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    progress = page.locator("[data-testid=stProgress]")
-    progress.wait_for(timeout=30_000)
-    return progress
-
-
-def progress_step(progress) -> int:
-    m = re.search(r"step ([\d,]+)/", progress.inner_text())
-    return int(m.group(1).replace(",", "")) if m else 0
 
 
 def test_pick_preset_train_live_and_stop(server, browser):
