@@ -164,10 +164,15 @@ class _Lease:
     def renew(self) -> None:
         self._until = time.monotonic() + self.seconds
 
+    def cancel(self) -> None:
+        """Never expire (a worker used in this process, as a test does, must not end the process)."""
+        self._cancelled = True
+
     def _watch(self) -> None:
         while time.monotonic() < self._until:
             time.sleep(min(1.0, self.seconds / 4))
-        self._on_expire()
+        if not getattr(self, "_cancelled", False):
+            self._on_expire()
 
 
 def _expire_worker() -> None:

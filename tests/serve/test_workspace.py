@@ -113,6 +113,7 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
 
     worker = _RunWorker(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
                         TrainConfig(epochs=200, eval_splits=()), 1, 60, 0.0, max_minutes=0.02)
+    worker.lease.cancel()  # in a Ray worker an expired lease ends the process: here it would end pytest
     worker.trainer.join(60)
     reply = worker.poll(0, 0, -1)
     assert reply["status"] == "stopped" and "time budget for one run" in reply["message"]
@@ -131,3 +132,19 @@ def test_reading_a_run_changes_nothing_and_settling_keeps_its_results(mnist5k):
     assert run.trainer is not None and run.history == {}  # the read kept nothing by itself
     assert ws.settle() == 1 and run.trainer is None
     assert run.current() == before and run.kernel_snapshots() and ws.settle() == 0
+
+
+def test_a_lease_expires_once_unless_renewed_or_cancelled():
+    import threading
+
+    from explorer.serve.cluster import _Lease
+
+    fired = []
+    done = threading.Event()
+    _Lease(0.3, lambda: (fired.append(1), done.set()))
+    assert done.wait(5) and fired == [1]
+    quiet = []
+    lease = _Lease(0.3, lambda: quiet.append(1))
+    lease.cancel()
+    time.sleep(0.8)
+    assert quiet == []
