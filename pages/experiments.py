@@ -6,10 +6,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import TrainConfig
+from explorer.core import JobGroup
 from explorer.lessons import (
     compare_architectures,
     data_size_experiment,
     imbalance_experiment,
+    merge_data_size,
     pixel_shuffle_experiment,
     rotation_experiment,
     translation_sweep,
@@ -48,12 +50,19 @@ def current_model():
 
 
 def launch(name: str, make) -> None:
-    """Start an experiment in a worker; it trains its own models and works on copies of yours."""
+    """Start an experiment in a worker; it trains its own models and works on copies of yours. ``make`` gives
+    ``(fn, args, kwargs)``, or ``(parts, combine)``: parts that run side by side on workers of their own."""
     old = jobs.get(name)
     if old is not None and not old.finished:
         old.cancel()
-    fn, args, kwargs = make()
-    jobs[name] = ws.start_job(name, fn, *args, **kwargs)
+    made = make()
+    if len(made) == 2:
+        parts, combine = made
+        jobs[name] = JobGroup([ws.start_job(name, fn, *args, **kwargs) for fn, args, kwargs in parts], combine)
+        kwargs = parts[0][2]
+    else:
+        fn, args, kwargs = made
+        jobs[name] = ws.start_job(name, fn, *args, **kwargs)
     cfg = kwargs.get("config")
     used[name] = (f"Ran with {cfg.epochs} epoch(s) on {cfg.limit_train:,} training images per model."
                   if cfg is not None else "")
@@ -155,8 +164,9 @@ with tabs[4]:
     panel("size", "How much data is enough?",
           "The default CNN trained on 10, 50, 100, 300 and all images per class, three times each (other images, "
           "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
-          "gets about the same number of updates.",
-          lambda: (data_size_experiment, (ds,), {"config": settings()}), size_render)
+          "gets about the same number of updates. The three seeds train side by side, each on a worker of its own.",
+          lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": (seed,)}) for seed in range(3)],
+                   merge_data_size), size_render)
 with tabs[5]:
     rare = st.selectbox("The class that becomes rare", range(ds.num_classes), format_func=lambda i: ds.classes[i],
                         key="exp_rare")

@@ -25,7 +25,7 @@ from .evaluate import (
     predict_proba,
     require_image_classifier,
 )
-from .jobs import Job, JobCancelled, JobState
+from .jobs import Job, JobCancelled, JobGroup, JobState
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
@@ -80,6 +80,7 @@ __all__ = [
     "INT_SETTINGS",
     "Job",
     "JobCancelled",
+    "JobGroup",
     "JobState",
     "LAYER_TYPES",
     "LIMITS",

@@ -5,9 +5,10 @@ another process runs a ``Job`` there (``explorer.serve.cluster``)."""
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
-__all__ = ["Job", "JobCancelled", "JobState"]
+__all__ = ["Job", "JobCancelled", "JobGroup", "JobState"]
 
 
 class JobCancelled(Exception):
@@ -64,4 +65,60 @@ class Job(JobState):
 
     def join(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)
+        return self.finished
+
+
+class JobGroup:
+    """Several jobs that make one result, read as one job: each part runs where it was started (on workers of
+    its own, side by side), progress is the parts' summed, the first error ends the group (the other parts are
+    cancelled), and ``result`` is ``combine`` of the parts' results once all have finished."""
+
+    def __init__(self, parts: list[Any], combine: Any) -> None:
+        if not parts:
+            raise ValueError("a job group needs at least one part")
+        self.parts, self._combine = list(parts), combine
+        self._result: Any = None
+        self._combined = False
+
+    @property
+    def done_steps(self) -> int:
+        return sum(p.done_steps for p in self.parts)
+
+    @property
+    def total_steps(self) -> int:
+        return sum(p.total_steps for p in self.parts)
+
+    @property
+    def progress(self) -> float:
+        return min(self.done_steps / max(self.total_steps, 1), 1.0)
+
+    @property
+    def error(self) -> str | None:
+        errors = [p.error for p in self.parts if p.error]  # a part the group cancelled says "cancelled": not the cause
+        return next((e for e in errors if e != "cancelled"), errors[0] if errors else None)
+
+    @property
+    def finished(self) -> bool:
+        if self.error is not None:
+            for p in self.parts:
+                if not p.finished:
+                    p.cancel()
+            return True
+        return all(p.finished for p in self.parts)
+
+    @property
+    def result(self) -> Any:
+        if not self._combined and self.finished and self.error is None:
+            self._result, self._combined = self._combine([p.result for p in self.parts]), True
+        return self._result
+
+    def cancel(self) -> None:
+        for p in self.parts:
+            p.cancel()
+
+    def join(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for p in self.parts:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            p.join(left)
         return self.finished

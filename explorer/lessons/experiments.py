@@ -24,7 +24,8 @@ from ..core.spec import build_model
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
 
 __all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
-           "translation_sweep", "data_size_experiment", "imbalance_experiment", "rotate", "shift", "mlp_spec"]
+           "translation_sweep", "data_size_experiment", "merge_data_size", "imbalance_experiment", "rotate", "shift",
+           "mlp_spec"]
 
 Progress = Callable[[int, int], None]
 
@@ -200,22 +201,37 @@ def _steps_config(cfg: TrainConfig, n: int, steps: int) -> TrainConfig:
 
 
 def data_size_experiment(ds: Dataset, sizes: tuple[int, ...] = (10, 50, 100, 300), seeds: int = 3,
-                         config: TrainConfig | None = None, steps: int = 200, progress: Progress = _noop
-                         ) -> dict[str, Any]:
+                         config: TrainConfig | None = None, steps: int = 200, progress: Progress = _noop,
+                         only_seeds: tuple[int, ...] | None = None) -> dict[str, Any]:
     """The default CNN trained on ``sizes`` images per class and on all of them, ``seeds`` times each (other
-    images, other initialisations): test accuracy against data size, with its spread over the seeds."""
+    images, other initialisations): test accuracy against data size, with its spread over the seeds.
+
+    ``only_seeds``: train only these seeds (one part of the experiment, so that the seeds train side by side on
+    several workers); :func:`merge_data_size` joins the parts into the whole."""
     cfg = config or TrainConfig(epochs=2, batch_size=64)
     smallest = int(torch.bincount(ds.train_y, minlength=ds.num_classes).min())
     counts = [n for n in sizes if n < smallest] + [smallest]
     spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
-    rows, done, total = [], 0, len(counts) * seeds
+    run_seeds = list(range(seeds)) if only_seeds is None else list(only_seeds)
+    rows, done, total = [], 0, len(counts) * len(run_seeds)
     for n in counts:
-        for seed in range(seeds):
+        for seed in run_seeds:
             sub = _subset(ds, dict.fromkeys(range(ds.num_classes), n), seed)
             model, _ = _train(spec, sub, _steps_config(cfg, len(sub.train_y), steps), seed=seed)
             rows.append({"per_class": n, "seed": seed, "test_accuracy": _accuracy(model, ds.test_x, ds.test_y, ds)})
             done += 1
             progress(done, total)
+    return _data_size_summary(rows)
+
+
+def merge_data_size(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parts of a data-size experiment (each some of its seeds) as one result, with its conclusion."""
+    return _data_size_summary(sorted((r for p in parts for r in p["rows"]), key=lambda r: (r["per_class"], r["seed"])))
+
+
+def _data_size_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    counts = sorted({r["per_class"] for r in rows})
+    seeds = len({r["seed"] for r in rows})
     by = {n: [r["test_accuracy"] for r in rows if r["per_class"] == n] for n in counts}
     lo, hi = counts[0], counts[-1]
     spread = {n: max(v) - min(v) for n, v in by.items()}

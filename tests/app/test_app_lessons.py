@@ -63,6 +63,20 @@ def test_an_experiment_runs_from_its_button():
     assert any("on 500 training images per model" in c.value for c in at.caption)
 
 
+def test_the_data_size_experiment_trains_its_seeds_side_by_side():
+    at = fresh()
+    at.switch_page("pages/experiments.py").run()
+    at.number_input(key="exp_epochs").set_value(1).run()
+    at.select_slider(key="exp_limit").set_value(500).run()
+    at.button(key="run-size").click().run()
+    group = at.session_state["experiment_jobs"]["size"]
+    assert len(group.parts) == 3  # one part per seed, each a job of its own (a worker of its own under Ray)
+    assert group.join(300) and group.error is None
+    at.run()
+    assert not at.exception and any("over 3 seeds" in i.value for i in at.info)
+    assert sorted({r["seed"] for r in group.result["rows"]}) == [0, 1, 2]
+
+
 def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     student = fresh()
     student.session_state["lesson"] = {"title": "Week 4", "notes": "", "class_code": "week4-test"}

@@ -117,6 +117,17 @@ def test_more_data_per_class_helps_and_a_rare_class_loses_its_recall(mnist5k):
         imbalance_experiment(mnist5k, 10)
 
 
+def test_the_data_size_seeds_run_as_parts_and_merge_into_the_whole(mnist5k):
+    from explorer.lessons import merge_data_size
+
+    whole = data_size_experiment(mnist5k, sizes=(5,), seeds=2, steps=40)
+    parts = [data_size_experiment(mnist5k, sizes=(5,), steps=40, only_seeds=(s,)) for s in (1, 0)]
+    merged = merge_data_size(parts)
+    assert [(r["per_class"], r["seed"]) for r in merged["rows"]] == [(r["per_class"], r["seed"]) for r in whole["rows"]]
+    assert [r["test_accuracy"] for r in merged["rows"]] == [r["test_accuracy"] for r in whole["rows"]]
+    assert merged["conclusion"] == whole["conclusion"] and "over 2 seeds" in merged["conclusion"]
+
+
 def test_a_lesson_opens_the_class_on_the_page_the_teacher_chose():
     lesson = Lesson("Trust", "mnist-5k", get_preset("default"), {}, ["Build"], "", "", "Can we trust it?")
     assert parse_lesson(lesson_to_json(lesson)).start == "Can we trust it?"

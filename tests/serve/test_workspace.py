@@ -148,3 +148,32 @@ def test_a_lease_expires_once_unless_renewed_or_cancelled():
     lease.cancel()
     time.sleep(0.8)
     assert quiet == []
+
+
+def test_a_job_group_reads_as_one_job_and_its_first_error_ends_it():
+    from explorer.core import JobGroup
+
+    def count(n, progress):
+        for i in range(n):
+            progress(i + 1, n)
+        return n
+
+    group = JobGroup([Job("a", lambda progress: count(3, progress)), Job("b", lambda progress: count(4, progress))], sum)
+    assert group.join(30) and group.error is None and group.result == 7 and group.progress == 1.0
+
+    def fails(progress):
+        raise ValueError("no images of class 3 in this part")
+
+    def slow(progress):
+        for i in range(200):
+            time.sleep(0.05)
+            progress(i + 1, 200)
+
+    bad = JobGroup([Job("slow", slow), Job("bad", fails)], sum)
+    deadline = time.time() + 10
+    while not bad.finished and time.time() < deadline:
+        time.sleep(0.05)
+    assert bad.finished and bad.error == "no images of class 3 in this part" and bad.result is None
+    assert bad.parts[0].join(5) and bad.parts[0].error == "cancelled"  # the other part was stopped
+    with pytest.raises(ValueError):
+        JobGroup([], sum)
