@@ -14,6 +14,8 @@ from explorer import Dataset, EmptyImageError, normalize
 from explorer.core import decode_image, load_image_file, prepare_image
 from explorer.interpret import (
     METHODS,
+    NOT_A_DIGIT,
+    NOT_A_DIGIT_LABEL,
     attribute,
     capture_activations,
     conv_layers,
@@ -144,8 +146,9 @@ def _add_to_class(class_code: str) -> None:
     try:
         store.add_digit(class_code, int(st.session_state["draw_add_label"]), x,
                         st.session_state.get("draw_add_name", ""))
-        st.session_state[ADDED] = (f"Added as a {st.session_state['draw_add_label']}: the class's set is on “Can we "
-                                   "trust it?”.")
+        label = int(st.session_state["draw_add_label"])
+        what = f"“{NOT_A_DIGIT}”" if label == NOT_A_DIGIT_LABEL else f"a {label}"
+        st.session_state[ADDED] = f"Added as {what}: the class's set is on “Can we trust it?”."
     except ValueError as e:
         st.session_state[ADDED] = f"Not added: {e}."
 
@@ -282,7 +285,10 @@ def _add_section(top: int) -> None:
         return
     with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
         a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
-        a1.selectbox("It is a", range(10), index=top if top < 10 else 0, key="draw_add_label")
+        a1.selectbox("It is a", range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
+                     format_func=lambda i: NOT_A_DIGIT if i == NOT_A_DIGIT_LABEL else str(i),
+                     help=f"“{NOT_A_DIGIT}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
+                          "makes of those.")
         a2.text_input("Your name", key="draw_add_name", max_chars=60)
         a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
         if msg := st.session_state.pop(ADDED, None):

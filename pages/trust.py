@@ -9,12 +9,15 @@ import torch
 from explorer.core import confusion_matrix, predict_proba
 from explorer.interpret import (
     ATTACKS,
+    NOT_A_DIGIT,
+    NOT_A_DIGIT_LABEL,
     attack,
     coverage_curve,
     finetune_on_handwriting,
     fooling_table,
     handwriting_report,
     not_digits,
+    reject_class_experiment,
     stump_scores,
 )
 from explorer.lessons import reveal
@@ -27,6 +30,7 @@ CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so 
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
 TUNE_JOB = "trust_tune_job"  # fine-tuning a copy on the class's handwriting, a job in a worker
+REJECT_JOB = "trust_reject_job"  # the same network trained with a "not a digit" class, a job in a worker
 st.title("Can we trust it?")
 ctx = inspect_context()
 if ctx is None:
@@ -51,6 +55,46 @@ def answer(p: torch.Tensor, threshold: float) -> str:
     top = int(p.argmax())
     sure = float(p[top])
     return f"not sure ({ds.classes[top]}? {sure:.0%})" if sure < threshold else f"{ds.classes[top]} · {sure:.0%}"
+
+
+def class_set(code: str) -> dict | None:
+    """The class's drawings (digits, and with NOT_A_DIGIT_LABEL letters and doodles), or None without a database."""
+    store = workspace_store()
+    return store.class_digits(code) if store is not None else None
+
+
+def reject_panel(letters: torch.Tensor) -> None:
+    """Train the same network with an extra class, "not a digit", and compare it with the plain one."""
+    def _start() -> None:
+        import copy
+
+        st.session_state[REJECT_JOB] = workspace().start_job(
+            "reject", reject_class_experiment, copy.deepcopy(entry.spec), ds, letters.clone() if len(letters) else None,
+            epochs=2, threshold=float(st.session_state.get(CONFIDENCE, 0.9)))
+
+    job = st.session_state.get(REJECT_JOB)
+    busy = job is not None and not job.finished
+    extra = f", and half of the class's {len(letters)} letters and doodles" if len(letters) else ""
+    st.button(f"Train it again with an extra class, “{NOT_A_DIGIT}”, and compare", key="trust_reject",
+              on_click=_start, disabled=busy, icon=":material/block:",
+              help=f"Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
+                   f"non-digits (noise, scribbles, patterns, boxes, inverted digits{extra}). Both are judged on "
+                   "non-digits neither has seen.")
+
+    @st.fragment(run_every=0.5 if busy else None)
+    def reject_result() -> None:
+        job = st.session_state.get(REJECT_JOB)
+        if job_status(job, busy, "Training both"):
+            r = job.result
+            st.dataframe([{"model": name, f"{ds.name} test accuracy": f"{m['test_accuracy']:.1%}",
+                           "non-digits turned away": f"{m['turned_away']:.0%}",
+                           f"non-digits called a digit at ≥ {r['threshold']:.0%}": f"{m['confidently_wrong']:.0%}"}
+                          for name, m in r["models"].items()], hide_index=True)
+            st.caption(f"On {r['non_digits']} non-digits neither model saw. “Turned away”: answered “{NOT_A_DIGIT}” "
+                       "or less sure than the threshold. A class of its own for “none of these” catches most of "
+                       "what the threshold lets through, for a small cost on the real digits.")
+
+    reject_result()
 
 
 st.subheader("1. When it should say “I don't know”")
@@ -79,6 +123,16 @@ odd_probs = predict_proba(model, torch.stack(list(odd.values())), ds.mean, ds.st
 cols = st.columns(len(odd))
 for col, (name, img), p in zip(cols, odd.items(), odd_probs):
     col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}")
+class_code = (st.session_state.get(LESSON) or {}).get("class_code")
+drawn = class_set(class_code) if class_code and ds.input_shape == [1, 28, 28] else None
+letters = drawn["x"][drawn["y"] == NOT_A_DIGIT_LABEL] if drawn is not None else torch.zeros(0, 1, 28, 28)
+if len(letters):
+    st.markdown(f"**Letters and doodles the class drew** ({len(letters)}; on the Draw page: *It is a → not a digit*)")
+    shown = letters[-8:]
+    cols = st.columns(len(shown))
+    for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
+        col.image(framed(img, 96), width=96, caption=answer(p, threshold))
+reject_panel(letters)
 
 st.subheader("3. Fooling the model")
 st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
@@ -192,13 +246,15 @@ def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> 
     right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True)
 
 
-class_code = (st.session_state.get(LESSON) or {}).get("class_code")
 if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(str(i) for i in range(10)):
     st.subheader("5. Our class's handwriting")
     st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "
                "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
     store = workspace_store()
-    ours = store.class_digits(class_code) if store is not None else {"x": torch.zeros(0), "ids": []}
+    ours = {"x": torch.zeros(0), "ids": []}
+    if drawn is not None:  # the digits (the letters and doodles are in section 2)
+        keep = [i for i, y in enumerate(drawn["y"].tolist()) if y != NOT_A_DIGIT_LABEL]
+        ours = {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in drawn.items()}
     if not len(ours["ids"]):
         st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
     else:

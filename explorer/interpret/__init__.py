@@ -39,15 +39,20 @@ from .inspect import (
 )
 from .trust import (
     ATTACKS,
+    NOT_A_DIGIT,
+    NOT_A_DIGIT_LABEL,
     Coverage,
     attack,
     coverage_curve,
     finetune_on_handwriting,
     fooling_table,
     handwriting_report,
+    non_digit_set,
     not_digits,
+    reject_class_experiment,
     smallest_fooling_eps,
     stump_scores,
+    with_reject_class,
 )
 
 __all__ = [
@@ -58,6 +63,8 @@ __all__ = [
     "LayerStats",
     "LearnedMap",
     "METHODS",
+    "NOT_A_DIGIT",
+    "NOT_A_DIGIT_LABEL",
     "PRETRAINED",
     "REGULARIZERS",
     "attack",
@@ -83,14 +90,17 @@ __all__ = [
     "learned_map",
     "load_pretrained",
     "named_layers",
+    "non_digit_set",
     "not_digits",
     "predict_and_explain",
     "randomization_check",
     "rank_correlation",
+    "reject_class_experiment",
     "smallest_fooling_eps",
     "stats_images",
     "stump_scores",
     "to_display",
     "top_activating",
     "visualize_filters",
+    "with_reject_class",
 ]

@@ -28,6 +28,7 @@ from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.safejson import parse_json
 from ..core.train import ACTIVE
+from ..interpret.trust import NOT_A_DIGIT_LABEL
 from .workspace import ModelEntry, Run, Workspace
 
 __all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "StaleWorkspaceError", "default_state_dir", "dataset_to_bytes",
@@ -427,14 +428,15 @@ class WorkspaceStore:
 
     # -- our class's handwriting: digits the students drew, labelled, shared by the class --
     def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
-        """Add one drawn digit (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set."""
+        """Add one drawing (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set: a digit, or
+        with ``NOT_A_DIGIT_LABEL`` a letter or a doodle (the "I don't know" lesson uses those)."""
         from ..lessons.lesson import check_class_code
 
         code = check_class_code(class_code)
         if not code:
             raise StoreError("this lesson has no class code, so the class has no shared set")
-        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= 9:
-            raise StoreError("a digit's label is a whole number from 0 to 9")
+        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= NOT_A_DIGIT_LABEL:
+            raise StoreError(f"a drawing's label is a digit from 0 to 9, or {NOT_A_DIGIT_LABEL} for “not a digit”")
         if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
             raise StoreError("only a 28x28 drawing can join the class's set")
         t = self.t_digits

@@ -216,5 +216,20 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         assert server().store().class_digits("hand-5b")["confirmed_by"][-1] == "Grace"
         scores = at.dataframe[-1].value
         assert "Ada" in list(scores["name"])
+        # a letter drawn and added as "not a digit": among the non-digits, not in the handwriting score
+        at.session_state["drawing"] = 255 - mnist5k.test_x[0]
+        at.switch_page("pages/draw.py").run()
+        at.selectbox(key="draw_add_label").set_value(10)
+        at.button(key="draw_add").click().run()
+        assert any("Added as “not a digit”" in c.value for c in at.caption), [c.value for c in at.caption]
+        at.switch_page("pages/trust.py").run()
+        assert any("Letters and doodles the class drew" in m.value for m in at.markdown)
+        assert any(m.label == "Digits the class drew" and m.value == "1" for m in at.metric)  # still one digit
+        at.button(key="trust_reject").click().run()
+        job = at.session_state["trust_reject_job"]
+        assert job.join(300) and job.error is None, job.error
+        at.run()
+        table = next(d.value for d in at.dataframe if "non-digits turned away" in d.value.columns)
+        assert list(table["model"]) == ["digits only", "with “not a digit”"] and not at.exception
     finally:
         at.session_state["lesson"] = None

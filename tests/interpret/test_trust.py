@@ -107,3 +107,35 @@ def test_stump_scores_count_confirmed_digits_the_model_misreads():
     confirmed = ["Grace", "Grace", "Ada", None, None]  # Linus's misread 5 is not confirmed: no point
     assert stump_scores(labels, answers, authors, confirmed) == [
         {"name": "Ada", "points": 1}, {"name": "Grace", "points": 1}, {"name": "Linus", "points": 0}]
+
+
+def test_made_up_non_digits_are_varied_and_a_reject_class_is_added_without_touching_the_data(mnist5k):
+    from explorer.interpret.trust import NOT_A_DIGIT, non_digit_set, with_reject_class
+
+    odd = non_digit_set(mnist5k.test_x, 60, seed=0)
+    assert odd.shape == (60, 1, 28, 28) and odd.dtype == torch.uint8
+    assert len({int(x.float().mean()) for x in odd}) > 20  # not one picture sixty times
+    assert torch.equal(odd, non_digit_set(mnist5k.test_x, 60, seed=0))  # the same for the same seed
+    n_train = len(mnist5k.train_y)
+    letters = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    plus = with_reject_class(mnist5k, letters)
+    assert plus.classes == (*mnist5k.classes, NOT_A_DIGIT) and len(mnist5k.train_y) == n_train
+    assert int((plus.train_y == 10).sum()) == n_train // 10 + 2  # a tenth made up, and half the letters
+    assert int((plus.test_y == 10).sum()) == len(mnist5k.test_y) // 10 + 2
+    assert torch.equal(plus.train_x[:n_train], mnist5k.train_x)
+
+
+def test_a_not_a_digit_class_turns_away_what_a_threshold_lets_through(mnist5k):
+    from explorer.core.presets import get_preset
+    from explorer.interpret.trust import reject_class_experiment
+
+    r = reject_class_experiment(get_preset("default"), mnist5k, epochs=2, threshold=0.9)
+    plain, reject = r["models"].values()
+    assert reject["confidently_wrong"] < plain["confidently_wrong"]  # fewer non-digits called a digit, sure of it
+    assert reject["turned_away"] > plain["turned_away"]
+    assert reject["test_accuracy"] > 0.9 and plain["test_accuracy"] > 0.9  # the real digits still read
+    for m in (plain, reject):  # each non-digit is either turned away or confidently called a digit
+        assert abs(m["turned_away"] + m["confidently_wrong"] - 1) < 1e-6
+    with pytest.raises(ValueError, match="no Linear layer"):
+        reject_class_experiment({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+            {"type": "Conv2d", "out_channels": 10, "kernel_size": 28}, {"type": "Flatten"}]}, mnist5k)

@@ -346,6 +346,8 @@ def test_a_class_shares_its_drawn_digits_and_only_the_teacher_removes_one(store,
     store.remove_digit("5A-digits", key, a)
     assert store.class_digits("5A-digits")["y"].tolist() == [7]
     assert len(store.class_digits("nobody")["ids"]) == 0
+    store.add_digit("5A-letters", 10, 255 - mnist5k.test_x[0], "Ada")  # 10: "not a digit" (a letter, a doodle)
+    assert store.class_digits("5A-letters")["y"].tolist() == [10]
 
 
 def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_work(tmp_path):
