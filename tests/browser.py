@@ -8,7 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from explorer.tools.browser import ROOT, chromium, chromium_available, describe_pages, nav, streamlit_server, wait_idle
+from explorer.tools.browser import (
+    ROOT,
+    chromium,
+    chromium_available,
+    describe_pages,
+    nav,
+    start_training,
+    streamlit_server,
+    wait_idle,
+)
 
 __all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progress_step", "shot", "streamlit_server",
            "wait_idle"]
@@ -44,14 +53,7 @@ def start_long_run(page, epochs: int = 30):
     create.click()
     page.wait_for_selector("text=is the current model", timeout=30_000)
     nav(page, "Train")
-    box = page.get_by_label("Epochs", exact=True)
-    box.fill(str(epochs))
-    box.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    progress = page.locator("[data-testid=stProgress]")
-    progress.wait_for(timeout=30_000)
-    return progress
+    return start_training(page, epochs)
 
 
 def progress_step(progress) -> int:

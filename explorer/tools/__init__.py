@@ -24,6 +24,7 @@ _HOME = {
     "wait_idle": "browser",
     "describe_pages": "browser",
     "nav": "browser",
+    "start_training": "browser",
     "open_draw_pad": "browser",
     "draw_strokes": "browser",
     "digit_strokes": "browser",

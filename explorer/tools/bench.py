@@ -141,7 +141,7 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
     return the samples/s readings the page showed while it trained."""
     import re
 
-    from .browser import chromium, nav, open_app, streamlit_server, wait_idle
+    from .browser import chromium, nav, open_app, start_training, streamlit_server, wait_idle
 
     rates: list[float] = []
     with streamlit_server(env={"EXPLORER_TORCH_THREADS": str(threads)}) as url, chromium() as browser:
@@ -149,13 +149,7 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
         nav(page, "Train")
         page.get_by_role("button", name="Create the default CNN for this dataset").click()
         wait_idle(page)
-        box = page.get_by_label("Epochs", exact=True)
-        box.fill(str(epochs))
-        box.press("Enter")
-        wait_idle(page)
-        page.get_by_role("button", name="Start").click()
-        progress = page.locator("[data-testid=stProgress]")
-        progress.wait_for(timeout=30_000)
+        progress = start_training(page, epochs)
         deadline = time.time() + seconds_cap
         last = ""
         while time.time() < deadline and page.locator("text=Done: test accuracy").count() == 0:

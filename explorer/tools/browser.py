@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "chromium_available",
-           "chromium", "open_app", "wait_idle", "describe_pages", "nav", "open_draw_pad", "draw_strokes", "digit_strokes",
-           "first_minute"]
+           "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training", "open_draw_pad",
+           "draw_strokes", "digit_strokes", "first_minute"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -148,6 +148,18 @@ def nav(page: Any, title: str) -> None:
     page.locator(".st-key-menu a", has_text=title).first.click()
     page.wait_for_selector(f"h1:has-text('{title}')", timeout=30_000)
     wait_idle(page)
+
+
+def start_training(page: Any, epochs: int) -> Any:
+    """On the Train page: type ``epochs``, press Start; returns the run's progress bar once it shows."""
+    box = page.get_by_label("Epochs", exact=True)
+    box.fill(str(epochs))
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    progress = page.locator("[data-testid=stProgress]")
+    progress.wait_for(timeout=30_000)
+    return progress
 
 
 def open_draw_pad(page: Any) -> Any:
