@@ -194,8 +194,13 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
         report("dashboard", {**row, "headless_samples_per_s": round(first),
                              "note": "chromium/playwright missing: live figure not measured"})
         return
-    live = _median(_live_app_rates(epochs, threads)[2:])
+    rates = _live_app_rates(epochs, threads)
     base = (first + headless()) / 2  # headless before and after the live run: the machine drifts
+    if not rates:  # a run over before the page read its progress bar once (--quick on a fast machine)
+        report("dashboard", {**row, "headless_samples_per_s": round(base),
+                             "note": "the run ended before the page showed a reading: run without --quick"})
+        return
+    live = _median(rates[2:] or rates)  # the first readings include the start
     report("dashboard", {**row, "headless_samples_per_s": round(base), "live_page_samples_per_s": round(live),
                          "ratio": round(live / base, 3), "note": "browser runs on the same 2 cores as the server"})
 
