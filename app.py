@@ -31,3 +31,4 @@ try:
     page.run()
 finally:
     save_workspace()  # what the page changed is kept, also when it stopped early or asked for a rerun
+    server().page_drawn()  # the warm-up may start the workers now

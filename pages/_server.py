@@ -26,6 +26,7 @@ __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "sessio
 DEFAULT_DATASET = "mnist-5k"
 STORE_RETRY_S = 30.0  # a database that could not be opened (locked, unreachable) is tried again after this
 MAX_SHARED_DATASETS = 8  # registry datasets held at once (the least recently used is dropped)
+FIRST_PAGE_WAIT_S = 5.0  # the warm-up starts Ray once the first page is drawn, or after this long
 
 
 def data_dir() -> str | None:
@@ -124,6 +125,7 @@ class Server:
         self._warm_started = False
         self._cluster_ready = threading.Event()
         self._ready = threading.Event()
+        self._first_page = threading.Event()  # the server's first page is on screen: Ray may take the CPU now
         self._cluster: Cluster | None = None
         self._presence: Presence | None = None
         self._store: WorkspaceStore | None | bool = False  # False: not opened yet; None: cannot be opened now
@@ -147,6 +149,10 @@ class Server:
     def ready(self) -> bool:
         return self._ready.is_set()
 
+    def page_drawn(self) -> None:
+        """A page has been drawn: the warm-up starts the workers now, if it was waiting for that."""
+        self._first_page.set()
+
     @property
     def workers_ready(self) -> bool:
         return self._cluster_ready.is_set()
@@ -160,6 +166,9 @@ class Server:
 
     def _warm(self) -> None:
         try:
+            # The warm-up is CPU work for seconds (imports, then Ray): on a small server it would slow the first
+            # page, which a newcomer is waiting for, while a run is asked for only after that page is read
+            self._phase("starting", lambda: self._first_page.wait(FIRST_PAGE_WAIT_S))
             self._phase("loading PyTorch", freeze_startup_heap)
             self._phase("starting the workers", self._start_cluster)
             self._phase("loading the digits", self._load_default_data)
