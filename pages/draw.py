@@ -35,6 +35,7 @@ DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when t
 SANITY = "draw_sanity"
 ADDED = "draw_added"  # what adding the drawing to the class's set said
 LEARNED = "draw_learned_map"  # (model state, LearnedMap): fitted once per model state, not per stroke
+LEARNED_REFIT_S = 10  # while the model trains, the map is fitted again at most this often
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
 METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
                 "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
@@ -113,7 +114,10 @@ def learned_map_panel(entry: ModelEntry, model: torch.nn.Module, ds: Dataset, x_
     """The test images on a 2-D map of the model's features (PCA), the drawing as a star that moves as you draw,
     and the training images nearest to it."""
     run = entry.runs[-1] if entry.runs else None
-    key = (entry.name, id(entry.model), len(entry.runs), run.current().get("step") if run else 0, ds.name)
+    # fitted once per model state; while the model trains (its state changes every step), once per 10 s at most
+    state = f"training {int(time.time() // LEARNED_REFIT_S)}" if entry.active_run else \
+        (run.current().get("step") if run else 0)
+    key = (entry.name, id(entry.model), len(entry.runs), state, ds.name)
     cached = st.session_state.get(LEARNED)
     try:
         if cached is None or cached[0] != key:
