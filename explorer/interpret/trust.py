@@ -57,12 +57,7 @@ def not_digits(like: Tensor, seed: int = 0) -> dict[str, Tensor]:
     white square, noise, the image inverted, scribbles and a checkerboard."""
     c, h, w = like.shape
     g = torch.Generator().manual_seed(seed)
-    scribble = torch.zeros(h, w)
-    for _ in range(3):  # three random strokes
-        y0, x0, y1, x1 = (torch.rand(4, generator=g) * torch.tensor([h, w, h, w])).tolist()
-        for k in torch.linspace(0, 1, 4 * max(h, w)).tolist():
-            yy, xx = int(y0 + (y1 - y0) * k), int(x0 + (x1 - x0) * k)
-            scribble[max(0, yy - 1):yy + 1, max(0, xx - 1):xx + 1] = 255
+    scribble = _strokes(h, w, 3, g)  # three random strokes
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     checker = (((yy // max(1, h // 7)) + (xx // max(1, w // 7))) % 2 * 255).float()
     images = {"blank": torch.zeros(h, w), "all white": torch.full((h, w), 255.0),
@@ -290,16 +285,20 @@ def _with_outputs(spec: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def reject_class_experiment(spec: dict[str, Any], ds: Any, extra: Tensor | None = None, epochs: int = 3,
-                            threshold: float = 0.9, seed: int = 0,
+                            threshold: float = 0.9, seed: int = 0, max_train: int = 10_000,
                             progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
     """The same network trained twice: on the classes alone, and with an extra class "not a digit" (generated
-    non-digits, and ``extra``: things the class drew that are not digits). Both are judged on the test split
-    and on fresh non-digits neither saw. Returns per model: accuracy on the test split's real classes, and on
-    the non-digits the share it turned away ("not a digit", or below ``threshold`` confidence) and the share it
-    answered with a class at or above ``threshold``."""
+    non-digits, and ``extra``: things the class drew that are not digits), each on at most ``max_train`` of the
+    training images. Both are judged on the test split and on fresh non-digits neither saw. Returns per model:
+    accuracy on the test split's real classes, and on the non-digits the share it turned away ("not a digit",
+    or below ``threshold`` confidence) and the share it answered with a class at or above ``threshold``."""
+    import dataclasses
+
     from ..core.spec import build_model
     from ..core.train import TrainConfig, Trainer
 
+    # two models, ``epochs`` each: on at most ``max_train`` training images, whatever the dataset's size
+    ds = dataclasses.replace(ds, train_x=ds.train_x[:max_train], train_y=ds.train_y[:max_train])
     k = len(ds.classes)
     fresh = non_digit_set(ds.test_x, 300, seed + 99)
     if extra is not None and len(extra):
