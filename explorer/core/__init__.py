@@ -27,6 +27,7 @@ from .evaluate import (
 )
 from .jobs import Job, JobCancelled, JobGroup, JobState
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
+from .lazy import lazy_face
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
 from .safejson import MAX_DEPTH, brief, parse_json
@@ -114,6 +115,7 @@ __all__ = [
     "evaluate",
     "format_summary",
     "get_preset",
+    "lazy_face",
     "load_checkpoint",
     "load_csv",
     "load_dataset",

@@ -1,12 +1,10 @@
 """The multi-user runtime that only the app needs: workspaces, the Ray workers, the database.
 
-The face is lazy: a name loads its module on first use, so the store does not start Ray and the
-launcher does not load torch."""
+The face is lazy: a name loads its module on first use, so opening the database does not start Ray."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..core.lazy import lazy_face
 
 _HOME = {
     "Cluster": "cluster",
@@ -31,13 +29,4 @@ _HOME = {
     "JobState": "workspace",
 }
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_face(__name__, _HOME)

@@ -1,12 +1,11 @@
 """Development tools: the benchmark, the Chromium driver for tests and benchmarks, the `cnn-explorer` launcher.
 
-The face is lazy: a name loads its module on first use, so the store does not start Ray and the
-launcher does not load torch."""
+The face is lazy: a name loads its module on first use, so naming the launcher does not load Playwright or
+the benchmark's code."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ..core.lazy import lazy_face
 
 _HOME = {
     "run_bench": "bench",
@@ -34,13 +33,4 @@ _HOME = {
     "streamlit_command": "launch",
 }
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_face(__name__, _HOME)
