@@ -604,14 +604,11 @@ class Cluster:
             threads = max(1, int(self.settings.cpus_per_run))
             args = (copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config, threads,
                     self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
-            h.actor = None
-            if h.run_id is not None:  # outlives this process; its lease ends it if no process takes it over
-                try:
-                    h.actor = self._run_actor.options(**opts, name=run_actor_name(h.owner, h.run_id),
-                                                      lifetime="detached").remote(*args)
-                except ValueError:  # the name is still held (an old tab's run of the same number): no takeover
-                    h.actor = None
-            if h.actor is None:
+            # named and detached, it outlives this process; its lease ends it if no process takes it over
+            named = {} if h.run_id is None else {"name": run_actor_name(h.owner, h.run_id), "lifetime": "detached"}
+            try:
+                h.actor = self._run_actor.options(**opts, **named).remote(*args)
+            except ValueError:  # the name is still held (an old tab's run of the same number): no takeover
                 h.actor = self._run_actor.options(**opts).remote(*args)
             h.status, h.submitted_at = RunStatus.QUEUED, time.monotonic()
             q.active = h

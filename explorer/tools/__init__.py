@@ -28,6 +28,7 @@ _HOME = {
     "draw_strokes": "browser",
     "digit_strokes": "browser",
     "first_minute": "browser",
+    "free_port": "browser",
     "main": "launch",
     "app_path": "launch",
     "streamlit_command": "launch",

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "chromium_available",
-           "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training", "open_draw_pad",
-           "draw_strokes", "digit_strokes", "first_minute"]
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "free_port",
+           "chromium_available", "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training",
+           "open_draw_pad", "draw_strokes", "digit_strokes", "first_minute"]
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -38,7 +38,8 @@ def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -54,7 +55,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, com
     are written to stderr (a test's report shows them), so a failure on another machine says what the server did.
     ``procs``, if given, receives the server's process (a test may stop it).
     """
-    port = _free_port()
+    port = free_port()
     args = [a.replace("{port}", str(port)) for a in command] if command else [
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
