@@ -164,9 +164,10 @@ with tabs[4]:
     panel("size", "How much data is enough?",
           "The default CNN trained on 10, 50, 100, 300 and all images per class, three times each (other images, "
           "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
-          "gets about the same number of updates. The three seeds train side by side, each on a worker of its own.",
-          lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": (seed,)}) for seed in range(3)],
-                   merge_data_size), size_render)
+          "gets about the same number of updates. The three seeds train side by side on workers of their own (on a "
+          "shared server, at most half its workers).",
+          lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": tuple(range(i, 3, n))})
+                    for n in [ws.side_by_side(3)] for i in range(n)], merge_data_size), size_render)
 with tabs[5]:
     rare = st.selectbox("The class that becomes rare", range(ds.num_classes), format_func=lambda i: ds.classes[i],
                         key="exp_rare")

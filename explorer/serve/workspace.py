@@ -290,6 +290,12 @@ class Workspace:
             adopted.append(run)
         return adopted
 
+    def side_by_side(self, most: int) -> int:
+        """How many parts of one job may train at once: on a cluster, half its workers (at least one), so one
+        student's experiment leaves room for the class's runs; in this process (one user), ``most``."""
+        cluster = self.cluster
+        return most if cluster is None else max(1, min(most, cluster.capacity() // 2))
+
     def start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of
         any model passed to it. ``fn`` should be a library function (it may travel to a worker process)."""

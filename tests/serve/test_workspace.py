@@ -177,3 +177,20 @@ def test_a_job_group_reads_as_one_job_and_its_first_error_ends_it():
     assert bad.parts[0].join(5) and bad.parts[0].error == "cancelled"  # the other part was stopped
     with pytest.raises(ValueError):
         JobGroup([], sum)
+
+
+def test_one_experiment_takes_at_most_half_the_workers_of_a_shared_cluster():
+    class Stand:  # a cluster of a given size (submit_run marks it as a cluster, not a lazy source)
+        def __init__(self, n):
+            self.n = n
+
+        def capacity(self):
+            return self.n
+
+        def submit_run(self, *a):
+            raise AssertionError("not used")
+
+    assert Workspace().side_by_side(3) == 3  # in this process: one user
+    assert Workspace(cluster=Stand(2)).side_by_side(3) == 1  # a 2-core server: the class's runs keep a worker
+    assert Workspace(cluster=Stand(4)).side_by_side(3) == 2
+    assert Workspace(cluster=Stand(16)).side_by_side(3) == 3
