@@ -133,11 +133,13 @@ def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, datase
     fill = {"CONFIG": f"CONFIG = json.loads({cfg_json!r})", "TV_DATASET": f"TV_DATASET = {tv!r}",
             "TV_OPTIONS": "TV_OPTIONS: dict = " + ('{"split": "balanced"}' if tv == "EMNIST" else "{}"),
             "TRANSPOSED": f"TRANSPOSED = {tv == 'EMNIST'}", "LAYERS": ",\n".join(_model_lines(spec)) + ","}
-    text = TEMPLATE.read_text().replace("MODEL_NAME", str(spec.get("name", "model")), 1)
-    text = text.replace("SPEC_JSON", json.dumps(spec), 1)
+    # user text (the name, the spec's strings) goes in only as escaped literals, never into the docstring raw
+    fill["MODEL_NAME"] = f"MODEL_NAME = {str(spec.get('name', 'model'))!r}"
+    fill["SPEC"] = f"SPEC = json.loads({json.dumps(spec)!r})"
+    text = TEMPLATE.read_text()
     if dataset == "mnist-5k":  # the embedded digits are 5,000 of MNIST's: the script trains on all of them
-        text = text.replace("\nSpec: ", "\nIt loads the full MNIST (the app's default data is 5,000 of its digits), "
-                            "so its figures differ a little.\n\nSpec: ", 1)
+        text = text.replace("\n\"\"\"\n", "\n\nIt loads the full MNIST (the app's default data is 5,000 of its digits), "
+                            "so its figures differ a little.\n\"\"\"\n", 1)
     out, skipping = [], False
     for line in text.splitlines():
         marker = line.partition("# export: ")[2]

@@ -1,9 +1,8 @@
-"""MODEL_NAME: exported from CNN Explorer. Runs with torch and torchvision only.
+"""A model exported from CNN Explorer (its name and spec: MODEL_NAME and SPEC below). Runs with torch and
+torchvision only.
 
 It trains the way the app does (same split, normalisation, optimiser, schedule, augmentation, batch order
 and initialisation for the seed), so on the same images it reaches the same weights.
-
-Spec: SPEC_JSON
 """
 from __future__ import annotations
 
@@ -18,6 +17,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn  # noqa: F401 (the app's code below uses Tensor)
 from torchvision import datasets
 
+MODEL_NAME = "model"  # export: MODEL_NAME
+SPEC = json.loads('{"layers": []}')  # export: SPEC
 CONFIG = json.loads('{"seed": 0}')  # export: CONFIG
 TV_DATASET = "MNIST"  # export: TV_DATASET
 TV_OPTIONS: dict = {}  # export: TV_OPTIONS
@@ -163,6 +164,7 @@ def main(data_dir="data"):
 
 
 if __name__ == "__main__":
+    print(MODEL_NAME)
     print(build_model())
     print("parameters:", sum(p.numel() for p in build_model().parameters()))
     main()

@@ -62,6 +62,19 @@ def test_the_exported_script_trains_to_the_apps_weights(settings, mnist5k, tmp_p
     assert len(val) == 10 and len(keep) == 90  # the app's split, carried in the script
 
 
+@pytest.mark.parametrize("name", ['say """hi"""', "a\\b\\", "two\nlines\n\"\"\"\nimport os; os._exit(3)",
+                                  "it's \"quoted\" \\N{BULLET} {braces}", '"""'])
+def test_a_name_with_quotes_backslashes_and_newlines_stays_text(name, tmp_path):
+    """The name (and the spec that carries it) enter the script as escaped literals: it compiles, runs no part
+    of the name, and gives the name back exactly."""
+    spec = {**get_preset("default"), "name": name, "description": name}
+    script = to_python(spec, dataset="mnist")
+    compile(script, "exported.py", "exec")  # a SyntaxError fails the test
+    mod = load_script(script, tmp_path)
+    assert mod.MODEL_NAME == name and mod.SPEC["description"] == name
+    assert name not in mod.__doc__
+
+
 def test_export_refuses_a_dataset_without_loader():
     with pytest.raises(SpecError, match="no torchvision loader"):
         to_python(get_preset("default"), dataset="my-digits.csv")
