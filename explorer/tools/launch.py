@@ -20,7 +20,8 @@ __all__ = ["main", "app_path", "streamlit_command"]
 # What .streamlit/config.toml says, given on the command line too, so that the settings hold wherever the
 # command is started from (Streamlit reads a config file from the working folder).
 SERVER_FLAGS = ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-                "--client.showSidebarNavigation", "false", "--server.maxUploadSize", "200",
+                "--client.showSidebarNavigation", "false",
+                "--client.showErrorDetails", "none", "--server.maxUploadSize", "200",
                 "--runner.postScriptGC", "false", "--server.fileWatcherType", "none"]
 
 

@@ -244,3 +244,19 @@ def test_the_startup_heap_is_frozen_once_so_collections_skip_it(monkeypatch):
     finally:
         gc.unfreeze()
         freeze_startup_heap.clear()
+
+
+def test_students_never_see_a_traceback_the_server_log_keeps_it():
+    """Streamlit shows an uncaught error's type, message and traceback (server paths, SQL) by default: the app's
+    settings and the cnn-explorer command both turn that to a generic sentence, under the name Streamlit reads."""
+    import tomllib
+
+    from streamlit import config
+
+    from explorer.tools.launch import SERVER_FLAGS
+
+    settings = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml").read_text())
+    assert settings["client"]["showErrorDetails"] == "none"
+    assert SERVER_FLAGS[SERVER_FLAGS.index("--client.showErrorDetails") + 1] == "none"
+    option = config._config_options_template["client.showErrorDetails"]
+    assert '"none"' in option.description  # still a value of this Streamlit's option
