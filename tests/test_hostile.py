@@ -396,3 +396,36 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     assert decoded == []  # refused from the zip's directory, before one image was decoded
     ds = load_image_zip(data, size=16)  # the size the sentence suggests (or smaller) loads
     assert ds.sizes()["train"] + ds.sizes()["val"] + ds.sizes()["test"] == 6000
+
+
+def test_the_grey_conversion_of_an_admitted_upload_stays_within_its_budget():
+    """A zip of many small images loaded in grey: the conversion works a chunk at a time (it made a 2.4 GB
+    int32 temporary for an upload the budget had admitted). Peak memory in a fresh process, and the result equals
+    PIL's own grey conversion of each image."""
+    mb, out = peak_rss_mb("""
+        import numpy as np, torch
+        from PIL import Image
+        from explorer.core.data import _stack_images
+        g = np.random.default_rng(0)
+        one = g.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        items = [(one, i % 2) for i in range(40_000)]  # 491 MB of RGB pixels, within the 512 MB budget
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the images themselves are the caller's
+        x, y = _stack_images(items, "L")
+        assert x.shape == (40_000, 1, 64, 64) and x.dtype == torch.uint8 and y[:4].tolist() == [0, 1, 0, 1]
+        ref = np.asarray(Image.fromarray(one).convert("L"))
+        print(int((x[0, 0].numpy().astype(int) - ref).__abs__().max()), int((x[-1] != x[0]).sum()))
+    """)
+    differ, changed = map(int, out.split())
+    assert differ == 0 and changed == 0  # PIL's luma, the same for every copy
+    assert mb < 400  # the 164 MB result and one chunk; the whole-batch conversion took over 1.9 GB more
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_the_chunked_conversion_equals_the_whole_batch_one(mode):
+    from explorer.core.data import _stack_images
+
+    g = np.random.default_rng(1)
+    items = [(g.integers(0, 256, (5, 5, 3), dtype=np.uint8), i % 3) for i in range(23)]
+    whole, y = _stack_images(items, mode, chunk_bytes=1 << 30)
+    parts, y2 = _stack_images(items, mode, chunk_bytes=5 * 5 * 3 * 4 * 4)  # four images a chunk
+    assert torch.equal(whole, parts) and torch.equal(y, y2) and whole.shape[1] == (1 if mode == "L" else 3)

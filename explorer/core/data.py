@@ -568,10 +568,23 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
     return images, any_colour
 
 
-def _stack_images(items: list[tuple[np.ndarray, int]], mode: str) -> tuple[Tensor, Tensor]:
-    """(N, C, S, S) uint8 images and their labels; grey ("L") with the luma weights PIL uses."""
-    x = torch.as_tensor(np.stack([a for a, _ in items])).permute(0, 3, 1, 2)  # (N, 3, S, S)
-    if mode == "L":
-        w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
-        x = ((x.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
-    return x.contiguous(), torch.tensor([lab for _, lab in items], dtype=torch.long)
+STACK_CHUNK_BYTES = 16 << 20  # the colour conversion's temporaries (int32 RGB) per chunk of images
+
+
+def _stack_images(items: list[tuple[np.ndarray, int]], mode: str,
+                  chunk_bytes: int = STACK_CHUNK_BYTES) -> tuple[Tensor, Tensor]:
+    """(N, C, S, S) uint8 images and their labels; grey ("L") with the luma weights PIL uses.
+
+    The images are copied into the result a chunk at a time, so the conversion's temporaries (int32 RGB, four
+    times the images' own bytes) stay within ``chunk_bytes`` whatever the upload's size: the memory an upload
+    takes is the budget that admitted it, plus one chunk."""
+    s = items[0][0].shape[0] if items else 0
+    out = torch.empty(len(items), 1 if mode == "L" else 3, s, s, dtype=torch.uint8)
+    w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
+    step = max(1, chunk_bytes // max(s * s * 3 * 4, 1))
+    for i in range(0, len(items), step):
+        part = torch.as_tensor(np.stack([a for a, _ in items[i:i + step]])).permute(0, 3, 1, 2)  # (n, 3, S, S)
+        if mode == "L":
+            part = ((part.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+        out[i:i + len(part)] = part
+    return out, torch.tensor([lab for _, lab in items], dtype=torch.long)
