@@ -9,6 +9,7 @@ from explorer.interpret import (
     REGULARIZERS,
     compare_regularizers,
     conv_layers,
+    filter_chunk,
     filter_images,
     layer_channels,
     load_pretrained,
@@ -20,6 +21,7 @@ from pages._state import workspace
 from pages._widgets import inspect_context, job_status
 
 JOB = "filter_job"  # this session's running or finished Job
+PLAN = "filter_plan"  # what the last Generate was estimated to cost, or why it was refused
 st.title("Filter images")
 st.caption("Gradient ascent in input space: start from noise and change the image, not the weights, until one "
            "channel fires as hard as it can. All channels are optimised together as one batch.")
@@ -68,8 +70,16 @@ def start(kind: str) -> None:
     layer_, steps, lr = ss["fv_layer"], int(ss["fv_steps"]), float(ss["fv_lr"])
     n = layer_channels(model, layer_, shape)
     ws = workspace()
+    count = max(1, min(int(ss.get(f"fv_count-{n}", 1)), n)) if kind == "all" else 1
+    try:  # estimated before it starts: the channels go in chunks that fit the view budget, or it is refused
+        chunk = filter_chunk(model, tuple(shape), count)
+    except ValueError as e:
+        ss[PLAN] = ("error", f"Not started: {e}.")
+        return
+    chunks = -(-count // chunk)
+    ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the server's "
+                        "memory for one job." if chunks > 1 else "")
     if kind == "all":
-        count = max(1, min(int(ss.get(f"fv_count-{n}", 1)), n))
         job = ws.start_job(f"{model_name}-{layer_}", filter_images, model, layer_, count, shape, steps, lr,
                            ss["fv_reg"], ds)
     else:
@@ -85,6 +95,11 @@ b[0].button("Generate", type="primary", icon=":material/auto_awesome:", on_click
 b[2].number_input("Channel", 0, n_ch - 1, 0, key=f"fv_channel-{n_ch}")
 b[1].button("Compare regularisers", on_click=start, args=("compare",), disabled=busy,
             help="The same channel with each regulariser, side by side")
+
+
+kind_, plan = st.session_state.get(PLAN, ("info", ""))
+if plan:
+    getattr(st, kind_)(plan)
 
 
 @st.fragment(run_every=0.5 if busy else None)

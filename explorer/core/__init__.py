@@ -18,14 +18,16 @@ from .data import (
 )
 from .evaluate import (
     Confusion,
+    activation_bytes,
     confusion_matrix,
     eval_mode,
     evaluate,
+    fitting_batch,
     model_device,
     predict_proba,
     require_image_classifier,
 )
-from .jobs import Job, JobCancelled, JobGroup, JobState
+from .jobs import Job, JobCancelled, JobGroup, JobState, time_limit_sentence
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
@@ -103,6 +105,7 @@ __all__ = [
     "Summary",
     "TrainConfig",
     "Trainer",
+    "activation_bytes",
     "augment_batch",
     "brief",
     "budget",
@@ -113,6 +116,7 @@ __all__ = [
     "default_data_dir",
     "eval_mode",
     "evaluate",
+    "fitting_batch",
     "format_summary",
     "get_preset",
     "lazy_face",
@@ -138,6 +142,7 @@ __all__ = [
     "snapshot_cap",
     "summarize",
     "thin_snapshots",
+    "time_limit_sentence",
     "train",
     "validate_spec",
     "words",

@@ -19,6 +19,7 @@ models of a workspace   ``EXPLORER_MAX_MODELS``         24
 a session's uploads     ``EXPLORER_MAX_UPLOADS_MB``     512 MB, all its uploaded datasets together
 runs waiting per owner  ``EXPLORER_MAX_QUEUED_RUNS``    3 (beside the one in the workers)
 one run's time          ``EXPLORER_MAX_RUN_MINUTES``    30 minutes of a worker
+one job's time          ``EXPLORER_MAX_JOB_MINUTES``    10 minutes (filter images, experiments, attacks)
 ======================  ==============================  ==========================================
 """
 
@@ -47,13 +48,15 @@ class Budget:
     uploads_mb: int = 512
     queued_runs: int = 3
     run_minutes: int = 30
+    job_minutes: int = 10
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
            "dataset_mb": "EXPLORER_MAX_DATASET_MB", "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
            "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES",
            "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
-           "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES"}
+           "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
+           "job_minutes": "EXPLORER_MAX_JOB_MINUTES"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -11,11 +12,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .budget import budget
 from .data import normalize
 from .spec import output_logits_to_classes
 
 __all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
-           "model_device"]
+           "model_device", "activation_bytes", "fitting_batch"]
+
+GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -45,13 +49,55 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was)
 
 
+def activation_bytes(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size) -> int:
+    """Bytes (float32) of the input and every layer's output for one image of ``input_shape (C, H, W)``: an upper
+    bound on what one image costs a forward pass. Measured with one forward pass of a blank image."""
+    total = [4 * math.prod(input_shape)]
+
+    def count(_m: nn.Module, _i: Any, out: Any) -> None:
+        if isinstance(out, Tensor):
+            total[0] += out.numel() * 4
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            model(torch.zeros(1, *input_shape, device=model_device(model)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
+def fitting_batch(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size, most: int = 1000,
+                  grads: bool = False, max_bytes: int | None = None) -> int:
+    """How many images one pass of ``model`` may take (at most ``most``) so that what it holds stays within
+    ``max_bytes`` (default: the server's view budget, ``EXPLORER_MAX_VIEW_MB``); ``grads`` for a pass that
+    back-propagates. A model for which one image is over the budget is refused with a sentence."""
+    limit = max_bytes if max_bytes is not None else budget().view_bytes
+    per = activation_bytes(model, input_shape) * (GRAD_FACTOR if grads else 1)
+    if per > limit:
+        raise ValueError(f"one image takes {per / 2**20:,.0f} MB in this model{' with its gradients' if grads else ''}"
+                         f", over the {limit >> 20:,} MB that one view or job may hold: pick an earlier layer, fewer "
+                         "or narrower layers, or a smaller input")
+    return max(1, min(most, limit // max(per, 1)))
+
+
+def _batch(model: nn.Module, x: Tensor, batch_size: int | None) -> int:
+    """The batch size to use: the caller's, or the largest (up to 1,000) that fits the view budget."""
+    if batch_size is not None:
+        return batch_size
+    return 1 if len(x) <= 1 else fitting_batch(model, tuple(x.shape[1:]), most=min(1000, len(x)))
+
+
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[float],
-                  std: tuple[float, ...] | list[float], batch_size: int = 1000) -> Tensor:
-    """Class probabilities ``(N, K)`` on the CPU for uint8 images ``(N, C, H, W)``."""
+                  std: tuple[float, ...] | list[float], batch_size: int | None = None) -> Tensor:
+    """Class probabilities ``(N, K)`` on the CPU for uint8 images ``(N, C, H, W)``, in batches that fit the view
+    budget (:func:`fitting_batch`) unless ``batch_size`` is given."""
     if x.dtype != torch.uint8 or x.ndim != 4:
         raise ValueError(f"expected uint8 images (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
     dev = model_device(model)
+    batch_size = _batch(model, x, batch_size)
     out = []
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
@@ -62,11 +108,13 @@ def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[fl
 
 @torch.no_grad()
 def evaluate(model: nn.Module, x: Tensor, y: Tensor, mean: tuple[float, ...] | list[float],
-             std: tuple[float, ...] | list[float], batch_size: int = 1000) -> tuple[float, float]:
-    """Mean cross-entropy loss and accuracy (0..1) of ``model`` on uint8 ``x (N, C, H, W)``, labels ``y (N,)``."""
+             std: tuple[float, ...] | list[float], batch_size: int | None = None) -> tuple[float, float]:
+    """Mean cross-entropy loss and accuracy (0..1) of ``model`` on uint8 ``x (N, C, H, W)``, labels ``y (N,)``, in
+    batches that fit the view budget unless ``batch_size`` is given."""
     if len(x) != len(y) or len(y) == 0:
         raise ValueError(f"need as many labels as images (and at least one), got {len(x)} images, {len(y)} labels")
     dev = model_device(model)
+    batch_size = _batch(model, x, batch_size)
     loss = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.long)
     with eval_mode(model):

@@ -8,11 +8,17 @@ import threading
 import time
 from typing import Any
 
-__all__ = ["Job", "JobCancelled", "JobGroup", "JobState"]
+__all__ = ["Job", "JobCancelled", "JobGroup", "JobState", "time_limit_sentence"]
 
 
 class JobCancelled(Exception):
     """Raised from a job's progress callback once the job has been cancelled."""
+
+
+def time_limit_sentence(seconds: float) -> str:
+    """Why a job was stopped by its time limit, and what to change."""
+    return (f"stopped after {seconds / 60:g} minutes, the server's time limit for one job (EXPLORER_MAX_JOB_MINUTES): "
+            "ask for less (fewer channels, steps or images, a smaller model) and try again")
 
 
 class JobState:
@@ -35,12 +41,16 @@ class Job(JobState):
 
     ``fn(progress)`` gets a callback ``progress(done, total)``; the page polls ``progress``, ``result`` and
     ``error`` (a sentence) from a fragment. No UI calls happen in the thread. ``cancel()`` ends it at its next
-    progress report.
+    progress report. With ``max_seconds``, a job still going after that long ends at its next progress report
+    with a sentence that names the limit (``EXPLORER_MAX_JOB_MINUTES``); a worker process that runs it is killed
+    by its cluster if it reports nothing past the limit.
     """
 
-    def __init__(self, name: str, fn: Any) -> None:
+    def __init__(self, name: str, fn: Any, max_seconds: float | None = None) -> None:
         super().__init__()
         self.name = name
+        self.max_seconds = max_seconds
+        self._deadline = None if not max_seconds else time.monotonic() + max_seconds
         self._cancelled = threading.Event()
         self._thread = threading.Thread(target=self._run, args=(fn,), daemon=True, name=f"explorer-job-{name}")
         self._thread.start()
@@ -48,6 +58,8 @@ class Job(JobState):
     def _progress(self, done: int, total: int) -> None:
         if self._cancelled.is_set():
             raise JobCancelled("cancelled")
+        if self._deadline is not None and time.monotonic() > self._deadline:
+            raise JobCancelled(time_limit_sentence(self.max_seconds or 0))
         self.done_steps, self.total_steps = done, max(total, 1)
 
     def cancel(self) -> None:
@@ -56,8 +68,8 @@ class Job(JobState):
     def _run(self, fn: Any) -> None:
         try:
             self.result = fn(self._progress)
-        except JobCancelled:
-            self.error = "cancelled"
+        except JobCancelled as e:
+            self.error = str(e) or "cancelled"
         except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
             self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
         finally:

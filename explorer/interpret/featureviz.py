@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..core.evaluate import eval_mode, model_device
+from ..core.evaluate import eval_mode, fitting_batch, model_device
 from ..core.train import Augment, augment_batch
 from .inspect import named_layers
 
-__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "channel_activation", "layer_channels",
+__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "filter_chunk", "channel_activation", "layer_channels",
            "top_activating", "filter_images", "compare_regularizers",
            "to_display", "PRETRAINED", "load_pretrained"]
 
@@ -110,12 +110,17 @@ def _parametrise(n: int, shape: tuple[int, ...], fourier: bool, gen: torch.Gener
 def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None = None,
                       input_shape: list[int] | tuple[int, ...] | None = None, steps: int = 128, lr: float = 0.05,
                       regularizer: str = "none", seed: int = 0, l2: float = 0.05, blur_every: int = 4,
-                      on_progress: Callable[[int, int], None] | None = None) -> FilterImages:
+                      on_progress: Callable[[int, int], None] | None = None,
+                      max_bytes: int | None = None) -> FilterImages:
     """Optimise one input per channel of ``layer`` to maximise that channel's mean activation.
 
     ``input_shape`` defaults to ``model.spec["input_shape"]``. ``regularizer`` is one of
     none, l2 (decay towards grey), blur (every ``blur_every`` steps), jitter (random shift, scale, rotation
     each step) and fourier (optimise a 1/f-scaled spectrum). Returns images in the normalised input space.
+
+    The channels are optimised in chunks whose activations and gradients stay within ``max_bytes`` (default: the
+    server's view budget), so every channel of a 4,096-channel layer costs time, not gigabytes; a model for which
+    one image is over the budget is refused with a sentence (:func:`explorer.core.evaluate.fitting_batch`).
     """
     if regularizer not in REGULARIZERS:
         raise ValueError(f"regularizer must be one of {', '.join(REGULARIZERS)}, got {regularizer!r}")
@@ -124,17 +129,43 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
     shape = tuple(input_shape or getattr(model, "spec", {}).get("input_shape") or ())
     if len(shape) != 3:
         raise ValueError("give input_shape (C, H, W): this model does not carry a spec")
+    probe = layer_channels(model, layer, shape)
+    chans = list(range(probe)) if channels is None else list(channels)
+    if not chans or min(chans) < 0 or max(chans) >= probe:
+        raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
+    chunk = filter_chunk(model, shape, len(chans), max_bytes)
     dev = model_device(model)
     gen = torch.Generator(device="cpu").manual_seed(seed)
+    aug_gen = torch.Generator(device=dev).manual_seed(seed)
+    parts = []
+    n_chunks = -(-len(chans) // chunk)
+    for k in range(n_chunks):
+        def step(done: int, _total: int, k: int = k) -> None:
+            if on_progress is not None:
+                on_progress(k * steps + done, n_chunks * steps)
+
+        parts.append(_ascend(model, layer, chans[k * chunk:(k + 1) * chunk], shape, steps, lr, regularizer,
+                             (gen, aug_gen), l2, blur_every, step))
+    images, start, end = (torch.cat([p[i] for p in parts]) for i in range(3))
+    return FilterImages(layer, chans, images, start, end, regularizer)
+
+
+def filter_chunk(model: nn.Module, input_shape: tuple[int, ...], count: int, max_bytes: int | None = None) -> int:
+    """How many channels' images are optimised together: as many as fit the view budget with their gradients
+    (at most ``count``). A ValueError with a sentence when not even one fits."""
+    return fitting_batch(model, input_shape, most=count, grads=True, max_bytes=max_bytes)
+
+
+def _ascend(model: nn.Module, layer: str, chans: list[int], shape: tuple[int, ...], steps: int, lr: float,
+            regularizer: str, gens: tuple[torch.Generator, torch.Generator], l2: float, blur_every: int,
+            on_step: Callable[[int, int], None]) -> tuple[Tensor, Tensor, Tensor]:
+    """Gradient ascent for one chunk of channels: their images ``(n, C, H, W)`` (CPU), start and end activations."""
+    dev = model_device(model)
+    gen, aug_gen = gens
     with eval_mode(model), _frozen(model):
-        probe = layer_channels(model, layer, shape)
-        chans = list(range(probe)) if channels is None else list(channels)
-        if not chans or min(chans) < 0 or max(chans) >= probe:
-            raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
         param, image = _parametrise(len(chans), shape, regularizer == "fourier", gen, dev)
         opt = torch.optim.Adam([param], lr=lr)
         jitter = Augment(rotation=5, shift=max(1, round(shape[1] / 14)) / shape[1], scale=0.95)
-        aug_gen = torch.Generator(device=dev).manual_seed(seed)
         with torch.no_grad():
             start = channel_activation(model, layer, image(), chans)
         for step in range(steps):
@@ -151,12 +182,11 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
             if regularizer == "blur" and (step + 1) % blur_every == 0:
                 with torch.no_grad():
                     param.copy_(_gaussian_blur(param))
-            if on_progress is not None:
-                on_progress(step + 1, steps)
+            on_step(step + 1, steps)
         with torch.no_grad():
             final = image().detach()
             end = channel_activation(model, layer, final, chans)
-    return FilterImages(layer, chans, final.cpu(), start.cpu(), end.cpu(), regularizer)
+    return final.cpu(), start.cpu(), end.cpu()
 
 
 @contextmanager
@@ -180,16 +210,27 @@ def layer_channels(model: nn.Module, layer: str, input_shape: list[int] | tuple[
 
 
 @torch.no_grad()
-def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_size: int = 1000) -> Tensor:
-    """Indices ``(C, k)`` of the images in normalised ``x (N, C, H, W)`` that most excite each channel."""
-    scores = []
+def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_size: int | None = None,
+                   max_bytes: int | None = None) -> Tensor:
+    """Indices ``(C, k)`` of the images in normalised ``x (N, C, H, W)`` that most excite each channel.
+
+    The images go through in batches whose activations fit the view budget (``max_bytes``; the caller's
+    ``batch_size`` if given), and only the best ``k`` per channel are kept between batches."""
     dev = model_device(model)
+    if batch_size is None:
+        batch_size = fitting_batch(model, tuple(x.shape[1:]), most=min(1000, max(len(x), 1)), max_bytes=max_bytes)
+    best: tuple[Tensor, Tensor] | None = None  # (k, C) scores and their image indices
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
             a = _layer_output(model, layer, x[i:i + batch_size].to(dev))
-            scores.append((a.flatten(2).mean(2) if a.ndim > 2 else a).cpu())
-    s = torch.cat(scores)  # (N, C)
-    return s.topk(min(k, len(s)), dim=0).indices.T.contiguous()
+            s = (a.flatten(2).mean(2) if a.ndim > 2 else a).cpu().T  # (C, b)
+            idx = torch.arange(i, i + s.shape[1]).expand_as(s)
+            if best is not None:
+                s, idx = torch.cat([best[0], s], 1), torch.cat([best[1], idx], 1)
+            top = s.topk(min(k, s.shape[1]), dim=1)
+            best = (top.values, idx.gather(1, top.indices))
+    assert best is not None, "no images"
+    return best[1].contiguous()
 
 
 def filter_images(model: nn.Module, layer: str, count: int, input_shape: list[int] | tuple[int, ...], steps: int,
@@ -255,8 +296,9 @@ def load_pretrained(name: str, weights: str | Path | None = None) -> nn.Module:
     ctor, fname = PRETRAINED[name]
     path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
     if not path.is_file():
-        raise ValueError(f"{name}'s pretrained weights are not on this machine (looked for {path}); copy "
-                         f"{fname} there from a machine with a network (torchvision downloads it to the same place)")
+        raise ValueError(f"{name}'s pretrained weights are not on this server: its administrator can copy {fname} "
+                         "into torch's hub/checkpoints folder ($TORCH_HOME) from a machine with a network (torchvision "
+                         "downloads it to the same place)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a refused pickle or a corrupt file

@@ -37,7 +37,7 @@ from torch import nn
 
 from ..core.budget import budget
 from ..core.data import Dataset
-from ..core.jobs import Job, JobState
+from ..core.jobs import Job, JobState, time_limit_sentence
 from ..core.train import (
     DONE,
     RunStatus,
@@ -53,6 +53,7 @@ from ..core.train import (
 __all__ = ["Cluster", "ClusterSettings", "Presence", "RemoteTrainer", "RemoteJob", "QueueInfo", "cap_gpu_memory",
            "run_actor_name"]
 
+JOB_GRACE_S = 30.0  # a job past its time limit that has not reported (and so not stopped itself) is killed after this
 
 
 @dataclass
@@ -242,13 +243,14 @@ class _JobWorker:
     :class:`explorer.serve.workspace.Job` there (cancelling kills the actor)."""
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int,
-                 lease_s: float, *datasets: dict[str, Any]) -> None:
+                 lease_s: float, max_seconds: float | None, *datasets: dict[str, Any]) -> None:
         torch.set_num_threads(max(1, threads))
         data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
         args = tuple(data[a.index] if isinstance(a, _DatasetSlot) else a for a in args)
         kwargs = {k: data[v.index] if isinstance(v, _DatasetSlot) else v for k, v in kwargs.items()}
         self.lease = _Lease(lease_s, _expire_worker)
-        self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs))
+        self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs),
+                       max_seconds=max_seconds)
 
     def poll(self) -> dict[str, Any]:
         self.lease.renew()
@@ -402,6 +404,8 @@ class RemoteJob(JobState):
         self.id, self.cluster, self.owner, self.name = cluster._new_id(), cluster, owner, name
         self.started = False
         self.actor: Any = None
+        self.max_seconds: float | None = None
+        self.deadline: float | None = None  # monotonic: past it, the keeper kills the worker
         self._done = threading.Event()
 
     def cancel(self) -> None:
@@ -645,10 +649,15 @@ class Cluster:
             return ([q.active] if q and q.active else []) + (list(q.waiting) if q else [])
 
     # -- jobs --
-    def submit_job(self, owner: str, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> RemoteJob:
+    def submit_job(self, owner: str, name: str, fn: Callable[..., Any], *args: Any, max_seconds: float | None = None,
+                   **kwargs: Any) -> RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` in a worker. ``fn`` must be importable (a library
-        function); arguments are copies (a model passed here is the job's own); datasets go by the object store."""
+        function); arguments are copies (a model passed here is the job's own); datasets go by the object store.
+        ``max_seconds``: the job ends with a sentence at its first progress report past it, and its worker is
+        killed if it reports nothing for :data:`JOB_GRACE_S` more."""
         job = RemoteJob(self, owner, name)
+        job.max_seconds = max_seconds
+        job.deadline = None if not max_seconds else time.monotonic() + max_seconds + JOB_GRACE_S
         refs: list[Any] = []
 
         def slot(a: Any) -> Any:
@@ -660,7 +669,7 @@ class Cluster:
         with self._lock:
             args_, kwargs_ = tuple(slot(a) for a in args), {k: slot(v) for k, v in kwargs.items()}
             job.actor = self._job_actor.options(num_cpus=self.settings.cpus_per_run).remote(
-                fn, args_, kwargs_, max(1, int(self.settings.cpus_per_run)), self.settings.lease_s, *refs)
+                fn, args_, kwargs_, max(1, int(self.settings.cpus_per_run)), self.settings.lease_s, max_seconds, *refs)
             self._jobs[job.id] = job
         return job
 
@@ -753,6 +762,11 @@ class Cluster:
         for owner in self.owners():
             if not self.is_alive(owner):
                 self.end_owner(owner)
+        now = time.monotonic()
+        with self._lock:
+            late = [j for j in self._jobs.values() if j.deadline is not None and now > j.deadline]
+        for j in late:  # a job that stopped reporting past its limit: its worker is killed
+            self._end_job(j, time_limit_sentence(j.max_seconds or 0))
         with self._lock:
             for h in self._runs.values():
                 if h.id not in self._out and h.actor is not None:

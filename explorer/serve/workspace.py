@@ -299,14 +299,16 @@ class Workspace:
     def start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of
         any model passed to it. ``fn`` should be a library function (it may travel to a worker process)."""
+        limit_s = budget().job_minutes * 60.0  # as runs have theirs: a job ends with a sentence past it
         if self.cluster is not None:
-            return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, **kwargs)
+            return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, max_seconds=limit_s,
+                                           **kwargs)
 
         def own(a: Any) -> Any:
             return copy.deepcopy(a) if isinstance(a, nn.Module) else a
 
         args, kwargs = tuple(own(a) for a in args), {k: own(v) for k, v in kwargs.items()}
-        return Job(name, lambda progress: fn(*args, progress=progress, **kwargs))
+        return Job(name, lambda progress: fn(*args, progress=progress, **kwargs), max_seconds=limit_s)
 
     def close(self) -> None:
         """Stop every run and job of this workspace (the owner is gone)."""

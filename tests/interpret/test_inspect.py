@@ -126,8 +126,9 @@ def test_pretrained_weights_come_from_a_local_file_only(tmp_path, monkeypatch):
     import torchvision
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    with pytest.raises(ValueError, match="not on this machine"):
+    with pytest.raises(ValueError, match="not on this server") as e:
         load_pretrained("resnet18")
+    assert str(tmp_path) not in str(e.value)  # a student's message names no server path
     (tmp_path / "checkpoints").mkdir()
     good = torchvision.models.resnet18(weights=None).state_dict()
     torch.save(good, tmp_path / "checkpoints" / "resnet18-f37072fd.pth")
