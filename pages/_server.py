@@ -18,7 +18,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from explorer.core import Dataset
-    from explorer.serve import Cluster, Presence, WorkspaceStore
+    from explorer.serve import BackgroundSaver, Cluster, Presence, WorkspaceStore
 
 __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "session_id", "session_alive",
            "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET"]
@@ -130,6 +130,7 @@ class Server:
         self._presence: Presence | None = None
         self._store: WorkspaceStore | None | bool = False  # False: not opened yet; None: cannot be opened now
         self._store_failed_at = 0.0
+        self._saver: BackgroundSaver | None = None
         self._datasets: dict[tuple[str, str | None], Dataset] = {}
         self._dataset_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.phase = "waiting to start"
@@ -253,6 +254,15 @@ class Server:
                     print(f"workspaces are not saved for now: {e}", file=sys.stderr)
                     self._store, self._store_failed_at = None, time.monotonic()
             return self._store  # type: ignore[return-value]
+
+    def saver(self) -> BackgroundSaver:
+        """Saves the database did not take within about a second, retried in the background until it does."""
+        with self._lock:
+            if self._saver is None:
+                from explorer.serve import BackgroundSaver
+
+                self._saver = BackgroundSaver(self.store)
+            return self._saver
 
 
 @st.cache_resource(show_spinner=False)

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
-from explorer.serve import StaleWorkspaceError, Workspace
+from explorer.serve import SaveOutcome, StaleWorkspaceError, Workspace
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -101,13 +101,19 @@ def _fingerprint(ws: Workspace) -> str:
 
 def save_workspace(every_s: float = 15.0) -> None:
     """Save the workspace when something changed (and every ``every_s`` while a run trains, so that a reload
-    finds its latest weights). Called at the end of every full run of the app."""
+    finds its latest weights). Called at the end of every full run of the app.
+
+    A database that does not take the save within about a second (locked, busy, out of reach) never holds the
+    page: the save is handed to the server's background saver, which writes it as soon as it can; the page
+    says so, and later saves join it there until it is written."""
     store, ws_id = workspace_store(), st.session_state.get(WS_ID)
     ws = st.session_state.get(WS)
     if ws is not None:
         ws.settle()  # ended runs keep their results and let their trainers go
     if store is None or not ws_id or ws is None:
         return
+    saver = server().saver()
+    _take_background_outcome(saver.take(ws_id))
     fp = _fingerprint(ws)
     last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
     training = any(e.active_run is not None for e in ws.models.values())
@@ -115,18 +121,44 @@ def save_workspace(every_s: float = 15.0) -> None:
         return
     if not ws.models and not st.session_state.get(UPLOADS) and not last_fp:
         return  # nothing worth keeping yet: no row for every visitor who only looks
+    settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
     try:
-        settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
-        st.session_state[WS_VERSION] = store.save(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
-                                                  version=st.session_state.get(WS_VERSION))
+        payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}))
+    except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
+        st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
+        return
+    try:
+        if saver.pending(ws_id):  # an earlier save still waits for the database: this one joins it
+            saver.submit(payload, st.session_state.get(WS_VERSION))
+            st.session_state[WS_SAVED] = (fp, time.time())
+            return
+        st.session_state[WS_VERSION] = store.write(payload, version=st.session_state.get(WS_VERSION))
         st.session_state[WS_SAVED] = (fp, time.time())
     except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
             st.warning(f"Not saved: {e}.")
         st.session_state[WS_SAVED] = ("stale", time.time())
-    except ValueError as e:  # the database did not take it (busy, full, gone): the work stays here, tried again
-        st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at your "
-                   "next step.", icon=":material/cloud_off:")
+    except ValueError as e:  # the database did not take it (busy, full, gone): it is saved in the background
+        try:
+            saver.submit(payload, st.session_state.get(WS_VERSION))
+        except ValueError:  # too many saves wait already: kept in this tab
+            st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at "
+                       "your next step.", icon=":material/cloud_off:")
+            return
+        st.session_state[WS_SAVED] = (fp, time.time())
+        st.info("The database is busy just now: your work is kept here and will be saved in the background as soon "
+                "as it answers.", icon=":material/cloud_sync:")
+
+
+def _take_background_outcome(outcome: SaveOutcome | None) -> None:
+    """What the background saver did with this workspace's save: its new version, or why it was not written."""
+    if outcome is None:
+        return
+    if outcome.version is not None:
+        st.session_state[WS_VERSION] = outcome.version
+    elif outcome.error:
+        st.warning(f"Not saved: {outcome.error}.")
+        st.session_state[WS_SAVED] = ("stale", time.time())
 
 
 def workspace() -> Workspace:

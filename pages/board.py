@@ -42,7 +42,11 @@ def board_figure(rows: list[dict]) -> go.Figure:
 
 @st.fragment(run_every=3.0)
 def board() -> None:
-    rows = store.board(code)
+    try:
+        rows = store.board(code)
+    except ValueError as e:  # the database is busy or out of reach: a sentence, and the next refresh tries again
+        st.warning(f"{e}.")
+        return
     if not rows:
         st.info(f"Nothing published to **{code}** yet. This board refreshes itself every few seconds.")
         return
@@ -70,8 +74,17 @@ def board() -> None:
 
 
 def show_run(r: dict) -> None:
-    """One published run, read-only: its curves and its network's summary."""
+    """One published run, read-only: its curves and its network's summary (read for this entry only)."""
     st.subheader(f"{md_text(r['name'])}: {r['accuracy']:.1%} with {r['params']:,} parameters")
+    try:
+        full = store.board_entry(code, r["id"])
+    except ValueError as e:
+        st.warning(f"{e}.")
+        return
+    if full is None:
+        st.caption("This entry is no longer on the board.")
+        return
+    r = {**r, **full}
     c1, c2 = st.columns(2)
     label = html.escape(r["name"])
     c1.plotly_chart(training_curves([(label, r["history"])], "loss", 0.6), key="board-loss")
@@ -89,10 +102,14 @@ def teacher_tools() -> None:
                             help="Given on the Lesson page when the lesson was saved with this class code.")
         if not key:
             return
-        if not store.is_teacher(code, key):
-            st.error("That is not the teacher key of this class board.")
+        try:
+            if not store.is_teacher(code, key):
+                st.error("That is not the teacher key of this class board.")
+                return
+            rows = store.board(code)
+        except ValueError as e:
+            st.warning(f"{e}.")
             return
-        rows = store.board(code)
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         pick = c1.selectbox("Entry", rows, format_func=lambda r: f"{r['name']} · {r['accuracy']:.1%}", key="board_hide")
         if c2.button("Hide it", disabled=pick is None, key="board_hide_btn"):

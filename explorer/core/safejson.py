@@ -11,10 +11,21 @@ import json
 import math
 from typing import Any
 
-__all__ = ["parse_json", "brief", "MAX_DEPTH"]
+__all__ = ["parse_json", "brief", "bounded_name", "MAX_DEPTH", "MAX_NAME_CHARS"]
+
+MAX_NAME_CHARS = 80  # a model's, a dataset's or an upload's name, wherever it enters
 
 MAX_DEPTH = 64  # far deeper than any spec, lesson or checkpoint header we write
 MAX_INT_DIGITS = 30
+
+
+def bounded_name(text: Any, most: int = MAX_NAME_CHARS, default: str = "unnamed") -> str:
+    """A name as it may enter the app: one line of printable text, at most ``most`` characters, trimmed with an
+    ellipsis (``default`` when nothing is left). The same on every database, so no name is ever refused by one."""
+    clean = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
+    if not clean:
+        return default
+    return clean if len(clean) <= most else clean[:most - 1].rstrip() + "…"
 
 
 def brief(v: Any) -> str:

@@ -30,13 +30,12 @@ from .layers import (
     fmt_shape,
     skip_stride,
 )
-from .safejson import brief
+from .safejson import MAX_NAME_CHARS, brief
 
 __all__ = [
     "MAX_PARAMS",
     "MAX_ACTIVATIONS",
     "MAX_SPEC_BYTES",
-    "MAX_NAME_CHARS",
     "parse_spec_bytes",
     "LayerSummary",
     "Summary",
@@ -54,7 +53,6 @@ MAX_LAYERS = 200
 MAX_INPUT_SIDE = 1024
 MAX_INPUT_CHANNELS = 16
 MAX_SPEC_BYTES = 1_000_000  # a spec file or text: the largest preset is about 2 KB
-MAX_NAME_CHARS = 80
 MAX_DESCRIPTION_CHARS = 4_000
 
 # --- layer records: canonical args, shapes, params, mult-adds, receptive field ----------

@@ -14,46 +14,39 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
-from ..core.safejson import parse_json
+from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
-from ..interpret.trust import NOT_A_DIGIT_LABEL
+from .classroom import ClassRecords, StoreError
 from .workspace import ModelEntry, Run, Workspace
 
-__all__ = ["WorkspaceStore", "SavedWorkspace", "StoreError", "StaleWorkspaceError", "default_state_dir", "dataset_to_bytes",
+__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError",
+           "default_state_dir", "dataset_to_bytes",
            "dataset_from_bytes"]
 
 ID_BYTES = 18  # 144 random bits: the id is the only key to the work
-
-
-class StoreError(ValueError):
-    """A workspace that cannot be saved or read, with the reason in a sentence."""
 
 
 class StaleWorkspaceError(StoreError):
     """Another tab or machine saved the workspace since this writer read it."""
 
 
-MAX_BOARD_ENTRIES = 200  # runs on one class's board
-MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
+MAX_STORED_NAME = 200  # the name columns' width (explorer/serve/migrations)
+BUSY_TIMEOUT_S = 1.0  # the longest a page waits on a locked database; a save not taken then is retried in the background
 MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs this store wrote or read, so an unchanged one is not written again
-
-
-def _key_hash(class_code: str, key: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(f"{class_code}\0{key}".encode()).hexdigest()
 
 
 def _digest(data: bytes) -> str:
@@ -71,6 +64,25 @@ def _digest(data: bytes) -> str:
     return h.hexdigest()
 
 STALE = "this workspace was saved from another tab or machine meanwhile; reload to see it"
+
+
+def db_reason(e: BaseException) -> str:
+    """What a database error means, in words a student may read: no server path, host, SQL or driver text (the
+    server's log keeps the full error)."""
+    r = str(getattr(e, "orig", None) or e).lower()
+    for words, meaning in ((("locked", "busy", "lock timeout", "lock_timeout"), "it is busy: another process holds it"),
+                           (("disk", "full", "no space"), "its disk is full"),
+                           (("read-only", "readonly"), "it is read-only"),
+                           (("connect", "server", "timeout", "closed", "network", "host", "unable to open"),
+                            "it cannot be reached")):
+        if any(w in r for w in words):
+            return meaning
+    return "it reported an error"
+
+
+def _log(doing: str, e: BaseException) -> None:
+    """The full error for the server's log (never for the page)."""
+    print(f"workspace store: {doing}: {type(e).__name__}: {e}", file=sys.stderr)
 
 
 def _damaged(reason: str) -> bool:
@@ -96,6 +108,25 @@ class SavedWorkspace:
     kept: list[str] = field(default_factory=list)  # sentences: what could not be opened, and is kept as it was
 
 
+@dataclass
+class SavePayload:
+    """One save of a workspace, prepared as rows (:meth:`WorkspaceStore.prepare`), ready to be written."""
+
+    ws_id: str
+    settings: str  # JSON
+    current: str | None
+    models: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    uploads: list[dict[str, Any]]
+    kept_models: set[str]
+    kept_uploads: set[str]
+
+
+def _name(text: str) -> str:
+    """A name as the database keeps it: bounded the same way on SQLite and PostgreSQL (the columns hold 200)."""
+    return bounded_name(text, MAX_STORED_NAME)
+
+
 def dataset_to_bytes(ds: Dataset) -> bytes:
     """An uploaded dataset as one safetensors file (its tensors, its names and statistics as metadata)."""
     tensors = {k: getattr(ds, k).contiguous() for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
@@ -119,11 +150,11 @@ def dataset_from_bytes(data: bytes) -> Dataset:
         raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
 
 
-class WorkspaceStore:
+class WorkspaceStore(ClassRecords):
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
     def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
-                 ttl_days: float | None = None, busy_timeout_s: float = 30.0) -> None:
+                 ttl_days: float | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
         import sqlalchemy as sa
 
         self.sa = sa
@@ -150,6 +181,11 @@ class WorkspaceStore:
         kw: dict[str, Any] = {}
         if self.url.startswith("sqlite"):
             kw["connect_args"] = {"timeout": self.busy_timeout_s, "check_same_thread": False}
+        elif self.url.startswith("postgresql"):  # a lock or an unreachable server holds a page about as long
+            wait_ms = max(1, int(self.busy_timeout_s * 1000))
+            kw["connect_args"] = {"connect_timeout": max(2, round(self.busy_timeout_s * 2)),
+                                  "options": f"-c lock_timeout={wait_ms}"}
+            kw["pool_pre_ping"] = True
         self.engine = sa.create_engine(self.url, **kw)
         if self.url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")
@@ -169,8 +205,9 @@ class WorkspaceStore:
             self.engine.dispose()
             why = str(getattr(e, "orig", None) or e).splitlines()[0]
             if self.path is None or not _damaged(why) or aside:
-                raise StoreError(f"the workspace database cannot be used now ({why}); nothing was changed in it") \
-                    from None
+                _log("open", e)
+                raise StoreError(f"the workspace database cannot be used now ({db_reason(e)}); nothing was changed "
+                                 "in it") from None
             self._move_aside()
             self._open(aside=True)
 
@@ -216,6 +253,20 @@ class WorkspaceStore:
         self.notice = (f"The saved workspaces could not be read (the database file was damaged), so a fresh one "
                        f"was started; the old file was kept as {aside.name}.")
 
+    @contextmanager
+    def _db(self, write: bool = False) -> Iterator[Any]:
+        """A connection (``write``: a transaction) whose database errors become this store's own sentence; the
+        server's log keeps the full error. An IntegrityError passes as it is (the callers' own case)."""
+        try:
+            with (self.engine.begin() if write else self.engine.connect()) as c:
+                yield c
+        except self.sa.exc.IntegrityError:
+            raise
+        except self.sa.exc.SQLAlchemyError as e:
+            _log("write" if write else "read", e)
+            raise StoreError(f"the saved work cannot be {'written' if write else 'read'} just now: the database "
+                             f"{db_reason(e)}; try again in a moment") from None
+
     @staticmethod
     def new_id() -> str:
         return secrets.token_urlsafe(ID_BYTES)
@@ -232,36 +283,48 @@ class WorkspaceStore:
         ``version`` is the version this writer last read or wrote: if another writer has saved since, the save is
         refused (StoreError) rather than mixing two histories. None: write regardless.
         """
-        sa = self.sa
+        return self.write(self.prepare(ws_id, ws, settings, uploads), version)
+
+    def prepare(self, ws_id: str, ws: Workspace, settings: dict[str, Any],
+                uploads: dict[str, Dataset] | None = None) -> SavePayload:
+        """Everything a save writes, as plain rows: a copy that another thread may write later (a background
+        retry) while the workspace goes on changing."""
         if not self.valid_id(ws_id):
             raise StoreError("not a workspace id")
-        now = time.time()
         models = []
         for pos, e in enumerate(ws.models.values()):
             if e.dataset is None:  # not trained yet: the checkpoint needs class names; mark them as stand-ins
                 e = _with_standin_dataset(e)
-            models.append({"ws": ws_id, "name": e.name, "position": pos, "source": e.source,
+            models.append({"ws": ws_id, "name": _name(e.name), "position": pos, "source": e.source,
                            "checkpoint": e.checkpoint_bytes()})
-        runs = [{"ws": ws_id, "id": r.id, "model": r.model_name, "dataset": r.dataset, "params": r.params,
-                 "started": r.started, "config": json.dumps(r.config), "history": json.dumps(_history(r))}
-                for r in ws.all_runs()]
-        ups = [{"ws": ws_id, "name": n, "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
-        kept_models, kept_uploads = set(ws.kept_models) - set(ws.models), set(ws.kept_uploads) - set(uploads or {})
+        runs = [{"ws": ws_id, "id": r.id, "model": _name(r.model_name), "dataset": _name(r.dataset),
+                 "params": r.params, "started": r.started, "config": json.dumps(r.config),
+                 "history": json.dumps(_history(r))} for r in ws.all_runs()]
+        ups = [{"ws": ws_id, "name": _name(n), "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
+        return SavePayload(ws_id, json.dumps(_jsonable(settings)), _name(ws.current) if ws.current else None, models,
+                           runs, ups, set(ws.kept_models) - set(ws.models),
+                           set(ws.kept_uploads) - set(uploads or {}))
+
+    def write(self, p: SavePayload, version: int | None = None, log: bool = True) -> int:
+        """Write a prepared save in one transaction; returns the workspace's new version (see :meth:`save`).
+        ``log``: a failure goes to the server's log (a background retry logs its own summary instead)."""
+        sa = self.sa
         written: dict[tuple[str, str, str], str] = {}
         try:
             with self.engine.begin() as c:
-                new_version = self._claim(c, ws_id, version, now, settings, ws.current)
-                self._sync(c, self.t_models, ws_id, "model", models, "checkpoint", kept_models, written)
-                self._sync(c, self.t_uploads, ws_id, "upload", ups, "data", kept_uploads, written)
+                new_version = self._claim(c, p.ws_id, version, time.time(), p.settings, p.current)
+                self._sync(c, self.t_models, p.ws_id, "model", p.models, "checkpoint", p.kept_models, written)
+                self._sync(c, self.t_uploads, p.ws_id, "upload", p.uploads, "data", p.kept_uploads, written)
                 t = self.t_runs  # small JSON rows: written again, except those of a kept model
-                c.execute(t.delete().where((t.c.ws == ws_id) & t.c.model.not_in(sorted(kept_models))))
-                if runs:
-                    c.execute(t.insert(), runs)
+                c.execute(t.delete().where((t.c.ws == p.ws_id) & t.c.model.not_in(sorted(p.kept_models))))
+                if p.runs:
+                    c.execute(t.insert(), p.runs)
         except sa.exc.IntegrityError:  # another writer created the same workspace first
             raise StaleWorkspaceError(STALE) from None
-        except sa.exc.DBAPIError as e:  # locked past the timeout, disk full, server gone: nothing was written
-            why = str(getattr(e, "orig", None) or e).splitlines()[0]
-            raise StoreError(f"the database did not take the save ({why})") from None
+        except sa.exc.SQLAlchemyError as e:  # locked past the timeout, disk full, server gone: nothing was written
+            if log:
+                _log("save", e)
+            raise StoreError(f"the database did not take the save ({db_reason(e)})") from None
         self._remember(written)
         return new_version
 
@@ -290,8 +353,7 @@ class WorkspaceStore:
             while len(self._written) > MAX_REMEMBERED_BLOBS:
                 self._written.pop(next(iter(self._written)))
 
-    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: dict[str, Any],
-               current: str | None) -> int:
+    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None) -> int:
         """Write the workspace's row and return its new version, in the caller's transaction. The version check
         is part of the write itself (``UPDATE … WHERE version = ?`` and its row count), so two writers that read
         the same version cannot both succeed, whatever the database's isolation."""
@@ -299,7 +361,7 @@ class WorkspaceStore:
         row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
         if row is not None and version is not None and row.version != version:
             raise StaleWorkspaceError(STALE)
-        values = {"updated": now, "settings": json.dumps(_jsonable(settings)), "current": current}
+        values = {"updated": now, "settings": settings, "current": current}
         if row is None:
             c.execute(self.t_ws.insert().values(id=ws_id, created=now, version=1, **values))
             return 1
@@ -319,7 +381,7 @@ class WorkspaceStore:
         sa = self.sa
         if not self.valid_id(ws_id):
             return None
-        with self.engine.connect() as c:
+        with self._db() as c:
             row = c.execute(sa.select(self.t_ws).where(self.t_ws.c.id == ws_id)).first()
             if row is None:
                 return None
@@ -362,174 +424,11 @@ class WorkspaceStore:
         return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
                               row.updated, kept)
 
-    # -- the class board: only what a student publishes, nothing else of their workspace --
-    def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,
-                accuracy: float | None = None, handwriting: float | None = None) -> None:
-        """Put one finished run on the class board under ``name`` (publishing it again replaces it).
-
-        ``accuracy``: the test accuracy the server measured itself (the app does, for a model loaded from a
-        checkpoint, whose history only claims one); by default the run's own last test accuracy. ``handwriting``:
-        its accuracy on the class's own drawn digits, measured by the server (kept with the entry's history).
-        A class holds at most :data:`MAX_BOARD_ENTRIES` entries."""
-        from ..core.spec import summarize
-        from ..lessons.lesson import check_class_code
-
-        code = check_class_code(class_code)
-        name = " ".join(str(name).split())[:60]
-        if not code:
-            raise StoreError("this lesson has no class code, so it has no board")
-        if not name:
-            raise StoreError("give a name to show on the board")
-        final = run.final()
-        if final.get("test_accuracy") is None:
-            raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
-        measured = float(final["test_accuracy"] if accuracy is None else accuracy)
-        if not 0.0 <= measured <= 1.0:
-            raise StoreError(f"a test accuracy is between 0 and 1, not {measured:g}")
-        hist = _history(run)
-        if handwriting is not None:
-            hist["handwriting_accuracy"] = float(handwriting)
-        s = summarize(spec)
-        arch = " → ".join(r.type for r in s.layers if r.depth == 0)
-        row = {"class_code": code, "ws": ws_id, "run": run.id, "name": name, "published": time.time(),
-               "params": s.total_params, "accuracy": measured,
-               "seconds": float(sum(e.get("seconds", 0.0) for e in hist.get("epochs", []))),
-               "architecture": arch, "spec": json.dumps(spec), "history": json.dumps(hist)}
-        t = self.t_board
-        with self.engine.begin() as c:
-            c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run.id)))
-            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
-            if (n or 0) >= MAX_BOARD_ENTRIES:
-                raise StoreError(f"the board of class {code} is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
-            c.execute(t.insert().values(**row))
-
-    def board(self, class_code: str) -> list[dict[str, Any]]:
-        """The published runs of a class, newest first (no workspace id in them)."""
-        t = self.t_board
-        with self.engine.connect() as c:
-            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.published.desc())
-                             .limit(MAX_BOARD_ENTRIES))
-            out = []
-            for r in rows:  # an entry that cannot be read is left out; the board never breaks on one
-                try:
-                    spec = parse_json(r.spec, "published spec", StoreError)
-                    hist = parse_json(r.history, "published history", StoreError)
-                    if not isinstance(spec, dict) or not isinstance(hist, dict):
-                        continue
-                    hand = hist.get("handwriting_accuracy")
-                    out.append({"id": r.id, "name": str(r.name), "params": int(r.params),
-                                "accuracy": float(r.accuracy), "seconds": float(r.seconds),
-                                "architecture": str(r.architecture), "published": r.published, "spec": spec,
-                                "history": hist, "handwriting": float(hand) if isinstance(hand, (int, float))
-                                and not isinstance(hand, bool) and 0 <= hand <= 1 else None})
-                except (StoreError, TypeError, ValueError):
-                    continue
-            return out
-
-    # -- our class's handwriting: digits the students drew, labelled, shared by the class --
-    def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
-        """Add one drawing (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set: a digit, or
-        with ``NOT_A_DIGIT_LABEL`` a letter or a doodle (the "I don't know" lesson uses those)."""
-        from ..lessons.lesson import check_class_code
-
-        code = check_class_code(class_code)
-        if not code:
-            raise StoreError("this lesson has no class code, so the class has no shared set")
-        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= NOT_A_DIGIT_LABEL:
-            raise StoreError(f"a drawing's label is a digit from 0 to 9, or {NOT_A_DIGIT_LABEL} for “not a digit”")
-        if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
-            raise StoreError("only a 28x28 drawing can join the class's set")
-        t = self.t_digits
-        with self.engine.begin() as c:
-            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
-            if (n or 0) >= MAX_CLASS_DIGITS:
-                raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")
-            row = c.execute(t.insert().values(class_code=code, label=label, pixels=pixels.contiguous().numpy().tobytes(),
-                                              author=" ".join(str(author).split())[:60] or "someone",
-                                              created=time.time()))
-            return int(row.inserted_primary_key[0])
-
-    def class_digits(self, class_code: str) -> dict[str, Any]:
-        """The class's digits: ``x`` uint8 ``(N, 1, 28, 28)``, ``y (N,)``, their ``ids`` and ``authors``."""
-        t = self.t_digits
-        with self.engine.connect() as c:
-            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.id)).all()
-        rows = [r for r in rows if len(r.pixels) == 28 * 28]
-        x = torch.stack([torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).view(1, 28, 28) for r in rows]) \
-            if rows else torch.zeros(0, 1, 28, 28, dtype=torch.uint8)
-        return {"x": x, "y": torch.tensor([r.label for r in rows], dtype=torch.long), "ids": [r.id for r in rows],
-                "authors": [r.author for r in rows], "confirmed_by": [r.confirmed_by for r in rows]}
-
-    def confirm_digit(self, class_code: str, digit_id: int, who: str) -> None:
-        """A classmate confirms that a digit is legible as its label (for "stump the model"): not its author."""
-        who = " ".join(str(who).split())[:60]
-        if not who:
-            raise StoreError("give your name to confirm a classmate's digit")
-        t = self.t_digits
-        with self.engine.begin() as c:
-            row = c.execute(self.sa.select(t.c.author, t.c.confirmed_by).where(
-                (t.c.class_code == class_code) & (t.c.id == int(digit_id)))).first()
-            if row is None:
-                raise StoreError("that digit is not in the class's set any more")
-            if row.author.casefold() == who.casefold():
-                raise StoreError("a digit is confirmed by a classmate, not by the one who drew it")
-            if row.confirmed_by is None:
-                c.execute(t.update().where(t.c.id == int(digit_id)).values(confirmed_by=who))
-
-    def remove_digit(self, class_code: str, key: str, digit_id: int) -> None:
-        """Take one digit out of the class's set (the teacher's key is needed)."""
-        self._teacher(class_code, key)
-        with self.engine.begin() as c:
-            c.execute(self.t_digits.delete().where((self.t_digits.c.class_code == class_code)
-                                                   & (self.t_digits.c.id == int(digit_id))))
-
-    # -- the teacher's key to a class board --
-    def claim_class(self, class_code: str) -> str | None:
-        """A new teacher key for ``class_code`` (shown once to the teacher, stored only as a hash); None when the
-        code has a key already (then it is someone's class: pick another code, or use the key you were given)."""
-        from ..lessons.lesson import check_class_code
-
-        code = check_class_code(class_code)
-        if not code:
-            raise StoreError("give a class code first")
-        key = secrets.token_urlsafe(12)
-        try:
-            with self.engine.begin() as c:
-                c.execute(self.t_keys.insert().values(class_code=code, key_hash=_key_hash(code, key),
-                                                      created=time.time()))
-        except self.sa.exc.IntegrityError:
-            return None
-        return key
-
-    def is_teacher(self, class_code: str, key: str) -> bool:
-        if not key or not class_code:
-            return False
-        with self.engine.connect() as c:
-            row = c.execute(self.sa.select(self.t_keys.c.key_hash).where(self.t_keys.c.class_code == class_code)).first()
-        return row is not None and secrets.compare_digest(row.key_hash, _key_hash(class_code, key.strip()))
-
-    def hide_entry(self, class_code: str, key: str, entry_id: int) -> None:
-        """Take one entry off a class's board (the teacher's key is needed)."""
-        self._teacher(class_code, key)
-        with self.engine.begin() as c:
-            c.execute(self.t_board.delete().where((self.t_board.c.class_code == class_code)
-                                                  & (self.t_board.c.id == int(entry_id))))
-
-    def clear_board(self, class_code: str, key: str) -> int:
-        """Take every entry off a class's board; returns how many (the teacher's key is needed)."""
-        self._teacher(class_code, key)
-        with self.engine.begin() as c:
-            return c.execute(self.t_board.delete().where(self.t_board.c.class_code == class_code)).rowcount
-
-    def _teacher(self, class_code: str, key: str) -> None:
-        if not self.is_teacher(class_code, key):
-            raise StoreError("that is not the teacher key of this class board")
-
     def expire(self, now: float | None = None) -> int:
         """Delete the workspaces not saved for ``ttl_days``; returns how many."""
         sa = self.sa
         cutoff = (now or time.time()) - self.ttl_days * 86400
-        with self.engine.begin() as c:
+        with self._db(write=True) as c:
             old = [r.id for r in c.execute(sa.select(self.t_ws.c.id).where(self.t_ws.c.updated < cutoff))]
             for t in (self.t_models, self.t_runs, self.t_uploads):
                 if old:
@@ -540,7 +439,7 @@ class WorkspaceStore:
         return len(old)
 
     def count(self) -> int:
-        with self.engine.connect() as c:
+        with self._db() as c:
             return int(c.execute(self.sa.select(self.sa.func.count()).select_from(self.t_ws)).scalar() or 0)
 
 

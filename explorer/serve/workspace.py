@@ -23,6 +23,7 @@ from ..core.budget import budget
 from ..core.checkpoint import Checkpoint, save_checkpoint
 from ..core.data import Dataset
 from ..core.jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
+from ..core.safejson import MAX_NAME_CHARS, bounded_name
 from ..core.spec import build_model, summarize
 from ..core.train import RunStatus, TrainConfig, Trainer
 
@@ -195,9 +196,12 @@ class Workspace:
         self._run_ids = itertools.count(start)
 
     def unique_name(self, base: str) -> str:
+        """``base`` bounded (one line, at most MAX_NAME_CHARS, an ellipsis where trimmed), made unique here."""
+        base = bounded_name(base, default="model")
         if base not in self.models:
             return base
-        return next(f"{base} ({i})" for i in itertools.count(2) if f"{base} ({i})" not in self.models)
+        return next(n for i in itertools.count(2) for n in [bounded_name(base, MAX_NAME_CHARS - len(f" ({i})")) + f" ({i})"]
+                    if n not in self.models)
 
     def _check_room(self) -> None:
         most = budget().models

@@ -130,7 +130,10 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
     teacher.text_input(key="board_code").input(code).run()
     assert not teacher.exception, teacher.exception
     line = next(m.value for m in teacher.markdown if "run(s) published" in m.value)
-    assert line.startswith("**3** run(s) published")  # the broken entry is left out
+    assert line.startswith("**4** run(s) published")  # light rows: the broken entry's row reads fine
+    broken = next(r for r in store.board(code) if r["name"] == "broken")
+    with pytest.raises(ValueError, match="cannot be read any more"):  # opening it is a sentence
+        store.board_entry(code, broken["id"])
     assert "![" not in line.replace("\\!\\[", "") and "](" not in line.replace("\\]\\(", "")  # no image, no link
     chart = json.loads(teacher.get("plotly_chart")[0].proto.spec)
     texts = chart["data"][0]["text"]
@@ -139,7 +142,8 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
     from explorer.plots import training_curves
 
     no_steps = next(r for r in store.board(code) if r["name"] == "no steps")
-    assert len(training_curves([("no steps", no_steps["history"])], "accuracy").data) == 0
+    opened = store.board_entry(code, no_steps["id"])
+    assert len(training_curves([("no steps", opened["history"])], "accuracy").data) == 0
 
 
 def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(mnist5k):

@@ -12,7 +12,7 @@ from explorer.core.data import load_csv
 from explorer.core.presets import get_preset
 from explorer.core.train import TrainConfig
 from explorer.serve.store import StoreError, WorkspaceStore
-from explorer.serve.workspace import Workspace
+from explorer.serve.workspace import Run, Workspace
 
 pytest.importorskip("sqlalchemy")
 
@@ -150,7 +150,7 @@ def test_a_locked_database_is_left_alone_not_taken_for_a_damaged_one(tmp_path):
     holder.execute("PRAGMA journal_mode=DELETE")  # a rollback journal: an exclusive lock keeps readers out
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        with pytest.raises(StoreError, match="cannot be used now .*locked.*nothing was changed"):
+        with pytest.raises(StoreError, match=r"cannot be used now \(it is busy: another process holds it\); nothing "):
             WorkspaceStore(state_dir=tmp_path, busy_timeout_s=0.3)
     finally:
         holder.rollback()
@@ -242,8 +242,14 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
     rows = store.board("7B-cnn")
     assert len(rows) == 1 and rows[0]["name"] == "Ada's second try"
     assert rows[0]["accuracy"] == entry.test_accuracy and rows[0]["params"] == entry.params
-    assert rows[0]["architecture"].startswith("Conv2d → MaxPool2d") and rows[0]["history"]["epochs"]
+    assert rows[0]["architecture"].startswith("Conv2d → MaxPool2d")
     assert "ws" not in rows[0] and ws_id not in str(rows[0])  # nothing leads back to the workspace
+    assert "spec" not in rows[0] and "history" not in rows[0]  # light rows: the board reads no spec or history
+    opened = store.board_entry("7B-cnn", rows[0]["id"])
+    assert opened["spec"] == entry.spec
+    assert len(opened["history"]["epochs"]) == len(entry.runs[0].current()["epochs"])
+    assert opened["history"]["steps"] == []  # a published history is trimmed to its epochs
+    assert store.board_entry("other-class", rows[0]["id"]) is None  # an entry opens only on its own board
     with pytest.raises(StoreError, match="give a name"):
         store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "   ")
     untrained = Workspace()
@@ -365,7 +371,7 @@ def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_w
     tables = set(again.sa.inspect(again.engine).get_table_names())
     assert {"board_keys", "class_digits", "alembic_version", "workspaces"} <= tables
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
     back = Workspace()
     saved = again.load(ws_id, back)
     assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
@@ -386,7 +392,34 @@ def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
     again = WorkspaceStore(state_dir=tmp_path)
     assert list(_model_names(again, ws_id)) == ["kept"]
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+
+
+def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path):
+    """Revision 0004 moves the handwriting accuracy out of the history JSON into a column the light rows read."""
+    first = WorkspaceStore(state_dir=tmp_path)
+    run = Run(1, "m", "mnist-5k", {}, 20_570, history={"status": "finished", "epochs": [
+        {"epoch": 1, "step": 1, "test_accuracy": 0.9}]})
+    first.publish("old-board", first.new_id(), run, get_preset("default"), "Ada", handwriting=0.75)
+    with first.engine.begin() as c:  # as a database of revision 0003 held it
+        c.exec_driver_sql("ALTER TABLE board DROP COLUMN handwriting")
+        c.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
+    first.engine.dispose()
+    again = WorkspaceStore(state_dir=tmp_path)
+    assert [(r["name"], r["handwriting"]) for r in again.board("old-board")] == [("Ada", 0.75)]
+
+
+def test_a_published_history_keeps_only_its_epochs_known_figures():
+    from explorer.serve.classroom import MAX_PUBLISHED_EPOCHS, published_history
+
+    hist = {"status": "finished", "steps": [{"step": i, "loss": 1.0} for i in range(10_000)],
+            "epochs": [{"epoch": i, "test_accuracy": 0.5, "junk": "x" * 1000, "val_loss": float("nan")}
+                       for i in range(MAX_PUBLISHED_EPOCHS + 20)] + ["not an epoch"],
+            "handwriting_accuracy": 7.0, "extra": {"deep": [1, 2, 3]}}
+    out = published_history(hist)
+    assert out["steps"] == [] and set(out) == {"epochs", "steps", "status"}  # 7.0 is no accuracy: dropped
+    assert len(out["epochs"]) == MAX_PUBLISHED_EPOCHS and out["epochs"][-1] == {"epoch": MAX_PUBLISHED_EPOCHS + 19.0,
+                                                                                 "test_accuracy": 0.5}
 
 
 def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):

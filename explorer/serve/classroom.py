@@ -1,0 +1,258 @@
+"""A class's shared records, kept beside the workspaces: the board (what students publish), the class's own
+drawings, and the teacher's key. Nothing here holds a student's workspace; the board keeps only what a student
+publishes, trimmed to its epochs.
+
+``ClassRecords`` is part of :class:`explorer.serve.store.WorkspaceStore` (one database, one engine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import secrets
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..core.safejson import parse_json
+from ..interpret.trust import NOT_A_DIGIT_LABEL
+
+if TYPE_CHECKING:
+    from .workspace import Run
+
+__all__ = ["ClassRecords", "StoreError", "published_history"]
+
+MAX_BOARD_ENTRIES = 200  # runs on one class's board
+MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
+MAX_PUBLISHED_EPOCHS = 500  # epochs a published history keeps (the last ones)
+EPOCH_FIELDS = ("epoch", "step", "seconds", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                "test_loss", "test_accuracy")
+
+
+class StoreError(ValueError):
+    """A workspace or class record that cannot be saved or read, with the reason in a sentence."""
+
+
+def _key_hash(class_code: str, key: str) -> str:
+    return hashlib.sha256(f"{class_code}\0{key}".encode()).hexdigest()
+
+
+def _fraction(v: Any) -> float | None:
+    """A value between 0 and 1 (an accuracy), or None."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and 0 <= v <= 1:
+        return float(v)
+    return None
+
+
+def published_history(hist: dict[str, Any]) -> dict[str, Any]:
+    """What the board keeps of a run's history: its last epochs, each with only the known figures (finite
+    numbers), and its status. A loaded checkpoint's history is checked the same way, never taken as it is."""
+    epochs = hist.get("epochs") if isinstance(hist.get("epochs"), list) else []
+    kept = []
+    for e in [e for e in epochs if isinstance(e, dict)][-MAX_PUBLISHED_EPOCHS:]:
+        kept.append({k: float(e[k]) for k in EPOCH_FIELDS if isinstance(e.get(k), (int, float))
+                         and not isinstance(e.get(k), bool) and math.isfinite(e[k])})
+    out: dict[str, Any] = {"epochs": kept, "steps": []}
+    if isinstance(hist.get("status"), str):
+        out["status"] = hist["status"][:20]
+    hand = _fraction(hist.get("handwriting_accuracy"))
+    if hand is not None:
+        out["handwriting_accuracy"] = hand
+    return out
+
+
+class ClassRecords:
+    """The class's records, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
+
+    sa: Any
+    t_board: Any
+    t_digits: Any
+    t_keys: Any
+
+    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
+        raise NotImplementedError
+
+    # -- the class board: only what a student publishes, nothing else of their workspace --
+    def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,
+                accuracy: float | None = None, handwriting: float | None = None) -> None:
+        """Put one finished run on the class board under ``name`` (publishing it again replaces it).
+
+        ``accuracy``: the test accuracy the server measured itself (the app does, for a model loaded from a
+        checkpoint, whose history only claims one); by default the run's own last test accuracy. ``handwriting``:
+        its accuracy on the class's own drawn digits, measured by the server (kept with the entry's history).
+        A class holds at most :data:`MAX_BOARD_ENTRIES` entries."""
+        from ..core.spec import summarize
+        from ..lessons.lesson import check_class_code
+
+        code = check_class_code(class_code)
+        name = " ".join(str(name).split())[:60]
+        if not code:
+            raise StoreError("this lesson has no class code, so it has no board")
+        if not name:
+            raise StoreError("give a name to show on the board")
+        final = run.final()
+        if final.get("test_accuracy") is None:
+            raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
+        measured = float(final["test_accuracy"] if accuracy is None else accuracy)
+        if not 0.0 <= measured <= 1.0:
+            raise StoreError(f"a test accuracy is between 0 and 1, not {measured:g}")
+        hist = published_history(run.current())
+        hand = _fraction(handwriting)
+        if hand is not None:
+            hist["handwriting_accuracy"] = hand
+        s = summarize(spec)
+        arch = " → ".join(r.type for r in s.layers if r.depth == 0)
+        row = {"class_code": code, "ws": ws_id, "run": run.id, "name": name, "published": time.time(),
+               "params": s.total_params, "accuracy": measured,
+               "seconds": float(sum(e.get("seconds", 0.0) for e in hist.get("epochs", []))),
+               "architecture": arch, "spec": json.dumps(spec), "history": json.dumps(hist), "handwriting": hand}
+        t = self.t_board
+        with self._db(write=True) as c:
+            c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run.id)))
+            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
+            if (n or 0) >= MAX_BOARD_ENTRIES:
+                raise StoreError(f"the board of class {code} is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
+            c.execute(t.insert().values(**row))
+
+    def board(self, class_code: str) -> list[dict[str, Any]]:
+        """The published runs of a class, newest first, as light rows: name, accuracy, parameters, training time,
+        architecture, handwriting accuracy (no workspace id, no spec, no history: :meth:`board_entry` reads those
+        for the one entry opened)."""
+        t = self.t_board
+        cols = (t.c.id, t.c.name, t.c.params, t.c.accuracy, t.c.seconds, t.c.architecture, t.c.published,
+                t.c.handwriting)
+        with self._db() as c:
+            rows = c.execute(self.sa.select(*cols).where(t.c.class_code == class_code)
+                             .order_by(t.c.published.desc()).limit(MAX_BOARD_ENTRIES)).all()
+        out = []
+        for r in rows:  # an entry that cannot be read is left out; the board never breaks on one
+            try:
+                out.append({"id": int(r.id), "name": str(r.name), "params": int(r.params),
+                            "accuracy": float(r.accuracy), "seconds": float(r.seconds),
+                            "architecture": str(r.architecture), "published": float(r.published),
+                            "handwriting": _fraction(r.handwriting)})
+            except (TypeError, ValueError):
+                continue
+        return out
+
+    def board_entry(self, class_code: str, entry_id: int) -> dict[str, Any] | None:
+        """One published run with its spec and history (its epochs); None if it is gone, a StoreError (a sentence)
+        if what was stored cannot be read."""
+        t = self.t_board
+        with self._db() as c:
+            r = c.execute(self.sa.select(t.c.spec, t.c.history).where(
+                (t.c.class_code == class_code) & (t.c.id == int(entry_id)))).first()
+        if r is None:
+            return None
+        unreadable = StoreError("this entry's network or curves cannot be read any more")
+        try:
+            spec = parse_json(r.spec, "published spec", StoreError)
+            hist = parse_json(r.history, "published history", StoreError)
+        except StoreError:
+            raise unreadable from None
+        if not isinstance(spec, dict) or not isinstance(hist, dict):
+            raise unreadable
+        return {"spec": spec, "history": published_history(hist)}
+
+    # -- our class's handwriting: digits the students drew, labelled, shared by the class --
+    def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
+        """Add one drawing (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set: a digit, or
+        with ``NOT_A_DIGIT_LABEL`` a letter or a doodle (the "I don't know" lesson uses those)."""
+        from ..lessons.lesson import check_class_code
+
+        code = check_class_code(class_code)
+        if not code:
+            raise StoreError("this lesson has no class code, so the class has no shared set")
+        if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= NOT_A_DIGIT_LABEL:
+            raise StoreError(f"a drawing's label is a digit from 0 to 9, or {NOT_A_DIGIT_LABEL} for “not a digit”")
+        if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
+            raise StoreError("only a 28x28 drawing can join the class's set")
+        t = self.t_digits
+        with self._db(write=True) as c:
+            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
+            if (n or 0) >= MAX_CLASS_DIGITS:
+                raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")
+            row = c.execute(t.insert().values(class_code=code, label=label, pixels=pixels.contiguous().numpy().tobytes(),
+                                              author=" ".join(str(author).split())[:60] or "someone",
+                                              created=time.time()))
+            return int(row.inserted_primary_key[0])
+
+    def class_digits(self, class_code: str) -> dict[str, Any]:
+        """The class's digits: ``x`` uint8 ``(N, 1, 28, 28)``, ``y (N,)``, their ``ids`` and ``authors``."""
+        t = self.t_digits
+        with self._db() as c:
+            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.id)).all()
+        rows = [r for r in rows if len(r.pixels) == 28 * 28]
+        x = torch.stack([torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).view(1, 28, 28) for r in rows]) \
+            if rows else torch.zeros(0, 1, 28, 28, dtype=torch.uint8)
+        return {"x": x, "y": torch.tensor([r.label for r in rows], dtype=torch.long), "ids": [r.id for r in rows],
+                "authors": [r.author for r in rows], "confirmed_by": [r.confirmed_by for r in rows]}
+
+    def confirm_digit(self, class_code: str, digit_id: int, who: str) -> None:
+        """A classmate confirms that a digit is legible as its label (for "stump the model"): not its author."""
+        who = " ".join(str(who).split())[:60]
+        if not who:
+            raise StoreError("give your name to confirm a classmate's digit")
+        t = self.t_digits
+        with self._db(write=True) as c:
+            row = c.execute(self.sa.select(t.c.author, t.c.confirmed_by).where(
+                (t.c.class_code == class_code) & (t.c.id == int(digit_id)))).first()
+            if row is None:
+                raise StoreError("that digit is not in the class's set any more")
+            if row.author.casefold() == who.casefold():
+                raise StoreError("a digit is confirmed by a classmate, not by the one who drew it")
+            if row.confirmed_by is None:
+                c.execute(t.update().where(t.c.id == int(digit_id)).values(confirmed_by=who))
+
+    def remove_digit(self, class_code: str, key: str, digit_id: int) -> None:
+        """Take one digit out of the class's set (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self._db(write=True) as c:
+            c.execute(self.t_digits.delete().where((self.t_digits.c.class_code == class_code)
+                                                   & (self.t_digits.c.id == int(digit_id))))
+
+    # -- the teacher's key to a class board --
+    def claim_class(self, class_code: str) -> str | None:
+        """A new teacher key for ``class_code`` (shown once to the teacher, stored only as a hash); None when the
+        code has a key already (then it is someone's class: pick another code, or use the key you were given)."""
+        from ..lessons.lesson import check_class_code
+
+        code = check_class_code(class_code)
+        if not code:
+            raise StoreError("give a class code first")
+        key = secrets.token_urlsafe(12)
+        try:
+            with self._db(write=True) as c:
+                c.execute(self.t_keys.insert().values(class_code=code, key_hash=_key_hash(code, key),
+                                                      created=time.time()))
+        except self.sa.exc.IntegrityError:
+            return None
+        return key
+
+    def is_teacher(self, class_code: str, key: str) -> bool:
+        if not key or not class_code:
+            return False
+        with self._db() as c:
+            row = c.execute(self.sa.select(self.t_keys.c.key_hash).where(self.t_keys.c.class_code == class_code)).first()
+        return row is not None and secrets.compare_digest(row.key_hash, _key_hash(class_code, key.strip()))
+
+    def hide_entry(self, class_code: str, key: str, entry_id: int) -> None:
+        """Take one entry off a class's board (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self._db(write=True) as c:
+            c.execute(self.t_board.delete().where((self.t_board.c.class_code == class_code)
+                                                  & (self.t_board.c.id == int(entry_id))))
+
+    def clear_board(self, class_code: str, key: str) -> int:
+        """Take every entry off a class's board; returns how many (the teacher's key is needed)."""
+        self._teacher(class_code, key)
+        with self._db(write=True) as c:
+            return c.execute(self.t_board.delete().where(self.t_board.c.class_code == class_code)).rowcount
+
+    def _teacher(self, class_code: str, key: str) -> None:
+        if not self.is_teacher(class_code, key):
+            raise StoreError("that is not the teacher key of this class board")
+

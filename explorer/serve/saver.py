@@ -1,0 +1,132 @@
+"""Saves the database did not take at once (locked, busy, out of reach): kept and retried in a background thread
+until they are written, so that no page waits on the database for more than about a second and nothing is lost.
+
+Only the newest save of each workspace is kept (a newer one replaces the older, which it contains). The page
+reads what became of it with :meth:`BackgroundSaver.take`: the new version once it is written, or the sentence of
+a save that can never be written (another tab saved the workspace meanwhile).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .store import SavePayload, WorkspaceStore
+
+__all__ = ["BackgroundSaver", "SaveOutcome"]
+
+MAX_PENDING = 500  # workspaces with a save waiting at once (each holds one prepared save in memory)
+
+
+@dataclass
+class SaveOutcome:
+    """What became of a background save: ``version`` once written, or ``error`` (a sentence) if it never can be."""
+
+    version: int | None = None
+    error: str | None = None
+
+
+@dataclass
+class _Pending:
+    payload: SavePayload
+    version: int | None  # the version the workspace had when its first unwritten save was made
+
+
+class BackgroundSaver:
+    """Retries prepared saves every ``retry_s`` seconds until the store takes them."""
+
+    def __init__(self, store: Callable[[], WorkspaceStore | None], retry_s: float = 2.0) -> None:
+        self._store, self.retry_s = store, retry_s
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()  # one writer of the waiting saves at a time (the thread, or a flush)
+        self._pending: dict[str, _Pending] = {}
+        self._outcomes: dict[str, SaveOutcome] = {}
+        self._tries: dict[str, int] = {}  # failed tries per workspace since its save was first kept
+        self._wake, self._closed = threading.Event(), threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, payload: SavePayload, version: int | None) -> None:
+        """Keep ``payload`` to write as soon as the database takes it. ``version``: the workspace's version when
+        this writer last read or wrote it (a newer save of a workspace already waiting keeps the first one's)."""
+        with self._lock:
+            old = self._pending.get(payload.ws_id)
+            if old is None and len(self._pending) >= MAX_PENDING:
+                raise ValueError("too many saves are waiting for the database; your work stays in this tab")
+            self._pending[payload.ws_id] = _Pending(payload, old.version if old else version)
+            self._outcomes.pop(payload.ws_id, None)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._loop, daemon=True, name="explorer-saver")
+                self._thread.start()
+        self._wake.set()
+
+    def pending(self, ws_id: str) -> bool:
+        with self._lock:
+            return ws_id in self._pending
+
+    def take(self, ws_id: str) -> SaveOutcome | None:
+        """What became of ``ws_id``'s background save since the last call (None: nothing new)."""
+        with self._lock:
+            return self._outcomes.pop(ws_id, None)
+
+    def flush(self, timeout: float) -> bool:
+        """Try every waiting save now, and again until ``timeout``; True when none is left waiting."""
+        deadline = time.monotonic() + timeout
+        while not self._attempt_all() and time.monotonic() < deadline:
+            self._closed.wait(min(self.retry_s, max(0.0, deadline - time.monotonic())))
+        with self._lock:
+            return not self._pending
+
+    def close(self) -> None:
+        self._closed.set()
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._closed.is_set():
+            self._wake.wait(self.retry_s)
+            self._wake.clear()
+            if self._attempt_all():
+                with self._lock:
+                    if not self._pending:
+                        self._thread = None
+                        return
+
+    def _attempt_all(self) -> bool:
+        """One try at each waiting save; True when every one was written (or can never be)."""
+        with self._writing:
+            return self._attempt_each()
+
+    def _attempt_each(self) -> bool:
+        from .store import StaleWorkspaceError, StoreError
+
+        store = self._store()
+        if store is None:
+            return False
+        with self._lock:
+            todo = list(self._pending.items())
+        done = True
+        for ws_id, p in todo:
+            try:
+                outcome = SaveOutcome(version=store.write(p.payload, p.version, log=False))
+            except StaleWorkspaceError as e:
+                outcome = SaveOutcome(error=str(e))
+            except StoreError as e:  # still busy or out of reach: tried again
+                with self._lock:
+                    tries = self._tries[ws_id] = self._tries.get(ws_id, 0) + 1
+                if tries % 30 == 1:  # once a minute or so, not at every try
+                    print(f"background save of a workspace: waiting, try {tries} ({e})", file=sys.stderr)
+                done = False
+                continue
+            with self._lock:
+                if self._pending.get(ws_id) is p:  # not replaced meanwhile by a newer save (written next time)
+                    del self._pending[ws_id]
+                    self._tries.pop(ws_id, None)
+                    self._outcomes[ws_id] = outcome
+                elif outcome.version is not None:
+                    self._pending[ws_id].version = outcome.version
+                    done = False
+        return done

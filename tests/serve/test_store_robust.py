@@ -1,0 +1,133 @@
+"""What a busy, locked or different database costs a class: no page waits on a lock for more than about a second
+(the save goes on in the background and nothing is lost), errors are sentences without paths or SQL, and names are
+bounded where they enter, the same on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from explorer.core.data import load_csv
+from explorer.core.presets import get_preset
+from explorer.core.safejson import MAX_NAME_CHARS, bounded_name
+from explorer.core.train import TrainConfig
+from explorer.serve.saver import BackgroundSaver
+from explorer.serve.store import StoreError, WorkspaceStore
+from explorer.serve.workspace import Workspace
+
+pytest.importorskip("sqlalchemy")
+
+
+def test_a_lock_held_20_s_during_a_run_never_holds_a_save_over_a_second_and_loses_nothing(tmp_path, mnist5k):
+    store = WorkspaceStore(state_dir=tmp_path)  # the app's busy timeout: about a second
+    saver = BackgroundSaver(lambda: store, retry_s=0.5)
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("default"), "m")
+    version = store.save(ws_id, ws, {})
+    holder = sqlite3.connect(tmp_path / "workspaces.sqlite3", timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock (readers go on, in WAL mode)
+    released = time.monotonic() + 20
+    run = ws.start_training(mnist5k, TrainConfig(epochs=2, limit_train=1024, eval_splits=("test",)))
+    waits: list[float] = []
+    tick = threading.Event()
+    try:
+        while time.monotonic() < released:  # the page's saves, about twice a second, while the lock is held
+            t0 = time.monotonic()
+            payload = store.prepare(ws_id, ws, {"step": run.current().get("step", 0)})
+            if saver.pending(ws_id):
+                saver.submit(payload, version)
+            else:
+                with pytest.raises(StoreError, match=r"did not take the save \(it is busy: another process holds it\)"):
+                    store.write(payload, version)
+                saver.submit(payload, version)
+            waits.append(time.monotonic() - t0)
+            tick.wait(0.5)
+        run.trainer.join(60)
+        assert run.trainer.done and saver.pending(ws_id)  # the run ended under the lock; nothing written yet
+        saver.submit(store.prepare(ws_id, ws, {"final": True}), version)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert saver.flush(15)
+    outcome = saver.take(ws_id)
+    assert outcome is not None and outcome.version > version and outcome.error is None  # (the newest save last)
+    back = Workspace()
+    saved = store.load(ws_id, back)
+    assert saved.settings == {"final": True}
+    assert back.models["m"].runs[0].history["status"] == "finished"
+    assert len(back.models["m"].runs[0].history["epochs"]) == 2
+    assert len(waits) >= 20 and max(waits) < 1.5, waits  # no save held its page longer than about a second
+
+
+def test_a_background_save_overtaken_by_another_tab_says_so(tmp_path):
+    store = WorkspaceStore(state_dir=tmp_path)
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("linear"), "m")
+    version = store.save(ws_id, ws, {})
+    store.save(ws_id, ws, {"other": "tab"}, version=version)  # another tab wrote meanwhile
+    saver = BackgroundSaver(lambda: store, retry_s=0.1)
+    saver.submit(store.prepare(ws_id, ws, {"mine": 1}), version)
+    assert saver.flush(5)
+    outcome = saver.take(ws_id)
+    assert outcome.version is None and "another tab" in outcome.error
+    assert saver.take(ws_id) is None  # said once
+
+
+def test_database_errors_on_reads_are_sentences_without_paths_or_sql(tmp_path, capsys):
+    store = WorkspaceStore(state_dir=tmp_path)
+    store.engine.dispose()
+    (tmp_path / "workspaces.sqlite3").chmod(0o000)
+    store.engine = store.sa.create_engine(f"sqlite:///{tmp_path}/gone/none.sqlite3")  # a database out of reach
+    for read in (lambda: store.board("7B"), lambda: store.class_digits("7B"), lambda: store.load(store.new_id(),
+                                                                                                   Workspace())):
+        with pytest.raises(StoreError) as e:
+            read()
+        text = str(e.value)
+        assert "cannot be read just now: the database it cannot be reached" in text
+        assert str(tmp_path) not in text and "SELECT" not in text and "sqlite" not in text.lower()
+    assert "OperationalError" in capsys.readouterr().err  # the server's log keeps the full error
+
+
+def test_bounded_names_are_one_line_trimmed_with_an_ellipsis():
+    assert bounded_name("  two\nlines\tand\x00 nul ") == "two lines and nul"
+    long = bounded_name("é" * 500)
+    assert len(long) == MAX_NAME_CHARS and long.endswith("…") and long.startswith("éé")
+    assert bounded_name("\n\t ", default="model") == "model" and bounded_name("short") == "short"
+
+
+def _names_round_trip(store: WorkspaceStore) -> None:
+    name = "a very long file name " + "x" * 478 + ".csv"  # 504 characters, as a browser may send it
+    upload = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(),
+                      name=name.rsplit(".", 1)[0])
+    ws = Workspace()
+    entry = ws.add_model(get_preset("linear"), "m" * 500)
+    twin = ws.add_model(get_preset("linear"), "m" * 500)  # the same long name again: unique, still bounded
+    assert len(upload.name) == len(entry.name) == len(twin.name) == MAX_NAME_CHARS and entry.name != twin.name
+    ws_id = store.new_id()
+    version = store.save(ws_id, ws, {}, {upload.name: upload})
+    version = store.save(ws_id, ws, {"later": "saves work too"}, {upload.name: upload}, version=version)
+    back = Workspace()
+    saved = store.load(ws_id, back)
+    assert list(back.models) == [entry.name, twin.name] and list(saved.uploads) == [upload.name]
+    assert saved.version == version
+
+
+def test_names_of_500_characters_are_bounded_on_sqlite(tmp_path):
+    _names_round_trip(WorkspaceStore(state_dir=tmp_path))
+
+
+@pytest.mark.school
+def test_names_of_500_characters_are_bounded_the_same_on_postgresql(tmp_path):
+    from tests.school import missing, postgres
+
+    if missing():
+        pytest.skip(f"needs {missing()}; `make test` installs it")
+    with postgres(tmp_path) as url:
+        store = WorkspaceStore(url=url)
+        try:
+            _names_round_trip(store)
+        finally:
+            store.engine.dispose()
