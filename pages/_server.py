@@ -8,6 +8,7 @@ makes: the Start page draws at once, and a first run waits for the workers ("get
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
 import threading
@@ -18,7 +19,7 @@ import streamlit as st
 
 if TYPE_CHECKING:
     from explorer.core import Dataset
-    from explorer.serve import BackgroundSaver, Cluster, Presence, WorkspaceStore
+    from explorer.serve import BackgroundSaver, Cluster, People, Presence, WorkspaceStore
 
 __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "session_id", "session_alive",
            "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET"]
@@ -131,6 +132,7 @@ class Server:
         self._store: WorkspaceStore | None | bool = False  # False: not opened yet; None: cannot be opened now
         self._store_failed_at = 0.0
         self._saver: BackgroundSaver | None = None
+        self._people: People | None = None
         self._datasets: dict[tuple[str, str | None], Dataset] = {}
         self._dataset_locks: dict[tuple[str, str | None], threading.Lock] = {}
         self.phase = "waiting to start"
@@ -189,8 +191,22 @@ class Server:
 
         try:
             self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
+            # the server's shutdown (SIGTERM from a service manager, Ctrl-C) ends the runs and stops this process's
+            # Ray instance before the interpreter goes, so none of its processes is left behind
+            atexit.register(self.shutdown)
         finally:
             self._cluster_ready.set()
+
+    def shutdown(self) -> None:
+        """Write the saves still waiting for the database (a few seconds at most), end every run and job, stop
+        the Ray instance this server started."""
+        if self._saver is not None:
+            self._saver.flush(3.0)
+        if self._cluster is not None:
+            try:
+                self._cluster.close()
+            except Exception as e:  # noqa: BLE001 - shutting down: say it, go on
+                print(f"shutdown: the workers did not stop cleanly: {e}", file=sys.stderr)
 
     def _load_default_data(self) -> None:
         ds = self.dataset(DEFAULT_DATASET, data_dir())
@@ -254,6 +270,16 @@ class Server:
                     print(f"workspaces are not saved for now: {e}", file=sys.stderr)
                     self._store, self._store_failed_at = None, time.monotonic()
             return self._store  # type: ignore[return-value]
+
+    def people(self) -> People:
+        """What each person (a browser, all its tabs) holds: one job at a time, their runs, their uploads.
+        ``EXPLORER_SECRET`` signs the identity cookies (set it alike on a school's replicas)."""
+        with self._lock:
+            if self._people is None:
+                from explorer.serve import People
+
+                self._people = People(os.environ.get("EXPLORER_SECRET"), session_alive)
+            return self._people
 
     def saver(self) -> BackgroundSaver:
         """Saves the database did not take within about a second, retried in the background until it does."""

@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.procs import MARK, kill_all, left_after
+
 # Saved workspaces of the tests (app and browser tests included) go to a folder of their own, never to ~/.cache.
 os.environ.setdefault("EXPLORER_STATE_DIR", tempfile.mkdtemp(prefix="explorer-test-state-"))
+# Every process a test starts inherits this mark: the run ends by checking that none of them is left.
+RUN_ID = os.environ[MARK] = uuid.uuid4().hex
+LEFT_GRACE_S = 15.0  # how long the run's processes get to end after the last test
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The suite ends what it starts: after the last test (and this process's own Ray instance, ended here),
+    a process that a test started and left running fails the run, with its command line, and is stopped."""
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
+    left = left_after(RUN_ID, LEFT_GRACE_S)
+    if left:
+        print(f"\nthe suite left {len(left)} of its processes running (stopped now):", file=sys.stderr)
+        for pid, cmd in left.items():
+            print(f"  {pid}: {cmd}", file=sys.stderr)
+        kill_all(left)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EXPLORER_DATA_DIR") or ROOT.parent / "shared" / "data")

@@ -17,6 +17,7 @@ _HOME = {
     "VIEWPORT": "browser",
     "PenTimes": "browser",
     "streamlit_server": "browser",
+    "stop_server": "browser",
     "chromium_available": "browser",
     "chromium": "browser",
     "open_app": "browser",

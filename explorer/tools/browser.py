@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "free_port",
+__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "stop_server", "free_port",
            "chromium_available", "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training",
            "open_draw_pad", "draw_strokes", "digit_strokes", "first_minute"]
 
@@ -60,7 +61,7 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, com
         sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
         if procs is not None:
             procs.append(proc)
@@ -83,11 +84,23 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, com
             print(f"--- the server's last output (exit code {proc.poll()}) ---\n{tail}", file=sys.stderr)
             raise
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop_server(proc)
+
+
+def stop_server(proc: subprocess.Popen, wait_s: float = 15.0) -> None:
+    """Stop a server as a service manager would (SIGTERM: it ends its runs and its Ray instance), and kill its
+    whole process group if it has not ended after ``wait_s``."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        proc.wait(wait_s)
+    except subprocess.TimeoutExpired:
+        pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # whatever of its group is left (its own session: nothing else)
+    except OSError:
+        pass
+    proc.wait(10)
 
 
 VIEWPORT = {"width": 1400, "height": 1000}

@@ -2,8 +2,10 @@
 ``make app``.
 
 The app itself (``app.py`` and ``pages/``) is not part of the library: in a checkout it sits beside
-``explorer/``; an installed package carries it as ``cnn_explorer_app``. This module only finds it and runs
-``python -m streamlit run`` on it in a child process, so the library still imports no Streamlit.
+``explorer/``; an installed package carries it as ``cnn_explorer_app``. This module only finds it and replaces its own
+process with
+``python -m streamlit run`` on it, so the library still imports no Streamlit and no process is left between a
+service manager and the server.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -76,15 +77,18 @@ def streamlit_command(argv: list[str] | None = None) -> tuple[list[str], dict[st
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Replace this process with the server (``exec``): a service manager's SIGTERM or a Ctrl-C reaches Streamlit
+    itself, whose shutdown stops the app's Ray instance, so nothing of the app is left running."""
     try:
         cmd, env = streamlit_command(argv)
     except FileNotFoundError as e:
         sys.stderr.write(f"cnn-explorer: error: {e}\n")
         return 2
-    try:
-        return subprocess.call(cmd, env=env, cwd=Path(cmd[4]).parent)
-    except KeyboardInterrupt:
-        return 130
+    os.chdir(Path(cmd[4]).parent)  # Streamlit reads .streamlit/config.toml from the working folder
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached: the server has taken this process's place
 
 
 if __name__ == "__main__":

@@ -1,0 +1,47 @@
+"""``cnn-explorer`` stops cleanly: a service manager's SIGTERM reaches the server itself (the command replaces its
+own process with it), and the server's shutdown ends its runs and its Ray instance, so nothing of the app is left."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+import uuid
+
+import pytest
+
+from explorer.tools.browser import open_app, streamlit_server
+from tests.procs import kill_all, left_after, marked
+
+pytestmark = [pytest.mark.browser, pytest.mark.ray]
+KEY = "EXPLORER_APP_RUN"  # this test's own mark on the app's processes
+
+
+def test_sigterm_leaves_no_process_of_the_app_within_10_s(browser, tmp_path):
+    mark, procs = uuid.uuid4().hex, []
+    command = [sys.executable, "-m", "explorer.tools.launch", "--port", "{port}", "--address", "127.0.0.1",
+               "--headless"]
+    try:
+        with streamlit_server(env={KEY: mark, "EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90,
+                              command=command, procs=procs) as url:
+            open_app(browser, url).get_by_role("button", name="Train the default CNN").first.wait_for(timeout=60_000)
+            assert raylet_of(mark), "the app's Ray instance did not start"
+            server = procs[0]
+            assert server.pid in marked(mark, KEY)  # the command became the server: no process in between
+            server.send_signal(signal.SIGTERM)
+            assert server.wait(10) == 0  # a clean exit, for the service manager
+            left = left_after(mark, 10, KEY)
+            assert not left, f"left running 10 s after SIGTERM: {left}"
+    finally:
+        kill_all(marked(mark, KEY))
+
+
+def raylet_of(mark: str, timeout: float = 60) -> list[str]:
+    """The app's raylet process once it runs (the warm-up starts Ray after the first page), polled."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [c for c in marked(mark, KEY).values() if "raylet" in c]
+        if found:
+            return found
+        time.sleep(0.5)
+    return []
