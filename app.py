@@ -18,13 +18,20 @@ menu(sections)
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
 
 # torch loads here, after the menu is on screen
-from pages._state import init_session, keep_workspace_id_in_url, save_workspace, show_flash  # noqa: E402
+from pages._state import (  # noqa: E402
+    init_session,
+    keep_workspace_id_in_url,
+    remember_person,
+    save_workspace,
+    show_flash,
+)
 from pages._widgets import sidebar, warmup_notice  # noqa: E402
 
 init_session()
 set_torch_threads()
 keep_workspace_id_in_url()
 sidebar()
+remember_person()
 show_flash()
 warmup_notice()
 try:

@@ -10,7 +10,7 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
-from explorer.serve import SaveOutcome, StaleWorkspaceError, Workspace
+from explorer.serve import PERSON_COOKIE, Quota, SaveOutcome, StaleWorkspaceError, Workspace
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -30,6 +30,8 @@ DRAFT = "build_draft"  # the spec being edited on the Build page
 
 
 WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
+PERSON = "person_id"  # who this tab is, for the limits per person: the browser's signed cookie, else the workspace id
+PERSON_SET = "person_cookie_set"  # the cookie-writing snippet was sent in this session
 WS_VERSION = "workspace_version"  # the version this session last read or wrote
 WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
 HIDDEN = "hidden_pages"  # page titles an opened lesson hides (the menu leaves them out)
@@ -78,11 +80,48 @@ def init_session() -> None:
             for run in ws.adopt_running():
                 flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
         st.session_state[WS_ID] = ws_id
+        st.session_state[PERSON] = _person(ws_id)
+        ws.quota = Quota(server().people(), st.session_state[PERSON])
         st.session_state[WS] = ws
     st.session_state.setdefault(DATASET, DEFAULT_DATASET)
     st.session_state.setdefault(UPLOADS, {})
+    server().people().hold_uploads(st.session_state[PERSON], session_id(), st.session_state[UPLOADS])
     st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
     st.session_state.setdefault(DRAFT, get_preset("default"))
+
+
+def _person(ws_id: str | None) -> str:
+    """This browser's person: the one its signed cookie names (shared by all its tabs), else this workspace's id
+    (the address), else a new one."""
+    people = server().people()
+    try:
+        token = st.context.cookies.get(PERSON_COOKIE)
+    except Exception:  # noqa: BLE001 - no request behind this run (a test): no cookie
+        token = None
+    return people.person_from(token) or ws_id or people.new_person()
+
+
+def remember_person() -> None:
+    """Give the browser the cookie that names its person (once a session, when it does not carry it yet), so its
+    other tabs count as the same person. A small script in the sidebar; nothing shows."""
+    if st.session_state.get(PERSON_SET) or PERSON not in st.session_state:
+        return
+    st.session_state[PERSON_SET] = True
+    token = server().people().token(st.session_state[PERSON])
+    try:
+        if st.context.cookies.get(PERSON_COOKIE) == token:
+            return
+    except Exception:  # noqa: BLE001 - no request behind this run (a test)
+        return
+    cookie = f"{PERSON_COOKIE}={token}; path=/; max-age={30 * 86400}; SameSite=Strict"
+    with st.sidebar:
+        st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
+
+
+def person_uploads() -> dict[str, Dataset]:
+    """The uploads this person holds: this tab's and those of their other live tabs (for the upload budget)."""
+    others = server().people().other_uploads(st.session_state[PERSON], session_id())
+    return {**others, **st.session_state.get(UPLOADS, {})}
 
 
 def keep_workspace_id_in_url() -> None:
@@ -166,6 +205,17 @@ def workspace() -> Workspace:
     each script run, and the live run panel saves while a run trains."""
     init_session()
     return st.session_state[WS]
+
+
+def start_job(key: str, name: str, fn, *args, **kwargs) -> bool:  # noqa: ANN001, ANN002, ANN003 - as Workspace's
+    """Start this session's job into ``st.session_state[key]`` (see ``Workspace.start_job``). A refusal (one job
+    at a time per person, a budget) is shown as a sentence at the next run, and the page's last result stays."""
+    try:
+        st.session_state[key] = workspace().start_job(name, fn, *args, **kwargs)
+        return True
+    except ValueError as e:
+        flash(f"Not started: {e}.", "warning")
+        return False
 
 
 def flash(message: str, kind: str = "success") -> None:

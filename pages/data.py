@@ -7,7 +7,7 @@ import streamlit as st
 from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
 from explorer.plots import class_distribution, image_grid
-from pages._state import DATASET, UPLOADS, dataset_names, get_dataset
+from pages._state import DATASET, UPLOADS, dataset_names, get_dataset, person_uploads
 
 st.title("Data")
 
@@ -55,7 +55,7 @@ with st.expander("Upload your own data"):
                 name = f_train.name.rsplit(".", 1)[0]
                 ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
                               class_names=class_names)
-                check_uploads_room(uploads, ds)
+                check_uploads_room(person_uploads(), ds)
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()
@@ -71,7 +71,7 @@ with st.expander("Upload your own data"):
             try:
                 ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
                                     grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
-                check_uploads_room(uploads, ds)
+                check_uploads_room(person_uploads(), ds)
                 uploads[ds.name] = ds
                 st.session_state[DATASET] = ds.name
                 st.rerun()

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import TrainConfig
-from explorer.core import JobGroup
 from explorer.lessons import (
     compare_architectures,
     data_size_experiment,
@@ -17,7 +16,7 @@ from explorer.lessons import (
     translation_sweep,
 )
 from explorer.plots import PALETTE, image_grid
-from pages._state import current_dataset, workspace
+from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_status
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
@@ -56,13 +55,17 @@ def launch(name: str, make) -> None:
     if old is not None and not old.finished:
         old.cancel()
     made = make()
-    if len(made) == 2:
-        parts, combine = made
-        jobs[name] = JobGroup([ws.start_job(name, fn, *args, **kwargs) for fn, args, kwargs in parts], combine)
-        kwargs = parts[0][2]
-    else:
-        fn, args, kwargs = made
-        jobs[name] = ws.start_job(name, fn, *args, **kwargs)
+    try:
+        if len(made) == 2:
+            parts, combine = made
+            jobs[name] = ws.start_job_group(name, parts, combine)
+            kwargs = parts[0][2]
+        else:
+            fn, args, kwargs = made
+            jobs[name] = ws.start_job(name, fn, *args, **kwargs)
+    except ValueError as e:  # one job at a time per person, or a budget: a sentence, the last result stays
+        flash(f"Not started: {e}.", "warning")
+        return
     cfg = kwargs.get("config")
     used[name] = (f"Ran with {cfg.epochs} epoch(s) on {cfg.limit_train:,} training images per model."
                   if cfg is not None else "")

@@ -17,7 +17,7 @@ from explorer.interpret import (
     to_display,
 )
 from explorer.plots import image_grid, upscale
-from pages._state import workspace
+from pages._state import start_job
 from pages._widgets import inspect_context, job_status
 
 JOB = "filter_job"  # this session's running or finished Job
@@ -69,7 +69,6 @@ def start(kind: str) -> None:
         old.cancel()
     layer_, steps, lr = ss["fv_layer"], int(ss["fv_steps"]), float(ss["fv_lr"])
     n = layer_channels(model, layer_, shape)
-    ws = workspace()
     count = max(1, min(int(ss.get(f"fv_count-{n}", 1)), n)) if kind == "all" else 1
     try:  # estimated before it starts: the channels go in chunks that fit the view budget, or it is refused
         chunk = filter_chunk(model, tuple(shape), count)
@@ -80,12 +79,11 @@ def start(kind: str) -> None:
     ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the server's "
                         "memory for one job." if chunks > 1 else "")
     if kind == "all":
-        job = ws.start_job(f"{model_name}-{layer_}", filter_images, model, layer_, count, shape, steps, lr,
-                           ss["fv_reg"], ds)
+        start_job(JOB, f"{model_name}-{layer_}", filter_images, model, layer_, count, shape, steps, lr,
+                  ss["fv_reg"], ds)
     else:
         channel = max(0, min(int(ss.get(f"fv_channel-{n}", 0)), n - 1))
-        job = ws.start_job(f"{model_name}-{layer_}", compare_regularizers, model, layer_, channel, shape, steps, lr)
-    ss[JOB] = job
+        start_job(JOB, f"{model_name}-{layer_}", compare_regularizers, model, layer_, channel, shape, steps, lr)
 
 
 b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")

@@ -11,7 +11,18 @@ from explorer.core import check_uploads_room
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson, shortcut_dataset
 from pages._nav import page_file
 from pages._server import workspace_store
-from pages._state import DATASET, DRAFT, HIDDEN, LESSON, TRAIN_CFG, UPLOADS, flash, get_dataset, workspace
+from pages._state import (
+    DATASET,
+    DRAFT,
+    HIDDEN,
+    LESSON,
+    TRAIN_CFG,
+    UPLOADS,
+    flash,
+    get_dataset,
+    person_uploads,
+    workspace,
+)
 
 KEYS = "teacher_keys"  # class code -> the key this session was given (shown again while the tab lives)
 
@@ -78,7 +89,7 @@ with open_tab:
             if lesson.shortcut:  # the class trains on a copy with a hidden cue; the original is never changed
                 cued = shortcut_dataset(get_dataset(lesson.dataset), lesson.shortcut["class"], lesson.shortcut["cue"],
                                         lesson.shortcut["share"])
-                check_uploads_room(st.session_state[UPLOADS], cued)
+                check_uploads_room(person_uploads(), cued)
                 st.session_state[UPLOADS][cued.name] = cued
                 dataset = cued.name
             st.session_state[DATASET] = dataset

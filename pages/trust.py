@@ -23,7 +23,7 @@ from explorer.interpret import (
 from explorer.lessons import reveal
 from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
 from pages._server import workspace_store
-from pages._state import CONFIDENCE, LESSON, get_dataset, workspace
+from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
 from pages._widgets import input_picker, inspect_context, job_status
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
@@ -68,9 +68,9 @@ def reject_panel(letters: torch.Tensor) -> None:
     def _start() -> None:
         import copy
 
-        st.session_state[REJECT_JOB] = workspace().start_job(
-            "reject", reject_class_experiment, copy.deepcopy(entry.spec), ds, letters.clone() if len(letters) else None,
-            epochs=2, threshold=float(st.session_state.get(CONFIDENCE, 0.9)))
+        start_job(REJECT_JOB, "reject", reject_class_experiment, copy.deepcopy(entry.spec), ds,
+                  letters.clone() if len(letters) else None, epochs=2,
+                  threshold=float(st.session_state.get(CONFIDENCE, 0.9)))
 
     job = st.session_state.get(REJECT_JOB)
     busy = job is not None and not job.finished
@@ -173,8 +173,8 @@ def _find_smallest() -> None:
     old = st.session_state.get(FOOL_JOB)
     if old is not None and not old.finished:
         old.cancel()
-    st.session_state[FOOL_JOB] = ws.start_job("fooling", fooling_table, models, x.clone(), ds.mean, ds.std)
-    st.session_state[FOOLED] = label
+    if start_job(FOOL_JOB, "fooling", fooling_table, models, x.clone(), ds.mean, ds.std):
+        st.session_state[FOOLED] = label
 
 
 fool_job = st.session_state.get(FOOL_JOB)
@@ -277,8 +277,8 @@ if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(s
         def _finetune() -> None:
             import copy
 
-            st.session_state[TUNE_JOB] = workspace().start_job(
-                "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(), ours["y"].clone())
+            start_job(TUNE_JOB, "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(),
+                      ours["y"].clone())
 
         tune = st.session_state.get(TUNE_JOB)
         tuning = tune is not None and not tune.finished

@@ -30,6 +30,7 @@ class JobState:
         self.result: Any = None
         self.error: str | None = None
         self.finished = False
+        self.cancel_requested = False  # cancel() was called: it ends at its next step, and holds no slot now
 
     @property
     def progress(self) -> float:
@@ -63,6 +64,7 @@ class Job(JobState):
         self.done_steps, self.total_steps = done, max(total, 1)
 
     def cancel(self) -> None:
+        self.cancel_requested = True
         self._cancelled.set()
 
     def _run(self, fn: Any) -> None:
@@ -85,10 +87,11 @@ class JobGroup:
     its own, side by side), progress is the parts' summed, the first error ends the group (the other parts are
     cancelled), and ``result`` is ``combine`` of the parts' results once all have finished."""
 
-    def __init__(self, parts: list[Any], combine: Any) -> None:
+    def __init__(self, parts: list[Any], combine: Any, name: str = "job") -> None:
         if not parts:
             raise ValueError("a job group needs at least one part")
-        self.parts, self._combine = list(parts), combine
+        self.parts, self._combine, self.name = list(parts), combine, name
+        self.cancel_requested = False
         self._result: Any = None
         self._combined = False
 
@@ -125,6 +128,7 @@ class JobGroup:
         return self._result
 
     def cancel(self) -> None:
+        self.cancel_requested = True
         for p in self.parts:
             p.cancel()
 

@@ -409,6 +409,7 @@ class RemoteJob(JobState):
         self._done = threading.Event()
 
     def cancel(self) -> None:
+        self.cancel_requested = True
         if not self.finished:
             self.cluster._end_job(self, "cancelled")
 

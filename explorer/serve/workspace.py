@@ -22,13 +22,14 @@ from torch import nn
 from ..core.budget import budget
 from ..core.checkpoint import Checkpoint, save_checkpoint
 from ..core.data import Dataset
-from ..core.jobs import Job, JobCancelled, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
+from ..core.jobs import Job, JobCancelled, JobGroup, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
 from ..core.safejson import MAX_NAME_CHARS, bounded_name
 from ..core.spec import build_model, summarize
 from ..core.train import RunStatus, TrainConfig, Trainer
 
 if TYPE_CHECKING:
     from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
+    from .people import Quota
 
 __all__ = ["Run", "ModelEntry", "Workspace", "Job", "JobState"]
 
@@ -178,6 +179,7 @@ class Workspace:
         self.kept_models: set[str] = set()
         self.kept_uploads: set[str] = set()
         self._run_ids = itertools.count(1)
+        self.quota: Quota | None = None  # the person its jobs and runs count against (the app sets it)
 
     @property
     def cluster(self) -> Cluster | None:
@@ -259,6 +261,8 @@ class Workspace:
             conv_params = sum(m.weight.numel() for m in entry.model.modules() if isinstance(m, nn.Conv2d))
             if conv_params <= 1_000_000:
                 config = dataclasses.replace(config, snapshot_every=max(1, total // 100))
+        if self.quota is not None:  # runs are counted per person, across their tabs
+            self.quota.check_run()
         trainer: Trainer | RemoteTrainer
         run_id = next(self._run_ids)  # a reloaded tab (or another replica) finds the run by this number
         if self.cluster is not None:  # validates settings and the fit of model and data before queueing
@@ -268,6 +272,8 @@ class Workspace:
         run = Run(run_id, entry.name, dataset.name, config.to_dict(), entry.params, trainer=trainer)
         entry.dataset = dataset.info()
         entry.runs.append(run)
+        if self.quota is not None:
+            self.quota.add_run(trainer)
         if isinstance(trainer, Trainer):
             trainer.start()
         return run
@@ -302,7 +308,22 @@ class Workspace:
 
     def start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` off the caller's thread; the job works on copies of
-        any model passed to it. ``fn`` should be a library function (it may travel to a worker process)."""
+        any model passed to it. ``fn`` should be a library function (it may travel to a worker process).
+        With a ``quota``, a person runs one job at a time (a ValueError with a sentence otherwise)."""
+        if self.quota is not None:
+            return self.quota.start_job(lambda: self._start_job(name, fn, *args, **kwargs))
+        return self._start_job(name, fn, *args, **kwargs)
+
+    def start_job_group(self, name: str, parts: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]],
+                        combine: Callable[[list[Any]], Any]) -> JobGroup:
+        """Several parts ``(fn, args, kwargs)`` of one job, side by side (each as :meth:`start_job` runs one), read
+        as one job whose result is ``combine`` of theirs; for a person's limit, it is one job."""
+        def start() -> JobGroup:
+            return JobGroup([self._start_job(name, fn, *a, **kw) for fn, a, kw in parts], combine, name=name)
+
+        return self.quota.start_job(start) if self.quota is not None else start()
+
+    def _start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         limit_s = budget().job_minutes * 60.0  # as runs have theirs: a job ends with a sentence past it
         if self.cluster is not None:
             return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, max_seconds=limit_s,
