@@ -48,7 +48,7 @@ def current_model():
     return None, None
 
 
-def launch(name: str, make) -> None:
+def launch(name: str, make, title: str = "") -> None:
     """Start an experiment in a worker; it trains its own models and works on copies of yours. ``make`` gives
     ``(fn, args, kwargs)``, or ``(parts, combine)``: parts that run side by side on workers of their own."""
     old = jobs.get(name)
@@ -58,11 +58,11 @@ def launch(name: str, make) -> None:
     try:
         if len(made) == 2:
             parts, combine = made
-            jobs[name] = ws.start_job_group(name, parts, combine)
+            jobs[name] = ws.start_job_group(f"the experiment “{title or name}”", parts, combine)
             kwargs = parts[0][2]
         else:
             fn, args, kwargs = made
-            jobs[name] = ws.start_job(name, fn, *args, **kwargs)
+            jobs[name] = ws.start_job(f"the experiment “{title or name}”", fn, *args, **kwargs)
     except ValueError as e:  # one job at a time per person, or a budget: a sentence, the last result stays
         flash(f"Not started: {e}.", "warning")
         return
@@ -77,7 +77,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
     job = jobs.get(name)
     busy = job is not None and not job.finished
     st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy,
-              on_click=launch, args=(name, make))
+              on_click=launch, args=(name, make, title))
 
     @st.fragment(run_every=0.5 if busy else None)
     def show() -> None:

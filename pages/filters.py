@@ -24,7 +24,8 @@ JOB = "filter_job"  # this session's running or finished Job
 PLAN = "filter_plan"  # what the last Generate was estimated to cost, or why it was refused
 st.title("Filter images")
 st.caption("Gradient ascent in input space: start from noise and change the image, not the weights, until one "
-           "channel fires as hard as it can. All channels are optimised together as one batch.")
+           "channel fires as hard as it can. The channels are optimised together, in batches that fit the server's "
+           "memory for one job.")
 
 source = st.radio("Model", ["current model"] + [f"{n} (pretrained, ImageNet)" for n in PRETRAINED], horizontal=True)
 if source == "current model":
@@ -79,11 +80,12 @@ def start(kind: str) -> None:
     ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the server's "
                         "memory for one job." if chunks > 1 else "")
     if kind == "all":
-        start_job(JOB, f"{model_name}-{layer_}", filter_images, model, layer_, count, shape, steps, lr,
-                  ss["fv_reg"], ds)
+        start_job(JOB, f"filter images of {model_name}, layer {layer_}", filter_images, model, layer_, count, shape,
+                  steps, lr, ss["fv_reg"], ds)
     else:
         channel = max(0, min(int(ss.get(f"fv_channel-{n}", 0)), n - 1))
-        start_job(JOB, f"{model_name}-{layer_}", compare_regularizers, model, layer_, channel, shape, steps, lr)
+        start_job(JOB, f"regularisers on {model_name}, layer {layer_}", compare_regularizers, model, layer_, channel,
+                  shape, steps, lr)
 
 
 b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")
