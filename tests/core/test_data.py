@@ -96,8 +96,9 @@ def test_cifar10_loads_from_generated_batches(tmp_path, monkeypatch):
 
 
 def test_missing_dataset_without_download_says_where(tmp_path):
-    with pytest.raises(DataError, match=r"fashion-mnist: not found in .* downloading is off"):
+    with pytest.raises(DataError, match=r"fashion-mnist: not found in the data folder .* downloading is off") as e:
         load_dataset("fashion-mnist", tmp_path, download=False)
+    assert f"({tmp_path.name}/)" in str(e.value) and str(tmp_path.parent) not in str(e.value)  # no server path
 
 
 def test_failed_download_is_explained(tmp_path, monkeypatch):
