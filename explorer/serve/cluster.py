@@ -832,7 +832,12 @@ class Cluster:
         self._end(h, status, message)
 
     def close(self) -> None:
-        """End every run and job, stop the keeper, and shut the local Ray instance down if this started it."""
+        """End every run and job, stop the keeper, and shut the local Ray instance down if this started it.
+        After Ray itself was shut down (at a process's exit), there is nothing left to end: it only stops."""
+        if not self._ray.is_initialized():  # a call to Ray now would start a new instance
+            self._closed.set()
+            self._host_stop.set()
+            return
         for owner in list(self.owners()):
             self.end_owner(owner, "stopped: the server is shutting down")
         self._closed.set()

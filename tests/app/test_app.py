@@ -260,3 +260,30 @@ def test_students_never_see_a_traceback_the_server_log_keeps_it():
     assert SERVER_FLAGS[SERVER_FLAGS.index("--client.showErrorDetails") + 1] == "none"
     option = config._config_options_template["client.showErrorDetails"]
     assert '"none"' in option.description  # still a value of this Streamlit's option
+
+
+def test_two_tabs_of_one_person_run_one_job_at_a_time():
+    """Tabs of one workspace (the address, when the browser sends no identity cookie) are one person: while the
+    first tab's filter images run, the second tab's Generate is refused with a sentence, and its page goes on."""
+    first = fresh()
+    button(first, "Train the default CNN on mnist-5k (3,600 images, 3 epochs)").click().run()
+    wait_training(first)
+    first.run()
+    second = AppTest.from_file(APP, default_timeout=120)
+    second.query_params["ws"] = first.session_state["workspace_id"]
+    second.run()
+    assert second.session_state["person_id"] == first.session_state["person_id"]
+    for tab in (first, second):
+        tab.switch_page("pages/filters.py").run()
+        tab.select_slider(key="fv_steps").set_value(512).run()
+    button(first, "Generate").click().run()
+    job = first.session_state["filter_job"]
+    button(second, "Generate").click().run()
+    assert not second.exception, second.exception
+    said = [m for _kind, m in second.session_state["flash_messages"]]  # shown by app.py at the tab's next run
+    assert any(m.startswith("Not started: one of your jobs still runs (filter images of default") for m in said), said
+    assert "filter_job" not in second.session_state
+    job.cancel()
+    assert job.join(60)
+    stranger = fresh()  # another person is never held up by this one's job
+    assert stranger.session_state["person_id"] != first.session_state["person_id"]
