@@ -106,10 +106,24 @@ def normalize(x: Tensor, mean: tuple[float, ...] | list[float], std: tuple[float
     return (x.float() / 255.0 - m) / s
 
 
-def _stats(x: Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    xf = x.float().div_(255.0)
-    mean = xf.mean(dim=(0, 2, 3))
-    std = xf.std(dim=(0, 2, 3)).clamp_min(1e-3)
+def _stats(x: Tensor, chunk_bytes: int = 16 << 20) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and (unbiased) std of uint8 images ``(N, C, H, W)`` in 0..1 units, rounded to 4 places.
+
+    Summed a chunk of images at a time in float64, so no temporary is larger than ``chunk_bytes`` of floats
+    (the whole set as float32 was four times an upload's admitted size)."""
+    n_img, c = x.shape[0], x.shape[1]
+    per = max(1, x[0].numel() * 8) if n_img else 1
+    step = max(1, chunk_bytes // per)
+    s1 = torch.zeros(c, dtype=torch.float64)
+    s2 = torch.zeros(c, dtype=torch.float64)
+    for i in range(0, n_img, step):
+        part = x[i:i + step].to(torch.float64).div_(255.0)  # (n, C, H, W)
+        s1 += part.sum(dim=(0, 2, 3))
+        s2 += part.square().sum(dim=(0, 2, 3))
+    n = n_img * x.shape[2] * x.shape[3]
+    mean = s1 / max(n, 1)
+    var = ((s2 - n * mean.square()) / max(n - 1, 1)).clamp_min(0.0)
+    std = var.sqrt().clamp_min(1e-3)
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
@@ -140,19 +154,23 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
     train_y, test_y = train_y.long(), test_y.long()
     if train_x.dtype != torch.uint8 or train_x.ndim != 4:
         raise DataError(f"{name}: images must be uint8 (N, C, H, W), got {train_x.dtype} {tuple(train_x.shape)}")
+    p = q = None
     if shuffle:
         g = torch.Generator().manual_seed(0)
         p, q = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
-        train_x, train_y, test_x, test_y = train_x[p], train_y[p], test_x[q], test_y[q]
+        train_y, test_y = train_y[p], test_y[q]
     keep, val = _stratified_split(train_y, val_fraction, seed=0)
     for split, n in (("training", len(keep)), ("validation", len(val)), ("test", len(test_y))):
         if n == 0:
             raise DataError(f"{name}: too few images: the {split} split would be empty (give at least a few "
                             "images per class)")
-    mean, std = _stats(train_x[keep])
-    return Dataset(name, train_x[keep].contiguous(), train_y[keep].contiguous(), train_x[val].contiguous(),
-                   train_y[val].contiguous(), test_x.contiguous(), test_y.contiguous(), tuple(classes), mean, std,
-                   source)
+    # the shuffle and the split are one gather each: the images are copied once, never twice
+    tr, va = (keep, val) if p is None else (p[keep], p[val])
+    x_train, x_val = train_x[tr].contiguous(), train_x[va].contiguous()
+    x_test = test_x.contiguous() if q is None else test_x[q].contiguous()
+    mean, std = _stats(x_train)
+    return Dataset(name, x_train, train_y[keep].contiguous(), x_val, train_y[val].contiguous(), x_test,
+                   test_y.contiguous(), tuple(classes), mean, std, source)
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -514,17 +532,20 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
     _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
     images, any_colour = _decode_zip_images(zf, by_name, by_class, classes, size, name)
     mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
+    for split, (x, y) in list(images.items()):  # grey a split at a time: its RGB tensor goes once converted
+        images[split] = (_to_mode(x, mode), y)
+        del x
     if has_splits:
-        if not images["test"]:
+        if "test" not in images:
             raise DataError(f"{name}: has a train/ folder but no test/ or val/ folder")
-        x, y = _stack_images(images["train"], mode)
-        tx, ty = _stack_images(images["test"], mode)
+        (x, y), (tx, ty) = images.pop("train"), images.pop("test")
     else:
-        ax, ay = _stack_images(images["all"], mode)
+        ax, ay = images.pop("all")
         if len(ay) < 10:
             raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
         keep, held = _stratified_split(ay, test_fraction, seed=1)
         x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
+        del ax  # copied into the two splits
     return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
                      shuffle=True)
 
@@ -548,16 +569,24 @@ def _zip_classes(names: list[str], name: str) -> tuple[dict[str, dict[str, list[
 
 
 def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dict[str, list[str]]],
-                       classes: list[str], size: int, name: str) -> tuple[dict[str, list[tuple[np.ndarray, int]]], bool]:
-    """Each image decoded, resized to size x size (RGB) and dropped before the next, so memory stays near the
-    small images; and whether any had colour in its content."""
+                       classes: list[str], size: int, name: str) -> tuple[dict[str, tuple[Tensor, Tensor]], bool]:
+    """Each split's images ``(N, 3, S, S)`` uint8 and labels ``(N,)``, and whether any image had colour in its
+    content. Each image is decoded, resized and written straight into its split's tensor (allocated once, at the
+    size the budget admitted), then dropped before the next."""
     from PIL import Image
 
-    images: dict[str, list[tuple[np.ndarray, int]]] = {"train": [], "test": [], "all": []}
+    counts: dict[str, int] = {}
+    for cls in classes:
+        for split, files in by_class[cls].items():
+            counts[split] = counts.get(split, 0) + len(files)
+    out = {s: (torch.empty(n, 3, size, size, dtype=torch.uint8), torch.empty(n, dtype=torch.long))
+           for s, n in counts.items()}
+    filled = dict.fromkeys(counts, 0)
     any_colour = False
     budget = [MAX_ZIP_PIXELS]
     for label, cls in enumerate(classes):
         for split, files in by_class[cls].items():
+            x, y = out[split]
             for f in sorted(files):
                 what = f"{name}: image {_safe_name(f)}"
                 try:
@@ -566,28 +595,28 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
                     raise DataError(str(e)) from None
                 small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
                 any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
-                images[split].append((small, label))
-                del im
-    return images, any_colour
+                i = filled[split]
+                x[i] = torch.from_numpy(small).permute(2, 0, 1)
+                y[i] = label
+                filled[split] = i + 1
+                del im, small
+    return out, any_colour
 
 
 STACK_CHUNK_BYTES = 16 << 20  # the colour conversion's temporaries (int32 RGB) per chunk of images
 
 
-def _stack_images(items: list[tuple[np.ndarray, int]], mode: str,
-                  chunk_bytes: int = STACK_CHUNK_BYTES) -> tuple[Tensor, Tensor]:
-    """(N, C, S, S) uint8 images and their labels; grey ("L") with the luma weights PIL uses.
-
-    The images are copied into the result a chunk at a time, so the conversion's temporaries (int32 RGB, four
-    times the images' own bytes) stay within ``chunk_bytes`` whatever the upload's size: the memory an upload
-    takes is the budget that admitted it, plus one chunk."""
-    s = items[0][0].shape[0] if items else 0
-    out = torch.empty(len(items), 1 if mode == "L" else 3, s, s, dtype=torch.uint8)
+def _to_mode(x: Tensor, mode: str, chunk_bytes: int = STACK_CHUNK_BYTES) -> Tensor:
+    """RGB images ``(N, 3, S, S)`` uint8 as they are (``mode`` "RGB") or grey ``(N, 1, S, S)`` ("L", with the luma
+    weights PIL uses). The grey conversion works a chunk of images at a time, so its temporaries (int32, four
+    times the images' bytes) stay within ``chunk_bytes`` whatever the upload's size."""
+    if mode != "L":
+        return x
+    n, _, s, _ = x.shape
+    out = torch.empty(n, 1, s, s, dtype=torch.uint8)
     w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
     step = max(1, chunk_bytes // max(s * s * 3 * 4, 1))
-    for i in range(0, len(items), step):
-        part = torch.as_tensor(np.stack([a for a, _ in items[i:i + step]])).permute(0, 3, 1, 2)  # (n, 3, S, S)
-        if mode == "L":
-            part = ((part.int() * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
-        out[i:i + len(part)] = part
-    return out, torch.tensor([lab for _, lab in items], dtype=torch.long)
+    for i in range(0, n, step):
+        part = x[i:i + step].int()  # (n, 3, S, S)
+        out[i:i + len(part)] = ((part * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+    return out
