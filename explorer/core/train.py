@@ -273,7 +273,7 @@ ACTIVE = (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.READY, RunStatus.RUNNIN
 
 
 class RunView:
-    """What pages read of a run, shared by :class:`Trainer` and :class:`explorer.serve.cluster.RemoteTrainer`:
+    """What pages read of a run, shared by :class:`Trainer` and :class:`explorer.serve.handles.RemoteTrainer`:
     ``done`` and a consistent ``history()``, from ``status``, ``message``, ``step``, ``total_steps``, ``steps``,
     ``epochs`` and ``config`` under ``_lock``."""
 

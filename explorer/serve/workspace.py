@@ -28,7 +28,8 @@ from ..core.spec import build_model, summarize
 from ..core.train import RunStatus, TrainConfig, Trainer
 
 if TYPE_CHECKING:
-    from .cluster import Cluster, QueueInfo, RemoteJob, RemoteTrainer
+    from .cluster import Cluster
+    from .handles import QueueInfo, RemoteJob, RemoteTrainer
     from .people import Quota
 
 __all__ = ["Run", "ModelEntry", "Workspace", "Job", "JobState"]

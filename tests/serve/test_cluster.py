@@ -11,7 +11,8 @@ from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
 from explorer.core.train import TrainConfig
 from explorer.lessons.experiments import translation_sweep
-from explorer.serve.cluster import Cluster, ClusterSettings, RemoteTrainer
+from explorer.serve.cluster import Cluster, ClusterSettings
+from explorer.serve.handles import RemoteTrainer
 from explorer.serve.workspace import Workspace
 
 pytestmark = pytest.mark.ray  # Ray worker processes: the full lane (make test), not make test-fast
@@ -212,7 +213,7 @@ def test_a_reloaded_workspace_takes_up_its_run_still_training(cluster, mnist5k, 
 
 
 def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
-    from explorer.serve.cluster import Presence
+    from explorer.serve.presence import Presence
 
     living = {"tab-1", "tab-2", "lone-session"}
     p = Presence(lambda s: s in living)
@@ -235,7 +236,7 @@ def test_presence_keeps_a_workspace_alive_while_any_of_its_sessions_lives():
 
 
 def test_a_gpu_worker_is_held_to_the_share_of_the_card_ray_gave_it(monkeypatch):
-    from explorer.serve.cluster import cap_gpu_memory
+    from explorer.serve.workers import cap_gpu_memory
 
     calls = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

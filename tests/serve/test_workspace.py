@@ -109,7 +109,7 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
     from explorer.core.train import TrainConfig
-    from explorer.serve.cluster import _dataset_arrays, _RunWorker
+    from explorer.serve.workers import _dataset_arrays, _RunWorker
 
     worker = _RunWorker(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
                         TrainConfig(epochs=200, eval_splits=()), 1, 60, 0.0, max_minutes=0.02)
@@ -137,7 +137,7 @@ def test_reading_a_run_changes_nothing_and_settling_keeps_its_results(mnist5k):
 def test_a_lease_expires_once_unless_renewed_or_cancelled():
     import threading
 
-    from explorer.serve.cluster import _Lease
+    from explorer.serve.workers import _Lease
 
     fired = []
     done = threading.Event()
