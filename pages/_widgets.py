@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
-from explorer.core import RunStatus
+from explorer.core import AUGMENT_LIMITS, RunStatus
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
@@ -157,16 +157,24 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
     One row: rotation, shift, zoom-crop, shear, flip, and colour jitter for colour datasets.
     """
     c = st.columns(6)
-    aug["rotation"] = c[0].slider("Rotation ±°", 0, 180, int(aug["rotation"]), key=f"{key}_rot")
-    aug["shift"] = c[1].slider("Shift ± (of side)", 0.0, 0.5, float(aug["shift"]), 0.05, key=f"{key}_shift")
-    aug["scale"] = c[2].slider("Zoom crop (min)", 0.3, 1.0, float(aug["scale"]), 0.05, key=f"{key}_scale",
-                               help="1 = off")
-    aug["shear"] = c[3].slider("Shear ±°", 0, 45, int(aug["shear"]), key=f"{key}_shear")
+    lim = AUGMENT_LIMITS  # the library's ranges: a value accepted there is never refused here
+
+    def degrees(col: Any, label: str, name: str) -> int:
+        return col.slider(label, int(lim[name][0]), int(lim[name][1]), int(aug[name]), key=f"{key}_{AUGMENT_KEYS[name]}")
+
+    def fraction(col: Any, label: str, name: str, **kw: Any) -> float:
+        lo, hi = map(float, lim[name])
+        return col.slider(label, lo, hi, float(aug[name]), 0.05, key=f"{key}_{AUGMENT_KEYS[name]}", **kw)
+
+    aug["rotation"] = degrees(c[0], "Rotation ±°", "rotation")
+    aug["shift"] = fraction(c[1], "Shift ± (of side)", "shift")
+    aug["scale"] = fraction(c[2], "Zoom crop (min)", "scale", help="1 = off")
+    aug["shear"] = degrees(c[3], "Shear ±°", "shear")
     aug["flip"] = c[4].checkbox("Horizontal flip", value=bool(aug["flip"]), key=f"{key}_flip",
                                 help="not for digits: 2 ≠ mirrored 2")
     if ds.input_shape[0] == 3:
-        aug["brightness"] = c[5].slider("Brightness ±", 0.0, 1.0, float(aug["brightness"]), 0.05, key=f"{key}_b")
-        aug["contrast"] = c[5].slider("Contrast ±", 0.0, 1.0, float(aug["contrast"]), 0.05, key=f"{key}_c")
+        aug["brightness"] = fraction(c[5], "Brightness ±", "brightness")
+        aug["contrast"] = fraction(c[5], "Contrast ±", "contrast")
     else:
         c[5].caption("Colour jitter applies to colour datasets.")
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from .augment import AUGMENT_LIMITS, Augment, augment_batch
 from .budget import Budget, budget, words
 from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device
 from .data import (
     DATASETS,
     MAX_UPLOAD_BYTES,
@@ -50,17 +52,9 @@ from .spec import (
 from .train import (
     ACTIVE,
     DONE,
-    INT_SETTINGS,
-    LIMITS,
-    OPTIMIZERS,
-    SCHEDULES,
-    Augment,
     RunStatus,
     RunView,
-    TrainConfig,
     Trainer,
-    augment_batch,
-    resolve_device,
     snapshot_cap,
     thin_snapshots,
     train,
@@ -68,6 +62,7 @@ from .train import (
 
 __all__ = [
     "ACTIVE",
+    "AUGMENT_LIMITS",
     "Arg",
     "Augment",
     "Budget",

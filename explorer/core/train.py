@@ -1,4 +1,5 @@
-"""The trainer: steps over preloaded uint8 tensors, batch augmentation on the device, live events.
+"""The trainer: steps over preloaded uint8 tensors, batch augmentation on the device (``augment``), live events.
+Its settings are ``config.TrainConfig``.
 
 ``Trainer`` can run in the caller's thread (``run``) or in a background thread (``start``); another
 thread may ``pause``, ``resume`` and ``stop`` it at step granularity and read ``history`` at any time.
@@ -11,7 +12,6 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -19,197 +19,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .augment import Augment, augment_batch  # noqa: F401 (Augment: the trainer's callers import it from here too)
 from .budget import budget
+from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device  # noqa: F401
 from .data import Dataset
 from .evaluate import evaluate
-from .safejson import brief
 from .spec import output_logits_to_classes
 
-__all__ = ["Augment", "RunStatus", "ACTIVE", "TrainConfig", "LIMITS", "INT_SETTINGS", "DONE", "snapshot_cap",
-           "thin_snapshots", "RunView", "Trainer", "train", "resolve_device", "augment_batch", "OPTIMIZERS",
-           "SCHEDULES"]
+__all__ = ["RunStatus", "ACTIVE", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
 
-OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
-SCHEDULES = ("constant", "step", "onecycle")
 Event = dict[str, Any]
-
-
-@dataclass
-class Augment:
-    """Random per-image transforms, done in one batched affine warp on the training device.
-
-    rotation, shear: max degrees either way; shift: max fraction of the side; scale: the smallest
-    zoom factor of a random crop (1.0 = off); flip: random horizontal flips; brightness/contrast:
-    colour jitter strength (0 = off).
-    """
-
-    rotation: float = 0.0
-    shift: float = 0.0
-    scale: float = 1.0
-    shear: float = 0.0
-    flip: bool = False
-    brightness: float = 0.0
-    contrast: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return bool(self.rotation or self.shift or self.scale < 1.0 or self.shear or self.flip
-                    or self.brightness or self.contrast)
-
-    def validate(self) -> None:
-        if not isinstance(self.flip, bool):
-            raise ValueError(f"augmentation flip must be true or false, got {brief(self.flip)}")
-        checks = [("rotation", 0, 180), ("shift", 0, 0.5), ("scale", 0.3, 1.0), ("shear", 0, 45),
-                  ("brightness", 0, 1), ("contrast", 0, 1)]
-        for name, lo, hi in checks:
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-                raise ValueError(f"augmentation {name} must be between {lo} and {hi}, got {v!r}")
-
-
-def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = None) -> Tensor:
-    """Apply random affine transforms and colour jitter to a float batch ``(B, C, H, W)``.
-
-    Empty space is filled with the batch's minimum (the normalised black), as torchvision does with 0.
-    """
-    if not aug.active:
-        return x
-    b, dev = x.shape[0], x.device
-
-    def uniform(lo: float, hi: float) -> Tensor:
-        return torch.rand(b, device=dev, generator=generator) * (hi - lo) + lo
-
-    if aug.rotation or aug.shift or aug.scale < 1.0 or aug.shear or aug.flip:
-        ang = torch.deg2rad(uniform(-aug.rotation, aug.rotation))
-        sh = torch.tan(torch.deg2rad(uniform(-aug.shear, aug.shear)))
-        zoom = uniform(aug.scale, 1.0)  # < 1: sample a smaller window, i.e. zoom in (a random crop)
-        flip = torch.where(torch.rand(b, device=dev, generator=generator) < 0.5, -1.0, 1.0) if aug.flip else \
-            torch.ones(b, device=dev)
-        cos, sin = torch.cos(ang) * zoom, torch.sin(ang) * zoom
-        theta = torch.zeros(b, 2, 3, device=dev)
-        theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin + cos * sh
-        theta[:, 1, 0], theta[:, 1, 1] = sin * flip, cos + sin * sh
-        theta[:, 0, 2] = uniform(-2 * aug.shift, 2 * aug.shift)  # grid units: the side is 2 wide
-        theta[:, 1, 2] = uniform(-2 * aug.shift, 2 * aug.shift)
-        fill = x.amin(dim=(1, 2, 3), keepdim=True)
-        grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-        x = F.grid_sample(x - fill, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + fill
-    if aug.brightness or aug.contrast:
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        c = uniform(1 - aug.contrast, 1 + aug.contrast).view(-1, 1, 1, 1)
-        br = uniform(-aug.brightness, aug.brightness).view(-1, 1, 1, 1)
-        x = (x - mean) * c + mean + br
-    return x
-
-
-# One set of limits for every way in: the Train page's widgets, lesson files, the CLI and the library.
-LIMITS: dict[str, tuple[float, float]] = {
-    "epochs": (1, 1000), "batch_size": (1, 65536), "log_every": (1, 100000), "step_epochs": (1, 1000),
-    "seed": (0, 2**53 - 1), "lr": (1e-6, 100.0), "momentum": (0.0, 1.0), "weight_decay": (0.0, 10.0),
-    "gamma": (0.0, 1.0)}
-INT_SETTINGS = ("epochs", "batch_size", "log_every", "step_epochs", "seed")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a run needs besides the model and the data."""
-
-    epochs: int = 3
-    batch_size: int = 128
-    optimizer: str = "adam"
-    lr: float = 1e-2
-    momentum: float = 0.9
-    weight_decay: float = 0.0
-    schedule: str = "onecycle"
-    step_epochs: int = 1  # "step": multiply the rate by gamma every step_epochs epochs
-    gamma: float = 0.1
-    augment: Augment = field(default_factory=Augment)
-    seed: int = 0
-    device: str = "auto"
-    limit_train: int | None = None
-    log_every: int = 10
-    snapshot_every: int = 0  # keep conv kernels every N steps (0: never)
-    eval_splits: tuple[str, ...] = ("val", "test")
-
-    def validate(self) -> TrainConfig:
-        """Raise ValueError naming the first bad setting; return self. The limits are ``LIMITS``, the same
-        ones the Train page's widgets use, so a setting accepted here is never refused there."""
-        for name, (lo, hi) in LIMITS.items():
-            v = getattr(self, name)
-            if name in INT_SETTINGS:
-                if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                    raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {brief(v)}")
-            elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
-                raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {brief(v)}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {brief(self.optimizer)}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {brief(self.schedule)}")
-        if self.limit_train is not None and (isinstance(self.limit_train, bool) or not isinstance(self.limit_train, int)
-                                             or not 1 <= self.limit_train <= 10**9):
-            raise ValueError(f"limit_train must be a positive integer, got {brief(self.limit_train)}")
-        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
-                or not 0 <= self.snapshot_every <= 10**9:
-            raise ValueError(f"snapshot_every must be an integer >= 0, got {brief(self.snapshot_every)}")
-        if not isinstance(self.eval_splits, (tuple, list)) or any(s not in ("val", "test") for s in self.eval_splits):
-            raise ValueError(f"eval_splits must name 'val' and/or 'test', got {brief(self.eval_splits)}")
-        if not isinstance(self.augment, Augment):
-            raise ValueError("augment must be an object of augmentation settings")
-        if not isinstance(self.device, str):
-            raise ValueError(f"device must be auto, cpu, cuda or mps, got {brief(self.device)}")
-        self.augment.validate()
-        resolve_device(self.device)
-        self._checked = self._fingerprint()
-        return self
-
-    def validated(self) -> TrainConfig:
-        """Self, checked once: ``validate()`` unless these very settings were checked already (a page checks
-        them at the click; the cluster and the trainer then take the object as it is)."""
-        return self if getattr(self, "_checked", None) == self._fingerprint() else self.validate()
-
-    def _fingerprint(self) -> tuple[Any, ...]:
-        return tuple(repr(getattr(self, f)) for f in self.__dataclass_fields__)
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["eval_splits"] = list(self.eval_splits)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        d = dict(d)
-        known = set(cls.__dataclass_fields__)
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown training setting {sorted(unknown)[0]!r}")
-        aug = d.pop("augment", {}) or {}
-        if not isinstance(aug, (dict, Augment)):
-            raise ValueError(f"augment must be an object of augmentation settings, got {brief(aug)}")
-        if isinstance(aug, dict):
-            unknown_aug = set(aug) - set(Augment.__dataclass_fields__)
-            if unknown_aug:
-                raise ValueError(f"unknown augmentation {sorted(unknown_aug)[0]!r}")
-            aug = Augment(**aug)
-        if "eval_splits" in d:
-            if not isinstance(d["eval_splits"], (list, tuple)):
-                raise ValueError(f"eval_splits must be a list, got {brief(d['eval_splits'])}")
-            d["eval_splits"] = tuple(d["eval_splits"])
-        return cls(augment=aug, **d)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple MPS, then CPU; a named device that is missing raises ValueError."""
-    mps = getattr(torch.backends, "mps", None)
-    has_mps = bool(mps and mps.is_available())
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but no CUDA GPU is available here (use auto or cpu)")
-    if name == "mps" and not has_mps:
-        raise ValueError("device 'mps' asked for, but Apple MPS is not available here (use auto or cpu)")
-    if name not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"device must be auto, cpu, cuda or mps, got {name!r}")
-    return torch.device(name)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

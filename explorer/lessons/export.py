@@ -105,10 +105,11 @@ def _sources() -> str:
     from ..core.data import _stats, _stratified_split
     from ..core.safejson import brief
     from ..core.spec import output_logits_to_classes
-    from ..core.train import Augment, augment_batch
+    from ..core.augment import AUGMENT_LIMITS, Augment, augment_batch
 
     parts = [_stratified_split, _stats, brief, Augment, augment_batch, output_logits_to_classes]
-    return "\n\n".join(textwrap.dedent(inspect.getsource(p)) for p in parts)
+    limits = f"AUGMENT_LIMITS = {AUGMENT_LIMITS!r}"  # the ranges Augment checks, as the library has them
+    return "\n\n".join([limits] + [textwrap.dedent(inspect.getsource(p)) for p in parts])
 
 
 TEMPLATE = Path(__file__).with_name("script_template.py")  # a real script, linted; the export fills it in

@@ -61,7 +61,7 @@ def build_model(seed=CONFIG["seed"]):
 from explorer.core.data import _stats, _stratified_split  # noqa: E402
 from explorer.core.safejson import brief  # noqa: E402, F401 (Augment's messages use it)
 from explorer.core.spec import output_logits_to_classes  # noqa: E402
-from explorer.core.train import Augment, augment_batch  # noqa: E402
+from explorer.core.augment import Augment, augment_batch  # noqa: E402
 
 # export: APP_CODE end
 

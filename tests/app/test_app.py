@@ -287,3 +287,16 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     assert job.join(60)
     stranger = fresh()  # another person is never held up by this one's job
     assert stranger.session_state["person_id"] != first.session_state["person_id"]
+
+
+def test_the_augmentation_widgets_offer_exactly_the_librarys_ranges():
+    """One source for the ranges (``AUGMENT_LIMITS``): what the library accepts, the widgets offer, and no more."""
+    from explorer.core import AUGMENT_LIMITS
+
+    at = fresh()
+    at.switch_page("pages/augment.py").run()
+    assert not at.exception, at.exception
+    keys = {"rotation": "aug_rot", "shift": "aug_shift", "scale": "aug_scale", "shear": "aug_shear"}
+    for name, key in keys.items():
+        s = at.slider(key=key)
+        assert (s.min, s.max) == AUGMENT_LIMITS[name], name

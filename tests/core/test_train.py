@@ -225,7 +225,7 @@ def test_run_status_is_one_enum_that_reads_and_writes_as_its_word():
 def test_a_config_is_checked_once_and_again_only_when_it_changed(monkeypatch):
     import importlib
 
-    T = importlib.import_module("explorer.core.train")  # (explorer.core.train is also the train() function)
+    T = importlib.import_module("explorer.core.config")  # where TrainConfig checks its device
 
     calls = []
     real = T.resolve_device
