@@ -64,7 +64,8 @@ def _cmd_summary(args: argparse.Namespace) -> None:
 
 
 def _dataset_for(args: argparse.Namespace) -> Any:
-    from .core.data import load_csv, load_dataset, load_image_zip
+    from .core.data import load_dataset
+    from .core.uploads import load_csv, load_image_zip
 
     name = args.dataset
     if name.lower().endswith(".csv"):

@@ -194,3 +194,15 @@ def test_pages_take_each_helper_from_the_file_that_defines_it():
                 passed_on += [f"{path.name}: {a.name} from {helper}" for a in node.names
                               if a.name not in defined[helper]]
     assert not passed_on, "import these from where they are defined: " + "; ".join(passed_on)
+
+
+def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_command():
+    import tomllib
+
+    from explorer.core.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
+    from explorer.tools.launch import SERVER_FLAGS
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB << 20
+    assert settings["server"]["maxUploadSize"] == MAX_UPLOAD_MB
+    assert SERVER_FLAGS[SERVER_FLAGS.index("--server.maxUploadSize") + 1] == str(MAX_UPLOAD_MB)

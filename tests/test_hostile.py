@@ -18,10 +18,11 @@ import torch
 from PIL import Image
 
 from explorer.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from explorer.core.data import DataError, load_csv, load_image_zip
+from explorer.core.data import DataError
 from explorer.core.preprocess import load_image_file
 from explorer.core.spec import SpecError, build_model, parse_spec, validate_spec
 from explorer.core.train import TrainConfig
+from explorer.core.uploads import load_csv, load_image_zip
 from explorer.lessons.lesson import parse_lesson
 from tests.test_cli import cli
 
@@ -45,7 +46,7 @@ def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
 def peak_rss_mb(code: str) -> tuple[int, str]:
     """Run ``code`` in a fresh interpreter (after importing the library, which alone takes ~0.5 GB with torch):
     how much its peak resident memory grew while ``code`` ran (MB), and what it printed."""
-    prog = ("import resource, explorer.core.data\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    prog = ("import resource, explorer.core.uploads\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
             + textwrap.dedent(code)
             + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)")
     r = subprocess.run([sys.executable, "-c", prog], cwd=ROOT, capture_output=True, text=True, timeout=300)
@@ -63,7 +64,8 @@ def test_a_tiny_zip_of_huge_one_bit_images_is_refused_within_bounded_memory(tmp_
     path = tmp_path / "bomb.zip"
     path.write_bytes(data)
     mb, out = peak_rss_mb(f"""
-        from explorer.core.data import load_image_zip, DataError
+        from explorer.core.data import DataError
+        from explorer.core.uploads import load_image_zip
         try:
             load_image_zip({str(path)!r})
         except DataError as e:
@@ -124,7 +126,7 @@ def test_parsing_a_5_mb_csv_stays_well_under_a_gigabyte(tmp_path):
     path.write_text("\n".join(rows))
     assert 4e6 < path.stat().st_size < 6e6
     mb, out = peak_rss_mb(f"""
-        from explorer.core.data import load_csv
+        from explorer.core.uploads import load_csv
         ds = load_csv({str(path)!r})
         print(sum(ds.sizes().values()))
     """)
@@ -385,7 +387,7 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     files = {f"c{k}/{i}.png": tiny for k in range(2) for i in range(3000)}
     data = zip_of(files)
     decoded: list[int] = []
-    import explorer.core.data as D
+    import explorer.core.uploads as D
 
     real = D.decode_image
     monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
@@ -405,7 +407,7 @@ def test_the_grey_conversion_of_an_admitted_upload_stays_within_its_budget():
     mb, out = peak_rss_mb("""
         import numpy as np, torch
         from PIL import Image
-        from explorer.core.data import _to_mode
+        from explorer.core.uploads import _to_mode
         one = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
         x = one.expand(40_000, 3, 64, 64).contiguous()  # 491 MB of RGB pixels, within the 512 MB budget
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the images themselves are the caller's
@@ -420,7 +422,7 @@ def test_the_grey_conversion_of_an_admitted_upload_stays_within_its_budget():
 
 
 def test_the_chunked_conversion_equals_the_whole_batch_one():
-    from explorer.core.data import _to_mode
+    from explorer.core.uploads import _to_mode
 
     x = torch.randint(0, 256, (23, 3, 5, 5), dtype=torch.uint8)
     whole = _to_mode(x, "L", chunk_bytes=1 << 30)
@@ -449,7 +451,7 @@ def test_a_zip_upload_peaks_near_the_size_it_was_admitted_for(tmp_path):
     path.write_bytes(data)
     decoded_mb = 20_000 * 64 * 64 * 3 / 2**20
     mb, out = peak_rss_mb(f"""
-        from explorer.core.data import load_image_zip
+        from explorer.core.uploads import load_image_zip
         ds = load_image_zip({str(path)!r}, size=64)
         print(ds.train_x.shape[1], sum(ds.sizes().values()))
     """)

@@ -6,18 +6,7 @@ from .augment import AUGMENT_LIMITS, Augment, augment_batch
 from .budget import Budget, budget, words
 from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device
-from .data import (
-    DATASETS,
-    MAX_UPLOAD_BYTES,
-    DataError,
-    Dataset,
-    check_uploads_room,
-    default_data_dir,
-    load_csv,
-    load_dataset,
-    load_image_zip,
-    normalize,
-)
+from .data import DATASETS, DataError, Dataset, default_data_dir, load_dataset, normalize
 from .evaluate import (
     Confusion,
     activation_bytes,
@@ -59,6 +48,7 @@ from .train import (
     thin_snapshots,
     train,
 )
+from .uploads import MAX_UPLOAD_BYTES, check_uploads_room, load_csv, load_image_zip
 
 __all__ = [
     "ACTIVE",

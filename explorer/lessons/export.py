@@ -102,10 +102,10 @@ def _sources() -> str:
     import inspect
     import textwrap
 
+    from ..core.augment import AUGMENT_LIMITS, Augment, augment_batch
     from ..core.data import _stats, _stratified_split
     from ..core.safejson import brief
     from ..core.spec import output_logits_to_classes
-    from ..core.augment import AUGMENT_LIMITS, Augment, augment_batch
 
     parts = [_stratified_split, _stats, brief, Augment, augment_batch, output_logits_to_classes]
     limits = f"AUGMENT_LIMITS = {AUGMENT_LIMITS!r}"  # the ranges Augment checks, as the library has them

@@ -58,10 +58,10 @@ def build_model(seed=CONFIG["seed"]):
 
 # --- the app's own code for the split, statistics, augmentation and one-logit models ---
 # export: APP_CODE begin (the export puts these functions' source here)
+from explorer.core.augment import Augment, augment_batch  # noqa: E402
 from explorer.core.data import _stats, _stratified_split  # noqa: E402
 from explorer.core.safejson import brief  # noqa: E402, F401 (Augment's messages use it)
 from explorer.core.spec import output_logits_to_classes  # noqa: E402
-from explorer.core.augment import Augment, augment_batch  # noqa: E402
 
 # export: APP_CODE end
 

@@ -168,7 +168,7 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
     """A many-class upload: the page stays readable and cheap (a heatmap of the classes with errors)."""
     import numpy as np
 
-    from explorer.core.data import load_csv
+    from explorer.core.uploads import load_csv
 
     rng = np.random.default_rng(0)
     k, per = 150, 10

@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from explorer.core import data as D
-from explorer.core.data import DataError, load_csv, load_dataset, load_image_zip, normalize
+from explorer.core import uploads as D
+from explorer.core.data import DataError, load_dataset, normalize
+from explorer.core.uploads import load_csv, load_image_zip
 
 
 def write_idx(folder: Path, prefix: str, x: np.ndarray, y: np.ndarray) -> None:

@@ -7,11 +7,11 @@ import time
 import pytest
 import torch
 
-from explorer.core.data import load_csv
 from explorer.core.evaluate import evaluate, predict_proba
 from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
 from explorer.core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
+from explorer.core.uploads import load_csv
 
 
 def test_training_learns_and_reports_events(trained_default, mnist5k):

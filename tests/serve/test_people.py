@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from explorer.core.data import check_uploads_room, load_csv
 from explorer.core.presets import get_preset
 from explorer.core.train import TrainConfig
+from explorer.core.uploads import check_uploads_room, load_csv
 from explorer.serve.people import People, Quota
 from explorer.serve.workspace import Workspace
 

@@ -10,10 +10,10 @@ import time
 
 import pytest
 
-from explorer.core.data import load_csv
 from explorer.core.presets import get_preset
 from explorer.core.safejson import MAX_NAME_CHARS, bounded_name
 from explorer.core.train import TrainConfig
+from explorer.core.uploads import load_csv
 from explorer.serve.saver import BackgroundSaver
 from explorer.serve.store import StoreError, WorkspaceStore
 from explorer.serve.workspace import Workspace

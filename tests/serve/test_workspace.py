@@ -80,7 +80,8 @@ def test_a_workspace_keeps_at_most_the_models_the_budget_allows(monkeypatch):
 def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
     import dataclasses
 
-    from explorer.core.data import DataError, check_uploads_room
+    from explorer.core.data import DataError
+    from explorer.core.uploads import check_uploads_room
 
     monkeypatch.setenv("EXPLORER_MAX_UPLOADS_MB", "5")  # mnist-5k takes about 4 MB
     other = dataclasses.replace(mnist5k, name="signs")

@@ -1,0 +1,384 @@
+"""Datasets a user gives: a CSV in the Sign Language MNIST layout (``label,pixel1..pixelN``) and a zip of class
+folders (ImageFolder layout). Every size is checked before anything is decoded, against the server's budget
+(``explorer.core.budget``), and an admitted upload stays near that size while it loads.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .budget import budget
+from .data import DataError, Dataset, _assemble, _stratified_split
+from .preprocess import decode_image
+
+__all__ = ["check_uploads_room", "load_csv", "load_image_zip", "MAX_UPLOAD_BYTES"]
+
+MAX_UPLOAD_MB = 200  # a file a user gives us (Streamlit's server.maxUploadSize says the same; a test pins them)
+MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
+MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
+MAX_ZIP_RATIO = 200  # a member that expands more than this is a zip bomb
+MAX_IMAGES = 100_000
+MAX_IMAGE_PIXELS = 40_000_000
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def _read_bytes(src: str | Path | bytes, what: str) -> bytes:
+    if isinstance(src, bytes):
+        data = src
+    else:
+        p = Path(src)
+        if not p.is_file():
+            raise DataError(f"{what}: no such file {p}")
+        if p.stat().st_size > MAX_UPLOAD_BYTES:
+            raise DataError(f"{what}: {p.name} is {p.stat().st_size / 2**20:.0f} MB, over the "
+                            f"{MAX_UPLOAD_BYTES // 2**20} MB limit")
+        data = p.read_bytes()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise DataError(f"{what}: the file is {len(data) / 2**20:.0f} MB, over the {MAX_UPLOAD_BYTES // 2**20} MB limit")
+    if not data:
+        raise DataError(f"{what}: the file is empty")
+    return data
+
+
+def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
+    """``label,pixel1..pixelN`` rows -> uint8 ``(N, 1, S, S)`` and labels ``(N,)``.
+
+    Rows are converted in blocks straight into the uint8 result, so memory stays near the size of the images
+    themselves (no list of every field as a Python string).
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(f"{what}: not a text CSV file (it is not UTF-8)") from None
+    rows = csv.reader(io.StringIO(text))
+    try:
+        header = next(rows, None)
+        if not header or header[0].strip().lower() != "label" or len(header) < 2:
+            raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
+                            f"{','.join(header or [])[:60]!r}")
+        n_pix = len(header) - 1
+        side = math.isqrt(n_pix)
+        if side * side != n_pix:
+            raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
+        labels: list[int] = []
+        seen: set[int] = set()
+        most_classes = budget().classes
+        blocks: list[np.ndarray] = []
+        block: list[list[str]] = []
+        first_line = 2
+        for lineno, row in enumerate(rows, start=2):
+            if not row or all(not c.strip() for c in row):
+                continue
+            if len(row) != n_pix + 1:
+                raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
+                                f"(label + {n_pix} pixels)")
+            labels.append(_label(row[0], lineno, what))
+            if labels[-1] not in seen:
+                seen.add(labels[-1])
+                if len(seen) > most_classes:  # refused at the first label too many, not after the whole file
+                    _check_classes(len(seen), f"different labels by line {lineno:,}", f"{what}: ")
+            if len(labels) > MAX_IMAGES:
+                raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
+            block.append(row[1:])
+            if len(block) == 1024:
+                blocks.append(_pixels(block, first_line, what))
+                block, first_line = [], lineno + 1
+        if block:
+            blocks.append(_pixels(block, first_line, what))
+    except csv.Error as e:
+        raise DataError(f"{what}: not a readable CSV file ({e})") from None
+    if not labels:
+        raise DataError(f"{what}: no images after the header")
+    x = torch.from_numpy(np.concatenate(blocks)).view(-1, 1, side, side)
+    return x, torch.as_tensor(labels, dtype=torch.long)
+
+
+MAX_LABEL = 100_000
+
+
+def _label(text: str, lineno: int, what: str) -> int:
+    t = text.strip()
+    if not (t.isdigit() or (t[:1] in "+-" and t[1:].isdigit())) or len(t) > 12:
+        raise DataError(f"{what}: line {lineno}: label {text[:20]!r} is not a whole number from 0 to {MAX_LABEL:,}")
+    v = int(t)
+    if not 0 <= v <= MAX_LABEL:
+        raise DataError(f"{what}: line {lineno}: label {v} is not a whole number from 0 to {MAX_LABEL:,}")
+    return v
+
+
+def _pixels(block: list[list[str]], first_line: int, what: str) -> np.ndarray:
+    """One block of rows of pixel strings -> uint8 ``(n, N)``; a sentence naming the line if one is bad."""
+    try:
+        arr = np.asarray(block, dtype=np.float32)
+    except ValueError:
+        i, c = next((i, c) for i, r in enumerate(block) for c in r if not _is_number(c))
+        raise DataError(f"{what}: line {first_line + i}: pixel value {c[:20]!r} is not a number") from None
+    ok = np.isfinite(arr) & (arr >= 0) & (arr <= 255)
+    if not ok.all():
+        i = int(np.argwhere(~ok)[0][0])
+        raise DataError(f"{what}: line {first_line + i}: pixel values must lie in 0..255, found "
+                        f"{arr[i][~ok[i]][0]:g}")
+    return np.rint(arr).astype(np.uint8)
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except (ValueError, OverflowError):
+        return False
+
+
+def _relabel(ys: list[Tensor], names: list[str] | None) -> tuple[list[Tensor], list[str]]:
+    """Map the raw label values to 0..K-1 (sorted), keeping the values as class names."""
+    values = torch.unique(torch.cat(ys))
+    if len(values) < 2:
+        raise DataError(f"only one class ({values.tolist()}); a classifier needs at least two")
+    _check_classes(len(values), "different labels")
+    out = [torch.searchsorted(values, y) for y in ys]  # value -> its rank among the labels
+    classes = [names[v] if names and 0 <= v < len(names) else str(v) for v in values.tolist()]
+    seen: set[str] = set()
+    for c in classes:
+        if c in seen:
+            raise DataError(f"two classes are both named {c[:40]!r}; class names must differ")
+        seen.add(c)
+    return out, classes
+
+
+def _check_classes(k: int, what: str, where: str = "") -> None:
+    """Refuse more classes than the server's budget (each costs a row and a column of every confusion matrix,
+    and a class needs images in every split)."""
+    most = budget().classes
+    if k > most:
+        raise DataError(f"{where}{k:,} {what} make {k:,} classes; the server allows {most:,}. A class needs at least a few "
+                        "images for training, validation and testing: check which column holds the label")
+
+
+def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, name: str = "csv",
+             class_names: list[str] | None = None) -> Dataset:
+    """A dataset from CSV files in the Sign Language MNIST layout (seed 003).
+
+    Without ``test``, 20% of each class is held out as the test set. ``class_names[v]`` names label v.
+    """
+    x, y = _parse_csv(_read_bytes(train, name), name)
+    if test is not None:
+        tx, ty = _parse_csv(_read_bytes(test, f"{name} (test)"), f"{name} (test)")
+        if tx.shape[1:] != x.shape[1:]:
+            raise DataError(f"{name}: test images are {tx.shape[2]}x{tx.shape[3]}, train images {x.shape[2]}x{x.shape[3]}")
+    else:
+        if len(y) < 10:
+            raise DataError(f"{name}: {len(y)} images are too few to split into train and test")
+        keep, held = _stratified_split(y, 0.2, seed=1)
+        x, y, tx, ty = x[keep], y[keep], x[held], y[held]
+    try:
+        (y, ty), classes = _relabel([y, ty], class_names)
+    except DataError as e:
+        raise DataError(f"{name}: {e}") from None
+    return _assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
+
+
+def _open_zip(data: bytes, what: str) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """Open a zip and check it before reading anything: count, declared sizes, ratios, methods, depth."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir()]
+    except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, NotImplementedError, EOFError, OSError):
+        raise DataError(f"{what}: not a zip file this app can read") from None
+    if len(infos) > MAX_IMAGES:
+        raise DataError(f"{what}: {len(infos):,} files, more than the {MAX_IMAGES:,} allowed")
+    total = sum(i.file_size for i in infos)
+    if total > MAX_UNZIPPED_BYTES:
+        raise DataError(f"{what}: unpacks to {total / 2**20:,.0f} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB limit")
+    for i in infos:
+        if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise DataError(f"{what}: {_safe_name(i.filename)} is compressed with a method this app does not read "
+                            "(use an ordinary zip: stored or deflate)")
+        if i.file_size > 1_000_000 and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
+            raise DataError(f"{what}: {_safe_name(i.filename)} expands {i.file_size // max(i.compress_size, 1)}x; "
+                            "refusing a possible zip bomb")
+        if i.filename.count("/") > MAX_ZIP_DEPTH:
+            raise DataError(f"{what}: {_safe_name(i.filename)} lies more than {MAX_ZIP_DEPTH} folders deep")
+    return zf, infos
+
+
+MAX_ZIP_DEPTH = 16
+MAX_ZIP_PIXELS = 400_000_000  # decoded pixels of all the images of one upload together
+
+
+def _safe_name(name: str) -> str:
+    """A zip member's name for a message: printable, and not endless."""
+    clean = "".join(c if c.isprintable() else "?" for c in name)
+    return clean if len(clean) <= 80 else "…" + clean[-79:]
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytes:
+    """A member's bytes, read in bounded chunks: one that inflates past its declared size is refused."""
+    out = bytearray()
+    try:
+        with zf.open(info) as f:
+            while chunk := f.read(1 << 20):
+                out += chunk
+                if len(out) > info.file_size:
+                    raise DataError(f"{what}: {_safe_name(info.filename)} is larger than the zip says; refusing it")
+    except DataError:
+        raise
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
+        raise DataError(f"{what}: {_safe_name(info.filename)} cannot be unpacked ({e})") from None
+    return bytes(out)
+
+
+def _class_folders(names: list[str]) -> dict[str, list[str]]:
+    """Image paths grouped by class folder: ``[split/]class/file`` under any number of wrapper folders."""
+    keep = [n for n in names if n.lower().endswith(IMAGE_SUFFIXES) and "__MACOSX" not in n
+            and not n.split("/")[-1].startswith(".")]
+    parts = [n.split("/") for n in keep]
+    if not parts:
+        return {}
+    strip = 0  # wrapper folders shared by every path (each path keeps a folder and a file), found in one pass
+    shortest = min(len(p) for p in parts)
+    while strip < shortest - 2 and len({p[strip] for p in parts}) == 1:
+        strip += 1
+    groups: dict[str, list[str]] = {}
+    for p, full in zip(parts, keep):
+        p = p[strip:]
+        if len(p) >= 2:
+            groups.setdefault("/".join(p[:-1]), []).append(full)
+    return groups
+
+
+def check_uploads_room(uploads: dict[str, Dataset], new: Dataset) -> None:
+    """Refuse ``new`` when it and a session's other uploads (``uploads``, by name) take more memory together than
+    the server's budget for one session's uploads; the sentence says what to remove."""
+    others = {n: d for n, d in uploads.items() if n != new.name}
+    total, most = sum(d.nbytes for d in others.values()) + new.nbytes, budget().uploads_bytes
+    if total > most:
+        raise DataError(f"with {new.name} ({new.nbytes / 2**20:,.0f} MB) your uploads would take "
+                        f"{total / 2**20:,.0f} MB; a session keeps at most {most >> 20:,} MB of uploads: remove one "
+                        f"first ({', '.join(others)}), or load it at a smaller image size")
+
+
+def _check_decoded_size(n: int, size: int, name: str) -> None:
+    """Refuse, before any image is decoded, a zip whose images would take more memory than the server's budget
+    once decoded at ``size`` (counted in colour: each is decoded as RGB before the colour mode is chosen)."""
+    need, most = n * size * size * 3, budget().dataset_bytes
+    if need > most:
+        fits = next((s for s in (128, 96, 64, 48, 32, 28, 16, 8) if s < size and n * s * s * 3 <= most), None)
+        hint = f"an image size of {fits} px would fit" if fits else "fewer images would fit"
+        raise DataError(f"{name}: {n:,} images of {size}×{size} would take {need / 2**20:,.0f} MB once decoded; the "
+                        f"server allows {most >> 20:,} MB for one dataset: {hint}")
+
+
+def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images", grayscale: bool | None = None,
+                   test_fraction: float = 0.2) -> Dataset:
+    """A dataset from a zip of class folders (ImageFolder layout), resized to ``size`` x ``size``.
+
+    ``train/<class>/`` and ``test/<class>/`` (or ``val/``) are used as given; otherwise 20% of each class
+    is held out for testing. ``grayscale=None`` keeps colour only when some image has it.
+    """
+    if not 8 <= size <= 256:
+        raise DataError(f"{name}: image size must be between 8 and 256, got {size}")
+    zf, infos = _open_zip(_read_bytes(src, name), name)
+    by_name = {i.filename: i for i in infos}
+    by_class, has_splits = _zip_classes(list(by_name), name)
+    classes = sorted(by_class)
+    _check_classes(len(classes), "class folders", f"{name}: ")
+    _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
+    images, any_colour = _decode_zip_images(zf, by_name, by_class, classes, size, name)
+    mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
+    for split, (x, y) in list(images.items()):  # grey a split at a time: its RGB tensor goes once converted
+        images[split] = (_to_mode(x, mode), y)
+        del x
+    if has_splits:
+        if "test" not in images:
+            raise DataError(f"{name}: has a train/ folder but no test/ or val/ folder")
+        (x, y), (tx, ty) = images.pop("train"), images.pop("test")
+    else:
+        ax, ay = images.pop("all")
+        if len(ay) < 10:
+            raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
+        keep, held = _stratified_split(ay, test_fraction, seed=1)
+        x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
+        del ax  # copied into the two splits
+    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
+                     shuffle=True)
+
+
+def _zip_classes(names: list[str], name: str) -> tuple[dict[str, dict[str, list[str]]], bool]:
+    """The zip's images by class and split ("train"/"test" when the zip has train/ and test/ folders, else
+    "all"), and whether it had those folders."""
+    groups = _class_folders(names)
+    split_of = {g: g.split("/")[0].lower() if "/" in g else "" for g in groups}
+    has_splits = any(s in ("train", "training") for s in split_of.values())
+    by_class: dict[str, dict[str, list[str]]] = {}
+    for g, files in groups.items():
+        split = ("test" if split_of[g] in ("test", "val", "valid", "validation") else "train") if has_splits else "all"
+        by_class.setdefault(g.split("/")[-1], {}).setdefault(split, []).extend(files)
+    if not by_class:
+        raise DataError(f"{name}: no images in class folders (expected class_name/image.png inside the zip)")
+    if len(by_class) < 2:
+        raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
+                        "at least two")
+    return by_class, has_splits
+
+
+def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dict[str, list[str]]],
+                       classes: list[str], size: int, name: str) -> tuple[dict[str, tuple[Tensor, Tensor]], bool]:
+    """Each split's images ``(N, 3, S, S)`` uint8 and labels ``(N,)``, and whether any image had colour in its
+    content. Each image is decoded, resized and written straight into its split's tensor (allocated once, at the
+    size the budget admitted), then dropped before the next."""
+    from PIL import Image
+
+    counts: dict[str, int] = {}
+    for cls in classes:
+        for split, files in by_class[cls].items():
+            counts[split] = counts.get(split, 0) + len(files)
+    out = {s: (torch.empty(n, 3, size, size, dtype=torch.uint8), torch.empty(n, dtype=torch.long))
+           for s, n in counts.items()}
+    filled = dict.fromkeys(counts, 0)
+    any_colour = False
+    budget = [MAX_ZIP_PIXELS]
+    for label, cls in enumerate(classes):
+        for split, files in by_class[cls].items():
+            x, y = out[split]
+            for f in sorted(files):
+                what = f"{name}: image {_safe_name(f)}"
+                try:
+                    im = decode_image(_read_member(zf, by_name[f], name), what, MAX_IMAGE_PIXELS, budget)
+                except ValueError as e:
+                    raise DataError(str(e)) from None
+                small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
+                any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
+                i = filled[split]
+                x[i] = torch.from_numpy(small).permute(2, 0, 1)
+                y[i] = label
+                filled[split] = i + 1
+                del im, small
+    return out, any_colour
+
+
+STACK_CHUNK_BYTES = 16 << 20  # the colour conversion's temporaries (int32 RGB) per chunk of images
+
+
+def _to_mode(x: Tensor, mode: str, chunk_bytes: int = STACK_CHUNK_BYTES) -> Tensor:
+    """RGB images ``(N, 3, S, S)`` uint8 as they are (``mode`` "RGB") or grey ``(N, 1, S, S)`` ("L", with the luma
+    weights PIL uses). The grey conversion works a chunk of images at a time, so its temporaries (int32, four
+    times the images' bytes) stay within ``chunk_bytes`` whatever the upload's size."""
+    if mode != "L":
+        return x
+    n, _, s, _ = x.shape
+    out = torch.empty(n, 1, s, s, dtype=torch.uint8)
+    w = torch.tensor([299, 587, 114], dtype=torch.int32).view(1, 3, 1, 1)
+    step = max(1, chunk_bytes // max(s * s * 3 * 4, 1))
+    for i in range(0, n, step):
+        part = x[i:i + step].int()  # (n, 3, S, S)
+        out[i:i + len(part)] = ((part * w).sum(1, keepdim=True) + 500).div(1000, rounding_mode="floor").to(torch.uint8)
+    return out
