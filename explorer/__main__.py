@@ -189,7 +189,8 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from .tools.bench import run_bench, run_classroom
+    from .tools.bench import run_bench
+    from .tools.classroom import run_classroom
 
     if args.classroom is not None:
         run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs, mistakes=args.mistakes)

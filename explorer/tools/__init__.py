@@ -11,6 +11,7 @@ _HOME = {
     "run_bench": "bench",
     "seed_style_epoch": "bench",
     "machine_line": "bench",
+    "run_classroom": "classroom",
     "CHROMIUM": "browser",
     "CHROMIUM_FLAGS": "browser",
     "ROOT": "browser",
