@@ -72,8 +72,7 @@ def _import_heavy() -> None:
     import torch  # noqa: F401
 
     import explorer  # noqa: F401
-    import explorer.serve.cluster  # noqa: F401
-    import explorer.serve.store  # noqa: F401
+    from explorer.serve import Cluster, WorkspaceStore  # noqa: F401  (the lazy face loads their modules)
 
 
 @st.cache_resource(show_spinner=False)

@@ -63,6 +63,21 @@ def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
     return found
 
 
+def _resolve_plain(node: ast.Import) -> list[str]:
+    """The explorer modules an ``import explorer.a.b`` statement names."""
+    found = []
+    for alias in node.names:
+        parts = alias.name.split(".")
+        if parts[0] != "explorer":
+            continue
+        target = ".".join(parts[1:])
+        if target in MODULES:
+            found.append(target)
+        elif f"{target}.__init__" in MODULES or not target:
+            found.append(f"{target}.__init__" if target else "__init__")
+    return found
+
+
 def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str]:
     """The explorer modules ``module`` imports, at import time only or anywhere in it; imports under
     ``if TYPE_CHECKING:`` count only with ``typing`` (they never run, but a reader and a type checker follow)."""
@@ -74,6 +89,8 @@ def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str
             return
         if isinstance(node, ast.ImportFrom) and (top or not at_import_time):
             found.update(_resolve(module, node))
+        if isinstance(node, ast.Import) and (top or not at_import_time):
+            found.update(_resolve_plain(node))
         inner = top and not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
         for child in ast.iter_child_nodes(node):
             visit(child, inner)
@@ -95,6 +112,8 @@ def test_the_import_resolver_reads_relative_imports():  # the other tests rely o
     assert "core.spec" in _imports("lessons.export", at_import_time=False)  # ..core.spec
     assert "core.__init__" in _imports("__init__", at_import_time=True) or "core.spec" in _imports("__init__", True)
     assert "core.train" in _imports("core.__init__", at_import_time=True)
+    tree = ast.parse("import explorer.serve.cluster\nimport explorer.core\nimport os")
+    assert [m for n in tree.body for m in _resolve_plain(n)] == ["serve.cluster", "core.__init__"]  # `import a.b` too
 
 
 @pytest.mark.parametrize("module", sorted(MODULES))
@@ -154,14 +173,24 @@ def test_each_package_has_a_public_face_that_names_what_it_offers(package):
 
 
 def test_pages_import_the_library_through_its_faces():
+    """``from explorer.serve import X``, never ``from explorer.serve.cluster import X`` nor ``import
+    explorer.serve.cluster`` (``tools`` included)."""
     deep = []
     for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("explorer."):
-                parts = node.module.split(".")
-                if parts[1] in FACES and len(parts) > 2:
-                    deep.append(f"{path.name}: from {node.module}")
+            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
+                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            for name in names:
+                parts = name.split(".")
+                if parts[0] == "explorer" and len(parts) > 2 and parts[1] in [*FACES, "tools"]:
+                    deep.append(f"{path.name}: {name}")
     assert not deep, "import these from the package's face: " + "; ".join(deep)
+
+
+def test_no_module_is_longer_than_500_lines():
+    long = [f"{p.relative_to(ROOT)} ({n})" for p in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py")]
+            if "migrations" not in p.parts and (n := len(p.read_text().splitlines())) > 500]
+    assert not long, "split these into rooms of one concern: " + ", ".join(sorted(long))
 
 
 def test_no_function_is_longer_than_60_lines():
