@@ -116,12 +116,12 @@ def sweep_fig(series: dict[str, list[tuple[float, float]]], xtitle: str, key: st
 
 tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation", "How much data", "Imbalance"])
 with tabs[0]:
-    panel("arch", "Linear vs one conv block vs wider vs deeper (seed 000)",
+    panel("arch", "Linear vs one conv block vs wider vs deeper (the lecture's first notebook)",
           "The four models of the notes, fitted to this dataset, trained with the same settings.",
           lambda: (compare_architectures, (ds,), {"config": settings()}), arch_render)
 with tabs[1]:
     model, mname = current_model()
-    panel("rot", "Accuracy against rotation (seed 002)",
+    panel("rot", "Accuracy against rotation (the lecture's third notebook)",
           f"Test images rotated 0–360° in steps of 10, for {'your model **' + mname + '**' if mname else 'the default CNN'}"
           " and for the same network trained with random rotations.",
           lambda: (rotation_experiment, (ds,), {"config": settings(), "model": current_model()[0]}),
@@ -139,7 +139,7 @@ with tabs[2]:
         st.plotly_chart(fig, key="shuf-fig")
         st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like")
 
-    panel("shuf", "Training on pixel-shuffled images (seed 002)",
+    panel("shuf", "Training on pixel-shuffled images (the lecture's third notebook)",
           "Every image's pixels permuted by one fixed permutation: a CNN and an MLP, on real and shuffled images.",
           lambda: (pixel_shuffle_experiment, (ds,), {"config": settings()}), shuffle_render)
 with tabs[3]:

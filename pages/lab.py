@@ -136,7 +136,7 @@ except ValueError as err:
     st.warning(f"{err}")
 
 # --- flatten vs global average pooling ---
-st.subheader("Flatten vs global average pooling (seed 004)")
+st.subheader("Flatten vs global average pooling (the lecture's fifth notebook)")
 fl, gap = summarize(get_preset("mnist-flatten")), summarize(get_preset("mnist-gap"))
 f1, f2 = st.columns(2)
 f1.metric("Flatten → Linear(64) → Linear(10)", f"{fl.total_params:,} parameters")

@@ -235,3 +235,14 @@ def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_c
     assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB << 20
     assert settings["server"]["maxUploadSize"] == MAX_UPLOAD_MB
     assert SERVER_FLAGS[SERVER_FLAGS.index("--server.maxUploadSize") + 1] == str(MAX_UPLOAD_MB)
+
+
+def test_students_read_the_lectures_notebooks_not_their_file_names():
+    import re
+
+    from explorer.core import PRESETS, preset_description
+
+    seed = re.compile(r"\bseeds? 0\d\d", re.I)  # the notes' file names (000_….txt) mean nothing to a student
+    said = [f"{p.name}: {m.group(0)}" for p in (ROOT / "pages").glob("*.py") for m in seed.finditer(p.read_text())]
+    said += [f"preset {n}" for n in PRESETS if seed.search(preset_description(n))]
+    assert not said, "say “the lecture's first notebook” instead: " + ", ".join(said)
