@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 from explorer import get_preset, parse_spec
 from tests.apptest import start_default_on_train_page, wait_training
 
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+ROOT = Path(__file__).resolve().parents[2]
+APP = str(ROOT / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
@@ -300,3 +301,26 @@ def test_the_augmentation_widgets_offer_exactly_the_librarys_ranges():
     for name, key in keys.items():
         s = at.slider(key=key)
         assert (s.min, s.max) == AUGMENT_LIMITS[name], name
+
+
+def test_the_private_streamlit_parts_the_server_relies_on_are_still_there():
+    """``pages/_server.py`` is the one place that touches Streamlit's private parts: the legacy ``pages/`` routing
+    switch (``leave_legacy_pages_routing``) and the session manager (``session_alive``). A Streamlit upgrade that
+    moves either fails here, by name, instead of quietly breaking the first page or the runs' lifetimes."""
+    import ast
+    import inspect
+
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.runtime.session_manager import SessionManager
+
+    assert "uses_pages_directory" in vars(PagesManager), "PagesManager.uses_pages_directory is gone"
+    assert PagesManager.uses_pages_directory in (None, True, False)
+    assert "self._session_mgr" in inspect.getsource(Runtime.__init__), "Runtime._session_mgr is gone"
+    assert callable(getattr(SessionManager, "get_session_info", None)), "SessionManager.get_session_info is gone"
+    touching = set()
+    for path in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("streamlit.runtime"):
+                touching.add(path.name)
+    assert touching == {"_server.py"}, touching  # the workarounds live in one file
