@@ -17,7 +17,7 @@ $(STAMP):
 app: $(STAMP)
 	$(BIN)/streamlit run app.py
 
-test: $(STAMP) chromium school-deps
+test: $(STAMP) chromium school-deps lint
 	$(BIN)/python -m pytest
 
 # the school set-up, tested for real (tests/test_school.py): PostgreSQL, two Ray nodes, two replicas, HAProxy

@@ -91,8 +91,6 @@ def _check_out(out: str, dataset: str) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from .core.checkpoint import save_checkpoint
-    from .core.presets import PRESETS, get_preset
-    from .core.spec import build_model, validate_spec
     from .core.train import TrainConfig, Trainer
 
     cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
@@ -101,28 +99,8 @@ def _cmd_train(args: argparse.Namespace) -> None:
     if args.out:
         _check_out(args.out, args.dataset)
     ds = _dataset_for(args)
-    if args.spec in PRESETS:  # presets adapt to the dataset's classes and image shape
-        spec = validate_spec(get_preset(args.spec, num_classes=ds.num_classes, input_shape=ds.input_shape))
-    else:
-        spec = load_spec_arg(args.spec)
-    nc = spec.get("num_classes")
-    if nc is not None and nc != ds.num_classes:
-        raise UsageError(f"the spec has num_classes {nc} but {ds.name} has {ds.num_classes} classes")
-    model = build_model(spec, seed=args.seed)
-
-    def show(ev: dict[str, Any]) -> None:
-        if ev["kind"] == "epoch":
-            row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in ev.items() if k != "kind"}
-            if args.json:
-                print(json.dumps(row), flush=True)
-            else:
-                print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
-                      f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
-                      f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s", flush=True)
-        elif ev["kind"] == "end" and ev["status"] != RunStatus.FINISHED:
-            print(ev["message"], file=sys.stderr, flush=True)
-
-    trainer = Trainer(model, ds, cfg, on_event=show)
+    spec, model = _model_for(args, ds)
+    trainer = Trainer(model, ds, cfg, on_event=lambda ev: _show_event(ev, args.json))
     if not args.json:
         print(f"training {spec.get('name', 'spec')} on {ds.name} ({ds.sizes()['train']:,} images) on {trainer.device}",
               flush=True)
@@ -133,6 +111,36 @@ def _cmd_train(args: argparse.Namespace) -> None:
             print(f"saved {args.out}")
     if hist["status"] != RunStatus.FINISHED:
         raise SystemExit(1)
+
+
+def _model_for(args: argparse.Namespace, ds: Any) -> tuple[dict[str, Any], Any]:
+    """The spec named by ``--spec`` (a preset adapts to the dataset's classes and image shape) and its model."""
+    from .core.presets import PRESETS, get_preset
+    from .core.spec import build_model, validate_spec
+
+    if args.spec in PRESETS:
+        spec = validate_spec(get_preset(args.spec, num_classes=ds.num_classes, input_shape=ds.input_shape))
+    else:
+        spec = load_spec_arg(args.spec)
+    nc = spec.get("num_classes")
+    if nc is not None and nc != ds.num_classes:
+        raise UsageError(f"the spec has num_classes {nc} but {ds.name} has {ds.num_classes} classes")
+    return spec, build_model(spec, seed=args.seed)
+
+
+def _show_event(ev: dict[str, Any], as_json: bool) -> None:
+    """A training event on the terminal: each epoch's figures (a JSON line with ``--json``), and why a run that
+    did not finish ended."""
+    if ev["kind"] == "epoch":
+        row = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in ev.items() if k != "kind"}
+        if as_json:
+            print(json.dumps(row), flush=True)
+        else:
+            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
+                  f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
+                  f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s", flush=True)
+    elif ev["kind"] == "end" and ev["status"] != RunStatus.FINISHED:
+        print(ev["message"], file=sys.stderr, flush=True)
 
 
 def _cmd_predict(args: argparse.Namespace) -> None:

@@ -10,7 +10,17 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
-from explorer.serve import PERSON_COOKIE, Quota, SaveOutcome, StaleWorkspaceError, Workspace
+from explorer.serve import (
+    PERSON_COOKIE,
+    BackgroundSaver,
+    Quota,
+    SavedWorkspace,
+    SaveOutcome,
+    SavePayload,
+    StaleWorkspaceError,
+    Workspace,
+    WorkspaceStore,
+)
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -51,43 +61,58 @@ def init_session() -> None:
     still training for this workspace (the tab was reloaded) is taken up again."""
     leave_legacy_pages_routing()  # this page file was run without app.py: rerun through it
     if WS not in st.session_state:
-        ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
-        store, ws_id = workspace_store(), st.query_params.get("ws")
-        saved = None
-        if store is not None and ws_id:
-            try:
-                saved = store.load(ws_id, ws)
-            except ValueError as e:
-                flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
-            if saved is None:
-                flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
-        if saved is not None:
-            for k in SAVED_KEYS:
-                if k in saved.settings:
-                    st.session_state[k] = saved.settings[k]
-            st.session_state[UPLOADS] = saved.uploads
-            st.session_state[WS_VERSION] = saved.version
-            for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
-                flash(sentence[0].upper() + sentence[1:] + ".", "warning")
-        else:
-            ws_id = store.new_id() if store is not None else None
-            st.session_state[WS_VERSION] = None
-        if store is not None and store.notice:
-            flash(store.notice, "warning")
-        if ws_id:
-            ws.owner = ws_id
-            presence().hold(ws_id, session_id())
-            for run in ws.adopt_running():
-                flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
-        st.session_state[WS_ID] = ws_id
-        st.session_state[PERSON] = _person(ws_id)
-        ws.quota = Quota(server().people(), st.session_state[PERSON])
-        st.session_state[WS] = ws
+        _open_workspace()
     st.session_state.setdefault(DATASET, DEFAULT_DATASET)
     st.session_state.setdefault(UPLOADS, {})
     server().people().hold_uploads(st.session_state[PERSON], session_id(), st.session_state[UPLOADS])
     st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
     st.session_state.setdefault(DRAFT, get_preset("default"))
+
+
+def _open_workspace() -> None:
+    """This session's workspace: the saved one its address names (with its settings and uploads), or a new one
+    with a new id; its runs still training are taken up again, and it counts against this browser's person."""
+    ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
+    store, ws_id = workspace_store(), st.query_params.get("ws")
+    saved = _load_saved(store, ws_id, ws) if store is not None and ws_id else None
+    if saved is not None:
+        _restore_settings(saved)
+    else:
+        ws_id = store.new_id() if store is not None else None
+        st.session_state[WS_VERSION] = None
+    if store is not None and store.notice:
+        flash(store.notice, "warning")
+    if ws_id:
+        ws.owner = ws_id
+        presence().hold(ws_id, session_id())
+        for run in ws.adopt_running():
+            flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
+    st.session_state[WS_ID] = ws_id
+    st.session_state[PERSON] = _person(ws_id)
+    ws.quota = Quota(server().people(), st.session_state[PERSON])
+    st.session_state[WS] = ws
+
+
+def _load_saved(store: WorkspaceStore, ws_id: str, ws: Workspace) -> SavedWorkspace | None:
+    """The saved workspace ``ws_id`` loaded into ``ws``; None (and a sentence) when it cannot be opened."""
+    saved = None
+    try:
+        saved = store.load(ws_id, ws)
+    except ValueError as e:
+        flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
+    if saved is None:
+        flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
+    return saved
+
+
+def _restore_settings(saved: SavedWorkspace) -> None:
+    for k in SAVED_KEYS:
+        if k in saved.settings:
+            st.session_state[k] = saved.settings[k]
+    st.session_state[UPLOADS] = saved.uploads
+    st.session_state[WS_VERSION] = saved.version
+    for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
+        flash(sentence[0].upper() + sentence[1:] + ".", "warning")
 
 
 def _person(ws_id: str | None) -> str:
@@ -154,24 +179,36 @@ def save_workspace(every_s: float = 15.0) -> None:
     saver = server().saver()
     _take_background_outcome(saver.take(ws_id))
     fp = _fingerprint(ws)
-    last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
-    training = any(e.active_run is not None for e in ws.models.values())
-    if fp == last_fp and not (training and time.time() - last_t > every_s):
+    if not _worth_saving(ws, fp, every_s):
         return
-    if not ws.models and not st.session_state.get(UPLOADS) and not last_fp:
-        return  # nothing worth keeping yet: no row for every visitor who only looks
     settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
     try:
         payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}))
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
         st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
         return
+    _write(store, saver, payload, fp)
+
+
+def _worth_saving(ws: Workspace, fp: str, every_s: float) -> bool:
+    """Something changed since the last save (or a run trains and the last save is ``every_s`` old), and there
+    is something to keep (a visitor who only looks leaves no row)."""
+    last_fp, last_t = st.session_state.get(WS_SAVED, ("", 0.0))
+    training = any(e.active_run is not None for e in ws.models.values())
+    if fp == last_fp and not (training and time.time() - last_t > every_s):
+        return False
+    return bool(ws.models or st.session_state.get(UPLOADS) or last_fp)
+
+
+def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, fp: str) -> None:
+    """Write the save now, or hand it to the background saver when the database does not take it at once (or an
+    earlier save of this workspace still waits there)."""
+    version = st.session_state.get(WS_VERSION)
     try:
-        if saver.pending(ws_id):  # an earlier save still waits for the database: this one joins it
-            saver.submit(payload, st.session_state.get(WS_VERSION))
-            st.session_state[WS_SAVED] = (fp, time.time())
-            return
-        st.session_state[WS_VERSION] = store.write(payload, version=st.session_state.get(WS_VERSION))
+        if saver.pending(payload.ws_id):  # an earlier save still waits for the database: this one joins it
+            saver.submit(payload, version)
+        else:
+            st.session_state[WS_VERSION] = store.write(payload, version=version)
         st.session_state[WS_SAVED] = (fp, time.time())
     except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
@@ -179,7 +216,7 @@ def save_workspace(every_s: float = 15.0) -> None:
         st.session_state[WS_SAVED] = ("stale", time.time())
     except ValueError as e:  # the database did not take it (busy, full, gone): it is saved in the background
         try:
-            saver.submit(payload, st.session_state.get(WS_VERSION))
+            saver.submit(payload, version)
         except ValueError:  # too many saves wait already: kept in this tab
             st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at "
                        "your next step.", icon=":material/cloud_off:")

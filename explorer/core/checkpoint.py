@@ -18,7 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from .safejson import parse_json
+from .safejson import bounded_name, parse_json
 from .spec import SpecError, build_model, summarize
 
 __all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "MAX_CHECKPOINT_BYTES"]
@@ -120,17 +120,7 @@ def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) 
 
 def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     """Load and validate a checkpoint from a path or bytes; raise :class:`CheckpointError` if unusable."""
-    if isinstance(src, (str, Path)):
-        p = Path(src)
-        if not p.is_file():
-            raise CheckpointError(f"no such checkpoint file: {p}")
-        if p.stat().st_size > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
-        data = p.read_bytes()
-    else:
-        data = bytes(src)
-    if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+    data = _checkpoint_bytes(src)
     meta = _header(data)
     spec = _meta_json(meta, "spec")
     try:
@@ -144,7 +134,32 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
         raise CheckpointError(f"checkpoint: its tensors cannot be read ({e})") from None
     model = build_model(spec)
-    expected = model.state_dict()
+    _check_weights(tensors, model.state_dict())
+    model.load_state_dict(tensors)
+    model.eval()
+    history, config = _meta_json(meta, "history"), _meta_json(meta, "config")
+    return Checkpoint(model, spec, dataset, history if isinstance(history, dict) else {},
+                      config if isinstance(config, dict) else {}, bounded_name(meta.get("name", ""), default=""))
+
+
+def _checkpoint_bytes(src: str | Path | bytes) -> bytes:
+    """The file's bytes (a path or bytes), refused past :data:`MAX_CHECKPOINT_BYTES` before it is read."""
+    if isinstance(src, (str, Path)):
+        p = Path(src)
+        if not p.is_file():
+            raise CheckpointError(f"no such checkpoint file: {p}")
+        if p.stat().st_size > MAX_CHECKPOINT_BYTES:
+            raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+        return p.read_bytes()
+    data = bytes(src)
+    if len(data) > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+    return data
+
+
+def _check_weights(tensors: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """The file's tensors are exactly the spec's weights: the same names, shapes and types, finite values, and
+    no negative variance."""
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -160,8 +175,3 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
         if k.endswith("running_var") and (t < 0).any():
             raise CheckpointError(f"checkpoint: {k} holds a negative variance, which no training can produce: "
                                   "the file was edited or damaged")
-    model.load_state_dict(tensors)
-    model.eval()
-    history, config = _meta_json(meta, "history"), _meta_json(meta, "config")
-    return Checkpoint(model, spec, dataset, history if isinstance(history, dict) else {},
-                      config if isinstance(config, dict) else {}, meta.get("name", "")[:200])

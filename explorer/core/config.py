@@ -49,6 +49,16 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         """Raise ValueError naming the first bad setting; return self. The limits are ``LIMITS``, the same
         ones the Train page's widgets use, so a setting accepted here is never refused there."""
+        self._check_numbers()
+        self._check_words()
+        if not isinstance(self.augment, Augment):
+            raise ValueError("augment must be an object of augmentation settings")
+        self.augment.validate()
+        resolve_device(self.device)
+        self._checked = self._fingerprint()
+        return self
+
+    def _check_numbers(self) -> None:
         for name, (lo, hi) in LIMITS.items():
             v = getattr(self, name)
             if name in INT_SETTINGS:
@@ -56,26 +66,21 @@ class TrainConfig:
                     raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {brief(v)}")
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
                 raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {brief(v)}")
+        for name, least, need in (("limit_train", 1, "a positive integer"), ("snapshot_every", 0, "an integer >= 0")):
+            v = getattr(self, name)
+            if (v is not None or name != "limit_train") and (isinstance(v, bool) or not isinstance(v, int)
+                                                             or not least <= v <= 10**9):
+                raise ValueError(f"{name} must be {need}, got {brief(v)}")
+
+    def _check_words(self) -> None:
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {brief(self.optimizer)}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {brief(self.schedule)}")
-        if self.limit_train is not None and (isinstance(self.limit_train, bool) or not isinstance(self.limit_train, int)
-                                             or not 1 <= self.limit_train <= 10**9):
-            raise ValueError(f"limit_train must be a positive integer, got {brief(self.limit_train)}")
-        if isinstance(self.snapshot_every, bool) or not isinstance(self.snapshot_every, int) \
-                or not 0 <= self.snapshot_every <= 10**9:
-            raise ValueError(f"snapshot_every must be an integer >= 0, got {brief(self.snapshot_every)}")
         if not isinstance(self.eval_splits, (tuple, list)) or any(s not in ("val", "test") for s in self.eval_splits):
             raise ValueError(f"eval_splits must name 'val' and/or 'test', got {brief(self.eval_splits)}")
-        if not isinstance(self.augment, Augment):
-            raise ValueError("augment must be an object of augmentation settings")
         if not isinstance(self.device, str):
             raise ValueError(f"device must be auto, cpu, cuda or mps, got {brief(self.device)}")
-        self.augment.validate()
-        resolve_device(self.device)
-        self._checked = self._fingerprint()
-        return self
 
     def validated(self) -> TrainConfig:
         """Self, checked once: ``validate()`` unless these very settings were checked already (a page checks

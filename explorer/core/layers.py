@@ -63,44 +63,61 @@ def check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
     def fail(need: str) -> SpecError:
         return SpecError(f"{where}: {name} must be {need}, got {brief(value)}", layer)
 
-    def check_int(v: Any, minimum: float | None) -> int:
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise fail("an integer" if minimum is None else f"an integer >= {int(minimum)}")
-        if minimum is not None and v < minimum:
-            raise fail(f"an integer >= {int(minimum)}")
-        if arg.maximum is not None and v > arg.maximum:
-            raise fail(f"at most {int(arg.maximum)}")
-        return v
+    return _CHECKS.get(arg.kind, _check_pair)(value, arg, fail)
 
-    if arg.kind == "int":
-        return check_int(value, arg.minimum)
-    if arg.kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
-                or not math.isfinite(value):
-            raise fail("a number")
-        if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
-            raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
-        return float(value)
-    if arg.kind == "bool":
-        if not isinstance(value, bool):
-            raise fail("true or false")
-        return value
-    if arg.kind == "choice":
-        if value not in arg.choices:
-            raise fail("one of " + ", ".join(repr(c) for c in arg.choices))
-        return value
+
+Fail = Callable[[str], SpecError]
+
+
+def _check_int(v: Any, arg: Arg, fail: Fail) -> int:
+    minimum = arg.minimum
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise fail("an integer" if minimum is None else f"an integer >= {int(minimum)}")
+    if minimum is not None and v < minimum:
+        raise fail(f"an integer >= {int(minimum)}")
+    if arg.maximum is not None and v > arg.maximum:
+        raise fail(f"at most {int(arg.maximum)}")
+    return v
+
+
+def _check_float(value: Any, arg: Arg, fail: Fail) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
+            or not math.isfinite(value):
+        raise fail("a number")
+    if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
+        raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
+    return float(value)
+
+
+def _check_bool(value: Any, arg: Arg, fail: Fail) -> bool:
+    if not isinstance(value, bool):
+        raise fail("true or false")
+    return value
+
+
+def _check_choice(value: Any, arg: Arg, fail: Fail) -> Any:
+    if value not in arg.choices:
+        raise fail("one of " + ", ".join(repr(c) for c in arg.choices))
+    return value
+
+
+def _check_pair(value: Any, arg: Arg, fail: Fail) -> Any:
+    """"pair", "padding" and "opt_pair": an int or [int, int]; padding may also be a word, opt_pair None."""
     if arg.kind == "padding" and isinstance(value, str):
         if value not in arg.choices:
             raise fail("an integer, a pair, 'same' or 'valid'")
         return value
     if arg.kind == "opt_pair" and value is None:
         return None
-    # "pair", "padding" (numeric), "opt_pair" (numeric): int or [int, int]
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
             raise fail("an integer or a pair [h, w]")
-        return (check_int(value[0], arg.minimum), check_int(value[1], arg.minimum))
-    return check_int(value, arg.minimum)
+        return (_check_int(value[0], arg, fail), _check_int(value[1], arg, fail))
+    return _check_int(value, arg, fail)
+
+
+_CHECKS: dict[str, Callable[[Any, Arg, Fail], Any]] = {"int": _check_int, "float": _check_float, "bool": _check_bool,
+                                                       "choice": _check_choice}
 
 
 def pair(v: Any) -> tuple[int, int]:

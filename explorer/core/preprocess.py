@@ -6,6 +6,7 @@ import io
 import stat
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,27 +115,12 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000,
         with warnings.catch_warnings():  # PIL's own warning on large images: our limit below says it in one sentence
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data))
+        _check_pixels(im.size, what, max_pixels, budget)
         w, h = im.size
-        if w * h > max_pixels:
-            raise ValueError(f"{what} is {w}x{h} pixels, over the {max_pixels:,}-pixel limit")
-        if budget is not None:
-            if w * h > budget[0]:
-                raise ValueError(f"{what}: the images together hold too many pixels (over the limit of the upload)")
-            budget[0] -= w * h
         if im.format == "JPEG" and w * h > 4_000_000:
             im.draft(im.mode, (1024, 1024))  # big photos: the decoder shrinks them (to >= 1024 px) as it reads
         im.load()
-        im = ImageOps.exif_transpose(im)
-        if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
-            a = np.asarray(im, dtype=np.float64)
-            if im.mode == "F" and np.isfinite(a).all() and a.max(initial=0) <= 1.0:
-                a = a * 255.0
-            elif a.max(initial=0) > 255:
-                a = a / (257.0 if a.max() <= 65535 else a.max() / 255.0)
-            im = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
-        if im.mode not in ("L", "RGB", "RGBA"):
-            im = im.convert("RGBA" if im.mode in ("LA", "P", "PA") or "transparency" in im.info else
-                            "L" if im.mode == "1" else "RGB")
+        im = _eight_bit(ImageOps.exif_transpose(im))
         return im
     except ValueError:
         raise
@@ -142,6 +128,35 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000,
         if type(e).__name__ == "DecompressionBombError":
             raise ValueError(f"{what} is too large to decode safely (over the {max_pixels:,}-pixel limit)") from None
         raise ValueError(f"{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
+
+
+def _check_pixels(size: tuple[int, int], what: str, max_pixels: int, budget: list[int] | None) -> None:
+    """Refuse an image by its header's size: over ``max_pixels``, or over what is left of the upload's ``budget``
+    (decreased here)."""
+    w, h = size
+    if w * h > max_pixels:
+        raise ValueError(f"{what} is {w}x{h} pixels, over the {max_pixels:,}-pixel limit")
+    if budget is not None:
+        if w * h > budget[0]:
+            raise ValueError(f"{what}: the images together hold too many pixels (over the limit of the upload)")
+        budget[0] -= w * h
+
+
+def _eight_bit(im: Any) -> Any:
+    """A decoded image in mode L, RGB or RGBA: 16-bit and float images scaled to 0..255 (not clipped)."""
+    from PIL import Image
+
+    if im.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        a = np.asarray(im, dtype=np.float64)
+        if im.mode == "F" and np.isfinite(a).all() and a.max(initial=0) <= 1.0:
+            a = a * 255.0
+        elif a.max(initial=0) > 255:
+            a = a / (257.0 if a.max() <= 65535 else a.max() / 255.0)
+        im = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
+    if im.mode not in ("L", "RGB", "RGBA"):
+        im = im.convert("RGBA" if im.mode in ("LA", "P", "PA") or "transparency" in im.info else
+                        "L" if im.mode == "1" else "RGB")
+    return im
 
 
 MAX_IMAGE_FILE_BYTES = 64 * 2**20  # a 40 M-pixel image compresses far below this

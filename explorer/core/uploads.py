@@ -61,45 +61,55 @@ def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
         raise DataError(f"{what}: not a text CSV file (it is not UTF-8)") from None
     rows = csv.reader(io.StringIO(text))
     try:
-        header = next(rows, None)
-        if not header or header[0].strip().lower() != "label" or len(header) < 2:
-            raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
-                            f"{','.join(header or [])[:60]!r}")
-        n_pix = len(header) - 1
-        side = math.isqrt(n_pix)
-        if side * side != n_pix:
-            raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
-        labels: list[int] = []
-        seen: set[int] = set()
-        most_classes = budget().classes
-        blocks: list[np.ndarray] = []
-        block: list[list[str]] = []
-        first_line = 2
-        for lineno, row in enumerate(rows, start=2):
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != n_pix + 1:
-                raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
-                                f"(label + {n_pix} pixels)")
-            labels.append(_label(row[0], lineno, what))
-            if labels[-1] not in seen:
-                seen.add(labels[-1])
-                if len(seen) > most_classes:  # refused at the first label too many, not after the whole file
-                    _check_classes(len(seen), f"different labels by line {lineno:,}", f"{what}: ")
-            if len(labels) > MAX_IMAGES:
-                raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
-            block.append(row[1:])
-            if len(block) == 1024:
-                blocks.append(_pixels(block, first_line, what))
-                block, first_line = [], lineno + 1
-        if block:
-            blocks.append(_pixels(block, first_line, what))
+        n_pix, side = _csv_header(next(rows, None), what)
+        labels, blocks = _csv_rows(rows, n_pix, what)
     except csv.Error as e:
         raise DataError(f"{what}: not a readable CSV file ({e})") from None
     if not labels:
         raise DataError(f"{what}: no images after the header")
     x = torch.from_numpy(np.concatenate(blocks)).view(-1, 1, side, side)
     return x, torch.as_tensor(labels, dtype=torch.long)
+
+
+def _csv_header(header: list[str] | None, what: str) -> tuple[int, int]:
+    """The number of pixel columns and the image's side, from the header ``label,pixel1,...``."""
+    if not header or header[0].strip().lower() != "label" or len(header) < 2:
+        raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
+                        f"{','.join(header or [])[:60]!r}")
+    n_pix = len(header) - 1
+    side = math.isqrt(n_pix)
+    if side * side != n_pix:
+        raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
+    return n_pix, side
+
+
+def _csv_rows(rows: Any, n_pix: int, what: str) -> tuple[list[int], list[np.ndarray]]:
+    """Every row's label, and its pixels in uint8 blocks of 1,024 rows; refused at the first row too many."""
+    labels: list[int] = []
+    seen: set[int] = set()
+    most_classes = budget().classes
+    blocks: list[np.ndarray] = []
+    block: list[list[str]] = []
+    first_line = 2
+    for lineno, row in enumerate(rows, start=2):
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != n_pix + 1:
+            raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
+                            f"(label + {n_pix} pixels)")
+        labels.append(_label(row[0], lineno, what))
+        seen.add(labels[-1])
+        if len(seen) > most_classes:  # refused at the first label too many, not after the whole file
+            _check_classes(len(seen), f"different labels by line {lineno:,}", f"{what}: ")
+        if len(labels) > MAX_IMAGES:
+            raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
+        block.append(row[1:])
+        if len(block) == 1024:
+            blocks.append(_pixels(block, first_line, what))
+            block, first_line = [], lineno + 1
+    if block:
+        blocks.append(_pixels(block, first_line, what))
+    return labels, blocks
 
 
 MAX_LABEL = 100_000

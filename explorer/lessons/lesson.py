@@ -53,6 +53,33 @@ def lesson_to_json(lesson: Lesson) -> str:
 
 def parse_lesson(text: str | bytes) -> Lesson:
     """Read and check a lesson file; ValueError with the reason if it is not one."""
+    d = _lesson_dict(text)
+    _check_text_fields(d)
+    train = _checked_model_and_training(d)
+    hidden = d.get("hidden") or []
+    if not isinstance(hidden, list) or any(h not in HIDEABLE_PAGES for h in hidden):
+        raise ValueError(f"lesson file: hidden pages must be among {', '.join(HIDEABLE_PAGES)}")
+    code = _in_lesson(check_class_code, d.get("class_code", ""))
+    start = d.get("start") or "Start"
+    if start not in START_PAGES or start in hidden:
+        raise ValueError(f"lesson file: start must be a page it does not hide, among {', '.join(START_PAGES)}")
+    shortcut = d.get("shortcut") or {}
+    if shortcut:
+        shortcut = _in_lesson(check_shortcut, shortcut, d["spec"].get("num_classes") or 100_000)
+    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start,
+                  shortcut)
+
+
+def _in_lesson(check: Any, *args: Any) -> Any:
+    """``check(*args)``, its refusal said as the lesson file's."""
+    try:
+        return check(*args)
+    except ValueError as e:
+        raise ValueError(f"lesson file: {e}") from None
+
+
+def _lesson_dict(text: str | bytes) -> dict[str, Any]:
+    """The file's JSON object, of this format, with no field this app does not know."""
     if len(text) > MAX_LESSON_BYTES:
         raise ValueError("lesson file is over 1 MB")
     d = parse_json(text, "lesson file")
@@ -62,11 +89,21 @@ def parse_lesson(text: str | bytes) -> Lesson:
                         "shortcut"}
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
+    return d
+
+
+def _check_text_fields(d: dict[str, Any]) -> None:
     for key in ("title", "dataset", "notes"):
         if not isinstance(d.get(key, ""), str):
             raise ValueError(f"lesson file: {key} must be text")
     if not d.get("dataset"):
         raise ValueError("lesson file: it names no dataset")
+    if len(d["dataset"]) > 200:
+        raise ValueError("lesson file: dataset must be a name")
+
+
+def _checked_model_and_training(d: dict[str, Any]) -> dict[str, Any]:
+    """Check the lesson's model and training settings; return the settings."""
     try:
         validate_spec(d.get("spec"))
     except SpecError as e:
@@ -78,23 +115,4 @@ def parse_lesson(text: str | bytes) -> Lesson:
         TrainConfig.from_dict(train).validate()
     except (ValueError, TypeError) as e:
         raise ValueError(f"lesson file: training settings: {e}") from None
-    if not isinstance(d["dataset"], str) or len(d["dataset"]) > 200:
-        raise ValueError("lesson file: dataset must be a name")
-    hidden = d.get("hidden") or []
-    if not isinstance(hidden, list) or any(h not in HIDEABLE_PAGES for h in hidden):
-        raise ValueError(f"lesson file: hidden pages must be among {', '.join(HIDEABLE_PAGES)}")
-    try:
-        code = check_class_code(d.get("class_code", ""))
-    except ValueError as e:
-        raise ValueError(f"lesson file: {e}") from None
-    start = d.get("start") or "Start"
-    if start not in START_PAGES or start in hidden:
-        raise ValueError(f"lesson file: start must be a page it does not hide, among {', '.join(START_PAGES)}")
-    shortcut = d.get("shortcut") or {}
-    if shortcut:
-        try:
-            shortcut = check_shortcut(shortcut, d["spec"].get("num_classes") or 100_000)
-        except ValueError as e:
-            raise ValueError(f"lesson file: {e}") from None
-    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start,
-                  shortcut)
+    return train

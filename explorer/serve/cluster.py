@@ -385,17 +385,32 @@ class Cluster:
                 warnings.warn(f"cluster keeper: {type(e).__name__}: {e}", RuntimeWarning, stacklevel=1)
 
     def _tick(self) -> None:
+        """One round of the keeper: end what is over, ask every live worker for news, and take the replies."""
         ray = self._ray
         if not ray.is_initialized():
             return  # shut down (at exit, say): never let a call start a new instance
+        self._end_the_gone_and_the_late()
+        pending = self._send_polls()
+        if not pending:
+            return
+        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.settings.poll_s)
+        for ref in ready:
+            self._take_reply(ref, *pending[ref])
+
+    def _end_the_gone_and_the_late(self) -> None:
+        """Owners no session holds any more lose their work; a job that stopped reporting past its time limit
+        has its worker killed."""
         for owner in self.owners():
             if not self.is_alive(owner):
                 self.end_owner(owner)
         now = time.monotonic()
         with self._lock:
             late = [j for j in self._jobs.values() if j.deadline is not None and now > j.deadline]
-        for j in late:  # a job that stopped reporting past its limit: its worker is killed
+        for j in late:
             self._end_job(j, time_limit_sentence(j.max_seconds or 0))
+
+    def _send_polls(self) -> dict[Any, tuple[int, _Outstanding]]:
+        """A poll to every live worker that has none outstanding; returns every outstanding request by its ref."""
         with self._lock:
             for h in self._runs.values():
                 if h.id not in self._out and h.actor is not None:
@@ -404,34 +419,32 @@ class Cluster:
             for j in self._jobs.values():
                 if j.id not in self._out and j.actor is not None:
                     self._out[j.id] = _Outstanding(j.actor.poll.remote())
-            pending = {o.ref: (i, o) for i, o in self._out.items()}
-        if not pending:
+            return {o.ref: (i, o) for i, o in self._out.items()}
+
+    def _take_reply(self, ref: Any, i: int, out: _Outstanding) -> None:
+        """One worker's answer, applied to its run or job (a worker that died: its end, in a sentence)."""
+        with self._lock:
+            if self._out.get(i) is not out:
+                return  # ended meanwhile
+            del self._out[i]
+            target: Any = self._runs.get(i) or self._jobs.get(i)
+        if target is None:
             return
-        ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=self.settings.poll_s)
-        for ref in ready:
-            i, out = pending[ref]
-            with self._lock:
-                if self._out.get(i) is not out:
-                    continue  # ended meanwhile
-                del self._out[i]
-                target: Any = self._runs.get(i) or self._jobs.get(i)
-            if target is None:
-                continue
-            try:
-                reply = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
-                why = _worker_gone(e)
-                if isinstance(target, RemoteTrainer):
-                    self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
-                else:
-                    self._end_job(target, why)
-                continue
-            if isinstance(target, RemoteJob):
-                self._job_reply(target, reply)
-            elif out.kind == "weights":
-                self._finish_run(target, reply)
+        try:
+            reply = self._ray.get(ref)
+        except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
+            why = _worker_gone(e)
+            if isinstance(target, RemoteTrainer):
+                self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
             else:
-                self._run_reply(target, reply, out.ctl)
+                self._end_job(target, why)
+            return
+        if isinstance(target, RemoteJob):
+            self._job_reply(target, reply)
+        elif out.kind == "weights":
+            self._finish_run(target, reply)
+        else:
+            self._run_reply(target, reply, out.ctl)
 
     def _job_reply(self, job: RemoteJob, reply: dict[str, Any]) -> None:
         job.started = True

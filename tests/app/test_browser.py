@@ -150,15 +150,7 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         page.get_by_label("Epochs", exact=True).fill("8")
     for page in pages:
         page.get_by_role("button", name="Start").click()
-    queued: set[int] = set()  # the tabs seen waiting in the queue (looked at together, not one after another)
-    deadline = time.time() + 15
-    while time.time() < deadline and len(queued) < 2:
-        for i, page in enumerate(pages):
-            if i not in queued and page.locator("text=/Queued: /").count():
-                queued.add(i)
-                if len(queued) == 1:
-                    shot(page, "classroom-queued")
-        time.sleep(0.2)
+    queued = _tabs_seen_queued(pages, 15)
     for page in pages:
         page.wait_for_selector("text=Done: test accuracy", timeout=240_000)
     shot(pages[3], "classroom-train-done")
@@ -173,6 +165,20 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         assert not any(o in sidebar or o in runs for o in others)
     for page in pages:
         page.close()
+
+
+def _tabs_seen_queued(pages, seconds: float) -> set[int]:
+    """The tabs seen waiting in the queue within ``seconds`` (looked at together, not one after another)."""
+    queued: set[int] = set()
+    deadline = time.time() + seconds
+    while time.time() < deadline and len(queued) < 2:
+        for i, page in enumerate(pages):
+            if i not in queued and page.locator("text=/Queued: /").count():
+                queued.add(i)
+                if len(queued) == 1:
+                    shot(page, "classroom-queued")
+        pages[0].wait_for_timeout(200)  # poll the pages again in a moment
+    return queued
 
 
 def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
