@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
-from explorer.core import AUGMENT_LIMITS, RunStatus
+from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
@@ -29,7 +29,17 @@ from pages._state import (
     workspace,
 )
 
-REFRESH_S = 1.0  # live charts redraw once a second: cheap for the trainer, lively for the eye
+# How often a page's live parts redraw, in one place (a fragment's run_every):
+REFRESH_S = 1.0  # a training run's live charts: cheap for the trainer, lively for the eye
+JOB_POLL_S = 0.5  # a running job's progress bar (filter images, experiments, the trust page's jobs)
+WARMUP_POLL_S = 0.5  # the line that says what the server's warm-up is doing
+VIEW_REFRESH_S = 2.0  # a look-inside view of a model that trains (its latest weights)
+BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters, time)
+
+
+def job_poll(busy: bool) -> float | None:
+    """A job's fragment redraws every :data:`JOB_POLL_S` while the job runs, and not at all after."""
+    return JOB_POLL_S if busy else None
 
 
 def warmup_notice() -> None:
@@ -39,7 +49,7 @@ def warmup_notice() -> None:
     if srv.ready:
         return
 
-    @st.fragment(run_every=0.5)
+    @st.fragment(run_every=WARMUP_POLL_S)
     def _line() -> None:
         if not srv.ready:
             st.caption(f":material/hourglass_top: Getting the trainer ready: {srv.phase}… (once, after the server "
@@ -253,8 +263,7 @@ def _handwriting_accuracy(code: str, entry: ModelEntry) -> float | None:
     read 28x28 digits)."""
     store = workspace_store()
     classes = (entry.dataset or {}).get("classes") or []
-    if store is None or list(entry.spec["input_shape"]) != [1, 28, 28] or list(classes) != [str(i) for i in
-                                                                                            range(10)]:
+    if store is None or not is_digits(entry.spec["input_shape"], classes):
         return None
     ours = store.class_digits(code)
     if not len(ours["ids"]):
@@ -349,7 +358,7 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
 
 def refresh_while_training(e: ModelEntry) -> float | None:
     """Seconds between redraws of a look-inside view while its model trains (latest weights), else None."""
-    return 2.0 if e.active_run is not None else None
+    return VIEW_REFRESH_S if e.active_run is not None else None
 
 
 def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:

@@ -11,7 +11,7 @@ from explorer import summarize
 from explorer.plots import PALETTE, summary_rows, training_curves
 from pages._server import workspace_store
 from pages._state import LESSON
-from pages._widgets import md_text
+from pages._widgets import BOARD_REFRESH_S, md_text
 
 st.title("Class board")
 store = workspace_store()
@@ -40,7 +40,7 @@ def board_figure(rows: list[dict]) -> go.Figure:
     return fig
 
 
-@st.fragment(run_every=3.0)
+@st.fragment(run_every=BOARD_REFRESH_S)
 def board() -> None:
     try:
         rows = store.board(code)

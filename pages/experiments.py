@@ -17,7 +17,7 @@ from explorer.lessons import (
 )
 from explorer.plots import PALETTE, image_grid
 from pages._state import current_dataset, flash, workspace
-from pages._widgets import job_status
+from pages._widgets import job_poll, job_status
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
 st.title("Experiments")
@@ -79,7 +79,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
     st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy,
               on_click=launch, args=(name, make, title))
 
-    @st.fragment(run_every=0.5 if busy else None)
+    @st.fragment(run_every=job_poll(busy))
     def show() -> None:
         job = jobs.get(name)
         if not job_status(job, busy, title):

@@ -18,7 +18,7 @@ from explorer.interpret import (
 )
 from explorer.plots import image_grid, upscale
 from pages._state import start_job
-from pages._widgets import inspect_context, job_status
+from pages._widgets import inspect_context, job_poll, job_status
 
 JOB = "filter_job"  # this session's running or finished Job
 PLAN = "filter_plan"  # what the last Generate was estimated to cost, or why it was refused
@@ -102,7 +102,7 @@ if plan:
     getattr(st, kind_)(plan)
 
 
-@st.fragment(run_every=0.5 if busy else None)
+@st.fragment(run_every=job_poll(busy))
 def results() -> None:
     job = st.session_state.get(JOB)
     if job is None:

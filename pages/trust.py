@@ -24,7 +24,7 @@ from explorer.lessons import reveal
 from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
-from pages._widgets import input_picker, inspect_context, job_status
+from pages._widgets import input_picker, inspect_context, job_poll, job_status
 
 CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
@@ -81,7 +81,7 @@ def reject_panel(letters: torch.Tensor) -> None:
                    f"non-digits (noise, scribbles, patterns, boxes, inverted digits{extra}). Both are judged on "
                    "non-digits neither has seen.")
 
-    @st.fragment(run_every=0.5 if busy else None)
+    @st.fragment(run_every=job_poll(busy))
     def reject_result() -> None:
         job = st.session_state.get(REJECT_JOB)
         if job_status(job, busy, "Training both"):
@@ -184,7 +184,7 @@ st.button("Find the smallest ε that fools each of my models", on_click=_find_sm
                               "with rotation or shift (Train page) to compare a model trained with augmentation.")
 
 
-@st.fragment(run_every=0.5 if busy else None)
+@st.fragment(run_every=job_poll(busy))
 def fooling_result() -> None:
     job = st.session_state.get(FOOL_JOB)
     if job_status(job, busy, "Attacking each model"):
@@ -246,7 +246,7 @@ def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> 
     right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True)
 
 
-if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(str(i) for i in range(10)):
+if class_code and ds.is_digits:
     st.subheader("5. Our class's handwriting")
     st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "
                "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
@@ -285,7 +285,7 @@ if class_code and ds.input_shape == [1, 28, 28] and tuple(ds.classes) == tuple(s
         st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
                   on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
 
-        @st.fragment(run_every=0.5 if tuning else None)
+        @st.fragment(run_every=job_poll(tuning))
         def tune_result() -> None:
             job = st.session_state.get(TUNE_JOB)
             if job_status(job, tuning, "Fine-tuning"):

@@ -246,3 +246,13 @@ def test_students_read_the_lectures_notebooks_not_their_file_names():
     said = [f"{p.name}: {m.group(0)}" for p in (ROOT / "pages").glob("*.py") for m in seed.finditer(p.read_text())]
     said += [f"preset {n}" for n in PRESETS if seed.search(preset_description(n))]
     assert not said, "say “the lecture's first notebook” instead: " + ", ".join(said)
+
+
+def test_the_pages_redraw_intervals_are_named_in_one_place():
+    """A fragment's ``run_every`` is one of the named intervals of ``pages/_widgets.py``, never a number."""
+    import re
+
+    literal = re.compile(r"run_every\s*=\s*[0-9.]+")
+    found = [f"{p.name}: {m.group(0)}" for p in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+             for m in literal.finditer(p.read_text())]
+    assert not found, "name these in pages/_widgets.py: " + ", ".join(found)

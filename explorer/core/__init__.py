@@ -6,7 +6,7 @@ from .augment import AUGMENT_LIMITS, Augment, augment_batch
 from .budget import Budget, budget, words
 from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device
-from .data import DATASETS, DataError, Dataset, default_data_dir, load_dataset, normalize
+from .data import DATASETS, DataError, Dataset, default_data_dir, is_digits, load_dataset, normalize
 from .evaluate import (
     Confusion,
     activation_bytes,
@@ -25,8 +25,6 @@ from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_st
 from .presets import PRESETS, get_preset, preset_description, preset_names
 from .safejson import MAX_DEPTH, MAX_NAME_CHARS, bounded_name, brief, parse_json
 from .spec import (
-    MAX_ACTIVATIONS,
-    MAX_PARAMS,
     MAX_SPEC_BYTES,
     LayerSummary,
     Summary,
@@ -73,11 +71,9 @@ __all__ = [
     "LIMITS",
     "LayerSummary",
     "LayerType",
-    "MAX_ACTIVATIONS",
     "MAX_CHECKPOINT_BYTES",
     "MAX_DEPTH",
     "MAX_NAME_CHARS",
-    "MAX_PARAMS",
     "MAX_SPEC_BYTES",
     "MAX_UPLOAD_BYTES",
     "OPTIMIZERS",
@@ -103,6 +99,7 @@ __all__ = [
     "evaluate",
     "fitting_batch",
     "format_summary",
+    "is_digits",
     "get_preset",
     "lazy_face",
     "load_checkpoint",

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from .safejson import bounded_name
 
-__all__ = ["DATASETS", "DataError", "Dataset", "default_data_dir", "load_dataset", "normalize"]
+__all__ = ["DATASETS", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset", "normalize"]
 
 
 class DataError(ValueError):
@@ -55,6 +55,11 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.classes)
 
+    @property
+    def is_digits(self) -> bool:
+        """Whether these are handwritten digits as MNIST has them (see :func:`is_digits`)."""
+        return is_digits(self.input_shape, self.classes)
+
     def split(self, which: str) -> tuple[Tensor, Tensor]:
         """``(x, y)`` of ``"train"``, ``"val"`` or ``"test"``."""
         if which not in ("train", "val", "test"):
@@ -74,6 +79,16 @@ class Dataset:
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
+
+
+DIGIT_CLASSES = tuple(str(i) for i in range(10))
+
+
+def is_digits(input_shape: Any, classes: Any) -> bool:
+    """Whether a dataset (or a model trained on one, from its checkpoint's dataset) is about digits as MNIST has
+    them: 28×28 grey images of the classes 0 to 9. The Draw page's drawings, the class's handwriting and the
+    "not a digit" lessons are for those; one test, for every page that asks."""
+    return list(input_shape or []) == [1, 28, 28] and tuple(classes or ()) == DIGIT_CLASSES
 
 
 def normalize(x: Tensor, mean: tuple[float, ...] | list[float], std: tuple[float, ...] | list[float]) -> Tensor:
@@ -207,7 +222,7 @@ def _mnist_5k(root: Path, download: bool) -> tuple[Tensor, Tensor, Tensor, Tenso
     xt = torch.as_tensor(x).view(-1, 1, 28, 28)
     yt = torch.as_tensor(y).long()
     train, test = _stratified_split(yt, 0.2, seed=1)
-    return xt[train], yt[train], xt[test], yt[test], [str(i) for i in range(10)]
+    return xt[train], yt[train], xt[test], yt[test], list(DIGIT_CLASSES)
 
 
 DATASETS: dict[str, tuple[str, Callable[[Path, bool], tuple[Tensor, Tensor, Tensor, Tensor, list[str]]]]] = {

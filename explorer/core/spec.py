@@ -33,8 +33,6 @@ from .layers import (
 from .safejson import MAX_NAME_CHARS, brief
 
 __all__ = [
-    "MAX_PARAMS",
-    "MAX_ACTIVATIONS",
     "MAX_SPEC_BYTES",
     "parse_spec_bytes",
     "LayerSummary",
@@ -47,8 +45,6 @@ __all__ = [
     "output_logits_to_classes",
 ]
 
-MAX_PARAMS = Budget.params  # the default budget (explorer.core.budget: the environment can change it)
-MAX_ACTIVATIONS = Budget.activations
 MAX_LAYERS = 200
 MAX_INPUT_SIDE = 1024
 MAX_INPUT_CHANNELS = 16

