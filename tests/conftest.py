@@ -59,8 +59,8 @@ def mnist(data_dir):
 
 
 @pytest.fixture(scope="session")
-def trained_default(mnist5k):
-    """The default preset trained briefly on the embedded digits (about 10 s on 2 CPU cores)."""
+def _trained_default_once(mnist5k):
+    """The default preset trained briefly on the embedded digits (about 10 s on 2 CPU cores), once per run."""
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
     from explorer.core.train import TrainConfig, Trainer
@@ -70,6 +70,23 @@ def trained_default(mnist5k):
     hist = Trainer(model, mnist5k, TrainConfig(epochs=3, eval_splits=("test",))).run()
     model.eval()
     return model, spec, hist
+
+
+@pytest.fixture()
+def trained_default(_trained_default_once):
+    """The shared trained model, and after the test the check that it was left as found: in eval mode, with its
+    weights and no hooks (a test that changes it fails, instead of changing the tests after it)."""
+    import torch
+
+    model = _trained_default_once[0]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    yield _trained_default_once
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    hooks = [n for n, m in model.named_modules() if m._forward_hooks or m._backward_hooks or m._forward_pre_hooks]
+    left = {"training mode": model.training, "changed weights": changed[:3], "hooks": hooks[:3]}
+    model.eval()
+    model.load_state_dict(before)
+    assert not any(left.values()), f"the shared trained model was not left as found: {left}"
 
 
 @pytest.fixture()

@@ -256,3 +256,22 @@ def test_the_pages_redraw_intervals_are_named_in_one_place():
     found = [f"{p.name}: {m.group(0)}" for p in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
              for m in literal.finditer(p.read_text())]
     assert not found, "name these in pages/_widgets.py: " + ", ".join(found)
+
+
+def test_the_page_titles_are_one_fact_in_the_menu_and_the_lesson_files():
+    """A lesson file names pages by their titles (to hide them, to start on one): those are the menu's titles,
+    every page but Start and Lesson can be hidden, and each page's heading is its title (Start's is the app's
+    name)."""
+    import re
+
+    from explorer.lessons import HIDEABLE_PAGES, START_PAGES
+    from pages._nav import PAGES
+
+    titles = {t: f for items in PAGES.values() for f, t, _ in items}
+    assert set(START_PAGES) == set(titles)
+    assert set(HIDEABLE_PAGES) == set(titles) - {"Start", "Lesson"}
+    for title, file in titles.items():
+        if file == "pages/home.py":
+            continue
+        heading = re.search(r'st\.title\(\s*"([^"]+)"', (ROOT / file).read_text())
+        assert heading is None or heading.group(1) == title, (file, heading.group(1))

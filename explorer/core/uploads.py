@@ -368,7 +368,7 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
                 small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
                 any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
                 i = filled[split]
-                x[i] = torch.from_numpy(small).permute(2, 0, 1)
+                x[i].numpy()[:] = small.transpose(2, 0, 1)  # (S, S, 3) -> (3, S, S), copied in place
                 y[i] = label
                 filled[split] = i + 1
                 del im, small
