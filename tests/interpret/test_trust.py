@@ -39,10 +39,13 @@ def test_not_digits_are_shaped_like_the_image_and_uint8(mnist5k):
 @pytest.mark.parametrize("method", ["fgsm", "pgd"])
 def test_an_attack_stays_within_eps_and_fools_the_model_with_enough_eps(trained_default, mnist5k, method):
     model, _, _ = trained_default
-    model.train()
     x = mnist5k.test_x[:16]
-    adv = attack(model, x, mnist5k.mean, mnist5k.std, 0.25, method)
-    assert model.training  # left as it was
+    model.train()  # a model in training mode is left in training mode by the attack...
+    try:
+        adv = attack(model, x, mnist5k.mean, mnist5k.std, 0.25, method)
+        assert model.training
+    finally:
+        model.eval()  # ...and the shared model is left as this test found it
     assert (adv - x.float() / 255).abs().max() <= 0.25 + 1e-6 and adv.min() >= 0 and adv.max() <= 1
     before = predict_proba(model, x, mnist5k.mean, mnist5k.std).argmax(1)
     adv_u8 = (adv * 255).round().to(torch.uint8)
