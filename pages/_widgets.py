@@ -12,7 +12,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
-from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits
+from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, workspace_store
@@ -329,6 +329,22 @@ def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
 
 
 # --- shared by the "Look inside" and "Explain" pages ---
+
+PREDICTIONS = "cached_predictions"  # (model version, dataset, split) -> probabilities, one split at a time
+
+
+def cached_predictions(entry: ModelEntry, model: Any, ds: Dataset, split: str = "test") -> Any:
+    """The model's class probabilities for a split of ``ds``, computed once per model version (a click or a
+    slider move does not predict again; a new epoch does)."""
+    key = (entry.version, ds.name, split)
+    cached = st.session_state.get(PREDICTIONS)
+    if cached is None or cached[0] != key:
+        x, _ = ds.split(split)
+        with st.spinner(f"Predicting the {len(x):,} {split} images…"):
+            cached = (key, predict_proba(model, x, ds.mean, ds.std))
+        st.session_state[PREDICTIONS] = cached
+    return cached[1]
+
 
 def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     """The current model (a consistent copy while it trains) and the dataset it was made for.

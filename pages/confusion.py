@@ -6,11 +6,10 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from explorer.core import confusion_matrix, predict_proba
+from explorer.core import confusion_matrix
 from explorer.plots import image_grid, upscale
-from pages._widgets import inspect_context
+from pages._widgets import cached_predictions, inspect_context
 
-CACHE = "confusion_cache"  # (model, run count, step) -> probabilities, so clicks do not recompute
 CELL = "confusion_cell"
 MAX_CLASSES_DRAWN = 60  # a heatmap of every class up to this many (3,600 cells)
 FOCUS_CLASSES = 40  # beyond: the classes most involved in errors
@@ -21,14 +20,7 @@ if ctx is None:
 entry, model, ds = ctx
 split = st.radio("Images", ["test", "val"], horizontal=True)
 x, y = ds.split(split)
-run = entry.runs[-1] if entry.runs else None
-key = (entry.name, id(entry.model), len(entry.runs), run.current().get("step") if run else 0, ds.name, split)
-cache = st.session_state.setdefault(CACHE, {})
-if key not in cache:
-    cache.clear()
-    with st.spinner(f"Predicting {len(y):,} images…"):
-        cache[key] = predict_proba(model, x, ds.mean, ds.std)
-probs = cache[key]
+probs = cached_predictions(entry, model, ds, split)
 pred = probs.argmax(1)
 cm = confusion_matrix(y, pred, list(ds.classes))
 k = len(ds.classes)

@@ -117,7 +117,7 @@ def learned_map_panel(entry: ModelEntry, model: torch.nn.Module, ds: Dataset, x_
     # fitted once per model state; while the model trains (its state changes every step), once per 10 s at most
     state = f"training {int(time.time() // LEARNED_REFIT_S)}" if entry.active_run else \
         (run.current().get("step") if run else 0)
-    key = (entry.name, id(entry.model), len(entry.runs), state, ds.name)
+    key = (entry.uid, len(entry.runs), state, ds.name)
     cached = st.session_state.get(LEARNED)
     try:
         if cached is None or cached[0] != key:

@@ -24,9 +24,8 @@ from explorer.lessons import reveal
 from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
-from pages._widgets import input_picker, inspect_context, job_poll, job_status
+from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
 
-CACHE = "trust_cache"  # (model, step, dataset) -> test-split probabilities, so a slider move does not predict again
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
 TUNE_JOB = "trust_tune_job"  # fine-tuning a copy on the class's handwriting, a job in a worker
@@ -36,14 +35,7 @@ ctx = inspect_context()
 if ctx is None:
     st.stop()
 entry, model, ds = ctx
-run = entry.runs[-1] if entry.runs else None
-key = (entry.name, id(entry.model), len(entry.runs), run.current().get("step") if run else 0, ds.name)
-cache = st.session_state.setdefault(CACHE, {})
-if key not in cache:
-    cache.clear()
-    with st.spinner(f"Predicting the {len(ds.test_y):,} test images…"):
-        cache[key] = predict_proba(model, ds.test_x, ds.mean, ds.std)
-probs = cache[key]
+probs = cached_predictions(entry, model, ds, "test")
 
 
 def framed(img: torch.Tensor, px: int) -> object:

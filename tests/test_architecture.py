@@ -275,3 +275,11 @@ def test_the_page_titles_are_one_fact_in_the_menu_and_the_lesson_files():
             continue
         heading = re.search(r'st\.title\(\s*"([^"]+)"', (ROOT / file).read_text())
         assert heading is None or heading.group(1) == title, (file, heading.group(1))
+
+
+def test_pages_key_cached_predictions_by_the_models_version_not_its_address():
+    """``id(model)`` is reused once a model is gone: a page's caches key by ``ModelEntry.version`` (or its uid)."""
+    import re
+
+    found = [p.name for p in (ROOT / "pages").glob("*.py") if re.search(r"\bid\((entry\.)?model\)", p.read_text())]
+    assert not found, "key by entry.version: " + ", ".join(found)

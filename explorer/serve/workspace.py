@@ -94,11 +94,19 @@ class ModelEntry:
     dataset: dict[str, Any] | None = None  # Dataset.info() of the data it was trained on
     runs: list[Run] = field(default_factory=list)
     source: str = "built"  # built, loaded
+    uid: str = field(default_factory=lambda: uuid.uuid4().hex)  # this entry, not another of the same name
     _checkpoint: tuple[Any, bytes] | None = field(default=None, repr=False)  # (run state, file) cache
 
     @property
     def params(self) -> int:
         return summarize(self.spec).total_params
+
+    @property
+    def version(self) -> tuple[str, int, int]:
+        """Changes whenever its weights may have: this entry, its number of runs, its last run's step. What a
+        page keys its cached predictions by."""
+        run = self.runs[-1] if self.runs else None
+        return (self.uid, len(self.runs), int(run.current().get("step") or 0) if run else 0)
 
     @property
     def active_run(self) -> Run | None:

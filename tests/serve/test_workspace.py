@@ -195,3 +195,17 @@ def test_one_experiment_takes_at_most_half_the_workers_of_a_shared_cluster():
     assert Workspace(cluster=Stand(2)).side_by_side(3) == 1  # a 2-core server: the class's runs keep a worker
     assert Workspace(cluster=Stand(4)).side_by_side(3) == 2
     assert Workspace(cluster=Stand(16)).side_by_side(3) == 3
+
+
+def test_a_models_version_changes_with_its_weights_and_tells_two_models_of_one_name_apart(mnist5k):
+    from explorer.core.presets import get_preset
+
+    ws = Workspace()
+    entry = ws.add_model(get_preset("default"), "m")
+    first = entry.version
+    run = ws.start_training(mnist5k, TrainConfig(epochs=1, limit_train=256, eval_splits=()))
+    run.trainer.join(60)
+    assert entry.version != first and entry.version[1:] == (1, run.current()["step"])  # one run, its last step
+    ws.remove("m")
+    again = ws.add_model(get_preset("default"), "m")
+    assert again.version != first and again.version[1:] == first[1:]  # same name, same counts: another model
