@@ -19,6 +19,17 @@ def server():
         yield url
 
 
+def _until(read, seconds: float, what: str):
+    """Poll ``read()`` until it gives something (not None) or ``seconds`` pass; fail naming ``what``."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        value = read()
+        if value is not None:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds:g} s for {what}")
+
+
 def test_pick_preset_train_live_and_stop(server, browser):
     page = open_app(browser, server)
     progress = start_long_run(page)
@@ -30,11 +41,14 @@ def test_pick_preset_train_live_and_stop(server, browser):
                                  " return p && p.data && p.data.length > 1 ? p.data[1].x.length : 0 }")
         return (int(m.group(1).replace(",", "")), float(m.group(2)), n_points) if m else None
 
-    first = None
-    while first is None:
-        first = reading()
-    time.sleep(6)
-    later = reading()
+    first = _until(reading, 60, "the live panel's first reading")
+
+    def moved():  # more steps, more points on the curve and a higher accuracy (or a high one), without a click
+        r = reading()
+        return r if r is not None and r[0] > first[0] and r[2] > first[2] and (r[1] > first[1] or r[1] > 90) \
+            else None
+
+    later = _until(moved, 60, "the live panel moving on its own")
     assert later is not None and later[0] > first[0], (first, later)  # steps advance on their own
     assert later[2] > first[2]  # the curve got new points without a click
     assert later[1] > first[1] or later[1] > 90  # accuracy rises (or is already high)
