@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from ..core.safejson import parse_json
+from ..core.safejson import bounded_name, parse_json
 from ..interpret.trust import NOT_A_DIGIT_LABEL
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ __all__ = ["ClassRecords", "StoreError", "published_history"]
 
 MAX_BOARD_ENTRIES = 200  # runs on one class's board
 MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
+MAX_CLASS_NAME = 60  # a name on the board, a drawing's author (the columns hold 60)
 MAX_PUBLISHED_EPOCHS = 500  # epochs a published history keeps (the last ones)
 EPOCH_FIELDS = ("epoch", "step", "seconds", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                 "test_loss", "test_accuracy")
@@ -88,7 +89,7 @@ class ClassRecords:
         from ..lessons.lesson import check_class_code
 
         code = check_class_code(class_code)
-        name = " ".join(str(name).split())[:60]
+        name = bounded_name(name, MAX_CLASS_NAME, default="")
         if not code:
             raise StoreError("this lesson has no class code, so it has no board")
         if not name:
@@ -176,7 +177,7 @@ class ClassRecords:
             if (n or 0) >= MAX_CLASS_DIGITS:
                 raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")
             row = c.execute(t.insert().values(class_code=code, label=label, pixels=pixels.contiguous().numpy().tobytes(),
-                                              author=" ".join(str(author).split())[:60] or "someone",
+                                              author=bounded_name(author, MAX_CLASS_NAME, default="someone"),
                                               created=time.time()))
             return int(row.inserted_primary_key[0])
 
@@ -193,7 +194,7 @@ class ClassRecords:
 
     def confirm_digit(self, class_code: str, digit_id: int, who: str) -> None:
         """A classmate confirms that a digit is legible as its label (for "stump the model"): not its author."""
-        who = " ".join(str(who).split())[:60]
+        who = bounded_name(who, MAX_CLASS_NAME, default="")
         if not who:
             raise StoreError("give your name to confirm a classmate's digit")
         t = self.t_digits
