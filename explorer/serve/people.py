@@ -22,6 +22,7 @@ __all__ = ["People", "Quota", "PERSON_COOKIE"]
 
 PERSON_COOKIE = "explorer_person"  # the browser's identity, shared by its tabs
 TOKEN_BYTES = 16
+SWEEP_EVERY = 64  # holds between two sweeps of the people who hold nothing any more
 
 
 @dataclass
@@ -44,6 +45,7 @@ class People:
         self._alive = session_alive or (lambda _s: True)
         self._lock = threading.Lock()
         self._people: dict[str, _Person] = {}
+        self._holds = 0
 
     # -- identity --
     def new_person(self) -> str:
@@ -101,9 +103,14 @@ class People:
             self._get(person).runs.append(trainer)
 
     def hold_uploads(self, person: str, session: str, uploads: dict[str, Any]) -> None:
-        """Count ``uploads`` (a tab's datasets by name, the tab's own dict) as ``person``'s from now on."""
+        """Count ``uploads`` (a tab's datasets by name, the tab's own dict) as ``person``'s from now on. Every
+        :data:`SWEEP_EVERY` holds, the people who hold nothing any more are forgotten (every visitor holds once)."""
         with self._lock:
             self._get(person).uploads[session] = uploads
+            self._holds += 1
+            sweep = self._holds % SWEEP_EVERY == 0
+        if sweep:
+            self.sweep()
 
     def other_uploads(self, person: str, session: str) -> dict[str, Any]:
         """The person's uploads held by their other live tabs (name -> Dataset); closed tabs are forgotten."""

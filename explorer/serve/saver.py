@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = ["BackgroundSaver", "SaveOutcome"]
 
 MAX_PENDING = 500  # workspaces with a save waiting at once (each holds one prepared save in memory)
+MAX_OUTCOMES = 2_000  # outcomes no tab has read yet (a closed tab never will): the oldest go first
 
 
 @dataclass
@@ -126,6 +127,8 @@ class BackgroundSaver:
                     del self._pending[ws_id]
                     self._tries.pop(ws_id, None)
                     self._outcomes[ws_id] = outcome
+                    while len(self._outcomes) > MAX_OUTCOMES:
+                        self._outcomes.pop(next(iter(self._outcomes)))
                 elif outcome.version is not None:
                     self._pending[ws_id].version = outcome.version
                     done = False

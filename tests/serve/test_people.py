@@ -117,3 +117,15 @@ def test_upload_memory_is_counted_per_person_across_tabs(monkeypatch):
     check_uploads_room({**people.other_uploads("ada", "tab-2"), **tab2}, second)
     people.sweep()
     assert len(people) == 1  # ada still holds tab 2's (empty) uploads; nothing else is remembered
+
+
+def test_people_who_hold_nothing_are_forgotten_as_visitors_come_and_go():
+    from explorer.serve.people import SWEEP_EVERY
+
+    alive: set[str] = set()
+    people = People("s", session_alive=lambda s: s in alive)
+    for i in range(SWEEP_EVERY * 3):  # every visitor's tab holds its (empty) uploads once, then closes
+        alive.add(f"tab-{i}")
+        people.hold_uploads(f"visitor-{i}", f"tab-{i}", {})
+        alive.discard(f"tab-{i}")
+    assert len(people) < SWEEP_EVERY  # swept as they went, not kept for the server's life
