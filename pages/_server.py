@@ -137,9 +137,6 @@ class Server:
         self.phase = "waiting to start"
         self.times: dict[str, float] = {}
         self.error = ""
-        # the server's shutdown (SIGTERM from a service manager, Ctrl-C) writes the saves still waiting, ends the
-        # runs and stops this process's Ray instance before the interpreter goes (with EXPLORER_RUNNER=local too)
-        atexit.register(self.shutdown)
 
     # -- the warm-up --
     def warm_up(self) -> None:
@@ -193,8 +190,9 @@ class Server:
 
         try:
             self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
-            atexit.register(self.shutdown)  # again, after Ray's own: exit handlers run last first, so this one ends the
-            # runs and stops Ray before Ray's handler runs (which alone leaves its agents behind)
+            # the server's shutdown (SIGTERM from a service manager, Ctrl-C) ends the runs and stops this process's
+            # Ray instance before the interpreter goes, so none of its processes is left behind
+            atexit.register(self.shutdown)
         finally:
             self._cluster_ready.set()
 

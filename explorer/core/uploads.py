@@ -375,10 +375,10 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
     return out, any_colour
 
 
-GREY_CHUNK_BYTES = 16 << 20  # the grey conversion's temporaries (int32 RGB) per chunk of images
+STACK_CHUNK_BYTES = 16 << 20  # the colour conversion's temporaries (int32 RGB) per chunk of images
 
 
-def _to_mode(x: Tensor, mode: str, chunk_bytes: int = GREY_CHUNK_BYTES) -> Tensor:
+def _to_mode(x: Tensor, mode: str, chunk_bytes: int = STACK_CHUNK_BYTES) -> Tensor:
     """RGB images ``(N, 3, S, S)`` uint8 as they are (``mode`` "RGB") or grey ``(N, 1, S, S)`` ("L", with the luma
     weights PIL uses). The grey conversion works a chunk of images at a time, so its temporaries (int32, four
     times the images' bytes) stay within ``chunk_bytes`` whatever the upload's size."""
