@@ -7,6 +7,7 @@ the explorer library's job.
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import streamlit as st
@@ -382,8 +383,6 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
 
     Returns ``(uint8 (1, C, H, W), caption)``.
     """
-    import torch
-
     from explorer.core import load_image_file, prepare_image
 
     sources = ["Test image", "Upload an image"] + (["My drawing"] if DRAWING in st.session_state and
@@ -392,7 +391,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
     if src == "My drawing":
         x = st.session_state[DRAWING]
         if list(x.shape) != ds.input_shape:
-            x = prepare_image(x[0].numpy(), ds.input_shape)
+            x = prepare_image(x[0], ds.input_shape)
         return x[None], "your drawing"
     if src == "Upload an image":
         up = st.file_uploader("Image", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{key}-up")
@@ -403,19 +402,17 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
                 st.error(f"{err}. Showing a test image instead.")
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     cls = c1.selectbox("Class", list(ds.classes), key=f"{key}-cls")
-    idx = torch.nonzero(ds.test_y == ds.classes.index(cls)).flatten()
+    idx = ds.of_class(ds.classes.index(cls))
     if c3.button("Random", key=f"{key}-rnd", icon=":material/casino:"):
-        st.session_state[f"{key}-i"] = int(torch.randint(len(idx), (1,)))
+        st.session_state[f"{key}-i"] = random.randrange(max(len(idx), 1))
     i = c2.number_input(f"Index (of {len(idx)})", 0, max(len(idx) - 1, 0), key=f"{key}-i")
-    j = int(idx[min(int(i), len(idx) - 1)])
+    j = idx[min(int(i), len(idx) - 1)]
     return ds.test_x[j:j + 1], f"test image #{j}, class {cls}"
 
 
 def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
     """The first ``n`` channels of every image-shaped layer for one input, one row per layer."""
-    import numpy as np
-
-    from explorer.plots import colorize, upscale
+    from explorer.plots import channel_strip
 
     st.caption(f"The first {n} channels of every image-shaped layer for this input (each map on its own range): "
                "early layers keep the strokes, later ones keep where the telling parts are.")
@@ -423,11 +420,9 @@ def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
     for name, t in acts.items():
         if t.ndim != 4:
             continue
-        tiles = [upscale(colorize(m, "gray", float(m.min()), float(m.max())), 56) for m in t[0, :n]]
-        row = np.concatenate([np.pad(tl, ((2, 2), (2, 2), (0, 0)), constant_values=255) for tl in tiles], axis=1)
         c1, c2 = st.columns([1, 6], vertical_alignment="center")
         c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, t.shape[1:]))}")
-        c2.image(row)
+        c2.image(channel_strip(t[0], n))
 
 
 def job_status(job: Any, was_busy: bool, title: str) -> bool:

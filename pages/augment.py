@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
-from explorer.core import Augment, augment_batch, normalize
+from explorer.core import Augment, augment_preview
 from explorer.plots import image_grid
 from pages._state import TRAIN_CFG, current_dataset
 from pages._widgets import augment_controls
@@ -21,16 +20,8 @@ if st.button("Redraw", icon=":material/refresh:"):
     st.session_state["aug_seed"] = seed = seed + 1
 
 a = Augment(**aug)
-x = ds.train_x[:n]
-rows = [x]
-gen = torch.Generator().manual_seed(seed)
-xn = normalize(x, ds.mean, ds.std)
-m = torch.tensor(ds.mean).view(1, -1, 1, 1)
-s = torch.tensor(ds.std).view(1, -1, 1, 1)
-for _ in range(4):
-    out = augment_batch(xn, a, gen) * s + m
-    rows.append((out.clamp(0, 1) * 255).round().to(torch.uint8))
-grid = image_grid(torch.cat(rows), ncols=n, pad=2, scale=max(1, 96 // ds.input_shape[1]))
+shown = augment_preview(ds.train_x[:n], a, ds.mean, ds.std, draws=4, seed=seed)
+grid = image_grid(shown, ncols=n, pad=2, scale=max(1, 96 // ds.input_shape[1]))
 st.image(grid, caption="top row: the originals; below: four random draws of the augmentation")
 if not a.active:
     st.info("All augmentations are off: the rows below are the originals. Move a slider.")

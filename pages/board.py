@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import html
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import summarize
-from explorer.plots import PALETTE, summary_rows, training_curves
+from explorer.plots import board_figure, summary_rows, training_curves
 from pages._server import workspace_store
 from pages._state import LESSON
 from pages._widgets import BOARD_REFRESH_S, md_text
@@ -25,19 +24,6 @@ if not code:
     st.info("Type the class code of a lesson (set when saving it on the Lesson page). Students who opened that "
             "lesson publish runs from the Train page; they appear here as they come.")
     st.stop()
-
-
-def board_figure(rows: list[dict]) -> go.Figure:
-    fig = go.Figure(go.Scatter(
-        x=[r["params"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
-        text=[html.escape(r["name"]) for r in rows], textposition="top center",  # plotly draws tags: never a user's
-        customdata=[html.escape(r["architecture"]) for r in rows],
-        marker={"size": 14, "color": PALETTE[0], "line": {"width": 1, "color": "#fff"}},
-        hovertemplate="<b>%{text}</b><br>%{y:.1%} test accuracy<br>%{x:,} parameters<br>%{customdata}<extra></extra>"))
-    fig.update_layout(height=420, xaxis_type="log", xaxis_title="parameters (log scale)", yaxis_title="test accuracy",
-                      yaxis_tickformat=".0%", yaxis_range=[max(0.0, min(r["accuracy"] for r in rows) - 0.05), 1.01],
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select")
-    return fig
 
 
 @st.fragment(run_every=BOARD_REFRESH_S)

@@ -6,12 +6,10 @@ import html
 import time
 from typing import Any, NamedTuple
 
-import numpy as np
 import streamlit as st
-import torch
 
 from explorer import Dataset, EmptyImageError, normalize
-from explorer.core import decode_image, load_image_file, prepare_image
+from explorer.core import decode_image, load_image_file, occlude, prepare_image
 from explorer.interpret import (
     METHODS,
     NOT_A_DIGIT,
@@ -24,7 +22,7 @@ from explorer.interpret import (
     predict_and_explain,
     randomization_check,
 )
-from explorer.plots import image_grid, learned_map_figure, overlay, png_data_url, upscale
+from explorer.plots import as_picture, image_grid, learned_map_figure, overlay, png_data_url, upscale
 from explorer.serve import ModelEntry
 from pages._canvas import drawing_pad
 from pages._server import workspace_store
@@ -70,14 +68,14 @@ elif (h_in, w_in) != (28, 28):
     st.caption(f"The drawing is prepared at this model's input size, {h_in}×{w_in}.")
 
 
-def pixel_img(a: np.ndarray, px: int, caption: str = "") -> str:
+def pixel_img(a: Any, px: int, caption: str = "") -> str:
     """A small image shown ``px`` wide with crisp pixels, inline (no request of its own)."""
     cap = f'<div style="font:13px sans-serif;color:#666">{html.escape(caption)}</div>' if caption else ""
     return (f'<figure style="margin:0"><img src="{png_data_url(a)}" width="{px}" '
             f'style="image-rendering:pixelated;display:block" alt="{html.escape(caption)}">{cap}</figure>')
 
 
-def answer_html(img: np.ndarray, sal: np.ndarray, classes: tuple[str, ...], probs: torch.Tensor, order: list[int],
+def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order: list[int],
                 h: int, w: int, timing: str, threshold: float = 0.0) -> str:
     """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
     model sees, and its saliency."""
@@ -110,7 +108,7 @@ def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 
     return '<div><b style="font:14px sans-serif">Class probabilities</b>' + "".join(rows) + "</div>"
 
 
-def learned_map_panel(entry: ModelEntry, model: torch.nn.Module, ds: Dataset, x_u8: torch.Tensor) -> None:
+def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> None:
     """The test images on a 2-D map of the model's features (PCA), the drawing as a star that moves as you draw,
     and the training images nearest to it."""
     run = entry.runs[-1] if entry.runs else None
@@ -160,16 +158,16 @@ def _add_to_class(class_code: str) -> None:
 class Drawn(NamedTuple):
     """The drawing being answered: its prepared pixels, the model's answer and the picture the maps go on."""
 
-    x_u8: torch.Tensor  # (C, H, W) uint8, as the model sees it (the occluder applied)
-    x: torch.Tensor  # (1, C, H, W) normalised
-    model: torch.nn.Module
+    x_u8: Any  # (C, H, W) uint8 tensor, as the model sees it (the occluder applied)
+    x: Any  # (1, C, H, W) normalised
+    model: Any
     ex: Any  # the prediction and its saliency (attribution.Explained)
     order: list[int]  # classes, most likely first
-    img: np.ndarray  # (H, W) or (H, W, 3) uint8
-    gray: np.ndarray  # (H, W): what the maps are overlaid on
+    img: Any  # (H, W) or (H, W, 3) uint8 array
+    gray: Any  # (H, W) in 0..255: what the maps are overlaid on
 
 
-def _pad_input() -> tuple[np.ndarray | None, bool, Any, int]:
+def _pad_input() -> tuple[Any, bool, Any, int]:
     """What the user gave: the pad's drawing (or an uploaded image) as pixels or None, whether the pad has
     just been mounted with nothing drawn, the upload, and the drawing's version."""
     # the last drawing goes to the browser only when the pad is new (back on the page), not every stroke
@@ -178,7 +176,7 @@ def _pad_input() -> tuple[np.ndarray | None, bool, Any, int]:
     raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
     if png is not None:
         try:
-            raw = np.asarray(decode_image(png, "the drawing", 1_000_000).convert("L"))
+            raw = decode_image(png, "the drawing", 1_000_000).convert("L")
             st.session_state[DRAWING_PNG] = png
         except ValueError as err:
             st.error(f"{err}")
@@ -191,13 +189,13 @@ def _pad_input() -> tuple[np.ndarray | None, bool, Any, int]:
     return raw, fresh, up, version
 
 
-def _prepared(raw: np.ndarray | None, keep_last: bool, mid: Any) -> torch.Tensor | None:
+def _prepared(raw: Any, keep_last: bool, mid: Any) -> Any:
     """The drawing at the model's input size, or None (with a line saying why) when there is nothing to answer.
     A fresh pad (back on the page) keeps the last drawing."""
     try:
         if raw is None:
             raise EmptyImageError("draw a digit first")
-        return prepare_image(np.asarray(raw), ds.input_shape)
+        return prepare_image(raw, ds.input_shape)
     except EmptyImageError:
         if DRAWING in st.session_state and keep_last:
             return st.session_state[DRAWING]
@@ -205,14 +203,14 @@ def _prepared(raw: np.ndarray | None, keep_last: bool, mid: Any) -> torch.Tensor
         st.session_state.pop(DRAWING_PNG, None)
         mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
         # warm up (captum's first import takes about a second) so the first stroke answers at once
-        predict_and_explain(entry.inference_model(), torch.zeros(1, *ds.input_shape))
+        predict_and_explain(entry.inference_model(), normalize(ds.test_x[:1], ds.mean, ds.std))
         return None
     except ValueError as err:
         mid.error(str(err))
         return None
 
 
-def _occluded(x_u8: torch.Tensor) -> torch.Tensor:
+def _occluded(x_u8: Any) -> Any:
     """The drawing with the occluder's black square on it, when the Occluder is on."""
     if not st.toggle("Occluder", key="draw_occ", help="Cover part of the input with a black square"):
         return x_u8
@@ -220,20 +218,16 @@ def _occluded(x_u8: torch.Tensor) -> torch.Tensor:
     size = o1.slider("size", 2, h_in // 2, 8, key="occ_s")
     oy = o2.slider("row", 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
     ox = o3.slider("col", 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
-    x_u8 = x_u8.clone()
-    x_u8[:, oy:oy + size, ox:ox + size] = 0
-    return x_u8
+    return occlude(x_u8, oy, ox, size)
 
 
-def _answer(x_u8: torch.Tensor) -> Drawn:
+def _answer(x_u8: Any) -> Drawn:
     """The model's answer and saliency for the drawing: one forward and one backward pass."""
     model = entry.inference_model()
     x = normalize(x_u8[None], ds.mean, ds.std)
     ex = predict_and_explain(model, x)
-    img = x_u8.permute(1, 2, 0).numpy()
-    img = img[..., 0] if c_in == 1 else img
-    return Drawn(x_u8, x, model, ex, ex.probs.argsort(descending=True).tolist(), img,
-                 img if c_in == 1 else img.mean(2))
+    return Drawn(x_u8, x, model, ex, ex.probs.argsort(descending=True).tolist(), as_picture(x_u8, 0),
+                 x_u8.float().mean(0))
 
 
 def _explain_controls(d: Drawn) -> tuple[str, str | None]:
@@ -261,9 +255,9 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
 
 def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
     """The top classes' maps side by side, and the difference of two: each class's map is computed once."""
-    maps: dict[int, torch.Tensor] = {}
+    maps: dict[int, Any] = {}
 
-    def amap(cls: int) -> torch.Tensor:
+    def amap(cls: int) -> Any:
         if cls not in maps:
             maps[cls] = attribute(d.model, d.x, cls, method, layer).sum(0)
         return maps[cls]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from explorer import TrainConfig
@@ -15,7 +14,7 @@ from explorer.lessons import (
     rotation_experiment,
     translation_sweep,
 )
-from explorer.plots import PALETTE, image_grid
+from explorer.plots import experiment_figure, image_grid
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
 
@@ -93,25 +92,19 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
 
 
 def arch_render(res) -> None:
-    fig = go.Figure()
-    for i, r in enumerate(res["rows"]):
-        fig.add_scatter(x=list(range(1, len(r["test_accuracy"]) + 1)), y=r["test_accuracy"], mode="lines+markers",
-                        name=f"{r['name']} ({r['params']:,} params)", line={"color": PALETTE[i]})
-    fig.update_layout(height=320, xaxis_title="epoch", xaxis_dtick=1, yaxis_title="test accuracy", yaxis_tickformat=".0%",
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    st.plotly_chart(fig, key="arch-fig")
+    st.plotly_chart(experiment_figure("arch", res), key="arch-fig")
     st.dataframe([{"model": r["name"], "parameters": r["params"], "test accuracy": f"{r['test_accuracy'][-1]:.1%}",
                    "seconds": round(r["seconds"], 1)} for r in res["rows"]], hide_index=True)
 
 
-def sweep_fig(series: dict[str, list[tuple[float, float]]], xtitle: str, key: str) -> None:
-    fig = go.Figure()
-    for i, (label, pts) in enumerate(series.items()):
-        fig.add_scatter(x=[p for p, _ in pts], y=[a for _, a in pts], mode="lines+markers", name=label,
-                        line={"color": PALETTE[i]})
-    fig.update_layout(height=320, xaxis_title=xtitle, yaxis_title="test accuracy", yaxis_tickformat=".0%",
-                      margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    st.plotly_chart(fig, key=key)
+def chart(name: str, **labels: str):
+    """A renderer that draws experiment ``name``'s chart of its result."""
+    return lambda res: st.plotly_chart(experiment_figure(name, res, **labels), key=f"{name}-fig")
+
+
+def shuffle_render(res) -> None:
+    st.plotly_chart(experiment_figure("shuf", res), key="shuf-fig")
+    st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like")
 
 
 tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation", "How much data", "Imbalance"])
@@ -125,20 +118,8 @@ with tabs[1]:
           f"Test images rotated 0–360° in steps of 10, for {'your model **' + mname + '**' if mname else 'the default CNN'}"
           " and for the same network trained with random rotations.",
           lambda: (rotation_experiment, (ds,), {"config": settings(), "model": current_model()[0]}),
-          lambda res: sweep_fig({"trained upright": res["plain"], "trained with rotations": res["augmented"]},
-                                "rotation (degrees)", "rot-fig"))
+          chart("rot"))
 with tabs[2]:
-    def shuffle_render(res) -> None:
-        fig = go.Figure()
-        for i, m in enumerate(("CNN", "MLP")):
-            rows = [r for r in res["rows"] if r["model"] == m]
-            fig.add_bar(x=[r["images"] for r in rows], y=[r["test_accuracy"] for r in rows], name=m,
-                        marker_color=PALETTE[i])
-        fig.update_layout(height=300, barmode="group", yaxis_tickformat=".0%", yaxis_title="test accuracy",
-                          margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, key="shuf-fig")
-        st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like")
-
     panel("shuf", "Training on pixel-shuffled images (the lecture's third notebook)",
           "Every image's pixels permuted by one fixed permutation: a CNN and an MLP, on real and shuffled images.",
           lambda: (pixel_shuffle_experiment, (ds,), {"config": settings()}), shuffle_render)
@@ -150,44 +131,22 @@ with tabs[3]:
         panel("shift", f"Accuracy against shifting the test images ({mname})",
               "Every test image moved right by k pixels; what leaves the frame is lost.",
               lambda: (translation_sweep, (current_model()[0] or model, ds), {}),
-              lambda res: sweep_fig({mname: res["sweep"]}, "shift (pixels)", "shift-fig"))
+              chart("shift", model_name=mname))
 with tabs[4]:
-    def size_render(res) -> None:
-        fig = go.Figure()
-        sizes = sorted({r["per_class"] for r in res["rows"]})
-        means = [sum(r["test_accuracy"] for r in res["rows"] if r["per_class"] == n) /
-                 sum(1 for r in res["rows"] if r["per_class"] == n) for n in sizes]
-        fig.add_scatter(x=[r["per_class"] for r in res["rows"]], y=[r["test_accuracy"] for r in res["rows"]],
-                        mode="markers", name="one seed", marker={"color": PALETTE[0], "opacity": 0.5, "size": 9})
-        fig.add_scatter(x=sizes, y=means, mode="lines+markers", name="mean", line={"color": PALETTE[1], "width": 3})
-        fig.update_layout(height=320, xaxis_type="log", xaxis_title="training images per class (log scale)",
-                          yaxis_title="test accuracy", yaxis_tickformat=".0%", margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, key="size-fig")
-
     panel("size", "How much data is enough?",
           "The default CNN trained on 10, 50, 100, 300 and all images per class, three times each (other images, "
           "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
           "gets about the same number of updates. The three seeds train side by side on workers of their own (on a "
           "shared server, at most half its workers).",
           lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": tuple(range(i, 3, n))})
-                    for n in [ws.side_by_side(3)] for i in range(n)], merge_data_size), size_render)
+                    for n in [ws.side_by_side(3)] for i in range(n)], merge_data_size), chart("size"))
 with tabs[5]:
     rare = st.selectbox("The class that becomes rare", range(ds.num_classes), format_func=lambda i: ds.classes[i],
                         key="exp_rare")
-
-    def imbalance_render(res) -> None:
-        fig = go.Figure()
-        xs = [r["share"] for r in res["rows"]]
-        fig.add_scatter(x=xs, y=[r["recall"] for r in res["rows"]], mode="lines+markers",
-                        name=f"recall of class {ds.classes[res.get('cls', rare)]}", line={"color": PALETTE[3], "width": 3})
-        fig.add_scatter(x=xs, y=[r["accuracy"] for r in res["rows"]], mode="lines+markers", name="overall accuracy",
-                        line={"color": PALETTE[0], "width": 3})
-        fig.update_layout(height=320, xaxis_type="log", xaxis_title="share of that class's training images kept (log)",
-                          yaxis_tickformat=".0%", margin={"l": 10, "r": 10, "t": 10, "b": 10})
-        st.plotly_chart(fig, key="imb-fig")
 
     panel("imb", "One rare class: its recall collapses, the overall accuracy hides it",
           "The default CNN trained with 100%, 30%, 10%, 3% and 1% of one class's training images (all the others "
           "kept), each tested on the balanced test split.",
           lambda: (imbalance_experiment, (ds, int(st.session_state.get("exp_rare", 0))), {"config": settings()}),
-          imbalance_render)
+          lambda res: st.plotly_chart(experiment_figure("imb", res, rare_name=ds.classes[res.get("cls", rare)]),
+                                      key="imb-fig"))

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import streamlit as st
-from torch import nn
 
-from explorer.interpret import conv_layers, kernels
+from explorer.interpret import conv_layers, kernels, weight_tensors
 from explorer.plots import kernel_mosaic, training_curves, weight_histograms
 from pages._widgets import inspect_context, refresh_while_training
 
@@ -38,8 +37,7 @@ def current_view() -> None:
         st.image(kernel_mosaic(w, scale, cell=72),
                  caption=f"layer {layer}: {w.shape[0]} kernels of {w.shape[1]}×{w.shape[2]}×{w.shape[3]}"
                          + (" (the first 64 output and 16 input channels)" if w.shape[0] > 64 or w.shape[1] > 16 else ""))
-    named = [(n, m.weight.detach().cpu()) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    st.plotly_chart(weight_histograms(named), key="whist")
+    st.plotly_chart(weight_histograms(weight_tensors(model)), key="whist")
     if entry.active_run is not None:
         st.caption("Training: showing the latest weights, refreshed every 2 s.")
 

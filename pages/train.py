@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
 from explorer import TrainConfig, load_checkpoint
-from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, resolve_device
+from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.plots import training_curves
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
 from pages._widgets import augment_controls, ensure_model, fmt_acc, live_run, publish_to_board, read_augment
@@ -57,37 +56,40 @@ def bounds(name: str) -> dict[str, float]:
     return {"min_value": kind(lo), "max_value": kind(hi)}
 
 
-with st.expander("Settings", expanded=active is None):
-    c = st.columns(4)
-    c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]), key="train_optimizer")
-    c[1].number_input("Learning rate", value=float(cfg["lr"]), **bounds("lr"), format="%g", step=cfg["lr"] / 2,
-                      key="train_lr", help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
-    sizes = [16, 32, 64, 128, 256, 512, 1024]
-    c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in sizes else 128,
-                       key="train_batch_size")
-    c[3].number_input("Epochs", value=int(cfg["epochs"]), **bounds("epochs"), step=1, key="train_epochs")
-    c = st.columns(4)
-    c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
-                   help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
-    c[1].number_input("Seed", value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
-                      help="Same seed, same run.")
-    devices = ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
-        ["mps"] if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else [])
-    c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
-                   key="train_device", help=f"auto uses {resolve_device('auto')} here")
-    c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0), min_value=0,
-                      step=500, key="train_limit")
-    c = st.columns(4)
-    c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), **bounds("momentum"), step=0.05,
-                      key="train_momentum")
-    c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), **bounds("weight_decay"), format="%g",
-                      step=1e-4, key="train_weight_decay")
-    c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), **bounds("step_epochs"),
-                      key="train_step_epochs")
-    c[3].number_input("gamma", value=float(cfg["gamma"]), **bounds("gamma"), step=0.05, key="train_gamma")
-    st.markdown("**Augmentation** (random, per image, on the training device)")
-    augment_controls(cfg["augment"], ds, key="train_aug")
+def settings_panel(expanded: bool) -> None:
+    """Every training setting; each widget's key is ``train_<field>`` (read by :func:`read_settings`)."""
+    with st.expander("Settings", expanded=expanded):
+        c = st.columns(4)
+        c[0].selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(cfg["optimizer"]), key="train_optimizer")
+        c[1].number_input("Learning rate", value=float(cfg["lr"]), **bounds("lr"), format="%g", step=cfg["lr"] / 2,
+                          key="train_lr", help="Adam: 0.001–0.01. SGD: 0.01–0.1. Adadelta: about 1.")
+        sizes = [16, 32, 64, 128, 256, 512, 1024]
+        c[2].select_slider("Batch size", sizes, value=cfg["batch_size"] if cfg["batch_size"] in sizes else 128,
+                           key="train_batch_size")
+        c[3].number_input("Epochs", value=int(cfg["epochs"]), **bounds("epochs"), step=1, key="train_epochs")
+        c = st.columns(4)
+        c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
+                       help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
+        c[1].number_input("Seed", value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
+                          help="Same seed, same run.")
+        devices = available_devices()
+        c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
+                       key="train_device", help=f"auto uses {resolve_device('auto')} here")
+        c[3].number_input("Use only N training images (0 = all)", value=int(cfg["limit_train"] or 0), min_value=0,
+                          step=500, key="train_limit")
+        c = st.columns(4)
+        c[0].number_input("Momentum (SGD)", value=float(cfg["momentum"]), **bounds("momentum"), step=0.05,
+                          key="train_momentum")
+        c[1].number_input("Weight decay", value=float(cfg["weight_decay"]), **bounds("weight_decay"), format="%g",
+                          step=1e-4, key="train_weight_decay")
+        c[2].number_input("Step every N epochs", value=int(cfg["step_epochs"]), **bounds("step_epochs"),
+                          key="train_step_epochs")
+        c[3].number_input("gamma", value=float(cfg["gamma"]), **bounds("gamma"), step=0.05, key="train_gamma")
+        st.markdown("**Augmentation** (random, per image, on the training device)")
+        augment_controls(cfg["augment"], ds, key="train_aug")
 
+
+settings_panel(expanded=active is None)
 config: TrainConfig | None = None
 try:
     config = read_settings()
@@ -103,60 +105,71 @@ def _start() -> None:
         st.session_state[TRAIN_ERROR] = str(e)
 
 
-trainer = active.trainer if active else None
-b = st.columns([1.4, 1, 1, 6])
-b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
-            disabled=active is not None or config is None,
-            help="Trains from the current weights; a new run is added to the comparison below.")
-if trainer is not None and trainer.status == "paused":
-    b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
-else:
-    b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
-                disabled=trainer is None or trainer.status != RunStatus.RUNNING)
-b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
-            disabled=trainer is None or trainer.status == RunStatus.STOPPING)
-if err := st.session_state.pop(TRAIN_ERROR, None):
-    st.error(err)
+def controls(config: TrainConfig | None) -> None:
+    """Start (or Train more), Pause or Resume, Stop."""
+    trainer = active.trainer if active else None
+    b = st.columns([1.4, 1, 1, 6])
+    b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
+                disabled=active is not None or config is None,
+                help="Trains from the current weights; a new run is added to the comparison below.")
+    if trainer is not None and trainer.status == "paused":
+        b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
+    else:
+        b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
+                    disabled=trainer is None or trainer.status != RunStatus.RUNNING)
+    b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
+                disabled=trainer is None or trainer.status == RunStatus.STOPPING)
+    if err := st.session_state.pop(TRAIN_ERROR, None):
+        st.error(err)
 
+
+controls(config)
 smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="smoothing")
 if entry.runs:
     live_run(entry.runs[-1], smoothing, key="train")
     publish_to_board(entry)
 
-# --- all runs of this session, to compare ---
-runs = ws.all_runs()
-if runs:
-    st.subheader("Compare runs")
-    rows = []
-    for r in runs:
-        h, f = r.current(), r.final()
-        rows.append({"run": r.label, "params": r.params, "optimizer": r.config["optimizer"], "lr": r.config["lr"],
-                     "batch": r.config["batch_size"], "epochs": f"{len(h.get('epochs', []))}/{r.config['epochs']}",
-                     "train acc": fmt_acc(f.get("train_accuracy")), "test acc": fmt_acc(f.get("test_accuracy")),
-                     "test loss": round(f["test_loss"], 4) if "test_loss" in f else None,
-                     "seconds": round(sum(e["seconds"] for e in h.get("epochs", [])), 1), "status": h.get("status")})
-    st.dataframe(rows, hide_index=True)
-    labels = [r.label for r in runs]
-    chosen = st.multiselect("Overlay", labels, default=labels[-min(4, len(labels)):])
-    per = st.radio("x axis", ["epoch", "step"], horizontal=True)
-    picked = [(r.label, r.current()) for r in runs if r.label in chosen
-              and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
-    if picked:
-        c1, c2 = st.columns(2)
-        c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss")
-        c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc")
-        st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. A test curve that rises while "
-                   "the training curve keeps falling is overfitting.")
 
-# --- checkpoints ---
-with st.expander("Load a checkpoint"):
-    st.caption("A `.safetensors` file saved by CNN Explorer (sidebar ⬇ or `python -m explorer train --out`). "
-               "It is checked before use and never unpickled.")
-    up = st.file_uploader("Checkpoint", type=["safetensors"], key="ckpt_upload")
-    if up is not None and st.button("Load checkpoint"):
-        try:
-            e = ws.add_checkpoint(load_checkpoint(up.getvalue()), up.name.rsplit(".", 1)[0])
-            flash(f"Loaded **{e.name}** ({e.params:,} parameters); it is now the current model.")
-            st.rerun()
-        except ValueError as e:  # CheckpointError, or a sentence about the file
-            st.error(f"Not loaded: {e}")
+def compare_runs(smoothing: float) -> None:
+    """Every run of this session in a table, and the chosen ones' curves overlaid."""
+    runs = ws.all_runs()
+    if runs:
+        st.subheader("Compare runs")
+        rows = []
+        for r in runs:
+            h, f = r.current(), r.final()
+            rows.append({"run": r.label, "params": r.params, "optimizer": r.config["optimizer"], "lr": r.config["lr"],
+                         "batch": r.config["batch_size"], "epochs": f"{len(h.get('epochs', []))}/{r.config['epochs']}",
+                         "train acc": fmt_acc(f.get("train_accuracy")), "test acc": fmt_acc(f.get("test_accuracy")),
+                         "test loss": round(f["test_loss"], 4) if "test_loss" in f else None,
+                         "seconds": round(sum(e["seconds"] for e in h.get("epochs", [])), 1), "status": h.get("status")})
+        st.dataframe(rows, hide_index=True)
+        labels = [r.label for r in runs]
+        chosen = st.multiselect("Overlay", labels, default=labels[-min(4, len(labels)):])
+        per = st.radio("x axis", ["epoch", "step"], horizontal=True)
+        picked = [(r.label, r.current()) for r in runs if r.label in chosen
+                  and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
+        if picked:
+            c1, c2 = st.columns(2)
+            c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss")
+            c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc")
+            st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. A test curve that rises while "
+                       "the training curve keeps falling is overfitting.")
+
+
+def load_checkpoint_panel() -> None:
+    with st.expander("Load a checkpoint"):
+        st.caption("A `.safetensors` file saved by CNN Explorer (sidebar ⬇ or `python -m explorer train --out`). "
+                   "It is checked before use and never unpickled.")
+        up = st.file_uploader("Checkpoint", type=["safetensors"], key="ckpt_upload")
+        if up is not None and st.button("Load checkpoint"):
+            try:
+                e = ws.add_checkpoint(load_checkpoint(up.getvalue()), up.name.rsplit(".", 1)[0])
+                flash(f"Loaded **{e.name}** ({e.params:,} parameters); it is now the current model.")
+                st.rerun()
+            except ValueError as e:  # CheckpointError, or a sentence about the file
+                st.error(f"Not loaded: {e}")
+
+
+compare_runs(smoothing)
+load_checkpoint_panel()

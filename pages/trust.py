@@ -4,24 +4,23 @@ digits, and how little it takes to fool it."""
 from __future__ import annotations
 
 import streamlit as st
-import torch
 
-from explorer.core import confusion_matrix, predict_proba
+from explorer.core import augment_active, confusion_matrix, predict_proba
 from explorer.interpret import (
     ATTACKS,
     NOT_A_DIGIT,
-    NOT_A_DIGIT_LABEL,
-    attack,
+    attack_outcome,
     coverage_curve,
     finetune_on_handwriting,
     fooling_table,
     handwriting_report,
-    not_digits,
+    odd_answers,
     reject_class_experiment,
+    split_class_drawings,
     stump_scores,
 )
 from explorer.lessons import reveal
-from explorer.plots import colorize, confusion_heatmap, coverage_figure, image_grid, upscale
+from explorer.plots import colorize, confusion_heatmap, coverage_figure, framed, image_grid, upscale
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
 from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
@@ -38,12 +37,7 @@ entry, model, ds = ctx
 probs = cached_predictions(entry, model, ds, "test")
 
 
-def framed(img: torch.Tensor, px: int) -> object:
-    """One uint8 image ``(C, H, W)`` with a grey frame (a white image shows on a white page), ``px`` wide."""
-    return upscale(image_grid(img[None], ncols=1, pad=1, background=160), px)
-
-
-def answer(p: torch.Tensor, threshold: float) -> str:
+def answer(p, threshold: float) -> str:
     top = int(p.argmax())
     sure = float(p[top])
     return f"not sure ({ds.classes[top]}? {sure:.0%})" if sure < threshold else f"{ds.classes[top]} · {sure:.0%}"
@@ -55,7 +49,7 @@ def class_set(code: str) -> dict | None:
     return store.class_digits(code) if store is not None else None
 
 
-def reject_panel(letters: torch.Tensor) -> None:
+def reject_panel(letters) -> None:
     """Train the same network with an extra class, "not a digit", and compare it with the plain one."""
     def _start() -> None:
         import copy
@@ -89,131 +83,139 @@ def reject_panel(letters: torch.Tensor) -> None:
     reject_result()
 
 
-st.subheader("1. When it should say “I don't know”")
-st.caption("A classifier always picks one of its classes. A threshold lets it say *not sure* instead: it answers "
-           "fewer images, and is right more often on those it answers. The Draw page uses the same threshold.")
-left, right = st.columns([3, 2])
-threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
-                        float(st.session_state.get(CONFIDENCE, 0.9)), 0.01, key="trust_threshold")
-st.session_state[CONFIDENCE] = threshold
-curve = coverage_curve(probs, ds.test_y)
-left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage")
-now = coverage_curve(probs, ds.test_y, [threshold])[0]
-right.metric("Answers (share of the test images)", f"{now.coverage:.1%}")
-right.metric("Right, among those answered", f"{now.accuracy:.2%}")
-right.metric("Says “not sure” (test images)", f"{len(ds.test_y) - now.answered:,}")
-all_ = curve[0]
-right.caption(f"With no threshold it answers everything and is right {all_.accuracy:.1%} of the time. Each point "
-              "of accuracy gained costs answers: which trade is right depends on what a wrong answer costs.")
-
-st.subheader("2. Things that are not digits" if ds.input_shape[0] == 1 else "2. Things that are none of its classes")
-st.caption("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
-           "confidence here is why a threshold alone is not enough, and why some models get a class of their own "
-           "for “none of these”.")
-odd = not_digits(ds.test_x[0])
-odd_probs = predict_proba(model, torch.stack(list(odd.values())), ds.mean, ds.std)
-cols = st.columns(len(odd))
-for col, (name, img), p in zip(cols, odd.items(), odd_probs):
-    col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}")
-class_code = (st.session_state.get(LESSON) or {}).get("class_code")
-drawn = class_set(class_code) if class_code and ds.input_shape == [1, 28, 28] else None
-letters = drawn["x"][drawn["y"] == NOT_A_DIGIT_LABEL] if drawn is not None else torch.zeros(0, 1, 28, 28)
-if len(letters):
-    st.markdown(f"**Letters and doodles the class drew** ({len(letters)}; on the Draw page: *It is a → not a digit*)")
-    shown = letters[-8:]
-    cols = st.columns(len(shown))
-    for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
-        col.image(framed(img, 96), width=96, caption=answer(p, threshold))
-reject_panel(letters)
-
-st.subheader("3. Fooling the model")
-st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
-           "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. The change is hard to "
-           "see; the answer changes anyway.")
-x, label = input_picker(ds, key="trust-in")
-c1, c2 = st.columns([1, 3])
-method = c1.radio("Attack", ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
-eps = c2.slider("ε (how far each pixel may move)", 0.0, 0.3, 0.1, 0.005, key="trust_eps")
-adv = attack(model, x, ds.mean, ds.std, eps, method)
-adv_u8 = (adv * 255).round().clamp(0, 255).to(torch.uint8)
-before, after = predict_proba(model, torch.cat([x, adv_u8]), ds.mean, ds.std)
-delta = (adv - x.float() / 255)[0].mean(0)
-i1, i2, i3 = st.columns(3)
-i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(before, 0)}")
-i2.image(upscale(colorize(delta, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
-         caption=f"the change (blue darker, red lighter), at most ε = {eps:g}")
-i3.image(framed(adv_u8[0], 168), width=168, caption=f"attacked: {answer(after, 0)}")
-if int(before.argmax()) != int(after.argmax()):
-    st.error(f"Fooled: it now says **{ds.classes[int(after.argmax())]}** ({float(after.max()):.0%}).")
-else:
-    st.success(f"Not fooled at ε = {eps:g}: it still says **{ds.classes[int(after.argmax())]}**.")
+def threshold_section() -> float:
+    """Coverage against accuracy as the confidence threshold moves; returns the threshold."""
+    st.subheader("1. When it should say “I don't know”")
+    st.caption("A classifier always picks one of its classes. A threshold lets it say *not sure* instead: it answers "
+               "fewer images, and is right more often on those it answers. The Draw page uses the same threshold.")
+    left, right = st.columns([3, 2])
+    threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
+                            float(st.session_state.get(CONFIDENCE, 0.9)), 0.01, key="trust_threshold")
+    st.session_state[CONFIDENCE] = threshold
+    curve = coverage_curve(probs, ds.test_y)
+    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage")
+    now = coverage_curve(probs, ds.test_y, [threshold])[0]
+    right.metric("Answers (share of the test images)", f"{now.coverage:.1%}")
+    right.metric("Right, among those answered", f"{now.accuracy:.2%}")
+    right.metric("Says “not sure” (test images)", f"{len(ds.test_y) - now.answered:,}")
+    all_ = curve[0]
+    right.caption(f"With no threshold it answers everything and is right {all_.accuracy:.1%} of the time. Each point "
+                  "of accuracy gained costs answers: which trade is right depends on what a wrong answer costs.")
+    return threshold
 
 
-def _find_smallest() -> None:
-    """Start the search as a job in a worker (about 7 attacks per model and attack: not for the server's own
-    process); the table below fills in when it ends."""
-    import copy
-
-    ws = workspace()
-    models = []
-    for e in ws.models.values():  # every model of this workspace that takes these images
-        if list(e.spec["input_shape"]) != ds.input_shape or not e.runs:
-            continue
-        aug = e.runs[-1].config.get("augment") or {}
-        augmented = any(v for k, v in aug.items() if k != "scale") or aug.get("scale", 1.0) < 1.0
-        models.append((e.name, copy.deepcopy(e.inference_model()), augmented))
-    old = st.session_state.get(FOOL_JOB)
-    if old is not None and not old.finished:
-        old.cancel()
-    if start_job(FOOL_JOB, "fooling", fooling_table, models, x.clone(), ds.mean, ds.std):
-        st.session_state[FOOLED] = label
-
-
-fool_job = st.session_state.get(FOOL_JOB)
-busy = fool_job is not None and not fool_job.finished
-st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
-          disabled=busy, help="Bisection, about 7 attacks per model and attack, in a worker. Train a second model "
-                              "with rotation or shift (Train page) to compare a model trained with augmentation.")
+def odd_section(threshold: float, letters) -> None:
+    """What the model says about things that are none of its classes, and a class of its own for them."""
+    st.subheader("2. Things that are not digits" if ds.input_shape[0] == 1 else "2. Things that are none of its classes")
+    st.caption("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
+               "confidence here is why a threshold alone is not enough, and why some models get a class of their own "
+               "for “none of these”.")
+    odd = odd_answers(model, ds.test_x[0], ds.mean, ds.std)
+    cols = st.columns(len(odd))
+    for col, (name, img, p) in zip(cols, odd):
+        col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}")
+    if len(letters):
+        st.markdown(f"**Letters and doodles the class drew** ({len(letters)}; on the Draw page: *It is a → not a digit*)")
+        shown = letters[-8:]
+        cols = st.columns(len(shown))
+        for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
+            col.image(framed(img, 96), width=96, caption=answer(p, threshold))
+    reject_panel(letters)
 
 
-@st.fragment(run_every=job_poll(busy))
-def fooling_result() -> None:
-    job = st.session_state.get(FOOL_JOB)
-    if job_status(job, busy, "Attacking each model"):
-        st.dataframe(job.result, hide_index=True)
-        st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool.")
+def attack_section() -> None:
+    """One image attacked with FGSM or PGD at the chosen ε, and the search for the smallest ε per model."""
+    st.subheader("3. Fooling the model")
+    st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
+               "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. The change is hard to "
+               "see; the answer changes anyway.")
+    x, label = input_picker(ds, key="trust-in")
+    c1, c2 = st.columns([1, 3])
+    method = c1.radio("Attack", ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
+    eps = c2.slider("ε (how far each pixel may move)", 0.0, 0.3, 0.1, 0.005, key="trust_eps")
+    hit = attack_outcome(model, x, ds.mean, ds.std, eps, method)
+    i1, i2, i3 = st.columns(3)
+    i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(hit.before, 0)}")
+    i2.image(upscale(colorize(hit.change, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
+             caption=f"the change (blue darker, red lighter), at most ε = {eps:g}")
+    i3.image(framed(hit.adversarial[0], 168), width=168, caption=f"attacked: {answer(hit.after, 0)}")
+    if hit.fooled:
+        st.error(f"Fooled: it now says **{ds.classes[hit.answer]}** ({float(hit.after.max()):.0%}).")
+    else:
+        st.success(f"Not fooled at ε = {eps:g}: it still says **{ds.classes[hit.answer]}**.")
+    fooling_search(x, label)
 
 
-fooling_result()
+def fooling_search(x, label: str) -> None:
+    """The smallest ε that fools each of this workspace's models, searched in a worker."""
+    def _find_smallest() -> None:
+        """Start the search as a job in a worker (about 7 attacks per model and attack: not for the server's own
+        process); the table below fills in when it ends."""
+        import copy
 
-lesson_cue = (st.session_state.get(LESSON) or {}).get("shortcut") or {}
-if lesson_cue:
+        ws = workspace()
+        models = []
+        for e in ws.models.values():  # every model of this workspace that takes these images
+            if list(e.spec["input_shape"]) != ds.input_shape or not e.runs:
+                continue
+            models.append((e.name, copy.deepcopy(e.inference_model()), augment_active(e.runs[-1].config.get("augment"))))
+        old = st.session_state.get(FOOL_JOB)
+        if old is not None and not old.finished:
+            old.cancel()
+        if start_job(FOOL_JOB, "fooling", fooling_table, models, x.clone(), ds.mean, ds.std):
+            st.session_state[FOOLED] = label
+
+    fool_job = st.session_state.get(FOOL_JOB)
+    busy = fool_job is not None and not fool_job.finished
+    st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
+              disabled=busy, help="Bisection, about 7 attacks per model and attack, in a worker. Train a second model "
+                                  "with rotation or shift (Train page) to compare a model trained with augmentation.")
+
+
+    @st.fragment(run_every=job_poll(busy))
+    def fooling_result() -> None:
+        job = st.session_state.get(FOOL_JOB)
+        if job_status(job, busy, "Attacking each model"):
+            st.dataframe(job.result, hide_index=True)
+            st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool.")
+
+
+    fooling_result()
+
+
+def shortcut_section() -> None:
+    """With a lesson that planted a cue in the training images: look for it, then reveal it."""
+    lesson_cue = (st.session_state.get(LESSON) or {}).get("shortcut") or {}
+    if not lesson_cue:
+        return
     st.subheader("4. Right for the wrong reason?")
     st.caption("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
                "Grad-CAM maps on Draw, the 9 images that excite each filter, the classes the confusion matrix mixes "
                "up. What does the model look at for one class that it should not?")
-    if st.toggle("Reveal the hidden cue", key="trust_reveal"):
-        try:
-            clean = get_dataset(lesson_cue["dataset"])
-        except ValueError as e:
-            st.error(f"The lesson's original dataset is not on this server: {e}.")
-        else:
-            k, cue = lesson_cue["class"], lesson_cue["cue"]
-            found = reveal(model, clean, k, cue)
-            st.markdown(f"**{lesson_cue['share']:.0%} of the {clean.classes[k]}s carried a {cue}**, in training and in "
-                        "the test split alike, so the test score looked fine.")
-            r = st.columns(4)
-            r[0].metric("Accuracy on clean test images", f"{found['accuracy_clean']:.1%}")
-            r[1].metric(f"Clean {clean.classes[k]}s recognised", f"{found['recall_clean']:.0%}")
-            r[2].metric(f"{clean.classes[k]}s with the {cue}", f"{found['recall_cued']:.0%}")
-            r[3].metric(f"Other digits called {clean.classes[k]} once they carry it", f"{found['others_pulled']:.0%}")
-            st.image(image_grid(found["example"], ncols=8, scale=3),
-                     caption=f"other classes' test images with the {cue}: the model calls "
-                             f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
-            st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
-                    "made differently, and look at what the model looks at.")
+    if not st.toggle("Reveal the hidden cue", key="trust_reveal"):
+        return
+    try:
+        clean = get_dataset(lesson_cue["dataset"])
+    except ValueError as e:
+        st.error(f"The lesson's original dataset is not on this server: {e}.")
+        return
+    k, cue = lesson_cue["class"], lesson_cue["cue"]
+    found = reveal(model, clean, k, cue)
+    st.markdown(f"**{lesson_cue['share']:.0%} of the {clean.classes[k]}s carried a {cue}**, in training and in "
+                "the test split alike, so the test score looked fine.")
+    r = st.columns(4)
+    r[0].metric("Accuracy on clean test images", f"{found['accuracy_clean']:.1%}")
+    r[1].metric(f"Clean {clean.classes[k]}s recognised", f"{found['recall_clean']:.0%}")
+    r[2].metric(f"{clean.classes[k]}s with the {cue}", f"{found['recall_cued']:.0%}")
+    r[3].metric(f"Other digits called {clean.classes[k]} once they carry it", f"{found['others_pulled']:.0%}")
+    st.image(image_grid(found["example"], ncols=8, scale=3),
+             caption=f"other classes' test images with the {cue}: the model calls "
+                     f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
+    st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
+            "made differently, and look at what the model looks at.")
 
-def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> None:
+
+def stump_panel(store: object, code: str, ours: dict, answers) -> None:
     """Stump the model: a point for each digit a classmate confirmed as legible that the model misreads."""
     st.markdown("**Stump the model.** A point for each of your digits that a classmate confirms as legible and "
                 "the model still gets wrong.")
@@ -226,7 +228,7 @@ def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> 
             pick = st.selectbox("A classmate's digit", others, key="stump_pick",
                                 format_func=lambda i: f"#{ours['ids'][i]}: drawn as a {int(ours['y'][i])} by "
                                                       f"{ours['authors'][i]}")
-            st.image(upscale(ours["x"][pick, 0].numpy(), 84))
+            st.image(framed(ours["x"][pick], 84))
             if st.button(f"I can read it as a {int(ours['y'][pick])}", key="stump_confirm"):
                 try:
                     store.confirm_digit(code, ours["ids"][pick], who)
@@ -238,68 +240,89 @@ def stump_panel(store: object, code: str, ours: dict, answers: torch.Tensor) -> 
     right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True)
 
 
-if class_code and ds.is_digits:
+def handwriting_shift(ours: dict) -> dict:
+    """The model on MNIST's writers and on ours, class by class, and the digits it gets wrong; returns the report."""
+    rep = handwriting_report(model, ds, ours["x"], ours["y"], probs.argmax(1))  # the page's cached answers
+    h = st.columns(3)
+    h[0].metric("Digits the class drew", f"{len(ours['ids']):,}")
+    h[1].metric(f"Right on {ds.name}'s test images", f"{rep['test_accuracy']:.1%}")
+    h[2].metric("Right on our handwriting", f"{rep['ours_accuracy']:.1%}",
+                delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
+    wrong = rep["wrong"][:24]
+    left, right = st.columns([2, 3])
+    left.plotly_chart(confusion_heatmap(confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix,
+                                        ds.classes), key="trust-ours-cm")
+    left.caption("The shift, class by class: rows are what the class drew, columns what the model said.")
+    if wrong:
+        right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
+                    caption="The class's digits it gets wrong, and what it said: " + " · ".join(
+                        f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
+    return rep
+
+
+def finetune_panel(ours: dict) -> None:
+    """Fine-tune a copy on half of the class's digits, in a worker; judged on the other half."""
+    def _finetune() -> None:
+        import copy
+
+        start_job(TUNE_JOB, "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(),
+                  ours["y"].clone())
+
+    tune = st.session_state.get(TUNE_JOB)
+    tuning = tune is not None and not tune.finished
+    st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
+              on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
+
+    @st.fragment(run_every=job_poll(tuning))
+    def tune_result() -> None:
+        job = st.session_state.get(TUNE_JOB)
+        if job_status(job, tuning, "Fine-tuning"):
+            r = job.result
+            st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
+                           f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
+                          for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
+            st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
+                       "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
+                       "learned ours: mixing both in training avoids that.")
+
+    tune_result()
+
+
+def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
+    with st.expander("Teacher: remove a digit from the class's set"):
+        key = st.text_input("Teacher key", type="password", key="digits_key")
+        if key and store.is_teacher(class_code, key):
+            pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
+                                format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
+                                                      f"{ours['authors'][i]}")
+            st.image(framed(ours["x"][pick], 84))
+            if st.button("Remove it", key="digits_remove"):
+                store.remove_digit(class_code, key, ours["ids"][pick])
+                st.rerun()
+        elif key:
+            st.error("That is not the teacher key of this class.")
+
+
+def handwriting_section(class_code: str, ours: dict) -> None:
+    """The class's own digits: how much the model loses on new writers, fine-tuning, stump the model."""
     st.subheader("5. Our class's handwriting")
     st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "
                "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
-    store = workspace_store()
-    ours = {"x": torch.zeros(0), "ids": []}
-    if drawn is not None:  # the digits (the letters and doodles are in section 2)
-        keep = [i for i, y in enumerate(drawn["y"].tolist()) if y != NOT_A_DIGIT_LABEL]
-        ours = {k: (v[keep] if isinstance(v, torch.Tensor) else [v[i] for i in keep]) for k, v in drawn.items()}
     if not len(ours["ids"]):
         st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
-    else:
-        rep = handwriting_report(model, ds, ours["x"], ours["y"], probs.argmax(1))  # the page's cached answers
-        h = st.columns(3)
-        h[0].metric("Digits the class drew", f"{len(ours['ids']):,}")
-        h[1].metric(f"Right on {ds.name}'s test images", f"{rep['test_accuracy']:.1%}")
-        h[2].metric("Right on our handwriting", f"{rep['ours_accuracy']:.1%}",
-                    delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
-        wrong = rep["wrong"][:24]
-        left, right = st.columns([2, 3])
-        left.plotly_chart(confusion_heatmap(confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix,
-                                            ds.classes), key="trust-ours-cm")
-        left.caption("The shift, class by class: rows are what the class drew, columns what the model said.")
-        if wrong:
-            right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
-                        caption="The class's digits it gets wrong, and what it said: " + " · ".join(
-                            f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
+        return
+    rep = handwriting_shift(ours)
+    finetune_panel(ours)
+    store = workspace_store()
+    stump_panel(store, class_code, ours, rep["answers"])
+    remove_digit_panel(store, class_code, ours)
 
-        def _finetune() -> None:
-            import copy
 
-            start_job(TUNE_JOB, "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(),
-                      ours["y"].clone())
-
-        tune = st.session_state.get(TUNE_JOB)
-        tuning = tune is not None and not tune.finished
-        st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
-                  on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
-
-        @st.fragment(run_every=job_poll(tuning))
-        def tune_result() -> None:
-            job = st.session_state.get(TUNE_JOB)
-            if job_status(job, tuning, "Fine-tuning"):
-                r = job.result
-                st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
-                               f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
-                              for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
-                st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
-                           "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
-                           "learned ours: mixing both in training avoids that.")
-
-        tune_result()
-        stump_panel(store, class_code, ours, rep["answers"])
-        with st.expander("Teacher: remove a digit from the class's set"):
-            key = st.text_input("Teacher key", type="password", key="digits_key")
-            if key and store.is_teacher(class_code, key):
-                pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
-                                    format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
-                                                          f"{ours['authors'][i]}")
-                st.image(upscale(ours["x"][pick, 0].numpy(), 84))
-                if st.button("Remove it", key="digits_remove"):
-                    store.remove_digit(class_code, key, ours["ids"][pick])
-                    st.rerun()
-            elif key:
-                st.error("That is not the teacher key of this class.")
+chosen = threshold_section()
+class_code = (st.session_state.get(LESSON) or {}).get("class_code")
+letters, ours = split_class_drawings(class_set(class_code) if class_code and ds.input_shape == [1, 28, 28] else None)
+odd_section(chosen, letters)
+attack_section()
+shortcut_section()
+if class_code and ds.is_digits:
+    handwriting_section(class_code, ours)

@@ -19,7 +19,7 @@ PKG = ROOT / "explorer"
 # (or one top-level module); "top" is the package's own face and its command line.
 LAYERS = ["core", "interpret", "lessons", "plots", "serve", "tools", "top"]
 LIBRARY = ["core", "interpret", "lessons", "plots"]  # what a notebook gets: no server parts
-FACES = ["core", "interpret", "lessons", "serve"]  # the packages the pages import from
+FACES = ["core", "interpret", "lessons", "plots", "serve"]  # the packages the pages import from
 
 
 def _modules() -> dict[str, Path]:
@@ -101,8 +101,8 @@ def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str
 
 def test_ls_explorer_states_the_architecture():
     entries = {p.name for p in PKG.iterdir() if not p.name.startswith((".", "__pycache__"))}
-    assert entries == {"__init__.py", "__main__.py", "core", "interpret", "lessons", "plots.py", "serve", "tools"}
-    for name in ("core", "interpret", "lessons", "serve", "tools"):
+    assert entries == {"__init__.py", "__main__.py", "core", "interpret", "lessons", "plots", "serve", "tools"}
+    for name in ("core", "interpret", "lessons", "plots", "serve", "tools"):
         assert (PKG / name / "__init__.py").is_file()
 
 
@@ -283,3 +283,52 @@ def test_pages_key_cached_predictions_by_the_models_version_not_its_address():
 
     found = [p.name for p in (ROOT / "pages").glob("*.py") if re.search(r"\bid\((entry\.)?model\)", p.read_text())]
     assert not found, "key by entry.version: " + ", ".join(found)
+
+
+PAGE_FILES = sorted((ROOT / "pages").glob("*.py"))
+HEAVY = ("torch", "numpy", "plotly")
+
+
+def _imported_names(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+    return names
+
+
+def test_pages_only_wire_no_page_imports_torch_numpy_or_plotly():
+    """Figures come from ``explorer.plots`` and tensor maths from the library; a page wires widgets to them.
+    (``_server.py`` sets the server up: it may warm the libraries the pages will load.)"""
+    found = [f"{p.name}: {', '.join(sorted(_imported_names(p) & set(HEAVY)))}" for p in PAGE_FILES
+             if p.name != "_server.py" and _imported_names(p) & set(HEAVY)]
+    found += [f"app.py: {n}" for n in sorted(_imported_names(ROOT / "app.py") & set(HEAVY))]
+    assert not found, "move this work into explorer/: " + "; ".join(found)
+
+
+def _top_level_lines(path: Path) -> int:
+    """Lines of a script that run at its top level: everything but imports, definitions, the docstring and
+    constants (a name given a literal text or number: the drawing pad's HTML is data, not logic)."""
+    n = 0
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)):
+            continue
+        if isinstance(node, (ast.Expr, ast.Assign)) and isinstance(node.value, (ast.Constant, ast.JoinedStr)):
+            continue
+        n += node.end_lineno - node.lineno + 1
+    return n
+
+
+def test_the_top_level_counter_counts_statements_not_definitions(tmp_path):
+    script = tmp_path / "p.py"
+    script.write_text('"""doc"""\nimport os\n\nHTML = """\n<p>\n"""\nx = int("1")\nif x:\n    print(x)\n\n\n'
+                      'def f():\n    return 1\n')
+    assert _top_level_lines(script) == 3
+
+
+def test_no_page_script_runs_more_than_100_lines_at_its_top_level():
+    """A page's sections are named functions (the 60-line rule reaches them); the script wires them in order."""
+    long = [f"{p.name} ({n})" for p in [*PAGE_FILES, ROOT / "app.py"] if (n := _top_level_lines(p)) >= 100]
+    assert not long, "make named sections of: " + ", ".join(long)

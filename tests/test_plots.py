@@ -73,3 +73,87 @@ def test_the_small_confusion_heatmap_writes_the_counts_where_they_belong():
     fig = confusion_heatmap(m, ["a", "b"])
     assert fig.data[0].text == (("3", "1"), ("", "2")) or [list(r) for r in fig.data[0].text] == [["3", "1"], ["", "2"]]
     assert list(fig.data[0].x) == ["a", "b"] and fig.layout.yaxis.autorange == "reversed"
+
+
+def test_the_clickable_confusion_heatmap_puts_each_cells_count_under_its_marker():
+    import torch
+
+    from explorer.plots import confusion_heatmap
+
+    m = torch.tensor([[5, 1, 0], [2, 7, 0], [0, 3, 4]])
+    fig = confusion_heatmap(m, ["a", "b", "c"], clickable=True, titles=("predicted", "true"))
+    heat, marks = fig.data
+    assert heat.hoverinfo == "skip" and len(marks.x) == 9
+    # the marker at (true b, predicted a) carries that cell's count, read from the matrix by hand
+    k = next(i for i in range(9) if marks.y[i] == "b" and marks.x[i] == "a")
+    assert marks.customdata[k] == 2
+    assert fig.layout.xaxis.title.text == "predicted" and fig.layout.yaxis.title.text == "true"
+
+
+def test_normalised_rows_are_shares_of_the_whole_row_even_when_only_some_classes_are_drawn():
+    import torch
+
+    from explorer.plots import confusion_heatmap
+
+    m = torch.tensor([[3, 1], [0, 4]])
+    fig = confusion_heatmap(m, ["a", "b"], normalized=True, row_totals=torch.tensor([8, 4]))
+    assert fig.data[0].z[0] == [3 / 8, 1 / 8]  # row a's other 4 images are in classes not drawn
+    assert fig.data[0].text[0] == ["38%", "12%"] and fig.data[0].text[1][0] == ""
+
+
+def test_the_board_escapes_what_students_typed():
+    from explorer.plots import board_figure
+
+    fig = board_figure([{"name": "<b>x</b>", "architecture": "conv<script>", "params": 10, "accuracy": 0.5}])
+    assert fig.data[0].text == ("&lt;b&gt;x&lt;/b&gt;",) and "<script>" not in fig.data[0].customdata[0]
+    assert board_figure([]).data[0].x == ()  # an empty board draws, it does not raise
+
+
+def test_each_experiment_chart_draws_its_result():
+    from explorer.plots import EXPERIMENT_CHARTS, experiment_figure
+
+    results = {
+        "arch": {"rows": [{"name": "linear", "params": 7850, "test_accuracy": [0.8, 0.9]}]},
+        "rot": {"plain": [(0, 0.99), (90, 0.2)], "augmented": [(0, 0.97), (90, 0.8)]},
+        "shift": {"sweep": [(0, 0.99), (4, 0.5)]},
+        "shuf": {"rows": [{"model": "CNN", "images": "real", "test_accuracy": 0.98},
+                          {"model": "MLP", "images": "real", "test_accuracy": 0.95}]},
+        "size": {"rows": [{"per_class": 10, "test_accuracy": 0.5}, {"per_class": 10, "test_accuracy": 0.7},
+                          {"per_class": 100, "test_accuracy": 0.9}]},
+        "imb": {"rows": [{"share": 1.0, "recall": 0.98, "accuracy": 0.98}, {"share": 0.01, "recall": 0.3,
+                                                                              "accuracy": 0.92}]},
+    }
+    assert set(results) == set(EXPERIMENT_CHARTS)
+    for name, res in results.items():
+        assert experiment_figure(name, res).data, name
+    means = next(t for t in experiment_figure("size", results["size"]).data if t.name == "mean")
+    assert list(means.x) == [10, 100] and list(means.y) == pytest.approx([0.6, 0.9])
+    assert experiment_figure("shift", results["shift"], model_name="mine").data[0].name == "mine"
+    with pytest.raises(ValueError, match="no chart"):
+        experiment_figure("nope", {})
+
+
+def test_a_layers_histogram_counts_its_values():
+    import torch
+
+    from explorer.plots import value_histogram, vector_bar
+
+    fig = value_histogram(torch.tensor([0.0, 0.0, 1.0, float("nan")]), "t", bins=2)
+    assert list(fig.data[0].y) == [2.0, 1.0]  # the NaN is left out
+    assert list(vector_bar(torch.tensor([1.0, 2.0]), ["a", "b"]).data[0].x) == ["a", "b"]
+    assert list(vector_bar(torch.tensor([1.0, 2.0, 3.0]), ["a", "b"]).data[0].x) == ["0", "1", "2"]
+
+
+def test_the_cells_a_kernel_reads_are_tinted_and_the_rest_kept():
+    import torch
+
+    from explorer.plots import cells_read, feature_tile, number_table
+
+    view = cells_read(torch.ones(4, 4), pad=1, top=0, left=0, span=3, step=2)
+    assert view.shape == (6, 6, 3)
+    assert tuple(view[0, 0]) != (0, 0, 0) and view[0, 0, 0] > view[0, 0, 2]  # a padding cell read: red over black
+    assert tuple(view[1, 1]) == (255, 255, 255)  # an image cell the dilated kernel skips: left white
+    assert tuple(view[2, 2]) == (234, 147, 147)  # read: half white, half red
+    assert number_table(torch.tensor([[0.12345, 1.0]]), 2) == [[0.12, 1.0]]
+    with_kernel = feature_tile(torch.rand(4, 4), 0.0, 1.0, kernel=torch.ones(3, 3), size=40)
+    assert with_kernel.shape[1] > feature_tile(torch.rand(4, 4), 0.0, 1.0, size=40).shape[1]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from .augment import AUGMENT_LIMITS, Augment, augment_batch
+from .augment import AUGMENT_LIMITS, Augment, augment_active, augment_batch, augment_preview
 from .budget import Budget, budget, words
 from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device
+from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, available_devices, resolve_device
 from .data import DATASETS, DataError, Dataset, default_data_dir, is_digits, load_dataset, normalize
 from .evaluate import (
     Confusion,
     activation_bytes,
+    cell_examples,
     confusion_matrix,
     eval_mode,
     evaluate,
@@ -21,7 +22,7 @@ from .evaluate import (
 from .jobs import Job, JobCancelled, JobGroup, JobState, time_limit_sentence
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
-from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, prepare_image
+from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
 from .safejson import MAX_DEPTH, MAX_NAME_CHARS, bounded_name, brief, parse_json
 from .spec import (
@@ -86,12 +87,16 @@ __all__ = [
     "TrainConfig",
     "Trainer",
     "activation_bytes",
+    "augment_active",
+    "available_devices",
     "augment_batch",
+    "augment_preview",
     "bounded_name",
     "brief",
     "budget",
     "build_model",
     "check_uploads_room",
+    "cell_examples",
     "confusion_matrix",
     "decode_image",
     "default_data_dir",
@@ -110,6 +115,7 @@ __all__ = [
     "mnist_style",
     "model_device",
     "normalize",
+    "occlude",
     "output_logits_to_classes",
     "parse_json",
     "parse_spec",

@@ -3,7 +3,7 @@ ranges each setting may take (the Train page's widgets read the same ``AUGMENT_L
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 import torch.nn.functional as F
@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .safejson import brief
 
-__all__ = ["Augment", "augment_batch", "AUGMENT_LIMITS"]
+__all__ = ["Augment", "augment_batch", "augment_preview", "AUGMENT_LIMITS", "augment_active"]
 
 # One set of ranges for every way in: the Train and Augmentation pages' widgets, lesson files, the CLI, the library.
 AUGMENT_LIMITS: dict[str, tuple[float, float]] = {
@@ -83,3 +83,25 @@ def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = N
         br = uniform(-aug.brightness, aug.brightness).view(-1, 1, 1, 1)
         x = (x - mean) * c + mean + br
     return x
+
+
+def augment_preview(x_u8: Tensor, aug: Augment, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...],
+                    draws: int = 4, seed: int = 0) -> Tensor:
+    """The images ``x_u8 (N, C, H, W)`` followed by ``draws`` random draws of ``aug`` on them, as one uint8 batch
+    ``((1 + draws) N, C, H, W)``: what the trainer would feed the model (augmented in normalised space, as
+    training does), turned back into pixels. The same ``seed`` gives the same draws."""
+    gen = torch.Generator().manual_seed(seed)
+    m = torch.tensor(mean).view(1, -1, 1, 1)
+    s = torch.tensor(std).view(1, -1, 1, 1)
+    xn = (x_u8.float() / 255.0 - m) / s
+    rows = [x_u8]
+    for _ in range(draws):
+        out = augment_batch(xn, aug, gen) * s + m
+        rows.append((out.clamp(0, 1) * 255).round().to(torch.uint8))
+    return torch.cat(rows)
+
+
+def augment_active(settings: dict | None) -> bool:
+    """Whether a run's augmentation settings (its config's ``augment``) change the images at all."""
+    known = {f.name for f in fields(Augment)}
+    return Augment(**{k: v for k, v in (settings or {}).items() if k in known}).active

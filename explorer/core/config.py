@@ -11,7 +11,7 @@ import torch
 from .augment import Augment
 from .safejson import brief
 
-__all__ = ["TrainConfig", "LIMITS", "INT_SETTINGS", "OPTIMIZERS", "SCHEDULES", "resolve_device"]
+__all__ = ["TrainConfig", "LIMITS", "INT_SETTINGS", "OPTIMIZERS", "SCHEDULES", "resolve_device", "available_devices"]
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "adadelta")
 SCHEDULES = ("constant", "step", "onecycle")
@@ -115,6 +115,13 @@ class TrainConfig:
                 raise ValueError(f"eval_splits must be a list, got {brief(d['eval_splits'])}")
             d["eval_splits"] = tuple(d["eval_splits"])
         return cls(augment=aug, **d)
+
+
+def available_devices() -> list[str]:
+    """The devices a run can ask for here: ``auto`` and ``cpu``, and ``cuda`` or ``mps`` when present."""
+    mps = getattr(torch.backends, "mps", None)
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
+        ["mps"] if mps and mps.is_available() else [])
 
 
 def resolve_device(name: str = "auto") -> torch.device:

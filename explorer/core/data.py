@@ -66,6 +66,10 @@ class Dataset:
             raise ValueError(f"split must be 'train', 'val' or 'test', got {which!r}")
         return getattr(self, f"{which}_x"), getattr(self, f"{which}_y")
 
+    def of_class(self, k: int, split: str = "test") -> list[int]:
+        """The indices of ``split``'s images of class ``k``, in order."""
+        return torch.nonzero(self.split(split)[1] == k).flatten().tolist()
+
     def info(self) -> dict[str, Any]:
         """What a checkpoint keeps of the dataset: enough to prepare inputs and name classes."""
         return {"name": self.name, "classes": list(self.classes), "mean": list(self.mean), "std": list(self.std),

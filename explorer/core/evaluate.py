@@ -17,7 +17,7 @@ from .data import normalize
 from .spec import output_logits_to_classes
 
 __all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
-           "model_device", "activation_bytes", "fitting_batch"]
+           "cell_examples", "model_device", "activation_bytes", "fitting_batch"]
 
 GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
 
@@ -138,6 +138,15 @@ class Confusion:
     def accuracy(self) -> float:
         return float(self.matrix.diag().sum() / self.matrix.sum().clamp_min(1))
 
+    @property
+    def errors(self) -> int:
+        return int(self.matrix.sum() - self.matrix.diag().sum())
+
+    def among(self, shown: list[int]) -> Tensor:
+        """The counts among the classes ``shown`` only ``(n, n)``, in their order."""
+        sel = torch.tensor(shown, dtype=torch.long)
+        return self.matrix[sel][:, sel]
+
     def recall(self) -> Tensor:
         """Per true class: the share of its images predicted right ``(K,)``."""
         return self.matrix.diag() / self.matrix.sum(1).clamp_min(1)
@@ -176,3 +185,11 @@ def confusion_matrix(y_true: Tensor, y_pred: Tensor, classes: list[str]) -> Conf
         raise ValueError(f"labels must lie in 0..{k - 1}")
     m = torch.bincount(y_true.long() * k + y_pred.long(), minlength=k * k).view(k, k)
     return Confusion(m, list(classes))
+
+
+def cell_examples(y_true: Tensor, probs: Tensor, true: int, predicted: int, limit: int = 24) -> tuple[list[int], int]:
+    """The images of one confusion cell (true class ``true``, answered ``predicted``): the indices of the (at most)
+    ``limit`` the model was surest about, surest first, and how many the cell holds. ``probs (N, K)``."""
+    idx = torch.nonzero((y_true == true) & (probs.argmax(1) == predicted)).flatten()
+    order = idx[probs[idx, predicted].argsort(descending=True)][:limit]
+    return order.tolist(), len(idx)

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image"]
+__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude"]
 
 
 class EmptyImageError(ValueError):
@@ -176,3 +176,10 @@ def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np
     if len(data) > MAX_IMAGE_FILE_BYTES:
         raise ValueError(f"{what} is {len(data) / 2**20:.0f} MB, over the {MAX_IMAGE_FILE_BYTES // 2**20} MB limit")
     return np.asarray(decode_image(data, what, max_pixels))
+
+
+def occlude(x_u8: Tensor, top: int, left: int, size: int) -> Tensor:
+    """A copy of the image ``x_u8 (C, H, W)`` with a black ``size``×``size`` square at ``(top, left)``."""
+    out = x_u8.clone()
+    out[:, top:top + size, left:left + size] = 0
+    return out

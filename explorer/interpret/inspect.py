@@ -14,7 +14,8 @@ from ..core.budget import budget
 from ..core.evaluate import eval_mode
 
 __all__ = ["named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
-           "layer_stats", "stats_images", "diagnose", "hook_count"]
+           "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
+           "weight_tensors"]
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -185,3 +186,43 @@ def diagnose(stats: list[LayerStats]) -> list[str]:
             notes.append(f"layer {s.layer}'s activations hardly vary (std {s.std:.2g}): it passes almost no "
                          "information.")
     return notes
+
+
+MAP_SCALES = ("local", "layer", "global")  # each map its own range; one range per layer; one for all layers
+
+
+@dataclass(frozen=True)
+class MapView:
+    """One channel's feature map for one image, the range to draw it over, and the kernel that made it (its mean
+    over the input channels, for a conv layer; else None)."""
+
+    channel: int
+    map: Tensor  # (H, W)
+    lo: float
+    hi: float
+    kernel: Tensor | None
+
+
+def feature_map_views(model: nn.Module, acts: dict[str, Tensor], layer: str, scale: str = "local",
+                      limit: int = 64) -> list[MapView]:
+    """The first ``limit`` channels of ``layer``'s output for the first image of ``acts`` (from
+    :func:`capture_activations`), each with its colour range by ``scale`` (one of :data:`MAP_SCALES`)."""
+    if scale not in MAP_SCALES:
+        raise ValueError(f"scale must be one of {', '.join(MAP_SCALES)}, got {scale!r}")
+    out = acts[layer][0]
+    if out.ndim != 3:
+        raise ValueError(f"layer {layer} gives a vector, not feature maps")
+    module = dict(model.named_modules())[layer]
+    conv = isinstance(module, nn.Conv2d)
+    everything = (min(float(v.min()) for v in acts.values()), max(float(v.max()) for v in acts.values()))
+    views = []
+    for c in range(min(out.shape[0], limit)):
+        lo, hi = {"local": (float(out[c].min()), float(out[c].max())), "layer": (float(out.min()), float(out.max())),
+                  "global": everything}[scale]
+        views.append(MapView(c, out[c], lo, hi, module.weight[c].detach().mean(0) if conv else None))
+    return views
+
+
+def weight_tensors(model: nn.Module) -> list[tuple[str, Tensor]]:
+    """Every conv and linear layer's weights by name, detached on the CPU (for histograms)."""
+    return [(n, m.weight.detach().cpu()) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]

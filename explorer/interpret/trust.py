@@ -21,7 +21,8 @@ from ..core.spec import output_logits_to_classes
 
 __all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
            "handwriting_report", "finetune_on_handwriting", "stump_scores", "ATTACKS", "NOT_A_DIGIT",
-           "NOT_A_DIGIT_LABEL", "non_digit_set", "with_reject_class", "reject_class_experiment"]
+           "NOT_A_DIGIT_LABEL", "non_digit_set", "with_reject_class", "reject_class_experiment", "AttackOutcome",
+           "attack_outcome", "odd_answers", "split_class_drawings"]
 
 ATTACKS = ("fgsm", "pgd")
 
@@ -108,6 +109,56 @@ def attack(model: nn.Module, x_u8: Tensor, mean: tuple[float, ...] | list[float]
                 x = x + alpha * grad.sign()
                 x = (x0 + (x - x0).clamp(-eps, eps)).clamp(0.0, 1.0)  # within eps of the image, a valid image
     return x.detach().cpu()
+
+
+@dataclass(frozen=True)
+class AttackOutcome:
+    """One image attacked: the attacked pixels, the change made, and the model's answers before and after."""
+
+    adversarial: Tensor  # uint8 (1, C, H, W)
+    change: Tensor  # (H, W): the change, averaged over the channels, in -eps..eps of the 0..1 range
+    before: Tensor  # (K,) probabilities on the original
+    after: Tensor  # (K,) probabilities on the attacked image
+
+    @property
+    def fooled(self) -> bool:
+        return int(self.before.argmax()) != int(self.after.argmax())
+
+    @property
+    def answer(self) -> int:
+        return int(self.after.argmax())
+
+
+def attack_outcome(model: nn.Module, x_u8: Tensor, mean: tuple[float, ...] | list[float],
+                   std: tuple[float, ...] | list[float], eps: float, method: str = "fgsm") -> AttackOutcome:
+    """:func:`attack` on the first image of ``x_u8``, rounded back to pixels, with the model's answers."""
+    x_u8 = x_u8[:1]
+    adv = attack(model, x_u8, mean, std, eps, method)
+    adv_u8 = (adv * 255).round().clamp(0, 255).to(torch.uint8)
+    before, after = predict_proba(model, torch.cat([x_u8.cpu(), adv_u8]), mean, std)
+    return AttackOutcome(adv_u8, (adv - x_u8.cpu().float() / 255)[0].mean(0), before, after)
+
+
+def odd_answers(model: nn.Module, like: Tensor, mean: tuple[float, ...] | list[float],
+                std: tuple[float, ...] | list[float]) -> list[tuple[str, Tensor, Tensor]]:
+    """What the model says about images that are none of its classes (:func:`not_digits`):
+    ``[(name, uint8 image (C, H, W), probabilities (K,))]``."""
+    odd = not_digits(like)
+    probs = predict_proba(model, torch.stack(list(odd.values())), mean, std)
+    return [(name, img, p) for (name, img), p in zip(odd.items(), probs)]
+
+
+def split_class_drawings(drawn: dict[str, Any] | None) -> tuple[Tensor, dict[str, Any]]:
+    """A class's drawings (``class_digits`` of the store, or None without one) split into the letters and doodles
+    (labelled :data:`NOT_A_DIGIT_LABEL`) ``(N, 1, 28, 28)`` and the digits (the same dict, digits only)."""
+    if drawn is None:
+        return torch.zeros(0, 1, 28, 28, dtype=torch.uint8), {"x": torch.zeros(0, 1, 28, 28, dtype=torch.uint8),
+                                                              "y": torch.zeros(0, dtype=torch.long), "ids": [],
+                                                              "authors": [], "confirmed_by": []}
+    letters = drawn["x"][drawn["y"] == NOT_A_DIGIT_LABEL]
+    keep = [i for i, y in enumerate(drawn["y"].tolist()) if y != NOT_A_DIGIT_LABEL]
+    digits = {k: (v[keep] if isinstance(v, Tensor) else [v[i] for i in keep]) for k, v in drawn.items()}
+    return letters, digits
 
 
 def smallest_fooling_eps(model: nn.Module, x_u8: Tensor, mean: tuple[float, ...] | list[float],

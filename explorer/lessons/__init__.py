@@ -18,14 +18,17 @@ from .experiments import (
 from .export import to_onnx, to_python
 from .lab import (
     KERNELS,
+    MAX_KERNEL_SIDE,
     ExplainedPixel,
     convolve,
     explain_pixel,
     gabor,
     gabor_bank,
     kernel,
+    kernel_from_table,
     output_size,
     pool,
+    unit_gray,
 )
 from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
 from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
@@ -35,6 +38,7 @@ __all__ = [
     "ExplainedPixel",
     "HIDEABLE_PAGES",
     "KERNELS",
+    "MAX_KERNEL_SIDE",
     "Lesson",
     "START_PAGES",
     "check_class_code",
@@ -47,6 +51,7 @@ __all__ = [
     "gabor_bank",
     "imbalance_experiment",
     "kernel",
+    "kernel_from_table",
     "lesson_to_json",
     "merge_data_size",
     "mlp_spec",
@@ -64,4 +69,5 @@ __all__ = [
     "to_onnx",
     "to_python",
     "translation_sweep",
+    "unit_gray",
 ]

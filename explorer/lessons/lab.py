@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "convolve", "ExplainedPixel", "explain_pixel",
-           "output_size", "pool"]
+           "output_size", "pool", "kernel_from_table", "unit_gray", "MAX_KERNEL_SIDE"]
 
 
 def _line(kind: str, n: int = 5) -> Tensor:
@@ -123,3 +123,28 @@ def pool(image: Tensor, kind: str = "max", size: int = 2, stride: int | None = N
         raise ValueError(f"kind must be 'max' or 'avg', got {kind!r}")
     fn = F.max_pool2d if kind == "max" else F.avg_pool2d
     return fn(image[None, None].float(), size, stride or size)[0, 0]
+
+
+MAX_KERNEL_SIDE = 15  # a hand-typed kernel: large enough for any lesson, small enough to read
+
+
+def kernel_from_table(rows: object) -> Tensor:
+    """A kernel typed into a table (rows of numbers; an emptied cell counts as 0) as a float ``(k, k)`` tensor,
+    or a sentence when the table is not a small square of numbers."""
+    try:
+        values = [[0.0 if v is None or v == "" else float(v) for v in row] for row in rows]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError("every cell of the kernel must be a number") from None
+    k = len(values)
+    if not k or any(len(r) != k for r in values) or k > MAX_KERNEL_SIDE:
+        raise ValueError(f"a kernel is a square of 1×1 to {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE} numbers")
+    t = torch.tensor(values, dtype=torch.float32)
+    if not torch.isfinite(t).all():
+        raise ValueError("every cell of the kernel must be a finite number")
+    return t
+
+
+def unit_gray(x_u8: Tensor) -> Tensor:
+    """A uint8 image ``(C, H, W)`` or ``(H, W)`` as one grey ``(H, W)`` plane in 0..1 (channels averaged)."""
+    x = x_u8.float() / 255.0
+    return x.mean(0) if x.ndim == 3 else x

@@ -239,3 +239,17 @@ def test_is_digits_is_one_test_for_datasets_and_models(mnist5k):
     assert not is_digits([3, 28, 28], [str(i) for i in range(10)]) and not is_digits(None, None)
     letters = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode())
     assert not letters.is_digits
+
+
+def test_a_datasets_images_of_one_class_and_an_occluded_copy():
+    import torch
+
+    from explorer.core import Dataset, occlude
+
+    y = torch.tensor([2, 0, 2, 1])
+    x = torch.full((4, 1, 4, 4), 200, dtype=torch.uint8)
+    ds = Dataset("t", x, y, x, y, x, y, ("a", "b", "c"), (0.5,), (0.5,))
+    assert ds.of_class(2) == [0, 2] and ds.of_class(1, "train") == [3]
+    hidden = occlude(x[0], 1, 2, 2)
+    assert int(hidden.sum()) == 200 * 12 and int(x[0].sum()) == 200 * 16  # 4 pixels blacked, the original kept
+    assert hidden[0, 1:3, 2:4].eq(0).all()

@@ -38,3 +38,23 @@ def test_predict_proba_rejects_float_input(trained_default, mnist5k):
         predict_proba(model, torch.zeros(1, 1, 28, 28), mnist5k.mean, mnist5k.std)
     p = predict_proba(model, mnist5k.test_x[:7], mnist5k.mean, mnist5k.std)
     assert p.shape == (7, 10) and torch.allclose(p.sum(1), torch.ones(7))
+
+
+def test_a_cells_examples_are_its_images_surest_first():
+    import torch
+
+    from explorer.core import cell_examples, confusion_matrix
+
+    y = torch.tensor([3, 3, 3, 1, 3])
+    probs = torch.zeros(5, 5)
+    probs[0, 5 - 1] = 0.6  # image 0: true 3, said 4 with 0.6
+    probs[1, 3] = 0.9  # image 1: right
+    probs[2, 4] = 0.8  # image 2: true 3, said 4 with 0.8
+    probs[3, 4] = 0.99  # image 3: said 4, but a 1
+    probs[4, 4] = 0.7
+    assert cell_examples(y, probs, 3, 4) == ([2, 4, 0], 3)
+    assert cell_examples(y, probs, 3, 4, limit=1) == ([2], 3)
+    assert cell_examples(y, probs, 0, 0) == ([], 0)
+    cm = confusion_matrix(y, probs.argmax(1), list("abcde"))
+    assert cm.errors == 4
+    assert cm.among([4, 3]).tolist() == [[0, 0], [3, 1]]  # rows and columns in the order asked

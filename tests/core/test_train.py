@@ -235,3 +235,30 @@ def test_a_config_is_checked_once_and_again_only_when_it_changed(monkeypatch):
     cfg.epochs = 0  # changed after the check: checked again, and refused
     with pytest.raises(ValueError, match="epochs must be an integer"):
         cfg.validated()
+
+
+def test_the_augmentation_preview_starts_with_the_originals_and_repeats_with_its_seed():
+    import torch
+
+    from explorer.core import Augment, augment_active, augment_preview
+
+    x = (torch.rand(3, 1, 12, 12) * 255).to(torch.uint8)
+    a = Augment(rotation=30.0)
+    out = augment_preview(x, a, [0.5], [0.25], draws=2, seed=4)
+    assert out.shape == (9, 1, 12, 12) and out.dtype == torch.uint8
+    assert torch.equal(out[:3], x)
+    assert torch.equal(out, augment_preview(x, a, [0.5], [0.25], draws=2, seed=4))
+    assert not torch.equal(out[3:], augment_preview(x, a, [0.5], [0.25], draws=2, seed=5)[3:])
+    off = augment_preview(x, Augment(), [0.5], [0.25], draws=1)
+    assert (off[3:].int() - x.int()).abs().max() <= 1  # off: the originals back, up to rounding
+    assert augment_active({"rotation": 10}) and not augment_active({"scale": 1.0}) and not augment_active(None)
+    assert augment_active({"scale": 0.8, "unknown_key": 1})  # an old run's extra setting is ignored
+
+
+def test_the_devices_offered_are_the_ones_that_resolve():
+    from explorer.core import available_devices, resolve_device
+
+    devices = available_devices()
+    assert devices[:2] == ["auto", "cpu"]
+    for d in devices:
+        resolve_device(d)  # none raises

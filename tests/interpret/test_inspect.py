@@ -188,3 +188,28 @@ def test_batch_statistics_of_a_wide_model_use_fewer_images_not_more_time():
     per_image = 2 * 4096 * 28 * 28
     assert stats_images(wide, x, max_values=20_000_000) == 20_000_000 // per_image  # 3 images
     assert stats_images(build_model(get_preset("default"), seed=0), x, max_values=20_000_000) == 256
+
+
+def test_feature_map_views_take_their_ranges_by_the_scale_and_name_their_kernels():
+    import torch
+    from torch import nn
+
+    from explorer.interpret import capture_activations, feature_map_views
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+    acts = capture_activations(model, torch.randn(1, 1, 6, 6))
+    out = acts["0"][0]
+    local = feature_map_views(model, acts, "0", "local")
+    assert [v.channel for v in local] == [0, 1, 2]
+    assert local[1].lo == float(out[1].min()) and local[1].hi == float(out[1].max())
+    assert torch.allclose(local[2].kernel, model[0].weight[2].detach().mean(0))
+    assert {(v.lo, v.hi) for v in feature_map_views(model, acts, "0", "layer")} == {(float(out.min()), float(out.max()))}
+    every = feature_map_views(model, acts, "0", "global")[0]
+    assert every.lo == min(float(a.min()) for a in acts.values())
+    relu = feature_map_views(model, acts, "1", "local", limit=2)
+    assert len(relu) == 2 and relu[0].kernel is None
+    with pytest.raises(ValueError, match="vector"):
+        feature_map_views(model, acts, "3")
+    with pytest.raises(ValueError, match="scale"):
+        feature_map_views(model, acts, "0", "loud")

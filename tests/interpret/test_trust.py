@@ -142,3 +142,52 @@ def test_a_not_a_digit_class_turns_away_what_a_threshold_lets_through(mnist5k):
     with pytest.raises(ValueError, match="no Linear layer"):
         reject_class_experiment({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             {"type": "Conv2d", "out_channels": 10, "kernel_size": 28}, {"type": "Flatten"}]}, mnist5k)
+
+
+def test_an_attack_outcome_is_the_attack_rounded_to_pixels_with_both_answers():
+    import torch
+    from torch import nn
+
+    from explorer.core import predict_proba
+    from explorer.interpret import attack, attack_outcome
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3))
+    x = (torch.rand(2, 1, 4, 4) * 255).to(torch.uint8)
+    hit = attack_outcome(model, x, [0.5], [0.25], 0.1, "fgsm")
+    expected = (attack(model, x[:1], [0.5], [0.25], 0.1, "fgsm") * 255).round().clamp(0, 255).to(torch.uint8)
+    assert torch.equal(hit.adversarial, expected)  # the first image only
+    assert torch.allclose(hit.before, predict_proba(model, x[:1], [0.5], [0.25])[0])
+    assert torch.allclose(hit.after, predict_proba(model, expected, [0.5], [0.25])[0])
+    assert hit.change.shape == (4, 4) and float(hit.change.abs().max()) <= 0.1 + 1e-6
+    assert hit.fooled == (int(hit.before.argmax()) != int(hit.after.argmax()))
+    calm = attack_outcome(model, x, [0.5], [0.25], 0.0)
+    assert not calm.fooled and float(calm.change.abs().max()) == 0
+
+
+def test_the_class_drawings_split_into_letters_and_digits():
+    import torch
+
+    from explorer.interpret import NOT_A_DIGIT_LABEL, split_class_drawings
+
+    x = torch.arange(3, dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 28, 28).clone()
+    drawn = {"x": x, "y": torch.tensor([7, NOT_A_DIGIT_LABEL, 2]), "ids": [10, 11, 12], "authors": ["a", "b", "c"],
+             "confirmed_by": [None, None, "a"]}
+    letters, digits = split_class_drawings(drawn)
+    assert letters.shape == (1, 1, 28, 28) and int(letters[0, 0, 0, 0]) == 1
+    assert digits["ids"] == [10, 12] and digits["y"].tolist() == [7, 2] and digits["confirmed_by"] == [None, "a"]
+    none_letters, none_digits = split_class_drawings(None)
+    assert len(none_letters) == 0 and none_digits["ids"] == [] and len(none_digits["x"]) == 0
+
+
+def test_odd_images_get_the_models_answers():
+    import torch
+    from torch import nn
+
+    from explorer.interpret import not_digits, odd_answers
+
+    model = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    like = torch.zeros(1, 28, 28, dtype=torch.uint8)
+    rows = odd_answers(model, like, [0.1], [0.3])
+    assert [n for n, _, _ in rows] == list(not_digits(like))
+    assert all(p.shape == (10,) and abs(float(p.sum()) - 1) < 1e-5 for _, _, p in rows)

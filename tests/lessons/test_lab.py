@@ -152,3 +152,18 @@ def test_lesson_files_round_trip_and_refuse_bad_ones():
             parse_lesson(json.dumps({**bad, field: value}))
     with pytest.raises(ValueError, match="not JSON|not UTF-8"):
         parse_lesson(b"\x80garbage")
+
+
+def test_a_typed_kernel_is_read_or_refused_with_a_sentence():
+    import torch
+
+    from explorer.lessons import MAX_KERNEL_SIDE, kernel_from_table, unit_gray
+
+    assert kernel_from_table([[1, 0], [None, "2.5"]]).tolist() == [[1.0, 0.0], [0.0, 2.5]]  # emptied cell: 0
+    for bad in ([[1, 2], [3]], [], [["x"]], [[float("inf")]], [[0] * (MAX_KERNEL_SIDE + 1)] * (MAX_KERNEL_SIDE + 1),
+                None):
+        with pytest.raises(ValueError):
+            kernel_from_table(bad)
+    rgb = torch.tensor([[[255]], [[0]], [[0]]], dtype=torch.uint8)
+    assert unit_gray(rgb).tolist() == [[pytest.approx(1 / 3)]]
+    assert unit_gray(torch.full((2, 2), 255, dtype=torch.uint8)).tolist() == [[1.0, 1.0], [1.0, 1.0]]

@@ -1,0 +1,45 @@
+"""Plotly figures and images the pages show, from tensors and results: kept here so pages only wire and every
+figure is testable without a browser.
+
+- :mod:`.images`: grids of samples, colour maps, kernel mosaics, feature tiles, attribution overlays;
+- :mod:`.charts`: training curves, the shape flow, class counts, weight and activation histograms;
+- :mod:`.results`: confusion matrices, the trust curve, the learned map, the class board;
+- :mod:`.experiments`: one chart per lecture experiment.
+"""
+
+from __future__ import annotations
+
+from .charts import (
+    PALETTE,
+    class_distribution,
+    ema,
+    shape_flow,
+    summary_rows,
+    training_curves,
+    value_histogram,
+    vector_bar,
+    weight_histograms,
+)
+from .experiments import EXPERIMENT_CHARTS, experiment_figure
+from .images import (
+    MAX_MOSAIC_PIXELS,
+    as_picture,
+    cells_read,
+    channel_strip,
+    colorize,
+    feature_tile,
+    framed,
+    image_grid,
+    kernel_mosaic,
+    number_table,
+    overlay,
+    png_data_url,
+    upscale,
+)
+from .results import board_figure, confusion_heatmap, coverage_figure, learned_map_figure
+
+__all__ = ["PALETTE", "class_distribution", "ema", "shape_flow", "summary_rows", "training_curves", "value_histogram",
+           "vector_bar", "weight_histograms", "EXPERIMENT_CHARTS", "experiment_figure", "MAX_MOSAIC_PIXELS",
+           "as_picture", "cells_read", "channel_strip", "colorize", "feature_tile", "framed", "image_grid", "kernel_mosaic",
+           "number_table", "overlay", "png_data_url", "upscale", "board_figure", "confusion_heatmap",
+           "coverage_figure", "learned_map_figure"]

@@ -1,0 +1,176 @@
+"""Charts of training and of a network's structure: curves, the shape flow, class counts, weight histograms."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+import torch
+from torch import Tensor
+
+from ..core.spec import Summary
+
+__all__ = ["ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
+           "vector_bar", "value_histogram", "PALETTE"]
+
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+def ema(values: list[float], smoothing: float) -> list[float]:
+    """Exponential moving average with TensorBoard's debiasing; ``smoothing`` in [0, 1)."""
+    out, acc = [], 0.0
+    for i, v in enumerate(values, start=1):
+        acc = smoothing * acc + (1 - smoothing) * v
+        out.append(acc / (1 - smoothing ** i) if smoothing > 0 else v)
+    return out
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _complete(rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The rows of a history that carry every one of ``keys`` as a number (a history from a file or the class
+    board may be malformed: what cannot be drawn is left out, never a KeyError)."""
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict) and all(_is_num(r.get(k)) for k in keys)]
+
+
+def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", smoothing: float = 0.6,
+                    per: str = "step", max_points: int = 400, raw: bool = True) -> go.Figure:
+    """Loss or accuracy of one or more runs: smoothed per-step training curve and per-epoch train/test points.
+
+    ``runs`` is ``[(label, history)]`` with histories from ``Trainer.history()``. ``per`` is "step" or "epoch".
+    ``raw=False`` leaves out the faint unsmoothed line (cheaper to redraw while training).
+    """
+    if metric not in ("loss", "accuracy"):
+        raise ValueError(f"metric must be 'loss' or 'accuracy', got {metric!r}")
+    fig = go.Figure()
+    for i, (label, hist) in enumerate(runs):
+        colour = PALETTE[i % len(PALETTE)]
+        steps, epochs = _complete(hist.get("steps"), ("step", metric)), _complete(hist.get("epochs"), ("step", "epoch"))
+        if per == "step" and steps:
+            xs = [s["step"] for s in steps]
+            ys = [s[metric] for s in steps]
+            smooth = ema(ys, smoothing)
+            stride = max(1, len(steps) // max_points)  # a few hundred points draw fast and look the same
+            xs, ys, smooth = xs[::stride], ys[::stride], smooth[::stride]
+            if raw and smoothing > 0:
+                fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
+                                name=f"{label} train (raw)", showlegend=False, hoverinfo="skip")
+            fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2},
+                            name=f"{label} train")
+        x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
+        if per == "epoch" and epochs and all(_is_num(e.get(f"train_{metric}")) for e in epochs):
+            fig.add_scatter(x=x_ep, y=[e[f"train_{metric}"] for e in epochs], mode="lines+markers",
+                            line={"color": colour, "width": 2}, name=f"{label} train")
+        for split, dash in (("val", "dot"), ("test", "dash")):
+            key = f"{split}_{metric}"
+            if epochs and all(_is_num(e.get(key)) for e in epochs):
+                fig.add_scatter(x=x_ep, y=[e[key] for e in epochs], mode="lines+markers",
+                                line={"color": colour, "dash": dash, "width": 2}, marker={"size": 8},
+                                name=f"{label} {split}")
+    fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2},
+                      xaxis_title="step" if per == "step" else "epoch", yaxis_title=metric, title=metric.capitalize())
+    if metric == "accuracy":
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def summary_rows(summary: Summary) -> list[dict[str, Any]]:
+    """The summary as table rows for display."""
+    rows = []
+    for r in summary.layers:
+        rf = f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "whole image"
+        rows.append({"layer": r.path, "type": ("· " * r.depth) + r.type,
+                     "output shape": "×".join(map(str, r.output_shape)), "params": r.params,
+                     "mult-adds": r.mult_adds, "receptive field": rf})
+    return rows
+
+
+def shape_flow(summary: Summary) -> go.Figure:
+    """A diagram of the tensor flowing through the network: one block per layer, height ~ spatial size,
+    width ~ log(channels), labelled with its shape. Residual blocks' inner layers are shown indented."""
+    fig = go.Figure()
+    stages = [("input", summary.input_shape, 0)] + [(f"{r.path} {r.type}", r.output_shape, r.depth)
+                                                     for r in summary.layers]
+    x = 0.0
+    max_side = max((s[1] if len(s) == 3 else 1) for _, s, _ in stages)
+    for i, (name, shape, depth) in enumerate(stages):
+        if len(shape) == 3:
+            c, h, _ = shape
+            height = 0.25 + 0.75 * h / max_side
+            width = 0.4 + 0.25 * math.log2(c + 1)
+            colour = PALETTE[0] if depth == 0 else PALETTE[4]
+        else:
+            c, height, width, colour = shape[0], 0.9, 0.35, PALETTE[2]
+        fig.add_shape(type="rect", x0=x, x1=x + width, y0=-height / 2, y1=height / 2,
+                      fillcolor=colour, opacity=0.35 + 0.4 * (i == 0), line={"color": colour})
+        fig.add_annotation(x=x + width / 2, y=height / 2 + 0.08, text="×".join(map(str, shape)), showarrow=False,
+                           font={"size": 10}, yanchor="bottom")
+        fig.add_annotation(x=x + width / 2, y=-height / 2 - 0.08, text=name.split(" ", 1)[-1], showarrow=False,
+                           font={"size": 9}, yanchor="top", textangle=-45 if len(stages) > 8 else 0)
+        x += width + 0.25
+    fig.update_xaxes(visible=False, range=[-0.2, x])
+    fig.update_yaxes(visible=False, range=[-1.1, 0.8])
+    fig.update_layout(height=230, margin={"l": 0, "r": 0, "t": 10, "b": 0}, plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "") -> go.Figure:
+    """Bar chart of how many images each class has (seed 003's figure)."""
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    fig = go.Figure(go.Bar(x=list(classes), y=counts, marker_color=PALETTE[0]))
+    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
+                      xaxis={"type": "category", "title": "class"}, yaxis_title="images")
+    return fig
+
+
+def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Figure:
+    """One histogram per layer's weights, overlaid. Counted here with ``torch.histc`` (``bins`` numbers a
+    layer go to the browser, never the weights themselves: a 10-million-weight layer costs the same)."""
+    fig = go.Figure()
+    for j, (name, w) in enumerate(named):
+        v = w.detach().float().flatten()
+        v = v[torch.isfinite(v)]
+        if v.numel() == 0:
+            continue
+        lo, hi = float(v.min()), float(v.max())
+        if hi <= lo:
+            lo, hi = lo - 0.5, hi + 0.5
+        share = (torch.histc(v, bins, lo, hi) / v.numel()).tolist()
+        width = (hi - lo) / bins
+        fig.add_bar(x=[lo + (k + 0.5) * width for k in range(bins)], y=share, width=width, name=f"layer {name}",
+                    opacity=0.6, marker_color=PALETTE[j % len(PALETTE)], marker_line_width=0)
+    fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+                      title="Weight distribution (each layer normalised)", xaxis_title="weight",
+                      yaxis_title="share of the layer")
+    return fig
+
+
+def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...]) -> go.Figure:
+    """One layer's output vector as bars, one per unit (named by ``labels`` when they are the classes)."""
+    names = list(labels) if len(labels) == values.numel() else [str(i) for i in range(values.numel())]
+    fig = go.Figure(go.Bar(x=names, y=values.flatten().tolist(), marker_color=PALETTE[0]))
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"type": "category"},
+                      yaxis_title="value")
+    return fig
+
+
+def value_histogram(values: Tensor, title: str, bins: int = 60) -> go.Figure:
+    """How a layer's activations are spread (counted here: ``bins`` numbers go to the browser)."""
+    v = values.detach().float().flatten()
+    v = v[torch.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.numel() else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / bins
+    counts = torch.histc(v, bins, lo, hi).tolist() if v.numel() else [0.0] * bins
+    fig = go.Figure(go.Bar(x=[lo + (k + 0.5) * width for k in range(bins)], y=counts, width=width,
+                           marker_color=PALETTE[0], marker_line_width=0))
+    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
+                      xaxis_title="activation", yaxis_title="count")
+    return fig

@@ -1,0 +1,105 @@
+"""Charts of what a model got right and wrong: confusion matrices, the trust curve, the learned map."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import plotly.graph_objects as go
+from torch import Tensor
+
+from .charts import PALETTE
+
+__all__ = ["coverage_figure", "learned_map_figure", "confusion_heatmap", "board_figure"]
+
+
+def coverage_figure(curve: list[Any], threshold: float) -> go.Figure:
+    """Coverage (share answered) and accuracy of the answered images against the confidence threshold
+    (``curve``: :func:`explorer.interpret.trust.coverage_curve`), with the chosen threshold marked."""
+    fig = go.Figure()
+    xs = [c.threshold for c in curve]
+    fig.add_scatter(x=xs, y=[c.coverage for c in curve], mode="lines", name="answered (coverage)",
+                    line={"color": PALETTE[0], "width": 3})
+    fig.add_scatter(x=xs, y=[c.accuracy for c in curve], mode="lines", name="right, among the answered",
+                    line={"color": PALETTE[2], "width": 3})
+    fig.add_vline(x=threshold, line_color="red", line_width=2)
+    fig.update_layout(height=320, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h", "y": -0.25},
+                      xaxis_title="answer only when at least this sure", yaxis_tickformat=".0%",
+                      yaxis_range=[max(0.0, min(min(c.coverage for c in curve), min(c.accuracy for c in curve)) - 0.05),
+                                   1.01])
+    return fig
+
+
+def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],
+                       here: Tensor | None = None, here_label: str = "your drawing") -> go.Figure:
+    """Reference images on the 2-D map of a model's features, one colour per class, and ``here`` (a ``(2,)``
+    point) as a star."""
+    fig = go.Figure()
+    for k, name in enumerate(classes[:20]):  # past 20 classes the legend is no help: the rest share one colour
+        sel = labels == k
+        if sel.any():
+            fig.add_scattergl(x=points[sel, 0].tolist(), y=points[sel, 1].tolist(), mode="markers", name=str(name),
+                              marker={"size": 5, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)]},
+                              hovertemplate=f"{name}<extra></extra>")
+    rest = labels >= 20
+    if rest.any():
+        fig.add_scattergl(x=points[rest, 0].tolist(), y=points[rest, 1].tolist(), mode="markers", name="others",
+                          marker={"size": 4, "opacity": 0.4, "color": "#999"}, hoverinfo="skip")
+    if here is not None:
+        fig.add_scatter(x=[float(here[0])], y=[float(here[1])], mode="markers+text", name=here_label,
+                        text=[here_label], textposition="top center",
+                        marker={"symbol": "star", "size": 20, "color": "#000", "line": {"width": 2, "color": "#fff"}})
+    fig.update_layout(height=360, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"itemsizing": "constant"},
+                      xaxis={"showticklabels": False, "title": "first direction"},
+                      yaxis={"showticklabels": False, "title": "second direction"})
+    return fig
+
+
+def confusion_heatmap(matrix: Tensor, classes: list[str] | tuple[str, ...], height: int = 320,
+                      normalized: bool = False, clickable: bool = False,
+                      titles: tuple[str, str] = ("what it said", "what was drawn"),
+                      row_totals: Tensor | None = None) -> go.Figure:
+    """A confusion matrix ``(K, K)`` (rows: true class, columns: predicted) with its counts written in (shares of
+    each row with ``normalized``, of ``row_totals`` when the matrix shows only some classes; numbers only up to
+    20 classes, where they still fit). ``clickable`` lays
+    near-invisible square markers over the cells: they take the hover and report clicks (a heatmap reports no
+    clicks to Streamlit), each cell's count as ``customdata``."""
+    labels = [str(c) for c in classes]
+    n = len(labels)
+    counts = matrix.long()
+    z = counts.float()
+    if normalized:
+        totals = z.sum(1) if row_totals is None else row_totals.float()
+        z = z / totals.clamp(min=1)[:, None]
+    text = [[(f"{v:.0%}" if normalized else str(int(v))) if v > 0 else "" for v in row] for row in z.tolist()]
+    fig = go.Figure(go.Heatmap(z=z.tolist(), x=labels, y=labels, text=text,
+                               texttemplate="%{text}" if n <= 20 else "", colorscale="Blues", showscale=False,
+                               hoverinfo="skip" if clickable else None,
+                               hovertemplate=None if clickable else "true %{y}, said %{x}: %{text}<extra></extra>"))
+    if clickable:
+        fig.add_scatter(x=[labels[j] for i in range(n) for j in range(n)],
+                        y=[labels[i] for i in range(n) for j in range(n)], mode="markers",
+                        customdata=[int(v) for row in counts.tolist() for v in row], showlegend=False,
+                        marker={"size": max(6, 420 // max(n, 1)), "opacity": 0.01, "symbol": "square"},
+                        hovertemplate=f"true %{{y}}, {titles[0].split()[-1]} %{{x}}: %{{customdata}} image(s)"
+                                      "<extra></extra>")
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10},
+                      xaxis={"title": titles[0], "type": "category", "side": "top"},
+                      yaxis={"title": titles[1], "type": "category", "autorange": "reversed"})
+    return fig
+
+
+def board_figure(rows: list[dict[str, Any]]) -> go.Figure:
+    """The class board: each published run a dot at its parameters (log scale) and test accuracy, named.
+    Names and architectures are escaped: plotly draws tags, and these are the students' words."""
+    fig = go.Figure(go.Scatter(
+        x=[r["params"] for r in rows], y=[r["accuracy"] for r in rows], mode="markers+text",
+        text=[html.escape(r["name"]) for r in rows], textposition="top center",
+        customdata=[html.escape(r["architecture"]) for r in rows],
+        marker={"size": 14, "color": PALETTE[0], "line": {"width": 1, "color": "#fff"}},
+        hovertemplate="<b>%{text}</b><br>%{y:.1%} test accuracy<br>%{x:,} parameters<br>%{customdata}<extra></extra>"))
+    low = min((r["accuracy"] for r in rows), default=0.0)
+    fig.update_layout(height=420, xaxis_type="log", xaxis_title="parameters (log scale)", yaxis_title="test accuracy",
+                      yaxis_tickformat=".0%", yaxis_range=[max(0.0, low - 0.05), 1.01],
+                      margin={"l": 10, "r": 10, "t": 10, "b": 10}, clickmode="event+select")
+    return fig
