@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["pages", "menu", "page_file"]
+__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
@@ -27,12 +27,20 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
+
+
+def is_start(page: st.Page) -> bool:
+    """Whether ``page`` (as ``st.navigation`` returns it) is the Start page."""
+    return page.title == next(t for f, t, _ in PAGES[""] if f == START_FILE)
+
+
 def pages(hidden: set[str]) -> dict[str, list[st.Page]]:
     """The pages by section, less the titles a lesson hides (the Start page is never hidden)."""
     out: dict[str, list[st.Page]] = {}
     for section, items in PAGES.items():
-        kept = [st.Page(f, title=t, icon=i, default=f == "pages/home.py") for f, t, i in items
-                if t not in hidden or f == "pages/home.py"]
+        kept = [st.Page(f, title=t, icon=i, default=f == START_FILE) for f, t, i in items
+                if t not in hidden or f == START_FILE]
         if kept:
             out[section] = kept
     return out

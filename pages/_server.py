@@ -240,6 +240,7 @@ class Server:
         """The workers, once started (this waits for the warm-up's Ray start, at most ``timeout`` s); None when
         ``EXPLORER_RUNNER=local`` (training in this process, one user, no Ray) or when Ray could not start."""
         self.warm_up()
+        self._first_page.set()  # someone waits for the workers: the warm-up holds back no longer
         self._cluster_ready.wait(timeout)
         return self._cluster
 

@@ -16,7 +16,7 @@ from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
 from explorer.plots import training_curves
 from explorer.serve import ModelEntry, Run, Workspace
-from pages._server import DEFAULT_DATASET, server, workspace_store
+from pages._server import DEFAULT_DATASET, server, set_torch_threads, workspace_store
 from pages._state import (
     DATASET,
     DRAWING,
@@ -26,7 +26,11 @@ from pages._state import (
     current_dataset,
     flash,
     get_dataset,
+    init_session,
+    keep_workspace_id_in_url,
+    remember_person,
     save_workspace,
+    show_flash,
     workspace,
 )
 
@@ -41,6 +45,19 @@ BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters
 def job_poll(busy: bool) -> float | None:
     """A job's fragment redraws every :data:`JOB_POLL_S` while the job runs, and not at all after."""
     return JOB_POLL_S if busy else None
+
+
+def start_session() -> None:
+    """What every page needs before it draws: the session (its workspace, from the URL or new), torch's threads,
+    the sidebar, the person's cookie, messages left for this run, the warm-up line. ``app.py`` calls it before
+    a page; Start calls it itself after its first words and button, so a newcomer has them before torch loads."""
+    init_session()
+    set_torch_threads()
+    keep_workspace_id_in_url()
+    sidebar()
+    remember_person()
+    show_flash()
+    warmup_notice()
 
 
 def warmup_notice() -> None:

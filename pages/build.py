@@ -282,7 +282,9 @@ with right:
                                    mime="text/x-python", on_click="ignore")
             except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
                 st.caption(str(e))
-    st.file_uploader("Import a spec (JSON)", type=["json"], key=SPEC_UPLOAD)
+    up = st.file_uploader("Import a spec (JSON)", type=["json"], key=SPEC_UPLOAD)
+    if up is not None:
+        st.caption(f"Ready: {up.name} ({up.size:,} bytes). Import replaces your layers with it.")
     st.button("Import", on_click=_import_spec, disabled=st.session_state.get(SPEC_UPLOAD) is None)
     if st.session_state.get(IMPORT_ERROR):
         st.error(st.session_state.pop(IMPORT_ERROR))

@@ -151,6 +151,7 @@ def _answers(port: int) -> bool:
 
 HAPROXY = """global
     maxconn 512
+    stats socket {socket} mode 600 level admin
 defaults
     mode http
     timeout connect 5s
@@ -179,7 +180,7 @@ def haproxy(tmp: Path, replicas: dict[str, int]):
     servers = "\n".join(f"    server {name} 127.0.0.1:{p} check inter 1s fall 2 rise 1 cookie {name}"
                         for name, p in replicas.items())
     cfg = tmp / "haproxy.cfg"
-    cfg.write_text(HAPROXY.format(port=port, servers=servers))
+    cfg.write_text(HAPROXY.format(port=port, servers=servers, socket=tmp / "haproxy.sock"))
     check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
     if check.returncode:
         raise RuntimeError(check.stdout + check.stderr)
@@ -200,12 +201,27 @@ def _healthy(url: str) -> bool:
         return False
 
 
+def proxy_sends_to(sock: Path, name: str) -> bool:
+    """Whether HAProxy (through its admin socket) still counts replica ``name`` as up."""
+    with socket.socket(socket.AF_UNIX) as c:
+        c.settimeout(5)
+        c.connect(str(sock))
+        c.sendall(b"show servers state replicas\n")
+        text = b"".join(iter(lambda: c.recv(65536), b"")).decode()
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) > 5 and f[1] == "replicas" and f[3] == name:
+            return f[5] != "0"  # srv_op_state: 0 stopped, 1 starting, 2 running, 3 stopping
+    raise RuntimeError(f"HAProxy does not know a replica called {name}: {text[:500]}")
+
+
 @dataclass
 class School:
     url: str  # the proxy: what the class opens
     db_url: str
     ray: RayCluster
     replicas: dict[str, Any]  # name -> its server's process handle
+    proxy_socket: Path  # HAProxy's admin socket
 
 
 @contextmanager
@@ -221,14 +237,16 @@ def school(tmp: Path, lease_s: float = 60):
             procs: list[subprocess.Popen] = []
             url = stack.enter_context(streamlit_server(env=env, timeout=120, procs=procs))
             replicas[name], ports[name] = procs[0], int(url.rsplit(":", 1)[1])
-        yield School(stack.enter_context(haproxy(tmp, ports)), db_url, ray, replicas)
+        yield School(stack.enter_context(haproxy(tmp, ports)), db_url, ray, replicas, tmp / "haproxy.sock")
 
 
 def stop_replica(s: School, name: str) -> None:
-    """Stop replica ``name`` as a machine that fails would (no clean shutdown)."""
+    """Stop replica ``name`` as a machine that fails would (no clean shutdown), and wait until the proxy's
+    health checks have taken it out (every second, two misses)."""
     proc = s.replicas[name]
     proc.kill()
     proc.wait(20)
+    _wait(lambda: not proxy_sends_to(s.proxy_socket, name), f"HAProxy to take replica {name} out", timeout=30)
 
 
 __all__ = ["School", "school", "missing", "stop_replica", "ROOT"]

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +15,43 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """``python -m explorer …`` through the same ``main()``, in this process: what it prints and its exit status,
+    without two seconds of interpreter start-up per call. An exception that escapes ``main`` fails the test here,
+    as it would show a traceback in a shell; :func:`cli_process` checks what a shell really sees."""
+    out, err = io.StringIO(), io.StringIO()
+    from explorer.__main__ import main
+
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as e:  # argparse's own refusals
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally:
+        os.chdir(here)
+    return subprocess.CompletedProcess(["explorer", *args], code, out.getvalue(), err.getvalue())
+
+
+def cli_process(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``python -m explorer …`` as a shell runs it: a new interpreter."""
     return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@pytest.mark.parametrize("args,message", [(["frobnicate"], "invalid choice"),
+                                          (["predict", "missing.safetensors", "a.png"], "no such checkpoint")])
+def test_the_command_in_a_shell_exits_2_with_one_line_and_no_traceback(args, message):
+    r = cli_process(*args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_the_command_in_a_shell_answers():
+    r = cli_process("presets")
+    assert r.returncode == 0 and r.stdout.splitlines()[0].startswith("default")
 
 
 def test_presets_lists_all_with_default_first():

@@ -144,6 +144,7 @@ class Trainer(RunView):
         self._lock = threading.Lock()  # guards weights during an optimiser step, and the lists above
         self._resume = threading.Event()
         self._resume.set()
+        self.held = threading.Event()  # set while a paused run waits between two steps (nothing in flight)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -290,7 +291,9 @@ class Trainer(RunView):
         win_n, win_t, seen = 0, time.perf_counter(), 0
         for i in range(steps):
             if not self._resume.is_set():
+                self.held.set()
                 self._resume.wait()  # stop() sets it too, so a paused run can always be stopped
+                self.held.clear()
                 win_t = time.perf_counter()  # paused time is not training time
             if self._stop.is_set():
                 self._finish(RunStatus.STOPPED, self._stop_reason or f"stopped at step {self.step}")

@@ -200,8 +200,11 @@ def _steps_config(cfg: TrainConfig, n: int, steps: int) -> TrainConfig:
                                eval_splits=("test",))
 
 
+DATA_SIZE_STEPS = 200  # updates per model of the data-size experiment, whatever its number of images
+
+
 def data_size_experiment(ds: Dataset, sizes: tuple[int, ...] = (10, 50, 100, 300), seeds: int = 3,
-                         config: TrainConfig | None = None, steps: int = 200, progress: Progress = _noop,
+                         config: TrainConfig | None = None, steps: int | None = None, progress: Progress = _noop,
                          only_seeds: tuple[int, ...] | None = None) -> dict[str, Any]:
     """The default CNN trained on ``sizes`` images per class and on all of them, ``seeds`` times each (other
     images, other initialisations): test accuracy against data size, with its spread over the seeds.
@@ -217,7 +220,7 @@ def data_size_experiment(ds: Dataset, sizes: tuple[int, ...] = (10, 50, 100, 300
     for n in counts:
         for seed in run_seeds:
             sub = _subset(ds, dict.fromkeys(range(ds.num_classes), n), seed)
-            model, _ = _train(spec, sub, _steps_config(cfg, len(sub.train_y), steps), seed=seed)
+            model, _ = _train(spec, sub, _steps_config(cfg, len(sub.train_y), steps or DATA_SIZE_STEPS), seed=seed)
             rows.append({"per_class": n, "seed": seed, "test_accuracy": _accuracy(model, ds.test_x, ds.test_y, ds)})
             done += 1
             progress(done, total)

@@ -16,6 +16,20 @@ APP = str(ROOT / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
+def start_button(at: AppTest):
+    """Start's one-click button (the real one, drawn once the session is open)."""
+    return at.button(key="start_train")
+
+
+def test_starts_button_promises_the_epochs_the_default_settings_train():
+    import re
+
+    from explorer import TrainConfig
+
+    label = re.search(r'TRAIN_LABEL = "([^"]+)"', (ROOT / "pages" / "home.py").read_text()).group(1)
+    assert f"({TrainConfig().epochs} epochs)" in label
+
+
 def fresh() -> AppTest:
     return AppTest.from_file(APP, default_timeout=120).run()
 
@@ -188,7 +202,7 @@ def test_a_bad_spec_file_gets_a_sentence_and_keeps_the_layers(data, words):
 
 def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
     at = fresh()  # the Start page runs through app.py, which saves the workspace after every run
-    button(at, "Train the default CNN on mnist-5k (3,600 images, 3 epochs)").click().run()
+    start_button(at).click().run()
     wait_training(at)
     at.run()
     ws_id = at.session_state["workspace_id"]
@@ -267,7 +281,7 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     """Tabs of one workspace (the address, when the browser sends no identity cookie) are one person: while the
     first tab's filter images run, the second tab's Generate is refused with a sentence, and its page goes on."""
     first = fresh()
-    button(first, "Train the default CNN on mnist-5k (3,600 images, 3 epochs)").click().run()
+    start_button(first).click().run()
     wait_training(first)
     first.run()
     second = AppTest.from_file(APP, default_timeout=120)

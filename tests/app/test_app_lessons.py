@@ -63,7 +63,10 @@ def test_an_experiment_runs_from_its_button():
     assert any("on 500 training images per model" in c.value for c in at.caption)
 
 
-def test_the_data_size_experiment_trains_its_seeds_side_by_side():
+def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
+    import explorer.lessons.experiments as experiments
+
+    monkeypatch.setattr(experiments, "DATA_SIZE_STEPS", 20)  # the page's wiring is under test here, not learning
     at = fresh()
     at.switch_page("pages/experiments.py").run()
     at.number_input(key="exp_epochs").set_value(1).run()

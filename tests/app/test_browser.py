@@ -253,7 +253,7 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     deadline = time.time() + 60
     while progress_step(progress) == 0 and time.time() < deadline:
         time.sleep(0.3)
-    time.sleep(2)  # one more save of the running workspace
+    wait_idle(page)  # the run's start was a full run of the app, which saves the workspace at its end
     before = progress_step(progress)
     assert before > 0
     page.reload()
@@ -394,8 +394,7 @@ def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser
     page.get_by_text("Not imported:").wait_for(timeout=20_000)
     assert page.get_by_label("Model name").input_value() != "gap-from-a-file"
     uploader.set_input_files(str(spec))
-    page.locator(".st-key-spec_upload").get_by_text("gap-from-a-file.json").wait_for(timeout=20_000)
-    time.sleep(0.5)  # the upload's own rerun: the click must come after it, or it imports the file before
+    page.get_by_text("Ready: gap-from-a-file.json").wait_for(timeout=20_000)  # the upload's own rerun is over
     wait_idle(page)
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Imported gap-from-a-file").wait_for(timeout=20_000)

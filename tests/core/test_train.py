@@ -49,9 +49,9 @@ def test_pause_resume_stop_from_another_thread(mnist5k):
     trainer.start()
     assert reached.wait(30)
     trainer.pause()
-    time.sleep(0.3)  # let the step in flight finish
+    assert trainer.held.wait(10)  # the step in flight has finished: the loop waits between two steps
     paused_at = trainer.step
-    time.sleep(0.5)
+    time.sleep(0.5)  # not a synchronisation: half a second in which nothing may move
     assert trainer.step == paused_at and trainer.status == "paused"
     trainer.resume()
     deadline = time.time() + 20
@@ -153,10 +153,11 @@ def test_model_copy_while_training_is_consistent(mnist5k):
     trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4,
                                                   eval_splits=("test",)))
     trainer.start()
-    while trainer.step < 3:
+    deadline = time.time() + 60
+    while trainer.step < 3 and time.time() < deadline:
         time.sleep(0.005)
     trainer.pause()
-    time.sleep(0.2)  # the trainer stops at the next step boundary
+    assert trainer.held.wait(10)  # the trainer stopped at the next step boundary
     copy = trainer.model_copy()
     assert all(torch.equal(a, b.cpu()) for a, b in zip(copy.parameters(), trainer.model.parameters()))
     trainer.resume()
@@ -169,7 +170,8 @@ def test_model_copy_while_training_is_consistent(mnist5k):
 def test_stop_then_pause_still_stops(mnist5k):
     trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, batch_size=16))
     trainer.start()
-    while trainer.step < 3:
+    deadline = time.time() + 60
+    while trainer.step < 3 and time.time() < deadline:
         time.sleep(0.01)
     assert trainer.stop() and trainer.status == "stopping"
     assert not trainer.pause() and trainer.status == "stopping"  # a pause after a stop is refused
@@ -262,3 +264,23 @@ def test_the_devices_offered_are_the_ones_that_resolve():
     assert devices[:2] == ["auto", "cpu"]
     for d in devices:
         resolve_device(d)  # none raises
+
+
+def test_a_paused_trainer_says_when_it_holds_between_two_steps(mnist5k):
+    trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, batch_size=32))
+    assert not trainer.held.is_set()
+    trainer.start()
+    deadline = time.time() + 60
+    while trainer.step < 2 and time.time() < deadline:
+        time.sleep(0.01)
+    assert not trainer.held.is_set()  # running
+    trainer.pause()
+    assert trainer.held.wait(10)
+    at = trainer.step
+    trainer.resume()
+    deadline = time.time() + 30
+    while trainer.step == at and time.time() < deadline:
+        time.sleep(0.01)
+    assert trainer.step > at and not trainer.held.is_set()
+    trainer.stop()
+    trainer.join(30)

@@ -37,6 +37,20 @@ def wait(cond, timeout: float = 90.0) -> bool:
     return cond()
 
 
+def settled(read, quiet_s: float = 0.6, timeout: float = 30.0):
+    """``read()``'s value once it has stayed the same for ``quiet_s`` (a paused worker's last report is in)."""
+    deadline = time.time() + timeout
+    value, since = read(), time.time()
+    while time.time() < deadline:
+        time.sleep(0.1)
+        now = read()
+        if now != value:
+            value, since = now, time.time()
+        elif time.time() - since >= quiet_s:
+            return value
+    raise AssertionError(f"still changing after {timeout} s: {value}")
+
+
 def free_cpus() -> float:
     return ray.available_resources().get("CPU", 0.0)
 
@@ -98,9 +112,8 @@ def test_pause_resume_stop_and_latest_weights_of_a_remote_run(cluster, mnist5k):
     h = cluster.submit_run("ctl", model, mnist5k, TrainConfig(epochs=50, batch_size=32, eval_splits=("test",)))
     assert wait(lambda: h.status == "running" and h.step > 5, 90)
     assert h.pause() and h.status == "paused"
-    time.sleep(1.5)
-    step = h.step
-    time.sleep(1.0)
+    step = settled(lambda: h.step)  # the step in flight has finished and been reported
+    time.sleep(1.0)  # not a synchronisation: a second in which nothing may move
     assert h.step == step and h.status == "paused"  # nothing moves while paused
     live = h.model_copy()
     assert not torch.equal(live.state_dict()["0.weight"], before)  # the worker's latest weights, not the start

@@ -186,13 +186,11 @@ def test_a_run_saved_while_training_comes_back_interrupted(store, mnist5k):
     ws = Workspace()
     ws.add_model(get_preset("default"), "m")
     run = ws.start_training(mnist5k, TrainConfig(epochs=100, eval_splits=("test",)))
-    while run.trainer.step < 5:
+    deadline = time.time() + 60
+    while run.trainer.step < 5 and time.time() < deadline:
         time.sleep(0.01)
     run.trainer.pause()  # the weights hold still between the save and the copy the test keeps
-    step = -1
-    while run.trainer.step != step:  # the step in progress when the pause came has ended
-        step = run.trainer.step
-        time.sleep(0.2)
+    assert run.trainer.held.wait(10)  # the step in progress when the pause came has ended
     ws_id = store.new_id()
     store.save(ws_id, ws, {})
     saved_weights = {k: v.clone() for k, v in ws.models["m"].inference_model().state_dict().items()}

@@ -21,7 +21,7 @@ from explorer.serve.workspace import Workspace
 pytest.importorskip("sqlalchemy")
 
 
-def test_a_lock_held_20_s_during_a_run_never_holds_a_save_over_a_second_and_loses_nothing(tmp_path, mnist5k):
+def test_a_lock_held_through_a_whole_run_never_holds_a_save_over_a_second_and_loses_nothing(tmp_path, mnist5k):
     store = WorkspaceStore(state_dir=tmp_path)  # the app's busy timeout: about a second
     saver = BackgroundSaver(lambda: store, retry_s=0.5)
     ws_id, ws = store.new_id(), Workspace()
@@ -29,12 +29,13 @@ def test_a_lock_held_20_s_during_a_run_never_holds_a_save_over_a_second_and_lose
     version = store.save(ws_id, ws, {})
     holder = sqlite3.connect(tmp_path / "workspaces.sqlite3", timeout=1, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock (readers go on, in WAL mode)
-    released = time.monotonic() + 20
     run = ws.start_training(mnist5k, TrainConfig(epochs=2, limit_train=1024, eval_splits=("test",)))
+    deadline = time.monotonic() + 120
     waits: list[float] = []
     tick = threading.Event()
     try:
-        while time.monotonic() < released:  # the page's saves, about twice a second, while the lock is held
+        while time.monotonic() < deadline and (not run.trainer.done or len(waits) < 6):  # the page's saves, about
+            # twice a second, while the lock is held: until the run has ended, and for three seconds at least
             t0 = time.monotonic()
             payload = store.prepare(ws_id, ws, {"step": run.current().get("step", 0)})
             if saver.pending(ws_id):
@@ -59,7 +60,7 @@ def test_a_lock_held_20_s_during_a_run_never_holds_a_save_over_a_second_and_lose
     assert saved.settings == {"final": True}
     assert back.models["m"].runs[0].history["status"] == "finished"
     assert len(back.models["m"].runs[0].history["epochs"]) == 2
-    assert len(waits) >= 20 and max(waits) < 1.5, waits  # no save held its page longer than about a second
+    assert len(waits) >= 6 and max(waits) < 1.5, waits  # no save held its page longer than about a second
 
 
 def test_a_background_save_overtaken_by_another_tab_says_so(tmp_path):

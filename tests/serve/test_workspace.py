@@ -99,7 +99,8 @@ def test_a_run_stopped_for_a_reason_says_it(mnist5k):
 
     t = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, eval_splits=()))
     t.start()
-    while t.step < 3:
+    deadline = time.time() + 60
+    while t.step < 3 and time.time() < deadline:
         time.sleep(0.01)
     t.stop(reason="stopped after 30 minutes, the server's time budget")
     t.join(30)
