@@ -5,6 +5,10 @@ while drawing and at once on pen-up (no debounce). Brush width, draw/erase pen, 
 handled in the browser; mouse, pen and touch all work through pointer events. The square is black with a
 fixed size in CSS pixels, the same in every browser. ``canvas.dataset.seq`` counts the versions sent, and
 the server's answer names the version it answered (the browser test times pen-up -> answer with it).
+
+By keyboard alone (WCAG 2.1.1, 2.5.7), the pad is a grid of 28×28 cells: Tab to it, the arrow keys move a
+visible cursor, Space inks the cell (or rubs it out with Erase on), Shift+arrows ink as they move; each cell
+inked is sent at once, like a pen-up, and a polite live line says where the cursor is.
 """
 
 from __future__ import annotations
@@ -15,10 +19,19 @@ from typing import Any
 import streamlit as st
 
 SIZE = 280
+CELLS = 28  # the keyboard's grid: one cell per pixel the model sees
+PAD_LABEL = (f"drawing pad, {CELLS} by {CELLS} cells: arrow keys move the cursor, Space inks a cell, Shift and an "
+             "arrow inks as it moves; or draw with a mouse, pen or finger")
+MAX_DRAWING_PIXELS = 1_000_000  # a drawing the pad sends (280 CSS px a side: up to about 3.5 device pixels each)
 
 HTML = f"""
 <div class="pad">
-  <canvas width="{SIZE}" height="{SIZE}" aria-label="drawing pad: draw a digit"></canvas>
+  <div class="wrap">
+    <canvas width="{SIZE}" height="{SIZE}" tabindex="0" role="application" aria-roledescription="drawing pad"
+            aria-label="{PAD_LABEL}"></canvas>
+    <div class="cursor" aria-hidden="true"></div>
+  </div>
+  <div class="where" aria-live="polite">Keyboard: Tab here, arrows move, Space inks.</div>
   <div class="bar">
     <label>Brush <input type="range" class="brush" min="8" max="40" value="20"></label>
     <button class="pen on" title="draw white ink">Draw</button>
@@ -35,6 +48,13 @@ CSS = f"""
         font: 14px "Source Sans Pro", sans-serif; }}
 canvas {{ width: 100%; aspect-ratio: 1 / 1; height: auto; background: #000; border-radius: 6px; touch-action: none;
          cursor: crosshair; display: block; }}  /* a black square: {SIZE} px, or the column's width if narrower */
+.wrap {{ position: relative; width: 100%; }}
+canvas:focus-visible {{ outline: 3px solid #1a5fb4; outline-offset: 2px; }}
+.cursor {{ display: none; position: absolute; width: calc(100% / {CELLS}); height: calc(100% / {CELLS});
+           box-sizing: border-box; border: 2px solid #f6d32d; pointer-events: none; }}
+.wrap:focus-within .cursor {{ display: block; }}
+.where {{ font-size: 13px; color: #333; min-height: 1.2em; }}
+.bar button {{ min-width: 24px; min-height: 24px; }}  /* WCAG 2.5.8: targets at least 24x24 px */
 .bar {{ display: flex; flex-wrap: wrap; gap: 4px; align-items: center; width: 100%; }}
 .bar label {{ display: flex; align-items: center; gap: 4px; width: 100%; }}
 .bar input {{ flex: 1; accent-color: #d33; }}
@@ -46,7 +66,7 @@ canvas {{ width: 100%; aspect-ratio: 1 / 1; height: auto; background: #000; bord
 INTERVAL_MS = 100  # while drawing: about 10 drawings a second, each answered in about 50 ms here
 
 JS = """
-const INTERVAL = __INTERVAL_MS__;
+const INTERVAL = __INTERVAL_MS__, CELLS = __CELLS__;
 export default function (component) {
   const { parentElement, setStateValue, data } = component;
   const canvas = parentElement.querySelector("canvas");
@@ -116,6 +136,34 @@ export default function (component) {
     parentElement.querySelector(".clear").onclick = () => {
       st.strokes = []; st.undone = []; st.base = null; redraw(); send();
     };
+    // keyboard: a cursor on a CELLS x CELLS grid; Space inks its cell, Shift+arrow inks while moving
+    const cursor = parentElement.querySelector(".cursor"), where = parentElement.querySelector(".where");
+    st.cell = [Math.floor(CELLS / 2), Math.floor(CELLS / 2)];
+    const showCursor = (said) => {
+      cursor.style.left = (100 * st.cell[1] / CELLS) + "%"; cursor.style.top = (100 * st.cell[0] / CELLS) + "%";
+      where.textContent = `row ${st.cell[0] + 1}, column ${st.cell[1] + 1} of ${CELLS}` + (said ? `: ${said}` : "");
+    };
+    const ink = () => {
+      const size = canvas.width / CELLS;
+      st.strokes.push({ points: [[(st.cell[1] + 0.5) * size, (st.cell[0] + 0.5) * size]],
+                        width: Number(brush.value), erase: st.erase });
+      st.undone = []; redraw(); send();
+      return st.erase ? "rubbed out" : "inked";
+    };
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    canvas.addEventListener("focus", () => showCursor(""));
+    canvas.addEventListener("keydown", (e) => {
+      if (moves[e.key]) {
+        e.preventDefault();
+        const [dr, dc] = moves[e.key];
+        st.cell = [Math.min(CELLS - 1, Math.max(0, st.cell[0] + dr)), Math.min(CELLS - 1, Math.max(0, st.cell[1] + dc))];
+        showCursor(e.shiftKey ? ink() : "");
+      } else if (e.key === " " || e.key === "Spacebar") {
+        e.preventDefault();
+        showCursor(ink());
+      }
+    });
+    showCursor("");
     st.redraw = redraw;
     redraw();
   }
@@ -131,7 +179,7 @@ export default function (component) {
     img.src = data.restore;
   }
 }
-""".replace("__INTERVAL_MS__", str(INTERVAL_MS))
+""".replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS))
 
 _pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS, js=JS)
 

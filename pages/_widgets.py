@@ -14,8 +14,8 @@ import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
-from explorer.plots import training_curves
-from explorer.serve import ModelEntry, Run, Workspace
+from explorer.plots import describe_curves, training_curves
+from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, set_torch_threads, workspace_store
 from pages._state import (
     DATASET,
@@ -262,7 +262,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
-                             key=f"{key}-{metric}")
+                             key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric))
         if _run_signature(run) != drawn:
             st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
             # sidebar (and a page that waits for the run, such as Draw) are drawn again
@@ -333,7 +333,7 @@ def publish_to_board(entry: ModelEntry) -> None:
         st.markdown(f"**Class board** of *{code}*: publish run #{run.id} "
                     f"(test accuracy {fmt_acc(run.final().get('test_accuracy'))}) under a name of your choice.")
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        c1.text_input("Name on the board", key="board_name", max_chars=60, placeholder="e.g. Ada's deep one")
+        c1.text_input("Name on the board", key="board_name", max_chars=MAX_CLASS_NAME, placeholder="e.g. Ada's deep one")
         c2.button("Publish", icon=":material/publish:", on_click=_publish, key="board_publish")
         st.caption("The board shows this run's name, accuracy, parameters, time, architecture and curves: nothing "
                    "else of your work.")
@@ -429,7 +429,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
 
 def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
     """The first ``n`` channels of every image-shaped layer for one input, one row per layer."""
-    from explorer.plots import channel_strip
+    from explorer.plots import channel_strip, describe_map
 
     st.caption(f"The first {n} channels of every image-shaped layer for this input (each map on its own range): "
                "early layers keep the strokes, later ones keep where the telling parts are.")
@@ -439,7 +439,8 @@ def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
             continue
         c1, c2 = st.columns([1, 6], vertical_alignment="center")
         c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, t.shape[1:]))}")
-        c2.image(channel_strip(t[0], n))
+        c2.image(channel_strip(t[0], n), alt=f"the first {min(n, t.shape[1])} feature maps of layer {name}; "
+                 + describe_map(t[0, :n].amax(0), "their brightest points together"))
 
 
 def job_status(job: Any, was_busy: bool, title: str) -> bool:

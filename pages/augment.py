@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.core import Augment, augment_preview
-from explorer.plots import image_grid
+from explorer.plots import describe_images, image_grid
 from pages._state import TRAIN_CFG, current_dataset
 from pages._widgets import augment_controls
 
@@ -22,7 +22,9 @@ if st.button("Redraw", icon=":material/refresh:"):
 a = Augment(**aug)
 shown = augment_preview(ds.train_x[:n], a, ds.mean, ds.std, draws=4, seed=seed)
 grid = image_grid(shown, ncols=n, pad=2, scale=max(1, 96 // ds.input_shape[1]))
-st.image(grid, caption="top row: the originals; below: four random draws of the augmentation")
+st.image(grid, caption="top row: the originals; below: four random draws of the augmentation",
+         alt=describe_images(shown[:n], "training images") + ", then four rows of the same images "
+         + ("transformed at random by the augmentation" if a.active else "unchanged (all augmentations are off)"))
 if not a.active:
     st.info("All augmentations are off: the rows below are the originals. Move a slider.")
 elif aug["flip"] and ds.input_shape[0] == 1:

@@ -7,7 +7,7 @@ import html
 import streamlit as st
 
 from explorer import summarize
-from explorer.plots import board_figure, summary_rows, training_curves
+from explorer.plots import board_figure, describe_board, describe_curves, summary_rows, training_curves
 from pages._server import workspace_store
 from pages._state import LESSON
 from pages._widgets import BOARD_REFRESH_S, md_text
@@ -39,7 +39,8 @@ def board() -> None:
     best = max(rows, key=lambda r: r["accuracy"])
     st.markdown(f"**{len(rows)}** run(s) published · best: **{md_text(best['name'])}** with {best['accuracy']:.1%} "
                 f"({best['params']:,} parameters)")
-    picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig")
+    picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig",
+                             alt=describe_board(rows))
     table = st.dataframe(
         [{"name": r["name"], "test accuracy": round(r["accuracy"] * 100, 2),
           **({"our handwriting": None if r["handwriting"] is None else round(r["handwriting"] * 100, 1)}
@@ -73,8 +74,10 @@ def show_run(r: dict) -> None:
     r = {**r, **full}
     c1, c2 = st.columns(2)
     label = html.escape(r["name"])
-    c1.plotly_chart(training_curves([(label, r["history"])], "loss", 0.6), key="board-loss")
-    c2.plotly_chart(training_curves([(label, r["history"])], "accuracy", 0.6), key="board-acc")
+    for col, metric in ((c1, "loss"), (c2, "accuracy")):
+        col.plotly_chart(training_curves([(label, r["history"])], metric, 0.6),
+                         key="board-loss" if metric == "loss" else "board-acc",
+                         alt=describe_curves([(r["name"], r["history"])], metric))
     try:
         st.dataframe(summary_rows(summarize(r["spec"])), hide_index=True)
     except ValueError as e:  # a published spec this server no longer accepts: say so, keep the board

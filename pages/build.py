@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
 from explorer.lessons import to_python
-from explorer.plots import shape_flow, summary_rows
+from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
 from pages._widgets import spec_download
 
@@ -250,7 +250,7 @@ with right:
         m[0].metric("Parameters", f"{summary.total_params:,}")
         m[1].metric("Mult-adds", f"{summary.total_mult_adds / 1e6:.2f} M")
         m[2].metric("Output", "×".join(map(str, summary.output_shape)))
-        st.plotly_chart(shape_flow(summary), key="flow")
+        st.plotly_chart(shape_flow(summary), key="flow", alt=describe_flow(summary))
         st.dataframe(summary_rows(summary), hide_index=True, height=min(38 * (len(summary.layers) + 1), 560),
                      column_config={"params": st.column_config.NumberColumn(format="localized"),
                                     "mult-adds": st.column_config.NumberColumn(format="localized")})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.core import cell_examples, confusion_matrix
-from explorer.plots import confusion_heatmap, image_grid, upscale
+from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
 from pages._widgets import cached_predictions, inspect_context
 
 CELL = "confusion_cell"
@@ -34,7 +34,8 @@ def heatmap(cm, ds) -> None:
     labels = [ds.classes[i] for i in shown]
     fig = confusion_heatmap(cm.among(shown), labels, height=560, normalized=normalized, clickable=True,
                             titles=("predicted", "true"), row_totals=cm.matrix.sum(1)[shown])
-    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart")
+    event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart",
+                            alt=describe_confusion(cm.matrix, ds.classes))
     pts = (event or {}).get("selection", {}).get("points", []) if event else []
     if pts:
         index = {c: i for i, c in enumerate(ds.classes)}
@@ -74,6 +75,7 @@ def cell_images(ds, x, y, probs, pairs: list) -> None:
     cols = st.columns(8)
     for n_, j in enumerate(order):
         cols[n_ % 8].image(upscale(image_grid(x[j:j + 1], ncols=1, pad=0), 96),
+                           alt=describe_image(x[j], f"test image {j}, a {ds.classes[t]} the model called {ds.classes[p]}"),
                            caption=f"{ds.classes[p]} {float(probs[j, p]):.0%} · {ds.classes[t]} {float(probs[j, t]):.0%}")
     st.caption(f"{count} image(s); the {SHOWN_PER_CELL} the model was surest about. Under each: the predicted "
                "class's probability, then the true class's.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
-from explorer.plots import class_distribution, image_grid
+from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._state import DATASET, UPLOADS, dataset_names, get_dataset, person_uploads
 
 st.title("Data")
@@ -103,12 +103,14 @@ with left:
         idx = (ds.train_y == k).nonzero().flatten()[:per_class]
         a, b = st.columns([1, 9], vertical_alignment="center")
         a.markdown(f"**{ds.classes[k]}**")
-        b.image(image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale))
+        b.image(image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale),
+                alt=describe_images(ds.train_x[idx], f"training images of class {ds.classes[k]}"))
 with right:
     st.subheader("Class distribution")
     split = st.radio("Split", ["train", "val", "test"], horizontal=True)
     _, y = ds.split(split)
-    st.plotly_chart(class_distribution(y, ds.classes, f"{split}: {len(y):,} images"))
+    st.plotly_chart(class_distribution(y, ds.classes, f"{split}: {len(y):,} images"),
+                    alt=describe_class_counts(y, ds.classes))
     counts = [int((y == k).sum()) for k in range(ds.num_classes)]
     if min(counts) and max(counts) / min(counts) > 1.5:
         st.info(f"Unbalanced: the largest class has {max(counts) / min(counts):.1f}× the images of the smallest. "

@@ -22,9 +22,20 @@ from explorer.interpret import (
     predict_and_explain,
     randomization_check,
 )
-from explorer.plots import as_picture, image_grid, learned_map_figure, overlay, png_data_url, upscale
-from explorer.serve import ModelEntry
-from pages._canvas import drawing_pad
+from explorer.plots import (
+    as_picture,
+    describe_attribution,
+    describe_image,
+    describe_images,
+    describe_learned_map,
+    image_grid,
+    learned_map_figure,
+    overlay,
+    png_data_url,
+    upscale,
+)
+from explorer.serve import MAX_CLASS_NAME, ModelEntry
+from pages._canvas import MAX_DRAWING_PIXELS, drawing_pad
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, DRAWING, LESSON, TRAIN_ERROR, get_dataset, workspace
 from pages._widgets import inspect_context, layer_strip, live_run, train_default
@@ -68,30 +79,36 @@ elif (h_in, w_in) != (28, 28):
     st.caption(f"The drawing is prepared at this model's input size, {h_in}×{w_in}.")
 
 
-def pixel_img(a: Any, px: int, caption: str = "") -> str:
-    """A small image shown ``px`` wide with crisp pixels, inline (no request of its own)."""
-    cap = f'<div style="font:13px sans-serif;color:#666">{html.escape(caption)}</div>' if caption else ""
+def pixel_img(a: Any, px: int, caption: str = "", alt: str = "") -> str:
+    """A small image shown ``px`` wide with crisp pixels, inline (no request of its own); ``alt`` says what it
+    shows (the caption when not given)."""
+    cap = f'<div style="font:13px sans-serif;color:#555">{html.escape(caption)}</div>' if caption else ""
     return (f'<figure style="margin:0"><img src="{png_data_url(a)}" width="{px}" '
-            f'style="image-rendering:pixelated;display:block" alt="{html.escape(caption)}">{cap}</figure>')
+            f'style="image-rendering:pixelated;display:block" alt="{html.escape(alt or caption)}">{cap}</figure>')
 
 
 def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order: list[int],
-                h: int, w: int, timing: str, threshold: float = 0.0) -> str:
+                h: int, w: int, timing: str, threshold: float = 0.0, alts: tuple[str, str] = ("", "")) -> str:
     """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
-    model sees, and its saliency."""
+    model sees, and its saliency. The prediction is a polite live region: a screen reader says each new answer
+    ("it reads a 7, 93% sure") without moving the reader away from the pad. ``alts``: the two images' texts."""
     top = int(order[0])
+    sure = float(probs[top])
     others = " · ".join(f"{html.escape(classes[int(k)])} {float(probs[k]):.1%}" for k in order[1:3])
-    said = (f'<span style="color:#d33">{html.escape(classes[top])}</span> ' if float(probs[top]) >= threshold else
-            f'<span style="color:#888">not sure</span> <span style="font-size:1.1rem">{html.escape(classes[top])}?'
+    said = (f'<span style="color:#b3202a">{html.escape(classes[top])}</span> ' if sure >= threshold else
+            f'<span style="color:#555">not sure</span> <span style="font-size:1.1rem">{html.escape(classes[top])}?'
             '</span> ')
+    spoken = (f"it reads {html.escape(classes[top])}, {sure:.0%} sure" if sure >= threshold else
+              f"not sure; perhaps {html.escape(classes[top])}, {sure:.0%}")
     return (f'<div style="font-family:sans-serif">'
-            f'<div style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: {said}'
-            f'<span style="font-size:1.1rem">({float(probs[top]):.0%})</span></div>'
+            f'<div role="status" aria-live="polite" aria-label="{spoken}" '
+            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: {said}'
+            f'<span style="font-size:1.1rem">({sure:.0%})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
-            f'{pixel_img(img, 150, f"what the model sees ({h}×{w})")}'
-            f'{pixel_img(sal, 150, "saliency of the prediction")}</div>'
-            f'<div style="font-size:12px;color:#888;margin-top:6px">{html.escape(timing)}</div></div>')
+            f'{pixel_img(img, 150, f"what the model sees ({h}×{w})", alts[0])}'
+            f'{pixel_img(sal, 150, "saliency of the prediction", alts[1])}</div>'
+            f'<div style="font-size:12px;color:#555;margin-top:6px">{html.escape(timing)}</div></div>')
 
 
 def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
@@ -127,15 +144,17 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
     the_map = cached[1]
     feats = features_of(model, the_map, x_u8[None], ds.mean, ds.std)
     left, right = st.columns([3, 2])
-    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, the_map.place(feats)[0]),
-                      key="draw-learned-map")
+    here = the_map.place(feats)[0]
+    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, here), key="draw-learned-map",
+                      alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here))
     left.caption(f"Each dot is a test image, placed by what layer {the_map.layer} (the features the last layer "
                  f"reads) makes of it, squeezed to two directions (PCA, {the_map.explained:.0%} of the spread). "
                  "Images the model finds alike sit together; the star is your drawing.")
     near = the_map.nearest(feats[0], 8)
     right.markdown("**The training images nearest to your drawing**")
-    right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320),
-                caption=" · ".join(ds.classes[int(ds.train_y[i])] for i in near))
+    names = [ds.classes[int(ds.train_y[i])] for i in near]
+    right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320), caption=" · ".join(names),
+                alt=describe_images(ds.train_x[near], "training images nearest to your drawing", names))
 
 
 def _add_to_class(class_code: str) -> None:
@@ -176,7 +195,7 @@ def _pad_input() -> tuple[Any, bool, Any, int]:
     raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
     if png is not None:
         try:
-            raw = decode_image(png, "the drawing", 1_000_000).convert("L")
+            raw = decode_image(png, "the drawing", MAX_DRAWING_PIXELS).convert("L")
             st.session_state[DRAWING_PNG] = png
         except ValueError as err:
             st.error(f"{err}")
@@ -249,7 +268,8 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
     amap = (d.ex.saliency if same else attribute(d.model, d.x, target, method, layer)).sum(0)
     st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
-                                                      f"({float(probs[target]):.0%}): red for, blue against"))
+                                                      f"({float(probs[target]):.0%}): red for, blue against",
+                      describe_attribution(amap, f"{METHOD_NAMES[method]} for {ds.classes[target]}")))
     return method, layer
 
 
@@ -265,7 +285,8 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
     k = min(3, len(ds.classes))
     cols = st.columns(k + 1)
     for col, cls in zip(cols, d.order[:k]):
-        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {float(d.ex.probs[cls]):.0%}")
+        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {float(d.ex.probs[cls]):.0%}",
+                  alt=describe_attribution(amap(cls), f"{METHOD_NAMES[method]} for {ds.classes[cls]}"))
     with cols[k]:
         d1, d2 = st.columns(2)
         ca = d1.selectbox("Why", range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i],
@@ -273,7 +294,8 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
         cb = d2.selectbox("and not", range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
                           key="diff_b")
         st.image(overlay(d.gray, amap(ca) - amap(cb), 150),
-                 caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; blue: the other way")
+                 caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; blue: the other way",
+                 alt=describe_attribution(amap(ca) - amap(cb), f"why {ds.classes[ca]} and not {ds.classes[cb]}"))
 
 
 def _add_section(top: int) -> None:
@@ -287,7 +309,7 @@ def _add_section(top: int) -> None:
                      format_func=lambda i: NOT_A_DIGIT if i == NOT_A_DIGIT_LABEL else str(i),
                      help=f"“{NOT_A_DIGIT}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
                           "makes of those.")
-        a2.text_input("Your name", key="draw_add_name", max_chars=60)
+        a2.text_input("Your name", key="draw_add_name", max_chars=MAX_CLASS_NAME)
         a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
         if msg := st.session_state.pop(ADDED, None):
             st.caption(msg)
@@ -304,7 +326,9 @@ def _sanity_section(d: Drawn, method: str) -> None:
             cols = st.columns(len(steps))
             for col, (name, amap, corr) in zip(cols, steps):
                 col.image(overlay(d.gray, amap.sum(0), 110),
-                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}")
+                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}",
+                          alt=describe_attribution(amap.sum(0), "the map with " + (
+                              "trained" if name == "original" else "random") + " weights"))
             st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
 
 
@@ -334,7 +358,9 @@ def panel() -> None:
                             f"server: prepare {prep_ms:.1f} ms · predict {t['predict']:.1f} ms · saliency "
                             f"{t['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
                             f"drawing v{version} · answered in {(time.perf_counter() - t_start) * 1e3:.0f} ms · "
-                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms", threshold))
+                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms", threshold,
+                            (describe_image(d.x_u8, "what the model sees"),
+                             describe_attribution(d.ex.saliency.sum(0), "saliency of the prediction"))))
     with right:
         method, layer = _explain_controls(d)
     if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):

@@ -14,7 +14,7 @@ from explorer.lessons import (
     rotation_experiment,
     translation_sweep,
 )
-from explorer.plots import experiment_figure, image_grid
+from explorer.plots import describe_experiment, describe_images, experiment_figure, image_grid
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
 
@@ -92,19 +92,21 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
 
 
 def arch_render(res) -> None:
-    st.plotly_chart(experiment_figure("arch", res), key="arch-fig")
+    st.plotly_chart(experiment_figure("arch", res), key="arch-fig", alt=describe_experiment(res))
     st.dataframe([{"model": r["name"], "parameters": r["params"], "test accuracy": f"{r['test_accuracy'][-1]:.1%}",
                    "seconds": round(r["seconds"], 1)} for r in res["rows"]], hide_index=True)
 
 
 def chart(name: str, **labels: str):
     """A renderer that draws experiment ``name``'s chart of its result."""
-    return lambda res: st.plotly_chart(experiment_figure(name, res, **labels), key=f"{name}-fig")
+    return lambda res: st.plotly_chart(experiment_figure(name, res, **labels), key=f"{name}-fig",
+                                       alt=describe_experiment(res))
 
 
 def shuffle_render(res) -> None:
-    st.plotly_chart(experiment_figure("shuf", res), key="shuf-fig")
-    st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like")
+    st.plotly_chart(experiment_figure("shuf", res), key="shuf-fig", alt=describe_experiment(res))
+    st.image(image_grid(res["example"], ncols=8, scale=3), caption="what the shuffled images look like",
+             alt=describe_images(res["example"], "pixel-shuffled images: scattered dots, no strokes left"))
 
 
 tabs = st.tabs(["Architectures", "Rotation", "Pixel shuffling", "Translation", "How much data", "Imbalance"])
@@ -149,4 +151,4 @@ with tabs[5]:
           "kept), each tested on the balanced test split.",
           lambda: (imbalance_experiment, (ds, int(st.session_state.get("exp_rare", 0))), {"config": settings()}),
           lambda res: st.plotly_chart(experiment_figure("imb", res, rare_name=ds.classes[res.get("cls", rare)]),
-                                      key="imb-fig"))
+                                      key="imb-fig", alt=describe_experiment(res)))

@@ -15,7 +15,17 @@ from explorer.interpret import (
     named_layers,
     stats_images,
 )
-from explorer.plots import as_picture, feature_tile, value_histogram, vector_bar
+from explorer.plots import (
+    as_picture,
+    describe_bars,
+    describe_image,
+    describe_kernel,
+    describe_map,
+    describe_values,
+    feature_tile,
+    value_histogram,
+    vector_bar,
+)
 from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 
 MAPS_SHOWN = 64
@@ -43,7 +53,7 @@ def layer_output(model, acts, layer: str, scale: str, classes) -> None:
     """The chosen layer's output: its feature maps (beside their kernels), or its vector as bars."""
     out = acts[layer][0]
     if out.ndim != 3:
-        st.plotly_chart(vector_bar(out, list(classes)), key="fm-vec")
+        st.plotly_chart(vector_bar(out, list(classes)), key="fm-vec", alt=describe_bars(out, list(classes)))
         return
     views = feature_map_views(model, acts, layer, scale, MAPS_SHOWN)
     conv = views[0].kernel is not None if views else False
@@ -53,6 +63,9 @@ def layer_output(model, acts, layer: str, scale: str, classes) -> None:
     cols = st.columns(8)
     for v in views:
         cols[v.channel % 8].image(feature_tile(v.map, v.lo, v.hi, v.kernel), caption=f"ch {v.channel}",
+                                  alt=describe_map(v.map, f"feature map {v.channel} of layer {layer}")
+                                  + ("; beside it, " + describe_kernel(v.kernel, "its kernel") if v.kernel is not None
+                                     else ""),
                                   width="stretch")
     if out.shape[0] > len(views):
         st.caption(f"showing the first {len(views)} of {out.shape[0]} channels")
@@ -77,7 +90,8 @@ def batch_statistics(entry, ds, layer: str) -> None:
                    "never fire (dead)": f"{s.dead_fraction:.0%}" if s.type == "ReLU" else "",
                    "≤ 0": f"{s.zero_fraction:.0%}"} for s in stats], hide_index=True)
     sel = next(s for s in stats if s.layer == layer)
-    st.plotly_chart(value_histogram(sel.values, f"values of layer {layer}"), key="fm-hist")
+    st.plotly_chart(value_histogram(sel.values, f"values of layer {layer}"), key="fm-hist",
+                    alt=describe_values(sel.values, f"values of layer {layer}"))
 
 
 st.title("Feature maps")
@@ -95,7 +109,7 @@ def maps() -> None:
     probs = predict_proba(model, x_u8, ds.mean, ds.std)[0]
     a, b = st.columns([1, 4])
     with a:
-        st.image(as_picture(x_u8[0], 140), caption=caption)
+        st.image(as_picture(x_u8[0], 140), caption=caption, alt=describe_image(x_u8[0], caption))
         order = probs.argsort(descending=True)[:3]
         st.markdown("  \n".join(f"**{ds.classes[int(k)]}** {float(probs[k]):.1%}" for k in order))
     with b:

@@ -16,7 +16,7 @@ from explorer.interpret import (
     named_layers,
     to_display,
 )
-from explorer.plots import image_grid, upscale
+from explorer.plots import describe_images, describe_map, image_grid, upscale
 from pages._state import start_job
 from pages._widgets import inspect_context, job_poll, job_status
 
@@ -115,7 +115,9 @@ def results() -> None:
         for col, (r, res) in zip(cols, out["res"].items()):
             img = to_display(res.images, mean, std)[0]
             col.image(upscale(img.permute(1, 2, 0).numpy().squeeze(), 200),
-                      caption=f"{r}: activation {float(res.end[0]):.2f}")
+                      caption=f"{r}: activation {float(res.end[0]):.2f}",
+                      alt=f"the image made with {r} for channel {res.channels[0]} of layer {res.layer}: "
+                          + describe_map(img.float().mean(0), "its brightness"))
         return
     res = out["res"]
     imgs = to_display(res.images, mean, std)
@@ -129,10 +131,14 @@ def results() -> None:
             c = res.channels[i]
             slot = j * (2 if top is not None else 1)
             img = imgs[i].permute(1, 2, 0).numpy().squeeze()
-            cols[slot].image(upscale(img, 160), caption=f"ch {c} · {float(res.end[i]):.2f}")
+            cols[slot].image(upscale(img, 160), caption=f"ch {c} · {float(res.end[i]):.2f}",
+                             alt=f"the image that excites channel {c} of layer {res.layer} most (activation "
+                                 f"{float(res.end[i]):.2f}); " + describe_map(imgs[i].float().mean(0), "its brightness"))
             if top is not None:
                 grid = image_grid(ds.test_x[top[c]], ncols=3, pad=1)
-                cols[slot + 1].image(upscale(grid, 160), caption="its 9 strongest test images")
+                cols[slot + 1].image(upscale(grid, 160), caption="its 9 strongest test images",
+                                     alt=describe_images(ds.test_x[top[c]], f"test images that excite channel {c} most",
+                                                         [ds.classes[int(ds.test_y[j])] for j in top[c]]))
 
 
 results()

@@ -5,7 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.interpret import conv_layers, kernels, weight_tensors
-from explorer.plots import kernel_mosaic, training_curves, weight_histograms
+from explorer.plots import (
+    describe_curves,
+    describe_kernels,
+    describe_weights,
+    kernel_mosaic,
+    training_curves,
+    weight_histograms,
+)
 from pages._widgets import inspect_context, refresh_while_training
 
 st.title("Kernels")
@@ -34,10 +41,11 @@ def current_view() -> None:
     model = entry.inference_model()
     if layer is not None:
         w = kernels(model, layer)
-        st.image(kernel_mosaic(w, scale, cell=72),
+        st.image(kernel_mosaic(w, scale, cell=72), alt=describe_kernels(w, layer),
                  caption=f"layer {layer}: {w.shape[0]} kernels of {w.shape[1]}×{w.shape[2]}×{w.shape[3]}"
                          + (" (the first 64 output and 16 input channels)" if w.shape[0] > 64 or w.shape[1] > 16 else ""))
-    st.plotly_chart(weight_histograms(weight_tensors(model)), key="whist")
+    named = weight_tensors(model)
+    st.plotly_chart(weight_histograms(named), key="whist", alt=describe_weights(named))
     if entry.active_run is not None:
         st.caption("Training: showing the latest weights, refreshed every 2 s.")
 
@@ -58,8 +66,9 @@ else:
     left, right = st.columns([1, 1])
     w = snap["kernels"].get(layer)
     if w is not None:
-        left.image(kernel_mosaic(w, scale, cell=72),
-                   caption=f"layer {layer} at step {snap['step']}")
+        left.image(kernel_mosaic(w, scale, cell=72), caption=f"layer {layer} at step {snap['step']}",
+                   alt=f"at step {snap['step']}: " + describe_kernels(w, layer))
     fig = training_curves([(run.label, run.current())], "loss")
     fig.add_vline(x=snap["step"], line_color="red", line_width=2)
-    right.plotly_chart(fig, key="tm-loss")
+    right.plotly_chart(fig, key="tm-loss", alt=describe_curves([(run.label, run.current())], "loss")
+                       + f"; a red line marks step {snap['step']}")

@@ -18,7 +18,7 @@ from explorer.lessons import (
     pool,
     unit_gray,
 )
-from explorer.plots import cells_read, colorize, number_table, upscale
+from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
 from pages._state import DRAWING, current_dataset
 
 
@@ -73,9 +73,11 @@ def convolution(img, k) -> tuple | None:
                 f"{stride}⌋ + 1 = **{output_size(n, kk, pad, stride, dil)}**; by the real operation: "
                 f"**{out.shape[0]}×{out.shape[1]}**.")
     a, b, c = st.columns(3)
-    a.image(upscale(colorize(img, "gray", 0, 1), 200), caption="input")
-    b.image(upscale(colorize(k, "diverging"), 200), caption="kernel (blue < 0 < red)")
-    c.image(upscale(colorize(out, "diverging"), 200), caption="feature map (blue < 0 < red)")
+    a.image(upscale(colorize(img, "gray", 0, 1), 200), caption="input", alt=describe_map(img, "the input image"))
+    b.image(upscale(colorize(k, "diverging"), 200), caption="kernel (blue < 0 < red)",
+            alt=describe_kernel(k, "the kernel"))
+    c.image(upscale(colorize(out, "diverging"), 200), caption="feature map (blue < 0 < red)",
+            alt=describe_map(out, "the feature map") + f"; most negative ({float(out.min()):.2f}) in {where(-out)}")
     return out, pad, stride, dil
 
 
@@ -89,7 +91,9 @@ def one_pixel(img, k, out, pad: int, stride: int, dil: int) -> None:
     kk = k.shape[0]
     view = cells_read(img, pad, row * stride, col * stride, dil * (kk - 1) + 1, dil)
     e1, e2, e3, e4 = st.columns([1.3, 1, 1, 1])
-    e1.image(upscale(view, 220), caption=f"padded input; red: the {kk}×{kk} cells read for output ({row}, {col})")
+    e1.image(upscale(view, 220), caption=f"padded input; red: the {kk}×{kk} cells read for output ({row}, {col})",
+             alt=f"the input padded by {pad}, with the {kk}×{kk} cells the kernel reads for output ({row}, {col}) "
+                 f"tinted red, starting at row {row * stride} and column {col * stride} of the padded image")
     for column, title, values, places in ((e2, "patch", e.patch, 2), (e3, "× kernel", e.kernel, 2),
                                           (e4, "= products", e.products, 3)):
         column.markdown(f"**{title}**")
@@ -103,8 +107,10 @@ def gabor_filters(img) -> None:
     n_ang = st.slider("orientations", 2, 8, 4, key="bank_n")
     cols = st.columns(n_ang)
     for cc, (ang, kern) in zip(cols, gabor_bank(n_ang, 7, 4.0, 2.0)):
-        cc.image(upscale(colorize(kern, "diverging"), 80), caption=f"{ang:.0f}°")
-        cc.image(upscale(colorize(convolve(img, kern, 3).abs(), "gray"), 80))
+        resp = convolve(img, kern, 3).abs()
+        cc.image(upscale(colorize(kern, "diverging"), 80), caption=f"{ang:.0f}°",
+                 alt=f"Gabor kernel at {ang:.0f}°: stripes across that angle")
+        cc.image(upscale(colorize(resp, "gray"), 80), alt=describe_map(resp, f"the {ang:.0f}° filter's answer"))
     st.caption("Each orientation answers the strokes that run across its stripes: the first layer of a trained "
                "CNN often learns kernels like these.")
 
@@ -114,10 +120,13 @@ def pooling(out) -> None:
     size = st.select_slider("window", [2, 3, 4], 2, key="pool_size")
     fmap = out.clamp_min(0)  # after a ReLU
     pa, pb, pc = st.columns(3)
-    pa.image(upscale(colorize(fmap, "gray"), 150), caption=f"ReLU(map) {fmap.shape[0]}×{fmap.shape[1]}")
+    pa.image(upscale(colorize(fmap, "gray"), 150), caption=f"ReLU(map) {fmap.shape[0]}×{fmap.shape[1]}",
+             alt=describe_map(fmap, "the feature map after a ReLU"))
     mx, av = pool(fmap, "max", size), pool(fmap, "avg", size)
-    pb.image(upscale(colorize(mx, "gray"), 150), caption=f"max pool → {mx.shape[0]}×{mx.shape[1]}")
-    pc.image(upscale(colorize(av, "gray"), 150), caption=f"average pool → {av.shape[0]}×{av.shape[1]}")
+    pb.image(upscale(colorize(mx, "gray"), 150), caption=f"max pool → {mx.shape[0]}×{mx.shape[1]}",
+             alt=describe_map(mx, "after max pooling"))
+    pc.image(upscale(colorize(av, "gray"), 150), caption=f"average pool → {av.shape[0]}×{av.shape[1]}",
+             alt=describe_map(av, "after average pooling"))
     st.caption("Max keeps the strongest answer in each window (is the feature there?); average blurs it (how much "
                "of it is there?).")
 

@@ -6,7 +6,7 @@ import streamlit as st
 
 from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
-from explorer.plots import training_curves
+from explorer.plots import describe_curves, training_curves
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
 from pages._widgets import augment_controls, ensure_model, fmt_acc, live_run, publish_to_board, read_augment
 
@@ -151,8 +151,10 @@ def compare_runs(smoothing: float) -> None:
                   and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
         if picked:
             c1, c2 = st.columns(2)
-            c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss")
-            c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc")
+            c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss",
+                            alt=describe_curves(picked, "loss"))
+            c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc",
+                            alt=describe_curves(picked, "accuracy"))
             st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. A test curve that rises while "
                        "the training curve keeps falling is overfitting.")
 

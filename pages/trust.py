@@ -20,7 +20,20 @@ from explorer.interpret import (
     stump_scores,
 )
 from explorer.lessons import reveal
-from explorer.plots import colorize, confusion_heatmap, coverage_figure, framed, image_grid, upscale
+from explorer.plots import (
+    colorize,
+    confusion_heatmap,
+    coverage_figure,
+    describe_confusion,
+    describe_coverage,
+    describe_image,
+    describe_images,
+    framed,
+    image_grid,
+    upscale,
+    where,
+)
+from explorer.serve import MAX_CLASS_NAME
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
 from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
@@ -93,7 +106,7 @@ def threshold_section() -> float:
                             float(st.session_state.get(CONFIDENCE, 0.9)), 0.01, key="trust_threshold")
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
-    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage")
+    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage", alt=describe_coverage(curve, threshold))
     now = coverage_curve(probs, ds.test_y, [threshold])[0]
     right.metric("Answers (share of the test images)", f"{now.coverage:.1%}")
     right.metric("Right, among those answered", f"{now.accuracy:.2%}")
@@ -113,13 +126,15 @@ def odd_section(threshold: float, letters) -> None:
     odd = odd_answers(model, ds.test_x[0], ds.mean, ds.std)
     cols = st.columns(len(odd))
     for col, (name, img, p) in zip(cols, odd):
-        col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}")
+        col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}",
+                  alt=describe_image(img, f"{name}, not a digit"))
     if len(letters):
         st.markdown(f"**Letters and doodles the class drew** ({len(letters)}; on the Draw page: *It is a → not a digit*)")
         shown = letters[-8:]
         cols = st.columns(len(shown))
         for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
-            col.image(framed(img, 96), width=96, caption=answer(p, threshold))
+            col.image(framed(img, 96), width=96, caption=answer(p, threshold),
+                      alt=describe_image(img, "a letter or doodle the class drew"))
     reject_panel(letters)
 
 
@@ -135,10 +150,14 @@ def attack_section() -> None:
     eps = c2.slider("ε (how far each pixel may move)", 0.0, 0.3, 0.1, 0.005, key="trust_eps")
     hit = attack_outcome(model, x, ds.mean, ds.std, eps, method)
     i1, i2, i3 = st.columns(3)
-    i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(hit.before, 0)}")
+    i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(hit.before, 0)}",
+             alt=describe_image(x[0], f"the original, {label}"))
     i2.image(upscale(colorize(hit.change, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
-             caption=f"the change (blue darker, red lighter), at most ε = {eps:g}")
-    i3.image(framed(hit.adversarial[0], 168), width=168, caption=f"attacked: {answer(hit.after, 0)}")
+             caption=f"the change (blue darker, red lighter), at most ε = {eps:g}",
+             alt=f"the attack's change, at most ε = {eps:g} per pixel: lighter most in {where(hit.change)}, "
+                 f"darker most in {where(-hit.change)}")
+    i3.image(framed(hit.adversarial[0], 168), width=168, caption=f"attacked: {answer(hit.after, 0)}",
+             alt=describe_image(hit.adversarial[0], "the attacked image"))
     if hit.fooled:
         st.error(f"Fooled: it now says **{ds.classes[hit.answer]}** ({float(hit.after.max()):.0%}).")
     else:
@@ -209,6 +228,7 @@ def shortcut_section() -> None:
     r[2].metric(f"{clean.classes[k]}s with the {cue}", f"{found['recall_cued']:.0%}")
     r[3].metric(f"Other digits called {clean.classes[k]} once they carry it", f"{found['others_pulled']:.0%}")
     st.image(image_grid(found["example"], ncols=8, scale=3),
+             alt=describe_images(found["example"], f"test images of other classes carrying the {cue}"),
              caption=f"other classes' test images with the {cue}: the model calls "
                      f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
     st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
@@ -221,14 +241,15 @@ def stump_panel(store: object, code: str, ours: dict, answers) -> None:
                 "the model still gets wrong.")
     left, right = st.columns([2, 3])
     with left:
-        who = st.text_input("Your name", key="stump_name", max_chars=60)
+        who = st.text_input("Your name", key="stump_name", max_chars=MAX_CLASS_NAME)
         others = [i for i, (a, ok) in enumerate(zip(ours["authors"], ours["confirmed_by"]))
                   if ok is None and a.casefold() != who.strip().casefold()]
         if who.strip() and others:
             pick = st.selectbox("A classmate's digit", others, key="stump_pick",
                                 format_func=lambda i: f"#{ours['ids'][i]}: drawn as a {int(ours['y'][i])} by "
                                                       f"{ours['authors'][i]}")
-            st.image(framed(ours["x"][pick], 84))
+            st.image(framed(ours["x"][pick], 84), alt=describe_image(ours["x"][pick], f"a classmate's "
+                                                                                     f"{int(ours['y'][pick])}"))
             if st.button(f"I can read it as a {int(ours['y'][pick])}", key="stump_confirm"):
                 try:
                     store.confirm_digit(code, ours["ids"][pick], who)
@@ -250,11 +271,15 @@ def handwriting_shift(ours: dict) -> dict:
                 delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
     wrong = rep["wrong"][:24]
     left, right = st.columns([2, 3])
-    left.plotly_chart(confusion_heatmap(confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix,
-                                        ds.classes), key="trust-ours-cm")
+    shift = confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix
+    left.plotly_chart(confusion_heatmap(shift, ds.classes), key="trust-ours-cm",
+                      alt=describe_confusion(shift, ds.classes))
     left.caption("The shift, class by class: rows are what the class drew, columns what the model said.")
     if wrong:
         right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
+                    alt=describe_images(ours["x"][wrong], "digits of the class it gets wrong",
+                                        [f"{int(ours['y'][i])} read as {ds.classes[int(rep['answers'][i])]}"
+                                         for i in wrong]),
                     caption="The class's digits it gets wrong, and what it said: " + " · ".join(
                         f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
     return rep
@@ -295,7 +320,7 @@ def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
             pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
                                 format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
                                                       f"{ours['authors'][i]}")
-            st.image(framed(ours["x"][pick], 84))
+            st.image(framed(ours["x"][pick], 84), alt=describe_image(ours["x"][pick], f"digit #{ours['ids'][pick]}"))
             if st.button("Remove it", key="digits_remove"):
                 store.remove_digit(class_code, key, ours["ids"][pick])
                 st.rerun()

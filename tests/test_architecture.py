@@ -237,6 +237,21 @@ def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_c
     assert SERVER_FLAGS[SERVER_FLAGS.index("--server.maxUploadSize") + 1] == str(MAX_UPLOAD_MB)
 
 
+def test_the_launchers_flags_are_the_settings_of_the_apps_config_file():
+    """``cnn-explorer`` passes the settings as flags too (an installed app may be started from anywhere): the
+    same values, the theme's contrast included."""
+    import tomllib
+
+    from explorer.tools.launch import SERVER_FLAGS
+
+    settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    flags = dict(zip(SERVER_FLAGS[::2], SERVER_FLAGS[1::2]))
+    for section, values in settings.items():
+        for name, value in values.items():
+            flag = flags.get(f"--{section}.{name}")
+            assert flag == (str(value).lower() if isinstance(value, bool) else str(value)), (section, name, flag)
+
+
 def test_students_read_the_lectures_notebooks_not_their_file_names():
     import re
 
@@ -332,3 +347,25 @@ def test_no_page_script_runs_more_than_100_lines_at_its_top_level():
     """A page's sections are named functions (the 60-line rule reaches them); the script wires them in order."""
     long = [f"{p.name} ({n})" for p in [*PAGE_FILES, ROOT / "app.py"] if (n := _top_level_lines(p)) >= 100]
     assert not long, "make named sections of: " + ", ".join(long)
+
+
+def test_the_pages_limits_are_the_librarys_named_ones_not_numbers():
+    """A name field holds what the class's records keep (``MAX_CLASS_NAME``), a model's name what the library
+    bounds names to (``MAX_NAME_CHARS``): a page never writes the number again."""
+    import re
+
+    literal = re.compile(r"max_chars\s*=\s*\d")
+    found = [f"{p.name}: {m.group(0)}" for p in PAGE_FILES for m in literal.finditer(p.read_text())]
+    assert not found, "use the library's constant: " + ", ".join(found)
+
+
+def test_every_image_and_chart_a_page_draws_says_what_it_shows():
+    """``st.image`` and ``st.plotly_chart`` always get ``alt``: a sentence from ``explorer.plots.describe`` (or
+    from the data at hand), never nothing (WCAG 1.1.1; axe-core's image-alt rule checks the rendered page)."""
+    bare = []
+    for path in PAGE_FILES:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr in ("image", "plotly_chart") and not any(k.arg == "alt" for k in node.keywords):
+                bare.append(f"{path.name}:{node.lineno} {node.func.attr}")
+    assert not bare, "give these an alt text: " + ", ".join(bare)

@@ -22,7 +22,7 @@ from .evaluate import (
 from .jobs import Job, JobCancelled, JobGroup, JobState, time_limit_sentence
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
-from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
+from .preprocess import MAX_IMAGE_PIXELS, EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
 from .safejson import MAX_DEPTH, MAX_NAME_CHARS, bounded_name, brief, parse_json
 from .spec import (
@@ -74,6 +74,7 @@ __all__ = [
     "LayerType",
     "MAX_CHECKPOINT_BYTES",
     "MAX_DEPTH",
+    "MAX_IMAGE_PIXELS",
     "MAX_NAME_CHARS",
     "MAX_SPEC_BYTES",
     "MAX_UPLOAD_BYTES",

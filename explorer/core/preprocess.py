@@ -13,11 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude"]
+__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude",
+           "MAX_IMAGE_PIXELS"]
 
 
 class EmptyImageError(ValueError):
     """The image has no ink: nothing to classify."""
+
+MAX_IMAGE_PIXELS = 40_000_000  # one image's decoded pixels: a 40 M-pixel photo, and no decompression bomb
 
 
 def _to_gray(img: np.ndarray) -> np.ndarray:
@@ -102,7 +105,7 @@ def _read_regular_file(p: Path, what: str) -> bytes:
         return f.read(MAX_IMAGE_FILE_BYTES + 1)  # never more, even if the file grew since stat
 
 
-def decode_image(data: bytes, what: str = "image", max_pixels: int = 40_000_000, budget: list[int] | None = None):
+def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_IMAGE_PIXELS, budget: list[int] | None = None):
     """Decode image bytes into a PIL image in mode L, RGB or RGBA, upright and 8-bit; ValueError if not.
 
     The size is checked from the header before any pixel is decoded (``max_pixels``; ``budget`` is a one-item
@@ -162,7 +165,7 @@ def _eight_bit(im: Any) -> Any:
 MAX_IMAGE_FILE_BYTES = 64 * 2**20  # a 40 M-pixel image compresses far below this
 
 
-def load_image_file(src: str | Path | bytes, max_pixels: int = 40_000_000) -> np.ndarray:
+def load_image_file(src: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """Read an image file (or bytes) into a uint8 array ``(H, W[, 3|4])``, upright; ValueError if unreadable.
 
     A path must name a regular file of at most :data:`MAX_IMAGE_FILE_BYTES`: a device (``/dev/zero``), a pipe

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from .budget import budget
 from .data import DataError, Dataset, _assemble, _stratified_split
-from .preprocess import decode_image
+from .preprocess import MAX_IMAGE_PIXELS, decode_image
 
 __all__ = ["check_uploads_room", "load_csv", "load_image_zip", "MAX_UPLOAD_BYTES"]
 
@@ -27,7 +27,6 @@ MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
 MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
 MAX_ZIP_RATIO = 200  # a member that expands more than this is a zip bomb
 MAX_IMAGES = 100_000
-MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 

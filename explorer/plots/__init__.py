@@ -4,7 +4,8 @@ figure is testable without a browser.
 - :mod:`.images`: grids of samples, colour maps, kernel mosaics, feature tiles, attribution overlays;
 - :mod:`.charts`: training curves, the shape flow, class counts, weight and activation histograms;
 - :mod:`.results`: confusion matrices, the trust curve, the learned map, the class board;
-- :mod:`.experiments`: one chart per lecture experiment.
+- :mod:`.experiments`: one chart per lecture experiment;
+- :mod:`.describe`: each figure's text alternative, a sentence written from the same data.
 """
 
 from __future__ import annotations
@@ -19,6 +20,26 @@ from .charts import (
     value_histogram,
     vector_bar,
     weight_histograms,
+)
+from .describe import (
+    describe_attribution,
+    describe_bars,
+    describe_board,
+    describe_class_counts,
+    describe_confusion,
+    describe_coverage,
+    describe_curves,
+    describe_experiment,
+    describe_flow,
+    describe_image,
+    describe_images,
+    describe_kernel,
+    describe_kernels,
+    describe_learned_map,
+    describe_map,
+    describe_values,
+    describe_weights,
+    where,
 )
 from .experiments import EXPERIMENT_CHARTS, experiment_figure
 from .images import (
@@ -38,8 +59,51 @@ from .images import (
 )
 from .results import board_figure, confusion_heatmap, coverage_figure, learned_map_figure
 
-__all__ = ["PALETTE", "class_distribution", "ema", "shape_flow", "summary_rows", "training_curves", "value_histogram",
-           "vector_bar", "weight_histograms", "EXPERIMENT_CHARTS", "experiment_figure", "MAX_MOSAIC_PIXELS",
-           "as_picture", "cells_read", "channel_strip", "colorize", "feature_tile", "framed", "image_grid", "kernel_mosaic",
-           "number_table", "overlay", "png_data_url", "upscale", "board_figure", "confusion_heatmap",
-           "coverage_figure", "learned_map_figure"]
+__all__ = [
+    "where",
+    "describe_image",
+    "describe_images",
+    "describe_kernel",
+    "describe_kernels",
+    "describe_map",
+    "describe_attribution",
+    "describe_curves",
+    "describe_confusion",
+    "describe_coverage",
+    "describe_bars",
+    "describe_values",
+    "describe_weights",
+    "describe_flow",
+    "describe_class_counts",
+    "describe_board",
+    "describe_learned_map",
+    "describe_experiment",
+    "PALETTE",
+    "class_distribution",
+    "ema",
+    "shape_flow",
+    "summary_rows",
+    "training_curves",
+    "value_histogram",
+    "vector_bar",
+    "weight_histograms",
+    "EXPERIMENT_CHARTS",
+    "experiment_figure",
+    "MAX_MOSAIC_PIXELS",
+    "as_picture",
+    "cells_read",
+    "channel_strip",
+    "colorize",
+    "feature_tile",
+    "framed",
+    "image_grid",
+    "kernel_mosaic",
+    "number_table",
+    "overlay",
+    "png_data_url",
+    "upscale",
+    "board_figure",
+    "confusion_heatmap",
+    "coverage_figure",
+    "learned_map_figure",
+]

@@ -22,6 +22,7 @@ _HOME = {
     "SavePayload": "store",
     "db_reason": "store",
     "StoreError": "classroom",
+    "MAX_CLASS_NAME": "classroom",
     "ClassRecords": "classroom",
     "published_history": "classroom",
     "StaleWorkspaceError": "store",

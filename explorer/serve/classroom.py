@@ -23,7 +23,7 @@ from ..interpret.trust import NOT_A_DIGIT_LABEL
 if TYPE_CHECKING:
     from .workspace import Run
 
-__all__ = ["ClassRecords", "StoreError", "published_history"]
+__all__ = ["ClassRecords", "StoreError", "published_history", "MAX_CLASS_NAME"]
 
 MAX_BOARD_ENTRIES = 200  # runs on one class's board
 MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set

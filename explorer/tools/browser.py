@@ -258,3 +258,20 @@ def draw_strokes(page: Any, canvas: Any, strokes: list[tuple[tuple[float, float]
         latencies.append(page.evaluate(f"() => window.__seen['drawing v{seq}'] - window.__up[window.__up.length - 1]"))
         time.sleep(pause_s)
     return PenTimes(latencies, page.evaluate("() => Object.keys(window.__seen).length"))
+
+
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]  # axe-core's rules for WCAG 2.2 A and AA
+BLOCKING = ("critical", "serious")
+
+
+def axe_violations(page: Any, impacts: tuple[str, ...] = BLOCKING) -> list[dict[str, Any]]:
+    """axe-core's WCAG 2.2 A/AA violations of the page as it is now, of the given impacts:
+    ``[{"id", "impact", "help", "nodes": [the first elements' html]}]``. axe-core comes inside the
+    ``axe-playwright-python`` package (nothing is downloaded)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
+                                       "resultTypes": ["violations"]})
+    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
+             "nodes": [n["html"][:160] for n in v["nodes"][:6]], "count": len(v["nodes"])}
+            for v in results.response["violations"] if v["impact"] in impacts]

@@ -23,7 +23,8 @@ __all__ = ["main", "app_path", "streamlit_command"]
 SERVER_FLAGS = ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
                 "--client.showSidebarNavigation", "false",
                 "--client.showErrorDetails", "none", "--server.maxUploadSize", "200",
-                "--runner.postScriptGC", "false", "--server.fileWatcherType", "none"]
+                "--runner.postScriptGC", "false", "--server.fileWatcherType", "none",
+                "--theme.base", "light", "--theme.textColor", "#111111"]  # .streamlit/config.toml's, a test pins them
 
 
 def app_path() -> Path:

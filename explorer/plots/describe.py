@@ -1,0 +1,215 @@
+"""Text alternatives: what each image and chart shows, in a sentence written from the data (WCAG 1.1.1).
+
+A screen reader reads these instead of the picture, and a student on a projector far away can read them too.
+Each function takes what the figure was drawn from, never the picture itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+__all__ = ["where", "describe_image", "describe_images", "describe_kernel", "describe_kernels", "describe_map",
+           "describe_attribution", "describe_curves", "describe_confusion", "describe_coverage", "describe_bars",
+           "describe_values", "describe_weights", "describe_flow", "describe_class_counts", "describe_board",
+           "describe_learned_map", "describe_experiment"]
+
+_ROWS, _COLS = ("upper", "middle", "lower"), ("left", "centre", "right")
+
+
+def where(a: Tensor) -> str:
+    """Where in a 2-D map its largest value lies, in words ("the upper left", "the centre")."""
+    h, w = a.shape[-2:]
+    i = int(a.reshape(-1).argmax())
+    r, c = min(2, 3 * (i // w) // max(h, 1)), min(2, 3 * (i % w) // max(w, 1))
+    return "the centre" if (r, c) == (1, 1) else f"the {_ROWS[r]} {_COLS[c]}" if r != 1 else f"the {_COLS[c]}"
+
+
+def describe_image(x_u8: Tensor, what: str = "image") -> str:
+    """One uint8 image ``(C, H, W)``: its size, colours and where its bright parts are."""
+    c, h, w = x_u8.shape
+    g = x_u8.float().mean(0) / 255.0
+    bright = float((g > 0.5).float().mean())
+    kind = "colour" if c == 3 else "grey"
+    if bright == 0:
+        return f"{what}: {h}×{w} {kind}, all dark"
+    return f"{what}: {h}×{w} {kind}, light on {bright:.0%} of it, brightest in {where(g)}"
+
+
+def describe_images(x_u8: Tensor, what: str = "images", labels: list[str] | None = None) -> str:
+    """A grid of images: how many, of which classes."""
+    n = len(x_u8)
+    text = f"{n} {what}" if n != 1 else f"one of the {what}"
+    if labels:
+        counts: dict[str, int] = {}
+        for lab in labels:
+            counts[lab] = counts.get(lab, 0) + 1
+        text += " (" + ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in list(counts.items())[:12]) + \
+            (", …" if len(counts) > 12 else "") + ")"
+    return f"{text}, {x_u8.shape[-2]}×{x_u8.shape[-1]} each"
+
+
+def _orientation(k: Tensor) -> str:
+    """What a 2-D kernel looks for, from where its weights change most."""
+    if k.shape[0] < 2 or k.shape[1] < 2:
+        return "a single weight"
+    across = float((k[:, 1:] - k[:, :-1]).abs().sum())  # changes from column to column: vertical edges
+    down = float((k[1:, :] - k[:-1, :]).abs().sum())
+    if across > 1.5 * down:
+        return "vertical edges"
+    if down > 1.5 * across:
+        return "horizontal edges"
+    return "spots, corners or diagonals"
+
+
+def describe_kernel(k: Tensor, name: str = "kernel") -> str:
+    """One kernel ``(kh, kw)``: its signs by side and what it looks for."""
+    kh, kw = k.shape
+    m = float(k.abs().max()) or 1.0
+    left, right = float(k[:, : kw // 2].sum()), float(k[:, (kw + 1) // 2:].sum())
+    top, bottom = float(k[: kh // 2].sum()), float(k[(kh + 1) // 2:].sum())
+    side, sign = "", ("negative", "positive")
+    if abs(left - right) >= abs(top - bottom) and abs(left - right) > 0.1 * m:
+        side = f"; {sign[left > right]} on the left, {sign[left < right]} on the right"
+    elif abs(top - bottom) > 0.1 * m:
+        side = f"; {sign[top > bottom]} above, {sign[top < bottom]} below"
+    return f"{name}: {kh}×{kw} weights from {float(k.min()):.2f} to {float(k.max()):.2f}, looks for {_orientation(k)}{side}"
+
+
+def describe_kernels(w: Tensor, layer: str) -> str:
+    """A conv layer's kernels ``(O, I, kh, kw)``: how many, their size, what most of them look for."""
+    o, i, kh, kw = w.shape
+    kinds: dict[str, int] = {}
+    for k in w.float().mean(1):
+        kinds[_orientation(k)] = kinds.get(_orientation(k), 0) + 1
+    top = sorted(kinds.items(), key=lambda kv: -kv[1])
+    strongest = int(w.flatten(1).abs().amax(1).argmax())
+    return (f"{o} kernels of layer {layer}, each {kh}×{kw} over {i} input channel{'s' if i > 1 else ''}: "
+            + ", ".join(f"{n} look for {kind}" for kind, n in top[:3])
+            + f"; kernel {strongest} has the largest weights (±{float(w[strongest].abs().max()):.2f})")
+
+
+def describe_map(a: Tensor, name: str = "feature map") -> str:
+    """One feature map ``(H, W)``: where it answers most, and how much of it answers."""
+    peak = float(a.max())
+    if peak <= 0:
+        return f"{name}: {a.shape[0]}×{a.shape[1]}, silent (nothing above zero)"
+    share = float((a > 0.5 * peak).float().mean())
+    return f"{name}: {a.shape[0]}×{a.shape[1]}, strongest ({peak:.2f}) in {where(a)}, {share:.0%} of it above half that"
+
+
+def describe_attribution(attr: Tensor, what: str = "attribution") -> str:
+    """A signed map of what pushes an answer ``(H, W)``: where it is for the answer, and where against."""
+    pos, neg = attr.clamp(min=0), (-attr).clamp(min=0)
+    parts = [f"{what}: most for it in {where(pos)}" if float(pos.max()) > 0 else f"{what}: nothing for it"]
+    if float(neg.max()) > 0.05 * float(attr.abs().max() or 1):
+        parts.append(f"most against it in {where(neg)}")
+    return ", ".join(parts)
+
+
+def describe_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss") -> str:
+    """Training curves: for each run, where its training curve went and its last test figure."""
+    out = []
+    for label, hist in runs:
+        steps = [s[metric] for s in hist.get("steps") or [] if isinstance(s, dict) and metric in s]
+        epochs = hist.get("epochs") or []
+        fmt = "{:.1%}" if metric == "accuracy" else "{:.3g}"
+        text = f"{label}: training {metric}"
+        text += f" from {fmt.format(steps[0])} to {fmt.format(steps[-1])} over {len(steps)} logged steps" if steps \
+            else " not logged yet"
+        last = epochs[-1] if epochs and isinstance(epochs[-1], dict) else {}
+        if isinstance(last.get(f"test_{metric}"), (int, float)):
+            text += f", test {fmt.format(last[f'test_{metric}'])} after {len(epochs)} epoch(s)"
+        out.append(text)
+    return f"{metric} curves. " + "; ".join(out) if out else f"{metric} curves: no run yet"
+
+
+def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: int = 3) -> str:
+    """A confusion matrix: the share on the diagonal and its largest mistakes."""
+    m = matrix.long()
+    total = int(m.sum())
+    right = int(m.diag().sum())
+    off = m.clone()
+    off.fill_diagonal_(0)
+    vals, idx = off.flatten().topk(min(k, off.numel()))
+    n = len(classes)
+    worst = [f"{classes[int(i) // n]} taken for {classes[int(i) % n]} {int(v)} time(s)" for v, i in zip(vals, idx) if v > 0]
+    return (f"confusion matrix of {n} classes, {right:,} of {total:,} ({right / max(total, 1):.1%}) on the diagonal"
+            + ("; largest mistakes: " + ", ".join(worst) if worst else "; no mistakes"))
+
+
+def describe_coverage(curve: list[Any], threshold: float) -> str:
+    """The trust curve at the chosen threshold."""
+    at = min(curve, key=lambda c: abs(c.threshold - threshold))
+    return (f"as the threshold rises from 0 to 1 the share answered falls from {curve[0].coverage:.0%} to "
+            f"{curve[-1].coverage:.0%} while accuracy on the answered goes from {curve[0].accuracy:.1%} to "
+            f"{curve[-1].accuracy:.1%}; at {threshold:.2f}: {at.coverage:.0%} answered, {at.accuracy:.1%} right")
+
+
+def describe_bars(values: Tensor, labels: list[str] | tuple[str, ...], k: int = 3) -> str:
+    """Bars, one per unit: the largest ones by name."""
+    v = values.flatten().float()
+    names = list(labels) if len(labels) == v.numel() else [str(i) for i in range(v.numel())]
+    order = v.argsort(descending=True)[:k].tolist()
+    return f"{v.numel()} values, largest: " + ", ".join(f"{names[i]} ({float(v[i]):.2f})" for i in order)
+
+
+def describe_values(values: Tensor, what: str = "activations") -> str:
+    """A histogram of values: their range, middle and the share at or below zero."""
+    v = values.detach().float().flatten()
+    v = v[torch.isfinite(v)]
+    if not v.numel():
+        return f"no {what} to show"
+    return (f"{v.numel():,} {what} from {float(v.min()):.2f} to {float(v.max()):.2f}, median "
+            f"{float(v.median()):.2f}, {float((v <= 0).float().mean()):.0%} at or below zero")
+
+
+def describe_weights(named: list[tuple[str, Tensor]]) -> str:
+    """Weight histograms: each layer's spread."""
+    return "weights: " + "; ".join(f"layer {n}: {w.numel():,} from {float(w.min()):.2f} to {float(w.max()):.2f}, "
+                                   f"spread {float(w.float().std()):.3f}" for n, w in named) if named else "no weights"
+
+
+def describe_flow(summary: Any) -> str:
+    """The shape flow: the tensor's shape from the input to the output."""
+    shapes = ["×".join(map(str, summary.input_shape))] + ["×".join(map(str, r.output_shape))
+                                                          for r in summary.layers if r.depth == 0]
+    return f"the tensor's shape through {len(shapes) - 1} layers: " + " → ".join(shapes)
+
+
+def describe_class_counts(labels: Tensor, classes: list[str] | tuple[str, ...]) -> str:
+    """A class distribution: how many images, the smallest and largest class."""
+    counts = torch.bincount(labels, minlength=len(classes))
+    lo, hi = int(counts.argmin()), int(counts.argmax())
+    return (f"{int(counts.sum()):,} images in {len(classes)} classes, from {int(counts[lo]):,} ({classes[lo]}) to "
+            f"{int(counts[hi]):,} ({classes[hi]})")
+
+
+def describe_board(rows: list[dict[str, Any]]) -> str:
+    """The class board: how many runs, the best, the smallest."""
+    if not rows:
+        return "no runs published yet"
+    best = max(rows, key=lambda r: r["accuracy"])
+    small = min(rows, key=lambda r: r["params"])
+    return (f"{len(rows)} published run(s), test accuracy against parameters; best: {best['name']} with "
+            f"{best['accuracy']:.1%} ({best['params']:,} parameters); smallest: {small['name']} with "
+            f"{small['params']:,} parameters ({small['accuracy']:.1%})")
+
+
+def describe_learned_map(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],
+                         here: Tensor | None = None, near: int = 15) -> str:
+    """The learned map: how many images, and which classes sit nearest the drawing."""
+    text = f"{len(points):,} test images placed by what the model makes of them, one colour per class"
+    if here is not None and len(points):
+        d = (points - here[None]).norm(dim=1)
+        nearest = labels[d.argsort()[:near]]
+        top = int(torch.bincount(nearest, minlength=len(classes)).argmax())
+        text += f"; your drawing sits among the {classes[top]}s ({int((nearest == top).sum())} of its {near} nearest)"
+    return text
+
+
+def describe_experiment(res: dict[str, Any]) -> str:
+    """An experiment's chart: its conclusion, which the experiment states from its own numbers."""
+    return str(res.get("conclusion") or "the experiment's chart")

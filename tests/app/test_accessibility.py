@@ -1,0 +1,98 @@
+"""Every student can use it: axe-core's WCAG 2.2 A/AA rules on every page after one-click training, and the
+way from Start to an answer on Draw by keyboard alone (Chromium, a live server)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from explorer.tools.browser import axe_violations
+from pages._nav import PAGES
+from tests.browser import nav, shot, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+TITLES = [t for items in PAGES.values() for _, t, _ in items]
+AUDIT_VIEWPORT = {"width": 1280, "height": 720}  # a classroom laptop
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+def _report(found: dict[str, list[dict]]) -> str:
+    return "; ".join(f"{page}: {v['id']} ({v['impact']}, {v['count']}×: {v['help']}) e.g. {v['nodes'][0]}"
+                     for page, vs in found.items() for v in vs)
+
+
+FOCUSED = ("() => { let el = document.activeElement;"  # the focused element, inside a component's shadow root too
+           " while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement; return el; }")
+
+
+def _tab_to(page, condition_js: str, max_tabs: int = 120) -> None:
+    """Press Tab until the focused element meets ``condition_js`` (a function of ``el``), as a keyboard user would."""
+    for _ in range(max_tabs):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"() => {{ const el = ({FOCUSED})(); return !!el && ({condition_js}); }}"):
+            return
+    raise AssertionError(f"{max_tabs} presses of Tab never reached an element where {condition_js}")
+
+
+def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, browser):
+    page = browser.new_page(viewport=AUDIT_VIEWPORT)
+    page.goto(server)
+    page.get_by_role("button", name=re.compile("^Train the default CNN")).click()
+    page.wait_for_selector("text=Done: test accuracy", timeout=180_000)
+    wait_idle(page)
+    found = {}
+    for title in TITLES:
+        if title != "Start":
+            nav(page, title)
+        wait_idle(page)
+        if violations := axe_violations(page):
+            found[title] = violations
+            shot(page, f"axe-{title.split()[0].lower()}")
+    assert not found, _report(found)
+
+
+def test_from_start_to_an_answer_by_keyboard_alone(server, browser):
+    """Tab to the one-click button, Enter; Tab through the menu to Draw, Enter; Tab to the pad, ink a 1 with
+    Shift+arrows; the live region then says what the model reads, and axe-core finds nothing on the answer."""
+    page = browser.new_page(viewport=AUDIT_VIEWPORT)
+    page.goto(server)
+    page.get_by_role("button", name=re.compile("^Train the default CNN")).wait_for(timeout=60_000)
+    wait_idle(page)
+    _tab_to(page, "el.tagName === 'BUTTON' && el.innerText.includes('Train the default CNN')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Done: test accuracy", timeout=180_000)
+    wait_idle(page)
+    _tab_to(page, "el.tagName === 'A' && el.innerText.trim().endsWith('Draw a digit')")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Draw a digit')", timeout=60_000)
+    page.wait_for_selector("text=Draw a digit on the black square", timeout=60_000)
+    wait_idle(page)
+    frame_pad = "el.tagName === 'CANVAS'"
+    _tab_to(page, frame_pad)
+    focus_ring = page.evaluate(f"() => getComputedStyle(({FOCUSED})()).outlineStyle")
+    assert focus_ring != "none"  # the focus is visible
+    for key in ["ArrowUp"] * 8:
+        page.keyboard.press(key)
+    page.keyboard.press("Space")
+    for _ in range(16):  # a vertical stroke: a 1
+        page.keyboard.press("Shift+ArrowDown")
+    status = page.locator("[role=status][aria-live=polite]")
+    status.wait_for(timeout=60_000)
+    deadline = time.time() + 60
+    while "it reads" not in (status.get_attribute("aria-label") or "") and time.time() < deadline:
+        time.sleep(0.2)
+    said = status.get_attribute("aria-label") or ""
+    assert re.match(r"(it reads \S+, \d+% sure|not sure; perhaps \S+, \d+%)$", said), said
+    assert "row" in page.locator(".where").first.inner_text()  # the pad says where its cursor is
+    wait_idle(page)
+    shot(page, "keyboard-draw-answer")
+    violations = axe_violations(page)
+    assert not violations, _report({"Draw a digit, answered": violations})
