@@ -179,9 +179,10 @@ export default function (component) {
     img.src = data.restore;
   }
 }
-""".replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS))
+"""
 
-_pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS, js=JS)
+_pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS,
+                                  js=JS.replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS)))
 
 
 def drawing_pad(key: str, restore_png: bytes | None = None) -> tuple[bytes | None, int]:

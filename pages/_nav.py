@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE"]
+__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE", "REDUCED_MOTION"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
@@ -26,6 +26,12 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
                 ("pages/board.py", "Class board", ":material/leaderboard:")],
 }
 
+
+# WCAG 2.3.3: whoever asks their system for less motion gets no animations or transitions (spinners, expanding
+# panels, the skeletons' shimmer); what updates live (a run's charts) has its Pause button
+REDUCED_MOTION = ("<style>@media (prefers-reduced-motion: reduce) { *, *::before, *::after { "
+                  "animation-duration: 0.01ms !important; animation-iteration-count: 1 !important; "
+                  "transition-duration: 0.01ms !important; scroll-behavior: auto !important; } }</style>")
 
 START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
 

@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
-from explorer.plots import describe_curves, training_curves
+from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace
 from pages._server import DEFAULT_DATASET, server, set_torch_threads, workspace_store
 from pages._state import (
@@ -263,6 +263,8 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
                              key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric))
+        if hist.get("epochs") and st.toggle("Show as table", key=f"{key}-table"):
+            st.dataframe(epoch_table(hist), hide_index=True)
         if _run_signature(run) != drawn:
             st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
             # sidebar (and a page that waits for the run, such as Draw) are drawn again

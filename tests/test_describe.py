@@ -65,7 +65,26 @@ def test_a_maps_and_an_attributions_text_say_where_they_are_strongest():
     assert "silent" in describe_map(-torch.ones(3, 3))
     attr = torch.zeros(6, 6)
     attr[5, 0], attr[0, 0] = 1.0, -1.0
-    assert describe_attribution(attr, "saliency") == "saliency: most for it in the lower left, most against it in the upper left"
+    assert describe_attribution(attr, "saliency") == ("saliency: most for it in the lower left, "
+                                                      "most against it in the upper left")
+
+
+def test_a_runs_table_holds_the_numbers_its_curves_show():
+    from explorer.plots import epoch_table
+
+    hist = {"epochs": [{"epoch": 1, "step": 10, "train_loss": 0.51234, "test_accuracy": 0.9},
+                       {"epoch": 2, "step": 20, "train_loss": 0.2, "test_accuracy": 0.955}, {"broken": True}]}
+    assert epoch_table(hist) == [{"epoch": 1, "step": 10, "train loss": 0.5123, "test accuracy": "90.00%"},
+                                 {"epoch": 2, "step": 20, "train loss": 0.2, "test accuracy": "95.50%"}]
+
+
+def test_the_learned_map_names_each_class_where_its_images_are():
+    from explorer.plots import learned_map_figure
+
+    points = torch.tensor([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0]])
+    fig = learned_map_figure(points, torch.tensor([0, 0, 1]), ["zero", "one"])
+    names = {a.text: (a.x, a.y) for a in fig.layout.annotations}
+    assert names == {"<b>zero</b>": (1.0, 0.0), "<b>one</b>": (10.0, 10.0)}
 
 
 def test_the_charts_texts_carry_their_numbers():

@@ -14,6 +14,7 @@ from .charts import (
     PALETTE,
     class_distribution,
     ema,
+    epoch_table,
     shape_flow,
     summary_rows,
     training_curves,
@@ -60,6 +61,7 @@ from .images import (
 from .results import board_figure, confusion_heatmap, coverage_figure, learned_map_figure
 
 __all__ = [
+    "epoch_table",
     "where",
     "describe_image",
     "describe_images",

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ..core.spec import Summary
 
-__all__ = ["ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
+__all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
            "vector_bar", "value_histogram", "PALETTE"]
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -149,6 +149,18 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Fig
                       title="Weight distribution (each layer normalised)", xaxis_title="weight",
                       yaxis_title="share of the layer")
     return fig
+
+
+def epoch_table(hist: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's curves as a table, one row per epoch (the numbers a chart shows, for whoever cannot see it)."""
+    rows = []
+    for e in _complete(hist.get("epochs"), ("epoch",)):
+        row: dict[str, Any] = {"epoch": e["epoch"], "step": e.get("step")}
+        for k in ("train_loss", "val_loss", "test_loss", "train_accuracy", "val_accuracy", "test_accuracy"):
+            if _is_num(e.get(k)):
+                row[k.replace("_", " ")] = round(e[k], 4) if "loss" in k else f"{e[k]:.2%}"
+        rows.append(row)
+    return rows
 
 
 def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...]) -> go.Figure:

@@ -41,6 +41,10 @@ def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tupl
             fig.add_scattergl(x=points[sel, 0].tolist(), y=points[sel, 1].tolist(), mode="markers", name=str(name),
                               marker={"size": 5, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)]},
                               hovertemplate=f"{name}<extra></extra>")
+            # the class's name at its centre: colour is never the only way to tell the classes apart
+            centre = points[sel].mean(0)
+            fig.add_annotation(x=float(centre[0]), y=float(centre[1]), text=f"<b>{html.escape(str(name))}</b>",
+                               showarrow=False, font={"size": 14, "color": "#111"}, bgcolor="rgba(255,255,255,0.7)")
     rest = labels >= 20
     if rest.any():
         fig.add_scattergl(x=points[rest, 0].tolist(), y=points[rest, 1].tolist(), mode="markers", name="others",
