@@ -96,11 +96,12 @@ def test_draw_page_says_not_sure_below_the_threshold(trained_app, mnist5k):
     at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
     at.switch_page("pages/draw.py").run()
     at.slider(key="draw_threshold").set_value(0.0).run()
-    assert '<span style="color:#d33">7</span>' in next(h for h in html_blocks(at) if "Prediction:" in h)
+    said = next(h for h in html_blocks(at) if "Prediction:" in h)
+    assert '<span style="color:#b3202a">7</span>' in said and 'aria-label="it reads 7, ' in said  # shown and spoken
     at.session_state["drawing"] = torch.zeros(1, 28, 28, dtype=torch.uint8).index_fill_(2, torch.arange(5, 23), 255)
     at.slider(key="draw_threshold").set_value(0.99).run()  # a bar across the pad: no digit at all
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
-    assert "not sure" in answer and not at.exception
+    assert "not sure" in answer and 'aria-label="not sure; perhaps ' in answer and not at.exception
     assert at.session_state["confidence_threshold"] == 0.99  # shared with "Can we trust it?"
     at.slider(key="draw_threshold").set_value(0.0).run()
 
@@ -144,7 +145,8 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     at.switch_page("pages/draw.py").run()
     assert not at.exception
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
-    assert '<span style="color:#d33">7</span>' in answer and "update #" in answer
+    assert '<span style="color:#b3202a">7</span>' in answer and "update #" in answer
+    assert 'role="status" aria-live="polite"' in answer  # a screen reader hears each new answer
     assert answer.count("data:image/png;base64,") == 2  # the 28x28 and its saliency, inline
     for method in ("integrated_gradients", "gradcam", "occlusion", "guided_backprop"):
         at.selectbox(key="draw_method").set_value(method).run()
