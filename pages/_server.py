@@ -27,6 +27,7 @@ __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "sessio
 DEFAULT_DATASET = "mnist-5k"
 STORE_RETRY_S = 30.0  # a database that could not be opened (locked, unreachable) is tried again after this
 MAX_SHARED_DATASETS = 8  # registry datasets held at once (the least recently used is dropped)
+SHUTDOWN_WAIT_S = 20.0  # a stop while Ray starts waits this long for it, then stops it
 FIRST_PAGE_WAIT_S = 5.0  # the warm-up starts Ray once the first page is drawn, or after this long
 
 
@@ -125,6 +126,7 @@ class Server:
         self._warm_started = False
         self._cluster_ready = threading.Event()
         self._ready = threading.Event()
+        self._shut_down = False
         self._first_page = threading.Event()  # the server's first page is on screen: Ray may take the CPU now
         self._cluster: Cluster | None = None
         self._presence: Presence | None = None
@@ -188,17 +190,25 @@ class Server:
             return
         from explorer.serve import Cluster, ClusterSettings
 
+        # the server's shutdown (SIGTERM from a service manager, Ctrl-C) ends the runs and stops this process's Ray
+        # instance before the interpreter goes, so none of its processes is left behind. Registered before Ray
+        # starts (a stop while Ray is starting waits for it, then stops it) and again after (atexit runs the last
+        # registered first: before Ray's own exit handler, which would end Ray under the runs' feet)
+        atexit.register(self.shutdown)
         try:
             self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
-            # the server's shutdown (SIGTERM from a service manager, Ctrl-C) ends the runs and stops this process's
-            # Ray instance before the interpreter goes, so none of its processes is left behind
             atexit.register(self.shutdown)
         finally:
             self._cluster_ready.set()
 
     def shutdown(self) -> None:
         """Write the saves still waiting for the database (a few seconds at most), end every run and job, stop
-        the Ray instance this server started."""
+        the Ray instance this server started (waiting for it first if it is still starting). Once is enough."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+        self._cluster_ready.wait(SHUTDOWN_WAIT_S)
         if self._saver is not None:
             self._saver.flush(3.0)
         if self._cluster is not None:
@@ -206,6 +216,13 @@ class Server:
                 self._cluster.close()
             except Exception as e:  # noqa: BLE001 - shutting down: say it, go on
                 print(f"shutdown: the workers did not stop cleanly: {e}", file=sys.stderr)
+            if self._cluster.started_here:
+                # Ray is stopped and the saves are written: end the process here. The interpreter's own
+                # finalization would meet Ray's C++ threads, which sometimes abort it (SIGABRT: the service
+                # manager saw exit -6 instead of 0, and Ray's agents were left to linger)
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(0)
 
     def _load_default_data(self) -> None:
         ds = self.dataset(DEFAULT_DATASET, data_dir())
