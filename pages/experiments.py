@@ -14,7 +14,7 @@ from explorer.lessons import (
     rotation_experiment,
     translation_sweep,
 )
-from explorer.plots import describe_experiment, describe_images, experiment_figure, image_grid
+from explorer.plots import describe_experiment, describe_images, experiment_figure, experiment_table, image_grid
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
 
@@ -84,6 +84,8 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
         if not job_status(job, busy, title):
             return
         render(job.result)
+        if st.toggle("Show as table", key=f"table-{name}"):
+            st.dataframe(experiment_table(name, job.result), hide_index=True)
         st.info(job.result["conclusion"])
         if used.get(name):
             st.caption(used[name])

@@ -131,6 +131,14 @@ def test_each_experiment_chart_draws_its_result():
     assert experiment_figure("shift", results["shift"], model_name="mine").data[0].name == "mine"
     with pytest.raises(ValueError, match="no chart"):
         experiment_figure("nope", {})
+    from explorer.plots import experiment_table
+
+    for name, res in results.items():  # the numbers behind each chart, for whoever cannot see it
+        assert experiment_table(name, res), name
+    assert experiment_table("rot", results["rot"])[1] == {"rotation (degrees)": 90, "trained upright": "20.0%",
+                                                          "trained with rotations": "80.0%"}
+    assert experiment_table("arch", results["arch"])[0]["epoch 2"] == "90.0%"
+    assert experiment_table("imb", results["imb"])[1]["recall"] == "30.0%"
 
 
 def test_a_layers_histogram_counts_its_values():

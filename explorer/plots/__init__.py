@@ -42,7 +42,7 @@ from .describe import (
     describe_weights,
     where,
 )
-from .experiments import EXPERIMENT_CHARTS, experiment_figure
+from .experiments import EXPERIMENT_CHARTS, experiment_figure, experiment_table
 from .images import (
     MAX_MOSAIC_PIXELS,
     as_picture,
@@ -61,6 +61,7 @@ from .images import (
 from .results import board_figure, confusion_heatmap, coverage_figure, learned_map_figure
 
 __all__ = [
+    "experiment_table",
     "epoch_table",
     "where",
     "describe_image",

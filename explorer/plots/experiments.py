@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 
 from .charts import PALETTE
 
-__all__ = ["experiment_figure", "EXPERIMENT_CHARTS"]
+__all__ = ["experiment_figure", "EXPERIMENT_CHARTS", "experiment_table"]
 
 _MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
 
@@ -81,3 +81,19 @@ def experiment_figure(name: str, res: dict[str, Any], **labels: str) -> go.Figur
     if name not in EXPERIMENT_CHARTS:
         raise ValueError(f"no chart for an experiment called {name!r}; known: {', '.join(EXPERIMENT_CHARTS)}")
     return EXPERIMENT_CHARTS[name](res, **labels)
+
+
+def experiment_table(name: str, res: dict[str, Any]) -> list[dict[str, Any]]:
+    """The numbers behind experiment ``name``'s chart, one row per point (for whoever cannot see the chart)."""
+    if name == "arch":
+        return [{"model": r["name"], "parameters": r["params"],
+                 **{f"epoch {i}": f"{a:.1%}" for i, a in enumerate(r["test_accuracy"], start=1)}} for r in res["rows"]]
+    if name == "rot":
+        return [{"rotation (degrees)": d, "trained upright": f"{a:.1%}", "trained with rotations": f"{b:.1%}"}
+                for (d, a), (_, b) in zip(res["plain"], res["augmented"])]
+    if name == "shift":
+        return [{"shift (pixels)": k, "test accuracy": f"{a:.1%}"} for k, a in res["sweep"]]
+    if name in ("shuf", "size", "imb"):
+        return [{k: (f"{v:.1%}" if isinstance(v, float) and k in ("test_accuracy", "recall", "accuracy", "share")
+                     else v) for k, v in r.items()} for r in res["rows"]]
+    raise ValueError(f"no table for an experiment called {name!r}; known: {', '.join(EXPERIMENT_CHARTS)}")

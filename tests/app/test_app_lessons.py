@@ -61,6 +61,9 @@ def test_an_experiment_runs_from_its_button():
     assert job.error is None and not at.exception
     assert any("shuffled" in i.value for i in at.info)
     assert any("on 500 training images per model" in c.value for c in at.caption)
+    at.toggle(key="table-shuf").set_value(True).run()  # the chart's numbers, as a table
+    table = at.dataframe[-1].value
+    assert set(table["model"]) == {"CNN", "MLP"} and all(v.endswith("%") for v in table["test_accuracy"])
 
 
 def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
