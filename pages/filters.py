@@ -16,7 +16,7 @@ from explorer.interpret import (
     named_layers,
     to_display,
 )
-from explorer.plots import describe_images, describe_map, image_grid, upscale
+from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
 from pages._state import start_job
 from pages._widgets import inspect_context, job_poll, job_status
 
@@ -114,7 +114,7 @@ def results() -> None:
         cols = st.columns(len(out["res"]))
         for col, (r, res) in zip(cols, out["res"].items()):
             img = to_display(res.images, mean, std)[0]
-            col.image(upscale(img.permute(1, 2, 0).numpy().squeeze(), 200),
+            col.image(as_picture(img, 200),
                       caption=f"{r}: activation {float(res.end[0]):.2f}",
                       alt=f"the image made with {r} for channel {res.channels[0]} of layer {res.layer}: "
                           + describe_map(img.float().mean(0), "its brightness"))
@@ -130,8 +130,7 @@ def results() -> None:
         for j, i in enumerate(range(start_i, min(start_i + per_row, len(res.channels)))):
             c = res.channels[i]
             slot = j * (2 if top is not None else 1)
-            img = imgs[i].permute(1, 2, 0).numpy().squeeze()
-            cols[slot].image(upscale(img, 160), caption=f"ch {c} · {float(res.end[i]):.2f}",
+            cols[slot].image(as_picture(imgs[i], 160), caption=f"ch {c} · {float(res.end[i]):.2f}",
                              alt=f"the image that excites channel {c} of layer {res.layer} most (activation "
                                  f"{float(res.end[i]):.2f}); " + describe_map(imgs[i].float().mean(0), "its brightness"))
             if top is not None:
