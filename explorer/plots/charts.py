@@ -129,21 +129,28 @@ def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], tit
     return fig
 
 
+def _bins(values: Tensor, bins: int) -> tuple[list[float], list[float], float, int]:
+    """The finite values of a tensor counted into ``bins`` (``torch.histc``): bin centres, counts, bin width and
+    how many values were counted. Only these numbers go to the browser, never the values themselves."""
+    v = values.detach().float().flatten()
+    v = v[torch.isfinite(v)]
+    lo, hi = (float(v.min()), float(v.max())) if v.numel() else (0.0, 1.0)
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    width = (hi - lo) / bins
+    counts = torch.histc(v, bins, lo, hi).tolist() if v.numel() else [0.0] * bins
+    return [lo + (k + 0.5) * width for k in range(bins)], counts, width, v.numel()
+
+
 def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Figure:
     """One histogram per layer's weights, overlaid. Counted here with ``torch.histc`` (``bins`` numbers a
     layer go to the browser, never the weights themselves: a 10-million-weight layer costs the same)."""
     fig = go.Figure()
     for j, (name, w) in enumerate(named):
-        v = w.detach().float().flatten()
-        v = v[torch.isfinite(v)]
-        if v.numel() == 0:
+        centres, counts, width, n = _bins(w, bins)
+        if n == 0:
             continue
-        lo, hi = float(v.min()), float(v.max())
-        if hi <= lo:
-            lo, hi = lo - 0.5, hi + 0.5
-        share = (torch.histc(v, bins, lo, hi) / v.numel()).tolist()
-        width = (hi - lo) / bins
-        fig.add_bar(x=[lo + (k + 0.5) * width for k in range(bins)], y=share, width=width, name=f"layer {name}",
+        fig.add_bar(x=centres, y=[c / n for c in counts], width=width, name=f"layer {name}",
                     opacity=0.6, marker_color=PALETTE[j % len(PALETTE)], marker_line_width=0)
     fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title="Weight distribution (each layer normalised)", xaxis_title="weight",
@@ -174,14 +181,8 @@ def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...]) -> go.Figure
 
 def value_histogram(values: Tensor, title: str, bins: int = 60) -> go.Figure:
     """How a layer's activations are spread (counted here: ``bins`` numbers go to the browser)."""
-    v = values.detach().float().flatten()
-    v = v[torch.isfinite(v)]
-    lo, hi = (float(v.min()), float(v.max())) if v.numel() else (0.0, 1.0)
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    width = (hi - lo) / bins
-    counts = torch.histc(v, bins, lo, hi).tolist() if v.numel() else [0.0] * bins
-    fig = go.Figure(go.Bar(x=[lo + (k + 0.5) * width for k in range(bins)], y=counts, width=width,
+    centres, counts, width, _ = _bins(values, bins)
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=width,
                            marker_color=PALETTE[0], marker_line_width=0))
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
                       xaxis_title="activation", yaxis_title="count")

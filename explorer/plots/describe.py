@@ -51,17 +51,24 @@ def describe_images(x_u8: Tensor, what: str = "images", labels: list[str] | None
     return f"{text}, {x_u8.shape[-2]}×{x_u8.shape[-1]} each"
 
 
+_KINDS = ("vertical edges", "horizontal edges", "spots, corners or diagonals")
+
+
+def _orientations(k: Tensor) -> list[str]:
+    """What each 2-D kernel of ``k (N, kh, kw)`` looks for, from where its weights change most: one pass over all
+    of them (a layer of thousands of kernels costs one tensor operation, not thousands)."""
+    if k.shape[-2] < 2 or k.shape[-1] < 2:
+        return ["a single weight"] * k.shape[0]
+    across = (k[..., :, 1:] - k[..., :, :-1]).abs().sum((-2, -1))  # changes from column to column: vertical edges
+    down = (k[..., 1:, :] - k[..., :-1, :]).abs().sum((-2, -1))
+    kind = torch.full_like(across, 2, dtype=torch.long)
+    kind[down > 1.5 * across] = 1
+    kind[across > 1.5 * down] = 0
+    return [_KINDS[i] for i in kind.tolist()]
+
+
 def _orientation(k: Tensor) -> str:
-    """What a 2-D kernel looks for, from where its weights change most."""
-    if k.shape[0] < 2 or k.shape[1] < 2:
-        return "a single weight"
-    across = float((k[:, 1:] - k[:, :-1]).abs().sum())  # changes from column to column: vertical edges
-    down = float((k[1:, :] - k[:-1, :]).abs().sum())
-    if across > 1.5 * down:
-        return "vertical edges"
-    if down > 1.5 * across:
-        return "horizontal edges"
-    return "spots, corners or diagonals"
+    return _orientations(k[None])[0]
 
 
 def describe_kernel(k: Tensor, name: str = "kernel") -> str:
@@ -82,8 +89,8 @@ def describe_kernels(w: Tensor, layer: str) -> str:
     """A conv layer's kernels ``(O, I, kh, kw)``: how many, their size, what most of them look for."""
     o, i, kh, kw = w.shape
     kinds: dict[str, int] = {}
-    for k in w.float().mean(1):
-        kinds[_orientation(k)] = kinds.get(_orientation(k), 0) + 1
+    for kind in _orientations(w.float().mean(1)):
+        kinds[kind] = kinds.get(kind, 0) + 1
     top = sorted(kinds.items(), key=lambda kv: -kv[1])
     strongest = int(w.flatten(1).abs().amax(1).argmax())
     return (f"{o} kernels of layer {layer}, each {kh}×{kw} over {i} input channel{'s' if i > 1 else ''}: "
