@@ -101,9 +101,14 @@ def browser():
 def pytest_collection_modifyitems(items):
     """A browser test drives a real server and a real browser on a shared 2-core machine: one that fails is run
     once more (pytest-rerunfailures; the report counts it as a rerun), and fails for good if it fails again."""
+    limit = items[0].config.getini("timeout") if items else None
     for item in items:
         if item.get_closest_marker("browser") and not item.get_closest_marker("flaky"):
             item.add_marker(pytest.mark.flaky(reruns=1))
+            # pytest-timeout arms its timer once around both attempts, so a rerun would run with none
+            # (pytest-rerunfailures#99); timing the test's own call arms it again for every attempt
+            if limit and not item.get_closest_marker("timeout"):
+                item.add_marker(pytest.mark.timeout(float(limit), func_only=True))
 
 
 @pytest.hookimpl(wrapper=True)
