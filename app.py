@@ -18,14 +18,20 @@ page = st.navigation(sections, position="hidden")
 menu(sections)
 st.html(REDUCED_MOTION)  # a style only: it takes no room on the page
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
+st.session_state["current_page"] = page.title  # _class.PAGE: what a student's row on the teacher's roster says
+joined = bool(st.session_state.get("class_membership"))  # _state.CLASS: this student joined a teacher's class
 try:
     if not is_start(page):
         from pages._widgets import start_session  # torch loads here, after the menu is on screen
 
-        start_session()
+        start_session()  # (with the class's pause banner and its watcher, for a student who joined one)
     page.run()
 finally:
     from pages._state import save_workspace
 
     save_workspace()  # what the page changed is kept, also when it stopped early or asked for a rerun
+    if joined:
+        from pages._class import report
+
+        report()  # the teacher's roster sees this page and this model
     server().page_drawn()  # the warm-up may start the workers now

@@ -23,7 +23,8 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
                 ("pages/augment.py", "Augmentation", ":material/transform:"),
                 ("pages/experiments.py", "Experiments", ":material/science:"),
                 ("pages/lesson.py", "Lesson", ":material/school:"),
-                ("pages/board.py", "Class board", ":material/leaderboard:")],
+                ("pages/board.py", "Class board", ":material/leaderboard:"),
+                ("pages/teacher.py", "Teacher", ":material/supervisor_account:")],
 }
 
 

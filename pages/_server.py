@@ -22,13 +22,24 @@ if TYPE_CHECKING:
     from explorer.serve import BackgroundSaver, Cluster, People, Presence, WorkspaceStore
 
 __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "session_id", "session_alive",
-           "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET"]
+           "set_torch_threads", "freeze_startup_heap", "leave_legacy_pages_routing", "data_dir", "DEFAULT_DATASET",
+           "REFRESH_S", "JOB_POLL_S", "WARMUP_POLL_S", "VIEW_REFRESH_S", "BOARD_REFRESH_S", "CLASS_POLL_S"]
 
 DEFAULT_DATASET = "mnist-5k"
 STORE_RETRY_S = 30.0  # a database that could not be opened (locked, unreachable) is tried again after this
 MAX_SHARED_DATASETS = 8  # registry datasets held at once (the least recently used is dropped)
 SHUTDOWN_WAIT_S = 20.0  # a stop while Ray starts waits this long for it, then stops it
 FIRST_PAGE_WAIT_S = 5.0  # the warm-up starts Ray once the first page is drawn, or after this long
+
+
+# How often a session's live parts ask the server, in one place (a fragment's run_every): with the class's size,
+# what sets the server's load per minute
+REFRESH_S = 1.0  # a training run's live charts: cheap for the trainer, lively for the eye
+JOB_POLL_S = 0.5  # a running job's progress bar (filter images, experiments, the trust page's jobs)
+WARMUP_POLL_S = 0.5  # the line that says what the server's warm-up is doing
+VIEW_REFRESH_S = 2.0  # a look-inside view of a model that trains (its latest weights)
+BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters, time)
+CLASS_POLL_S = 1.5  # a joined student's app reads its class's row (the teacher's steering, the pause)
 
 
 def data_dir() -> str | None:

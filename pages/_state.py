@@ -45,8 +45,11 @@ PERSON_SET = "person_cookie_set"  # the cookie-writing snippet was sent in this 
 WS_VERSION = "workspace_version"  # the version this session last read or wrote
 WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
 HIDDEN = "hidden_pages"  # page titles an opened lesson hides (the menu leaves them out)
-LESSON = "lesson"  # the open lesson: title, notes, class code, hidden shortcut (shown in the sidebar)
-SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON)  # settings a workspace keeps
+LESSON = "lesson"  # the open lesson: title, notes, hidden shortcut (shown in the sidebar)
+CLASS = "class_membership"  # {"code", "name"}: the class this student joined (the workspace keeps the code only)
+TEACHER = "teacher_session"  # {"code", "key"}: the class this tab's teacher signed in to (never saved: sign in again)
+LAST_ERROR = "last_error"  # (sentence, time): the last refusal or error shown (a stuck mark on the teacher's roster)
+SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS)  # settings a workspace keeps
 
 
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
@@ -182,6 +185,8 @@ def save_workspace(every_s: float = 15.0) -> None:
     if not _worth_saving(ws, fp, every_s):
         return
     settings = {k: st.session_state.get(k) for k in SAVED_KEYS if st.session_state.get(k) is not None}
+    if settings.get(CLASS):  # the class's code only: the student's name lives in the class's roster, which ending
+        settings[CLASS] = {"code": settings[CLASS]["code"]}  # the class deletes
     try:
         payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}))
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
@@ -256,8 +261,11 @@ def start_job(key: str, name: str, fn, *args, **kwargs) -> bool:  # noqa: ANN001
 
 
 def flash(message: str, kind: str = "success") -> None:
-    """A message to show once, after the rerun that usually follows an action."""
+    """A message to show once, after the rerun that usually follows an action. A warning or an error is also
+    what the class's roster shows as this student's last error."""
     st.session_state.setdefault(FLASH, []).append((kind, message))
+    if kind in ("warning", "error"):
+        st.session_state[LAST_ERROR] = (message.replace("**", ""), time.time())
 
 
 def show_flash() -> None:

@@ -15,13 +15,24 @@ import streamlit as st
 from explorer import DataError, Dataset, TrainConfig, get_preset
 from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
 from explorer.plots import describe_curves, epoch_table, training_curves
-from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace
-from pages._server import DEFAULT_DATASET, server, set_torch_threads, workspace_store
+from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace, shown_code
+from pages._class import class_code, join_box, paused, watch
+from pages._server import (
+    DEFAULT_DATASET,
+    JOB_POLL_S,
+    REFRESH_S,
+    VIEW_REFRESH_S,
+    WARMUP_POLL_S,
+    server,
+    set_torch_threads,
+    workspace_store,
+)
 from pages._state import (
     DATASET,
     DRAWING,
     LESSON,
     TRAIN_ERROR,
+    UPLOADS,
     WS_ID,
     current_dataset,
     flash,
@@ -34,13 +45,6 @@ from pages._state import (
     workspace,
 )
 
-# How often a page's live parts redraw, in one place (a fragment's run_every):
-REFRESH_S = 1.0  # a training run's live charts: cheap for the trainer, lively for the eye
-JOB_POLL_S = 0.5  # a running job's progress bar (filter images, experiments, the trust page's jobs)
-WARMUP_POLL_S = 0.5  # the line that says what the server's warm-up is doing
-VIEW_REFRESH_S = 2.0  # a look-inside view of a model that trains (its latest weights)
-BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters, time)
-
 
 def job_poll(busy: bool) -> float | None:
     """A job's fragment redraws every :data:`JOB_POLL_S` while the job runs, and not at all after."""
@@ -49,14 +53,16 @@ def job_poll(busy: bool) -> float | None:
 
 def start_session() -> None:
     """What every page needs before it draws: the session (its workspace, from the URL or new), torch's threads,
-    the sidebar, the person's cookie, messages left for this run, the warm-up line. ``app.py`` calls it before
-    a page; Start calls it itself after its first words and button, so a newcomer has them before torch loads."""
+    the sidebar, the person's cookie, messages left for this run, the class's watcher, the warm-up line.
+    ``app.py`` calls it before a page; Start calls it itself after its first words and button, so a newcomer has
+    them before torch loads."""
     init_session()
     set_torch_threads()
     keep_workspace_id_in_url()
     sidebar()
     remember_person()
     show_flash()
+    watch()  # a student in a class: the teacher's pause banner, and their steering followed about once a second
     warmup_notice()
 
 
@@ -103,6 +109,7 @@ def sidebar() -> None:
         sb.markdown(f"### :material/school: {lesson['title']}")
         if lesson.get("notes"):
             sb.caption(lesson["notes"])
+    join_box(sb, "side-join", folded=True)
     sb.markdown("### Current model")
     if not ws.models:
         sb.caption("No model yet: pick a preset on **Build**, or press *Train the default CNN* on **Start**.")
@@ -168,6 +175,9 @@ def train_default(ds: Dataset) -> None:
     Reuses the current model if it is that same untrained network; otherwise adds a fresh one. A refusal is
     kept for the page to show (``TRAIN_ERROR``).
     """
+    if paused():
+        st.session_state[TRAIN_ERROR] = f"Not started: your teacher paused the class ({paused()})."
+        return
     ws = workspace()
     spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
     entry = ws.entry()
@@ -314,10 +324,9 @@ def _measured_accuracy(entry: ModelEntry) -> float | None:
 
 
 def publish_to_board(entry: ModelEntry) -> None:
-    """For students in a lesson with a class code: put the current model's last finished run on the class board
-    under a name they choose. Nothing else of the workspace is shown to anyone."""
-    lesson = st.session_state.get(LESSON) or {}
-    code = lesson.get("class_code")
+    """For a student in a class: put the current model's last finished run on the class board under a name they
+    choose. Nothing else of the workspace is shown to anyone."""
+    code = class_code()
     run = next((r for r in reversed(entry.runs) if r.final().get("test_accuracy") is not None), None)
     if not code or run is None or workspace_store() is None:
         return
@@ -326,13 +335,14 @@ def publish_to_board(entry: ModelEntry) -> None:
         try:  # the name typed just before the click counts
             workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
                                       st.session_state.get("board_name", ""), accuracy=_measured_accuracy(entry),
-                                      handwriting=_handwriting_accuracy(code, entry))
-            flash(f"Published run #{run.id} to the board of class **{code}**.")
+                                      handwriting=_handwriting_accuracy(code, entry),
+                                      from_upload=run.dataset in st.session_state.get(UPLOADS, {}))
+            flash(f"Published run #{run.id} to the board of class **{shown_code(code)}**.")
         except ValueError as e:
             st.session_state["board_error"] = str(e)
 
     with st.container(border=True):
-        st.markdown(f"**Class board** of *{code}*: publish run #{run.id} "
+        st.markdown(f"**Class board** of *{shown_code(code)}*: publish run #{run.id} "
                     f"(test accuracy {fmt_acc(run.final().get('test_accuracy'))}) under a name of your choice.")
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         c1.text_input("Name on the board", key="board_name", max_chars=MAX_CLASS_NAME, placeholder="e.g. Ada's deep one")

@@ -8,21 +8,25 @@ import streamlit as st
 
 from explorer import summarize
 from explorer.plots import board_figure, describe_board, describe_curves, summary_rows, training_curves
-from pages._server import workspace_store
-from pages._state import LESSON
-from pages._widgets import BOARD_REFRESH_S, md_text
+from explorer.serve import MAX_CODE_CHARS, normalize_code, shown_code
+from pages._class import class_code
+from pages._server import BOARD_REFRESH_S, workspace_store
+from pages._state import TEACHER
+from pages._widgets import md_text
 
 st.title("Class board")
 store = workspace_store()
 if store is None:
     st.warning("The board needs the workspace database, which this server could not open.")
     st.stop()
-lesson = st.session_state.get(LESSON) or {}
-code = st.text_input("Class code", value=lesson.get("class_code", ""), key="board_code",
-                     help="The code in the lesson file the students opened.").strip()
+mine = class_code()
+typed = st.text_input("Class code", value=shown_code(mine) if mine else "", key="board_code", max_chars=MAX_CODE_CHARS,
+                      help="The code your teacher made on the Teacher page (students who joined see theirs here).")
+code = normalize_code(typed) or ""
 if not code:
-    st.info("Type the class code of a lesson (set when saving it on the Lesson page). Students who opened that "
-            "lesson publish runs from the Train page; they appear here as they come.")
+    st.info("Type your class's code (e.g. K7M-R4Q). Students who joined the class publish runs from the Train "
+            "page; they appear here as they come." if not typed.strip() else
+            "A class code is six letters and digits, like K7M-R4Q.")
     st.stop()
 
 
@@ -34,7 +38,7 @@ def board() -> None:
         st.warning(f"{e}.")
         return
     if not rows:
-        st.info(f"Nothing published to **{code}** yet. This board refreshes itself every few seconds.")
+        st.info(f"Nothing published to **{shown_code(code)}** yet. This board refreshes itself every few seconds.")
         return
     best = max(rows, key=lambda r: r["accuracy"])
     st.markdown(f"**{len(rows)}** run(s) published · best: **{md_text(best['name'])}** with {best['accuracy']:.1%} "
@@ -85,27 +89,23 @@ def show_run(r: dict) -> None:
 
 
 def teacher_tools() -> None:
-    """With the board's teacher key: hide one entry, or clear the board."""
+    """For the class's teacher, signed in on the Teacher page: hide one entry, or clear the board."""
+    teacher = st.session_state.get(TEACHER) or {}
+    if teacher.get("code") != code:
+        return
     with st.expander("Teacher: hide an entry or clear the board"):
-        key = st.text_input("Teacher key", type="password", key="board_key",
-                            help="Given on the Lesson page when the lesson was saved with this class code.")
-        if not key:
-            return
         try:
-            if not store.is_teacher(code, key):
-                st.error("That is not the teacher key of this class board.")
-                return
             rows = store.board(code)
+            c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+            pick = c1.selectbox("Entry", rows, format_func=lambda r: f"{r['name']} · {r['accuracy']:.1%}",
+                                key="board_hide")
+            if c2.button("Hide it", disabled=pick is None, key="board_hide_btn"):
+                store.hide_entry(code, teacher["key"], pick["id"])
+                st.rerun()
+            if st.button("Clear the board", key="board_clear", type="primary"):
+                st.success(f"Cleared {store.clear_board(code, teacher['key'])} entries.")
         except ValueError as e:
             st.warning(f"{e}.")
-            return
-        c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-        pick = c1.selectbox("Entry", rows, format_func=lambda r: f"{r['name']} · {r['accuracy']:.1%}", key="board_hide")
-        if c2.button("Hide it", disabled=pick is None, key="board_hide_btn"):
-            store.hide_entry(code, key, pick["id"])
-            st.rerun()
-        if st.button("Clear the board", key="board_clear", type="primary"):
-            st.success(f"Cleared {store.clear_board(code, key)} entries.")
 
 
 board()

@@ -34,10 +34,11 @@ from explorer.plots import (
     png_data_url,
     upscale,
 )
-from explorer.serve import MAX_CLASS_NAME, ModelEntry
+from explorer.serve import MAX_CLASS_NAME, ModelEntry, shown_code
 from pages._canvas import MAX_DRAWING_PIXELS, drawing_pad
+from pages._class import class_code, member
 from pages._server import workspace_store
-from pages._state import CONFIDENCE, DRAWING, LESSON, TRAIN_ERROR, get_dataset, workspace
+from pages._state import CONFIDENCE, DRAWING, TRAIN_ERROR, get_dataset, workspace
 from pages._widgets import inspect_context, layer_strip, live_run, train_default
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
@@ -299,18 +300,19 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
 
 
 def _add_section(top: int) -> None:
-    """With a lesson's class code: add this drawing, labelled, to the class's handwriting."""
-    class_code = (st.session_state.get(LESSON) or {}).get("class_code")
-    if not class_code or c_in != 1 or (h_in, w_in) != (28, 28):
+    """In a class: add this drawing, labelled, to the class's handwriting."""
+    code = class_code()
+    if not code or c_in != 1 or (h_in, w_in) != (28, 28):
         return
-    with st.expander(f"Add this drawing to our class's handwriting ({class_code})"):
+    with st.expander(f"Add this drawing to our class's handwriting ({shown_code(code)})"):
         a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
         a1.selectbox("It is a", range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
                      format_func=lambda i: NOT_A_DIGIT if i == NOT_A_DIGIT_LABEL else str(i),
                      help=f"“{NOT_A_DIGIT}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
                           "makes of those.")
-        a2.text_input("Your name", key="draw_add_name", max_chars=MAX_CLASS_NAME)
-        a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(class_code,))
+        a2.text_input("Your name", key="draw_add_name", max_chars=MAX_CLASS_NAME,
+                      value=(member() or {}).get("name", ""))
+        a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(code,))
         if msg := st.session_state.pop(ADDED, None):
             st.caption(msg)
 

@@ -15,6 +15,7 @@ from explorer.lessons import (
     translation_sweep,
 )
 from explorer.plots import describe_experiment, describe_images, experiment_figure, experiment_table, image_grid
+from pages._class import paused, refuse_if_paused
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
 
@@ -50,6 +51,8 @@ def current_model():
 def launch(name: str, make, title: str = "") -> None:
     """Start an experiment in a worker; it trains its own models and works on copies of yours. ``make`` gives
     ``(fn, args, kwargs)``, or ``(parts, combine)``: parts that run side by side on workers of their own."""
+    if refuse_if_paused():
+        return
     old = jobs.get(name)
     if old is not None and not old.finished:
         old.cancel()
@@ -75,7 +78,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
     st.caption(explain)
     job = jobs.get(name)
     busy = job is not None and not job.finished
-    st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy,
+    st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy or bool(paused()),
               on_click=launch, args=(name, make, title))
 
     @st.fragment(run_every=job_poll(busy))

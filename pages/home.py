@@ -19,6 +19,7 @@ if not st.session_state.get(OPENED):
     slot.button(TRAIN_LABEL, type="primary", icon=":material/play_arrow:", key="start_early",
                 on_click=lambda: st.session_state.__setitem__(ASKED, True))
 
+from pages._class import join_box, paused  # noqa: E402
 from pages._server import server  # noqa: E402
 from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace  # noqa: E402  (torch loads here)
 from pages._widgets import live_run, start_session, train_default  # noqa: E402
@@ -49,7 +50,7 @@ if st.session_state.pop(ASKED, False) and not (ws.entry() and ws.entry().active_
     train_default(ds)  # pressed while the session opened
 entry = ws.entry()
 slot.button(TRAIN_LABEL, type="primary", icon=":material/play_arrow:", on_click=train_default, args=(ds,),
-            disabled=entry is not None and entry.active_run is not None, key="start_train")
+            disabled=(entry is not None and entry.active_run is not None) or bool(paused()), key="start_train")
 st.caption(f"Builds the `default` preset and trains it here and now, on **{ds.name}** "
            f"({ds.sizes()['train']:,} training images).")
 if err := st.session_state.pop(TRAIN_ERROR, None):
@@ -58,4 +59,5 @@ entry = ws.entry()
 if entry is not None and entry.runs:
     st.subheader(f"{entry.name} on {entry.runs[-1].dataset}")
     live_run(entry.runs[-1], key="home")
+join_box(st, "start-join")
 where_next()

@@ -7,6 +7,7 @@ import streamlit as st
 from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.plots import describe_curves, training_curves
+from pages._class import paused, refuse_if_paused
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
 from pages._widgets import augment_controls, ensure_model, fmt_acc, live_run, publish_to_board, read_augment
 
@@ -99,6 +100,8 @@ except ValueError as e:
 
 # --- controls ---
 def _start() -> None:
+    if refuse_if_paused():
+        return
     try:
         ws.start_training(ds, read_settings())  # the values on screen at the click, not the last rerun's
     except ValueError as e:
@@ -110,8 +113,9 @@ def controls(config: TrainConfig | None) -> None:
     trainer = active.trainer if active else None
     b = st.columns([1.4, 1, 1, 6])
     b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
-                disabled=active is not None or config is None,
-                help="Trains from the current weights; a new run is added to the comparison below.")
+                disabled=active is not None or config is None or bool(paused()),
+                help="Paused by your teacher" if paused() else
+                "Trains from the current weights; a new run is added to the comparison below.")
     if trainer is not None and trainer.status == "paused":
         b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
     else:

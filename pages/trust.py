@@ -33,9 +33,10 @@ from explorer.plots import (
     upscale,
     where,
 )
-from explorer.serve import MAX_CLASS_NAME
+from explorer.serve import MAX_CLASS_NAME, shown_code
+from pages._class import class_code as class_code_of_session
 from pages._server import workspace_store
-from pages._state import CONFIDENCE, LESSON, get_dataset, start_job, workspace
+from pages._state import CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
 from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
 
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
@@ -314,24 +315,29 @@ def finetune_panel(ours: dict) -> None:
 
 
 def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
+    """For the class's teacher (signed in on the Teacher page): take a digit out of the class's set."""
+    key = (st.session_state.get(TEACHER) or {}).get("key") if class_code_of_session() == class_code else None
+    if not key:
+        return
     with st.expander("Teacher: remove a digit from the class's set"):
-        key = st.text_input("Teacher key", type="password", key="digits_key")
-        if key and store.is_teacher(class_code, key):
+        if key:
             pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
                                 format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
                                                       f"{ours['authors'][i]}")
             st.image(framed(ours["x"][pick], 84), alt=describe_image(ours["x"][pick], f"digit #{ours['ids'][pick]}"))
             if st.button("Remove it", key="digits_remove"):
-                store.remove_digit(class_code, key, ours["ids"][pick])
+                try:
+                    store.remove_digit(class_code, key, ours["ids"][pick])
+                except ValueError as e:
+                    st.error(f"Not removed: {e}.")
+                    return
                 st.rerun()
-        elif key:
-            st.error("That is not the teacher key of this class.")
 
 
 def handwriting_section(class_code: str, ours: dict) -> None:
     """The class's own digits: how much the model loses on new writers, fine-tuning, stump the model."""
     st.subheader("5. Our class's handwriting")
-    st.caption(f"The digits the class **{class_code}** drew on the Draw page (*Add this drawing to our class's "
+    st.caption(f"The digits the class **{shown_code(class_code)}** drew on the Draw page (*Add this drawing to our class's "
                "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
     if not len(ours["ids"]):
         st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
@@ -344,7 +350,7 @@ def handwriting_section(class_code: str, ours: dict) -> None:
 
 
 chosen = threshold_section()
-class_code = (st.session_state.get(LESSON) or {}).get("class_code")
+class_code = class_code_of_session()
 letters, ours = split_class_drawings(class_set(class_code) if class_code and ds.input_shape == [1, 28, 28] else None)
 odd_section(chosen, letters)
 attack_section()

@@ -16,8 +16,9 @@ __all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_l
 
 FORMAT = "cnn-explorer-lesson"
 HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
-                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Class board")
-START_PAGES = ("Start", *HIDEABLE_PAGES, "Lesson")  # where a lesson can open the class
+                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Class board",
+                  "Teacher")
+START_PAGES = ("Start", *(p for p in HIDEABLE_PAGES if p != "Teacher"), "Lesson")  # where a lesson can open the class
 MAX_LESSON_BYTES = 1_000_000
 
 

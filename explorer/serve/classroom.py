@@ -1,16 +1,15 @@
-"""A class's shared records, kept beside the workspaces: the board (what students publish), the class's own
-drawings, and the teacher's key. Nothing here holds a student's workspace; the board keeps only what a student
-publishes, trimmed to its epochs.
+"""A class's shared records, kept beside the workspaces: the board (what students publish) and the class's own
+drawings. Nothing here holds a student's workspace; the board keeps only what a student publishes, trimmed to its
+epochs. Both belong to a class its teacher made (``explorer.serve.teaching``): an unknown or expired code is
+refused, and ending the class deletes them.
 
 ``ClassRecords`` is part of :class:`explorer.serve.store.WorkspaceStore` (one database, one engine).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
-import secrets
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -23,12 +22,17 @@ from ..interpret.trust import NOT_A_DIGIT_LABEL
 if TYPE_CHECKING:
     from .workspace import Run
 
-__all__ = ["ClassRecords", "StoreError", "published_history", "MAX_CLASS_NAME"]
+__all__ = ["ClassRecords", "StoreError", "published_history", "MAX_CLASS_NAME", "CODE_ALPHABET", "CODE_LENGTH",
+           "MAX_CODE_CHARS", "normalize_code", "shown_code"]
 
 MAX_BOARD_ENTRIES = 200  # runs on one class's board
+MAX_ENTRIES_PER_STUDENT = 3  # runs one student (one workspace) may have on it
 MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
 MAX_CLASS_NAME = 60  # a name on the board, a drawing's author (the columns hold 60)
 MAX_PUBLISHED_EPOCHS = 500  # epochs a published history keeps (the last ones)
+CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # a class code's letters: no 0/O, 1/I/L, 2/Z, 5/S, 8/B to mishear
+CODE_LENGTH = 6
+MAX_CODE_CHARS = 9  # a code as typed: its six characters, a dash and a space or two
 EPOCH_FIELDS = ("epoch", "step", "seconds", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                 "test_loss", "test_accuracy")
 
@@ -37,8 +41,19 @@ class StoreError(ValueError):
     """A workspace or class record that cannot be saved or read, with the reason in a sentence."""
 
 
-def _key_hash(class_code: str, key: str) -> str:
-    return hashlib.sha256(f"{class_code}\0{key}".encode()).hexdigest()
+def normalize_code(text: Any) -> str | None:
+    """A typed class code as stored (``k7m r4q`` and ``K7M-R4Q`` are the same), or None if it cannot be one."""
+    if not isinstance(text, str):
+        return None
+    raw = "".join(c for c in text.upper() if not c.isspace() and c != "-")
+    if len(raw) != CODE_LENGTH or any(c not in CODE_ALPHABET for c in raw):
+        return None
+    return raw
+
+
+def shown_code(code: str) -> str:
+    """A code as people read it: two groups of three."""
+    return f"{code[:3]}-{code[3:]}"
 
 
 def _fraction(v: Any) -> float | None:
@@ -71,29 +86,38 @@ class ClassRecords:
     sa: Any
     t_board: Any
     t_digits: Any
-    t_keys: Any
 
     def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
         raise NotImplementedError
 
+    def _live(self, code: Any, now: float) -> str:  # pragma: no cover - explorer.serve.teaching's
+        raise NotImplementedError
+
+    def _teacher(self, class_code: str, key: str) -> None:  # pragma: no cover - explorer.serve.teaching's
+        raise NotImplementedError
+
     # -- the class board: only what a student publishes, nothing else of their workspace --
     def publish(self, class_code: str, ws_id: str, run: Run, spec: dict[str, Any], name: str,
-                accuracy: float | None = None, handwriting: float | None = None) -> None:
+                accuracy: float | None = None, handwriting: float | None = None, from_upload: bool = False) -> None:
         """Put one finished run on the class board under ``name`` (publishing it again replaces it).
 
-        ``accuracy``: the test accuracy the server measured itself (the app does, for a model loaded from a
-        checkpoint, whose history only claims one); by default the run's own last test accuracy. ``handwriting``:
-        its accuracy on the class's own drawn digits, measured by the server (kept with the entry's history).
-        A class holds at most :data:`MAX_BOARD_ENTRIES` entries."""
+        The class is one its teacher made (not ended, not expired). The run trained on the class's dataset: a
+        built-in one, never an upload (``from_upload``) that carries the same name. ``accuracy``: the test
+        accuracy the server measured itself (the app does, for a model loaded from a checkpoint, whose history
+        only claims one); by default the run's own last test accuracy, measured by the server's worker.
+        ``handwriting``: its accuracy on the class's own drawn digits, measured by the server (kept with the
+        entry's history). A class holds at most :data:`MAX_BOARD_ENTRIES` entries, a student
+        :data:`MAX_ENTRIES_PER_STUDENT`."""
         from ..core.spec import summarize
-        from ..lessons.lesson import check_class_code
 
-        code = check_class_code(class_code)
+        code = self._live(class_code, time.time())
+        dataset = self.class_state(code).dataset  # type: ignore[attr-defined]
         name = bounded_name(name, MAX_CLASS_NAME, default="")
-        if not code:
-            raise StoreError("this lesson has no class code, so it has no board")
         if not name:
             raise StoreError("give a name to show on the board")
+        if run.dataset != dataset or from_upload:
+            raise StoreError(f"this class's board counts runs on {dataset!r} only (this run trained on "
+                             f"{'an upload called ' if from_upload else ''}{run.dataset!r})")
         final = run.final()
         if final.get("test_accuracy") is None:
             raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
@@ -110,13 +134,21 @@ class ClassRecords:
                "params": s.total_params, "accuracy": measured,
                "seconds": float(sum(e.get("seconds", 0.0) for e in hist.get("epochs", []))),
                "architecture": arch, "spec": json.dumps(spec), "history": json.dumps(hist), "handwriting": hand}
-        t = self.t_board
         with self._db(write=True) as c:
-            c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run.id)))
-            n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
-            if (n or 0) >= MAX_BOARD_ENTRIES:
-                raise StoreError(f"the board of class {code} is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
-            c.execute(t.insert().values(**row))
+            self._room_on_board(c, code, ws_id, run.id)
+            c.execute(self.t_board.insert().values(**row))
+
+    def _room_on_board(self, c: Any, code: str, ws_id: str, run_id: int) -> None:
+        """Make room for one entry of ``ws_id``'s run (its earlier entry goes), or refuse in a sentence."""
+        t, count = self.t_board, self.sa.func.count()
+        c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run_id)))
+        mine = c.execute(self.sa.select(count).select_from(t).where((t.c.class_code == code) & (t.c.ws == ws_id)))
+        if (mine.scalar() or 0) >= MAX_ENTRIES_PER_STUDENT:
+            raise StoreError(f"you have {MAX_ENTRIES_PER_STUDENT} runs on the board already: ask your teacher to hide "
+                             "one, or publish your best again to replace it")
+        n = c.execute(self.sa.select(count).select_from(t).where(t.c.class_code == code)).scalar()
+        if (n or 0) >= MAX_BOARD_ENTRIES:
+            raise StoreError(f"the board is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
 
     def board(self, class_code: str) -> list[dict[str, Any]]:
         """The published runs of a class, newest first, as light rows: name, accuracy, parameters, training time,
@@ -126,7 +158,7 @@ class ClassRecords:
         cols = (t.c.id, t.c.name, t.c.params, t.c.accuracy, t.c.seconds, t.c.architecture, t.c.published,
                 t.c.handwriting)
         with self._db() as c:
-            rows = c.execute(self.sa.select(*cols).where(t.c.class_code == class_code)
+            rows = c.execute(self.sa.select(*cols).where(t.c.class_code == (normalize_code(class_code) or ""))
                              .order_by(t.c.published.desc()).limit(MAX_BOARD_ENTRIES)).all()
         out = []
         for r in rows:  # an entry that cannot be read is left out; the board never breaks on one
@@ -145,7 +177,7 @@ class ClassRecords:
         t = self.t_board
         with self._db() as c:
             r = c.execute(self.sa.select(t.c.spec, t.c.history).where(
-                (t.c.class_code == class_code) & (t.c.id == int(entry_id)))).first()
+                (t.c.class_code == (normalize_code(class_code) or "")) & (t.c.id == int(entry_id)))).first()
         if r is None:
             return None
         unreadable = StoreError("this entry's network or curves cannot be read any more")
@@ -162,11 +194,7 @@ class ClassRecords:
     def add_digit(self, class_code: str, label: int, pixels: torch.Tensor, author: str) -> int:
         """Add one drawing (uint8 ``(1, 28, 28)``, as the Draw page prepares it) to the class's set: a digit, or
         with ``NOT_A_DIGIT_LABEL`` a letter or a doodle (the "I don't know" lesson uses those)."""
-        from ..lessons.lesson import check_class_code
-
-        code = check_class_code(class_code)
-        if not code:
-            raise StoreError("this lesson has no class code, so the class has no shared set")
+        code = self._live(class_code, time.time())
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= NOT_A_DIGIT_LABEL:
             raise StoreError(f"a drawing's label is a digit from 0 to 9, or {NOT_A_DIGIT_LABEL} for “not a digit”")
         if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
@@ -185,7 +213,8 @@ class ClassRecords:
         """The class's digits: ``x`` uint8 ``(N, 1, 28, 28)``, ``y (N,)``, their ``ids`` and ``authors``."""
         t = self.t_digits
         with self._db() as c:
-            rows = c.execute(self.sa.select(t).where(t.c.class_code == class_code).order_by(t.c.id)).all()
+            rows = c.execute(self.sa.select(t).where(t.c.class_code == (normalize_code(class_code) or ""))
+                             .order_by(t.c.id)).all()
         rows = [r for r in rows if len(r.pixels) == 28 * 28]
         x = torch.stack([torch.frombuffer(bytearray(r.pixels), dtype=torch.uint8).view(1, 28, 28) for r in rows]) \
             if rows else torch.zeros(0, 1, 28, 28, dtype=torch.uint8)
@@ -200,7 +229,7 @@ class ClassRecords:
         t = self.t_digits
         with self._db(write=True) as c:
             row = c.execute(self.sa.select(t.c.author, t.c.confirmed_by).where(
-                (t.c.class_code == class_code) & (t.c.id == int(digit_id)))).first()
+                (t.c.class_code == (normalize_code(class_code) or "")) & (t.c.id == int(digit_id)))).first()
             if row is None:
                 raise StoreError("that digit is not in the class's set any more")
             if row.author.casefold() == who.casefold():
@@ -212,48 +241,19 @@ class ClassRecords:
         """Take one digit out of the class's set (the teacher's key is needed)."""
         self._teacher(class_code, key)
         with self._db(write=True) as c:
-            c.execute(self.t_digits.delete().where((self.t_digits.c.class_code == class_code)
+            c.execute(self.t_digits.delete().where((self.t_digits.c.class_code == normalize_code(class_code))
                                                    & (self.t_digits.c.id == int(digit_id))))
-
-    # -- the teacher's key to a class board --
-    def claim_class(self, class_code: str) -> str | None:
-        """A new teacher key for ``class_code`` (shown once to the teacher, stored only as a hash); None when the
-        code has a key already (then it is someone's class: pick another code, or use the key you were given)."""
-        from ..lessons.lesson import check_class_code
-
-        code = check_class_code(class_code)
-        if not code:
-            raise StoreError("give a class code first")
-        key = secrets.token_urlsafe(12)
-        try:
-            with self._db(write=True) as c:
-                c.execute(self.t_keys.insert().values(class_code=code, key_hash=_key_hash(code, key),
-                                                      created=time.time()))
-        except self.sa.exc.IntegrityError:
-            return None
-        return key
-
-    def is_teacher(self, class_code: str, key: str) -> bool:
-        if not key or not class_code:
-            return False
-        with self._db() as c:
-            row = c.execute(self.sa.select(self.t_keys.c.key_hash).where(self.t_keys.c.class_code == class_code)).first()
-        return row is not None and secrets.compare_digest(row.key_hash, _key_hash(class_code, key.strip()))
 
     def hide_entry(self, class_code: str, key: str, entry_id: int) -> None:
         """Take one entry off a class's board (the teacher's key is needed)."""
         self._teacher(class_code, key)
         with self._db(write=True) as c:
-            c.execute(self.t_board.delete().where((self.t_board.c.class_code == class_code)
+            c.execute(self.t_board.delete().where((self.t_board.c.class_code == normalize_code(class_code))
                                                   & (self.t_board.c.id == int(entry_id))))
 
     def clear_board(self, class_code: str, key: str) -> int:
         """Take every entry off a class's board; returns how many (the teacher's key is needed)."""
         self._teacher(class_code, key)
         with self._db(write=True) as c:
-            return c.execute(self.t_board.delete().where(self.t_board.c.class_code == class_code)).rowcount
-
-    def _teacher(self, class_code: str, key: str) -> None:
-        if not self.is_teacher(class_code, key):
-            raise StoreError("that is not the teacher key of this class board")
-
+            return c.execute(self.t_board.delete().where(self.t_board.c.class_code == normalize_code(class_code))
+                             ).rowcount

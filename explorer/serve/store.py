@@ -31,6 +31,7 @@ from ..core.data import Dataset
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from .classroom import ClassRecords, StoreError
+from .teaching import Teaching
 from .workspace import ModelEntry, Run, Workspace
 
 __all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError",
@@ -150,7 +151,7 @@ def dataset_from_bytes(data: bytes) -> Dataset:
         raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
 
 
-class WorkspaceStore(ClassRecords):
+class WorkspaceStore(Teaching, ClassRecords):
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
     def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
@@ -232,10 +233,12 @@ class WorkspaceStore(ClassRecords):
         """The tables as the migrations made them (``explorer/serve/migrations`` is the one place the schema is written)."""
         md = self.sa.MetaData()
         md.reflect(self.engine, only=["workspaces", "models", "runs", "uploads", "board", "class_digits",
-                                      "board_keys"])
+                                      "classes", "class_students", "class_guesses"])
         self.t_ws, self.t_models, self.t_runs = md.tables["workspaces"], md.tables["models"], md.tables["runs"]
         self.t_uploads, self.t_board = md.tables["uploads"], md.tables["board"]
-        self.t_digits, self.t_keys = md.tables["class_digits"], md.tables["board_keys"]
+        self.t_digits = md.tables["class_digits"]
+        self.t_classes, self.t_students = md.tables["classes"], md.tables["class_students"]
+        self.t_guesses = md.tables["class_guesses"]
 
     def _move_aside(self) -> None:
         """Keep a damaged database file (and its WAL) under a new name that is not taken, and say so."""

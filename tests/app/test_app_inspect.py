@@ -195,8 +195,11 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
 
 
 def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(trained_app, mnist5k):
+    from pages._server import server
+
     at = trained_app
-    at.session_state["lesson"] = {"title": "Week 5", "notes": "", "class_code": "hand-5b"}
+    code, _ = server().store().create_class("mnist-5k")
+    at.session_state["class_membership"] = {"code": code, "name": "Ada"}
     try:
         at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
         at.switch_page("pages/draw.py").run()
@@ -213,9 +216,7 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         at.text_input(key="stump_name").input("Grace").run()  # a classmate confirms Ada's digit as legible
         at.button(key="stump_confirm").click().run()
         assert not at.exception, at.exception
-        from pages._server import server
-
-        assert server().store().class_digits("hand-5b")["confirmed_by"][-1] == "Grace"
+        assert server().store().class_digits(code)["confirmed_by"][-1] == "Grace"
         scores = at.dataframe[-1].value
         assert "Ada" in list(scores["name"])
         # a letter drawn and added as "not a digit": among the non-digits, not in the handwriting score
@@ -234,4 +235,4 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         table = next(d.value for d in at.dataframe if "non-digits turned away" in d.value.columns)
         assert list(table["model"]) == ["digits only", "with “not a digit”"] and not at.exception
     finally:
-        at.session_state["lesson"] = None
+        at.session_state["class_membership"] = None

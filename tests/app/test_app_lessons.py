@@ -84,9 +84,17 @@ def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
     assert sorted({r["seed"] for r in group.result["rows"]}) == [0, 1, 2]
 
 
+def a_class() -> tuple[str, str]:
+    """A class made by its teacher on the embedded digits (what the app tests train on): (code, key)."""
+    from pages._server import server
+
+    return server().store().create_class("mnist-5k")
+
+
 def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
+    code, _ = a_class()
     student = fresh()
-    student.session_state["lesson"] = {"title": "Week 4", "notes": "", "class_code": "week4-test"}
+    student.session_state["class_membership"] = {"code": code, "name": "Grace"}
     student.session_state["train_config"].update(epochs=1, limit_train=256)
     start_default_on_train_page(student)
     wait_training(student)
@@ -97,14 +105,15 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
 
     teacher = fresh()
     teacher.switch_page("pages/board.py").run()
-    assert any("Type the class code" in i.value for i in teacher.info)
-    teacher.text_input(key="board_code").input("week4-test").run()
+    assert any("Type your class's code" in i.value for i in teacher.info)
+    teacher.text_input(key="board_code").input(code.lower()).run()  # as typed: any case, no dash
     assert not teacher.exception
     assert any("**1** run(s) published" in m.value and "Grace" in m.value for m in teacher.markdown)
     nobody = fresh()
     nobody.switch_page("pages/board.py").run()
-    nobody.text_input(key="board_code").input("another-class").run()
-    assert any("Nothing published to **another-class**" in i.value for i in nobody.info)
+    other, _ = a_class()
+    nobody.text_input(key="board_code").input(other).run()
+    assert any(f"Nothing published to **{other[:3]}-{other[3:]}**" in i.value for i in nobody.info)
 
 
 def _published(store, code: str, name: str, hist: dict | None = None, handwriting: float | None = None) -> None:
@@ -123,7 +132,7 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
     from pages._server import server
 
     store = server().store()
-    code = "hostile-board"
+    code, _ = a_class()
     _published(store, code, '<a href="http://evil.example">click</a>')
     _published(store, code, "![x](http://evil.example/pixel.png) **loud**")
     _published(store, code, "no steps", {"status": "finished", "epochs": [{"epoch": 1, "test_accuracy": 0.8}]})
@@ -184,29 +193,79 @@ def test_opening_a_lesson_lands_on_its_start_page():
     assert at.session_state["hidden_pages"] == ["Build"]
 
 
-def test_the_teacher_gets_a_key_with_the_lesson_and_hides_an_entry_on_the_board():
+def test_the_teacher_makes_a_class_signs_back_in_with_the_key_and_hides_an_entry_on_the_board():
     from pages._server import server
 
     store = server().store()
-    code = "key-board"
     teacher = fresh()
-    teacher.switch_page("pages/lesson.py").run()
-    teacher.text_input(key="lesson_code").input(code).run()
-    teacher.button(key="lesson_claim").click().run()
-    key = teacher.session_state["teacher_keys"][code]
-    assert any(c.value == key for c in teacher.code)  # shown to the teacher, on the page
+    teacher.switch_page("pages/teacher.py").run()
+    teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
+    assert not teacher.exception, teacher.exception
+    code, key = teacher.session_state["teacher_session"]["code"], teacher.session_state["teacher_session"]["key"]
+    assert [c.value for c in teacher.code] == [key]  # the key, shown once ...
+    teacher.button(key="teacher-key-noted").click().run()
+    assert key not in [c.value for c in teacher.code]  # ... and not again (a projected screen does not leak it)
+    assert any(f"Class {code[:3]}-{code[3:]}" == h.value for h in teacher.subheader)
+    assert not any("Lesson" in b.label and "key" in b.label for b in teacher.button)
+    teacher.button(key="teacher-out").click().run()  # signed out (a reload does the same): the sign-in again
+    assert teacher.text_input[1].label == "Teacher key" and "teacher_session" not in teacher.session_state
+    teacher.text_input[0].input(code)
+    teacher.text_input[1].input("not the key")
+    teacher.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
+    assert any("not the teacher key of class" in e.value for e in teacher.error)
+    teacher.text_input[1].input(key)
+    teacher.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
+    assert teacher.session_state["teacher_session"]["code"] == code and not teacher.exception
     _published(store, code, "Ada")
     _published(store, code, "rude name")
-    teacher.switch_page("pages/board.py").run()
-    teacher.text_input(key="board_code").input(code).run()
-    teacher.text_input(key="board_key").input("not the key").run()
-    assert any("not the teacher key" in e.value for e in teacher.error)
-    teacher.text_input(key="board_key").input(key).run()
+    teacher.switch_page("pages/board.py").run()  # the signed-in teacher's class is the board's, with its tools
     rude = next(r for r in store.board(code) if r["name"] == "rude name")
     teacher.selectbox(key="board_hide").set_value(rude)
     teacher.button(key="board_hide_btn").click().run()
     assert not teacher.exception, teacher.exception
     assert [r["name"] for r in store.board(code)] == ["Ada"]
+    student = fresh()  # a student who opens the board of the class sees no teacher's tools
+    student.switch_page("pages/board.py").run()
+    student.text_input(key="board_code").input(code).run()
+    assert not [b for b in student.button if b.key in ("board_hide_btn", "board_clear")]
+
+
+def test_a_joined_student_follows_the_teachers_steering(tmp_path):
+    """AppTest runs a fragment's body in each full run: the student's next run follows the teacher. (AppTest runs
+    the page alone after its first run, so the roster's page column is checked in the browser test.)"""
+    from pages._server import server
+
+    store = server().store()
+    code, key = a_class()
+    student = fresh()
+    student.text_input(key="start-join-code").input(code.lower())
+    student.text_input(key="start-join-name").input("Ada")
+    student.button(key="FormSubmitter:start-join-join-Join").click().run()
+    assert not student.exception, student.exception
+    assert student.session_state["class_membership"] == {"code": code, "name": "Ada"}
+    ws_id = student.session_state["workspace_id"]
+    row = next(r for r in store.roster(code) if r["name"] == "Ada")
+    assert row["ws"] == ws_id and row["page"] == "Start"
+    store.steer(code, key, page="Draw a digit")
+    student.run()
+    assert [t.value for t in student.title] == ["Draw a digit"]
+    store.steer(code, key, pause="Eyes to the front")
+    student.switch_page("pages/home.py").run()  # (AppTest runs a page alone: Start opens the session itself)
+    assert any("Eyes to the front" in w.value for w in student.warning)
+    assert student.button(key="start_train").disabled  # paused: training waits
+    store.steer(code, key, resume=True)
+    student.run()
+    assert not student.button(key="start_train").disabled and not student.warning
+    student.button(key="start_train").click().run()
+    assert next(r for r in store.roster(code) if r["name"] == "Ada")["model"] == "default"  # reported as it changed
+    third = fresh()  # the same name again in the class is refused, in a sentence
+    third.text_input(key="start-join-code").input(code)
+    third.text_input(key="start-join-name").input("ada")
+    third.button(key="FormSubmitter:start-join-join-Join").click().run()
+    assert any("the name 'ada' is taken" in e.value for e in third.error)
+    store.end_class(code, key)
+    student.run()
+    assert "class_membership" not in student.session_state
 
 
 def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it():
@@ -238,11 +297,12 @@ def test_the_board_shows_each_runs_accuracy_on_our_handwriting():
     from pages._server import server
 
     store = server().store()
-    _published(store, "hand-board", "Ada", handwriting=0.75)
-    _published(store, "hand-board", "Grace")  # published before the class drew anything
+    code, _ = a_class()
+    _published(store, code, "Ada", handwriting=0.75)
+    _published(store, code, "Grace")  # published before the class drew anything
     teacher = fresh()
     teacher.switch_page("pages/board.py").run()
-    teacher.text_input(key="board_code").input("hand-board").run()
+    teacher.text_input(key="board_code").input(code).run()
     assert not teacher.exception, teacher.exception
     table = teacher.dataframe[0].value
     column = dict(zip(table["name"], table["our handwriting"]))
@@ -259,9 +319,10 @@ def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_defaul
     ws = Workspace()
     entry = ws.add_checkpoint(load_checkpoint(save_checkpoint(model, spec, mnist5k.info(), hist)), "m")
     store = server().store()
-    assert _handwriting_accuracy("no-digits-yet", entry) is None
+    code, _ = a_class()
+    assert _handwriting_accuracy(code, entry) is None  # the class drew nothing yet
     for i in range(10):  # the class draws ten digits; one is labelled wrongly on purpose
-        store.add_digit("hand-acc", int(mnist5k.test_y[i]) if i else (int(mnist5k.test_y[0]) + 1) % 10,
+        store.add_digit(code, int(mnist5k.test_y[i]) if i else (int(mnist5k.test_y[0]) + 1) % 10,
                         mnist5k.test_x[i], "class")
-    acc = _handwriting_accuracy("hand-acc", entry)
+    acc = _handwriting_accuracy(code, entry)
     assert acc is not None and acc <= 0.9  # the mislabelled one cannot be right

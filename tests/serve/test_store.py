@@ -233,31 +233,57 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
     entry = ws.models["mine"]
     ws_id = store.new_id()
     store.save(ws_id, ws, {})
-    assert store.board("7B-cnn") == []  # saving a workspace publishes nothing
-    store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "  Ada's   first ")
-    store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "Ada's second try")  # the same run again: replaced
-    store.publish("other-class", ws_id, entry.runs[0], entry.spec, "elsewhere")
-    rows = store.board("7B-cnn")
+    code, other = store.create_class("mnist-5k")[0], store.create_class("mnist-5k")[0]
+    assert store.board(code) == []  # saving a workspace publishes nothing
+    store.publish(code, ws_id, entry.runs[0], entry.spec, "  Ada's   first ")
+    store.publish(code, ws_id, entry.runs[0], entry.spec, "Ada's second try")  # the same run again: replaced
+    store.publish(other, ws_id, entry.runs[0], entry.spec, "elsewhere")
+    rows = store.board(code)
     assert len(rows) == 1 and rows[0]["name"] == "Ada's second try"
     assert rows[0]["accuracy"] == entry.test_accuracy and rows[0]["params"] == entry.params
     assert rows[0]["architecture"].startswith("Conv2d → MaxPool2d")
     assert "ws" not in rows[0] and ws_id not in str(rows[0])  # nothing leads back to the workspace
     assert "spec" not in rows[0] and "history" not in rows[0]  # light rows: the board reads no spec or history
-    opened = store.board_entry("7B-cnn", rows[0]["id"])
+    opened = store.board_entry(code, rows[0]["id"])
     assert opened["spec"] == entry.spec
     assert len(opened["history"]["epochs"]) == len(entry.runs[0].current()["epochs"])
     assert opened["history"]["steps"] == []  # a published history is trimmed to its epochs
-    assert store.board_entry("other-class", rows[0]["id"]) is None  # an entry opens only on its own board
+    assert store.board_entry(other, rows[0]["id"]) is None  # an entry opens only on its own board
     with pytest.raises(StoreError, match="give a name"):
-        store.publish("7B-cnn", ws_id, entry.runs[0], entry.spec, "   ")
+        store.publish(code, ws_id, entry.runs[0], entry.spec, "   ")
     untrained = Workspace()
     untrained.add_model(get_preset("linear"), "u")
     from explorer.serve.workspace import Run
 
     with pytest.raises(StoreError, match="test accuracy"):
-        store.publish("7B-cnn", ws_id, Run(9, "u", "mnist-5k", {}, 1), get_preset("linear"), "x")
+        store.publish(code, ws_id, Run(9, "u", "mnist-5k", {}, 1), get_preset("linear"), "x")
     with pytest.raises(ValueError, match="class code"):
         store.publish("no spaces allowed", ws_id, entry.runs[0], entry.spec, "x")
+    with pytest.raises(StoreError, match="there is no class"):  # a code nobody made: no board
+        store.publish("KKK-KKK", ws_id, entry.runs[0], entry.spec, "x")
+
+
+def test_a_board_counts_runs_on_its_class_dataset_and_a_few_per_student(store, mnist5k):
+    """A class's board measures every entry on the class's dataset: a run on another dataset, or on an upload that
+    carries the built-in dataset's name, is refused; one student (workspace) has at most three entries."""
+    from explorer.serve.classroom import MAX_ENTRIES_PER_STUDENT
+
+    entry = trained_workspace(mnist5k, "m").models["m"]
+    run = entry.runs[0]
+    code, _ = store.create_class("mnist")  # the class works on the full MNIST, the run trained on mnist-5k
+    with pytest.raises(StoreError, match="counts runs on 'mnist' only"):
+        store.publish(code, "ws-a" * 5, run, entry.spec, "Ada")
+    code, _ = store.create_class("mnist-5k")
+    with pytest.raises(StoreError, match="an upload called 'mnist-5k'"):
+        store.publish(code, "ws-a" * 5, run, entry.spec, "Ada", from_upload=True)
+    runs = [Run(i, "m", "mnist-5k", {}, entry.params, history=run.current()) for i in range(1, 5)]
+    for r in runs[:MAX_ENTRIES_PER_STUDENT]:
+        store.publish(code, "ws-a" * 5, r, entry.spec, f"Ada {r.id}")
+    store.publish(code, "ws-a" * 5, runs[0], entry.spec, "Ada best")  # the same run again replaces its entry
+    with pytest.raises(StoreError, match=f"{MAX_ENTRIES_PER_STUDENT} runs on the board already"):
+        store.publish(code, "ws-a" * 5, runs[3], entry.spec, "Ada 4")
+    store.publish(code, "ws-b" * 5, runs[3], entry.spec, "Grace")  # another student has room
+    assert sorted(r["name"] for r in store.board(code)) == ["Ada 2", "Ada 3", "Ada best", "Grace"]
 
 
 def test_a_model_this_server_cannot_open_is_reported_and_kept_not_deleted(store, monkeypatch):
@@ -315,43 +341,46 @@ def test_a_save_writes_only_the_models_that_changed(store):
 def test_only_the_teacher_key_hides_entries_or_clears_a_board(store, mnist5k):
     ws = trained_workspace(mnist5k, "m")
     entry = ws.models["m"]
-    key = store.claim_class("9C-cnn")
-    assert key and store.claim_class("9C-cnn") is None  # a code has one teacher key
+    code, key = store.create_class("mnist-5k")
+    other, other_key = store.create_class("mnist-5k")
     for name in ("Ada", "Grace"):
-        store.publish("9C-cnn", store.new_id(), entry.runs[0], entry.spec, name)
-    rows = store.board("9C-cnn")
+        store.publish(code, store.new_id(), entry.runs[0], entry.spec, name)
+    rows = store.board(code)
     with pytest.raises(StoreError, match="not the teacher key"):
-        store.hide_entry("9C-cnn", "guess", rows[0]["id"])
+        store.hide_entry(code, "guess", rows[0]["id"])
     with pytest.raises(StoreError, match="not the teacher key"):
-        store.clear_board("9C-cnn", key + "x")
-    assert not store.is_teacher("other-class", key)  # a key opens its own board only
-    store.hide_entry("9C-cnn", key, next(r["id"] for r in rows if r["name"] == "Ada"))
-    assert [r["name"] for r in store.board("9C-cnn")] == ["Grace"]
-    assert store.clear_board("9C-cnn", key) == 1 and store.board("9C-cnn") == []
-    with store.engine.connect() as c:  # the key itself is nowhere in the database
-        stored = c.execute(store.sa.select(store.t_keys.c.key_hash)).scalars().all()
-    assert key not in stored
+        store.clear_board(code, key + "x")
+    with pytest.raises(StoreError, match="not the teacher key"):  # a key opens its own class only
+        store.clear_board(code, other_key)
+    assert not store.is_teacher(other, key)
+    store.hide_entry(code, key, next(r["id"] for r in rows if r["name"] == "Ada"))
+    assert [r["name"] for r in store.board(code)] == ["Grace"]
+    assert store.clear_board(code, key) == 1 and store.board(code) == []
 
 
 def test_a_class_shares_its_drawn_digits_and_only_the_teacher_removes_one(store, mnist5k):
-    key = store.claim_class("5A-digits")
-    a = store.add_digit("5A-digits", 3, mnist5k.test_x[0], "Ada")
-    store.add_digit("5A-digits", 7, mnist5k.test_x[1], "  Grace   H ")
-    store.add_digit("other-class", 1, mnist5k.test_x[2], "Linus")
-    ours = store.class_digits("5A-digits")
+    code, key = store.create_class("mnist-5k")
+    other, _ = store.create_class("mnist-5k")
+    letters, _ = store.create_class("mnist-5k")
+    a = store.add_digit(code, 3, mnist5k.test_x[0], "Ada")
+    store.add_digit(code, 7, mnist5k.test_x[1], "  Grace   H ")
+    store.add_digit(other, 1, mnist5k.test_x[2], "Linus")
+    ours = store.class_digits(code)
     assert ours["y"].tolist() == [3, 7] and ours["authors"] == ["Ada", "Grace H"]
     assert torch.equal(ours["x"][0], mnist5k.test_x[0])  # the very pixels drawn
     for bad, words in (((11, mnist5k.test_x[0]), "from 0 to 9"),
                        ((3, torch.zeros(1, 32, 32, dtype=torch.uint8)), "only a 28x28 drawing")):
         with pytest.raises(StoreError, match=words):
-            store.add_digit("5A-digits", *bad, "x")
+            store.add_digit(code, *bad, "x")
     with pytest.raises(StoreError, match="not the teacher key"):
-        store.remove_digit("5A-digits", "guess", a)
-    store.remove_digit("5A-digits", key, a)
-    assert store.class_digits("5A-digits")["y"].tolist() == [7]
+        store.remove_digit(code, "guess", a)
+    store.remove_digit(code, key, a)
+    assert store.class_digits(code)["y"].tolist() == [7]
     assert len(store.class_digits("nobody")["ids"]) == 0
-    store.add_digit("5A-letters", 10, 255 - mnist5k.test_x[0], "Ada")  # 10: "not a digit" (a letter, a doodle)
-    assert store.class_digits("5A-letters")["y"].tolist() == [10]
+    with pytest.raises(StoreError, match="there is no class"):  # a made-up code has no set to add to
+        store.add_digit("KKK-KKK", 3, mnist5k.test_x[0], "Ada")
+    store.add_digit(letters, 10, 255 - mnist5k.test_x[0], "Ada")  # 10: "not a digit" (a letter, a doodle)
+    assert store.class_digits(letters)["y"].tolist() == [10]
 
 
 def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_work(tmp_path):
@@ -362,18 +391,19 @@ def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_w
     ws.add_model(get_preset("default"), "kept")
     first.save(ws_id, ws, {"dataset": "mnist-5k"})
     with first.engine.begin() as c:  # back to the schema of before: no revision table, no new tables
-        for table in ("alembic_version", "board_keys", "class_digits"):
+        for table in ("alembic_version", "class_digits", "classes", "class_students", "class_guesses"):
             c.exec_driver_sql(f"DROP TABLE {table}")
     first.engine.dispose()
     again = WorkspaceStore(state_dir=tmp_path)
     tables = set(again.sa.inspect(again.engine).get_table_names())
-    assert {"board_keys", "class_digits", "alembic_version", "workspaces"} <= tables
+    assert {"classes", "class_students", "class_digits", "alembic_version", "workspaces"} <= tables
+    assert "board_keys" not in tables  # the first-come keys of before are gone: a class is made with its key
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
     back = Workspace()
     saved = again.load(ws_id, back)
     assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
-    assert again.claim_class("after-upgrade")  # the new tables work
+    assert again.create_class("mnist")  # the new tables work
     WorkspaceStore(state_dir=tmp_path)  # and opening it again changes nothing
 
 
@@ -390,7 +420,7 @@ def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
     again = WorkspaceStore(state_dir=tmp_path)
     assert list(_model_names(again, ws_id)) == ["kept"]
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
 
 
 def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path):
@@ -398,13 +428,14 @@ def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path)
     first = WorkspaceStore(state_dir=tmp_path)
     run = Run(1, "m", "mnist-5k", {}, 20_570, history={"status": "finished", "epochs": [
         {"epoch": 1, "step": 1, "test_accuracy": 0.9}]})
-    first.publish("old-board", first.new_id(), run, get_preset("default"), "Ada", handwriting=0.75)
+    code, _ = first.create_class("mnist-5k")
+    first.publish(code, first.new_id(), run, get_preset("default"), "Ada", handwriting=0.75)
     with first.engine.begin() as c:  # as a database of revision 0003 held it
         c.exec_driver_sql("ALTER TABLE board DROP COLUMN handwriting")
         c.exec_driver_sql("UPDATE alembic_version SET version_num = '0003'")
     first.engine.dispose()
     again = WorkspaceStore(state_dir=tmp_path)
-    assert [(r["name"], r["handwriting"]) for r in again.board("old-board")] == [("Ada", 0.75)]
+    assert [(r["name"], r["handwriting"]) for r in again.board(code)] == [("Ada", 0.75)]
 
 
 def test_a_published_history_keeps_only_its_epochs_known_figures():
@@ -421,11 +452,12 @@ def test_a_published_history_keeps_only_its_epochs_known_figures():
 
 
 def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):
-    d = store.add_digit("stump-1", 4, mnist5k.test_x[0], "Ada")
+    code, _ = store.create_class("mnist-5k")
+    d = store.add_digit(code, 4, mnist5k.test_x[0], "Ada")
     with pytest.raises(StoreError, match="not by the one who drew it"):
-        store.confirm_digit("stump-1", d, " ada ")
-    store.confirm_digit("stump-1", d, "Grace")
-    store.confirm_digit("stump-1", d, "Linus")  # the first confirmation stays
-    assert store.class_digits("stump-1")["confirmed_by"] == ["Grace"]
+        store.confirm_digit(code, d, " ada ")
+    store.confirm_digit(code, d, "Grace")
+    store.confirm_digit(code, d, "Linus")  # the first confirmation stays
+    assert store.class_digits(code)["confirmed_by"] == ["Grace"]
     with pytest.raises(StoreError, match="give your name"):
-        store.confirm_digit("stump-1", d, "  ")
+        store.confirm_digit(code, d, "  ")

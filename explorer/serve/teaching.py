@@ -1,0 +1,397 @@
+"""A class run by its teacher, kept in the database so that it holds across replicas.
+
+- **Made by its teacher** (:meth:`Teaching.create_class`): the server picks the code (six characters from an
+  alphabet with no look-alikes, read aloud as ``K7M-R4Q``) and a teacher key, shown once and stored only as a
+  salted scrypt hash, compared in constant time. A school may require a password to create classes
+  (``EXPLORER_TEACHER_PASSWORD``). Classes expire (``EXPLORER_CLASS_HOURS``, 12 by default).
+- **Wrong keys are rate-limited**: :data:`MAX_GUESSES` per browser and :data:`MAX_CLASS_GUESSES` per class within
+  :data:`GUESS_WINDOW_S` (the count is in the database, so a second replica does not reset it).
+- **Students join** with the code and a name unique in the class (:meth:`Teaching.join`); their app reports what
+  the console shows (:meth:`Teaching.report`): page, model, parameters, runs, the last run's state, the best test
+  accuracy the server measured on the class's dataset, an error shown. The roster is read from these rows alone,
+  so reading it loads no model.
+- **The teacher steers** (:meth:`Teaching.steer`): bring everyone to a page, pause with a message, push a lesson;
+  each is a number that goes up, which every student's app compares with the last one it applied.
+- **Ending a class** (:meth:`Teaching.end_class`) deletes its students' names, drawings and board entries.
+
+``Teaching`` is part of :class:`explorer.serve.store.WorkspaceStore`. Every refusal is a :class:`ClassError`
+whose message is the sentence the page shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import math
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..core.safejson import bounded_name, parse_json
+from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
+
+__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "stuck_reason", "class_hours",
+           "password_required", "MAX_KEY_CHARS", "MAX_MESSAGE"]
+
+KEY_BYTES = 12  # 96 random bits, 16 characters
+MAX_KEY_CHARS = 40  # a key as typed (with spaces around it)
+MAX_GUESSES = 5  # wrong keys one browser may try against a class ...
+MAX_CLASS_GUESSES = 30  # ... and all browsers together ...
+GUESS_WINDOW_S = 600  # ... within ten minutes
+MAX_STUDENTS = 80  # students in one class
+STUCK_MINUTES = 5  # no progress for this long: marked stuck
+ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
+MAX_MESSAGE = 300  # a pause message
+SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+
+
+class ClassError(StoreError):
+    """A class request that is refused, with the reason in a sentence."""
+
+
+def class_hours() -> float:
+    """How long a class lasts after it is made: ``EXPLORER_CLASS_HOURS`` (default 12)."""
+    try:
+        hours = float(os.environ.get("EXPLORER_CLASS_HOURS") or 12)
+    except ValueError:
+        hours = 12.0
+    return hours if math.isfinite(hours) and hours > 0 else 12.0
+
+
+def password_required() -> bool:
+    """Whether this school asks a password to create a class (``EXPLORER_TEACHER_PASSWORD`` is set)."""
+    return bool(os.environ.get("EXPLORER_TEACHER_PASSWORD"))
+
+
+def _hash(key: str, salt: bytes | None = None) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(key.encode(), salt=salt, dklen=32, **SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def _matches(key: str, stored: str) -> bool:
+    try:
+        kind, salt, _ = stored.split("$")
+        expected = _hash(key, bytes.fromhex(salt))
+    except ValueError:
+        return False
+    return kind == "scrypt" and hmac.compare_digest(expected.encode(), stored.encode())
+
+
+@dataclass(frozen=True)
+class ClassState:
+    """What every student's app reads of its class, about once a second."""
+
+    code: str
+    dataset: str  # the class's dataset: the board and the roster's accuracy count runs on it only
+    expires: float
+    paused: str | None  # the teacher's message while the class is paused
+    page: str | None  # the page the teacher last brought everyone to ...
+    page_seq: int  # ... and how many times they did (a student's app goes there when this goes up)
+    lesson: str | None  # the lesson file last pushed ...
+    lesson_seq: int  # ... and how many times
+
+
+@dataclass
+class Progress:
+    """What a student's app reports: the console's row. ``best_accuracy``: the best test accuracy of a finished
+    run on the class's dataset, measured by the server (not by a file the student gave)."""
+
+    page: str = ""
+    model: str = ""
+    params: int = 0
+    runs: int = 0
+    run_state: str = ""
+    best_accuracy: float | None = None
+    error: str = ""
+
+    def cleaned(self) -> dict[str, Any]:
+        acc = self.best_accuracy
+        ok = isinstance(acc, (int, float)) and not isinstance(acc, bool) and math.isfinite(acc) and 0 <= acc <= 1
+        return {"page": bounded_name(self.page, 40, ""), "model": bounded_name(self.model, 200, ""),
+                "params": max(0, int(self.params)), "runs": max(0, int(self.runs)),
+                "run_state": bounded_name(self.run_state, 20, ""), "best_accuracy": float(acc) if ok else None,
+                "error": bounded_name(self.error, 200, "")}
+
+
+def stuck_reason(row: dict[str, Any], now: float) -> str:
+    """Why a student looks stuck ("" if they do not): an error shown lately, a run that diverged, or no
+    progress for :data:`STUCK_MINUTES` minutes."""
+    if row.get("error") and now - row.get("error_at", 0.0) < ERROR_FRESH_S:
+        return f"an error: {row['error']}"
+    if row.get("run_state") == "diverged":
+        return "the last run diverged (its loss became NaN or infinite)"
+    idle = now - row.get("progress_at", now)
+    if idle >= STUCK_MINUTES * 60:
+        return f"no progress for {int(idle // 60)} minutes"
+    return ""
+
+
+def _cell(value: Any) -> Any:
+    """A spreadsheet cell that is never run: text that begins with = + - @ (or a tab or a return, which some
+    spreadsheets skip before them) gets a leading apostrophe."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+CSV_FIELDS = ("name", "model", "parameters", "best test accuracy", "runs", "last run", "page", "joined", "last seen",
+              "stuck")
+
+
+def roster_csv(rows: list[dict[str, Any]]) -> str:
+    """The roster and results as CSV text (what the console's Export gives), formulas neutralised."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(CSV_FIELDS)
+    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
+    for r in rows:
+        acc = r.get("best_accuracy")
+        w.writerow([_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
+                                       r["runs"], r["run_state"], r["page"], stamp(r["joined"]), stamp(r["seen"]),
+                                       r["stuck"])])
+    return out.getvalue()
+
+
+class Teaching:
+    """The teacher's classes, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
+
+    sa: Any
+    t_classes: Any
+    t_students: Any
+    t_guesses: Any
+    t_board: Any
+    t_digits: Any
+
+    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
+        raise NotImplementedError
+
+    # -- making a class, signing in --
+    def create_class(self, dataset: str, password: str = "", now: float | None = None) -> tuple[str, str]:
+        """A new class on ``dataset``: returns ``(code, key)``. The key is shown once; only its hash is kept."""
+        wanted = os.environ.get("EXPLORER_TEACHER_PASSWORD") or ""
+        if wanted and not hmac.compare_digest(password.encode(), wanted.encode()):
+            raise ClassError("that is not this school's password for making a class (ask whoever runs the server)")
+        now = time.time() if now is None else now
+        self.purge_expired(now)
+        key = secrets.token_urlsafe(KEY_BYTES)
+        row = {"key_hash": _hash(key), "dataset": bounded_name(dataset, 200, "mnist"), "created": now,
+               "expires": now + class_hours() * 3600, "page_seq": 0, "lesson_seq": 0}
+        for _ in range(8):  # a new code never takes over one in use (the primary key refuses it)
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            try:
+                with self._db(write=True) as c:
+                    c.execute(self.t_classes.insert().values(code=code, **row))
+                return code, key
+            except self.sa.exc.IntegrityError:
+                continue
+        raise ClassError("no free class code was found just now; try again")  # pragma: no cover - 25^6 codes
+
+    def class_state(self, code: str, now: float | None = None) -> ClassState | None:
+        """The class as its students' apps read it; None if there is no such class or it has expired."""
+        code = normalize_code(code) or ""
+        if not code:
+            return None
+        t = self.t_classes
+        with self._db() as c:
+            r = c.execute(self.sa.select(t.c.code, t.c.dataset, t.c.expires, t.c.paused, t.c.page, t.c.page_seq,
+                                         t.c.lesson, t.c.lesson_seq).where(t.c.code == code)).first()
+        if r is None or r.expires <= (time.time() if now is None else now):
+            return None
+        return ClassState(r.code, r.dataset, r.expires, r.paused, r.page, int(r.page_seq), r.lesson, int(r.lesson_seq))
+
+    def _live(self, code: Any, now: float) -> str:
+        """The stored code of a class that exists and has not expired; a ClassError sentence otherwise."""
+        norm = normalize_code(code)
+        if norm is None:
+            raise ClassError(f"a class code is six letters and digits, like {shown_code('K7MR4Q')}; check it with your "
+                             "teacher")
+        if self.class_state(norm, now) is None:
+            raise ClassError(f"there is no class {shown_code(norm)} on this server (or it has ended or expired): check "
+                             "the code with your teacher")
+        return norm
+
+    def sign_in(self, code: str, key: str, who: str, now: float | None = None) -> str:
+        """The teacher signs in with the class's key; returns the stored code. ``who`` (the browser) counts the
+        wrong keys: after :data:`MAX_GUESSES` (or :data:`MAX_CLASS_GUESSES` from all browsers) within
+        :data:`GUESS_WINDOW_S`, the class refuses keys for a while."""
+        now = time.time() if now is None else now
+        norm = self._live(code, now)
+        t = self.t_guesses
+        since = now - GUESS_WINDOW_S
+        with self._db() as c:
+            count = lambda cond: c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(  # noqa: E731
+                (t.c.class_code == norm) & (t.c.at > since) & cond)).scalar() or 0
+            mine, everyone = count(t.c.who == who[:64]), count(self.sa.true())
+        if mine >= MAX_GUESSES or everyone >= MAX_CLASS_GUESSES:
+            raise ClassError(f"too many wrong keys for class {shown_code(norm)}: wait {GUESS_WINDOW_S // 60} minutes "
+                             "and try again")
+        if self.is_teacher(norm, key):
+            return norm
+        with self._db(write=True) as c:
+            c.execute(t.delete().where(t.c.at <= since))
+            c.execute(t.insert().values(class_code=norm, who=who[:64], at=now))
+        left = MAX_GUESSES - mine - 1
+        tries = f"{left} more {'try' if left == 1 else 'tries'}"
+        raise ClassError(f"that is not the teacher key of class {shown_code(norm)}"
+                         + (f" ({tries}, then a {GUESS_WINDOW_S // 60}-minute wait)" if left else ""))
+
+    def is_teacher(self, class_code: str, key: str) -> bool:
+        """Whether ``key`` is the teacher key of a class that has not expired (no count: see :meth:`sign_in`)."""
+        code = normalize_code(class_code)
+        if not code or not isinstance(key, str) or not key.strip():
+            return False
+        t = self.t_classes
+        with self._db() as c:
+            row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == code)).first()
+        return row is not None and row.expires > time.time() and _matches(key.strip(), row.key_hash)
+
+    def _teacher(self, class_code: str, key: str) -> None:
+        if not self.is_teacher(class_code, key):
+            raise ClassError("that is not the teacher key of this class (or the class has ended)")
+
+    # -- students --
+    def join(self, code: str, name: str, ws_id: str, now: float | None = None) -> str:
+        """Join class ``code`` as ``name`` (unique in the class, whatever its case) from workspace ``ws_id``;
+        returns the stored code. Joining again from the same workspace under the same name is a no-op."""
+        now = time.time() if now is None else now
+        norm = self._live(code, now)
+        name = bounded_name(name, MAX_CLASS_NAME, "")
+        if not name:
+            raise ClassError("type the name your teacher will see")
+        t, key = self.t_students, name.casefold()
+        try:
+            with self._db(write=True) as c:
+                row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == key))).first()
+                if row is not None:
+                    if row.ws != ws_id:
+                        raise ClassError(f"the name {name!r} is taken in this class: add an initial or a number")
+                    return norm
+                n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == norm)).scalar()
+                if (n or 0) >= MAX_STUDENTS:
+                    raise ClassError(f"class {shown_code(norm)} is full ({MAX_STUDENTS} students)")
+                c.execute(t.delete().where((t.c.class_code == norm) & (t.c.ws == ws_id)))  # a new name for this tab
+                c.execute(t.insert().values(class_code=norm, name=name, name_key=key, ws=ws_id, joined=now, seen=now,
+                                            progress_at=now, report="{}"))
+        except self.sa.exc.IntegrityError:  # another replica took the name a moment ago
+            raise ClassError(f"the name {name!r} is taken in this class: add an initial or a number") from None
+        return norm
+
+    def member_name(self, code: str, ws_id: str) -> str | None:
+        """The name under which workspace ``ws_id`` joined class ``code`` (None: it is not in the class)."""
+        t = self.t_students
+        with self._db() as c:
+            row = c.execute(self.sa.select(t.c.name).where((t.c.class_code == (normalize_code(code) or ""))
+                                                           & (t.c.ws == ws_id))).first()
+        return None if row is None else str(row.name)
+
+    def leave(self, code: str, ws_id: str) -> None:
+        t = self.t_students
+        with self._db(write=True) as c:
+            c.execute(t.delete().where((t.c.class_code == (normalize_code(code) or "")) & (t.c.ws == ws_id)))
+
+    def report(self, code: str, ws_id: str, progress: Progress, now: float | None = None) -> bool:
+        """Record what a student's app shows; False when the student is no longer in the class (it ended)."""
+        now = time.time() if now is None else now
+        t, new = self.t_students, progress.cleaned()
+        where = (t.c.class_code == (normalize_code(code) or "")) & (t.c.ws == ws_id)
+        with self._db(write=True) as c:
+            row = c.execute(self.sa.select(t.c.report, t.c.progress_at).where(where)).first()
+            if row is None:
+                return False
+            old = parse_json(row.report, "student report", ClassError) if row.report else {}
+            old = old if isinstance(old, dict) else {}
+            moved = {k: v for k, v in new.items() if k != "error"} != {k: v for k, v in old.items()
+                                                                        if k not in ("error", "error_at")}
+            new["error_at"] = old.get("error_at", 0.0) if new["error"] == old.get("error") else now
+            if not new["error"]:
+                new["error_at"] = 0.0
+            c.execute(t.update().where(where).values(seen=now, report=json.dumps(new),
+                                                     progress_at=now if moved else row.progress_at))
+        return True
+
+    def roster(self, code: str, now: float | None = None) -> list[dict[str, Any]]:
+        """One row per student, by name: what their app reported, when, and a stuck mark (a reason, or "").
+        Reads the students' rows only: no workspace, no model."""
+        now = time.time() if now is None else now
+        t = self.t_students
+        with self._db() as c:
+            rows = c.execute(self.sa.select(t.c.name, t.c.ws, t.c.joined, t.c.seen, t.c.progress_at, t.c.report)
+                             .where(t.c.class_code == (normalize_code(code) or "")).order_by(t.c.name_key)).all()
+        out = []
+        blank = Progress().cleaned()
+        for r in rows:
+            try:
+                rep = json.loads(r.report)
+            except ValueError:
+                rep = {}
+            row = {**blank, **(rep if isinstance(rep, dict) else {}), "name": r.name, "ws": r.ws, "joined": r.joined,
+                   "seen": r.seen, "progress_at": r.progress_at}
+            row["stuck"] = stuck_reason(row, now)
+            out.append(row)
+        return out
+
+    def student_workspace(self, code: str, key: str, name: str) -> str | None:
+        """The workspace id of student ``name`` (the teacher's key is needed), to look at their model read-only."""
+        self._teacher(code, key)
+        t = self.t_students
+        with self._db() as c:
+            row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == normalize_code(code))
+                                                         & (t.c.name_key == name.casefold()))).first()
+        return None if row is None else str(row.ws)
+
+    # -- steering --
+    def steer(self, code: str, key: str, *, page: str | None = None, pause: str | None = None,
+              resume: bool = False, lesson: str | None = None) -> ClassState:
+        """Bring everyone to ``page``; pause the class with the message ``pause``; ``resume`` it; push ``lesson``
+        (a lesson file's text, checked by the caller). Returns the class as its students will read it."""
+        self._teacher(code, key)
+        norm = normalize_code(code)
+        t = self.t_classes
+        values: dict[str, Any] = {}
+        if page is not None:
+            values.update(page=page[:40], page_seq=t.c.page_seq + 1)
+        if pause is not None:
+            values["paused"] = bounded_name(pause, MAX_MESSAGE, "") or "The class is paused: eyes to the front."
+        if resume:
+            values["paused"] = None
+        if lesson is not None:
+            values.update(lesson=lesson, lesson_seq=t.c.lesson_seq + 1)
+        if values:
+            with self._db(write=True) as c:
+                c.execute(t.update().where(t.c.code == norm).values(**values))
+        state = self.class_state(norm or "")
+        if state is None:
+            raise ClassError("this class has ended or expired")
+        return state
+
+    # -- ending --
+    def end_class(self, code: str, key: str) -> int:
+        """End a class: its students' names, their drawings and its board go with it. Returns how many students."""
+        self._teacher(code, key)
+        return self._delete_class(normalize_code(code) or "")
+
+    def _delete_class(self, norm: str) -> int:
+        with self._db(write=True) as c:
+            n = c.execute(self.t_students.delete().where(self.t_students.c.class_code == norm)).rowcount
+            for t in (self.t_digits, self.t_board, self.t_guesses):
+                c.execute(t.delete().where(t.c.class_code == norm))
+            c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
+        return int(n or 0)
+
+    def purge_expired(self, now: float | None = None) -> int:
+        """End every class past its expiry (as :meth:`end_class` does); returns how many."""
+        now = time.time() if now is None else now
+        with self._db() as c:
+            codes = [r.code for r in c.execute(self.sa.select(self.t_classes.c.code)
+                                               .where(self.t_classes.c.expires <= now)).all()]
+        for code in codes:
+            self._delete_class(code)
+        return len(codes)

@@ -1,0 +1,166 @@
+"""A class run by its teacher (explorer.serve.teaching), on a real SQLite database: made by the server with a key
+shown once, joined by code and a unique name, read by the console without loading a model, steered, exported,
+ended without a trace, and shared by two store objects as two replicas share PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from explorer.core.presets import get_preset
+from explorer.serve.classroom import CODE_ALPHABET, normalize_code
+from explorer.serve.store import WorkspaceStore
+from explorer.serve.teaching import (
+    GUESS_WINDOW_S,
+    MAX_GUESSES,
+    STUCK_MINUTES,
+    ClassError,
+    Progress,
+    roster_csv,
+)
+from explorer.serve.workspace import Run
+
+WS_A, WS_B, WS_C = "a" * 24, "b" * 24, "c" * 24
+
+
+@pytest.fixture()
+def store(tmp_path):
+    return WorkspaceStore(state_dir=tmp_path)
+
+
+def dump(store) -> str:
+    """Every row of every table, as text: what a look at the database file would find."""
+    out = []
+    with store.engine.connect() as c:
+        for name in store.sa.inspect(store.engine).get_table_names():
+            out += [repr(tuple(r)) for r in c.exec_driver_sql(f"SELECT * FROM {name}")]
+    return "\n".join(out)
+
+
+def test_the_server_makes_the_code_and_a_key_it_keeps_only_as_a_hash(store):
+    codes = {store.create_class("mnist")[0] for _ in range(20)}
+    assert len(codes) == 20 and all(len(c) == 6 and set(c) <= set(CODE_ALPHABET) for c in codes)
+    assert not set("0O1IL2Z5S8B") & set("".join(codes))  # nothing to mishear or misread
+    code, key = store.create_class("mnist")
+    assert normalize_code(f" {code[:3].lower()}-{code[3:]} ") == code  # typed in any case, with or without a dash
+    assert key not in dump(store) and store.is_teacher(code, key) and not store.is_teacher(code, key[:-1] + "x")
+    assert "scrypt$" in dump(store)
+
+
+def test_a_school_password_guards_making_a_class(store, monkeypatch):
+    monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", "blue-heron")
+    with pytest.raises(ClassError, match="not this school's password"):
+        store.create_class("mnist", "guess")
+    assert store.create_class("mnist", "blue-heron")[0]
+
+
+def test_students_join_with_a_unique_name_and_every_refusal_is_a_sentence(store):
+    code, _ = store.create_class("mnist")
+    assert store.join(code.lower(), "Ada", WS_A) == code
+    assert store.join(code, "Ada", WS_A) == code  # the same tab again: nothing changes
+    for args, words in (((code, "  ada ", WS_B), "the name 'ada' is taken"),
+                        ((code, "   ", WS_B), "type the name"),
+                        (("K7M-R4Q", "Bo", WS_B), "there is no class K7M-R4Q"),
+                        (("7B-cnn", "Bo", WS_B), "six letters and digits")):
+        with pytest.raises(ClassError, match=words):
+            store.join(*args)
+    store.join(code, "Ada L.", WS_A)  # a new name for the same tab replaces the old one
+    assert [r["name"] for r in store.roster(code)] == ["Ada L."] and store.member_name(code, WS_A) == "Ada L."
+
+
+def test_wrong_keys_are_counted_per_browser_in_the_database(store, tmp_path):
+    code, key = store.create_class("mnist")
+    for i in range(MAX_GUESSES):
+        with pytest.raises(ClassError, match="not the teacher key"):
+            store.sign_in(code, f"guess-{i}", who="student-1")
+    replica_b = WorkspaceStore(state_dir=tmp_path)  # another replica counts the same guesses
+    with pytest.raises(ClassError, match="too many wrong keys"):
+        replica_b.sign_in(code, key, who="student-1")  # even the right key, from that browser, for a while
+    assert replica_b.sign_in(code, key, who="the-teacher") == code  # the teacher's own browser is not locked out
+    later = store.sign_in(code, key, who="student-1", now=__import__("time").time() + GUESS_WINDOW_S + 1)
+    assert later == code
+
+
+def test_a_class_expires_and_its_names_go_with_it(store, monkeypatch):
+    import time
+
+    monkeypatch.setenv("EXPLORER_CLASS_HOURS", "1")
+    code, key = store.create_class("mnist", now=time.time() - 2 * 3600)  # made two hours ago
+    assert store.class_state(code) is None
+    with pytest.raises(ClassError, match="ended or expired"):
+        store.join(code, "Ada", WS_A)
+    assert not store.is_teacher(code, key)
+    assert store.purge_expired() == 1 and code not in dump(store)
+
+
+def test_the_roster_reads_the_students_rows_only_and_marks_who_is_stuck(store):
+    import time
+
+    code, _ = store.create_class("mnist")
+    now = time.time()
+    for name, ws in (("Ada", WS_A), ("Bo", WS_B), ("Cy", WS_C)):
+        store.join(code, name, ws, now=now)
+    store.report(code, WS_A, Progress("Train", "default", 20_570, 2, "finished", 0.981), now=now)
+    store.report(code, WS_B, Progress("Train", "deep", 90_000, 1, "diverged"), now=now)
+    store.report(code, WS_C, Progress("Build", "", 0, 0, "", error="Not started: over the budget"), now=now)
+    statements: list[str] = []
+    store.sa.event.listen(store.engine, "before_cursor_execute",
+                          lambda conn, cur, sql, params, ctx, many: statements.append(sql))
+    rows = {r["name"]: r for r in store.roster(code, now=now + 60)}
+    assert all(" models" not in s and " workspaces" not in s for s in statements)  # no model, no workspace read
+    assert rows["Ada"]["best_accuracy"] == 0.981 and rows["Ada"]["params"] == 20_570 and rows["Ada"]["stuck"] == ""
+    assert rows["Bo"]["stuck"].startswith("the last run diverged")
+    assert rows["Cy"]["stuck"] == "an error: Not started: over the budget"
+    idle = {r["name"]: r["stuck"] for r in store.roster(code, now=now + STUCK_MINUTES * 60 + 61)}
+    assert idle["Ada"] == f"no progress for {STUCK_MINUTES + 1} minutes"
+    store.report(code, WS_A, Progress("Train", "default", 20_570, 2, "finished", 0.981), now=now + 400)
+    assert store.roster(code, now=now + 401)[0]["stuck"] != ""  # the same report again is no progress ...
+    store.report(code, WS_A, Progress("Draw a digit", "default", 20_570, 2, "finished", 0.981), now=now + 400)
+    assert store.roster(code, now=now + 401)[0]["stuck"] == ""  # ... a new page is
+
+
+def test_the_teacher_steers_through_one_replica_and_students_read_it_through_another(store, tmp_path):
+    code, key = store.create_class("mnist")
+    student_side = WorkspaceStore(state_dir=tmp_path)  # a second process on the same database
+    before = student_side.class_state(code)
+    with pytest.raises(ClassError, match="not the teacher key"):
+        student_side.steer(code, "guess", page="Draw a digit")
+    store.steer(code, key, page="Draw a digit")
+    store.steer(code, key, pause="Eyes to the front")
+    store.steer(code, key, lesson='{"format": "cnn-explorer-lesson"}')
+    after = student_side.class_state(code)
+    assert (after.page, after.page_seq - before.page_seq) == ("Draw a digit", 1)
+    assert after.paused == "Eyes to the front" and after.lesson_seq == before.lesson_seq + 1
+    assert store.steer(code, key, resume=True).paused is None
+
+
+def test_ending_a_class_deletes_its_names_drawings_and_board(store, mnist5k):
+    code, key = store.create_class("mnist-5k")
+    keep, _ = store.create_class("mnist-5k")
+    store.join(code, "Zelda Quartermaine", WS_A)
+    store.join(keep, "Other Student", WS_B)
+    store.add_digit(code, 3, mnist5k.test_x[0], "Zelda Quartermaine")
+    run = Run(1, "m", "mnist-5k", {}, 20_570, history={"status": "finished", "epochs": [{"epoch": 1, "test_accuracy": 0.9}]})
+    store.publish(code, WS_A, run, get_preset("default"), "Zelda's net")
+    assert "Zelda" in dump(store)
+    with pytest.raises(ClassError, match="not the teacher key"):
+        store.end_class(code, "guess")
+    assert store.end_class(code, key) == 1
+    assert "Zelda" not in dump(store) and code not in dump(store)
+    assert store.report(code, WS_A, Progress("Train")) is False  # the student's app learns the class ended
+    assert [r["name"] for r in store.roster(keep)] == ["Other Student"]  # another class is untouched
+
+
+def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
+    code, _ = store.create_class("mnist")
+    for name, ws in (("=HYPERLINK(\"http://x\")", WS_A), ("+1", WS_B), ("Ada, \"the\" first\nline", WS_C)):
+        store.join(code, name, ws)
+    store.report(code, WS_A, Progress("Train", "@SUM(A1)", 100, 1, "finished", 0.5))
+    rows = list(csv.DictReader(io.StringIO(roster_csv(store.roster(code)))))
+    assert {r["name"] for r in rows} == {"'=HYPERLINK(\"http://x\")", "'+1", "Ada, \"the\" first line"}
+    assert next(r for r in rows if r["name"].startswith("'="))["model"] == "'@SUM(A1)"
+    assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
+    assert next(r for r in rows if r["model"] == "'@SUM(A1)")["best test accuracy"] == "0.5000"
+
