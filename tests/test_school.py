@@ -1,6 +1,7 @@
 """The school set-up, for real: PostgreSQL, a Ray cluster of two nodes, two app replicas and HAProxy with sticky
 sessions, on this machine (``tests/school.py`` starts them; the README's deployment section lists the same
-commands). Through the proxy, in Chromium: a student trains and reloads; two students' runs train on both
+commands). Through the proxy, in Chromium: a teacher on one replica makes a class and steers a student on the other; a
+student trains and reloads; two students' runs train on both
 nodes; the replica of one stops mid-run and the other replica serves the same workspace while its run goes
 on; a Ray node stops mid-run and that run says so in a sentence while the other goes on."""
 
@@ -12,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer.tools.browser import VIEWPORT, wait_idle
+from explorer.tools.browser import VIEWPORT, nav, wait_idle
 from tests.browser import progress_step, shot, start_long_run
 from tests.school import missing, school, stop_replica
 
@@ -58,6 +59,28 @@ def student(browser, url: str):
     return context, page
 
 
+def teacher_steers_across_replicas(teacher, student) -> None:
+    """The class lives in PostgreSQL, not in a replica: the console on one sees and moves a student on the other."""
+    nav(teacher, "Teacher")
+    teacher.get_by_role("tab", name="Make a class").click()
+    teacher.get_by_role("button", name="Make a class").click()
+    teacher.wait_for_selector("text=Your teacher key", timeout=60_000)
+    code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first
+                     .inner_text()).group(1)
+    form = student.locator("[data-testid=stMain] [data-testid=stForm]")
+    form.get_by_role("textbox", name="Class code").fill(code)
+    form.get_by_role("textbox", name="Your name").fill("Ada")
+    form.get_by_role("button", name="Join").click()
+    student.wait_for_selector("text=In class", timeout=30_000)
+    teacher.wait_for_selector("text=1 student(s) joined", timeout=30_000)
+    teacher.get_by_role("button", name="Bring everyone here").click()
+    student.wait_for_selector("h1:has-text('Draw a digit')", timeout=30_000)
+    shot(teacher, "school-teacher-console")
+    teacher.locator("[data-testid=stSidebar]").get_by_role("link", name="Start").click()
+    teacher.wait_for_selector("h1:has-text('CNN Explorer')")
+    wait_idle(teacher)
+
+
 def test_a_class_behind_the_proxy_keeps_its_work_and_its_runs_when_a_replica_or_a_node_stops(classroom, browser):
     s = classroom
     ctx1, p1 = student(browser, s.url)
@@ -70,6 +93,9 @@ def test_a_class_behind_the_proxy_keeps_its_work_and_its_runs_when_a_replica_or_
     else:
         raise AssertionError(f"the proxy sent four new browsers to replica {replica_of(ctx1)} only")
     r1, r2 = replica_of(ctx1), replica_of(ctx2)
+
+    # the teacher on one replica makes a class; a student on the other joins, shows on the roster, and is steered
+    teacher_steers_across_replicas(p1, p2)
 
     # a student trains in one click and reloads: the run trained on the cluster, the work is in PostgreSQL
     p1.get_by_role("button", name=re.compile("Train the default CNN")).click()

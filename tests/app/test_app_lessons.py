@@ -326,3 +326,48 @@ def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_defaul
                         mnist5k.test_x[i], "class")
     acc = _handwriting_accuracy(code, entry)
     assert acc is not None and acc <= 0.9  # the mislabelled one cannot be right
+
+
+def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class():
+    """From the console: a student's model read-only (kernels, feature maps, a confusion matrix measured now), their
+    saved work left as it was; then a lesson file pushed to everyone who joined."""
+    from explorer.core.presets import get_preset
+    from explorer.lessons.lesson import Lesson, lesson_to_json
+    from explorer.serve import Workspace
+    from pages._server import server
+
+    store = server().store()
+    code, key = a_class()
+    student = fresh()
+    student.session_state["train_config"].update(epochs=1, limit_train=256)
+    student.text_input(key="start-join-code").input(code)
+    student.text_input(key="start-join-name").input("Grace")
+    student.button(key="FormSubmitter:start-join-join-Join").click().run()
+    start_default_on_train_page(student)
+    wait_training(student)
+    student.run()
+    ws_id = student.session_state["workspace_id"]
+    store.save(ws_id, student.session_state["workspace"], {})  # (AppTest runs the page alone, not the app's save)
+    before = store.load(ws_id, Workspace()).version
+
+    teacher = fresh()
+    teacher.session_state["teacher_session"] = {"code": code, "key": key}
+    teacher.switch_page("pages/teacher.py").run()
+    teacher.selectbox(key="look-student").set_value("Grace").run()
+    teacher.button(key="look-go").click().run()
+    assert not teacher.exception, teacher.exception
+    measured = next(c.value for c in teacher.caption if c.value.startswith("Test accuracy measured now:"))
+    own = student.session_state["workspace"].entry().test_accuracy  # what the student's run measured
+    assert abs(float(measured.split(":")[1].strip(" %")) - 100 * own) < 0.05  # their trained weights, not others
+    assert any("what was drawn" in c.proto.spec for c in teacher.get("plotly_chart"))  # the confusion matrix
+    assert store.load(ws_id, Workspace()).version == before  # looking wrote nothing to the student's work
+
+    text = lesson_to_json(Lesson("Pushed", "mnist-5k", get_preset("one-conv"), {"epochs": 1}, ["Experiments"], "", "",
+                                 "Kernels"))
+    teacher.file_uploader(key="steer-lesson").set_value(("pushed.json", text.encode(), "application/json")).run()
+    teacher.button(key="steer-push").click().run()
+    assert any("Pushed" in s.value for s in teacher.success), [e.value for e in teacher.error]
+    student.switch_page("pages/home.py").run()  # the student's next run (its watcher) opens the lesson
+    assert not student.exception, student.exception
+    assert student.session_state["hidden_pages"] == ["Experiments"]
+    assert student.session_state["lesson"]["title"] == "Pushed"

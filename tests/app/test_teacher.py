@@ -56,7 +56,8 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
     teacher.get_by_role("tab", name="Make a class").click()
     teacher.get_by_role("button", name="Make a class").click()
     teacher.wait_for_selector("text=Your teacher key")
-    code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()).group(1)
+    heading = teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()
+    code = re.search(r"Class (\w{3}-\w{3})", heading).group(1)
     key = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
     assert store.is_teacher(code, key) and key not in dump(store)  # shown once, kept only as a hash
 
