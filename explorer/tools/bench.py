@@ -350,6 +350,46 @@ def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> Non
         cluster.close()
 
 
+def _bench_console(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    """The teacher's console for a class of 30 on the class's database (``EXPLORER_DATABASE_URL``, else a fresh
+    SQLite file): the server's time per roster refresh and per CSV export, and what each student's app costs it
+    (one poll of the class's row, one progress report)."""
+    import os
+    import tempfile
+
+    from ..serve.store import WorkspaceStore
+    from ..serve.teaching import Progress, roster_csv
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = WorkspaceStore(url=os.environ.get("EXPLORER_DATABASE_URL") or None, state_dir=tmp)
+        code, key = store.create_class("mnist")
+        students = [(f"Student {i:02d}", f"bench-{code}-{i:02d}".ljust(20, "x")) for i in range(30)]
+        polls, reports = [], []
+        for i, (name, ws) in enumerate(students):
+            store.join(code, name, ws)
+            t0 = time.perf_counter()
+            store.report(code, ws, Progress("Train", "default", 20_570, 1 + i % 3, "running", 0.9 + i / 1000))
+            reports.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            store.class_state(code)
+            polls.append(time.perf_counter() - t0)
+        refreshes, exports = [], []
+        for _ in range(5 if quick else 20):
+            t0 = time.perf_counter()
+            rows = store.roster(code)
+            refreshes.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            roster_csv(rows)
+            exports.append(time.perf_counter() - t0)
+        store.end_class(code, key)
+        store.engine.dispose()
+    ms = lambda xs: round(1000 * _median(xs), 2)  # noqa: E731
+    report("console", {"students": len(students), "database": store.url.split(":")[0],
+                       "refresh_ms_median": ms(refreshes), "refresh_ms_max": round(1000 * max(refreshes), 2),
+                       "csv_ms": ms(exports), "student_poll_ms": ms(polls), "student_report_ms": ms(reports),
+                       "goal_refresh_ms": 300})
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,
@@ -359,6 +399,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
     "draw": _bench_draw,
     "pen": _bench_pen,
     "first": _bench_first,
+    "console": _bench_console,
 }
 
 

@@ -56,6 +56,13 @@ def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, bro
         if violations := axe_violations(page):
             found[title] = violations
             shot(page, f"axe-{title.split()[0].lower()}")
+    page.get_by_role("tab", name="Make a class").click()  # and the teacher's console, signed in, its key on screen
+    page.get_by_role("button", name="Make a class").click()
+    page.wait_for_selector("text=Your teacher key")
+    wait_idle(page)
+    if violations := axe_violations(page):
+        found["Teacher (the console)"] = violations
+        shot(page, "axe-console")
     assert not found, _report(found)
 
 

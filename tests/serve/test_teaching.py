@@ -164,3 +164,11 @@ def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
     assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
     assert next(r for r in rows if r["model"] == "'@SUM(A1)")["best test accuracy"] == "0.5000"
 
+
+
+def test_the_bench_times_the_console_for_a_class_of_30(capsys):
+    from explorer.tools.bench import run_bench
+
+    row = run_bench(only="console", quick=True)[0]
+    assert row["students"] == 30 and 0 < row["refresh_ms_median"] <= row["refresh_ms_max"]
+    assert "[console] students=30" in capsys.readouterr().out  # printed, never asserted against a goal
