@@ -101,7 +101,7 @@ def roster(store, code: str) -> None:
     st.dataframe([{"name": r["name"], "stuck": ("⚠ " + r["stuck"]) if r["stuck"] else "", "page": r["page"],
                    "model": r["model"], "parameters": r["params"], "runs": r["runs"], "last run": r["run_state"],
                    "best test accuracy": None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
-                   "last seen": ago(r["seen"])} for r in rows],
+                   "last progress": ago(r["progress_at"]), "last seen": ago(r["seen"])} for r in rows],
                  hide_index=True, key="teacher-roster",
                  column_config={"best test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
                                 "parameters": st.column_config.NumberColumn(format="localized")})
