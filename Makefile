@@ -24,9 +24,9 @@ test: $(STAMP) chromium school-deps lint
 test-school: $(STAMP) chromium school-deps
 	$(BIN)/python -m pytest -m school
 
-# the fast lane: everything but the browser, Ray and package tests; the app trains in its own threads
+# the fast lane: everything but the browser, Ray, package and slow tests; the app trains in its own threads
 test-fast: $(STAMP)
-	EXPLORER_RUNNER=local $(BIN)/python -m pytest -m "not browser and not ray and not package"
+	EXPLORER_RUNNER=local $(BIN)/python -m pytest -m "not browser and not ray and not package and not slow"
 
 bench: $(STAMP)
 	$(BIN)/python -m explorer bench --data-dir $(EXPLORER_DATA_DIR)

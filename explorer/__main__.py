@@ -173,25 +173,30 @@ def _cmd_predict(args: argparse.Namespace) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> None:
-    """A checkpoint (trained weights, normalisation built in) or a spec/preset (fresh weights) as ONNX or as a
-    PyTorch script."""
+    """A checkpoint (trained weights, normalisation built in) or a spec/preset (fresh weights) as ONNX, as a
+    PyTorch script, or as a Jupyter notebook of its run."""
     from .core.checkpoint import load_checkpoint
     from .core.spec import build_model
     from .lessons.export import to_onnx, to_python
+    from .lessons.notebook import to_notebook
 
     out = Path(args.out)
     if out.exists() and out.is_dir():
         raise UsageError(f"--out {out} is a folder; give a file name")
+    config: dict = {}
     if args.source.lower().endswith(".safetensors"):
         ck = load_checkpoint(args.source)
-        spec, model, dataset = ck.spec, ck.model, ck.dataset
+        spec, model, dataset, config = ck.spec, ck.model, ck.dataset, ck.config or ck.history.get("config") or {}
     else:
         spec = load_spec_arg(args.source)
         model, dataset = build_model(spec, seed=args.seed), None
+        config = {"seed": args.seed}
     if args.format == "onnx":
         data = to_onnx(model, spec["input_shape"], dataset)
+    elif args.format == "notebook":  # the run's settings (a checkpoint's last run; else the app's defaults)
+        data = to_notebook(spec, config, (dataset or {}).get("name", "mnist")).encode()
     else:
-        data = to_python(spec, {}, (dataset or {}).get("name", "mnist-5k")).encode()
+        data = to_python(spec, config, (dataset or {}).get("name", "mnist-5k")).encode()
     out.write_bytes(data)
     print(f"wrote {out} ({len(data):,} bytes)")
 
@@ -241,11 +246,13 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("images", nargs="+")
     pr.add_argument("--top", type=int, default=3)
     pr.add_argument("--json", action="store_true")
-    ex = sub.add_parser("export", help="a checkpoint or a spec as an ONNX file (or a PyTorch script)")
+    ex = sub.add_parser("export", help="a checkpoint or a spec as an ONNX file (or a PyTorch script, or a notebook)")
     ex.add_argument("source", help="a .safetensors checkpoint (trained weights), a preset or a JSON spec")
     fmt = ex.add_mutually_exclusive_group()
     fmt.add_argument("--onnx", dest="format", action="store_const", const="onnx", help="ONNX (the default)")
     fmt.add_argument("--python", dest="format", action="store_const", const="python", help="a PyTorch script")
+    fmt.add_argument("--notebook", dest="format", action="store_const", const="notebook",
+                     help="a Jupyter notebook that reproduces the run (data, model, training, evaluation, a look inside)")
     ex.set_defaults(format="onnx")
     ex.add_argument("--out", required=True, help="the file to write")
     ex.add_argument("--seed", type=int, default=0, help="initialisation of a spec's fresh weights")

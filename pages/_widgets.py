@@ -353,6 +353,23 @@ def publish_to_board(entry: ModelEntry) -> None:
             st.error(err)
 
 
+def notebook_download(spec: dict[str, Any], config: dict[str, Any], dataset: str, key: str) -> None:
+    """The notebook to take home: this model's run (its spec, these settings, this dataset) as a Jupyter notebook
+    that trains with torch and torchvision only. Written at the click."""
+    from explorer.lessons import to_notebook
+
+    name = _slug(str(spec.get("name") or "model"))
+    try:
+        to_notebook(spec, config, dataset)  # a spec this export cannot write says so now, not at the click
+    except ValueError as e:
+        st.caption(f"No notebook: {e}")
+        return
+    st.download_button("Notebook to take home (.ipynb)", lambda: to_notebook(spec, config, dataset), key=key,
+                       file_name=f"{name}.ipynb", mime="application/x-ipynb+json", icon=":material/menu_book:",
+                       on_click="ignore", help="Data, model, training, evaluation and a look inside, as cells you "
+                       "run in Jupyter; it trains the way the app does (same split, seed and settings).")
+
+
 def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
     st.download_button(label, json.dumps(spec, indent=2), file_name=f"{_slug(spec.get('name', 'spec'))}.json",
                        mime="application/json", on_click="ignore", icon=":material/download:")

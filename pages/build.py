@@ -13,7 +13,7 @@ from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, pr
 from explorer.lessons import to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
-from pages._widgets import spec_download
+from pages._widgets import notebook_download, spec_download
 
 REV = "build_rev"  # bumped on structural edits so every layer widget is rebuilt from the draft
 st.session_state.setdefault(REV, 0)
@@ -271,9 +271,12 @@ with right:
                 st.error(f"Not created: {e}.")
     st.subheader("Import / export")
     if summary is not None:
-        e1, e2 = st.columns(2)
+        e1, e2, e3 = st.columns(3)
         with e1:
             spec_download(draft)
+        with e3:
+            notebook_download({**draft, "name": name or draft.get("name", "model")}, st.session_state[TRAIN_CFG],
+                              ds.name, key="build-notebook")
         with e2:
             try:
                 script = to_python(draft, st.session_state[TRAIN_CFG], ds.name)

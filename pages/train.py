@@ -9,7 +9,15 @@ from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
-from pages._widgets import augment_controls, ensure_model, fmt_acc, live_run, publish_to_board, read_augment
+from pages._widgets import (
+    augment_controls,
+    ensure_model,
+    fmt_acc,
+    live_run,
+    notebook_download,
+    publish_to_board,
+    read_augment,
+)
 
 ws = workspace()
 ds = current_dataset()
@@ -128,6 +136,9 @@ def controls(config: TrainConfig | None) -> None:
 
 
 controls(config)
+last = entry.runs[-1] if entry.runs else None  # the notebook reproduces the last run (else the settings on screen)
+notebook_download({**entry.spec, "name": entry.name}, last.config if last else (config or TrainConfig()).to_dict(),
+                  last.dataset if last else ds.name, key="train-notebook")
 smoothing = st.slider("Smoothing", 0.0, 0.95, 0.6, 0.05, key="smoothing")
 if entry.runs:
     live_run(entry.runs[-1], smoothing, key="train")

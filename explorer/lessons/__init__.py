@@ -31,6 +31,7 @@ from .lab import (
     unit_gray,
 )
 from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
+from .notebook import inert_markdown, to_notebook
 from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
 
 __all__ = [
@@ -68,6 +69,8 @@ __all__ = [
     "shortcut_dataset",
     "to_onnx",
     "to_python",
+    "to_notebook",
+    "inert_markdown",
     "translation_sweep",
     "unit_gray",
 ]
