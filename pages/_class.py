@@ -17,6 +17,8 @@ from explorer.core import RunStatus, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
 from explorer.serve import MAX_CLASS_NAME, MAX_CODE_CHARS, ClassState, Progress, shown_code
 from pages._nav import page_file
+from pages._path import label as path_label
+from pages._path import start_path
 from pages._server import CLASS_POLL_S, workspace_store
 from pages._state import (
     CLASS,
@@ -147,7 +149,7 @@ def progress() -> Progress:
     error = st.session_state.get(LAST_ERROR)
     return Progress(page=st.session_state.get(PAGE, ""), model=e.name if e else "", params=e.params if e else 0,
                     runs=len(runs), run_state=last, best_accuracy=best,
-                    error=error[0] if error and time.time() - error[1] < 120 else "")
+                    error=error[0] if error and time.time() - error[1] < 120 else "", path=path_label())
 
 
 def report() -> None:
@@ -260,3 +262,5 @@ def apply_lesson(lesson: Lesson) -> None:
     st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes,
                                 "shortcut": {**lesson.shortcut, "dataset": lesson.dataset} if lesson.shortcut else {}}
     workspace().add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
+    if lesson.path:  # the lesson's guided path, from its first step
+        start_path(lesson.path)

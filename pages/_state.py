@@ -49,7 +49,8 @@ LESSON = "lesson"  # the open lesson: title, notes, hidden shortcut (shown in th
 CLASS = "class_membership"  # {"code", "name"}: the class this student joined (the workspace keeps the code only)
 TEACHER = "teacher_session"  # {"code", "key"}: the class this tab's teacher signed in to (never saved: sign in again)
 LAST_ERROR = "last_error"  # (sentence, time): the last refusal or error shown (a stuck mark on the teacher's roster)
-SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS)  # settings a workspace keeps
+PATH = "guided_path"  # the guided path this student follows: its name (or a lesson's steps), steps done, skipped
+SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH)  # settings a workspace keeps
 
 
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page

@@ -17,6 +17,7 @@ from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
 from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace, shown_code
 from pages._class import class_code, join_box, paused, watch
+from pages._path import path_panel
 from pages._server import (
     DEFAULT_DATASET,
     JOB_POLL_S,
@@ -61,7 +62,8 @@ def start_session() -> None:
     keep_workspace_id_in_url()
     sidebar()
     remember_person()
-    show_flash()
+    path_panel()  # the guided path, at the top of the page: checked against what this run's state shows
+    show_flash()  # (a step just completed says so here)
     watch()  # a student in a class: the teacher's pause banner, and their steering followed about once a second
     warmup_notice()
 
@@ -115,10 +117,13 @@ def sidebar() -> None:
         sb.caption("No model yet: pick a preset on **Build**, or press *Train the default CNN* on **Start**.")
         return
     names = list(ws.models)
-    pick = sb.selectbox("Model", names, index=names.index(ws.current) if ws.current in names else 0,
-                        key="sidebar_model", label_visibility="collapsed")
-    if pick != ws.current:
-        ws.current = pick
+    if ws.current not in names:
+        ws.current = names[0]
+    # the picker shows the current model, also one that a page made current (a model created on Build); a pick
+    # made here changes it in the callback, before the page runs
+    st.session_state["sidebar_model"] = ws.current
+    sb.selectbox("Model", names, key="sidebar_model", label_visibility="collapsed",
+                 on_change=lambda: setattr(workspace(), "current", st.session_state["sidebar_model"]))
     e = ws.entry()
     assert e is not None
     ds = e.dataset["name"] if e.dataset else st.session_state.get(DATASET)

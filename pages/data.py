@@ -20,7 +20,7 @@ def _describe(name: str) -> str:
 
 
 choice = st.selectbox("Dataset", names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
-                      in names else 0, format_func=_describe)
+                      in names else 0, format_func=_describe, key="data_pick")
 if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)

@@ -37,6 +37,7 @@ from explorer.plots import (
 from explorer.serve import MAX_CLASS_NAME, ModelEntry, shown_code
 from pages._canvas import MAX_DRAWING_PIXELS, drawing_pad
 from pages._class import class_code, member
+from pages._path import did
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, DRAWING, TRAIN_ERROR, get_dataset, workspace
 from pages._widgets import inspect_context, layer_strip, live_run, train_default
@@ -350,6 +351,7 @@ def panel() -> None:
         x_u8 = _occluded(x_u8)
     prep_ms = (time.perf_counter() - t0) * 1e3
     d = _answer(x_u8)
+    did("drew")  # the guided path: a drawing answered
     st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
     threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, 0.0)))
     st.session_state[CONFIDENCE] = threshold

@@ -16,6 +16,7 @@ from explorer.lessons import (
 )
 from explorer.plots import describe_experiment, describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
+from pages._path import did
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
 
@@ -86,6 +87,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
         job = jobs.get(name)
         if not job_status(job, busy, title):
             return
+        did(f"experiment:{name}")  # the guided path: this experiment has run
         render(job.result)
         if st.toggle("Show as table", key=f"table-{name}"):
             st.dataframe(experiment_table(name, job.result), hide_index=True)

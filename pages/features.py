@@ -26,6 +26,7 @@ from explorer.plots import (
     value_histogram,
     vector_bar,
 )
+from pages._path import did
 from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 
 MAPS_SHOWN = 64
@@ -86,6 +87,8 @@ def batch_statistics(entry, ds, layer: str) -> None:
                    "keeps each view to a fraction of a second.")
     for note in diagnose(stats):
         st.warning(note)
+    if entry.runs and any(s.type == "ReLU" and s.dead_fraction > 0 for s in stats):
+        did("dead_relus")  # the guided path: a layer with units that never fire, found
     st.dataframe([{"layer": s.layer, "type": s.type, "mean": round(s.mean, 4), "std": round(s.std, 4),
                    "never fire (dead)": f"{s.dead_fraction:.0%}" if s.type == "ReLU" else "",
                    "≤ 0": f"{s.zero_fraction:.0%}"} for s in stats], hide_index=True)
@@ -118,6 +121,10 @@ def maps() -> None:
     layer_strip(model, acts)
 
 
-maps()
+with st.container(key="fm_view"):
+    maps()
+if entry.runs:
+    did("feature_maps")  # the guided path: the feature maps of a trained model, seen
 st.subheader("Statistics over a batch")
-batch_statistics(entry, ds, layer)
+with st.container(key="fm_stats"):
+    batch_statistics(entry, ds, layer)

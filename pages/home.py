@@ -19,10 +19,31 @@ if not st.session_state.get(OPENED):
     slot.button(TRAIN_LABEL, type="primary", icon=":material/play_arrow:", key="start_early",
                 on_click=lambda: st.session_state.__setitem__(ASKED, True))
 
+from explorer.lessons import load_path  # noqa: E402
 from pages._class import join_box, paused  # noqa: E402
+from pages._nav import page_file  # noqa: E402
+from pages._path import label, start_path, steps  # noqa: E402
 from pages._server import server  # noqa: E402
 from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace  # noqa: E402  (torch loads here)
 from pages._widgets import live_run, start_session, train_default  # noqa: E402
+
+
+def path_invitation() -> None:
+    """The lecture as a path through your own model: step 1 of N, from here."""
+    all_steps = steps()
+    with st.container(border=True):
+        if all_steps:
+            st.markdown(f":material/route: You follow the lecture's path: **{label()}** steps done. The sidebar "
+                        "says what is next.")
+            return
+        lecture = load_path("lecture")
+        st.markdown(f"**New here? Follow the lecture, step by step** ({len(lecture)} steps: data → a linear model → "
+                    "a convolution → pooling → deeper → look inside → invariances → explanations → trust). Each "
+                    "step points at the real control, and completes when your own model does what it asks.")
+        if st.button(f"Start: step 1 of {len(lecture)}, {lecture[0].title}", key="path_start",
+                     icon=":material/route:"):
+            start_path("lecture")
+            st.switch_page(page_file(lecture[0].page))
 
 
 def where_next() -> None:
@@ -59,5 +80,6 @@ entry = ws.entry()
 if entry is not None and entry.runs:
     st.subheader(f"{entry.name} on {entry.runs[-1].dataset}")
     live_run(entry.runs[-1], key="home")
+path_invitation()
 join_box(st, "start-join")
 where_next()

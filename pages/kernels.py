@@ -13,6 +13,7 @@ from explorer.plots import (
     training_curves,
     weight_histograms,
 )
+from pages._path import did
 from pages._widgets import inspect_context, refresh_while_training
 
 st.title("Kernels")
@@ -28,7 +29,9 @@ if not convs:
 c1, c2, c3 = st.columns([2, 2, 2])
 names = [n for n, _ in convs]
 layer = c1.selectbox("Conv layer", names, format_func=lambda n: f"layer {n}: {tuple(dict(convs)[n].weight.shape)}",
-                     disabled=not convs) if convs else None
+                     disabled=not convs, key="kernels_layer") if convs else None
+if layer is not None and entry.runs:
+    did("kernels")  # the guided path: the kernels of a trained convolution, seen
 scale = c2.radio("Colour scale", ["shared", "per-kernel"], horizontal=True,
                  help="shared: one range for the whole layer (compare kernels); per-kernel: each its own range "
                       "(see each kernel's pattern)")

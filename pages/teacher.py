@@ -100,6 +100,7 @@ def roster(store, code: str) -> None:
         return
     st.dataframe([{"name": r["name"], "stuck": ("⚠ " + r["stuck"]) if r["stuck"] else "", "page": r["page"],
                    "model": r["model"], "parameters": r["params"], "runs": r["runs"], "last run": r["run_state"],
+                   "path": r.get("path", ""),
                    "best test accuracy": None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
                    "last progress": ago(r["progress_at"]), "last seen": ago(r["seen"])} for r in rows],
                  hide_index=True, key="teacher-roster",

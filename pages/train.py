@@ -188,5 +188,6 @@ def load_checkpoint_panel() -> None:
                 st.error(f"Not loaded: {e}")
 
 
-compare_runs(smoothing)
+with st.container(key="train_compare"):
+    compare_runs(smoothing)
 load_checkpoint_panel()

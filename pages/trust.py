@@ -35,6 +35,7 @@ from explorer.plots import (
 )
 from explorer.serve import MAX_CLASS_NAME, shown_code
 from pages._class import class_code as class_code_of_session
+from pages._path import did
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
 from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
@@ -161,6 +162,8 @@ def attack_section() -> None:
              alt=describe_image(hit.adversarial[0], "the attacked image"))
     if hit.fooled:
         st.error(f"Fooled: it now says **{ds.classes[hit.answer]}** ({float(hit.after.max()):.0%}).")
+        if label == "your drawing" and ds.classes[int(hit.before.argmax())] == "7":
+            did("fooled_own_7")  # the guided path: your own 7, misread
     else:
         st.success(f"Not fooled at ε = {eps:g}: it still says **{ds.classes[hit.answer]}**.")
     fooling_search(x, label)

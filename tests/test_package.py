@@ -53,6 +53,9 @@ def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_p
     assert where.returncode == 0, where.stderr
     lib, app = where.stdout.split()
     assert str(ROOT) not in lib and "site-packages" in lib  # the installed copy, not the checkout
+    packages = {str(d.relative_to(ROOT)) for d in (ROOT / "explorer").rglob("__init__.py")}
+    installed_packages = {str(d.relative_to(Path(lib).parents[1])) for d in Path(lib).parent.rglob("__init__.py")}
+    assert packages == installed_packages, packages ^ installed_packages  # every package of the library is in the wheel
     assert app.endswith("cnn_explorer_app/app.py") and (Path(app).parent / "pages" / "draw.py").is_file()
     assert (Path(app).parent / ".streamlit" / "config.toml").is_file()
     r = subprocess.run([str(installed / "cnn-explorer"), "--help"], capture_output=True, text=True, timeout=60)

@@ -32,6 +32,7 @@ from .lab import (
 )
 from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
 from .notebook import inert_markdown, to_notebook
+from .path import CHECKS, Learner, PathProgress, RunFacts, Step, advance, check, load_path, parse_steps
 from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
 
 __all__ = [
@@ -70,6 +71,15 @@ __all__ = [
     "to_onnx",
     "to_python",
     "to_notebook",
+    "CHECKS",
+    "Learner",
+    "PathProgress",
+    "RunFacts",
+    "Step",
+    "advance",
+    "check",
+    "load_path",
+    "parse_steps",
     "inert_markdown",
     "translation_sweep",
     "unit_gray",

@@ -10,6 +10,7 @@ from typing import Any
 from ..core.safejson import parse_json
 from ..core.spec import SpecError, validate_spec
 from ..core.train import TrainConfig
+from .path import load_path, parse_steps
 from .shortcut import check_shortcut
 
 __all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
@@ -35,6 +36,7 @@ class Lesson:
     class_code: str = ""  # students who opened the lesson can publish runs to this class's board
     start: str = "Start"  # the page the class opens on (one of START_PAGES, and not a hidden one)
     shortcut: dict[str, Any] = field(default_factory=dict)  # a hidden cue in one class's images (explorer.lessons.shortcut)
+    path: str | list[dict[str, Any]] = ""  # a guided path the class follows: a built-in one's name, or its steps
 
 
 def check_class_code(code: Any) -> str:
@@ -67,8 +69,11 @@ def parse_lesson(text: str | bytes) -> Lesson:
     shortcut = d.get("shortcut") or {}
     if shortcut:
         shortcut = _in_lesson(check_shortcut, shortcut, d["spec"].get("num_classes") or 100_000)
+    path = d.get("path") or ""
+    if path:  # a built-in path's name, or a teacher's own steps (each naming a known check and page)
+        _in_lesson(load_path if isinstance(path, str) else parse_steps, path, START_PAGES)
     return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start,
-                  shortcut)
+                  shortcut, path)
 
 
 def _in_lesson(check: Any, *args: Any) -> Any:
@@ -87,7 +92,7 @@ def _lesson_dict(text: str | bytes) -> dict[str, Any]:
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
     unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code", "start",
-                        "shortcut"}
+                        "shortcut", "path"}
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
     return d

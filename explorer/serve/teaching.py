@@ -108,6 +108,7 @@ class Progress:
     run_state: str = ""
     best_accuracy: float | None = None
     error: str = ""
+    path: str = ""  # where they are on a guided path: "4/13" (steps done or skipped, of all)
 
     def cleaned(self) -> dict[str, Any]:
         acc = self.best_accuracy
@@ -115,7 +116,7 @@ class Progress:
         return {"page": bounded_name(self.page, 40, ""), "model": bounded_name(self.model, 200, ""),
                 "params": max(0, int(self.params)), "runs": max(0, int(self.runs)),
                 "run_state": bounded_name(self.run_state, 20, ""), "best_accuracy": float(acc) if ok else None,
-                "error": bounded_name(self.error, 200, "")}
+                "error": bounded_name(self.error, 200, ""), "path": bounded_name(self.path, 20, "")}
 
 
 def stuck_reason(row: dict[str, Any], now: float) -> str:
@@ -139,8 +140,8 @@ def _cell(value: Any) -> Any:
     return value
 
 
-CSV_FIELDS = ("name", "model", "parameters", "best test accuracy", "runs", "last run", "page", "joined", "last seen",
-              "stuck")
+CSV_FIELDS = ("name", "model", "parameters", "best test accuracy", "runs", "last run", "path", "page", "joined",
+              "last seen", "stuck")
 
 
 def roster_csv(rows: list[dict[str, Any]]) -> str:
@@ -155,8 +156,8 @@ def roster_csv(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         acc = r.get("best_accuracy")
         w.writerow([_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
-                                       r["runs"], r["run_state"], r["page"], stamp(r["joined"]), stamp(r["seen"]),
-                                       r["stuck"])])
+                                       r["runs"], r["run_state"], r.get("path", ""), r["page"], stamp(r["joined"]),
+                                       stamp(r["seen"]), r["stuck"])])
     return out.getvalue()
 
 

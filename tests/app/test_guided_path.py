@@ -1,0 +1,77 @@
+"""The lecture as a path, in Chromium: a newcomer starts it on Start and does the first steps by doing what they
+ask (open the data, train a linear model, train one convolution); each completes by itself, the page's element is
+ringed, and the progress survives a reload."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from explorer.tools.browser import open_app, start_training
+from tests.browser import nav, shot, streamlit_server, wait_idle
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture()
+def server(tmp_path):
+    with streamlit_server(env={"EXPLORER_STATE_DIR": str(tmp_path)}) as url:
+        yield url
+
+
+def panel(page) -> str:
+    return page.locator(".st-key-path_panel").inner_text()
+
+
+def train_preset(page, preset: str) -> None:
+    """Load a preset on Build, make it the current model, train it for one epoch on Train."""
+    if not page.locator("h1:has-text('Build')").count():
+        nav(page, "Build")
+    option = page.get_by_role("option", name=re.compile(f"^{preset} "))
+    for _ in range(3):  # the list opens on a click (a rerun still drawing can close it: open it again)
+        page.locator(".st-key-build_preset input").click()
+        try:
+            option.wait_for(timeout=5_000)
+            break
+        except Exception:  # noqa: BLE001 - Playwright's timeout
+            wait_idle(page)
+    option.click()
+    page.get_by_role("button", name="Load preset").click()
+    name, deadline = page.get_by_label("Model name"), time.time() + 20
+    while name.input_value() != preset and time.time() < deadline:
+        time.sleep(0.2)
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("^(Create|Replace) model$")).click()
+    page.wait_for_selector(f"text={preset} is the current model", timeout=30_000)
+    nav(page, "Train")
+    start_training(page, 1)
+    page.wait_for_selector("text=Done: test accuracy", timeout=180_000)
+    wait_idle(page)
+
+
+def test_the_first_steps_of_the_lecture_complete_by_doing_what_they_ask(server, browser):
+    page = open_app(browser, server)
+    page.get_by_role("button", name=re.compile(r"^Start: step 1 of \d+")).click()
+    page.wait_for_selector("h1:has-text('Data')")  # step 1 opens its page ...
+    wait_idle(page)
+    assert page.get_by_text("Step Meet the data done").count()  # ... and opening it is its goal
+    assert "Step 2 of 13 · A linear model first" in panel(page)
+    nav(page, "Build")
+    ring = page.evaluate("() => getComputedStyle(document.querySelector('.st-key-build_preset')).outlineStyle")
+    assert ring == "solid"  # the element the step speaks of is ringed on its page
+    shot(page, "path-step-2")
+
+    train_preset(page, "linear")
+    page.wait_for_function("() => document.body.innerText.includes('Step 3 of 13')", timeout=30_000)
+    assert page.get_by_text("Step A linear model first done").count()
+    train_preset(page, "one-conv")
+    page.wait_for_function("() => document.body.innerText.includes('Step One convolution done')", timeout=30_000)
+    after = panel(page)  # both trained on the same data and seen on Train: the comparison is done too
+    assert "Step 5 of 13 · What the kernels learned" in after, after
+    shot(page, "path-step-5")
+
+    page.reload()  # the progress is saved with the workspace
+    page.wait_for_selector(".st-key-path_panel", timeout=60_000)
+    assert "Step 5 of 13" in panel(page)
