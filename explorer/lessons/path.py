@@ -18,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Step", "Learner", "RunFacts", "PathProgress", "CHECKS", "check", "load_path", "parse_steps", "advance",
-           "PATHS", "MAX_STEPS", "PASS_ACCURACY"]
+__all__ = ["Step", "Learner", "RunFacts", "PathProgress", "CHECKS", "check", "load_path", "parse_steps", "advance"]
 
 PATHS = Path(__file__).with_name("paths")  # the built-in paths, one JSON file each
 MAX_STEPS = 30  # a path a teacher writes: at most this many steps

@@ -157,12 +157,13 @@ def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
     code, _ = store.create_class("mnist")
     for name, ws in (("=HYPERLINK(\"http://x\")", WS_A), ("+1", WS_B), ("Ada, \"the\" first\nline", WS_C)):
         store.join(code, name, ws)
-    store.report(code, WS_A, Progress("Train", "@SUM(A1)", 100, 1, "finished", 0.5))
+    store.report(code, WS_A, Progress("Train", "@SUM(A1)", 100, 1, "finished", 0.5, path="4/13"))
     rows = list(csv.DictReader(io.StringIO(roster_csv(store.roster(code)))))
     assert {r["name"] for r in rows} == {"'=HYPERLINK(\"http://x\")", "'+1", "Ada, \"the\" first line"}
     assert next(r for r in rows if r["name"].startswith("'="))["model"] == "'@SUM(A1)"
     assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
-    assert next(r for r in rows if r["model"] == "'@SUM(A1)")["best test accuracy"] == "0.5000"
+    ada = next(r for r in rows if r["model"] == "'@SUM(A1)")
+    assert ada["best test accuracy"] == "0.5000" and ada["path"] == "4/13"  # where they are on the guided path
 
 
 
