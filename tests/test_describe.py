@@ -85,6 +85,8 @@ def test_the_learned_map_names_each_class_where_its_images_are():
     fig = learned_map_figure(points, torch.tensor([0, 0, 1]), ["zero", "one"])
     names = {a.text: (a.x, a.y) for a in fig.layout.annotations}
     assert names == {"<b>zero</b>": (1.0, 0.0), "<b>one</b>": (10.0, 10.0)}
+    shapes = [t.marker.symbol for t in fig.data if t.name in ("zero", "one")]
+    assert len(set(shapes)) == 2  # a shape per class besides its colour
 
 
 def test_the_charts_texts_carry_their_numbers():

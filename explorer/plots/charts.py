@@ -16,6 +16,9 @@ __all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow"
 
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
+# a shape per class beside its colour (WCAG 1.4.1): told apart by a reader who cannot tell the colours apart
+SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon",
+           "triangle-left"]
 
 
 def ema(values: list[float], smoothing: float) -> list[float]:

@@ -8,7 +8,7 @@ from typing import Any
 import plotly.graph_objects as go
 from torch import Tensor
 
-from .charts import PALETTE
+from .charts import PALETTE, SYMBOLS
 
 __all__ = ["coverage_figure", "learned_map_figure", "confusion_heatmap", "board_figure"]
 
@@ -32,14 +32,15 @@ def coverage_figure(curve: list[Any], threshold: float) -> go.Figure:
 
 def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],
                        here: Tensor | None = None, here_label: str = "your drawing") -> go.Figure:
-    """Reference images on the 2-D map of a model's features, one colour per class, and ``here`` (a ``(2,)``
-    point) as a star."""
+    """Reference images on the 2-D map of a model's features, one colour and one shape per class (its name at its
+    centre), and ``here`` (a ``(2,)`` point) as a star."""
     fig = go.Figure()
     for k, name in enumerate(classes[:20]):  # past 20 classes the legend is no help: the rest share one colour
         sel = labels == k
         if sel.any():
             fig.add_scattergl(x=points[sel, 0].tolist(), y=points[sel, 1].tolist(), mode="markers", name=str(name),
-                              marker={"size": 5, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)]},
+                              marker={"size": 6, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)],
+                                      "symbol": SYMBOLS[k % len(SYMBOLS)]},
                               hovertemplate=f"{name}<extra></extra>")
             # the class's name at its centre: colour is never the only way to tell the classes apart
             centre = points[sel].mean(0)
