@@ -283,7 +283,8 @@ class Server:
 
     def store(self) -> WorkspaceStore | None:
         """The workspace database (``EXPLORER_DATABASE_URL``, else SQLite in ``EXPLORER_STATE_DIR``); old
-        workspaces and classes are expired when it opens (a class also when a new one is made). None if it cannot be opened (work then lasts as long as the tab)."""
+        workspaces and classes are expired when it opens (a class also when a new one is made). None if it cannot
+        be opened (work then lasts as long as the tab)."""
         with self._lock:
             if self._store is None and time.monotonic() - self._store_failed_at > STORE_RETRY_S:
                 self._store = False  # it could not be opened a while ago (locked, say): try again
