@@ -361,13 +361,11 @@ def publish_to_board(entry: ModelEntry) -> None:
 def notebook_download(spec: dict[str, Any], config: dict[str, Any], dataset: str, key: str) -> None:
     """The notebook to take home: this model's run (its spec, these settings, this dataset) as a Jupyter notebook
     that trains with torch and torchvision only. Written at the click."""
-    from explorer.lessons import to_notebook
+    from explorer.lessons import export_refusal, to_notebook
 
     name = _slug(str(spec.get("name") or "model"))
-    try:
-        to_notebook(spec, config, dataset)  # a spec this export cannot write says so now, not at the click
-    except ValueError as e:
-        st.caption(f"No notebook: {e}")
+    if refusal := export_refusal(dataset):  # said now, not at the click
+        st.caption(f"No notebook: {refusal}")
         return
     st.download_button("Notebook to take home (.ipynb)", lambda: to_notebook(spec, config, dataset), key=key,
                        file_name=f"{name}.ipynb", mime="application/x-ipynb+json", icon=":material/menu_book:",

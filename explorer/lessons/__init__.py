@@ -15,7 +15,7 @@ from .experiments import (
     shift,
     translation_sweep,
 )
-from .export import to_onnx, to_python
+from .export import export_refusal, to_onnx, to_python
 from .lab import (
     KERNELS,
     MAX_KERNEL_SIDE,
@@ -70,6 +70,7 @@ __all__ = [
     "shortcut_dataset",
     "to_onnx",
     "to_python",
+    "export_refusal",
     "to_notebook",
     "CHECKS",
     "Learner",

@@ -15,7 +15,7 @@ from torch import nn
 from ..core.layers import LAYER_TYPES
 from ..core.spec import SpecError, summarize
 
-__all__ = ["to_python", "to_onnx"]
+__all__ = ["to_python", "to_onnx", "export_refusal"]
 
 ONNX_OPSET = 17
 
@@ -112,6 +112,13 @@ def _sources() -> str:
     return "\n\n".join([limits] + [textwrap.dedent(inspect.getsource(p)) for p in parts])
 
 
+def export_refusal(dataset: str) -> str | None:
+    """Why a run on ``dataset`` cannot be exported as a script or a notebook (None: it can), without writing one."""
+    if dataset not in _TV_DATASETS:
+        return f"export: no torchvision loader for dataset {dataset!r}; choose one of {', '.join(_TV_DATASETS)}"
+    return None
+
+
 TEMPLATE = Path(__file__).with_name("script_template.py")  # a real script, linted; the export fills it in
 
 
@@ -124,9 +131,8 @@ def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, datase
     imports replaced by those functions' source."""
     from ..core.train import TrainConfig
 
-    if dataset not in _TV_DATASETS:
-        raise SpecError(f"export: no torchvision loader for dataset {dataset!r}; "
-                        f"choose one of {', '.join(_TV_DATASETS)}")
+    if (refusal := export_refusal(dataset)) is not None:
+        raise SpecError(refusal)
     cfg = TrainConfig.from_dict({k: v for k, v in (config or {}).items() if k in TrainConfig.__dataclass_fields__})
     cfg_json = json.dumps({k: v for k, v in cfg.to_dict().items()
                            if k not in ("device", "log_every", "snapshot_every", "eval_splits")})
