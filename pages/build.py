@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
-from explorer.lessons import to_python
+from explorer.lessons import export_refusal, to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
 from pages._widgets import notebook_download, spec_download
@@ -278,13 +278,13 @@ with right:
             notebook_download({**draft, "name": name or draft.get("name", "model")}, st.session_state[TRAIN_CFG],
                               ds.name, key="build-notebook")
         with e2:
-            try:
-                script = to_python(draft, st.session_state[TRAIN_CFG], ds.name)
-                st.download_button("PyTorch script (.py)", script, icon=":material/download:",
-                                   file_name=f"{name or 'model'}.py",
+            if refusal := export_refusal(ds.name):
+                st.caption(refusal)
+            else:  # written at the click (the spec on screen is valid: the summary above read it)
+                cfg = st.session_state[TRAIN_CFG]
+                st.download_button("PyTorch script (.py)", lambda: to_python(draft, cfg, ds.name),
+                                   icon=":material/download:", file_name=f"{name or 'model'}.py",
                                    mime="text/x-python", on_click="ignore")
-            except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
-                st.caption(str(e))
     up = st.file_uploader("Import a spec (JSON)", type=["json"], key=SPEC_UPLOAD)
     if up is not None:
         st.caption(f"Ready: {up.name} ({up.size:,} bytes). Import replaces your layers with it.")

@@ -1,12 +1,13 @@
 """The lecture as a path, in Chromium: a newcomer starts it on Start and does the first steps by doing what they
 ask (open the data, train a linear model, train one convolution); each completes by itself, the page's element is
-ringed, and the progress survives a reload."""
+ringed, the run's notebook downloads from Train, and the progress survives a reload."""
 
 from __future__ import annotations
 
 import re
 import time
 
+import nbformat
 import pytest
 
 from explorer.tools.browser import open_app, start_training
@@ -71,6 +72,10 @@ def test_the_first_steps_of_the_lecture_complete_by_doing_what_they_ask(server, 
     after = panel(page)  # both trained on the same data and seen on Train: the comparison is done too
     assert "Step 5 of 13 · What the kernels learned" in after, after
     shot(page, "path-step-5")
+    with page.expect_download() as dl:  # the run to take home, from the Train page
+        page.get_by_role("button", name="Notebook to take home (.ipynb)").click()
+    nb = nbformat.read(dl.value.path(), as_version=4)
+    assert nb.cells[0].source.startswith("# one\\-conv") and '"epochs": 1' in nb.cells[2].source  # this run's
 
     page.reload()  # the progress is saved with the workspace
     page.wait_for_selector(".st-key-path_panel", timeout=60_000)
