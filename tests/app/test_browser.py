@@ -304,21 +304,19 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
 
 
 def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tmp_path):
-    from explorer.core.presets import get_preset
-    from explorer.lessons.lesson import Lesson, lesson_to_json
+    from explorer.serve import WorkspaceStore
 
-    lesson = tmp_path / "board.json"
-    lesson.write_text(lesson_to_json(Lesson("Board lesson", "mnist-5k", get_preset("default"), {"epochs": 1}, [],
-                                            "Train, then publish.", "browser-class")))
+    code, _ = WorkspaceStore().create_class("mnist-5k")  # a class its teacher made, in the server's own database
     student = open_app(browser, server)
-    nav(student, "Lesson")
-    student.locator("input[type=file]").first.set_input_files(str(lesson))
-    student.get_by_role("button", name="Open", exact=True).click()
-    student.wait_for_selector("text=is open", timeout=30_000)
-    nav(student, "Train")
-    student.get_by_role("button", name="Start").click()
-    student.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    form = student.locator("[data-testid=stMain] [data-testid=stForm]")
+    form.get_by_role("textbox", name="Class code").fill(code)
+    form.get_by_role("textbox", name="Your name").fill("Grace H")
+    form.get_by_role("button", name="Join").click()
+    student.wait_for_selector("text=In class", timeout=30_000)
     wait_idle(student)
+    student.get_by_role("button", name=re.compile("^Train the default CNN")).click()
+    student.wait_for_selector("text=Done: test accuracy", timeout=120_000)
+    nav(student, "Train")
     name = student.get_by_label("Name on the board")
     name.fill("Hopper")
     student.get_by_role("button", name="Publish").click()  # typed, then clicked at once
@@ -329,9 +327,9 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
     teacher.wait_for_selector("h1", timeout=60_000)
     wait_idle(teacher)
     nav(teacher, "Class board")
-    code = teacher.get_by_label("Class code", exact=True).and_(teacher.locator("input"))
-    code.fill("browser-class")
-    code.press("Enter")
+    box = teacher.locator("[data-testid=stMain]").get_by_label("Class code", exact=True).and_(teacher.locator("input"))
+    box.fill(code)
+    box.press("Enter")
     teacher.wait_for_selector("text=run(s) published", timeout=30_000)
     assert "Hopper" in teacher.locator("[data-testid=stMain]").inner_text()
     table = teacher.locator("[data-testid=stDataFrame]").first
