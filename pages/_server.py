@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -124,6 +125,14 @@ def session_alive(session: str) -> bool:
     return mgr is None or mgr.get_session_info(session) is not None
 
 
+def _serving() -> bool:
+    """Whether this process is the app's server (``streamlit run``, as ``cnn-explorer`` execs it), where a stop
+    ends with exit status 0. Anywhere else (a test run that imported the app through AppTest, a notebook) the
+    process keeps its own exit status: a test run that failed must not end with 0."""
+    first = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return "run" in sys.argv[1:2] and "streamlit" in (first.name, first.parent.name)
+
+
 class Server:
     """The server's shared resources, made once, each at its first need; the slow ones (imports, Ray) are
     started by :meth:`warm_up` in a background thread.
@@ -227,7 +236,7 @@ class Server:
                 self._cluster.close()
             except Exception as e:  # noqa: BLE001 - shutting down: say it, go on
                 print(f"shutdown: the workers did not stop cleanly: {e}", file=sys.stderr)
-            if self._cluster.started_here:
+            if self._cluster.started_here and _serving():
                 # Ray is stopped and the saves are written: end the process here. The interpreter's own
                 # finalization would meet Ray's C++ threads, which sometimes abort it (SIGABRT: the service
                 # manager saw exit -6 instead of 0, and Ray's agents were left to linger)
