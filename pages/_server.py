@@ -80,6 +80,10 @@ def set_torch_threads() -> None:
 
 def _import_heavy() -> None:
     import captum.attr  # noqa: F401
+
+    # pandas once, here: plotly takes it from sys.modules when it first validates an array, and two sessions that
+    # draw their first figure while a third imports it met a half-imported pandas ("no attribute 'Series'")
+    import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
     import ray  # noqa: F401
     import torch  # noqa: F401
