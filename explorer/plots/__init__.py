@@ -10,6 +10,11 @@ figure is testable without a browser.
 
 from __future__ import annotations
 
+# pandas whole, before any figure: plotly takes pandas from sys.modules when it validates an array, and a figure
+# drawn in one session while another thread was still importing pandas met it half-imported ("partially
+# initialized module 'pandas' has no attribute 'Series'"). Imported here, a page's first figure waits for it.
+import pandas  # noqa: F401, I001
+
 from .charts import (
     PALETTE,
     class_distribution,
