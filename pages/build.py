@@ -94,6 +94,10 @@ def _insert(path: list[int], key: str) -> None:
 
 
 def _change_type(path: list[int], key: str) -> None:
+    if not key.startswith(f"L{st.session_state[REV]}-"):
+        # a type picker of a draft that was replaced (a preset loaded): the browser can send its last value once
+        # more with the next click, and it would turn this draft's layer at the same place into that type
+        return
     _container(path)[path[-1]] = _new_layer(st.session_state[key])
     _bump()
 

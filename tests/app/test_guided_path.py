@@ -26,24 +26,35 @@ def panel(page) -> str:
     return page.locator(".st-key-path_panel").inner_text()
 
 
-def train_preset(page, preset: str) -> None:
-    """Load a preset on Build, make it the current model, train it for one epoch on Train."""
-    if not page.locator("h1:has-text('Build')").count():
-        nav(page, "Build")
-    option = page.get_by_role("option", name=re.compile(f"^{preset} "))
-    for _ in range(3):  # the list opens on a click (a rerun still drawing can close it: open it again)
-        page.locator(".st-key-build_preset input").click()
-        try:
-            option.wait_for(timeout=5_000)
-            break
-        except Exception:  # noqa: BLE001 - Playwright's timeout
-            wait_idle(page)
+def load_preset(page, preset: str) -> bool:
+    """Pick ``preset`` on Build and press Load preset; True once the draft on screen is that preset (its name and
+    its parameter count in the summary)."""
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import summarize
+
+    wait_idle(page)
+    box = page.locator(".st-key-build_preset input")
+    box.click()
+    box.fill(preset)  # the list filtered to the name: typing reruns nothing
+    option = page.get_by_role("option", name=re.compile(f"^{preset} —"))
+    option.wait_for(timeout=30_000)
     option.click()
     page.get_by_role("button", name="Load preset").click()
     name, deadline = page.get_by_label("Model name"), time.time() + 20
     while name.input_value() != preset and time.time() < deadline:
         time.sleep(0.2)
     wait_idle(page)
+    params = f"{summarize(get_preset(preset, num_classes=10, input_shape=[1, 28, 28])).total_params:,}"  # as fitted
+    return name.input_value() == preset and page.locator("[data-testid=stMetricValue]", has_text=params).count() > 0
+
+
+def train_preset(page, preset: str) -> None:
+    """Load a preset on Build, make it the current model, train it for one epoch on Train."""
+    if not page.locator("h1:has-text('Build')").count():
+        nav(page, "Build")
+    # a click on a list that a rerun closes a moment before can land on the layer editor below it: the draft is
+    # checked, and the preset loaded again if it is not the one asked for
+    assert any(load_preset(page, preset) for _ in range(3)), f"the {preset} preset did not load"
     page.get_by_role("button", name=re.compile("^(Create|Replace) model$")).click()
     page.wait_for_selector(f"text={preset} is the current model", timeout=30_000)
     nav(page, "Train")
