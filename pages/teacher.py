@@ -27,7 +27,7 @@ from pages._state import DATASET, PERSON, TEACHER, get_dataset
 from pages._widgets import layer_strip, md_text
 
 NEW_KEY = "teacher_new_key"  # the key of the class just made: shown in the next run of the page only
-LOOK = "teacher_look"  # (student, their workspace's version) -> the model and its test predictions
+LOOK = "teacher_look"  # (student, their model, the class's dataset, its confusion matrix measured at the Look)
 STEER_PAGES = [t for items in PAGES.values() for f, t, _ in items if t != "Teacher"]
 
 
@@ -179,14 +179,19 @@ def look_at(store, code: str, key: str) -> None:
     except (ValueError, AttributeError) as e:
         st.error(f"Cannot look: {e}.")
         return
-    st.session_state[LOOK] = (name, ws.entry(), get_dataset(ds))
-    _show_model(ws.entry(), get_dataset(ds))
+    entry, data = ws.entry(), get_dataset(ds)
+    cm = None
+    if list(entry.spec["input_shape"]) == data.input_shape:  # measured once, at the click, not at every redraw
+        probs = predict_proba(entry.inference_model(), data.test_x, data.mean, data.std)
+        cm = confusion_matrix(data.test_y, probs.argmax(1), list(data.classes))
+    st.session_state[LOOK] = (name, entry, data, cm)
+    _show_model(entry, data, cm)
 
 
-def _show_model(entry, ds) -> None:
+def _show_model(entry, ds, cm) -> None:
     model = entry.inference_model()
     st.markdown(f"**{md_text(entry.name)}** · {entry.params:,} parameters · read-only: the student's work is untouched")
-    if list(entry.spec["input_shape"]) != ds.input_shape:
+    if cm is None:
         st.caption(f"This model reads {entry.spec['input_shape']} inputs, not {ds.name}'s images.")
         return
     k, f, c = st.tabs(["Kernels", "Feature maps", "Confusion matrix"])
@@ -199,8 +204,6 @@ def _show_model(entry, ds) -> None:
         k.caption("No convolution layer.")
     with f:
         layer_strip(model, capture_activations(model, normalize(ds.test_x[:1], ds.mean, ds.std)))
-    probs = predict_proba(model, ds.test_x, ds.mean, ds.std)
-    cm = confusion_matrix(ds.test_y, probs.argmax(1), list(ds.classes))
     c.plotly_chart(confusion_heatmap(cm.matrix, list(ds.classes), height=460), key="look-cm",
                    alt=describe_confusion(cm.matrix, ds.classes))
     c.caption(f"Test accuracy measured now: {cm.accuracy:.2%}")
