@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages._nav import REDUCED_MOTION, is_start, menu, pages
+from pages._nav import PAGE_STYLE, is_start, menu, pages
 from pages._server import server
 
 st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
 sections = pages(set(st.session_state.get("hidden_pages", [])))  # _state.HIDDEN, read before torch loads
 page = st.navigation(sections, position="hidden")
 menu(sections)
-st.html(REDUCED_MOTION)  # a style only: it takes no room on the page
+st.html(PAGE_STYLE)  # styles only (reduced motion, the charts' toolbar): it takes no room on the page
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
 st.session_state["current_page"] = page.title  # _class.PAGE: what a student's row on the teacher's roster says
 joined = bool(st.session_state.get("class_membership"))  # _state.CLASS: this student joined a teacher's class

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE", "REDUCED_MOTION"]
+__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE", "PAGE_STYLE"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
@@ -33,6 +33,27 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
 REDUCED_MOTION = ("<style>@media (prefers-reduced-motion: reduce) { *, *::before, *::after { "
                   "animation-duration: 0.01ms !important; animation-iteration-count: 1 !important; "
                   "transition-duration: 0.01ms !important; scroll-behavior: auto !important; } }</style>")
+
+# Plotly's chart toolbar (download as PNG, zoom in and out, reset) is a row of real buttons, reached by Tab; it is
+# drawn at 0.3 opacity grey (about 1.7:1 on white) and shows only while the pointer is over the chart. Here its icons
+# are 9:1 (WCAG 1.4.11), it shows while a keyboard user is inside the chart, the focused button has a ring
+# (2.4.7), the pressed mode an underline beside its darker shade (1.4.1), and each button is 24 px at least (2.5.8).
+CHART_TOOLBAR = ("<style>.js-plotly-plot .plotly .modebar-btn path { fill: #444 !important; } "
+                 ".js-plotly-plot .plotly .modebar-btn.active path, .js-plotly-plot .plotly .modebar-btn:hover path "
+                 "{ fill: #111 !important; } "
+                 ".js-plotly-plot .plotly .modebar-btn.active { box-shadow: inset 0 -2px 0 #111; } "
+                 ".js-plotly-plot .plotly .modebar-btn { min-width: 24px; min-height: 24px; } "
+                 ".js-plotly-plot .plotly .modebar-btn:focus-visible { outline: 3px solid #b3202a; outline-offset: 1px; "
+                 "border-radius: 3px; } "
+                 ".js-plotly-plot .plotly:focus-within .modebar { opacity: 1 !important; } "
+                 ".js-plotly-plot .plotly .modebar-group { background-color: rgba(255,255,255,0.92) !important; }"
+                 "</style>")
+# Icon buttons keep their purpose as their name ("Remove layer 2"): inside a container keyed "icons-…" the words are
+# hidden from the eye only (still read by a screen reader), the icon shows (WCAG 4.1.2, 2.5.3: the tooltip says it)
+ICON_BUTTONS = ("<style>div[class*='st-key-icons-'] button [data-testid='stMarkdownContainer'] { position: absolute "
+                "!important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }"
+                "</style>")
+PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS  # one style element, drawn by app.py on every page
 
 START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
 

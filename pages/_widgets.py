@@ -213,8 +213,8 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
     aug["shift"] = fraction(c[1], "Shift ± (of side)", "shift")
     aug["scale"] = fraction(c[2], "Zoom crop (min)", "scale", help="1 = off")
     aug["shear"] = degrees(c[3], "Shear ±°", "shear")
-    aug["flip"] = c[4].checkbox("Horizontal flip", value=bool(aug["flip"]), key=f"{key}_flip",
-                                help="not for digits: 2 ≠ mirrored 2")
+    aug["flip"] = c[4].checkbox("Mirror", value=bool(aug["flip"]), key=f"{key}_flip",
+                                help="flips images left to right at random; not for digits: 2 ≠ mirrored 2")
     if ds.input_shape[0] == 3:
         aug["brightness"] = fraction(c[5], "Brightness ±", "brightness")
         aug["contrast"] = fraction(c[5], "Contrast ±", "contrast")
@@ -449,7 +449,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
                 return prepare_image(load_image_file(up.getvalue()), ds.input_shape)[None], up.name
             except ValueError as err:
                 st.error(f"{err}. Showing a test image instead.")
-    c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([2, 2, 1.5], vertical_alignment="bottom")  # "Random" whole in a narrow left column
     cls = c1.selectbox("Class", list(ds.classes), key=f"{key}-cls")
     idx = ds.of_class(ds.classes.index(cls))
     if c3.button("Random", key=f"{key}-rnd", icon=":material/casino:"):

@@ -178,15 +178,17 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
             top[0].markdown(f"**{spath}**")
             top[1].selectbox("type", types, index=types.index(t) if t in types else 0, key=f"{key}-type",
                              on_change=_change_type, args=(path, f"{key}-type"), label_visibility="collapsed")
-            b = top[2].columns(4, gap="small")
-            b[0].button("", icon=":material/arrow_upward:", key=f"{key}-up", on_click=_move, args=(path, -1),
-                        help="move up", disabled=i == 0)
-            b[1].button("", icon=":material/arrow_downward:", key=f"{key}-dn", on_click=_move, args=(path, 1),
-                        help="move down", disabled=i == len(layers) - 1)
-            b[2].button("", icon=":material/content_copy:", key=f"{key}-dup", on_click=_duplicate, args=(path,),
-                        help="duplicate")
-            b[3].button("", icon=":material/delete:", key=f"{key}-rm", on_click=_remove, args=(path,),
-                        help="remove", disabled=depth > 0 and len(layers) == 1)
+            # icons on screen, the purpose in the button's name (read by a screen reader; the words are hidden by
+            # _nav.ICON_BUTTONS inside a container keyed "icons-…")
+            b = top[2].container(key=f"icons-{key}").columns(4, gap="small")
+            b[0].button(f"Move layer {spath} up", icon=":material/arrow_upward:", key=f"{key}-up", on_click=_move,
+                        args=(path, -1), help="move up", disabled=i == 0)
+            b[1].button(f"Move layer {spath} down", icon=":material/arrow_downward:", key=f"{key}-dn", on_click=_move,
+                        args=(path, 1), help="move down", disabled=i == len(layers) - 1)
+            b[2].button(f"Duplicate layer {spath}", icon=":material/content_copy:", key=f"{key}-dup", on_click=_duplicate,
+                        args=(path,), help="duplicate")
+            b[3].button(f"Remove layer {spath}", icon=":material/delete:", key=f"{key}-rm", on_click=_remove,
+                        args=(path,), help="remove", disabled=depth > 0 and len(layers) == 1)
             if main or more or t == "Residual":
                 row = st.columns([1, 1, 1, 1, 0.55], vertical_alignment="bottom")
                 for j, name in enumerate(main):
@@ -195,7 +197,8 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
                 if t == "Residual":
                     row[0].caption("block + skip")
                 if more:
-                    with row[4].popover("", icon=":material/tune:", help="more arguments"):
+                    with row[4].container(key=f"icons-{key}-more").popover(
+                            f"More arguments of layer {spath}", icon=":material/tune:", help="more arguments"):
                         for name in more:
                             _arg_widget(layer, name, schema[name], f"{key}-{name}")
             slots[spath] = st.empty()
@@ -275,13 +278,8 @@ with right:
                 st.error(f"Not created: {e}.")
     st.subheader("Import / export")
     if summary is not None:
-        e1, e2, e3 = st.columns(3)
-        with e1:
+        with st.container(horizontal=True):  # each button as wide as its words, wrapping in the narrow column
             spec_download(draft)
-        with e3:
-            notebook_download({**draft, "name": name or draft.get("name", "model")}, st.session_state[TRAIN_CFG],
-                              ds.name, key="build-notebook")
-        with e2:
             if refusal := export_refusal(ds.name):
                 st.caption(refusal)
             else:  # written at the click (the spec on screen is valid: the summary above read it)
@@ -289,6 +287,8 @@ with right:
                 st.download_button("PyTorch script (.py)", lambda: to_python(draft, cfg, ds.name),
                                    icon=":material/download:", file_name=f"{name or 'model'}.py",
                                    mime="text/x-python", on_click="ignore")
+            notebook_download({**draft, "name": name or draft.get("name", "model")}, st.session_state[TRAIN_CFG],
+                              ds.name, key="build-notebook")
     up = st.file_uploader("Import a spec (JSON)", type=["json"], key=SPEC_UPLOAD)
     if up is not None:
         st.caption(f"Ready: {up.name} ({up.size:,} bytes). Import replaces your layers with it.")

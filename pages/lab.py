@@ -138,7 +138,7 @@ def receptive_field() -> None:
     rk = s[1].select_slider("kernel", [1, 3, 5, 7], 3, key="rf_k")
     rs = s[2].select_slider("stride", [1, 2], 1, key="rf_s")
     rd = s[3].select_slider("dilation", [1, 2, 4], 1, key="rf_d")
-    rp = s[4].toggle("2×2 max pool after each", key="rf_pool")
+    rp = s[4].toggle("max pool 2×2", key="rf_pool", help="a 2×2 max pool after each conv layer")
     layers = []
     for _ in range(n_layers):
         layers += [{"type": "Conv2d", "out_channels": 4, "kernel_size": rk, "stride": rs, "dilation": rd,

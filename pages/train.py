@@ -119,18 +119,18 @@ def _start() -> None:
 def controls(config: TrainConfig | None) -> None:
     """Start (or Train more), Pause or Resume, Stop."""
     trainer = active.trainer if active else None
-    b = st.columns([1.4, 1, 1, 6])
-    b[0].button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
-                disabled=active is not None or config is None or bool(paused()),
-                help="Paused by your teacher" if paused() else
-                "Trains from the current weights; a new run is added to the comparison below.")
+    b = st.container(horizontal=True)  # each button as wide as its words (columns cut them short at 1280 px)
+    b.button("Start" if not entry.runs else "Train more", icon=":material/play_arrow:", type="primary", on_click=_start,
+             disabled=active is not None or config is None or bool(paused()),
+             help="Paused by your teacher" if paused() else
+             "Trains from the current weights; a new run is added to the comparison below.")
     if trainer is not None and trainer.status == "paused":
-        b[1].button("Resume", icon=":material/resume:", on_click=trainer.resume)
+        b.button("Resume", icon=":material/resume:", on_click=trainer.resume)
     else:
-        b[1].button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
-                    disabled=trainer is None or trainer.status != RunStatus.RUNNING)
-    b[2].button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
-                disabled=trainer is None or trainer.status == RunStatus.STOPPING)
+        b.button("Pause", icon=":material/pause:", on_click=trainer.pause if trainer else None,
+                 disabled=trainer is None or trainer.status != RunStatus.RUNNING)
+    b.button("Stop", icon=":material/stop:", on_click=trainer.stop if trainer else None,
+             disabled=trainer is None or trainer.status == RunStatus.STOPPING)
     if err := st.session_state.pop(TRAIN_ERROR, None):
         st.error(err)
 

@@ -17,11 +17,13 @@ import pandas  # noqa: F401, I001
 
 from .charts import (
     PALETTE,
+    SYMBOLS,
     class_distribution,
     ema,
     epoch_table,
     shape_flow,
     summary_rows,
+    tint,
     training_curves,
     value_histogram,
     vector_bar,
@@ -87,6 +89,8 @@ __all__ = [
     "describe_learned_map",
     "describe_experiment",
     "PALETTE",
+    "SYMBOLS",
+    "tint",
     "class_distribution",
     "ema",
     "shape_flow",

@@ -12,13 +12,24 @@ from torch import Tensor
 from ..core.spec import Summary
 
 __all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
-           "vector_bar", "value_histogram", "PALETTE"]
+           "vector_bar", "value_histogram", "PALETTE", "SYMBOLS", "tint"]
 
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
-           "#17becf"]
+# Ten class and run colours, each at least 3:1 against white (WCAG 1.4.11), every pair at least 12 CIEDE2000
+# apart for normal vision and for protanopia, deuteranopia and tritanopia (Machado et al. 2009) alike: found by a
+# search over sRGB (tests/test_palette.py checks both from the published formulas). Tableau's ten, used before,
+# came to 1.3 apart for protanopia (its orange and green) and as low as 2:1 on white.
+PALETTE = ["#2a5cb8", "#ff5a00", "#485a57", "#c30000", "#9f067e", "#b48769", "#b469ff", "#878787", "#69694b",
+           "#4587ab"]
 # a shape per class beside its colour (WCAG 1.4.1): told apart by a reader who cannot tell the colours apart
 SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon",
            "triangle-left"]
+
+
+def tint(colour: str, alpha: float) -> str:
+    """``colour`` (``#rrggbb``) as a see-through fill: the mark's outline keeps the full colour, so its edge keeps
+    its 3:1 against white while overlapping fills stay readable."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha:g})"
 
 
 def ema(values: list[float], smoothing: float) -> list[float]:
@@ -111,7 +122,7 @@ def shape_flow(summary: Summary) -> go.Figure:
         else:
             c, height, width, colour = shape[0], 0.9, 0.35, PALETTE[2]
         fig.add_shape(type="rect", x0=x, x1=x + width, y0=-height / 2, y1=height / 2,
-                      fillcolor=colour, opacity=0.35 + 0.4 * (i == 0), line={"color": colour})
+                      fillcolor=tint(colour, 0.35 + 0.4 * (i == 0)), line={"color": colour, "width": 2})
         fig.add_annotation(x=x + width / 2, y=height / 2 + 0.08, text="×".join(map(str, shape)), showarrow=False,
                            font={"size": 10}, yanchor="bottom")
         fig.add_annotation(x=x + width / 2, y=-height / 2 - 0.08, text=name.split(" ", 1)[-1], showarrow=False,
@@ -154,7 +165,8 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Fig
         if n == 0:
             continue
         fig.add_bar(x=centres, y=[c / n for c in counts], width=width, name=f"layer {name}",
-                    opacity=0.6, marker_color=PALETTE[j % len(PALETTE)], marker_line_width=0)
+                    marker={"color": tint(PALETTE[j % len(PALETTE)], 0.45),
+                            "line": {"color": PALETTE[j % len(PALETTE)], "width": 1}})
     fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
                       title="Weight distribution (each layer normalised)", xaxis_title="weight",
                       yaxis_title="share of the layer")

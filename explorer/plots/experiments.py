@@ -7,7 +7,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from .charts import PALETTE
+from .charts import PALETTE, tint
 
 __all__ = ["experiment_figure", "EXPERIMENT_CHARTS", "experiment_table"]
 
@@ -58,7 +58,8 @@ def data_size(res: dict[str, Any]) -> go.Figure:
     fig = _lines({"mean": list(zip(sizes, means))}, "training images per class (log scale)", log_x=True,
                  colours=[PALETTE[1]])
     fig.add_scatter(x=[r["per_class"] for r in rows], y=[r["test_accuracy"] for r in rows], mode="markers",
-                    name="one seed", marker={"color": PALETTE[0], "opacity": 0.5, "size": 9})
+                    name="one seed",
+                    marker={"color": tint(PALETTE[0], 0.5), "size": 9, "line": {"color": PALETTE[0], "width": 1.5}})
     return fig
 
 

@@ -39,7 +39,7 @@ def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tupl
         sel = labels == k
         if sel.any():
             fig.add_scattergl(x=points[sel, 0].tolist(), y=points[sel, 1].tolist(), mode="markers", name=str(name),
-                              marker={"size": 6, "opacity": 0.6, "color": PALETTE[k % len(PALETTE)],
+                              marker={"size": 7, "color": PALETTE[k % len(PALETTE)], "line": {"width": 0.5, "color": "#fff"},
                                       "symbol": SYMBOLS[k % len(SYMBOLS)]},
                               hovertemplate=f"{name}<extra></extra>")
             # the class's name at its centre: colour is never the only way to tell the classes apart
@@ -49,7 +49,7 @@ def learned_map_figure(points: Tensor, labels: Tensor, classes: list[str] | tupl
     rest = labels >= 20
     if rest.any():
         fig.add_scattergl(x=points[rest, 0].tolist(), y=points[rest, 1].tolist(), mode="markers", name="others",
-                          marker={"size": 4, "opacity": 0.4, "color": "#999"}, hoverinfo="skip")
+                          marker={"size": 4, "color": "#767676"}, hoverinfo="skip")
     if here is not None:
         fig.add_scatter(x=[float(here[0])], y=[float(here[1])], mode="markers+text", name=here_label,
                         text=[here_label], textposition="top center",
