@@ -102,6 +102,7 @@ def test_the_charts_texts_carry_their_numbers():
         describe_values(torch.tensor([-1.0, 0.0, 2.0]))
     counts = describe_class_counts(torch.tensor([0, 1, 1, 1]), ["a", "b"])
     assert counts == "4 images in 2 classes, from 1 (a) to 3 (b)"
+    assert describe_class_counts(torch.tensor([0, 1, 1, 0]), ["a", "b"]) == "4 images in 2 classes, 2 in each"
     rows = [{"name": "Ada", "accuracy": 0.9, "params": 100}, {"name": "Bo", "accuracy": 0.95, "params": 5000}]
     assert "best: Bo with 95.0%" in describe_board(rows) and "smallest: Ada with 100 parameters" in describe_board(rows)
     points = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])

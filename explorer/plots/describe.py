@@ -190,6 +190,8 @@ def describe_class_counts(labels: Tensor, classes: list[str] | tuple[str, ...]) 
     """A class distribution: how many images, the smallest and largest class."""
     counts = torch.bincount(labels, minlength=len(classes))
     lo, hi = int(counts.argmin()), int(counts.argmax())
+    if counts[lo] == counts[hi]:
+        return f"{int(counts.sum()):,} images in {len(classes)} classes, {int(counts[lo]):,} in each"
     return (f"{int(counts.sum()):,} images in {len(classes)} classes, from {int(counts[lo]):,} ({classes[lo]}) to "
             f"{int(counts[hi]):,} ({classes[hi]})")
 
