@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 from streamlit.testing.v1 import AppTest
+
+from tests.waits import wait_until
 
 
 def start_default_on_train_page(at: AppTest) -> None:
@@ -17,10 +17,8 @@ def start_default_on_train_page(at: AppTest) -> None:
 def wait_training(at: AppTest, timeout: float = 120) -> None:
     """Wait until the current model's last run has ended (finished, stopped, diverged or failed)."""
     ws = at.session_state["workspace"]
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    def ended() -> bool:
         e = ws.entry()
-        if e and e.runs and e.active_run is None:
-            return
-        time.sleep(0.2)
-    raise AssertionError("training did not finish")
+        return bool(e and e.runs and e.active_run is None)
+
+    wait_until(ended, timeout, "training to finish", every=0.2)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
+
+from tests.waits import wait_until
 
 MARK = "EXPLORER_TEST_RUN"
 
@@ -29,12 +30,8 @@ def marked(value: str, key: str = MARK) -> dict[int, str]:
 
 def left_after(value: str, seconds: float, key: str = MARK) -> dict[int, str]:
     """The marked processes still running once ``seconds`` have passed (polled; returns as soon as none is)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        left = marked(value, key)
-        if not left or time.monotonic() > deadline:
-            return left
-        time.sleep(0.2)
+    wait_until(lambda: not marked(value, key), seconds)
+    return marked(value, key)
 
 
 def kill_all(pids: dict[int, str]) -> None:

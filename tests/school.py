@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from explorer.tools.browser import ROOT, free_port, streamlit_server
+from tests.waits import wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -42,11 +42,8 @@ def missing() -> str | None:
 
 
 def _wait(check: Any, what: str, timeout: float = 60) -> None:
-    deadline = time.time() + timeout
-    while not check():
-        if time.time() > deadline:
-            raise RuntimeError(f"{what} did not come up in {timeout:.0f} s")
-        time.sleep(0.3)
+    if not wait_until(check, timeout, every=0.3):
+        raise RuntimeError(f"{what} did not come up in {timeout:.0f} s")
 
 
 def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:

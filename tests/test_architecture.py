@@ -263,6 +263,18 @@ def test_students_read_the_lectures_notebooks_not_their_file_names():
     assert not said, "say “the lecture's first notebook” instead: " + ", ".join(said)
 
 
+def test_tests_never_sleep_to_let_something_happen():
+    """A test waits for what it needs with ``tests.waits.wait_until`` (polled, with a deadline) or an event; a
+    plain sleep is left only where nothing may move for a while, or as a job's own slow work, and says so."""
+    import re
+
+    sleep = re.compile(r"\btime\.sleep\(|\.wait_for_timeout\(|\basyncio\.sleep\(")
+    found = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "tests").rglob("*.py") if p.name != "waits.py"
+             for n, line in enumerate(p.read_text().splitlines(), 1)
+             if sleep.search(line) and "not a synchronisation" not in line]
+    assert not found, "wait with tests.waits.wait_until instead: " + ", ".join(found)
+
+
 def test_the_pages_redraw_intervals_are_named_in_one_place():
     """A fragment's ``run_every`` is one of the named intervals of ``pages/_server.py``, never a number."""
     import re

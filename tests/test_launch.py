@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 import uuid
 
 import pytest
 
 from explorer.tools.browser import open_app, streamlit_server
 from tests.procs import kill_all, left_after, marked
+from tests.waits import wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.ray]
 KEY = "EXPLORER_APP_RUN"  # this test's own mark on the app's processes
@@ -40,10 +40,4 @@ def test_sigterm_leaves_no_process_of_the_app_within_10_s(browser, tmp_path):
 
 def raylet_of(mark: str, timeout: float = 60) -> list[str]:
     """The app's raylet process once it runs (the warm-up starts Ray after the first page), polled."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = [c for c in marked(mark, KEY).values() if "raylet" in c]
-        if found:
-            return found
-        time.sleep(0.5)
-    return []
+    return wait_until(lambda: [c for c in marked(mark, KEY).values() if "raylet" in c], timeout, every=0.5)

@@ -8,7 +8,6 @@ on; a Ray node stops mid-run and that run says so in a sentence while the other 
 from __future__ import annotations
 
 import re
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -16,6 +15,7 @@ import pytest
 from explorer.tools.browser import VIEWPORT, nav, wait_idle
 from tests.browser import progress_step, shot, start_long_run
 from tests.school import missing, school, stop_replica
+from tests.waits import wait_until
 
 pytestmark = [pytest.mark.school, pytest.mark.browser]
 
@@ -41,13 +41,7 @@ def ws_of(page) -> str:
 
 
 def until(check, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"{what} within {timeout:.0f} s")
+    return wait_until(check, timeout, what, every=0.5)
 
 
 def student(browser, url: str):

@@ -9,6 +9,7 @@ import pytest
 
 from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -17,17 +18,6 @@ pytestmark = pytest.mark.browser
 def server():
     with streamlit_server() as url:
         yield url
-
-
-def _until(read, seconds: float, what: str):
-    """Poll ``read()`` until it gives something (not None) or ``seconds`` pass; fail naming ``what``."""
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        value = read()
-        if value is not None:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"waited {seconds:g} s for {what}")
 
 
 def test_pick_preset_train_live_and_stop(server, browser):
@@ -41,14 +31,14 @@ def test_pick_preset_train_live_and_stop(server, browser):
                                  " return p && p.data && p.data.length > 1 ? p.data[1].x.length : 0 }")
         return (int(m.group(1).replace(",", "")), float(m.group(2)), n_points) if m else None
 
-    first = _until(reading, 60, "the live panel's first reading")
+    first = wait_until(reading, 60, "the live panel's first reading")
 
     def moved():  # more steps, more points on the curve and a higher accuracy (or a high one), without a click
         r = reading()
         return r if r is not None and r[0] > first[0] and r[2] > first[2] and (r[1] > first[1] or r[1] > 90) \
             else None
 
-    later = _until(moved, 60, "the live panel moving on its own")
+    later = wait_until(moved, 60, "the live panel moving on its own")
     assert later is not None and later[0] > first[0], (first, later)  # steps advance on their own
     assert later[2] > first[2]  # the curve got new points without a click
     assert later[1] > first[1] or later[1] > 90  # accuracy rises (or is already high)
@@ -184,14 +174,16 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
 def _tabs_seen_queued(pages, seconds: float) -> set[int]:
     """The tabs seen waiting in the queue within ``seconds`` (looked at together, not one after another)."""
     queued: set[int] = set()
-    deadline = time.time() + seconds
-    while time.time() < deadline and len(queued) < 2:
+
+    def two_seen() -> bool:
         for i, page in enumerate(pages):
             if i not in queued and page.locator("text=/Queued: /").count():
                 queued.add(i)
                 if len(queued) == 1:
                     shot(page, "classroom-queued")
-        pages[0].wait_for_timeout(200)  # poll the pages again in a moment
+        return len(queued) >= 2
+
+    wait_until(two_seen, seconds, every=0.2)
     return queued
 
 
@@ -250,9 +242,7 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     """Reload the tab while the model trains: the same run goes on (its steps keep counting up), then stops."""
     page = open_app(browser, server)
     progress = start_long_run(page)
-    deadline = time.time() + 60
-    while progress_step(progress) == 0 and time.time() < deadline:
-        time.sleep(0.3)
+    wait_until(lambda: progress_step(progress) > 0, 60, every=0.3)
     wait_idle(page)  # the run's start was a full run of the app, which saves the workspace at its end
     before = progress_step(progress)
     assert before > 0
@@ -260,9 +250,7 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     page.wait_for_selector("text=was still training: it carries on here", timeout=60_000)
     progress = page.locator("[data-testid=stProgress]")
     progress.wait_for(timeout=30_000)
-    deadline = time.time() + 60
-    while progress_step(progress) <= before and time.time() < deadline:
-        time.sleep(0.3)
+    wait_until(lambda: progress_step(progress) > before, 60, every=0.3)
     assert progress_step(progress) > before  # the same run, further on: not restarted, not interrupted
     assert page.locator("text=interrupted").count() == 0
     wait_idle(page)
@@ -353,9 +341,7 @@ def test_build_loads_the_preset_picked_just_before_the_click(server, browser):
     page.get_by_role("option", name=re.compile("^mnist-gap")).click()
     page.get_by_role("button", name="Load preset").click()  # at once, no pause
     name = page.get_by_label("Model name")
-    deadline = time.time() + 20
-    while name.input_value() != "mnist-gap" and time.time() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: name.input_value() == "mnist-gap", 20, every=0.2)
     assert name.input_value() == "mnist-gap"
     wait_idle(page)
     assert page.locator("text=AdaptiveAvgPool2d").count() >= 1  # the GAP preset's layers are on the page
@@ -397,9 +383,7 @@ def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser
     page.get_by_role("button", name="Import", exact=True).click()
     page.get_by_text("Imported gap-from-a-file").wait_for(timeout=20_000)
     name = page.get_by_label("Model name")  # the flash is drawn first, the page's fields after it
-    deadline = time.time() + 20
-    while name.input_value() != "gap-from-a-file" and time.time() < deadline:
-        time.sleep(0.2)
+    wait_until(lambda: name.input_value() == "gap-from-a-file", 20, every=0.2)
     wait_idle(page)
     assert name.input_value() == "gap-from-a-file"
     assert page.locator("text=AdaptiveAvgPool2d").count() >= 1  # the imported layers are on the page

@@ -5,13 +5,13 @@ ringed, the run's notebook downloads from Train, and the progress survives a rel
 from __future__ import annotations
 
 import re
-import time
 
 import nbformat
 import pytest
 
 from explorer.tools.browser import open_app, start_training
 from tests.browser import nav, shot, streamlit_server, wait_idle
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,9 +40,8 @@ def load_preset(page, preset: str) -> bool:
     option.wait_for(timeout=30_000)
     option.click()
     page.get_by_role("button", name="Load preset").click()
-    name, deadline = page.get_by_label("Model name"), time.time() + 20
-    while name.input_value() != preset and time.time() < deadline:
-        time.sleep(0.2)
+    name = page.get_by_label("Model name")
+    wait_until(lambda: name.input_value() == preset, 20, every=0.2)
     wait_idle(page)
     params = f"{summarize(get_preset(preset, num_classes=10, input_shape=[1, 28, 28])).total_params:,}"  # as fitted
     return name.input_value() == preset and page.locator("[data-testid=stMetricValue]", has_text=params).count() > 0

@@ -12,6 +12,7 @@ from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
 from explorer.core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
 from explorer.core.uploads import load_csv
+from tests.waits import wait_until
 
 
 def test_training_learns_and_reports_events(trained_default, mnist5k):
@@ -54,9 +55,7 @@ def test_pause_resume_stop_from_another_thread(mnist5k):
     time.sleep(0.5)  # not a synchronisation: half a second in which nothing may move
     assert trainer.step == paused_at and trainer.status == "paused"
     trainer.resume()
-    deadline = time.time() + 20
-    while trainer.step <= paused_at and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: trainer.step > paused_at, 20)
     assert trainer.step > paused_at
     trainer.stop()
     trainer.join(30)
@@ -153,9 +152,7 @@ def test_model_copy_while_training_is_consistent(mnist5k):
     trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4,
                                                   eval_splits=("test",)))
     trainer.start()
-    deadline = time.time() + 60
-    while trainer.step < 3 and time.time() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: trainer.step >= 3, 60, "three steps", every=0.005)
     trainer.pause()
     assert trainer.held.wait(10)  # the trainer stopped at the next step boundary
     copy = trainer.model_copy()
@@ -170,9 +167,7 @@ def test_model_copy_while_training_is_consistent(mnist5k):
 def test_stop_then_pause_still_stops(mnist5k):
     trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, batch_size=16))
     trainer.start()
-    deadline = time.time() + 60
-    while trainer.step < 3 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: trainer.step >= 3, 60, "three steps", every=0.01)
     assert trainer.stop() and trainer.status == "stopping"
     assert not trainer.pause() and trainer.status == "stopping"  # a pause after a stop is refused
     trainer.join(30)
@@ -270,17 +265,13 @@ def test_a_paused_trainer_says_when_it_holds_between_two_steps(mnist5k):
     trainer = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, batch_size=32))
     assert not trainer.held.is_set()
     trainer.start()
-    deadline = time.time() + 60
-    while trainer.step < 2 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: trainer.step >= 2, 60, "two steps", every=0.01)
     assert not trainer.held.is_set()  # running
     trainer.pause()
     assert trainer.held.wait(10)
     at = trainer.step
     trainer.resume()
-    deadline = time.time() + 30
-    while trainer.step == at and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: trainer.step != at, 30, every=0.01)
     assert trainer.step > at and not trainer.held.is_set()
     trainer.stop()
     trainer.join(30)

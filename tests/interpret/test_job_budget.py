@@ -101,7 +101,7 @@ def test_evaluation_and_predictions_fit_the_view_budget(monkeypatch):
 def test_a_job_past_its_time_limit_ends_with_a_sentence():
     def slow(progress):
         for i in range(1000):
-            time.sleep(0.01)
+            time.sleep(0.01)  # not a synchronisation: the job's own slow work
             progress(i, 1000)
         return "done"
 

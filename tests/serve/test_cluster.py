@@ -14,6 +14,7 @@ from explorer.lessons.experiments import translation_sweep
 from explorer.serve.cluster import Cluster, ClusterSettings
 from explorer.serve.handles import RemoteTrainer
 from explorer.serve.workspace import Workspace
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.ray  # Ray worker processes: the full lane (make test), not make test-fast
 
@@ -29,12 +30,7 @@ def small(epochs: int = 1, seed: int = 0, **kw) -> TrainConfig:
 
 
 def wait(cond, timeout: float = 90.0) -> bool:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.2)
-    return cond()
+    return bool(wait_until(cond, timeout, every=0.2))
 
 
 def settled(read, quiet_s: float = 0.6, timeout: float = 30.0):
@@ -42,7 +38,7 @@ def settled(read, quiet_s: float = 0.6, timeout: float = 30.0):
     deadline = time.time() + timeout
     value, since = read(), time.time()
     while time.time() < deadline:
-        time.sleep(0.1)
+        time.sleep(0.1)  # not a synchronisation: the quiet time is what is measured
         now = read()
         if now != value:
             value, since = now, time.time()

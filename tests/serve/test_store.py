@@ -13,6 +13,7 @@ from explorer.core.train import TrainConfig
 from explorer.core.uploads import load_csv
 from explorer.serve.store import StoreError, WorkspaceStore
 from explorer.serve.workspace import Run, Workspace
+from tests.waits import wait_until
 
 pytest.importorskip("sqlalchemy")
 
@@ -186,9 +187,7 @@ def test_a_run_saved_while_training_comes_back_interrupted(store, mnist5k):
     ws = Workspace()
     ws.add_model(get_preset("default"), "m")
     run = ws.start_training(mnist5k, TrainConfig(epochs=100, eval_splits=("test",)))
-    deadline = time.time() + 60
-    while run.trainer.step < 5 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: run.trainer.step >= 5, 60, "five steps")
     run.trainer.pause()  # the weights hold still between the save and the copy the test keeps
     assert run.trainer.held.wait(10)  # the step in progress when the pause came has ended
     ws_id = store.new_id()

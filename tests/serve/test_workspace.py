@@ -9,12 +9,11 @@ from explorer.core.checkpoint import load_checkpoint
 from explorer.core.presets import get_preset
 from explorer.core.train import TrainConfig
 from explorer.serve.workspace import Job, Workspace
+from tests.waits import wait_until
 
 
 def wait(entry, timeout=60):
-    deadline = time.time() + timeout
-    while entry.active_run is not None and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: entry.active_run is None, timeout)
 
 
 def test_workspace_trains_in_the_background_and_checkpoints(mnist5k):
@@ -99,9 +98,7 @@ def test_a_run_stopped_for_a_reason_says_it(mnist5k):
 
     t = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, eval_splits=()))
     t.start()
-    deadline = time.time() + 60
-    while t.step < 3 and time.time() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: t.step >= 3, 60, "three steps")
     t.stop(reason="stopped after 30 minutes, the server's time budget")
     t.join(30)
     assert t.status == "stopped" and t.message == "stopped after 30 minutes, the server's time budget"
@@ -148,7 +145,7 @@ def test_a_lease_expires_once_unless_renewed_or_cancelled():
     quiet = []
     lease = _Lease(0.3, lambda: quiet.append(1))
     lease.cancel()
-    time.sleep(0.8)
+    time.sleep(0.8)  # not a synchronisation: past the lease's 0.3 s, in which nothing may fire
     assert quiet == []
 
 
@@ -168,13 +165,11 @@ def test_a_job_group_reads_as_one_job_and_its_first_error_ends_it():
 
     def slow(progress):
         for i in range(200):
-            time.sleep(0.05)
+            time.sleep(0.05)  # not a synchronisation: the job's own slow work
             progress(i + 1, 200)
 
     bad = JobGroup([Job("slow", slow), Job("bad", fails)], sum)
-    deadline = time.time() + 10
-    while not bad.finished and time.time() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: bad.finished, 10)
     assert bad.finished and bad.error == "no images of class 3 in this part" and bad.result is None
     assert bad.parts[0].join(5) and bad.parts[0].error == "cancelled"  # the other part was stopped
     with pytest.raises(ValueError):
