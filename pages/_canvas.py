@@ -22,7 +22,6 @@ SIZE = 280
 CELLS = 28  # the keyboard's grid: one cell per pixel the model sees
 PAD_LABEL = (f"drawing pad, {CELLS} by {CELLS} cells: arrow keys move the cursor, Space inks a cell, Shift and an "
              "arrow inks as it moves; or draw with a mouse, pen or finger")
-MAX_DRAWING_PIXELS = 1_000_000  # a drawing the pad sends (280 CSS px a side: up to about 3.5 device pixels each)
 
 HTML = f"""
 <div class="pad">

@@ -13,9 +13,9 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, TrainConfig
-from explorer.core import RunStatus, check_uploads_room
+from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, RunStatus, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
-from explorer.serve import MAX_CLASS_NAME, MAX_CODE_CHARS, ClassState, Progress, shown_code
+from explorer.serve import ClassState, Progress, shown_code
 from pages._nav import page_file
 from pages._path import label as path_label
 from pages._path import start_path

@@ -28,7 +28,6 @@ __all__ = ["Server", "server", "cluster", "presence", "workspace_store", "sessio
 
 DEFAULT_DATASET = "mnist-5k"
 STORE_RETRY_S = 30.0  # a database that could not be opened (locked, unreachable) is tried again after this
-MAX_SHARED_DATASETS = 8  # registry datasets held at once (the least recently used is dropped)
 SHUTDOWN_WAIT_S = 20.0  # a stop while Ray starts waits this long for it, then stops it
 FIRST_PAGE_WAIT_S = 5.0  # the warm-up starts Ray once the first page is drawn, or after this long
 
@@ -260,6 +259,7 @@ class Server:
         """A registry dataset, loaded once per server and shared read-only by all sessions (two sessions asking
         at once load it once). Raises DataError with the reason."""
         from explorer import load_dataset
+        from explorer.core import MAX_SHARED_DATASETS
 
         key = (name, root)
         with self._lock:

@@ -13,9 +13,9 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
-from explorer.core import AUGMENT_LIMITS, RunStatus, is_digits, predict_proba
+from explorer.core import AUGMENT_LIMITS, MAX_CLASS_NAME, RunStatus, is_digits, predict_proba
 from explorer.plots import describe_curves, epoch_table, training_curves
-from explorer.serve import MAX_CLASS_NAME, ModelEntry, Run, Workspace, shown_code
+from explorer.serve import ModelEntry, Run, Workspace, shown_code
 from pages._class import class_code, join_box, paused, watch
 from pages._path import path_panel
 from pages._server import (

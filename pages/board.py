@@ -7,8 +7,9 @@ import html
 import streamlit as st
 
 from explorer import summarize
+from explorer.core import MAX_CODE_CHARS
 from explorer.plots import board_figure, describe_board, describe_curves, summary_rows, training_curves
-from explorer.serve import MAX_CODE_CHARS, normalize_code, shown_code
+from explorer.serve import normalize_code, shown_code
 from pages._class import class_code
 from pages._server import BOARD_REFRESH_S, workspace_store
 from pages._state import TEACHER

@@ -9,7 +9,7 @@ from explorer.plots import confusion_heatmap, describe_confusion, describe_image
 from pages._widgets import cached_predictions, inspect_context
 
 CELL = "confusion_cell"
-MAX_CLASSES_DRAWN = 60  # a heatmap of every class up to this many (3,600 cells)
+FULL_HEATMAP_CLASSES = 60  # a heatmap of every class up to this many (3,600 cells)
 FOCUS_CLASSES = 40  # beyond: the classes most involved in errors
 SHOWN_PER_CELL = 24
 
@@ -30,7 +30,7 @@ def heatmap(cm, ds) -> None:
     """The clickable matrix: a click on a cell moves the pickers below to it."""
     k = len(ds.classes)
     normalized = st.toggle("Normalise rows (share of each true class)", value=False)
-    shown = list(range(k)) if k <= MAX_CLASSES_DRAWN else cm.focus(FOCUS_CLASSES)
+    shown = list(range(k)) if k <= FULL_HEATMAP_CLASSES else cm.focus(FOCUS_CLASSES)
     labels = [ds.classes[i] for i in shown]
     fig = confusion_heatmap(cm.among(shown), labels, height=560, normalized=normalized, clickable=True,
                             titles=("predicted", "true"), row_totals=cm.matrix.sum(1)[shown])

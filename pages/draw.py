@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from explorer import Dataset, EmptyImageError, normalize
-from explorer.core import decode_image, load_image_file, occlude, prepare_image
+from explorer.core import MAX_CLASS_NAME, MAX_DRAWING_PIXELS, decode_image, load_image_file, occlude, prepare_image
 from explorer.interpret import (
     METHODS,
     NOT_A_DIGIT,
@@ -34,8 +34,8 @@ from explorer.plots import (
     png_data_url,
     upscale,
 )
-from explorer.serve import MAX_CLASS_NAME, ModelEntry, shown_code
-from pages._canvas import MAX_DRAWING_PIXELS, drawing_pad
+from explorer.serve import ModelEntry, shown_code
+from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._path import did
 from pages._server import workspace_store

@@ -7,14 +7,11 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, normalize
-from explorer.core import confusion_matrix, predict_proba
+from explorer.core import MAX_CODE_CHARS, MAX_KEY_CHARS, MAX_MESSAGE, confusion_matrix, predict_proba
 from explorer.interpret import capture_activations, conv_layers, kernels
 from explorer.lessons import parse_lesson
 from explorer.plots import confusion_heatmap, describe_confusion, describe_kernels, kernel_mosaic
 from explorer.serve import (
-    MAX_CODE_CHARS,
-    MAX_KEY_CHARS,
-    MAX_MESSAGE,
     Workspace,
     class_hours,
     password_required,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.core import augment_active, confusion_matrix, predict_proba
+from explorer.core import MAX_CLASS_NAME, augment_active, confusion_matrix, predict_proba
 from explorer.interpret import (
     ATTACKS,
     NOT_A_DIGIT,
@@ -33,7 +33,7 @@ from explorer.plots import (
     upscale,
     where,
 )
-from explorer.serve import MAX_CLASS_NAME, shown_code
+from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
 from pages._path import did
 from pages._server import workspace_store

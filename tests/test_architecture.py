@@ -228,7 +228,7 @@ def test_pages_take_each_helper_from_the_file_that_defines_it():
 def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_command():
     import tomllib
 
-    from explorer.core.uploads import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
+    from explorer.core.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
     from explorer.tools.launch import SERVER_FLAGS
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
@@ -261,6 +261,21 @@ def test_students_read_the_lectures_notebooks_not_their_file_names():
     said = [f"{p.name}: {m.group(0)}" for p in (ROOT / "pages").glob("*.py") for m in seed.finditer(p.read_text())]
     said += [f"preset {n}" for n in PRESETS if seed.search(preset_description(n))]
     assert not said, "say “the lecture's first notebook” instead: " + ", ".join(said)
+
+
+def test_every_fixed_limit_is_defined_in_core_limits():
+    """``MAX_*`` (what a user may give, what the server keeps) lives in ``explorer/core/limits.py``; what work may
+    cost lives in ``core.budget``. No other module or page writes a limit of its own."""
+    found = []
+    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+        if path == PKG / "core" / "limits.py":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
+                node, ast.AnnAssign) else []
+            found += [f"{path.relative_to(ROOT)}: {t.id}" for t in targets
+                      if isinstance(t, ast.Name) and t.id.lstrip("_").startswith("MAX_")]
+    assert not found, "move these limits to explorer/core/limits.py: " + ", ".join(found)
 
 
 def test_tests_never_sleep_to_let_something_happen():

@@ -47,7 +47,7 @@ def test_image_grid_and_curves():
 
 
 def test_a_4096_channel_layer_makes_a_bounded_mosaic_quickly():
-    from explorer.plots import MAX_MOSAIC_PIXELS
+    from explorer.core import MAX_MOSAIC_PIXELS
 
     w = torch.randn(4096, 512, 1, 1)
     img = kernel_mosaic(w, cell=72)

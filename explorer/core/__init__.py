@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .augment import AUGMENT_LIMITS, Augment, augment_active, augment_batch, augment_preview
 from .budget import Budget, budget, words
-from .checkpoint import MAX_CHECKPOINT_BYTES, Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
+from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, available_devices, resolve_device
 from .data import DATASETS, DataError, Dataset, default_data_dir, is_digits, load_dataset, normalize
 from .evaluate import (
@@ -22,11 +22,54 @@ from .evaluate import (
 from .jobs import Job, JobCancelled, JobGroup, JobState, time_limit_sentence
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
-from .preprocess import MAX_IMAGE_PIXELS, EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
-from .presets import PRESETS, get_preset, preset_description, preset_names
-from .safejson import MAX_DEPTH, MAX_NAME_CHARS, bounded_name, brief, parse_json
-from .spec import (
+from .limits import (
+    MAX_BOARD_ENTRIES,
+    MAX_CHECKPOINT_BYTES,
+    MAX_CLASS_DIGITS,
+    MAX_CLASS_GUESSES,
+    MAX_CLASS_NAME,
+    MAX_CODE_CHARS,
+    MAX_DEPTH,
+    MAX_DESCRIPTION_CHARS,
+    MAX_DRAWING_PIXELS,
+    MAX_ENTRIES_PER_STUDENT,
+    MAX_GUESSES,
+    MAX_HEADER_BYTES,
+    MAX_IMAGE_FILE_BYTES,
+    MAX_IMAGE_PIXELS,
+    MAX_IMAGES,
+    MAX_INPUT_CHANNELS,
+    MAX_INPUT_SIDE,
+    MAX_INT_DIGITS,
+    MAX_KERNEL_SIDE,
+    MAX_KEY_CHARS,
+    MAX_LABEL,
+    MAX_LAYERS,
+    MAX_LESSON_BYTES,
+    MAX_MESSAGE,
+    MAX_MOSAIC_PIXELS,
+    MAX_NAME_CHARS,
+    MAX_OUTCOMES,
+    MAX_PENDING,
+    MAX_PUBLISHED_EPOCHS,
+    MAX_REMEMBERED_BLOBS,
+    MAX_SHARED_DATASETS,
+    MAX_SNAPSHOTS,
     MAX_SPEC_BYTES,
+    MAX_STEPS,
+    MAX_STORED_NAME,
+    MAX_STUDENTS,
+    MAX_UNZIPPED_BYTES,
+    MAX_UPLOAD_BYTES,
+    MAX_UPLOAD_MB,
+    MAX_ZIP_DEPTH,
+    MAX_ZIP_PIXELS,
+    MAX_ZIP_RATIO,
+)
+from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
+from .presets import PRESETS, get_preset, preset_description, preset_names
+from .safejson import bounded_name, brief, parse_json
+from .spec import (
     LayerSummary,
     Summary,
     build_model,
@@ -47,9 +90,51 @@ from .train import (
     thin_snapshots,
     train,
 )
-from .uploads import MAX_UPLOAD_BYTES, check_uploads_room, load_csv, load_image_zip
+from .uploads import check_uploads_room, load_csv, load_image_zip
 
 __all__ = [
+    "MAX_BOARD_ENTRIES",
+    "MAX_CHECKPOINT_BYTES",
+    "MAX_CLASS_DIGITS",
+    "MAX_CLASS_GUESSES",
+    "MAX_CLASS_NAME",
+    "MAX_CODE_CHARS",
+    "MAX_DEPTH",
+    "MAX_DESCRIPTION_CHARS",
+    "MAX_DRAWING_PIXELS",
+    "MAX_ENTRIES_PER_STUDENT",
+    "MAX_GUESSES",
+    "MAX_HEADER_BYTES",
+    "MAX_IMAGES",
+    "MAX_IMAGE_FILE_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "MAX_INPUT_CHANNELS",
+    "MAX_INPUT_SIDE",
+    "MAX_INT_DIGITS",
+    "MAX_KERNEL_SIDE",
+    "MAX_KEY_CHARS",
+    "MAX_LABEL",
+    "MAX_LAYERS",
+    "MAX_LESSON_BYTES",
+    "MAX_MESSAGE",
+    "MAX_MOSAIC_PIXELS",
+    "MAX_NAME_CHARS",
+    "MAX_OUTCOMES",
+    "MAX_PENDING",
+    "MAX_PUBLISHED_EPOCHS",
+    "MAX_REMEMBERED_BLOBS",
+    "MAX_SHARED_DATASETS",
+    "MAX_SNAPSHOTS",
+    "MAX_SPEC_BYTES",
+    "MAX_STEPS",
+    "MAX_STORED_NAME",
+    "MAX_STUDENTS",
+    "MAX_UNZIPPED_BYTES",
+    "MAX_UPLOAD_BYTES",
+    "MAX_UPLOAD_MB",
+    "MAX_ZIP_DEPTH",
+    "MAX_ZIP_PIXELS",
+    "MAX_ZIP_RATIO",
     "ACTIVE",
     "AUGMENT_LIMITS",
     "Arg",
@@ -72,12 +157,6 @@ __all__ = [
     "LIMITS",
     "LayerSummary",
     "LayerType",
-    "MAX_CHECKPOINT_BYTES",
-    "MAX_DEPTH",
-    "MAX_IMAGE_PIXELS",
-    "MAX_NAME_CHARS",
-    "MAX_SPEC_BYTES",
-    "MAX_UPLOAD_BYTES",
     "OPTIMIZERS",
     "PRESETS",
     "RunStatus",

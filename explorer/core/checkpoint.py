@@ -18,15 +18,14 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from .limits import MAX_CHECKPOINT_BYTES, MAX_HEADER_BYTES
 from .safejson import bounded_name, parse_json
 from .spec import SpecError, build_model, summarize
 
-__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint", "MAX_CHECKPOINT_BYTES"]
+__all__ = ["Checkpoint", "CheckpointError", "save_checkpoint", "load_checkpoint"]
 
 FORMAT = "cnn-explorer-checkpoint"
 VERSION = "1"
-MAX_CHECKPOINT_BYTES = 512 * 1024 * 1024
-MAX_HEADER_BYTES = 16 * 1024 * 1024
 
 
 class CheckpointError(ValueError):

@@ -13,14 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude",
-           "MAX_IMAGE_PIXELS"]
+from .limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS
+
+__all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude"]
 
 
 class EmptyImageError(ValueError):
     """The image has no ink: nothing to classify."""
 
-MAX_IMAGE_PIXELS = 40_000_000  # one image's decoded pixels: a 40 M-pixel photo, and no decompression bomb
 
 
 def _to_gray(img: np.ndarray) -> np.ndarray:
@@ -162,7 +162,6 @@ def _eight_bit(im: Any) -> Any:
     return im
 
 
-MAX_IMAGE_FILE_BYTES = 64 * 2**20  # a 40 M-pixel image compresses far below this
 
 
 def load_image_file(src: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:

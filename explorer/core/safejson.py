@@ -11,12 +11,11 @@ import json
 import math
 from typing import Any
 
-__all__ = ["parse_json", "brief", "bounded_name", "MAX_DEPTH", "MAX_NAME_CHARS"]
+from .limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_NAME_CHARS
 
-MAX_NAME_CHARS = 80  # a model's, a dataset's or an upload's name, wherever it enters
+__all__ = ["parse_json", "brief", "bounded_name"]
 
-MAX_DEPTH = 64  # far deeper than any spec, lesson or checkpoint header we write
-MAX_INT_DIGITS = 30
+
 
 
 def bounded_name(text: Any, most: int = MAX_NAME_CHARS, default: str = "unnamed") -> str:

@@ -30,10 +30,10 @@ from .layers import (
     fmt_shape,
     skip_stride,
 )
+from .limits import MAX_DESCRIPTION_CHARS, MAX_INPUT_CHANNELS, MAX_INPUT_SIDE, MAX_LAYERS, MAX_SPEC_BYTES
 from .safejson import MAX_NAME_CHARS, brief
 
 __all__ = [
-    "MAX_SPEC_BYTES",
     "parse_spec_bytes",
     "LayerSummary",
     "Summary",
@@ -45,11 +45,6 @@ __all__ = [
     "output_logits_to_classes",
 ]
 
-MAX_LAYERS = 200
-MAX_INPUT_SIDE = 1024
-MAX_INPUT_CHANNELS = 16
-MAX_SPEC_BYTES = 1_000_000  # a spec file or text: the largest preset is about 2 KB
-MAX_DESCRIPTION_CHARS = 4_000
 
 # --- layer records: canonical args, shapes, params, mult-adds, receptive field ----------
 

@@ -24,6 +24,7 @@ from .budget import budget
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device  # noqa: F401
 from .data import Dataset
 from .evaluate import evaluate
+from .limits import MAX_SNAPSHOTS
 from .spec import output_logits_to_classes
 
 __all__ = ["RunStatus", "ACTIVE", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
@@ -380,7 +381,6 @@ class Trainer(RunView):
             self.snapshots = thin_snapshots(self.snapshots, cap)
 
 
-MAX_SNAPSHOTS = 400
 
 
 def snapshot_cap(bytes_each: int) -> int:

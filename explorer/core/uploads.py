@@ -18,15 +18,11 @@ from torch import Tensor
 
 from .budget import budget
 from .data import DataError, Dataset, _assemble, _stratified_split
+from .limits import MAX_IMAGES, MAX_LABEL, MAX_UNZIPPED_BYTES, MAX_UPLOAD_BYTES, MAX_ZIP_DEPTH, MAX_ZIP_PIXELS, MAX_ZIP_RATIO
 from .preprocess import MAX_IMAGE_PIXELS, decode_image
 
-__all__ = ["check_uploads_room", "load_csv", "load_image_zip", "MAX_UPLOAD_BYTES"]
+__all__ = ["check_uploads_room", "load_csv", "load_image_zip"]
 
-MAX_UPLOAD_MB = 200  # a file a user gives us (Streamlit's server.maxUploadSize says the same; a test pins them)
-MAX_UPLOAD_BYTES = MAX_UPLOAD_MB * 1024 * 1024
-MAX_UNZIPPED_BYTES = 1024 * 1024 * 1024
-MAX_ZIP_RATIO = 200  # a member that expands more than this is a zip bomb
-MAX_IMAGES = 100_000
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -111,7 +107,6 @@ def _csv_rows(rows: Any, n_pix: int, what: str) -> tuple[list[int], list[np.ndar
     return labels, blocks
 
 
-MAX_LABEL = 100_000
 
 
 def _label(text: str, lineno: int, what: str) -> int:
@@ -219,8 +214,6 @@ def _open_zip(data: bytes, what: str) -> tuple[zipfile.ZipFile, list[zipfile.Zip
     return zf, infos
 
 
-MAX_ZIP_DEPTH = 16
-MAX_ZIP_PIXELS = 400_000_000  # decoded pixels of all the images of one upload together
 
 
 def _safe_name(name: str) -> str:

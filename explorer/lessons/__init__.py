@@ -18,7 +18,6 @@ from .experiments import (
 from .export import export_refusal, to_onnx, to_python
 from .lab import (
     KERNELS,
-    MAX_KERNEL_SIDE,
     ExplainedPixel,
     convolve,
     explain_pixel,
@@ -40,7 +39,6 @@ __all__ = [
     "ExplainedPixel",
     "HIDEABLE_PAGES",
     "KERNELS",
-    "MAX_KERNEL_SIDE",
     "Lesson",
     "START_PAGES",
     "check_class_code",

@@ -9,8 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..core.limits import MAX_KERNEL_SIDE
+
 __all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "convolve", "ExplainedPixel", "explain_pixel",
-           "output_size", "pool", "kernel_from_table", "unit_gray", "MAX_KERNEL_SIDE"]
+           "output_size", "pool", "kernel_from_table", "unit_gray"]
 
 
 def _line(kind: str, n: int = 5) -> Tensor:
@@ -125,7 +127,6 @@ def pool(image: Tensor, kind: str = "max", size: int = 2, stride: int | None = N
     return fn(image[None, None].float(), size, stride or size)[0, 0]
 
 
-MAX_KERNEL_SIDE = 15  # a hand-typed kernel: large enough for any lesson, small enough to read
 
 
 def kernel_from_table(rows: object) -> Tensor:

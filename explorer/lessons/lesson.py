@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..core.limits import MAX_LESSON_BYTES
 from ..core.safejson import parse_json
 from ..core.spec import SpecError, validate_spec
 from ..core.train import TrainConfig
@@ -20,7 +21,6 @@ HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter i
                   "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Class board",
                   "Teacher")
 START_PAGES = ("Start", *(p for p in HIDEABLE_PAGES if p != "Teacher"), "Lesson")  # where a lesson can open the class
-MAX_LESSON_BYTES = 1_000_000
 
 
 @dataclass

@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..core.limits import MAX_STEPS
+
 __all__ = ["Step", "Learner", "RunFacts", "PathProgress", "CHECKS", "check", "load_path", "parse_steps", "advance"]
 
 PATHS = Path(__file__).with_name("paths")  # the built-in paths, one JSON file each
-MAX_STEPS = 30  # a path a teacher writes: at most this many steps
 PASS_ACCURACY = 0.98  # the last goal of the lecture's path
 STEP_FIELDS = ("id", "page", "title", "text", "element", "goal", "check")
 

@@ -51,7 +51,6 @@ from .describe import (
 )
 from .experiments import EXPERIMENT_CHARTS, experiment_figure, experiment_table
 from .images import (
-    MAX_MOSAIC_PIXELS,
     as_picture,
     cells_read,
     channel_strip,
@@ -101,7 +100,6 @@ __all__ = [
     "weight_histograms",
     "EXPERIMENT_CHARTS",
     "experiment_figure",
-    "MAX_MOSAIC_PIXELS",
     "as_picture",
     "cells_read",
     "channel_strip",

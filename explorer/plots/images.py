@@ -8,8 +8,10 @@ import math
 import numpy as np
 from torch import Tensor
 
+from ..core.limits import MAX_MOSAIC_PIXELS
+
 __all__ = ["image_grid", "colorize", "png_data_url", "upscale", "kernel_mosaic", "overlay", "framed", "as_picture",
-           "feature_tile", "cells_read", "number_table", "channel_strip", "MAX_MOSAIC_PIXELS"]
+           "feature_tile", "cells_read", "number_table", "channel_strip"]
 
 
 def image_grid(x: Tensor, ncols: int, pad: int = 2, scale: int = 1, background: int = 128) -> np.ndarray:
@@ -68,7 +70,6 @@ def upscale(img: np.ndarray, size: int) -> np.ndarray:
     return img.repeat(f, 0).repeat(f, 1)
 
 
-MAX_MOSAIC_PIXELS = 4_000_000  # one kernel mosaic: a few MB of PNG at most, whatever the layer
 
 
 def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3,

@@ -16,23 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from ..core.limits import MAX_BOARD_ENTRIES, MAX_CLASS_DIGITS, MAX_CLASS_NAME, MAX_ENTRIES_PER_STUDENT, MAX_PUBLISHED_EPOCHS
 from ..core.safejson import bounded_name, parse_json
 from ..interpret.trust import NOT_A_DIGIT_LABEL
 
 if TYPE_CHECKING:
     from .workspace import Run
 
-__all__ = ["ClassRecords", "StoreError", "published_history", "MAX_CLASS_NAME", "CODE_ALPHABET", "CODE_LENGTH",
-           "MAX_CODE_CHARS", "normalize_code", "shown_code"]
+__all__ = ["ClassRecords", "StoreError", "published_history", "CODE_ALPHABET", "CODE_LENGTH", "normalize_code", "shown_code"]
 
-MAX_BOARD_ENTRIES = 200  # runs on one class's board
-MAX_ENTRIES_PER_STUDENT = 3  # runs one student (one workspace) may have on it
-MAX_CLASS_DIGITS = 2_000  # digits in one class's shared handwriting set
-MAX_CLASS_NAME = 60  # a name on the board, a drawing's author (the columns hold 60)
-MAX_PUBLISHED_EPOCHS = 500  # epochs a published history keeps (the last ones)
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # a class code's letters: no 0/O, 1/I/L, 2/Z, 5/S, 8/B to mishear
 CODE_LENGTH = 6
-MAX_CODE_CHARS = 9  # a code as typed: its six characters, a dash and a space or two
 EPOCH_FIELDS = ("epoch", "step", "seconds", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
                 "test_loss", "test_accuracy")
 

@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..core.limits import MAX_OUTCOMES, MAX_PENDING
+
 if TYPE_CHECKING:
     from .store import SavePayload, WorkspaceStore
 
 __all__ = ["BackgroundSaver", "SaveOutcome"]
 
-MAX_PENDING = 500  # workspaces with a save waiting at once (each holds one prepared save in memory)
-MAX_OUTCOMES = 2_000  # outcomes no tab has read yet (a closed tab never will): the oldest go first
 
 
 @dataclass

@@ -28,6 +28,7 @@ from safetensors.torch import save as st_save
 
 from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
+from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from .classroom import ClassRecords, StoreError
@@ -45,9 +46,7 @@ class StaleWorkspaceError(StoreError):
     """Another tab or machine saved the workspace since this writer read it."""
 
 
-MAX_STORED_NAME = 200  # the name columns' width (explorer/serve/migrations)
 BUSY_TIMEOUT_S = 1.0  # the longest a page waits on a locked database; a save not taken then is retried in the background
-MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs this store wrote or read, so an unchanged one is not written again
 
 
 def _digest(data: bytes) -> str:

@@ -31,21 +31,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.limits import MAX_CLASS_GUESSES, MAX_GUESSES, MAX_MESSAGE, MAX_STUDENTS
 from ..core.safejson import bounded_name, parse_json
 from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "stuck_reason", "class_hours",
-           "password_required", "MAX_KEY_CHARS", "MAX_MESSAGE"]
+           "password_required"]
 
 KEY_BYTES = 12  # 96 random bits, 16 characters
-MAX_KEY_CHARS = 40  # a key as typed (with spaces around it)
-MAX_GUESSES = 5  # wrong keys one browser may try against a class ...
-MAX_CLASS_GUESSES = 30  # ... and all browsers together ...
 GUESS_WINDOW_S = 600  # ... within ten minutes
-MAX_STUDENTS = 80  # students in one class
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
 ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
-MAX_MESSAGE = 300  # a pause message
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 

@@ -157,7 +157,8 @@ def test_lesson_files_round_trip_and_refuse_bad_ones():
 def test_a_typed_kernel_is_read_or_refused_with_a_sentence():
     import torch
 
-    from explorer.lessons import MAX_KERNEL_SIDE, kernel_from_table, unit_gray
+    from explorer.core import MAX_KERNEL_SIDE
+    from explorer.lessons import kernel_from_table, unit_gray
 
     assert kernel_from_table([[1, 0], [None, "2.5"]]).tolist() == [[1.0, 0.0], [0.0, 2.5]]  # emptied cell: 0
     for bad in ([[1, 2], [3]], [], [["x"]], [[float("inf")]], [[0] * (MAX_KERNEL_SIDE + 1)] * (MAX_KERNEL_SIDE + 1),

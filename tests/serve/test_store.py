@@ -265,7 +265,7 @@ def test_the_class_board_shows_only_what_is_published(store, mnist5k):
 def test_a_board_counts_runs_on_its_class_dataset_and_a_few_per_student(store, mnist5k):
     """A class's board measures every entry on the class's dataset: a run on another dataset, or on an upload that
     carries the built-in dataset's name, is refused; one student (workspace) has at most three entries."""
-    from explorer.serve.classroom import MAX_ENTRIES_PER_STUDENT
+    from explorer.core.limits import MAX_ENTRIES_PER_STUDENT
 
     entry = trained_workspace(mnist5k, "m").models["m"]
     run = entry.runs[0]
@@ -438,7 +438,8 @@ def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path)
 
 
 def test_a_published_history_keeps_only_its_epochs_known_figures():
-    from explorer.serve.classroom import MAX_PUBLISHED_EPOCHS, published_history
+    from explorer.core.limits import MAX_PUBLISHED_EPOCHS
+    from explorer.serve.classroom import published_history
 
     hist = {"status": "finished", "steps": [{"step": i, "loss": 1.0} for i in range(10_000)],
             "epochs": [{"epoch": i, "test_accuracy": 0.5, "junk": "x" * 1000, "val_loss": float("nan")}

@@ -10,8 +10,9 @@ import time
 
 import pytest
 
+from explorer.core.limits import MAX_NAME_CHARS
 from explorer.core.presets import get_preset
-from explorer.core.safejson import MAX_NAME_CHARS, bounded_name
+from explorer.core.safejson import bounded_name
 from explorer.core.train import TrainConfig
 from explorer.core.uploads import load_csv
 from explorer.serve.saver import BackgroundSaver

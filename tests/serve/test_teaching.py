@@ -9,12 +9,12 @@ import io
 
 import pytest
 
+from explorer.core.limits import MAX_GUESSES
 from explorer.core.presets import get_preset
 from explorer.serve.classroom import CODE_ALPHABET, normalize_code
 from explorer.serve.store import WorkspaceStore
 from explorer.serve.teaching import (
     GUESS_WINDOW_S,
-    MAX_GUESSES,
     STUCK_MINUTES,
     ClassError,
     Progress,
