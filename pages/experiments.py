@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import TrainConfig
 from explorer.lessons import (
+    DATA_SIZE_STEPS,
     compare_architectures,
     data_size_experiment,
     imbalance_experiment,
@@ -147,7 +148,8 @@ with tabs[4]:
           "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
           "gets about the same number of updates. The three seeds train side by side on workers of their own (on a "
           "shared server, at most half its workers).",
-          lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": tuple(range(i, 3, n))})
+          lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": tuple(range(i, 3, n)),
+                                              "steps": DATA_SIZE_STEPS})
                     for n in [ws.side_by_side(3)] for i in range(n)], merge_data_size), chart("size"))
 with tabs[5]:
     rare = st.selectbox("The class that becomes rare", range(ds.num_classes), format_func=lambda i: ds.classes[i],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .experiments import (
+    DATA_SIZE_STEPS,
     compare_architectures,
     data_size_experiment,
     imbalance_experiment,
@@ -45,6 +46,7 @@ __all__ = [
     "check_shortcut",
     "compare_architectures",
     "convolve",
+    "DATA_SIZE_STEPS",
     "data_size_experiment",
     "explain_pixel",
     "gabor",

@@ -25,7 +25,7 @@ from ..core.train import Augment, RunStatus, TrainConfig, Trainer
 
 __all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "merge_data_size", "imbalance_experiment", "rotate", "shift",
-           "mlp_spec"]
+           "mlp_spec", "DATA_SIZE_STEPS"]
 
 Progress = Callable[[int, int], None]
 
@@ -201,6 +201,7 @@ def _steps_config(cfg: TrainConfig, n: int, steps: int) -> TrainConfig:
 
 
 DATA_SIZE_STEPS = 200  # updates per model of the data-size experiment, whatever its number of images
+# (a caller that runs the experiment in worker processes passes ``steps`` itself: a worker imports its own copy)
 
 
 def data_size_experiment(ds: Dataset, sizes: tuple[int, ...] = (10, 50, 100, 300), seeds: int = 3,

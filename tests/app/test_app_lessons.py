@@ -67,9 +67,10 @@ def test_an_experiment_runs_from_its_button():
 
 
 def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
-    import explorer.lessons.experiments as experiments
+    import explorer.lessons
 
-    monkeypatch.setattr(experiments, "DATA_SIZE_STEPS", 20)  # the page's wiring is under test here, not learning
+    # the page's wiring is under test here, not learning: 20 updates a model, passed with the job to the workers
+    monkeypatch.setattr(explorer.lessons, "DATA_SIZE_STEPS", 20)
     at = fresh()
     at.switch_page("pages/experiments.py").run()
     at.number_input(key="exp_epochs").set_value(1).run()

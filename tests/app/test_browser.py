@@ -150,8 +150,9 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         page.get_by_role("button", name="Create model").click()
         page.wait_for_selector("text=is the current model", timeout=30_000)
         nav(page, "Train")
-    for page in pages:  # runs long enough (8 epochs) for the queue to be seen
+    for page in pages:  # runs long enough (8 epochs) for the queue to be seen, on a third of the images
         page.get_by_label("Epochs", exact=True).fill("8")
+        page.get_by_label("Use only N training images (0 = all)").fill("1200")
     for page in pages:
         page.get_by_role("button", name="Start").click()
     queued = _tabs_seen_queued(pages, 15)
