@@ -17,7 +17,7 @@ __all__ = [
     "MAX_BOARD_ENTRIES", "MAX_ENTRIES_PER_STUDENT", "MAX_CLASS_DIGITS", "MAX_CLASS_NAME", "MAX_PUBLISHED_EPOCHS",
     "MAX_CODE_CHARS", "MAX_KEY_CHARS", "MAX_GUESSES", "MAX_CLASS_GUESSES", "MAX_STUDENTS", "MAX_MESSAGE",
     "MAX_SNAPSHOTS", "MAX_MOSAIC_PIXELS", "MAX_STORED_NAME", "MAX_REMEMBERED_BLOBS", "MAX_PENDING", "MAX_OUTCOMES",
-    "MAX_DRAWING_PIXELS", "MAX_SHARED_DATASETS",
+    "MAX_DRAWING_PIXELS", "MAX_SHARED_DATASETS", "MAX_REMEMBERED_KEYS",
 ]
 
 # --- a network's spec (core.spec) -------------------------------------------------------------------------------
@@ -70,6 +70,7 @@ MAX_SNAPSHOTS = 400  # kernel snapshots one run keeps (thinned evenly past this)
 MAX_MOSAIC_PIXELS = 4_000_000  # one kernel mosaic: a few MB of PNG at most, whatever the layer
 MAX_STORED_NAME = 200  # the database's name columns' width (explorer/serve/migrations)
 MAX_REMEMBERED_BLOBS = 20_000  # digests of blobs a store wrote or read, so an unchanged one is not written again
+MAX_REMEMBERED_KEYS = 1_000  # teacher keys a server remembers as checked (a SHA-256 each, in memory only)
 MAX_PENDING = 500  # workspaces with a save waiting at once (each holds one prepared save in memory)
 MAX_OUTCOMES = 2_000  # save outcomes no tab has read yet (a closed tab never will): the oldest go first
 MAX_SHARED_DATASETS = 8  # registry datasets the server holds at once (the least recently used is dropped)

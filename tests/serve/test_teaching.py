@@ -49,6 +49,20 @@ def test_the_server_makes_the_code_and_a_key_it_keeps_only_as_a_hash(store):
     assert "scrypt$" in dump(store)
 
 
+def test_a_teachers_key_costs_one_scrypt_however_often_the_console_checks_it(store, monkeypatch):
+    import hashlib
+
+    code, key = store.create_class("mnist")
+    calls = []
+    real = hashlib.scrypt
+    monkeypatch.setattr(hashlib, "scrypt", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    assert all(store.is_teacher(code, key) for _ in range(5)) and len(calls) == 1
+    assert not store.is_teacher(code, key[:-1] + "x") and len(calls) == 2  # a wrong key always pays
+    assert store.is_teacher(code, f"  {key} ") and len(calls) == 2  # as typed, with spaces
+    store.end_class(code, key)
+    assert not store.is_teacher(code, key)  # an ended class has no teacher, remembered or not
+
+
 def test_a_school_password_guards_making_a_class(store, monkeypatch):
     monkeypatch.setenv("EXPLORER_TEACHER_PASSWORD", "blue-heron")
     with pytest.raises(ClassError, match="not this school's password"):
