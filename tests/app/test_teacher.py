@@ -97,12 +97,18 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
     # a student who opens the console sees only the sign-in, and cannot guess the key
     nav(bo, "Teacher")
     assert bo.get_by_role("tab", name="Sign in to my class").is_visible() and not bo.get_by_text("Steer the class").count()
-    for i in range(6):
+    answers = ["4 more tries", "3 more tries", "2 more tries", "1 more try", None, "too many wrong keys"]
+    for i, answer in enumerate(answers):  # each guess waits for its own answer, as a student reading it would
         bo.get_by_role("textbox", name="Class code").fill(code)
         bo.get_by_role("textbox", name="Teacher key").fill(f"guess-{i}")
         bo.get_by_role("button", name="Sign in").click()
+        if answer is None:  # the fifth wrong key: no count left to say, and the fourth's count is gone
+            bo.wait_for_function("() => { const t = document.body.innerText; return t.includes('not the teacher key')"
+                                 " && !t.includes('1 more try'); }", timeout=30_000)
+        else:
+            bo.get_by_text(answer).first.wait_for(timeout=30_000)
         wait_idle(bo)
-    assert bo.get_by_text("too many wrong keys").count() and bo.get_by_text("Steer the class").count() == 0
+    assert bo.get_by_text("Steer the class").count() == 0
 
     # the roster as CSV: it reads back, and no cell is a formula
     with teacher.expect_download() as dl:
