@@ -55,6 +55,11 @@ class RunFacts:
     def convs(self) -> int:
         return self.layers.count("Conv2d")
 
+    @property
+    def linear(self) -> bool:
+        """A linear model: no convolution, a Linear layer."""
+        return self.convs == 0 and "Linear" in self.layers
+
     @staticmethod
     def of(spec: dict[str, Any], dataset: str, history: dict[str, Any]) -> RunFacts:
         """From a model's spec and a run's history (its last epoch's test accuracy)."""
@@ -102,7 +107,7 @@ def _seen_data(s: Learner) -> bool:
 
 @check("trained_linear")
 def _trained_linear(s: Learner) -> bool:
-    return bool(s.finished(lambda r: r.convs == 0 and "Linear" in r.layers))
+    return bool(s.finished(lambda r: r.linear))
 
 
 @check("trained_one_conv")
@@ -112,14 +117,9 @@ def _trained_one_conv(s: Learner) -> bool:
 
 @check("compared_linear_and_conv")
 def _compared(s: Learner) -> bool:
-    linear = {r.dataset for r in s.finished(lambda r: r.convs == 0 and "Linear" in r.layers)}
+    linear = {r.dataset for r in s.finished(lambda r: r.linear)}
     conv = {r.dataset for r in s.finished(lambda r: r.convs >= 1)}
     return bool(linear & conv) and "Train" in s.pages
-
-
-@check("saw_trained_kernels")
-def _kernels(s: Learner) -> bool:
-    return "kernels" in s.events
 
 
 @check("trained_pooling")
@@ -132,34 +132,20 @@ def _deeper(s: Learner) -> bool:
     return bool(s.finished(lambda r: r.convs >= 2))
 
 
-@check("saw_feature_maps")
-def _feature_maps(s: Learner) -> bool:
-    return "feature_maps" in s.events
-
-
-@check("found_dead_relus")
-def _dead(s: Learner) -> bool:
-    return "dead_relus" in s.events
-
-
 @check("ran_invariance_experiment")
 def _invariance(s: Learner) -> bool:
     return bool({"experiment:rot", "experiment:shift"} & s.events)
 
 
-@check("drew_a_digit")
-def _drew(s: Learner) -> bool:
-    return "drew" in s.events
-
-
-@check("fooled_own_7")
-def _fooled(s: Learner) -> bool:
-    return "fooled_own_7" in s.events
-
-
 @check("passed_98")
 def _passed(s: Learner) -> bool:
     return bool(s.finished(lambda r: (r.test_accuracy or 0.0) >= PASS_ACCURACY))
+
+
+# the checks that hold once the student did one thing on a page (the event a page records with ``did``)
+EVENT_CHECKS = {"saw_trained_kernels": "kernels", "saw_feature_maps": "feature_maps", "found_dead_relus": "dead_relus",
+                "drew_a_digit": "drew", "fooled_own_7": "fooled_own_7"}
+CHECKS.update({name: (lambda s, event=event: event in s.events) for name, event in EVENT_CHECKS.items()})
 
 
 def parse_steps(records: Any, pages: Iterable[str] | None = None) -> list[Step]:
