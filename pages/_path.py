@@ -12,6 +12,7 @@ from pages._nav import page_file
 from pages._state import PATH, flash, workspace
 
 PAGE = "current_page"  # the page this run draws (app.py sets it)
+STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
 HIGHLIGHT = ("<style>.st-key-{key} {{ outline: 3px solid #b3202a; outline-offset: 6px; border-radius: 8px; }}"
              "</style>")  # the step's element: a red ring (3:1 against the page and the widget both)
 
@@ -22,14 +23,20 @@ def start_path(name: str | list = "lecture") -> None:
 
 
 def steps() -> list[Step]:
-    """The steps of this session's path ([] when it follows none, or its path cannot be read any more)."""
+    """The steps of this session's path ([] when it follows none, or its path cannot be read any more). Read and
+    checked once per session and path (the panel, Start and the roster's report each ask on every run)."""
     state = st.session_state.get(PATH)
     if not state:
         return []
+    cached = st.session_state.get(STEPS)
+    if cached is not None and cached[0] == state["name"]:
+        return cached[1]
     try:
-        return load_path(state["name"]) if isinstance(state["name"], str) else parse_steps(state["name"])
+        found = load_path(state["name"]) if isinstance(state["name"], str) else parse_steps(state["name"])
     except ValueError:
-        return []
+        found = []
+    st.session_state[STEPS] = (state["name"], found)
+    return found
 
 
 def did(event: str) -> None:

@@ -33,8 +33,8 @@ def path_invitation() -> None:
     all_steps = steps()
     with st.container(border=True):
         if all_steps:
-            st.markdown(f":material/route: You follow the lecture's path: **{label()}** steps done. The sidebar "
-                        "says what is next.")
+            st.markdown(f":material/route: You follow the lecture's path: **{label()}** steps done. The panel at "
+                        "the top of each page says what is next.")
             return
         lecture = load_path("lecture")
         st.markdown(f"**New here? Follow the lecture, step by step** ({len(lecture)} steps: data → a linear model → "
