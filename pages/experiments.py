@@ -44,10 +44,11 @@ def settings() -> TrainConfig:
 
 
 def current_model():
+    """The current model, its name and its spec, when it was trained on this dataset and is not training now."""
     e = ws.entry()
     if e and e.runs and e.dataset and e.dataset.get("name") == ds.name and not e.active_run:
-        return e.inference_model(), e.name
-    return None, None
+        return e.inference_model(), e.name, e.spec
+    return None, None, None
 
 
 def launch(name: str, make, title: str = "") -> None:
@@ -101,8 +102,9 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
 
 def arch_render(res) -> None:
     st.plotly_chart(experiment_figure("arch", res), key="arch-fig", alt=describe_experiment(res))
-    st.dataframe([{"model": r["name"], "parameters": r["params"], "test accuracy": f"{r['test_accuracy'][-1]:.1%}",
-                   "seconds": round(r["seconds"], 1)} for r in res["rows"]], hide_index=True)
+    st.dataframe([{"model": r["name"], "parameters": r["params"], "in the last layer": r.get("last_params"),
+                   "numbers the last layer reads": r.get("last_inputs"),
+                   "test accuracy": f"{r['test_accuracy'][-1]:.1%}"} for r in res["rows"]], hide_index=True)
 
 
 def chart(name: str, **labels: str):
@@ -123,18 +125,20 @@ with tabs[0]:
           "The four models of the notes, fitted to this dataset, trained with the same settings.",
           lambda: (compare_architectures, (ds,), {"config": settings()}), arch_render)
 with tabs[1]:
-    model, mname = current_model()
+    model, mname, mspec = current_model()
     panel("rot", "Accuracy against rotation (the lecture's third notebook)",
-          f"Test images rotated 0–360° in steps of 10, for {'your model **' + mname + '**' if mname else 'the default CNN'}"
-          " and for the same network trained with random rotations.",
-          lambda: (rotation_experiment, (ds,), {"config": settings(), "model": current_model()[0]}),
+          "Test images rotated 0–360° in steps of 10, for "
+          + (f"your model **{mname}** and for a fresh copy of its layers trained with random rotations."
+             if mname else "the default CNN and for a second default CNN trained with random rotations."),
+          lambda: (rotation_experiment, (ds,), {"config": settings(), "model": current_model()[0],
+                                                "spec": current_model()[2]}),
           chart("rot"))
 with tabs[2]:
     panel("shuf", "Training on pixel-shuffled images (the lecture's third notebook)",
           "Every image's pixels permuted by one fixed permutation: a CNN and an MLP, on real and shuffled images.",
           lambda: (pixel_shuffle_experiment, (ds,), {"config": settings()}), shuffle_render)
 with tabs[3]:
-    model, mname = current_model()
+    model, mname, _ = current_model()
     if model is None:
         st.info("Train a model on this dataset first (Train page): this experiment tests your model.")
     else:
@@ -146,8 +150,7 @@ with tabs[4]:
     panel("size", "How much data is enough?",
           "The default CNN trained on 10, 50, 100, 300 and all images per class, three times each (other images, "
           "other starting weights), and tested on the same test images. Small sets get more epochs, so each model "
-          "gets about the same number of updates. The three seeds train side by side on workers of their own (on a "
-          "shared server, at most half its workers).",
+          "gets about the same number of updates.",
           lambda: ([(data_size_experiment, (ds,), {"config": settings(), "only_seeds": tuple(range(i, 3, n)),
                                               "steps": DATA_SIZE_STEPS})
                     for n in [ws.side_by_side(3)] for i in range(n)], merge_data_size), chart("size"))

@@ -9,6 +9,7 @@ from explorer.core import predict_proba
 from explorer.interpret import (
     MAP_SCALES,
     capture_activations,
+    dead_sentence,
     diagnose,
     feature_map_views,
     layer_stats,
@@ -59,8 +60,11 @@ def layer_output(model, acts, layer: str, scale: str, classes) -> None:
     views = feature_map_views(model, acts, layer, scale, MAPS_SHOWN)
     conv = views[0].kernel is not None if views else False
     st.caption(f"{out.shape[0]} feature maps of {out.shape[1]}×{out.shape[2]}"
-               + (" — each beside the kernel that made it (mean over its input channels; blue < 0 < red)"
-                  if conv else ""))
+               + (". Each map is the sum of one kernel per input map (each kernel slid over its own map) plus a "
+                  "bias; beside it, the mean of those kernels, to see at a glance what it looks for "
+                  "(blue below zero, red above)" if conv and views[0].in_channels > 1 else
+                  ". Each map is one kernel slid over the image, plus a bias; beside it, that kernel (blue below "
+                  "zero, red above)" if conv else ""))
     cols = st.columns(8)
     for v in views:
         cols[v.channel % 8].image(feature_tile(v.map, v.lo, v.hi, v.kernel), caption=f"ch {v.channel}",
@@ -83,14 +87,16 @@ def batch_statistics(entry, ds, layer: str) -> None:
         st.warning(f"No batch statistics for this model: {e}.")
         return
     if used < n_img:
-        st.caption(f"Over the first {used} of the {n_img} images: this model's layers are wide, and the server "
-                   "keeps each view to a fraction of a second.")
+        st.caption(f"Over the first {used} of the {n_img} images: this model's layers are wide, so the view "
+                   "takes fewer images to stay quick for everyone.")
     for note in diagnose(stats):
         st.warning(note)
-    if entry.runs and any(s.type == "ReLU" and s.dead_fraction > 0 for s in stats):
-        did("dead_relus")  # the guided path: a layer with units that never fire, found
+    if entry.runs:
+        did("unit_stats")  # the guided path: the dead-unit count of a trained model, read
+    dead = dead_sentence(stats)
+    st.caption(dead)
     st.dataframe([{"layer": s.layer, "type": s.type, "mean": round(s.mean, 4), "std": round(s.std, 4),
-                   "never fire (dead)": f"{s.dead_fraction:.0%}" if s.type == "ReLU" else "",
+                   "dead channels (zero on every image)": f"{s.dead_fraction:.0%}" if s.type == "ReLU" else "",
                    "≤ 0": f"{s.zero_fraction:.0%}"} for s in stats], hide_index=True)
     sel = next(s for s in stats if s.layer == layer)
     st.plotly_chart(value_histogram(sel.values, f"values of layer {layer}"), key="fm-hist",

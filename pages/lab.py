@@ -16,6 +16,7 @@ from explorer.lessons import (
     kernel_from_table,
     output_size,
     pool,
+    stripes_run,
     unit_gray,
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
@@ -108,11 +109,12 @@ def gabor_filters(img) -> None:
     cols = st.columns(n_ang)
     for cc, (ang, kern) in zip(cols, gabor_bank(n_ang, 7, 4.0, 2.0)):
         resp = convolve(img, kern, 3).abs()
-        cc.image(upscale(colorize(kern, "diverging"), 80), caption=f"{ang:.0f}°",
-                 alt=f"Gabor kernel at {ang:.0f}°: stripes across that angle")
+        cc.image(upscale(colorize(kern, "diverging"), 80), caption=f"{ang:.0f}°: {stripes_run(ang)} stripes",
+                 alt=f"Gabor kernel at {ang:.0f}°: {stripes_run(ang)} stripes, red between blue")
         cc.image(upscale(colorize(resp, "gray"), 80), alt=describe_map(resp, f"the {ang:.0f}° filter's answer"))
-    st.caption("Each orientation answers the strokes that run across its stripes: the first layer of a trained "
-               "CNN often learns kernels like these.")
+    st.caption("Each filter answers most the strokes that run along its stripes and are about as thick as one "
+               "stripe: the one with vertical stripes lights up on the vertical strokes of the image. The first layer "
+               "of a trained CNN often learns kernels like these.")
 
 
 def pooling(out) -> None:

@@ -91,7 +91,7 @@ class LayerStats:
     type: str
     mean: float
     std: float
-    dead_fraction: float  # units (channel x position, or features) that are <= 0 for every image
+    dead_fraction: float  # units (whole channels of a map, or features of a vector) that are <= 0 on every image
     zero_fraction: float  # values that are exactly <= 0
     saturated_fraction: float  # for Sigmoid/Tanh: values within 0.02 of the limits
     values: Tensor  # a sample of the values, for histograms
@@ -164,18 +164,40 @@ def _accumulate(r: _Running, a: Tensor, picks: int, g: torch.Generator) -> None:
     if r.type in ("Tanh", "Sigmoid"):
         lo, hi = (-1.0, 1.0) if r.type == "Tanh" else (0.0, 1.0)
         r.saturated += int(((flat <= lo + 0.02) | (flat >= hi - 0.02)).sum())
-    fired = (a > 0).any(dim=0)
+    # a unit is a whole channel (B, C, H, W) or a feature (B, F): it fired if it was > 0 anywhere on any image
+    fired = (a > 0).flatten(2).any(2).any(0) if a.ndim > 2 else (a > 0).any(0)
     r.fired = fired if r.fired is None else r.fired | fired
     r.picks.append(flat[torch.randint(len(flat), (min(picks, len(flat)),), generator=g)])
 
 
+def dead_sentence(stats: list[LayerStats]) -> str:
+    """What the statistics say of dead units, in one sentence built from the counts."""
+    relus = [s for s in stats if s.type == "ReLU" and not math.isnan(s.dead_fraction)]
+    if not relus:
+        return "This model has no ReLU layer, so no unit can die the way a ReLU's does."
+    dead = [s for s in relus if s.dead_fraction > 0]
+    if not dead:
+        return (f"Every channel of the {len(relus)} ReLU layer{'s' if len(relus) > 1 else ''} is above zero on at "
+                "least one of these images: no dead units. A channel that is zero on every image would pass nothing "
+                "on and get no gradient; a learning rate that is too high can kill many at once.")
+    worst = max(dead, key=lambda s: s.dead_fraction)
+    return (f"{len(dead)} of {len(relus)} ReLU layers have dead channels (zero on every one of these images); the "
+            f"most in layer {worst.layer}: {worst.dead_fraction:.0%}. Such a channel passes nothing on and gets no "
+            "gradient, so it cannot learn its way back.")
+
+
 def diagnose(stats: list[LayerStats]) -> list[str]:
-    """Plain words for what looks wrong: dead ReLUs, saturated sigmoids, exploding or vanishing activations."""
+    """Plain words for what looks wrong: dead ReLUs, saturated sigmoids, exploding or vanishing activations.
+
+    A ReLU's units are whole channels (or features): one counts as dead when it is zero on every image. The advice
+    names batch norm only where the layer before the ReLU is not one already."""
     notes = []
-    for s in stats:
+    for prev, s in zip([None, *stats[:-1]], stats):
         if s.type in ("ReLU",) and s.dead_fraction >= 0.25:
-            notes.append(f"{s.dead_fraction:.0%} of layer {s.layer}'s units never fire on these images (dead ReLUs): "
-                         "a lower learning rate, batch norm before the ReLU, or LeakyReLU can help.")
+            normed = prev is not None and prev.type.startswith("BatchNorm")
+            notes.append(f"{s.dead_fraction:.0%} of layer {s.layer}'s channels are zero on every one of these images "
+                         "(dead ReLUs): they pass nothing on and get no gradient to learn from. A lower learning rate"
+                         + (" or" if normed else ", batch norm before the ReLU, or") + " LeakyReLU can help.")
         if s.type in ("Sigmoid", "Tanh") and s.saturated_fraction >= 0.3:
             notes.append(f"{s.saturated_fraction:.0%} of layer {s.layer}'s values sit at the {s.type} limits "
                          "(saturated): its gradients are near zero there.")
@@ -194,13 +216,15 @@ MAP_SCALES = ("local", "layer", "global")  # each map its own range; one range p
 @dataclass(frozen=True)
 class MapView:
     """One channel's feature map for one image, the range to draw it over, and the kernel that made it (its mean
-    over the input channels, for a conv layer; else None)."""
+    over the input channels, for a conv layer; else None). A conv layer's map is the *sum* over its
+    ``in_channels`` input maps of each convolved with its own kernel, plus a bias; the mean kernel is a glance."""
 
     channel: int
     map: Tensor  # (H, W)
     lo: float
     hi: float
     kernel: Tensor | None
+    in_channels: int = 0  # input maps summed into it (0: not a conv layer)
 
 
 def feature_map_views(model: nn.Module, acts: dict[str, Tensor], layer: str, scale: str = "local",
@@ -219,7 +243,8 @@ def feature_map_views(model: nn.Module, acts: dict[str, Tensor], layer: str, sca
     for c in range(min(out.shape[0], limit)):
         lo, hi = {"local": (float(out[c].min()), float(out[c].max())), "layer": (float(out.min()), float(out.max())),
                   "global": everything}[scale]
-        views.append(MapView(c, out[c], lo, hi, module.weight[c].detach().mean(0) if conv else None))
+        views.append(MapView(c, out[c], lo, hi, module.weight[c].detach().mean(0) if conv else None,
+                             module.in_channels if conv else 0))
     return views
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from .experiments import (
     DATA_SIZE_STEPS,
+    architecture_conclusion,
     compare_architectures,
     data_size_experiment,
     imbalance_experiment,
     merge_data_size,
     mlp_spec,
+    parameter_places,
     pixel_shuffle_experiment,
     rotate,
     rotation_experiment,
@@ -28,6 +30,7 @@ from .lab import (
     kernel_from_table,
     output_size,
     pool,
+    stripes_run,
     unit_gray,
 )
 from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
@@ -44,6 +47,7 @@ __all__ = [
     "START_PAGES",
     "check_class_code",
     "check_shortcut",
+    "architecture_conclusion",
     "compare_architectures",
     "convolve",
     "DATA_SIZE_STEPS",
@@ -57,11 +61,13 @@ __all__ = [
     "lesson_to_json",
     "merge_data_size",
     "mlp_spec",
+    "parameter_places",
     "output_size",
     "parse_lesson",
     "pixel_shuffle_experiment",
     "plant_cue",
     "pool",
+    "stripes_run",
     "reveal",
     "rotate",
     "rotation_experiment",

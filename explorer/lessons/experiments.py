@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -20,10 +21,10 @@ from torch import Tensor, nn
 from ..core.data import Dataset
 from ..core.evaluate import predict_proba
 from ..core.presets import get_preset
-from ..core.spec import build_model
+from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
 
-__all__ = ["compare_architectures", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
+__all__ = ["compare_architectures", "architecture_conclusion", "parameter_places", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "merge_data_size", "imbalance_experiment", "rotate", "shift",
            "mlp_spec", "DATA_SIZE_STEPS"]
 
@@ -48,7 +49,8 @@ def _train(spec: dict[str, Any], ds: Dataset, cfg: TrainConfig, seed: int = 0) -
 
 def compare_architectures(ds: Dataset, names: tuple[str, ...] = ("linear", "one-conv", "wider", "deeper"),
                           config: TrainConfig | None = None, progress: Progress = _noop) -> dict[str, Any]:
-    """Train each preset on the same data with the same settings; parameters, test accuracy per epoch, time."""
+    """Train each preset on the same data with the same settings; parameters (and where they live), test accuracy
+    per epoch, time; the conclusion is built from those figures (:func:`architecture_conclusion`)."""
     cfg = config or TrainConfig(epochs=3, eval_splits=("test",))
     rows = []
     for i, name in enumerate(names):
@@ -56,15 +58,41 @@ def compare_architectures(ds: Dataset, names: tuple[str, ...] = ("linear", "one-
         model, hist = _train(spec, ds, cfg)
         rows.append({"name": name, "params": sum(p.numel() for p in model.parameters()),
                      "test_accuracy": [e["test_accuracy"] for e in hist["epochs"]],
-                     "seconds": sum(e["seconds"] for e in hist["epochs"])})
+                     "seconds": sum(e["seconds"] for e in hist["epochs"]), **parameter_places(spec)})
         progress(i + 1, len(names))
+    return {"rows": rows, "conclusion": architecture_conclusion(rows, ds.input_shape)}
+
+
+def parameter_places(spec: dict[str, Any]) -> dict[str, int]:
+    """Where a model's parameters live: in its last Linear layer (``last_params``, reading ``last_inputs``
+    numbers) and in its convolution kernels (``conv_params``)."""
+    rows = summarize(spec).layers
+    last = max((i for i, r in enumerate(rows) if r.type == "Linear"), default=None)
+    inputs = math.prod(rows[last - 1].output_shape) if last else math.prod(spec["input_shape"])
+    return {"last_params": rows[last].params if last is not None else 0, "last_inputs": int(inputs),
+            "conv_params": sum(r.params for r in rows if r.type == "Conv2d")}
+
+
+def architecture_conclusion(rows: list[dict[str, Any]], input_shape: tuple[int, ...] | list[int]) -> str:
+    """The comparison's conclusion, every clause read off ``rows`` (name, params, test_accuracy per epoch,
+    last_params, last_inputs, conv_params): which ends best, how its parameters compare with the linear model's,
+    and why (what the last layer reads), so that it never contradicts the figures beside it."""
     best = max(rows, key=lambda r: r["test_accuracy"][-1])
-    lin = next((r for r in rows if r["name"] == "linear"), None)
     text = f"{best['name']} ends best at {best['test_accuracy'][-1]:.1%} with {best['params']:,} parameters."
+    lin = next((r for r in rows if r["name"] == "linear"), None)
+    pixels = math.prod(input_shape)
     if lin and best is not lin:
-        text += (f" The linear model reaches {lin['test_accuracy'][-1]:.1%} with {lin['params']:,}: convolution "
-                 "shares its weights across positions, so more accuracy does not need more parameters.")
-    return {"rows": rows, "conclusion": text}
+        more = "more" if best["params"] > lin["params"] else "fewer"
+        text += (f" The linear model reaches {lin['test_accuracy'][-1]:.1%} with {lin['params']:,}, so {best['name']} "
+                 f"has {more} parameters than the linear model. Its last layer reads the {best['last_inputs']:,} "
+                 f"numbers that the layers before it hand over (the linear model reads the {pixels:,} pixels), "
+                 f"and its kernels hold only {best['conv_params']:,} "
+                 "parameters, because each kernel is shared by every position of the image.")
+    shares = [r["last_params"] / r["params"] for r in rows if r["params"]]
+    if shares:
+        text += (f" In these models the last layer holds {min(shares):.0%} to {max(shares):.0%} of the parameters"
+                 + (": their count is mostly decided by how many numbers reach it." if min(shares) >= 0.5 else "."))
+    return text
 
 
 def rotate(x: Tensor, angle: float) -> Tensor:
@@ -102,8 +130,9 @@ def rotation_sweep(model: nn.Module, ds: Dataset, angles: list[int] | None = Non
 def rotation_experiment(ds: Dataset, spec: dict[str, Any] | None = None, config: TrainConfig | None = None,
                         model: nn.Module | None = None, progress: Progress = _noop,
                         limit: int | None = 2000) -> dict[str, Any]:
-    """Accuracy against angle for ``model`` (or ``spec`` trained plainly) and the same spec trained with
-    rotation augmentation (±180°)."""
+    """Accuracy against angle for ``model`` (or ``spec`` trained plainly) and a fresh copy of ``spec`` trained with
+    rotation augmentation (±180°). Give ``model`` its own ``spec``: the augmented copy is built from ``spec`` (the
+    default CNN when none is given), so that both are the same network."""
     spec = spec or get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
     cfg = config or TrainConfig(epochs=3, eval_splits=("test",))
     progress(0, 4)
@@ -173,11 +202,17 @@ def translation_sweep(model: nn.Module, ds: Dataset, shifts: list[int] | None = 
         out.append((k, _accuracy(model, shift(x, k), y, ds)))
         progress(i + 1, len(shifts))
     half = next((k for k, a in out if a < out[0][1] / 2), None)
+    far = shifts[-1]
+    ink = x.float().sum()
+    lost = float(1 - shift(x, far).float().sum() / ink) if ink > 0 else 0.0
     text = (f"{out[0][1]:.1%} unshifted; " + (f"below half of that from {half} px on. " if half is not None else
                                               f"still {out[-1][1]:.1%} at {out[-1][0]} px. ")
-            + "Convolution and pooling give some tolerance to small shifts; the dense layer at the end remembers "
-              "where things were, so large shifts break it (augment with shifts to teach it).")
-    return {"sweep": out, "conclusion": text}
+            + "Convolution and pooling give some tolerance to small shifts; the dense layer at the end reads each "
+              "position with weights of its own, so larger shifts break it (training on shifted images teaches it "
+              f"to expect them). At {far} px, {lost:.0%} of the ink has also left the {x.shape[-1]}-pixel-wide frame: no "
+              "model can "
+              "read what is no longer there.")
+    return {"sweep": out, "conclusion": text, "ink_lost": lost}
 
 
 def _subset(ds: Dataset, per_class: dict[int, int], seed: int) -> Dataset:
@@ -240,7 +275,7 @@ def _data_size_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
     lo, hi = counts[0], counts[-1]
     spread = {n: max(v) - min(v) for n, v in by.items()}
     text = (f"With {lo} images per class the CNN reaches {sum(by[lo]) / len(by[lo]):.1%} (from {min(by[lo]):.1%} to "
-            f"{max(by[lo]):.1%} over {seeds} seeds); with {hi} per class, {sum(by[hi]) / len(by[hi]):.1%} (a spread "
+            f"{max(by[lo]):.1%} over {seeds} repeats); with {hi} per class, {sum(by[hi]) / len(by[hi]):.1%} (a spread "
             f"of {spread[hi] * 100:.1f} points, against {spread[lo] * 100:.1f}). More data helps less and less as it "
             "grows; with little data, which images and which start you got matter as much as the network.")
     return {"rows": rows, "conclusion": text}

@@ -71,6 +71,18 @@ def gabor(size: int = 7, wavelength: float = 4.0, theta_deg: float = 0.0, sigma:
     return g - g.mean()
 
 
+def stripes_run(theta_deg: float) -> str:
+    """Which way the stripes of :func:`gabor` at ``theta_deg`` run, in words. The sinusoid varies along
+    ``theta``, so its stripes run at ``theta + 90°``: at 0° they are vertical, and the filter answers vertical
+    strokes most (strokes *along* its stripes)."""
+    along = (theta_deg + 90.0) % 180.0
+    if abs(along - 90.0) < 1e-6:
+        return "vertical"
+    if along < 1e-6:
+        return "horizontal"
+    return f"slanting at {along:.0f}°"
+
+
 def gabor_bank(n_angles: int = 4, size: int = 7, wavelength: float = 4.0, sigma: float = 2.0) -> list[tuple[float, Tensor]]:
     """Gabor kernels at ``n_angles`` evenly spaced orientations: ``[(angle in degrees, kernel)]``."""
     return [(180.0 * i / n_angles, gabor(size, wavelength, 180.0 * i / n_angles, sigma)) for i in range(n_angles)]

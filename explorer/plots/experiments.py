@@ -58,7 +58,7 @@ def data_size(res: dict[str, Any]) -> go.Figure:
     fig = _lines({"mean": list(zip(sizes, means))}, "training images per class (log scale)", log_x=True,
                  colours=[PALETTE[1]])
     fig.add_scatter(x=[r["per_class"] for r in rows], y=[r["test_accuracy"] for r in rows], mode="markers",
-                    name="one seed",
+                    name="one repeat",
                     marker={"color": tint(PALETTE[0], 0.5), "size": 9, "line": {"color": PALETTE[0], "width": 1.5}})
     return fig
 

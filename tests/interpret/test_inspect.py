@@ -11,6 +11,7 @@ from explorer.interpret.featureviz import channel_activation, load_pretrained, t
 from explorer.interpret.inspect import (
     capture_activations,
     conv_layers,
+    dead_sentence,
     diagnose,
     forward_hooks,
     hook_count,
@@ -69,7 +70,41 @@ def test_layer_stats_find_dead_relus():
     stats = layer_stats(model, torch.randn(16, 1, 8, 8))
     relu = next(s for s in stats if s.type == "ReLU")
     assert relu.dead_fraction == pytest.approx(0.75)
-    assert any("75% of layer 1's units never fire" in n for n in diagnose(stats))
+    notes = diagnose(stats)
+    assert any("75% of layer 1's channels are zero on every one" in n for n in notes)
+    assert any("batch norm before the ReLU" in n for n in notes)  # no batch norm there yet: it is advised
+
+
+def test_a_channel_that_fires_only_in_the_middle_is_alive_and_one_planted_dead_channel_counts_one():
+    # a channel that is zero on the empty border of every image but fires on the ink is not dead: units are
+    # whole channels, not channel x position
+    spec = {"input_shape": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 1}, {"type": "ReLU"}]}
+    model = build_model(spec, seed=0)
+    with torch.no_grad():
+        model[0].weight.copy_(torch.tensor([1.0, 1.0, 1.0, -1.0]).view(4, 1, 1, 1))
+        model[0].bias.zero_()
+    x = torch.zeros(16, 1, 8, 8)
+    x[:, :, 3:5, 3:5] = 1.0  # ink in the middle only: the border is 0 everywhere
+    stats = layer_stats(model, x)
+    relu = next(s for s in stats if s.type == "ReLU")
+    assert relu.dead_fraction == pytest.approx(0.25)  # channel 3 (weight -1) is the only dead one: 1 of 4
+    assert "1 of 1 ReLU layers have dead channels" in dead_sentence(stats) and "25%" in dead_sentence(stats)
+    with torch.no_grad():
+        model[0].weight[3] = 1.0
+    healthy = layer_stats(model, x)
+    assert next(s for s in healthy if s.type == "ReLU").dead_fraction == 0
+    assert "no dead units" in dead_sentence(healthy) and not diagnose(healthy)
+
+
+def test_dead_relu_advice_leaves_out_batch_norm_where_the_relu_already_follows_one():
+    spec = {"input_shape": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "ReLU"}]}
+    model = build_model(spec, seed=0).eval()
+    with torch.no_grad():
+        model[1].bias.copy_(torch.tensor([-50.0, -50.0, -50.0, 1.0]))  # three channels pushed far below zero
+    notes = diagnose(layer_stats(model, torch.randn(16, 1, 8, 8)))
+    assert notes and "dead ReLUs" in notes[0] and "batch norm" not in notes[0]
 
 
 def test_named_layers_cover_residual_blocks_without_skips():

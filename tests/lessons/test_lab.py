@@ -7,10 +7,13 @@ import torch
 import torch.nn.functional as F
 
 from explorer.core.presets import get_preset
+from explorer.core.spec import summarize
 from explorer.core.train import TrainConfig
 from explorer.lessons.experiments import (
     _subset,
+    architecture_conclusion,
     compare_architectures,
+    parameter_places,
     data_size_experiment,
     imbalance_experiment,
     pixel_shuffle_experiment,
@@ -19,7 +22,17 @@ from explorer.lessons.experiments import (
     shift,
     translation_sweep,
 )
-from explorer.lessons.lab import KERNELS, convolve, explain_pixel, gabor, gabor_bank, kernel, output_size, pool
+from explorer.lessons.lab import (
+    KERNELS,
+    convolve,
+    explain_pixel,
+    gabor,
+    gabor_bank,
+    kernel,
+    output_size,
+    pool,
+    stripes_run,
+)
 from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
 
 
@@ -66,6 +79,39 @@ def test_kernel_catalogue_and_gabor():
         kernel("emboss")
 
 
+def test_a_gabor_filter_answers_a_bar_along_its_stripes_most_and_the_page_says_which_way_they_run():
+    bar_v, bar_h = torch.zeros(28, 28), torch.zeros(28, 28)
+    bar_v[4:24, 13:15] = 1.0  # one vertical stroke
+    bar_h[13:15, 4:24] = 1.0  # one horizontal stroke
+    for angle in (0.0, 90.0):
+        k = gabor(7, 4.0, angle, 2.0)
+        v, h = (float(convolve(b, k, 3).abs().max()) for b in (bar_v, bar_h))
+        stripes = "vertical" if v > h else "horizontal"  # the stroke it answers most runs along its stripes
+        assert max(v, h) > 3 * min(v, h)
+        assert stripes_run(angle) == stripes
+    assert stripes_run(0.0) == "vertical" and stripes_run(45.0) == "slanting at 135°"
+
+
+def test_the_architecture_conclusion_follows_its_figures_whichever_way_they_fall():
+    shape = (1, 28, 28)
+    lin = {"name": "linear", "params": 7_850, "test_accuracy": [0.90], **parameter_places(get_preset("linear",
+                                                                                                        num_classes=10))}
+    assert lin["last_params"] == 7_850 and lin["last_inputs"] == 784 and lin["conv_params"] == 0
+    wider = get_preset("wider", num_classes=10)
+    w = {"name": "wider", "params": summarize(wider).total_params, "test_accuracy": [0.97], **parameter_places(wider)}
+    assert w["last_inputs"] == 8 * 13 * 13 and w["conv_params"] == 8 * 9  # no bias: one 3x3 kernel a channel
+    text = architecture_conclusion([lin, w], shape)
+    # wider has more parameters than linear here: the sentence says so instead of "does not need more"
+    assert "wider has more parameters than the linear model" in text and "does not need" not in text
+    assert "reads the 1,352 numbers that the layers before it hand over" in text and "hold only 72" in text
+    share_lin, share_w = lin["last_params"] / lin["params"], w["last_params"] / w["params"]
+    assert f"{min(share_lin, share_w):.0%} to {max(share_lin, share_w):.0%}" in text
+    small = {**w, "name": "small", "params": 5_000, "test_accuracy": [0.95]}
+    assert "small has fewer parameters than the linear model" in architecture_conclusion([lin, small], shape)
+    best_linear = architecture_conclusion([{**lin, "test_accuracy": [0.99]}, w], shape)
+    assert best_linear.startswith("linear ends best") and "than the linear model" not in best_linear
+
+
 def test_max_and_average_pooling():
     m = torch.tensor([[1.0, 2, 0, 0], [3, 4, 0, 8], [0, 0, 1, 1], [0, 0, 1, 1]])
     assert pool(m, "max").tolist() == [[4, 8], [0, 1]]
@@ -93,6 +139,9 @@ def test_experiments_run_end_to_end_on_a_small_subset(mnist5k):
     model = __import__("explorer").build_model(get_preset("default"), seed=0)
     tr = translation_sweep(model, mnist5k, [0, 2, 4], limit=100)
     assert [k for k, _ in tr["sweep"]] == [0, 2, 4]
+    x = mnist5k.test_x[:100].float()
+    assert tr["ink_lost"] == pytest.approx(float(1 - shift(mnist5k.test_x[:100], 4).float().sum() / x.sum()))
+    assert f"At 4 px, {tr['ink_lost']:.0%} of the ink has also left" in tr["conclusion"]
 
 
 def test_a_subset_keeps_the_asked_number_of_each_class(mnist5k):
@@ -125,7 +174,7 @@ def test_the_data_size_seeds_run_as_parts_and_merge_into_the_whole(mnist5k):
     merged = merge_data_size(parts)
     assert [(r["per_class"], r["seed"]) for r in merged["rows"]] == [(r["per_class"], r["seed"]) for r in whole["rows"]]
     assert [r["test_accuracy"] for r in merged["rows"]] == [r["test_accuracy"] for r in whole["rows"]]
-    assert merged["conclusion"] == whole["conclusion"] and "over 2 seeds" in merged["conclusion"]
+    assert merged["conclusion"] == whole["conclusion"] and "over 2 repeats" in merged["conclusion"]
 
 
 def test_a_lesson_opens_the_class_on_the_page_the_teacher_chose():
