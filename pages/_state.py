@@ -55,6 +55,7 @@ SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH)  # setting
 
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
 CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
+DEFAULT_CONFIDENCE = 0.9  # the threshold both pages start from
 FLASH = "flash_messages"
 TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
 
@@ -71,6 +72,7 @@ def init_session() -> None:
     server().people().hold_uploads(st.session_state[PERSON], session_id(), st.session_state[UPLOADS])
     st.session_state.setdefault(TRAIN_CFG, TrainConfig().to_dict())
     st.session_state.setdefault(DRAFT, get_preset("default"))
+    st.session_state.setdefault(CONFIDENCE, DEFAULT_CONFIDENCE)
 
 
 def _open_workspace() -> None:

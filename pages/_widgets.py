@@ -265,8 +265,9 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
                         text=("⏸ paused · " if status == RunStatus.PAUSED else "") + run_status_line(hist))
         elif status == RunStatus.FINISHED:
             final = run.final()
-            st.success(f"Done: test accuracy {fmt_acc(final.get('test_accuracy'))} after {len(hist['epochs'])} "
-                       f"epoch(s), {sum(e['seconds'] for e in hist['epochs']):.1f} s.")
+            st.success(f"Done after {len(hist['epochs'])} epoch(s): validation accuracy "
+                       f"{fmt_acc(final.get('val_accuracy'))}, test accuracy {fmt_acc(final.get('test_accuracy'))}. "
+                       "Choose what to change by validation; the test accuracy is for the end.")
         elif status == RunStatus.STOPPED:
             st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
         else:

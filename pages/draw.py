@@ -11,7 +11,9 @@ import streamlit as st
 from explorer import Dataset, EmptyImageError, normalize
 from explorer.core import MAX_CLASS_NAME, MAX_DRAWING_PIXELS, decode_image, load_image_file, occlude, prepare_image
 from explorer.interpret import (
+    METHOD_MEANINGS,
     METHODS,
+    MISSING_INK,
     NOT_A_DIGIT,
     NOT_A_DIGIT_LABEL,
     attribute,
@@ -39,7 +41,7 @@ from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._path import did
 from pages._server import workspace_store
-from pages._state import CONFIDENCE, DRAWING, TRAIN_ERROR, get_dataset, workspace
+from pages._state import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR, get_dataset, workspace
 from pages._widgets import inspect_context, layer_strip, live_run, train_default
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
@@ -56,8 +58,8 @@ st.title("Draw a digit")
 
 entry = ws.entry()
 if entry is None or (not entry.runs and entry.source != "loaded"):
-    st.info("Drawing needs a trained model. One click trains the default CNN on the embedded digits (about 5 s "
-            "on a laptop CPU), and the page carries on.")
+    st.info("Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the page "
+            "carries on when it is ready.")
     st.button("Train the default CNN", type="primary", icon=":material/play_arrow:", on_click=train_default,
               args=(get_dataset("mnist-5k"),))
     if err := st.session_state.pop(TRAIN_ERROR, None):
@@ -90,10 +92,11 @@ def pixel_img(a: Any, px: int, caption: str = "", alt: str = "") -> str:
 
 
 def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order: list[int],
-                h: int, w: int, timing: str, threshold: float = 0.0, alts: tuple[str, str] = ("", "")) -> str:
+                h: int, w: int, version: int, threshold: float = 0.0, alts: tuple[str, str] = ("", "")) -> str:
     """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
     model sees, and its saliency. The prediction is a polite live region: a screen reader says each new answer
-    ("it reads a 7, 93% sure") without moving the reader away from the pad. ``alts``: the two images' texts."""
+    ("it reads a 7, 93% sure") without moving the reader away from the pad. ``alts``: the two images' texts.
+    ``version``: the pad's drawing number, kept in a data attribute (the benchmark times pen-up to answer by it)."""
     top = int(order[0])
     sure = float(probs[top])
     others = " · ".join(f"{html.escape(classes[int(k)])} {float(probs[k]):.1%}" for k in order[1:3])
@@ -102,15 +105,14 @@ def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order:
             '</span> ')
     spoken = (f"it reads {html.escape(classes[top])}, {sure:.0%} sure" if sure >= threshold else
               f"not sure; perhaps {html.escape(classes[top])}, {sure:.0%}")
-    return (f'<div style="font-family:sans-serif">'
+    return (f'<div style="font-family:sans-serif" data-drawing="v{int(version)}">'
             f'<div role="status" aria-live="polite" aria-label="{spoken}" '
             f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: {said}'
             f'<span style="font-size:1.1rem">({sure:.0%})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
             f'{pixel_img(img, 150, f"what the model sees ({h}×{w})", alts[0])}'
-            f'{pixel_img(sal, 150, "saliency of the prediction", alts[1])}</div>'
-            f'<div style="font-size:12px;color:#555;margin-top:6px">{html.escape(timing)}</div></div>')
+            f'{pixel_img(sal, 150, "saliency: where a small change moves the score most", alts[1])}</div></div>')
 
 
 def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
@@ -151,7 +153,8 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
                       alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here))
     left.caption(f"Each dot is a test image, placed by what layer {the_map.layer} (the features the last layer "
                  f"reads) makes of it, squeezed to two directions (PCA, {the_map.explained:.0%} of the spread). "
-                 "Images the model finds alike sit together; the star is your drawing.")
+                 "Images the model finds alike sit together; the star is your drawing. Dots that overlap here "
+                 "may still differ in the directions this picture leaves out.")
     near = the_map.nearest(feats[0], 8)
     right.markdown("**The training images nearest to your drawing**")
     names = [ds.classes[int(ds.train_y[i])] for i in near]
@@ -258,7 +261,9 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
     st.slider("Say “not sure” below this confidence", 0.0, 0.99, st.session_state[CONFIDENCE], 0.01,
               key="draw_threshold",
-              help="0 = always answer. The page “Can we trust it?” shows what a threshold costs and gains.")
+              help="0 = always answer. The confidence is the largest of the class probabilities (the softmax of the "
+                   "scores). The page “Can we trust it?” uses the same threshold and shows how often the model is "
+                   "right at each confidence.")
     m1, m2 = st.columns([3, 2])
     method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
     target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
@@ -268,11 +273,23 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     if method == "gradcam" and convs:
         layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
     same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
-    amap = (d.ex.saliency if same else attribute(d.model, d.x, target, method, layer)).sum(0)
+    amap = shown_map(d.ex.saliency if same else attribute(d.model, d.x, target, method, layer), method)
+    meaning = METHOD_MEANINGS[method]
     st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
-                                                      f"({float(probs[target]):.0%}): red for, blue against",
+                                                      f"({float(probs[target]):.0%}): {meaning.legend}",
                       describe_attribution(amap, f"{METHOD_NAMES[method]} for {ds.classes[target]}")))
+    st.caption(f"{METHOD_NAMES[method]} shows {meaning.shows}." + (f" {MISSING_INK}" if meaning.black_baseline
+                                                                   else ""))
+    if method != "saliency":
+        did("explain:method")  # the guided path: a second method, read
     return method, layer
+
+
+def shown_map(a: Any, method: str) -> Any:
+    """A method's map ``(C, H, W)`` as drawn ``(H, W)``: summed over the channels, and as a size for the methods
+    whose sign means nothing (saliency, guided backprop) or that keep only what raises the score (Grad-CAM)."""
+    m = a.sum(0)
+    return m if METHOD_MEANINGS[method].signed else m.abs()
 
 
 def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
@@ -281,7 +298,7 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
 
     def amap(cls: int) -> Any:
         if cls not in maps:
-            maps[cls] = attribute(d.model, d.x, cls, method, layer).sum(0)
+            maps[cls] = shown_map(attribute(d.model, d.x, cls, method, layer), method)
         return maps[cls]
 
     k = min(3, len(ds.classes))
@@ -295,9 +312,16 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
                           key="diff_a")
         cb = d2.selectbox("and not", range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
                           key="diff_b")
-        st.image(overlay(d.gray, amap(ca) - amap(cb), 150),
-                 caption=f"red: for {ds.classes[ca]} more than {ds.classes[cb]}; blue: the other way",
-                 alt=describe_attribution(amap(ca) - amap(cb), f"why {ds.classes[ca]} and not {ds.classes[cb]}"))
+        diff = shown_map(attribute(d.model, d.x, ca, method, layer, versus=cb), method) if ca != cb else None
+        if diff is None:
+            st.caption("Pick two different classes.")
+            return
+        did("explain:compare")  # the guided path: "why this and not that", asked
+        a, b = ds.classes[ca], ds.classes[cb]
+        legend = (f"red: raises {a}'s score over {b}'s, blue: the other way" if METHOD_MEANINGS[method].signed else
+                  f"red: where the difference between {a}'s and {b}'s scores is decided (a size)")
+        st.image(overlay(d.gray, diff, 150), caption=f"the score of {a} minus the score of {b}; {legend}",
+                 alt=describe_attribution(diff, f"why {a} and not {b}"))
 
 
 def _add_section(top: int) -> None:
@@ -338,31 +362,24 @@ def _sanity_section(d: Drawn, method: str) -> None:
 @st.fragment
 def panel() -> None:
     """The pad and everything that answers it: a stroke reruns this fragment only, not the page."""
-    t_start = time.perf_counter()
     left, mid, right = st.columns([1.2, 1, 1.4])
     with left:
         raw, fresh, up, version = _pad_input()
-    t0 = time.perf_counter()
     x_u8 = _prepared(raw, fresh and up is None, mid)
     if x_u8 is None:
         return
     st.session_state[DRAWING] = x_u8
     with mid:
         x_u8 = _occluded(x_u8)
-    prep_ms = (time.perf_counter() - t0) * 1e3
     d = _answer(x_u8)
     did("drew")  # the guided path: a drawing answered
     st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
-    threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, 0.0)))
+    threshold = float(st.session_state.get("draw_threshold",
+                                           st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)))
     st.session_state[CONFIDENCE] = threshold
     with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
-        t = d.ex.timings_ms
         st.html(answer_html(d.img, overlay(d.gray, d.ex.saliency.abs().amax(0), 28), ds.classes, d.ex.probs,
-                            d.order, h_in, w_in,
-                            f"server: prepare {prep_ms:.1f} ms · predict {t['predict']:.1f} ms · saliency "
-                            f"{t['saliency']:.1f} ms · update #{st.session_state[UPDATES]} · "
-                            f"drawing v{version} · answered in {(time.perf_counter() - t_start) * 1e3:.0f} ms · "
-                            f"last full panel {st.session_state.get('draw_panel_ms', 0):.0f} ms", threshold,
+                            d.order, h_in, w_in, version, threshold,
                             (describe_image(d.x_u8, "what the model sees"),
                              describe_attribution(d.ex.saliency.sum(0), "saliency of the prediction"))))
     with right:
@@ -375,6 +392,5 @@ def panel() -> None:
         learned_map_panel(entry, d.model, ds, d.x_u8)
     _add_section(d.order[0])
     _sanity_section(d, method)
-    st.session_state["draw_panel_ms"] = (time.perf_counter() - t_start) * 1e3
 
 panel()

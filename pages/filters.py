@@ -43,7 +43,7 @@ else:
         st.warning(f"{e}.")
         st.stop()
     ds, mean, std, shape, model_name = None, *model.normalization, [3, 224, 224], name  # type: ignore[attr-defined]
-    st.caption("224×224 colour on a CPU is slow: start with few channels and steps.")
+    st.caption("224×224 colour images take long to optimise: start with few channels and steps.")
 
 candidates = [n for n, m in named_layers(model) if n in dict(conv_layers(model))] or [n for n, _ in named_layers(model)]
 c = st.columns(5)

@@ -59,7 +59,7 @@ st.subheader("Time machine")
 runs = [r for r in entry.runs if r.kernel_snapshots()]
 if not runs or layer is None:
     st.caption("Train this model (Train page) and its kernels are kept about 100 times along the way: scrub "
-               "through them here and watch noise turn into edge detectors.")
+               "through them here and watch random noise turn into patterns: some become edge or stroke detectors.")
 else:
     run = st.selectbox("Run", runs, index=len(runs) - 1, format_func=lambda r: r.label) if len(runs) > 1 else runs[0]
     snaps = run.kernel_snapshots()

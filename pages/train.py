@@ -170,8 +170,10 @@ def compare_runs(smoothing: float) -> None:
                             alt=describe_curves(picked, "loss"))
             c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc",
                             alt=describe_curves(picked, "accuracy"))
-            st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. A test curve that rises while "
-                       "the training curve keeps falling is overfitting.")
+            st.caption("Solid: training (smoothed). Dotted: validation. Dashed: test. Overfitting shows on the "
+                       "validation curves: validation loss that rises (or validation accuracy that falls) while the "
+                       "training loss keeps falling. Decide what to change by validation; keep the test set for one "
+                       "last look at the end, so that it still measures images the choices never saw.")
 
 
 def load_checkpoint_panel() -> None:

@@ -10,12 +10,15 @@ from explorer.interpret import (
     ATTACKS,
     NOT_A_DIGIT,
     attack_outcome,
+    calibration_sentence,
+    calibration_table,
     coverage_curve,
     finetune_on_handwriting,
     fooling_table,
     handwriting_report,
     odd_answers,
     reject_class_experiment,
+    reject_conclusion,
     split_class_drawings,
     stump_scores,
 )
@@ -37,7 +40,7 @@ from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
 from pages._path import did
 from pages._server import workspace_store
-from pages._state import CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
+from pages._state import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
 from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
 
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
@@ -71,7 +74,7 @@ def reject_panel(letters) -> None:
 
         start_job(REJECT_JOB, "reject", reject_class_experiment, copy.deepcopy(entry.spec), ds,
                   letters.clone() if len(letters) else None, epochs=2,
-                  threshold=float(st.session_state.get(CONFIDENCE, 0.9)))
+                  threshold=float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)))
 
     job = st.session_state.get(REJECT_JOB)
     busy = job is not None and not job.finished
@@ -91,9 +94,8 @@ def reject_panel(letters) -> None:
                            "non-digits turned away": f"{m['turned_away']:.0%}",
                            f"non-digits called a digit at ≥ {r['threshold']:.0%}": f"{m['confidently_wrong']:.0%}"}
                           for name, m in r["models"].items()], hide_index=True)
-            st.caption(f"On {r['non_digits']} non-digits neither model saw. “Turned away”: answered “{NOT_A_DIGIT}” "
-                       "or less sure than the threshold. A class of its own for “none of these” catches most of "
-                       "what the threshold lets through, for a small cost on the real digits.")
+            st.caption(f"“Turned away”: answered “{NOT_A_DIGIT}” or less sure than the threshold. "
+                       + reject_conclusion(r))
 
     reject_result()
 
@@ -101,11 +103,13 @@ def reject_panel(letters) -> None:
 def threshold_section() -> float:
     """Coverage against accuracy as the confidence threshold moves; returns the threshold."""
     st.subheader("1. When it should say “I don't know”")
-    st.caption("A classifier always picks one of its classes. A threshold lets it say *not sure* instead: it answers "
-               "fewer images, and is right more often on those it answers. The Draw page uses the same threshold.")
+    st.caption("The model's last layer gives one score per class; softmax turns the scores into probabilities that "
+               "add up to 100%, and the largest is its confidence. A classifier always picks one of its classes. A "
+               "threshold lets it say *not sure* instead: it answers fewer images, and is right more often on those "
+               "it answers. The Draw page uses the same threshold.")
     left, right = st.columns([3, 2])
     threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
-                            float(st.session_state.get(CONFIDENCE, 0.9)), 0.01, key="trust_threshold")
+                            float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)), 0.01, key="trust_threshold")
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
     left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage", alt=describe_coverage(curve, threshold))
@@ -116,6 +120,11 @@ def threshold_section() -> float:
     all_ = curve[0]
     right.caption(f"With no threshold it answers everything and is right {all_.accuracy:.1%} of the time. Each point "
                   "of accuracy gained costs answers: which trade is right depends on what a wrong answer costs.")
+    calibration = calibration_table(probs, ds.test_y)
+    st.markdown("**How often is it right when it says it is this sure?**")
+    st.dataframe([{"confidence": f"{r.low:.0%}–{r.high:.0%}", "test images": r.images,
+                   "right": "—" if r.images == 0 else f"{r.right:.1%}"} for r in calibration], hide_index=True)
+    st.caption(calibration_sentence(calibration))
     return threshold
 
 
@@ -144,8 +153,8 @@ def attack_section() -> None:
     """One image attacked with FGSM or PGD at the chosen ε, and the search for the smallest ε per model."""
     st.subheader("3. Fooling the model")
     st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
-               "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. The change is hard to "
-               "see; the answer changes anyway.")
+               "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. On small digits the "
+               "change can be seen, yet a person still reads the same digit and the model does not.")
     x, label = input_picker(ds, key="trust-in")
     c1, c2 = st.columns([1, 3])
     method = c1.radio("Attack", ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
@@ -191,8 +200,9 @@ def fooling_search(x, label: str) -> None:
     fool_job = st.session_state.get(FOOL_JOB)
     busy = fool_job is not None and not fool_job.finished
     st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
-              disabled=busy, help="Bisection, about 7 attacks per model and attack, in a worker. Train a second model "
-                                  "with rotation or shift (Train page) to compare a model trained with augmentation.")
+              disabled=busy, help="Bisection, about 7 attacks per model and attack. Train a second model with "
+                                  "rotations or shifts (Train page) to see whether ordinary augmentation makes it "
+                                  "harder to fool.")
 
 
     @st.fragment(run_every=job_poll(busy))
@@ -200,7 +210,9 @@ def fooling_search(x, label: str) -> None:
         job = st.session_state.get(FOOL_JOB)
         if job_status(job, busy, "Attacking each model"):
             st.dataframe(job.result, hide_index=True)
-            st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool.")
+            st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool. "
+                       "Rotations and shifts teach a model other kinds of change, not these: what makes a model "
+                       "harder to fool is training it on attacked images (adversarial training).")
 
 
     fooling_result()

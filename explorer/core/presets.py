@@ -50,8 +50,8 @@ _MNIST_004 = [_conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(64), RELU]
 # name -> (description, spec)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": (
-        "Two 5x5 conv blocks (8 and 16 kernels, pooled before batch norm to save time), a 64-unit dense layer: "
-        "99% on MNIST in 3 epochs, about 20 s on a 2-core CPU",
+        "Two 5x5 conv blocks (8 and 16 kernels, each pooled, then batch norm and ReLU), a 64-unit dense layer: "
+        "about 99% on the full MNIST after 3 epochs; about 97% on the 5,000 embedded digits",
         {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             _conv(8, 5), POOL2, *_bn_relu(),
             _conv(16, 5), POOL2, *_bn_relu(),

@@ -18,10 +18,52 @@ from ..core.evaluate import eval_mode
 from ..core.spec import output_logits_to_classes
 from .inspect import conv_layers
 
-__all__ = ["METHODS", "attribute", "attribute_classes", "randomization_check", "predict_and_explain",
+__all__ = ["METHODS", "METHOD_MEANINGS", "MISSING_INK", "Meaning", "attribute", "attribute_classes",
+           "randomization_check", "predict_and_explain",
            "Explanation", "rank_correlation"]
 
 METHODS = ("saliency", "integrated_gradients", "guided_backprop", "gradcam", "occlusion")
+
+
+@dataclass(frozen=True)
+class Meaning:
+    """What one method's map says, in the course's words: ``signed`` maps are drawn red for / blue against,
+    the others as a size only (red: more); ``black_baseline`` methods compare the drawing with a black image."""
+
+    shows: str  # one sentence: what a bright spot means
+    legend: str  # the colour key, short
+    signed: bool
+    black_baseline: bool
+
+
+METHOD_MEANINGS: dict[str, Meaning] = {
+    "saliency": Meaning("how strongly the score reacts to a tiny change of each pixel: a size, not a direction",
+                        "red: the score is sensitive here (neither for nor against)", False, False),
+    "integrated_gradients": Meaning("how much each pixel's ink adds to the score, compared with a black image",
+                                    "red: raises the score, blue: lowers it", True, True),
+    "guided_backprop": Meaning("the strokes the score's gradient flows back through; its sign means little, so it "
+                               "is drawn as a size", "red: strokes the score depends on (neither for nor against)",
+                               False, False),
+    "gradcam": Meaning("which regions of a convolution layer's maps raise the score; only what raises it is kept, at "
+                       "that layer's coarse resolution", "red: regions that raise the score (nothing is drawn against)",
+                       False, False),
+    "occlusion": Meaning("how much the score falls when a small black square hides each spot",
+                         "red: hiding it lowers the score (it helped), blue: hiding it raises the score", True, True),
+}
+MISSING_INK = ("Methods that compare with a black image give a black pixel no credit, so they cannot show that "
+               "missing ink matters (the gap that makes a 3 and not an 8); saliency can, as a sensitivity.")
+
+
+class _Versus(nn.Module):
+    """The score difference ``logit[a] - logit[b]`` as a one-column output ``(B, 1)``: "why a and not b"."""
+
+    def __init__(self, classes: nn.Module, a: int, b: int) -> None:
+        super().__init__()
+        self.classes, self.a, self.b = classes, a, b
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.classes(x)
+        return (out[:, self.a] - out[:, self.b])[:, None]
 
 
 class _Classes(nn.Module):
@@ -43,21 +85,27 @@ def _check(x: Tensor, target: int, k: int) -> None:
 
 
 def attribute(model: nn.Module, x: Tensor, target: int, method: str = "saliency", layer: str | None = None,
-              steps: int = 50, window: int = 4, stride: int = 2) -> Tensor:
-    """Attribution of class ``target`` to each input value: ``(C, H, W)``.
+              steps: int = 50, window: int = 4, stride: int = 2, versus: int | None = None) -> Tensor:
+    """Attribution of class ``target``'s score (its logit) to each input value: ``(C, H, W)``. With ``versus``,
+    of the score difference ``logit[target] - logit[versus]`` ("why target and not versus"), not of the
+    difference of two maps (which would subtract sizes).
 
     saliency: |d logit / d x|; integrated_gradients: ``steps`` points from a black baseline, batched in one
     call (sums to f(x) - f(baseline)); guided_backprop; gradcam: Grad-CAM on conv ``layer`` (default: the
-    last), upsampled to the input; occlusion: a ``window`` square slid with ``stride``, filled with black.
+    last), rectified, upsampled to the input; occlusion: a ``window`` square slid with ``stride``, filled with
+    black. :data:`METHOD_MEANINGS` says what each map means.
     """
     from captum.attr import GuidedBackprop, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    wrapped = _Classes(model)
+    wrapped: nn.Module = _Classes(model)
     with eval_mode(model), torch.no_grad():
         k = wrapped(x).shape[1]
     _check(x, target, k)
+    if versus is not None:
+        _check(x, versus, k)
+        wrapped, target = _Versus(wrapped, target, versus), 0
     x = x.detach().clone().requires_grad_()
     baseline = torch.full_like(x, float(x.detach().min())).detach()  # black, in the normalised space
     with eval_mode(model):

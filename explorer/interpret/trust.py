@@ -19,7 +19,8 @@ from ..core.data import normalize
 from ..core.evaluate import eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
 
-__all__ = ["Coverage", "coverage_curve", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
+__all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", "calibration_sentence",
+           "reject_conclusion", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
            "handwriting_report", "finetune_on_handwriting", "stump_scores", "ATTACKS", "NOT_A_DIGIT",
            "NOT_A_DIGIT_LABEL", "non_digit_set", "with_reject_class", "reject_class_experiment", "AttackOutcome",
            "attack_outcome", "odd_answers", "split_class_drawings"]
@@ -51,6 +52,60 @@ def coverage_curve(probs: Tensor, y: Tensor, thresholds: list[float] | None = No
         n = int(keep.sum())
         out.append(Coverage(float(t), n / len(y), float(right[keep].float().mean()) if n else 1.0, n))
     return out
+
+
+@dataclass(frozen=True)
+class CalibrationRow:
+    """The images on which the model's confidence lay in ``[low, high)``: how many, and how often it was right."""
+
+    low: float
+    high: float
+    images: int
+    right: float  # share right among them (nan when there are none)
+    confidence: float  # their mean confidence (nan when there are none)
+
+
+CALIBRATION_EDGES = (0.0, 0.5, 0.7, 0.9, 0.99, 1.0)
+
+
+def calibration_table(probs: Tensor, y: Tensor, edges: tuple[float, ...] = CALIBRATION_EDGES) -> list[CalibrationRow]:
+    """How often the model is right when it says it is so sure: the images grouped by their confidence (the top
+    probability, ``probs (N, K)``) into ``[edges[i], edges[i+1])`` (the last bin includes 1.0), ``y (N,)`` the true
+    classes. A well-calibrated model is right about as often as it is sure."""
+    if probs.ndim != 2 or y.shape != probs.shape[:1] or len(y) == 0:
+        raise ValueError(f"expected probabilities (N, K) and labels (N,), got {tuple(probs.shape)} and {tuple(y.shape)}")
+    if len(edges) < 2 or any(b <= a for a, b in zip(edges, edges[1:])):
+        raise ValueError(f"edges must rise, got {edges}")
+    conf, pred = probs.max(1)
+    right = (pred == y).float()
+    rows = []
+    for i, (lo, hi) in enumerate(zip(edges, edges[1:])):
+        keep = (conf >= lo) & ((conf < hi) if i < len(edges) - 2 else (conf <= hi))
+        n = int(keep.sum())
+        rows.append(CalibrationRow(lo, hi, n, float(right[keep].mean()) if n else float("nan"),
+                                   float(conf[keep].mean()) if n else float("nan")))
+    return rows
+
+
+def calibration_sentence(rows: list[CalibrationRow]) -> str:
+    """The table's bin from 90% to 99% in words: how often "90–99% sure" was right."""
+    row = next((r for r in rows if r.low == 0.9 and r.high == 0.99), None)
+    if row is None or row.images == 0:
+        return "No test image got a confidence between 90% and 99%."
+    return (f"When it said 90–99% sure ({row.images:,} test images, {row.confidence:.1%} on average), it was right on "
+            f"{row.right:.1%} of them. Being sure is not being right: only this table tells how often the two agree.")
+
+
+def reject_conclusion(result: dict[str, Any]) -> str:
+    """What the reject-class comparison measured, in words built from its figures (``reject_class_experiment``)."""
+    (plain_name, plain), (plus_name, plus) = list(result["models"].items())
+    better = plus["turned_away"] > plain["turned_away"]
+    return (f"On {result['non_digits']} new non-digits, the threshold alone turned away {plain['turned_away']:.0%}; "
+            f"the model {plus_name} turned away {plus['turned_away']:.0%}"
+            + (", more" if better else ", no more") + ". These are fresh images of the same kinds the extra class "
+            "was trained on (noise, scribbles, patterns, boxes, inverted digits): a class of its own catches the kinds "
+            "it was shown, and a new kind of non-digit can still pass as a digit. On the real digits: "
+            f"{plain['test_accuracy']:.1%} against {plus['test_accuracy']:.1%}.")
 
 
 def not_digits(like: Tensor, seed: int = 0) -> dict[str, Tensor]:

@@ -150,7 +150,7 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
         progress = start_training(page, epochs)
         deadline = time.time() + seconds_cap
         last = ""
-        while time.time() < deadline and page.locator("text=Done: test accuracy").count() == 0:
+        while time.time() < deadline and page.locator("text=Done after").count() == 0:
             try:
                 text = progress.inner_text(timeout=2000)
             except Exception:  # noqa: BLE001 - the bar is replaced by the result when the run ends

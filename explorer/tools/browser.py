@@ -202,7 +202,7 @@ def first_minute(browser: Any, url: str, train: bool = True) -> dict[str, Any]:
     if train:
         t1 = time.perf_counter()
         button.click()
-        page.wait_for_selector("text=Done: test accuracy", timeout=300_000)
+        page.wait_for_selector("text=Done after", timeout=300_000)
         row["click_to_trained_s"] = round(time.perf_counter() - t1, 2)
     page.close()
     return row
@@ -235,15 +235,17 @@ def digit_strokes(x0: float, y0: float, n: int = 6) -> list[tuple[tuple[float, f
 def draw_strokes(page: Any, canvas: Any, strokes: list[tuple[tuple[float, float], tuple[float, float]]],
                  steps: int = 12, step_s: float = 0.03, pause_s: float = 0.3) -> PenTimes:
     """Draw ``strokes`` with the mouse, each about ``steps * step_s`` long, and time each pen-up to the moment
-    the answer naming that drawing's version ("drawing vN", which the pad counts in ``canvas.dataset.seq``)
+    the answer carrying that drawing's version (``data-drawing="vN"``; the pad counts it in ``canvas.dataset.seq``)
     is in the page. Timed in the page itself (``performance.now``), so Playwright's own delays do not count."""
     page.evaluate("""() => {
         window.__up = []; window.__seen = {};
         window.addEventListener('mouseup', () => window.__up.push(performance.now()), true);
         new MutationObserver(() => {
-            for (const t of document.querySelector('[data-testid=stMain]').textContent.match(/drawing v\\d+/g) || [])
+            for (const el of document.querySelectorAll('[data-testid=stMain] [data-drawing]')) {
+                const t = 'drawing ' + el.dataset.drawing;
                 if (!(t in window.__seen)) window.__seen[t] = performance.now();
-        }).observe(document.body, {subtree: true, childList: true, characterData: true});
+            }
+        }).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
     }""")
     latencies = []
     for (ax, ay), (bx, by) in strokes:

@@ -145,12 +145,16 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     at.switch_page("pages/draw.py").run()
     assert not at.exception
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
-    assert '<span style="color:#b3202a">7</span>' in answer and "update #" in answer
+    assert '<span style="color:#b3202a">7</span>' in answer and 'data-drawing="v' in answer
+    assert " ms" not in answer and "server" not in answer  # no timings or machinery in what a student reads
+    assert any("neither for nor against" in h for h in html_blocks(at))  # saliency is a size, not for/against
     assert 'role="status" aria-live="polite"' in answer  # a screen reader hears each new answer
     assert answer.count("data:image/png;base64,") == 2  # the 28x28 and its saliency, inline
     for method in ("integrated_gradients", "gradcam", "occlusion", "guided_backprop"):
         at.selectbox(key="draw_method").set_value(method).run()
         assert not at.exception
+        black = any("cannot show that missing ink matters" in c.value for c in at.caption)
+        assert black == (method in ("integrated_gradients", "occlusion"))  # the two that compare with black
     at.toggle(key="draw_compare").set_value(True).run()
     at.toggle(key="draw_occ").set_value(True).run()
     at.toggle(key="draw_maps").set_value(True).run()

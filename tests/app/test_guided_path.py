@@ -58,7 +58,7 @@ def train_preset(page, preset: str) -> None:
     page.wait_for_selector(f"text={preset} is the current model", timeout=30_000)
     nav(page, "Train")
     start_training(page, 1)
-    page.wait_for_selector("text=Done: test accuracy", timeout=180_000)
+    page.wait_for_selector("text=Done after", timeout=180_000)
     wait_idle(page)
 
 

@@ -63,7 +63,7 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
 
     students = [join(browser, url, code, name) for name in NAMES]
     students[0].get_by_role("button", name=re.compile("Train the default CNN")).click()  # Ada makes progress
-    students[0].wait_for_selector("text=Done: test accuracy", timeout=180_000)
+    students[0].wait_for_selector("text=Done after", timeout=180_000)
     teacher.wait_for_selector("text=3 student(s) joined", timeout=15_000)
     rows = {r["name"]: r for r in store.roster(code)}
     assert set(rows) == set(NAMES) and rows["Ada"]["model"] == "default" and rows["Ada"]["runs"] == 1

@@ -9,6 +9,7 @@ from explorer import normalize
 from explorer.core.evaluate import predict_proba
 from explorer.core.preprocess import EmptyImageError, mnist_style, prepare_image
 from explorer.interpret.attribution import (
+    METHOD_MEANINGS,
     METHODS,
     attribute,
     attribute_classes,
@@ -46,6 +47,29 @@ def test_integrated_gradients_sum_to_the_logit_difference(trained_default, digit
     with torch.no_grad():
         diff = float(model(digit)[0, target] - model(baseline)[0, target])
     assert float(a.sum()) == pytest.approx(diff, rel=0.05, abs=0.05)
+
+
+def test_why_a_and_not_b_attributes_the_score_difference_not_the_difference_of_two_maps(digit):
+    # a linear model: logit_k = w_k . x + b_k, so every quantity below has a closed form
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10)).eval()
+    w = model[1].weight.detach()
+    a, b = 3, 8
+    sal = attribute(model, digit, a, "saliency", versus=b)
+    assert torch.allclose(sal.flatten(), (w[a] - w[b]).abs(), atol=1e-6)  # |d(logit_a - logit_b)/dx|
+    assert not torch.allclose(sal.flatten(), (w[a].abs() - w[b].abs()))  # what subtracting two maps would say
+    ig = attribute(model, digit, a, "integrated_gradients", versus=b)
+    baseline = torch.full_like(digit, float(digit.min()))
+    assert torch.allclose(ig.flatten(), ((digit - baseline).flatten() * (w[a] - w[b])), atol=1e-4)
+    with pytest.raises(ValueError, match="target class must lie in 0..9"):
+        attribute(model, digit, a, "saliency", versus=10)
+
+
+def test_each_method_says_what_its_map_means_and_which_compare_with_black():
+    assert set(METHOD_MEANINGS) == set(METHODS)
+    assert {m for m, v in METHOD_MEANINGS.items() if v.signed} == {"integrated_gradients", "occlusion"}
+    assert {m for m, v in METHOD_MEANINGS.items() if v.black_baseline} == {"integrated_gradients", "occlusion"}
+    assert all("blue" not in v.legend for v in METHOD_MEANINGS.values() if not v.signed)
 
 
 def test_top_classes_and_their_difference(trained_default, digit):

@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from explorer.core.evaluate import predict_proba
-from explorer.interpret.trust import attack, coverage_curve, not_digits, smallest_fooling_eps
+from explorer.interpret.trust import (
+    attack,
+    calibration_sentence,
+    calibration_table,
+    coverage_curve,
+    not_digits,
+    reject_conclusion,
+    smallest_fooling_eps,
+)
 
 
 def test_coverage_falls_and_accuracy_rises_as_the_threshold_rises(trained_default, mnist5k):
@@ -27,6 +35,23 @@ def test_coverage_counts_by_hand():
     assert (most.answered, most.coverage, most.accuracy) == (2, 0.5, 1.0)  # 0.9 and 0.7 are answered, both right
     with pytest.raises(ValueError, match="expected probabilities"):
         coverage_curve(probs, y[:2])
+
+
+def test_the_calibration_table_counts_how_often_each_confidence_was_right():
+    # six images with known confidences: 0.95, 0.95, 0.92 (two right, one wrong), 0.6 (right), 0.999 and 1.0 (right)
+    conf = torch.tensor([0.95, 0.95, 0.92, 0.6, 0.999, 1.0])
+    probs = torch.stack([conf, 1 - conf], 1)  # two classes: the top one is class 0
+    y = torch.tensor([0, 0, 1, 0, 0, 0])
+    rows = calibration_table(probs, y)
+    by = {(r.low, r.high): r for r in rows}
+    assert by[(0.9, 0.99)].images == 3 and by[(0.9, 0.99)].right == pytest.approx(2 / 3)
+    assert by[(0.9, 0.99)].confidence == pytest.approx((0.95 + 0.95 + 0.92) / 3)
+    assert by[(0.99, 1.0)].images == 2 and by[(0.99, 1.0)].right == 1.0  # 1.0 falls in the last bin
+    assert by[(0.5, 0.7)].images == 1 and by[(0.0, 0.5)].images == 0
+    assert sum(r.images for r in rows) == 6
+    assert "right on 66.7% of them" in calibration_sentence(rows) and "3 test images" in calibration_sentence(rows)
+    with pytest.raises(ValueError, match="edges must rise"):
+        calibration_table(probs, y, (0.5, 0.5, 1.0))
 
 
 def test_not_digits_are_shaped_like_the_image_and_uint8(mnist5k):
@@ -139,6 +164,9 @@ def test_a_not_a_digit_class_turns_away_what_a_threshold_lets_through(mnist5k):
     assert reject["test_accuracy"] > 0.9 and plain["test_accuracy"] > 0.9  # the real digits still read
     for m in (plain, reject):  # each non-digit is either turned away or confidently called a digit
         assert abs(m["turned_away"] + m["confidently_wrong"] - 1) < 1e-6
+    text = reject_conclusion(r)
+    assert f"the threshold alone turned away {plain['turned_away']:.0%}" in text
+    assert f"turned away {reject['turned_away']:.0%}, more" in text and "catches the kinds it was shown" in text
     with pytest.raises(ValueError, match="no Linear layer"):
         reject_class_experiment({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             {"type": "Conv2d", "out_channels": 10, "kernel_size": 28}, {"type": "Flatten"}]}, mnist5k)
