@@ -24,7 +24,8 @@ from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
 
-__all__ = ["compare_architectures", "architecture_conclusion", "parameter_places", "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
+__all__ = ["compare_architectures", "architecture_conclusion", "parameter_places",
+           "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "merge_data_size", "imbalance_experiment", "rotate", "shift",
            "mlp_spec", "DATA_SIZE_STEPS"]
 
