@@ -143,7 +143,7 @@ def progress() -> Progress:
     for r in runs:  # finished runs on the class's dataset, as the server's workers measured them
         acc = r.final().get("test_accuracy")
         if (state is not None and r.dataset == state.dataset and r.dataset not in uploads and acc is not None
-                and r.current().get("status") == RunStatus.FINISHED):
+                and r.current().get("status") == RunStatus.FINISHED and not r.current().get("claimed")):
             best = acc if best is None else max(best, acc)
     last = runs[-1].current().get("status", "") if runs else ""
     error = st.session_state.get(LAST_ERROR)

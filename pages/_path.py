@@ -1,25 +1,60 @@
 """A session's side of the guided path (``explorer.lessons.path``): the panel at the top of every page (step k of
-N, its words, its goal, Skip), the highlight on the element the step speaks of, what the pages record of what the
-student did (``did``), and the check after every run. The path's progress is saved with the workspace.
-Streamlit only."""
+N, its words, the student's own figures, its goal, Back, Skip), the highlight on the element the step speaks of,
+what the pages record of what the student did (``did``), and the check after every run. A step counts only what
+happened after it was shown as the current step, one step per run. The path's progress is saved with the
+workspace. Streamlit only."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from explorer.lessons import Learner, PathProgress, RunFacts, Step, advance, load_path, parse_steps
+from explorer.lessons import (
+    PATH_TITLES,
+    Learner,
+    PathProgress,
+    RunFacts,
+    Step,
+    advance,
+    load_path,
+    model_sentence,
+    parse_steps,
+)
 from pages._nav import page_file
 from pages._state import PATH, flash, workspace
 
 PAGE = "current_page"  # the page this run draws (app.py sets it)
 STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
+VIEW = "guided_path_view"  # the step Back shows again (an index), while the student re-reads it
 HIGHLIGHT = ("<style>.st-key-{key} {{ outline: 3px solid #b3202a; outline-offset: 6px; border-radius: 8px; }}"
              "</style>")  # the step's element: a red ring (3:1 against the page and the widget both)
 
 
 def start_path(name: str | list = "lecture") -> None:
     """Start a path (a built-in one by name, or a lesson's own steps) from its first step."""
-    st.session_state[PATH] = {"name": name, "done": [], "skipped": [], "pages": [], "events": []}
+    st.session_state[PATH] = {"name": name, "done": [], "skipped": [], "pages": {}, "events": {}, "shown": {},
+                              "clock": 0}
+    st.session_state.pop(VIEW, None)
+
+
+def _state() -> dict | None:
+    """This session's path state, brought to the current form (pages and events with the tick they last
+    happened at; a state saved before has lists, read as 'long ago')."""
+    state = st.session_state.get(PATH)
+    if not state:
+        return None
+    for k in ("pages", "events"):
+        if not isinstance(state.get(k), dict):
+            state[k] = dict.fromkeys(state.get(k) or [], 0)
+    state.setdefault("shown", {})
+    state.setdefault("clock", 0)
+    return state
+
+
+def title() -> str:
+    """The path's name as a student reads it ("The lecture", "Can we trust it?", "your teacher's path")."""
+    state = st.session_state.get(PATH)
+    name = state["name"] if state else ""
+    return PATH_TITLES.get(name, name) if isinstance(name, str) else "your teacher's path"
 
 
 def steps() -> list[Step]:
@@ -39,63 +74,109 @@ def steps() -> list[Step]:
     return found
 
 
+def _tick(state: dict) -> int:
+    state["clock"] = int(state.get("clock", 0)) + 1
+    return state["clock"]
+
+
 def did(event: str) -> None:
-    """Record what the student did on a page (``drew``, ``kernels``, ``experiment:rot`` …) for the path's checks."""
-    state = st.session_state.get(PATH)
-    if state is not None and event not in state["events"]:
-        state["events"].append(event)
+    """Record what the student did on a page (``drew``, ``kernels``, ``experiment:rot`` …) for the path's checks,
+    with the moment it happened (only what happens after a step was shown counts for it)."""
+    state = _state()
+    if state is not None:
+        state["events"][event] = _tick(state)
 
 
 def learner() -> Learner:
-    """The student's own state, as the checks read it."""
-    state = st.session_state[PATH]
-    runs = tuple(RunFacts.of(e.spec, r.dataset, r.current()) for e in workspace().models.values() for r in e.runs)
-    return Learner(runs, frozenset(state["pages"]), frozenset(state["events"]))
+    """The student's own state, as the checks read it (runs whose history came with a loaded file are claimed,
+    not measured here, and count for nothing)."""
+    state = _state()
+    runs = tuple(RunFacts.of(e.spec, r.dataset, r.current(), str(r.id), r.config)
+                 for e in workspace().models.values() for r in e.runs)
+    return Learner(runs, dict(state["pages"]), dict(state["events"]))
 
 
 def label() -> str:
-    """Where the student is, for the teacher's roster ("4/13"), or "" off the path."""
+    """Where the student is, for the teacher's roster ("The lecture 4/19"), or "" off the path."""
     all_steps = steps()
     state = st.session_state.get(PATH)
-    return PathProgress(state["done"], state["skipped"]).label(all_steps) if all_steps and state else ""
+    return f"{title()} {PathProgress(state['done'], state['skipped']).label(all_steps)}" if all_steps and state else ""
 
 
 def path_panel() -> None:
-    """After every run: record the page, complete what the student's state now shows, and draw the panel."""
-    all_steps, state = steps(), st.session_state.get(PATH)
+    """After every run: complete the current step if what the student did since it was shown meets its goal (one
+    step per run), mark the step now current as shown, record the page, and draw the panel."""
+    all_steps, state = steps(), _state()
     if not all_steps or not state:
         return
     page = st.session_state.get(PAGE, "")
-    if page and page not in state["pages"]:
-        state["pages"].append(page)
-    progress = PathProgress(state["done"], state["skipped"])
-    for s in advance(all_steps, progress, learner()):
+    progress = PathProgress(state["done"], state["skipped"], state["shown"])
+    student = learner()
+    for s in advance(all_steps, progress, student):
         flash(f"Step **{s.title}** done: {s.goal}.")
+        st.session_state.pop(VIEW, None)
+    progress.show(all_steps, student, _tick(state))  # what the student does from now on counts for this step
+    if page:  # after the mark: this page, with the step's words on it, counts for the step
+        state["pages"][page] = _tick(state)
     _draw(all_steps, progress, page)
 
 
 def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
-    """The panel at the top of the page: the step, its words and goal, where to go, Skip and Leave."""
+    """The panel at the top of the page: the step, its words, the student's own figures, its goal, where to go,
+    Back, Skip and Leave."""
     i = progress.current(all_steps)
+    view = st.session_state.get(VIEW)
     with st.container(border=True, key="path_panel"):
+        if view is not None and 0 <= view < i:
+            _draw_again(all_steps, view, i)
+            return
         if i >= len(all_steps):
             c1, c2 = st.columns([5, 2], vertical_alignment="center")
-            c1.markdown(f":material/flag: **The lecture's path is complete**: {len(progress.done)} of "
+            c1.markdown(f":material/flag: **{title()}: the path is complete**: {len(progress.done)} of "
                         f"{len(all_steps)} steps done by what you did.")
-            c2.button("Leave the path", key="path_leave", on_click=st.session_state.pop, args=(PATH,))
+            with c2:
+                _back(len(all_steps))
+                st.button("Leave the path", key="path_leave", on_click=_leave)
             return
         step = all_steps[i]
         c1, c2 = st.columns([5, 2])
-        c1.markdown(f":material/route: **Step {i + 1} of {len(all_steps)} · {step.title}**  \n{step.text}")
-        c1.caption(f"Goal: {step.goal}. The step completes by itself when it holds.")
+        c1.markdown(f":material/route: **{title()} · step {i + 1} of {len(all_steps)} · {step.title}**  \n{step.text}")
+        entry = workspace().entry()
+        if entry is not None and (mine := model_sentence(entry.spec)):
+            c1.caption(f"{mine.replace('Your model', f'Your model {entry.name}', 1)}")
+        c1.caption(f"Goal: {step.goal}. The step completes by itself when you have done it.")
         with c2:
             if step.page != page and (target := page_file(step.page)):
                 st.page_link(target, label=f"Open {step.page}", icon=":material/arrow_forward:")
+            _back(i)
             st.button("Skip this step", key="path_skip", on_click=_skip, args=(step.id,))
-            st.button("Leave the path", key="path_leave", on_click=st.session_state.pop, args=(PATH,))
+            st.button("Leave the path", key="path_leave", on_click=_leave)
     if step.page == page:
         st.html(HIGHLIGHT.format(key=step.element))
 
 
+def _draw_again(all_steps: list[Step], view: int, current: int) -> None:
+    """A step done before, shown again by Back: its words, and the ways back to where the student is."""
+    step = all_steps[view]
+    c1, c2 = st.columns([5, 2])
+    c1.markdown(f":material/history: **Step {view + 1} of {len(all_steps)} · {step.title}** (done)  \n{step.text}")
+    with c2:
+        _back(view)
+        st.button(f"Return to step {current + 1}" if current < len(all_steps) else "Return to the end",
+                  key="path_return", on_click=st.session_state.pop, args=(VIEW, None), icon=":material/redo:")
+
+
+def _back(i: int) -> None:
+    """Back: show the step before ``i`` again (its words; nothing is undone)."""
+    if i > 0:
+        st.button("Back", key="path_back", on_click=st.session_state.__setitem__, args=(VIEW, i - 1),
+                  icon=":material/undo:", help="Read the step before again; what you did stays done.")
+
+
 def _skip(step_id: str) -> None:
     st.session_state[PATH]["skipped"].append(step_id)
+
+
+def _leave() -> None:
+    st.session_state.pop(PATH, None)
+    st.session_state.pop(VIEW, None)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer.core import cell_examples, confusion_matrix
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
+from pages._path import did
 from pages._widgets import cached_predictions, inspect_context
 
 CELL = "confusion_cell"
@@ -43,6 +44,7 @@ def heatmap(cm, ds) -> None:
         if cell != st.session_state.get(CELL):  # a new click: move the pickers below (later edits stay theirs)
             st.session_state[CELL] = cell
             st.session_state["cm-true"], st.session_state["cm-pred"] = cell
+            did("confusion")  # the guided path: a cell's images, opened by a click
     st.caption("Click a cell to see its images. Rows: the true class; columns: what the model said."
                + (f" With {k:,} classes, the {len(shown)} most involved in errors are drawn; the pairs and the table "
                   "on the right cover them all." if len(shown) < k else ""))
@@ -65,9 +67,11 @@ def cell_images(ds, x, y, probs, pairs: list) -> None:
     t_default, p_default = st.session_state.get(CELL, (pairs[0][:2] if pairs else (ds.classes[0], ds.classes[0])))
     t_default = t_default if isinstance(t_default, int) else ds.classes.index(t_default)
     p_default = p_default if isinstance(p_default, int) else ds.classes.index(p_default)
-    s1, s2 = st.columns(2)
-    t = s1.selectbox("True class", range(k), index=t_default, format_func=lambda i: ds.classes[i], key="cm-true")
-    p = s2.selectbox("Predicted class", range(k), index=p_default, format_func=lambda i: ds.classes[i], key="cm-pred")
+    s1, s2 = st.container(key="cm_pickers").columns(2)  # the guided path: a cell's images, opened by a pick
+    t = s1.selectbox("True class", range(k), index=t_default, format_func=lambda i: ds.classes[i], key="cm-true",
+                     on_change=did, args=("confusion",))
+    p = s2.selectbox("Predicted class", range(k), index=p_default, format_func=lambda i: ds.classes[i], key="cm-pred",
+                     on_change=did, args=("confusion",))
     order, count = cell_examples(y, probs, t, p, SHOWN_PER_CELL)
     if not count:
         st.caption("No images in this cell.")

@@ -390,6 +390,7 @@ def panel() -> None:
         layer_strip(d.model, capture_activations(d.model, d.x))
     if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
         learned_map_panel(entry, d.model, ds, d.x_u8)
+        did("learned_map")  # the guided path: the learned map, with the drawing on it
     _add_section(d.order[0])
     _sanity_section(d, method)
 

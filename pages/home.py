@@ -13,7 +13,7 @@ st.title("CNN Explorer")
 st.markdown(
     "Build a convolutional network from widgets, train it live, and look inside: kernels, feature maps, "
     "the images that excite each filter, the mistakes it makes, and why it calls your drawing a **3** and not an "
-    "**8**. Everything runs on this server; your models are yours alone, and they are kept under this page's link.")
+    "**8**. Your models are yours alone, and they are kept under this page's link.")
 slot = st.empty()
 if not st.session_state.get(OPENED):
     slot.button(TRAIN_LABEL, type="primary", icon=":material/play_arrow:", key="start_early",
@@ -28,22 +28,29 @@ from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace  # noq
 from pages._widgets import live_run, start_session, train_default  # noqa: E402
 
 
+PATHS = (("lecture", "path_start", "**New here? Follow the lecture, step by step**: data → one output pixel → a linear "
+          "model → a convolution → pooling → width → deeper → overfitting → augmentation → look inside → the "
+          "confusion matrix → invariances → explanations → fooling → the target."),
+         ("trust", "path_start_trust", "**Then: Can we trust it?** Saying “I don't know”, a class for none of "
+          "these, our handwriting, the map of what it learned, how much data, fooling it, right for the wrong "
+          "reason."))
+
+
 def path_invitation() -> None:
-    """The lecture as a path through your own model: step 1 of N, from here."""
+    """The two built-in paths through your own model: each from its step 1, here."""
     all_steps = steps()
     with st.container(border=True):
         if all_steps:
-            st.markdown(f":material/route: You follow the lecture's path: **{label()}** steps done. The panel at "
-                        "the top of each page says what is next.")
+            st.markdown(f":material/route: You follow a path: **{label()}** steps done. The panel at the top of "
+                        "each page says what is next.")
             return
-        lecture = load_path("lecture")
-        st.markdown(f"**New here? Follow the lecture, step by step** ({len(lecture)} steps: data → a linear model → "
-                    "a convolution → pooling → deeper → look inside → invariances → explanations → trust). Each "
-                    "step points at the real control, and completes when your own model does what it asks.")
-        if st.button(f"Start: step 1 of {len(lecture)}, {lecture[0].title}", key="path_start",
-                     icon=":material/route:"):
-            start_path("lecture")
-            st.switch_page(page_file(lecture[0].page))
+        for name, key, words in PATHS:
+            path = load_path(name)
+            st.markdown(f"{words} ({len(path)} steps.) Each step points at the real control, and completes when you "
+                        "have done what it asks.")
+            if st.button(f"Start: step 1 of {len(path)}, {path[0].title}", key=key, icon=":material/route:"):
+                start_path(name)
+                st.switch_page(page_file(path[0].page))
 
 
 def where_next() -> None:

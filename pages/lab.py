@@ -20,6 +20,7 @@ from explorer.lessons import (
     unit_gray,
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
+from pages._path import did
 from pages._state import DRAWING, current_dataset
 
 
@@ -61,8 +62,9 @@ def convolution(img, k) -> tuple | None:
     """Padding, stride and dilation, the output size by the formula and by the operation, the three images.
     Returns ``(out, pad, stride, dilation)``, or None when the kernel does not fit (said why)."""
     p1, p2, p3 = st.columns(3)
-    pad = p1.slider("padding", 0, 4, 1 if k.shape[0] == 3 else k.shape[0] // 2, key="lab_pad")
-    stride = p2.slider("stride", 1, 4, 1, key="lab_stride")
+    pad = p1.slider("padding", 0, 4, 1 if k.shape[0] == 3 else k.shape[0] // 2, key="lab_pad", on_change=did,
+                    args=("lab:pixel",))
+    stride = p2.slider("stride", 1, 4, 1, key="lab_stride", on_change=did, args=("lab:pixel",))
     dil = p3.slider("dilation", 1, 4, 1, key="lab_dil")
     try:
         out = convolve(img, k, pad, stride, dil)
@@ -86,8 +88,11 @@ def one_pixel(img, k, out, pad: int, stride: int, dil: int) -> None:
     """One output value taken apart: the cells read, the patch, the kernel, the products and their sum."""
     st.subheader("One output pixel, explained")
     r1, r2 = st.columns(2)
-    row = r1.slider("output row", 0, out.shape[0] - 1, out.shape[0] // 2, key="lab_row")
-    col = r2.slider("output column", 0, out.shape[1] - 1, out.shape[1] // 2, key="lab_col")
+    # the guided path: one output pixel, looked at by moving it (the callbacks record it)
+    row = r1.slider("output row", 0, out.shape[0] - 1, out.shape[0] // 2, key="lab_row", on_change=did,
+                    args=("lab:pixel",))
+    col = r2.slider("output column", 0, out.shape[1] - 1, out.shape[1] // 2, key="lab_col", on_change=did,
+                    args=("lab:pixel",))
     e = explain_pixel(img, k, row, col, pad, stride, dil)
     kk = k.shape[0]
     view = cells_read(img, pad, row * stride, col * stride, dil * (kk - 1) + 1, dil)

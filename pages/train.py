@@ -6,8 +6,10 @@ import streamlit as st
 
 from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
+from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
+from pages._path import did
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
 from pages._widgets import (
     augment_controls,
@@ -145,6 +147,14 @@ if entry.runs:
     publish_to_board(entry)
 
 
+def overlaid_kinds(labels: set[str]) -> None:
+    """The guided path: a linear and a convolutional run, overlaid."""
+    facts = [RunFacts.of(e.spec, r.dataset, r.current()) for e in ws.models.values() for r in e.runs
+             if r.label in labels]
+    if any(f.linear for f in facts) and any(f.convs for f in facts):
+        did("overlay:linear+conv")
+
+
 def compare_runs(smoothing: float) -> None:
     """Every run of this session in a table, and the chosen ones' curves overlaid."""
     runs = ws.all_runs()
@@ -155,9 +165,9 @@ def compare_runs(smoothing: float) -> None:
             h, f = r.current(), r.final()
             rows.append({"run": r.label, "params": r.params, "optimizer": r.config["optimizer"], "lr": r.config["lr"],
                          "batch": r.config["batch_size"], "epochs": f"{len(h.get('epochs', []))}/{r.config['epochs']}",
-                         "train acc": fmt_acc(f.get("train_accuracy")), "test acc": fmt_acc(f.get("test_accuracy")),
-                         "test loss": round(f["test_loss"], 4) if "test_loss" in f else None,
-                         "seconds": round(sum(e["seconds"] for e in h.get("epochs", [])), 1), "status": h.get("status")})
+                         "train acc": fmt_acc(f.get("train_accuracy")), "val acc": fmt_acc(f.get("val_accuracy")),
+                         "test acc": fmt_acc(f.get("test_accuracy")),
+                         "test loss": round(f["test_loss"], 4) if "test_loss" in f else None, "status": h.get("status")})
         st.dataframe(rows, hide_index=True)
         labels = [r.label for r in runs]
         chosen = st.multiselect("Overlay", labels, default=labels[-min(4, len(labels)):])
@@ -165,6 +175,7 @@ def compare_runs(smoothing: float) -> None:
         picked = [(r.label, r.current()) for r in runs if r.label in chosen
                   and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
         if picked:
+            overlaid_kinds({r.label for r in runs if r.label in chosen})
             c1, c2 = st.columns(2)
             c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss",
                             alt=describe_curves(picked, "loss"))

@@ -96,6 +96,7 @@ def reject_panel(letters) -> None:
                           for name, m in r["models"].items()], hide_index=True)
             st.caption(f"“Turned away”: answered “{NOT_A_DIGIT}” or less sure than the threshold. "
                        + reject_conclusion(r))
+            did("trust:reject")  # the guided path: the comparison with an extra class, read
 
     reject_result()
 
@@ -109,7 +110,8 @@ def threshold_section() -> float:
                "it answers. The Draw page uses the same threshold.")
     left, right = st.columns([3, 2])
     threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
-                            float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)), 0.01, key="trust_threshold")
+                            float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)), 0.01, key="trust_threshold",
+                            on_change=did, args=("trust:threshold",))  # the guided path: the threshold, moved
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
     left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage", alt=describe_coverage(curve, threshold))
@@ -171,6 +173,7 @@ def attack_section() -> None:
              alt=describe_image(hit.adversarial[0], "the attacked image"))
     if hit.fooled:
         st.error(f"Fooled: it now says **{ds.classes[hit.answer]}** ({float(hit.after.max()):.0%}).")
+        did("fooled")  # the guided path: an attack changed the answer
         if label == "your drawing" and ds.classes[int(hit.before.argmax())] == "7":
             did("fooled_own_7")  # the guided path: your own 7, misread
     else:
@@ -229,6 +232,7 @@ def shortcut_section() -> None:
                "up. What does the model look at for one class that it should not?")
     if not st.toggle("Reveal the hidden cue", key="trust_reveal"):
         return
+    did("shortcut")  # the guided path: the hidden cue, revealed
     try:
         clean = get_dataset(lesson_cue["dataset"])
     except ValueError as e:
@@ -358,6 +362,7 @@ def handwriting_section(class_code: str, ours: dict) -> None:
         st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
         return
     rep = handwriting_shift(ours)
+    did("trust:handwriting")  # the guided path: the model on the class's own digits, read
     finetune_panel(ours)
     store = workspace_store()
     stump_panel(store, class_code, ours, rep["answers"])
@@ -369,6 +374,8 @@ class_code = class_code_of_session()
 letters, ours = split_class_drawings(class_set(class_code) if class_code and ds.input_shape == [1, 28, 28] else None)
 odd_section(chosen, letters)
 attack_section()
-shortcut_section()
+with st.container(key="trust_shortcut"):
+    shortcut_section()
 if class_code and ds.is_digits:
-    handwriting_section(class_code, ours)
+    with st.container(key="trust_handwriting"):
+        handwriting_section(class_code, ours)

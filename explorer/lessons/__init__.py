@@ -35,7 +35,21 @@ from .lab import (
 )
 from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesson_to_json, parse_lesson
 from .notebook import inert_markdown, to_notebook
-from .path import CHECKS, Learner, PathProgress, RunFacts, Step, advance, check, load_path, parse_steps
+from .path import (
+    CHECKS,
+    PATH_TITLES,
+    Learner,
+    Mark,
+    PathProgress,
+    RunFacts,
+    Step,
+    advance,
+    check,
+    load_path,
+    model_sentence,
+    parse_steps,
+    pass_target,
+)
 from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
 
 __all__ = [
@@ -80,13 +94,17 @@ __all__ = [
     "to_notebook",
     "CHECKS",
     "Learner",
+    "Mark",
+    "PATH_TITLES",
     "PathProgress",
     "RunFacts",
     "Step",
     "advance",
     "check",
     "load_path",
+    "model_sentence",
     "parse_steps",
+    "pass_target",
     "inert_markdown",
     "translation_sweep",
     "unit_gray",

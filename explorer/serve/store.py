@@ -460,4 +460,4 @@ def _with_standin_dataset(e: ModelEntry) -> ModelEntry:
 def _history(run: Run) -> dict[str, Any]:
     h = run.current()
     return _jsonable({k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step",
-                                                          "total_steps")})
+                                                          "total_steps", "claimed")})

@@ -236,8 +236,10 @@ class Workspace:
         entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset,
                            source="loaded")
         if ck.history.get("epochs"):
+            # the file's own history is shown, but claimed: measured elsewhere, it counts on no roster or path
             run = Run(next(self._run_ids), entry.name, ck.dataset.get("name", "?"), ck.config, entry.params,
-                      history=dict(ck.history, status=ck.history.get("status", RunStatus.FINISHED), steps=[]))
+                      history=dict(ck.history, status=ck.history.get("status", RunStatus.FINISHED), steps=[],
+                                   claimed=True))
             entry.runs.append(run)
         self.models[entry.name] = entry
         self.current = entry.name

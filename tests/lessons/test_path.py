@@ -3,66 +3,154 @@ the student's own state; a step completes when its check holds, and a new goal i
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
 
 from explorer.core.presets import get_preset
 from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
-from explorer.lessons.path import CHECKS, Learner, PathProgress, RunFacts, advance, check, load_path, parse_steps
+from explorer.lessons.path import (
+    CHECKS,
+    Learner,
+    PathProgress,
+    RunFacts,
+    advance,
+    check,
+    load_path,
+    parse_steps,
+    pass_target,
+)
 from pages._nav import PAGES
 
 TITLES = {t for items in PAGES.values() for _, t, _ in items}
 
 
-def run(preset: str, status: str = "finished", acc: float | None = 0.9, dataset: str = "mnist-5k") -> RunFacts:
-    epochs = [{"epoch": 1, "test_accuracy": acc}] if acc is not None else []
-    return RunFacts.of(get_preset(preset), dataset, {"status": status, "epochs": epochs})
+def run(preset: str, status: str = "finished", acc: float | None = 0.9, dataset: str = "mnist-5k",
+        val: float | None = None, key: str = "", spec: dict | None = None, config: dict | None = None,
+        epochs: int = 1, claimed: bool = False) -> RunFacts:
+    history = {"status": status, "epochs": [{"epoch": e + 1, "test_accuracy": acc, "val_accuracy": val}
+                                             for e in range(epochs)] if acc is not None else []}
+    if claimed:
+        history["claimed"] = True
+    return RunFacts.of(spec or get_preset(preset), dataset, history, key or preset, config)
 
 
-def test_the_lecture_path_follows_the_lecture_on_the_apps_own_pages():
+def test_both_paths_follow_their_lessons_on_the_apps_own_pages():
     steps = load_path("lecture", TITLES)
-    assert 10 <= len(steps) <= 14
-    assert [s.id for s in steps][:3] == ["data", "linear", "one-conv"] and steps[-1].id == "pass-98"
-    for s in steps:
+    assert 15 <= len(steps) <= 20
+    assert [s.id for s in steps][:4] == ["data", "lab", "linear", "one-conv"] and steps[-1].id == "pass-98"
+    assert {"overfitting", "regularise", "confusion", "shuffle", "width"} <= {s.id for s in steps}
+    trust = load_path("trust", TITLES)
+    assert [s.id for s in trust] == ["threshold", "reject", "handwriting", "learned-map", "data-size", "fooling",
+                                     "shortcut"]
+    for s in steps + trust:
         assert s.check in CHECKS and s.page in TITLES and s.element
         assert 2 <= len(re.findall(r"[.!?](\s|$)", s.text)) <= 4, s.id  # 2 to 4 sentences
+        assert "Load preset" not in s.text or "Create model" in s.text, s.id  # the draft becomes a model
 
 
 def test_runs_are_read_from_their_specs_including_residual_blocks():
     r = run("preact-resnet")
     assert r.convs >= 3 and r.finished and r.test_accuracy == 0.9
     assert run("linear").convs == 0 and run("one-conv").convs == 1
+    assert run("one-conv").width == 4 and run("wider").width == 8 and run("one-conv").pools
+    assert run("default", config={"augment": {"rotation": 10}}).augmented and not run("default").augmented
+    assert not run("default", claimed=True).finished  # a loaded file's history is claimed, not measured here
+
+
+NO_POOL = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"}, {"type": "Flatten"},
+    {"type": "Linear", "out_features": 10}]}
 
 
 @pytest.mark.parametrize("name,yes,no", [
     ("seen_data", Learner(pages=frozenset({"Data"})), Learner(pages=frozenset({"Build"}))),
     ("trained_linear", Learner((run("linear"),)), Learner((run("linear", status="stopped"), run("one-conv")))),
     ("trained_one_conv", Learner((run("one-conv"),)), Learner((run("default"),))),
-    ("compared_linear_and_conv", Learner((run("linear"), run("one-conv")), frozenset({"Train"})),
-     Learner((run("linear"), run("one-conv", dataset="fashion-mnist")), frozenset({"Train"}))),
-    ("trained_pooling", Learner((run("default"),)), Learner((run("linear"),))),
+    ("compared_linear_and_conv", Learner((run("linear"), run("one-conv")), events=frozenset({"overlay:linear+conv"})),
+     Learner((run("linear"), run("one-conv")), frozenset({"Train"}))),  # not overlaid
+    ("trained_pooling", Learner((run("one-conv"), run("nopool", spec=NO_POOL))), Learner((run("default"),))),
+    ("trained_wider", Learner((run("one-conv"), run("wider"))), Learner((run("one-conv"), run("deeper")))),
     ("trained_deeper", Learner((run("default"),)), Learner((run("one-conv"),))),
-    ("found_dead_relus", Learner(events=frozenset({"dead_relus"})), Learner(events=frozenset({"drew"}))),
+    ("trained_long", Learner((run("default", epochs=8, val=0.9),)), Learner((run("default", epochs=3, val=0.9),))),
+    ("regularised", Learner((run("default", config={"augment": {"shift": 2}}),)), Learner((run("default"),))),
+    ("read_unit_stats", Learner(events=frozenset({"unit_stats"})), Learner(events=frozenset({"drew"}))),
     ("ran_invariance_experiment", Learner(events=frozenset({"experiment:shift"})),
      Learner(events=frozenset({"experiment:arch"}))),
-    ("passed_98", Learner((run("default", acc=0.981),)), Learner((run("default", acc=0.979),
-                                                                  run("default", status="running", acc=0.99)))),
+    ("explained_two_ways", Learner(events=frozenset({"explain:compare"})), Learner(events=frozenset({"drew"}))),
+    ("passed_98", Learner((run("default", val=0.981, dataset="mnist"),)),
+     Learner((run("default", val=0.979, acc=0.99, dataset="mnist"),  # the test split does not decide
+              run("default", status="running", val=0.99, dataset="mnist"),
+              run("default", val=0.99, dataset="mnist", claimed=True)))),  # nor a loaded file's own claim
 ])
 def test_each_check_reads_the_students_own_state(name, yes, no):
     assert CHECKS[name](yes) and not CHECKS[name](no)
 
 
-def test_a_step_completes_when_its_check_holds_and_a_skipped_one_is_passed_by():
+def test_the_target_is_per_dataset_on_validation():
+    assert pass_target("mnist") == 0.98 and pass_target("mnist-5k") == 0.97 and pass_target("my-upload") == 0.98
+    assert CHECKS["passed_98"](Learner((run("default", val=0.971, dataset="mnist-5k"),)))
+
+
+def test_a_step_counts_only_what_happened_after_it_was_shown_one_step_at_a_time():
     steps = load_path("lecture")
     progress = PathProgress()
-    assert advance(steps, progress, Learner()) == [] and progress.label(steps) == f"0/{len(steps)}"
-    done = advance(steps, progress, Learner((run("linear"),), frozenset({"Data"})))
-    assert [s.id for s in done] == ["data", "linear"] and steps[progress.current(steps)].id == "one-conv"
+    done_before = Learner((run("default", key="1"), run("linear", key="2")), {"Data": 1}, {"kernels": 1})
+    assert advance(steps, progress, done_before) == []  # nothing counts for a step that was never shown
+    progress.show(steps, done_before, tick=2)  # step 1 on screen from tick 2 on
+    assert advance(steps, progress, done_before) == []  # the Data page was opened before: it does not count
+    now = Learner(done_before.runs, {"Data": 3}, {"kernels": 1, "lab:pixel": 3})
+    assert [s.id for s in advance(steps, progress, now)] == ["data"]  # one step, though the lab's event is there
+    assert advance(steps, progress, now) == []  # the next step was not shown yet: no cascade
+    progress.show(steps, now, tick=4)
+    assert advance(steps, progress, now) == []  # the lab's event came before its step was shown
+    moved = Learner(now.runs, now.pages, {**now.events, "lab:pixel": 5})
+    assert [s.id for s in advance(steps, progress, moved)] == ["lab"]
+    progress.show(steps, moved, tick=6)
+    assert advance(steps, progress, moved) == []  # the linear model trained before the step: not this step's run
+    trained = Learner(moved.runs + (run("linear", key="3"),), moved.pages, moved.events)
+    assert [s.id for s in advance(steps, progress, trained)] == ["linear"]
+    assert progress.label(steps) == f"3/{len(steps)}"
     progress.skipped.append("one-conv")
-    done = advance(steps, progress, Learner((run("linear"), run("default")), frozenset({"Data", "Train"})))
-    assert [s.id for s in done] == ["compare"]  # the default is convolutional: compared with the linear one
-    assert progress.label(steps) == f"4/{len(steps)}"
+    assert steps[progress.current(steps)].id == "compare"
+
+
+ACTIONS = {  # what a student does for each check, as facts that happen after the step is shown
+    "seen_data": {"pages": ["Data"]}, "explained_a_pixel": {"events": ["lab:pixel"]},
+    "trained_linear": {"runs": [run("linear")]}, "trained_one_conv": {"runs": [run("one-conv")]},
+    "compared_linear_and_conv": {"events": ["overlay:linear+conv"]}, "saw_trained_kernels": {"events": ["kernels"]},
+    "trained_pooling": {"runs": [run("nopool", spec=NO_POOL)]}, "trained_wider": {"runs": [run("wider")]},
+    "trained_deeper": {"runs": [run("default")]}, "trained_long": {"runs": [run("default", epochs=15, val=0.9)]},
+    "regularised": {"runs": [run("default", config={"augment": {"rotation": 10}})]},
+    "saw_feature_maps": {"events": ["feature_maps"]}, "read_unit_stats": {"events": ["unit_stats"]},
+    "read_confusion": {"events": ["confusion"]}, "ran_shuffle_experiment": {"events": ["experiment:shuf"]},
+    "ran_invariance_experiment": {"events": ["experiment:rot"]}, "explained_two_ways": {"events": ["explain:compare"]},
+    "fooled_own_7": {"events": ["fooled_own_7"]}, "passed_98": {"runs": [run("default", val=0.975)]},
+    "moved_threshold": {"events": ["trust:threshold"]}, "ran_reject_class": {"events": ["trust:reject"]},
+    "read_class_handwriting": {"events": ["trust:handwriting"]}, "saw_learned_map": {"events": ["learned_map"]},
+    "ran_data_size": {"events": ["experiment:size"]}, "fooled_the_model": {"events": ["fooled"]},
+    "found_shortcut": {"events": ["shortcut"]},
+}
+
+
+@pytest.mark.parametrize("name", ["lecture", "trust"])
+def test_each_path_is_walked_step_by_step_each_step_shown_before_its_own_action_completes_it(name):
+    steps = load_path(name)
+    progress, runs, pages, events, tick = PathProgress(), [], {}, {}, 0
+    for i, step in enumerate(steps):
+        tick += 1
+        learner = Learner(tuple(runs), dict(pages), dict(events))
+        progress.show(steps, learner, tick)
+        assert steps[progress.current(steps)].id == step.id and step.id in progress.shown
+        assert advance(steps, progress, learner) == [], step.id  # shown, nothing done yet: not complete
+        act = ACTIONS[step.check]
+        tick += 1
+        runs += [dataclasses.replace(r, key=f"{i}-{r.key}") for r in act.get("runs", [])]
+        pages.update(dict.fromkeys(act.get("pages", []), tick))
+        events.update(dict.fromkeys(act.get("events", []), tick))
+        assert advance(steps, progress, Learner(tuple(runs), dict(pages), dict(events))) == [step], step.id
+    assert progress.current(steps) == len(steps)
 
 
 def test_a_new_goal_is_one_record_and_one_function():
@@ -75,8 +163,9 @@ def test_a_new_goal_is_one_record_and_one_function():
                               "text": "Draw three digits.", "goal": "three drawings answered",
                               "check": "drew_three_times"}], TITLES)
         progress = PathProgress()
-        assert advance(steps, progress, Learner(events=frozenset({"drew", "drew:2"}))) == []
-        assert advance(steps, progress, Learner(events=frozenset({"drew", "drew:2", "drew:3"}))) == steps
+        progress.show(steps, Learner(), tick=1)
+        assert advance(steps, progress, Learner(events={"drew": 2, "drew:2": 2})) == []
+        assert advance(steps, progress, Learner(events={"drew": 2, "drew:2": 2, "drew:3": 3})) == steps
     finally:
         del CHECKS["drew_three_times"]
 
@@ -106,3 +195,15 @@ def test_a_lesson_names_a_path_or_carries_its_own():
         lesson_to_json(Lesson("L", "mnist-5k", get_preset("default"), path="nope"))
     with pytest.raises(ValueError, match="lesson file: step 1 .* names the check"):
         lesson_to_json(Lesson("L", "mnist-5k", get_preset("default"), path=[{**own[0], "check": "os.system"}]))
+
+
+def test_the_panel_quotes_the_students_own_model_in_figures():
+    from explorer.core.spec import summarize
+    from explorer.lessons.path import model_sentence
+
+    spec = get_preset("default")
+    rows = summarize(spec).layers
+    total, last = sum(r.params for r in rows), [r for r in rows if r.type == "Linear"][-1].params
+    assert model_sentence(spec) == (f"Your model has 8 kernels of 5×5 in its first convolution and {total:,} "
+                                    f"parameters, {last / total:.0%} of them in its last layer.")
+    assert model_sentence(get_preset("linear")).startswith(f"Your model has {784 * 47 + 47:,} parameters, 100% of them")
