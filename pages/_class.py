@@ -246,7 +246,7 @@ def apply_lesson(lesson: Lesson) -> None:
     settings and hidden pages. ValueError (a sentence) when this server cannot open it."""
     known = set(DATASETS) | set(st.session_state[UPLOADS])
     if lesson.dataset not in known:
-        raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this server does not have (an "
+        raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this app does not have here (an "
                          "upload must be uploaded again first)")
     dataset = lesson.dataset
     if lesson.shortcut:  # the class trains on a copy with a hidden cue; the original is never changed

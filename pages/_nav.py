@@ -22,6 +22,7 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
     "Lessons": [("pages/lab.py", "Convolution lab", ":material/blur_on:"),
                 ("pages/augment.py", "Augmentation", ":material/transform:"),
                 ("pages/experiments.py", "Experiments", ":material/science:"),
+                ("pages/glossary.py", "Glossary", ":material/menu_book:"),
                 ("pages/lesson.py", "Lesson", ":material/school:"),
                 ("pages/board.py", "Class board", ":material/leaderboard:"),
                 ("pages/teacher.py", "Teacher", ":material/supervisor_account:")],

@@ -150,6 +150,8 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
                 st.page_link(target, label=f"Open {step.page}", icon=":material/arrow_forward:")
             _back(i)
             st.button("Skip this step", key="path_skip", on_click=_skip, args=(step.id,))
+            if page != "Glossary":
+                st.page_link("pages/glossary.py", label="Words: the glossary", icon=":material/menu_book:")
             st.button("Leave the path", key="path_leave", on_click=_leave)
     if step.page == page:
         st.html(HIGHLIGHT.format(key=step.element))

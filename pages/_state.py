@@ -281,7 +281,7 @@ def shared_dataset(name: str, root: str | None) -> Dataset:
     srv = server()
     if srv.has_dataset(name, root):
         return srv.dataset(name, root)
-    with st.spinner(f"Loading {name} (once for everyone on this server)…"):
+    with st.spinner(f"Loading {name} (once for the whole class)…"):
         return srv.dataset(name, root)
 
 

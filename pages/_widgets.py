@@ -78,8 +78,8 @@ def warmup_notice() -> None:
     @st.fragment(run_every=WARMUP_POLL_S)
     def _line() -> None:
         if not srv.ready:
-            st.caption(f":material/hourglass_top: Getting the trainer ready: {srv.phase}… (once, after the server "
-                       "starts). You can look around meanwhile; a run you start waits for it.")
+            st.caption(":material/hourglass_top: Getting the trainer ready (once, when the app starts). You can "
+                       "look around meanwhile; a run you start waits for it.")
 
     _line()
 
@@ -157,7 +157,7 @@ def workspace_link(where: Any) -> None:
     if workspace_store() is None or not st.session_state.get(WS_ID):
         where.caption("Your models live as long as this tab: download the ones you want to keep.")
         return
-    where.caption(":material/cloud_done: Your work is saved on this server under this page's link: reload, or come "
+    where.caption(":material/cloud_done: Your work is saved under this page's link: reload, or come "
                   "back later with the same link. **Whoever has the link has the work**: share it only on purpose.")
 
 
@@ -320,7 +320,7 @@ def _measured_accuracy(entry: ModelEntry) -> float | None:
     try:
         ds = get_dataset(name)
     except ValueError:
-        raise ValueError(f"this model's dataset ({name}) is not on this server, so its accuracy cannot be "
+        raise ValueError(f"this model's dataset ({name}) is not available here, so its accuracy cannot be "
                          "checked; train it here to publish it") from None
     from explorer.core import evaluate
 
@@ -371,7 +371,7 @@ def notebook_download(spec: dict[str, Any], config: dict[str, Any], dataset: str
     st.download_button("Notebook to take home (.ipynb)", lambda: to_notebook(spec, config, dataset), key=key,
                        file_name=f"{name}.ipynb", mime="application/x-ipynb+json", icon=":material/menu_book:",
                        on_click="ignore", help="Data, model, training, evaluation and a look inside, as cells you "
-                       "run in Jupyter; it trains the way the app does (same split, seed and settings).")
+                       "run in Jupyter; it trains the way the app does (same split, random start and settings).")
 
 
 def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:

@@ -18,7 +18,7 @@ from pages._widgets import md_text
 st.title("Class board")
 store = workspace_store()
 if store is None:
-    st.warning("The board needs the workspace database, which this server could not open.")
+    st.warning("The board is not available just now: its records could not be opened.")
     st.stop()
 mine = class_code()
 typed = st.text_input("Class code", value=shown_code(mine) if mine else "", key="board_code", max_chars=MAX_CODE_CHARS,

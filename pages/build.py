@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
-from explorer.lessons import export_refusal, to_python
+from explorer.lessons import LAYER_EXPLAINED, export_refusal, parameter_places_table, to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
 from pages._widgets import notebook_download, spec_download
@@ -209,6 +209,16 @@ def _layer_editor(layers: list[dict[str, Any]], prefix: list[int], slots: dict[s
         _add_row(prefix + [len(layers)], f"L{rev}-add", "Add layer", types)
 
 
+def what_is_this(summary: Any) -> None:
+    """Each layer type of the draft in words, and where its parameters live, layer by layer, counted out."""
+    with st.expander("What is each layer? Where do the parameters live?"):
+        kinds = list(dict.fromkeys(r.type for r in summary.layers))
+        st.markdown("\n".join(f"- **{k}**: {LAYER_EXPLAINED[k]}" for k in kinds if k in LAYER_EXPLAINED))
+        st.dataframe(parameter_places_table(summary), hide_index=True)
+        st.page_link("pages/glossary.py", label="The glossary: kernel, filter, channel, feature map, unit",
+                     icon=":material/menu_book:")
+
+
 def _add_row(path: list[int], key: str, label: str, types: list[str]) -> None:
     a, b = st.columns([3, 1], vertical_alignment="bottom")
     a.selectbox(label, types, key=f"{key}-t", index=types.index("Conv2d"))
@@ -261,6 +271,7 @@ with right:
         st.dataframe(summary_rows(summary), hide_index=True, height=min(38 * (len(summary.layers) + 1), 560),
                      column_config={"params": st.column_config.NumberColumn(format="localized"),
                                     "mult-adds": st.column_config.NumberColumn(format="localized")})
+        what_is_this(summary)
     with st.container(border=True):
         st.session_state.setdefault("build_name", draft.get("name") or "my-cnn")
         name = st.text_input("Model name", key="build_name")

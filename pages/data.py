@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
+from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._state import DATASET, UPLOADS, dataset_names, get_dataset, person_uploads
 
@@ -37,7 +38,7 @@ if st.session_state[DATASET] in uploads:
     current = uploads[st.session_state[DATASET]]
     st.button(f"Remove the upload {current.name} ({current.nbytes / 2**20:,.1f} MB) from this session",
               icon=":material/delete:", on_click=_remove_upload, args=(current.name,), key="data_remove_upload",
-              help="Your uploads together may take at most the server's budget for one session.")
+              help="Your uploads together may take at most the room one person has here.")
 
 with st.expander("Upload your own data"):
     tab_csv, tab_zip = st.tabs(["CSV (label, pixel1 … pixelN)", "Zip of class folders"])
@@ -112,6 +113,9 @@ with right:
     st.plotly_chart(class_distribution(y, ds.classes, f"{split}: {len(y):,} images"),
                     alt=describe_class_counts(y, ds.classes))
     counts = [int((y == k).sum()) for k in range(ds.num_classes)]
+    chance, largest = naive_baseline(counts)
+    st.caption(f"What a guess scores on this split: {chance:.1%} by chance (1 in {ds.num_classes}), "
+               f"{largest:.1%} by always answering the largest class. A model is worth something only above both.")
     if min(counts) and max(counts) / min(counts) > 1.5:
         st.info(f"Unbalanced: the largest class has {max(counts) / min(counts):.1f}× the images of the smallest. "
                 "Accuracy alone can hide a class the model never learns — check the confusion matrix.")

@@ -167,7 +167,7 @@ def _add_to_class(class_code: str) -> None:
     store = workspace_store()
     x = st.session_state.get(DRAWING)
     if store is None or x is None:
-        st.session_state[ADDED] = "Nothing to add: draw a digit first (and the server needs its database)."
+        st.session_state[ADDED] = "Nothing to add: draw a digit first (and the class's set must be available)."
         return
     try:
         store.add_digit(class_code, int(st.session_state["draw_add_label"]), x,

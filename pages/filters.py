@@ -24,8 +24,8 @@ JOB = "filter_job"  # this session's running or finished Job
 PLAN = "filter_plan"  # what the last Generate was estimated to cost, or why it was refused
 st.title("Filter images")
 st.caption("Gradient ascent in input space: start from noise and change the image, not the weights, until one "
-           "channel fires as hard as it can. The channels are optimised together, in batches that fit the server's "
-           "memory for one job.")
+           "channel fires as hard as it can. The channels are optimised together, in batches that fit the memory "
+           "one job may use.")
 
 source = st.radio("Model", ["current model"] + [f"{n} (pretrained, ImageNet)" for n in PRETRAINED], horizontal=True)
 if source == "current model":
@@ -77,8 +77,8 @@ def start(kind: str) -> None:
         ss[PLAN] = ("error", f"Not started: {e}.")
         return
     chunks = -(-count // chunk)
-    ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the server's "
-                        "memory for one job." if chunks > 1 else "")
+    ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the "
+                        "memory one job may use." if chunks > 1 else "")
     if kind == "all":
         start_job(JOB, f"filter images of {model_name}, layer {layer_}", filter_images, model, layer_, count, shape,
                   steps, lr, ss["fv_reg"], ds)

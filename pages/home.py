@@ -27,7 +27,6 @@ from pages._server import server  # noqa: E402
 from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace  # noqa: E402  (torch loads here)
 from pages._widgets import live_run, start_session, train_default  # noqa: E402
 
-
 PATHS = (("lecture", "path_start", "**New here? Follow the lecture, step by step**: data → one output pixel → a linear "
           "model → a convolution → pooling → width → deeper → overfitting → augmentation → look inside → the "
           "confusion matrix → invariances → explanations → fooling → the target."),

@@ -81,8 +81,9 @@ def settings_panel(expanded: bool) -> None:
         c = st.columns(4)
         c[0].selectbox("Schedule", SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
                        help="constant; step: ×gamma every N epochs; onecycle: warm up then anneal")
-        c[1].number_input("Seed", value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
-                          help="Same seed, same run.")
+        c[1].number_input("Random start", value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
+                          help="The same number gives the same starting weights and the same order of images: the "
+                               "same run.")
         devices = available_devices()
         c[2].selectbox("Device", devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
                        key="train_device", help=f"auto uses {resolve_device('auto')} here")
@@ -190,7 +191,7 @@ def compare_runs(smoothing: float) -> None:
 def load_checkpoint_panel() -> None:
     with st.expander("Load a checkpoint"):
         st.caption("A `.safetensors` file saved by CNN Explorer (sidebar ⬇ or `python -m explorer train --out`). "
-                   "It is checked before use and never unpickled.")
+                   "It is checked before use, and only its numbers are read.")
         up = st.file_uploader("Checkpoint", type=["safetensors"], key="ckpt_upload")
         if up is not None and st.button("Load checkpoint"):
             try:

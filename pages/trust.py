@@ -236,7 +236,7 @@ def shortcut_section() -> None:
     try:
         clean = get_dataset(lesson_cue["dataset"])
     except ValueError as e:
-        st.error(f"The lesson's original dataset is not on this server: {e}.")
+        st.error(f"The lesson's original dataset is not available here: {e}.")
         return
     k, cue = lesson_cue["class"], lesson_cue["cue"]
     found = reveal(model, clean, k, cue)

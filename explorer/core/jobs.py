@@ -17,8 +17,8 @@ class JobCancelled(Exception):
 
 def time_limit_sentence(seconds: float) -> str:
     """Why a job was stopped by its time limit, and what to change."""
-    return (f"stopped after {seconds / 60:g} minutes, the server's time limit for one job (EXPLORER_MAX_JOB_MINUTES): "
-            "ask for less (fewer channels, steps or images, a smaller model) and try again")
+    return (f"stopped after {seconds / 60:g} minutes, the time one job may take here: ask for less (fewer channels, "
+            "steps or images, a smaller model) and try again")
 
 
 class JobState:

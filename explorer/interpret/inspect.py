@@ -13,7 +13,7 @@ from torch import Tensor, nn
 from ..core.budget import budget
 from ..core.evaluate import eval_mode
 
-__all__ = ["named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
+__all__ = ["dead_sentence", "named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
            "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
            "weight_tensors"]
 

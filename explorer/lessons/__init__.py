@@ -19,6 +19,7 @@ from .experiments import (
     translation_sweep,
 )
 from .export import export_refusal, to_onnx, to_python
+from .glossary import GLOSSARY, LAYER_EXPLAINED, naive_baseline, parameter_places_table
 from .lab import (
     KERNELS,
     ExplainedPixel,
@@ -54,6 +55,10 @@ from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
 
 __all__ = [
     "CUES",
+    "GLOSSARY",
+    "LAYER_EXPLAINED",
+    "naive_baseline",
+    "parameter_places_table",
     "ExplainedPixel",
     "HIDEABLE_PAGES",
     "KERNELS",

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from ..core.limits import MAX_KERNEL_SIDE
 
-__all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "convolve", "ExplainedPixel", "explain_pixel",
+__all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "stripes_run", "convolve", "ExplainedPixel", "explain_pixel",
            "output_size", "pool", "kernel_from_table", "unit_gray"]
 
 

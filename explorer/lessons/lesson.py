@@ -18,8 +18,8 @@ __all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_l
 
 FORMAT = "cnn-explorer-lesson"
 HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
-                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Class board",
-                  "Teacher")
+                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Glossary",
+                  "Class board", "Teacher")
 START_PAGES = ("Start", *(p for p in HIDEABLE_PAGES if p != "Teacher"), "Lesson")  # where a lesson can open the class
 
 

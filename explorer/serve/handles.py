@@ -43,7 +43,7 @@ class QueueInfo:
             return "waiting for your other run to finish (one run at a time per workspace)"
         eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
         if self.ahead == 0:
-            return f"queued: yours is next, waiting for a free worker{eta}"
+            return f"queued: yours is next, waiting for a free place to train{eta}"
         ahead = "1 run" if self.ahead == 1 else f"{self.ahead} runs"
         return f"queued: {ahead} ahead of yours{eta}"
 

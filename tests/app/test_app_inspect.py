@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -240,3 +241,39 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         assert list(table["model"]) == ["digits only", "with “not a digit”"] and not at.exception
     finally:
         at.session_state["class_membership"] = None
+
+
+# what a student reads must not speak of the machinery: no timings in ms, no server, worker, CPU, unpickling or seeds
+MACHINERY = re.compile(r"\b\d+(\.\d+)?\s?ms\b|\bCPU\b|(?i:\bserver|\bworkers?\b|unpickl|\bseeds?\b)")
+TEXT_TYPES = ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader", "button",
+              "selectbox", "slider", "select_slider", "number_input", "toggle", "radio", "checkbox", "text_input",
+              "multiselect", "metric", "expander", "tab", "html")
+
+
+def student_text(at: AppTest) -> list[str]:
+    """Every text of the page a student reads: bodies, labels, help, metric values, HTML blocks (without tags)."""
+    out = []
+    for kind in TEXT_TYPES:
+        for e in at.get(kind):
+            p = e.proto
+            for field in ("body", "label", "help", "body", "placeholder"):
+                value = getattr(p, field, "")
+                if isinstance(value, str) and value:
+                    out.append(re.sub(r"<[^>]+>", " ", value) if kind == "html" else value)
+    return out
+
+
+def test_no_page_a_student_reads_speaks_of_timings_servers_workers_or_seeds(trained_app, mnist5k):
+    from pages._nav import PAGES
+
+    at = trained_app
+    at.session_state["drawing"] = mnist5k.test_x[0]  # Draw answers a drawing: its answer is read too
+    found = {}
+    for file, title, _ in (item for items in PAGES.values() for item in items):
+        if title == "Teacher":  # the teacher's console speaks to the teacher
+            continue
+        at.switch_page(file).run()
+        texts = student_text(at)
+        assert texts, title
+        found[title] = [t for t in texts if MACHINERY.search(t)]
+    assert not any(found.values()), {k: v for k, v in found.items() if v}

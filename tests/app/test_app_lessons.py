@@ -81,7 +81,7 @@ def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
     assert len(group.parts) == ws.side_by_side(3) and (ws.cluster is not None or len(group.parts) == 3)
     assert group.join(300) and group.error is None
     at.run()
-    assert not at.exception and any("over 3 seeds" in i.value for i in at.info)
+    assert not at.exception and any("over 3 repeats" in i.value for i in at.info)
     assert sorted({r["seed"] for r in group.result["rows"]}) == [0, 1, 2]
 
 

@@ -1,0 +1,15 @@
+"""Glossary: the course's words, one meaning each, and what every layer type does."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.lessons import GLOSSARY, LAYER_EXPLAINED
+
+st.title("Glossary")
+st.caption("One meaning per word, as every page of this app uses it.")
+for term, meaning in GLOSSARY.items():
+    st.markdown(f"**{term}**: {meaning}")
+st.subheader("The layers")
+for kind, meaning in LAYER_EXPLAINED.items():
+    st.markdown(f"**{kind}**: {meaning}")
