@@ -170,7 +170,7 @@ def start_training(page: Any, epochs: int) -> Any:
     box.fill(str(epochs))
     box.press("Enter")
     wait_idle(page)
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start", exact=True).click()
     progress = page.locator("[data-testid=stProgress]")
     progress.wait_for(timeout=30_000)
     return progress

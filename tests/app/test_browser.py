@@ -154,7 +154,7 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         page.get_by_label("Epochs", exact=True).fill("8")
         page.get_by_label("Use only N training images (0 = all)").fill("1200")
     for page in pages:
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Start", exact=True).click()
     queued = _tabs_seen_queued(pages, 15)
     for page in pages:
         page.wait_for_selector("text=Done after", timeout=240_000)
@@ -203,7 +203,7 @@ def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
     typed = (2, 3, 4)
     for page, n in zip(pages, typed):  # one tab right after the other, each click right after its typing
         page.get_by_label("Epochs", exact=True).fill(str(n))
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Start", exact=True).click()
     for page, n in zip(pages, typed):
         page.wait_for_selector("text=Done after", timeout=180_000)
         assert f"after {n} epoch(s)" in page.locator("[data-testid=stAlert]").first.inner_text()

@@ -97,7 +97,7 @@ def test_a_newcomer_who_trains_the_default_first_still_meets_every_step_before_i
     current_is(page, 2, "One output pixel")
     ring = page.evaluate("() => getComputedStyle(document.querySelector('.st-key-lab_row')).outlineStyle")
     assert ring == "solid"  # the element the step speaks of is ringed on its page
-    page.locator(".st-key-lab_row [role=slider]").press("ArrowRight")  # one output pixel, moved
+    page.locator(".st-key-lab_row input[type=range]").press("ArrowRight")  # one output pixel, moved
     wait_idle(page)
     current_is(page, 3, "A linear model first")  # the default trained before does not count for any later step
     shot(page, "path-step-3")
@@ -135,7 +135,7 @@ def test_the_trust_path_starts_where_it_says_and_each_step_is_shown_before_it_is
     wait_idle(page)
     current_is(page, 1, "When to say I don't know")
     assert "Can we trust it? · step 1 of 7" in step_line(page)
-    page.locator(".st-key-trust_threshold [role=slider]").press("ArrowLeft")  # the threshold, moved
+    page.locator(".st-key-trust_threshold input[type=range]").press("ArrowLeft")  # the threshold, moved
     wait_idle(page)
     current_is(page, 2, "A class of its own")
     page.get_by_role("button", name="Skip this step").click()  # skipped steps are passed by, one at a time
