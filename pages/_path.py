@@ -18,9 +18,10 @@ from explorer.lessons import (
     load_path,
     model_sentence,
     parse_steps,
+    pass_target,
 )
 from pages._nav import page_file
-from pages._state import PATH, flash, workspace
+from pages._state import DATASET, PATH, flash, workspace
 
 PAGE = "current_page"  # the page this run draws (app.py sets it)
 STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
@@ -144,7 +145,9 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
         entry = workspace().entry()
         if entry is not None and (mine := model_sentence(entry.spec)):
             c1.caption(f"{mine.replace('Your model', f'Your model {entry.name}', 1)}")
-        c1.caption(f"Goal: {step.goal}. The step completes by itself when you have done it.")
+        target = (f" On {ds}, the target is {pass_target(ds):.0%}." if step.check == "passed_98"
+                  and (ds := st.session_state.get(DATASET)) else "")
+        c1.caption(f"Goal: {step.goal}.{target} The step completes by itself when you have done it.")
         with c2:
             if step.page != page and (target := page_file(step.page)):
                 st.page_link(target, label=f"Open {step.page}", icon=":material/arrow_forward:")

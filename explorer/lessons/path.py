@@ -159,12 +159,15 @@ def check(name: str) -> Callable[[Callable[[Learner], bool]], Callable[[Learner]
     return register
 
 
-# what a run must reach on validation, per dataset, for the last step (the others: PASS_ACCURACY)
-PASS_TARGETS = {"mnist": 0.98, "mnist-5k": 0.97, "fashion-mnist": 0.88, "kmnist": 0.93, "cifar10": 0.65}
+# what a run must reach on validation, per dataset, for the last step (a dataset of one's own: OWN_DATA_TARGET)
+PASS_TARGETS = {"mnist": PASS_ACCURACY, "mnist-5k": 0.97, "fashion-mnist": 0.88, "kmnist": 0.93,
+                "emnist-balanced": 0.85, "cifar10": 0.65}
+OWN_DATA_TARGET = 0.9
 
 
 def pass_target(dataset: str) -> float:
-    return PASS_TARGETS.get(dataset, PASS_ACCURACY)
+    """The validation accuracy the lecture's last step asks for on ``dataset``."""
+    return PASS_TARGETS.get(dataset, OWN_DATA_TARGET)
 
 
 @check("seen_data")
