@@ -19,6 +19,7 @@ from explorer.lessons import (
     model_sentence,
     parse_steps,
     pass_target,
+    shown_text,
 )
 from pages._nav import page_file
 from pages._state import DATASET, PATH, flash, workspace
@@ -114,7 +115,7 @@ def path_panel() -> None:
     progress = PathProgress(state["done"], state["skipped"], state["shown"])
     student = learner()
     for s in advance(all_steps, progress, student):
-        flash(f"Step **{s.title}** done: {s.goal}.")
+        flash(f"Step **{shown_text(s.title)}** done: {shown_text(s.goal)}.")
         st.session_state.pop(VIEW, None)
     progress.show(all_steps, student, _tick(state))  # what the student does from now on counts for this step
     if page:  # after the mark: this page, with the step's words on it, counts for the step
@@ -141,13 +142,14 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
             return
         step = all_steps[i]
         c1, c2 = st.columns([5, 2])
-        c1.markdown(f":material/route: **{title()} · step {i + 1} of {len(all_steps)} · {step.title}**  \n{step.text}")
+        c1.markdown(f":material/route: **{title()} · step {i + 1} of {len(all_steps)} · {shown_text(step.title)}**  \n"
+                    f"{shown_text(step.text)}")
         entry = workspace().entry()
         if entry is not None and (mine := model_sentence(entry.spec)):
             c1.caption(f"{mine.replace('Your model', f'Your model {entry.name}', 1)}")
         target = (f" On {ds}, the target is {pass_target(ds):.0%}." if step.check == "passed_98"
                   and (ds := st.session_state.get(DATASET)) else "")
-        c1.caption(f"Goal: {step.goal}.{target} The step completes by itself when you have done it.")
+        c1.caption(f"Goal: {shown_text(step.goal)}.{target} The step completes by itself when you have done it.")
         with c2:
             if step.page != page and (target := page_file(step.page)):
                 st.page_link(target, label=f"Open {step.page}", icon=":material/arrow_forward:")
@@ -164,7 +166,8 @@ def _draw_again(all_steps: list[Step], view: int, current: int) -> None:
     """A step done before, shown again by Back: its words, and the ways back to where the student is."""
     step = all_steps[view]
     c1, c2 = st.columns([5, 2])
-    c1.markdown(f":material/history: **Step {view + 1} of {len(all_steps)} · {step.title}** (done)  \n{step.text}")
+    c1.markdown(f":material/history: **Step {view + 1} of {len(all_steps)} · {shown_text(step.title)}** (done)  \n"
+                f"{shown_text(step.text)}")
     with c2:
         _back(view)
         st.button(f"Return to step {current + 1}" if current < len(all_steps) else "Return to the end",

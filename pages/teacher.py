@@ -63,16 +63,35 @@ def sign_in(store) -> None:
 
 
 def new_key_once(code: str) -> None:
-    """The key of the class just made, in this one run of the page: the next click, or a later visit, hides it."""
+    """The key of the class just made (or just replaced), hidden until Show, until the teacher says it is written
+    down: then nobody can show it again."""
     slot = st.container()  # always there, so that what follows keeps its place (and an open panel stays open)
-    key = st.session_state.pop(NEW_KEY, None)
+    key = st.session_state.get(NEW_KEY)
     if not key:
         return
     with slot.container(border=True):
-        st.markdown(f"Class **{shown_code(code)}** is made. Tell the students its code. **Your teacher key**, shown "
-                    "only now (write it down: it signs you back in after a reload, and nobody can show it again):")
-        st.code(key, language=None)
-        st.button("I have written it down", key="teacher-key-noted")
+        st.markdown(f"Class **{shown_code(code)}**: tell the students its code (it is safe to project). **Your "
+                    "teacher key** is hidden: show it only where the class cannot see your screen, and write it "
+                    "down: it signs you back in after a reload, and nobody can show it again.")
+        if st.toggle("Show the teacher key", key="teacher-key-show", help="Not while the screen is projected."):
+            st.code(key, language=None)
+        st.button("I have written it down", key="teacher-key-noted", on_click=_forget_new_key)
+
+
+def _forget_new_key() -> None:
+    st.session_state.pop(NEW_KEY, None)
+    st.session_state.pop("teacher-key-show", None)
+
+
+def replace_key(store, code: str, key: str) -> None:
+    """A new teacher key (after the old one was seen by someone): the old one stops working at once."""
+    try:
+        new = store.replace_key(code, key)
+    except ValueError as e:
+        st.session_state["flash_end"] = f"The key was not replaced: {e}."
+        return
+    st.session_state[TEACHER] = {"code": code, "key": new}
+    st.session_state[NEW_KEY] = new
 
 
 def ago(t: float) -> str:
@@ -241,7 +260,10 @@ state = store.class_state(code)
 head, out = st.columns([5, 1], vertical_alignment="bottom")
 head.subheader(f"Class {shown_code(code)}")
 head.caption(f"Dataset **{state.dataset}** · ends at {time.strftime('%H:%M', time.localtime(state.expires))}")
-out.button("Sign out", key="teacher-out", on_click=st.session_state.pop, args=(TEACHER,))
+with out:
+    st.button("Sign out", key="teacher-out", on_click=st.session_state.pop, args=(TEACHER,))
+    st.button("New key", key="teacher-new-key", on_click=replace_key, args=(store, code, key),
+              help="Replaces the teacher key (if a student saw it): the old one stops working at once.")
 new_key_once(code)
 roster(store, code)
 st.markdown("#### Steer the class")

@@ -38,6 +38,7 @@ from .lesson import HIDEABLE_PAGES, START_PAGES, Lesson, check_class_code, lesso
 from .notebook import inert_markdown, to_notebook
 from .path import (
     CHECKS,
+    KNOWN_ELEMENTS,
     PATH_TITLES,
     Learner,
     Mark,
@@ -50,6 +51,7 @@ from .path import (
     model_sentence,
     parse_steps,
     pass_target,
+    shown_text,
 )
 from .shortcut import CUES, check_shortcut, plant_cue, reveal, shortcut_dataset
 
@@ -100,6 +102,7 @@ __all__ = [
     "CHECKS",
     "Learner",
     "Mark",
+    "KNOWN_ELEMENTS",
     "PATH_TITLES",
     "PathProgress",
     "RunFacts",
@@ -110,6 +113,7 @@ __all__ = [
     "model_sentence",
     "parse_steps",
     "pass_target",
+    "shown_text",
     "inert_markdown",
     "translation_sweep",
     "unit_gray",

@@ -21,12 +21,20 @@ from typing import Any
 
 from ..core.limits import MAX_STEPS
 from ..core.spec import summarize
+from .notebook import inert_markdown
 
 __all__ = ["Step", "Learner", "RunFacts", "Mark", "PathProgress", "CHECKS", "check", "load_path", "parse_steps",
-           "advance", "model_sentence", "pass_target", "PATH_TITLES"]
+           "advance", "model_sentence", "pass_target", "PATH_TITLES", "KNOWN_ELEMENTS", "shown_text"]
 
 PATHS = Path(__file__).with_name("paths")  # the built-in paths, one JSON file each
 PASS_ACCURACY = 0.98  # the last goal of the lecture's path (per dataset: PASS_TARGETS)
+# the controls a step may ring (a key on its page): a lesson's path names one of these, never free text (its key
+# goes into the page's style)
+KNOWN_ELEMENTS = frozenset({
+    "data_pick", "lab_row", "lab_pad", "lab_stride", "lab_k", "build_preset", "build_name", "train_compare",
+    "train_epochs", "train_aug", "kernels_layer", "fm_view", "fm_stats", "cm_pickers", "run-arch", "run-rot",
+    "run-shuf", "run-shift", "run-size", "run-imb", "draw_pad", "draw_method", "draw_compare", "draw_learned",
+    "trust_threshold", "trust_reject", "trust_eps", "trust_handwriting", "trust_shortcut"})
 PATH_TITLES = {"lecture": "The lecture", "trust": "Can we trust it?"}  # the built-in paths, as a student reads them
 STEP_FIELDS = ("id", "page", "title", "text", "element", "goal", "check")
 
@@ -253,6 +261,15 @@ EVENT_CHECKS = {"saw_trained_kernels": "kernels", "saw_feature_maps": "feature_m
 CHECKS.update({name: (lambda s, event=event: event in s.events) for name, event in EVENT_CHECKS.items()})
 
 
+def shown_text(text: str) -> str:
+    """A step's words as markdown that shows them as written: every markdown and HTML sign escaped (no image, link
+    or tag from a lesson file), except `code` spans, which markdown shows as they are."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: nothing is code
+        return inert_markdown(text, one_line=True)
+    return "`".join(p if i % 2 else inert_markdown(p, one_line=True) for i, p in enumerate(parts))
+
+
 def model_sentence(spec: dict[str, Any]) -> str:
     """The student's own model in figures, for the path's panel: "your model has 8 kernels of 5×5 in its first
     convolution and 13,618 parameters, 99% of them in its last layer"."""
@@ -288,6 +305,9 @@ def parse_steps(records: Any, pages: Iterable[str] | None = None) -> list[Step]:
     for i, r in enumerate(records, 1):
         if not isinstance(r, dict) or any(not isinstance(r.get(f), str) or not r.get(f) for f in STEP_FIELDS):
             raise ValueError(f"step {i} needs these fields, as text: {', '.join(STEP_FIELDS)}")
+        if r["element"] not in KNOWN_ELEMENTS:
+            raise ValueError(f"step {i} ({r['id']}) rings the element {r['element'][:40]!r}, which is not a control "
+                             f"of the app; known: {', '.join(sorted(KNOWN_ELEMENTS))}")
         if r["check"] not in CHECKS:
             raise ValueError(f"step {i} ({r['id']}) names the check {r['check']!r}, which does not exist; "
                              f"known: {', '.join(sorted(CHECKS))}")

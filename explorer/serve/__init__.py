@@ -36,6 +36,7 @@ _HOME = {
     "stuck_reason": "teaching",
     "class_hours": "teaching",
     "password_required": "teaching",
+    "browser_wait": "teaching",
     "StaleWorkspaceError": "store",
     "default_state_dir": "store",
     "dataset_to_bytes": "store",

@@ -4,8 +4,10 @@
   alphabet with no look-alikes, read aloud as ``K7M-R4Q``) and a teacher key, shown once and stored only as a
   salted scrypt hash, compared in constant time. A school may require a password to create classes
   (``EXPLORER_TEACHER_PASSWORD``). Classes expire (``EXPLORER_CLASS_HOURS``, 12 by default).
-- **Wrong keys are rate-limited**: :data:`MAX_GUESSES` per browser and :data:`MAX_CLASS_GUESSES` per class within
-  :data:`GUESS_WINDOW_S` (the count is in the database, so a second replica does not reset it).
+- **Wrong keys slow further tries, never the right key**: past :data:`MAX_GUESSES` within :data:`GUESS_WINDOW_S`, a
+  browser waits twice as long before each try; past :data:`MAX_CLASS_GUESSES` from all browsers, the class checks
+  one key at a time (the count is in the database, so a second replica does not reset it). The key has 96 random
+  bits: the limits bound the key checks' cost to the server, not the odds of a guess.
 - **Students join** with the code and a name unique in the class (:meth:`Teaching.join`); their app reports what
   the console shows (:meth:`Teaching.report`): page, model, parameters, runs, the last run's state, the best test
   accuracy the server measured on the class's dataset, an error shown. The roster is read from these rows alone,
@@ -26,6 +28,7 @@ import json
 import math
 import os
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,10 +39,12 @@ from ..core.safejson import bounded_name, parse_json
 from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "stuck_reason", "class_hours",
-           "password_required"]
+           "password_required", "browser_wait"]
 
 KEY_BYTES = 12  # 96 random bits, 16 characters
 GUESS_WINDOW_S = 600  # ... within ten minutes
+CLASS_SLOW_S = 1.0  # past MAX_CLASS_GUESSES wrong keys in a class, one key check per this many seconds
+MAX_BROWSER_WAIT_S = 300  # the longest one browser waits between two tries
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
 ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
@@ -56,6 +61,12 @@ def class_hours() -> float:
     except ValueError:
         hours = 12.0
     return hours if math.isfinite(hours) and hours > 0 else 12.0
+
+
+def browser_wait(wrong: int) -> float:
+    """Seconds a browser waits before its next try after ``wrong`` wrong keys (within the window): none up to
+    :data:`MAX_GUESSES`, then 2, 4, 8 … up to :data:`MAX_BROWSER_WAIT_S`."""
+    return 0.0 if wrong < MAX_GUESSES else float(min(2 ** (wrong - MAX_GUESSES + 1), MAX_BROWSER_WAIT_S))
 
 
 def password_required() -> bool:
@@ -216,20 +227,30 @@ class Teaching:
         return norm
 
     def sign_in(self, code: str, key: str, who: str, now: float | None = None) -> str:
-        """The teacher signs in with the class's key; returns the stored code. ``who`` (the browser) counts the
-        wrong keys: after :data:`MAX_GUESSES` (or :data:`MAX_CLASS_GUESSES` from all browsers) within
-        :data:`GUESS_WINDOW_S`, the class refuses keys for a while."""
+        """The teacher signs in with the class's key; returns the stored code. The right key always works: wrong
+        keys only slow further tries. ``who`` (the browser) counts its wrong keys: after :data:`MAX_GUESSES`
+        within :data:`GUESS_WINDOW_S`, each further try from that browser waits twice as long as the one before
+        (:func:`browser_wait`, refused at once, without a key check); after :data:`MAX_CLASS_GUESSES` from all
+        browsers, the class checks one key every :data:`CLASS_SLOW_S` (a try waits its turn, then is checked:
+        the teacher's right key from a new device still gets in)."""
         now = time.time() if now is None else now
         norm = self._live(code, now)
+        if isinstance(key, str) and self._remembered(norm, key.strip()):
+            return norm  # a key this server has already checked: no scrypt, nothing counted
         t = self.t_guesses
         since = now - GUESS_WINDOW_S
         with self._db() as c:
-            count = lambda cond: c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(  # noqa: E731
-                (t.c.class_code == norm) & (t.c.at > since) & cond)).scalar() or 0
-            mine, everyone = count(t.c.who == who[:64]), count(self.sa.true())
-        if mine >= MAX_GUESSES or everyone >= MAX_CLASS_GUESSES:
-            raise ClassError(f"too many wrong keys for class {shown_code(norm)}: wait {GUESS_WINDOW_S // 60} minutes "
-                             "and try again")
+            def tally(cond: Any) -> tuple[int, float]:
+                row = c.execute(self.sa.select(self.sa.func.count(), self.sa.func.max(t.c.at)).where(
+                    (t.c.class_code == norm) & (t.c.at > since) & cond)).first()
+                return int(row[0] or 0), float(row[1] or 0.0)
+            (mine, my_last), (everyone, _) = tally(t.c.who == who[:64]), tally(self.sa.true())
+        wait = browser_wait(mine) - (now - my_last)
+        if wait > 0:
+            raise ClassError(f"too many wrong keys from this browser for class {shown_code(norm)}: wait {math.ceil(wait)} "
+                             "s before the next try (each wrong key doubles the wait)")
+        if everyone >= MAX_CLASS_GUESSES:
+            self._take_turn(norm)  # many wrong keys in this class: one check every CLASS_SLOW_S, in turn
         if self.is_teacher(norm, key):
             return norm
         with self._db(write=True) as c:
@@ -238,7 +259,30 @@ class Teaching:
         left = MAX_GUESSES - mine - 1
         tries = f"{left} more {'try' if left == 1 else 'tries'}"
         raise ClassError(f"that is not the teacher key of class {shown_code(norm)}"
-                         + (f" ({tries}, then a {GUESS_WINDOW_S // 60}-minute wait)" if left else ""))
+                         + (f" ({tries}, then each try waits longer)" if left > 0 else ""))
+
+    def _take_turn(self, norm: str) -> None:
+        """Wait for this class's next key check: at most one every :data:`CLASS_SLOW_S` in this server (each check
+        costs a scrypt). The wait is this session's own; nobody else's page waits for it."""
+        locks: dict[str, threading.Lock] = self.__dict__.setdefault("_turns", {})
+        lock = locks.setdefault(norm, threading.Lock())
+        with lock:
+            last = self.__dict__.setdefault("_last_turn", {})
+            time.sleep(max(0.0, last.get(norm, 0.0) + CLASS_SLOW_S - time.monotonic()))
+            last[norm] = time.monotonic()
+
+    def _remembered(self, norm: str, key: str) -> bool:
+        """Whether ``key`` is the teacher key this server already checked for class ``norm`` (see
+        :meth:`_key_matches`): the right key, known here, costs no scrypt and waits for nothing."""
+        seen: dict[str, bytes] = self.__dict__.get("_keys_seen", {})
+        if not seen or not key:
+            return False
+        t = self.t_classes
+        with self._db() as c:
+            row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == norm)).first()
+        digest = hashlib.sha256(key.encode()).digest()
+        return row is not None and row.expires > time.time() and hmac.compare_digest(seen.get(row.key_hash, b""),
+                                                                                     digest)
 
     def is_teacher(self, class_code: str, key: str) -> bool:
         """Whether ``key`` is the teacher key of a class that has not expired (no count: see :meth:`sign_in`)."""
@@ -264,6 +308,16 @@ class Teaching:
             seen.clear()
         seen[stored] = digest
         return True
+
+    def replace_key(self, code: str, key: str) -> str:
+        """A new teacher key for class ``code`` (the old one, ``key``, stops working at once); returns it. Only the
+        new key's hash is kept, as at :meth:`create_class`."""
+        self._teacher(code, key)
+        norm = normalize_code(code) or ""
+        new = secrets.token_urlsafe(KEY_BYTES)
+        with self._db(write=True) as c:
+            c.execute(self.t_classes.update().where(self.t_classes.c.code == norm).values(key_hash=_hash(new)))
+        return new
 
     def _teacher(self, class_code: str, key: str) -> None:
         if not self.is_teacher(class_code, key):

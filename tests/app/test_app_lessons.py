@@ -203,9 +203,18 @@ def test_the_teacher_makes_a_class_signs_back_in_with_the_key_and_hides_an_entry
     teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
     assert not teacher.exception, teacher.exception
     code, key = teacher.session_state["teacher_session"]["code"], teacher.session_state["teacher_session"]["key"]
-    assert [c.value for c in teacher.code] == [key]  # the key, shown once ...
+    assert not teacher.code  # the key is hidden until Show (a projected screen does not leak it) ...
+    teacher.toggle(key="teacher-key-show").set_value(True).run()
+    assert [c.value for c in teacher.code] == [key]  # ... then shown ...
     teacher.button(key="teacher-key-noted").click().run()
-    assert key not in [c.value for c in teacher.code]  # ... and not again (a projected screen does not leak it)
+    assert key not in [c.value for c in teacher.code]  # ... and, once written down, never again
+    teacher.button(key="teacher-new-key").click().run()  # a student saw it: a new key, the old one stops working
+    new = teacher.session_state["teacher_session"]["key"]
+    assert new != key and store.is_teacher(code, new) and not store.is_teacher(code, key)
+    teacher.toggle(key="teacher-key-show").set_value(True).run()
+    assert [c.value for c in teacher.code] == [new]
+    teacher.button(key="teacher-key-noted").click().run()
+    key = new
     assert any(f"Class {code[:3]}-{code[3:]}" == h.value for h in teacher.subheader)
     assert not any("Lesson" in b.label and "key" in b.label for b in teacher.button)
     teacher.button(key="teacher-out").click().run()  # signed out (a reload does the same): the sign-in again

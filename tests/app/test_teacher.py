@@ -58,6 +58,8 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
     teacher.wait_for_selector("text=Your teacher key")
     heading = teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()
     code = re.search(r"Class (\w{3}-\w{3})", heading).group(1)
+    assert teacher.locator("[data-testid=stCode]").count() == 0  # hidden until Show: a projector does not leak it
+    teacher.get_by_text("Show the teacher key").click()
     key = teacher.locator("[data-testid=stCode]").first.inner_text().strip()
     assert store.is_teacher(code, key) and key not in dump(store)  # shown once, kept only as a hash
 

@@ -173,11 +173,11 @@ def test_a_new_goal_is_one_record_and_one_function():
 @pytest.mark.parametrize("records,words", [
     ([], "a list of steps"),
     ([{"id": "x"}], "needs these fields"),
-    ([{"id": "x", "page": "Data", "title": "t", "element": "e", "text": "t", "goal": "g", "check": "no_such"}],
+    ([{"id": "x", "page": "Data", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "no_such"}],
      "names the check 'no_such'"),
-    ([{"id": "x", "page": "Nowhere", "title": "t", "element": "e", "text": "t", "goal": "g", "check": "seen_data"}],
+    ([{"id": "x", "page": "Nowhere", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "seen_data"}],
      "opens the page 'Nowhere'"),
-    ([{"id": "x", "page": "Data", "title": "t", "element": "e", "text": "t", "goal": "g", "check": "seen_data"}] * 2,
+    ([{"id": "x", "page": "Data", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "seen_data"}] * 2,
      "the same id"),
 ])
 def test_a_path_that_cannot_be_followed_is_refused_in_a_sentence(records, words):
@@ -216,3 +216,33 @@ def test_the_readme_lists_both_paths_steps_as_the_files_have_them():
     for name in ("lecture", "trust"):
         for i, s in enumerate(load_path(name), 1):
             assert f"{i}. **{s.title}** ({s.page}): {s.goal}." in readme, (name, s.id)
+
+
+@pytest.mark.parametrize("element", ["x} body { background: url(https://evil.example/x) } .y {", "no_such_control",
+                                     "data_pick</style><form>"])
+def test_a_lesson_step_that_rings_anything_but_a_known_control_is_refused(element):
+    step = {"id": "x", "page": "Data", "title": "t", "element": element, "text": "Look.", "goal": "g",
+            "check": "seen_data"}
+    with pytest.raises(ValueError, match="is not a control of the app"):
+        parse_steps([step], TITLES)
+
+
+def test_every_control_a_step_may_ring_is_a_key_on_the_apps_pages():
+    from pathlib import Path
+
+    from explorer.lessons.path import KNOWN_ELEMENTS
+
+    source = "\n".join(p.read_text() for p in (Path(__file__).parents[2] / "pages").glob("*.py"))
+    for key in KNOWN_ELEMENTS:
+        named = f'"{key}"' in source or (key.startswith("run-") and f'panel("{key[4:]}"' in source)
+        assert named, key
+
+
+def test_a_steps_words_are_shown_as_written_no_image_link_or_tag_from_a_lesson_file():
+    from explorer.lessons.path import shown_text
+
+    text = "See ![x](https://evil.example/x.png) and [click](https://evil.example) <img src=x> **now**; load `one-conv`."
+    out = shown_text(text)
+    assert "![" not in out and "](" not in out and "<img" not in out and "\\*\\*now" in out
+    assert "`one-conv`" in out  # a code span stays one (markdown shows it as written)
+    assert "`" not in shown_text("an `unpaired backtick").replace("\\`", "")
