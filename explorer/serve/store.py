@@ -186,7 +186,8 @@ class WorkspaceStore(Teaching, ClassRecords):
             kw["connect_args"] = {"connect_timeout": max(2, round(self.busy_timeout_s * 2)),
                                   "options": f"-c lock_timeout={wait_ms}"}
             kw["pool_pre_ping"] = True
-        self.engine = sa.create_engine(self.url, **kw)
+        # hide_parameters: a database error names no student, workspace id or key hash (its message goes to logs)
+        self.engine = sa.create_engine(self.url, hide_parameters=True, **kw)
         if self.url.startswith("sqlite"):
             @sa.event.listens_for(self.engine, "connect")
             def _pragmas(conn: Any, _record: Any) -> None:  # WAL: readers never wait for the writer
@@ -194,6 +195,7 @@ class WorkspaceStore(Teaching, ClassRecords):
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
                 cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA secure_delete=ON")  # a deleted name is overwritten, not left in the file
                 cur.close()
 
         try:

@@ -157,7 +157,7 @@ def roster_csv(rows: list[dict[str, Any]]) -> str:
     import io
 
     out = io.StringIO()
-    w = csv.writer(out)
+    w = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted: a spreadsheet in a ';' locale splits none
     w.writerow(CSV_FIELDS)
     stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     for r in rows:

@@ -14,6 +14,7 @@ from explorer.core.presets import get_preset
 from explorer.serve.classroom import CODE_ALPHABET, normalize_code
 from explorer.serve.store import WorkspaceStore
 from explorer.serve.teaching import (
+    CSV_FIELDS,
     STUCK_MINUTES,
     ClassError,
     Progress,
@@ -211,3 +212,26 @@ def test_the_bench_times_the_console_for_a_class_of_30(capsys):
     row = run_bench(only="console", quick=True)[0]
     assert row["students"] == 30 and 0 < row["refresh_ms_median"] <= row["refresh_ms_max"]
     assert "[console] students=30" in capsys.readouterr().out  # printed, never asserted against a goal
+
+
+def test_every_csv_cell_is_quoted_so_a_semicolon_locale_splits_no_name_into_a_formula(store):
+    code, _ = store.create_class("mnist")
+    store.join(code, "Bo;=1+1", WS_A)
+    text = roster_csv(store.roster(code))
+    body = text.splitlines()[1]
+    assert body.startswith('"Bo;=1+1",') and body.endswith('"') and body.count('","') == len(CSV_FIELDS) - 1
+    # a spreadsheet that reads ';' as the separator keeps the name's ';' inside its quotes: no cell begins with '='
+    cells = next(csv.reader(io.StringIO(body), delimiter=";"))
+    assert not any(c.lstrip().startswith("=") for c in cells), cells
+
+
+def test_deleted_rows_are_overwritten_and_errors_carry_no_sql_parameters(store):
+    with store.engine.connect() as c:
+        assert c.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    code, _ = store.create_class("mnist")
+    secret = "Ada-the-student-name"
+    with pytest.raises(store.sa.exc.IntegrityError) as err:
+        with store.engine.begin() as c:  # a second class with the same code: the database refuses it
+            c.execute(store.t_classes.insert().values(code=code, key_hash=secret, dataset="mnist", created=0.0,
+                                                      expires=0.0, page_seq=0, lesson_seq=0))
+    assert secret not in str(err.value)  # the error (which a log keeps) names no value
