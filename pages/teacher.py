@@ -7,7 +7,7 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, normalize
-from explorer.core import MAX_CODE_CHARS, MAX_KEY_CHARS, MAX_MESSAGE, confusion_matrix, predict_proba
+from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, MAX_KEY_CHARS, MAX_MESSAGE, confusion_matrix, predict_proba
 from explorer.interpret import capture_activations, conv_layers, kernels
 from explorer.lessons import parse_lesson
 from explorer.plots import confusion_heatmap, describe_confusion, describe_kernels, kernel_mosaic
@@ -166,6 +166,24 @@ def _checked_lesson(data: bytes) -> str:
 DONE = "teacher_done"  # what the last steering click did, shown after the page redraws with its effect
 
 
+def names(store, code: str, key: str) -> None:
+    """Take a name off the roster, or rename a student (a name that should not be there, or a typo)."""
+    with st.expander("Remove or rename a student"):
+        students = [r["name"] for r in store.roster(code)]
+        if not students:
+            st.caption("Nobody has joined yet.")
+            return
+        who = st.selectbox("Student", students, key="names-who")
+        new = st.text_input("New name", max_chars=MAX_CLASS_NAME, key="names-new")
+        with st.container(horizontal=True):
+            if st.button("Rename", icon=":material/edit:", key="names-rename", disabled=not new.strip()):
+                act(lambda: store.rename_student(code, key, who, new), f"**{md_text(who)}** is now "
+                    f"**{md_text(new.strip())}** on the roster.")
+            if st.button("Remove from the roster", icon=":material/person_remove:", key="names-remove"):
+                act(lambda: store.remove_student(code, key, who), f"**{md_text(who)}** is off the roster; their "
+                    "own work stays theirs, and they may join again.")
+
+
 def act(fn, done: str) -> None:
     try:
         fn()
@@ -266,6 +284,7 @@ with out:
               help="Replaces the teacher key (if a student saw it): the old one stops working at once.")
 new_key_once(code)
 roster(store, code)
+names(store, code, key)
 st.markdown("#### Steer the class")
 steer(store, code, key)
 st.markdown("#### Look at a student's model")

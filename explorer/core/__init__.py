@@ -69,7 +69,7 @@ from .limits import (
 )
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
-from .safejson import bounded_name, brief, parse_json
+from .safejson import bounded_name, brief, name_skeleton, parse_json
 from .spec import (
     LayerSummary,
     Summary,
@@ -174,6 +174,7 @@ __all__ = [
     "augment_batch",
     "augment_preview",
     "bounded_name",
+    "name_skeleton",
     "brief",
     "budget",
     "build_model",

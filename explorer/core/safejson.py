@@ -13,7 +13,7 @@ from typing import Any
 
 from .limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_NAME_CHARS
 
-__all__ = ["parse_json", "brief", "bounded_name"]
+__all__ = ["parse_json", "brief", "bounded_name", "name_skeleton"]
 
 
 
@@ -25,6 +25,27 @@ def bounded_name(text: Any, most: int = MAX_NAME_CHARS, default: str = "unnamed"
     if not clean:
         return default
     return clean if len(clean) <= most else clean[:most - 1].rstrip() + "…"
+
+
+# letters of other scripts that look like Latin ones (Unicode TR39's confusables, the ones a name would use): a
+# skeleton maps each to its Latin twin, so "Аda" (Cyrillic А) and "Ada" are one name in a class
+_LOOKALIKES = str.maketrans({
+    **dict(zip("АВЕКМНОРСТУХЅІЈԁаеорсухѕіјһԛԝӏ", "ABEKMHOPCTYXSIJdaeopcyxsijhqwl")),  # Cyrillic
+    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοινρτυχ", "ABEZHIKMNOPTYXoivptux")),  # Greek
+    "ı": "i", "ℓ": "l", "ǀ": "l", "０": "0", "Ο": "O",
+})
+
+
+def name_skeleton(name: str) -> str:
+    """What a name looks like, for telling names apart: NFKC (full-width and ligature forms become plain), no
+    invisible format characters, case folded, look-alike letters of other scripts as their Latin twins, no spaces
+    (an invisible character may have become one). Two names with one skeleton look alike on a roster."""
+    import unicodedata
+
+    text = unicodedata.normalize("NFKC", str(name))
+    text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    text = text.translate(_LOOKALIKES).casefold().translate(_LOOKALIKES)
+    return "".join(text.split())
 
 
 def brief(v: Any) -> str:

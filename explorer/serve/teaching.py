@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core.limits import MAX_CLASS_GUESSES, MAX_GUESSES, MAX_MESSAGE, MAX_REMEMBERED_KEYS, MAX_STUDENTS
-from ..core.safejson import bounded_name, parse_json
+from ..core.safejson import bounded_name, name_skeleton, parse_json
 from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "stuck_reason", "class_hours",
@@ -325,14 +325,15 @@ class Teaching:
 
     # -- students --
     def join(self, code: str, name: str, ws_id: str, now: float | None = None) -> str:
-        """Join class ``code`` as ``name`` (unique in the class, whatever its case) from workspace ``ws_id``;
+        """Join class ``code`` as ``name`` (unique in the class by its look: case, full-width forms, invisible
+        characters and look-alike letters of other scripts do not make a new name) from workspace ``ws_id``;
         returns the stored code. Joining again from the same workspace under the same name is a no-op."""
         now = time.time() if now is None else now
         norm = self._live(code, now)
         name = bounded_name(name, MAX_CLASS_NAME, "")
         if not name:
             raise ClassError("type the name your teacher will see")
-        t, key = self.t_students, name.casefold()
+        t, key = self.t_students, name_skeleton(name)[:MAX_CLASS_NAME]
         try:
             with self._db(write=True) as c:
                 row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == key))).first()
@@ -410,8 +411,41 @@ class Teaching:
         t = self.t_students
         with self._db() as c:
             row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == normalize_code(code))
-                                                         & (t.c.name_key == name.casefold()))).first()
+                                                         & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME]))).first()
         return None if row is None else str(row.ws)
+
+    def remove_student(self, code: str, key: str, name: str) -> bool:
+        """The teacher takes ``name`` off the roster (a name that should not be there, a student who left); their
+        own work stays theirs. True if there was such a student."""
+        self._teacher(code, key)
+        t = self.t_students
+        with self._db(write=True) as c:
+            gone = c.execute(t.delete().where((t.c.class_code == normalize_code(code))
+                                              & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME]))).rowcount
+        return bool(gone)
+
+    def rename_student(self, code: str, key: str, name: str, new: str) -> str:
+        """The teacher renames student ``name`` to ``new`` (unique in the class by its look, as at :meth:`join`);
+        returns the name as stored."""
+        self._teacher(code, key)
+        new = bounded_name(new, MAX_CLASS_NAME, "")
+        if not new:
+            raise ClassError("type the new name")
+        t, norm = self.t_students, normalize_code(code)
+        old_key, new_key = name_skeleton(name)[:MAX_CLASS_NAME], name_skeleton(new)[:MAX_CLASS_NAME]
+        try:
+            with self._db(write=True) as c:
+                taken = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == new_key)
+                                                               & (t.c.name_key != old_key))).first()
+                if taken is not None:
+                    raise ClassError(f"the name {new!r} is taken in this class")
+                done = c.execute(t.update().where((t.c.class_code == norm) & (t.c.name_key == old_key))
+                                 .values(name=new, name_key=new_key)).rowcount
+        except self.sa.exc.IntegrityError:
+            raise ClassError(f"the name {new!r} is taken in this class") from None
+        if not done:
+            raise ClassError(f"there is no student {name!r} in this class")
+        return new
 
     # -- steering --
     def steer(self, code: str, key: str, *, page: str | None = None, pause: str | None = None,

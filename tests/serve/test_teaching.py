@@ -235,3 +235,29 @@ def test_deleted_rows_are_overwritten_and_errors_carry_no_sql_parameters(store):
             c.execute(store.t_classes.insert().values(code=code, key_hash=secret, dataset="mnist", created=0.0,
                                                       expires=0.0, page_seq=0, lesson_seq=0))
     assert secret not in str(err.value)  # the error (which a log keeps) names no value
+
+
+@pytest.mark.parametrize("taken,lookalike", [("Ada", "Аda"),  # Cyrillic А
+                                             ("Ada", "ＡＤＡ"),  # full-width, another case
+                                             ("Bo", "B\u200bo"),  # a zero-width space inside
+                                             ("Pete", "Реtе")])  # Cyrillic Р and е
+def test_a_look_alike_of_a_name_in_the_class_is_refused(store, taken, lookalike):
+    code, _ = store.create_class("mnist")
+    store.join(code, taken, WS_A)
+    with pytest.raises(ClassError, match="is taken in this class"):
+        store.join(code, lookalike, WS_B)
+    assert store.join(code, taken + " L.", WS_B) == code  # a name that only looks like itself is welcome
+
+
+def test_the_teacher_removes_or_renames_a_student_and_only_the_teacher(store):
+    code, key = store.create_class("mnist")
+    store.join(code, "rude name", WS_A)
+    store.join(code, "Bo", WS_B)
+    with pytest.raises(ClassError, match="taken"):
+        store.rename_student(code, key, "rude name", "BO")
+    assert store.rename_student(code, key, "rude name", "Ada") == "Ada"
+    assert sorted(r["name"] for r in store.roster(code)) == ["Ada", "Bo"] and store.member_name(code, WS_A) == "Ada"
+    with pytest.raises(ClassError, match="not the teacher key"):
+        store.remove_student(code, "a student's guess", "Bo")
+    assert store.remove_student(code, key, "Bo") and [r["name"] for r in store.roster(code)] == ["Ada"]
+    assert store.join(code, "Bo", WS_B) == code  # they may join again
