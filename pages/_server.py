@@ -156,6 +156,7 @@ class Server:
         self._store: WorkspaceStore | None | bool = False  # False: not opened yet; None: cannot be opened now
         self._store_failed_at = 0.0
         self._saver: BackgroundSaver | None = None
+        self._retention: Any = None  # the hourly purge, once the database is open
         self._people: People | None = None
         self._datasets: dict[tuple[str, str | None], Dataset] = {}
         self._dataset_locks: dict[tuple[str, str | None], threading.Lock] = {}
@@ -232,6 +233,8 @@ class Server:
                 return
             self._shut_down = True
         self._cluster_ready.wait(SHUTDOWN_WAIT_S)
+        if self._retention is not None:
+            self._retention.stop(0.0)
         if self._saver is not None:
             self._saver.flush(3.0)
         if self._cluster is not None:
@@ -305,10 +308,13 @@ class Server:
                 from explorer.serve import WorkspaceStore
 
                 try:
+                    from explorer.serve import Retention
+
                     store = WorkspaceStore()
                     store.expire()
                     store.purge_expired()  # classes past their hours: their names, drawings and boards go
                     self._store = store
+                    self._retention = Retention(store).start()  # and again every hour while the server runs
                 except Exception as e:  # noqa: BLE001 - the app still works, for each tab's lifetime
                     print(f"workspaces are not saved for now: {e}", file=sys.stderr)
                     self._store, self._store_failed_at = None, time.monotonic()

@@ -16,6 +16,8 @@ _HOME = {
     "cap_gpu_memory": "workers",
     "run_actor_name": "workers",
     "BackgroundSaver": "saver",
+    "Retention": "retention",
+    "purge_every_s": "retention",
     "SaveOutcome": "saver",
     "WorkspaceStore": "store",
     "SavedWorkspace": "store",

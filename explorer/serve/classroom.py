@@ -151,7 +151,12 @@ class ClassRecords:
         t = self.t_board
         cols = (t.c.id, t.c.name, t.c.params, t.c.accuracy, t.c.seconds, t.c.architecture, t.c.published,
                 t.c.handwriting)
+        code = normalize_code(class_code) or ""
         with self._db() as c:
+            k = self.t_classes
+            ended = c.execute(self.sa.select(k.c.expires).where(k.c.code == code)).first()
+            if ended is not None and ended.expires <= time.time():
+                return []  # a class past its hours, not purged yet: its board is gone already
             rows = c.execute(self.sa.select(*cols).where(t.c.class_code == (normalize_code(class_code) or ""))
                              .order_by(t.c.published.desc()).limit(MAX_BOARD_ENTRIES)).all()
         out = []

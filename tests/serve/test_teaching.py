@@ -192,6 +192,16 @@ def test_ending_a_class_deletes_its_names_drawings_and_board(store, mnist5k):
     assert [r["name"] for r in store.roster(keep)] == ["Other Student"]  # another class is untouched
 
 
+def test_a_class_past_its_hours_shows_no_board_even_before_the_purge(store):
+    code, _ = store.create_class("mnist-5k")
+    run = Run(1, "m", "mnist-5k", {}, 20_570, history={"status": "finished", "epochs": [{"epoch": 1, "test_accuracy": 0.9}]})
+    store.publish(code, WS_A, run, get_preset("default"), "Zelda's net")
+    assert [r["name"] for r in store.board(code)] == ["Zelda's net"]
+    with store.engine.begin() as c:  # its hours are over; the hourly purge has not come yet
+        c.execute(store.t_classes.update().where(store.t_classes.c.code == code).values(expires=0.0))
+    assert store.board(code) == []
+
+
 def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
     code, _ = store.create_class("mnist")
     for name, ws in (("=HYPERLINK(\"http://x\")", WS_A), ("+1", WS_B), ("Ada, \"the\" first\nline", WS_C)):
