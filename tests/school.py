@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,8 @@ def missing() -> str | None:
         return "PostgreSQL (apt-get install postgresql)"
     if not shutil.which("haproxy"):
         return "HAProxy (apt-get install haproxy)"
+    if not shutil.which("openssl"):
+        return "openssl (apt-get install openssl), for the proxy's test certificate"
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -166,6 +169,9 @@ defaults
     retries 3
 frontend classroom
     bind 127.0.0.1:{port}
+    bind 127.0.0.1:{tls_port} ssl crt {pem}
+    http-request redirect prefix https://127.0.0.1:{tls_port} code 301 unless {{ ssl_fc }}
+    http-response set-header Strict-Transport-Security "max-age=31536000"
     default_backend replicas
 backend replicas
     balance roundrobin
@@ -175,22 +181,36 @@ backend replicas
 """
 
 
+def self_signed(tmp: Path) -> Path:
+    """A certificate and its key for 127.0.0.1 in one PEM file, as HAProxy reads them (a school uses its own)."""
+    key, cert, pem = tmp / "key.pem", tmp / "cert.pem", tmp / "classroom.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    pem.write_bytes(cert.read_bytes() + key.read_bytes())
+    return pem
+
+
 @contextmanager
 def haproxy(tmp: Path, replicas: dict[str, int]):
-    """HAProxy in front of the replicas: a cookie keeps each browser on its replica (Streamlit's sessions live
-    in one process), health checks take a stopped replica out within about two seconds, and a browser whose
-    replica is gone is sent to another (``option redispatch``). Yields the proxy's URL."""
-    port = free_port()
+    """HAProxy in front of the replicas: TLS (the teacher key and the workspace links never cross the school's
+    network in clear text; plain HTTP is redirected, HSTS tells the browser to stay on HTTPS), a cookie keeps each
+    browser on its replica (Streamlit's sessions live in one process), health checks take a stopped replica out
+    within about two seconds, and a browser whose replica is gone is sent to another (``option redispatch``).
+    Yields the proxy's HTTPS URL; ``plain_url`` (its HTTP port) is an attribute of the URL string."""
+    port, tls_port = free_port(), free_port()
     servers = "\n".join(f"    server {name} 127.0.0.1:{p} check inter 1s fall 2 rise 1 cookie {name}"
                         for name, p in replicas.items())
     cfg = tmp / "haproxy.cfg"
-    cfg.write_text(HAPROXY.format(port=port, servers=servers, socket=tmp / "haproxy.sock"))
+    cfg.write_text(HAPROXY.format(port=port, tls_port=tls_port, pem=self_signed(tmp), servers=servers,
+                                  socket=tmp / "haproxy.sock"))
     check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
     if check.returncode:
         raise RuntimeError(check.stdout + check.stderr)
     proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    url = ProxyURL(f"https://127.0.0.1:{tls_port}")
+    url.plain_url = f"http://127.0.0.1:{port}"
     try:
         _wait(lambda: _healthy(url), "HAProxy")
         yield url
@@ -198,9 +218,36 @@ def haproxy(tmp: Path, replicas: dict[str, int]):
         _stop(proc)
 
 
+class ProxyURL(str):
+    """The proxy's HTTPS address, with its plain HTTP one beside it."""
+
+    plain_url: str = ""
+
+
+def _unverified() -> Any:
+    import ssl
+
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE  # the test's own self-signed certificate
+    return ctx
+
+
+def fetch(url: str) -> Any:
+    """One request through the proxy, not following redirects: the response (status, headers)."""
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a: Any, **k: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(Stay, urllib.request.HTTPSHandler(context=_unverified()))
+    try:
+        return opener.open(url, timeout=5)
+    except urllib.error.HTTPError as e:  # a redirect that was not followed
+        return e
+
+
 def _healthy(url: str) -> bool:
     try:
-        return urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200
+        return fetch(f"{url}/_stcore/health").status == 200
     except OSError:
         return False
 
@@ -253,4 +300,4 @@ def stop_replica(s: School, name: str) -> None:
     _wait(lambda: not proxy_sends_to(s.proxy_socket, name), f"HAProxy to take replica {name} out", timeout=30)
 
 
-__all__ = ["School", "school", "missing", "stop_replica", "ROOT"]
+__all__ = ["School", "school", "missing", "stop_replica", "ROOT", "fetch"]

@@ -14,7 +14,7 @@ import pytest
 
 from explorer.tools.browser import VIEWPORT, nav, wait_idle
 from tests.browser import progress_step, shot, start_long_run
-from tests.school import missing, school, stop_replica
+from tests.school import fetch, missing, school, stop_replica
 from tests.waits import wait_until
 
 pytestmark = [pytest.mark.school, pytest.mark.browser]
@@ -45,7 +45,8 @@ def until(check, timeout: float, what: str):
 
 
 def student(browser, url: str):
-    context = browser.new_context(viewport=VIEWPORT)  # a browser of its own: cookies of its own
+    # a browser of its own: cookies of its own (the proxy's certificate is the test's own, self-signed)
+    context = browser.new_context(viewport=VIEWPORT, ignore_https_errors=True)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("h1", timeout=120_000)
@@ -77,6 +78,11 @@ def teacher_steers_across_replicas(teacher, student) -> None:
 
 def test_a_class_behind_the_proxy_keeps_its_work_and_its_runs_when_a_replica_or_a_node_stops(classroom, browser):
     s = classroom
+    # TLS: the class opens https; plain http is sent there, and the browser is told to stay on https (HSTS)
+    plain = fetch(f"{s.url.plain_url}/?ws=abc")
+    assert plain.status == 301 and plain.headers["Location"] == f"{s.url}/?ws=abc"
+    assert s.url.startswith("https://") and "max-age=" in fetch(f"{s.url}/_stcore/health").headers[
+        "Strict-Transport-Security"]
     ctx1, p1 = student(browser, s.url)
     ctx2, p2 = student(browser, s.url)
     for _ in range(4):  # round robin: the next new browser lands on the other replica
