@@ -107,7 +107,7 @@ def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order:
               f"not sure; perhaps {html.escape(classes[top])}, {sure:.0%}")
     return (f'<div style="font-family:sans-serif" data-drawing="v{int(version)}">'
             f'<div role="status" aria-live="polite" aria-label="{spoken}" '
-            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;white-space:nowrap">Prediction: {said}'
+            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;overflow-wrap:anywhere">Prediction: {said}'
             f'<span style="font-size:1.1rem">({sure:.0%})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
