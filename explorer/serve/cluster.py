@@ -7,8 +7,9 @@
 - ``RemoteJob``: the same face as :class:`explorer.serve.workspace.Job` (``progress``, ``result``, ``error``,
   ``finished``, ``cancel()``), for filter images and experiments.
 
-A run asks Ray for ``cpus_per_run`` CPUs (and ``gpus_per_run`` of a GPU when the cluster has one and the run
-may use it), so runs beyond the machine's capacity wait in Ray's queue. One keeper thread per ``Cluster``
+A run asks Ray for ``cpus_per_run`` CPUs (half a CPU by default: two runs share a core, so a short run starts
+beside long ones instead of waiting for them to end) and ``gpus_per_run`` of a GPU when the cluster has one and
+the run may use it; runs beyond the machine's capacity wait in Ray's queue. One keeper thread per ``Cluster``
 polls every live worker, mirrors its progress into the handle (so pages read local memory and never wait on
 Ray), renews the worker's lease, applies the final weights to the caller's model, and ends the worker so its
 CPUs go to the next run. A worker whose lease is not renewed (the owner's session is gone, or this process
@@ -67,7 +68,7 @@ class ClusterSettings:
 
     address: str | None = None
     num_cpus: int | None = None
-    cpus_per_run: float = 1.0
+    cpus_per_run: float = 0.5  # two runs share a core: a keen student's long runs do not hold a class's turn
     gpus_per_run: float = 0.25
     lease_s: float = 60.0
     poll_s: float = 0.5
@@ -92,7 +93,7 @@ class ClusterSettings:
         cpus = env.get("EXPLORER_RAY_CPUS")
         return cls(address=env.get("RAY_ADDRESS") or None,
                    num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
-                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 1.0, 0.1, 256),
+                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 0.5, 0.1, 256),
                    gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
                    lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
                    object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)))

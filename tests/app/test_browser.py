@@ -16,7 +16,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def server():
-    with streamlit_server() as url:
+    # one CPU a run: two runs at once on this machine's two cores, so that the four-tab test sees the queue
+    with streamlit_server(env={"EXPLORER_CPUS_PER_RUN": "1"}) as url:
         yield url
 
 
