@@ -9,11 +9,11 @@ from explorer.interpret import (
     REGULARIZERS,
     compare_regularizers,
     conv_layers,
-    filter_chunk,
     filter_images,
     layer_channels,
     load_pretrained,
     named_layers,
+    plan_filters,
     to_display,
 )
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
@@ -71,14 +71,13 @@ def start(kind: str) -> None:
     layer_, steps, lr = ss["fv_layer"], int(ss["fv_steps"]), float(ss["fv_lr"])
     n = layer_channels(model, layer_, shape)
     count = max(1, min(int(ss.get(f"fv_count-{n}", 1)), n)) if kind == "all" else 1
-    try:  # estimated before it starts: the channels go in chunks that fit the view budget, or it is refused
-        chunk = filter_chunk(model, tuple(shape), count)
+    try:  # estimated before it starts: chunks that fit the memory budget, and a time within the job limit
+        plan = plan_filters(model, tuple(shape), count, steps)
     except ValueError as e:
         ss[PLAN] = ("error", f"Not started: {e}.")
         return
-    chunks = -(-count // chunk)
-    ss[PLAN] = ("info", f"{count} channel(s) in {chunks} chunk(s) of at most {chunk}, to stay within the "
-                        "memory one job may use." if chunks > 1 else "")
+    ss[PLAN] = ("info", f"{count} channel(s) in {plan.chunks} chunk(s) of at most {plan.chunk}, to stay within the "
+                        "memory one job may use." if plan.chunks > 1 else "")
     if kind == "all":
         start_job(JOB, f"filter images of {model_name}, layer {layer_}", filter_images, model, layer_, count, shape,
                   steps, lr, ss["fv_reg"], ds)

@@ -16,6 +16,7 @@ from .evaluate import (
     evaluate,
     fitting_batch,
     model_device,
+    mult_adds,
     predict_proba,
     require_image_classifier,
 )
@@ -24,6 +25,7 @@ from .layers import LAYER_TYPES, Arg, LayerType, SpecError
 from .lazy import lazy_face
 from .limits import (
     MAX_BOARD_ENTRIES,
+    MAX_BROWSER_WAIT_S,
     MAX_CHECKPOINT_BYTES,
     MAX_CLASS_DIGITS,
     MAX_CLASS_GUESSES,
@@ -97,6 +99,7 @@ __all__ = [
     "MAX_BOARD_ENTRIES",
     "MAX_CHECKPOINT_BYTES",
     "MAX_CLASS_DIGITS",
+    "MAX_BROWSER_WAIT_S",
     "MAX_CLASS_GUESSES",
     "MAX_CLASS_NAME",
     "MAX_CODE_CHARS",
@@ -186,6 +189,7 @@ __all__ = [
     "eval_mode",
     "evaluate",
     "fitting_batch",
+    "mult_adds",
     "format_summary",
     "is_digits",
     "get_preset",

@@ -20,6 +20,7 @@ a session's uploads     ``EXPLORER_MAX_UPLOADS_MB``     512 MB, all its uploaded
 runs waiting per owner  ``EXPLORER_MAX_QUEUED_RUNS``    3 (beside the one in the workers)
 one run's time          ``EXPLORER_MAX_RUN_MINUTES``    30 minutes of a worker
 one job's time          ``EXPLORER_MAX_JOB_MINUTES``    10 minutes (filter images, experiments, attacks)
+a worker's speed        ``EXPLORER_MULT_ADDS_PER_S``    5,000,000,000 multiply-adds a second (for estimates)
 ======================  ==============================  ==========================================
 """
 
@@ -49,6 +50,7 @@ class Budget:
     queued_runs: int = 3
     run_minutes: int = 30
     job_minutes: int = 10
+    mult_adds_per_s: int = 5_000_000_000  # what a job is estimated at before it starts (a 2-core CPU does more)
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
@@ -56,7 +58,7 @@ class Budget:
            "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES",
            "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
            "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
-           "job_minutes": "EXPLORER_MAX_JOB_MINUTES"}
+           "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:

@@ -17,7 +17,7 @@ from .data import normalize
 from .spec import output_logits_to_classes
 
 __all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
-           "cell_examples", "model_device", "activation_bytes", "fitting_batch"]
+           "cell_examples", "model_device", "activation_bytes", "fitting_batch", "mult_adds"]
 
 GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
 
@@ -59,6 +59,28 @@ def activation_bytes(model: nn.Module, input_shape: tuple[int, ...] | list[int] 
             total[0] += out.numel() * 4
 
     hooks = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            model(torch.zeros(1, *input_shape, device=model_device(model)))
+    finally:
+        for h in hooks:
+            h.remove()
+    return total[0]
+
+
+def mult_adds(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size) -> int:
+    """Multiply-adds of one forward pass of one image ``(C, H, W)`` through ``model``'s convolutions and linear
+    layers (what dominates its time). Measured with one forward pass of a blank image."""
+    total = [0]
+
+    def count(m: nn.Module, _i: Any, out: Any) -> None:
+        bias = out.numel() if getattr(m, "bias", None) is not None else 0  # a bias is one add per output
+        if isinstance(out, Tensor) and isinstance(m, nn.Conv2d):
+            total[0] += out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size) + bias
+        elif isinstance(out, Tensor) and isinstance(m, nn.Linear):
+            total[0] += out.numel() * m.in_features + bias
+
+    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
         with torch.no_grad(), eval_mode(model):
             model(torch.zeros(1, *input_shape, device=model_device(model)))

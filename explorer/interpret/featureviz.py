@@ -17,11 +17,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..core.evaluate import eval_mode, fitting_batch, model_device
+from ..core.budget import budget
+from ..core.evaluate import eval_mode, fitting_batch, model_device, mult_adds
 from ..core.train import Augment, augment_batch
 from .inspect import named_layers
 
-__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "filter_chunk", "channel_activation", "layer_channels",
+__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "filter_chunk", "FilterPlan", "plan_filters",
+           "channel_activation", "layer_channels",
            "top_activating", "filter_images", "compare_regularizers",
            "to_display", "PRETRAINED", "load_pretrained"]
 
@@ -154,6 +156,46 @@ def filter_chunk(model: nn.Module, input_shape: tuple[int, ...], count: int, max
     """How many channels' images are optimised together: as many as fit the view budget with their gradients
     (at most ``count``). A ValueError with a sentence when not even one fits."""
     return fitting_batch(model, input_shape, most=count, grads=True, max_bytes=max_bytes)
+
+
+STEP_OVERHEAD_S = 0.005  # one ascent step's own cost beside its arithmetic (hooks, the optimiser, Python)
+
+
+@dataclass(frozen=True)
+class FilterPlan:
+    """A filter-images job, estimated before it starts: channels per chunk, chunks, and about how long."""
+
+    chunk: int
+    chunks: int
+    seconds: float
+
+
+def plan_filters(model: nn.Module, input_shape: tuple[int, ...], count: int, steps: int,
+                 max_bytes: int | None = None) -> FilterPlan:
+    """How ``count`` channels' images over ``steps`` steps would run: in chunks that fit the view budget
+    (:func:`filter_chunk`), and about how many seconds (each step a forward and a backward pass, about three
+    forwards, at the budget's ``mult_adds_per_s``). A job estimated past the time one job may take
+    (``EXPLORER_MAX_JOB_MINUTES``) is refused with the estimate and a smaller choice that fits."""
+    b = budget()
+    chunk = filter_chunk(model, input_shape, count, max_bytes)
+    step_s = STEP_OVERHEAD_S + 3 * mult_adds(model, input_shape) * chunk / b.mult_adds_per_s
+    chunks = -(-count // chunk)
+    seconds = chunks * steps * step_s
+    limit = b.job_minutes * 60
+    if seconds > limit:
+        fit_channels = int(limit // (steps * step_s)) * chunk
+        fit_steps = int(limit // (chunks * step_s))
+        smaller = (f"at most {fit_channels:,} channels" if fit_channels >= 1 else "") + \
+                  (" or " if fit_channels >= 1 and fit_steps >= 1 else "") + \
+                  (f"at most {fit_steps:,} steps" if fit_steps >= 1 else "")
+        raise ValueError(f"{count:,} channels × {steps:,} steps would take about {_minutes(seconds)}, over the "
+                         f"{b.job_minutes} minutes one job may take here: "
+                         + (f"ask for {smaller}" if smaller else "pick an earlier layer or a smaller model"))
+    return FilterPlan(chunk, chunks, seconds)
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:,.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
 
 
 def _ascend(model: nn.Module, layer: str, chans: list[int], shape: tuple[int, ...], steps: int, lr: float,

@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.limits import MAX_CLASS_GUESSES, MAX_GUESSES, MAX_MESSAGE, MAX_REMEMBERED_KEYS, MAX_STUDENTS
+from ..core.limits import MAX_BROWSER_WAIT_S, MAX_CLASS_GUESSES, MAX_GUESSES, MAX_MESSAGE, MAX_REMEMBERED_KEYS, MAX_STUDENTS
 from ..core.safejson import bounded_name, name_skeleton, parse_json
 from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
 
@@ -44,7 +44,6 @@ __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "st
 KEY_BYTES = 12  # 96 random bits, 16 characters
 GUESS_WINDOW_S = 600  # ... within ten minutes
 CLASS_SLOW_S = 1.0  # past MAX_CLASS_GUESSES wrong keys in a class, one key check per this many seconds
-MAX_BROWSER_WAIT_S = 300  # the longest one browser waits between two tries
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
 ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}

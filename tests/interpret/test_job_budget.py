@@ -114,3 +114,36 @@ def test_a_workspace_job_carries_the_servers_time_limit(monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_JOB_MINUTES", "3")
     job = Workspace().start_job("quick", lambda progress: 7)
     assert job.join(10) and job.result == 7 and job.max_seconds == 180
+
+
+def test_multiply_adds_measured_by_a_forward_pass_equal_the_summarys_count():
+    from explorer.core.evaluate import mult_adds
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model, summarize
+
+    for name in ("default", "one-conv", "deeper", "wider"):  # the convolutions' and linear layers' rows
+        spec = get_preset(name)
+        counted = sum(r.mult_adds for r in summarize(spec).layers if r.type in ("Conv2d", "Linear"))
+        assert mult_adds(build_model(spec, seed=0), tuple(spec["input_shape"])) == counted
+
+
+def test_a_filter_job_past_the_time_limit_is_refused_up_front_with_its_estimate_and_a_smaller_choice(monkeypatch):
+    import re
+
+    from explorer.core.spec import build_model
+    from explorer.interpret.featureviz import plan_filters
+
+    spec = {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3},
+                                                   {"type": "ReLU"}]}
+    wide = build_model(spec, seed=0)
+    with pytest.raises(ValueError) as err:
+        plan_filters(wide, (1, 28, 28), 4096, 256)
+    words = str(err.value)
+    assert re.search(r"4,096 channels × 256 steps would take about [\d,]+ minutes, over the 10 minutes", words)
+    fit = int(re.search(r"at most ([\d,]+) channels", words).group(1).replace(",", ""))
+    assert 1 <= fit < 4096 and plan_filters(wide, (1, 28, 28), fit, 256).seconds <= 600  # the choice it offers fits
+    small = plan_filters(build_model(__import__("explorer").get_preset("default"), seed=0), (1, 28, 28), 8, 64)
+    assert small.chunks == 1 and small.seconds < 60
+    monkeypatch.setenv("EXPLORER_MAX_JOB_MINUTES", "1")  # an operator's tighter limit is read at once
+    with pytest.raises(ValueError, match="over the 1 minutes"):
+        plan_filters(wide, (1, 28, 28), 4096, 256)
