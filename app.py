@@ -7,12 +7,16 @@ workers warm up in the background (``pages/_server.py``).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages._nav import PAGE_STYLE, is_start, menu, pages
 from pages._server import server
 
-st.set_page_config(page_title="CNN Explorer", page_icon=":material/neurology:", layout="wide")
+# the tab's icon is a file of ours: a Material icon there is fetched from Google's font server by every browser
+st.set_page_config(page_title="CNN Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
+                   layout="wide")
 sections = pages(set(st.session_state.get("hidden_pages", [])))  # _state.HIDDEN, read before torch loads
 page = st.navigation(sections, position="hidden")
 menu(sections)

@@ -4,6 +4,7 @@ way from Start to an answer on Draw by keyboard alone (Chromium, a live server).
 from __future__ import annotations
 
 import re
+from urllib.parse import urlparse
 
 import pytest
 
@@ -53,6 +54,10 @@ CUT_SHORT = ("() => [...document.querySelectorAll('button, label, [data-testid=s
 
 def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, browser):
     page = browser.new_page(viewport=AUDIT_VIEWPORT)
+    elsewhere: list[str] = []  # nothing a page loads may come from another host (a font, an icon, a script)
+    origin = urlparse(server).netloc
+    page.on("request", lambda r: elsewhere.append(r.url) if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
+            and urlparse(r.url).netloc != origin else None)
     page.goto(server)
     page.get_by_role("button", name=re.compile("^Train the default CNN")).click()
     page.wait_for_selector("text=Done after", timeout=180_000)
@@ -68,6 +73,7 @@ def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, bro
         if cut := sorted(set(page.evaluate(CUT_SHORT))):
             found[title] = found.get(title, []) + [{"id": "words-cut-short", "impact": "serious", "count": len(cut),
                                                     "help": "a control's words end in an ellipsis", "nodes": cut}]
+    assert not elsewhere, sorted(set(elsewhere))[:10]  # every page, after training: all from the app's own origin
     page.get_by_role("tab", name="Make a class").click()  # and the teacher's console, signed in, its key on screen
     page.get_by_role("button", name="Make a class").click()
     page.wait_for_selector("text=Your teacher key")
