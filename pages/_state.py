@@ -81,6 +81,8 @@ def _open_workspace() -> None:
     ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
     store, ws_id = workspace_store(), st.query_params.get("ws")
     saved = _load_saved(store, ws_id, ws) if store is not None and ws_id else None
+    if saved is not None and not _room_for(ws, _person(ws_id), ws_id):  # its models: past this person's budget
+        ws, saved = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id()), None
     if saved is not None:
         _restore_settings(saved)
     else:
@@ -96,7 +98,20 @@ def _open_workspace() -> None:
     st.session_state[WS_ID] = ws_id
     st.session_state[PERSON] = _person(ws_id)
     ws.quota = Quota(server().people(), st.session_state[PERSON])
+    server().people().hold_workspace(st.session_state[PERSON], session_id(), ws)  # its models count as theirs
     st.session_state[WS] = ws
+
+
+def _room_for(ws: Workspace, person: str, ws_id: str) -> bool:
+    """Whether a restored workspace's models fit what this person may hold (with their other tabs' models) and the
+    server's memory; if not, a sentence says what to do, and this tab opens a new workspace."""
+    try:
+        server().people().check_model(person, sum(e.params for e in ws.models.values()))
+        return True
+    except ValueError as e:
+        flash(f"This link's workspace was not opened here: {e}. Its work is kept: open `?ws={ws_id}` again once "
+              "there is room.", "warning")
+        return False
 
 
 def _load_saved(store: WorkspaceStore, ws_id: str, ws: Workspace) -> SavedWorkspace | None:

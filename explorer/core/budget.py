@@ -21,6 +21,8 @@ runs waiting per owner  ``EXPLORER_MAX_QUEUED_RUNS``    3 (beside the one in the
 one run's time          ``EXPLORER_MAX_RUN_MINUTES``    30 minutes of a worker
 one job's time          ``EXPLORER_MAX_JOB_MINUTES``    10 minutes (filter images, experiments, attacks)
 a worker's speed        ``EXPLORER_MULT_ADDS_PER_S``    5,000,000,000 multiply-adds a second (for estimates)
+one person's models     ``EXPLORER_MAX_PERSON_MODELS_MB`` 512 MB, all their tabs' models (weights and a copy)
+the server's memory     ``EXPLORER_MAX_SERVER_MB``      0: 80% of the machine's memory; new models refused past it
 ======================  ==============================  ==========================================
 """
 
@@ -51,6 +53,8 @@ class Budget:
     run_minutes: int = 30
     job_minutes: int = 10
     mult_adds_per_s: int = 5_000_000_000  # what a job is estimated at before it starts (a 2-core CPU does more)
+    person_models_mb: int = 512
+    server_mb: int = 0  # 0: 80% of the machine's memory
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
@@ -58,7 +62,8 @@ class Budget:
            "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES",
            "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
            "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
-           "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S"}
+           "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S",
+           "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB", "server_mb": "EXPLORER_MAX_SERVER_MB"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:
@@ -94,6 +99,20 @@ class Budget:
     @property
     def uploads_bytes(self) -> int:
         return self.uploads_mb << 20
+
+    @property
+    def person_models_bytes(self) -> int:
+        return self.person_models_mb << 20
+
+    @property
+    def server_bytes(self) -> int:
+        """The most memory the server process may hold before it refuses new models."""
+        if self.server_mb:
+            return self.server_mb << 20
+        try:
+            return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") * 0.8)
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - not a POSIX system
+            return 16 << 30
 
 
 def budget() -> Budget:

@@ -45,6 +45,8 @@ _HOME = {
     "dataset_from_bytes": "store",
     "People": "people",
     "Quota": "people",
+    "model_bytes": "people",
+    "process_bytes": "people",
     "PERSON_COOKIE": "people",
     "Run": "workspace",
     "ModelEntry": "workspace",

@@ -1,6 +1,8 @@
 """Limits per person, not per tab: the tabs of one browser share one identity (a signed cookie, with the
 workspace address as the fallback), and the server counts what each person holds across all their tabs: one job
-at a time, their runs, the memory of their uploads.
+at a time, their runs, the memory of their uploads and of their models. Past the server's own memory limit,
+nobody's new model is taken (:func:`process_bytes`): a sentence, before the operating system would end the
+server and every student's session with it.
 
 A person's id is a random token the server signs (HMAC-SHA256): a tab can keep its own id or start a new one,
 never take on another person's. ``People`` is one per server process, thread-safe, and forgets what ended.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -18,11 +21,26 @@ from typing import Any
 
 from ..core.budget import budget
 
-__all__ = ["People", "Quota", "PERSON_COOKIE"]
+__all__ = ["People", "Quota", "PERSON_COOKIE", "model_bytes", "process_bytes"]
 
 PERSON_COOKIE = "explorer_person"  # the browser's identity, shared by its tabs
 TOKEN_BYTES = 16
 SWEEP_EVERY = 64  # holds between two sweeps of the people who hold nothing any more
+
+
+def model_bytes(params: int) -> int:
+    """What a model of ``params`` parameters holds in the server: its float32 weights and one copy (the saved
+    checkpoint or the inference copy a view reads)."""
+    return int(params) * 4 * 2
+
+
+def process_bytes() -> int:
+    """This process's resident memory now (Linux ``/proc``; 0 where it cannot be read)."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):  # pragma: no cover - not Linux
+        return 0
 
 
 @dataclass
@@ -30,6 +48,7 @@ class _Person:
     jobs: list[Any] = field(default_factory=list)  # the jobs of all their tabs (ended ones are dropped)
     runs: list[Any] = field(default_factory=list)  # their runs' trainers (ended ones are dropped)
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)  # session -> that tab's uploads (name -> Dataset)
+    workspaces: dict[str, Any] = field(default_factory=dict)  # session -> that tab's Workspace (its models count)
 
 
 class People:
@@ -112,6 +131,33 @@ class People:
         if sweep:
             self.sweep()
 
+    def hold_workspace(self, person: str, session: str, workspace: Any) -> None:
+        """Count ``workspace``'s models (a tab's) as ``person``'s while that tab lives."""
+        with self._lock:
+            self._get(person).workspaces[session] = workspace
+
+    def models_bytes(self, person: str) -> int:
+        """The memory of the models of all the person's live tabs (each model: its weights and one copy)."""
+        with self._lock:
+            p = self._get(person)
+            for s in [s for s in p.workspaces if not self._alive(s)]:
+                del p.workspaces[s]
+            held = list(p.workspaces.values())
+        return sum(model_bytes(e.params) for ws in held for e in list(getattr(ws, "models", {}).values()))
+
+    def check_model(self, person: str, params: int) -> None:
+        """Refuse a new model of ``params`` parameters when it would take the person's models (all their tabs)
+        past their budget, or the server past its memory limit: a sentence each, nothing built yet."""
+        b, adding = budget(), model_bytes(params)
+        mine = self.models_bytes(person)
+        if mine + adding > b.person_models_bytes:
+            raise ValueError(f"your models (in all your tabs) already hold {mine / 2**20:,.0f} MB and this one needs "
+                             f"{adding / 2**20:,.0f} MB more, past the {b.person_models_mb:,} MB one person may hold: "
+                             "remove a model you no longer need (sidebar: Remove this model), or close a tab")
+        if process_bytes() + adding > b.server_bytes:
+            raise ValueError("the app's memory is nearly full just now, with the whole class's models: remove a "
+                             "model you no longer need, or try a smaller one")
+
     def other_uploads(self, person: str, session: str) -> dict[str, Any]:
         """The person's uploads held by their other live tabs (name -> Dataset); closed tabs are forgotten."""
         with self._lock:
@@ -129,7 +175,8 @@ class People:
                 p.jobs = [j for j in p.jobs if not j.finished]
                 p.runs = [t for t in p.runs if not t.done]
                 p.uploads = {s: u for s, u in p.uploads.items() if self._alive(s)}
-                if not p.jobs and not p.runs and not p.uploads:
+                p.workspaces = {s: w for s, w in p.workspaces.items() if self._alive(s)}
+                if not p.jobs and not p.runs and not p.uploads and not p.workspaces:
                     del self._people[person]
 
     def __len__(self) -> int:
@@ -151,3 +198,6 @@ class Quota:
 
     def add_run(self, trainer: Any) -> None:
         self.people.add_run(self.person, trainer)
+
+    def check_model(self, params: int) -> None:
+        self.people.check_model(self.person, params)

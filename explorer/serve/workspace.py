@@ -214,17 +214,21 @@ class Workspace:
         return next(n for i in itertools.count(2) for n in [bounded_name(base, MAX_NAME_CHARS - len(f" ({i})")) + f" ({i})"]
                     if n not in self.models)
 
-    def _check_room(self) -> None:
+    def _check_room(self, params: int = 0) -> None:
+        """Room for one more model of ``params`` parameters: within the workspace's count, and (with a quota) the
+        person's memory across their tabs and the server's own limit."""
         most = budget().models
         if len(self.models) >= most:
             raise ValueError(f"this workspace already keeps {len(self.models)} models, the most one may keep "
                              f"({most}): remove one first (sidebar: Remove this model)")
+        if self.quota is not None:
+            self.quota.check_model(params)
 
     def add_model(self, spec: dict[str, Any], name: str | None = None, seed: int = 0,
                   dataset: dict[str, Any] | None = None) -> ModelEntry:
         """Build ``spec`` into a new model, make it current, and return it (a ValueError when the workspace
         already keeps the most models the server's budget allows)."""
-        self._check_room()
+        self._check_room(summarize(spec).total_params)  # refused before anything is built
         model = build_model(spec, seed=seed)
         entry = ModelEntry(self.unique_name(name or spec.get("name") or "model"), spec, model, dataset)
         self.models[entry.name] = entry
@@ -232,7 +236,7 @@ class Workspace:
         return entry
 
     def add_checkpoint(self, ck: Checkpoint, name: str | None = None) -> ModelEntry:
-        self._check_room()
+        self._check_room(sum(p.numel() for p in ck.model.parameters()))
         entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset,
                            source="loaded")
         if ck.history.get("epochs"):

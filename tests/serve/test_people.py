@@ -129,3 +129,43 @@ def test_people_who_hold_nothing_are_forgotten_as_visitors_come_and_go():
         people.hold_uploads(f"visitor-{i}", f"tab-{i}", {})
         alive.discard(f"tab-{i}")
     assert len(people) < SWEEP_EVERY  # swept as they went, not kept for the server's life
+
+
+def test_one_person_with_eight_tabs_is_held_to_one_memory_budget_across_them(monkeypatch):
+    """The 24-model cap is per workspace; the memory one person's models hold is counted across all their tabs,
+    and a new model past it is refused with a sentence, before it is built. Another person is not affected."""
+    from explorer.core.spec import summarize
+    from explorer.serve.people import model_bytes
+
+    monkeypatch.setenv("EXPLORER_MAX_PERSON_MODELS_MB", "2")
+    spec = get_preset("default")  # 20,570 parameters: 165 KB with its copy
+    each = model_bytes(summarize(spec).total_params)
+    people = People("k", session_alive=lambda s: s != "closed")
+    tabs = [Workspace() for _ in range(8)]
+    for i, ws in enumerate(tabs):
+        ws.quota = Quota(people, "ada")
+        people.hold_workspace("ada", f"tab-{i}", ws)
+    made = 0
+    with pytest.raises(ValueError, match=r"your models \(in all your tabs\) already hold .* one person may hold"):
+        for k in range(100):
+            tabs[k % 8].add_model(spec, f"m{k}")
+            made += 1
+    assert made == (2 << 20) // each  # as many as fit, spread over the eight tabs, and not one more
+    assert people.models_bytes("ada") == made * each
+    bo = Workspace()
+    bo.quota = Quota(people, "bo")
+    people.hold_workspace("bo", "tab-bo", bo)
+    bo.add_model(spec, "mine")  # another person holds their own budget
+    people.hold_workspace("ada", "closed", tabs[0])  # a closed tab's models stop counting
+    assert people.models_bytes("ada") == made * each
+
+
+def test_past_the_servers_memory_limit_no_new_model_is_taken(monkeypatch):
+    from explorer.serve.people import process_bytes
+
+    monkeypatch.setenv("EXPLORER_MAX_SERVER_MB", str(process_bytes() // 2**20))  # this process is at its limit now
+    ws = Workspace()
+    ws.quota = Quota(People("k"), "ada")
+    with pytest.raises(ValueError, match="the app's memory is nearly full"):
+        ws.add_model(get_preset("default"), "one too many")
+    assert not ws.models
