@@ -198,7 +198,7 @@ def save_workspace(every_s: float = 15.0) -> None:
     if store is None or not ws_id or ws is None:
         return
     saver = server().saver()
-    _take_background_outcome(saver.take(ws_id))
+    _take_background_outcome(saver.take(ws_id, session_id()))
     fp = _fingerprint(ws)
     if not _worth_saving(ws, fp, every_s):
         return
@@ -228,8 +228,8 @@ def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, 
     earlier save of this workspace still waits there)."""
     version = st.session_state.get(WS_VERSION)
     try:
-        if saver.pending(payload.ws_id):  # an earlier save still waits for the database: this one joins it
-            saver.submit(payload, version)
+        if saver.pending(payload.ws_id, session_id()):  # this tab's earlier save still waits: this one joins it
+            saver.submit(payload, version, session_id())
         else:
             st.session_state[WS_VERSION] = store.write(payload, version=version)
         st.session_state[WS_SAVED] = (fp, time.time())
@@ -239,7 +239,7 @@ def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, 
         st.session_state[WS_SAVED] = ("stale", time.time())
     except ValueError as e:  # the database did not take it (busy, full, gone): it is saved in the background
         try:
-            saver.submit(payload, version)
+            saver.submit(payload, version, session_id())
         except ValueError:  # too many saves wait already: kept in this tab
             st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at "
                        "your next step.", icon=":material/cloud_off:")

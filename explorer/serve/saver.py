@@ -1,9 +1,12 @@
 """Saves the database did not take at once (locked, busy, out of reach): kept and retried in a background thread
 until they are written, so that no page waits on the database for more than about a second and nothing is lost.
 
-Only the newest save of each workspace is kept (a newer one replaces the older, which it contains). The page
-reads what became of it with :meth:`BackgroundSaver.take`: the new version once it is written, or the sentence of
-a save that can never be written (another tab saved the workspace meanwhile).
+Only the newest save of each workspace *and writer* (a tab) is kept: a newer one of the same tab replaces the
+older, which it contains, but two tabs of one workspace never replace each other's waiting save (the later would
+silently drop what the first tab made). Each keeps the version its tab last wrote, so the first written wins and
+the other is refused as stale, with a sentence, its work kept in its tab. The page reads what became of its save
+with :meth:`BackgroundSaver.take`: the new version once it is written, or the sentence of a save that can never be
+written (another tab saved the workspace meanwhile).
 """
 
 from __future__ import annotations
@@ -45,34 +48,36 @@ class BackgroundSaver:
         self._store, self.retry_s = store, retry_s
         self._lock = threading.Lock()
         self._writing = threading.Lock()  # one writer of the waiting saves at a time (the thread, or a flush)
-        self._pending: dict[str, _Pending] = {}
-        self._outcomes: dict[str, SaveOutcome] = {}
-        self._tries: dict[str, int] = {}  # failed tries per workspace since its save was first kept
+        self._pending: dict[tuple[str, str], _Pending] = {}  # (workspace, writer) -> its waiting save
+        self._outcomes: dict[tuple[str, str], SaveOutcome] = {}
+        self._tries: dict[tuple[str, str], int] = {}  # failed tries per save since it was first kept
         self._wake, self._closed = threading.Event(), threading.Event()
         self._thread: threading.Thread | None = None
 
-    def submit(self, payload: SavePayload, version: int | None) -> None:
+    def submit(self, payload: SavePayload, version: int | None, writer: str = "") -> None:
         """Keep ``payload`` to write as soon as the database takes it. ``version``: the workspace's version when
-        this writer last read or wrote it (a newer save of a workspace already waiting keeps the first one's)."""
+        ``writer`` (a tab) last read or wrote it (a newer save of the same writer already waiting keeps the first
+        one's); another writer's waiting save of the same workspace is kept beside it, never replaced."""
+        key = (payload.ws_id, writer)
         with self._lock:
-            old = self._pending.get(payload.ws_id)
+            old = self._pending.get(key)
             if old is None and len(self._pending) >= MAX_PENDING:
                 raise ValueError("too many saves are waiting for the database; your work stays in this tab")
-            self._pending[payload.ws_id] = _Pending(payload, old.version if old else version)
-            self._outcomes.pop(payload.ws_id, None)
+            self._pending[key] = _Pending(payload, old.version if old else version)
+            self._outcomes.pop(key, None)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, daemon=True, name="explorer-saver")
                 self._thread.start()
         self._wake.set()
 
-    def pending(self, ws_id: str) -> bool:
+    def pending(self, ws_id: str, writer: str = "") -> bool:
         with self._lock:
-            return ws_id in self._pending
+            return (ws_id, writer) in self._pending
 
-    def take(self, ws_id: str) -> SaveOutcome | None:
-        """What became of ``ws_id``'s background save since the last call (None: nothing new)."""
+    def take(self, ws_id: str, writer: str = "") -> SaveOutcome | None:
+        """What became of ``writer``'s background save of ``ws_id`` since the last call (None: nothing new)."""
         with self._lock:
-            return self._outcomes.pop(ws_id, None)
+            return self._outcomes.pop((ws_id, writer), None)
 
     def flush(self, timeout: float) -> bool:
         """Try every waiting save now, and again until ``timeout``; True when none is left waiting."""
@@ -110,26 +115,26 @@ class BackgroundSaver:
         with self._lock:
             todo = list(self._pending.items())
         done = True
-        for ws_id, p in todo:
+        for key, p in todo:
             try:
                 outcome = SaveOutcome(version=store.write(p.payload, p.version, log=False))
             except StaleWorkspaceError as e:
                 outcome = SaveOutcome(error=str(e))
             except StoreError as e:  # still busy or out of reach: tried again
                 with self._lock:
-                    tries = self._tries[ws_id] = self._tries.get(ws_id, 0) + 1
+                    tries = self._tries[key] = self._tries.get(key, 0) + 1
                 if tries % 30 == 1:  # once a minute or so, not at every try
                     print(f"background save of a workspace: waiting, try {tries} ({e})", file=sys.stderr)
                 done = False
                 continue
             with self._lock:
-                if self._pending.get(ws_id) is p:  # not replaced meanwhile by a newer save (written next time)
-                    del self._pending[ws_id]
-                    self._tries.pop(ws_id, None)
-                    self._outcomes[ws_id] = outcome
+                if self._pending.get(key) is p:  # not replaced meanwhile by a newer save (written next time)
+                    del self._pending[key]
+                    self._tries.pop(key, None)
+                    self._outcomes[key] = outcome
                     while len(self._outcomes) > MAX_OUTCOMES:
                         self._outcomes.pop(next(iter(self._outcomes)))
                 elif outcome.version is not None:
-                    self._pending[ws_id].version = outcome.version
+                    self._pending[key].version = outcome.version
                     done = False
         return done

@@ -133,3 +133,26 @@ def test_names_of_500_characters_are_bounded_the_same_on_postgresql(tmp_path):
             _names_round_trip(store)
         finally:
             store.engine.dispose()
+
+
+def test_two_tabs_saves_waiting_for_a_busy_database_never_replace_each_other(tmp_path):
+    """Tab A makes a model while the database is busy; tab B (same workspace, opened before) saves meanwhile. The
+    first written wins; the other is refused with a sentence, not written over A's work."""
+    store = WorkspaceStore(state_dir=tmp_path)
+    ws_id, base = store.new_id(), Workspace()
+    base.add_model(get_preset("linear"), "shared")
+    version = store.save(ws_id, base, {})
+    tab_a, tab_b = Workspace(), Workspace()
+    store.load(ws_id, tab_a)
+    store.load(ws_id, tab_b)
+    tab_a.add_model(get_preset("one-conv"), "made in tab A")
+    saver = BackgroundSaver(lambda: store, retry_s=0.1)
+    saver.submit(store.prepare(ws_id, tab_a, {}), version, writer="tab-a")  # both wait for the busy database
+    saver.submit(store.prepare(ws_id, tab_b, {}), version, writer="tab-b")
+    assert saver.pending(ws_id, "tab-a") and saver.pending(ws_id, "tab-b")
+    assert saver.flush(5)
+    a, b = saver.take(ws_id, "tab-a"), saver.take(ws_id, "tab-b")
+    assert a.version == version + 1 and b.version is None and "another tab" in b.error
+    back = Workspace()
+    store.load(ws_id, back)
+    assert set(back.models) == {"shared", "made in tab A"}  # tab A's model was not lost to tab B's save
