@@ -80,11 +80,15 @@ class ClassRecords:
     sa: Any
     t_board: Any
     t_digits: Any
+    t_classes: Any
 
     def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
         raise NotImplementedError
 
     def _live(self, code: Any, now: float) -> str:  # pragma: no cover - explorer.serve.teaching's
+        raise NotImplementedError
+
+    def _hold_class(self, c: Any, norm: str) -> None:  # pragma: no cover - explorer.serve.teaching's
         raise NotImplementedError
 
     def _teacher(self, class_code: str, key: str) -> None:  # pragma: no cover - explorer.serve.teaching's
@@ -200,6 +204,7 @@ class ClassRecords:
             raise StoreError("only a 28x28 drawing can join the class's set")
         t = self.t_digits
         with self._db(write=True) as c:
+            self._hold_class(c, code)  # a drawing racing End the class lands before it or is refused
             n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
             if (n or 0) >= MAX_CLASS_DIGITS:
                 raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")

@@ -335,6 +335,7 @@ class Teaching:
         t, key = self.t_students, name_skeleton(name)[:MAX_CLASS_NAME]
         try:
             with self._db(write=True) as c:
+                self._hold_class(c, norm)
                 row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == key))).first()
                 if row is not None:
                     if row.ws != ws_id:
@@ -478,12 +479,23 @@ class Teaching:
         return self._delete_class(normalize_code(code) or "")
 
     def _delete_class(self, norm: str) -> int:
+        """The class's row first (it waits for a join or a drawing that holds it: :meth:`_hold_class`), then its
+        students, drawings, board and guesses, each read after that: nothing joined meanwhile is left behind."""
         with self._db(write=True) as c:
+            c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
             n = c.execute(self.t_students.delete().where(self.t_students.c.class_code == norm)).rowcount
             for t in (self.t_digits, self.t_board, self.t_guesses):
                 c.execute(t.delete().where(t.c.class_code == norm))
-            c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
         return int(n or 0)
+
+    def _hold_class(self, c: Any, norm: str) -> None:
+        """In a write transaction: the class is still there and within its hours, and stays so until the
+        transaction ends (its row is locked on PostgreSQL; SQLite's writer lock holds the whole database), so a
+        join or a drawing racing End the class either lands before it (and goes with it) or is refused."""
+        k = self.t_classes
+        row = c.execute(self.sa.select(k.c.expires).where(k.c.code == norm).with_for_update()).first()
+        if row is None or row.expires <= time.time():
+            raise ClassError(f"class {shown_code(norm)} has ended (or expired): check the code with your teacher")
 
     def purge_expired(self, now: float | None = None) -> int:
         """End every class past its expiry (as :meth:`end_class` does); returns how many."""

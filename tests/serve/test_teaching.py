@@ -271,3 +271,16 @@ def test_the_teacher_removes_or_renames_a_student_and_only_the_teacher(store):
         store.remove_student(code, "a student's guess", "Bo")
     assert store.remove_student(code, key, "Bo") and [r["name"] for r in store.roster(code)] == ["Ada"]
     assert store.join(code, "Bo", WS_B) == code  # they may join again
+
+
+def test_a_join_or_a_drawing_after_the_class_ended_is_refused_and_leaves_no_row(store, mnist5k, monkeypatch):
+    """The class is checked in the same transaction as the write: a join or a drawing that raced End the class
+    (it passed the first check just before the class went) is refused, and no orphan row is left."""
+    code, key = store.create_class("mnist-5k")
+    monkeypatch.setattr(type(store), "_live", lambda self, c, now: code)  # the early check passed a moment ago
+    store.end_class(code, key)
+    with pytest.raises(ClassError, match="has ended"):
+        store.join(code, "Late Lola", WS_A)
+    with pytest.raises(ClassError, match="has ended"):
+        store.add_digit(code, 3, mnist5k.test_x[0], "Late Lola")
+    assert "Late Lola" not in dump(store)
