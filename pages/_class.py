@@ -99,8 +99,9 @@ def join_box(where: Any, key: str, folded: bool = False) -> None:
             st.markdown("**Join your class**")
         c1, c2 = st.columns(2)
         code = c1.text_input("Class code", key=f"{key}-code", placeholder="e.g. K7M-R4Q", max_chars=MAX_CODE_CHARS)
-        name = c2.text_input("Your name", key=f"{key}-name", max_chars=MAX_CLASS_NAME,
-                             help="What your teacher sees on the class's roster; unique in the class.")
+        name = c2.text_input("Your name", key=f"{key}-name", max_chars=MAX_CLASS_NAME, placeholder="e.g. Ada or a nickname",
+                             help="What your teacher sees on the class's roster, unique in the class. A first name or "
+                                  "a nickname is enough; it is deleted when the class ends.")
         if st.form_submit_button("Join", icon=":material/login:"):
             _join(code, name)
 
