@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -49,16 +49,18 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was)
 
 
-def activation_bytes(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size) -> int:
-    """Bytes (float32) of the input and every layer's output for one image of ``input_shape (C, H, W)``: an upper
-    bound on what one image costs a forward pass. Measured with one forward pass of a blank image."""
-    total = [4 * math.prod(input_shape)]
+def _blank_pass(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size,
+                count: Callable[[nn.Module, Tensor], int], leaves: tuple[type, ...] | None = None) -> int:
+    """One forward pass of a blank image of ``input_shape`` with ``count(module, output)`` summed over the leaf
+    modules (or the modules of the ``leaves`` types); the hooks are removed however it ends."""
+    total = [0]
 
-    def count(_m: nn.Module, _i: Any, out: Any) -> None:
+    def hook(m: nn.Module, _i: Any, out: Any) -> None:
         if isinstance(out, Tensor):
-            total[0] += out.numel() * 4
+            total[0] += count(m, out)
 
-    hooks = [m.register_forward_hook(count) for m in model.modules() if not any(True for _ in m.children())]
+    mods = [m for m in model.modules() if (isinstance(m, leaves) if leaves else not any(True for _ in m.children()))]
+    hooks = [m.register_forward_hook(hook) for m in mods]
     try:
         with torch.no_grad(), eval_mode(model):
             model(torch.zeros(1, *input_shape, device=model_device(model)))
@@ -66,28 +68,23 @@ def activation_bytes(model: nn.Module, input_shape: tuple[int, ...] | list[int] 
         for h in hooks:
             h.remove()
     return total[0]
+
+
+def activation_bytes(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size) -> int:
+    """Bytes (float32) of the input and every layer's output for one image of ``input_shape (C, H, W)``: an upper
+    bound on what one image costs a forward pass. Measured with one forward pass of a blank image."""
+    return 4 * math.prod(input_shape) + _blank_pass(model, input_shape, lambda _m, out: out.numel() * 4)
 
 
 def mult_adds(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size) -> int:
     """Multiply-adds of one forward pass of one image ``(C, H, W)`` through ``model``'s convolutions and linear
-    layers (what dominates its time). Measured with one forward pass of a blank image."""
-    total = [0]
+    layers (what dominates its time); a bias is one add per output. Measured with one forward pass of a blank
+    image."""
+    def count(m: nn.Module, out: Tensor) -> int:
+        per = (m.in_channels // m.groups) * math.prod(m.kernel_size) if isinstance(m, nn.Conv2d) else m.in_features
+        return out.numel() * (per + (1 if getattr(m, "bias", None) is not None else 0))
 
-    def count(m: nn.Module, _i: Any, out: Any) -> None:
-        bias = out.numel() if getattr(m, "bias", None) is not None else 0  # a bias is one add per output
-        if isinstance(out, Tensor) and isinstance(m, nn.Conv2d):
-            total[0] += out.numel() * (m.in_channels // m.groups) * math.prod(m.kernel_size) + bias
-        elif isinstance(out, Tensor) and isinstance(m, nn.Linear):
-            total[0] += out.numel() * m.in_features + bias
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    try:
-        with torch.no_grad(), eval_mode(model):
-            model(torch.zeros(1, *input_shape, device=model_device(model)))
-    finally:
-        for h in hooks:
-            h.remove()
-    return total[0]
+    return _blank_pass(model, input_shape, count, (nn.Conv2d, nn.Linear))
 
 
 def fitting_batch(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size, most: int = 1000,
