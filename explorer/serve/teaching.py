@@ -38,7 +38,7 @@ from ..core.limits import MAX_BROWSER_WAIT_S, MAX_CLASS_GUESSES, MAX_GUESSES, MA
 from ..core.safejson import bounded_name, name_skeleton, parse_json
 from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
 
-__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "roster_csv", "stuck_reason", "class_hours",
+__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "stuck_reason", "class_hours",
            "password_required", "browser_wait"]
 
 KEY_BYTES = 12  # 96 random bits, 16 characters
@@ -136,35 +136,6 @@ def stuck_reason(row: dict[str, Any], now: float) -> str:
     if idle >= STUCK_MINUTES * 60:
         return f"no progress for {int(idle // 60)} minutes"
     return ""
-
-
-def _cell(value: Any) -> Any:
-    """A spreadsheet cell that is never run: text that begins with = + - @ (or a tab or a return, which some
-    spreadsheets skip before them) gets a leading apostrophe."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-CSV_FIELDS = ("name", "model", "parameters", "best test accuracy", "runs", "last run", "path", "page", "joined",
-              "last seen", "stuck")
-
-
-def roster_csv(rows: list[dict[str, Any]]) -> str:
-    """The roster and results as CSV text (what the console's Export gives), formulas neutralised."""
-    import csv
-    import io
-
-    out = io.StringIO()
-    w = csv.writer(out, quoting=csv.QUOTE_ALL)  # every cell quoted: a spreadsheet in a ';' locale splits none
-    w.writerow(CSV_FIELDS)
-    stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
-    for r in rows:
-        acc = r.get("best_accuracy")
-        w.writerow([_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
-                                       r["runs"], r["run_state"], r.get("path", ""), r["page"], stamp(r["joined"]),
-                                       stamp(r["seen"]), r["stuck"])])
-    return out.getvalue()
 
 
 class Teaching:

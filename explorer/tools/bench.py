@@ -357,8 +357,9 @@ def _bench_console(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
     import os
     import tempfile
 
+    from ..serve.roster import roster_csv
     from ..serve.store import WorkspaceStore
-    from ..serve.teaching import Progress, roster_csv
+    from ..serve.teaching import Progress
 
     with tempfile.TemporaryDirectory() as tmp:
         store = WorkspaceStore(url=os.environ.get("EXPLORER_DATABASE_URL") or None, state_dir=tmp)

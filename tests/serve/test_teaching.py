@@ -12,14 +12,13 @@ import pytest
 from explorer.core.limits import MAX_CLASS_GUESSES, MAX_GUESSES
 from explorer.core.presets import get_preset
 from explorer.serve.classroom import CODE_ALPHABET, normalize_code
+from explorer.serve.roster import CSV_FIELDS, roster_csv
 from explorer.serve.store import WorkspaceStore
 from explorer.serve.teaching import (
-    CSV_FIELDS,
     STUCK_MINUTES,
     ClassError,
     Progress,
     browser_wait,
-    roster_csv,
 )
 from explorer.serve.workspace import Run
 
