@@ -205,8 +205,8 @@ class Teaching:
         the teacher's right key from a new device still gets in)."""
         now = time.time() if now is None else now
         norm = self._live(code, now)
-        if isinstance(key, str) and self._remembered(norm, key.strip()):
-            return norm  # a key this server has already checked: no scrypt, nothing counted
+        if self.is_teacher(norm, key, known_only=True):
+            return norm  # a key this server has already checked: no scrypt, nothing counted, no wait
         t = self.t_guesses
         since = now - GUESS_WINDOW_S
         with self._db() as c:
@@ -241,30 +241,19 @@ class Teaching:
             time.sleep(max(0.0, last.get(norm, 0.0) + CLASS_SLOW_S - time.monotonic()))
             last[norm] = time.monotonic()
 
-    def _remembered(self, norm: str, key: str) -> bool:
-        """Whether ``key`` is the teacher key this server already checked for class ``norm`` (see
-        :meth:`_key_matches`): the right key, known here, costs no scrypt and waits for nothing."""
-        seen: dict[str, bytes] = self.__dict__.get("_keys_seen", {})
-        if not seen or not key:
-            return False
-        t = self.t_classes
-        with self._db() as c:
-            row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == norm)).first()
-        digest = hashlib.sha256(key.encode()).digest()
-        return row is not None and row.expires > time.time() and hmac.compare_digest(seen.get(row.key_hash, b""),
-                                                                                     digest)
-
-    def is_teacher(self, class_code: str, key: str) -> bool:
-        """Whether ``key`` is the teacher key of a class that has not expired (no count: see :meth:`sign_in`)."""
+    def is_teacher(self, class_code: str, key: str, known_only: bool = False) -> bool:
+        """Whether ``key`` is the teacher key of a class that has not expired (no count: see :meth:`sign_in`).
+        ``known_only``: only if this server has checked that key already (no scrypt: a cheap first look)."""
         code = normalize_code(class_code)
         if not code or not isinstance(key, str) or not key.strip():
             return False
         t = self.t_classes
         with self._db() as c:
             row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == code)).first()
-        return row is not None and row.expires > time.time() and self._key_matches(key.strip(), row.key_hash)
+        return row is not None and row.expires > time.time() and self._key_matches(key.strip(), row.key_hash,
+                                                                                 known_only)
 
-    def _key_matches(self, key: str, stored: str) -> bool:
+    def _key_matches(self, key: str, stored: str, known_only: bool = False) -> bool:
         """:func:`_matches`, with its scrypt (about 70 ms and 16 MB) run once per key and stored hash: the teacher's
         console checks its key on every redraw and every click. Later checks compare a SHA-256 of the key kept
         beside the stored hash, in this server's memory only (never written); a wrong key always pays the scrypt."""
@@ -272,7 +261,7 @@ class Teaching:
         digest = hashlib.sha256(key.encode()).digest()
         if hmac.compare_digest(seen.get(stored, b""), digest):
             return True
-        if not _matches(key, stored):
+        if known_only or not _matches(key, stored):
             return False
         if len(seen) >= MAX_REMEMBERED_KEYS:
             seen.clear()
