@@ -156,7 +156,8 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
             _back(i)
             st.button("Skip this step", key="path_skip", on_click=_skip, args=(step.id,))
             if page != "Glossary":
-                st.page_link("pages/glossary.py", label="Words: the glossary", icon=":material/menu_book:")
+                st.page_link("pages/glossary.py", label="Glossary", icon=":material/menu_book:",
+                             help="The words of the course, one meaning each")
             st.button("Leave the path", key="path_leave", on_click=_leave)
     if step.page == page:
         st.html(HIGHLIGHT.format(key=step.element))
