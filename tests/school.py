@@ -115,10 +115,18 @@ class RayCluster:
         return self.query("out = [n['NodeID'] for n in ray.nodes() if n['Alive']]")
 
     def run_nodes(self) -> dict[str, str]:
-        """The node of every live run worker, by its name (``run:<workspace>:<run>``)."""
+        """The node of every worker that trains a run now, as ``run:<workspace>:<run>`` (each app replica's
+        workers are named ``explorer-worker:…`` and say whose run they train)."""
         return self.query("from ray._private.state import actors\n"  # from the GCS: no dashboard needed
-                          "out = {a['Name']: a['Address']['NodeID'] for a in actors(actor_state_name='ALIVE').values() "
-                          "if (a.get('Name') or '').startswith('run:')}")
+                          "out = {}\n"
+                          "for a in actors(actor_state_name='ALIVE').values():\n"
+                          "    if (a.get('Name') or '').startswith('explorer-worker:'):\n"
+                          "        try:\n"
+                          "            whose = ray.get(ray.get_actor(a['Name']).current.remote(), timeout=10)\n"
+                          "        except Exception:\n"
+                          "            continue\n"
+                          "        if whose:\n"
+                          "            out[f'run:{whose[0]}:{whose[1]}'] = a['Address']['NodeID']")
 
     def stop_node(self, i: int) -> None:
         _stop(self.nodes[i], signal.SIGKILL)  # as a machine that fails: no goodbye

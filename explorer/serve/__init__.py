@@ -8,13 +8,14 @@ from ..core.lazy import lazy_face
 
 _HOME = {
     "Cluster": "cluster",
-    "ClusterSettings": "cluster",
+    "ClusterSettings": "settings",
     "Presence": "presence",
     "RemoteTrainer": "handles",
     "RemoteJob": "handles",
     "QueueInfo": "handles",
     "cap_gpu_memory": "workers",
-    "run_actor_name": "workers",
+    "worker_name": "workers",
+    "WORKER_PREFIX": "workers",
     "BackgroundSaver": "saver",
     "Retention": "retention",
     "purge_every_s": "retention",

@@ -7,13 +7,15 @@
 - ``RemoteJob``: the same face as :class:`explorer.serve.workspace.Job` (``progress``, ``result``, ``error``,
   ``finished``, ``cancel()``), for filter images and experiments.
 
-A run asks Ray for ``cpus_per_run`` CPUs (half a CPU by default: two runs share a core, so a short run starts
-beside long ones instead of waiting for them to end) and ``gpus_per_run`` of a GPU when the cluster has one and
-the run may use it; runs beyond the machine's capacity wait in Ray's queue. One keeper thread per ``Cluster``
-polls every live worker, mirrors its progress into the handle (so pages read local memory and never wait on
-Ray), renews the worker's lease, applies the final weights to the caller's model, and ends the worker so its
-CPUs go to the next run. A worker whose lease is not renewed (the owner's session is gone, or this process
-died) stops itself: nothing runs on for nobody.
+Runs and jobs train in warm workers (:class:`explorer.serve.pool.WorkerPool`): processes started before anyone
+asks and reused, so a run pays no process start. Each worker holds ``cpus_per_run`` CPUs (half a CPU by default:
+two runs share a core, so a short run starts beside long ones instead of waiting for them to end) and
+``gpus_per_run`` of a GPU when the cluster has one; at most ``capacity()`` work at once, and the rest wait here,
+first come first served (each owner has one run in the line at a time, so the line takes the owners in turn). One
+keeper thread per ``Cluster`` polls every busy worker, mirrors its progress into the handle (so pages read local
+memory and never wait on Ray), renews the worker's lease, applies the final weights to the caller's model, and
+gives the worker back to the pool. A worker whose lease is not renewed (the owner's session is gone, or this
+process died) stops itself: nothing runs on for nobody.
 
 Each owner (in the app, a saved workspace; its jobs belong to the browser session that asked) has at most one
 run in Ray at a time; its further runs wait here, in order, and are submitted when the one before ends.
@@ -24,7 +26,6 @@ from __future__ import annotations
 import collections
 import copy
 import itertools
-import math
 import os
 import threading
 import time
@@ -49,54 +50,11 @@ from ..core.train import (
 __all__ = ["Cluster", "ClusterSettings"]
 
 from .handles import QueueInfo, RemoteJob, RemoteTrainer
-from .workers import _dataset_arrays, _DatasetSlot, _JobWorker, _RunWorker, _worker_gone, run_actor_name
+from .pool import WorkerPool, find_worker
+from .settings import ClusterSettings
+from .workers import _dataset_arrays, _DatasetSlot, _Worker, _worker_gone
 
 JOB_GRACE_S = 30.0  # a job past its time limit that has not reported (and so not stopped itself) is killed after this
-
-
-@dataclass
-class ClusterSettings:
-    """How the cluster is reached and what each run asks of it (environment variables in brackets).
-
-    address: join this Ray cluster instead of starting a local one [RAY_ADDRESS];
-    num_cpus: CPUs of the local instance, default all [EXPLORER_RAY_CPUS];
-    cpus_per_run: CPUs (and torch threads) per run or job [EXPLORER_CPUS_PER_RUN];
-    gpus_per_run: fraction of a GPU per run when the cluster has GPUs [EXPLORER_GPUS_PER_RUN];
-    lease_s: a worker whose lease is not renewed for this long stops itself [EXPLORER_LEASE_S];
-    object_store_mb: shared memory for datasets of the local instance [EXPLORER_OBJECT_STORE_MB].
-    """
-
-    address: str | None = None
-    num_cpus: int | None = None
-    cpus_per_run: float = 0.5  # two runs share a core: a keen student's long runs do not hold a class's turn
-    gpus_per_run: float = 0.25
-    lease_s: float = 60.0
-    poll_s: float = 0.5
-    object_store_mb: int = 1024
-
-    @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ClusterSettings:
-        env = dict(os.environ if env is None else env)
-
-        def num(key: str, default: float, lo: float, hi: float) -> float:
-            raw = env.get(key)
-            if raw in (None, ""):
-                return default
-            try:
-                v = float(raw)
-            except ValueError:
-                raise ValueError(f"{key} must be a number, got {raw!r}") from None
-            if not (math.isfinite(v) and lo <= v <= hi):
-                raise ValueError(f"{key} must be between {lo:g} and {hi:g}, got {raw}")
-            return v
-
-        cpus = env.get("EXPLORER_RAY_CPUS")
-        return cls(address=env.get("RAY_ADDRESS") or None,
-                   num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
-                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 0.5, 0.1, 256),
-                   gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
-                   lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
-                   object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)))
 
 
 # ---------------------------------------------------------------- the cluster
@@ -132,9 +90,11 @@ class Cluster:
         if not ray.is_initialized():
             self._start_ray(s)
             self.started_here = not s.address
-        self._run_actor = ray.remote(_RunWorker)
-        self._job_actor = ray.remote(_JobWorker)
         self._lock = threading.RLock()
+        self.pool = WorkerPool(ray, ray.remote(_Worker), (max(1, int(s.cpus_per_run)), s.lease_s),
+                               self._worker_options, warm=s.warm if s.warm is not None else (0 if s.address else 2),
+                               capacity=self.capacity, detached=bool(s.address))
+        self._queue: collections.deque[RemoteTrainer | RemoteJob] = collections.deque()  # waiting for a worker
         self._new_id = itertools.count(1).__next__  # handle ids, unique within this cluster
         self._owners: dict[str, _OwnerQueue] = {}
         self._runs: dict[int, RemoteTrainer] = {}  # submitted to Ray, not yet ended
@@ -183,10 +143,14 @@ class Cluster:
             slots = min(slots, int(res["GPU"] // self.settings.gpus_per_run))
         return max(1, slots)
 
-    def _resources(self, device: str) -> dict[str, float]:
+    def _worker_options(self) -> dict[str, Any]:
         s = self.settings
-        use_gpu = device in ("auto", "cuda") and self.gpus() > 0
-        return {"num_cpus": s.cpus_per_run, "num_gpus": s.gpus_per_run if use_gpu else 0}
+        return {"num_cpus": s.cpus_per_run, "num_gpus": s.gpus_per_run if self.gpus() > 0 else 0}
+
+    def _busy(self) -> int:
+        """Workers doing a run or a job now (lock held)."""
+        return sum(h.actor is not None for h in self._runs.values()) + sum(
+            j.actor is not None for j in self._jobs.values())
 
     # -- datasets: into the object store once --
     def dataset_ref(self, ds: Dataset) -> Any:
@@ -225,7 +189,7 @@ class Cluster:
         return handle
 
     def _advance(self, owner: str) -> None:
-        """Submit the owner's next waiting run if none of theirs is in Ray (lock held)."""
+        """Put the owner's next waiting run in the line for a worker if none of theirs is there (lock held)."""
         q = self._owners.get(owner)
         if q is None or (q.active is not None and not q.active.done):
             return
@@ -234,32 +198,41 @@ class Cluster:
             h = q.waiting.popleft()
             if h.done:
                 continue
-            opts = self._resources(h.config.device)
-            threads = max(1, int(self.settings.cpus_per_run))
-            args = (copy.deepcopy(h.model).cpu(), self.dataset_ref(h.dataset), h.config, threads,
-                    self.settings.lease_s, opts["num_gpus"], budget().run_minutes)
-            # named and detached, it outlives this process; its lease ends it if no process takes it over
-            named = {} if h.run_id is None else {"name": run_actor_name(h.owner, h.run_id), "lifetime": "detached"}
-            try:
-                h.actor = self._run_actor.options(**opts, **named).remote(*args)
-            except ValueError:  # the name is still held (an old tab's run of the same number): no takeover
-                h.actor = self._run_actor.options(**opts).remote(*args)
             h.status, h.submitted_at = RunStatus.QUEUED, time.monotonic()
             q.active = h
             self._runs[h.id] = h
+            self._queue.append(h)
+            self._dispatch()
             return
         if not q.active:
             self._owners.pop(owner, None)
+
+    def _dispatch(self) -> None:
+        """Hand a worker to the work first in line while fewer than ``capacity()`` are busy (lock held)."""
+        while self._queue and self._busy() < self.capacity():
+            w = self._queue.popleft()
+            if w.done if isinstance(w, RemoteTrainer) else w.finished:
+                continue
+            w.actor = self.pool.take()
+            if isinstance(w, RemoteTrainer):
+                w.actor.start_run.remote(copy.deepcopy(w.model).cpu(), self.dataset_ref(w.dataset), w.config,
+                                         budget().run_minutes, w.owner, w.run_id)
+            else:
+                w.actor.start_job.remote(*w.call)
+                w.call = ()
+                w.deadline = None if not w.max_seconds else time.monotonic() + w.max_seconds + JOB_GRACE_S
 
     def queue_info(self, handle: RemoteTrainer) -> QueueInfo:
         """Runs ahead of ``handle`` and an estimate of its wait, from the runs in progress and recent speeds."""
         with self._lock:
             if handle.status == "waiting":
                 return QueueInfo(ahead=0, wait_s=None, own=True)
-            queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED),
+            if handle.actor is not None:
+                return QueueInfo(ahead=0, wait_s=0.0, starting=True)
+            queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED and h.actor is None),
                             key=lambda h: h.submitted_at or 0.0)
             ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
-            running = [h for h in self._runs.values() if h.status not in (RunStatus.QUEUED, RunStatus.WAITING)]
+            running = [h for h in self._runs.values() if h.actor is not None]
             per_step = sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
             for h in running:  # the speed of runs going on now counts too
                 if h.steps and h.started_at:
@@ -287,7 +260,6 @@ class Cluster:
         killed if it reports nothing for :data:`JOB_GRACE_S` more."""
         job = RemoteJob(self, owner, name)
         job.max_seconds = max_seconds
-        job.deadline = None if not max_seconds else time.monotonic() + max_seconds + JOB_GRACE_S
         refs: list[Any] = []
 
         def slot(a: Any) -> Any:
@@ -297,10 +269,10 @@ class Cluster:
             return _DatasetSlot(len(refs) - 1)
 
         with self._lock:
-            args_, kwargs_ = tuple(slot(a) for a in args), {k: slot(v) for k, v in kwargs.items()}
-            job.actor = self._job_actor.options(num_cpus=self.settings.cpus_per_run).remote(
-                fn, args_, kwargs_, max(1, int(self.settings.cpus_per_run)), self.settings.lease_s, max_seconds, *refs)
+            job.call = (fn, tuple(slot(a) for a in args), {k: slot(v) for k, v in kwargs.items()}, max_seconds, *refs)
             self._jobs[job.id] = job
+            self._queue.append(job)
+            self._dispatch()
         return job
 
     # -- owners --
@@ -332,9 +304,8 @@ class Cluster:
                     return h
         if model is None or config is None:
             return None
-        try:
-            actor = self._ray.get_actor(run_actor_name(owner, run_id))
-        except ValueError:  # no such worker: the run ended, or its lease ran out
+        actor = find_worker(self._ray, owner, run_id) if self.settings.address else None
+        if actor is None:  # no such worker: the run ended, or its lease ran out
             return None
         h = RemoteTrainer(self, owner, model, None, config, run_id)
         h.actor, h.status, h.started_at = actor, RunStatus.READY, time.monotonic()
@@ -354,29 +325,40 @@ class Cluster:
     def _get(self, ref: Any, timeout: float) -> Any:
         return self._ray.get(ref, timeout=timeout)
 
-    def _end(self, h: RemoteTrainer, status: str, message: str) -> None:
+    def _release(self, actor: Any, ended_in_it: bool) -> None:
+        """A worker whose work is over: back to the pool if the work ended in it, else ended (lock held)."""
+        if actor is None:
+            return
+        if ended_in_it:
+            self.pool.give_back(actor)
+        else:
+            self.pool.drop(actor)
+
+    def _end(self, h: RemoteTrainer, status: str, message: str, ended_in_it: bool = False) -> None:
         with self._lock:
             self._runs.pop(h.id, None)
             self._out.pop(h.id, None)
             q = self._owners.get(h.owner)
             if q is not None and h in q.waiting:
                 q.waiting.remove(h)
-            if h.actor is not None:
-                self._ray.kill(h.actor)
+            actor = h.actor
             h.mark_ended(status, message)
+            self._release(actor, ended_in_it)
             if q is not None and q.active is h:
                 self._advance(h.owner)
+            self._dispatch()
 
-    def _end_job(self, job: RemoteJob, error: str | None) -> None:
+    def _end_job(self, job: RemoteJob, error: str | None, ended_in_it: bool = False) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)
             self._out.pop(job.id, None)
             if error is not None and not job.finished:
                 job.error = error
             job.finished = True
-            if job.actor is not None:
-                self._ray.kill(job.actor)
+            actor = job.actor
             job.mark_ended()
+            self._release(actor, ended_in_it)
+            self._dispatch()
 
     def _keep(self) -> None:
         while not self._closed.wait(self.settings.poll_s):
@@ -391,6 +373,9 @@ class Cluster:
         if not ray.is_initialized():
             return  # shut down (at exit, say): never let a call start a new instance
         self._end_the_gone_and_the_late()
+        with self._lock:
+            self._dispatch()
+            self.pool.keep(self._busy())
         pending = self._send_polls()
         if not pending:
             return
@@ -419,7 +404,7 @@ class Cluster:
                     self._out[h.id] = _Outstanding(h.actor.poll.remote(*have), ctl)
             for j in self._jobs.values():
                 if j.id not in self._out and j.actor is not None:
-                    self._out[j.id] = _Outstanding(j.actor.poll.remote())
+                    self._out[j.id] = _Outstanding(j.actor.poll_job.remote())
             return {o.ref: (i, o) for i, o in self._out.items()}
 
     def _take_reply(self, ref: Any, i: int, out: _Outstanding) -> None:
@@ -435,6 +420,8 @@ class Cluster:
             reply = self._ray.get(ref)
         except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
             why = _worker_gone(e)
+            if self._try_again(target):
+                return
             if isinstance(target, RemoteTrainer):
                 self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
             else:
@@ -447,12 +434,24 @@ class Cluster:
         else:
             self._run_reply(target, reply, out.ctl)
 
+    def _try_again(self, target: RemoteTrainer | RemoteJob) -> bool:
+        """A warm worker that died before the work reported anything (it was idle a while: the machine may have
+        reclaimed it): the work goes first in line again, once, instead of failing."""
+        if not isinstance(target, RemoteTrainer) or target.started_at is not None or target.retried:
+            return False  # a job's arguments went with its call: it ends with its sentence
+        with self._lock:
+            self.pool.drop(target.actor)
+            target.actor, target.retried = None, True
+            self._queue.appendleft(target)
+            self._dispatch()
+        return True
+
     def _job_reply(self, job: RemoteJob, reply: dict[str, Any]) -> None:
         job.started = True
         job.done_steps, job.total_steps = reply["done"], reply["total"]
         if reply["finished"]:
             job.result, job.error = reply["result"], reply["error"]
-            self._end_job(job, None)
+            self._end_job(job, None, ended_in_it=True)
 
     def _run_reply(self, h: RemoteTrainer, reply: dict[str, Any], ctl: int) -> None:
         if h.started_at is None:
@@ -471,7 +470,7 @@ class Cluster:
         status, message = h.receive_weights(state)
         if h.started_at and h.step and status == RunStatus.FINISHED:
             self._step_s.append((time.monotonic() - h.started_at) / h.step)  # evaluation included
-        self._end(h, status, message)
+        self._end(h, status, message, ended_in_it=True)
 
     def close(self) -> None:
         """End every run and job, stop the keeper, and shut the local Ray instance down if this started it.
@@ -484,6 +483,7 @@ class Cluster:
             self.end_owner(owner, "stopped: the server is shutting down")
         self._closed.set()
         self._keeper.join(5)
+        self.pool.close()
         if self.started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self._host_stop.set()

@@ -37,10 +37,13 @@ class QueueInfo:
     ahead: int
     wait_s: float | None
     own: bool = False  # waiting for another run of the same owner, not for the cluster
+    starting: bool = False  # a worker has taken it up: the first step is moments away
 
     def sentence(self) -> str:
         if self.own:
             return "waiting for your other run to finish (one run at a time per workspace)"
+        if self.starting:
+            return "starting: its first steps are moments away"
         eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
         if self.ahead == 0:
             return f"queued: yours is next, waiting for a free place to train{eta}"
@@ -82,6 +85,8 @@ class RemoteTrainer(RunView):
         self._done = threading.Event()
         self.run_id = run_id
         self._attached: list[nn.Module] = []
+        self.worker_pid: int | None = None  # the process it trains in (a warm worker serves many runs)
+        self.retried = False  # its warm worker died before it started: it went first in line again, once
 
     def attach(self, model: nn.Module) -> None:
         """Give ``model`` the final weights too, when the run ends (it must have the same architecture)."""
@@ -175,6 +180,7 @@ class RemoteTrainer(RunView):
                 self.snapshots = thin_snapshots(self.snapshots, snapshot_cap(snapshot_bytes(snap)))
             self.step, self.total_steps, self.device = reply["step"], reply["total_steps"] or self.total_steps, \
                 reply["device"]
+            self.worker_pid = reply.get("pid", self.worker_pid)
             if ctl == self._ctl and reply["status"] not in DONE:
                 self.status, self.message = reply["status"], reply["message"]
 
@@ -189,6 +195,7 @@ class RemoteJob(JobState):
         self.actor: Any = None
         self.max_seconds: float | None = None
         self.deadline: float | None = None  # monotonic: past it, the keeper kills the worker
+        self.call: tuple[Any, ...] = ()  # what its worker is to run, until a worker takes it
         self._done = threading.Event()
 
     def cancel(self) -> None:

@@ -1,9 +1,10 @@
-"""What runs inside Ray's worker processes: a training run (``_RunWorker``) and a long job (``_JobWorker``), each
-an actor with a lease the app renews at every poll (a worker nobody follows stops itself), and how a dataset
-travels to them through Ray's shared-memory object store without a copy."""
+"""What runs inside Ray's worker processes: ``_Worker``, an actor kept warm between training runs and long jobs,
+with a lease the app renews at every poll (a worker nobody follows stops itself), and how a dataset travels to
+it through Ray's shared-memory object store without a copy."""
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -19,7 +20,7 @@ from ..core.data import Dataset
 from ..core.jobs import Job
 from ..core.train import DONE, TrainConfig, Trainer
 
-__all__ = ["cap_gpu_memory", "run_actor_name"]
+__all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
 
 
 def _dataset_arrays(ds: Dataset) -> dict[str, Any]:
@@ -38,9 +39,13 @@ def _dataset_from_arrays(d: dict[str, Any]) -> Dataset:
                    source=d["source"])
 
 
-def run_actor_name(owner: str, run_id: int) -> str:
-    """The Ray name of the worker that trains run ``run_id`` of ``owner`` (any server process can find it)."""
-    return f"run:{owner}:{run_id}"
+WORKER_PREFIX = "explorer-worker:"
+
+
+def worker_name(pool: str, n: int) -> str:
+    """The Ray name of worker ``n`` of the pool ``pool`` (another server process joined to the same cluster finds
+    a run it takes over by asking the named workers whose run each trains)."""
+    return f"{WORKER_PREFIX}{pool}:{n}"
 
 
 def _worker_gone(e: BaseException) -> str:
@@ -87,71 +92,137 @@ def cap_gpu_memory(fraction: float) -> float | None:
     return fraction
 
 
-class _RunWorker:
-    """A Ray actor: one training run in its own process, its own generators, its own torch threads."""
+class _RunLimit:
+    """Stops run ``token`` of a worker after ``minutes`` (paused time counts: a paused run holds its worker too),
+    unless a later run has taken the worker meanwhile."""
 
-    def __init__(self, model: nn.Module, data: dict[str, Any], config: TrainConfig, threads: int,
-                 lease_s: float, gpu_fraction: float = 0.0, max_minutes: float = 0.0) -> None:
+    def __init__(self, worker: _Worker, token: int, minutes: float) -> None:
+        timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, (
+            f"stopped after {minutes:g} minutes, the server's time budget for one run (EXPLORER_MAX_RUN_MINUTES); "
+            "the model keeps the weights it had reached")))
+        timer.daemon = True
+        timer.start()
+
+
+def _warm_up() -> None:
+    """A few steps of a small network on noise, so that torch's one-time costs in a new process (about a second
+    on a small server: kernels chosen, memory pools grown) are paid before the first person's run, not in it."""
+    net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(8), nn.Flatten(),
+                        nn.Dropout(0.1), nn.Linear(8 * 13 * 13, 10))
+    opt = torch.optim.Adam(net.parameters())
+    x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+        opt.step()
+    with torch.no_grad():
+        net.eval()(x)
+
+
+class _Worker:
+    """A Ray actor kept warm between runs and jobs: torch imported, threads set, lease running. Each run gets a
+    fresh :class:`Trainer` (its own model copy, generators seeded from its config, torch's global generator
+    seeded at its start) and each job a fresh :class:`Job`, so what one person did never shows in the next
+    person's work; only the process (and what it imported) is reused. One run or job at a time."""
+
+    def __init__(self, threads: int, lease_s: float, gpu_fraction: float = 0.0) -> None:
         torch.set_num_threads(max(1, threads))
         cap_gpu_memory(gpu_fraction)
-        self.trainer = Trainer(model, _dataset_from_arrays(data), config)
+        self.trainer: Trainer | None = None
+        self.job: Job | None = None
+        self.whose: tuple[str, int | None] | None = None  # (owner, run id) of the run it trains now
+        self._token = 0
         self.lease = _Lease(lease_s, self._expired)
-        if max_minutes > 0:  # paused time counts: a paused run holds its worker too
-            timer = threading.Timer(max_minutes * 60, self.trainer.stop, kwargs={"reason": (
-                f"stopped after {max_minutes:g} minutes, the server's time budget for one run "
-                "(EXPLORER_MAX_RUN_MINUTES); the model keeps the weights it had reached")})
-            timer.daemon = True
-            timer.start()
-        self.trainer.start()
+        _warm_up()
 
     def _expired(self) -> None:
-        self.trainer.stop()
-        self.trainer.join(10)
+        if self.trainer is not None:
+            self.trainer.stop()
+            self.trainer.join(10)
         _expire_worker()
+
+    def _clean(self) -> None:
+        """Forget the last run or job (it has ended: the cluster takes a worker back only then)."""
+        busy = (self.trainer is not None and not self.trainer.done) or (self.job is not None and not self.job.finished)
+        if busy:
+            raise RuntimeError("this worker still has work going on")
+        self.trainer, self.job, self.whose = None, None, None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def ping(self) -> int:
+        """Renew the lease of an idle worker; its process id."""
+        self.lease.renew()
+        return os.getpid()
+
+    def pid(self) -> int:
+        """The worker's process id (does not renew the lease)."""
+        return os.getpid()
+
+    def current(self) -> tuple[str, int | None] | None:
+        """Whose run this worker trains now (another server process looks for a run to take over)."""
+        return self.whose if self.trainer is not None and not self.trainer.done else None
+
+    # -- a run --
+    def start_run(self, model: nn.Module, data: dict[str, Any], config: TrainConfig, max_minutes: float = 0.0,
+                  owner: str = "", run_id: int | None = None) -> None:
+        self.lease.renew()
+        self._clean()
+        self._token += 1
+        self.trainer = Trainer(model, _dataset_from_arrays(data), config)
+        self.whose = (owner, run_id)
+        if max_minutes > 0:
+            _RunLimit(self, self._token, max_minutes)
+        self.trainer.start()
+
+    def _stop_run(self, token: int, reason: str) -> None:
+        if token == self._token and self.trainer is not None:
+            self.trainer.stop(reason=reason)
 
     def poll(self, n_steps: int, n_epochs: int, snap_step: int) -> dict[str, Any]:
         """What happened since the caller's last poll; renews the lease. Once the run has ended, the reply
         carries the final weights too, so the caller needs no second round trip for them."""
         self.lease.renew()
         t = self.trainer
+        if t is None:
+            raise RuntimeError("this worker trains no run")
         with t._lock:
             reply = {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
                      "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
-                     "snapshots": [s for s in t.snapshots if s["step"] > snap_step]}
+                     "snapshots": [s for s in t.snapshots if s["step"] > snap_step], "pid": os.getpid()}
         if reply["status"] in DONE:
             t.join(5)  # the loop has ended; its thread is a moment from gone
             reply["weights"] = self.weights()
         return reply
 
-    def pid(self) -> int:
-        """The worker's process id (does not renew the lease)."""
-        return os.getpid()
-
     def control(self, action: str) -> bool:
-        return {"pause": self.trainer.pause, "resume": self.trainer.resume, "stop": self.trainer.stop}[action]()
+        t = self.trainer
+        return t is not None and {"pause": t.pause, "resume": t.resume, "stop": t.stop}[action]()
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The latest consistent weights, on the CPU."""
+        if self.trainer is None:
+            raise RuntimeError("this worker trains no run")
         return self.trainer.model_copy().state_dict()
 
-
-class _JobWorker:
-    """A Ray actor: one long job ``fn(*args, progress=..., **kwargs)`` in its own process, run as a local
-    :class:`explorer.serve.workspace.Job` there (cancelling kills the actor)."""
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], threads: int,
-                 lease_s: float, max_seconds: float | None, *datasets: dict[str, Any]) -> None:
-        torch.set_num_threads(max(1, threads))
+    # -- a job --
+    def start_job(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+                  max_seconds: float | None, *datasets: dict[str, Any]) -> None:
+        """Run ``fn(*args, progress=..., **kwargs)`` as a local :class:`Job` here (cancelling kills the worker)."""
+        self.lease.renew()
+        self._clean()
         data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
         args = tuple(data[a.index] if isinstance(a, _DatasetSlot) else a for a in args)
         kwargs = {k: data[v.index] if isinstance(v, _DatasetSlot) else v for k, v in kwargs.items()}
-        self.lease = _Lease(lease_s, _expire_worker)
         self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs),
                        max_seconds=max_seconds)
 
-    def poll(self) -> dict[str, Any]:
+    def poll_job(self) -> dict[str, Any]:
         self.lease.renew()
         j = self.job
+        if j is None:
+            raise RuntimeError("this worker runs no job")
         return {"done": j.done_steps, "total": j.total_steps, "finished": j.finished, "error": j.error,
                 "result": j.result if j.finished else None}
 

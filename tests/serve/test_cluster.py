@@ -51,6 +51,23 @@ def free_cpus() -> float:
     return ray.available_resources().get("CPU", 0.0)
 
 
+def gone(actor, timeout: float = 30.0) -> bool:
+    """Whether ``actor``'s process has ended (within ``timeout``)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            ray.get(actor.pid.remote(), timeout=timeout)
+        except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError):
+            return True
+        time.sleep(0.5)  # not a synchronisation: a lease is watched about every second
+    return False
+
+
+def all_back(c: Cluster) -> bool:
+    """Every busy worker has ended or gone back to the pool: only the warm idle ones hold CPUs."""
+    return free_cpus() == ray.cluster_resources()["CPU"] - c.pool.idle() * c.settings.cpus_per_run
+
+
 @pytest.fixture(scope="module")
 def cluster():
     c = Cluster(ClusterSettings(num_cpus=2, poll_s=0.2))
@@ -82,13 +99,15 @@ def test_runs_beyond_capacity_queue_and_all_finish(cluster, mnist5k):
     hs = [cluster.submit_run(f"q{i}", build_model(get_preset("default"), seed=0), mnist5k, small())
           for i in range(cap + 2)]
     info = [h.queue_info() for h in hs]
-    assert [i.ahead for i in info] == list(range(cap + 2))
-    assert f"queued: {cap + 1} runs ahead of yours" in info[-1].sentence() and "yours is next" in info[0].sentence()
+    assert [i.starting for i in info] == [True] * cap + [False] * 2  # a warm worker each, up to the capacity
+    assert [i.ahead for i in info[cap:]] == [0, 1]  # the rest wait in line
+    assert "starting" in info[0].sentence() and "yours is next" in info[cap].sentence()
+    assert "queued: 1 run ahead of yours" in info[-1].sentence()
     assert wait(lambda: sum(h.status == "running" for h in hs) >= 1, 60)
     assert sum(h.status in ("running", "paused") for h in hs) <= cap  # never more than the machine holds
     assert all(h.join(240) for h in hs) and all(h.status == "finished" for h in hs)
     assert all(h.epochs and h.epochs[-1]["test_accuracy"] > 0.5 for h in hs)
-    assert wait(lambda: free_cpus() == cap * 0.5, 20)  # every worker ended and gave its share back
+    assert wait(lambda: all_back(cluster), 20)  # every worker ended or went back to the pool
 
 
 def test_one_active_run_per_owner_the_next_waits(cluster, mnist5k):
@@ -118,7 +137,7 @@ def test_pause_resume_stop_and_latest_weights_of_a_remote_run(cluster, mnist5k):
     assert h.stop() and not h.pause()  # stop, then pause: the stop wins
     assert h.join(60) and h.status == "stopped" and "stopped at step" in h.message
     assert not torch.equal(model.state_dict()["0.weight"], before)  # it keeps the weights it reached
-    assert wait(lambda: free_cpus() == ray.cluster_resources()['CPU'], 20)
+    assert wait(lambda: all_back(cluster), 20)
 
 
 def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
@@ -128,27 +147,27 @@ def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
         h = c.submit_run("gone", build_model(get_preset("default"), seed=0), mnist5k,
                          TrainConfig(epochs=200, eval_splits=("test",)))
         assert wait(lambda: h.status == "running", 90)
+        worker = h.actor
         alive["gone"] = False  # the browser session is dropped
         t0 = time.time()
         assert h.join(30) and h.status == "stopped" and "session ended" in h.message
-        assert wait(lambda: free_cpus() == ray.cluster_resources()['CPU'], 20), "the worker still holds its CPU"
+        assert gone(worker), "the worker of an abandoned run still lives"  # ended, not given to the next person
         assert time.time() - t0 < 30
     finally:
-        c._closed.set()
+        c.close()
 
 
 def test_a_worker_whose_lease_is_not_renewed_stops_itself(mnist5k):
-    c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3))
+    c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3, warm=1))
     h = c.submit_run("lease", build_model(get_preset("default"), seed=0), mnist5k,
                      TrainConfig(epochs=200, eval_splits=("test",)))
     assert wait(lambda: h.status == "running", 90)
-    actor = h.actor
-    assert ray.get(actor.pid.remote(), timeout=10) > 0
-    c._closed.set()  # the app process "dies": nobody renews the lease any more
+    assert wait(lambda: c.pool.idle() == 1, 30)  # a warm one waits beside it
+    actors = [h.actor, *c.pool._idle]
+    assert all(ray.get(a.pid.remote(), timeout=30) > 0 for a in actors)
+    c._closed.set()  # the app process "dies": nobody renews the leases any more
     c._keeper.join(5)
-    assert wait(lambda: free_cpus() == ray.cluster_resources()['CPU'], 30), "the worker still holds its CPU"
-    with pytest.raises(ray.exceptions.RayActorError):
-        ray.get(actor.pid.remote(), timeout=30)
+    assert all(gone(a) for a in actors), "a worker nobody follows still lives"  # the busy one and the idle one
 
 
 def test_a_job_runs_on_a_copy_and_can_be_cancelled(cluster, mnist5k, trained_default):
@@ -164,7 +183,7 @@ def test_a_job_runs_on_a_copy_and_can_be_cancelled(cluster, mnist5k, trained_def
     assert wait(lambda: slow.started, 60)
     slow.cancel()
     assert slow.finished and slow.error == "cancelled"
-    assert wait(lambda: free_cpus() == ray.cluster_resources()['CPU'], 20)
+    assert wait(lambda: all_back(cluster), 20)
 
 
 def test_a_dataset_goes_into_the_object_store_once(cluster, mnist5k):
@@ -270,3 +289,17 @@ def test_a_workspace_queues_at_most_the_budgets_runs(cluster, mnist5k, monkeypat
     cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=5), mnist5k, small())
     cluster.end_owner(owner)
     assert first.join(60)
+
+
+def test_warm_workers_are_reused_by_the_next_persons_run_which_starts_clean(cluster, mnist5k):
+    assert wait(lambda: cluster.pool.idle() >= 1, 60)  # started before anyone asked
+    started = cluster.pool.started
+    first = cluster.submit_run("person-a", build_model(DROPOUT_SPEC, seed=0), mnist5k, small(seed=3))
+    assert first.join(120) and first.status == "finished"
+    second = cluster.submit_run("person-b", build_model(DROPOUT_SPEC, seed=0), mnist5k, small(seed=3))
+    assert second.join(120) and second.status == "finished"
+    assert second.worker_pid == first.worker_pid  # the same warm process served both people
+    assert cluster.pool.started <= started + 1  # the pool only topped up its idle ones (the first run took one)
+    a, b = first.model.state_dict(), second.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)  # nothing of the first run's state leaked into the second
+    assert first.started_at - first.submitted_at < 1.5  # a warm worker takes a run up at once (generous: 2 cores)

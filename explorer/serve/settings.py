@@ -1,0 +1,58 @@
+"""How the app reaches its Ray cluster and what each run and job asks of it, from the environment."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+__all__ = ["ClusterSettings"]
+
+
+@dataclass
+class ClusterSettings:
+    """How the cluster is reached and what each run asks of it (environment variables in brackets).
+
+    address: join this Ray cluster instead of starting a local one [RAY_ADDRESS];
+    num_cpus: CPUs of the local instance, default all [EXPLORER_RAY_CPUS];
+    cpus_per_run: CPUs (and torch threads) per run or job [EXPLORER_CPUS_PER_RUN];
+    gpus_per_run: fraction of a GPU per run when the cluster has GPUs [EXPLORER_GPUS_PER_RUN];
+    lease_s: a worker whose lease is not renewed for this long stops itself [EXPLORER_LEASE_S];
+    object_store_mb: shared memory for datasets of the local instance [EXPLORER_OBJECT_STORE_MB];
+    warm: idle workers kept started for the next run or job [EXPLORER_WARM_WORKERS]; default 2 on a server with
+        its own Ray, 0 on a joined cluster (there an idle worker would hold CPUs another server process needs).
+    """
+
+    address: str | None = None
+    num_cpus: int | None = None
+    cpus_per_run: float = 0.5  # two runs share a core: a keen student's long runs do not hold a class's turn
+    gpus_per_run: float = 0.25
+    lease_s: float = 60.0
+    poll_s: float = 0.25  # the keeper asks every busy worker for news this often (a run's end: seen within it)
+    object_store_mb: int = 1024
+    warm: int | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> ClusterSettings:
+        env = dict(os.environ if env is None else env)
+
+        def num(key: str, default: float, lo: float, hi: float) -> float:
+            raw = env.get(key)
+            if raw in (None, ""):
+                return default
+            try:
+                v = float(raw)
+            except ValueError:
+                raise ValueError(f"{key} must be a number, got {raw!r}") from None
+            if not (math.isfinite(v) and lo <= v <= hi):
+                raise ValueError(f"{key} must be between {lo:g} and {hi:g}, got {raw}")
+            return v
+
+        cpus = env.get("EXPLORER_RAY_CPUS")
+        return cls(address=env.get("RAY_ADDRESS") or None,
+                   num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
+                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 0.5, 0.1, 256),
+                   gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
+                   lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
+                   object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)),
+                   warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None)
