@@ -95,6 +95,7 @@ class Cluster:
                                self._worker_options, warm=s.warm if s.warm is not None else (0 if s.address else 2),
                                capacity=self.capacity, detached=bool(s.address))
         self._queue: collections.deque[RemoteTrainer | RemoteJob] = collections.deque()  # waiting for a worker
+        self.pool.keep(busy=0)  # the first warm worker starts now, before anyone asks
         self._new_id = itertools.count(1).__next__  # handle ids, unique within this cluster
         self._owners: dict[str, _OwnerQueue] = {}
         self._runs: dict[int, RemoteTrainer] = {}  # submitted to Ray, not yet ended

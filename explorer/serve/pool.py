@@ -108,8 +108,9 @@ class WorkerPool:
                 self._mine.pop(_key(extra), None)
                 self._ready.discard(_key(extra))
                 self._ray.kill(extra)
-            while len(self._idle) < self.warm and busy + len(self._idle) < self._capacity():
-                self._idle.append(self._make())
+            starting = any(_key(a) not in self._ready for a in self._idle)
+            if not starting and len(self._idle) < self.warm and busy + len(self._idle) < self._capacity():
+                self._idle.append(self._make())  # one at a time: on a small server the first is ready sooner
             if now - self._pinged >= PING_EVERY_S:
                 self._pinged = now
                 for actor in self._idle:
