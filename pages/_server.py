@@ -163,6 +163,13 @@ class Server:
         self.phase = "waiting to start"
         self.times: dict[str, float] = {}
         self.error = ""
+        from explorer.serve.door import school_password
+
+        self._school = school_password()  # making a class needs it: the environment's, else one of this server's
+
+    def school_password(self) -> str | None:
+        """The password making a class needs here (None: anyone may make one, ``EXPLORER_OPEN_CLASSES=1``)."""
+        return self._school
 
     # -- the warm-up --
     def warm_up(self) -> None:
@@ -171,6 +178,10 @@ class Server:
             if self._warm_started:
                 return
             self._warm_started = True
+        if self._school and not os.environ.get("EXPLORER_TEACHER_PASSWORD"):
+            print(f"Teachers make a class with this server's school password: {self._school}\n(set "
+                  "EXPLORER_TEACHER_PASSWORD to choose it; EXPLORER_OPEN_CLASSES=1 lets anyone make a class)",
+                  file=sys.stderr, flush=True)
         threading.Thread(target=self._warm, daemon=True, name="explorer-warmup").start()
 
     @property

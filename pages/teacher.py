@@ -14,12 +14,11 @@ from explorer.plots import confusion_heatmap, describe_confusion, describe_kerne
 from explorer.serve import (
     Workspace,
     class_hours,
-    password_required,
     roster_csv,
     shown_code,
 )
 from pages._nav import PAGES
-from pages._server import BOARD_REFRESH_S, workspace_store
+from pages._server import BOARD_REFRESH_S, server, workspace_store
 from pages._state import DATASET, PERSON, TEACHER, get_dataset
 from pages._widgets import layer_strip, md_text
 
@@ -48,10 +47,14 @@ def sign_in(store) -> None:
         current = st.session_state.get(DATASET)
         dataset = st.selectbox("The class's dataset", names, index=names.index(current) if current in names else 0,
                                help="The board and the roster's best accuracy count runs on this dataset only.")
-        password = st.text_input("School password", type="password") if password_required() else ""
+        wanted = server().school_password()
+        password = st.text_input("School password", type="password", max_chars=MAX_KEY_CHARS, help=(
+            "Whoever started this app has it: it is shown where the app was started, or set by your school's "
+            "administrator. It keeps students from making look-alike classes.")) if wanted else ""
         if st.form_submit_button("Make a class", icon=":material/add:", type="primary"):
             try:
-                code, key = store.create_class(dataset, password)
+                code, key = store.create_class(dataset, password, who=st.session_state.get(PERSON, ""),
+                                               wanted=wanted)
             except ValueError as e:
                 st.error(f"No class made: {e}.")
                 return

@@ -14,6 +14,8 @@ from tests.procs import MARK, kill_all, left_after
 
 # Saved workspaces of the tests (app and browser tests included) go to a folder of their own, never to ~/.cache.
 os.environ.setdefault("EXPLORER_STATE_DIR", tempfile.mkdtemp(prefix="explorer-test-state-"))
+# The tests' servers let anyone make a class (a school password is the default; its own tests set one).
+os.environ.setdefault("EXPLORER_OPEN_CLASSES", "1")
 # Every process a test starts inherits this mark: the run ends by checking that none of them is left.
 RUN_ID = os.environ[MARK] = uuid.uuid4().hex
 LEFT_GRACE_S = 15.0  # how long the run's processes get to end after the last test

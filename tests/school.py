@@ -283,6 +283,9 @@ class School:
     proxy_socket: Path  # HAProxy's admin socket
 
 
+SCHOOL_PASSWORD = "otter-lantern-42"  # the replicas share it (each would otherwise make its own)
+
+
 @contextmanager
 def school(tmp: Path, lease_s: float = 60):
     """The whole set-up; yields a :class:`School`."""
@@ -290,7 +293,8 @@ def school(tmp: Path, lease_s: float = 60):
         db_url = stack.enter_context(postgres(tmp))
         ray = stack.enter_context(ray_cluster(tmp))
         env = {**ray.env, "EXPLORER_DATABASE_URL": db_url, "EXPLORER_LEASE_S": str(lease_s),
-               "EXPLORER_STATE_DIR": str(tmp / "state")}
+               "EXPLORER_STATE_DIR": str(tmp / "state"), "EXPLORER_TEACHER_PASSWORD": SCHOOL_PASSWORD,
+               "EXPLORER_OPEN_CLASSES": ""}  # as a school runs it: making a class needs the school's password
         replicas, ports = {}, {}
         for name in ("a", "b"):
             procs: list[subprocess.Popen] = []

@@ -14,7 +14,7 @@ import pytest
 
 from explorer.tools.browser import VIEWPORT, nav, wait_idle
 from tests.browser import progress_step, shot, start_long_run
-from tests.school import fetch, missing, school, stop_replica
+from tests.school import SCHOOL_PASSWORD, fetch, missing, school, stop_replica
 from tests.waits import wait_until
 
 pytestmark = [pytest.mark.school, pytest.mark.browser]
@@ -58,6 +58,7 @@ def teacher_steers_across_replicas(teacher, student) -> None:
     """The class lives in PostgreSQL, not in a replica: the console on one sees and moves a student on the other."""
     nav(teacher, "Teacher")
     teacher.get_by_role("tab", name="Make a class").click()
+    teacher.get_by_role("textbox", name="School password").fill(SCHOOL_PASSWORD)
     teacher.get_by_role("button", name="Make a class").click()
     teacher.wait_for_selector("text=Your teacher key", timeout=60_000)
     code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first

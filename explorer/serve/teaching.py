@@ -1,13 +1,9 @@
 """A class run by its teacher, kept in the database so that it holds across replicas.
 
-- **Made by its teacher** (:meth:`Teaching.create_class`): the server picks the code (six characters from an
-  alphabet with no look-alikes, read aloud as ``K7M-R4Q``) and a teacher key, shown once and stored only as a
-  salted scrypt hash, compared in constant time. A school may require a password to create classes
-  (``EXPLORER_TEACHER_PASSWORD``). Classes expire (``EXPLORER_CLASS_HOURS``, 12 by default).
-- **Wrong keys slow further tries, never the right key**: past :data:`MAX_GUESSES` within :data:`GUESS_WINDOW_S`, a
-  browser waits twice as long before each try; past :data:`MAX_CLASS_GUESSES` from all browsers, the class checks
-  one key at a time (the count is in the database, so a second replica does not reset it). The key has 96 random
-  bits: the limits bound the key checks' cost to the server, not the odds of a guess.
+- **Made by its teacher**, who signs back in with its key (:class:`explorer.serve.door.Door`): the server picks
+  the code (six characters from an alphabet with no look-alikes, read aloud as ``K7M-R4Q``) and a teacher key,
+  shown once and stored only as a salted scrypt hash. Making a class needs the school's password; wrong keys and
+  wrong passwords slow further tries, never the right key. Classes expire (``EXPLORER_CLASS_HOURS``, 12 by default).
 - **Students join** with the code and a name unique in the class (:meth:`Teaching.join`); their app reports what
   the console shows (:meth:`Teaching.report`): page, model, parameters, runs, the last run's state, the best test
   accuracy the server measured on the class's dataset, an error shown. The roster is read from these rows alone,
@@ -22,70 +18,27 @@ whose message is the sentence the page shows.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import math
-import os
-import secrets
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.limits import MAX_BROWSER_WAIT_S, MAX_CLASS_GUESSES, MAX_GUESSES, MAX_MESSAGE, MAX_REMEMBERED_KEYS, MAX_STUDENTS
+from ..core.limits import (
+    MAX_MESSAGE,
+    MAX_STUDENTS,
+)
 from ..core.safejson import bounded_name, name_skeleton, parse_json
-from .classroom import CODE_ALPHABET, CODE_LENGTH, MAX_CLASS_NAME, StoreError, normalize_code, shown_code
+from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
+from .door import ClassError, Door, browser_wait, class_hours, school_password
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "stuck_reason", "class_hours",
-           "password_required", "browser_wait"]
+           "browser_wait", "school_password"]
 
-KEY_BYTES = 12  # 96 random bits, 16 characters
-GUESS_WINDOW_S = 600  # ... within ten minutes
-CLASS_SLOW_S = 1.0  # past MAX_CLASS_GUESSES wrong keys in a class, one key check per this many seconds
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
 ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
 SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
-
-
-class ClassError(StoreError):
-    """A class request that is refused, with the reason in a sentence."""
-
-
-def class_hours() -> float:
-    """How long a class lasts after it is made: ``EXPLORER_CLASS_HOURS`` (default 12)."""
-    try:
-        hours = float(os.environ.get("EXPLORER_CLASS_HOURS") or 12)
-    except ValueError:
-        hours = 12.0
-    return hours if math.isfinite(hours) and hours > 0 else 12.0
-
-
-def browser_wait(wrong: int) -> float:
-    """Seconds a browser waits before its next try after ``wrong`` wrong keys (within the window): none up to
-    :data:`MAX_GUESSES`, then 2, 4, 8 … up to :data:`MAX_BROWSER_WAIT_S`."""
-    return 0.0 if wrong < MAX_GUESSES else float(min(2 ** (wrong - MAX_GUESSES + 1), MAX_BROWSER_WAIT_S))
-
-
-def password_required() -> bool:
-    """Whether this school asks a password to create a class (``EXPLORER_TEACHER_PASSWORD`` is set)."""
-    return bool(os.environ.get("EXPLORER_TEACHER_PASSWORD"))
-
-
-def _hash(key: str, salt: bytes | None = None) -> str:
-    salt = salt or secrets.token_bytes(16)
-    digest = hashlib.scrypt(key.encode(), salt=salt, dklen=32, **SCRYPT)
-    return f"scrypt${salt.hex()}${digest.hex()}"
-
-
-def _matches(key: str, stored: str) -> bool:
-    try:
-        kind, salt, _ = stored.split("$")
-        expected = _hash(key, bytes.fromhex(salt))
-    except ValueError:
-        return False
-    return kind == "scrypt" and hmac.compare_digest(expected.encode(), stored.encode())
 
 
 @dataclass(frozen=True)
@@ -138,7 +91,7 @@ def stuck_reason(row: dict[str, Any], now: float) -> str:
     return ""
 
 
-class Teaching:
+class Teaching(Door):
     """The teacher's classes, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
 
     sa: Any
@@ -150,27 +103,6 @@ class Teaching:
 
     def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
         raise NotImplementedError
-
-    # -- making a class, signing in --
-    def create_class(self, dataset: str, password: str = "", now: float | None = None) -> tuple[str, str]:
-        """A new class on ``dataset``: returns ``(code, key)``. The key is shown once; only its hash is kept."""
-        wanted = os.environ.get("EXPLORER_TEACHER_PASSWORD") or ""
-        if wanted and not hmac.compare_digest(password.encode(), wanted.encode()):
-            raise ClassError("that is not this school's password for making a class (ask whoever runs the server)")
-        now = time.time() if now is None else now
-        self.purge_expired(now)
-        key = secrets.token_urlsafe(KEY_BYTES)
-        row = {"key_hash": _hash(key), "dataset": bounded_name(dataset, 200, "mnist"), "created": now,
-               "expires": now + class_hours() * 3600, "page_seq": 0, "lesson_seq": 0}
-        for _ in range(8):  # a new code never takes over one in use (the primary key refuses it)
-            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-            try:
-                with self._db(write=True) as c:
-                    c.execute(self.t_classes.insert().values(code=code, **row))
-                return code, key
-            except self.sa.exc.IntegrityError:
-                continue
-        raise ClassError("no free class code was found just now; try again")  # pragma: no cover - 25^6 codes
 
     def class_state(self, code: str, now: float | None = None) -> ClassState | None:
         """The class as its students' apps read it; None if there is no such class or it has expired."""
@@ -195,92 +127,6 @@ class Teaching:
             raise ClassError(f"there is no class {shown_code(norm)} on this server (or it has ended or expired): check "
                              "the code with your teacher")
         return norm
-
-    def sign_in(self, code: str, key: str, who: str, now: float | None = None) -> str:
-        """The teacher signs in with the class's key; returns the stored code. The right key always works: wrong
-        keys only slow further tries. ``who`` (the browser) counts its wrong keys: after :data:`MAX_GUESSES`
-        within :data:`GUESS_WINDOW_S`, each further try from that browser waits twice as long as the one before
-        (:func:`browser_wait`, refused at once, without a key check); after :data:`MAX_CLASS_GUESSES` from all
-        browsers, the class checks one key every :data:`CLASS_SLOW_S` (a try waits its turn, then is checked:
-        the teacher's right key from a new device still gets in)."""
-        now = time.time() if now is None else now
-        norm = self._live(code, now)
-        if self.is_teacher(norm, key, known_only=True):
-            return norm  # a key this server has already checked: no scrypt, nothing counted, no wait
-        t = self.t_guesses
-        since = now - GUESS_WINDOW_S
-        with self._db() as c:
-            def tally(cond: Any) -> tuple[int, float]:
-                row = c.execute(self.sa.select(self.sa.func.count(), self.sa.func.max(t.c.at)).where(
-                    (t.c.class_code == norm) & (t.c.at > since) & cond)).first()
-                return int(row[0] or 0), float(row[1] or 0.0)
-            (mine, my_last), (everyone, _) = tally(t.c.who == who[:64]), tally(self.sa.true())
-        wait = browser_wait(mine) - (now - my_last)
-        if wait > 0:
-            raise ClassError(f"too many wrong keys from this browser for class {shown_code(norm)}: wait {math.ceil(wait)} "
-                             "s before the next try (each wrong key doubles the wait)")
-        if everyone >= MAX_CLASS_GUESSES:
-            self._take_turn(norm)  # many wrong keys in this class: one check every CLASS_SLOW_S, in turn
-        if self.is_teacher(norm, key):
-            return norm
-        with self._db(write=True) as c:
-            c.execute(t.delete().where(t.c.at <= since))
-            c.execute(t.insert().values(class_code=norm, who=who[:64], at=now))
-        left = MAX_GUESSES - mine - 1
-        tries = f"{left} more {'try' if left == 1 else 'tries'}"
-        raise ClassError(f"that is not the teacher key of class {shown_code(norm)}"
-                         + (f" ({tries}, then each try waits longer)" if left > 0 else ""))
-
-    def _take_turn(self, norm: str) -> None:
-        """Wait for this class's next key check: at most one every :data:`CLASS_SLOW_S` in this server (each check
-        costs a scrypt). The wait is this session's own; nobody else's page waits for it."""
-        locks: dict[str, threading.Lock] = self.__dict__.setdefault("_turns", {})
-        lock = locks.setdefault(norm, threading.Lock())
-        with lock:
-            last = self.__dict__.setdefault("_last_turn", {})
-            time.sleep(max(0.0, last.get(norm, 0.0) + CLASS_SLOW_S - time.monotonic()))
-            last[norm] = time.monotonic()
-
-    def is_teacher(self, class_code: str, key: str, known_only: bool = False) -> bool:
-        """Whether ``key`` is the teacher key of a class that has not expired (no count: see :meth:`sign_in`).
-        ``known_only``: only if this server has checked that key already (no scrypt: a cheap first look)."""
-        code = normalize_code(class_code)
-        if not code or not isinstance(key, str) or not key.strip():
-            return False
-        t = self.t_classes
-        with self._db() as c:
-            row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == code)).first()
-        return row is not None and row.expires > time.time() and self._key_matches(key.strip(), row.key_hash,
-                                                                                 known_only)
-
-    def _key_matches(self, key: str, stored: str, known_only: bool = False) -> bool:
-        """:func:`_matches`, with its scrypt (about 70 ms and 16 MB) run once per key and stored hash: the teacher's
-        console checks its key on every redraw and every click. Later checks compare a SHA-256 of the key kept
-        beside the stored hash, in this server's memory only (never written); a wrong key always pays the scrypt."""
-        seen: dict[str, bytes] = self.__dict__.setdefault("_keys_seen", {})
-        digest = hashlib.sha256(key.encode()).digest()
-        if hmac.compare_digest(seen.get(stored, b""), digest):
-            return True
-        if known_only or not _matches(key, stored):
-            return False
-        if len(seen) >= MAX_REMEMBERED_KEYS:
-            seen.clear()
-        seen[stored] = digest
-        return True
-
-    def replace_key(self, code: str, key: str) -> str:
-        """A new teacher key for class ``code`` (the old one, ``key``, stops working at once); returns it. Only the
-        new key's hash is kept, as at :meth:`create_class`."""
-        self._teacher(code, key)
-        norm = normalize_code(code) or ""
-        new = secrets.token_urlsafe(KEY_BYTES)
-        with self._db(write=True) as c:
-            c.execute(self.t_classes.update().where(self.t_classes.c.code == norm).values(key_hash=_hash(new)))
-        return new
-
-    def _teacher(self, class_code: str, key: str) -> None:
-        if not self.is_teacher(class_code, key):
-            raise ClassError("that is not the teacher key of this class (or the class has ended)")
 
     # -- students --
     def join(self, code: str, name: str, ws_id: str, now: float | None = None) -> str:

@@ -381,3 +381,24 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     assert not student.exception, student.exception
     assert student.session_state["hidden_pages"] == ["Experiments"]
     assert student.session_state["lesson"]["title"] == "Pushed"
+
+
+def test_making_a_class_asks_the_servers_school_password_and_refuses_a_wrong_one(monkeypatch):
+    from pages._server import server
+
+    monkeypatch.setattr(server(), "_school", "1f3a-09bc-e4d2")  # as a server started without EXPLORER_OPEN_CLASSES
+    teacher = fresh()
+    teacher.switch_page("pages/teacher.py").run()
+    field = next(t for t in teacher.text_input if t.label == "School password")
+    assert "Whoever started this app has it" in field.help
+    field.input("a-guess")
+    teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
+    assert any("No class made: that is not this school's password" in e.value for e in teacher.error)
+    assert "teacher_session" not in teacher.session_state  # nothing made, the form is still there
+    next(t for t in teacher.text_input if t.label == "School password").input("1f3a-09bc-e4d2")
+    teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
+    assert not teacher.exception and teacher.session_state["teacher_session"]["code"]
+    monkeypatch.setattr(server(), "_school", None)
+    teacher = fresh()
+    teacher.switch_page("pages/teacher.py").run()
+    assert not [t for t in teacher.text_input if t.label == "School password"]  # EXPLORER_OPEN_CLASSES=1: none asked

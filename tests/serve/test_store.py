@@ -398,7 +398,7 @@ def test_a_database_from_before_the_versioned_schema_is_upgraded_and_keeps_its_w
     assert {"classes", "class_students", "class_digits", "alembic_version", "workspaces"} <= tables
     assert "board_keys" not in tables  # the first-come keys of before are gone: a class is made with its key
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
     back = Workspace()
     saved = again.load(ws_id, back)
     assert saved.settings == {"dataset": "mnist-5k"} and list(back.models) == ["kept"]
@@ -419,7 +419,7 @@ def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
     again = WorkspaceStore(state_dir=tmp_path)
     assert list(_model_names(again, ws_id)) == ["kept"]
     with again.engine.connect() as c:
-        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0005"
+        assert c.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
 
 
 def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path):

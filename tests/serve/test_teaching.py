@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 
 import pytest
 
-from explorer.core.limits import MAX_CLASS_GUESSES, MAX_GUESSES
+from explorer.core.limits import MAX_CLASS_GUESSES, MAX_CLASSES_PER_HOUR, MAX_GUESSES
 from explorer.core.presets import get_preset
 from explorer.serve.classroom import CODE_ALPHABET, normalize_code
+from explorer.serve.door import school_password
 from explorer.serve.roster import CSV_FIELDS, roster_csv
 from explorer.serve.store import WorkspaceStore
 from explorer.serve.teaching import (
@@ -68,6 +70,43 @@ def test_a_school_password_guards_making_a_class(store, monkeypatch):
     with pytest.raises(ClassError, match="not this school's password"):
         store.create_class("mnist", "guess")
     assert store.create_class("mnist", "blue-heron")[0]
+
+
+def test_making_a_class_needs_a_password_by_default_and_one_is_made_for_the_server():
+    made = school_password({})
+    assert made and made != school_password({}) and len(made.replace("-", "")) == 12  # random, 48 bits
+    assert school_password({"EXPLORER_TEACHER_PASSWORD": "blue-heron"}) == "blue-heron"
+    assert school_password({"EXPLORER_OPEN_CLASSES": "1"}) is None  # opened on purpose, and only so
+
+
+def test_wrong_school_passwords_slow_that_browser_and_never_the_right_one(store):
+    now = 1_000_000.0
+    for i in range(MAX_GUESSES):
+        with pytest.raises(ClassError, match="not this school's password") as e:
+            store.create_class("mnist", f"guess-{i}", now=now + i, who="student", wanted="blue-heron")
+    assert "then each try waits longer" in str(store_error(store, "guess-x", now + 4.5, "other"))  # counted per browser
+    with pytest.raises(ClassError, match=r"too many wrong school passwords from this browser: wait 2 s") as e:
+        store.create_class("mnist", "blue-heron", now=now + MAX_GUESSES - 1, who="student", wanted="blue-heron")
+    assert "doubles" in str(e.value)
+    assert store.create_class("mnist", "blue-heron", now=now + MAX_GUESSES, who="teacher", wanted="blue-heron")[0]
+    assert store.create_class("mnist", " blue-heron ", now=now + MAX_GUESSES + 3, who="student",
+                              wanted="blue-heron")[0]  # the right one, once the wait is over (as typed, spaces)
+
+
+def store_error(store, password: str, now: float, who: str) -> ClassError:
+    with pytest.raises(ClassError) as e:
+        store.create_class("mnist", password, now=now, who=who, wanted="blue-heron")
+    return e.value
+
+
+def test_one_person_makes_at_most_a_few_classes_an_hour(store):
+    now = time.time()
+    codes = [store.create_class("mnist", now=now + i, who="keen", wanted=None)[0] for i in range(MAX_CLASSES_PER_HOUR)]
+    with pytest.raises(ClassError, match=f"you have made {MAX_CLASSES_PER_HOUR} classes in the last hour"):
+        store.create_class("mnist", now=now + 10, who="keen", wanted=None)
+    assert store.create_class("mnist", now=now + 10, who="another teacher", wanted=None)[0]  # per person
+    assert store.create_class("mnist", now=now + 3601 + MAX_CLASSES_PER_HOUR, who="keen", wanted=None)[0]
+    assert len(set(codes)) == MAX_CLASSES_PER_HOUR
 
 
 def test_students_join_with_a_unique_name_and_every_refusal_is_a_sentence(store):
