@@ -14,6 +14,7 @@ from explorer.serve import (
     PERSON_COOKIE,
     BackgroundSaver,
     Quota,
+    QuotaError,
     SavedWorkspace,
     SaveOutcome,
     SavePayload,
@@ -206,7 +207,8 @@ def save_workspace(every_s: float = 15.0) -> None:
     if settings.get(CLASS):  # the class's code only: the student's name lives in the class's roster, which ending
         settings[CLASS] = {"code": settings[CLASS]["code"]}  # the class deletes
     try:
-        payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}))
+        payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
+                                person=st.session_state.get(PERSON, ""))
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
         st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
         return
@@ -237,6 +239,9 @@ def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, 
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
             st.warning(f"Not saved: {e}.")
         st.session_state[WS_SAVED] = ("stale", time.time())
+    except QuotaError as e:  # past what this person (or everyone) may keep: said once, until the work changes
+        st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
+        st.session_state[WS_SAVED] = (fp, time.time())
     except ValueError as e:  # the database did not take it (busy, full, gone): it is saved in the background
         try:
             saver.submit(payload, version, session_id())

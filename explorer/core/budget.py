@@ -23,6 +23,8 @@ one job's time          ``EXPLORER_MAX_JOB_MINUTES``    10 minutes (filter image
 a worker's speed        ``EXPLORER_MULT_ADDS_PER_S``    5,000,000,000 multiply-adds a second (for estimates)
 one person's models     ``EXPLORER_MAX_PERSON_MODELS_MB`` 512 MB, all their tabs' models (weights and a copy)
 the server's memory     ``EXPLORER_MAX_SERVER_MB``      0: 80% of the machine's memory; new models refused past it
+one person's saved work ``EXPLORER_MAX_STORED_PERSON_MB`` 1,024 MB in the database, all their workspaces together
+all saved work          ``EXPLORER_MAX_STORED_MB``      10,240 MB in the database, everyone's together
 ======================  ==============================  ==========================================
 """
 
@@ -55,6 +57,8 @@ class Budget:
     mult_adds_per_s: int = 5_000_000_000  # what a job is estimated at before it starts (a 2-core CPU does more)
     person_models_mb: int = 512
     server_mb: int = 0  # 0: 80% of the machine's memory
+    stored_person_mb: int = 1_024
+    stored_mb: int = 10_240
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
@@ -63,7 +67,8 @@ class Budget:
            "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
            "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
            "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S",
-           "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB", "server_mb": "EXPLORER_MAX_SERVER_MB"}
+           "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB", "server_mb": "EXPLORER_MAX_SERVER_MB",
+           "stored_person_mb": "EXPLORER_MAX_STORED_PERSON_MB", "stored_mb": "EXPLORER_MAX_STORED_MB"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:

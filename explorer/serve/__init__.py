@@ -45,6 +45,7 @@ _HOME = {
     "school_password": "door",
     "browser_wait": "door",
     "StaleWorkspaceError": "store",
+    "QuotaError": "store",
     "default_state_dir": "store",
     "dataset_to_bytes": "store",
     "dataset_from_bytes": "store",

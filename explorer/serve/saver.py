@@ -107,7 +107,7 @@ class BackgroundSaver:
             return self._attempt_each()
 
     def _attempt_each(self) -> bool:
-        from .store import StaleWorkspaceError, StoreError
+        from .store import QuotaError, StaleWorkspaceError, StoreError
 
         store = self._store()
         if store is None:
@@ -118,7 +118,7 @@ class BackgroundSaver:
         for key, p in todo:
             try:
                 outcome = SaveOutcome(version=store.write(p.payload, p.version, log=False))
-            except StaleWorkspaceError as e:
+            except (StaleWorkspaceError, QuotaError) as e:  # never taken as it is: said to its tab, not retried
                 outcome = SaveOutcome(error=str(e))
             except StoreError as e:  # still busy or out of reach: tried again
                 with self._lock:

@@ -26,6 +26,7 @@ from typing import Any
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from ..core.budget import budget
 from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
@@ -35,11 +36,15 @@ from .classroom import ClassRecords, StoreError
 from .teaching import Teaching
 from .workspace import ModelEntry, Run, Workspace
 
-__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError",
+__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError", "QuotaError",
            "default_state_dir", "dataset_to_bytes",
            "dataset_from_bytes"]
 
 ID_BYTES = 18  # 144 random bits: the id is the only key to the work
+
+
+class QuotaError(StoreError):
+    """A save refused because it would take someone's saved work past its quota; the message says what to do."""
 
 
 class StaleWorkspaceError(StoreError):
@@ -120,6 +125,12 @@ class SavePayload:
     uploads: list[dict[str, Any]]
     kept_models: set[str]
     kept_uploads: set[str]
+    person: str = ""  # whose work it is (the browser's person): their saved bytes are counted together
+
+
+def _mb(n: int) -> str:
+    """Bytes in MB as a sentence says them: 2.4 MB, 1,536 MB."""
+    return f"{n / 2**20:,.1f}" if n < 10 << 20 else f"{n / 2**20:,.0f}"
 
 
 def _name(text: str) -> str:
@@ -281,16 +292,16 @@ class WorkspaceStore(Teaching, ClassRecords):
 
     # -- writing --
     def save(self, ws_id: str, ws: Workspace, settings: dict[str, Any], uploads: dict[str, Dataset] | None = None,
-             version: int | None = None) -> int:
+             version: int | None = None, person: str = "") -> int:
         """Write the whole workspace in one transaction; returns its new version.
 
         ``version`` is the version this writer last read or wrote: if another writer has saved since, the save is
         refused (StoreError) rather than mixing two histories. None: write regardless.
         """
-        return self.write(self.prepare(ws_id, ws, settings, uploads), version)
+        return self.write(self.prepare(ws_id, ws, settings, uploads, person), version)
 
     def prepare(self, ws_id: str, ws: Workspace, settings: dict[str, Any],
-                uploads: dict[str, Dataset] | None = None) -> SavePayload:
+                uploads: dict[str, Dataset] | None = None, person: str = "") -> SavePayload:
         """Everything a save writes, as plain rows: a copy that another thread may write later (a background
         retry) while the workspace goes on changing."""
         if not self.valid_id(ws_id):
@@ -307,7 +318,7 @@ class WorkspaceStore(Teaching, ClassRecords):
         ups = [{"ws": ws_id, "name": _name(n), "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
         return SavePayload(ws_id, json.dumps(_jsonable(settings)), _name(ws.current) if ws.current else None, models,
                            runs, ups, set(ws.kept_models) - set(ws.models),
-                           set(ws.kept_uploads) - set(uploads or {}))
+                           set(ws.kept_uploads) - set(uploads or {}), person[:64])
 
     def write(self, p: SavePayload, version: int | None = None, log: bool = True) -> int:
         """Write a prepared save in one transaction; returns the workspace's new version (see :meth:`save`).
@@ -316,13 +327,14 @@ class WorkspaceStore(Teaching, ClassRecords):
         written: dict[tuple[str, str, str], str] = {}
         try:
             with self.engine.begin() as c:
-                new_version = self._claim(c, p.ws_id, version, time.time(), p.settings, p.current)
+                new_version = self._claim(c, p.ws_id, version, time.time(), p.settings, p.current, p.person)
                 self._sync(c, self.t_models, p.ws_id, "model", p.models, "checkpoint", p.kept_models, written)
                 self._sync(c, self.t_uploads, p.ws_id, "upload", p.uploads, "data", p.kept_uploads, written)
                 t = self.t_runs  # small JSON rows: written again, except those of a kept model
                 c.execute(t.delete().where((t.c.ws == p.ws_id) & t.c.model.not_in(sorted(p.kept_models))))
                 if p.runs:
                     c.execute(t.insert(), p.runs)
+                self._check_quota(c, p)  # past a quota: raised here, so nothing of this save is kept
         except sa.exc.IntegrityError:  # another writer created the same workspace first
             raise StaleWorkspaceError(STALE) from None
         except sa.exc.SQLAlchemyError as e:  # locked past the timeout, disk full, server gone: nothing was written
@@ -357,7 +369,37 @@ class WorkspaceStore(Teaching, ClassRecords):
             while len(self._written) > MAX_REMEMBERED_BLOBS:
                 self._written.pop(next(iter(self._written)))
 
-    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None) -> int:
+    def stored_bytes(self, c: Any, ws_id: str | None = None, person: str | None = None) -> int:
+        """The bytes of saved models and uploads: of one workspace, of one person's workspaces, or of everyone's."""
+        sa, total = self.sa, 0
+        for t, blob in ((self.t_models, self.t_models.c.checkpoint), (self.t_uploads, self.t_uploads.c.data)):
+            q = sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(blob)), 0))
+            if ws_id is not None:
+                q = q.where(t.c.ws == ws_id)
+            elif person is not None:
+                q = q.select_from(t.join(self.t_ws, self.t_ws.c.id == t.c.ws)).where(self.t_ws.c.person == person)
+            total += int(c.execute(q).scalar() or 0)
+        return total
+
+    def stored_bytes_of(self, ws_id: str | None = None, person: str | None = None) -> int:
+        """:meth:`stored_bytes` in a transaction of its own."""
+        with self._db() as c:
+            return self.stored_bytes(c, ws_id, person)
+
+    def _check_quota(self, c: Any, p: SavePayload) -> None:
+        """Refuse (StoreError, with a sentence) a save that takes its person's saved work, or everyone's, past the
+        budget (``EXPLORER_MAX_STORED_PERSON_MB``, ``EXPLORER_MAX_STORED_MB``)."""
+        b = budget()
+        if p.person and (mine := self.stored_bytes(c, person=p.person)) > b.stored_person_mb << 20:
+            raise QuotaError(f"your saved work would take {_mb(mine)} MB, past the {b.stored_person_mb:,} MB "
+                             "one person may keep here: remove a model or an upload you no longer need, then go on")
+        if (everyone := self.stored_bytes(c)) > b.stored_mb << 20:
+            raise QuotaError(f"the class's saved work would take {_mb(everyone)} MB, past the "
+                             f"{b.stored_mb:,} MB this app may keep: remove a model you no longer need, and tell "
+                             "your teacher")
+
+    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None,
+               person: str = "") -> int:
         """Write the workspace's row and return its new version, in the caller's transaction. The version check
         is part of the write itself (``UPDATE … WHERE version = ?`` and its row count), so two writers that read
         the same version cannot both succeed, whatever the database's isolation."""
@@ -365,7 +407,7 @@ class WorkspaceStore(Teaching, ClassRecords):
         row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
         if row is not None and version is not None and row.version != version:
             raise StaleWorkspaceError(STALE)
-        values = {"updated": now, "settings": settings, "current": current}
+        values = {"updated": now, "settings": settings, "current": current, **({"person": person} if person else {})}
         if row is None:
             c.execute(self.t_ws.insert().values(id=ws_id, created=now, version=1, **values))
             return 1

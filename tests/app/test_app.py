@@ -338,3 +338,4 @@ def test_the_private_streamlit_parts_the_server_relies_on_are_still_there():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("streamlit.runtime"):
                 touching.add(path.name)
     assert touching == {"_server.py"}, touching  # the workarounds live in one file
+

@@ -461,3 +461,36 @@ def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):
     assert store.class_digits(code)["confirmed_by"] == ["Grace"]
     with pytest.raises(StoreError, match="give your name"):
         store.confirm_digit(code, d, "  ")
+
+
+WIDE = {"name": "wide", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    {"type": "Flatten"}, {"type": "Linear", "out_features": 256}, {"type": "ReLU"},
+    {"type": "Linear", "out_features": 10}]}  # 203,530 parameters: about 0.8 MB saved
+
+
+def wide_workspace(n: int = 1) -> Workspace:
+    ws = Workspace()
+    for i in range(n):
+        ws.add_model(WIDE, f"wide-{i}")
+    return ws
+
+
+def test_saved_work_is_held_to_a_quota_per_person_and_for_everyone(store, monkeypatch):
+    from explorer.serve.store import QuotaError
+
+    monkeypatch.setenv("EXPLORER_MAX_STORED_PERSON_MB", "2")
+    a1, a2, b1 = store.new_id(), store.new_id(), store.new_id()
+    store.save(a1, wide_workspace(1), {}, person="ana")
+    mine = store.stored_bytes_of(person="ana")
+    assert 0.7 * 2**20 < mine < 1.0 * 2**20  # the checkpoint, counted by the database
+    with pytest.raises(QuotaError, match=r"your saved work would take 2\.\d MB, past the 2 MB one person may keep here: "
+                                         r"remove a model"):
+        store.save(a2, wide_workspace(2), {}, person="ana")  # her second tab's workspace: counted with the first
+    assert store.stored_bytes_of(person="ana") == mine  # the refused save left nothing behind
+    assert store.load(a2, Workspace()) is None
+    store.save(b1, wide_workspace(2), {}, person="ben")  # another person has their own quota
+    monkeypatch.setenv("EXPLORER_MAX_STORED_MB", "3")
+    with pytest.raises(QuotaError, match=r"the class's saved work would take 3\.\d MB, past the 3 MB this app may keep"):
+        store.save(store.new_id(), wide_workspace(1), {}, person="cleo")
+    store.save(a1, Workspace(), {}, person="ana")  # removing work is always taken
+    assert store.stored_bytes_of(person="ana") == 0
