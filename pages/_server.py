@@ -163,7 +163,7 @@ class Server:
         self.phase = "waiting to start"
         self.times: dict[str, float] = {}
         self.error = ""
-        from explorer.serve.door import school_password
+        from explorer.serve import school_password
 
         self._school = school_password()  # making a class needs it: the environment's, else one of this server's
 

@@ -304,29 +304,10 @@ def _handwriting_accuracy(code: str, entry: ModelEntry) -> float | None:
     ours = store.class_digits(code)
     if not len(ours["ids"]):
         return None
-    from explorer.core import predict_proba
 
     d = entry.dataset
     pred = predict_proba(entry.inference_model(), ours["x"], d["mean"], d["std"]).argmax(1)
     return float((pred == ours["y"]).float().mean())
-
-
-def _measured_accuracy(entry: ModelEntry) -> float | None:
-    """For a model loaded from a checkpoint, the test accuracy this server measures (its history only claims
-    one); None for a run trained here, whose accuracy the server's own worker measured."""
-    if entry.source != "loaded":
-        return None
-    name = (entry.dataset or {}).get("name")
-    try:
-        ds = get_dataset(name)
-    except ValueError:
-        raise ValueError(f"this model's dataset ({name}) is not available here, so its accuracy cannot be "
-                         "checked; train it here to publish it") from None
-    from explorer.core import evaluate
-
-    if list(ds.classes) != list((entry.dataset or {}).get("classes", [])):
-        raise ValueError(f"this model's classes differ from {ds.name}'s, so its accuracy cannot be checked here")
-    return float(evaluate(entry.inference_model(), ds.test_x, ds.test_y, ds.mean, ds.std)[1])
 
 
 def publish_to_board(entry: ModelEntry) -> None:
@@ -338,9 +319,11 @@ def publish_to_board(entry: ModelEntry) -> None:
         return
 
     def _publish() -> None:
+        from pages._predict import measured_accuracy
+
         try:  # the name typed just before the click counts
             workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
-                                      st.session_state.get("board_name", ""), accuracy=_measured_accuracy(entry),
+                                      st.session_state.get("board_name", ""), accuracy=measured_accuracy(entry),
                                       handwriting=_handwriting_accuracy(code, entry),
                                       from_upload=run.dataset in st.session_state.get(UPLOADS, {}))
             flash(f"Published run #{run.id} to the board of class **{shown_code(code)}**.")
@@ -380,22 +363,6 @@ def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
 
 
 # --- shared by the "Look inside" and "Explain" pages ---
-
-PREDICTIONS = "cached_predictions"  # (model version, dataset, split) -> probabilities, one split at a time
-
-
-def cached_predictions(entry: ModelEntry, model: Any, ds: Dataset, split: str = "test") -> Any:
-    """The model's class probabilities for a split of ``ds``, computed once per model version (a click or a
-    slider move does not predict again; a new epoch does)."""
-    key = (entry.version, ds.name, split)
-    cached = st.session_state.get(PREDICTIONS)
-    if cached is None or cached[0] != key:
-        x, _ = ds.split(split)
-        with st.spinner(f"Predicting the {len(x):,} {split} images…"):
-            cached = (key, predict_proba(model, x, ds.mean, ds.std))
-        st.session_state[PREDICTIONS] = cached
-    return cached[1]
-
 
 def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     """The current model (a consistent copy while it trains) and the dataset it was made for.

@@ -7,7 +7,8 @@ import streamlit as st
 from explorer.core import cell_examples, confusion_matrix
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
 from pages._path import did
-from pages._widgets import cached_predictions, inspect_context
+from pages._predict import cached_predictions
+from pages._widgets import inspect_context
 
 CELL = "confusion_cell"
 FULL_HEATMAP_CLASSES = 60  # a heatmap of every class up to this many (3,600 cells)

@@ -7,7 +7,15 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, normalize
-from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, MAX_KEY_CHARS, MAX_MESSAGE, confusion_matrix, predict_proba
+from explorer.core import (
+    MAX_CLASS_NAME,
+    MAX_CODE_CHARS,
+    MAX_KEY_CHARS,
+    MAX_MESSAGE,
+    confusion_matrix,
+    inference_seconds,
+    predict_proba,
+)
 from explorer.interpret import capture_activations, conv_layers, kernels
 from explorer.lessons import parse_lesson
 from explorer.plots import confusion_heatmap, describe_confusion, describe_kernels, kernel_mosaic
@@ -18,6 +26,7 @@ from explorer.serve import (
     shown_code,
 )
 from pages._nav import PAGES
+from pages._predict import INLINE_PREDICT_S
 from pages._server import BOARD_REFRESH_S, server, workspace_store
 from pages._state import DATASET, PERSON, TEACHER, get_dataset
 from pages._widgets import layer_strip, md_text
@@ -218,8 +227,10 @@ def look_at(store, code: str, key: str) -> None:
         return
     entry, data = ws.entry(), get_dataset(ds)
     cm = None
-    if list(entry.spec["input_shape"]) == data.input_shape:  # measured once, at the click, not at every redraw
-        probs = predict_proba(entry.inference_model(), data.test_x, data.mean, data.std)
+    model = entry.inference_model()
+    if list(entry.spec["input_shape"]) == data.input_shape and inference_seconds(
+            model, data.input_shape, len(data.test_y)) <= INLINE_PREDICT_S:  # measured once, at the click
+        probs = predict_proba(model, data.test_x, data.mean, data.std)
         cm = confusion_matrix(data.test_y, probs.argmax(1), list(data.classes))
     st.session_state[LOOK] = (name, entry, data, cm)
     _show_model(entry, data, cm)
@@ -228,7 +239,10 @@ def look_at(store, code: str, key: str) -> None:
 def _show_model(entry, ds, cm) -> None:
     model = entry.inference_model()
     st.markdown(f"**{md_text(entry.name)}** · {entry.params:,} parameters · read-only: the student's work is untouched")
-    if cm is None:
+    if cm is None and list(entry.spec["input_shape"]) == ds.input_shape:
+        st.caption("This model is large: its confusion matrix is not measured here, so that the console stays quick "
+                   "for the class (the student's own **Confusion matrix** page measures it in a worker).")
+    elif cm is None:
         st.caption(f"This model reads {entry.spec['input_shape']} inputs, not {ds.name}'s images.")
         return
     k, f, c = st.tabs(["Kernels", "Feature maps", "Confusion matrix"])

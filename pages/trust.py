@@ -39,9 +39,10 @@ from explorer.plots import (
 from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
 from pages._path import did
+from pages._predict import cached_predictions
 from pages._server import workspace_store
 from pages._state import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
-from pages._widgets import cached_predictions, input_picker, inspect_context, job_poll, job_status
+from pages._widgets import input_picker, inspect_context, job_poll, job_status
 
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker

@@ -17,7 +17,7 @@ from .data import normalize
 from .spec import output_logits_to_classes
 
 __all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
-           "cell_examples", "model_device", "activation_bytes", "fitting_batch", "mult_adds"]
+           "cell_examples", "model_device", "activation_bytes", "fitting_batch", "mult_adds", "inference_seconds"]
 
 GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
 
@@ -110,9 +110,11 @@ def _batch(model: nn.Module, x: Tensor, batch_size: int | None) -> int:
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[float],
-                  std: tuple[float, ...] | list[float], batch_size: int | None = None) -> Tensor:
+                  std: tuple[float, ...] | list[float], batch_size: int | None = None,
+                  progress: Callable[[int, int], None] | None = None) -> Tensor:
     """Class probabilities ``(N, K)`` on the CPU for uint8 images ``(N, C, H, W)``, in batches that fit the view
-    budget (:func:`fitting_batch`) unless ``batch_size`` is given."""
+    budget (:func:`fitting_batch`) unless ``batch_size`` is given. ``progress(done, total)`` after each batch
+    (as a job, in a worker: see :func:`inference_seconds`)."""
     if x.dtype != torch.uint8 or x.ndim != 4:
         raise ValueError(f"expected uint8 images (N, C, H, W), got {x.dtype} {tuple(x.shape)}")
     dev = model_device(model)
@@ -122,7 +124,15 @@ def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[fl
         for i in range(0, len(x), batch_size):
             logits = output_logits_to_classes(model(normalize(x[i:i + batch_size].to(dev), mean, std)))
             out.append(F.softmax(logits.float(), dim=1).cpu())
+            if progress is not None:
+                progress(min(i + batch_size, len(x)), len(x))
     return torch.cat(out) if out else torch.empty(0, 0)
+
+
+def inference_seconds(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size, images: int) -> float:
+    """About how long predicting ``images`` images takes on a worker (``EXPLORER_MULT_ADDS_PER_S``): what decides
+    whether a page predicts at once or as a job in a worker."""
+    return images * mult_adds(model, input_shape) / budget().mult_adds_per_s
 
 
 @torch.no_grad()

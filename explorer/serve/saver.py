@@ -107,7 +107,8 @@ class BackgroundSaver:
             return self._attempt_each()
 
     def _attempt_each(self) -> bool:
-        from .store import QuotaError, StaleWorkspaceError, StoreError
+        from .quota import QuotaError
+        from .store import StaleWorkspaceError, StoreError
 
         store = self._store()
         if store is None:

@@ -26,25 +26,21 @@ from typing import Any
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ..core.budget import budget
 from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from .classroom import ClassRecords, StoreError
+from .quota import Quotas
 from .teaching import Teaching
 from .workspace import ModelEntry, Run, Workspace
 
-__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError", "QuotaError",
+__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError",
            "default_state_dir", "dataset_to_bytes",
            "dataset_from_bytes"]
 
 ID_BYTES = 18  # 144 random bits: the id is the only key to the work
-
-
-class QuotaError(StoreError):
-    """A save refused because it would take someone's saved work past its quota; the message says what to do."""
 
 
 class StaleWorkspaceError(StoreError):
@@ -128,11 +124,6 @@ class SavePayload:
     person: str = ""  # whose work it is (the browser's person): their saved bytes are counted together
 
 
-def _mb(n: int) -> str:
-    """Bytes in MB as a sentence says them: 2.4 MB, 1,536 MB."""
-    return f"{n / 2**20:,.1f}" if n < 10 << 20 else f"{n / 2**20:,.0f}"
-
-
 def _name(text: str) -> str:
     """A name as the database keeps it: bounded the same way on SQLite and PostgreSQL (the columns hold 200)."""
     return bounded_name(text, MAX_STORED_NAME)
@@ -161,7 +152,7 @@ def dataset_from_bytes(data: bytes) -> Dataset:
         raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
 
 
-class WorkspaceStore(Teaching, ClassRecords):
+class WorkspaceStore(Teaching, ClassRecords, Quotas):
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
     def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
@@ -368,35 +359,6 @@ class WorkspaceStore(Teaching, ClassRecords):
             self._written.update(written)
             while len(self._written) > MAX_REMEMBERED_BLOBS:
                 self._written.pop(next(iter(self._written)))
-
-    def stored_bytes(self, c: Any, ws_id: str | None = None, person: str | None = None) -> int:
-        """The bytes of saved models and uploads: of one workspace, of one person's workspaces, or of everyone's."""
-        sa, total = self.sa, 0
-        for t, blob in ((self.t_models, self.t_models.c.checkpoint), (self.t_uploads, self.t_uploads.c.data)):
-            q = sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(blob)), 0))
-            if ws_id is not None:
-                q = q.where(t.c.ws == ws_id)
-            elif person is not None:
-                q = q.select_from(t.join(self.t_ws, self.t_ws.c.id == t.c.ws)).where(self.t_ws.c.person == person)
-            total += int(c.execute(q).scalar() or 0)
-        return total
-
-    def stored_bytes_of(self, ws_id: str | None = None, person: str | None = None) -> int:
-        """:meth:`stored_bytes` in a transaction of its own."""
-        with self._db() as c:
-            return self.stored_bytes(c, ws_id, person)
-
-    def _check_quota(self, c: Any, p: SavePayload) -> None:
-        """Refuse (StoreError, with a sentence) a save that takes its person's saved work, or everyone's, past the
-        budget (``EXPLORER_MAX_STORED_PERSON_MB``, ``EXPLORER_MAX_STORED_MB``)."""
-        b = budget()
-        if p.person and (mine := self.stored_bytes(c, person=p.person)) > b.stored_person_mb << 20:
-            raise QuotaError(f"your saved work would take {_mb(mine)} MB, past the {b.stored_person_mb:,} MB "
-                             "one person may keep here: remove a model or an upload you no longer need, then go on")
-        if (everyone := self.stored_bytes(c)) > b.stored_mb << 20:
-            raise QuotaError(f"the class's saved work would take {_mb(everyone)} MB, past the "
-                             f"{b.stored_mb:,} MB this app may keep: remove a model you no longer need, and tell "
-                             "your teacher")
 
     def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None,
                person: str = "") -> int:

@@ -391,6 +391,12 @@ def _bench_console(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
                        "goal_refresh_ms": 300})
 
 
+def _bench_class(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    from .classroom import bench_class
+
+    bench_class(report, quick)
+
+
 SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]], None]] = {
     "trainer": _bench_trainer,
     "default": _bench_default,
@@ -401,6 +407,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
     "pen": _bench_pen,
     "first": _bench_first,
     "console": _bench_console,
+    "class": _bench_class,
 }
 
 

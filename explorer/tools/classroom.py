@@ -266,3 +266,55 @@ def _page_latencies_warm(url: str) -> None:
         page = browser.new_page()
         page.goto(url)
         page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
+
+
+def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = False) -> None:
+    """``bench --only class``: a class on one server, through the calls the app makes (each simulated student is
+    a workspace of its own on one cluster): one default run alone; the same while two keen students' 200-epoch
+    runs hold two places (goal: at most 4x alone); twenty at once (goal: the slowest within 40 s); then the whole
+    class at once (30, or 8 with ``quick``), with the Start page loaded again and again in Chromium on a real app
+    server joined to the same Ray (its p90), and this process's peak memory above its start."""
+    from ..core.data import load_dataset
+    from ..core.presets import get_preset
+    from ..core.spec import build_model
+    from ..core.train import TrainConfig
+    from ..serve.cluster import Cluster, ClusterSettings
+
+    ds = load_dataset("mnist-5k")
+    spec = get_preset("default")
+    cluster = Cluster(ClusterSettings.from_env())
+    cluster.dataset_ref(ds)
+    time.sleep(6)  # the warm workers start, as they do on a server before its first student
+
+    def together(k: int, tag: str) -> list[float]:
+        t0 = time.perf_counter()
+        hs = [cluster.submit_run(f"{tag}-{i}", build_model(spec, seed=i), ds, TrainConfig()) for i in range(k)]
+        ends = []
+        for h in hs:
+            h.join()
+            ends.append(time.perf_counter() - t0)
+        return ends  # each run's click-to-trained, in the order submitted (joins return once all before are done)
+
+    try:
+        alone = together(1, "alone")[0]
+        keen = [cluster.submit_run(f"keen-{i}", build_model(spec, seed=i), ds, TrainConfig(epochs=200))
+                for i in range(2)]
+        time.sleep(3)  # both are training
+        behind = together(1, "behind-keen")[0]
+        for h in keen:
+            h.stop()
+        report("class", {"case": "one default run", "alone_s": round(alone, 2), "behind_two_200_epoch_runs_s":
+                         round(behind, 2), "ratio": round(behind / alone, 2), "goal_ratio": 4})
+        twenty = sorted(together(20, "twenty"))
+        report("class", {"case": "twenty at once", "slowest_s": round(twenty[-1], 1),
+                         "median_s": round(twenty[len(twenty) // 2], 1), "goal_slowest_s": 40})
+        n, latencies, rss = (8 if quick else 30), [], _PeakRSS()
+        with _page_watch(True, latencies):
+            everyone = sorted(together(n, "class"))
+        lat = sorted(latencies)
+        report("class", {"case": f"a class of {n} at once", "all_trained_s": round(everyone[-1], 1),
+                         "median_s": round(everyone[len(everyone) // 2], 1), "page_loads": len(lat),
+                         "page_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2) if lat else None,
+                         "peak_memory_above_start_mb": rss.stop() >> 20, "warm_workers_started": cluster.pool.started})
+    finally:
+        cluster.close()

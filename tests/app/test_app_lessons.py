@@ -167,7 +167,7 @@ def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
     from explorer.serve.workspace import Workspace
-    from pages._widgets import _measured_accuracy
+    from pages._predict import measured_accuracy
 
     spec = get_preset("default")
     claims = {"status": "finished", "steps": [], "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 1.0}]}
@@ -175,8 +175,24 @@ def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(
     ws = Workspace()
     entry = ws.add_checkpoint(load_checkpoint(data), "boaster")
     assert entry.runs[-1].final()["test_accuracy"] == 1.0
-    measured = _measured_accuracy(entry)
+    measured = measured_accuracy(entry)
     assert measured is not None and measured < 0.5  # what the weights really do on the test split
+
+
+def test_a_large_loaded_model_is_not_measured_in_the_server_at_publish(mnist5k, monkeypatch):
+    from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.serve.workspace import Workspace
+    from pages._predict import measured_accuracy
+
+    spec = get_preset("default")
+    data = save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), {"status": "finished", "epochs": []})
+    entry = Workspace().add_checkpoint(load_checkpoint(data), "heavy here")
+    monkeypatch.setenv("EXPLORER_MULT_ADDS_PER_S", "1000")  # on this server, even the default CNN is large
+    with pytest.raises(ValueError, match=r"this model is large, so its accuracy is measured in a worker first: open "
+                                         r"\*\*Confusion matrix\*\* once"):
+        measured_accuracy(entry)
 
 
 def test_opening_a_lesson_lands_on_its_start_page():
@@ -402,3 +418,26 @@ def test_making_a_class_asks_the_servers_school_password_and_refuses_a_wrong_one
     teacher = fresh()
     teacher.switch_page("pages/teacher.py").run()
     assert not [t for t in teacher.text_input if t.label == "School password"]  # EXPLORER_OPEN_CLASSES=1: none asked
+
+
+def test_a_large_models_predictions_are_a_job_in_a_worker_and_the_page_shows_them_when_done(monkeypatch):
+    from explorer.core import get_preset, inference_seconds
+    from explorer.core.spec import build_model
+    from pages._predict import INLINE_PREDICT_S
+    from tests.waits import wait_until
+
+    monkeypatch.setenv("EXPLORER_MULT_ADDS_PER_S", "500000000")  # a slow server: estimates grow tenfold
+    spec = get_preset("mnist-gap")
+    assert inference_seconds(build_model(spec), spec["input_shape"], 1_000) > INLINE_PREDICT_S  # a large one
+    at = fresh()
+    at.session_state["workspace"].add_model(spec, "big")
+    at.switch_page("pages/confusion.py").run()
+    assert not at.exception
+    assert any("computed in a worker" in c.value for c in at.caption)  # not in the server's own process
+    assert not at.get("plotly_chart")  # the page waits for them
+    job = at.session_state["predictions_job"]
+    assert wait_until(lambda: job.finished, 120, "the predictions job")
+    at.run()
+    assert not at.exception and job.error is None
+    assert at.get("plotly_chart")  # the matrix, from the job's predictions
+    assert at.session_state["cached_predictions"][1].shape == (1_000, 10)

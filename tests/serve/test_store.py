@@ -476,7 +476,7 @@ def wide_workspace(n: int = 1) -> Workspace:
 
 
 def test_saved_work_is_held_to_a_quota_per_person_and_for_everyone(store, monkeypatch):
-    from explorer.serve.store import QuotaError
+    from explorer.serve.quota import QuotaError
 
     monkeypatch.setenv("EXPLORER_MAX_STORED_PERSON_MB", "2")
     a1, a2, b1 = store.new_id(), store.new_id(), store.new_id()
