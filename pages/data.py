@@ -8,7 +8,10 @@ from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import DATASET, UPLOADS, dataset_names, get_dataset, person_uploads
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 st.title("Data")
 

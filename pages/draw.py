@@ -40,9 +40,14 @@ from explorer.serve import ModelEntry, shown_code
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._path import did
-from pages._server import workspace_store
+from pages._server import (
+    leave_legacy_pages_routing,
+    workspace_store,
+)
 from pages._state import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR, get_dataset, workspace
 from pages._widgets import inspect_context, layer_strip, live_run, train_default
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 DRAWING_PNG = "drawing_png"  # the pad's last drawing as PNG: shown again when the user comes back
 SANITY = "draw_sanity"

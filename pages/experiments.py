@@ -18,8 +18,11 @@ from explorer.lessons import (
 from explorer.plots import describe_experiment, describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
 from pages._path import did
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset, flash, workspace
 from pages._widgets import job_poll, job_status
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 JOBS = "experiment_jobs"  # name -> Job, this session's
 st.title("Experiments")

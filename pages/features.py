@@ -28,7 +28,10 @@ from explorer.plots import (
     vector_bar,
 )
 from pages._path import did
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 MAPS_SHOWN = 64
 

@@ -17,8 +17,11 @@ from explorer.interpret import (
     to_display,
 )
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
 from pages._widgets import inspect_context, job_poll, job_status
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 JOB = "filter_job"  # this session's running or finished Job
 PLAN = "filter_plan"  # what the last Generate was estimated to cost, or why it was refused

@@ -5,6 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.lessons import GLOSSARY, LAYER_EXPLAINED
+from pages._server import leave_legacy_pages_routing  # noqa: E402
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 st.title("Glossary")
 st.caption("One meaning per word, as every page of this app uses it.")

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages._server import leave_legacy_pages_routing
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
+
 TRAIN_LABEL = "Train the default CNN (3 epochs)"
 ASKED = "start_asked"  # the button was pressed before the session was open: train once it is
 OPENED = "start_opened"  # this session has been opened once: later runs draw the real button at once

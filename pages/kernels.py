@@ -14,7 +14,10 @@ from explorer.plots import (
     weight_histograms,
 )
 from pages._path import did
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._widgets import inspect_context, refresh_while_training
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 st.title("Kernels")
 ctx = inspect_context()

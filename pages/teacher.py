@@ -27,9 +27,16 @@ from explorer.serve import (
 )
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
-from pages._server import BOARD_REFRESH_S, server, workspace_store
+from pages._server import (
+    BOARD_REFRESH_S,
+    leave_legacy_pages_routing,
+    server,
+    workspace_store,
+)
 from pages._state import DATASET, PERSON, TEACHER, get_dataset
 from pages._widgets import layer_strip, md_text
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 NEW_KEY = "teacher_new_key"  # the key of the class just made: shown in the next run of the page only
 LOOK = "teacher_look"  # (student, their model, the class's dataset, its confusion matrix measured at the Look)

@@ -10,6 +10,7 @@ from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
 from pages._path import did
+from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
 from pages._widgets import (
     augment_controls,
@@ -20,6 +21,8 @@ from pages._widgets import (
     publish_to_board,
     read_augment,
 )
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 ws = workspace()
 ds = current_dataset()

@@ -397,3 +397,12 @@ def test_every_image_and_chart_a_page_draws_says_what_it_shows():
                     node.func.attr in ("image", "plotly_chart") and not any(k.arg == "alt" for k in node.keywords):
                 bare.append(f"{path.name}:{node.lineno} {node.func.attr}")
     assert not bare, "give these an alt text: " + ", ".join(bare)
+
+
+def test_every_page_sends_itself_through_app_py_when_its_address_opens_a_fresh_server():
+    """A page's address typed into a freshly started server runs that page file alone (Streamlit's legacy
+    routing), without the session, the menu or the person: the Teacher page then counted every browser's wrong
+    school passwords as one. Each page file hands such a run to ``app.py`` before it draws anything."""
+    missing = [p.name for p in PAGE_FILES if not p.name.startswith("_")
+               and "\nleave_legacy_pages_routing()" not in p.read_text()]
+    assert not missing, "call leave_legacy_pages_routing() at the top of: " + ", ".join(missing)
