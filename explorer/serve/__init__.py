@@ -12,6 +12,7 @@ _HOME = {
     "find_worker": "pool",
     "Door": "door",
     "ClusterSettings": "settings",
+    "start_ray": "settings",
     "Presence": "presence",
     "RemoteTrainer": "handles",
     "RemoteJob": "handles",

@@ -26,7 +26,6 @@ from __future__ import annotations
 import collections
 import copy
 import itertools
-import os
 import threading
 import time
 import warnings
@@ -51,9 +50,10 @@ __all__ = ["Cluster", "ClusterSettings"]
 
 from .handles import QueueInfo, RemoteJob, RemoteTrainer
 from .pool import WorkerPool, find_worker
-from .settings import ClusterSettings
+from .settings import ClusterSettings, start_ray
 from .workers import _dataset_arrays, _DatasetSlot, _Worker, _worker_gone
 
+LONG_RUN_STEPS = 2_000  # a long run, before any speed is measured (the default CNN's run on the digits: 189 steps)
 JOB_GRACE_S = 30.0  # a job past its time limit that has not reported (and so not stopped itself) is killed after this
 
 
@@ -88,7 +88,7 @@ class Cluster:
         self._host_stop = threading.Event()
         self.started_here = False
         if not ray.is_initialized():
-            self._start_ray(s)
+            start_ray(ray, s, self._host_stop)
             self.started_here = not s.address
         self._lock = threading.RLock()
         self.pool = WorkerPool(ray, ray.remote(_Worker), (max(1, int(s.cpus_per_run)), s.lease_s),
@@ -106,31 +106,6 @@ class Cluster:
         self._closed = threading.Event()
         self._keeper = threading.Thread(target=self._keep, daemon=True, name="explorer-cluster-keeper")
         self._keeper.start()
-
-    def _start_ray(self, s: ClusterSettings) -> None:
-        """Start or join Ray from a thread that lives as long as this cluster: Ray's own processes (GCS, raylet)
-        are tied to the thread that started them, and Streamlit's script threads end after every rerun."""
-        ray, ready, errors = self._ray, threading.Event(), []
-
-        def host() -> None:
-            try:
-                if s.address:
-                    ray.init(address=s.address, namespace="cnn-explorer", log_to_driver=False)
-                else:
-                    # "local": a new instance of our own, even where a `ray start` cluster runs on this machine
-                    ray.init(address="local", num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                             _node_ip_address="127.0.0.1", namespace="cnn-explorer", log_to_driver=False,
-                             object_store_memory=s.object_store_mb << 20)
-            except BaseException as e:  # noqa: BLE001 - handed to the caller below
-                errors.append(e)
-            ready.set()
-            if not errors:
-                self._host_stop.wait()
-
-        threading.Thread(target=host, daemon=True, name="explorer-ray-host").start()
-        ready.wait()
-        if errors:
-            raise errors[0]
 
     # -- capacity --
     def gpus(self) -> float:
@@ -208,12 +183,37 @@ class Cluster:
         if not q.active:
             self._owners.pop(owner, None)
 
+    def _per_step(self) -> float | None:
+        """Seconds per step of recent runs (their median), None before any run has finished here."""
+        return sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
+
+    def _long(self, w: RemoteTrainer | RemoteJob) -> bool:
+        """Whether ``w`` is a long run: estimated past ``long_run_s`` at the speed of recent runs, or, before any
+        speed is known, of more than :data:`LONG_RUN_STEPS` steps."""
+        if not isinstance(w, RemoteTrainer):
+            return False
+        per_step = self._per_step()
+        return w.total_steps * per_step > self.settings.long_run_s if per_step else w.total_steps > LONG_RUN_STEPS
+
+    def long_places(self) -> int:
+        """How many long runs may train at once: half the places (at least one), so that a short run never waits
+        behind long ones; the other long runs wait their turn."""
+        return max(1, self.capacity() // 2)
+
     def _dispatch(self) -> None:
-        """Hand a worker to the work first in line while fewer than ``capacity()`` are busy (lock held)."""
-        while self._queue and self._busy() < self.capacity():
+        """Hand a worker to the work first in line while fewer than ``capacity()`` are busy, passing over a long
+        run while long runs hold their half of the places (it keeps its place in line) (lock held)."""
+        cap, passed = self.capacity(), collections.deque()
+        long_busy = sum(self._long(h) for h in self._runs.values() if h.actor is not None)
+        while self._queue and self._busy() < cap:
             w = self._queue.popleft()
             if w.done if isinstance(w, RemoteTrainer) else w.finished:
                 continue
+            if cap > 1 and self._long(w):
+                if long_busy >= self.long_places():
+                    passed.append(w)
+                    continue
+                long_busy += 1
             w.actor = self.pool.take()
             if isinstance(w, RemoteTrainer):
                 w.actor.start_run.remote(copy.deepcopy(w.model).cpu(), self.dataset_ref(w.dataset), w.config,
@@ -222,6 +222,7 @@ class Cluster:
                 w.actor.start_job.remote(*w.call)
                 w.call = ()
                 w.deadline = None if not w.max_seconds else time.monotonic() + w.max_seconds + JOB_GRACE_S
+        self._queue.extendleft(reversed(passed))
 
     def queue_info(self, handle: RemoteTrainer) -> QueueInfo:
         """Runs ahead of ``handle`` and an estimate of its wait, from the runs in progress and recent speeds."""
@@ -230,11 +231,14 @@ class Cluster:
                 return QueueInfo(ahead=0, wait_s=None, own=True)
             if handle.actor is not None:
                 return QueueInfo(ahead=0, wait_s=0.0, starting=True)
+            if self._long(handle) and self.capacity() > 1 and sum(
+                    self._long(h) for h in self._runs.values() if h.actor is not None) >= self.long_places():
+                return QueueInfo(ahead=0, wait_s=None, long_turn=self.long_places())
             queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED and h.actor is None),
                             key=lambda h: h.submitted_at or 0.0)
             ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
             running = [h for h in self._runs.values() if h.actor is not None]
-            per_step = sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
+            per_step = self._per_step()
             for h in running:  # the speed of runs going on now counts too
                 if h.steps and h.started_at:
                     per_step = per_step or (time.monotonic() - h.started_at) / max(h.step, 1)

@@ -38,12 +38,16 @@ class QueueInfo:
     wait_s: float | None
     own: bool = False  # waiting for another run of the same owner, not for the cluster
     starting: bool = False  # a worker has taken it up: the first step is moments away
+    long_turn: int = 0  # a long run waiting its turn: this many long runs train at once here
 
     def sentence(self) -> str:
         if self.own:
             return "waiting for your other run to finish (one run at a time per workspace)"
         if self.starting:
             return "starting: its first steps are moments away"
+        if self.long_turn:
+            return (f"queued: long runs take turns, {self.long_turn} at a time here, so that short runs never wait "
+                    "behind them; yours starts when one of them ends")
         eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
         if self.ahead == 0:
             return f"queued: yours is next, waiting for a free place to train{eta}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["ClusterSettings"]
+__all__ = ["ClusterSettings", "start_ray"]
 
 
 @dataclass
@@ -19,6 +21,8 @@ class ClusterSettings:
     gpus_per_run: fraction of a GPU per run when the cluster has GPUs [EXPLORER_GPUS_PER_RUN];
     lease_s: a worker whose lease is not renewed for this long stops itself [EXPLORER_LEASE_S];
     object_store_mb: shared memory for datasets of the local instance [EXPLORER_OBJECT_STORE_MB];
+    long_run_s: a run estimated past this many seconds is a long run; long runs hold at most half the places
+        [EXPLORER_LONG_RUN_S];
     warm: idle workers kept started for the next run or job [EXPLORER_WARM_WORKERS]; default 2 on a server with
         its own Ray, 0 on a joined cluster (there an idle worker would hold CPUs another server process needs).
     """
@@ -31,6 +35,7 @@ class ClusterSettings:
     poll_s: float = 0.25  # the keeper asks every busy worker for news this often (a run's end: seen within it)
     object_store_mb: int = 1024
     warm: int | None = None
+    long_run_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ClusterSettings:
@@ -55,4 +60,31 @@ class ClusterSettings:
                    gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
                    lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
                    object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)),
-                   warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None)
+                   warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None,
+                   long_run_s=num("EXPLORER_LONG_RUN_S", 60.0, 1, 86400))
+
+
+def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:
+    """Start or join Ray from a thread that lives until ``stop`` is set: Ray's own processes (GCS, raylet) are
+    tied to the thread that started them, and Streamlit's script threads end after every rerun."""
+    ready, errors = threading.Event(), []
+
+    def host() -> None:
+        try:
+            if s.address:
+                ray.init(address=s.address, namespace="cnn-explorer", log_to_driver=False)
+            else:
+                # "local": a new instance of our own, even where a `ray start` cluster runs on this machine
+                ray.init(address="local", num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
+                         _node_ip_address="127.0.0.1", namespace="cnn-explorer", log_to_driver=False,
+                         object_store_memory=s.object_store_mb << 20)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller below
+            errors.append(e)
+        ready.set()
+        if not errors:
+            stop.wait()
+
+    threading.Thread(target=host, daemon=True, name="explorer-ray-host").start()
+    ready.wait()
+    if errors:
+        raise errors[0]

@@ -303,3 +303,23 @@ def test_warm_workers_are_reused_by_the_next_persons_run_which_starts_clean(clus
     a, b = first.model.state_dict(), second.model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)  # nothing of the first run's state leaked into the second
     assert first.started_at - first.submitted_at < 1.5  # a warm worker takes a run up at once (generous: 2 cores)
+
+
+def test_long_runs_take_turns_on_half_the_places_so_a_short_run_never_waits_behind_them(cluster, mnist5k,
+                                                                                          monkeypatch):
+    monkeypatch.setattr(cluster.settings, "long_run_s", 0.5)  # on this cluster a run past half a second is long
+    half = cluster.long_places()
+    assert half == cluster.capacity() // 2 == 2
+    keen = [cluster.submit_run(f"keen-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=300))
+            for i in range(half + 1)]
+    assert wait(lambda: sum(h.status == "running" for h in keen) == half, 60)
+    waiting = keen[-1]
+    assert waiting.queued and "long runs take turns, 2 at a time here" in waiting.queue_info().sentence()
+    short = cluster.submit_run("short", build_model(DROPOUT_SPEC, seed=9), mnist5k, small(epochs=1))
+    assert short.join(120) and short.status == "finished"  # past the long run that waits, on a free place
+    assert waiting.queued  # still its turn to wait: two long runs train
+    keen[0].stop()
+    assert wait(lambda: waiting.status == "running", 60)  # a long run ended: the next long one goes
+    for h in keen:
+        h.stop()
+    assert all(h.join(60) for h in keen)
