@@ -26,6 +26,7 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
                 ("pages/lesson.py", "Lesson", ":material/school:"),
                 ("pages/board.py", "Class board", ":material/leaderboard:"),
                 ("pages/teacher.py", "Teacher", ":material/supervisor_account:")],
+    "You": [("pages/mydata.py", "My data", ":material/privacy_tip:")],
 }
 
 

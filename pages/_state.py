@@ -165,6 +165,17 @@ def remember_person() -> None:
         st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
 
 
+def start_over() -> None:
+    """Leave this tab's workspace behind (its data deleted, or this computer forgotten): its runs and jobs stop,
+    nothing of it is saved again, the address loses its link, and the next run opens a new, empty workspace."""
+    ws = st.session_state.pop(WS, None)
+    if ws is not None:
+        ws.close()
+    for key in (WS_ID, WS_VERSION, WS_SAVED, UPLOADS, PERSON_SET, DRAWING, "cached_predictions", *SAVED_KEYS):
+        st.session_state.pop(key, None)
+    st.query_params.pop("ws", None)
+
+
 def person_uploads() -> dict[str, Dataset]:
     """The uploads this person holds: this tab's and those of their other live tabs (for the upload budget)."""
     others = server().people().other_uploads(st.session_state[PERSON], session_id())

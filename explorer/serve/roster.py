@@ -8,10 +8,10 @@ import io
 import time
 from typing import Any
 
-__all__ = ["roster_csv", "CSV_FIELDS"]
+__all__ = ["roster_csv", "CSV_FIELDS", "safe_cell"]
 
 
-def _cell(value: Any) -> Any:
+def safe_cell(value: Any) -> Any:
     """A spreadsheet cell that is never run: text that begins with = + - @ (or a tab or a return, which some
     spreadsheets skip before them) gets a leading apostrophe."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
@@ -31,7 +31,7 @@ def roster_csv(rows: list[dict[str, Any]]) -> str:
     stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     for r in rows:
         acc = r.get("best_accuracy")
-        w.writerow([_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
+        w.writerow([safe_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
                                        r["runs"], r["run_state"], r.get("path", ""), r["page"], stamp(r["joined"]),
                                        stamp(r["seen"]), r["stuck"])])
     return out.getvalue()

@@ -32,6 +32,7 @@ from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from .classroom import ClassRecords, StoreError
+from .mydata import MyData
 from .quota import Quotas
 from .teaching import Teaching
 from .workspace import ModelEntry, Run, Workspace
@@ -152,7 +153,7 @@ def dataset_from_bytes(data: bytes) -> Dataset:
         raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
 
 
-class WorkspaceStore(Teaching, ClassRecords, Quotas):
+class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
     def __init__(self, url: str | None = None, state_dir: str | Path | None = None,

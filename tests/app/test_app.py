@@ -339,3 +339,36 @@ def test_the_private_streamlit_parts_the_server_relies_on_are_still_there():
                 touching.add(path.name)
     assert touching == {"_server.py"}, touching  # the workarounds live in one file
 
+
+
+def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_receipt():
+    import io
+    import zipfile
+
+    from pages._server import workspace_store
+
+    at = fresh()
+    start_button(at).click().run()
+    wait_training(at)
+    at.run()  # saved after the run
+    old_ws = at.session_state["workspace_id"]
+    at.switch_page("pages/mydata.py").run()
+    assert not at.exception
+    kept = " ".join(m.value for m in at.markdown)
+    assert "**Your work**: models **default**; 1 training run(s); 0 upload(s)" in kept
+    next(b for b in at.button if b.label == "Prepare the download").click().run()
+    data = at.session_state["mydata_export"]
+    assert any(n.startswith("models/") for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    delete = next(b for b in at.button if b.label == "Delete all of it")
+    assert delete.disabled  # not before the confirmation
+    at.checkbox(key="mydata_sure").check().run()
+    next(b for b in at.button if b.label == "Delete all of it").click().run()
+    assert not at.exception
+    receipt = at.session_state["mydata_receipt"]
+    assert "models: 1" in receipt and "runs: 1" in receipt and "workspaces: 1" in receipt
+    assert any("All of it is deleted" in s.value for s in at.success) and "server" not in receipt
+    assert "mydata_export" not in at.session_state  # the old download is not offered after the deletion
+    assert "workspace" not in at.session_state  # the tab let go of the deleted workspace: nothing of it is saved
+    at.switch_page("pages/home.py").run()  # the next page opens a new, empty one
+    assert at.session_state["workspace_id"] != old_ws and not at.session_state["workspace"].models
+    assert workspace_store().inventory(old_ws).empty  # nothing of the old workspace is kept, nor saved again

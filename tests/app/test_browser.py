@@ -454,3 +454,28 @@ def test_the_sidebar_downloads_the_model_as_onnx_and_a_checkpoint_and_removes_it
     page.get_by_role("button", name="Remove default").click()
     page.wait_for_selector("text=No model yet", timeout=20_000)
     page.close()
+
+
+def test_forget_this_computer_leaves_the_next_person_a_new_empty_workspace(server, browser):
+    """A shared lab PC: after *Forget this computer*, the browser's person cookie and link are gone, and a new tab
+    opens a new, empty workspace (the last student's model is not there)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(server)
+    page.get_by_role("button", name=re.compile("Train the default CNN")).click()
+    page.wait_for_selector("text=Done after", timeout=180_000)
+    wait_idle(page)
+    person = lambda: next((c["value"] for c in context.cookies() if c["name"] == "explorer_person"), None)  # noqa: E731
+    wait_until(lambda: person() is not None, 30, every=0.3)
+    before, first_ws = person(), page.url.split("ws=")[1]
+    nav(page, "My data")
+    page.wait_for_selector("text=Forget this computer", timeout=60_000)
+    shot(page, "my-data")
+    page.get_by_role("button", name="Forget this computer").click()
+    wait_until(lambda: person() != before, 30, every=0.3)  # the cookie went (a new person's may come)
+    tab = context.new_page()
+    tab.goto(server)
+    tab.get_by_text("Train the default CNN").first.wait_for(timeout=60_000)
+    wait_idle(tab)
+    assert first_ws not in tab.url and tab.locator("text=Done after").count() == 0  # a new, empty workspace
+    context.close()

@@ -1,0 +1,94 @@
+"""My data: what the app keeps about me, read from its database now; take it home as one zip; delete all of it
+with a receipt; forget this computer (a shared lab PC)."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import streamlit as st
+
+from pages._server import leave_legacy_pages_routing, server, workspace_store
+
+leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
+
+from explorer.serve import PERSON_COOKIE, shown_code  # noqa: E402
+from pages._state import PERSON, WS_ID, start_over  # noqa: E402
+from pages._widgets import md_text  # noqa: E402
+
+EXPORT = "mydata_export"  # the zip prepared at the click (bytes), offered for download in the next runs
+RECEIPT = "mydata_receipt"  # the last deletion's receipt (text), shown after the page started over
+
+
+def _date(t: float) -> str:
+    return time.strftime("%d %B %Y", time.localtime(t))
+
+
+def inventory_words(inv) -> list[str]:  # noqa: ANN001 - an explorer.serve.Inventory
+    """What is kept, in plain sentences, with when each part goes."""
+    lines = []
+    if inv.workspaces:
+        models = ", ".join(f"**{md_text(m)}**" for m in inv.models) or "none yet"
+        lines.append(f"**Your work**: models {models}; {inv.runs} training run(s); "
+                     f"{len(inv.uploads)} upload(s). Kept under your link, and deleted "
+                     f"{server().store().ttl_days:g} days after your last change"
+                     + (f" (on {_date(inv.workspace_expires)} unless you work again)." if inv.workspace_expires
+                        else "."))
+    for code, name, expires in inv.classes:
+        lines.append(f"**In class {shown_code(code)}** as **{md_text(name)}**: your name on your teacher's list, "
+                     f"{inv.drawings} drawing(s) you added, {inv.board_entries} board entr(ies). Deleted with the "
+                     f"class when your teacher ends it, at the latest on {_date(expires)}.")
+    if inv.key_tries:
+        lines.append(f"**Wrong teacher keys or school passwords** tried from this browser: {inv.key_tries} (counted "
+                     "for ten minutes, so that guessing is slow).")
+    return lines or ["Nothing: the app keeps nothing about you yet (your work is kept once you build or train)."]
+
+
+st.title("My data")
+store = workspace_store()
+if store is None:
+    st.info("Your work is kept in this tab only: nothing about you is stored.")
+    st.stop()
+ws_id, person = st.session_state.get(WS_ID) or "", st.session_state.get(PERSON) or ""
+st.caption("What this app keeps about you, read from its database just now. Nothing is sent anywhere else: no "
+           "analytics, no other website. Your teacher sees your name, your page and your best accuracy while "
+           "your class runs.")
+if RECEIPT in st.session_state:
+    st.success("All of it is deleted. Your receipt:")
+    st.code(st.session_state[RECEIPT], language=None)
+    st.download_button("Download the receipt", st.session_state[RECEIPT], file_name="deletion-receipt.txt",
+                       icon=":material/receipt_long:")
+inv = store.inventory(ws_id, person)
+for line in inventory_words(inv):
+    st.markdown(f"- {line}")
+
+st.subheader("Take it home")
+st.caption("One zip: your models (they load back on **Train**), your runs (JSON and CSV), your uploads, your "
+           "drawings (PNG), what you published, and a README that says what each file is.")
+if st.button("Prepare the download", icon=":material/folder_zip:", disabled=inv.empty):
+    st.session_state[EXPORT] = store.export_zip(ws_id, person)
+if st.session_state.get(EXPORT):
+    st.download_button("Download all of it (zip)", st.session_state[EXPORT], file_name="my-cnn-explorer-data.zip",
+                       mime="application/zip", icon=":material/download:", type="primary")
+
+st.subheader("Delete all of it")
+sure = st.checkbox("I understand: my models, runs, uploads and drawings, my name in my class and what I published "
+                   "are deleted for good", key="mydata_sure", disabled=inv.empty)
+if st.button("Delete all of it", icon=":material/delete_forever:", disabled=not sure or inv.empty):
+    receipt = store.delete_mine(ws_id, person)
+    start_over()  # this tab opens a new, empty workspace: nothing of the old one is saved again
+    st.session_state.pop(EXPORT, None)
+    st.session_state[RECEIPT] = receipt.text()
+    st.rerun()
+
+st.subheader("Forget this computer")
+st.caption("On a shared computer, at the end of a lesson: this browser forgets who you were and your link, so the "
+           "next person here cannot open your work. Keep your link (or your download) to come back to it.")
+if st.button("Forget this computer", icon=":material/logout:"):
+    cookie = f"{PERSON_COOKIE}=; path=/; max-age=0; SameSite=Strict"
+    st.success("This browser has forgotten you. The next tab opens a new, empty workspace.")
+    st.html(f"<script>document.cookie = {json.dumps(cookie)}; window.location.replace(window.location.pathname);"
+            "</script>", unsafe_allow_javascript=True)  # a new session, with no link and no cookie
+    start_over()
+    st.session_state.pop(EXPORT, None)
+    st.stop()
