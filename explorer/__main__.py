@@ -1,4 +1,4 @@
-"""The command line: ``python -m explorer {presets,summary,train,predict,export,bench} ...``.
+"""The command line: ``python -m explorer {presets,summary,train,predict,export,bench,privacy} ...``.
 
 Any bad input exits with status 2 and one line on stderr, never a traceback.
 """
@@ -212,6 +212,12 @@ def _cmd_bench(args: argparse.Namespace) -> None:
     run_bench(args.data_dir, only=args.only, quick=args.quick, json_out=args.json)
 
 
+def _cmd_privacy(args: argparse.Namespace) -> None:
+    from .serve.datapack import privacy_doc
+
+    sys.stdout.write(privacy_doc({} if args.defaults else None))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .core.data import DATASETS
     from .core.train import OPTIMIZERS, SCHEDULES, TrainConfig
@@ -258,7 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--seed", type=int, default=0, help="initialisation of a spec's fresh weights")
     b = sub.add_parser("bench", help="speed figures, side by side with the seed notebooks' loop")
     b.add_argument("--data-dir", default=None)
-    b.add_argument("--only", default=None, help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first")
+    b.add_argument("--only", default=None,
+                   help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first,console,class")
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     b.add_argument("--json", action="store_true")
     b.add_argument("--classroom", type=int, default=None, metavar="N",
@@ -267,6 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--epochs", type=int, default=3, help="for --classroom")
     b.add_argument("--mistakes", action="store_true",
                    help="for --classroom: the N runs again while a further student makes the expensive mistakes")
+    pv = sub.add_parser("privacy", help="the data pack: what is kept about students, where, how long (from the settings)")
+    pv.add_argument("--defaults", action="store_true", help="at the default settings (docs/privacy.md), not this "
+                    "environment's")
     return p
 
 
@@ -274,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"presets": _cmd_presets, "summary": _cmd_summary, "train": _cmd_train, "predict": _cmd_predict,
-                "export": _cmd_export, "bench": _cmd_bench}
+                "export": _cmd_export, "bench": _cmd_bench, "privacy": _cmd_privacy}
     try:
         handlers[args.cmd](args)
     except (ValueError, OSError) as e:  # our errors are ValueErrors with a sentence; files give OSError

@@ -276,12 +276,14 @@ def end_class(store, code: str, key: str) -> None:
                            key="end-sure")
         if st.button("End the class", disabled=not sure, type="primary", key="end-go"):
             try:
-                n = store.end_class(code, key)
+                receipt = store.end_class_receipt(code, key)
             except ValueError as e:
                 st.error(f"Not ended: {e}.")
                 return
             st.session_state.pop(TEACHER, None)
-            st.session_state["flash_end"] = f"Class {shown_code(code)} ended: {n} student(s)' names were deleted."
+            n = receipt.counts["students' names"]
+            st.session_state["flash_end"] = (f"Class {shown_code(code)} ended: {n} student(s)' names were deleted.",
+                                             f"Class {shown_code(code)}\n" + receipt.text())
             st.rerun()
 
 
@@ -290,8 +292,23 @@ store = workspace_store()
 if store is None:
     st.warning("The teacher's console needs the workspace database, which this server could not open.")
     st.stop()
-if msg := st.session_state.pop("flash_end", None):
-    st.success(msg)
+def data_pack_panel() -> None:
+    """What the app keeps about the students, written from this server's own settings."""
+    from explorer.serve import data_pack
+
+    with st.expander("What the app keeps about your students (the data pack)", icon=":material/privacy_tip:"):
+        pack = data_pack()
+        st.markdown(pack)
+        st.download_button("Download the data pack", pack, file_name="cnn-explorer-data-pack.md",
+                           icon=":material/download:")
+
+
+if ended := st.session_state.pop("flash_end", None):
+    st.success(ended[0])
+    st.code(ended[1], language=None)
+    st.download_button("Download the deletion receipt", ended[1], file_name="class-deletion-receipt.txt",
+                       icon=":material/receipt_long:")
+data_pack_panel()
 teacher = st.session_state.get(TEACHER)
 if not teacher or not store.is_teacher(teacher["code"], teacher["key"]):
     st.session_state.pop(TEACHER, None)

@@ -137,3 +137,14 @@ def test_predict_bad_image_exits_2(tmp_path, trained_default, mnist5k):
     r = cli("predict", str(ck), write(tmp_path, "bad.png", b"not a png"))
     assert r.returncode == 2 and "bad.png is not an image this app can read" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_privacy_prints_the_data_pack_from_the_settings(capsys, monkeypatch):
+    from explorer.__main__ import main
+    from explorer.serve.datapack import privacy_doc
+
+    monkeypatch.setenv("EXPLORER_CLASS_HOURS", "3")
+    assert main(["privacy"]) == 0
+    assert "at most **3 hours**" in capsys.readouterr().out  # this environment's settings
+    assert main(["privacy", "--defaults"]) == 0
+    assert capsys.readouterr().out == privacy_doc({})  # what docs/privacy.md holds

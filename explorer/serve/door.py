@@ -36,10 +36,10 @@ class ClassError(StoreError):
     """A class request that is refused, with the reason in a sentence."""
 
 
-def class_hours() -> float:
+def class_hours(env: dict[str, str] | None = None) -> float:
     """How long a class lasts after it is made: ``EXPLORER_CLASS_HOURS`` (default 12)."""
     try:
-        hours = float(os.environ.get("EXPLORER_CLASS_HOURS") or 12)
+        hours = float((os.environ if env is None else env).get("EXPLORER_CLASS_HOURS") or 12)
     except ValueError:
         hours = 12.0
     return hours if math.isfinite(hours) and hours > 0 else 12.0

@@ -22,10 +22,10 @@ __all__ = ["Retention", "purge_every_s"]
 PURGE_EVERY_S = 3600.0  # once an hour by default
 
 
-def purge_every_s() -> float:
+def purge_every_s(env: dict[str, str] | None = None) -> float:
     """How often the server purges (``EXPLORER_PURGE_MINUTES``; at least every minute, at most every day)."""
     try:
-        minutes = float(os.environ.get("EXPLORER_PURGE_MINUTES", PURGE_EVERY_S / 60))
+        minutes = float((os.environ if env is None else env).get("EXPLORER_PURGE_MINUTES", PURGE_EVERY_S / 60))
     except ValueError:
         minutes = PURGE_EVERY_S / 60
     return min(max(minutes, 1 / 60), 24 * 60) * 60

@@ -31,7 +31,8 @@ from ..core.limits import (
 )
 from ..core.safejson import bounded_name, name_skeleton, parse_json
 from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
-from .door import ClassError, Door, browser_wait, class_hours, school_password
+from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours, school_password
+from .mydata import Receipt
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "stuck_reason", "class_hours",
            "browser_wait", "school_password"]
@@ -281,18 +282,23 @@ class Teaching(Door):
     # -- ending --
     def end_class(self, code: str, key: str) -> int:
         """End a class: its students' names, their drawings and its board go with it. Returns how many students."""
+        return self.end_class_receipt(code, key).counts["students' names"]
+
+    def end_class_receipt(self, code: str, key: str) -> Receipt:
+        """End a class (as :meth:`end_class`); the receipt counts what was deleted, and says when."""
         self._teacher(code, key)
         return self._delete_class(normalize_code(code) or "")
 
-    def _delete_class(self, norm: str) -> int:
+    def _delete_class(self, norm: str) -> Receipt:
         """The class's row first (it waits for a join or a drawing that holds it: :meth:`_hold_class`), then its
         students, drawings, board and guesses, each read after that: nothing joined meanwhile is left behind."""
+        counts = {}
         with self._db(write=True) as c:
             c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
-            n = c.execute(self.t_students.delete().where(self.t_students.c.class_code == norm)).rowcount
-            for t in (self.t_digits, self.t_board, self.t_guesses):
-                c.execute(t.delete().where(t.c.class_code == norm))
-        return int(n or 0)
+            for kind, t in (("students' names", self.t_students), ("drawings", self.t_digits),
+                            ("board entries", self.t_board), ("wrong keys counted", self.t_guesses)):
+                counts[kind] = int(c.execute(t.delete().where(t.c.class_code == norm)).rowcount or 0)
+        return Receipt(time.time(), counts)
 
     def _hold_class(self, c: Any, norm: str) -> None:
         """In a write transaction: the class is still there and within its hours, and stays so until the
@@ -311,4 +317,6 @@ class Teaching(Door):
                                                .where(self.t_classes.c.expires <= now)).all()]
         for code in codes:
             self._delete_class(code)
+        with self._db(write=True) as c:  # wrong keys and passwords are counted for GUESS_WINDOW_S, then forgotten
+            c.execute(self.t_guesses.delete().where(self.t_guesses.c.at <= now - GUESS_WINDOW_S))
         return len(codes)

@@ -84,3 +84,29 @@ def test_a_person_sees_takes_home_and_deletes_all_that_is_kept_about_them(store,
     assert store.inventory(ws_id, "person-ana").empty
     ben = store.inventory(other_ws, "person-ben")
     assert ben.models and ben.drawings == 1 and ben.board_entries == 1 and ben.key_tries == 2  # his stays
+
+
+def test_the_data_pack_is_written_from_the_settings_and_docs_privacy_is_it_at_the_defaults():
+    from pathlib import Path
+
+    from explorer.serve.datapack import data_pack, privacy_doc
+
+    pack = data_pack({})
+    assert "at most **12 hours** after it was made" in pack and "deleted **30 days** after its last change" in pack
+    assert "every **60 minutes**" in pack and "one SQLite file" in pack
+    school = data_pack({"EXPLORER_CLASS_HOURS": "2", "EXPLORER_WORKSPACE_TTL_DAYS": "7", "EXPLORER_PURGE_MINUTES": "15",
+                        "EXPLORER_DATABASE_URL": "postgresql+psycopg://x@db/explorer"})
+    assert "at most **2 hours**" in school and "12 hours" not in school and "deleted **7 days**" in school
+    assert "every **15 minutes**" in school and "a PostgreSQL database the school runs" in school
+    doc = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"
+    assert doc.read_text() == privacy_doc({}), "docs/privacy.md is stale: python -m explorer privacy --defaults"
+
+
+def test_ending_a_class_gives_a_receipt_that_counts_what_went(store):
+    code, key = store.create_class("mnist-5k", wanted=None)
+    store.join(code, "Cleo", store.new_id())
+    store.add_digit(code, 3, torch.zeros((1, 28, 28), dtype=torch.uint8), "Cleo")
+    receipt = store.end_class_receipt(code, key)
+    assert receipt.counts == {"students' names": 1, "drawings": 1, "board entries": 0, "wrong keys counted": 0}
+    assert "students' names: 1" in receipt.text() and "drawings: 1" in receipt.text()
+    assert rows_naming(store, ["Cleo", code]) == []  # nothing of the class is left, in any table
