@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt |
 # tests, CI and benchmarks use the full MNIST beside the checkout when it is there
 export EXPLORER_DATA_DIR ?= $(abspath ../shared/data)
 
-.PHONY: app test test-fast test-school bench lint chromium school-deps
+.PHONY: app test test-fast test-school bench lint chromium school-deps screenshots
 
 $(STAMP):
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +28,15 @@ test-school: $(STAMP) chromium school-deps
 test-fast: $(STAMP)
 	EXPLORER_RUNNER=local $(BIN)/python -m pytest -m "not browser and not ray and not package and not slow"
 
+# the README's pictures, from the real app in Chromium (a test fails when one is older than its page)
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m devtools.screenshots
+
 bench: $(STAMP)
 	$(BIN)/python -m explorer bench --data-dir $(EXPLORER_DATA_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check explorer pages tests app.py
+	$(BIN)/ruff check explorer pages tests devtools app.py
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own browser here)
 chromium:
