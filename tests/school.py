@@ -138,7 +138,7 @@ def ray_cluster(tmp: Path, cpus_per_node: int = 1):
     every member of the cluster shares (Ray's token authentication)."""
     port = free_port()
     env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_ADDRESS": f"127.0.0.1:{port}",
-           "RAY_DISABLE_USAGE_STATS": "1"}
+           "RAY_USAGE_STATS_ENABLED": "0"}  # (the name Ray reads: RAY_DISABLE_USAGE_STATS was read by nobody)
     common = ["--num-cpus", str(cpus_per_node), "--node-ip-address", "127.0.0.1", "--block"]
     cluster = RayCluster(env["RAY_ADDRESS"], env)
     node_env = {k: v for k, v in {**os.environ, **env}.items() if k != "RAY_ADDRESS"}

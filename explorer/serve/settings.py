@@ -68,6 +68,9 @@ def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:
     """Start or join Ray from a thread that lives until ``stop`` is set: Ray's own processes (GCS, raylet) are
     tied to the thread that started them, and Streamlit's script threads end after every rerun."""
     ready, errors = threading.Event(), []
+    # Ray's usage statistics would ask the cloud's metadata address (169.254.169.254) which cloud this is, and
+    # could report to Ray's servers: nothing of a class leaves the school's machines (tests/app/test_outbound.py)
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
     def host() -> None:
         try:
