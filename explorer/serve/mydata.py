@@ -116,8 +116,12 @@ class MyData:
         sa, buf = self.sa, io.BytesIO()
         with self._db() as c, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
             ids, joined = self._mine(c, ws_id, person)
-            for r in c.execute(sa.select(self.t_models).where(self.t_models.c.ws.in_(ids))):
+            for i, r in enumerate(c.execute(sa.select(self.t_models).where(self.t_models.c.ws.in_(ids)))):
                 z.writestr(f"models/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.checkpoint))
+                if i < MAX_ONNX_IN_EXPORT and (onnx := _onnx(bytes(r.checkpoint))) is not None:
+                    z.writestr(f"models/{r.ws[:6]}-{_file(r.name)}.onnx", onnx)
+            for r in c.execute(sa.select(self.t_ws.c.id, self.t_ws.c.settings).where(self.t_ws.c.id.in_(ids))):
+                z.writestr(f"settings/{r.id[:6]}.json", r.settings)  # the page settings and the guided path's steps
             runs = [dict(r._mapping) for r in c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws.in_(ids)))]
             z.writestr("runs/runs.json", json.dumps([{**r, "config": json.loads(r["config"]),
                                                        "history": json.loads(r["history"])} for r in runs], indent=1))
@@ -162,7 +166,9 @@ class MyData:
 EXPORT_README = """Your data from CNN Explorer
 ===========================
 
-models/    each model as a checkpoint (safetensors): load it back on the Train page (Load a checkpoint)
+models/    each model as a checkpoint (safetensors): load it back on the Train page (Load a checkpoint);
+           the first 8 also as ONNX (Netron, onnxruntime); the sidebar gives any model's ONNX
+settings/  each workspace's page settings, with the guided path's steps done
 runs/      every training run: runs.json (settings and curves), runs.csv (one line a run)
 uploads/   the datasets you uploaded (safetensors: images as uint8, labels, class names)
 drawings/  the digits you drew for your class (28x28 PNG); the label is in the file name
@@ -170,6 +176,21 @@ board.json what you published to a class board
 
 Nothing else is kept about you on the server. Delete all of it on the My data page.
 """
+
+
+MAX_ONNX_IN_EXPORT = 8  # models also written as ONNX (about 0.1 s each); the sidebar gives any model's ONNX
+
+
+def _onnx(checkpoint: bytes) -> bytes | None:
+    """A stored checkpoint as ONNX (normalisation and class names inside), or None if it cannot be exported."""
+    from ..core.checkpoint import load_checkpoint
+    from ..lessons.export import to_onnx
+
+    try:
+        cp = load_checkpoint(checkpoint)
+        return to_onnx(cp.model, cp.spec["input_shape"], cp.dataset)
+    except Exception:  # noqa: BLE001 - the safetensors file is there; ONNX is a convenience
+        return None
 
 
 def _file(name: str) -> str:

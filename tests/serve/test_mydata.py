@@ -67,7 +67,9 @@ def test_a_person_sees_takes_home_and_deletes_all_that_is_kept_about_them(store,
     z = zipfile.ZipFile(io.BytesIO(store.export_zip(ws_id, "person-ana")))
     names = z.namelist()
     assert {"README.txt", "runs/runs.json", "runs/runs.csv", "board.json"} <= set(names)
-    assert sum(n.startswith("models/") for n in names) == 2 and sum(n.startswith("drawings/") for n in names) == 1
+    assert sum(n.startswith("models/") and n.endswith(".safetensors") for n in names) == 2
+    assert sum(n.endswith(".onnx") for n in names) == 2 and sum(n.startswith("drawings/") for n in names) == 1
+    assert sum(n.startswith("settings/") for n in names) == 2  # the guided path's progress travels in these
     model_file = next(n for n in names if n.startswith("models/") and "Ana-model" in n)
     back = load_checkpoint(z.read(model_file)).model  # the export loads back and predicts the same
     x = mnist5k.test_x[:64]
