@@ -72,9 +72,9 @@ def where_next() -> None:
         st.caption("Optimiser, schedule, augmentation; live curves; overlay runs to compare architectures.")
 
 
+server().page_drawn()  # the words and the button are on screen: Ray may start beside the session's torch import
 start_session()
 st.session_state[OPENED] = True
-server().page_drawn()  # the words and the button are on screen and torch has loaded: the warm-up may go
 ws = workspace()
 ds = current_dataset()
 if st.session_state.pop(ASKED, False) and not (ws.entry() and ws.entry().active_run):

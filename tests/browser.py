@@ -15,14 +15,20 @@ from explorer.tools.browser import (
     describe_pages,
     nav,
     start_training,
-    streamlit_server,
     wait_idle,
 )
+from explorer.tools.browser import streamlit_server as _streamlit_server
 
 __all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progress_step", "shot", "streamlit_server",
            "wait_idle"]
 
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
+
+
+def streamlit_server(env=None, **kw):  # noqa: ANN001, ANN003, ANN201 - as explorer.tools.browser's
+    """The app server of a browser test, with the server's own default of warm workers (the test process itself
+    keeps none: its in-process clusters share one Ray with the cluster tests, see conftest.py)."""
+    return _streamlit_server(env={"EXPLORER_WARM_WORKERS": "", **(env or {})}, **kw)
 
 
 def browser_or_skip():

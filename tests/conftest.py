@@ -16,6 +16,10 @@ from tests.procs import MARK, kill_all, left_after
 os.environ.setdefault("EXPLORER_STATE_DIR", tempfile.mkdtemp(prefix="explorer-test-state-"))
 # The tests' servers let anyone make a class (a school password is the default; its own tests set one).
 os.environ.setdefault("EXPLORER_OPEN_CLASSES", "1")
+# The app's clusters made in this process (AppTest pages) share one Ray instance with the cluster tests: they keep
+# no idle warm workers, whose CPUs the cluster tests' own workers would wait for (the browser tests' servers, other
+# processes, keep the default: tests/browser.py).
+os.environ.setdefault("EXPLORER_WARM_WORKERS", "0")
 # Every process a test starts inherits this mark: the run ends by checking that none of them is left.
 RUN_ID = os.environ[MARK] = uuid.uuid4().hex
 LEFT_GRACE_S = 15.0  # how long the run's processes get to end after the last test

@@ -165,14 +165,16 @@ def nav(page: Any, title: str) -> None:
 
 
 def start_training(page: Any, epochs: int) -> Any:
-    """On the Train page: type ``epochs``, press Start; returns the run's progress bar once it shows."""
+    """On the Train page: type ``epochs``, press Start; returns the run's progress bar once it shows (or the run
+    has already ended)."""
     box = page.get_by_label("Epochs", exact=True)
     box.fill(str(epochs))
     box.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Start", exact=True).click()
     progress = page.locator("[data-testid=stProgress]")
-    progress.wait_for(timeout=30_000)
+    # a short run on a warm worker may be over before its progress bar is ever drawn
+    progress.or_(page.get_by_text("Done after").first).first.wait_for(timeout=30_000)
     return progress
 
 

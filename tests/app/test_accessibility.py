@@ -74,6 +74,7 @@ def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, bro
             found[title] = found.get(title, []) + [{"id": "words-cut-short", "impact": "serious", "count": len(cut),
                                                     "help": "a control's words end in an ellipsis", "nodes": cut}]
     assert not elsewhere, sorted(set(elsewhere))[:10]  # every page, after training: all from the app's own origin
+    nav(page, "Teacher")
     page.get_by_role("tab", name="Make a class").click()  # and the teacher's console, signed in, its key on screen
     page.get_by_role("button", name="Make a class").click()
     page.wait_for_selector("text=Your teacher key")

@@ -112,3 +112,23 @@ def test_ending_a_class_gives_a_receipt_that_counts_what_went(store):
     assert receipt.counts == {"students' names": 1, "drawings": 1, "board entries": 0, "wrong keys counted": 0}
     assert "students' names: 1" in receipt.text() and "drawings: 1" in receipt.text()
     assert rows_naming(store, ["Cleo", code]) == []  # nothing of the class is left, in any table
+
+
+@pytest.mark.school
+def test_deleting_all_of_it_leaves_no_row_on_postgresql_either(tmp_path, mnist5k):
+    from tests.school import missing, postgres
+
+    if missing():
+        pytest.skip(f"needs {missing()}; `make test` installs it")
+    with postgres(tmp_path) as url:
+        store = WorkspaceStore(url=url)
+        try:
+            code, ws_id, _ = a_class_life(store, mnist5k, "person-ana", "Ana")
+            inv = store.inventory(ws_id, "person-ana")
+            assert inv.models and inv.drawings == 1 and inv.board_entries == 1 and inv.key_tries == 2
+            receipt = store.delete_mine(ws_id, "person-ana")
+            assert receipt.counts["models"] == 2 and receipt.counts["drawings"] == 1
+            assert rows_naming(store, [*inv.workspaces, "person-ana", "Ana"]) == []
+            assert store.stored_bytes_of(person="person-ana") == 0
+        finally:
+            store.engine.dispose()
