@@ -17,6 +17,7 @@ __all__ = [
     "MAX_BOARD_ENTRIES", "MAX_ENTRIES_PER_STUDENT", "MAX_CLASS_DIGITS", "MAX_CLASS_NAME", "MAX_PUBLISHED_EPOCHS",
     "MAX_CODE_CHARS", "MAX_KEY_CHARS", "MAX_GUESSES", "MAX_CLASS_GUESSES", "MAX_BROWSER_WAIT_S", "MAX_STUDENTS",
     "MAX_CLASSES_PER_HOUR",
+    "MAX_ONNX_IN_EXPORT",
     "MAX_MESSAGE",
     "MAX_SNAPSHOTS", "MAX_MOSAIC_PIXELS", "MAX_STORED_NAME", "MAX_REMEMBERED_BLOBS", "MAX_PENDING", "MAX_OUTCOMES",
     "MAX_DRAWING_PIXELS", "MAX_SHARED_DATASETS", "MAX_REMEMBERED_KEYS",
@@ -65,6 +66,7 @@ MAX_KEY_CHARS = 40  # a teacher key as typed (with spaces around it)
 MAX_GUESSES = 5  # wrong keys one browser may try against a class ...
 MAX_CLASS_GUESSES = 30  # ... and all browsers together, within teaching.GUESS_WINDOW_S (then one check at a time)
 MAX_BROWSER_WAIT_S = 300  # past MAX_GUESSES, a browser's wait doubles up to this
+MAX_ONNX_IN_EXPORT = 8  # models My data's zip also writes as ONNX (about 0.1 s each); the sidebar gives any model's
 MAX_CLASSES_PER_HOUR = 5  # classes one person may make within an hour (a look-alike class per minute: no)
 MAX_STUDENTS = 80  # students in one class
 MAX_MESSAGE = 300  # a pause message

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.limits import MAX_ONNX_IN_EXPORT
 from .roster import safe_cell
 
 __all__ = ["MyData", "Inventory", "Receipt"]
@@ -176,9 +177,6 @@ board.json what you published to a class board
 
 Nothing else is kept about you on the server. Delete all of it on the My data page.
 """
-
-
-MAX_ONNX_IN_EXPORT = 8  # models also written as ONNX (about 0.1 s each); the sidebar gives any model's ONNX
 
 
 def _onnx(checkpoint: bytes) -> bytes | None:
