@@ -55,7 +55,16 @@ CHART_TOOLBAR = ("<style>.js-plotly-plot .plotly .modebar-btn path { fill: #444 
 ICON_BUTTONS = ("<style>div[class*='st-key-icons-'] button [data-testid='stMarkdownContainer'] { position: absolute "
                 "!important; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }"
                 "</style>")
-PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS  # one style element, drawn by app.py on every page
+# A tablet (820 px portrait, 1180 px landscape): the menu takes 236 px instead of 300, and the page's columns wrap
+# onto new rows when one would be narrower than 280 px, so the drawing pad, its buttons and the pictures beside
+# it keep their size instead of overlapping (a wide screen keeps the columns side by side)
+TABLET = ("<style>@media (max-width: 1200px) { "
+          "section[data-testid='stSidebar'] { width: 236px !important; min-width: 236px "
+          "!important; max-width: 236px !important; } "
+          "[data-testid='stMain'] [data-testid='stHorizontalBlock'] { flex-wrap: wrap !important; } "
+          "[data-testid='stMain'] [data-testid='stHorizontalBlock'] > [data-testid='stColumn'] { min-width: min(280px, "
+          "100%) !important; } }</style>")
+PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS + TABLET  # one style element, drawn by app.py on every page
 
 START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
 
