@@ -57,7 +57,7 @@ def _wait_for_predictions(job: Any, what: str) -> None:
 
     @st.fragment(run_every=job_poll(busy))
     def _progress() -> None:
-        st.caption("This model is large: its predictions are computed in a worker, once per version of the model.")
+        st.caption("This model is large: its predictions take a moment, and are kept for this version of the model.")
         if job_status(job, busy, what) or job.error:
             if job.error and st.button("Try again", icon=":material/refresh:"):
                 st.session_state.pop(PREDICT_FOR, None)
@@ -84,8 +84,8 @@ def measured_accuracy(entry: ModelEntry) -> float | None:
         return float((cached[1].argmax(1) == ds.test_y).float().mean())
     model = entry.inference_model()
     if inference_seconds(model, ds.input_shape, len(ds.test_y)) > INLINE_PREDICT_S:
-        raise ValueError("this model is large, so its accuracy is measured in a worker first: open **Confusion "
-                         "matrix** once (it measures the test images), then publish")
+        raise ValueError("this model is large, so its accuracy is measured on its own page first: open **Confusion "
+                         "matrix** (it measures the test images), then publish")
     from explorer.core import evaluate
 
     return float(evaluate(model, ds.test_x, ds.test_y, ds.mean, ds.std)[1])

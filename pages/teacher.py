@@ -248,7 +248,7 @@ def _show_model(entry, ds, cm) -> None:
     st.markdown(f"**{md_text(entry.name)}** · {entry.params:,} parameters · read-only: the student's work is untouched")
     if cm is None and list(entry.spec["input_shape"]) == ds.input_shape:
         st.caption("This model is large: its confusion matrix is not measured here, so that the console stays quick "
-                   "for the class (the student's own **Confusion matrix** page measures it in a worker).")
+                   "for the class (the student's own **Confusion matrix** page measures it).")
     elif cm is None:
         st.caption(f"This model reads {entry.spec['input_shape']} inputs, not {ds.name}'s images.")
         return

@@ -190,8 +190,8 @@ def test_a_large_loaded_model_is_not_measured_in_the_server_at_publish(mnist5k, 
     data = save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), {"status": "finished", "epochs": []})
     entry = Workspace().add_checkpoint(load_checkpoint(data), "heavy here")
     monkeypatch.setenv("EXPLORER_MULT_ADDS_PER_S", "1000")  # on this server, even the default CNN is large
-    with pytest.raises(ValueError, match=r"this model is large, so its accuracy is measured in a worker first: open "
-                                         r"\*\*Confusion matrix\*\* once"):
+    with pytest.raises(ValueError, match=r"this model is large, so its accuracy is measured on its own page first: open "
+                                         r"\*\*Confusion matrix\*\* \(it measures the test images\)"):
         measured_accuracy(entry)
 
 
@@ -424,6 +424,7 @@ def test_a_large_models_predictions_are_a_job_in_a_worker_and_the_page_shows_the
     from explorer.core import get_preset, inference_seconds
     from explorer.core.spec import build_model
     from pages._predict import INLINE_PREDICT_S
+    from tests.app.test_app_inspect import MACHINERY
     from tests.waits import wait_until
 
     monkeypatch.setenv("EXPLORER_MULT_ADDS_PER_S", "500000000")  # a slow server: estimates grow tenfold
@@ -433,7 +434,8 @@ def test_a_large_models_predictions_are_a_job_in_a_worker_and_the_page_shows_the
     at.session_state["workspace"].add_model(spec, "big")
     at.switch_page("pages/confusion.py").run()
     assert not at.exception
-    assert any("computed in a worker" in c.value for c in at.caption)  # not in the server's own process
+    assert any("its predictions take a moment" in c.value for c in at.caption)  # a job: not in the server's process
+    assert not any(MACHINERY.search(c.value) for c in at.caption)  # and said in the course's words
     assert not at.get("plotly_chart")  # the page waits for them
     job = at.session_state["predictions_job"]
     assert wait_until(lambda: job.finished, 120, "the predictions job")
