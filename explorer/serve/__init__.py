@@ -29,6 +29,7 @@ _HOME = {
     "SavePayload": "store",
     "db_reason": "store",
     "StoreError": "classroom",
+    "OnStore": "classroom",
     "ClassRecords": "classroom",
     "published_history": "classroom",
     "normalize_code": "classroom",

@@ -23,7 +23,8 @@ from ..interpret.trust import NOT_A_DIGIT_LABEL
 if TYPE_CHECKING:
     from .workspace import Run
 
-__all__ = ["ClassRecords", "StoreError", "published_history", "CODE_ALPHABET", "CODE_LENGTH", "normalize_code", "shown_code"]
+__all__ = ["ClassRecords", "OnStore", "StoreError", "published_history", "CODE_ALPHABET", "CODE_LENGTH", "normalize_code",
+           "shown_code"]
 
 CODE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"  # a class code's letters: no 0/O, 1/I/L, 2/Z, 5/S, 8/B to mishear
 CODE_LENGTH = 6
@@ -74,16 +75,22 @@ def published_history(hist: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class ClassRecords:
-    """The class's records, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
+class OnStore:
+    """What each part of :class:`explorer.serve.store.WorkspaceStore` uses of the store: SQLAlchemy (``sa``) and
+    a connection in a transaction (``_db``), which the store defines."""
 
     sa: Any
-    t_board: Any
-    t_digits: Any
-    t_classes: Any
 
     def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
         raise NotImplementedError
+
+
+class ClassRecords(OnStore):
+    """The class's records, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
+
+    t_board: Any
+    t_digits: Any
+    t_classes: Any
 
     def _live(self, code: Any, now: float) -> str:  # pragma: no cover - explorer.serve.teaching's
         raise NotImplementedError

@@ -16,12 +16,11 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from ..core.limits import MAX_BROWSER_WAIT_S, MAX_CLASS_GUESSES, MAX_CLASSES_PER_HOUR, MAX_GUESSES, MAX_REMEMBERED_KEYS
 from ..core.safejson import bounded_name
-from .classroom import CODE_ALPHABET, CODE_LENGTH, StoreError, normalize_code, shown_code
+from .classroom import CODE_ALPHABET, CODE_LENGTH, OnStore, StoreError, normalize_code, shown_code
 
 __all__ = ["Door", "ClassError", "browser_wait", "class_hours", "school_password"]
 
@@ -78,15 +77,11 @@ def _matches(key: str, stored: str) -> bool:
     return kind == "scrypt" and hmac.compare_digest(expected.encode(), stored.encode())
 
 
-class Door:
+class Door(OnStore):
     """Making classes and signing in to them, on the store's database."""
 
-    sa: Any
     t_classes: Any
     t_guesses: Any
-
-    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
-        raise NotImplementedError
 
     def purge_expired(self, now: float | None = None) -> int:  # pragma: no cover - Teaching's own
         raise NotImplementedError

@@ -14,11 +14,11 @@ import io
 import json
 import time
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.limits import MAX_ONNX_IN_EXPORT
+from .classroom import OnStore
 from .roster import safe_cell
 
 __all__ = ["MyData", "Inventory", "Receipt"]
@@ -56,10 +56,9 @@ class Receipt:
         return "\n".join(lines + ["", "Nothing of this is kept by the app after this moment."]) + "\n"
 
 
-class MyData:
+class MyData(OnStore):
     """A person's rows: their inventory, their export, their deletion (on the store's database)."""
 
-    sa: Any
     ttl_days: float
     t_ws: Any
     t_models: Any
@@ -70,9 +69,6 @@ class MyData:
     t_students: Any
     t_classes: Any
     t_guesses: Any
-
-    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
-        raise NotImplementedError
 
     def _mine(self, c: Any, ws_id: str, person: str) -> tuple[list[str], list[tuple[str, str]]]:
         """The person's workspace ids (the open one, and every one saved under their browser's id), and the classes

@@ -89,10 +89,6 @@ class WorkerPool:
         except Exception:  # noqa: BLE001 - already gone
             pass
 
-    def owns(self, actor: Any) -> bool:
-        with self._lock:
-            return _key(actor) in self._mine
-
     def idle(self) -> int:
         with self._lock:
             return len(self._idle)

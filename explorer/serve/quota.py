@@ -7,11 +7,10 @@ save past a quota leaves nothing behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from ..core.budget import budget
-from .classroom import StoreError
+from .classroom import OnStore, StoreError
 
 __all__ = ["Quotas", "QuotaError"]
 
@@ -25,17 +24,13 @@ def _mb(n: int) -> str:
     return f"{n / 2**20:,.1f}" if n < 10 << 20 else f"{n / 2**20:,.0f}"
 
 
-class Quotas:
+class Quotas(OnStore):
     """Counting saved bytes and refusing a save past a quota (``EXPLORER_MAX_STORED_PERSON_MB``,
     ``EXPLORER_MAX_STORED_MB``)."""
 
-    sa: Any
     t_ws: Any
     t_models: Any
     t_uploads: Any
-
-    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
-        raise NotImplementedError
 
     def stored_bytes(self, c: Any, ws_id: str | None = None, person: str | None = None) -> int:
         """The bytes of saved models and uploads: of one workspace, of one person's workspaces, or of everyone's."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,15 +94,11 @@ def stuck_reason(row: dict[str, Any], now: float) -> str:
 class Teaching(Door):
     """The teacher's classes, on the store's database (``self.sa``, ``self._db``, the reflected tables)."""
 
-    sa: Any
     t_classes: Any
     t_students: Any
     t_guesses: Any
     t_board: Any
     t_digits: Any
-
-    def _db(self, write: bool = False) -> Iterator[Any]:  # pragma: no cover - the store's own
-        raise NotImplementedError
 
     def class_state(self, code: str, now: float | None = None) -> ClassState | None:
         """The class as its students' apps read it; None if there is no such class or it has expired."""
