@@ -12,11 +12,11 @@ from pages._server import leave_legacy_pages_routing, server, workspace_store
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
-from explorer.serve import PERSON_COOKIE, shown_code  # noqa: E402
-from pages._state import PERSON, WS_ID, start_over  # noqa: E402
-from pages._widgets import md_text  # noqa: E402
+from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
+from pages._state import PERSON, WS_ID, show_flash, start_job, start_over  # noqa: E402
+from pages._widgets import job_poll, job_status, md_text  # noqa: E402
 
-EXPORT = "mydata_export"  # the zip prepared at the click (bytes), offered for download in the next runs
+EXPORT_JOB = "mydata_export"  # the zip being built in a worker; its result is offered for download
 RECEIPT = "mydata_receipt"  # the last deletion's receipt (text), shown after the page started over
 
 
@@ -44,6 +44,22 @@ def inventory_words(inv) -> list[str]:  # noqa: ANN001 - an explorer.serve.Inven
     return lines or ["Nothing: the app keeps nothing about you yet (your work is kept once you build or train)."]
 
 
+def _download(job) -> None:  # noqa: ANN001 - the export's Job (or None)
+    """The zip's progress while a worker builds it, then its download button."""
+    show_flash()  # a refusal to start (one job at a time per person)
+    if job is None:
+        return
+    busy = not job.finished
+
+    @st.fragment(run_every=job_poll(busy))
+    def _progress() -> None:
+        if job_status(job, busy, "Preparing your download"):
+            st.download_button("Download all of it (zip)", job.result, file_name="my-cnn-explorer-data.zip",
+                               mime="application/zip", icon=":material/download:", type="primary")
+
+    _progress()
+
+
 st.title("My data")
 store = workspace_store()
 if store is None:
@@ -65,11 +81,14 @@ for line in inventory_words(inv):
 st.subheader("Take it home")
 st.caption("One zip: your models (they load back on **Train**), your runs (JSON and CSV), your uploads, your "
            "drawings (PNG), what you published, and a README that says what each file is.")
-if st.button("Prepare the download", icon=":material/folder_zip:", disabled=inv.empty):
-    st.session_state[EXPORT] = store.export_zip(ws_id, person)
-if st.session_state.get(EXPORT):
-    st.download_button("Download all of it (zip)", st.session_state[EXPORT], file_name="my-cnn-explorer-data.zip",
-                       mime="application/zip", icon=":material/download:", type="primary")
+export = st.session_state.get(EXPORT_JOB)
+if st.button("Prepare the download", icon=":material/folder_zip:",
+             disabled=inv.empty or (export is not None and not export.finished)):
+    try:  # read here (size checked first), zipped in a worker: the models' ONNX is tensor work
+        start_job(EXPORT_JOB, "your download", build_export, store.export_parts(ws_id, person))
+    except ValueError as e:
+        st.warning(f"Not prepared: {e}.")
+_download(st.session_state.get(EXPORT_JOB))
 
 st.subheader("Delete all of it")
 sure = st.checkbox("I understand: my models, runs, uploads and drawings, my name in my class and what I published "
@@ -77,7 +96,7 @@ sure = st.checkbox("I understand: my models, runs, uploads and drawings, my name
 if st.button("Delete all of it", icon=":material/delete_forever:", disabled=not sure or inv.empty):
     receipt = store.delete_mine(ws_id, person)
     start_over()  # this tab opens a new, empty workspace: nothing of the old one is saved again
-    st.session_state.pop(EXPORT, None)
+    st.session_state.pop(EXPORT_JOB, None)
     st.session_state[RECEIPT] = receipt.text()
     st.rerun()
 
@@ -90,5 +109,5 @@ if st.button("Forget this computer", icon=":material/logout:"):
     st.html(f"<script>document.cookie = {json.dumps(cookie)}; window.location.replace(window.location.pathname);"
             "</script>", unsafe_allow_javascript=True)  # a new session, with no link and no cookie
     start_over()
-    st.session_state.pop(EXPORT, None)
+    st.session_state.pop(EXPORT_JOB, None)
     st.stop()

@@ -25,6 +25,7 @@ one person's models     ``EXPLORER_MAX_PERSON_MODELS_MB`` 512 MB, all their tabs
 the server's memory     ``EXPLORER_MAX_SERVER_MB``      0: 80% of the machine's memory; new models refused past it
 one person's saved work ``EXPLORER_MAX_STORED_PERSON_MB`` 1,024 MB in the database, all their workspaces together
 all saved work          ``EXPLORER_MAX_STORED_MB``      10,240 MB in the database, everyone's together
+one download of My data ``EXPLORER_MAX_EXPORT_MB``      256 MB of saved models and uploads in one zip
 ======================  ==============================  ==========================================
 """
 
@@ -59,6 +60,7 @@ class Budget:
     server_mb: int = 0  # 0: 80% of the machine's memory
     stored_person_mb: int = 1_024
     stored_mb: int = 10_240
+    export_mb: int = 256
 
     ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
            "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
@@ -68,7 +70,8 @@ class Budget:
            "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
            "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S",
            "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB", "server_mb": "EXPLORER_MAX_SERVER_MB",
-           "stored_person_mb": "EXPLORER_MAX_STORED_PERSON_MB", "stored_mb": "EXPLORER_MAX_STORED_MB"}
+           "stored_person_mb": "EXPLORER_MAX_STORED_PERSON_MB", "stored_mb": "EXPLORER_MAX_STORED_MB",
+           "export_mb": "EXPLORER_MAX_EXPORT_MB"}
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:

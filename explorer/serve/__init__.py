@@ -52,6 +52,8 @@ _HOME = {
     "MyData": "mydata",
     "Inventory": "mydata",
     "Receipt": "mydata",
+    "ExportParts": "mydata",
+    "build_export": "mydata",
     "data_pack": "datapack",
     "privacy_doc": "datapack",
     "DPIA_TEMPLATE": "datapack",

@@ -14,14 +14,16 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.budget import budget
 from ..core.limits import MAX_ONNX_IN_EXPORT
 from .classroom import OnStore
 from .roster import safe_cell
 
-__all__ = ["MyData", "Inventory", "Receipt"]
+__all__ = ["MyData", "Inventory", "Receipt", "ExportParts", "build_export"]
 
 
 @dataclass
@@ -41,6 +43,36 @@ class Inventory:
     @property
     def empty(self) -> bool:
         return not (self.workspaces or self.classes or self.key_tries)
+
+
+@dataclass
+class ExportParts:
+    """What one person's zip holds, read from the database: each file's name and bytes, and which of them (by
+    index, checkpoints) are also written as ONNX. Plain data: it travels to the worker that builds the zip."""
+
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    onnx: list[int] = field(default_factory=list)
+
+    def add(self, name: str, text: str) -> None:
+        self.files.append((name, text.encode()))
+
+    @property
+    def size(self) -> int:
+        return sum(len(b) for _, b in self.files)
+
+
+def build_export(parts: ExportParts, progress: Callable[[int, int], None] | None = None) -> bytes:
+    """The zip of :meth:`MyData.export_parts`: every file as it is, and the ONNX of the chosen checkpoints (each
+    with its normalisation and classes), compressed. Tensor work: the app runs it as a job in a worker."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for i, (name, data) in enumerate(parts.files):
+            z.writestr(name, data)
+            if i in parts.onnx and (onnx := _onnx(data)) is not None:
+                z.writestr(name.removesuffix(".safetensors") + ".onnx", onnx)
+            if progress is not None:
+                progress(i + 1, len(parts.files))
+    return buf.getvalue()
 
 
 @dataclass
@@ -107,33 +139,53 @@ class MyData(OnStore):
         inv.workspace_expires = None if latest is None else float(latest) + self.ttl_days * 86400
         return inv
 
-    def export_zip(self, ws_id: str, person: str = "") -> bytes:
-        """All of it as one zip: each model's checkpoint (safetensors, as the app loads it back), the runs (JSON
-        and CSV), the uploads, the drawings (PNG), the board entries, and a README that says what each file is."""
-        sa, buf = self.sa, io.BytesIO()
-        with self._db() as c, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+    def export_size(self, ws_id: str, person: str = "") -> int:
+        """The saved bytes (models and uploads) one export of this person's would copy: read before it starts."""
+        sa, total = self.sa, 0
+        with self._db() as c:
+            ids, _ = self._mine(c, ws_id, person)
+            for t, blob in ((self.t_models, self.t_models.c.checkpoint), (self.t_uploads, self.t_uploads.c.data)):
+                total += int(c.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(blob)), 0))
+                                       .where(t.c.ws.in_(ids))).scalar() or 0)
+        return total
+
+    def export_parts(self, ws_id: str, person: str = "") -> ExportParts:
+        """Everything of the person's that the zip holds, read from the database: the files by name (as
+        :func:`build_export` writes them) and which checkpoints it also writes as ONNX. Refused (ValueError, with a
+        sentence) past ``EXPLORER_MAX_EXPORT_MB`` of saved bytes, before anything is read."""
+        if (size := self.export_size(ws_id, person)) > (cap := budget().export_mb) << 20:
+            raise ValueError(f"your saved models and uploads take {size / 2**20:,.0f} MB, more than the "
+                             f"{cap:,} MB one download holds: download your models one at a time from the "
+                             "sidebar (Save a checkpoint), or remove the ones you no longer need, then try again")
+        sa, parts = self.sa, ExportParts()
+        with self._db() as c:
             ids, joined = self._mine(c, ws_id, person)
-            for i, r in enumerate(c.execute(sa.select(self.t_models).where(self.t_models.c.ws.in_(ids)))):
-                z.writestr(f"models/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.checkpoint))
-                if i < MAX_ONNX_IN_EXPORT and (onnx := _onnx(bytes(r.checkpoint))) is not None:
-                    z.writestr(f"models/{r.ws[:6]}-{_file(r.name)}.onnx", onnx)
+            for r in c.execute(sa.select(self.t_models).where(self.t_models.c.ws.in_(ids))):
+                parts.files.append((f"models/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.checkpoint)))
+                if len(parts.onnx) < MAX_ONNX_IN_EXPORT:
+                    parts.onnx.append(len(parts.files) - 1)
             for r in c.execute(sa.select(self.t_ws.c.id, self.t_ws.c.settings).where(self.t_ws.c.id.in_(ids))):
-                z.writestr(f"settings/{r.id[:6]}.json", r.settings)  # the page settings and the guided path's steps
+                parts.add(f"settings/{r.id[:6]}.json", r.settings)  # the page settings and the guided path's steps
             runs = [dict(r._mapping) for r in c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws.in_(ids)))]
-            z.writestr("runs/runs.json", json.dumps([{**r, "config": json.loads(r["config"]),
-                                                       "history": json.loads(r["history"])} for r in runs], indent=1))
-            z.writestr("runs/runs.csv", _runs_csv(runs))
+            parts.add("runs/runs.json", json.dumps([{**r, "config": json.loads(r["config"]),
+                                                      "history": json.loads(r["history"])} for r in runs], indent=1))
+            parts.add("runs/runs.csv", _runs_csv(runs))
             for r in c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws.in_(ids))):
-                z.writestr(f"uploads/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.data))
+                parts.files.append((f"uploads/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.data)))
             for code, name in joined:
                 for r in c.execute(sa.select(self.t_digits).where((self.t_digits.c.class_code == code)
                                                                   & (self.t_digits.c.author == name))):
-                    z.writestr(f"drawings/{code}-{r.id}-label{r.label}.png", _png(bytes(r.pixels)))
+                    parts.files.append((f"drawings/{code}-{r.id}-label{r.label}.png", _png(bytes(r.pixels))))
             board = [{k: v for k, v in dict(r._mapping).items() if k != "spec"}
                      for r in c.execute(sa.select(self.t_board).where(self.t_board.c.ws.in_(ids)))]
-            z.writestr("board.json", json.dumps(board, indent=1))
-            z.writestr("README.txt", EXPORT_README)
-        return buf.getvalue()
+            parts.add("board.json", json.dumps(board, indent=1))
+        parts.add("README.txt", EXPORT_README)
+        return parts
+
+    def export_zip(self, ws_id: str, person: str = "") -> bytes:
+        """All of it as one zip, built here (the app builds it in a worker: :meth:`export_parts`, then
+        :func:`build_export` as a job)."""
+        return build_export(self.export_parts(ws_id, person))
 
     def delete_mine(self, ws_id: str, person: str = "", now: float | None = None) -> Receipt:
         """Delete every row of this person's, in one transaction; the receipt counts what went."""

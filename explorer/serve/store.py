@@ -370,13 +370,16 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         row = c.execute(sa.select(self.t_ws.c.version).where(self.t_ws.c.id == ws_id)).first()
         if row is not None and version is not None and row.version != version:
             raise StaleWorkspaceError(STALE)
-        values = {"updated": now, "settings": settings, "current": current, **({"person": person} if person else {})}
+        values = {"updated": now, "settings": settings, "current": current}
         if row is None:
-            c.execute(self.t_ws.insert().values(id=ws_id, created=now, version=1, **values))
+            c.execute(self.t_ws.insert().values(id=ws_id, created=now, version=1, person=person, **values))
             return 1
         seen = row.version
+        # the workspace is its first writer's: someone who opens its link (the key to the work, by design) works in
+        # it, but does not take it into their own My data and quota; an unowned one (saved before persons) is taken
+        owner = sa.case((sa.func.coalesce(self.t_ws.c.person, "") == "", person), else_=self.t_ws.c.person)
         done = c.execute(self.t_ws.update().where(self.t_ws.c.id == ws_id, self.t_ws.c.version == seen)
-                         .values(version=seen + 1, **values))
+                         .values(version=seen + 1, person=owner, **values))
         if done.rowcount != 1:
             raise StaleWorkspaceError(STALE)
         return seen + 1

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import get_preset, parse_spec
 from tests.apptest import start_default_on_train_page, wait_training
+from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
@@ -357,8 +358,11 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     kept = " ".join(m.value for m in at.markdown)
     assert "**Your work**: models **default**; 1 training run(s); 0 upload(s)" in kept
     next(b for b in at.button if b.label == "Prepare the download").click().run()
-    data = at.session_state["mydata_export"]
-    assert any(n.startswith("models/") for n in zipfile.ZipFile(io.BytesIO(data)).namelist())
+    job = at.session_state["mydata_export"]  # the zip is built as a job, off the page's own process
+    wait_until(lambda: job.finished, 60, "the zip built")
+    at.run()
+    assert not job.error and any(n.startswith("models/") for n in zipfile.ZipFile(io.BytesIO(job.result)).namelist())
+    assert [b.label for b in at.get("download_button")] == ["Download all of it (zip)"]
     delete = next(b for b in at.button if b.label == "Delete all of it")
     assert delete.disabled  # not before the confirmation
     at.checkbox(key="mydata_sure").check().run()

@@ -1,5 +1,6 @@
-"""Nothing leaves the server: while a student trains, draws, opens every page and takes their data home, the app
-server and its workers open no connection to another machine, and the browser loads nothing from another host."""
+"""Nothing leaves the server: while a student trains, draws, takes the guided path's first steps, opens every page,
+takes their data home and deletes it, the app server and its workers open no connection to another machine, and the
+browser loads nothing from another host."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_draw_pad
 from pages._nav import PAGES
 from tests.browser import nav, streamlit_server, wait_idle
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -40,12 +42,24 @@ def test_a_students_lesson_opens_no_connection_to_another_machine_and_loads_noth
         canvas = open_draw_pad(page)  # trains the default CNN in a worker, then draws
         box = canvas.bounding_box()
         draw_strokes(page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2))
+        page.locator(".st-key-menu a", has_text="Start").first.click()  # the guided path's first steps: the data,
+        wait_idle(page)  # then one output pixel in the lab
+        page.get_by_role("button", name=re.compile(r"^Start: step 1 of \d+, Meet")).click()
+        page.wait_for_selector("h1:has-text('Data')")
+        wait_idle(page)
+        nav(page, "Convolution lab")
+        page.locator(".st-key-lab_row input[type=range]").press("ArrowRight")
+        wait_idle(page)
+        wait_until(lambda: "step 3 of" in page.locator(".st-key-path_panel").inner_text(), 30, "two steps done")
         for title in [t for items in PAGES.values() for _, t, _ in items if t not in ("Start", "Draw a digit")]:
             nav(page, title)
         page.get_by_role("button", name="Prepare the download").click()
         with page.expect_download() as download:
-            page.get_by_role("button", name="Download all of it (zip)").click()
+            page.get_by_role("button", name="Download all of it (zip)").click(timeout=60_000)
         assert download.value.suggested_filename == "my-cnn-explorer-data.zip"
+        page.get_by_text("I understand: my models").click()  # and deletes all of it
+        page.get_by_role("button", name="Delete all of it").click()
+        page.wait_for_selector("text=All of it is deleted", timeout=30_000)
         wait_idle(page)
         context.close()
     assert hosts == {url.split("://")[1]}, hosts  # the app's own address, nothing else

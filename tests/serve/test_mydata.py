@@ -132,3 +132,30 @@ def test_deleting_all_of_it_leaves_no_row_on_postgresql_either(tmp_path, mnist5k
             assert store.stored_bytes_of(person="person-ana") == 0
         finally:
             store.engine.dispose()
+
+
+def test_a_workspace_stays_its_first_writers_when_someone_else_opens_its_link(store, mnist5k):
+    ws_id = store.new_id()
+    ws = trained_workspace(mnist5k, name="Ana-model")
+    store.save(ws_id, ws, {}, person="person-ana")
+    store.save(ws_id, ws, {}, person="person-ben", version=1)  # Ben opened Ana's link and worked in it
+    assert store.inventory("", "person-ana").workspaces == [ws_id]  # still in Ana's My data and quota ...
+    assert store.inventory("", "person-ben").empty  # ... not taken into Ben's
+    assert store.stored_bytes_of(person="person-ben") == 0 < store.stored_bytes_of(person="person-ana")
+
+
+def test_an_export_past_its_size_is_refused_before_anything_is_read(store, mnist5k, monkeypatch):
+    from explorer.serve import mydata
+
+    _, ws_id, _ = a_class_life(store, mnist5k, "person-ana", "Ana")
+    size = store.export_size(ws_id, "person-ana")
+    assert size == store.stored_bytes_of(person="person-ana") > 0  # her two workspaces' models
+    parts = store.export_parts(ws_id, "person-ana")
+    assert parts.size >= size and len(parts.onnx) == 2  # each checkpoint also as ONNX (two, under the cap)
+    names = zipfile.ZipFile(io.BytesIO(mydata.build_export(parts))).namelist()
+    assert sum(n.endswith(".onnx") for n in names) == 2 and "README.txt" in names
+    from explorer.core.budget import Budget
+
+    monkeypatch.setattr(mydata, "budget", lambda: Budget(export_mb=0))  # less than her two small models
+    with pytest.raises(ValueError, match="more than the 0 MB one download holds: download your models one at a"):
+        store.export_parts(ws_id, "person-ana")
