@@ -11,7 +11,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages._nav import PAGE_STYLE, is_start, menu, pages
+from pages._lang import language_picker, page_language
+from pages._nav import PAGE_STYLE, is_start, menu, page_title, pages
 from pages._server import server
 
 # the tab's icon is a file of ours: a Material icon there is fetched from Google's font server by every browser
@@ -19,10 +20,12 @@ st.set_page_config(page_title="CNN Explorer", page_icon=str(Path(__file__).with_
                    layout="wide")
 sections = pages(set(st.session_state.get("hidden_pages", [])))  # _state.HIDDEN, read before torch loads
 page = st.navigation(sections, position="hidden")
-menu(sections)
+menu(sections)  # in the session's language (the browser's, or the one picked below it)
+language_picker()
+page_language()  # the page's lang and dir; the live parts kept from a browser's own translation
 st.html(PAGE_STYLE)  # styles only (reduced motion, the charts' toolbar): it takes no room on the page
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
-st.session_state["current_page"] = page.title  # _class.PAGE: what a student's row on the teacher's roster says
+st.session_state["current_page"] = page_title(page)  # _class.PAGE: what a student's row on the teacher's roster says
 joined = bool(st.session_state.get("class_membership"))  # _state.CLASS: this student joined a teacher's class
 try:
     if not is_start(page):

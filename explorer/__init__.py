@@ -1,23 +1,33 @@
 """CNN Explorer's engine: build, train, save and look inside convolutional networks.
 
-Usable from a notebook or the command line (``python -m explorer``); it never imports streamlit.
+Usable from a notebook or the command line (``python -m explorer``); it never imports streamlit. The face is lazy
+(PEP 562): a name loads its module, and torch, on first use, so that a light part (``explorer.i18n``) is light.
 """
 
 from __future__ import annotations
 
-from .core.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
-from .core.data import DATASETS, DataError, Dataset, load_dataset, normalize
-from .core.evaluate import Confusion, confusion_matrix, evaluate, predict_proba
-from .core.preprocess import EmptyImageError, mnist_style, prepare_image
-from .core.presets import PRESETS, get_preset, preset_names
-from .core.spec import SpecError, Summary, build_model, format_summary, parse_spec, summarize, validate_spec
-from .core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device, train
-from .core.uploads import load_csv, load_image_zip
+import importlib
+from typing import Any
 
-__all__ = [
-    "Augment", "Checkpoint", "CheckpointError", "Confusion", "DATASETS", "DataError", "Dataset", "EmptyImageError",
-    "PRESETS", "SpecError", "Summary", "TrainConfig", "Trainer", "augment_batch", "build_model", "confusion_matrix",
-    "evaluate", "format_summary", "get_preset", "load_checkpoint", "load_csv", "load_dataset", "load_image_zip",
-    "mnist_style", "normalize", "parse_spec", "predict_proba", "prepare_image", "preset_names", "resolve_device",
-    "save_checkpoint", "summarize", "train", "validate_spec",
-]
+_HOME = {
+    **dict.fromkeys(["Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"], "core.checkpoint"),
+    **dict.fromkeys(["DATASETS", "DataError", "Dataset", "load_dataset", "normalize"], "core.data"),
+    **dict.fromkeys(["Confusion", "confusion_matrix", "evaluate", "predict_proba"], "core.evaluate"),
+    **dict.fromkeys(["EmptyImageError", "mnist_style", "prepare_image"], "core.preprocess"),
+    **dict.fromkeys(["PRESETS", "get_preset", "preset_names"], "core.presets"),
+    **dict.fromkeys(["SpecError", "Summary", "build_model", "format_summary", "parse_spec", "summarize",
+                     "validate_spec"], "core.spec"),
+    **dict.fromkeys(["Augment", "TrainConfig", "Trainer", "augment_batch", "resolve_device", "train"], "core.train"),
+    **dict.fromkeys(["load_csv", "load_image_zip"], "core.uploads"),
+}
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return __all__

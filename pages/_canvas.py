@@ -14,9 +14,12 @@ inked is sent at once, like a pen-up, and a polite live line says where the curs
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 import streamlit as st
+
+from explorer.i18n import DEFAULT_LANGUAGE, Translator, translator
 
 SIZE = 280
 CELLS = 28  # the keyboard's grid: one cell per pixel the model sees
@@ -32,7 +35,7 @@ HTML = f"""
   </div>
   <div class="where" aria-live="polite">Keyboard: Tab here, arrows move, Space inks.</div>
   <div class="bar">
-    <label>Brush <input type="range" class="brush" min="8" max="40" value="20"></label>
+    <label><span class="brush-word">Brush</span> <input type="range" class="brush" min="8" max="40" value="20"></label>
     <button class="pen on" title="draw white ink">Draw</button>
     <button class="erase" title="paint black: rub out part of the digit">Erase</button>
     <button class="undo" title="undo the last stroke">Undo</button>
@@ -140,14 +143,16 @@ export default function (component) {
     st.cell = [Math.floor(CELLS / 2), Math.floor(CELLS / 2)];
     const showCursor = (said) => {
       cursor.style.left = (100 * st.cell[1] / CELLS) + "%"; cursor.style.top = (100 * st.cell[0] / CELLS) + "%";
-      where.textContent = `row ${st.cell[0] + 1}, column ${st.cell[1] + 1} of ${CELLS}` + (said ? `: ${said}` : "");
+      const w = st.words || {};
+      where.textContent = (w.where || "row {row}, column {col} of {n}").replace("{row}", st.cell[0] + 1)
+        .replace("{col}", st.cell[1] + 1).replace("{n}", CELLS) + (said ? `: ${said}` : "");
     };
     const ink = () => {
       const size = canvas.width / CELLS;
       st.strokes.push({ points: [[(st.cell[1] + 0.5) * size, (st.cell[0] + 0.5) * size]],
                         width: Number(brush.value), erase: st.erase });
       st.undone = []; redraw(); send();
-      return st.erase ? "rubbed out" : "inked";
+      return st.erase ? ((st.words || {}).rubbed || "rubbed out") : ((st.words || {}).inked || "inked");
     };
     const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
     canvas.addEventListener("focus", () => showCursor(""));
@@ -165,6 +170,18 @@ export default function (component) {
     showCursor("");
     st.redraw = redraw;
     redraw();
+  }
+  if (data && data.words && data.words !== st.wordsJson) {  // the page's language: the pad's words in it
+    st.wordsJson = data.words;
+    const w = st.words = JSON.parse(data.words), q = (s) => parentElement.querySelector(s);
+    for (const [sel, text, title] of [[".pen", w.draw, w.draw_title], [".erase", w.erase, w.erase_title],
+                                      [".undo", w.undo, w.undo_title], [".redo", w.redo, w.redo_title],
+                                      [".clear", w.clear, w.clear_title], [".brush-word", w.brush, null]]) {
+      const e = q(sel);
+      if (e) { e.textContent = text; if (title) e.title = title; }
+    }
+    canvas.setAttribute("aria-label", w.label);
+    canvas.setAttribute("aria-roledescription", w.role);
   }
   st.component = component;  // the latest mount's setters
   if (data && data.answered > st.answered) {  // the server answered a version: the pen may send again
@@ -184,15 +201,31 @@ _pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS
                                   js=JS.replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS)))
 
 
-def drawing_pad(key: str, restore_png: bytes | None = None) -> tuple[bytes | None, int]:
-    """Show the pad; return the latest drawing as PNG bytes (None when empty) and its version number.
+def pad_words(tr: Translator) -> str:
+    """The pad's words in ``tr``'s language (its buttons, their tooltips, its name for a screen reader), as the
+    JSON the pad reads."""
+    return json.dumps({
+        "draw": tr("Draw"), "draw_title": tr("draw white ink"), "erase": tr("Erase"),
+        "erase_title": tr("paint black: rub out part of the digit"), "undo": tr("Undo"),
+        "undo_title": tr("undo the last stroke"), "redo": tr("Redo"), "redo_title": tr("redo"), "clear": tr("Clear"),
+        "clear_title": tr("start again"), "brush": tr("Brush"), "role": tr("drawing pad"),
+        "label": tr("drawing pad, {n} by {n} cells: arrow keys move the cursor, Space inks a cell, Shift and an arrow "
+                    "inks as it moves; or draw with a mouse, pen or finger", n=CELLS),
+        "where": tr("row {row}, column {col} of {n}"),  # the pad fills the placeholders (no values: kept)
+        "inked": tr("inked"), "rubbed": tr("rubbed out")}, ensure_ascii=False)
+
+
+def drawing_pad(key: str, restore_png: bytes | None = None, tr: Translator | None = None) -> tuple[bytes | None, int]:
+    """Show the pad (its words in ``tr``'s language); return the latest drawing as PNG bytes (None when empty) and
+    its version number.
 
     The version answered is handed back to the pad on the next run: while the pen moves, the pad sends a new
     version only once the last one has been answered, so answers never queue behind each other."""
     restore = "data:image/png;base64," + base64.b64encode(restore_png).decode() if restore_png else ""
     state = st.session_state.get(key)
     seen = getattr(state, "drawing", None) or (state.get("drawing") if isinstance(state, dict) else None) or {}
-    res: Any = _pad(key=key, data={"restore": restore, "answered": int(seen.get("seq") or 0)},
+    words = pad_words(tr or translator(DEFAULT_LANGUAGE))
+    res: Any = _pad(key=key, data={"restore": restore, "answered": int(seen.get("seq") or 0), "words": words},
                     default={"drawing": None}, height="content", on_drawing_change=lambda: None)
     d = getattr(res, "drawing", None) or {}
     png = d.get("png") or ""

@@ -16,6 +16,7 @@ from explorer import DATASETS, TrainConfig
 from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, RunStatus, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
 from explorer.serve import ClassState, Progress, shown_code
+from pages._lang import tr
 from pages._nav import page_file
 from pages._path import label as path_label
 from pages._path import start_path
@@ -77,7 +78,7 @@ def refuse_if_paused() -> bool:
     """True (and a sentence for the next run) when the class is paused: a start is refused, not only greyed."""
     message = paused()
     if message:
-        flash(f"Not started: your teacher paused the class ({message}).", "warning")
+        flash(tr("Not started: your teacher paused the class ({message}).", message=message), "warning")
     return bool(message)
 
 
@@ -89,20 +90,23 @@ def join_box(where: Any, key: str, folded: bool = False) -> None:
         return
     joined = member()
     if joined:
-        where.markdown(f":material/groups: In class **{shown_code(joined['code'])}** as **{joined.get('name', '…')}**")
-        where.button("Leave the class", key=f"{key}-leave", on_click=_leave)
+        where.markdown(":material/groups: " + tr("In class **{code}** as **{name}**", code=shown_code(joined["code"]),
+                                                 name=joined.get("name", "…")))
+        where.button(tr("Leave the class"), key=f"{key}-leave", on_click=_leave)
         return
     if folded:
-        where = where.expander("Join your class", icon=":material/groups:")
+        where = where.expander(tr("Join your class"), icon=":material/groups:")
     with where.form(f"{key}-join", border=not folded):
         if not folded:
-            st.markdown("**Join your class**")
+            st.markdown("**" + tr("Join your class") + "**")
         c1, c2 = st.columns(2)
-        code = c1.text_input("Class code", key=f"{key}-code", placeholder="e.g. K7M-R4Q", max_chars=MAX_CODE_CHARS)
-        name = c2.text_input("Your name", key=f"{key}-name", max_chars=MAX_CLASS_NAME, placeholder="e.g. Ada or a nickname",
-                             help="What your teacher sees on the class's roster, unique in the class. A first name or "
-                                  "a nickname is enough; it is deleted when the class ends.")
-        if st.form_submit_button("Join", icon=":material/login:"):
+        code = c1.text_input(tr("Class code"), key=f"{key}-code", placeholder=tr("e.g. {code}", code="K7M-R4Q"),
+                             max_chars=MAX_CODE_CHARS)
+        name = c2.text_input(tr("Your name"), key=f"{key}-name", max_chars=MAX_CLASS_NAME,
+                             placeholder=tr("e.g. Ada or a nickname"),
+                             help=tr("What your teacher sees on the class's roster, unique in the class. A first "
+                                     "name or a nickname is enough; it is deleted when the class ends."))
+        if st.form_submit_button(tr("Join"), icon=":material/login:"):
             _join(code, name)
 
 
@@ -112,14 +116,14 @@ def _join(code: str, name: str) -> None:
         norm = store.join(code, name, st.session_state[WS_ID])
         state = store.class_state(norm)
     except ValueError as e:
-        st.error(f"Not joined: {e}.")
+        st.error(tr("Not joined: {reason}.", reason=e))
         return
     st.session_state[CLASS] = {"code": norm, "name": name.strip()}
     st.session_state[STATE] = state  # a latecomer is not sent to where the class was brought before
     st.session_state[APPLIED] = {"page": state.page_seq, "lesson": state.lesson_seq, "paused": state.paused}
     st.session_state.pop(REPORTED, None)
-    flash(f"You joined class **{shown_code(norm)}** as **{name.strip()}**: your teacher sees your progress "
-          "(page, model, runs, best accuracy), never your drawings or files.")
+    flash(tr("You joined class **{code}** as **{name}**: your teacher sees your progress (page, model, runs, best "
+             "accuracy), never your drawings or files.", code=shown_code(norm), name=name.strip()))
     st.rerun()
 
 
@@ -175,7 +179,8 @@ def report() -> None:
 def _class_ended(joined: dict[str, str]) -> None:
     st.session_state.pop(CLASS, None)
     st.session_state.pop(STATE, None)
-    flash(f"Class **{shown_code(joined['code'])}** has ended: your work stays yours, under this page's link.", "info")
+    flash(tr("Class **{code}** has ended: your work stays yours, under this page's link.",
+             code=shown_code(joined["code"])), "info")
 
 
 def watch() -> None:
@@ -202,7 +207,8 @@ def _watch() -> None:
         return
     st.session_state[STATE] = state
     if state.paused:
-        st.warning(f"**Your teacher paused the class.** {state.paused}", icon=":material/front_hand:")
+        st.warning("**" + tr("Your teacher paused the class.") + "** " + state.paused, icon=":material/front_hand:")
+        # (the teacher's own words, as written)
     report()
     _follow(state, full)
 
@@ -233,9 +239,9 @@ def _apply_pushed(state: ClassState) -> None:
         lesson = parse_lesson((state.lesson or "").encode())
         apply_lesson(lesson)
     except ValueError as e:
-        flash(f"Your teacher's lesson could not be opened here: {e}.", "warning")
+        flash(tr("Your teacher's lesson could not be opened here: {reason}.", reason=e), "warning")
         return
-    flash(f"Your teacher opened the lesson **{lesson.title}** for the class.", "info")
+    flash(tr("Your teacher opened the lesson **{title}** for the class.", title=lesson.title), "info")
     target = page_file(lesson.start)
     if target is not None and lesson.start not in ("Lesson", *lesson.hidden):
         st.switch_page(target)

@@ -5,28 +5,31 @@ from __future__ import annotations
 
 import streamlit as st
 
-__all__ = ["pages", "menu", "page_file", "is_start", "START_FILE", "PAGE_STYLE"]
+from explorer.i18n import N_
+from pages._lang import tr
+
+__all__ = ["pages", "menu", "page_file", "page_title", "is_start", "START_FILE", "PAGE_STYLE"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
-    "": [("pages/home.py", "Start", ":material/home:")],
-    "Data & model": [("pages/data.py", "Data", ":material/dataset:"),
-                     ("pages/build.py", "Build", ":material/construction:"),
-                     ("pages/train.py", "Train", ":material/model_training:")],
-    "Look inside": [("pages/kernels.py", "Kernels", ":material/grid_on:"),
-                    ("pages/features.py", "Feature maps", ":material/layers:"),
-                    ("pages/filters.py", "Filter images", ":material/auto_awesome:"),
-                    ("pages/confusion.py", "Confusion matrix", ":material/table_chart:")],
-    "Explain": [("pages/draw.py", "Draw a digit", ":material/draw:"),
-                ("pages/trust.py", "Can we trust it?", ":material/verified_user:")],
-    "Lessons": [("pages/lab.py", "Convolution lab", ":material/blur_on:"),
-                ("pages/augment.py", "Augmentation", ":material/transform:"),
-                ("pages/experiments.py", "Experiments", ":material/science:"),
-                ("pages/glossary.py", "Glossary", ":material/menu_book:"),
-                ("pages/lesson.py", "Lesson", ":material/school:"),
-                ("pages/board.py", "Class board", ":material/leaderboard:"),
-                ("pages/teacher.py", "Teacher", ":material/supervisor_account:")],
-    "You": [("pages/mydata.py", "My data", ":material/privacy_tip:")],
+    "": [("pages/home.py", N_("Start"), ":material/home:")],
+    N_("Data & model"): [("pages/data.py", N_("Data"), ":material/dataset:"),
+                         ("pages/build.py", N_("Build"), ":material/construction:"),
+                         ("pages/train.py", N_("Train"), ":material/model_training:")],
+    N_("Look inside"): [("pages/kernels.py", N_("Kernels"), ":material/grid_on:"),
+                        ("pages/features.py", N_("Feature maps"), ":material/layers:"),
+                        ("pages/filters.py", N_("Filter images"), ":material/auto_awesome:"),
+                        ("pages/confusion.py", N_("Confusion matrix"), ":material/table_chart:")],
+    N_("Explain"): [("pages/draw.py", N_("Draw a digit"), ":material/draw:"),
+                    ("pages/trust.py", N_("Can we trust it?"), ":material/verified_user:")],
+    N_("Lessons"): [("pages/lab.py", N_("Convolution lab"), ":material/blur_on:"),
+                    ("pages/augment.py", N_("Augmentation"), ":material/transform:"),
+                    ("pages/experiments.py", N_("Experiments"), ":material/science:"),
+                    ("pages/glossary.py", N_("Glossary"), ":material/menu_book:"),
+                    ("pages/lesson.py", N_("Lesson"), ":material/school:"),
+                    ("pages/board.py", N_("Class board"), ":material/leaderboard:"),
+                    ("pages/teacher.py", N_("Teacher"), ":material/supervisor_account:")],
+    N_("You"): [("pages/mydata.py", N_("My data"), ":material/privacy_tip:")],
 }
 
 
@@ -71,14 +74,22 @@ START_FILE = "pages/home.py"  # the default page; it opens the session itself, a
 
 def is_start(page: st.Page) -> bool:
     """Whether ``page`` (as ``st.navigation`` returns it) is the Start page."""
-    return page.title == next(t for f, t, _ in PAGES[""] if f == START_FILE)
+    return page.url_path == ""
+
+
+def page_title(page: st.Page) -> str:
+    """The page's title in the code's words (whatever language its menu shows): the teacher's roster and the
+    class's steering name pages by it, so students in different languages meet on one page."""
+    stem = page.url_path
+    return next((t for items in PAGES.values() for f, t, _ in items if f == (f"pages/{stem}.py" if stem else START_FILE)),
+                page.title)
 
 
 def pages(hidden: set[str]) -> dict[str, list[st.Page]]:
     """The pages by section, less the titles a lesson hides (the Start page is never hidden)."""
     out: dict[str, list[st.Page]] = {}
     for section, items in PAGES.items():
-        kept = [st.Page(f, title=t, icon=i, default=f == START_FILE) for f, t, i in items
+        kept = [st.Page(f, title=tr(t), icon=i, default=f == START_FILE) for f, t, i in items
                 if t not in hidden or f == START_FILE]
         if kept:
             out[section] = kept
@@ -98,6 +109,6 @@ def menu(sections: dict[str, list[st.Page]]) -> None:
     with st.sidebar.container(key="menu"):
         for section, items in sections.items():
             if section:
-                st.caption(section)
+                st.caption(tr(section))
             for p in items:
                 st.page_link(p)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.i18n import N_
 from explorer.lessons import (
     PATH_TITLES,
     Learner,
@@ -21,12 +22,14 @@ from explorer.lessons import (
     pass_target,
     shown_text,
 )
+from pages._lang import tr, translate
 from pages._nav import page_file
 from pages._state import DATASET, PATH, flash, workspace
 
 PAGE = "current_page"  # the page this run draws (app.py sets it)
 STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
 VIEW = "guided_path_view"  # the step Back shows again (an index), while the student re-reads it
+TEACHERS_PATH = N_("your teacher's path")
 HIGHLIGHT = ("<style>.st-key-{key} {{ outline: 3px solid #b3202a; outline-offset: 6px; border-radius: 8px; }}"
              "</style>")  # the step's element: a red ring (3:1 against the page and the widget both)
 
@@ -56,7 +59,7 @@ def title() -> str:
     """The path's name as a student reads it ("The lecture", "Can we trust it?", "your teacher's path")."""
     state = st.session_state.get(PATH)
     name = state["name"] if state else ""
-    return PATH_TITLES.get(name, name) if isinstance(name, str) else "your teacher's path"
+    return tr(PATH_TITLES.get(name, name)) if isinstance(name, str) else tr(TEACHERS_PATH)
 
 
 def steps() -> list[Step]:
@@ -115,7 +118,7 @@ def path_panel() -> None:
     progress = PathProgress(state["done"], state["skipped"], state["shown"])
     student = learner()
     for s in advance(all_steps, progress, student):
-        flash(f"Step **{shown_text(s.title)}** done: {shown_text(s.goal)}.")
+        flash(tr("Step **{title}** done: {goal}.", title=shown_text(tr(s.title)), goal=shown_text(tr(s.goal))))
         st.session_state.pop(VIEW, None)
     progress.show(all_steps, student, _tick(state))  # what the student does from now on counts for this step
     if page:  # after the mark: this page, with the step's words on it, counts for the step
@@ -134,31 +137,34 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
             return
         if i >= len(all_steps):
             c1, c2 = st.columns([5, 2], vertical_alignment="center")
-            c1.markdown(f":material/flag: **{title()}: the path is complete**: {len(progress.done)} of "
-                        f"{len(all_steps)} steps done by what you did.")
+            c1.markdown(":material/flag: " + tr("**{path}: the path is complete**: {done} of {n} steps done by what "
+                                                "you did.", path=title(), done=len(progress.done), n=len(all_steps)))
             with c2:
                 _back(len(all_steps))
-                st.button("Leave the path", key="path_leave", on_click=_leave)
+                st.button(tr("Leave the path"), key="path_leave", on_click=_leave)
             return
         step = all_steps[i]
         c1, c2 = st.columns([5, 2])
-        c1.markdown(f":material/route: **{title()} · step {i + 1} of {len(all_steps)} · {shown_text(step.title)}**  \n"
-                    f"{shown_text(step.text)}")
+        c1.markdown(":material/route: " + tr("**{path} · step {k} of {n} · {title}**", path=title(), k=i + 1,
+                                             n=len(all_steps), title=shown_text(tr(step.title)))
+                    + f"  \n{shown_text(tr(step.text))}")
         entry = workspace().entry()
-        if entry is not None and (mine := model_sentence(entry.spec)):
-            c1.caption(f"{mine.replace('Your model', f'Your model {entry.name}', 1)}")
-        target = (f" On {ds}, the target is {pass_target(ds):.0%}." if step.check == "passed_98"
-                  and (ds := st.session_state.get(DATASET)) else "")
-        c1.caption(f"Goal: {shown_text(step.goal)}.{target} The step completes by itself when you have done it.")
+        if entry is not None and (mine := model_sentence(entry.spec, translate(), entry.name)):
+            c1.caption(mine)
+        target = (" " + tr("On {dataset}, the target is {target}.", dataset=ds,
+                           target=translate().percent(pass_target(ds), 0))
+                  if step.check == "passed_98" and (ds := st.session_state.get(DATASET)) else "")
+        c1.caption(tr("Goal: {goal}.", goal=shown_text(tr(step.goal))) + target + " "
+                   + tr("The step completes by itself when you have done it."))
         with c2:
             if step.page != page and (target := page_file(step.page)):
-                st.page_link(target, label=f"Open {step.page}", icon=":material/arrow_forward:")
+                st.page_link(target, label=tr("Open {page}", page=tr(step.page)), icon=":material/arrow_forward:")
             _back(i)
-            st.button("Skip this step", key="path_skip", on_click=_skip, args=(step.id,))
+            st.button(tr("Skip this step"), key="path_skip", on_click=_skip, args=(step.id,))
             if page != "Glossary":
-                st.page_link("pages/glossary.py", label="Glossary", icon=":material/menu_book:",
-                             help="The words of the course, one meaning each")
-            st.button("Leave the path", key="path_leave", on_click=_leave)
+                st.page_link("pages/glossary.py", label=tr("Glossary"), icon=":material/menu_book:",
+                             help=tr("The words of the course, one meaning each"))
+            st.button(tr("Leave the path"), key="path_leave", on_click=_leave)
     if step.page == page:
         st.html(HIGHLIGHT.format(key=step.element))
 
@@ -167,19 +173,19 @@ def _draw_again(all_steps: list[Step], view: int, current: int) -> None:
     """A step done before, shown again by Back: its words, and the ways back to where the student is."""
     step = all_steps[view]
     c1, c2 = st.columns([5, 2])
-    c1.markdown(f":material/history: **Step {view + 1} of {len(all_steps)} · {shown_text(step.title)}** (done)  \n"
-                f"{shown_text(step.text)}")
+    c1.markdown(":material/history: " + tr("**Step {k} of {n} · {title}** (done)", k=view + 1, n=len(all_steps),
+                                           title=shown_text(tr(step.title))) + f"  \n{shown_text(tr(step.text))}")
     with c2:
         _back(view)
-        st.button(f"Return to step {current + 1}" if current < len(all_steps) else "Return to the end",
+        st.button(tr("Return to step {k}", k=current + 1) if current < len(all_steps) else tr("Return to the end"),
                   key="path_return", on_click=st.session_state.pop, args=(VIEW, None), icon=":material/redo:")
 
 
 def _back(i: int) -> None:
     """Back: show the step before ``i`` again (its words; nothing is undone)."""
     if i > 0:
-        st.button("Back", key="path_back", on_click=st.session_state.__setitem__, args=(VIEW, i - 1),
-                  icon=":material/undo:", help="Read the step before again; what you did stays done.")
+        st.button(tr("Back"), key="path_back", on_click=st.session_state.__setitem__, args=(VIEW, i - 1),
+                  icon=":material/undo:", help=tr("Read the step before again; what you did stays done."))
 
 
 def _skip(step_id: str) -> None:

@@ -22,6 +22,7 @@ from explorer.serve import (
     Workspace,
     WorkspaceStore,
 )
+from pages._lang import LANG
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -51,7 +52,7 @@ CLASS = "class_membership"  # {"code", "name"}: the class this student joined (t
 TEACHER = "teacher_session"  # {"code", "key"}: the class this tab's teacher signed in to (never saved: sign in again)
 LAST_ERROR = "last_error"  # (sentence, time): the last refusal or error shown (a stuck mark on the teacher's roster)
 PATH = "guided_path"  # the guided path this student follows: its name (or a lesson's steps), steps done, skipped
-SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH)  # settings a workspace keeps
+SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH, LANG)  # settings a workspace keeps
 
 
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page

@@ -17,6 +17,7 @@ from explorer.core import AUGMENT_LIMITS, MAX_CLASS_NAME, RunStatus, is_digits, 
 from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import ModelEntry, Run, Workspace, shown_code
 from pages._class import class_code, join_box, paused, watch
+from pages._lang import tr, translate
 from pages._path import path_panel
 from pages._server import (
     DEFAULT_DATASET,
@@ -78,8 +79,8 @@ def warmup_notice() -> None:
     @st.fragment(run_every=WARMUP_POLL_S)
     def _line() -> None:
         if not srv.ready:
-            st.caption(":material/hourglass_top: Getting the trainer ready (once, when the app starts). You can "
-                       "look around meanwhile; a run you start waits for it.")
+            st.caption(":material/hourglass_top: " + tr("Getting the trainer ready (once, when the app starts). You "
+                                                        "can look around meanwhile; a run you start waits for it."))
 
     _line()
 
@@ -181,7 +182,7 @@ def train_default(ds: Dataset) -> None:
     kept for the page to show (``TRAIN_ERROR``).
     """
     if paused():
-        st.session_state[TRAIN_ERROR] = f"Not started: your teacher paused the class ({paused()})."
+        st.session_state[TRAIN_ERROR] = tr("Not started: your teacher paused the class ({message}).", message=paused())
         return
     ws = workspace()
     spec = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
@@ -237,12 +238,33 @@ def read_augment(aug: dict[str, Any], key: str) -> None:
 def run_status_line(hist: dict[str, Any]) -> str:
     steps = hist.get("steps", [])
     if not steps:
-        return "starting…"
-    s = steps[-1]
+        return tr("starting…")
+    s, t = steps[-1], translate()
     eta = s["eta_s"]
-    eta_txt = f"{eta:.0f} s left" if eta < 120 else f"{eta / 60:.1f} min left"
-    return (f"epoch {s['epoch']} · step {s['step']:,}/{hist['total_steps']:,} · loss {s['loss']:.3f} · "
-            f"batch accuracy {s['accuracy']:.1%} · {s['samples_per_s']:,.0f} samples/s · {eta_txt}")
+    eta_txt = (tr("{s} s left", s=t.number(eta)) if eta < 120 else tr("{m} min left", m=t.number(eta / 60, 1)))
+    return tr("epoch {epoch} · step {step}/{total} · loss {loss} · batch accuracy {acc} · {speed} samples/s · {eta}",
+              epoch=s["epoch"], step=t.number(s["step"]), total=t.number(hist["total_steps"]), loss=t.number(s["loss"], 3),
+              acc=t.percent(s["accuracy"]), speed=t.number(s["samples_per_s"]), eta=eta_txt)
+
+
+def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:
+    """The live panel's line: where the run waits, its progress, or how it ended."""
+    queue = run.queue if status in (RunStatus.QUEUED, RunStatus.WAITING) else None
+    if queue is not None:
+        st.info(queue.sentence().capitalize() + ". " + tr("It starts by itself; you can leave this page meanwhile."),
+                icon=":material/hourglass_top:")
+    elif status in LIVE:
+        st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
+                    text=("⏸ " + tr("paused") + " · " if status == RunStatus.PAUSED else "") + run_status_line(hist))
+    elif status == RunStatus.FINISHED:
+        final = run.final()
+        st.success(tr("Done after {n} epoch(s): validation accuracy {val}, test accuracy {test}. Choose what to "
+                      "change by validation; the test accuracy is for the end.", n=len(hist["epochs"]),
+                      val=fmt_acc(final.get("val_accuracy")), test=fmt_acc(final.get("test_accuracy"))))
+    elif status == RunStatus.STOPPED:
+        st.info(f"{hist.get('message', tr('stopped'))}. " + tr("The model keeps the weights it had reached."))
+    else:
+        st.warning(hist.get("message", status))
 
 
 def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
@@ -254,24 +276,13 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
     @st.fragment(run_every=REFRESH_S if running else None)
     def _panel() -> None:
         save_workspace()  # while a run trains, every 15 s (a reloaded tab then finds its latest weights)
+        with st.container(key=f"live-{key}"):  # redrawn every second: kept from a browser's own translation
+            _panel_body()
+
+    def _panel_body() -> None:
         hist = run.current()
         status = hist.get("status", RunStatus.READY)
-        queue = run.queue if status in (RunStatus.QUEUED, RunStatus.WAITING) else None
-        if queue is not None:
-            st.info(queue.sentence().capitalize() + ". It starts by itself; you can leave this page meanwhile.",
-                    icon=":material/hourglass_top:")
-        elif status in LIVE:
-            st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
-                        text=("⏸ paused · " if status == RunStatus.PAUSED else "") + run_status_line(hist))
-        elif status == RunStatus.FINISHED:
-            final = run.final()
-            st.success(f"Done after {len(hist['epochs'])} epoch(s): validation accuracy "
-                       f"{fmt_acc(final.get('val_accuracy'))}, test accuracy {fmt_acc(final.get('test_accuracy'))}. "
-                       "Choose what to change by validation; the test accuracy is for the end.")
-        elif status == RunStatus.STOPPED:
-            st.info(f"{hist.get('message', 'stopped')}. The model keeps the weights it had reached.")
-        else:
-            st.warning(hist.get("message", status))
+        _run_message(run, hist, status)
         if not hist.get("steps") and not hist.get("epochs"):
             return  # nothing to draw yet (queued, or starting)
         live = status in LIVE  # lighter charts while the trainer needs the CPU
@@ -279,7 +290,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
                              key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric))
-        if hist.get("epochs") and st.toggle("Show as table", key=f"{key}-table"):
+        if hist.get("epochs") and st.toggle(tr("Show as table"), key=f"{key}-table"):
             st.dataframe(epoch_table(hist), hide_index=True)
         if _run_signature(run) != drawn:
             st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the

@@ -10,6 +10,7 @@ import streamlit as st
 
 from explorer import Dataset, EmptyImageError, normalize
 from explorer.core import MAX_CLASS_NAME, MAX_DRAWING_PIXELS, decode_image, load_image_file, occlude, prepare_image
+from explorer.i18n import N_
 from explorer.interpret import (
     METHOD_MEANINGS,
     METHODS,
@@ -39,6 +40,7 @@ from explorer.plots import (
 from explorer.serve import ModelEntry, shown_code
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
+from pages._lang import tr, translate
 from pages._path import did
 from pages._server import (
     leave_legacy_pages_routing,
@@ -55,37 +57,43 @@ ADDED = "draw_added"  # what adding the drawing to the class's set said
 LEARNED = "draw_learned_map"  # (model state, LearnedMap): fitted once per model state, not per stroke
 LEARNED_REFIT_S = 10  # while the model trains, the map is fitted again at most this often
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
-METHOD_NAMES = {"saliency": "Saliency", "integrated_gradients": "Integrated Gradients",
-                "guided_backprop": "Guided Backprop", "gradcam": "Grad-CAM", "occlusion": "Occlusion"}
+METHOD_NAMES = {"saliency": N_("Saliency"), "integrated_gradients": N_("Integrated Gradients"),
+                "guided_backprop": N_("Guided Backprop"), "gradcam": "Grad-CAM", "occlusion": N_("Occlusion")}
 ws = workspace()
-st.title("Draw a digit")
+t = translate()  # this session's language: the page's words, its numbers and its images' text alternatives
+st.title(tr("Draw a digit"))
+
+
+def method_name(method: str) -> str:
+    return tr(METHOD_NAMES[method])
 
 
 entry = ws.entry()
 if entry is None or (not entry.runs and entry.source != "loaded"):
-    st.info("Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the page "
-            "carries on when it is ready.")
-    st.button("Train the default CNN", type="primary", icon=":material/play_arrow:", on_click=train_default,
+    st.info(tr("Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the "
+               "page carries on when it is ready."))
+    st.button(tr("Train the default CNN"), type="primary", icon=":material/play_arrow:", on_click=train_default,
               args=(get_dataset("mnist-5k"),))
     if err := st.session_state.pop(TRAIN_ERROR, None):
         st.error(err)
     st.stop()
 if entry.active_run is not None:
     if entry.test_accuracy is None:  # not one epoch yet: wait here, the page carries on when it ends
-        st.caption(f"Training **{entry.name}**; drawing opens after its first epoch.")
+        st.caption(tr("Training **{model}**; drawing opens after its first epoch.", model=entry.name))
         live_run(entry.active_run, key="draw")
         st.stop()
-    st.caption(f"**{entry.name}** is training; the page answers with its latest weights.")
+    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
 ctx = inspect_context()
 if ctx is None:
     st.stop()
 entry, _, ds = ctx
 c_in, h_in, w_in = ds.input_shape
 if c_in == 3:
-    st.warning(f"**{entry.name}** was trained on colour photos ({ds.name}). A line drawing looks nothing like them, "
-               "so its answers mean little: upload a photo below instead, or pick a digits model in the sidebar.")
+    st.warning(tr("**{model}** was trained on colour photos ({dataset}). A line drawing looks nothing like them, so "
+                  "its answers mean little: upload a photo below instead, or pick a digits model in the sidebar.",
+                  model=entry.name, dataset=ds.name))
 elif (h_in, w_in) != (28, 28):
-    st.caption(f"The drawing is prepared at this model's input size, {h_in}×{w_in}.")
+    st.caption(tr("The drawing is prepared at this model's input size, {h}×{w}.", h=h_in, w=w_in))
 
 
 def pixel_img(a: Any, px: int, caption: str = "", alt: str = "") -> str:
@@ -104,20 +112,23 @@ def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order:
     ``version``: the pad's drawing number, kept in a data attribute (the benchmark times pen-up to answer by it)."""
     top = int(order[0])
     sure = float(probs[top])
-    others = " · ".join(f"{html.escape(classes[int(k)])} {float(probs[k]):.1%}" for k in order[1:3])
-    said = (f'<span style="color:#b3202a">{html.escape(classes[top])}</span> ' if sure >= threshold else
-            f'<span style="color:#555">not sure</span> <span style="font-size:1.1rem">{html.escape(classes[top])}?'
-            '</span> ')
-    spoken = (f"it reads {html.escape(classes[top])}, {sure:.0%} sure" if sure >= threshold else
-              f"not sure; perhaps {html.escape(classes[top])}, {sure:.0%}")
+    name = html.escape(classes[top])
+    others = " · ".join(f"{html.escape(classes[int(k)])} {t.percent(float(probs[k]))}" for k in order[1:3])
+    said = (f'<span style="color:#b3202a">{name}</span> ' if sure >= threshold else
+            f'<span style="color:#555">{html.escape(tr("not sure"))}</span> <span style="font-size:1.1rem">'
+            f'{name}?</span> ')
+    spoken = html.escape(tr("it reads {cls}, {sure} sure", cls=classes[top], sure=t.percent(sure, 0))
+                         if sure >= threshold else
+                         tr("not sure; perhaps {cls}, {sure}", cls=classes[top], sure=t.percent(sure, 0)))
     return (f'<div style="font-family:sans-serif" data-drawing="v{int(version)}">'
             f'<div role="status" aria-live="polite" aria-label="{spoken}" '
-            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;overflow-wrap:anywhere">Prediction: {said}'
-            f'<span style="font-size:1.1rem">({sure:.0%})</span></div>'
+            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;overflow-wrap:anywhere">'
+            f'{html.escape(tr("Prediction:"))} {said}'
+            f'<span style="font-size:1.1rem">({t.percent(sure, 0)})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
-            f'{pixel_img(img, 150, f"what the model sees ({h}×{w})", alts[0])}'
-            f'{pixel_img(sal, 150, "saliency: where a small change moves the score most", alts[1])}</div></div>')
+            f'{pixel_img(img, 150, tr("what the model sees ({h}×{w})", h=h, w=w), alts[0])}'
+            f'{pixel_img(sal, 150, tr("saliency: where a small change moves the score most"), alts[1])}</div></div>')
 
 
 def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
@@ -130,8 +141,9 @@ def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 
                     f'<span style="width:2.5em;text-align:right">{html.escape(classes[i])}</span>'
                     f'<span style="flex:1;background:#eee;height:14px"><span style="display:block;height:14px;'
                     f'width:{probs[i] * 100:.1f}%;background:{colour}"></span></span>'
-                    f'<span style="width:3.5em">{probs[i]:.1%}</span></div>')
-    return '<div><b style="font:14px sans-serif">Class probabilities</b>' + "".join(rows) + "</div>"
+                    f'<span style="width:3.5em">{t.percent(probs[i])}</span></div>')
+    return (f'<div><b style="font:14px sans-serif">{html.escape(tr("Class probabilities"))}</b>' + "".join(rows)
+            + "</div>")
 
 
 def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> None:
@@ -155,16 +167,16 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
     left, right = st.columns([3, 2])
     here = the_map.place(feats)[0]
     left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, here), key="draw-learned-map",
-                      alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here))
-    left.caption(f"Each dot is a test image, placed by what layer {the_map.layer} (the features the last layer "
-                 f"reads) makes of it, squeezed to two directions (PCA, {the_map.explained:.0%} of the spread). "
-                 "Images the model finds alike sit together; the star is your drawing. Dots that overlap here "
-                 "may still differ in the directions this picture leaves out.")
+                      alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here, tr=t))
+    left.caption(tr("Each dot is a test image, placed by what layer {layer} (the features the last layer reads) "
+                    "makes of it, squeezed to two directions (PCA, {share} of the spread). Images the model finds "
+                    "alike sit together; the star is your drawing. Dots that overlap here may still differ in the "
+                    "directions this picture leaves out.", layer=the_map.layer, share=t.percent(the_map.explained, 0)))
     near = the_map.nearest(feats[0], 8)
-    right.markdown("**The training images nearest to your drawing**")
+    right.markdown("**" + tr("The training images nearest to your drawing") + "**")
     names = [ds.classes[int(ds.train_y[i])] for i in near]
     right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320), caption=" · ".join(names),
-                alt=describe_images(ds.train_x[near], "training images nearest to your drawing", names))
+                alt=describe_images(ds.train_x[near], tr("training images nearest to your drawing"), names, tr=t))
 
 
 def _add_to_class(class_code: str) -> None:
@@ -172,16 +184,17 @@ def _add_to_class(class_code: str) -> None:
     store = workspace_store()
     x = st.session_state.get(DRAWING)
     if store is None or x is None:
-        st.session_state[ADDED] = "Nothing to add: draw a digit first (and the class's set must be available)."
+        st.session_state[ADDED] = tr("Nothing to add: draw a digit first (and the class's set must be available).")
         return
     try:
         store.add_digit(class_code, int(st.session_state["draw_add_label"]), x,
                         st.session_state.get("draw_add_name", ""))
         label = int(st.session_state["draw_add_label"])
-        what = f"“{NOT_A_DIGIT}”" if label == NOT_A_DIGIT_LABEL else f"a {label}"
-        st.session_state[ADDED] = f"Added as {what}: the class's set is on “Can we trust it?”."
+        st.session_state[ADDED] = (tr("Added as “{what}”: the class's set is on “Can we trust it?”.",
+                                      what=tr(NOT_A_DIGIT)) if label == NOT_A_DIGIT_LABEL else
+                                   tr("Added as a {digit}: the class's set is on “Can we trust it?”.", digit=label))
     except ValueError as e:
-        st.session_state[ADDED] = f"Not added: {e}."
+        st.session_state[ADDED] = tr("Not added: {reason}.", reason=e)
 
 
 class Drawn(NamedTuple):
@@ -201,7 +214,7 @@ def _pad_input() -> tuple[Any, bool, Any, int]:
     just been mounted with nothing drawn, the upload, and the drawing's version."""
     # the last drawing goes to the browser only when the pad is new (back on the page), not every stroke
     restore = None if "draw_pad" in st.session_state else st.session_state.get(DRAWING_PNG)
-    png, version = drawing_pad("draw_pad", restore)
+    png, version = drawing_pad("draw_pad", restore, t)
     raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
     if png is not None:
         try:
@@ -209,7 +222,7 @@ def _pad_input() -> tuple[Any, bool, Any, int]:
             st.session_state[DRAWING_PNG] = png
         except ValueError as err:
             st.error(f"{err}")
-    up = st.file_uploader("…or upload an image", type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
+    up = st.file_uploader(tr("…or upload an image"), type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
     if up is not None:
         try:
             raw = load_image_file(up.getvalue())
@@ -230,7 +243,7 @@ def _prepared(raw: Any, keep_last: bool, mid: Any) -> Any:
             return st.session_state[DRAWING]
         st.session_state.pop(DRAWING, None)
         st.session_state.pop(DRAWING_PNG, None)
-        mid.info("Draw a digit on the black square (or upload one): the answer appears here after each stroke.")
+        mid.info(tr("Draw a digit on the black square (or upload one): the answer appears here after each stroke."))
         # warm up (captum's first import takes about a second) so the first stroke answers at once
         predict_and_explain(entry.inference_model(), normalize(ds.test_x[:1], ds.mean, ds.std))
         return None
@@ -241,12 +254,12 @@ def _prepared(raw: Any, keep_last: bool, mid: Any) -> Any:
 
 def _occluded(x_u8: Any) -> Any:
     """The drawing with the occluder's black square on it, when the Occluder is on."""
-    if not st.toggle("Occluder", key="draw_occ", help="Cover part of the input with a black square"):
+    if not st.toggle(tr("Occluder"), key="draw_occ", help=tr("Cover part of the input with a black square")):
         return x_u8
     o1, o2, o3 = st.columns(3)
-    size = o1.slider("size", 2, h_in // 2, 8, key="occ_s")
-    oy = o2.slider("row", 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
-    ox = o3.slider("col", 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
+    size = o1.slider(tr("size"), 2, h_in // 2, 8, key="occ_s")
+    oy = o2.slider(tr("row"), 0, h_in - size, h_in // 2 - size // 2, key="occ_y")
+    ox = o3.slider(tr("col"), 0, w_in - size, w_in // 2 - size // 2, key="occ_x")
     return occlude(x_u8, oy, ox, size)
 
 
@@ -264,27 +277,27 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     the Grad-CAM layer the other sections use."""
     probs, top = d.ex.probs, d.order[0]
     st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
-    st.slider("Say “not sure” below this confidence", 0.0, 0.99, st.session_state[CONFIDENCE], 0.01,
+    st.slider(tr("Say “not sure” below this confidence"), 0.0, 0.99, st.session_state[CONFIDENCE], 0.01,
               key="draw_threshold",
-              help="0 = always answer. The confidence is the largest of the class probabilities (the softmax of the "
-                   "scores). The page “Can we trust it?” uses the same threshold and shows how often the model is "
-                   "right at each confidence.")
+              help=tr("0 = always answer. The confidence is the largest of the class probabilities (the softmax of "
+                      "the scores). The page “Can we trust it?” uses the same threshold and shows how often the model "
+                      "is right at each confidence."))
     m1, m2 = st.columns([3, 2])
-    method = m1.selectbox("Explain with", METHODS, format_func=METHOD_NAMES.get, key="draw_method")
-    target = m2.selectbox("for class", range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
+    method = m1.selectbox(tr("Explain with"), METHODS, format_func=method_name, key="draw_method")
+    target = m2.selectbox(tr("for class"), range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
                           key=f"draw_target_{top}")
     convs = [n for n, _ in conv_layers(d.model)]
     layer = convs[-1] if convs else None
     if method == "gradcam" and convs:
-        layer = st.selectbox("Grad-CAM layer", convs, index=len(convs) - 1, key="draw_layer")
+        layer = st.selectbox(tr("Grad-CAM layer"), convs, index=len(convs) - 1, key="draw_layer")
     same = method == "saliency" and target == top  # the answer's own saliency: computed once per stroke
     amap = shown_map(d.ex.saliency if same else attribute(d.model, d.x, target, method, layer), method)
     meaning = METHOD_MEANINGS[method]
-    st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{METHOD_NAMES[method]} for {ds.classes[target]} "
-                                                      f"({float(probs[target]):.0%}): {meaning.legend}",
-                      describe_attribution(amap, f"{METHOD_NAMES[method]} for {ds.classes[target]}")))
-    st.caption(f"{METHOD_NAMES[method]} shows {meaning.shows}." + (f" {MISSING_INK}" if meaning.black_baseline
-                                                                   else ""))
+    name = tr("{method} for {cls}", method=method_name(method), cls=ds.classes[target])
+    st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{name} ({t.percent(float(probs[target]), 0)}): "
+                                                      f"{tr(meaning.legend)}", describe_attribution(amap, name, tr=t)))
+    st.caption(tr("{method} shows {meaning}.", method=method_name(method), meaning=tr(meaning.shows))
+               + (f" {tr(MISSING_INK)}" if meaning.black_baseline else ""))
     if method != "saliency":
         did("explain:method")  # the guided path: a second method, read
     return method, layer
@@ -309,24 +322,26 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
     k = min(3, len(ds.classes))
     cols = st.columns(k + 1)
     for col, cls in zip(cols, d.order[:k]):
-        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {float(d.ex.probs[cls]):.0%}",
-                  alt=describe_attribution(amap(cls), f"{METHOD_NAMES[method]} for {ds.classes[cls]}"))
+        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {t.percent(float(d.ex.probs[cls]), 0)}",
+                  alt=describe_attribution(amap(cls), tr("{method} for {cls}", method=method_name(method),
+                                                         cls=ds.classes[cls]), tr=t))
     with cols[k]:
         d1, d2 = st.columns(2)
-        ca = d1.selectbox("Why", range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i],
+        ca = d1.selectbox(tr("Why"), range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i],
                           key="diff_a")
-        cb = d2.selectbox("and not", range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
+        cb = d2.selectbox(tr("and not"), range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
                           key="diff_b")
         diff = shown_map(attribute(d.model, d.x, ca, method, layer, versus=cb), method) if ca != cb else None
         if diff is None:
-            st.caption("Pick two different classes.")
+            st.caption(tr("Pick two different classes."))
             return
         did("explain:compare")  # the guided path: "why this and not that", asked
         a, b = ds.classes[ca], ds.classes[cb]
-        legend = (f"red: raises {a}'s score over {b}'s, blue: the other way" if METHOD_MEANINGS[method].signed else
-                  f"red: where the difference between {a}'s and {b}'s scores is decided (a size)")
-        st.image(overlay(d.gray, diff, 150), caption=f"the score of {a} minus the score of {b}; {legend}",
-                 alt=describe_attribution(diff, f"why {a} and not {b}"))
+        legend = (tr("red: raises {a}'s score over {b}'s, blue: the other way", a=a, b=b)
+                  if METHOD_MEANINGS[method].signed else
+                  tr("red: where the difference between {a}'s and {b}'s scores is decided (a size)", a=a, b=b))
+        st.image(overlay(d.gray, diff, 150), caption=tr("the score of {a} minus the score of {b}", a=a, b=b)
+                 + f"; {legend}", alt=describe_attribution(diff, tr("why {a} and not {b}", a=a, b=b), tr=t))
 
 
 def _add_section(top: int) -> None:
@@ -334,34 +349,36 @@ def _add_section(top: int) -> None:
     code = class_code()
     if not code or c_in != 1 or (h_in, w_in) != (28, 28):
         return
-    with st.expander(f"Add this drawing to our class's handwriting ({shown_code(code)})"):
+    with st.expander(tr("Add this drawing to our class's handwriting ({code})", code=shown_code(code))):
         a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
-        a1.selectbox("It is a", range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
-                     format_func=lambda i: NOT_A_DIGIT if i == NOT_A_DIGIT_LABEL else str(i),
-                     help=f"“{NOT_A_DIGIT}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
-                          "makes of those.")
-        a2.text_input("Your name", key="draw_add_name", max_chars=MAX_CLASS_NAME,
+        a1.selectbox(tr("It is a"), range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
+                     format_func=lambda i: tr(NOT_A_DIGIT) if i == NOT_A_DIGIT_LABEL else str(i),
+                     help=tr("“{label}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
+                             "makes of those.", label=tr(NOT_A_DIGIT)))
+        a2.text_input(tr("Your name"), key="draw_add_name", max_chars=MAX_CLASS_NAME,
                       value=(member() or {}).get("name", ""))
-        a3.button("Add it", key="draw_add", on_click=_add_to_class, args=(code,))
+        a3.button(tr("Add it"), key="draw_add", on_click=_add_to_class, args=(code,))
         if msg := st.session_state.pop(ADDED, None):
             st.caption(msg)
 
 
 def _sanity_section(d: Drawn, method: str) -> None:
-    with st.expander("Sanity check: does the explanation depend on the weights?"):
-        st.caption("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
-                   "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018).")
-        if st.button("Run the check", key="draw_sanity_btn"):
+    with st.expander(tr("Sanity check: does the explanation depend on the weights?")):
+        st.caption(tr("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
+                      "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018)."))
+        if st.button(tr("Run the check"), key="draw_sanity_btn"):
             st.session_state[SANITY] = (method, randomization_check(d.model, d.x, d.order[0], method))
         if SANITY in st.session_state:
             meth, steps = st.session_state[SANITY]
             cols = st.columns(len(steps))
             for col, (name, amap, corr) in zip(cols, steps):
+                trained = name == "original"
                 col.image(overlay(d.gray, amap.sum(0), 110),
-                          caption=f"{'trained' if name == 'original' else 'random from ' + name} · ρ={corr:.2f}",
-                          alt=describe_attribution(amap.sum(0), "the map with " + (
-                              "trained" if name == "original" else "random") + " weights"))
-            st.caption(f"{METHOD_NAMES[meth]}; ρ: rank correlation with the trained model's map.")
+                          caption=(tr("trained") if trained else tr("random from {layer}", layer=name))
+                          + f" · ρ={t.number(corr, 2)}",
+                          alt=describe_attribution(amap.sum(0), tr("the map with trained weights") if trained else
+                                                   tr("the map with random weights"), tr=t))
+            st.caption(tr("{method}; ρ: rank correlation with the trained model's map.", method=method_name(meth)))
 
 
 @st.fragment
@@ -385,15 +402,15 @@ def panel() -> None:
     with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
         st.html(answer_html(d.img, overlay(d.gray, d.ex.saliency.abs().amax(0), 28), ds.classes, d.ex.probs,
                             d.order, h_in, w_in, version, threshold,
-                            (describe_image(d.x_u8, "what the model sees"),
-                             describe_attribution(d.ex.saliency.sum(0), "saliency of the prediction"))))
+                            (describe_image(d.x_u8, tr("what the model sees"), tr=t),
+                             describe_attribution(d.ex.saliency.sum(0), tr("saliency of the prediction"), tr=t))))
     with right:
         method, layer = _explain_controls(d)
-    if st.toggle("Compare classes: the top 3 side by side, and why one and not another", key="draw_compare"):
+    if st.toggle(tr("Compare classes: the top 3 side by side, and why one and not another"), key="draw_compare"):
         _compare_classes(d, method, layer)
-    if st.toggle("Show the feature maps of every layer for this drawing", key="draw_maps"):
+    if st.toggle(tr("Show the feature maps of every layer for this drawing"), key="draw_maps"):
         layer_strip(d.model, capture_activations(d.model, d.x))
-    if st.toggle("Show the map of what it learned, with this drawing on it", key="draw_learned"):
+    if st.toggle(tr("Show the map of what it learned, with this drawing on it"), key="draw_learned"):
         learned_map_panel(entry, d.model, ds, d.x_u8)
         did("learned_map")  # the guided path: the learned map, with the drawing on it
     _add_section(d.order[0])

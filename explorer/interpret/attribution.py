@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from ..core.evaluate import eval_mode
 from ..core.spec import output_logits_to_classes
+from ..i18n import N_
 from .inspect import conv_layers
 
 __all__ = ["METHODS", "METHOD_MEANINGS", "MISSING_INK", "Meaning", "attribute", "attribute_classes",
@@ -36,22 +37,22 @@ class Meaning:
     black_baseline: bool
 
 
-METHOD_MEANINGS: dict[str, Meaning] = {
-    "saliency": Meaning("how strongly the score reacts to a tiny change of each pixel: a size, not a direction",
-                        "red: the score is sensitive here (neither for nor against)", False, False),
-    "integrated_gradients": Meaning("how much each pixel's ink adds to the score, compared with a black image",
-                                    "red: raises the score, blue: lowers it", True, True),
-    "guided_backprop": Meaning("the strokes the score's gradient flows back through; its sign means little, so it "
-                               "is drawn as a size", "red: strokes the score depends on (neither for nor against)",
-                               False, False),
-    "gradcam": Meaning("which regions of a convolution layer's maps raise the score; only what raises it is kept, at "
-                       "that layer's coarse resolution", "red: regions that raise the score (nothing is drawn against)",
-                       False, False),
-    "occlusion": Meaning("how much the score falls when a small black square hides each spot",
-                         "red: hiding it lowers the score (it helped), blue: hiding it raises the score", True, True),
+METHOD_MEANINGS: dict[str, Meaning] = {  # the words are marked for the catalogue: shown through a translator
+    "saliency": Meaning(N_("how strongly the score reacts to a tiny change of each pixel: a size, not a direction"),
+                        N_("red: the score is sensitive here (neither for nor against)"), False, False),
+    "integrated_gradients": Meaning(N_("how much each pixel's ink adds to the score, compared with a black image"),
+                                    N_("red: raises the score, blue: lowers it"), True, True),
+    "guided_backprop": Meaning(N_("the strokes the score's gradient flows back through; its sign means little, so it "
+                                  "is drawn as a size"), N_("red: strokes the score depends on (neither for nor "
+                                                            "against)"), False, False),
+    "gradcam": Meaning(N_("which regions of a convolution layer's maps raise the score; only what raises it is kept, "
+                          "at that layer's coarse resolution"),
+                       N_("red: regions that raise the score (nothing is drawn against)"), False, False),
+    "occlusion": Meaning(N_("how much the score falls when a small black square hides each spot"),
+                         N_("red: hiding it lowers the score (it helped), blue: hiding it raises the score"), True, True),
 }
-MISSING_INK = ("Methods that compare with a black image give a black pixel no credit, so they cannot show that "
-               "missing ink matters (the gap that makes a 3 and not an 8); saliency can, as a sensitivity.")
+MISSING_INK = N_("Methods that compare with a black image give a black pixel no credit, so they cannot show that "
+                 "missing ink matters (the gap that makes a 3 and not an 8); saliency can, as a sensitivity.")
 
 
 class _Versus(nn.Module):

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ..core.data import normalize
 from ..core.evaluate import eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
+from ..i18n import N_
 
 __all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", "calibration_sentence",
            "reject_conclusion", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
@@ -310,7 +311,7 @@ def stump_scores(labels: Tensor, answers: Tensor, authors: list[str], confirmed_
     return [{"name": a, "points": p} for a, p in sorted(points.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-NOT_A_DIGIT = "not a digit"
+NOT_A_DIGIT = N_("not a digit")
 NOT_A_DIGIT_LABEL = 10  # the label of a drawing in the class's set that is not a digit (a letter, a doodle)
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from ..core.limits import MAX_STEPS
 from ..core.spec import summarize
+from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from .notebook import inert_markdown
 
 __all__ = ["Step", "Learner", "RunFacts", "Mark", "PathProgress", "CHECKS", "check", "load_path", "parse_steps",
@@ -35,7 +36,7 @@ KNOWN_ELEMENTS = frozenset({
     "train_epochs", "train_aug", "kernels_layer", "fm_view", "fm_stats", "cm_pickers", "run-arch", "run-rot",
     "run-shuf", "run-shift", "run-size", "run-imb", "draw_pad", "draw_method", "draw_compare", "draw_learned",
     "trust_threshold", "trust_reject", "trust_eps", "trust_handwriting", "trust_shortcut"})
-PATH_TITLES = {"lecture": "The lecture", "trust": "Can we trust it?"}  # the built-in paths, as a student reads them
+PATH_TITLES = {"lecture": N_("The lecture"), "trust": N_("Can we trust it?")}  # the built-in paths, as a student reads them
 STEP_FIELDS = ("id", "page", "title", "text", "element", "goal", "check")
 
 
@@ -270,9 +271,10 @@ def shown_text(text: str) -> str:
     return "`".join(p if i % 2 else inert_markdown(p, one_line=True) for i, p in enumerate(parts))
 
 
-def model_sentence(spec: dict[str, Any]) -> str:
-    """The student's own model in figures, for the path's panel: "your model has 8 kernels of 5×5 in its first
-    convolution and 13,618 parameters, 99% of them in its last layer"."""
+def model_sentence(spec: dict[str, Any], tr: Translator | None = None, name: str = "") -> str:
+    """The student's own model in figures, for the path's panel: "Your model has 8 kernels of 5×5 in its first
+    convolution and 13,618 parameters, 99% of them in its last layer." (with its ``name``; in ``tr``'s language)."""
+    tr = tr or translator(DEFAULT_LANGUAGE)
     try:
         rows = summarize(spec).layers
     except ValueError:
@@ -282,15 +284,21 @@ def model_sentence(spec: dict[str, Any]) -> str:
         return ""
     last = next((r for r in reversed(rows) if r.type == "Linear"), None)
     conv = next((r for r in rows if r.type == "Conv2d"), None)
-    text = "Your model has "
+    k = conv.args.get("kernel_size", 3) if conv is not None else 0
+    k = k if isinstance(k, int) else k[0]
+    model = tr("Your model {name}", name=name) if name else tr("Your model")
+    figures = {"model": model, "params": tr.number(total),
+               "share": tr.percent(last.params / total, 0) if last is not None else "",
+               "kernels": conv.output_shape[0] if conv is not None else 0, "k": k}
+    if conv is not None and last is not None:
+        return tr("{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters, "
+                  "{share} of them in its last layer.", **figures)
     if conv is not None:
-        k = conv.args.get("kernel_size", 3)
-        k = k if isinstance(k, int) else k[0]
-        text += f"{conv.output_shape[0]} kernels of {k}×{k} in its first convolution and "
-    text += f"{total:,} parameters"
+        return tr("{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters.",
+                  **figures)
     if last is not None:
-        text += f", {last.params / total:.0%} of them in its last layer"
-    return text + "."
+        return tr("{model} has {params} parameters, {share} of them in its last layer.", **figures)
+    return tr("{model} has {params} parameters.", **figures)
 
 
 def parse_steps(records: Any, pages: Iterable[str] | None = None) -> list[Step]:

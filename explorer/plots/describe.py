@@ -11,44 +11,51 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+
 __all__ = ["where", "describe_image", "describe_images", "describe_kernel", "describe_kernels", "describe_map",
            "describe_attribution", "describe_curves", "describe_confusion", "describe_coverage", "describe_bars",
            "describe_values", "describe_weights", "describe_flow", "describe_class_counts", "describe_board",
            "describe_learned_map", "describe_experiment"]
 
-_ROWS, _COLS = ("upper", "middle", "lower"), ("left", "centre", "right")
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in (a translator is immutable)
+_PLACES = ((N_("the upper left"), N_("the upper centre"), N_("the upper right")),
+           (N_("the left"), N_("the centre"), N_("the right")),
+           (N_("the lower left"), N_("the lower centre"), N_("the lower right")))
 
 
-def where(a: Tensor) -> str:
+def where(a: Tensor, tr: Translator = EN) -> str:
     """Where in a 2-D map its largest value lies, in words ("the upper left", "the centre")."""
     h, w = a.shape[-2:]
     i = int(a.reshape(-1).argmax())
     r, c = min(2, 3 * (i // w) // max(h, 1)), min(2, 3 * (i % w) // max(w, 1))
-    return "the centre" if (r, c) == (1, 1) else f"the {_ROWS[r]} {_COLS[c]}" if r != 1 else f"the {_COLS[c]}"
+    return tr(_PLACES[r][c])
 
 
-def describe_image(x_u8: Tensor, what: str = "image") -> str:
+def describe_image(x_u8: Tensor, what: str = "image", tr: Translator = EN) -> str:
     """One uint8 image ``(C, H, W)``: its size, colours and where its bright parts are."""
     c, h, w = x_u8.shape
     g = x_u8.float().mean(0) / 255.0
     bright = float((g > 0.5).float().mean())
-    kind = "colour" if c == 3 else "grey"
     if bright == 0:
-        return f"{what}: {h}×{w} {kind}, all dark"
-    return f"{what}: {h}×{w} {kind}, light on {bright:.0%} of it, brightest in {where(g)}"
+        return (tr("{what}: {h}×{w} colour, all dark", what=what, h=h, w=w) if c == 3 else
+                tr("{what}: {h}×{w} grey, all dark", what=what, h=h, w=w))
+    values = {"what": what, "h": h, "w": w, "share": tr.percent(bright, 0), "where": where(g, tr)}
+    return (tr("{what}: {h}×{w} colour, light on {share} of it, brightest in {where}", **values) if c == 3 else
+            tr("{what}: {h}×{w} grey, light on {share} of it, brightest in {where}", **values))
 
 
-def describe_images(x_u8: Tensor, what: str = "images", labels: list[str] | None = None) -> str:
+def describe_images(x_u8: Tensor, what: str = "images", labels: list[str] | None = None, tr: Translator = EN) -> str:
     """A grid of images: how many, of which classes."""
     n = len(x_u8)
-    text = f"{n} {what}" if n != 1 else f"one of the {what}"
+    text = tr("{n} {what}", n=n, what=what) if n != 1 else tr("one of the {what}", what=what)
     if labels:
         counts: dict[str, int] = {}
         for lab in labels:
             counts[lab] = counts.get(lab, 0) + 1
         text += " (" + ", ".join(f"{k} ×{v}" if v > 1 else k for k, v in list(counts.items())[:12]) + \
             (", …" if len(counts) > 12 else "") + ")"
-    return f"{text}, {x_u8.shape[-2]}×{x_u8.shape[-1]} each"
+    return tr("{images}, {h}×{w} each", images=text, h=x_u8.shape[-2], w=x_u8.shape[-1])
 
 
 _KINDS = ("vertical edges", "horizontal edges", "spots, corners or diagonals")
@@ -107,13 +114,14 @@ def describe_map(a: Tensor, name: str = "feature map") -> str:
     return f"{name}: {a.shape[0]}×{a.shape[1]}, strongest ({peak:.2f}) in {where(a)}, {share:.0%} of it above half that"
 
 
-def describe_attribution(attr: Tensor, what: str = "attribution") -> str:
+def describe_attribution(attr: Tensor, what: str = "attribution", tr: Translator = EN) -> str:
     """A signed map of what pushes an answer ``(H, W)``: where it is for the answer, and where against."""
     pos, neg = attr.clamp(min=0), (-attr).clamp(min=0)
-    parts = [f"{what}: most for it in {where(pos)}" if float(pos.max()) > 0 else f"{what}: nothing for it"]
+    text = (tr("{what}: most for it in {where}", what=what, where=where(pos, tr)) if float(pos.max()) > 0 else
+            tr("{what}: nothing for it", what=what))
     if float(neg.max()) > 0.05 * float(attr.abs().max() or 1):
-        parts.append(f"most against it in {where(neg)}")
-    return ", ".join(parts)
+        text = tr("{text}, most against it in {where}", text=text, where=where(neg, tr))
+    return text
 
 
 def describe_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss") -> str:
@@ -208,14 +216,15 @@ def describe_board(rows: list[dict[str, Any]]) -> str:
 
 
 def describe_learned_map(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],
-                         here: Tensor | None = None, near: int = 15) -> str:
+                         here: Tensor | None = None, near: int = 15, tr: Translator = EN) -> str:
     """The learned map: how many images, and which classes sit nearest the drawing."""
-    text = f"{len(points):,} test images placed by what the model makes of them, one colour per class"
+    text = tr("{n} test images placed by what the model makes of them, one colour per class", n=tr.number(len(points)))
     if here is not None and len(points):
         d = (points - here[None]).norm(dim=1)
         nearest = labels[d.argsort()[:near]]
         top = int(torch.bincount(nearest, minlength=len(classes)).argmax())
-        text += f"; your drawing sits among the {classes[top]}s ({int((nearest == top).sum())} of its {near} nearest)"
+        text += "; " + tr("your drawing sits among the {cls}s ({k} of its {near} nearest)", cls=classes[top],
+                          k=int((nearest == top).sum()), near=near)
     return text
 
 

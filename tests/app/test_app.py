@@ -27,7 +27,7 @@ def test_starts_button_promises_the_epochs_the_default_settings_train():
 
     from explorer import TrainConfig
 
-    label = re.search(r'TRAIN_LABEL = "([^"]+)"', (ROOT / "pages" / "home.py").read_text()).group(1)
+    label = re.search(r'TRAIN_LABEL = N_\("([^"]+)"\)', (ROOT / "pages" / "home.py").read_text()).group(1)
     assert f"({TrainConfig().epochs} epochs)" in label
 
 

@@ -1,0 +1,88 @@
+"""The session's language: picked from the page's ``?lang=``, the workspace's saved choice or the browser's locale,
+changed in the sidebar, and used by every page through :func:`tr`. Light (no torch): the menu is translated from
+the first paint. Each session has its own; nothing is installed process-wide.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from explorer.i18n import LANGUAGES, PSEUDO, Translator, pick_language, translator
+
+__all__ = ["LANG", "tr", "tr_n", "lang", "translate", "language_picker", "page_language"]
+
+LANG = "language"  # the session's language code (kept with the workspace: _state.SAVED_KEYS)
+PICK = "language_pick"  # the sidebar's choice (a widget key)
+
+# The parts Streamlit redraws while a student watches: a page translator (the browser's own) must keep out of them,
+# or React loses the text nodes it updates. Marked translate="no" as they appear.
+LIVE = ("[class*='st-key-live-'], [data-testid='stPlotlyChart'], [data-testid='stProgress'], "
+        "[data-testid='stStatusWidget'], [data-testid='stDataFrame'], iframe, .st-key-menu")
+
+
+def lang() -> str:
+    """This session's language code (chosen once, at its first run, then kept)."""
+    code = st.session_state.get(LANG)
+    if code not in LANGUAGES and code != PSEUDO:
+        code = pick_language(st.query_params.get("lang"), getattr(st.context, "locale", None))
+        st.session_state[LANG] = code
+    return code
+
+
+def translate() -> Translator:
+    return translator(lang())
+
+
+def tr(message: str, /, **values: Any) -> str:
+    """``message`` in this session's language, its ``{placeholders}`` filled from ``values``."""
+    return translate()(message, **values)
+
+
+def tr_n(singular: str, plural: str, count: int, /, **values: Any) -> str:
+    """The form of ``singular``/``plural`` for ``count`` (``{n}``) in this session's language."""
+    return translate().n(singular, plural, count, **values)
+
+
+def _picked() -> None:
+    st.session_state[LANG] = st.session_state[PICK]
+
+
+def language_picker() -> None:
+    """The sidebar's language choice, each language named in its own words."""
+    now = lang()
+    options = list(LANGUAGES) + ([PSEUDO] if now == PSEUDO else [])
+    if st.session_state.get(PICK) != now:
+        st.session_state[PICK] = now
+    st.sidebar.selectbox(tr("Language"), options, key=PICK, format_func=lambda c: LANGUAGES.get(c, "[pseudo]"),
+                         on_change=_picked)
+
+
+def page_language() -> None:
+    """The page's ``lang`` and ``dir`` for the session's language (a screen reader's voice, right to left for
+    Arabic), the live parts marked not to be translated, and React's two node calls made safe against a page
+    translator that moved a text node (the known crash of live React pages under a browser's translation)."""
+    t = translate()
+    code = "en" if t.lang == PSEUDO else t.lang
+    script = f"""<script>(function () {{
+  const root = window.parent && window.parent.document.documentElement ? window.parent.document : document;
+  root.documentElement.lang = {json.dumps(code)};
+  root.documentElement.dir = {json.dumps("rtl" if t.rtl else "ltr")};
+  const w = root.defaultView;
+  if (w.__explorerLanguage) return;
+  w.__explorerLanguage = true;
+  const LIVE = {json.dumps(LIVE)};
+  const mark = () => root.querySelectorAll(LIVE).forEach(e => {{ if (e.getAttribute("translate") !== "no")
+    e.setAttribute("translate", "no"); }});
+  new w.MutationObserver(mark).observe(root.body, {{childList: true, subtree: true}});
+  mark();
+  const remove = w.Node.prototype.removeChild, insert = w.Node.prototype.insertBefore;
+  w.Node.prototype.removeChild = function (child) {{
+    return child && child.parentNode !== this ? child : remove.apply(this, arguments); }};
+  w.Node.prototype.insertBefore = function (node, ref) {{
+    return ref && ref.parentNode !== this ? insert.call(this, node, null) : insert.apply(this, arguments); }};
+}})();</script>"""
+    with st.sidebar:
+        st.html(script, unsafe_allow_javascript=True)

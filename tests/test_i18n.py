@@ -1,0 +1,117 @@
+"""Every student's language: the catalogues say every message of the code with the same placeholders, Spanish and
+German completely, Arabic for the Start page, the path's panel, Draw and the class's join; numbers and dates are
+written the way each language writes them; the pseudo-locale keeps what a translation must keep; each session has
+its own language."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from devtools import i18n as catalogues
+from explorer.i18n import LANGUAGES, PSEUDO, pick_language, pseudo, translator
+from explorer.lessons import load_path
+
+ROOT = Path(__file__).resolve().parents[1]
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+COMPLETE = ("es", "de")
+# what the Arabic catalogue must cover whole: the Start page, the path's panel, Draw (its pad, its pictures' words)
+# and the class's join, with the menu and the pages' titles
+ARABIC_PARTS = ("pages/home.py", "pages/_path.py", "pages/draw.py", "pages/_canvas.py", "pages/_class.py",
+                "pages/_nav.py", "pages/_lang.py", "explorer/plots/describe.py", "explorer/interpret/attribution.py")
+
+
+def test_the_catalogues_are_what_the_code_says():
+    """The template holds every message the code marks (a tr() inside an f-string too), each language's catalogue
+    is merged with it, and the compiled files are the catalogues': `python -m devtools.i18n` leaves nothing to do."""
+    assert catalogues.stale() == [], "run: python -m devtools.i18n"
+    template = {m.id for m in catalogues.template() if m.id}
+    assert "Prediction:" in template  # tr("Prediction:") sits inside an f-string's braces on Draw
+    assert "Meet the data" in template  # the guided paths' steps (their JSON) are in it
+    assert "Draw a digit" in template  # the menu's titles, marked where they are defined (N_)
+
+
+@pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
+def test_each_catalogue_has_every_message_with_the_same_placeholders(lang):
+    template = {m.id for m in catalogues.template() if m.id}
+    cat = catalogues.read(lang)
+    assert {m.id for m in cat if m.id} == template
+    wrong = [m.id for m in cat if m.id and m.string and
+             sorted(set(PLACEHOLDER.findall(m.string))) != sorted(set(PLACEHOLDER.findall(m.id)))]
+    assert not wrong, f"{lang}: placeholders differ in {wrong[:3]}"
+    markup = [m.id for m in cat if m.id and m.string and m.id.count("**") != m.string.count("**")]
+    assert not markup, f"{lang}: bold markup differs in {markup[:3]}"
+    missing = [m.id for m in cat if m.id and not m.string]
+    if lang in COMPLETE:
+        assert not missing, f"{lang}: {len(missing)} messages untranslated, e.g. {missing[:3]}"
+    else:
+        parts = [m.id for m in cat if m.id and not m.string and any(loc[0] in ARABIC_PARTS for loc in m.locations)]
+        assert not parts, f"{lang}: untranslated on its pages: {parts[:3]}"
+        titles = {s.title for name in ("lecture", "trust") for s in load_path(name)}
+        assert not titles & set(missing), f"{lang}: step titles untranslated: {sorted(titles & set(missing))[:3]}"
+
+
+def test_a_translator_speaks_its_language_with_its_numbers_and_dates():
+    es, de, en = translator("es"), translator("de"), translator("en")
+    assert es("Start") == "Inicio" and de("Start") == "Start" and en("Start") == "Start"
+    assert es("Open {page}", page=es("Data")) == "Abrir Datos" and de("Open {page}", page=de("Data")) == "Daten öffnen"
+    assert (en.number(12544), de.number(12544), es.number(0.5, 2)) == ("12,544", "12.544", "0,50")
+    assert en.percent(0.9912) == "99.1%" and de.percent(0.9912).replace("\xa0", " ") == "99,1 %"
+    assert "Januar 2027" in de.date(1_799_000_000) and "enero de 2027" in es.date(1_799_000_000)
+    assert translator("ar").rtl and not translator("de").rtl
+    assert translator("xx").lang == "en" and translator("xx")("Start") == "Start"  # an unknown code: English
+
+
+def test_the_language_comes_from_the_link_the_saved_choice_or_the_browser():
+    assert pick_language(None, "es-ES") == "es" and pick_language("de", "es-ES") == "de"
+    assert pick_language("", "de_AT") == "de" and pick_language(None, "fr-FR") == "en" and pick_language() == "en"
+    assert pick_language("qps") == PSEUDO
+
+
+def test_the_pseudo_locale_brackets_and_lengthens_and_keeps_what_a_translation_must_keep():
+    text = "Builds `default` on **{dataset}** ({n} images): see [the guide](https://example.org/x) :material/route:"
+    out = pseudo(text)
+    assert out.startswith("⟦") and out.endswith("⟧") and len(out) > len(text) * 1.2
+    for kept in ("`default`", "**{dataset}**", "{n}", "](https://example.org/x)", ":material/route:"):
+        assert kept in out
+    assert "Búílds" in out and "ímágés" in out
+    assert translator(PSEUDO)("{n} steps", n=3).startswith("⟦3 stéps")
+
+
+def _session(lang: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["lang"] = lang
+    return at.run()
+
+
+def test_two_sessions_at_once_each_in_its_own_language():
+    """A Spanish and a German session of one server, run in turns: each keeps its own words (nothing is
+    installed process-wide), and a third with no choice is in English."""
+    es, de = _session("es"), _session("de")
+    es.run()  # after the German session ran
+    assert not es.exception and not de.exception
+    assert [b.label for b in es.button if b.key == "start_train"] == ["Entrenar la CNN por defecto (3 épocas)"]
+    assert [b.label for b in de.button if b.key == "start_train"] == ["Das Standard-CNN trainieren (3 Epochen)"]
+    assert any("Construye el preset `default`" in c.value for c in es.caption)
+    assert any("Trainingsbilder" in c.value for c in de.caption)
+    en = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    assert [b.label for b in en.button if b.key == "start_train"] == ["Train the default CNN (3 epochs)"]
+    assert es.session_state["language"] == "es" and en.session_state["language"] == "en"
+
+
+def test_the_language_is_kept_with_the_workspace():
+    from pages._state import SAVED_KEYS
+
+    assert "language" in SAVED_KEYS  # a reopened link comes back in the language it was left in
+
+
+def test_no_code_installs_a_language_for_the_whole_process_or_names_its_function_underscore():
+    bad = []
+    for path in [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "explorer").rglob("*.py")]:
+        text = path.read_text()
+        if "gettext.install(" in text or re.search(r"^\s*_ = .*(gettext|translat)", text, re.M):
+            bad.append(path.name)
+    assert not bad
