@@ -67,7 +67,11 @@ TABLET = ("<style>@media (max-width: 1200px) { "
           "[data-testid='stMain'] [data-testid='stHorizontalBlock'] { flex-wrap: wrap !important; } "
           "[data-testid='stMain'] [data-testid='stHorizontalBlock'] > [data-testid='stColumn'] { min-width: min(280px, "
           "100%) !important; } }</style>")
-PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS + TABLET  # one style element, drawn by app.py on every page
+# Right to left (Arabic): the page follows the root's dir="rtl" (set with the language), but Streamlit writes
+# text-align: left on its headings' containers; they start on the right like the rest
+RTL = ("<style>html[dir='rtl'] [data-testid='stHeading'], html[dir='rtl'] [data-testid='stHeading'] * "
+       "{ text-align: right !important; }</style>")
+PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS + TABLET + RTL  # one style element, drawn by app.py on every page
 
 START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
 
