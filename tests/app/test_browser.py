@@ -128,7 +128,7 @@ def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
                                             {"epochs": 2}, ["Build", "Filter images"], "Train, then look.")))
     nav(page, "Lesson")
     page.locator("input[type=file]").first.set_input_files(str(lesson))
-    page.get_by_role("button", name="Open", exact=True).click()
+    page.locator("[data-testid=stMain]").get_by_role("button", name="Open", exact=True).click()
     page.wait_for_selector("text=is open", timeout=30_000)
     wait_idle(page)
     nav_text = page.locator(".st-key-menu").inner_text()
@@ -339,7 +339,7 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
 def test_build_loads_the_preset_picked_just_before_the_click(server, browser):
     page = open_app(browser, server)
     nav(page, "Build")
-    page.locator("[data-testid=stSelectbox]").first.click()
+    page.locator("[data-testid=stMain] [data-testid=stSelectbox]").first.click()
     page.get_by_role("option", name=re.compile("^mnist-gap")).click()
     page.get_by_role("button", name="Load preset").click()  # at once, no pause
     name = page.get_by_label("Model name")

@@ -74,6 +74,10 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     shot(page, "pseudo-draw")
     assert untranslated(page, "[data-testid=stMain]", ".st-key-menu") == []
     assert page.locator(".pad button").first.inner_text().startswith("⟦")  # the pad's own buttons too
+    page.locator(".st-key-menu a[href*='mydata']").click()  # My data: what is kept, in the student's words
+    page.wait_for_selector("h1:has-text('Mý dátá')", timeout=30_000)
+    wait_idle(page)
+    assert untranslated(page, "[data-testid=stMain]") == []
     page.context.close()
 
 
@@ -199,7 +203,7 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
     page.evaluate(TRANSLATOR)
     seen, t0 = [], time.time()
     while time.time() - t0 < 60:  # a minute of a live page under the translator
-        page.wait_for_timeout(5_000)
+        page.wait_for_timeout(5_000)  # not a synchronisation: the page is watched for a minute
         seen.append(page.evaluate(PROGRESS))
     assert page.evaluate("() => window.__translated") > 50  # the translator did translate the page
     assert page.evaluate(KEPT_OUT) == [True, True, True]  # ... but not the live panel, its charts or the menu
@@ -209,7 +213,7 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
     page.wait_for_selector("text=The model keeps the weights", timeout=30_000)
     page.locator(".st-key-menu a[href*='kernels']").click()  # and another page replaces this one
     page.wait_for_selector("h1 >> text=/kernels/i", timeout=30_000)
-    page.wait_for_timeout(2_000)
+    wait_idle(page)
     assert errors == [], errors[:3]
     assert page.locator("[data-testid=stException]").count() == 0
     page.context.close()

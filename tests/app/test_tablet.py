@@ -63,7 +63,7 @@ def finger(page, points: list[tuple[float, float]], step_s: float = 0.02) -> Non
     for i, (x, y) in enumerate(points):
         kind = "touchStart" if i == 0 else "touchMove"
         cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": x, "y": y}]})
-        time.sleep(step_s)
+        time.sleep(step_s)  # not a synchronisation: a finger's pace
     cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     cdp.detach()
 
