@@ -183,7 +183,8 @@ MOVED_NODE = """() => {
   try { p.insertBefore(document.createElement("b"), t); p.removeChild(t); return "ok"; }
   catch (e) { return e.name; } finally { p.remove(); }
 }"""
-PROGRESS = "() => Number(document.querySelector('[data-testid=stProgress] [role=progressbar]')?.ariaValueNow ?? -1)"
+PROGRESS = ("() => Number(document.querySelector(\"[class*='st-key-live-'] [data-testid=stProgress] [role=progressbar]\")"
+            "?.ariaValueNow ?? -1)")
 
 
 def test_a_page_translator_does_not_break_a_live_run(server, browser):
@@ -208,7 +209,8 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
     assert page.evaluate("() => window.__translated") > 50  # the translator did translate the page
     assert page.evaluate(KEPT_OUT) == [True, True, True]  # ... but not the live panel, its charts or the menu
     assert page.evaluate(MOVED_NODE) == "ok"  # React's node calls survive a text node the translator moved
-    assert seen == sorted(seen) and seen[-1] > seen[0], seen  # the live panel kept updating
+    seen = [v for v in seen if v >= 0]  # (a reading taken while the panel redraws finds no bar)
+    assert len(seen) >= 8 and seen == sorted(seen) and seen[-1] > seen[0], seen  # the live panel kept updating
     page.get_by_role("button", name="Stop").click()  # the page still answers a click, and redraws as the run ends
     page.wait_for_selector("text=The model keeps the weights", timeout=30_000)
     page.locator(".st-key-menu a[href*='kernels']").click()  # and another page replaces this one
