@@ -25,6 +25,7 @@ from explorer.serve import (
     roster_csv,
     shown_code,
 )
+from pages._lang import tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
 from pages._server import (
@@ -45,40 +46,40 @@ STEER_PAGES = [t for items in PAGES.values() for f, t, _ in items if t != "Teach
 
 def sign_in(store) -> None:
     """Sign in to a class with its key, or make a new class."""
-    st.caption("Your class's console: who is where, who is stuck, and one click to bring everyone to a page, pause "
-               "them, or give them a lesson. Students never see this page: they join with the class code.")
-    have, make = st.tabs(["Sign in to my class", "Make a class"])
+    st.caption(tr("Your class's console: who is where, who is stuck, and one click to bring everyone to a page, "
+                  "pause them, or give them a lesson. Students never see this page: they join with the class code."))
+    have, make = st.tabs([tr("Sign in to my class"), tr("Make a class")])
     with have.form("teacher-sign-in"):
-        code = st.text_input("Class code", placeholder="e.g. K7M-R4Q", max_chars=MAX_CODE_CHARS)
-        key = st.text_input("Teacher key", type="password", max_chars=MAX_KEY_CHARS)
-        if st.form_submit_button("Sign in", icon=":material/login:"):
+        code = st.text_input(tr("Class code"), placeholder=tr("e.g. {code}", code="K7M-R4Q"), max_chars=MAX_CODE_CHARS)
+        key = st.text_input(tr("Teacher key"), type="password", max_chars=MAX_KEY_CHARS)
+        if st.form_submit_button(tr("Sign in"), icon=":material/login:"):
             try:
                 norm = store.sign_in(code, key, st.session_state.get(PERSON, ""))
                 st.session_state[TEACHER] = {"code": norm, "key": key.strip()}
                 st.rerun()
             except ValueError as e:
-                st.error(f"Not signed in: {e}.")
+                st.error(tr("Not signed in: {reason}.", reason=e))
     with make.form("teacher-make"):
         names = list(DATASETS)
         current = st.session_state.get(DATASET)
-        dataset = st.selectbox("The class's dataset", names, index=names.index(current) if current in names else 0,
-                               help="The board and the roster's best accuracy count runs on this dataset only.")
+        dataset = st.selectbox(tr("The class's dataset"), names, index=names.index(current) if current in names else 0,
+                               help=tr("The board and the roster's best accuracy count runs on this dataset only."))
         wanted = server().school_password()
-        password = st.text_input("School password", type="password", max_chars=MAX_KEY_CHARS, help=(
+        password = st.text_input(tr("School password"), type="password", max_chars=MAX_KEY_CHARS, help=tr(
             "Whoever started this app has it: it is shown where the app was started, or set by your school's "
             "administrator. It keeps students from making look-alike classes.")) if wanted else ""
-        if st.form_submit_button("Make a class", icon=":material/add:", type="primary"):
+        if st.form_submit_button(tr("Make a class"), icon=":material/add:", type="primary"):
             try:
                 code, key = store.create_class(dataset, password, who=st.session_state.get(PERSON, ""),
                                                wanted=wanted)
             except ValueError as e:
-                st.error(f"No class made: {e}.")
+                st.error(tr("No class made: {reason}.", reason=e))
                 return
             st.session_state[TEACHER] = {"code": code, "key": key}
             st.session_state[NEW_KEY] = key
             st.rerun()
-    st.caption(f"A class lasts {class_hours():g} hours (the server's `EXPLORER_CLASS_HOURS`); then its roster, "
-               "drawings and board are deleted.")
+    st.caption(tr("A class lasts {hours} hours (the server's `EXPLORER_CLASS_HOURS`); then its roster, drawings and "
+                  "board are deleted.", hours=f"{class_hours():g}"))
 
 
 def new_key_once(code: str) -> None:
@@ -89,12 +90,12 @@ def new_key_once(code: str) -> None:
     if not key:
         return
     with slot.container(border=True):
-        st.markdown(f"Class **{shown_code(code)}**: tell the students its code (it is safe to project). **Your "
-                    "teacher key** is hidden: show it only where the class cannot see your screen, and write it "
-                    "down: it signs you back in after a reload, and nobody can show it again.")
-        if st.toggle("Show the teacher key", key="teacher-key-show", help="Not while the screen is projected."):
+        st.markdown(tr("Class **{code}**: tell the students its code (it is safe to project). **Your teacher key** "
+                       "is hidden: show it only where the class cannot see your screen, and write it down: it signs "
+                       "you back in after a reload, and nobody can show it again.", code=shown_code(code)))
+        if st.toggle(tr("Show the teacher key"), key="teacher-key-show", help=tr("Not while the screen is projected.")):
             st.code(key, language=None)
-        st.button("I have written it down", key="teacher-key-noted", on_click=_forget_new_key)
+        st.button(tr("I have written it down"), key="teacher-key-noted", on_click=_forget_new_key)
 
 
 def _forget_new_key() -> None:
@@ -107,7 +108,7 @@ def replace_key(store, code: str, key: str) -> None:
     try:
         new = store.replace_key(code, key)
     except ValueError as e:
-        st.session_state["flash_end"] = f"The key was not replaced: {e}."
+        st.session_state["flash_end"] = tr("The key was not replaced: {reason}.", reason=e)
         return
     st.session_state[TEACHER] = {"code": code, "key": new}
     st.session_state[NEW_KEY] = new
@@ -115,7 +116,7 @@ def replace_key(store, code: str, key: str) -> None:
 
 def ago(t: float) -> str:
     s = max(0, int(time.time() - t))
-    return f"{s} s ago" if s < 90 else f"{s // 60} min ago"
+    return tr("{s} s ago", s=s) if s < 90 else tr("{m} min ago", m=s // 60)
 
 
 @st.fragment(run_every=BOARD_REFRESH_S)
@@ -127,21 +128,22 @@ def roster(store, code: str) -> None:
         st.warning(f"{e}.")
         return
     stuck = [r for r in rows if r["stuck"]]
-    st.markdown(f"**{len(rows)}** student(s) joined · **{len(stuck)}** stuck"
+    st.markdown(tr("**{n}** student(s) joined · **{stuck}** stuck", n=len(rows), stuck=len(stuck))
                 + "".join(f"  \n:material/warning: **{md_text(r['name'])}**: {md_text(r['stuck'])}" for r in stuck))
     if not rows:
-        st.info(f"Nobody yet. Students type **{shown_code(code)}** and their name in *Join your class* (on Start or "
-                "in the sidebar). This roster refreshes itself every few seconds.")
+        st.info(tr("Nobody yet. Students type **{code}** and their name in *Join your class* (on Start or in the "
+                   "sidebar). This roster refreshes itself every few seconds.", code=shown_code(code)))
         return
-    st.dataframe([{"name": r["name"], "stuck": ("⚠ " + r["stuck"]) if r["stuck"] else "", "page": r["page"],
-                   "model": r["model"], "parameters": r["params"], "runs": r["runs"], "last run": r["run_state"],
-                   "path": r.get("path", ""),
-                   "best test accuracy": None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
-                   "last progress": ago(r["progress_at"]), "last seen": ago(r["seen"])} for r in rows],
+    best, params = tr("best test accuracy"), tr("parameters")
+    st.dataframe([{tr("name"): r["name"], tr("stuck"): ("⚠ " + r["stuck"]) if r["stuck"] else "",
+                   tr("page"): tr(r["page"]) if r["page"] else "", tr("model"): r["model"], params: r["params"],
+                   tr("runs"): r["runs"], tr("last run"): r["run_state"], tr("path"): r.get("path", ""),
+                   best: None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
+                   tr("last progress"): ago(r["progress_at"]), tr("last seen"): ago(r["seen"])} for r in rows],
                  hide_index=True, key="teacher-roster",
-                 column_config={"best test accuracy": st.column_config.NumberColumn(format="%.2f %%"),
-                                "parameters": st.column_config.NumberColumn(format="localized")})
-    st.download_button("Export the roster and results (CSV)", data=lambda: roster_csv(store.roster(code)),
+                 column_config={best: st.column_config.NumberColumn(format="%.2f %%"),
+                                params: st.column_config.NumberColumn(format="localized")})
+    st.download_button(tr("Export the roster and results (CSV)"), data=lambda: roster_csv(store.roster(code)),
                        file_name=f"class-{shown_code(code)}.csv", mime="text/csv", icon=":material/download:",
                        on_click="ignore", key="teacher-csv")
 
@@ -153,25 +155,27 @@ def steer(store, code: str, key: str) -> None:
         st.success(done)
     c1, c2 = st.columns(2)
     with c1.container(border=True):
-        page = st.selectbox("Bring everyone to", STEER_PAGES, index=STEER_PAGES.index("Draw a digit"), key="steer-page")
-        if st.button("Bring everyone here", icon=":material/near_me:", key="steer-go"):
-            act(lambda: store.steer(code, key, page=page), f"Every student's app goes to **{page}** now.")
+        page = st.selectbox(tr("Bring everyone to"), STEER_PAGES, index=STEER_PAGES.index("Draw a digit"),
+                            format_func=tr, key="steer-page")  # each student's app shows it in their language
+        if st.button(tr("Bring everyone here"), icon=":material/near_me:", key="steer-go"):
+            act(lambda: store.steer(code, key, page=page), tr("Every student's app goes to **{page}** now.",
+                                                              page=tr(page)))
     with c2.container(border=True):
         if state is not None and state.paused:
-            st.markdown(f"**Paused**: “{md_text(state.paused)}”")
-            if st.button("Resume the class", icon=":material/play_arrow:", type="primary", key="steer-resume"):
-                act(lambda: store.steer(code, key, resume=True), "The class carries on.")
+            st.markdown(tr("**Paused**: “{message}”", message=md_text(state.paused)))
+            if st.button(tr("Resume the class"), icon=":material/play_arrow:", type="primary", key="steer-resume"):
+                act(lambda: store.steer(code, key, resume=True), tr("The class carries on."))
         else:
-            message = st.text_input("Message while paused", key="steer-message", max_chars=MAX_MESSAGE,
-                                    placeholder="Eyes to the front: we look at one model together.")
-            if st.button("Pause the class", icon=":material/pause:", key="steer-pause"):
-                act(lambda: store.steer(code, key, pause=message), "Paused: Train and the experiments wait.")
+            message = st.text_input(tr("Message while paused"), key="steer-message", max_chars=MAX_MESSAGE,
+                                    placeholder=tr("Eyes to the front: we look at one model together."))
+            if st.button(tr("Pause the class"), icon=":material/pause:", key="steer-pause"):
+                act(lambda: store.steer(code, key, pause=message), tr("Paused: Train and the experiments wait."))
     with st.container(border=True):
-        up = st.file_uploader("Push a lesson file to the class (its dataset, model, settings and hidden pages)",
+        up = st.file_uploader(tr("Push a lesson file to the class (its dataset, model, settings and hidden pages)"),
                               type=["json"], key="steer-lesson")
-        if up is not None and st.button("Push it to every student", icon=":material/send:", key="steer-push"):
+        if up is not None and st.button(tr("Push it to every student"), icon=":material/send:", key="steer-push"):
             act(lambda: store.steer(code, key, lesson=_checked_lesson(up.getvalue())),
-                "Pushed: every student's app opens the lesson within a few seconds.")
+                tr("Pushed: every student's app opens the lesson within a few seconds."))
 
 
 def _checked_lesson(data: bytes) -> str:
@@ -187,27 +191,28 @@ DONE = "teacher_done"  # what the last steering click did, shown after the page 
 
 def names(store, code: str, key: str) -> None:
     """Take a name off the roster, or rename a student (a name that should not be there, or a typo)."""
-    with st.expander("Remove or rename a student"):
+    with st.expander(tr("Remove or rename a student")):
         students = [r["name"] for r in store.roster(code)]
         if not students:
-            st.caption("Nobody has joined yet.")
+            st.caption(tr("Nobody has joined yet."))
             return
-        who = st.selectbox("Student", students, key="names-who")
-        new = st.text_input("New name", max_chars=MAX_CLASS_NAME, key="names-new")
+        who = st.selectbox(tr("Student"), students, key="names-who")
+        new = st.text_input(tr("New name"), max_chars=MAX_CLASS_NAME, key="names-new")
         with st.container(horizontal=True):
-            if st.button("Rename", icon=":material/edit:", key="names-rename", disabled=not new.strip()):
-                act(lambda: store.rename_student(code, key, who, new), f"**{md_text(who)}** is now "
-                    f"**{md_text(new.strip())}** on the roster.")
-            if st.button("Remove from the roster", icon=":material/person_remove:", key="names-remove"):
-                act(lambda: store.remove_student(code, key, who), f"**{md_text(who)}** is off the roster; their "
-                    "own work stays theirs, and they may join again.")
+            if st.button(tr("Rename"), icon=":material/edit:", key="names-rename", disabled=not new.strip()):
+                act(lambda: store.rename_student(code, key, who, new), tr("**{old}** is now **{new}** on the roster.",
+                                                                          old=md_text(who), new=md_text(new.strip())))
+            if st.button(tr("Remove from the roster"), icon=":material/person_remove:", key="names-remove"):
+                act(lambda: store.remove_student(code, key, who), tr("**{name}** is off the roster; their own work "
+                                                                     "stays theirs, and they may join again.",
+                                                                     name=md_text(who)))
 
 
 def act(fn, done: str) -> None:
     try:
         fn()
     except ValueError as e:
-        st.error(f"Not done: {e}.")
+        st.error(tr("Not done: {reason}.", reason=e))
         return
     st.session_state[DONE] = done
     st.rerun()
@@ -217,8 +222,8 @@ def look_at(store, code: str, key: str) -> None:
     """A student's current model, read-only: kernels, feature maps, confusion matrix. Their workspace is untouched."""
     names = [r["name"] for r in store.roster(code)]
     c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
-    name = c1.selectbox("Student", names, key="look-student", index=None, placeholder="Pick a student")
-    if name is None or not c2.button("Look", icon=":material/visibility:", key="look-go"):
+    name = c1.selectbox(tr("Student"), names, key="look-student", index=None, placeholder=tr("Pick a student"))
+    if name is None or not c2.button(tr("Look"), icon=":material/visibility:", key="look-go"):
         if LOOK in st.session_state and st.session_state[LOOK][0] == name:
             _show_model(*st.session_state[LOOK][1:])
         return
@@ -226,11 +231,11 @@ def look_at(store, code: str, key: str) -> None:
         ws_id = store.student_workspace(code, key, name)
         ws = Workspace()
         if ws_id is None or store.load(ws_id, ws) is None or ws.entry() is None:
-            st.info(f"**{md_text(name)}** has no saved model yet.")
+            st.info(tr("**{name}** has no saved model yet.", name=md_text(name)))
             return
         ds = store.class_state(code).dataset
     except (ValueError, AttributeError) as e:
-        st.error(f"Cannot look: {e}.")
+        st.error(tr("Cannot look: {reason}.", reason=e))
         return
     entry, data = ws.entry(), get_dataset(ds)
     cm = None
@@ -245,68 +250,71 @@ def look_at(store, code: str, key: str) -> None:
 
 def _show_model(entry, ds, cm) -> None:
     model = entry.inference_model()
-    st.markdown(f"**{md_text(entry.name)}** · {entry.params:,} parameters · read-only: the student's work is untouched")
+    st.markdown(tr("**{model}** · {params} parameters · read-only: the student's work is untouched",
+                   model=md_text(entry.name), params=translate().number(entry.params)))
     if cm is None and list(entry.spec["input_shape"]) == ds.input_shape:
-        st.caption("This model is large: its confusion matrix is not measured here, so that the console stays quick "
-                   "for the class (the student's own **Confusion matrix** page measures it).")
+        st.caption(tr("This model is large: its confusion matrix is not measured here, so that the console stays "
+                      "quick for the class (the student's own **Confusion matrix** page measures it)."))
     elif cm is None:
-        st.caption(f"This model reads {entry.spec['input_shape']} inputs, not {ds.name}'s images.")
+        st.caption(tr("This model reads {shape} inputs, not {dataset}'s images.", shape=entry.spec["input_shape"],
+                      dataset=ds.name))
         return
-    k, f, c = st.tabs(["Kernels", "Feature maps", "Confusion matrix"])
+    k, f, c = st.tabs([tr("Kernels"), tr("Feature maps"), tr("Confusion matrix")])
     convs = conv_layers(model)
     if convs:
         w = kernels(model, convs[0][0])
         k.image(kernel_mosaic(w, "shared", cell=56), alt=describe_kernels(w, convs[0][0]),
-                caption=f"layer {convs[0][0]}, the first convolution")
+                caption=tr("layer {layer}, the first convolution", layer=convs[0][0]))
     else:
-        k.caption("No convolution layer.")
+        k.caption(tr("No convolution layer."))
     with f:
         layer_strip(model, capture_activations(model, normalize(ds.test_x[:1], ds.mean, ds.std)))
     c.plotly_chart(confusion_heatmap(cm.matrix, list(ds.classes), height=460), key="look-cm",
                    alt=describe_confusion(cm.matrix, ds.classes))
-    c.caption(f"Test accuracy measured now: {cm.accuracy:.2%}")
+    c.caption(tr("Test accuracy measured now: {acc}", acc=translate().percent(cm.accuracy, 2)))
 
 
 def end_class(store, code: str, key: str) -> None:
-    st.markdown("#### End the class")
+    st.markdown("#### " + tr("End the class"))
     with st.container(border=True):
-        st.caption("Deletes the roster (the students' names), the class's drawings and its board. Each student keeps "
-                   "their own work under their own link.")
-        sure = st.checkbox(f"Yes, end class {shown_code(code)} and delete its names, drawings and board",
+        st.caption(tr("Deletes the roster (the students' names), the class's drawings and its board. Each student "
+                      "keeps their own work under their own link."))
+        sure = st.checkbox(tr("Yes, end class {code} and delete its names, drawings and board", code=shown_code(code)),
                            key="end-sure")
-        if st.button("End the class", disabled=not sure, type="primary", key="end-go"):
+        if st.button(tr("End the class"), disabled=not sure, type="primary", key="end-go"):
             try:
                 receipt = store.end_class_receipt(code, key)
             except ValueError as e:
-                st.error(f"Not ended: {e}.")
+                st.error(tr("Not ended: {reason}.", reason=e))
                 return
             st.session_state.pop(TEACHER, None)
             n = receipt.counts["students' names"]
-            st.session_state["flash_end"] = (f"Class {shown_code(code)} ended: {n} student(s)' names were deleted.",
+            st.session_state["flash_end"] = (tr("Class {code} ended: {n} student(s)' names were deleted.",
+                                                code=shown_code(code), n=n),
                                              f"Class {shown_code(code)}\n" + receipt.text())
             st.rerun()
 
 
-st.title("Teacher")
+st.title(tr("Teacher"))
 store = workspace_store()
 if store is None:
-    st.warning("The teacher's console needs the workspace database, which this server could not open.")
+    st.warning(tr("The teacher's console needs the workspace database, which this server could not open."))
     st.stop()
 def data_pack_panel() -> None:
     """What the app keeps about the students, written from this server's own settings."""
     from explorer.serve import data_pack
 
-    with st.expander("What the app keeps about your students (the data pack)", icon=":material/privacy_tip:"):
+    with st.expander(tr("What the app keeps about your students (the data pack)"), icon=":material/privacy_tip:"):
         pack = data_pack()
         st.markdown(pack)
-        st.download_button("Download the data pack", pack, file_name="cnn-explorer-data-pack.md",
+        st.download_button(tr("Download the data pack"), pack, file_name="cnn-explorer-data-pack.md",
                            icon=":material/download:")
 
 
 if ended := st.session_state.pop("flash_end", None):
     st.success(ended[0])
     st.code(ended[1], language=None)
-    st.download_button("Download the deletion receipt", ended[1], file_name="class-deletion-receipt.txt",
+    st.download_button(tr("Download the deletion receipt"), ended[1], file_name="class-deletion-receipt.txt",
                        icon=":material/receipt_long:")
 data_pack_panel()
 teacher = st.session_state.get(TEACHER)
@@ -317,17 +325,18 @@ if not teacher or not store.is_teacher(teacher["code"], teacher["key"]):
 code, key = teacher["code"], teacher["key"]
 state = store.class_state(code)
 head, out = st.columns([5, 1], vertical_alignment="bottom")
-head.subheader(f"Class {shown_code(code)}")
-head.caption(f"Dataset **{state.dataset}** · ends at {time.strftime('%H:%M', time.localtime(state.expires))}")
+head.subheader(tr("Class {code}", code=shown_code(code)))
+head.caption(tr("Dataset **{dataset}** · ends at {time}", dataset=state.dataset,
+                time=time.strftime("%H:%M", time.localtime(state.expires))))
 with out:
-    st.button("Sign out", key="teacher-out", on_click=st.session_state.pop, args=(TEACHER,))
-    st.button("New key", key="teacher-new-key", on_click=replace_key, args=(store, code, key),
-              help="Replaces the teacher key (if a student saw it): the old one stops working at once.")
+    st.button(tr("Sign out"), key="teacher-out", on_click=st.session_state.pop, args=(TEACHER,))
+    st.button(tr("New key"), key="teacher-new-key", on_click=replace_key, args=(store, code, key),
+              help=tr("Replaces the teacher key (if a student saw it): the old one stops working at once."))
 new_key_once(code)
 roster(store, code)
 names(store, code, key)
-st.markdown("#### Steer the class")
+st.markdown("#### " + tr("Steer the class"))
 steer(store, code, key)
-st.markdown("#### Look at a student's model")
+st.markdown("#### " + tr("Look at a student's model"))
 look_at(store, code, key)
 end_class(store, code, key)
