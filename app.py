@@ -11,6 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from pages._keys import CLASS, HIDDEN, PAGE
 from pages._lang import language_picker, page_language
 from pages._nav import PAGE_STYLE, is_start, menu, page_title, pages
 from pages._server import server
@@ -18,15 +19,15 @@ from pages._server import server
 # the tab's icon is a file of ours: a Material icon there is fetched from Google's font server by every browser
 st.set_page_config(page_title="CNN Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
                    layout="wide")
-sections = pages(set(st.session_state.get("hidden_pages", [])))  # _state.HIDDEN, read before torch loads
+sections = pages(set(st.session_state.get(HIDDEN, [])))  # read before torch loads
 page = st.navigation(sections, position="hidden")
 menu(sections)  # in the session's language (the browser's, or the one picked below it)
 language_picker()
 page_language()  # the page's lang and dir; the live parts kept from a browser's own translation
 st.html(PAGE_STYLE)  # styles only (reduced motion, the charts' toolbar): it takes no room on the page
 server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
-st.session_state["current_page"] = page_title(page)  # _class.PAGE: what a student's row on the teacher's roster says
-joined = bool(st.session_state.get("class_membership"))  # _state.CLASS: this student joined a teacher's class
+st.session_state[PAGE] = page_title(page)  # what a student's row on the teacher's roster says
+joined = bool(st.session_state.get(CLASS))  # this student joined a teacher's class
 try:
     if not is_start(page):
         from pages._widgets import start_session  # torch loads here, after the menu is on screen

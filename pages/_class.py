@@ -16,34 +16,19 @@ from explorer import DATASETS, TrainConfig
 from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, RunStatus, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
 from explorer.serve import ClassState, Progress, shown_code
+from pages._keys import CLASS, DATASET, DRAFT, HIDDEN, LAST_ERROR, LESSON, PAGE, TEACHER, TRAIN_CFG, UPLOADS, WS_ID
 from pages._lang import tr
 from pages._nav import page_file
 from pages._path import label as path_label
 from pages._path import start_path
 from pages._server import CLASS_POLL_S, workspace_store
-from pages._state import (
-    CLASS,
-    DATASET,
-    DRAFT,
-    HIDDEN,
-    LAST_ERROR,
-    LESSON,
-    TEACHER,
-    TRAIN_CFG,
-    UPLOADS,
-    WS_ID,
-    flash,
-    get_dataset,
-    person_uploads,
-    workspace,
-)
+from pages._state import flash, get_dataset, person_uploads, workspace
 
 REPORT_EVERY_S = 10.0  # and writes its row at least this often (when nothing changed: "last seen")
 STATE = "class_state"  # the ClassState read last (the pause, for the buttons it disables)
 APPLIED = "class_applied"  # {"page": seq, "lesson": seq, "paused": message}: what this session has followed
 REPORTED = "class_reported"  # (fingerprint, time) of the last report
 FULL_RUN = "class_full_run"  # set while a whole-page run calls the watcher (no need to redraw the page then)
-PAGE = "current_page"  # the title of the page this run draws (app.py sets it)
 
 
 def member() -> dict[str, str] | None:

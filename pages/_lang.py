@@ -11,10 +11,10 @@ from typing import Any
 import streamlit as st
 
 from explorer.i18n import LANGUAGES, PSEUDO, Translator, pick_language, translator
+from pages._keys import LANG
 
-__all__ = ["LANG", "tr", "tr_n", "lang", "translate", "language_picker", "page_language"]
+__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language"]
 
-LANG = "language"  # the session's language code (kept with the workspace: _state.SAVED_KEYS)
 PICK = "language_pick"  # the sidebar's choice (a widget key)
 
 # The parts Streamlit redraws while a student watches: a page translator (the browser's own) must keep out of them,

@@ -22,11 +22,11 @@ from explorer.lessons import (
     pass_target,
     shown_text,
 )
+from pages._keys import DATASET, PAGE, PATH
 from pages._lang import tr, translate
 from pages._nav import page_file
-from pages._state import DATASET, PATH, flash, workspace
+from pages._state import flash, workspace
 
-PAGE = "current_page"  # the page this run draws (app.py sets it)
 STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
 VIEW = "guided_path_view"  # the step Back shows again (an index), while the student re-reads it
 TEACHERS_PATH = N_("your teacher's path")

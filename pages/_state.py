@@ -22,7 +22,25 @@ from explorer.serve import (
     Workspace,
     WorkspaceStore,
 )
-from pages._lang import LANG
+from pages._keys import (
+    CLASS,
+    CONFIDENCE,
+    DATASET,
+    DEFAULT_CONFIDENCE,
+    DRAFT,
+    DRAWING,
+    FLASH,
+    LAST_ERROR,
+    PERSON,
+    PERSON_SET,
+    SAVED_KEYS,
+    TRAIN_CFG,
+    UPLOADS,
+    WS,
+    WS_ID,
+    WS_SAVED,
+    WS_VERSION,
+)
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -32,34 +50,6 @@ from pages._server import (
     session_id,
     workspace_store,
 )
-
-# Session keys, in one place. Durable state lives in these non-widget keys.
-WS = "workspace"  # Workspace: this session's models and runs
-DATASET = "dataset_name"  # name of the chosen dataset (registry name or an upload's name)
-UPLOADS = "uploaded_datasets"  # name -> Dataset, this session's uploads
-TRAIN_CFG = "train_config"  # dict: the Train page's settings (TrainConfig.to_dict())
-DRAFT = "build_draft"  # the spec being edited on the Build page
-
-
-WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
-PERSON = "person_id"  # who this tab is, for the limits per person: the browser's signed cookie, else the workspace id
-PERSON_SET = "person_cookie_set"  # the cookie-writing snippet was sent in this session
-WS_VERSION = "workspace_version"  # the version this session last read or wrote
-WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save
-HIDDEN = "hidden_pages"  # page titles an opened lesson hides (the menu leaves them out)
-LESSON = "lesson"  # the open lesson: title, notes, hidden shortcut (shown in the sidebar)
-CLASS = "class_membership"  # {"code", "name"}: the class this student joined (the workspace keeps the code only)
-TEACHER = "teacher_session"  # {"code", "key"}: the class this tab's teacher signed in to (never saved: sign in again)
-LAST_ERROR = "last_error"  # (sentence, time): the last refusal or error shown (a stuck mark on the teacher's roster)
-PATH = "guided_path"  # the guided path this student follows: its name (or a lesson's steps), steps done, skipped
-SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH, LANG)  # settings a workspace keeps
-
-
-DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
-CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
-DEFAULT_CONFIDENCE = 0.9  # the threshold both pages start from
-FLASH = "flash_messages"
-TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page
 
 
 def init_session() -> None:

@@ -17,6 +17,7 @@ from explorer.core import AUGMENT_LIMITS, MAX_CLASS_NAME, RunStatus, is_digits, 
 from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import ModelEntry, Run, Workspace, shown_code
 from pages._class import class_code, join_box, paused, watch
+from pages._keys import DATASET, DRAWING, LESSON, TRAIN_ERROR, UPLOADS, WS_ID
 from pages._lang import tr, translate
 from pages._path import path_panel
 from pages._server import (
@@ -30,12 +31,6 @@ from pages._server import (
     workspace_store,
 )
 from pages._state import (
-    DATASET,
-    DRAWING,
-    LESSON,
-    TRAIN_ERROR,
-    UPLOADS,
-    WS_ID,
     current_dataset,
     flash,
     get_dataset,

@@ -12,8 +12,9 @@ from explorer import PRESETS, SpecError, get_preset, summarize
 from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, parse_spec_bytes, preset_description
 from explorer.lessons import LAYER_EXPLAINED, export_refusal, parameter_places_table, to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
+from pages._keys import DRAFT, TRAIN_CFG
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._state import DRAFT, TRAIN_CFG, current_dataset, flash, workspace
+from pages._state import current_dataset, flash, workspace
 from pages._widgets import notebook_download, spec_download
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py

@@ -8,8 +8,9 @@ from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import check_uploads_room
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
+from pages._keys import DATASET, UPLOADS
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._state import DATASET, UPLOADS, dataset_names, get_dataset, person_uploads
+from pages._state import dataset_names, get_dataset, person_uploads
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -27,10 +27,11 @@ if not st.session_state.get(OPENED):
 
 from explorer.lessons import load_path  # noqa: E402
 from pages._class import join_box, paused  # noqa: E402
+from pages._keys import DATASET, TRAIN_ERROR  # noqa: E402
 from pages._nav import page_file  # noqa: E402
 from pages._path import label, start_path, steps  # noqa: E402
 from pages._server import server  # noqa: E402
-from pages._state import DATASET, TRAIN_ERROR, current_dataset, workspace  # noqa: E402  (torch loads here)
+from pages._state import current_dataset, workspace  # noqa: E402  (torch loads here)
 from pages._widgets import live_run, start_session, train_default  # noqa: E402
 
 PATHS = (("lecture", "path_start", N_("**New here? Follow the lecture, step by step**: data → one output pixel → a "

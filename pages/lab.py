@@ -20,9 +20,10 @@ from explorer.lessons import (
     unit_gray,
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
+from pages._keys import DRAWING
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._state import DRAWING, current_dataset
+from pages._state import current_dataset
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

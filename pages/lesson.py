@@ -6,9 +6,10 @@ import streamlit as st
 
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from pages._class import apply_lesson
+from pages._keys import DATASET, DRAFT, HIDDEN, TRAIN_CFG
 from pages._nav import page_file
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._state import DATASET, DRAFT, HIDDEN, TRAIN_CFG, flash, get_dataset, workspace
+from pages._state import flash, get_dataset, workspace
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -12,8 +12,9 @@ from pages._server import leave_legacy_pages_routing, server, workspace_store
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
+from pages._keys import PERSON, WS_ID  # noqa: E402
 from pages._lang import tr, translate  # noqa: E402
-from pages._state import PERSON, WS_ID, show_flash, start_job, start_over  # noqa: E402
+from pages._state import show_flash, start_job, start_over  # noqa: E402
 from pages._widgets import job_poll, job_status, md_text  # noqa: E402
 
 EXPORT_JOB = "mydata_export"  # the zip being built in a worker; its result is offered for download

@@ -25,6 +25,7 @@ from explorer.serve import (
     roster_csv,
     shown_code,
 )
+from pages._keys import DATASET, PERSON, TEACHER
 from pages._lang import tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
@@ -34,7 +35,7 @@ from pages._server import (
     server,
     workspace_store,
 )
-from pages._state import DATASET, PERSON, TEACHER, get_dataset
+from pages._state import get_dataset
 from pages._widgets import layer_strip, md_text
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py

@@ -9,9 +9,10 @@ from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
+from pages._keys import TRAIN_CFG, TRAIN_ERROR
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._state import TRAIN_CFG, TRAIN_ERROR, current_dataset, flash, workspace
+from pages._state import current_dataset, flash, workspace
 from pages._widgets import (
     augment_controls,
     ensure_model,

@@ -38,13 +38,14 @@ from explorer.plots import (
 )
 from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
+from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
     leave_legacy_pages_routing,
     workspace_store,
 )
-from pages._state import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER, get_dataset, start_job, workspace
+from pages._state import get_dataset, start_job, workspace
 from pages._widgets import input_picker, inspect_context, job_poll, job_status
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from streamlit.testing.v1 import AppTest
 
+from pages._keys import WS
 from tests.waits import wait_until
 
 
@@ -16,7 +17,7 @@ def start_default_on_train_page(at: AppTest) -> None:
 
 def wait_training(at: AppTest, timeout: float = 120) -> None:
     """Wait until the current model's last run has ended (finished, stopped, diverged or failed)."""
-    ws = at.session_state["workspace"]
+    ws = at.session_state[WS]
     def ended() -> bool:
         e = ws.entry()
         return bool(e and e.runs and e.active_run is None)

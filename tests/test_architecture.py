@@ -407,3 +407,19 @@ def test_every_page_sends_itself_through_app_py_when_its_address_opens_a_fresh_s
     missing = [p.name for p in PAGE_FILES if not p.name.startswith("_")
                and "\nleave_legacy_pages_routing()" not in p.read_text()]
     assert not missing, "call leave_legacy_pages_routing() at the top of: " + ", ".join(missing)
+
+
+def test_the_shared_session_keys_have_one_home_and_no_literal_copies():
+    """pages/_keys.py defines every session key more than one file uses; no page, app.py or test spells one of
+    them as a literal, and none is defined again elsewhere (``current_page`` once lived in two files)."""
+    import re
+
+    keys = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"', (ROOT / "pages" / "_keys.py").read_text(), re.M))
+    values = "|".join(re.escape(v) for v in keys.values())
+    literal = re.compile(rf'session_state(?:\[|\.(?:get|pop|setdefault)\()"({values})"'
+                         rf'|"({values})" (?:not )?in \S*session_state')
+    defined = re.compile(rf'^[A-Z_]+ = "({values})"', re.M)
+    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files if p.name != "_keys.py"
+             for m in [*literal.finditer(p.read_text()), *defined.finditer(p.read_text())]]
+    assert not found, "import the key from pages._keys: " + "; ".join(found[:5])

@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from devtools import i18n as catalogues
 from explorer.i18n import LANGUAGES, PSEUDO, pick_language, pseudo, translator
+from pages._keys import LANG
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -87,7 +88,7 @@ def test_two_sessions_at_once_each_in_its_own_language():
     assert any("Trainingsbilder" in c.value for c in de.caption)
     en = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     assert [b.label for b in en.button if b.key == "start_train"] == ["Train the default CNN (3 epochs)"]
-    assert es.session_state["language"] == "es" and en.session_state["language"] == "en"
+    assert es.session_state[LANG] == "es" and en.session_state[LANG] == "en"
 
 
 def test_the_language_is_kept_with_the_workspace():

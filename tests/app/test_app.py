@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import get_preset, parse_spec
+from pages._keys import DRAFT, FLASH, PERSON, TRAIN_CFG, WS, WS_ID
 from tests.apptest import start_default_on_train_page, wait_training
 from tests.waits import wait_until
 
@@ -53,7 +54,7 @@ def test_build_flow_preset_edit_invalid_and_json_round_trip():
     button(at, "Load preset").click().run()
     rev = at.session_state["build_rev"]
     at.number_input(key=f"L{rev}-0-out_channels").set_value(12).run()
-    draft = at.session_state["build_draft"]
+    draft = at.session_state[DRAFT]
     assert draft["layers"][0]["out_channels"] == 12
     assert any("Parameters" == m.label for m in at.metric)
     # an edit that breaks the network is flagged on that layer, and Create is disabled
@@ -66,42 +67,42 @@ def test_build_flow_preset_edit_invalid_and_json_round_trip():
     at.number_input(key=f"L{rev}-0-kernel_size").set_value(5).run()
     assert not button(at, "Create model").disabled
     button(at, "Create model").click().run()
-    ws = at.session_state["workspace"]
+    ws = at.session_state[WS]
     assert ws.current == "default" and ws.entry().spec["layers"][0]["out_channels"] == 12
     # the JSON shown for export parses back to the same spec
     shown = next(c.value for c in at.code if '"input_shape"' in c.value)
-    assert parse_spec(shown) == json.loads(json.dumps(at.session_state["build_draft"]))
+    assert parse_spec(shown) == json.loads(json.dumps(at.session_state[DRAFT]))
 
 
 def test_structural_edits_add_move_duplicate_remove():
     at = fresh()
     at.switch_page("pages/build.py").run()
-    n = len(at.session_state["build_draft"]["layers"])
+    n = len(at.session_state[DRAFT]["layers"])
     rev = at.session_state["build_rev"]
     at.selectbox(key=f"L{rev}-add-t").set_value("Dropout").run()
     at.button(key=f"L{rev}-add-b").click().run()
-    layers = at.session_state["build_draft"]["layers"]
+    layers = at.session_state[DRAFT]["layers"]
     assert len(layers) == n + 1 and layers[-1]["type"] == "Dropout"
     rev = at.session_state["build_rev"]
     at.button(key=f"L{rev}-{n}-up").click().run()  # dropout moves above the last Linear
-    assert at.session_state["build_draft"]["layers"][n - 1]["type"] == "Dropout"
+    assert at.session_state[DRAFT]["layers"][n - 1]["type"] == "Dropout"
     rev = at.session_state["build_rev"]
     at.button(key=f"L{rev}-0-dup").click().run()
-    assert at.session_state["build_draft"]["layers"][1] == at.session_state["build_draft"]["layers"][0]
+    assert at.session_state[DRAFT]["layers"][1] == at.session_state[DRAFT]["layers"][0]
     rev = at.session_state["build_rev"]
     at.button(key=f"L{rev}-1-rm").click().run()
-    assert len(at.session_state["build_draft"]["layers"]) == n + 1
+    assert len(at.session_state[DRAFT]["layers"]) == n + 1
     assert not at.exception
 
 
 def test_short_training_run_gives_curves_and_a_model():
     at = fresh()
-    at.session_state["train_config"].update(epochs=2, limit_train=2048)
+    at.session_state[TRAIN_CFG].update(epochs=2, limit_train=2048)
     start_default_on_train_page(at)
     wait_training(at)
     at.run()
     assert not at.exception
-    entry = at.session_state["workspace"].entry()
+    entry = at.session_state[WS].entry()
     assert entry.state == "trained" and entry.test_accuracy is not None and entry.test_accuracy > 0.5
     assert len(at.get("plotly_chart")) >= 2
     assert any("Done after" in s.value for s in at.success)
@@ -109,8 +110,8 @@ def test_short_training_run_gives_curves_and_a_model():
 
 def test_divergence_is_a_warning_not_a_crash():
     at = fresh()
-    at.session_state["train_config"].update(epochs=1, lr=100.0, optimizer="sgd", schedule="constant", log_every=1)
-    at.session_state["workspace"].add_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+    at.session_state[TRAIN_CFG].update(epochs=1, lr=100.0, optimizer="sgd", schedule="constant", log_every=1)
+    at.session_state[WS].add_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}, "mlp")
     at.switch_page("pages/train.py").run()
     button(at, "Start").click().run()
@@ -122,12 +123,12 @@ def test_divergence_is_a_warning_not_a_crash():
 
 def test_two_sessions_never_see_each_others_models():
     a, b = fresh(), fresh()
-    a.session_state["train_config"].update(epochs=1, limit_train=256)
+    a.session_state[TRAIN_CFG].update(epochs=1, limit_train=256)
     start_default_on_train_page(a)
     wait_training(a)
     b.switch_page("pages/train.py").run()
-    assert a.session_state["workspace"].models and not b.session_state["workspace"].models
-    assert a.session_state["workspace"] is not b.session_state["workspace"]
+    assert a.session_state[WS].models and not b.session_state[WS].models
+    assert a.session_state[WS] is not b.session_state[WS]
     assert any("No model yet" in i.value for i in b.info)
 
 
@@ -135,13 +136,13 @@ def test_two_sessions_never_see_each_others_models():
 
 def test_train_more_uses_the_epochs_typed_just_before_the_click():
     at = fresh()
-    at.session_state["train_config"].update(limit_train=256)
+    at.session_state[TRAIN_CFG].update(limit_train=256)
     at.switch_page("pages/train.py").run()
     button(at, "Create the default CNN for this dataset").click().run()
     at.number_input(key="train_epochs").set_value(2)
     at.number_input(key="train_seed").set_value(5)
     button(at, "Start").click().run()  # one rerun carries both the new values and the click
-    run = at.session_state["workspace"].entry().runs[-1]
+    run = at.session_state[WS].entry().runs[-1]
     assert run.config["epochs"] == 2 and run.config["seed"] == 5
     wait_training(at)
     assert len(run.current()["epochs"]) == 2
@@ -152,7 +153,7 @@ def test_load_preset_loads_the_preset_picked_just_before_the_click():
     at.switch_page("pages/build.py").run()
     at.selectbox(key="build_preset").set_value("mnist-gap")
     button(at, "Load preset").click().run()
-    assert at.session_state["build_draft"]["name"] == "mnist-gap"
+    assert at.session_state[DRAFT]["name"] == "mnist-gap"
 
 
 def test_importing_a_valid_spec_shows_its_layers_and_its_name():
@@ -162,13 +163,13 @@ def test_importing_a_valid_spec_shows_its_layers_and_its_name():
     at.file_uploader(key="spec_upload").set_value(("gap.json", json.dumps(spec).encode(), "application/json")).run()
     button(at, "Import").click().run()
     assert not at.exception, at.exception
-    draft = at.session_state["build_draft"]
+    draft = at.session_state[DRAFT]
     assert draft["name"] == "gap-from-a-file" and draft["layers"] == spec["layers"]
     assert at.text_input(key="build_name").value == "gap-from-a-file"  # the name field shows the imported name
     rev = at.session_state["build_rev"]
     assert at.selectbox(key=f"L{rev}-0-type").value == spec["layers"][0]["type"]
     # the confirmation waits for app.py's frame (AppTest runs the page file alone after a switch_page)
-    assert any("Imported" in m and "gap-from-a-file" in m for _, m in at.session_state["flash_messages"])
+    assert any("Imported" in m and "gap-from-a-file" in m for _, m in at.session_state[FLASH])
 
 
 def test_a_spec_without_a_name_takes_the_file_name():
@@ -190,13 +191,13 @@ def test_a_spec_without_a_name_takes_the_file_name():
 def test_a_bad_spec_file_gets_a_sentence_and_keeps_the_layers(data, words):
     at = fresh()
     at.switch_page("pages/build.py").run()
-    before = json.loads(json.dumps(at.session_state["build_draft"]))
+    before = json.loads(json.dumps(at.session_state[DRAFT]))
     at.file_uploader(key="spec_upload").set_value(("bad.json", data, "application/json")).run()
     button(at, "Import").click().run()
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert any(e.startswith("Not imported:") and words in e for e in errors), errors
-    assert at.session_state["build_draft"]["layers"] == before["layers"]
+    assert at.session_state[DRAFT]["layers"] == before["layers"]
 
 
 # --- work that lasts: the workspace id in the URL opens the saved work ---
@@ -206,25 +207,25 @@ def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
     start_button(at).click().run()
     wait_training(at)
     at.run()
-    ws_id = at.session_state["workspace_id"]
+    ws_id = at.session_state[WS_ID]
     assert ws_id and at.query_params["ws"] in (ws_id, [ws_id])  # the id is in the page's address
-    acc = at.session_state["workspace"].entry().test_accuracy
+    acc = at.session_state[WS].entry().test_accuracy
     assert acc is not None
 
     again = AppTest.from_file(APP, default_timeout=120)
     again.query_params["ws"] = ws_id  # a reload, or the same link on another machine
     again.run()
-    entry = again.session_state["workspace"].entry()
+    entry = again.session_state[WS].entry()
     assert entry is not None and entry.state == "trained" and entry.test_accuracy == acc
     assert len(again.get("plotly_chart")) >= 2  # its curves, on Start
     assert any("Whoever has the link has the work" in c.value for c in again.sidebar.caption)
 
     other = fresh()
-    assert other.session_state["workspace"].entry() is None and other.session_state["workspace_id"] != ws_id
+    assert other.session_state[WS].entry() is None and other.session_state[WS_ID] != ws_id
     stranger = AppTest.from_file(APP, default_timeout=120)
     stranger.query_params["ws"] = "x" * 24  # a guessed id opens nothing
     stranger.run()
-    assert stranger.session_state["workspace"].entry() is None
+    assert stranger.session_state[WS].entry() is None
 
 
 def test_the_server_skips_streamlits_full_collection_after_every_run():
@@ -286,9 +287,9 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     wait_training(first)
     first.run()
     second = AppTest.from_file(APP, default_timeout=120)
-    second.query_params["ws"] = first.session_state["workspace_id"]
+    second.query_params["ws"] = first.session_state[WS_ID]
     second.run()
-    assert second.session_state["person_id"] == first.session_state["person_id"]
+    assert second.session_state[PERSON] == first.session_state[PERSON]
     for tab in (first, second):
         tab.switch_page("pages/filters.py").run()
         tab.select_slider(key="fv_steps").set_value(512).run()
@@ -296,13 +297,13 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     job = first.session_state["filter_job"]
     button(second, "Generate").click().run()
     assert not second.exception, second.exception
-    said = [m for _kind, m in second.session_state["flash_messages"]]  # shown by app.py at the tab's next run
+    said = [m for _kind, m in second.session_state[FLASH]]  # shown by app.py at the tab's next run
     assert any(m.startswith("Not started: one of your jobs still runs (filter images of default") for m in said), said
     assert "filter_job" not in second.session_state
     job.cancel()
     assert job.join(60)
     stranger = fresh()  # another person is never held up by this one's job
-    assert stranger.session_state["person_id"] != first.session_state["person_id"]
+    assert stranger.session_state[PERSON] != first.session_state[PERSON]
 
 
 def test_the_augmentation_widgets_offer_exactly_the_librarys_ranges():
@@ -352,7 +353,7 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     start_button(at).click().run()
     wait_training(at)
     at.run()  # saved after the run
-    old_ws = at.session_state["workspace_id"]
+    old_ws = at.session_state[WS_ID]
     at.switch_page("pages/mydata.py").run()
     assert not at.exception
     kept = " ".join(m.value for m in at.markdown)
@@ -372,7 +373,7 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     assert "models: 1" in receipt and "runs: 1" in receipt and "workspaces: 1" in receipt
     assert any("All of it is deleted" in s.value for s in at.success) and "server" not in receipt
     assert "mydata_export" not in at.session_state  # the old download is not offered after the deletion
-    assert "workspace" not in at.session_state  # the tab let go of the deleted workspace: nothing of it is saved
+    assert WS not in at.session_state  # the tab let go of the deleted workspace: nothing of it is saved
     at.switch_page("pages/home.py").run()  # the next page opens a new, empty one
-    assert at.session_state["workspace_id"] != old_ws and not at.session_state["workspace"].models
+    assert at.session_state[WS_ID] != old_ws and not at.session_state[WS].models
     assert workspace_store().inventory(old_ws).empty  # nothing of the old workspace is kept, nor saved again

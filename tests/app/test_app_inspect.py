@@ -9,6 +9,7 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from pages._keys import CLASS, CONFIDENCE, DATASET, DRAWING, TRAIN_CFG, UPLOADS, WS
 from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -22,10 +23,10 @@ def html_blocks(at: AppTest) -> list[str]:
 @pytest.fixture(scope="module")
 def trained_app() -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.session_state["train_config"].update(epochs=3)
+    at.session_state[TRAIN_CFG].update(epochs=3)
     start_default_on_train_page(at)
     wait_training(at)
-    ws = at.session_state["workspace"]
+    ws = at.session_state[WS]
     assert ws.entry().state == "trained", f"training did not finish: {ws.entry().state}"
     assert ws.entry().test_accuracy > 0.9
     return at
@@ -44,7 +45,7 @@ def test_kernels_page_shows_the_layers_and_the_time_machine(trained_app):
     at.switch_page("pages/kernels.py").run()
     assert not at.exception
     assert at.selectbox[0].options == ["layer 0: (8, 1, 5, 5)", "layer 4: (16, 8, 5, 5)"]
-    run = at.session_state["workspace"].entry().runs[-1]
+    run = at.session_state[WS].entry().runs[-1]
     assert len(run.kernel_snapshots()) > 50 and run.kernel_snapshots()[0]["step"] == 0  # about 100 snapshots from step 0
     step = next(s for s in at.slider if s.label == "Step")
     step.set_value(0).run()
@@ -83,7 +84,7 @@ def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
     at = trained_app
     at.switch_page("pages/confusion.py").run()
     assert not at.exception
-    entry = at.session_state["workspace"].entry()
+    entry = at.session_state[WS].entry()
     acc = next(m for m in at.metric if m.label == "Accuracy").value
     assert acc == f"{entry.test_accuracy:.2%}"  # the matrix agrees with the trainer's test accuracy
     at.selectbox(key="cm-true").set_value(3).run()
@@ -94,16 +95,16 @@ def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
 
 def test_draw_page_says_not_sure_below_the_threshold(trained_app, mnist5k):
     at = trained_app
-    at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
+    at.session_state[DRAWING] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
     at.switch_page("pages/draw.py").run()
     at.slider(key="draw_threshold").set_value(0.0).run()
     said = next(h for h in html_blocks(at) if "Prediction:" in h)
     assert '<span style="color:#b3202a">7</span>' in said and 'aria-label="it reads 7, ' in said  # shown and spoken
-    at.session_state["drawing"] = torch.zeros(1, 28, 28, dtype=torch.uint8).index_fill_(2, torch.arange(5, 23), 255)
+    at.session_state[DRAWING] = torch.zeros(1, 28, 28, dtype=torch.uint8).index_fill_(2, torch.arange(5, 23), 255)
     at.slider(key="draw_threshold").set_value(0.99).run()  # a bar across the pad: no digit at all
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
     assert "not sure" in answer and 'aria-label="not sure; perhaps ' in answer and not at.exception
-    assert at.session_state["confidence_threshold"] == 0.99  # shared with "Can we trust it?"
+    assert at.session_state[CONFIDENCE] == 0.99  # shared with "Can we trust it?"
     at.slider(key="draw_threshold").set_value(0.0).run()
 
 
@@ -132,7 +133,7 @@ def test_draw_page_without_a_model_offers_one_click_training():
     assert any("Drawing needs a trained model" in i.value for i in at.info)
     next(b for b in at.button if b.label == "Train the default CNN").click().run()
     wait_training(at)
-    ws = at.session_state["workspace"]
+    ws = at.session_state[WS]
     at.run()
     assert not at.exception and ws.entry().state == "trained"
     assert any("Draw a digit on the black square" in i.value for i in at.info)  # empty canvas: no prediction
@@ -142,7 +143,7 @@ def test_draw_page_without_a_model_offers_one_click_training():
 def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     at = trained_app
     seven = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
-    at.session_state["drawing"] = seven  # what the canvas leaves after a stroke
+    at.session_state[DRAWING] = seven  # what the canvas leaves after a stroke
     at.switch_page("pages/draw.py").run()
     assert not at.exception
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
@@ -184,9 +185,9 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
     body = "\n".join(f"{lab}," + ",".join(map(str, row)) for lab, row in zip(labels, pixels))
     ds = load_csv(("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + body).encode(), name="many")
     at = AppTest.from_file(APP, default_timeout=120).run()
-    at.session_state["uploaded_datasets"] = {"many": ds}
-    at.session_state["dataset_name"] = "many"
-    ws = at.session_state["workspace"]
+    at.session_state[UPLOADS] = {"many": ds}
+    at.session_state[DATASET] = "many"
+    ws = at.session_state[WS]
     ws.add_model({"input_shape": [1, 4, 4], "num_classes": k, "layers": [
         {"type": "Flatten"}, {"type": "Linear", "out_features": k}]}, "wide")
     at.switch_page("pages/confusion.py").run()
@@ -204,9 +205,9 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
 
     at = trained_app
     code, _ = server().store().create_class("mnist-5k")
-    at.session_state["class_membership"] = {"code": code, "name": "Ada"}
+    at.session_state[CLASS] = {"code": code, "name": "Ada"}
     try:
-        at.session_state["drawing"] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
+        at.session_state[DRAWING] = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
         at.switch_page("pages/draw.py").run()
         at.selectbox(key="draw_add_label").set_value(7)
         at.text_input(key="draw_add_name").input("Ada")
@@ -225,7 +226,7 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         scores = at.dataframe[-1].value
         assert "Ada" in list(scores["name"])
         # a letter drawn and added as "not a digit": among the non-digits, not in the handwriting score
-        at.session_state["drawing"] = 255 - mnist5k.test_x[0]
+        at.session_state[DRAWING] = 255 - mnist5k.test_x[0]
         at.switch_page("pages/draw.py").run()
         at.selectbox(key="draw_add_label").set_value(10)
         at.button(key="draw_add").click().run()
@@ -240,7 +241,7 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
         table = next(d.value for d in at.dataframe if "non-digits turned away" in d.value.columns)
         assert list(table["model"]) == ["digits only", "with “not a digit”"] and not at.exception
     finally:
-        at.session_state["class_membership"] = None
+        at.session_state[CLASS] = None
 
 
 # what a student reads must not speak of the machinery: no timings in ms, no server, worker, CPU, unpickling or seeds
@@ -267,7 +268,7 @@ def test_no_page_a_student_reads_speaks_of_timings_servers_workers_or_seeds(trai
     from pages._nav import PAGES
 
     at = trained_app
-    at.session_state["drawing"] = mnist5k.test_x[0]  # Draw answers a drawing: its answer is read too
+    at.session_state[DRAWING] = mnist5k.test_x[0]  # Draw answers a drawing: its answer is read too
     found = {}
     for file, title, _ in (item for items in PAGES.values() for item in items):
         if title == "Teacher":  # the teacher's console speaks to the teacher

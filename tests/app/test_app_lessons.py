@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pages._keys import CLASS, DATASET, HIDDEN, LESSON, TEACHER, TRAIN_CFG, UPLOADS, WS, WS_ID
 from tests.apptest import start_default_on_train_page, wait_training
 
 APP = str(Path(__file__).resolve().parents[2] / "app.py")
@@ -43,7 +44,7 @@ def test_augmentation_preview_uses_and_sets_the_train_settings():
     at = fresh()
     at.switch_page("pages/augment.py").run()
     at.slider(key="aug_rot").set_value(30).run()
-    assert at.session_state["train_config"]["augment"]["rotation"] == 30
+    assert at.session_state[TRAIN_CFG]["augment"]["rotation"] == 30
     next(b for b in at.button if b.label == "Redraw").click().run()
     assert at.session_state["aug_seed"] == 1 and not at.exception
 
@@ -77,7 +78,7 @@ def test_the_data_size_experiment_trains_its_seeds_side_by_side(monkeypatch):
     at.select_slider(key="exp_limit").set_value(500).run()
     at.button(key="run-size").click().run()
     group = at.session_state["experiment_jobs"]["size"]
-    ws = at.session_state["workspace"]  # one part per seed in this process; on Ray, at most half the workers
+    ws = at.session_state[WS]  # one part per seed in this process; on Ray, at most half the workers
     assert len(group.parts) == ws.side_by_side(3) and (ws.cluster is not None or len(group.parts) == 3)
     assert group.join(300) and group.error is None
     at.run()
@@ -95,8 +96,8 @@ def a_class() -> tuple[str, str]:
 def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     code, _ = a_class()
     student = fresh()
-    student.session_state["class_membership"] = {"code": code, "name": "Grace"}
-    student.session_state["train_config"].update(epochs=1, limit_train=256)
+    student.session_state[CLASS] = {"code": code, "name": "Grace"}
+    student.session_state[TRAIN_CFG].update(epochs=1, limit_train=256)
     start_default_on_train_page(student)
     wait_training(student)
     student.run()
@@ -207,7 +208,7 @@ def test_opening_a_lesson_lands_on_its_start_page():
     next(b for b in at.button if b.label == "Open").click().run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Can we trust it?"]
-    assert at.session_state["hidden_pages"] == ["Build"]
+    assert at.session_state[HIDDEN] == ["Build"]
 
 
 def test_the_teacher_makes_a_class_signs_back_in_with_the_key_and_hides_an_entry_on_the_board():
@@ -218,14 +219,14 @@ def test_the_teacher_makes_a_class_signs_back_in_with_the_key_and_hides_an_entry
     teacher.switch_page("pages/teacher.py").run()
     teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
     assert not teacher.exception, teacher.exception
-    code, key = teacher.session_state["teacher_session"]["code"], teacher.session_state["teacher_session"]["key"]
+    code, key = teacher.session_state[TEACHER]["code"], teacher.session_state[TEACHER]["key"]
     assert not teacher.code  # the key is hidden until Show (a projected screen does not leak it) ...
     teacher.toggle(key="teacher-key-show").set_value(True).run()
     assert [c.value for c in teacher.code] == [key]  # ... then shown ...
     teacher.button(key="teacher-key-noted").click().run()
     assert key not in [c.value for c in teacher.code]  # ... and, once written down, never again
     teacher.button(key="teacher-new-key").click().run()  # a student saw it: a new key, the old one stops working
-    new = teacher.session_state["teacher_session"]["key"]
+    new = teacher.session_state[TEACHER]["key"]
     assert new != key and store.is_teacher(code, new) and not store.is_teacher(code, key)
     teacher.toggle(key="teacher-key-show").set_value(True).run()
     assert [c.value for c in teacher.code] == [new]
@@ -234,14 +235,14 @@ def test_the_teacher_makes_a_class_signs_back_in_with_the_key_and_hides_an_entry
     assert any(f"Class {code[:3]}-{code[3:]}" == h.value for h in teacher.subheader)
     assert not any("Lesson" in b.label and "key" in b.label for b in teacher.button)
     teacher.button(key="teacher-out").click().run()  # signed out (a reload does the same): the sign-in again
-    assert teacher.text_input[1].label == "Teacher key" and "teacher_session" not in teacher.session_state
+    assert teacher.text_input[1].label == "Teacher key" and TEACHER not in teacher.session_state
     teacher.text_input[0].input(code)
     teacher.text_input[1].input("not the key")
     teacher.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
     assert any("not the teacher key of class" in e.value for e in teacher.error)
     teacher.text_input[1].input(key)
     teacher.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
-    assert teacher.session_state["teacher_session"]["code"] == code and not teacher.exception
+    assert teacher.session_state[TEACHER]["code"] == code and not teacher.exception
     _published(store, code, "Ada")
     _published(store, code, "rude name")
     teacher.switch_page("pages/board.py").run()  # the signed-in teacher's class is the board's, with its tools
@@ -268,8 +269,8 @@ def test_a_joined_student_follows_the_teachers_steering(tmp_path):
     student.text_input(key="start-join-name").input("Ada")
     student.button(key="FormSubmitter:start-join-join-Join").click().run()
     assert not student.exception, student.exception
-    assert student.session_state["class_membership"] == {"code": code, "name": "Ada"}
-    ws_id = student.session_state["workspace_id"]
+    assert student.session_state[CLASS] == {"code": code, "name": "Ada"}
+    ws_id = student.session_state[WS_ID]
     row = next(r for r in store.roster(code) if r["name"] == "Ada")
     assert row["ws"] == ws_id and row["page"] == "Start"
     store.steer(code, key, page="Draw a digit")
@@ -291,7 +292,7 @@ def test_a_joined_student_follows_the_teachers_steering(tmp_path):
     assert any("the name 'ada' is taken" in e.value for e in third.error)
     store.end_class(code, key)
     student.run()
-    assert "class_membership" not in student.session_state
+    assert CLASS not in student.session_state
 
 
 def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it():
@@ -306,8 +307,8 @@ def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it()
     at.file_uploader(key="lesson_up").set_value(("shortcut.json", text.encode(), "application/json")).run()
     next(b for b in at.button if b.label == "Open").click().run()
     assert not at.exception, at.exception
-    assert at.session_state["dataset_name"] == "mnist-5k (lesson)"
-    cued = at.session_state["uploaded_datasets"]["mnist-5k (lesson)"]
+    assert at.session_state[DATASET] == "mnist-5k (lesson)"
+    cued = at.session_state[UPLOADS]["mnist-5k (lesson)"]
     threes = cued.test_x[cued.test_y == 3]
     assert threes[:, :, 0, :].eq(255).all()  # every 3 carries the border, in the test split too
     assert [t.value for t in at.title] == ["Can we trust it?"]
@@ -365,25 +366,25 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     store = server().store()
     code, key = a_class()
     student = fresh()
-    student.session_state["train_config"].update(epochs=1, limit_train=256)
+    student.session_state[TRAIN_CFG].update(epochs=1, limit_train=256)
     student.text_input(key="start-join-code").input(code)
     student.text_input(key="start-join-name").input("Grace")
     student.button(key="FormSubmitter:start-join-join-Join").click().run()
     start_default_on_train_page(student)
     wait_training(student)
     student.run()
-    ws_id = student.session_state["workspace_id"]
-    store.save(ws_id, student.session_state["workspace"], {})  # (AppTest runs the page alone, not the app's save)
+    ws_id = student.session_state[WS_ID]
+    store.save(ws_id, student.session_state[WS], {})  # (AppTest runs the page alone, not the app's save)
     before = store.load(ws_id, Workspace()).version
 
     teacher = fresh()
-    teacher.session_state["teacher_session"] = {"code": code, "key": key}
+    teacher.session_state[TEACHER] = {"code": code, "key": key}
     teacher.switch_page("pages/teacher.py").run()
     teacher.selectbox(key="look-student").set_value("Grace").run()
     teacher.button(key="look-go").click().run()
     assert not teacher.exception, teacher.exception
     measured = next(c.value for c in teacher.caption if c.value.startswith("Test accuracy measured now:"))
-    own = student.session_state["workspace"].entry().test_accuracy  # what the student's run measured
+    own = student.session_state[WS].entry().test_accuracy  # what the student's run measured
     assert abs(float(measured.split(":")[1].strip(" %")) - 100 * own) < 0.05  # their trained weights, not others
     assert any("what was drawn" in c.proto.spec for c in teacher.get("plotly_chart"))  # the confusion matrix
     assert store.load(ws_id, Workspace()).version == before  # looking wrote nothing to the student's work
@@ -395,8 +396,8 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     assert any("Pushed" in s.value for s in teacher.success), [e.value for e in teacher.error]
     student.switch_page("pages/home.py").run()  # the student's next run (its watcher) opens the lesson
     assert not student.exception, student.exception
-    assert student.session_state["hidden_pages"] == ["Experiments"]
-    assert student.session_state["lesson"]["title"] == "Pushed"
+    assert student.session_state[HIDDEN] == ["Experiments"]
+    assert student.session_state[LESSON]["title"] == "Pushed"
 
 
 def test_making_a_class_asks_the_servers_school_password_and_refuses_a_wrong_one(monkeypatch):
@@ -410,10 +411,10 @@ def test_making_a_class_asks_the_servers_school_password_and_refuses_a_wrong_one
     field.input("a-guess")
     teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
     assert any("No class made: that is not this school's password" in e.value for e in teacher.error)
-    assert "teacher_session" not in teacher.session_state  # nothing made, the form is still there
+    assert TEACHER not in teacher.session_state  # nothing made, the form is still there
     next(t for t in teacher.text_input if t.label == "School password").input("1f3a-09bc-e4d2")
     teacher.button(key="FormSubmitter:teacher-make-Make a class").click().run()
-    assert not teacher.exception and teacher.session_state["teacher_session"]["code"]
+    assert not teacher.exception and teacher.session_state[TEACHER]["code"]
     monkeypatch.setattr(server(), "_school", None)
     teacher = fresh()
     teacher.switch_page("pages/teacher.py").run()
@@ -431,7 +432,7 @@ def test_a_large_models_predictions_are_a_job_in_a_worker_and_the_page_shows_the
     spec = get_preset("mnist-gap")
     assert inference_seconds(build_model(spec), spec["input_shape"], 1_000) > INLINE_PREDICT_S  # a large one
     at = fresh()
-    at.session_state["workspace"].add_model(spec, "big")
+    at.session_state[WS].add_model(spec, "big")
     at.switch_page("pages/confusion.py").run()
     assert not at.exception
     assert any("its predictions take a moment" in c.value for c in at.caption)  # a job: not in the server's process
