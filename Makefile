@@ -28,7 +28,7 @@ test-school: $(STAMP) chromium school-deps
 test-fast: $(STAMP)
 	EXPLORER_RUNNER=local $(BIN)/python -m pytest -m "not browser and not ray and not package and not slow"
 
-# the README's pictures, from the real app in Chromium (a test fails when one is older than its page)
+# the README's pictures, from the real app in Chromium (a test fails when its page changed since: docs/images/taken.json)
 screenshots: $(STAMP) chromium
 	$(BIN)/python -m devtools.screenshots
 

@@ -3,11 +3,14 @@
 - ``draw.png``: the Draw page after one click on *Train the default CNN* and a digit drawn with the mouse;
 - ``teacher.png``: the teacher's console with one student joined.
 
-A test (``tests/test_docs.py``) fails when a picture is missing or older than the page it shows.
+Beside them, ``docs/images/taken.json`` records which version of each page (its file's SHA-256) the picture was
+taken from; a test (``tests/test_docs.py``) fails when a picture is missing or its page has changed since.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import sys
 from pathlib import Path
@@ -15,6 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
 SHOWS = {"draw.png": "pages/draw.py", "teacher.png": "pages/teacher.py"}  # each picture and the page it shows
+TAKEN = OUT / "taken.json"  # picture -> the SHA-256 of its page's file when it was taken
+
+
+def page_hash(page: str) -> str:
+    return hashlib.sha256((ROOT / page).read_bytes()).hexdigest()
 
 
 def take(out: Path = OUT) -> list[Path]:
@@ -57,6 +65,7 @@ def take(out: Path = OUT) -> list[Path]:
         teacher.wait_for_selector("text=1 student(s) joined", timeout=30_000)
         wait_idle(teacher)
         teacher.screenshot(path=str(out / "teacher.png"))
+    (out / TAKEN.name).write_text(json.dumps({name: page_hash(page) for name, page in SHOWS.items()}, indent=1) + "\n")
     return [out / name for name in SHOWS]
 
 
