@@ -12,6 +12,7 @@ import pytest
 
 from explorer.serve import WorkspaceStore
 from explorer.tools.browser import VIEWPORT, axe_violations, digit_strokes, draw_strokes, open_app
+from tests.app.test_tablet import PAD_BUTTONS_CUT, WIDER_THAN_THE_SCREEN
 from tests.browser import nav, shot, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -75,6 +76,8 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     shot(page, "pseudo-draw")
     assert untranslated(page, "[data-testid=stMain]", ".st-key-menu") == []
     assert page.locator(".pad button").first.inner_text().startswith("⟦")  # the pad's own buttons too
+    assert page.evaluate(PAD_BUTTONS_CUT) == []  # a third longer, every word still whole ...
+    assert not page.evaluate(WIDER_THAN_THE_SCREEN)  # ... and the page no wider than the screen
     page.locator(".st-key-menu a[href*='mydata']").click()  # My data: what is kept, in the student's words
     page.wait_for_selector("h1:has-text('Mý dátá')", timeout=30_000)
     wait_idle(page)
