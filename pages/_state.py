@@ -106,9 +106,13 @@ def _room_for(ws: Workspace, person: str, ws_id: str) -> bool:
         return False
 
 
+SETTLE_S = 3.0  # how long opening a workspace waits for its own saves still waiting for a busy database
+
+
 def _load_saved(store: WorkspaceStore, ws_id: str, ws: Workspace) -> SavedWorkspace | None:
     """The saved workspace ``ws_id`` loaded into ``ws``; None (and a sentence) when it cannot be opened."""
     saved = None
+    server().saver().settle(ws_id, SETTLE_S)  # a save of it still waiting for the database lands first
     try:
         saved = store.load(ws_id, ws)
     except ValueError as e:

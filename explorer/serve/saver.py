@@ -79,6 +79,21 @@ class BackgroundSaver:
         with self._lock:
             return self._outcomes.pop((ws_id, writer), None)
 
+    def waiting(self, ws_id: str) -> bool:
+        """Whether any tab's save of ``ws_id`` still waits for the database."""
+        with self._lock:
+            return any(w == ws_id for w, _ in self._pending)
+
+    def settle(self, ws_id: str, timeout: float) -> bool:
+        """Before a tab opens ``ws_id`` (a reload, the same link elsewhere): its saves still waiting are tried now,
+        and again until ``timeout``, so that the tab opens the work as it was last left, not an older version that
+        the waiting save would then find stale. True when none of them waits any more."""
+        deadline = time.monotonic() + timeout
+        while self.waiting(ws_id) and time.monotonic() < deadline:
+            if not self._attempt_all() and self.waiting(ws_id):
+                self._closed.wait(min(0.2, max(0.0, deadline - time.monotonic())))
+        return not self.waiting(ws_id)
+
     def flush(self, timeout: float) -> bool:
         """Try every waiting save now, and again until ``timeout``; True when none is left waiting."""
         deadline = time.monotonic() + timeout

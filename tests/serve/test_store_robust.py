@@ -156,3 +156,28 @@ def test_two_tabs_saves_waiting_for_a_busy_database_never_replace_each_other(tmp
     back = Workspace()
     store.load(ws_id, back)
     assert set(back.models) == {"shared", "made in tab A"}  # tab A's model was not lost to tab B's save
+
+
+def test_a_reload_opens_the_work_as_it_was_left_even_while_its_last_save_waited_for_the_database(tmp_path):
+    """A save handed to the background saver (the database was busy) lands before the workspace is opened again:
+    the reload finds the newest settings, and its own next save is not refused as stale."""
+    store = WorkspaceStore(state_dir=tmp_path)
+    saver = BackgroundSaver(lambda: store, retry_s=30)  # its own loop would not try again for a long while
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("default"), "m")
+    version = store.save(ws_id, ws, {"step": 4})
+    holder = sqlite3.connect(tmp_path / "workspaces.sqlite3", timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreError):
+            store.write(store.prepare(ws_id, ws, {"step": 6}), version)
+        saver.submit(store.prepare(ws_id, ws, {"step": 6}), version, "tab-1")
+        assert saver.waiting(ws_id) and not saver.settle(ws_id, 0.5)  # still locked: it waits, then says so
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert saver.settle(ws_id, 5) and not saver.waiting(ws_id)  # the lock is gone: the reload's open writes it
+    back = Workspace()
+    saved = store.load(ws_id, back)
+    assert saved.settings == {"step": 6}
+    assert store.save(ws_id, back, {"step": 7}, version=saved.version) == saved.version + 1  # not stale
