@@ -13,6 +13,7 @@ import pytest
 from explorer.serve import WorkspaceStore
 from explorer.tools.browser import VIEWPORT, axe_violations, digit_strokes, draw_strokes, open_app
 from tests.app.test_tablet import PAD_BUTTONS_CUT, WIDER_THAN_THE_SCREEN
+from tests.app.test_teacher import join
 from tests.browser import nav, shot, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -91,21 +92,6 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     page.context.close()
 
 
-def join(browser, url: str, locale: str, code: str, name: str, labels: tuple[str, str, str]):
-    """A student's browser in ``locale`` joins the class through the form in its language."""
-    page = browser.new_context(viewport=VIEWPORT, locale=locale).new_page()
-    page.goto(url)
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_idle(page, 120_000)
-    form = page.locator("[data-testid=stMain] [data-testid=stForm]")
-    form.get_by_role("textbox", name=labels[0]).fill(code)
-    form.get_by_role("textbox", name=labels[1]).fill(name)
-    form.get_by_role("button", name=labels[2]).click()
-    page.wait_for_selector(".st-key-menu", timeout=30_000)
-    wait_idle(page)
-    return page
-
-
 def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_language(server, browser):
     url, store = server
     teacher = open_app(browser, url)
@@ -115,10 +101,8 @@ def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_l
     teacher.wait_for_selector("text=Your teacher key")
     code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first
                      .inner_text()).group(1)
-    ana = join(browser, url, "es-ES", code, "Ana", ("Código de la clase", "Tu nombre", "Unirme"))
-    ben = join(browser, url, "de-DE", code, "Ben", ("Klassencode", "Dein Name", "Beitreten"))
-    ana.wait_for_selector("text=En la clase", timeout=30_000)
-    ben.wait_for_selector("text=In der Klasse", timeout=30_000)
+    ana = join(browser, url, code, "Ana", "es-ES", ("Código de la clase", "Tu nombre", "Unirme", "En la clase"))
+    ben = join(browser, url, code, "Ben", "de-DE", ("Klassencode", "Dein Name", "Beitreten", "In der Klasse"))
     teacher.wait_for_selector("text=2 student(s) joined", timeout=15_000)
 
     teacher.get_by_role("button", name="Bring everyone here").click()  # to Draw: one page, two languages

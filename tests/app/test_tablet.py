@@ -32,13 +32,18 @@ def server():
         yield url
 
 
-@pytest.mark.parametrize("width,height", [(820, 1180), (1180, 820)])
-def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, browser, width, height):
-    context = browser.new_context(viewport={"width": width, "height": height}, has_touch=True)
-    page = context.new_page()
-    page.goto(server)
+def tablet(browser, url: str, width: int = 820, height: int = 1180):
+    """A touch screen of this size, on the app's first page once it is drawn."""
+    page = browser.new_context(viewport={"width": width, "height": height}, has_touch=True).new_page()
+    page.goto(url)
     page.wait_for_selector("h1", timeout=120_000)
     wait_idle(page)
+    return page
+
+
+@pytest.mark.parametrize("width,height", [(820, 1180), (1180, 820)])
+def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, browser, width, height):
+    page = tablet(browser, server, width, height)
     assert page.locator("[data-testid=stSidebar]").bounding_box()["width"] <= 240  # the menu leaves the page room
     canvas = open_draw_pad(page)
     box = canvas.bounding_box()
@@ -54,7 +59,7 @@ def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, brows
         if page.evaluate(WIDER_THAN_THE_SCREEN):
             wide.append(title)
     assert not wide, f"these pages scroll sideways at {width}×{height}: {wide}"
-    context.close()
+    page.context.close()
 
 
 def finger(page, points: list[tuple[float, float]], step_s: float = 0.02) -> None:
@@ -79,11 +84,7 @@ def tap(page, locator) -> None:
 
 
 def test_a_tablet_student_by_touch_alone_trains_draws_a_seven_and_takes_the_first_steps(server, browser):
-    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True)
-    page = context.new_page()
-    page.goto(server)
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_idle(page)
+    page = tablet(browser, server)
     tap(page, page.get_by_role("button", name=re.compile("^Train the default CNN")))  # one tap trains
     page.wait_for_selector("text=Done after", timeout=180_000)
     wait_idle(page)
@@ -120,15 +121,11 @@ def test_a_tablet_student_by_touch_alone_trains_draws_a_seven_and_takes_the_firs
     finger(page, line((t["x"] + t["width"] / 2, t["y"] + t["height"] / 2),
                       (t["x"] + t["width"] / 2 + 60, t["y"] + t["height"] / 2)))  # the output pixel, dragged
     wait_until(lambda: "step 3 of" in page.locator(".st-key-path_panel").inner_text(), 30, "two steps done by touch")
-    context.close()
+    page.context.close()
 
 
 def test_the_teachers_console_works_on_a_tablet(server, browser):
-    context = browser.new_context(viewport={"width": 820, "height": 1180}, has_touch=True)
-    page = context.new_page()
-    page.goto(server)
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_idle(page)
+    page = tablet(browser, server)
     tap(page, page.locator(".st-key-menu a[href*='teacher']"))
     page.wait_for_selector("h1:has-text('Teacher')", timeout=30_000)
     wait_idle(page)
@@ -141,4 +138,4 @@ def test_the_teachers_console_works_on_a_tablet(server, browser):
         assert button.is_visible() and button.bounding_box()["height"] >= 24  # a target a finger can hit
     assert not page.evaluate(WIDER_THAN_THE_SCREEN)
     shot(page, "tablet-teacher")
-    context.close()
+    page.context.close()

@@ -35,16 +35,19 @@ def headings(page) -> list[str]:
     return page.evaluate("() => [...document.querySelectorAll('h1')].map(h => h.innerText)")
 
 
-def join(browser, url: str, code: str, name: str):
-    page = browser.new_context(viewport=VIEWPORT).new_page()  # a browser of its own
+def join(browser, url: str, code: str, name: str, locale: str = "en-US",
+         words: tuple[str, ...] = ("Class code", "Your name", "Join", "In class")):
+    """A student's browser of its own (in ``locale``) joins through the form, whose ``words`` are in its language:
+    the two fields, the button, and what the page says once joined."""
+    page = browser.new_context(viewport=VIEWPORT, locale=locale).new_page()
     page.goto(url)
     page.wait_for_selector("h1", timeout=120_000)
     wait_idle(page, 120_000)
     form = page.locator("[data-testid=stMain] [data-testid=stForm]")
-    form.get_by_role("textbox", name="Class code").fill(code.lower().replace("-", " "))  # as a student may type it
-    form.get_by_role("textbox", name="Your name").fill(name)
-    form.get_by_role("button", name="Join").click()
-    page.wait_for_selector("text=In class", timeout=30_000)
+    form.get_by_role("textbox", name=words[0]).fill(code.lower().replace("-", " "))  # as a student may type it
+    form.get_by_role("textbox", name=words[1]).fill(name)
+    form.get_by_role("button", name=words[2]).click()
+    page.wait_for_selector(f"text={words[3]}", timeout=30_000)
     wait_idle(page)
     return page
 
