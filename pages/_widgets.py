@@ -231,15 +231,15 @@ def read_augment(aug: dict[str, Any], key: str) -> None:
 
 
 def run_status_line(hist: dict[str, Any]) -> str:
+    """Where a live run is, in the course's words: epoch, step, loss and batch accuracy (no clock: the bar shows how
+    far it has come)."""
     steps = hist.get("steps", [])
     if not steps:
         return tr("starting…")
     s, t = steps[-1], translate()
-    eta = s["eta_s"]
-    eta_txt = (tr("{s} s left", s=t.number(eta)) if eta < 120 else tr("{m} min left", m=t.number(eta / 60, 1)))
-    return tr("epoch {epoch} · step {step}/{total} · loss {loss} · batch accuracy {acc} · {speed} samples/s · {eta}",
-              epoch=s["epoch"], step=t.number(s["step"]), total=t.number(hist["total_steps"]), loss=t.number(s["loss"], 3),
-              acc=t.percent(s["accuracy"]), speed=t.number(s["samples_per_s"]), eta=eta_txt)
+    return tr("epoch {epoch} · step {step}/{total} · loss {loss} · batch accuracy {acc}", epoch=s["epoch"],
+              step=t.number(s["step"]), total=t.number(hist["total_steps"]), loss=t.number(s["loss"], 3),
+              acc=t.percent(s["accuracy"]))
 
 
 def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:

@@ -135,12 +135,15 @@ def _median(xs: list[float]) -> float:
 
 
 def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list[float]:
-    """Train the default CNN on mnist-5k in the real app with the Train page open in headless Chromium;
-    return the samples/s readings the page showed while it trained."""
+    """Train the default CNN on mnist-5k in the real app with the Train page open in headless Chromium; return
+    the training speeds (samples/s) between the progress bar's successive readings (the page shows the step,
+    never a speed: the bench times the steps itself)."""
     import re
 
+    from ..core.train import TrainConfig
     from .browser import chromium, nav, open_app, start_training, streamlit_server, wait_idle
 
+    batch = TrainConfig().batch_size
     rates: list[float] = []
     with streamlit_server(env={"EXPLORER_TORCH_THREADS": str(threads)}) as url, chromium() as browser:
         page = open_app(browser, url)
@@ -149,16 +152,19 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
         wait_idle(page)
         progress = start_training(page, epochs)
         deadline = time.time() + seconds_cap
-        last = ""
+        last: tuple[float, int] | None = None
         while time.time() < deadline and page.locator("text=Done after").count() == 0:
             try:
                 text = progress.inner_text(timeout=2000)
             except Exception:  # noqa: BLE001 - the bar is replaced by the result when the run ends
                 continue
-            m = re.search(r"([\d,]+) samples/s", text)
-            if m and text != last:
-                rates.append(float(m.group(1).replace(",", "")))
-                last = text
+            m = re.search(r"step ([\d,]+)/", text)
+            if m:
+                now, step = time.perf_counter(), int(m.group(1).replace(",", ""))
+                if last is not None and step > last[1]:
+                    rates.append((step - last[1]) * batch / (now - last[0]))
+                if last is None or step > last[1]:
+                    last = (now, step)
             time.sleep(0.25)
     return rates
 
