@@ -5,8 +5,8 @@ is defined on that page.
 
 from __future__ import annotations
 
-__all__ = ["WS", "DATASET", "UPLOADS", "TRAIN_CFG", "DRAFT", "WS_ID", "PERSON", "PERSON_SET", "WS_VERSION", "WS_SAVED",
-           "HIDDEN", "LESSON", "CLASS", "TEACHER", "LAST_ERROR", "PATH", "LANG", "PAGE", "SAVED_KEYS", "DRAWING",
+__all__ = ["WS", "DATASET", "UPLOADS", "TRAIN_CFG", "DRAFT", "WS_ID", "PERSON", "OWNER", "PERSON_SET", "WS_VERSION",
+           "WS_SAVED", "HIDDEN", "LESSON", "CLASS", "TEACHER", "LAST_ERROR", "PATH", "LANG", "PAGE", "SAVED_KEYS", "DRAWING",
            "CONFIDENCE", "DEFAULT_CONFIDENCE", "FLASH", "TRAIN_ERROR"]
 
 # Durable state lives in these non-widget keys.
@@ -18,7 +18,9 @@ DRAFT = "build_draft"  # the spec being edited on the Build page
 
 
 WS_ID = "workspace_id"  # the id in the page URL (?ws=...): the key to this work
-PERSON = "person_id"  # who this tab is, for the limits per person: the browser's signed cookie, else the workspace id
+PERSON = "person_id"  # whose limits this tab counts against: the browser's signed cookie, else the workspace id
+# (a browser that keeps no cookie: the one shared person of all such browsers; pages._person)
+OWNER = "owner_id"  # whose saved work this tab's is (My data lists it): PERSON, or this workspace for a cookieless tab
 PERSON_SET = "person_cookie_set"  # the cookie-writing snippet was sent in this session
 WS_VERSION = "workspace_version"  # the version this session last read or wrote
 WS_SAVED = "workspace_saved"  # (fingerprint, time) of the last save

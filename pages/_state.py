@@ -11,7 +11,6 @@ import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
 from explorer.serve import (
-    PERSON_COOKIE,
     BackgroundSaver,
     Quota,
     QuotaError,
@@ -31,6 +30,7 @@ from pages._keys import (
     DRAWING,
     FLASH,
     LAST_ERROR,
+    OWNER,
     PERSON,
     PERSON_SET,
     SAVED_KEYS,
@@ -41,6 +41,7 @@ from pages._keys import (
     WS_SAVED,
     WS_VERSION,
 )
+from pages._person import identify
 from pages._server import (
     DEFAULT_DATASET,
     data_dir,
@@ -73,7 +74,8 @@ def _open_workspace() -> None:
     ws = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id())
     store, ws_id = workspace_store(), st.query_params.get("ws")
     saved = _load_saved(store, ws_id, ws) if store is not None and ws_id else None
-    if saved is not None and not _room_for(ws, _person(ws_id), ws_id):  # its models: past this person's budget
+    identify(ws_id)  # whose limits this tab counts against (the address's workspace, before a new id is made)
+    if saved is not None and not _room_for(ws, st.session_state[PERSON], ws_id):  # its models: past this person's budget
         ws, saved = Workspace(owner=session_id(), cluster=server().cluster, job_owner=session_id()), None
     if saved is not None:
         _restore_settings(saved)
@@ -88,7 +90,7 @@ def _open_workspace() -> None:
         for run in ws.adopt_running():
             flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
     st.session_state[WS_ID] = ws_id
-    st.session_state[PERSON] = _person(ws_id)
+    identify(ws_id)
     ws.quota = Quota(server().people(), st.session_state[PERSON])
     server().people().hold_workspace(st.session_state[PERSON], session_id(), ws)  # its models count as theirs
     st.session_state[WS] = ws
@@ -130,34 +132,6 @@ def _restore_settings(saved: SavedWorkspace) -> None:
     st.session_state[WS_VERSION] = saved.version
     for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
         flash(sentence[0].upper() + sentence[1:] + ".", "warning")
-
-
-def _person(ws_id: str | None) -> str:
-    """This browser's person: the one its signed cookie names (shared by all its tabs), else this workspace's id
-    (the address), else a new one."""
-    people = server().people()
-    try:
-        token = st.context.cookies.get(PERSON_COOKIE)
-    except Exception:  # noqa: BLE001 - no request behind this run (a test): no cookie
-        token = None
-    return people.person_from(token) or ws_id or people.new_person()
-
-
-def remember_person() -> None:
-    """Give the browser the cookie that names its person (once a session, when it does not carry it yet), so its
-    other tabs count as the same person. A small script in the sidebar; nothing shows."""
-    if st.session_state.get(PERSON_SET) or PERSON not in st.session_state:
-        return
-    st.session_state[PERSON_SET] = True
-    token = server().people().token(st.session_state[PERSON])
-    try:
-        if st.context.cookies.get(PERSON_COOKIE) == token:
-            return
-    except Exception:  # noqa: BLE001 - no request behind this run (a test)
-        return
-    cookie = f"{PERSON_COOKIE}={token}; path=/; max-age={30 * 86400}; SameSite=Strict"
-    with st.sidebar:
-        st.html(f"<script>document.cookie = {json.dumps(cookie)};</script>", unsafe_allow_javascript=True)
 
 
 def start_over() -> None:
@@ -214,7 +188,7 @@ def save_workspace(every_s: float = 15.0) -> None:
         settings[CLASS] = {"code": settings[CLASS]["code"]}  # the class deletes
     try:
         payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
-                                person=st.session_state.get(PERSON, ""))
+                                person=st.session_state.get(OWNER, ""))
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
         st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
         return

@@ -20,6 +20,7 @@ from pages._class import class_code, join_box, paused, watch
 from pages._keys import DATASET, DRAWING, LESSON, TRAIN_ERROR, UPLOADS, WS_ID
 from pages._lang import tr, translate
 from pages._path import path_panel
+from pages._person import keep_cookies_off_in_url, remember_person
 from pages._server import (
     DEFAULT_DATASET,
     JOB_POLL_S,
@@ -36,7 +37,6 @@ from pages._state import (
     get_dataset,
     init_session,
     keep_workspace_id_in_url,
-    remember_person,
     save_workspace,
     show_flash,
     workspace,
@@ -56,6 +56,7 @@ def start_session() -> None:
     init_session()
     set_torch_threads()
     keep_workspace_id_in_url()
+    keep_cookies_off_in_url()
     sidebar()
     remember_person()
     path_panel()  # the guided path, at the top of the page: checked against what this run's state shows

@@ -12,7 +12,7 @@ from pages._server import leave_legacy_pages_routing, server, workspace_store
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
-from pages._keys import PERSON, WS_ID  # noqa: E402
+from pages._keys import OWNER, WS_ID  # noqa: E402
 from pages._lang import tr, translate  # noqa: E402
 from pages._state import show_flash, start_job, start_over  # noqa: E402
 from pages._widgets import job_poll, job_status, md_text  # noqa: E402
@@ -68,7 +68,7 @@ store = workspace_store()
 if store is None:
     st.info(tr("Your work is kept in this tab only: nothing about you is stored."))
     st.stop()
-ws_id, person = st.session_state.get(WS_ID) or "", st.session_state.get(PERSON) or ""
+ws_id, person = st.session_state.get(WS_ID) or "", st.session_state.get(OWNER) or ""
 st.caption(tr("What this app keeps about you, read from its database just now. Nothing is sent anywhere else: no "
               "analytics, no other website. Your teacher sees your name, your page and your best accuracy while "
               "your class runs."))

@@ -66,6 +66,7 @@ _HOME = {
     "model_bytes": "people",
     "process_bytes": "people",
     "PERSON_COOKIE": "people",
+    "COOKIELESS": "people",
     "Run": "workspace",
     "ModelEntry": "workspace",
     "Workspace": "workspace",

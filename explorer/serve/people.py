@@ -5,7 +5,9 @@ nobody's new model is taken (:func:`process_bytes`): a sentence, before the oper
 server and every student's session with it.
 
 A person's id is a random token the server signs (HMAC-SHA256): a tab can keep its own id or start a new one,
-never take on another person's. ``People`` is one per server process, thread-safe, and forgets what ended.
+never take on another person's. A browser that does not keep the cookie has no id of its own: all such browsers
+count as one person, :data:`COOKIELESS`, so that refusing the cookie does not multiply anyone's limits.
+``People`` is one per server process, thread-safe, and forgets what ended.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from typing import Any
 
 from ..core.budget import budget
 
-__all__ = ["People", "Quota", "PERSON_COOKIE", "model_bytes", "process_bytes"]
+__all__ = ["People", "Quota", "PERSON_COOKIE", "COOKIELESS", "model_bytes", "process_bytes"]
 
 PERSON_COOKIE = "explorer_person"  # the browser's identity, shared by its tabs
+COOKIELESS = "cookieless"  # the one person of every browser that does not keep the cookie (not a token's shape)
+SHARED_NOTE = ("; this browser does not keep the app's cookie, so it shares these limits with every browser like it: "
+               "allow cookies for this site to have limits of your own")
 TOKEN_BYTES = 16
 SWEEP_EVERY = 64  # holds between two sweeps of the people who hold nothing any more
 
@@ -32,6 +37,11 @@ def model_bytes(params: int) -> int:
     """What a model of ``params`` parameters holds in the server: its float32 weights and one copy (the saved
     checkpoint or the inference copy a view reads)."""
     return int(params) * 4 * 2
+
+
+def _shared(person: str) -> str:
+    """What a refusal adds for the browsers that share :data:`COOKIELESS`: why, and the way to limits of one's own."""
+    return SHARED_NOTE if person == COOKIELESS else ""
 
 
 def process_bytes() -> int:
@@ -101,7 +111,8 @@ class People:
             if p.jobs:
                 name = getattr(p.jobs[0], "name", "another job")
                 raise ValueError(f"one of your jobs still runs ({name}, maybe in another tab): each person runs one "
-                                 "job at a time, so that the class's jobs all get their turn; wait for it or stop it")
+                                 "job at a time, so that the class's jobs all get their turn; wait for it or stop it"
+                                 + _shared(person))
             job = start()
             p.jobs.append(job)
             return job
@@ -115,7 +126,8 @@ class People:
             p.runs = [t for t in p.runs if not t.done]
             if len(p.runs) >= most:
                 raise ValueError(f"you already have {len(p.runs)} runs training or waiting (across your tabs), the "
-                                 f"most one person may have at once ({most}): stop one, or wait for one to end")
+                                 f"most one person may have at once ({most}): stop one, or wait for one to end"
+                                 + _shared(person))
 
     def add_run(self, person: str, trainer: Any) -> None:
         with self._lock:
@@ -153,7 +165,8 @@ class People:
         if mine + adding > b.person_models_bytes:
             raise ValueError(f"your models (in all your tabs) already hold {mine / 2**20:,.0f} MB and this one needs "
                              f"{adding / 2**20:,.0f} MB more, past the {b.person_models_mb:,} MB one person may hold: "
-                             "remove a model you no longer need (sidebar: Remove this model), or close a tab")
+                             "remove a model you no longer need (sidebar: Remove this model), or close a tab"
+                             + _shared(person))
         if process_bytes() + adding > b.server_bytes:
             raise ValueError("the app's memory is nearly full just now, with the whole class's models: remove a "
                              "model you no longer need, or try a smaller one")

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import get_preset, parse_spec
-from pages._keys import DRAFT, FLASH, PERSON, TRAIN_CFG, WS, WS_ID
+from pages._keys import DRAFT, FLASH, OWNER, PERSON, TRAIN_CFG, WS, WS_ID
 from tests.apptest import start_default_on_train_page, wait_training
 from tests.waits import wait_until
 
@@ -304,6 +304,35 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     assert job.join(60)
     stranger = fresh()  # another person is never held up by this one's job
     assert stranger.session_state[PERSON] != first.session_state[PERSON]
+
+
+def test_browsers_that_keep_no_cookie_share_one_persons_limits_but_not_their_work():
+    """Two tabs whose browsers keep no cookie (sent to ``?cookies=off`` by the page's script) count as one person:
+    one's job holds the other's, with a sentence that says why and what to do; each keeps its own work (My data lists
+    its own workspace only), and the sidebar says so. A browser that keeps the cookie is a person."""
+    from explorer.serve import COOKIELESS
+
+    tabs = []
+    for _ in range(2):
+        at = AppTest.from_file(APP, default_timeout=120)
+        at.query_params["cookies"] = "off"
+        tabs.append(at.run())
+    a, b = tabs
+    assert a.session_state[PERSON] == b.session_state[PERSON] == COOKIELESS
+    assert a.session_state[OWNER] == a.session_state[WS_ID] != b.session_state[OWNER] == b.session_state[WS_ID]
+    for at in (a, b):
+        assert any("does not keep the app's cookie" in c.value for c in at.sidebar.caption)
+
+    class Pending:  # a job that runs until the test ends it
+        finished, cancel_requested, name = False, False, "a long job"
+
+    held = a.session_state[WS].quota.start_job(Pending)
+    with pytest.raises(ValueError, match="one of your jobs still runs .*shares these limits with every browser like"):
+        b.session_state[WS].quota.start_job(Pending)
+    held.finished = True
+    plain = fresh()
+    assert plain.session_state[PERSON] == plain.session_state[OWNER] != COOKIELESS  # a person of its own
+    assert not any("does not keep the app's cookie" in c.value for c in plain.sidebar.caption)
 
 
 def test_the_augmentation_widgets_offer_exactly_the_librarys_ranges():

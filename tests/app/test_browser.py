@@ -479,3 +479,27 @@ def test_forget_this_computer_leaves_the_next_person_a_new_empty_workspace(serve
     wait_idle(tab)
     assert first_ws not in tab.url and tab.locator("text=Done after").count() == 0  # a new, empty workspace
     context.close()
+
+
+def test_a_browser_that_keeps_no_cookie_is_told_and_one_that_keeps_it_is_a_person(server, browser):
+    """A browser that refuses the identity cookie is sent to ``?cookies=off`` and told, in the sidebar, that it
+    shares its limits with every browser like it; a link with ``?cookies=off`` opened where cookies are kept comes
+    back without it, with the browser's own cookie."""
+    refusing = browser.new_context(viewport=VIEWPORT)  # document.cookie keeps nothing, as with cookies blocked
+    refusing.add_init_script("Object.defineProperty(Document.prototype, 'cookie', "
+                             "{get() { return ''; }, set(v) {}, configurable: true});")
+    page = refusing.new_page()
+    page.goto(server)
+    page.wait_for_url(re.compile(r"[?&]cookies=off"), timeout=60_000)
+    page.locator("[data-testid=stSidebar]").get_by_text("does not keep the app's cookie").wait_for(timeout=60_000)
+    assert not any(c["name"] == "explorer_person" for c in refusing.cookies())
+    refusing.close()
+    keeping = browser.new_context(viewport=VIEWPORT)
+    page = keeping.new_page()
+    page.goto(server + "?cookies=off")  # a link passed on from a browser that refuses cookies
+    page.wait_for_url(lambda url: "cookies=off" not in url, timeout=60_000)
+    wait_until(lambda: any(c["name"] == "explorer_person" for c in keeping.cookies()), 30, every=0.3)
+    page.get_by_text("Train the default CNN").first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.get_by_text("does not keep the app's cookie").count() == 0
+    keeping.close()
