@@ -271,6 +271,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
 
     @st.fragment(run_every=REFRESH_S if running else None)
     def _panel() -> None:
+        _await_end(run)
         save_workspace()  # while a run trains, every 15 s (a reloaded tab then finds its latest weights)
         with st.container(key=f"live-{key}"):  # redrawn every second: kept from a browser's own translation
             _panel_body()
@@ -293,6 +294,15 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
             # sidebar (and a page that waits for the run, such as Draw) are drawn again
 
     _panel()
+
+
+def _await_end(run: Run) -> None:
+    """A run that its last reading says ends before the next redraw is waited for (up to most of a redraw's
+    interval: this session's own wait, no work), so its result shows when it comes, not up to a second later."""
+    trainer, hist = run.trainer, run.current()
+    steps = hist.get("steps") if trainer is not None and hist.get("status") == RunStatus.RUNNING else None
+    if steps and steps[-1].get("eta_s", REFRESH_S) < REFRESH_S:
+        trainer.join(0.8 * REFRESH_S)
 
 
 def _run_signature(run: Run) -> tuple[str, bool]:

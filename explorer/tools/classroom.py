@@ -33,10 +33,34 @@ def _page_latencies(url: str, stop: Any, out: list[float]) -> None:
             stop.wait(1.0)
 
 
+def _probe_student(url: str, ready: Any, stop: Any, out: dict[str, list[float]]) -> None:
+    """One student in Chromium on the real app server: trains the default CNN from Draw (before ``ready``), then,
+    until ``stop``, goes to Kernels and back to Draw (each page switch's seconds, click to page drawn, into
+    ``out["switch_s"]``) and draws three strokes (each pen-up to its answer on screen into ``out["pen_ms"]``)."""
+    from .browser import chromium, digit_strokes, draw_strokes, nav, open_app, open_draw_pad
+
+    with chromium() as browser:
+        try:
+            page = open_draw_pad(open_app(browser, url)).page
+        finally:
+            ready.set()
+        while not stop.is_set():
+            for title in ("Kernels", "Draw a digit"):
+                t0 = time.perf_counter()
+                nav(page, title)
+                out["switch_s"].append(time.perf_counter() - t0)
+            canvas = page.locator("canvas").last
+            box = canvas.bounding_box()
+            out["pen_ms"] += draw_strokes(page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40,
+                                                                      n=3)).latencies_ms
+
+
 @contextmanager
-def _page_watch(on: bool, latencies: list[float]) -> Iterator[None]:
+def _page_watch(on: bool, latencies: list[float], probe: dict[str, list[float]] | None = None) -> Iterator[None]:
     """While the body runs, a real app server joined to this Ray instance is loaded again and again in
-    Chromium (when ``on`` and Chromium is there); each load's seconds go to ``latencies``."""
+    Chromium (when ``on`` and Chromium is there); each load's seconds go to ``latencies``. With ``probe``, a
+    student on that server switches pages and draws meanwhile (:func:`_probe_student`; its model is trained
+    before the body starts)."""
     import threading
 
     import ray
@@ -46,16 +70,21 @@ def _page_watch(on: bool, latencies: list[float]) -> Iterator[None]:
     if not (on and chromium_available()):
         yield
         return
-    stop = threading.Event()
+    stop, ready = threading.Event(), threading.Event()
     with streamlit_server(env={"RAY_ADDRESS": ray.get_runtime_context().gcs_address}) as url:
         _page_latencies_warm(url)
-        pager = threading.Thread(target=_page_latencies, args=(url, stop, latencies), daemon=True)
-        pager.start()
+        threads = [threading.Thread(target=_page_latencies, args=(url, stop, latencies), daemon=True)]
+        if probe is not None:  # its model trained first, so that its own run is not the class's
+            threads.append(threading.Thread(target=_probe_student, args=(url, ready, stop, probe), daemon=True))
+            threads[-1].start()
+            ready.wait(300)
+        threads[0].start()
         try:
             yield
         finally:
             stop.set()
-            pager.join(180)
+            for t in threads:
+                t.join(180)
 
 
 def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
@@ -268,6 +297,50 @@ def _page_latencies_warm(url: str) -> None:
         page.get_by_text("Train the default CNN").first.wait_for(timeout=120_000)
 
 
+def _p90(xs: list[float], digits: int = 2) -> float | None:
+    xs = sorted(xs)
+    return round(xs[int(0.9 * (len(xs) - 1))], digits) if xs else None
+
+
+class _Roster:
+    """The class's own records for ``n`` simulated students, as their apps write them: a teacher's class (SQLite in
+    a temporary folder), all ``n`` join at once (timed), and once trained each reports its row and adds a drawn
+    digit to the class's set (:meth:`draw`, timed)."""
+
+    def __init__(self, n: int, ds: Any) -> None:
+        self.n, self.ds, self.joined_s, self.drew_s = n, ds, 0.0, 0.0
+
+    def __enter__(self) -> _Roster:
+        import tempfile
+
+        from ..serve.store import WorkspaceStore
+
+        self._dir = tempfile.TemporaryDirectory()
+        self.store = WorkspaceStore(state_dir=self._dir.name)
+        self.code, _key = self.store.create_class(self.ds.name, wanted=None)
+        t0 = time.perf_counter()
+        for i in range(self.n):
+            self.store.join(self.code, f"Student {i + 1}", f"bench-ws-{i}")
+        self.joined_s = round(time.perf_counter() - t0, 2)
+        return self
+
+    def draw(self) -> None:
+        import torch
+
+        from ..serve.teaching import Progress
+
+        t0 = time.perf_counter()
+        for i in range(self.n):
+            self.store.report(self.code, f"bench-ws-{i}", Progress(page="Draw a digit", model="default", runs=1))
+            pixels = self.ds.test_x[i].to(torch.uint8).reshape(1, 28, 28)  # a drawing as the Draw page keeps it
+            self.store.add_digit(self.code, int(self.ds.test_y[i]), pixels, f"Student {i + 1}")
+        self.drew_s = round(time.perf_counter() - t0, 2)
+
+    def __exit__(self, *exc: object) -> None:
+        self.store.engine.dispose()
+        self._dir.cleanup()
+
+
 def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = False) -> None:
     """``bench --only class``: a class on one server, through the calls the app makes (each simulated student is
     a workspace of its own on one cluster): one default run alone; the same while two keen students' 200-epoch
@@ -308,13 +381,17 @@ def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = Fal
         twenty = sorted(together(20, "twenty"))
         report("class", {"case": "twenty at once", "slowest_s": round(twenty[-1], 1),
                          "median_s": round(twenty[len(twenty) // 2], 1), "goal_slowest_s": 40})
-        n, latencies, rss = (8 if quick else 30), [], _PeakRSS()
-        with _page_watch(True, latencies):
+        n, latencies, probe = (8 if quick else 30), [], {"switch_s": [], "pen_ms": []}
+        with _page_watch(True, latencies, probe), _Roster(n, ds) as roster:
+            rss = _PeakRSS()
             everyone = sorted(together(n, "class"))
-        lat = sorted(latencies)
+            roster.draw()
         report("class", {"case": f"a class of {n} at once", "all_trained_s": round(everyone[-1], 1),
-                         "median_s": round(everyone[len(everyone) // 2], 1), "page_loads": len(lat),
-                         "page_p90_s": round(lat[int(0.9 * (len(lat) - 1))], 2) if lat else None,
+                         "median_s": round(everyone[len(everyone) // 2], 1), "all_joined_s": roster.joined_s,
+                         "all_drew_s": roster.drew_s, "start_page_loads": len(latencies),
+                         "start_page_p90_s": _p90(latencies), "probe_page_switches": len(probe["switch_s"]),
+                         "probe_page_switch_p90_s": _p90(probe["switch_s"]), "probe_strokes": len(probe["pen_ms"]),
+                         "probe_pen_up_to_answer_p90_ms": _p90(probe["pen_ms"], 0),
                          "peak_memory_above_start_mb": rss.stop() >> 20, "warm_workers_started": cluster.pool.started})
     finally:
         cluster.close()
