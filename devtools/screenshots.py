@@ -26,7 +26,7 @@ def page_hash(page: str) -> str:
 
 
 def take(out: Path = OUT) -> list[Path]:
-    from explorer.tools.browser import (
+    from devtools.browser import (
         VIEWPORT,
         chromium,
         digit_strokes,

@@ -6,8 +6,7 @@ Usable from a notebook or the command line (``python -m explorer``); it never im
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ._lazy import lazy_face
 
 _HOME = {
     **dict.fromkeys(["Checkpoint", "CheckpointError", "load_checkpoint", "save_checkpoint"], "core.checkpoint"),
@@ -21,13 +20,4 @@ _HOME = {
     **dict.fromkeys(["load_csv", "load_image_zip"], "core.uploads"),
 }
 __all__ = sorted(_HOME)
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_face(__name__, _HOME)

@@ -202,8 +202,12 @@ def _cmd_export(args: argparse.Namespace) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> None:
-    from .tools.bench import run_bench
-    from .tools.classroom import run_classroom
+    try:  # the benchmarks are development tools: in the source checkout (devtools/), not in the installed package
+        from devtools.bench import run_bench
+        from devtools.classroom import run_classroom
+    except ImportError:
+        raise ValueError("the benchmarks run from the project's source checkout (its devtools folder): run "
+                         "`python -m explorer bench` there") from None
 
     if args.classroom is not None:
         run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs, mistakes=args.mistakes)

@@ -1,4 +1,4 @@
-"""Browser-test helpers on top of explorer.tools.browser: skip cleanly without Chromium; keep screenshots."""
+"""Browser-test helpers on top of devtools.browser: skip cleanly without Chromium; keep screenshots."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.tools.browser import (
+from devtools.browser import (
     ROOT,
     chromium,
     chromium_available,
@@ -17,7 +17,7 @@ from explorer.tools.browser import (
     start_training,
     wait_idle,
 )
-from explorer.tools.browser import streamlit_server as _streamlit_server
+from devtools.browser import streamlit_server as _streamlit_server
 
 __all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progress_step", "shot", "streamlit_server",
            "wait_idle"]
@@ -25,7 +25,7 @@ __all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progre
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
 
 
-def streamlit_server(env=None, **kw):  # noqa: ANN001, ANN003, ANN201 - as explorer.tools.browser's
+def streamlit_server(env=None, **kw):  # noqa: ANN001, ANN003, ANN201 - as devtools.browser's
     """The app server of a browser test, with the server's own default of warm workers (the test process itself
     keeps none: its in-process clusters share one Ray with the cluster tests, see conftest.py)."""
     return _streamlit_server(env={"EXPLORER_WARM_WORKERS": "", **(env or {})}, **kw)

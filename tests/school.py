@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explorer.tools.browser import ROOT, free_port, streamlit_server
+from devtools.browser import ROOT, free_port, streamlit_server
 from tests.waits import wait_until
 
 BIN = Path(sys.executable).parent

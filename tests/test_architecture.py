@@ -17,8 +17,8 @@ PKG = ROOT / "explorer"
 
 # lowest first; a module may import its own layer and the layers below it. A layer is a package of explorer
 # (or one top-level module); "top" is the package's own face and its command line.
-LAYERS = ["i18n", "core", "interpret", "lessons", "plots", "serve", "tools", "top"]
-LIBRARY = ["i18n", "core", "interpret", "lessons", "plots"]  # what a notebook gets: no server parts
+LAYERS = ["_lazy", "i18n", "core", "interpret", "lessons", "plots", "serve", "top"]
+LIBRARY = ["_lazy", "i18n", "core", "interpret", "lessons", "plots"]  # what a notebook gets: no server parts
 FACES = ["core", "interpret", "lessons", "plots", "serve"]  # the packages the pages import from
 
 
@@ -101,9 +101,9 @@ def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str
 
 def test_ls_explorer_states_the_architecture():
     entries = {p.name for p in PKG.iterdir() if not p.name.startswith((".", "__pycache__"))}
-    assert entries == {"__init__.py", "__main__.py", "i18n.py", "locale", "core", "interpret", "lessons", "plots",
-                       "serve", "tools"}
-    for name in ("core", "interpret", "lessons", "plots", "serve", "tools"):
+    assert entries == {"__init__.py", "__main__.py", "_lazy.py", "i18n.py", "launch.py", "locale", "core", "interpret",
+                       "lessons", "plots", "serve"}  # the dev tools (benchmarks, the browser driver) live in devtools/
+    for name in ("core", "interpret", "lessons", "plots", "serve"):
         assert (PKG / name / "__init__.py").is_file()
 
 
@@ -160,7 +160,7 @@ def test_the_database_face_does_not_start_ray():
     assert r.stdout.split() == ["False", "explorer.serve.store"]
 
 
-@pytest.mark.parametrize("package", FACES + ["tools"])
+@pytest.mark.parametrize("package", FACES)
 def test_each_package_has_a_public_face_that_names_what_it_offers(package):
     face = importlib.import_module(f"explorer.{package}")
     assert face.__all__, f"explorer.{package} has no __all__"
@@ -175,7 +175,7 @@ def test_each_package_has_a_public_face_that_names_what_it_offers(package):
 
 def test_pages_import_the_library_through_its_faces():
     """``from explorer.serve import X``, never ``from explorer.serve.cluster import X`` nor ``import
-    explorer.serve.cluster`` (``tools`` included)."""
+    explorer.serve.cluster``."""
     deep = []
     for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
@@ -183,7 +183,7 @@ def test_pages_import_the_library_through_its_faces():
                 [a.name for a in node.names] if isinstance(node, ast.Import) else []
             for name in names:
                 parts = name.split(".")
-                if parts[0] == "explorer" and len(parts) > 2 and parts[1] in [*FACES, "tools"]:
+                if parts[0] == "explorer" and len(parts) > 2 and parts[1] in FACES:
                     deep.append(f"{path.name}: {name}")
     assert not deep, "import these from the package's face: " + "; ".join(deep)
 
@@ -230,7 +230,7 @@ def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_c
     import tomllib
 
     from explorer.core.limits import MAX_UPLOAD_BYTES, MAX_UPLOAD_MB
-    from explorer.tools.launch import SERVER_FLAGS
+    from explorer.launch import SERVER_FLAGS
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert MAX_UPLOAD_BYTES == MAX_UPLOAD_MB << 20
@@ -243,7 +243,7 @@ def test_the_launchers_flags_are_the_settings_of_the_apps_config_file():
     same values, the theme's contrast included."""
     import tomllib
 
-    from explorer.tools.launch import SERVER_FLAGS
+    from explorer.launch import SERVER_FLAGS
 
     settings = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     flags = dict(zip(SERVER_FLAGS[::2], SERVER_FLAGS[1::2]))

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from explorer.tools.browser import open_app, streamlit_server
+from devtools.browser import open_app, streamlit_server
 from tests.procs import kill_all, left_after, marked
 from tests.waits import wait_until
 
@@ -20,7 +20,7 @@ STOP_WITHIN_S = 30
 
 def test_sigterm_leaves_no_process_of_the_app_within_10_s(browser, tmp_path):
     mark, procs = uuid.uuid4().hex, []
-    command = [sys.executable, "-m", "explorer.tools.launch", "--port", "{port}", "--address", "127.0.0.1",
+    command = [sys.executable, "-m", "explorer.launch", "--port", "{port}", "--address", "127.0.0.1",
                "--headless"]
     try:
         with streamlit_server(env={KEY: mark, "EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90,

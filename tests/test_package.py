@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.tools.launch import SERVER_FLAGS, streamlit_command
+from explorer.launch import SERVER_FLAGS, streamlit_command
 from tests.browser import shot, streamlit_server
 
 pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
@@ -48,7 +48,7 @@ def installed(tmp_path_factory) -> Path:
 
 def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_path):
     py = str(installed / "python")
-    where = subprocess.run([py, "-c", "import explorer, explorer.tools.launch as l; print(explorer.__file__); "
+    where = subprocess.run([py, "-c", "import explorer, explorer.launch as l; print(explorer.__file__); "
                             "print(l.app_path())"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert where.returncode == 0, where.stderr
     lib, app = where.stdout.split()
@@ -68,6 +68,11 @@ def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_p
     r = subprocess.run([py, "-c", "from explorer.serve.store import WorkspaceStore; s = WorkspaceStore(state_dir='db'); "
                         "print(s.count())"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr[-1500:]  # the migrations are in the wheel
+    r = subprocess.run([py, "-c", "import devtools"], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert r.returncode != 0 and "No module named 'devtools'" in r.stderr  # no dev tools in the wheel
+    r = subprocess.run([py, "-m", "explorer", "bench", "--only", "trainer"], capture_output=True, text=True,
+                       cwd=tmp_path, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "source checkout" in r.stderr  # a sentence, no trace
 
 
 def test_the_command_passes_the_options_on_to_the_server(tmp_path):

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from explorer.tools.browser import VIEWPORT, nav, wait_idle
+from devtools.browser import VIEWPORT, nav, wait_idle
 from tests.browser import progress_step, shot, start_long_run
 from tests.school import SCHOOL_PASSWORD, fetch, missing, school, stop_replica
 from tests.waits import wait_until

@@ -23,7 +23,6 @@ from .evaluate import (
 )
 from .jobs import Job, JobCancelled, JobGroup, JobState, time_limit_sentence
 from .layers import LAYER_TYPES, Arg, LayerType, SpecError
-from .lazy import lazy_face
 from .limits import (
     MAX_BOARD_ENTRIES,
     MAX_BROWSER_WAIT_S,
@@ -198,7 +197,6 @@ __all__ = [
     "format_summary",
     "is_digits",
     "get_preset",
-    "lazy_face",
     "load_checkpoint",
     "load_csv",
     "load_dataset",

@@ -4,7 +4,7 @@ The face is lazy: a name loads its module on first use, so opening the database 
 
 from __future__ import annotations
 
-from ..core.lazy import lazy_face
+from .._lazy import lazy_face
 
 _HOME = {
     "Cluster": "cluster",

@@ -8,7 +8,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from explorer.tools.browser import axe_violations
+from devtools.browser import axe_violations
 from pages._nav import PAGES
 from tests.browser import nav, shot, streamlit_server, wait_idle
 

@@ -270,7 +270,7 @@ def test_students_never_see_a_traceback_the_server_log_keeps_it():
 
     from streamlit import config
 
-    from explorer.tools.launch import SERVER_FLAGS
+    from explorer.launch import SERVER_FLAGS
 
     settings = tomllib.loads((Path(__file__).parents[2] / ".streamlit" / "config.toml").read_text())
     assert settings["client"]["showErrorDetails"] == "none"

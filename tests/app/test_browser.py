@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
+from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 from tests.waits import wait_until
 

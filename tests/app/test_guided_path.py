@@ -10,7 +10,7 @@ import re
 import nbformat
 import pytest
 
-from explorer.tools.browser import open_app, start_training
+from devtools.browser import open_app, start_training
 from tests.browser import nav, shot, streamlit_server, wait_idle
 from tests.waits import wait_until
 

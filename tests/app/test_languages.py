@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from devtools.browser import VIEWPORT, axe_violations, digit_strokes, draw_strokes, open_app
 from explorer.serve import WorkspaceStore
-from explorer.tools.browser import VIEWPORT, axe_violations, digit_strokes, draw_strokes, open_app
 from tests.app.test_tablet import PAD_BUTTONS_CUT, WIDER_THAN_THE_SCREEN
 from tests.app.test_teacher import join
 from tests.browser import nav, shot, streamlit_server, wait_idle

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.tools.browser import VIEWPORT, digit_strokes, draw_strokes, open_draw_pad
+from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_draw_pad
 from pages._nav import PAGES
 from tests.browser import nav, streamlit_server, wait_idle
 from tests.waits import wait_until

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from explorer.tools.browser import digit_strokes, draw_strokes, open_draw_pad
+from devtools.browser import digit_strokes, draw_strokes, open_draw_pad
 from pages._nav import PAGES
 from tests.browser import nav, shot, streamlit_server, wait_idle
 from tests.waits import wait_until

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from devtools.browser import VIEWPORT, open_app
 from explorer.serve import WorkspaceStore
-from explorer.tools.browser import VIEWPORT, open_app
 from tests.browser import nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser

@@ -257,7 +257,7 @@ def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
 
 
 def test_the_bench_times_the_console_for_a_class_of_30(capsys):
-    from explorer.tools.bench import run_bench
+    from devtools.bench import run_bench
 
     row = run_bench(only="console", quick=True)[0]
     assert row["students"] == 30 and 0 < row["refresh_ms_median"] <= row["refresh_ms_max"]

@@ -29,7 +29,7 @@ SERVER_FLAGS = ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "
 
 def app_path() -> Path:
     """The app's entry file: the checkout's ``app.py``, else the installed ``cnn_explorer_app/app.py``."""
-    here = Path(__file__).resolve().parents[2] / "app.py"
+    here = Path(__file__).resolve().parents[1] / "app.py"
     if here.is_file() and (here.parent / "pages").is_dir():
         return here
     spec = importlib.util.find_spec("cnn_explorer_app")

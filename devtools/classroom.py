@@ -12,7 +12,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from ..core.train import RunStatus
+from explorer.core.train import RunStatus
+
 from .bench import machine_line
 
 __all__ = ["run_classroom"]
@@ -97,11 +98,11 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     (:func:`_mistakes`) in this process: the N runs' time against the clean batch, this process's peak memory
     above its start, and each mistake's answer.
     """
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig
-    from ..serve.cluster import Cluster, ClusterSettings
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.serve.cluster import Cluster, ClusterSettings
 
     if n < 1 or n > 500:
         raise ValueError(f"--classroom takes 1 to 500 sessions, got {n}")
@@ -193,7 +194,7 @@ class _PeakRSS:
 def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
     """A seventh student's expensive mistakes, through the calls the app's pages make (to be run in this
     process, as in the server's), each with its name."""
-    from ..core.uploads import load_csv, load_image_zip
+    from explorer.core.uploads import load_csv, load_image_zip
 
     csv_bytes, zip_bytes = _mistaken_uploads()  # made before the clock runs: the browser, not the server, makes them
 
@@ -212,7 +213,7 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
 
 
 def _no_pooling() -> str:
-    from ..core.spec import summarize
+    from explorer.core.spec import summarize
 
     summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -222,10 +223,10 @@ def _no_pooling() -> str:
 
 def _wide_views(ds: Any) -> str:
     """A 4096-channel 1x1 convolution on the Kernels page (mosaic, histograms) and the Feature maps page."""
-    from ..core.data import normalize
-    from ..core.spec import build_model
-    from ..interpret.inspect import kernels, layer_stats, stats_images
-    from ..plots import kernel_mosaic, weight_histograms
+    from explorer.core.data import normalize
+    from explorer.core.spec import build_model
+    from explorer.interpret.inspect import kernels, layer_stats, stats_images
+    from explorer.plots import kernel_mosaic, weight_histograms
 
     model = build_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"},
@@ -260,9 +261,9 @@ def _mistaken_uploads() -> tuple[bytes, bytes]:
 
 def _snapshot_lesson(cluster: Any, ds: Any) -> str:
     """A lesson file that asks for a kernel snapshot every step of a wide model, trained on the cluster."""
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig
-    from ..lessons.lesson import Lesson, lesson_to_json, parse_lesson
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
 
     spec = {"name": "heavy", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
@@ -313,7 +314,7 @@ class _Roster:
     def __enter__(self) -> _Roster:
         import tempfile
 
-        from ..serve.store import WorkspaceStore
+        from explorer.serve.store import WorkspaceStore
 
         self._dir = tempfile.TemporaryDirectory()
         self.store = WorkspaceStore(state_dir=self._dir.name)
@@ -327,7 +328,7 @@ class _Roster:
     def draw(self) -> None:
         import torch
 
-        from ..serve.teaching import Progress
+        from explorer.serve.teaching import Progress
 
         t0 = time.perf_counter()
         for i in range(self.n):
@@ -347,11 +348,11 @@ def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = Fal
     runs hold two places (goal: at most 4x alone); twenty at once (goal: the slowest within 40 s); then the whole
     class at once (30, or 8 with ``quick``), with the Start page loaded again and again in Chromium on a real app
     server joined to the same Ray (its p90), and this process's peak memory above its start."""
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig
-    from ..serve.cluster import Cluster, ClusterSettings
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.serve.cluster import Cluster, ClusterSettings
 
     ds = load_dataset("mnist-5k")
     spec = get_preset("default")

@@ -1,4 +1,5 @@
-"""A package face that loads a name's module only when the name is first used (PEP 562)."""
+"""A package face that loads a name's module only when the name is first used (PEP 562). Light (no torch): every
+package face of ``explorer`` uses it, the top-level one included."""
 
 from __future__ import annotations
 

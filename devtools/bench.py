@@ -92,10 +92,10 @@ def seed_style_epoch(model: torch.nn.Module, dataset: Any, batch_size: int = 64,
 
 
 def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig, Trainer
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig, Trainer
 
     limit = 6000 if quick else None
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
@@ -112,10 +112,10 @@ def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
 
 
 def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig, Trainer
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig, Trainer
 
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         ds = load_dataset("mnist", data_dir, download=False)
@@ -140,7 +140,8 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
     never a speed: the bench times the steps itself)."""
     import re
 
-    from ..core.train import TrainConfig
+    from explorer.core.train import TrainConfig
+
     from .browser import chromium, nav, open_app, start_training, streamlit_server, wait_idle
 
     batch = TrainConfig().batch_size
@@ -173,10 +174,11 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
     """Training throughput with the Train page open and redrawing, against the headless trainer, same threads."""
     import os
 
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig, Trainer
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig, Trainer
+
     from .browser import chromium_available
 
     threads = max(1, (os.cpu_count() or 2) - 1)  # what the app uses (pages/_widgets.set_torch_threads)
@@ -211,9 +213,9 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
 
 def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
     """Filter images for the 64 channels of seed 004's last conv (28x28 input): batched vs one by one."""
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..interpret.featureviz import visualize_filters
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.interpret.featureviz import visualize_filters
 
     model = build_model(get_preset("mnist-features"), seed=0)
     steps = 16 if quick else 128
@@ -232,10 +234,10 @@ def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[st
 
 def _bench_confusion(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
     """Predict the 10,000 MNIST test images and build the confusion matrix, default model."""
-    from ..core.data import load_dataset
-    from ..core.evaluate import confusion_matrix, predict_proba
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
+    from explorer.core.data import load_dataset
+    from explorer.core.evaluate import confusion_matrix, predict_proba
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
 
     try:
         ds = load_dataset("mnist", data_dir, download=False)
@@ -254,11 +256,11 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
     and Integrated Gradients with 50 steps batched in one call."""
     import numpy as np
 
-    from ..core.data import load_dataset, normalize
-    from ..core.preprocess import prepare_image
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..interpret.attribution import attribute, predict_and_explain
+    from explorer.core.data import load_dataset, normalize
+    from explorer.core.preprocess import prepare_image
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.interpret.attribution import attribute, predict_and_explain
 
     ds = load_dataset("mnist-5k")
     model = build_model(get_preset("default"), seed=0).eval()
@@ -324,11 +326,11 @@ def _bench_first(data_dir: str, quick: bool, report: Callable[[str, dict[str, An
 def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> None:
     """Where one click's time goes, with the app's own calls: a cluster started here (as the app's warm-up does),
     the embedded digits put into the object store, then the default CNN trained twice (cold and warm worker)."""
-    from ..core.data import load_dataset
-    from ..core.presets import get_preset
-    from ..core.spec import build_model
-    from ..core.train import TrainConfig
-    from ..serve.cluster import Cluster, ClusterSettings
+    from explorer.core.data import load_dataset
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.serve.cluster import Cluster, ClusterSettings
 
     t0 = time.perf_counter()
     cluster = Cluster(ClusterSettings.from_env())
@@ -363,9 +365,9 @@ def _bench_console(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
     import os
     import tempfile
 
-    from ..serve.roster import roster_csv
-    from ..serve.store import WorkspaceStore
-    from ..serve.teaching import Progress
+    from explorer.serve.roster import roster_csv
+    from explorer.serve.store import WorkspaceStore
+    from explorer.serve.teaching import Progress
 
     with tempfile.TemporaryDirectory() as tmp:
         store = WorkspaceStore(url=os.environ.get("EXPLORER_DATABASE_URL") or None, state_dir=tmp)
@@ -420,7 +422,7 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
 def run_bench(data_dir: str | None = None, only: str | None = None, quick: bool = False,
               json_out: bool = False) -> list[dict[str, Any]]:
     """Run the chosen sections (all by default); print each figure as it comes; return them all."""
-    from ..core.data import default_data_dir
+    from explorer.core.data import default_data_dir
 
     root = str(data_dir or default_data_dir())
     names = [s.strip() for s in only.split(",")] if only else list(SECTIONS)

@@ -25,7 +25,7 @@ __all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "stream
            "chromium_available", "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training",
            "open_draw_pad", "draw_strokes", "digit_strokes", "first_minute"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--no-first-run"]
