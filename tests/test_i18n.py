@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from devtools import i18n as catalogues
 from explorer.i18n import LANGUAGES, PSEUDO, pick_language, pseudo, translator
 from pages._keys import LANG
+from tests.apptest import app, fresh
 
 ROOT = Path(__file__).resolve().parents[1]
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
@@ -71,7 +72,7 @@ def test_the_pseudo_locale_brackets_and_lengthens_and_keeps_what_a_translation_m
 
 
 def _session(lang: str) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at = app()
     at.query_params["lang"] = lang
     return at.run()
 
@@ -86,7 +87,7 @@ def test_two_sessions_at_once_each_in_its_own_language():
     assert [b.label for b in de.button if b.key == "start_train"] == ["Das Standard-CNN trainieren (3 Epochen)"]
     assert any("Construye el preset `default`" in c.value for c in es.caption)
     assert any("Trainingsbilder" in c.value for c in de.caption)
-    en = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    en = fresh()
     assert [b.label for b in en.button if b.key == "start_train"] == ["Train the default CNN (3 epochs)"]
     assert es.session_state[LANG] == "es" and en.session_state[LANG] == "en"
 

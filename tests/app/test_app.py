@@ -10,11 +10,10 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import get_preset, parse_spec
 from pages._keys import DRAFT, FLASH, OWNER, PERSON, TRAIN_CFG, WS, WS_ID
-from tests.apptest import start_default_on_train_page, wait_training
+from tests.apptest import app, button, fresh, start_default_on_train_page, wait_training
 from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-APP = str(ROOT / "app.py")
 PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
@@ -32,12 +31,6 @@ def test_starts_button_promises_the_epochs_the_default_settings_train():
     assert f"({TrainConfig().epochs} epochs)" in label
 
 
-def fresh() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120).run()
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -212,7 +205,7 @@ def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
     acc = at.session_state[WS].entry().test_accuracy
     assert acc is not None
 
-    again = AppTest.from_file(APP, default_timeout=120)
+    again = app()
     again.query_params["ws"] = ws_id  # a reload, or the same link on another machine
     again.run()
     entry = again.session_state[WS].entry()
@@ -222,7 +215,7 @@ def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
 
     other = fresh()
     assert other.session_state[WS].entry() is None and other.session_state[WS_ID] != ws_id
-    stranger = AppTest.from_file(APP, default_timeout=120)
+    stranger = app()
     stranger.query_params["ws"] = "x" * 24  # a guessed id opens nothing
     stranger.run()
     assert stranger.session_state[WS].entry() is None
@@ -286,7 +279,7 @@ def test_two_tabs_of_one_person_run_one_job_at_a_time():
     start_button(first).click().run()
     wait_training(first)
     first.run()
-    second = AppTest.from_file(APP, default_timeout=120)
+    second = app()
     second.query_params["ws"] = first.session_state[WS_ID]
     second.run()
     assert second.session_state[PERSON] == first.session_state[PERSON]
@@ -314,7 +307,7 @@ def test_browsers_that_keep_no_cookie_share_one_persons_limits_but_not_their_wor
 
     tabs = []
     for _ in range(2):
-        at = AppTest.from_file(APP, default_timeout=120)
+        at = app()
         at.query_params["cookies"] = "off"
         tabs.append(at.run())
     a, b = tabs
@@ -387,16 +380,16 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     assert not at.exception
     kept = " ".join(m.value for m in at.markdown)
     assert "**Your work**: models **default**; 1 training run(s); 0 upload(s)" in kept
-    next(b for b in at.button if b.label == "Prepare the download").click().run()
+    button(at, "Prepare the download").click().run()
     job = at.session_state["mydata_export"]  # the zip is built as a job, off the page's own process
     wait_until(lambda: job.finished, 60, "the zip built")
     at.run()
     assert not job.error and any(n.startswith("models/") for n in zipfile.ZipFile(io.BytesIO(job.result)).namelist())
     assert [b.label for b in at.get("download_button")] == ["Download all of it (zip)"]
-    delete = next(b for b in at.button if b.label == "Delete all of it")
+    delete = button(at, "Delete all of it")
     assert delete.disabled  # not before the confirmation
     at.checkbox(key="mydata_sure").check().run()
-    next(b for b in at.button if b.label == "Delete all of it").click().run()
+    button(at, "Delete all of it").click().run()
     assert not at.exception
     receipt = at.session_state["mydata_receipt"]
     assert "models: 1" in receipt and "runs: 1" in receipt and "workspaces: 1" in receipt

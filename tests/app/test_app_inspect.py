@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
 from pages._keys import CLASS, CONFIDENCE, DATASET, DRAWING, TRAIN_CFG, UPLOADS, WS
-from tests.apptest import start_default_on_train_page, wait_training
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
+from tests.apptest import app, button, fresh, start_default_on_train_page, wait_training
 
 
 def html_blocks(at: AppTest) -> list[str]:
@@ -22,7 +19,7 @@ def html_blocks(at: AppTest) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained_app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = fresh()
     at.session_state[TRAIN_CFG].update(epochs=3)
     start_default_on_train_page(at)
     wait_training(at)
@@ -35,7 +32,7 @@ def trained_app() -> AppTest:
 @pytest.mark.parametrize("page", ["pages/kernels.py", "pages/features.py", "pages/filters.py",
                                   "pages/confusion.py"])  # (Draw has its own one-click test below)
 def test_look_inside_pages_without_a_model_say_what_to_do(page):
-    at = AppTest.from_file(APP, default_timeout=60).run()
+    at = app(60).run()
     at.switch_page(page).run()
     assert not at.exception and any("No model yet" in i.value for i in at.info)
 
@@ -70,7 +67,7 @@ def test_filter_images_page_runs_a_job(trained_app):
     at.switch_page("pages/filters.py").run()
     next(s for s in at.select_slider if s.label == "Steps").set_value(32).run()
     next(n for n in at.number_input if n.label == "Channels").set_value(4)
-    next(b for b in at.button if b.label == "Generate").click().run()  # 4, typed just before the click, counts
+    button(at, "Generate").click().run()  # 4, typed just before the click, counts
     job = at.session_state["filter_job"]
     job.join(60)
     at.run()
@@ -128,10 +125,10 @@ def test_trust_page_shows_coverage_non_digits_and_an_attack(trained_app):
 
 
 def test_draw_page_without_a_model_offers_one_click_training():
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = fresh()
     at.switch_page("pages/draw.py").run()
     assert any("Drawing needs a trained model" in i.value for i in at.info)
-    next(b for b in at.button if b.label == "Train the default CNN").click().run()
+    button(at, "Train the default CNN").click().run()
     wait_training(at)
     ws = at.session_state[WS]
     at.run()
@@ -166,7 +163,7 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     chart = next(c for c in at.get("plotly_chart") if "your drawing" in c.proto.spec)
     assert '"symbol":"star"' in chart.proto.spec.replace(" ", "")
     assert any("nearest to your drawing" in m.value for m in at.markdown)
-    next(b for b in at.button if b.label == "Run the check").click().run()
+    button(at, "Run the check").click().run()
     assert not at.exception and "draw_sanity" in at.session_state
     method, steps = at.session_state["draw_sanity"]
     assert method == "guided_backprop" and [n for n, _, _ in steps] == ["original", "11", "9", "4", "0"]
@@ -184,7 +181,7 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
     pixels = rng.integers(0, 256, (len(labels), 16))
     body = "\n".join(f"{lab}," + ",".join(map(str, row)) for lab, row in zip(labels, pixels))
     ds = load_csv(("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + body).encode(), name="many")
-    at = AppTest.from_file(APP, default_timeout=120).run()
+    at = fresh()
     at.session_state[UPLOADS] = {"many": ds}
     at.session_state[DATASET] = "many"
     ws = at.session_state[WS]

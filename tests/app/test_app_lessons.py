@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from pages._keys import CLASS, DATASET, HIDDEN, LESSON, TEACHER, TRAIN_CFG, UPLOADS, WS, WS_ID
-from tests.apptest import start_default_on_train_page, wait_training
-
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-
-
-def fresh() -> AppTest:
-    return AppTest.from_file(APP, default_timeout=120).run()
+from tests.apptest import button, fresh, start_default_on_train_page, wait_training
 
 
 @pytest.mark.parametrize("page", ["pages/lab.py", "pages/augment.py", "pages/experiments.py", "pages/lesson.py"])
@@ -45,7 +37,7 @@ def test_augmentation_preview_uses_and_sets_the_train_settings():
     at.switch_page("pages/augment.py").run()
     at.slider(key="aug_rot").set_value(30).run()
     assert at.session_state[TRAIN_CFG]["augment"]["rotation"] == 30
-    next(b for b in at.button if b.label == "Redraw").click().run()
+    button(at, "Redraw").click().run()
     assert at.session_state["aug_seed"] == 1 and not at.exception
 
 
@@ -205,7 +197,7 @@ def test_opening_a_lesson_lands_on_its_start_page():
     at = fresh()
     at.switch_page("pages/lesson.py").run()
     at.file_uploader(key="lesson_up").set_value(("trust.json", text.encode(), "application/json")).run()
-    next(b for b in at.button if b.label == "Open").click().run()
+    button(at, "Open").click().run()
     assert not at.exception, at.exception
     assert [t.value for t in at.title] == ["Can we trust it?"]
     assert at.session_state[HIDDEN] == ["Build"]
@@ -305,7 +297,7 @@ def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it()
     at = fresh()
     at.switch_page("pages/lesson.py").run()
     at.file_uploader(key="lesson_up").set_value(("shortcut.json", text.encode(), "application/json")).run()
-    next(b for b in at.button if b.label == "Open").click().run()
+    button(at, "Open").click().run()
     assert not at.exception, at.exception
     assert at.session_state[DATASET] == "mnist-5k (lesson)"
     cued = at.session_state[UPLOADS]["mnist-5k (lesson)"]
