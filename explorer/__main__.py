@@ -176,6 +176,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     """A checkpoint (trained weights, normalisation built in) or a spec/preset (fresh weights) as ONNX, as a
     PyTorch script, or as a Jupyter notebook of its run."""
     from .core.checkpoint import load_checkpoint
+    from .core.data import DEFAULT_DATASET
     from .core.spec import build_model
     from .lessons.export import to_onnx, to_python
     from .lessons.notebook import to_notebook
@@ -196,7 +197,7 @@ def _cmd_export(args: argparse.Namespace) -> None:
     elif args.format == "notebook":  # the run's settings (a checkpoint's last run; else the app's defaults)
         data = to_notebook(spec, config, (dataset or {}).get("name", "mnist")).encode()
     else:
-        data = to_python(spec, config, (dataset or {}).get("name", "mnist-5k")).encode()
+        data = to_python(spec, config, (dataset or {}).get("name", DEFAULT_DATASET)).encode()
     out.write_bytes(data)
     print(f"wrote {out} ({len(data):,} bytes)")
 
@@ -223,7 +224,7 @@ def _cmd_privacy(args: argparse.Namespace) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .core.data import DATASETS
+    from .core.data import DATASETS, DEFAULT_DATASET
     from .core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     t = sub.add_parser("train", help="train a spec or preset on a dataset")
     t.add_argument("spec")
-    t.add_argument("--dataset", default="mnist-5k", help=f"{', '.join(DATASETS)}, or a .csv / .zip file")
+    t.add_argument("--dataset", default=DEFAULT_DATASET, help=f"{', '.join(DATASETS)}, or a .csv / .zip file")
     t.add_argument("--data-dir", default=None, help="torchvision-layout data directory (env EXPLORER_DATA_DIR)")
     t.add_argument("--no-download", action="store_true", help="never try to download")
     t.add_argument("--image-size", type=int, default=32, help="side for images from a zip")
@@ -274,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true")
     b.add_argument("--classroom", type=int, default=None, metavar="N",
                    help="N sessions train the default CNN at once in Ray workers: total time, page latency")
-    b.add_argument("--dataset", default="mnist-5k", help="for --classroom (default: the app's default)")
+    b.add_argument("--dataset", default=DEFAULT_DATASET, help="for --classroom (default: the app's default)")
     b.add_argument("--epochs", type=int, default=3, help="for --classroom")
     b.add_argument("--mistakes", action="store_true",
                    help="for --classroom: the N runs again while a further student makes the expensive mistakes")

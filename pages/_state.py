@@ -10,6 +10,7 @@ import time
 import streamlit as st
 
 from explorer import DATASETS, DataError, Dataset, TrainConfig, get_preset
+from explorer.core import DEFAULT_DATASET
 from explorer.serve import (
     BackgroundSaver,
     Quota,
@@ -20,6 +21,7 @@ from explorer.serve import (
     StaleWorkspaceError,
     Workspace,
     WorkspaceStore,
+    data_dir,
 )
 from pages._keys import (
     CLASS,
@@ -43,8 +45,6 @@ from pages._keys import (
 )
 from pages._person import identify
 from pages._server import (
-    DEFAULT_DATASET,
-    data_dir,
     leave_legacy_pages_routing,
     presence,
     server,

@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset, TrainConfig, get_preset
-from explorer.core import AUGMENT_LIMITS, MAX_CLASS_NAME, RunStatus, is_digits, predict_proba
+from explorer.core import AUGMENT_LIMITS, DEFAULT_DATASET, MAX_CLASS_NAME, RunStatus, is_digits, predict_proba
 from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import ModelEntry, Run, Workspace, shown_code
 from pages._class import class_code, join_box, paused, watch
@@ -22,7 +22,6 @@ from pages._lang import tr, translate
 from pages._path import path_panel
 from pages._person import keep_cookies_off_in_url, remember_person
 from pages._server import (
-    DEFAULT_DATASET,
     JOB_POLL_S,
     REFRESH_S,
     VIEW_REFRESH_S,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
-from explorer.core import check_uploads_room
+from explorer.core import DEFAULT_DATASET, check_uploads_room
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._keys import DATASET, UPLOADS
@@ -35,7 +35,7 @@ if choice != st.session_state[DATASET]:
 
 def _remove_upload(name: str) -> None:
     st.session_state[UPLOADS].pop(name, None)
-    st.session_state[DATASET] = "mnist-5k"
+    st.session_state[DATASET] = DEFAULT_DATASET
 
 
 if st.session_state[DATASET] in uploads:
@@ -83,7 +83,7 @@ with st.expander("Upload your own data"):
             except ValueError as e:  # DataError, and any other sentence the library raises
                 st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
 
-ds = get_dataset(st.session_state[DATASET]) if st.session_state[DATASET] in names else get_dataset("mnist-5k")
+ds = get_dataset(st.session_state[DATASET]) if st.session_state[DATASET] in names else get_dataset(DEFAULT_DATASET)
 sizes = ds.sizes()
 c = st.columns(6)
 c[0].metric("Image", "×".join(map(str, ds.input_shape[1:])))

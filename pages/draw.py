@@ -9,7 +9,15 @@ from typing import Any, NamedTuple
 import streamlit as st
 
 from explorer import Dataset, EmptyImageError, normalize
-from explorer.core import MAX_CLASS_NAME, MAX_DRAWING_PIXELS, decode_image, load_image_file, occlude, prepare_image
+from explorer.core import (
+    DEFAULT_DATASET,
+    MAX_CLASS_NAME,
+    MAX_DRAWING_PIXELS,
+    decode_image,
+    load_image_file,
+    occlude,
+    prepare_image,
+)
 from explorer.i18n import N_
 from explorer.interpret import (
     METHOD_MEANINGS,
@@ -74,7 +82,7 @@ if entry is None or (not entry.runs and entry.source != "loaded"):
     st.info(tr("Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the "
                "page carries on when it is ready."))
     st.button(tr("Train the default CNN"), type="primary", icon=":material/play_arrow:", on_click=train_default,
-              args=(get_dataset("mnist-5k"),))
+              args=(get_dataset(DEFAULT_DATASET),))
     if err := st.session_state.pop(TRAIN_ERROR, None):
         st.error(err)
     st.stop()

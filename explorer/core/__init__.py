@@ -6,7 +6,16 @@ from .augment import AUGMENT_LIMITS, Augment, augment_active, augment_batch, aug
 from .budget import Budget, budget, words
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, available_devices, resolve_device
-from .data import DATASETS, DataError, Dataset, default_data_dir, is_digits, load_dataset, normalize
+from .data import (
+    DATASETS,
+    DEFAULT_DATASET,
+    DataError,
+    Dataset,
+    default_data_dir,
+    is_digits,
+    load_dataset,
+    normalize,
+)
 from .evaluate import (
     Confusion,
     activation_bytes,
@@ -153,6 +162,7 @@ __all__ = [
     "CheckpointError",
     "Confusion",
     "DATASETS",
+    "DEFAULT_DATASET",
     "DONE",
     "DataError",
     "Dataset",

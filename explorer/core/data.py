@@ -20,7 +20,8 @@ from torch import Tensor
 
 from .safejson import bounded_name
 
-__all__ = ["DATASETS", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset", "normalize"]
+__all__ = ["DATASETS", "DEFAULT_DATASET", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset",
+           "normalize"]
 
 
 class DataError(ValueError):
@@ -228,6 +229,8 @@ def _mnist_5k(root: Path, download: bool) -> tuple[Tensor, Tensor, Tensor, Tenso
     train, test = _stratified_split(yt, 0.2, seed=1)
     return xt[train], yt[train], xt[test], yt[test], list(DIGIT_CLASSES)
 
+
+DEFAULT_DATASET = "mnist-5k"  # the app's and the command line's default: works anywhere, with no network
 
 DATASETS: dict[str, tuple[str, Callable[[Path, bool], tuple[Tensor, Tensor, Tensor, Tensor, list[str]]]]] = {
     "mnist-5k": ("5,000 MNIST digits embedded in the app (works offline)", _mnist_5k),

@@ -67,6 +67,8 @@ _HOME = {
     "process_bytes": "people",
     "PERSON_COOKIE": "people",
     "COOKIELESS": "people",
+    "Server": "server",
+    "data_dir": "server",
     "Run": "workspace",
     "ModelEntry": "workspace",
     "Workspace": "workspace",
