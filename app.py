@@ -30,7 +30,7 @@ st.session_state[PAGE] = page_title(page)  # what a student's row on the teacher
 joined = bool(st.session_state.get(CLASS))  # this student joined a teacher's class
 try:
     if not is_start(page):
-        from pages._widgets import start_session  # torch loads here, after the menu is on screen
+        from pages._session import start_session  # torch loads here, after the menu is on screen
 
         start_session()  # (with the class's pause banner and its watcher, for a student who joined one)
     page.run()

@@ -181,7 +181,7 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
 
     from .browser import chromium_available
 
-    threads = max(1, (os.cpu_count() or 2) - 1)  # what the app uses (pages/_widgets.set_torch_threads)
+    threads = max(1, (os.cpu_count() or 2) - 1)  # what the app uses (pages/_server.set_torch_threads)
     epochs = 4 if quick else 25
     ds = load_dataset("mnist-5k")
 

@@ -13,7 +13,7 @@ import streamlit as st
 from explorer.i18n import LANGUAGES, PSEUDO, Translator, pick_language, translator
 from pages._keys import LANG
 
-__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language"]
+__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language", "md_text", "fmt_acc"]
 
 PICK = "language_pick"  # the sidebar's choice (a widget key)
 
@@ -86,3 +86,13 @@ def page_language() -> None:
 }})();</script>"""
     with st.sidebar:
         st.html(script, unsafe_allow_javascript=True)
+
+
+def md_text(text: str) -> str:
+    """A user's text (a name on the board, a file's name) for ``st.markdown``: every character that Markdown
+    would read as markup (``![x](…)`` an image, ``[a](…)`` a link, ``**``, ``<…>``) is shown as itself."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in str(text))
+
+
+def fmt_acc(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1%}"

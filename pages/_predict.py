@@ -9,10 +9,10 @@ from typing import Any
 import streamlit as st
 
 from explorer import Dataset
-from explorer.core import inference_seconds, predict_proba
+from explorer.core import accuracy, inference_seconds, predict_proba
 from explorer.serve import ModelEntry
+from pages._jobs import job_poll, job_status
 from pages._state import get_dataset, show_flash, start_job
-from pages._widgets import job_poll, job_status
 
 PREDICTIONS = "cached_predictions"  # (model version, dataset, split) -> probabilities, one split at a time
 PREDICT_JOB = "predictions_job"  # a large model's predictions, computed in a worker ...
@@ -81,7 +81,7 @@ def measured_accuracy(entry: ModelEntry) -> float | None:
         raise ValueError(f"this model's classes differ from {ds.name}'s, so its accuracy cannot be checked here")
     cached = st.session_state.get(PREDICTIONS)
     if cached is not None and cached[0] == (entry.version, ds.name, "test"):  # measured already, this version
-        return float((cached[1].argmax(1) == ds.test_y).float().mean())
+        return accuracy(cached[1].argmax(1), ds.test_y)
     model = entry.inference_model()
     if inference_seconds(model, ds.input_shape, len(ds.test_y)) > INLINE_PREDICT_S:
         raise ValueError("this model is large, so its accuracy is measured on its own page first: open **Confusion "

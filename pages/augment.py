@@ -7,9 +7,9 @@ import streamlit as st
 from explorer.core import Augment, augment_preview
 from explorer.plots import describe_images, image_grid
 from pages._keys import TRAIN_CFG
+from pages._live import augment_controls
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset
-from pages._widgets import augment_controls
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

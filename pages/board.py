@@ -12,12 +12,12 @@ from explorer.plots import board_figure, describe_board, describe_curves, summar
 from explorer.serve import normalize_code, shown_code
 from pages._class import class_code
 from pages._keys import TEACHER
+from pages._lang import md_text
 from pages._server import (
     BOARD_REFRESH_S,
     leave_legacy_pages_routing,
     workspace_store,
 )
-from pages._widgets import md_text
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -14,8 +14,8 @@ from explorer.lessons import LAYER_EXPLAINED, export_refusal, parameter_places_t
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._keys import DRAFT, TRAIN_CFG
 from pages._server import leave_legacy_pages_routing  # noqa: E402
+from pages._sidebar import notebook_download, spec_download
 from pages._state import current_dataset, flash, workspace
-from pages._widgets import notebook_download, spec_download
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -48,15 +48,16 @@ from explorer.plots import (
 from explorer.serve import ModelEntry, shown_code
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
+from pages._inspect import inspect_context, layer_strip
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
 from pages._lang import tr, translate
+from pages._live import live_run, train_default
 from pages._path import did
 from pages._server import (
     leave_legacy_pages_routing,
     workspace_store,
 )
 from pages._state import get_dataset, workspace
-from pages._widgets import inspect_context, layer_strip, live_run, train_default
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -17,10 +17,10 @@ from explorer.lessons import (
 )
 from explorer.plots import describe_experiment, describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
+from pages._jobs import job_panel
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset, flash, workspace
-from pages._widgets import job_poll, job_status
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
@@ -87,11 +87,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
     st.button("Run", key=f"run-{name}", type="primary", icon=":material/science:", disabled=busy or bool(paused()),
               on_click=launch, args=(name, make, title))
 
-    @st.fragment(run_every=job_poll(busy))
-    def show() -> None:
-        job = jobs.get(name)
-        if not job_status(job, busy, title):
-            return
+    def show(job) -> None:  # noqa: ANN001 - the finished Job
         did(f"experiment:{name}")  # the guided path: this experiment has run
         render(job.result)
         if st.toggle("Show as table", key=f"table-{name}"):
@@ -100,7 +96,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
         if used.get(name):
             st.caption(used[name])
 
-    show()
+    job_panel(lambda: jobs.get(name), title, show)
 
 
 def arch_render(res) -> None:

@@ -27,9 +27,9 @@ from explorer.plots import (
     value_histogram,
     vector_bar,
 )
+from pages._inspect import input_picker, inspect_context, layer_strip, refresh_while_training
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
-from pages._widgets import input_picker, inspect_context, layer_strip, refresh_while_training
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -17,9 +17,10 @@ from explorer.interpret import (
     to_display,
 )
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
+from pages._inspect import inspect_context
+from pages._jobs import job_poll, job_status
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
-from pages._widgets import inspect_context, job_poll, job_status
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

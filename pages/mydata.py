@@ -12,10 +12,10 @@ from pages._server import leave_legacy_pages_routing, server, workspace_store
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
+from pages._jobs import job_panel  # noqa: E402
 from pages._keys import OWNER, WS_ID  # noqa: E402
-from pages._lang import tr, translate  # noqa: E402
+from pages._lang import md_text, tr, translate  # noqa: E402
 from pages._state import show_flash, start_job, start_over  # noqa: E402
-from pages._widgets import job_poll, job_status, md_text  # noqa: E402
 
 EXPORT_JOB = "mydata_export"  # the zip being built in a worker; its result is offered for download
 RECEIPT = "mydata_receipt"  # the last deletion's receipt (text), shown after the page started over
@@ -52,15 +52,9 @@ def _download(job) -> None:  # noqa: ANN001 - the export's Job (or None)
     show_flash()  # a refusal to start (one job at a time per person)
     if job is None:
         return
-    busy = not job.finished
-
-    @st.fragment(run_every=job_poll(busy))
-    def _progress() -> None:
-        if job_status(job, busy, tr("Preparing your download")):
-            st.download_button(tr("Download all of it (zip)"), job.result, file_name="my-cnn-explorer-data.zip",
-                               mime="application/zip", icon=":material/download:", type="primary")
-
-    _progress()
+    job_panel(lambda: job, tr("Preparing your download"), lambda done: st.download_button(
+        tr("Download all of it (zip)"), done.result, file_name="my-cnn-explorer-data.zip", mime="application/zip",
+        icon=":material/download:", type="primary"))
 
 
 st.title(tr("My data"))

@@ -25,8 +25,9 @@ from explorer.serve import (
     roster_csv,
     shown_code,
 )
+from pages._inspect import layer_strip
 from pages._keys import DATASET, PERSON, TEACHER
-from pages._lang import tr, translate
+from pages._lang import md_text, tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
 from pages._server import (
@@ -36,7 +37,6 @@ from pages._server import (
     workspace_store,
 )
 from pages._state import get_dataset
-from pages._widgets import layer_strip, md_text
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

@@ -8,20 +8,15 @@ from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
+from pages._board import publish_to_board
 from pages._class import paused, refuse_if_paused
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
+from pages._lang import fmt_acc
+from pages._live import augment_controls, ensure_model, live_run, read_augment
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
+from pages._sidebar import notebook_download
 from pages._state import current_dataset, flash, workspace
-from pages._widgets import (
-    augment_controls,
-    ensure_model,
-    fmt_acc,
-    live_run,
-    notebook_download,
-    publish_to_board,
-    read_augment,
-)
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 

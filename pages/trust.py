@@ -38,6 +38,8 @@ from explorer.plots import (
 )
 from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
+from pages._inspect import input_picker, inspect_context
+from pages._jobs import job_panel
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
 from pages._path import did
 from pages._predict import cached_predictions
@@ -46,7 +48,6 @@ from pages._server import (
     workspace_store,
 )
 from pages._state import get_dataset, start_job, workspace
-from pages._widgets import input_picker, inspect_context, job_poll, job_status
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
@@ -92,20 +93,16 @@ def reject_panel(letters) -> None:
                    f"non-digits (noise, scribbles, patterns, boxes, inverted digits{extra}). Both are judged on "
                    "non-digits neither has seen.")
 
-    @st.fragment(run_every=job_poll(busy))
-    def reject_result() -> None:
-        job = st.session_state.get(REJECT_JOB)
-        if job_status(job, busy, "Training both"):
-            r = job.result
-            st.dataframe([{"model": name, f"{ds.name} test accuracy": f"{m['test_accuracy']:.1%}",
-                           "non-digits turned away": f"{m['turned_away']:.0%}",
-                           f"non-digits called a digit at ≥ {r['threshold']:.0%}": f"{m['confidently_wrong']:.0%}"}
-                          for name, m in r["models"].items()], hide_index=True)
-            st.caption(f"“Turned away”: answered “{NOT_A_DIGIT}” or less sure than the threshold. "
-                       + reject_conclusion(r))
-            did("trust:reject")  # the guided path: the comparison with an extra class, read
+    def reject_result(job) -> None:  # noqa: ANN001 - the finished Job
+        r = job.result
+        st.dataframe([{"model": name, f"{ds.name} test accuracy": f"{m['test_accuracy']:.1%}",
+                       "non-digits turned away": f"{m['turned_away']:.0%}",
+                       f"non-digits called a digit at ≥ {r['threshold']:.0%}": f"{m['confidently_wrong']:.0%}"}
+                      for name, m in r["models"].items()], hide_index=True)
+        st.caption(f"“Turned away”: answered “{NOT_A_DIGIT}” or less sure than the threshold. " + reject_conclusion(r))
+        did("trust:reject")  # the guided path: the comparison with an extra class, read
 
-    reject_result()
+    job_panel(lambda: st.session_state.get(REJECT_JOB), "Training both", reject_result)
 
 
 def threshold_section() -> float:
@@ -215,17 +212,13 @@ def fooling_search(x, label: str) -> None:
                                   "harder to fool.")
 
 
-    @st.fragment(run_every=job_poll(busy))
-    def fooling_result() -> None:
-        job = st.session_state.get(FOOL_JOB)
-        if job_status(job, busy, "Attacking each model"):
-            st.dataframe(job.result, hide_index=True)
-            st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool. "
-                       "Rotations and shifts teach a model other kinds of change, not these: what makes a model "
-                       "harder to fool is training it on attacked images (adversarial training).")
+    def fooling_result(job) -> None:  # noqa: ANN001 - the finished Job
+        st.dataframe(job.result, hide_index=True)
+        st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool. "
+                   "Rotations and shifts teach a model other kinds of change, not these: what makes a model "
+                   "harder to fool is training it on attacked images (adversarial training).")
 
-
-    fooling_result()
+    job_panel(lambda: st.session_state.get(FOOL_JOB), "Attacking each model", fooling_result)
 
 
 def shortcut_section() -> None:
@@ -325,19 +318,16 @@ def finetune_panel(ours: dict) -> None:
     st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
               on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
 
-    @st.fragment(run_every=job_poll(tuning))
-    def tune_result() -> None:
-        job = st.session_state.get(TUNE_JOB)
-        if job_status(job, tuning, "Fine-tuning"):
-            r = job.result
-            st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
-                           f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
-                          for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
-            st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
-                       "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
-                       "learned ours: mixing both in training avoids that.")
+    def tune_result(job) -> None:  # noqa: ANN001 - the finished Job
+        r = job.result
+        st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
+                       f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
+                      for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
+        st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
+                   "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
+                   "learned ours: mixing both in training avoids that.")
 
-    tune_result()
+    job_panel(lambda: st.session_state.get(TUNE_JOB), "Fine-tuning", tune_result)
 
 
 def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:

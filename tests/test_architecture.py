@@ -208,8 +208,8 @@ def test_no_function_is_longer_than_60_lines():
 
 
 def test_pages_take_each_helper_from_the_file_that_defines_it():
-    """Session state from ``_state``, server resources from ``_server``, widgets from ``_widgets``: no helper
-    file passes on another's names."""
+    """Session state from ``_state``, server resources from ``_server``, widgets from the file of their concern: no
+    helper file passes on another's names."""
     defined: dict[str, set[str]] = {}
     for name in sorted(p.stem for p in (ROOT / "pages").glob("_*.py") if p.stem != "__init__"):
         tree = ast.parse((ROOT / "pages" / f"{name}.py").read_text())
@@ -224,6 +224,19 @@ def test_pages_take_each_helper_from_the_file_that_defines_it():
                 passed_on += [f"{path.name}: {a.name} from {helper}" for a in node.names
                               if a.name not in defined[helper]]
     assert not passed_on, "import these from where they are defined: " + "; ".join(passed_on)
+
+
+def test_no_module_imports_a_name_private_to_another():
+    """A name that starts with one underscore belongs to its module: the library, the app and the dev tools never
+    import one from elsewhere (a name two modules need is public in the one that defines it)."""
+    taken = []
+    files = [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py", *(ROOT / "devtools").glob("*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+                taken += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    assert not taken, "these are another module's own: " + "; ".join(taken)
 
 
 def test_the_upload_cap_is_one_fact_in_the_library_the_server_settings_and_the_command():

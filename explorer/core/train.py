@@ -54,7 +54,7 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -
     return None
 
 
-def _check_fits(model: nn.Module, dataset: Dataset) -> None:
+def check_fits(model: nn.Module, dataset: Dataset) -> None:
     """Refuse, with a sentence, a spec-built model whose input or output does not fit the dataset."""
     spec = getattr(model, "spec", None)
     if spec is None:
@@ -133,7 +133,7 @@ class Trainer(RunView):
         self.config = (config or TrainConfig()).validated()
         self.on_event = on_event
         self.device = resolve_device(self.config.device)
-        _check_fits(model, dataset)
+        check_fits(model, dataset)
         self.steps: list[Event] = []
         self.epochs: list[Event] = []
         self.snapshots: list[dict[str, Any]] = []

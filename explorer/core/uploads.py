@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from .budget import budget
-from .data import DataError, Dataset, _assemble, _stratified_split
+from .data import DataError, Dataset, assemble, stratified_split
 from .limits import MAX_IMAGES, MAX_LABEL, MAX_UNZIPPED_BYTES, MAX_UPLOAD_BYTES, MAX_ZIP_DEPTH, MAX_ZIP_PIXELS, MAX_ZIP_RATIO
 from .preprocess import MAX_IMAGE_PIXELS, decode_image
 
@@ -181,13 +181,13 @@ def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, 
     else:
         if len(y) < 10:
             raise DataError(f"{name}: {len(y)} images are too few to split into train and test")
-        keep, held = _stratified_split(y, 0.2, seed=1)
+        keep, held = stratified_split(y, 0.2, seed=1)
         x, y, tx, ty = x[keep], y[keep], x[held], y[held]
     try:
         (y, ty), classes = _relabel([y, ty], class_names)
     except DataError as e:
         raise DataError(f"{name}: {e}") from None
-    return _assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
+    return assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
 
 
 def _open_zip(data: bytes, what: str) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
@@ -307,10 +307,10 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
         ax, ay = images.pop("all")
         if len(ay) < 10:
             raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
-        keep, held = _stratified_split(ay, test_fraction, seed=1)
+        keep, held = stratified_split(ay, test_fraction, seed=1)
         x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
         del ax  # copied into the two splits
-    return _assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
+    return assemble(name, x, y, tx, ty, classes, source=f"zip upload, {len(y) + len(ty):,} images, {mode} {size}px",
                      shuffle=True)
 
 

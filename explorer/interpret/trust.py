@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core.data import normalize
-from ..core.evaluate import eval_mode, predict_proba
+from ..core.evaluate import accuracy, eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
 from ..i18n import N_
 
@@ -267,8 +267,7 @@ def handwriting_report(model: nn.Module, ds: Any, x: Tensor, y: Tensor, test_ans
         raise ValueError("the class has drawn no digits yet")
     test = test_answers if test_answers is not None else predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
     ours = predict_proba(model, x, ds.mean, ds.std).argmax(1)
-    return {"test_accuracy": float((test == ds.test_y).float().mean()),
-            "ours_accuracy": float((ours == y).float().mean()), "answers": ours,
+    return {"test_accuracy": accuracy(test, ds.test_y), "ours_accuracy": accuracy(ours, y), "answers": ours,
             "wrong": (ours != y).nonzero().flatten().tolist()}
 
 

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core.data import Dataset
-from ..core.evaluate import predict_proba
+from ..core.evaluate import accuracy, predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
@@ -37,7 +37,7 @@ def _noop(done: int, total: int) -> None:
 
 
 def _accuracy(model: nn.Module, x: Tensor, y: Tensor, ds: Dataset) -> float:
-    return float((predict_proba(model, x, ds.mean, ds.std).argmax(1) == y).float().mean())
+    return accuracy(predict_proba(model, x, ds.mean, ds.std).argmax(1), y)
 
 
 def _train(spec: dict[str, Any], ds: Dataset, cfg: TrainConfig, seed: int = 0) -> tuple[nn.Module, dict[str, Any]]:
@@ -300,7 +300,7 @@ def imbalance_experiment(ds: Dataset, cls: int, shares: tuple[float, ...] = (1.0
         pred = predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
         mine = ds.test_y == cls
         rows.append({"share": share, "images": keep, "recall": float((pred[mine] == cls).float().mean()),
-                     "accuracy": float((pred == ds.test_y).float().mean())})
+                     "accuracy": accuracy(pred, ds.test_y)})
         progress(i + 1, len(shares))
     first, last = rows[0], rows[-1]
     name = ds.classes[cls]

@@ -103,11 +103,11 @@ def _sources() -> str:
     import textwrap
 
     from ..core.augment import AUGMENT_LIMITS, Augment, augment_batch
-    from ..core.data import _stats, _stratified_split
+    from ..core.data import channel_stats, stratified_split
     from ..core.safejson import brief
     from ..core.spec import output_logits_to_classes
 
-    parts = [_stratified_split, _stats, brief, Augment, augment_batch, output_logits_to_classes]
+    parts = [stratified_split, channel_stats, brief, Augment, augment_batch, output_logits_to_classes]
     limits = f"AUGMENT_LIMITS = {AUGMENT_LIMITS!r}"  # the ranges Augment checks, as the library has them
     return "\n\n".join([limits] + [textwrap.dedent(inspect.getsource(p)) for p in parts])
 

@@ -29,8 +29,8 @@ SKIPPED = ("main",)  # the notebook runs its steps as cells instead
 
 DATA_CELL = """\
 x_tr, y_tr, x_te, y_te = load_data(DATA_DIR)
-keep, val = _stratified_split(y_tr, 0.1, seed=0)  # the app's fixed validation split
-mean, std = _stats(x_tr[keep])  # the normalisation, from the training images only
+keep, val = stratified_split(y_tr, 0.1, seed=0)  # the app's fixed validation split
+mean, std = channel_stats(x_tr[keep])  # the normalisation, from the training images only
 print(f"{len(keep):,} training, {len(val):,} validation and {len(y_te):,} test images of shape {tuple(x_tr.shape[1:])}")
 print("mean", [round(m, 4) for m in mean], "std", [round(s, 4) for s in std])"""
 

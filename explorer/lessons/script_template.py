@@ -59,7 +59,7 @@ def build_model(seed=CONFIG["seed"]):
 # --- the app's own code for the split, statistics, augmentation and one-logit models ---
 # export: APP_CODE begin (the export puts these functions' source here)
 from explorer.core.augment import Augment, augment_batch  # noqa: E402
-from explorer.core.data import _stats, _stratified_split  # noqa: E402
+from explorer.core.data import channel_stats, stratified_split  # noqa: E402
 from explorer.core.safejson import brief  # noqa: E402, F401 (Augment's messages use it)
 from explorer.core.spec import output_logits_to_classes  # noqa: E402
 
@@ -151,8 +151,8 @@ def load_data(data_dir="data"):
 def main(data_dir="data"):
     device = "cuda" if torch.cuda.is_available() else "cpu"
     x_tr, y_tr, x_te, y_te = load_data(data_dir)
-    keep, val = _stratified_split(y_tr, 0.1, seed=0)  # the app's fixed validation split
-    mean, std = _stats(x_tr[keep])
+    keep, val = stratified_split(y_tr, 0.1, seed=0)  # the app's fixed validation split
+    mean, std = channel_stats(x_tr[keep])
     model = build_model()
 
     def report(epoch, m):

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..core.data import Dataset
-from ..core.evaluate import predict_proba
+from ..core.evaluate import accuracy, predict_proba
 
 __all__ = ["CUES", "plant_cue", "shortcut_dataset", "reveal", "check_shortcut"]
 
@@ -81,7 +81,7 @@ def reveal(model: nn.Module, clean: Dataset, cls: int, cue: str, limit: int = 20
     plain = answers(x)
     cued_mine = answers(plant_cue(x[mine], cue))
     cued_others = answers(plant_cue(x[others], cue))
-    return {"accuracy_clean": float((plain == y).float().mean()),
+    return {"accuracy_clean": accuracy(plain, y),
             "recall_clean": float((plain[mine] == cls).float().mean()),
             "recall_cued": float((cued_mine == cls).float().mean()),
             "others_pulled": float((cued_others == cls).float().mean()),

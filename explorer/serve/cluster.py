@@ -43,7 +43,7 @@ from ..core.train import (
     DONE,
     RunStatus,
     TrainConfig,
-    _check_fits,
+    check_fits,
 )
 
 __all__ = ["Cluster", "ClusterSettings"]
@@ -51,7 +51,7 @@ __all__ = ["Cluster", "ClusterSettings"]
 from .handles import QueueInfo, RemoteJob, RemoteTrainer
 from .pool import WorkerPool, find_worker
 from .settings import ClusterSettings, start_ray
-from .workers import _dataset_arrays, _DatasetSlot, _Worker, _worker_gone
+from .workers import DatasetSlot, Worker, dataset_arrays, worker_gone
 
 LONG_RUN_STEPS = 2_000  # a long run, before any speed is measured (the default CNN's run on the digits: 189 steps)
 JOB_GRACE_S = 30.0  # a job past its time limit that has not reported (and so not stopped itself) is killed after this
@@ -91,7 +91,7 @@ class Cluster:
             start_ray(ray, s, self._host_stop)
             self.started_here = not s.address
         self._lock = threading.RLock()
-        self.pool = WorkerPool(ray, ray.remote(_Worker), (max(1, int(s.cpus_per_run)), s.lease_s),
+        self.pool = WorkerPool(ray, ray.remote(Worker), (max(1, int(s.cpus_per_run)), s.lease_s),
                                self._worker_options, warm=s.warm if s.warm is not None else (0 if s.address else 2),
                                capacity=self.capacity, detached=bool(s.address))
         self._queue: collections.deque[RemoteTrainer | RemoteJob] = collections.deque()  # waiting for a worker
@@ -136,7 +136,7 @@ class Cluster:
             if key in self._data and self._data[key][0] is ds:
                 self._data.move_to_end(key)
                 return self._data[key][1]
-            ref = self._ray.put(_dataset_arrays(ds))
+            ref = self._ray.put(dataset_arrays(ds))
             self._data[key] = (ds, ref)
             while len(self._data) > 16:
                 self._data.popitem(last=False)
@@ -152,7 +152,7 @@ class Cluster:
         another server process joined to the same Ray cluster can take the run over (:meth:`live_run`).
         """
         config = copy.deepcopy(config.validated())  # the caller may change its own object later
-        _check_fits(model, dataset)
+        check_fits(model, dataset)
         handle = RemoteTrainer(self, owner, model, dataset, config, run_id)
         with self._lock:
             q = self._owners.setdefault(owner, _OwnerQueue())
@@ -271,7 +271,7 @@ class Cluster:
             if not isinstance(a, Dataset):
                 return a
             refs.append(self.dataset_ref(a))
-            return _DatasetSlot(len(refs) - 1)
+            return DatasetSlot(len(refs) - 1)
 
         with self._lock:
             job.call = (fn, tuple(slot(a) for a in args), {k: slot(v) for k, v in kwargs.items()}, max_seconds, *refs)
@@ -424,7 +424,7 @@ class Cluster:
         try:
             reply = self._ray.get(ref)
         except Exception as e:  # noqa: BLE001 - the worker died: say so, free it
-            why = _worker_gone(e)
+            why = worker_gone(e)
             if self._try_again(target):
                 return
             if isinstance(target, RemoteTrainer):

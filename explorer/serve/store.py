@@ -26,7 +26,7 @@ from typing import Any
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
-from ..core.checkpoint import CheckpointError, _jsonable, load_checkpoint
+from ..core.checkpoint import CheckpointError, jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
 from ..core.safejson import bounded_name, parse_json
@@ -308,7 +308,7 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
                  "params": r.params, "started": r.started, "config": json.dumps(r.config),
                  "history": json.dumps(_history(r))} for r in ws.all_runs()]
         ups = [{"ws": ws_id, "name": _name(n), "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
-        return SavePayload(ws_id, json.dumps(_jsonable(settings)), _name(ws.current) if ws.current else None, models,
+        return SavePayload(ws_id, json.dumps(jsonable(settings)), _name(ws.current) if ws.current else None, models,
                            runs, ups, set(ws.kept_models) - set(ws.models),
                            set(ws.kept_uploads) - set(uploads or {}), person[:64])
 
@@ -469,5 +469,5 @@ def _with_standin_dataset(e: ModelEntry) -> ModelEntry:
 
 def _history(run: Run) -> dict[str, Any]:
     h = run.current()
-    return _jsonable({k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step",
+    return jsonable({k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step",
                                                           "total_steps", "claimed")})

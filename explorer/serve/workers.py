@@ -1,4 +1,4 @@
-"""What runs inside Ray's worker processes: ``_Worker``, an actor kept warm between training runs and long jobs,
+"""What runs inside Ray's worker processes: ``Worker``, an actor kept warm between training runs and long jobs,
 with a lease the app renews at every poll (a worker nobody follows stops itself), and how a dataset travels to
 it through Ray's shared-memory object store without a copy."""
 
@@ -23,7 +23,7 @@ from ..core.train import DONE, TrainConfig, Trainer
 __all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
 
 
-def _dataset_arrays(ds: Dataset) -> dict[str, Any]:
+def dataset_arrays(ds: Dataset) -> dict[str, Any]:
     """A dataset as numpy arrays: Ray keeps them in shared memory, read without a copy by every worker."""
     out: dict[str, Any] = {k: getattr(ds, k).numpy() for k in ("train_x", "train_y", "val_x", "val_y", "test_x",
                                                                  "test_y")}
@@ -48,7 +48,7 @@ def worker_name(pool: str, n: int) -> str:
     return f"{WORKER_PREFIX}{pool}:{n}"
 
 
-def _worker_gone(e: BaseException) -> str:
+def worker_gone(e: BaseException) -> str:
     """Why a worker stopped answering, in a sentence."""
     name = type(e).__name__
     if "Node" in name or "Unavailable" in name or "node" in str(e).lower():
@@ -96,7 +96,7 @@ class _RunLimit:
     """Stops run ``token`` of a worker after ``minutes`` (paused time counts: a paused run holds its worker too),
     unless a later run has taken the worker meanwhile."""
 
-    def __init__(self, worker: _Worker, token: int, minutes: float) -> None:
+    def __init__(self, worker: Worker, token: int, minutes: float) -> None:
         timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, (
             f"stopped after {minutes:g} minutes, the server's time budget for one run (EXPLORER_MAX_RUN_MINUTES); "
             "the model keeps the weights it had reached")))
@@ -119,7 +119,7 @@ def _warm_up() -> None:
         net.eval()(x)
 
 
-class _Worker:
+class Worker:
     """A Ray actor kept warm between runs and jobs: torch imported, threads set, lease running. Each run gets a
     fresh :class:`Trainer` (its own model copy, generators seeded from its config, torch's global generator
     seeded at its start) and each job a fresh :class:`Job`, so what one person did never shows in the next
@@ -213,8 +213,8 @@ class _Worker:
         self.lease.renew()
         self._clean()
         data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
-        args = tuple(data[a.index] if isinstance(a, _DatasetSlot) else a for a in args)
-        kwargs = {k: data[v.index] if isinstance(v, _DatasetSlot) else v for k, v in kwargs.items()}
+        args = tuple(data[a.index] if isinstance(a, DatasetSlot) else a for a in args)
+        kwargs = {k: data[v.index] if isinstance(v, DatasetSlot) else v for k, v in kwargs.items()}
         self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs),
                        max_seconds=max_seconds)
 
@@ -228,7 +228,7 @@ class _Worker:
 
 
 @dataclass(frozen=True)
-class _DatasetSlot:
+class DatasetSlot:
     """Stands for a job's dataset argument: the dataset itself travels as a top-level object-store reference
     (which Ray resolves, without a copy), and this says which one."""
 

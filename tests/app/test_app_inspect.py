@@ -263,7 +263,7 @@ def student_text(at: AppTest) -> list[str]:
 
 
 def test_a_live_runs_line_says_where_it_is_in_the_courses_words_with_no_clock():
-    from pages._widgets import run_status_line
+    from pages._live import run_status_line
 
     step = {"epoch": 2, "step": 1234, "loss": 0.2345, "accuracy": 0.953, "samples_per_s": 8000.0, "eta_s": 30.0}
     line = run_status_line({"steps": [step], "total_steps": 4000})

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from explorer.core.evaluate import confusion_matrix, eval_mode, predict_proba
+from explorer.core.evaluate import accuracy, confusion_matrix, eval_mode, predict_proba
 
 
 def test_confusion_matrix_equals_hand_count():
@@ -58,3 +58,9 @@ def test_a_cells_examples_are_its_images_surest_first():
     cm = confusion_matrix(y, probs.argmax(1), list("abcde"))
     assert cm.errors == 4
     assert cm.among([4, 3]).tolist() == [[0, 0], [3, 1]]  # rows and columns in the order asked
+
+
+def test_accuracy_is_the_share_of_answers_that_are_the_labels():
+    assert accuracy(torch.tensor([1, 2, 3, 4]), torch.tensor([1, 0, 3, 0])) == 0.5
+    assert accuracy(torch.tensor([7]), torch.tensor([7])) == 1.0
+    assert accuracy(torch.tensor([], dtype=torch.long), torch.tensor([], dtype=torch.long)) != 0.0  # NaN: no answers

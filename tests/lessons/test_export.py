@@ -58,7 +58,7 @@ def test_the_exported_script_trains_to_the_apps_weights(settings, mnist5k, tmp_p
     mod.train(theirs, mnist5k.train_x, mnist5k.train_y, mnist5k.mean, mnist5k.std)
     for (k, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
         torch.testing.assert_close(a, b, msg=k)
-    keep, val = mod._stratified_split(torch.arange(100) % 10, 0.1, seed=0)
+    keep, val = mod.stratified_split(torch.arange(100) % 10, 0.1, seed=0)
     assert len(val) == 10 and len(keep) == 90  # the app's split, carried in the script
 
 

@@ -108,11 +108,11 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
     from explorer.core.train import TrainConfig
-    from explorer.serve.workers import _dataset_arrays, _Worker
+    from explorer.serve.workers import Worker, dataset_arrays
 
-    worker = _Worker(1, 60)
+    worker = Worker(1, 60)
     worker.lease.cancel()  # in a Ray worker an expired lease ends the process: here it would end pytest
-    worker.start_run(build_model(get_preset("default"), seed=0), _dataset_arrays(mnist5k),
+    worker.start_run(build_model(get_preset("default"), seed=0), dataset_arrays(mnist5k),
                      TrainConfig(epochs=200, eval_splits=()), max_minutes=0.02)
     worker.trainer.join(60)
     reply = worker.poll(0, 0, -1)

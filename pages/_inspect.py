@@ -1,0 +1,102 @@
+"""The look-inside pages' shared parts: the model, its weights and the data they look at, the redraw while it
+trains, the input picker, a strip of a layer's maps.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import streamlit as st
+
+from explorer import DataError, Dataset
+from explorer.core import DEFAULT_DATASET
+from explorer.serve import ModelEntry
+from pages._keys import DATASET, DRAWING
+from pages._server import (
+    VIEW_REFRESH_S,
+)
+from pages._state import (
+    current_dataset,
+    get_dataset,
+    workspace,
+)
+
+
+def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
+    """The current model (a consistent copy while it trains) and the dataset it was made for.
+
+    Shows what to do instead and returns None when there is no usable model.
+    """
+    ws = workspace()
+    e = ws.entry()
+    if e is None:
+        st.info("No model yet. Train one in a click on **Start**, build one on **Build**, or load a checkpoint on "
+                "**Train**.")
+        st.page_link("pages/home.py", label="Go to Start", icon=":material/home:")
+        return None
+    name = e.dataset["name"] if e.dataset else st.session_state.get(DATASET, DEFAULT_DATASET)
+    try:
+        ds = get_dataset(name)
+    except DataError:
+        ds = current_dataset()
+    if list(e.spec["input_shape"]) != ds.input_shape:
+        st.warning(f"**{e.name}** takes {e.spec['input_shape']} inputs, but the dataset **{ds.name}** has "
+                   f"{ds.input_shape} images. Pick the matching dataset on **Data** or another model in the sidebar.")
+        return None
+    if not e.runs and e.source != "loaded":
+        st.caption(f"**{e.name}** is untrained: you are looking at random weights.")
+    return e, e.inference_model(), ds
+
+
+def refresh_while_training(e: ModelEntry) -> float | None:
+    """Seconds between redraws of a look-inside view while its model trains (latest weights), else None."""
+    return VIEW_REFRESH_S if e.active_run is not None else None
+
+
+def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
+    """Choose one input image: a test image (by class and index, or random), an upload, or the drawing.
+
+    Returns ``(uint8 (1, C, H, W), caption)``.
+    """
+    from explorer.core import load_image_file, prepare_image
+
+    sources = ["Test image", "Upload an image"] + (["My drawing"] if DRAWING in st.session_state and
+                                                    ds.input_shape[0] == 1 else [])
+    src = st.radio("Input", sources, horizontal=True, key=f"{key}-src")
+    if src == "My drawing":
+        x = st.session_state[DRAWING]
+        if list(x.shape) != ds.input_shape:
+            x = prepare_image(x[0], ds.input_shape)
+        return x[None], "your drawing"
+    if src == "Upload an image":
+        up = st.file_uploader("Image", type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{key}-up")
+        if up is not None:
+            try:
+                return prepare_image(load_image_file(up.getvalue()), ds.input_shape)[None], up.name
+            except ValueError as err:
+                st.error(f"{err}. Showing a test image instead.")
+    c1, c2, c3 = st.columns([2, 2, 1.5], vertical_alignment="bottom")  # "Random" whole in a narrow left column
+    cls = c1.selectbox("Class", list(ds.classes), key=f"{key}-cls")
+    idx = ds.of_class(ds.classes.index(cls))
+    if c3.button("Random", key=f"{key}-rnd", icon=":material/casino:"):
+        st.session_state[f"{key}-i"] = random.randrange(max(len(idx), 1))
+    i = c2.number_input(f"Index (of {len(idx)})", 0, max(len(idx) - 1, 0), key=f"{key}-i")
+    j = idx[min(int(i), len(idx) - 1)]
+    return ds.test_x[j:j + 1], f"test image #{j}, class {cls}"
+
+
+def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
+    """The first ``n`` channels of every image-shaped layer for one input, one row per layer."""
+    from explorer.plots import channel_strip, describe_map
+
+    st.caption(f"The first {n} channels of every image-shaped layer for this input (each map on its own range): "
+               "early layers keep the strokes, later ones keep where the telling parts are.")
+    modules = dict(model.named_modules())
+    for name, t in acts.items():
+        if t.ndim != 4:
+            continue
+        c1, c2 = st.columns([1, 6], vertical_alignment="center")
+        c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, t.shape[1:]))}")
+        c2.image(channel_strip(t[0], n), alt=f"the first {min(n, t.shape[1])} feature maps of layer {name}; "
+                 + describe_map(t[0, :n].amax(0), "their brightest points together"))
