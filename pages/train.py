@@ -8,7 +8,7 @@ from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
-from pages._board import publish_to_board
+from pages._publish import publish_to_board
 from pages._class import paused, refuse_if_paused
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
 from pages._lang import fmt_acc

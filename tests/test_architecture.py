@@ -436,3 +436,11 @@ def test_the_shared_session_keys_have_one_home_and_no_literal_copies():
     found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files if p.name != "_keys.py"
              for m in [*literal.finditer(p.read_text()), *defined.finditer(p.read_text())]]
     assert not found, "import the key from pages._keys: " + "; ".join(found[:5])
+
+
+def test_no_helper_file_is_named_like_a_page():
+    """Streamlit's router gives every file in pages/ an address without its leading underscore: a helper named like
+    a page (``_board.py`` beside ``board.py``) stops every page with "two pages resolve to the URL pathname"."""
+    pages = {p.stem for p in (ROOT / "pages").glob("*.py") if not p.stem.startswith("_")}
+    helpers = {p.stem.lstrip("_") for p in (ROOT / "pages").glob("_*.py") if p.stem != "__init__"}
+    assert not pages & helpers, f"rename these helpers: {sorted(pages & helpers)}"

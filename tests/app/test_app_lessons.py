@@ -331,7 +331,7 @@ def test_the_board_shows_each_runs_accuracy_on_our_handwriting():
 def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_default, mnist5k):
     from explorer.core.checkpoint import load_checkpoint, save_checkpoint
     from explorer.serve.workspace import Workspace
-    from pages._board import _handwriting_accuracy
+    from pages._publish import _handwriting_accuracy
     from pages._server import server
 
     model, spec, hist = trained_default
