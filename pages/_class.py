@@ -13,9 +13,9 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, TrainConfig
-from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, RunStatus, check_uploads_room
+from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
-from explorer.serve import ClassState, Progress, shown_code
+from explorer.serve import ClassState, Progress, best_measured, shown_code
 from pages._keys import CLASS, DATASET, DRAFT, HIDDEN, LAST_ERROR, LESSON, PAGE, TEACHER, TRAIN_CFG, UPLOADS, WS_ID
 from pages._lang import tr
 from pages._nav import page_file
@@ -128,13 +128,7 @@ def progress() -> Progress:
     e = ws.entry()
     runs = ws.all_runs()
     state = st.session_state.get(STATE)
-    uploads = st.session_state.get(UPLOADS, {})
-    best = None
-    for r in runs:  # finished runs on the class's dataset, as the server's workers measured them
-        acc = r.final().get("test_accuracy")
-        if (state is not None and r.dataset == state.dataset and r.dataset not in uploads and acc is not None
-                and r.current().get("status") == RunStatus.FINISHED and not r.current().get("claimed")):
-            best = acc if best is None else max(best, acc)
+    best = best_measured(runs, state.dataset if state is not None else None, st.session_state.get(UPLOADS, {}))
     last = runs[-1].current().get("status", "") if runs else ""
     error = st.session_state.get(LAST_ERROR)
     return Progress(page=st.session_state.get(PAGE, ""), model=e.name if e else "", params=e.params if e else 0,

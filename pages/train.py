@@ -8,12 +8,12 @@ from explorer import TrainConfig, load_checkpoint
 from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
-from pages._publish import publish_to_board
 from pages._class import paused, refuse_if_paused
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
 from pages._lang import fmt_acc
 from pages._live import augment_controls, ensure_model, live_run, read_augment
 from pages._path import did
+from pages._publish import publish_to_board
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._sidebar import notebook_download
 from pages._state import current_dataset, flash, workspace
@@ -162,9 +162,9 @@ def compare_runs(smoothing: float) -> None:
         st.subheader("Compare runs")
         rows = []
         for r in runs:
-            h, f = r.current(), r.final()
-            rows.append({"run": r.label, "params": r.params, "optimizer": r.config["optimizer"], "lr": r.config["lr"],
-                         "batch": r.config["batch_size"], "epochs": f"{len(h.get('epochs', []))}/{r.config['epochs']}",
+            h, f, c = r.current(), r.final(), r.config or {}  # a loaded file's run may not say how it was trained
+            rows.append({"run": r.label, "params": r.params, "optimizer": c.get("optimizer", "—"), "lr": c.get("lr"),
+                         "batch": c.get("batch_size"), "epochs": f"{len(h.get('epochs', []))}/{c.get('epochs', '?')}",
                          "train acc": fmt_acc(f.get("train_accuracy")), "val acc": fmt_acc(f.get("val_accuracy")),
                          "test acc": fmt_acc(f.get("test_accuracy")),
                          "test loss": round(f["test_loss"], 4) if "test_loss" in f else None, "status": h.get("status")})

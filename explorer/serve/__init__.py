@@ -40,6 +40,7 @@ _HOME = {
     "ClassError": "door",
     "ClassState": "teaching",
     "Progress": "teaching",
+    "best_measured": "teaching",
     "roster_csv": "roster",
     "CSV_FIELDS": "roster",
     "stuck_reason": "teaching",

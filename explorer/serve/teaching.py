@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,11 +30,12 @@ from ..core.limits import (
     MAX_STUDENTS,
 )
 from ..core.safejson import bounded_name, name_skeleton, parse_json
+from ..core.train import RunStatus
 from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
 from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours, school_password
 from .mydata import Receipt
 
-__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "stuck_reason", "class_hours",
+__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "best_measured", "stuck_reason", "class_hours",
            "browser_wait", "school_password"]
 
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
@@ -53,6 +55,17 @@ class ClassState:
     page_seq: int  # ... and how many times they did (a student's app goes there when this goes up)
     lesson: str | None  # the lesson file last pushed ...
     lesson_seq: int  # ... and how many times
+
+
+def best_measured(runs: Iterable[Any], dataset: str | None, uploads: Iterable[str] = ()) -> float | None:
+    """The best test accuracy among ``runs`` (a workspace's ``Run``s) that this server trained to the end on the
+    class's ``dataset`` (None: none). A loaded file's history only claims its accuracy, and a run on an upload
+    that bears the dataset's name measured something else: neither counts."""
+    if dataset is None or dataset in set(uploads):
+        return None
+    measured = [acc for r in runs if r.dataset == dataset and (acc := r.final().get("test_accuracy")) is not None
+                and r.current().get("status") == RunStatus.FINISHED and not r.current().get("claimed")]
+    return max(measured, default=None)
 
 
 @dataclass

@@ -172,6 +172,29 @@ def test_a_loaded_checkpoint_is_published_with_the_accuracy_the_server_measures(
     assert measured is not None and measured < 0.5  # what the weights really do on the test split
 
 
+def test_a_loaded_checkpoints_claimed_accuracy_never_reaches_the_roster(mnist5k):
+    """A student loads a file whose history claims 100% and says nothing of its settings: the teacher's roster
+    shows the model with no accuracy, and the Train page lists the file's run without breaking."""
+    from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.core.presets import get_preset
+    from explorer.core.spec import build_model
+    from pages._server import server
+
+    code, _ = a_class()
+    student = fresh()
+    server().store().join(code, "Boaster", student.session_state[WS_ID])
+    student.session_state[CLASS] = {"code": code, "name": "Boaster"}
+    spec = get_preset("default")
+    claims = {"status": "finished", "steps": [], "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 1.0}]}
+    data = save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), claims)
+    student.session_state[WS].add_checkpoint(load_checkpoint(data), "boaster")
+    student.run()
+    row = next(r for r in server().store().roster(code) if r["name"] == "Boaster")
+    assert row["model"] == "boaster" and row["best_accuracy"] is None  # the file's claim is not on the roster
+    student.switch_page("pages/train.py").run()
+    assert not student.exception  # the file's run without settings: "—" in the runs' table
+
+
 def test_a_large_loaded_model_is_not_measured_in_the_server_at_publish(mnist5k, monkeypatch):
     from explorer.core.checkpoint import load_checkpoint, save_checkpoint
     from explorer.core.presets import get_preset

@@ -20,6 +20,7 @@ from explorer.serve.teaching import (
     STUCK_MINUTES,
     ClassError,
     Progress,
+    best_measured,
     browser_wait,
 )
 from explorer.serve.workspace import Run
@@ -324,3 +325,25 @@ def test_a_join_or_a_drawing_after_the_class_ended_is_refused_and_leaves_no_row(
     with pytest.raises(ClassError, match="has ended"):
         store.add_digit(code, 3, mnist5k.test_x[0], "Late Lola")
     assert "Late Lola" not in dump(store)
+
+
+def test_the_roster_counts_only_runs_this_server_trained_to_the_end_on_the_classs_data(mnist5k):
+    """A loaded file's history claims 100%: it never counts; a run this server trained (on the loaded model) does,
+    with the accuracy it measured; a run on an upload named like the class's dataset does not."""
+    from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.core.spec import build_model
+    from explorer.core.train import TrainConfig
+    from explorer.serve.workspace import Workspace
+
+    spec = get_preset("default")
+    claims = {"status": "finished", "steps": [], "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 1.0}]}
+    ws = Workspace()
+    ws.add_checkpoint(load_checkpoint(save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), claims)), "b")
+    assert best_measured(ws.all_runs(), "mnist-5k") is None  # claimed, not measured
+    run = ws.start_training(mnist5k, TrainConfig(epochs=1, limit_train=256))
+    run.trainer.join(120)
+    ws.settle()
+    measured = run.final()["test_accuracy"]
+    assert measured < 1.0 and best_measured(ws.all_runs(), "mnist-5k") == measured
+    assert best_measured(ws.all_runs(), "mnist") is None  # another class's dataset
+    assert best_measured(ws.all_runs(), "mnist-5k", uploads=["mnist-5k"]) is None  # an upload bearing its name
