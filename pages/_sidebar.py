@@ -9,12 +9,11 @@ from typing import Any
 
 import streamlit as st
 
+from explorer.i18n import N_
 from pages._class import join_box
 from pages._keys import DATASET, LESSON, WS_ID
-from pages._lang import fmt_acc
-from pages._server import (
-    workspace_store,
-)
+from pages._lang import fmt_acc, md_text, tr, translate
+from pages._server import workspace_store
 from pages._state import (
     flash,
     workspace,
@@ -25,6 +24,9 @@ STATE_ICON = {"untrained": ":material/radio_button_unchecked:", "running": ":gre
               "stopped": ":material/stop_circle:", "queued": ":blue[:material/hourglass_top:]",
               "stopping": ":material/stop_circle:", "diverged": ":red[:material/warning:]",
               "failed": ":red[:material/error:]", "loaded": ":material/inventory_2:"}
+STATE_WORDS = {"untrained": N_("untrained"), "running": N_("running"), "paused": N_("paused"),
+               "trained": N_("trained"), "stopped": N_("stopped"), "queued": N_("queued"), "stopping": N_("stopping"),
+               "diverged": N_("diverged"), "failed": N_("failed"), "loaded": N_("loaded")}
 
 
 def sidebar() -> None:
@@ -37,9 +39,10 @@ def sidebar() -> None:
         if lesson.get("notes"):
             sb.caption(lesson["notes"])
     join_box(sb, "side-join", folded=True)
-    sb.markdown("### Current model")
+    sb.markdown("### " + tr("Current model"))
     if not ws.models:
-        sb.caption("No model yet: pick a preset on **Build**, or press *Train the default CNN* on **Start**.")
+        sb.caption(tr("No model yet: pick a preset on **{build}**, or press *{train}* on **{start}**.",
+                      build=tr("Build"), train=tr("Train the default CNN"), start=tr("Start")))
         return
     names = list(ws.models)
     if ws.current not in names:
@@ -47,43 +50,47 @@ def sidebar() -> None:
     # the picker shows the current model, also one that a page made current (a model created on Build); a pick
     # made here changes it in the callback, before the page runs
     st.session_state["sidebar_model"] = ws.current
-    sb.selectbox("Model", names, key="sidebar_model", label_visibility="collapsed",
+    sb.selectbox(tr("Model"), names, key="sidebar_model", label_visibility="collapsed",
                  on_change=lambda: setattr(workspace(), "current", st.session_state["sidebar_model"]))
     e = ws.entry()
     assert e is not None
     ds = e.dataset["name"] if e.dataset else st.session_state.get(DATASET)
+    state = tr(STATE_WORDS[e.state]) if e.state in STATE_WORDS else e.state
     sb.markdown(
-        f"**{e.name}** · {e.params:,} params  \n"
-        f"data: `{ds}` · device: `{e.device}`  \n"
-        f"{STATE_ICON.get(e.state, '')} {e.state} · test accuracy **{fmt_acc(e.test_accuracy)}**")
+        f"**{md_text(e.name)}** · " + tr("{n} params", n=translate().number(e.params)) + "  \n"
+        + tr("data: `{dataset}` · device: `{device}`", dataset=ds, device=e.device) + "  \n"
+        f"{STATE_ICON.get(e.state, '')} {state} · " + tr("test accuracy **{acc}**", acc=fmt_acc(e.test_accuracy)))
     c1, c2 = sb.columns([3, 2])
     if e.runs:  # both files are made at the click, not on every rerun
-        c1.download_button("Checkpoint", icon=":material/download:", data=e.checkpoint_bytes,
+        c1.download_button(tr("Checkpoint"), icon=":material/download:", data=e.checkpoint_bytes,
                            file_name=f"{_slug(e.name)}.safetensors", key="dl_checkpoint",
                            mime="application/octet-stream", on_click="ignore", width="stretch",
-                           help="Spec, weights, dataset info and history in one safe file: load it on Train.")
+                           help=tr("Spec, weights, dataset info and history in one safe file: load it on Train."))
     c2.download_button("ONNX", icon=":material/download:", data=e.onnx_bytes, key="dl_onnx",
                        file_name=f"{_slug(e.name)}.onnx", mime="application/octet-stream", on_click="ignore",
-                       width="stretch", help="The model for Netron, onnxruntime and other tools: input `pixels` "
-                       "(N, C, H, W) in 0..255 once trained, output `logits`; class names in its metadata.")
-    with sb.popover("Remove this model", icon=":material/delete:", width="stretch"):
-        st.caption(f"**{e.name}**, its runs and its weights leave this workspace for good.")
-        st.button(f"Remove {e.name}", key="sidebar_remove", on_click=_remove_model, args=(e.name,), type="primary")
+                       width="stretch", help=tr("The model for Netron, onnxruntime and other tools: input `pixels` "
+                                                "(N, C, H, W) in 0..255 once trained, output `logits`; class names "
+                                                "in its metadata."))
+    with sb.popover(tr("Remove this model"), icon=":material/delete:", width="stretch"):
+        st.caption(tr("**{model}**, its runs and its weights leave this workspace for good.", model=md_text(e.name)))
+        st.button(tr("Remove {model}", model=e.name), key="sidebar_remove", on_click=_remove_model, args=(e.name,),
+                  type="primary")
     workspace_link(sb)
 
 
 def _remove_model(name: str) -> None:
     workspace().remove(name)
-    flash(f"Removed **{name}**.", "info")
+    flash(tr("Removed **{model}**.", model=md_text(name)), "info")
 
 
 def workspace_link(where: Any) -> None:
     """Where the work is kept, and the plain truth about the link."""
     if workspace_store() is None or not st.session_state.get(WS_ID):
-        where.caption("Your models live as long as this tab: download the ones you want to keep.")
+        where.caption(tr("Your models live as long as this tab: download the ones you want to keep."))
         return
-    where.caption(":material/cloud_done: Your work is saved under this page's link: reload, or come "
-                  "back later with the same link. **Whoever has the link has the work**: share it only on purpose.")
+    where.caption(":material/cloud_done: " + tr("Your work is saved under this page's link: reload, or come back "
+                                                 "later with the same link. **Whoever has the link has the work**: "
+                                                 "share it only on purpose."))
 
 
 def _slug(name: str) -> str:

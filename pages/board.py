@@ -52,11 +52,12 @@ def board() -> None:
                 f"({best['params']:,} parameters)")
     picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig",
                              alt=describe_board(rows))
+    # no training time: its seconds would say how busy the server was, not how good the network is
     table = st.dataframe(
         [{"name": r["name"], "test accuracy": round(r["accuracy"] * 100, 2),
           **({"our handwriting": None if r["handwriting"] is None else round(r["handwriting"] * 100, 1)}
              if any(x["handwriting"] is not None for x in rows) else {}),
-          "parameters": r["params"], "training s": round(r["seconds"], 1), "architecture": r["architecture"]}
+          "parameters": r["params"], "architecture": r["architecture"]}
          for r in rows],
         hide_index=True, on_select="rerun", selection_mode="single-row", key="board-table",
         column_config={"test accuracy": st.column_config.NumberColumn(format="%.2f %%"),

@@ -15,7 +15,7 @@ from explorer.plots import (
 )
 from pages._inspect import inspect_context, refresh_while_training
 from pages._path import did
-from pages._server import leave_legacy_pages_routing  # noqa: E402
+from pages._server import VIEW_REFRESH_S, leave_legacy_pages_routing  # noqa: E402
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
@@ -53,7 +53,7 @@ def current_view() -> None:
     named = weight_tensors(model)
     st.plotly_chart(weight_histograms(named), key="whist", alt=describe_weights(named))
     if entry.active_run is not None:
-        st.caption("Training: showing the latest weights, refreshed every 2 s.")
+        st.caption(f"Training: showing the latest weights, refreshed every {VIEW_REFRESH_S:g} s.")
 
 
 current_view()

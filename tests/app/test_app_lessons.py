@@ -103,6 +103,8 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     teacher.text_input(key="board_code").input(code.lower()).run()  # as typed: any case, no dash
     assert not teacher.exception
     assert any("**1** run(s) published" in m.value and "Grace" in m.value for m in teacher.markdown)
+    columns = list(teacher.dataframe[0].value.columns)
+    assert columns[:2] == ["name", "test accuracy"] and not any(c.endswith(" s") for c in columns)  # no clock
     nobody = fresh()
     nobody.switch_page("pages/board.py").run()
     other, _ = a_class()

@@ -35,7 +35,8 @@ UNTRANSLATED = """(selectors) => {
   do { before = text; text = text.replace(/⟦[^⟦⟧]*⟧/g, " "); } while (text !== before);
   return text;
 }"""
-DATA = {"CNN", "Explorer", "mnist", "default", "Grad", "CAM"}  # the product's name, a dataset's, a preset's
+# the product's name, a dataset's, a preset's, a file format's, and the pseudo-locale's own name in the language menu
+DATA = {"CNN", "Explorer", "mnist", "default", "Grad", "CAM", "pseudo", "ONNX"}
 
 
 def untranslated(page, *selectors: str) -> list[str]:
@@ -76,6 +77,7 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     wait_idle(page)
     shot(page, "pseudo-draw")
     assert untranslated(page, "[data-testid=stMain]", ".st-key-menu") == []
+    assert untranslated(page, "[data-testid=stSidebarUserContent]") == []  # the sidebar: the model, its files, the link
     assert page.locator(".pad button").first.inner_text().startswith("⟦")  # the pad's own buttons too
     assert page.evaluate(PAD_BUTTONS_CUT) == []  # a third longer, every word still whole ...
     assert not page.evaluate(WIDER_THAN_THE_SCREEN)  # ... and the page no wider than the screen
