@@ -106,12 +106,7 @@ class Translator:
         return self._format(x, "percent_formats", digits)
 
     def _format(self, x: float, kind: str, digits: int) -> str:
-        from babel import Locale
-        from babel.numbers import parse_pattern
-
-        loc = Locale.parse(self.locale)
-        pattern = parse_pattern(getattr(loc, kind)[None].pattern)
-        pattern.frac_prec = (digits, digits)
+        loc, pattern = _number_pattern(self.locale, kind, digits)
         return pattern.apply(x, loc)
 
     def date(self, t: float) -> str:
@@ -119,6 +114,19 @@ class Translator:
         from babel.dates import format_date
 
         return format_date(_dt.date.fromtimestamp(t), format="long", locale=self.locale)
+
+
+@cache
+def _number_pattern(locale: str, kind: str, digits: int) -> tuple[Any, Any]:
+    """The language's number or percent pattern with ``digits`` decimals, parsed once (the live panel formats its
+    numbers every second)."""
+    from babel import Locale
+    from babel.numbers import parse_pattern
+
+    loc = Locale.parse(locale)
+    pattern = parse_pattern(getattr(loc, kind)[None].pattern)
+    pattern.frac_prec = (digits, digits)
+    return loc, pattern
 
 
 def translator(lang: str) -> Translator:

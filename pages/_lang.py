@@ -95,4 +95,5 @@ def md_text(text: str) -> str:
 
 
 def fmt_acc(v: float | None) -> str:
-    return "—" if v is None else f"{v:.1%}"
+    """An accuracy as the session's language writes a percentage (96.8% in English, 96,8 % in Spanish)."""
+    return "—" if v is None else translate().percent(v)
