@@ -14,14 +14,13 @@ from explorer.core import DEFAULT_DATASET
 from explorer.serve import (
     BackgroundSaver,
     Quota,
-    QuotaError,
     SavedWorkspace,
     SaveOutcome,
     SavePayload,
-    StaleWorkspaceError,
     Workspace,
     WorkspaceStore,
     data_dir,
+    save_now_or_later,
 )
 from pages._keys import (
     CLASS,
@@ -206,30 +205,23 @@ def _worth_saving(ws: Workspace, fp: str, every_s: float) -> bool:
 
 
 def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, fp: str) -> None:
-    """Write the save now, or hand it to the background saver when the database does not take it at once (or an
-    earlier save of this workspace still waits there)."""
-    version = st.session_state.get(WS_VERSION)
-    try:
-        if saver.pending(payload.ws_id, session_id()):  # this tab's earlier save still waits: this one joins it
-            saver.submit(payload, version, session_id())
-        else:
-            st.session_state[WS_VERSION] = store.write(payload, version=version)
+    """Save by the library's policy (``save_now_or_later``: now, or in the background when the database does not
+    take it at once), and say what became of it."""
+    result = save_now_or_later(store, saver, payload, st.session_state.get(WS_VERSION), session_id())
+    if result.version is not None:
+        st.session_state[WS_VERSION] = result.version
+    if result.saved:
         st.session_state[WS_SAVED] = (fp, time.time())
-    except StaleWorkspaceError as e:  # another tab saved this workspace meanwhile: say so once, keep this tab's work
+    if result.kind == "stale":  # another tab saved this workspace meanwhile: said once, this tab's work kept
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
-            st.warning(f"Not saved: {e}.")
+            st.warning(f"Not saved: {result.reason}.")
         st.session_state[WS_SAVED] = ("stale", time.time())
-    except QuotaError as e:  # past what this person (or everyone) may keep: said once, until the work changes
-        st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
-        st.session_state[WS_SAVED] = (fp, time.time())
-    except ValueError as e:  # the database did not take it (busy, full, gone): it is saved in the background
-        try:
-            saver.submit(payload, version, session_id())
-        except ValueError:  # too many saves wait already: kept in this tab
-            st.warning(f"Not saved just now: {e}. Your work is kept in this tab, and saving is tried again at "
-                       "your next step.", icon=":material/cloud_off:")
-            return
-        st.session_state[WS_SAVED] = (fp, time.time())
+    elif result.kind == "over_quota":  # past what this person (or everyone) may keep: said once, until it changes
+        st.warning(f"Not saved: {result.reason}. Your work is kept in this tab.", icon=":material/cloud_off:")
+    elif result.kind == "kept":
+        st.warning(f"Not saved just now: {result.reason}. Your work is kept in this tab, and saving is tried again "
+                   "at your next step.", icon=":material/cloud_off:")
+    elif result.kind == "deferred":
         st.info("The database is busy just now: your work is kept here and will be saved in the background as soon "
                 "as it answers.", icon=":material/cloud_sync:")
 

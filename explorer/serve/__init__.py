@@ -24,6 +24,8 @@ _HOME = {
     "Retention": "retention",
     "purge_every_s": "retention",
     "SaveOutcome": "saver",
+    "SaveResult": "saver",
+    "save_now_or_later": "saver",
     "WorkspaceStore": "store",
     "SavedWorkspace": "store",
     "SavePayload": "store",

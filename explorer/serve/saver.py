@@ -23,7 +23,7 @@ from ..core.limits import MAX_OUTCOMES, MAX_PENDING
 if TYPE_CHECKING:
     from .store import SavePayload, WorkspaceStore
 
-__all__ = ["BackgroundSaver", "SaveOutcome"]
+__all__ = ["BackgroundSaver", "SaveOutcome", "SaveResult", "save_now_or_later"]
 
 
 
@@ -154,3 +154,48 @@ class BackgroundSaver:
                     self._pending[key].version = outcome.version
                     done = False
         return done
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    """What one save from a page did, for the page to say in its words.
+
+    ``kind``: ``"written"`` (``version`` is the workspace's new one), ``"joined"`` (an earlier save of this tab still
+    waits for the database: this one replaced it there), ``"deferred"`` (the database did not take it at once: the
+    background saver writes it as soon as it can), ``"stale"`` (another tab saved this workspace meanwhile),
+    ``"over_quota"`` (past what this person or everyone may keep) or ``"kept"`` (not saved now: too many saves wait
+    already; tried again at the next step). ``reason``: the store's sentence, for all but the first two."""
+
+    kind: str
+    version: int | None = None
+    reason: str = ""
+
+    @property
+    def saved(self) -> bool:
+        """The save is written or will be by itself: the page need not offer it again until the work changes."""
+        return self.kind in ("written", "joined", "deferred", "over_quota")
+
+
+def save_now_or_later(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, version: int | None,
+                      writer: str = "") -> SaveResult:
+    """The save policy: write ``payload`` now (the store waits about a second for a busy database), or hand it to
+    ``saver`` when the database does not take it, or join ``writer``'s own save still waiting there; a stale version
+    or a quota is never retried. Never raises for a database that is busy, locked or gone."""
+    from .quota import QuotaError
+    from .store import StaleWorkspaceError
+
+    try:
+        if saver.pending(payload.ws_id, writer):
+            saver.submit(payload, version, writer)
+            return SaveResult("joined")
+        return SaveResult("written", version=store.write(payload, version=version))
+    except StaleWorkspaceError as e:
+        return SaveResult("stale", reason=str(e))
+    except QuotaError as e:
+        return SaveResult("over_quota", reason=str(e))
+    except ValueError as e:  # busy, full, out of reach: the background saver writes it when it can
+        try:
+            saver.submit(payload, version, writer)
+        except ValueError:  # too many saves wait already
+            return SaveResult("kept", reason=str(e))
+        return SaveResult("deferred", reason=str(e))

@@ -181,3 +181,41 @@ def test_a_reload_opens_the_work_as_it_was_left_even_while_its_last_save_waited_
     saved = store.load(ws_id, back)
     assert saved.settings == {"step": 6}
     assert store.save(ws_id, back, {"step": 7}, version=saved.version) == saved.version + 1  # not stale
+
+
+def test_the_save_policy_writes_now_or_in_the_background_and_says_why_not(tmp_path, monkeypatch):
+    """The page's save policy as the library's one function: written at once; under another process's write lock,
+    handed to the background saver (a later save of the same tab joins it), written once the lock goes; a save from
+    an old version refused as stale, and one past the quota refused, neither retried."""
+    from explorer.serve.saver import save_now_or_later
+
+    store = WorkspaceStore(state_dir=tmp_path)
+    saver = BackgroundSaver(lambda: store, retry_s=0.2)
+    ws_id, ws = store.new_id(), Workspace()
+    ws.add_model(get_preset("default"), "m")
+    first = save_now_or_later(store, saver, store.prepare(ws_id, ws, {}), None, "tab")
+    assert first.kind == "written" and first.saved and first.version is not None
+    second = save_now_or_later(store, saver, store.prepare(ws_id, ws, {"n": 0}), first.version, "tab")
+    assert second.kind == "written" and second.version > first.version
+    stale = save_now_or_later(store, saver, store.prepare(ws_id, ws, {}), first.version, "other tab")  # read before
+    assert stale.kind == "stale" and not stale.saved and "saved from another tab" in stale.reason
+    holder = sqlite3.connect(tmp_path / "workspaces.sqlite3", timeout=1, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        busy = save_now_or_later(store, saver, store.prepare(ws_id, ws, {"n": 1}), second.version, "tab")
+        assert busy.kind == "deferred" and busy.saved and "busy" in busy.reason and saver.pending(ws_id, "tab")
+        later = save_now_or_later(store, saver, store.prepare(ws_id, ws, {"n": 2}), second.version, "tab")
+        assert later.kind == "joined" and later.saved
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert saver.flush(15)
+    outcome = saver.take(ws_id, "tab")
+    assert outcome is not None and outcome.version > second.version
+    assert store.load(ws_id, Workspace()).settings == {"n": 2}  # the newest of the tab's saves
+    monkeypatch.setenv("EXPLORER_MAX_STORED_PERSON_MB", "1")
+    big = Workspace()
+    for i in range(16):  # 16 checkpoints of about 80 KB: past 1 MB
+        big.add_model(get_preset("default"), f"m{i}")
+    over = save_now_or_later(store, saver, store.prepare(store.new_id(), big, {}, person="ana"), None, "tab")
+    assert over.kind == "over_quota" and "one person may keep" in over.reason and not saver.pending(ws_id, "tab")
