@@ -232,12 +232,9 @@ class Server:
 
     def presence(self) -> Presence:
         """Which browser sessions hold which workspace: a workspace's runs go on while a tab of it lives."""
-        with self._lock:
-            if self._presence is None:
-                from .presence import Presence
+        from .presence import Presence
 
-                self._presence = Presence(self._session_alive)
-            return self._presence
+        return self._once("_presence", lambda: Presence(self._session_alive))
 
     def store(self) -> WorkspaceStore | None:
         """The workspace database (``EXPLORER_DATABASE_URL``, else SQLite in ``EXPLORER_STATE_DIR``); old
@@ -265,18 +262,19 @@ class Server:
     def people(self) -> People:
         """What each person (a browser, all its tabs) holds: one job at a time, their runs, their uploads.
         ``EXPLORER_SECRET`` signs the identity cookies (set it alike on a school's replicas)."""
-        with self._lock:
-            if self._people is None:
-                from .people import People
+        from .people import People
 
-                self._people = People(os.environ.get("EXPLORER_SECRET"), self._session_alive)
-            return self._people
+        return self._once("_people", lambda: People(os.environ.get("EXPLORER_SECRET"), self._session_alive))
 
     def saver(self) -> BackgroundSaver:
         """Saves the database did not take within about a second, retried in the background until it does."""
-        with self._lock:
-            if self._saver is None:
-                from .saver import BackgroundSaver
+        from .saver import BackgroundSaver
 
-                self._saver = BackgroundSaver(self.store)
-            return self._saver
+        return self._once("_saver", lambda: BackgroundSaver(self.store))
+
+    def _once(self, attr: str, make: Callable[[], Any]) -> Any:
+        """The part kept in ``attr``, made by ``make()`` at its first need (once, under the lock)."""
+        with self._lock:
+            if getattr(self, attr) is None:
+                setattr(self, attr, make())
+            return getattr(self, attr)
