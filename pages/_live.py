@@ -163,8 +163,8 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
 def _await_end(run: Run) -> None:
     """A run that its last reading says ends before the next redraw is waited for (up to most of a redraw's
     interval: this session's own wait, no work), so its result shows when it comes, not up to a second later."""
-    trainer, hist = run.trainer, run.current()
-    steps = hist.get("steps") if trainer is not None and hist.get("status") == RunStatus.RUNNING else None
+    trainer = run.trainer  # read in place: the panel copies the run's history once, after this
+    steps = trainer.steps if trainer is not None and trainer.status == RunStatus.RUNNING else None
     if steps and steps[-1].get("eta_s", REFRESH_S) < REFRESH_S:
         trainer.join(0.8 * REFRESH_S)
 
