@@ -171,7 +171,7 @@ def start_training(page: Any, epochs: int) -> Any:
     box.fill(str(epochs))
     box.press("Enter")
     wait_idle(page)
-    page.get_by_role("button", name="Start", exact=True).click()
+    page.get_by_role("button", name="Start training", exact=True).click()
     progress = page.locator("[data-testid=stProgress]")
     # a short run on a warm worker may be over before its progress bar is ever drawn
     progress.or_(page.get_by_text("Done after").first).first.wait_for(timeout=30_000)

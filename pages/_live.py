@@ -70,17 +70,17 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
         lo, hi = map(float, lim[name])
         return col.slider(label, lo, hi, float(aug[name]), 0.05, key=f"{key}_{AUGMENT_KEYS[name]}", **kw)
 
-    aug["rotation"] = degrees(c[0], "Rotation ±°", "rotation")
-    aug["shift"] = fraction(c[1], "Shift ± (of side)", "shift")
-    aug["scale"] = fraction(c[2], "Zoom crop (min)", "scale", help="1 = off")
-    aug["shear"] = degrees(c[3], "Shear ±°", "shear")
-    aug["flip"] = c[4].checkbox("Mirror", value=bool(aug["flip"]), key=f"{key}_flip",
-                                help="flips images left to right at random; not for digits: 2 ≠ mirrored 2")
+    aug["rotation"] = degrees(c[0], tr("Rotation ±°"), "rotation")
+    aug["shift"] = fraction(c[1], tr("Shift ± (of side)"), "shift")
+    aug["scale"] = fraction(c[2], tr("Zoom crop (min)"), "scale", help=tr("1 = off"))
+    aug["shear"] = degrees(c[3], tr("Shear ±°"), "shear")
+    aug["flip"] = c[4].checkbox(tr("Mirror"), value=bool(aug["flip"]), key=f"{key}_flip",
+                                help=tr("flips images left to right at random; not for digits: 2 ≠ mirrored 2"))
     if ds.input_shape[0] == 3:
-        aug["brightness"] = fraction(c[5], "Brightness ±", "brightness")
-        aug["contrast"] = fraction(c[5], "Contrast ±", "contrast")
+        aug["brightness"] = fraction(c[5], tr("Brightness ±"), "brightness")
+        aug["contrast"] = fraction(c[5], tr("Contrast ±"), "contrast")
     else:
-        c[5].caption("Colour jitter applies to colour datasets.")
+        c[5].caption(tr("Colour jitter applies to colour datasets."))
 
 
 AUGMENT_KEYS = {"rotation": "rot", "shift": "shift", "scale": "scale", "shear": "shear", "flip": "flip",
@@ -150,7 +150,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
             col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
-                             key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric))
+                             key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric, tr=translate()))
         if hist.get("epochs") and st.toggle(tr("Show as table"), key=f"{key}-table"):
             st.dataframe(epoch_table(hist), hide_index=True)
         if _run_signature(run) != drawn:

@@ -103,15 +103,23 @@ def notebook_download(spec: dict[str, Any], config: dict[str, Any], dataset: str
     from explorer.lessons import export_refusal, to_notebook
 
     name = _slug(str(spec.get("name") or "model"))
-    if refusal := export_refusal(dataset):  # said now, not at the click
-        st.caption(f"No notebook: {refusal}")
+    if export_refusal(dataset):  # said now, not at the click
+        st.caption(no_export_sentence(dataset))
         return
-    st.download_button("Notebook to take home (.ipynb)", lambda: to_notebook(spec, config, dataset), key=key,
+    st.download_button(tr("Notebook to take home (.ipynb)"), lambda: to_notebook(spec, config, dataset), key=key,
                        file_name=f"{name}.ipynb", mime="application/x-ipynb+json", icon=":material/menu_book:",
-                       on_click="ignore", help="Data, model, training, evaluation and a look inside, as cells you "
-                       "run in Jupyter; it trains the way the app does (same split, random start and settings).")
+                       on_click="ignore", help=tr("Data, model, training, evaluation and a look inside, as cells you "
+                                                  "run in Jupyter; it trains the way the app does (same split, random "
+                                                  "start and settings)."))
 
 
-def spec_download(spec: dict[str, Any], label: str = "Spec (JSON)") -> None:
-    st.download_button(label, json.dumps(spec, indent=2), file_name=f"{_slug(spec.get('name', 'spec'))}.json",
+def no_export_sentence(dataset: str) -> str:
+    """Why this dataset's run has no script or notebook to take home, in the student's words."""
+    return tr("No script or notebook for **{dataset}**: they load their images with torchvision, which cannot load "
+              "an upload.", dataset=dataset)
+
+
+def spec_download(spec: dict[str, Any], label: str = "") -> None:
+    st.download_button(label or tr("Spec (JSON)"), json.dumps(spec, indent=2),
+                       file_name=f"{_slug(spec.get('name', 'spec'))}.json",
                        mime="application/json", on_click="ignore", icon=":material/download:")

@@ -6,32 +6,37 @@ import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
 from explorer.core import DEFAULT_DATASET, check_uploads_room
+from explorer.i18n import N_
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._keys import DATASET, UPLOADS
+from pages._lang import tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import dataset_names, get_dataset, person_uploads
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
-st.title("Data")
+st.title(tr("Data"))
+t = translate()
 
 names = dataset_names()
+COLOUR_MODES = {"automatic": N_("automatic"), "grayscale": N_("grayscale"), "colour": N_("colour")}
+SPLITS = {"train": N_("train"), "val": N_("validation"), "test": N_("test")}
 uploads = st.session_state[UPLOADS]
 
 
 def _describe(name: str) -> str:
-    return f"{name} — {DATASETS[name][0]}" if name in DATASETS else f"{name} — your upload"
+    return f"{name} — {tr(DATASETS[name][0])}" if name in DATASETS else tr("{name} — your upload", name=name)
 
 
-choice = st.selectbox("Dataset", names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
+choice = st.selectbox(tr("Dataset"), names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
                       in names else 0, format_func=_describe, key="data_pick")
 if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)
         st.session_state[DATASET] = choice
     except ValueError as e:  # DataError, and any other sentence the library raises
-        st.error(f"{e}. Keeping **{st.session_state[DATASET]}**.")
+        st.error(tr("{error}. Keeping **{dataset}**.", error=e, dataset=st.session_state[DATASET]))
 
 def _remove_upload(name: str) -> None:
     st.session_state[UPLOADS].pop(name, None)
@@ -40,68 +45,76 @@ def _remove_upload(name: str) -> None:
 
 if st.session_state[DATASET] in uploads:
     current = uploads[st.session_state[DATASET]]
-    st.button(f"Remove the upload {current.name} ({current.nbytes / 2**20:,.1f} MB) from this session",
+    st.button(tr("Remove the upload {name} ({size} MB) from this session", name=current.name,
+                 size=t.number(current.nbytes / 2**20, 1)),
               icon=":material/delete:", on_click=_remove_upload, args=(current.name,), key="data_remove_upload",
-              help="Your uploads together may take at most the room one person has here.")
+              help=tr("Your uploads together may take at most the room one person has here."))
 
-with st.expander("Upload your own data"):
-    tab_csv, tab_zip = st.tabs(["CSV (label, pixel1 … pixelN)", "Zip of class folders"])
-    with tab_csv:
-        st.caption("One row per image: the label, then the pixels (0–255) of a square grayscale image, row by row, "
-                   "with a header line — the Sign Language MNIST layout. Without a test file, 20% of each class is "
-                   "held out for testing.")
-        f_train = st.file_uploader("Training CSV", type=["csv"], key="up_csv_train")
-        f_test = st.file_uploader("Test CSV (optional)", type=["csv"], key="up_csv_test")
-        names_txt = st.text_input("Class names for labels 0, 1, 2, … (optional, comma-separated)",
-                                  key="up_csv_names", placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y")
-        if st.button("Load CSV", disabled=f_train is None):
-            class_names = [n.strip() for n in names_txt.split(",")] if names_txt.strip() else None
-            try:
-                name = f_train.name.rsplit(".", 1)[0]
-                ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
-                              class_names=class_names)
-                check_uploads_room(person_uploads(), ds)
-                uploads[ds.name] = ds
-                st.session_state[DATASET] = ds.name
-                st.rerun()
-            except ValueError as e:  # DataError, and any other sentence the library raises
-                st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
-    with tab_zip:
-        st.caption("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
-                   "optionally inside `train/` and `test/` folders. Images are resized to a square.")
-        f_zip = st.file_uploader("Zip file", type=["zip"], key="up_zip")
-        size = st.select_slider("Image size", [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
-        mode = st.radio("Colour", ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode")
-        if st.button("Load zip", disabled=f_zip is None):
-            try:
-                ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
-                                    grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
-                check_uploads_room(person_uploads(), ds)
-                uploads[ds.name] = ds
-                st.session_state[DATASET] = ds.name
-                st.rerun()
-            except ValueError as e:  # DataError, and any other sentence the library raises
-                st.error(f"Could not load it: {e}. Keeping **{st.session_state[DATASET]}**.")
+def upload_panel() -> None:
+    """Upload a CSV or a zip of class folders: it becomes this session's dataset (within the person's room)."""
+    with st.expander(tr("Upload your own data")):
+        tab_csv, tab_zip = st.tabs([tr("CSV (label, pixel1 … pixelN)"), tr("Zip of class folders")])
+        with tab_csv:
+            st.caption(tr("One row per image: the label, then the pixels (0–255) of a square grayscale image, row by "
+                          "row, with a header line — the Sign Language MNIST layout. Without a test file, 20% of each "
+                          "class is held out for testing."))
+            f_train = st.file_uploader(tr("Training CSV"), type=["csv"], key="up_csv_train")
+            f_test = st.file_uploader(tr("Test CSV (optional)"), type=["csv"], key="up_csv_test")
+            names_txt = st.text_input(tr("Class names for labels 0, 1, 2, … (optional, comma-separated)"),
+                                      key="up_csv_names", placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y")
+            if st.button(tr("Load CSV"), disabled=f_train is None):
+                class_names = [n.strip() for n in names_txt.split(",")] if names_txt.strip() else None
+                try:
+                    name = f_train.name.rsplit(".", 1)[0]
+                    ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
+                                  class_names=class_names)
+                    check_uploads_room(person_uploads(), ds)
+                    uploads[ds.name] = ds
+                    st.session_state[DATASET] = ds.name
+                    st.rerun()
+                except ValueError as e:  # DataError, and any other sentence the library raises
+                    st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=e,
+                                dataset=st.session_state[DATASET]))
+        with tab_zip:
+            st.caption(tr("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
+                          "optionally inside `train/` and `test/` folders. Images are resized to a square."))
+            f_zip = st.file_uploader(tr("Zip file"), type=["zip"], key="up_zip")
+            size = st.select_slider(tr("Image size"), [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
+            mode = st.radio(tr("Colour"), ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode",
+                            format_func=lambda m: tr(COLOUR_MODES[m]))
+            if st.button(tr("Load zip"), disabled=f_zip is None):
+                try:
+                    ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
+                                        grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
+                    check_uploads_room(person_uploads(), ds)
+                    uploads[ds.name] = ds
+                    st.session_state[DATASET] = ds.name
+                    st.rerun()
+                except ValueError as e:  # DataError, and any other sentence the library raises
+                    st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=e,
+                                dataset=st.session_state[DATASET]))
 
+
+upload_panel()
 ds = get_dataset(st.session_state[DATASET]) if st.session_state[DATASET] in names else get_dataset(DEFAULT_DATASET)
 sizes = ds.sizes()
 c = st.columns(6)
-c[0].metric("Image", "×".join(map(str, ds.input_shape[1:])))
-c[1].metric("Channels", ds.input_shape[0])
-c[2].metric("Classes", ds.num_classes)
-c[3].metric("Train", f"{sizes['train']:,}")
-c[4].metric("Validation", f"{sizes['val']:,}", help="A fixed part of the training set, never trained on.")
-c[5].metric("Test", f"{sizes['test']:,}")
-st.caption(f"{ds.source} · normalised with mean {', '.join(f'{m:.3f}' for m in ds.mean)} and std "
-           f"{', '.join(f'{s:.3f}' for s in ds.std)} (per channel)")
+c[0].metric(tr("Image"), "×".join(map(str, ds.input_shape[1:])))
+c[1].metric(tr("Channels"), ds.input_shape[0])
+c[2].metric(tr("Classes"), ds.num_classes)
+c[3].metric(tr("Train"), t.number(sizes["train"]))
+c[4].metric(tr("Validation"), t.number(sizes["val"]), help=tr("A fixed part of the training set, never trained on."))
+c[5].metric(tr("Test"), t.number(sizes["test"]))
+st.caption(tr("{source} · normalised with mean {mean} and std {std} (per channel)", source=tr(ds.source),
+              mean="; ".join(t.number(m, 3) for m in ds.mean), std="; ".join(t.number(s, 3) for s in ds.std)))
 
 left, right = st.columns([3, 2])
 with left:
-    st.subheader("Samples")
-    per_class = st.slider("Images per class", 4, 16, 10)
+    st.subheader(tr("Samples"))
+    per_class = st.slider(tr("Images per class"), 4, 16, 10)
     shown = list(range(ds.num_classes))
     if ds.num_classes > 12:
-        picked = st.multiselect("Classes to show", list(ds.classes), default=list(ds.classes[:12]))
+        picked = st.multiselect(tr("Classes to show"), list(ds.classes), default=list(ds.classes[:12]))
         shown = [ds.classes.index(p) for p in picked]
     scale = max(1, 56 // ds.input_shape[1])
     for k in shown:
@@ -109,17 +122,20 @@ with left:
         a, b = st.columns([1, 9], vertical_alignment="center")
         a.markdown(f"**{ds.classes[k]}**")
         b.image(image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale),
-                alt=describe_images(ds.train_x[idx], f"training images of class {ds.classes[k]}"))
+                alt=describe_images(ds.train_x[idx], tr("training images of class {cls}", cls=ds.classes[k]), tr=t))
 with right:
-    st.subheader("Class distribution")
-    split = st.radio("Split", ["train", "val", "test"], horizontal=True)
+    st.subheader(tr("Class distribution"))
+    split = st.radio(tr("Split"), ["train", "val", "test"], horizontal=True, format_func=lambda s: tr(SPLITS[s]))
     _, y = ds.split(split)
-    st.plotly_chart(class_distribution(y, ds.classes, f"{split}: {len(y):,} images"),
-                    alt=describe_class_counts(y, ds.classes))
+    st.plotly_chart(class_distribution(y, ds.classes, tr("{split}: {n} images", split=tr(SPLITS[split]),
+                                                       n=t.number(len(y)))),
+                    alt=describe_class_counts(y, ds.classes, tr=t))
     counts = [int((y == k).sum()) for k in range(ds.num_classes)]
     chance, largest = naive_baseline(counts)
-    st.caption(f"What a guess scores on this split: {chance:.1%} by chance (1 in {ds.num_classes}), "
-               f"{largest:.1%} by always answering the largest class. A model is worth something only above both.")
+    st.caption(tr("What a guess scores on this split: {chance} by chance (1 in {k}), {largest} by always answering "
+                  "the largest class. A model is worth something only above both.", chance=t.percent(chance),
+                  k=ds.num_classes, largest=t.percent(largest)))
     if min(counts) and max(counts) / min(counts) > 1.5:
-        st.info(f"Unbalanced: the largest class has {max(counts) / min(counts):.1f}× the images of the smallest. "
-                "Accuracy alone can hide a class the model never learns — check the confusion matrix.")
+        st.info(tr("Unbalanced: the largest class has {ratio}× the images of the smallest. Accuracy alone can hide "
+                   "a class the model never learns — check the confusion matrix.",
+                   ratio=t.number(max(counts) / min(counts), 1)))

@@ -31,7 +31,7 @@ def start_default_on_train_page(at: AppTest) -> None:
     """On the Train page: create the default CNN for the dataset and press Start (the run trains in a worker)."""
     at.switch_page("pages/train.py").run()
     button(at, "Create the default CNN for this dataset").click().run()
-    button(at, "Start").click().run()
+    button(at, "Start training").click().run()
 
 
 def wait_training(at: AppTest, timeout: float = 120) -> None:

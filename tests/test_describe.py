@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from explorer.i18n import translator
 from explorer.plots import (
     describe_attribution,
     describe_bars,
@@ -93,7 +94,7 @@ def test_the_charts_texts_carry_their_numbers():
     hist = {"steps": [{"step": 1, "loss": 2.3}, {"step": 2, "loss": 0.5}],
             "epochs": [{"epoch": 1, "step": 2, "test_loss": 0.4}]}
     text = describe_curves([("run 1", hist)], "loss")
-    assert "from 2.3 to 0.5 over 2 logged steps" in text and "test 0.4 after 1 epoch(s)" in text
+    assert "from 2.3 to 0.5 over 2 logged steps" in text and "test 0.4 after 1 epoch" in text
     m = torch.tensor([[8, 2], [0, 10]])
     assert describe_confusion(m, ["a", "b"]) == ("confusion matrix of 2 classes, 18 of 20 (90.0%) on the diagonal; "
                                                  "largest mistakes: a taken for b 2 time(s)")
@@ -108,3 +109,15 @@ def test_the_charts_texts_carry_their_numbers():
     points = torch.tensor([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
     text = describe_learned_map(points, torch.tensor([3, 3, 1]), [str(i) for i in range(4)], torch.tensor([0.05, 0.0]), 2)
     assert text.endswith("your drawing sits among the 3s (2 of its 2 nearest)")
+
+
+def test_the_charts_texts_speak_the_students_language_with_its_numbers():
+    es, de = translator("es"), translator("de")
+    labels = torch.tensor([0] * 1200 + [1] * 3)
+    assert describe_class_counts(labels, ["a", "b"], tr=es) == "1.203 imágenes en 2 clases, de 3 (b) a 1.200 (a)"
+    hist = {"steps": [{"step": 1, "accuracy": 0.5}, {"step": 2, "accuracy": 0.975}],
+            "epochs": [{"epoch": 1, "test_accuracy": 0.96}, {"epoch": 2, "test_accuracy": 0.971}]}
+    text = describe_curves([("#1", hist)], "accuracy", tr=de)
+    text = text.replace("\xa0", " ")  # Babel keeps a percentage's sign with its number
+    assert text.startswith("Kurven für Genauigkeit.") and "von 50,0 % auf 97,5 %" in text
+    assert "Test 97,1 % nach 2 Epochen" in text

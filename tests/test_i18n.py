@@ -30,17 +30,25 @@ def test_the_catalogues_are_what_the_code_says():
     assert "Draw a digit" in template  # the menu's titles, marked where they are defined (N_)
 
 
+def _forms(m) -> list[tuple[str, str]]:
+    """A message's (source, translation) pairs: one, or each plural form against the plural source."""
+    if isinstance(m.id, str):
+        return [(m.id, m.string)]
+    return [(m.id[min(i, 1)], text) for i, text in enumerate(m.string)]
+
+
 @pytest.mark.parametrize("lang", [lang for lang in LANGUAGES if lang != "en"])
 def test_each_catalogue_has_every_message_with_the_same_placeholders(lang):
     template = {m.id for m in catalogues.template() if m.id}
     cat = catalogues.read(lang)
     assert {m.id for m in cat if m.id} == template
-    wrong = [m.id for m in cat if m.id and m.string and
-             sorted(set(PLACEHOLDER.findall(m.string))) != sorted(set(PLACEHOLDER.findall(m.id)))]
+    pairs = [(source, text) for m in cat if m.id for source, text in _forms(m)]
+    wrong = [source for source, text in pairs if text and
+             sorted(set(PLACEHOLDER.findall(text))) != sorted(set(PLACEHOLDER.findall(source)))]
     assert not wrong, f"{lang}: placeholders differ in {wrong[:3]}"
-    markup = [m.id for m in cat if m.id and m.string and m.id.count("**") != m.string.count("**")]
+    markup = [source for source, text in pairs if text and source.count("**") != text.count("**")]
     assert not markup, f"{lang}: bold markup differs in {markup[:3]}"
-    missing = [m.id for m in cat if m.id and not m.string]
+    missing = [source for source, text in pairs if not text]
     assert lang not in COMPLETE or not missing, f"{lang}: {len(missing)} messages untranslated, e.g. {missing[:3]}"
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..i18n import N_
 from .safejson import bounded_name
 
 __all__ = ["DATASETS", "DEFAULT_DATASET", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset",
@@ -233,13 +234,13 @@ def _mnist_5k(root: Path, download: bool) -> tuple[Tensor, Tensor, Tensor, Tenso
 DEFAULT_DATASET = "mnist-5k"  # the app's and the command line's default: works anywhere, with no network
 
 DATASETS: dict[str, tuple[str, Callable[[Path, bool], tuple[Tensor, Tensor, Tensor, Tensor, list[str]]]]] = {
-    "mnist-5k": ("5,000 MNIST digits embedded in the app (works offline)", _mnist_5k),
-    "mnist": ("MNIST handwritten digits, 60,000 + 10,000, 1x28x28", _torchvision("MNIST")),
-    "fashion-mnist": ("Fashion-MNIST clothing, 60,000 + 10,000, 1x28x28", _torchvision("FashionMNIST")),
-    "kmnist": ("Kuzushiji-MNIST Japanese characters, 60,000 + 10,000, 1x28x28", _torchvision("KMNIST")),
-    "emnist-balanced": ("EMNIST balanced: 47 digits and letters, 112,800 + 18,800, 1x28x28",
+    "mnist-5k": (N_("5,000 MNIST digits embedded in the app (works offline)"), _mnist_5k),
+    "mnist": (N_("MNIST handwritten digits, 60,000 + 10,000, 1x28x28"), _torchvision("MNIST")),
+    "fashion-mnist": (N_("Fashion-MNIST clothing, 60,000 + 10,000, 1x28x28"), _torchvision("FashionMNIST")),
+    "kmnist": (N_("Kuzushiji-MNIST Japanese characters, 60,000 + 10,000, 1x28x28"), _torchvision("KMNIST")),
+    "emnist-balanced": (N_("EMNIST balanced: 47 digits and letters, 112,800 + 18,800, 1x28x28"),
                         _torchvision("EMNIST", split="balanced")),
-    "cifar10": ("CIFAR-10 colour photos, 10 classes, 50,000 + 10,000, 3x32x32", _torchvision("CIFAR10")),
+    "cifar10": (N_("CIFAR-10 colour photos, 10 classes, 50,000 + 10,000, 3x32x32"), _torchvision("CIFAR10")),
 }
 
 

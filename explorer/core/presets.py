@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from ..i18n import N_
+
 __all__ = ["PRESETS", "get_preset", "preset_names", "preset_description"]
 
 
@@ -50,62 +52,62 @@ _MNIST_004 = [_conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(64), RELU]
 # name -> (description, spec)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": (
-        "Two 5x5 conv blocks (8 and 16 kernels, each pooled, then batch norm and ReLU), a 64-unit dense layer: "
-        "about 99% on the full MNIST after 3 epochs; about 97% on the 5,000 embedded digits",
+        N_("Two 5x5 conv blocks (8 and 16 kernels, each pooled, then batch norm and ReLU), a 64-unit dense layer: "
+           "about 99% on the full MNIST after 3 epochs; about 97% on the 5,000 embedded digits"),
         {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             _conv(8, 5), POOL2, *_bn_relu(),
             _conv(16, 5), POOL2, *_bn_relu(),
             FLAT, _linear(64), RELU, _linear(10)]},
     ),
     "linear": (
-        "The lecture's first notebook: a linear classifier on the raw pixels (EMNIST balanced, 47 classes)",
+        N_("The lecture's first notebook: a linear classifier on the raw pixels (EMNIST balanced, 47 classes)"),
         {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [FLAT, _linear(47)]},
     ),
     "one-conv": (
-        "The lecture's first notebook: one conv block, 4 kernels (conv, batch norm, ReLU, max pool) then linear",
+        N_("The lecture's first notebook: one conv block, 4 kernels (conv, batch norm, ReLU, max pool) then linear"),
         {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
             _conv(4, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
     ),
     "wider": (
-        "The lecture's first notebook: the one-conv block with 8 kernels instead of 4",
+        N_("The lecture's first notebook: the one-conv block with 8 kernels instead of 4"),
         {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
             _conv(8, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
     ),
     "deeper": (
-        "The lecture's first notebook: three 4-kernel conv layers stacked before the pool",
+        N_("The lecture's first notebook: three 4-kernel conv layers stacked before the pool"),
         {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
             _conv(4, bias=False), *_bn_relu(), _conv(4, bias=False), *_bn_relu(),
             _conv(4, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
     ),
     "mnist-features": (
-        "The lecture's fifth notebook: the three-conv feature extractor alone (no classifier) for summaries",
+        N_("The lecture's fifth notebook: the three-conv feature extractor alone (no classifier) for summaries"),
         {"input_shape": [1, 28, 28], "layers": list(_MNIST_004)},
     ),
     "mnist-flatten": (
-        "The lecture's fifth notebook: the feature extractor, flattened into a dense layer (many weights)",
+        N_("The lecture's fifth notebook: the feature extractor, flattened into a dense layer (many weights)"),
         {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             *_MNIST_004, FLAT, _linear(64), RELU, _linear(10)]},
     ),
     "mnist-gap": (
-        "The lecture's fifth notebook: the feature extractor with global average pooling instead of flatten",
+        N_("The lecture's fifth notebook: the feature extractor with global average pooling instead of flatten"),
         {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
             *_MNIST_004, {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(10)]},
     ),
     "cats-vs-dogs": (
-        "The lecture's fifth notebook: four conv blocks on 150x150 colour images, global pooling, dropout, one logit",
+        N_("The lecture's fifth notebook: four conv blocks on 150x150 colour images, global pooling, dropout, one logit"),
         {"input_shape": [3, 150, 150], "num_classes": 2, "layers": [
             _conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(128), RELU, POOL2, _conv(128), RELU, POOL2,
             {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(512), RELU,
             {"type": "Dropout", "p": 0.5}, _linear(1)]},
     ),
     "cifar-cnn": (
-        "The lecture's second notebook: a small CIFAR-10 CNN (two conv blocks, two dense layers) to watch overfitting",
+        N_("The lecture's second notebook: a small CIFAR-10 CNN (two conv blocks, two dense layers) to watch overfitting"),
         {"input_shape": [3, 32, 32], "num_classes": 10, "layers": [
             _conv(32, 3, padding=1), RELU, POOL2, _conv(64, 3, padding=1), RELU, POOL2,
             FLAT, _linear(128), RELU, _linear(10)]},
     ),
     "preact-resnet": (
-        "The lecture's third notebook: a small pre-activation ResNet for CIFAR-10 (three groups, 16/32/64 channels)",
+        N_("The lecture's third notebook: a small pre-activation ResNet for CIFAR-10 (three groups, 16/32/64 channels)"),
         {"input_shape": [3, 32, 32], "num_classes": 10, "layers": _preact_resnet()},
     ),
 }

@@ -7,41 +7,45 @@ import math
 from typing import Any
 
 from ..core.spec import Summary
+from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 
 __all__ = ["LAYER_EXPLAINED", "GLOSSARY", "parameter_places_table", "naive_baseline"]
 
+EN = translator(DEFAULT_LANGUAGE)
+
 # one or two sentences per layer type (every type Build offers has one: a test checks it)
 LAYER_EXPLAINED: dict[str, str] = {
-    "Conv2d": "A convolution: each of its C_out kernels holds one k×k grid of weights per input channel; the grids "
-              "slide over their input maps, and the results are summed, plus one bias, into one output map. "
-              "Parameters: (k·k·C_in + 1)·C_out.",
-    "BatchNorm2d": "Batch norm: rescales each channel to a steady mean and spread (from the batch while training, "
-                   "from running averages at test time), then applies a learned scale and shift: 2 parameters a "
-                   "channel. It makes training less touchy about the learning rate.",
-    "ReLU": "ReLU: keeps positive values and sets the rest to zero. Without a nonlinearity between them, stacked "
-            "convolutions are one convolution and stacked linear layers are one linear layer.",
-    "LeakyReLU": "Leaky ReLU: like ReLU, but negative values are multiplied by a small slope instead of zeroed, "
-                 "so a unit below zero still gets a gradient.",
-    "ELU": "ELU: like ReLU for positive values; negative values curve smoothly towards −α instead of zero.",
-    "GELU": "GELU: a smooth ReLU, which lets small negative values through a little.",
-    "Tanh": "Tanh: squashes every value into −1 to 1. Far from zero it saturates, and its gradient nearly vanishes.",
-    "Sigmoid": "Sigmoid: squashes every value into 0 to 1. Far from zero it saturates, and its gradient nearly "
-               "vanishes.",
-    "MaxPool2d": "Max pooling: keeps the largest value of each window (2×2 halves the height and the width). No "
-                 "parameters; a small shift of the input changes its output less.",
-    "AvgPool2d": "Average pooling: keeps the mean of each window. No parameters.",
-    "AdaptiveAvgPool2d": "Global average pooling (output size 1): one number per channel, the mean of its whole map. "
-                         "Unlike Flatten, the layer after it gets C numbers whatever the image's size, so it needs "
-                         "far fewer parameters.",
-    "Flatten": "Flatten: lays the C×H×W maps out as one long vector of C·H·W numbers, so that a Linear layer can "
-               "read them. Every position then gets weights of its own.",
-    "Linear": "A linear (dense) layer: every output is a weighted sum of all its inputs plus a bias. Parameters: "
-              "(inputs + 1)·outputs. The last one gives one score (logit) per class.",
-    "Dropout": "Dropout: while training, zeroes each value with probability p (and scales the rest up), so no unit "
-               "can rely on another; at test time it is off and passes everything.",
-    "Dropout2d": "Dropout2d: while training, zeroes whole channels with probability p; at test time it is off.",
-    "Residual": "A residual block: its layers' output is added to its input (through a 1×1 convolution when the "
-                "shapes differ), so a deep network can learn small changes to what it already has.",
+    "Conv2d": N_("A convolution: each of its C_out kernels holds one k×k grid of weights per input channel; the grids "
+                 "slide over their input maps, and the results are summed, plus one bias, into one output map. "
+                 "Parameters: (k·k·C_in + 1)·C_out."),
+    "BatchNorm2d": N_("Batch norm: rescales each channel to a steady mean and spread (from the batch while training, "
+                      "from running averages at test time), then applies a learned scale and shift: 2 parameters a "
+                      "channel. It makes training less touchy about the learning rate."),
+    "ReLU": N_("ReLU: keeps positive values and sets the rest to zero. Without a nonlinearity between them, stacked "
+               "convolutions are one convolution and stacked linear layers are one linear layer."),
+    "LeakyReLU": N_("Leaky ReLU: like ReLU, but negative values are multiplied by a small slope instead of zeroed, "
+                    "so a unit below zero still gets a gradient."),
+    "ELU": N_("ELU: like ReLU for positive values; negative values curve smoothly towards −α instead of zero."),
+    "GELU": N_("GELU: a smooth ReLU, which lets small negative values through a little."),
+    "Tanh": N_("Tanh: squashes every value into −1 to 1. Far from zero it saturates, and its gradient nearly "
+               "vanishes."),
+    "Sigmoid": N_("Sigmoid: squashes every value into 0 to 1. Far from zero it saturates, and its gradient nearly "
+                  "vanishes."),
+    "MaxPool2d": N_("Max pooling: keeps the largest value of each window (2×2 halves the height and the width). No "
+                    "parameters; a small shift of the input changes its output less."),
+    "AvgPool2d": N_("Average pooling: keeps the mean of each window. No parameters."),
+    "AdaptiveAvgPool2d": N_("Global average pooling (output size 1): one number per channel, the mean of its whole map. "
+                            "Unlike Flatten, the layer after it gets C numbers whatever the image's size, so it needs "
+                            "far fewer parameters."),
+    "Flatten": N_("Flatten: lays the C×H×W maps out as one long vector of C·H·W numbers, so that a Linear layer can "
+                  "read them. Every position then gets weights of its own."),
+    "Linear": N_("A linear (dense) layer: every output is a weighted sum of all its inputs plus a bias. Parameters: "
+                 "(inputs + 1)·outputs. The last one gives one score (logit) per class."),
+    "Dropout": N_("Dropout: while training, zeroes each value with probability p (and scales the rest up), so no unit "
+                  "can rely on another; at test time it is off and passes everything."),
+    "Dropout2d": N_("Dropout2d: while training, zeroes whole channels with probability p; at test time it is off."),
+    "Residual": N_("A residual block: its layers' output is added to its input (through a 1×1 convolution when the "
+                   "shapes differ), so a deep network can learn small changes to what it already has."),
 }
 
 GLOSSARY: dict[str, str] = {
@@ -76,7 +80,7 @@ GLOSSARY: dict[str, str] = {
 }
 
 
-def parameter_places_table(summary: Summary) -> list[dict[str, Any]]:
+def parameter_places_table(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
     """Where the parameters live: one row per layer that has any, with its count, its share of the whole, and
     the count worked out from its shape (a convolution's (k·k·C_in + 1)·C_out, a Linear layer's
     (inputs + 1)·outputs)."""
@@ -84,12 +88,14 @@ def parameter_places_table(summary: Summary) -> list[dict[str, Any]]:
     rows, prev = [], summary.input_shape
     for r in summary.layers:
         if r.params and r.type != "Residual":  # a block's layers have rows of their own
-            rows.append({"layer": r.path, "type": r.type, "parameters": r.params, "share": f"{r.params / total:.1%}",
+            rows.append({"layer": r.path, "type": r.type, "parameters": r.params,
+                         "share": tr.percent(r.params / total),
                          "counted as": _count(r.type, r.args, prev, r.output_shape, r.params)})
         prev = r.output_shape
     rest = summary.total_params - sum(r["parameters"] for r in rows)
     if rest > 0:  # the 1×1 convolutions on residual blocks' skips
-        rows.append({"layer": "skips", "type": "Conv2d 1×1", "parameters": rest, "share": f"{rest / total:.1%}",
+        rows.append({"layer": tr("skips"), "type": "Conv2d 1×1", "parameters": rest,
+                     "share": tr.percent(rest / total),
                      "counted as": f"{rest:,}"})
     return rows
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ..core.spec import Summary
+from ..i18n import DEFAULT_LANGUAGE, Translator, translator
 
 __all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
            "vector_bar", "value_histogram", "PALETTE", "SYMBOLS", "tint"]
@@ -94,11 +95,14 @@ def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
     return fig
 
 
-def summary_rows(summary: Summary) -> list[dict[str, Any]]:
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
+
+
+def summary_rows(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
     """The summary as table rows for display."""
     rows = []
     for r in summary.layers:
-        rf = f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else "whole image"
+        rf = f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else tr("whole image")
         rows.append({"layer": r.path, "type": ("· " * r.depth) + r.type,
                      "output shape": "×".join(map(str, r.output_shape)), "params": r.params,
                      "mult-adds": r.mult_adds, "receptive field": rf})

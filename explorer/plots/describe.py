@@ -124,21 +124,30 @@ def describe_attribution(attr: Tensor, what: str = "attribution", tr: Translator
     return text
 
 
-def describe_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss") -> str:
+def describe_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", tr: Translator = EN) -> str:
     """Training curves: for each run, where its training curve went and its last test figure."""
     out = []
     for label, hist in runs:
         steps = [s[metric] for s in hist.get("steps") or [] if isinstance(s, dict) and metric in s]
         epochs = hist.get("epochs") or []
-        fmt = "{:.1%}" if metric == "accuracy" else "{:.3g}"
-        text = f"{label}: training {metric}"
-        text += f" from {fmt.format(steps[0])} to {fmt.format(steps[-1])} over {len(steps)} logged steps" if steps \
-            else " not logged yet"
+
+        def fmt(v: float) -> str:
+            return tr.percent(v) if metric == "accuracy" else f"{v:.3g}"
+
+        text = (tr("{run}: training {metric} from {first} to {last} over {n} logged steps", run=label,
+                   metric=tr(metric), first=fmt(steps[0]), last=fmt(steps[-1]), n=tr.number(len(steps))) if steps
+                else tr("{run}: training {metric} not logged yet", run=label, metric=tr(metric)))
         last = epochs[-1] if epochs and isinstance(epochs[-1], dict) else {}
         if isinstance(last.get(f"test_{metric}"), (int, float)):
-            text += f", test {fmt.format(last[f'test_{metric}'])} after {len(epochs)} epoch(s)"
+            value, n = fmt(last[f"test_{metric}"]), len(epochs)
+            text += ", " + (tr("test {value} after {n} epoch", value=value, n=n) if n == 1 else
+                            tr("test {value} after {n} epochs", value=value, n=tr.number(n)))
         out.append(text)
-    return f"{metric} curves. " + "; ".join(out) if out else f"{metric} curves: no run yet"
+    return (tr("{metric} curves.", metric=tr(metric)) + " " + "; ".join(out) if out else
+            tr("{metric} curves: no run yet", metric=tr(metric)))
+
+
+_METRICS = (N_("loss"), N_("accuracy"))  # the curves' metrics, named in the student's language
 
 
 def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: int = 3) -> str:
@@ -187,21 +196,23 @@ def describe_weights(named: list[tuple[str, Tensor]]) -> str:
                                    f"spread {float(w.float().std()):.3f}" for n, w in named) if named else "no weights"
 
 
-def describe_flow(summary: Any) -> str:
+def describe_flow(summary: Any, tr: Translator = EN) -> str:
     """The shape flow: the tensor's shape from the input to the output."""
     shapes = ["×".join(map(str, summary.input_shape))] + ["×".join(map(str, r.output_shape))
                                                           for r in summary.layers if r.depth == 0]
-    return f"the tensor's shape through {len(shapes) - 1} layers: " + " → ".join(shapes)
+    return tr("the tensor's shape through {n} layers: {shapes}", n=len(shapes) - 1, shapes=" → ".join(shapes))
 
 
-def describe_class_counts(labels: Tensor, classes: list[str] | tuple[str, ...]) -> str:
+def describe_class_counts(labels: Tensor, classes: list[str] | tuple[str, ...], tr: Translator = EN) -> str:
     """A class distribution: how many images, the smallest and largest class."""
     counts = torch.bincount(labels, minlength=len(classes))
     lo, hi = int(counts.argmin()), int(counts.argmax())
+    n, k = tr.number(int(counts.sum())), len(classes)
     if counts[lo] == counts[hi]:
-        return f"{int(counts.sum()):,} images in {len(classes)} classes, {int(counts[lo]):,} in each"
-    return (f"{int(counts.sum()):,} images in {len(classes)} classes, from {int(counts[lo]):,} ({classes[lo]}) to "
-            f"{int(counts[hi]):,} ({classes[hi]})")
+        return tr("{n} images in {k} classes, {each} in each", n=n, k=k, each=tr.number(int(counts[lo])))
+    return tr("{n} images in {k} classes, from {low} ({low_class}) to {high} ({high_class})", n=n, k=k,
+              low=tr.number(int(counts[lo])), low_class=classes[lo], high=tr.number(int(counts[hi])),
+              high_class=classes[hi])
 
 
 def describe_board(rows: list[dict[str, Any]]) -> str:

@@ -76,7 +76,7 @@ class Run:
 
     @property
     def label(self) -> str:
-        return f"#{self.id} {self.model_name} on {self.dataset}"
+        return f"#{self.id} {self.model_name} · {self.dataset}"
 
     def final(self) -> dict[str, Any]:
         """The last epoch's figures (empty before the first epoch ends)."""

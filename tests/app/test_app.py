@@ -107,7 +107,7 @@ def test_divergence_is_a_warning_not_a_crash():
     at.session_state[WS].add_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}, "mlp")
     at.switch_page("pages/train.py").run()
-    button(at, "Start").click().run()
+    button(at, "Start training").click().run()
     wait_training(at)
     at.run()
     assert not at.exception
@@ -134,7 +134,7 @@ def test_train_more_uses_the_epochs_typed_just_before_the_click():
     button(at, "Create the default CNN for this dataset").click().run()
     at.number_input(key="train_epochs").set_value(2)
     at.number_input(key="train_seed").set_value(5)
-    button(at, "Start").click().run()  # one rerun carries both the new values and the click
+    button(at, "Start training").click().run()  # one rerun carries both the new values and the click
     run = at.session_state[WS].entry().runs[-1]
     assert run.config["epochs"] == 2 and run.config["seed"] == 5
     wait_training(at)

@@ -155,7 +155,7 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
         page.get_by_label("Epochs", exact=True).fill("8")
         page.get_by_label("Use only N training images (0 = all)").fill("1200")
     for page in pages:
-        page.get_by_role("button", name="Start", exact=True).click()
+        page.get_by_role("button", name="Start training", exact=True).click()
     queued = _tabs_seen_queued(pages, 15)
     for page in pages:
         page.wait_for_selector("text=Done after", timeout=240_000)
@@ -204,7 +204,7 @@ def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
     typed = (2, 3, 4)
     for page, n in zip(pages, typed):  # one tab right after the other, each click right after its typing
         page.get_by_label("Epochs", exact=True).fill(str(n))
-        page.get_by_role("button", name="Start", exact=True).click()
+        page.get_by_role("button", name="Start training", exact=True).click()
     for page, n in zip(pages, typed):
         page.wait_for_selector("text=Done after", timeout=180_000)
         assert f"after {n} epoch(s)" in page.locator("[data-testid=stAlert]").first.inner_text()
@@ -289,7 +289,7 @@ def test_work_survives_a_reload_and_a_server_restart(browser):
         assert "trained" in sidebar and "Whoever has the link has the work" in sidebar
         shot(page, "workspace-after-restart")
         nav(page, "Train")
-        page.locator("text=#1 default on mnist-5k").first.wait_for(timeout=30_000)  # its run, in "Compare runs"
+        page.locator("text=#1 default · mnist-5k").first.wait_for(timeout=30_000)  # its run, in "Compare runs"
         page.close()
 
 

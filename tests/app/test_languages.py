@@ -94,6 +94,28 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     page.context.close()
 
 
+# code names a student meets as they are written in PyTorch: layer types, an optimiser, a device
+CODE = {"Conv", "MaxPool", "BatchNorm", "ReLU", "Flatten", "Linear", "adam", "cpu"}
+
+
+def test_the_pseudo_locale_finds_no_untranslated_string_on_data_build_and_train(server, browser):
+    url, _ = server
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    page.goto(url + "?lang=qps")
+    page.wait_for_selector("h1", timeout=120_000)
+    wait_idle(page)
+    page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
+    page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
+    for href in ("data", "build", "train"):
+        page.locator(f".st-key-menu a[href='{href}']").click()
+        page.wait_for_url(f"**/{href}*", timeout=30_000)
+        wait_idle(page)
+        shot(page, f"pseudo-{href}")
+        left = [w for w in untranslated(page, "[data-testid=stMain]") if w not in CODE]
+        assert left == [], f"{href}: {left}"
+    page.context.close()
+
+
 def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_language(server, browser):
     url, store = server
     teacher = open_app(browser, url)
