@@ -7,6 +7,7 @@ import streamlit as st
 from explorer.core import cell_examples, confusion_matrix
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
 from pages._inspect import inspect_context
+from pages._lang import tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import leave_legacy_pages_routing  # noqa: E402
@@ -21,26 +22,26 @@ SHOWN_PER_CELL = 24
 
 def headline(cm, ds, n_images: int) -> list:
     """The four numbers above the matrix; returns the most confused pairs."""
-    c = st.columns(4)
-    c[0].metric("Accuracy", f"{cm.accuracy:.2%}")
-    c[1].metric("Errors", f"{cm.errors:,} of {n_images:,}")
+    c, t = st.columns(4), translate()
+    c[0].metric(tr("Accuracy"), t.percent(cm.accuracy, 2))
+    c[1].metric(tr("Errors"), tr("{n} of {k}", n=t.number(cm.errors), k=t.number(n_images)))
     worst = int(cm.recall().argmin())
-    c[2].metric("Weakest class (recall)", f"{ds.classes[worst]} · {float(cm.recall()[worst]):.1%}")
+    c[2].metric(tr("Weakest class (recall)"), f"{ds.classes[worst]} · {t.percent(float(cm.recall()[worst]))}")
     pairs = cm.most_confused(5)
-    c[3].metric("Most confused", f"{pairs[0][0]} → {pairs[0][1]} ({pairs[0][2]})" if pairs else "none")
+    c[3].metric(tr("Most confused"), f"{pairs[0][0]} → {pairs[0][1]} ({pairs[0][2]})" if pairs else tr("none"))
     return pairs
 
 
 def heatmap(cm, ds) -> None:
     """The clickable matrix: a click on a cell moves the pickers below to it."""
     k = len(ds.classes)
-    normalized = st.toggle("Normalise rows (share of each true class)", value=False)
+    normalized = st.toggle(tr("Normalise rows (share of each true class)"), value=False)
     shown = list(range(k)) if k <= FULL_HEATMAP_CLASSES else cm.focus(FOCUS_CLASSES)
     labels = [ds.classes[i] for i in shown]
     fig = confusion_heatmap(cm.among(shown), labels, height=560, normalized=normalized, clickable=True,
-                            titles=("predicted", "true"), row_totals=cm.matrix.sum(1)[shown])
+                            titles=(tr("predicted"), tr("true")), row_totals=cm.matrix.sum(1)[shown])
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart",
-                            alt=describe_confusion(cm.matrix, ds.classes))
+                            alt=describe_confusion(cm.matrix, ds.classes, tr=translate()))
     pts = (event or {}).get("selection", {}).get("points", []) if event else []
     if pts:
         index = {c: i for i, c in enumerate(ds.classes)}
@@ -49,20 +50,24 @@ def heatmap(cm, ds) -> None:
             st.session_state[CELL] = cell
             st.session_state["cm-true"], st.session_state["cm-pred"] = cell
             did("confusion")  # the guided path: a cell's images, opened by a click
-    st.caption("Click a cell to see its images. Rows: the true class; columns: what the model said."
-               + (f" With {k:,} classes, the {len(shown)} most involved in errors are drawn; the pairs and the table "
-                  "on the right cover them all." if len(shown) < k else ""))
+    st.caption(tr("Click a cell to see its images. Rows: the true class; columns: what the model said.")
+               + (" " + tr("With {k} classes, the {n} most involved in errors are drawn; the pairs and the table on "
+                           "the right cover them all.", k=k, n=len(shown)) if len(shown) < k else ""))
 
 
 def per_class(cm, ds, pairs: list) -> None:
     k = len(ds.classes)
-    st.markdown("**Per class**")
+    t = translate()
+    st.markdown(tr("**Per class**"))
     st.dataframe([{"class": ds.classes[i], "images": int(cm.matrix[i].sum()),
-                   "precision": f"{float(cm.precision()[i]):.1%}", "recall (accuracy)": f"{float(cm.recall()[i]):.1%}"}
-                  for i in range(k)], hide_index=True, height=min(36 * (k + 1), 420))
-    st.markdown("**Most confused pairs**")
-    for t, p, n in pairs:
-        st.markdown(f"- true **{t}** taken for **{p}**: {n} image(s)")
+                   "precision": t.percent(float(cm.precision()[i])), "recall": t.percent(float(cm.recall()[i]))}
+                  for i in range(k)], hide_index=True, height=min(36 * (k + 1), 420),
+                 column_config={"class": tr("class"), "images": tr("images"), "precision": tr("precision"),
+                                "recall": tr("recall (accuracy)")})
+    st.markdown(tr("**Most confused pairs**"))
+    for true, said, n in pairs:
+        st.markdown("- " + (tr("true **{true}** taken for **{said}**: {n} images", true=true, said=said, n=n) if n > 1
+                            else tr("true **{true}** taken for **{said}**: one image", true=true, said=said)))
 
 
 def cell_images(ds, x, y, probs, pairs: list) -> None:
@@ -72,39 +77,43 @@ def cell_images(ds, x, y, probs, pairs: list) -> None:
     t_default = t_default if isinstance(t_default, int) else ds.classes.index(t_default)
     p_default = p_default if isinstance(p_default, int) else ds.classes.index(p_default)
     s1, s2 = st.container(key="cm_pickers").columns(2)  # the guided path: a cell's images, opened by a pick
-    t = s1.selectbox("True class", range(k), index=t_default, format_func=lambda i: ds.classes[i], key="cm-true",
+    t = s1.selectbox(tr("True class"), range(k), index=t_default, format_func=lambda i: ds.classes[i], key="cm-true",
                      on_change=did, args=("confusion",))
-    p = s2.selectbox("Predicted class", range(k), index=p_default, format_func=lambda i: ds.classes[i], key="cm-pred",
+    p = s2.selectbox(tr("Predicted class"), range(k), index=p_default, format_func=lambda i: ds.classes[i], key="cm-pred",
                      on_change=did, args=("confusion",))
     order, count = cell_examples(y, probs, t, p, SHOWN_PER_CELL)
     if not count:
-        st.caption("No images in this cell.")
+        st.caption(tr("No images in this cell."))
         return
-    cols = st.columns(8)
+    cols, lang = st.columns(8), translate()
     for n_, j in enumerate(order):
+        what = tr("test image {i}, a {true} the model called {said}", i=j, true=ds.classes[t], said=ds.classes[p])
         cols[n_ % 8].image(upscale(image_grid(x[j:j + 1], ncols=1, pad=0), 96),
-                           alt=describe_image(x[j], f"test image {j}, a {ds.classes[t]} the model called {ds.classes[p]}"),
-                           caption=f"{ds.classes[p]} {float(probs[j, p]):.0%} · {ds.classes[t]} {float(probs[j, t]):.0%}")
-    st.caption(f"{count} image(s); the {SHOWN_PER_CELL} the model was surest about. Under each: the predicted "
-               "class's probability, then the true class's.")
+                           alt=describe_image(x[j], what, tr=lang),
+                           caption=f"{ds.classes[p]} {lang.percent(float(probs[j, p]), 0)} · "
+                                   f"{ds.classes[t]} {lang.percent(float(probs[j, t]), 0)}")
+    st.caption(tr("{n} images in this cell; the {k} the model was surest about. Under each: the predicted class's "
+                  "probability, then the true class's.", n=count, k=min(count, SHOWN_PER_CELL)))
 
 
-st.title("Confusion matrix")
+st.title(tr("Confusion matrix"))
 ctx = inspect_context()
 if ctx is None:
     st.stop()
 entry, model, ds = ctx
-split = st.radio("Images", ["test", "val"], horizontal=True)
+split = st.radio(tr("Images"), ["test", "val"], horizontal=True,
+                 format_func=lambda s: tr("test") if s == "test" else tr("validation"))
 x, y = ds.split(split)
 probs = cached_predictions(entry, model, ds, split)
 cm = confusion_matrix(y, probs.argmax(1), list(ds.classes))
 pairs = headline(cm, ds, len(y))
 if entry.active_run is not None:
-    st.caption("The model is training: this is a snapshot of its latest weights. Rerun the page for newer ones.")
+    st.caption(tr("The model is training: this is a snapshot of its latest weights. Open the page again for newer "
+                  "ones."))
 left, right = st.columns([3, 2])
 with left:
     heatmap(cm, ds)
 with right:
     per_class(cm, ds, pairs)
-st.subheader("The images behind a cell")
+st.subheader(tr("The images behind a cell"))
 cell_images(ds, x, y, probs, pairs)

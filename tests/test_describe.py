@@ -53,7 +53,7 @@ def test_a_kernels_text_says_what_it_looks_for():
     assert "horizontal edges" in describe_kernel(sobel_x.T) and "negative above" in describe_kernel(sobel_x.T)
     w = torch.stack([sobel_x, sobel_x, sobel_x.T * 3])[:, None]  # 3 kernels, 1 input channel
     text = describe_kernels(w, "0")
-    assert text.startswith("3 kernels of layer 0, each 3×3 over 1 input channel")
+    assert text.startswith("3 kernels of layer 0, each 3×3 over one input channel:")
     assert "2 look for vertical edges" in text and "1 look for horizontal edges" in text
     assert "kernel 2 has the largest weights (±6.00)" in text
 
@@ -97,7 +97,7 @@ def test_the_charts_texts_carry_their_numbers():
     assert "from 2.3 to 0.5 over 2 logged steps" in text and "test 0.4 after 1 epoch" in text
     m = torch.tensor([[8, 2], [0, 10]])
     assert describe_confusion(m, ["a", "b"]) == ("confusion matrix of 2 classes, 18 of 20 (90.0%) on the diagonal; "
-                                                 "largest mistakes: a taken for b 2 time(s)")
+                                                 "largest mistakes: a taken for b 2 times")
     assert describe_bars(torch.tensor([0.1, 0.7, 0.2]), ["x", "y", "z"], k=2) == "3 values, largest: y (0.70), z (0.20)"
     assert "median 0.00" in describe_values(torch.tensor([-1.0, 0.0, 2.0])) and "67% at or below zero" in \
         describe_values(torch.tensor([-1.0, 0.0, 2.0]))

@@ -12,10 +12,13 @@ from torch import Tensor, nn
 
 from ..core.budget import budget
 from ..core.evaluate import eval_mode
+from ..i18n import DEFAULT_LANGUAGE, Translator, translator
 
 __all__ = ["dead_sentence", "named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
            "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
            "weight_tensors"]
+
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -170,23 +173,26 @@ def _accumulate(r: _Running, a: Tensor, picks: int, g: torch.Generator) -> None:
     r.picks.append(flat[torch.randint(len(flat), (min(picks, len(flat)),), generator=g)])
 
 
-def dead_sentence(stats: list[LayerStats]) -> str:
+def dead_sentence(stats: list[LayerStats], tr: Translator = EN) -> str:
     """What the statistics say of dead units, in one sentence built from the counts."""
     relus = [s for s in stats if s.type == "ReLU" and not math.isnan(s.dead_fraction)]
     if not relus:
-        return "This model has no ReLU layer, so no unit can die the way a ReLU's does."
+        return tr("This model has no ReLU layer, so no unit can die the way a ReLU's does.")
     dead = [s for s in relus if s.dead_fraction > 0]
     if not dead:
-        return (f"Every channel of the {len(relus)} ReLU layer{'s' if len(relus) > 1 else ''} is above zero on at "
-                "least one of these images: no dead units. A channel that is zero on every image would pass nothing "
-                "on and get no gradient; a learning rate that is too high can kill many at once.")
+        return tr("Every channel of the {n} ReLU layers is above zero on at least one of these images: no dead units. "
+                  "A channel that is zero on every image would pass nothing on and get no gradient; a learning rate "
+                  "that is too high can kill many at once.", n=len(relus)) if len(relus) > 1 else \
+            tr("Every channel of the ReLU layer is above zero on at least one of these images: no dead units. A "
+               "channel that is zero on every image would pass nothing on and get no gradient; a learning rate that "
+               "is too high can kill many at once.")
     worst = max(dead, key=lambda s: s.dead_fraction)
-    return (f"{len(dead)} of {len(relus)} ReLU layers have dead channels (zero on every one of these images); the "
-            f"most in layer {worst.layer}: {worst.dead_fraction:.0%}. Such a channel passes nothing on and gets no "
-            "gradient, so it cannot learn its way back.")
+    return tr("{n} of {k} ReLU layers have dead channels (zero on every one of these images); the most in layer "
+              "{layer}: {share}. Such a channel passes nothing on and gets no gradient, so it cannot learn its way "
+              "back.", n=len(dead), k=len(relus), layer=worst.layer, share=tr.percent(worst.dead_fraction, 0))
 
 
-def diagnose(stats: list[LayerStats]) -> list[str]:
+def diagnose(stats: list[LayerStats], tr: Translator = EN) -> list[str]:
     """Plain words for what looks wrong: dead ReLUs, saturated sigmoids, exploding or vanishing activations.
 
     A ReLU's units are whole channels (or features): one counts as dead when it is zero on every image. The advice
@@ -195,18 +201,24 @@ def diagnose(stats: list[LayerStats]) -> list[str]:
     for prev, s in zip([None, *stats[:-1]], stats):
         if s.type in ("ReLU",) and s.dead_fraction >= 0.25:
             normed = prev is not None and prev.type.startswith("BatchNorm")
-            notes.append(f"{s.dead_fraction:.0%} of layer {s.layer}'s channels are zero on every one of these images "
-                         "(dead ReLUs): they pass nothing on and get no gradient to learn from. A lower learning rate"
-                         + (" or" if normed else ", batch norm before the ReLU, or") + " LeakyReLU can help.")
+            values = {"share": tr.percent(s.dead_fraction, 0), "layer": s.layer}
+            notes.append(tr("{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
+                            "they pass nothing on and get no gradient to learn from. A lower learning rate or "
+                            "LeakyReLU can help.", **values) if normed else
+                         tr("{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
+                            "they pass nothing on and get no gradient to learn from. A lower learning rate, batch "
+                            "norm before the ReLU, or LeakyReLU can help.", **values))
         if s.type in ("Sigmoid", "Tanh") and s.saturated_fraction >= 0.3:
-            notes.append(f"{s.saturated_fraction:.0%} of layer {s.layer}'s values sit at the {s.type} limits "
-                         "(saturated): its gradients are near zero there.")
+            notes.append(tr("{share} of layer {layer}'s values sit at the {kind} limits (saturated): its gradients "
+                            "are near zero there.", share=tr.percent(s.saturated_fraction, 0), layer=s.layer,
+                            kind=s.type))
         if abs(s.mean) > 50 or s.std > 100:
-            notes.append(f"layer {s.layer}'s activations are very large (mean {s.mean:.3g}, std {s.std:.3g}): "
-                         "consider batch norm or a lower learning rate.")
+            notes.append(tr("layer {layer}'s activations are very large (mean {mean}, std {std}): consider batch "
+                            "norm or a lower learning rate.", layer=s.layer, mean=f"{s.mean:.3g}",
+                            std=f"{s.std:.3g}"))
         if 0 < s.std < 1e-4 and s.type not in ("Dropout", "Dropout2d"):
-            notes.append(f"layer {s.layer}'s activations hardly vary (std {s.std:.2g}): it passes almost no "
-                         "information.")
+            notes.append(tr("layer {layer}'s activations hardly vary (std {std}): it passes almost no information.",
+                            layer=s.layer, std=f"{s.std:.2g}"))
     return notes
 
 

@@ -58,14 +58,16 @@ def describe_images(x_u8: Tensor, what: str = "images", labels: list[str] | None
     return tr("{images}, {h}×{w} each", images=text, h=x_u8.shape[-2], w=x_u8.shape[-1])
 
 
-_KINDS = ("vertical edges", "horizontal edges", "spots, corners or diagonals")
+_KINDS = (N_("vertical edges"), N_("horizontal edges"), N_("spots, corners or diagonals"))
+_SINGLE = N_("a single weight")
 
 
 def _orientations(k: Tensor) -> list[str]:
     """What each 2-D kernel of ``k (N, kh, kw)`` looks for, from where its weights change most: one pass over all
-    of them (a layer of thousands of kernels costs one tensor operation, not thousands)."""
+    of them (a layer of thousands of kernels costs one tensor operation, not thousands). In English: the caller
+    translates each."""
     if k.shape[-2] < 2 or k.shape[-1] < 2:
-        return ["a single weight"] * k.shape[0]
+        return [_SINGLE] * k.shape[0]
     across = (k[..., :, 1:] - k[..., :, :-1]).abs().sum((-2, -1))  # changes from column to column: vertical edges
     down = (k[..., 1:, :] - k[..., :-1, :]).abs().sum((-2, -1))
     kind = torch.full_like(across, 2, dtype=torch.long)
@@ -78,21 +80,23 @@ def _orientation(k: Tensor) -> str:
     return _orientations(k[None])[0]
 
 
-def describe_kernel(k: Tensor, name: str = "kernel") -> str:
+def describe_kernel(k: Tensor, name: str = "kernel", tr: Translator = EN) -> str:
     """One kernel ``(kh, kw)``: its signs by side and what it looks for."""
     kh, kw = k.shape
     m = float(k.abs().max()) or 1.0
     left, right = float(k[:, : kw // 2].sum()), float(k[:, (kw + 1) // 2:].sum())
     top, bottom = float(k[: kh // 2].sum()), float(k[(kh + 1) // 2:].sum())
-    side, sign = "", ("negative", "positive")
+    text = tr("{name}: {h}×{w} weights from {low} to {high}, looks for {kind}", name=name, h=kh, w=kw,
+              low=tr.number(float(k.min()), 2), high=tr.number(float(k.max()), 2), kind=tr(_orientation(k)))
     if abs(left - right) >= abs(top - bottom) and abs(left - right) > 0.1 * m:
-        side = f"; {sign[left > right]} on the left, {sign[left < right]} on the right"
+        text += "; " + (tr("positive on the left, negative on the right") if left > right else
+                        tr("negative on the left, positive on the right"))
     elif abs(top - bottom) > 0.1 * m:
-        side = f"; {sign[top > bottom]} above, {sign[top < bottom]} below"
-    return f"{name}: {kh}×{kw} weights from {float(k.min()):.2f} to {float(k.max()):.2f}, looks for {_orientation(k)}{side}"
+        text += "; " + (tr("positive above, negative below") if top > bottom else tr("negative above, positive below"))
+    return text
 
 
-def describe_kernels(w: Tensor, layer: str) -> str:
+def describe_kernels(w: Tensor, layer: str, tr: Translator = EN) -> str:
     """A conv layer's kernels ``(O, I, kh, kw)``: how many, their size, what most of them look for."""
     o, i, kh, kw = w.shape
     kinds: dict[str, int] = {}
@@ -100,18 +104,23 @@ def describe_kernels(w: Tensor, layer: str) -> str:
         kinds[kind] = kinds.get(kind, 0) + 1
     top = sorted(kinds.items(), key=lambda kv: -kv[1])
     strongest = int(w.flatten(1).abs().amax(1).argmax())
-    return (f"{o} kernels of layer {layer}, each {kh}×{kw} over {i} input channel{'s' if i > 1 else ''}: "
-            + ", ".join(f"{n} look for {kind}" for kind, n in top[:3])
-            + f"; kernel {strongest} has the largest weights (±{float(w[strongest].abs().max()):.2f})")
+    head = (tr("{n} kernels of layer {layer}, each {h}×{w} over {c} input channels:", n=o, layer=layer, h=kh, w=kw,
+               c=i) if i > 1 else
+            tr("{n} kernels of layer {layer}, each {h}×{w} over one input channel:", n=o, layer=layer, h=kh, w=kw))
+    return (head + " "
+            + ", ".join(tr("{n} look for {kind}", n=n, kind=tr(kind)) for kind, n in top[:3]) + "; "
+            + tr("kernel {k} has the largest weights (±{value})", k=strongest,
+                 value=tr.number(float(w[strongest].abs().max()), 2)))
 
 
-def describe_map(a: Tensor, name: str = "feature map") -> str:
+def describe_map(a: Tensor, name: str = "feature map", tr: Translator = EN) -> str:
     """One feature map ``(H, W)``: where it answers most, and how much of it answers."""
     peak = float(a.max())
     if peak <= 0:
-        return f"{name}: {a.shape[0]}×{a.shape[1]}, silent (nothing above zero)"
+        return tr("{name}: {h}×{w}, silent (nothing above zero)", name=name, h=a.shape[0], w=a.shape[1])
     share = float((a > 0.5 * peak).float().mean())
-    return f"{name}: {a.shape[0]}×{a.shape[1]}, strongest ({peak:.2f}) in {where(a)}, {share:.0%} of it above half that"
+    return tr("{name}: {h}×{w}, strongest ({peak}) in {where}, {share} of it above half that", name=name,
+              h=a.shape[0], w=a.shape[1], peak=tr.number(peak, 2), where=where(a, tr), share=tr.percent(share, 0))
 
 
 def describe_attribution(attr: Tensor, what: str = "attribution", tr: Translator = EN) -> str:
@@ -150,7 +159,8 @@ def describe_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
 _METRICS = (N_("loss"), N_("accuracy"))  # the curves' metrics, named in the student's language
 
 
-def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: int = 3) -> str:
+def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: int = 3,
+                       tr: Translator = EN) -> str:
     """A confusion matrix: the share on the diagonal and its largest mistakes."""
     m = matrix.long()
     total = int(m.sum())
@@ -159,9 +169,12 @@ def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: 
     off.fill_diagonal_(0)
     vals, idx = off.flatten().topk(min(k, off.numel()))
     n = len(classes)
-    worst = [f"{classes[int(i) // n]} taken for {classes[int(i) % n]} {int(v)} time(s)" for v, i in zip(vals, idx) if v > 0]
-    return (f"confusion matrix of {n} classes, {right:,} of {total:,} ({right / max(total, 1):.1%}) on the diagonal"
-            + ("; largest mistakes: " + ", ".join(worst) if worst else "; no mistakes"))
+    worst = [tr("{true} taken for {said} {n} times", true=classes[int(i) // n], said=classes[int(i) % n], n=int(v))
+             if v > 1 else tr("{true} taken for {said} once", true=classes[int(i) // n], said=classes[int(i) % n])
+             for v, i in zip(vals, idx) if v > 0]
+    text = tr("confusion matrix of {k} classes, {right} of {total} ({share}) on the diagonal", k=n,
+              right=tr.number(right), total=tr.number(total), share=tr.percent(right / max(total, 1)))
+    return text + "; " + (tr("largest mistakes: {list}", list=", ".join(worst)) if worst else tr("no mistakes"))
 
 
 def describe_coverage(curve: list[Any], threshold: float) -> str:
@@ -172,28 +185,34 @@ def describe_coverage(curve: list[Any], threshold: float) -> str:
             f"{curve[-1].accuracy:.1%}; at {threshold:.2f}: {at.coverage:.0%} answered, {at.accuracy:.1%} right")
 
 
-def describe_bars(values: Tensor, labels: list[str] | tuple[str, ...], k: int = 3) -> str:
+def describe_bars(values: Tensor, labels: list[str] | tuple[str, ...], k: int = 3, tr: Translator = EN) -> str:
     """Bars, one per unit: the largest ones by name."""
     v = values.flatten().float()
     names = list(labels) if len(labels) == v.numel() else [str(i) for i in range(v.numel())]
     order = v.argsort(descending=True)[:k].tolist()
-    return f"{v.numel()} values, largest: " + ", ".join(f"{names[i]} ({float(v[i]):.2f})" for i in order)
+    return tr("{n} values, largest: {list}", n=v.numel(),
+              list=", ".join(f"{names[i]} ({tr.number(float(v[i]), 2)})" for i in order))
 
 
-def describe_values(values: Tensor, what: str = "activations") -> str:
+def describe_values(values: Tensor, what: str = "activations", tr: Translator = EN) -> str:
     """A histogram of values: their range, middle and the share at or below zero."""
     v = values.detach().float().flatten()
     v = v[torch.isfinite(v)]
     if not v.numel():
-        return f"no {what} to show"
-    return (f"{v.numel():,} {what} from {float(v.min()):.2f} to {float(v.max()):.2f}, median "
-            f"{float(v.median()):.2f}, {float((v <= 0).float().mean()):.0%} at or below zero")
+        return tr("no {what} to show", what=what)
+    return tr("{n} {what} from {low} to {high}, median {median}, {share} at or below zero", n=tr.number(v.numel()),
+              what=what, low=tr.number(float(v.min()), 2), high=tr.number(float(v.max()), 2),
+              median=tr.number(float(v.median()), 2), share=tr.percent(float((v <= 0).float().mean()), 0))
 
 
-def describe_weights(named: list[tuple[str, Tensor]]) -> str:
+def describe_weights(named: list[tuple[str, Tensor]], tr: Translator = EN) -> str:
     """Weight histograms: each layer's spread."""
-    return "weights: " + "; ".join(f"layer {n}: {w.numel():,} from {float(w.min()):.2f} to {float(w.max()):.2f}, "
-                                   f"spread {float(w.float().std()):.3f}" for n, w in named) if named else "no weights"
+    if not named:
+        return tr("no weights")
+    return tr("weights:") + " " + "; ".join(
+        tr("layer {layer}: {n} from {low} to {high}, spread {spread}", layer=n, n=tr.number(w.numel()),
+           low=tr.number(float(w.min()), 2), high=tr.number(float(w.max()), 2),
+           spread=tr.number(float(w.float().std()), 3)) for n, w in named)
 
 
 def describe_flow(summary: Any, tr: Translator = EN) -> str:

@@ -41,7 +41,7 @@ def test_kernels_page_shows_the_layers_and_the_time_machine(trained_app):
     at = trained_app
     at.switch_page("pages/kernels.py").run()
     assert not at.exception
-    assert at.selectbox[0].options == ["layer 0: (8, 1, 5, 5)", "layer 4: (16, 8, 5, 5)"]
+    assert at.selectbox[0].options == ["layer 0: 8×1×5×5", "layer 4: 16×8×5×5"]
     run = at.session_state[WS].entry().runs[-1]
     assert len(run.kernel_snapshots()) > 50 and run.kernel_snapshots()[0]["step"] == 0  # about 100 snapshots from step 0
     step = next(s for s in at.slider if s.label == "Step")
@@ -54,7 +54,7 @@ def test_feature_maps_page_captures_and_diagnoses(trained_app):
     at.switch_page("pages/features.py").run()
     assert not at.exception
     assert any(m.label == "Layer" for m in at.selectbox)
-    at.radio(key="fm-src").set_value("Test image").run()
+    at.radio(key="fm-src").set_value("test").run()
     at.selectbox(key="fm-cls").set_value("7").run()
     assert not at.exception
     for scale in ("layer", "global"):
@@ -87,7 +87,7 @@ def test_confusion_page_matches_the_model_and_shows_cell_images(trained_app):
     at.selectbox(key="cm-true").set_value(3).run()
     at.selectbox(key="cm-pred").set_value(3).run()
     assert not at.exception
-    assert any("image(s)" in c.value for c in at.caption)
+    assert any("images in this cell" in c.value for c in at.caption)
 
 
 def test_draw_page_says_not_sure_below_the_threshold(trained_app, mnist5k):

@@ -98,7 +98,7 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
 CODE = {"Conv", "MaxPool", "BatchNorm", "ReLU", "Flatten", "Linear", "adam", "cpu"}
 
 
-def test_the_pseudo_locale_finds_no_untranslated_string_on_data_build_and_train(server, browser):
+def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_data_to_confusion(server, browser):
     url, _ = server
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(url + "?lang=qps")
@@ -106,7 +106,7 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_data_build_and_train(
     wait_idle(page)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
-    for href in ("data", "build", "train"):
+    for href in ("data", "build", "train", "kernels", "features", "confusion"):
         page.locator(f".st-key-menu a[href='{href}']").click()
         page.wait_for_url(f"**/{href}*", timeout=30_000)
         wait_idle(page)
