@@ -10,9 +10,12 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..core.limits import MAX_KERNEL_SIDE
+from ..i18n import DEFAULT_LANGUAGE, Translator, translator
 
 __all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "stripes_run", "convolve", "ExplainedPixel", "explain_pixel",
            "output_size", "pool", "kernel_from_table", "unit_gray"]
+
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def _line(kind: str, n: int = 5) -> Tensor:
@@ -71,16 +74,16 @@ def gabor(size: int = 7, wavelength: float = 4.0, theta_deg: float = 0.0, sigma:
     return g - g.mean()
 
 
-def stripes_run(theta_deg: float) -> str:
+def stripes_run(theta_deg: float, tr: Translator = EN) -> str:
     """Which way the stripes of :func:`gabor` at ``theta_deg`` run, in words. The sinusoid varies along
     ``theta``, so its stripes run at ``theta + 90°``: at 0° they are vertical, and the filter answers vertical
     strokes most (strokes *along* its stripes)."""
     along = (theta_deg + 90.0) % 180.0
     if abs(along - 90.0) < 1e-6:
-        return "vertical"
+        return tr("vertical stripes")
     if along < 1e-6:
-        return "horizontal"
-    return f"slanting at {along:.0f}°"
+        return tr("horizontal stripes")
+    return tr("stripes slanting at {angle}°", angle=f"{along:.0f}")
 
 
 def gabor_bank(n_angles: int = 4, size: int = 7, wavelength: float = 4.0, sigma: float = 2.0) -> list[tuple[float, Tensor]]:

@@ -86,10 +86,10 @@ def test_a_gabor_filter_answers_a_bar_along_its_stripes_most_and_the_page_says_w
     for angle in (0.0, 90.0):
         k = gabor(7, 4.0, angle, 2.0)
         v, h = (float(convolve(b, k, 3).abs().max()) for b in (bar_v, bar_h))
-        stripes = "vertical" if v > h else "horizontal"  # the stroke it answers most runs along its stripes
+        stripes = "vertical stripes" if v > h else "horizontal stripes"  # the stroke it answers most runs along its stripes
         assert max(v, h) > 3 * min(v, h)
         assert stripes_run(angle) == stripes
-    assert stripes_run(0.0) == "vertical" and stripes_run(45.0) == "slanting at 135°"
+    assert stripes_run(0.0) == "vertical stripes" and stripes_run(45.0) == "stripes slanting at 135°"
 
 
 def test_the_architecture_conclusion_follows_its_figures_whichever_way_they_fall():
