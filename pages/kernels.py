@@ -71,7 +71,8 @@ if not runs or layer is None:
                   "through them here and watch random noise turn into patterns: some become edge or stroke detectors.",
                   train=tr("Train")))
 else:
-    run = st.selectbox(tr("Run"), runs, index=len(runs) - 1, format_func=lambda r: r.label) if len(runs) > 1 else runs[0]
+    run = (st.selectbox(tr("Training run"), runs, index=len(runs) - 1, format_func=lambda r: r.label)
+           if len(runs) > 1 else runs[0])
     snaps = run.kernel_snapshots()
     i = st.slider(tr("Step"), 0, len(snaps) - 1, len(snaps) - 1, format="%d",
                   help=tr("Drag to move through training; the red line on the loss curve follows."))

@@ -23,13 +23,15 @@ from ..core.evaluate import accuracy, predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
+from ..i18n import DEFAULT_LANGUAGE, Translator, translator
 
-__all__ = ["compare_architectures", "architecture_conclusion", "parameter_places",
+__all__ = ["compare_architectures", "architecture_conclusion", "experiment_conclusion", "parameter_places",
            "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
            "translation_sweep", "data_size_experiment", "merge_data_size", "imbalance_experiment", "rotate", "shift",
            "mlp_spec", "DATA_SIZE_STEPS"]
 
 Progress = Callable[[int, int], None]
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def _noop(done: int, total: int) -> None:
@@ -61,7 +63,7 @@ def compare_architectures(ds: Dataset, names: tuple[str, ...] = ("linear", "one-
                      "test_accuracy": [e["test_accuracy"] for e in hist["epochs"]],
                      "seconds": sum(e["seconds"] for e in hist["epochs"]), **parameter_places(spec)})
         progress(i + 1, len(names))
-    return {"rows": rows, "conclusion": architecture_conclusion(rows, ds.input_shape)}
+    return {"rows": rows, "input_shape": list(ds.input_shape), "conclusion": architecture_conclusion(rows, ds.input_shape)}
 
 
 def parameter_places(spec: dict[str, Any]) -> dict[str, int]:
@@ -74,25 +76,33 @@ def parameter_places(spec: dict[str, Any]) -> dict[str, int]:
             "conv_params": sum(r.params for r in rows if r.type == "Conv2d")}
 
 
-def architecture_conclusion(rows: list[dict[str, Any]], input_shape: tuple[int, ...] | list[int]) -> str:
+def architecture_conclusion(rows: list[dict[str, Any]], input_shape: tuple[int, ...] | list[int],
+                            tr: Translator = EN) -> str:
     """The comparison's conclusion, every clause read off ``rows`` (name, params, test_accuracy per epoch,
     last_params, last_inputs, conv_params): which ends best, how its parameters compare with the linear model's,
     and why (what the last layer reads), so that it never contradicts the figures beside it."""
     best = max(rows, key=lambda r: r["test_accuracy"][-1])
-    text = f"{best['name']} ends best at {best['test_accuracy'][-1]:.1%} with {best['params']:,} parameters."
+    text = tr("{model} ends best at {acc} with {n} parameters.", model=best["name"],
+              acc=tr.percent(best["test_accuracy"][-1]), n=tr.number(best["params"]))
     lin = next((r for r in rows if r["name"] == "linear"), None)
     pixels = math.prod(input_shape)
     if lin and best is not lin:
-        more = "more" if best["params"] > lin["params"] else "fewer"
-        text += (f" The linear model reaches {lin['test_accuracy'][-1]:.1%} with {lin['params']:,}, so {best['name']} "
-                 f"has {more} parameters than the linear model. Its last layer reads the {best['last_inputs']:,} "
-                 f"numbers that the layers before it hand over (the linear model reads the {pixels:,} pixels), "
-                 f"and its kernels hold only {best['conv_params']:,} "
-                 "parameters, because each kernel is shared by every position of the image.")
+        values = {"acc": tr.percent(lin["test_accuracy"][-1]), "n": tr.number(lin["params"]), "model": best["name"],
+                  "reads": tr.number(best["last_inputs"]), "pixels": tr.number(pixels),
+                  "kernels": tr.number(best["conv_params"])}
+        text += " " + (tr("The linear model reaches {acc} with {n}, so {model} has more parameters than the linear "
+                          "model.", **values) if best["params"] > lin["params"] else
+                       tr("The linear model reaches {acc} with {n}, so {model} has fewer parameters than the linear "
+                          "model.", **values))
+        text += " " + tr("Its last layer reads the {reads} numbers that the layers before it hand over (the linear "
+                         "model reads the {pixels} pixels), and its kernels hold only {kernels} parameters, because "
+                         "each kernel is shared by every position of the image.", **values)
     shares = [r["last_params"] / r["params"] for r in rows if r["params"]]
     if shares:
-        text += (f" In these models the last layer holds {min(shares):.0%} to {max(shares):.0%} of the parameters"
-                 + (": their count is mostly decided by how many numbers reach it." if min(shares) >= 0.5 else "."))
+        values = {"low": tr.percent(min(shares), 0), "high": tr.percent(max(shares), 0)}
+        text += " " + (tr("In these models the last layer holds {low} to {high} of the parameters: their count is "
+                          "mostly decided by how many numbers reach it.", **values) if min(shares) >= 0.5 else
+                       tr("In these models the last layer holds {low} to {high} of the parameters.", **values))
     return text
 
 
@@ -145,12 +155,8 @@ def rotation_experiment(ds: Dataset, spec: dict[str, Any] | None = None, config:
     progress(3, 4)
     b = rotation_sweep(augmented, ds, limit=limit)
     progress(4, 4)
-    worst = min(a, key=lambda t: t[1])
-    text = (f"Trained on upright images, accuracy falls from {a[0][1]:.1%} at 0° to {worst[1]:.1%} at {worst[0]}°: "
-            "a CNN is not rotation invariant. Trained with random rotations, it holds "
-            f"{min(v for _, v in b):.1%}–{max(v for _, v in b):.1%} at every angle, at the price of "
-            f"{a[0][1] - b[0][1]:+.1%} on upright images.")
-    return {"plain": a, "augmented": b, "conclusion": text}
+    res = {"plain": a, "augmented": b}
+    return {**res, "conclusion": experiment_conclusion("rot", res)}
 
 
 def mlp_spec(ds: Dataset, hidden: int = 128) -> dict[str, Any]:
@@ -186,11 +192,7 @@ def pixel_shuffle_experiment(ds: Dataset, config: TrainConfig | None = None, pro
                                                                                                data.test_y, data)})
             i += 1
             progress(i, 4)
-    acc = {(r["model"], r["images"]): r["test_accuracy"] for r in rows}
-    text = (f"The CNN drops from {acc[('CNN', 'real')]:.1%} to {acc[('CNN', 'shuffled')]:.1%} when the pixels are "
-            f"shuffled: its kernels rely on neighbouring pixels being neighbours. The MLP sees no neighbourhoods, so "
-            f"it barely notices ({acc[('MLP', 'real')]:.1%} → {acc[('MLP', 'shuffled')]:.1%}).")
-    return {"rows": rows, "conclusion": text, "example": shuffled.test_x[:8]}
+    return {"rows": rows, "conclusion": experiment_conclusion("shuf", {"rows": rows}), "example": shuffled.test_x[:8]}
 
 
 def translation_sweep(model: nn.Module, ds: Dataset, shifts: list[int] | None = None, limit: int | None = 2000,
@@ -202,18 +204,10 @@ def translation_sweep(model: nn.Module, ds: Dataset, shifts: list[int] | None = 
     for i, k in enumerate(shifts):
         out.append((k, _accuracy(model, shift(x, k), y, ds)))
         progress(i + 1, len(shifts))
-    half = next((k for k, a in out if a < out[0][1] / 2), None)
-    far = shifts[-1]
     ink = x.float().sum()
-    lost = float(1 - shift(x, far).float().sum() / ink) if ink > 0 else 0.0
-    text = (f"{out[0][1]:.1%} unshifted; " + (f"below half of that from {half} px on. " if half is not None else
-                                              f"still {out[-1][1]:.1%} at {out[-1][0]} px. ")
-            + "Convolution and pooling give some tolerance to small shifts; the dense layer at the end reads each "
-              "position with weights of its own, so larger shifts break it (training on shifted images teaches it "
-              f"to expect them). At {far} px, {lost:.0%} of the ink has also left the {x.shape[-1]}-pixel-wide frame: no "
-              "model can "
-              "read what is no longer there.")
-    return {"sweep": out, "conclusion": text, "ink_lost": lost}
+    lost = float(1 - shift(x, shifts[-1]).float().sum() / ink) if ink > 0 else 0.0
+    res = {"sweep": out, "ink_lost": lost, "width": int(x.shape[-1])}
+    return {**res, "conclusion": experiment_conclusion("shift", res)}
 
 
 def _subset(ds: Dataset, per_class: dict[int, int], seed: int) -> Dataset:
@@ -270,16 +264,7 @@ def merge_data_size(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _data_size_summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    counts = sorted({r["per_class"] for r in rows})
-    seeds = len({r["seed"] for r in rows})
-    by = {n: [r["test_accuracy"] for r in rows if r["per_class"] == n] for n in counts}
-    lo, hi = counts[0], counts[-1]
-    spread = {n: max(v) - min(v) for n, v in by.items()}
-    text = (f"With {lo} images per class the CNN reaches {sum(by[lo]) / len(by[lo]):.1%} (from {min(by[lo]):.1%} to "
-            f"{max(by[lo]):.1%} over {seeds} repeats); with {hi} per class, {sum(by[hi]) / len(by[hi]):.1%} (a spread "
-            f"of {spread[hi] * 100:.1f} points, against {spread[lo] * 100:.1f}). More data helps less and less as it "
-            "grows; with little data, which images and which start you got matter as much as the network.")
-    return {"rows": rows, "conclusion": text}
+    return {"rows": rows, "conclusion": experiment_conclusion("size", {"rows": rows})}
 
 
 def imbalance_experiment(ds: Dataset, cls: int, shares: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03, 0.01),
@@ -302,10 +287,78 @@ def imbalance_experiment(ds: Dataset, cls: int, shares: tuple[float, ...] = (1.0
         rows.append({"share": share, "images": keep, "recall": float((pred[mine] == cls).float().mean()),
                      "accuracy": accuracy(pred, ds.test_y)})
         progress(i + 1, len(shares))
-    first, last = rows[0], rows[-1]
-    name = ds.classes[cls]
-    text = (f"With all {first['images']} of its images, class {name} is recognised {first['recall']:.0%} of the time; "
-            f"with {last['images']} ({last['share']:.0%}), {last['recall']:.0%}, while the overall accuracy only goes "
-            f"from {first['accuracy']:.1%} to {last['accuracy']:.1%}. A model that rarely sees a class learns to bet "
-            "against it, and the overall score hides it: look at each class's recall.")
-    return {"rows": rows, "conclusion": text, "cls": cls}
+    res = {"rows": rows, "cls": cls, "cls_name": ds.classes[cls]}
+    return {**res, "conclusion": experiment_conclusion("imb", res)}
+
+
+def experiment_conclusion(name: str, res: dict[str, Any], tr: Translator = EN) -> str:
+    """Experiment ``name``'s conclusion in ``tr``'s language, every figure read off its result ``res`` (so that a
+    result computed once is concluded again in each student's language)."""
+    if name == "arch":
+        return architecture_conclusion(res["rows"], res.get("input_shape") or (1, 28, 28), tr)
+    return _CONCLUSIONS[name](res, tr)
+
+
+def _rotation_conclusion(res: dict[str, Any], tr: Translator) -> str:
+    a, b = res["plain"], res["augmented"]
+    worst = min(a, key=lambda t: t[1])
+    pct = tr.percent
+    return tr("Trained on upright images, accuracy falls from {upright} at 0° to {worst} at {angle}°: a CNN is not "
+              "rotation invariant. Trained with random rotations, it holds {low}–{high} at every angle, at the price "
+              "of {cost} on upright images.", upright=pct(a[0][1]), worst=pct(worst[1]), angle=worst[0],
+              low=pct(min(v for _, v in b)), high=pct(max(v for _, v in b)),
+              cost=("+" if a[0][1] - b[0][1] >= 0 else "−") + pct(abs(a[0][1] - b[0][1])))
+
+
+def _shuffle_conclusion(res: dict[str, Any], tr: Translator) -> str:
+    acc = {(r["model"], r["images"]): tr.percent(r["test_accuracy"]) for r in res["rows"]}
+    return tr("The CNN drops from {cnn} to {cnn_shuffled} when the pixels are shuffled: its kernels rely on "
+              "neighbouring pixels being neighbours. The MLP sees no neighbourhoods, so it barely notices ({mlp} → "
+              "{mlp_shuffled}).", cnn=acc[("CNN", "real")], cnn_shuffled=acc[("CNN", "shuffled")],
+              mlp=acc[("MLP", "real")], mlp_shuffled=acc[("MLP", "shuffled")])
+
+
+def _shift_conclusion(res: dict[str, Any], tr: Translator) -> str:
+    out = res["sweep"]
+    half = next((k for k, a in out if a < out[0][1] / 2), None)
+    far = out[-1][0]
+    text = (tr("{acc} unshifted; below half of that from {k} px on.", acc=tr.percent(out[0][1]), k=half)
+            if half is not None else
+            tr("{acc} unshifted; still {last} at {k} px.", acc=tr.percent(out[0][1]), last=tr.percent(out[-1][1]),
+               k=far))
+    return text + " " + tr("Convolution and pooling give some tolerance to small shifts; the dense layer at the end "
+                           "reads each position with weights of its own, so larger shifts break it (training on "
+                           "shifted images teaches it to expect them). At {k} px, {lost} of the ink has also left the "
+                           "{width}-pixel-wide frame: no model can read what is no longer there.", k=far,
+                           lost=tr.percent(res["ink_lost"], 0), width=res.get("width", 28))
+
+
+def _size_conclusion(res: dict[str, Any], tr: Translator) -> str:
+    rows = res["rows"]
+    counts = sorted({r["per_class"] for r in rows})
+    by = {n: [r["test_accuracy"] for r in rows if r["per_class"] == n] for n in counts}
+    lo, hi = counts[0], counts[-1]
+    spread = {n: max(v) - min(v) for n, v in by.items()}
+    return tr("With {lo} images per class the CNN reaches {lo_acc} (from {lo_min} to {lo_max} over {seeds} repeats); "
+              "with {hi} per class, {hi_acc} (a spread of {hi_spread} points, against {lo_spread}). More data helps "
+              "less and less as it grows; with little data, which images and which start you got matter as much as "
+              "the network.", lo=lo, lo_acc=tr.percent(sum(by[lo]) / len(by[lo])), lo_min=tr.percent(min(by[lo])),
+              lo_max=tr.percent(max(by[lo])), seeds=len({r["seed"] for r in rows}), hi=hi,
+              hi_acc=tr.percent(sum(by[hi]) / len(by[hi])), hi_spread=tr.number(spread[hi] * 100, 1),
+              lo_spread=tr.number(spread[lo] * 100, 1))
+
+
+def _imbalance_conclusion(res: dict[str, Any], tr: Translator) -> str:
+    first, last = res["rows"][0], res["rows"][-1]
+    return tr("With all {all} of its images, class {name} is recognised {first_recall} of the time; with {few} "
+              "({share}), {last_recall}, while the overall accuracy only goes from {first_acc} to {last_acc}. A model "
+              "that rarely sees a class learns to bet against it, and the overall score hides it: look at each "
+              "class's recall.", all=first["images"], name=res.get("cls_name", res.get("cls")),
+              first_recall=tr.percent(first["recall"], 0), few=last["images"], share=tr.percent(last["share"], 0),
+              last_recall=tr.percent(last["recall"], 0), first_acc=tr.percent(first["accuracy"]),
+              last_acc=tr.percent(last["accuracy"]))
+
+
+_CONCLUSIONS: dict[str, Callable[[dict[str, Any], Translator], str]] = {
+    "rot": _rotation_conclusion, "shuf": _shuffle_conclusion, "shift": _shift_conclusion, "size": _size_conclusion,
+    "imb": _imbalance_conclusion}

@@ -106,7 +106,7 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_
     wait_idle(page)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
-    for href in ("data", "lab", "build", "train", "kernels", "features", "confusion"):
+    for href in ("data", "lab", "build", "train", "kernels", "features", "confusion", "experiments"):
         page.locator(f".st-key-menu a[href='{href}']").click()
         page.wait_for_url(f"**/{href}*", timeout=30_000)
         wait_idle(page)

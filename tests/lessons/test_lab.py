@@ -142,6 +142,16 @@ def test_experiments_run_end_to_end_on_a_small_subset(mnist5k):
     x = mnist5k.test_x[:100].float()
     assert tr["ink_lost"] == pytest.approx(float(1 - shift(mnist5k.test_x[:100], 4).float().sum() / x.sum()))
     assert f"At 4 px, {tr['ink_lost']:.0%} of the ink has also left" in tr["conclusion"]
+    # each conclusion is built again from the stored figures in the student's language, the same in English
+    from explorer.i18n import translator
+    from explorer.lessons import experiment_conclusion
+
+    for name, res in (("arch", arch), ("rot", rot), ("shuf", shuf), ("shift", tr)):
+        assert experiment_conclusion(name, res) == res["conclusion"]
+        spanish = experiment_conclusion(name, res, tr=translator("es"))
+        assert spanish != res["conclusion"] and "%" in spanish and "," in spanish, spanish
+    cnn = next(r["test_accuracy"] for r in shuf["rows"] if r["model"] == "CNN" and r["images"] == "real")
+    assert translator("de").percent(cnn) in experiment_conclusion("shuf", shuf, tr=translator("de"))
 
 
 def test_a_subset_keeps_the_asked_number_of_each_class(mnist5k):
