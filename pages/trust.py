@@ -19,6 +19,7 @@ from explorer.interpret import (
     odd_answers,
     reject_class_experiment,
     reject_conclusion,
+    reject_model_name,
     split_class_drawings,
     stump_scores,
 )
@@ -41,6 +42,7 @@ from pages._class import class_code as class_code_of_session
 from pages._inspect import input_picker, inspect_context
 from pages._jobs import job_panel
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
+from pages._lang import tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
@@ -55,7 +57,8 @@ FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
 TUNE_JOB = "trust_tune_job"  # fine-tuning a copy on the class's handwriting, a job in a worker
 REJECT_JOB = "trust_reject_job"  # the same network trained with a "not a digit" class, a job in a worker
-st.title("Can we trust it?")
+st.title(tr("Can we trust it?"))
+t = translate()
 ctx = inspect_context()
 if ctx is None:
     st.stop()
@@ -66,7 +69,8 @@ probs = cached_predictions(entry, model, ds, "test")
 def answer(p, threshold: float) -> str:
     top = int(p.argmax())
     sure = float(p[top])
-    return f"not sure ({ds.classes[top]}? {sure:.0%})" if sure < threshold else f"{ds.classes[top]} · {sure:.0%}"
+    return (tr("not sure ({cls}? {p})", cls=ds.classes[top], p=t.percent(sure, 0)) if sure < threshold else
+            f"{ds.classes[top]} · {t.percent(sure, 0)}")
 
 
 def class_set(code: str) -> dict | None:
@@ -86,102 +90,117 @@ def reject_panel(letters) -> None:
 
     job = st.session_state.get(REJECT_JOB)
     busy = job is not None and not job.finished
-    extra = f", and half of the class's {len(letters)} letters and doodles" if len(letters) else ""
-    st.button(f"Train it again with an extra class, “{NOT_A_DIGIT}”, and compare", key="trust_reject",
+    st.button(tr("Train it again with an extra class, “{name}”, and compare", name=tr(NOT_A_DIGIT)), key="trust_reject",
               on_click=_start, disabled=busy, icon=":material/block:",
-              help=f"Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
-                   f"non-digits (noise, scribbles, patterns, boxes, inverted digits{extra}). Both are judged on "
-                   "non-digits neither has seen.")
+              help=tr("Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
+                      "non-digits (noise, scribbles, patterns, boxes, inverted digits, and half of the class's {n} "
+                      "letters and doodles). Both are judged on non-digits neither has seen.", n=len(letters))
+              if len(letters) else
+              tr("Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
+                 "non-digits (noise, scribbles, patterns, boxes, inverted digits). Both are judged on non-digits "
+                 "neither has seen."))
 
     def reject_result(job) -> None:  # noqa: ANN001 - the finished Job
         r = job.result
-        st.dataframe([{"model": name, f"{ds.name} test accuracy": f"{m['test_accuracy']:.1%}",
-                       "non-digits turned away": f"{m['turned_away']:.0%}",
-                       f"non-digits called a digit at ≥ {r['threshold']:.0%}": f"{m['confidently_wrong']:.0%}"}
-                      for name, m in r["models"].items()], hide_index=True)
-        st.caption(f"“Turned away”: answered “{NOT_A_DIGIT}” or less sure than the threshold. " + reject_conclusion(r))
+        acc, wrong = f"{ds.name} test accuracy", f"non-digits called a digit at ≥ {r['threshold']:.0%}"
+        st.dataframe([{"model": reject_model_name(name, t), acc: t.percent(m["test_accuracy"]),
+                       "non-digits turned away": t.percent(m["turned_away"], 0),
+                       wrong: t.percent(m["confidently_wrong"], 0)} for name, m in r["models"].items()],
+                     hide_index=True,
+                     column_config={"model": tr("model"), acc: tr("{dataset} test accuracy", dataset=ds.name),
+                                    "non-digits turned away": tr("non-digits turned away"),
+                                    wrong: tr("non-digits called a digit at ≥ {p}", p=t.percent(r["threshold"], 0))})
+        st.caption(tr("“Turned away”: answered “{name}” or less sure than the threshold.", name=tr(NOT_A_DIGIT)) + " "
+                   + reject_conclusion(r, tr=t))
         did("trust:reject")  # the guided path: the comparison with an extra class, read
 
-    job_panel(lambda: st.session_state.get(REJECT_JOB), "Training both", reject_result)
+    job_panel(lambda: st.session_state.get(REJECT_JOB), tr("Training both"), reject_result)
 
 
 def threshold_section() -> float:
     """Coverage against accuracy as the confidence threshold moves; returns the threshold."""
-    st.subheader("1. When it should say “I don't know”")
-    st.caption("The model's last layer gives one score per class; softmax turns the scores into probabilities that "
-               "add up to 100%, and the largest is its confidence. A classifier always picks one of its classes. A "
-               "threshold lets it say *not sure* instead: it answers fewer images, and is right more often on those "
-               "it answers. The Draw page uses the same threshold.")
+    st.subheader(tr("1. When it should say “I don't know”"))
+    st.caption(tr("The model's last layer gives one score per class; softmax turns the scores into probabilities that "
+                  "add up to 100%, and the largest is its confidence. A classifier always picks one of its classes. A "
+                  "threshold lets it say *not sure* instead: it answers fewer images, and is right more often on "
+                  "those it answers. **{draw}** uses the same threshold.", draw=tr("Draw a digit")))
     left, right = st.columns([3, 2])
-    threshold = left.slider("Answer only when at least this sure", 0.0, 0.99,
+    threshold = left.slider(tr("Answer only when at least this sure"), 0.0, 0.99,
                             float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)), 0.01, key="trust_threshold",
                             on_change=did, args=("trust:threshold",))  # the guided path: the threshold, moved
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
-    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage", alt=describe_coverage(curve, threshold))
+    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage",
+                      alt=describe_coverage(curve, threshold, tr=t))
     now = coverage_curve(probs, ds.test_y, [threshold])[0]
-    right.metric("Answers (share of the test images)", f"{now.coverage:.1%}")
-    right.metric("Right, among those answered", f"{now.accuracy:.2%}")
-    right.metric("Says “not sure” (test images)", f"{len(ds.test_y) - now.answered:,}")
-    all_ = curve[0]
-    right.caption(f"With no threshold it answers everything and is right {all_.accuracy:.1%} of the time. Each point "
-                  "of accuracy gained costs answers: which trade is right depends on what a wrong answer costs.")
+    right.metric(tr("Answers (share of the test images)"), t.percent(now.coverage))
+    right.metric(tr("Right, among those answered"), t.percent(now.accuracy, 2))
+    right.metric(tr("Says “not sure” (test images)"), t.number(len(ds.test_y) - now.answered))
+    right.caption(tr("With no threshold it answers everything and is right {acc} of the time. Each point of accuracy "
+                     "gained costs answers: which trade is right depends on what a wrong answer costs.",
+                     acc=t.percent(curve[0].accuracy)))
     calibration = calibration_table(probs, ds.test_y)
-    st.markdown("**How often is it right when it says it is this sure?**")
-    st.dataframe([{"confidence": f"{r.low:.0%}–{r.high:.0%}", "test images": r.images,
-                   "right": "—" if r.images == 0 else f"{r.right:.1%}"} for r in calibration], hide_index=True)
-    st.caption(calibration_sentence(calibration))
+    st.markdown(tr("**How often is it right when it says it is this sure?**"))
+    st.dataframe([{"confidence": f"{t.percent(r.low, 0)}–{t.percent(r.high, 0)}", "test images": r.images,
+                   "right": "—" if r.images == 0 else t.percent(r.right)} for r in calibration], hide_index=True,
+                 column_config={"confidence": tr("confidence"), "test images": tr("test images"),
+                                "right": tr("right")})
+    st.caption(calibration_sentence(calibration, tr=t))
     return threshold
 
 
 def odd_section(threshold: float, letters) -> None:
     """What the model says about things that are none of its classes, and a class of its own for them."""
-    st.subheader("2. Things that are not digits" if ds.input_shape[0] == 1 else "2. Things that are none of its classes")
-    st.caption("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
-               "confidence here is why a threshold alone is not enough, and why some models get a class of their own "
-               "for “none of these”.")
+    st.subheader(tr("2. Things that are not digits") if ds.input_shape[0] == 1 else
+                 tr("2. Things that are none of its classes"))
+    st.caption(tr("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
+                  "confidence here is why a threshold alone is not enough, and why some models get a class of their "
+                  "own for “none of these”."))
     odd = odd_answers(model, ds.test_x[0], ds.mean, ds.std)
     cols = st.columns(len(odd))
     for col, (name, img, p) in zip(cols, odd):
-        col.image(framed(img, 96), width=96, caption=f"{name}: {answer(p, threshold)}",
-                  alt=describe_image(img, f"{name}, not a digit"))
+        col.image(framed(img, 96), width=96, caption=f"{tr(name)}: {answer(p, threshold)}",
+                  alt=describe_image(img, tr("{name}, not a digit", name=tr(name)), tr=t))
     if len(letters):
-        st.markdown(f"**Letters and doodles the class drew** ({len(letters)}; on the Draw page: *It is a → not a digit*)")
+        st.markdown(tr("**Letters and doodles the class drew** ({n}; on **{draw}**: *It is a → {name}*)",
+                       n=len(letters), draw=tr("Draw a digit"), name=tr(NOT_A_DIGIT)))
         shown = letters[-8:]
         cols = st.columns(len(shown))
         for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
             col.image(framed(img, 96), width=96, caption=answer(p, threshold),
-                      alt=describe_image(img, "a letter or doodle the class drew"))
+                      alt=describe_image(img, tr("a letter or doodle the class drew"), tr=t))
     reject_panel(letters)
 
 
 def attack_section() -> None:
     """One image attacked with FGSM or PGD at the chosen ε, and the search for the smallest ε per model."""
-    st.subheader("3. Fooling the model")
-    st.caption("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts the "
-               "model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. On small digits the "
-               "change can be seen, yet a person still reads the same digit and the model does not.")
+    st.subheader(tr("3. Fooling the model"))
+    st.caption(tr("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts "
+                  "the model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. On small "
+                  "digits the change can be seen, yet a person still reads the same digit and the model does not."))
     x, label = input_picker(ds, key="trust-in")
     c1, c2 = st.columns([1, 3])
-    method = c1.radio("Attack", ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
-    eps = c2.slider("ε (how far each pixel may move)", 0.0, 0.3, 0.1, 0.005, key="trust_eps")
+    method = c1.radio(tr("Attack"), ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
+    eps = c2.slider(tr("ε (how far each pixel may move)"), 0.0, 0.3, 0.1, 0.005, key="trust_eps")
     hit = attack_outcome(model, x, ds.mean, ds.std, eps, method)
     i1, i2, i3 = st.columns(3)
+    e = t.number(eps, 3).rstrip("0").rstrip(",.") if eps else "0"
     i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(hit.before, 0)}",
-             alt=describe_image(x[0], f"the original, {label}"))
+             alt=describe_image(x[0], tr("the original, {label}", label=label), tr=t))
     i2.image(upscale(colorize(hit.change, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
-             caption=f"the change (blue darker, red lighter), at most ε = {eps:g}",
-             alt=f"the attack's change, at most ε = {eps:g} per pixel: lighter most in {where(hit.change)}, "
-                 f"darker most in {where(-hit.change)}")
-    i3.image(framed(hit.adversarial[0], 168), width=168, caption=f"attacked: {answer(hit.after, 0)}",
-             alt=describe_image(hit.adversarial[0], "the attacked image"))
+             caption=tr("the change (blue darker, red lighter), at most ε = {eps}", eps=e),
+             alt=tr("the attack's change, at most ε = {eps} per pixel: lighter most {lighter}, darker most {darker}",
+                    eps=e, lighter=where(hit.change, t), darker=where(-hit.change, t)))
+    i3.image(framed(hit.adversarial[0], 168), width=168, caption=tr("attacked: {answer}", answer=answer(hit.after, 0)),
+             alt=describe_image(hit.adversarial[0], tr("the attacked image"), tr=t))
     if hit.fooled:
-        st.error(f"Fooled: it now says **{ds.classes[hit.answer]}** ({float(hit.after.max()):.0%}).")
+        st.error(tr("Fooled: it now says **{cls}** ({p}).", cls=ds.classes[hit.answer],
+                    p=t.percent(float(hit.after.max()), 0)))
         did("fooled")  # the guided path: an attack changed the answer
-        if label == "your drawing" and ds.classes[int(hit.before.argmax())] == "7":
+        if label == tr("your drawing") and ds.classes[int(hit.before.argmax())] == "7":
             did("fooled_own_7")  # the guided path: your own 7, misread
     else:
-        st.success(f"Not fooled at ε = {eps:g}: it still says **{ds.classes[hit.answer]}**.")
+        st.success(tr("Not fooled at ε = {eps}: it still says **{cls}**.", eps=e, cls=ds.classes[hit.answer]))
     fooling_search(x, label)
 
 
@@ -206,19 +225,23 @@ def fooling_search(x, label: str) -> None:
 
     fool_job = st.session_state.get(FOOL_JOB)
     busy = fool_job is not None and not fool_job.finished
-    st.button("Find the smallest ε that fools each of my models", on_click=_find_smallest, key="trust_find",
-              disabled=busy, help="Bisection, about 7 attacks per model and attack. Train a second model with "
-                                  "rotations or shifts (Train page) to see whether ordinary augmentation makes it "
-                                  "harder to fool.")
-
+    st.button(tr("Find the smallest ε that fools each of my models"), on_click=_find_smallest, key="trust_find",
+              disabled=busy, help=tr("Bisection, about 7 attacks per model and attack. Train a second model with "
+                                     "rotations or shifts (on **{train}**) to see whether ordinary augmentation makes "
+                                     "it harder to fool.", train=tr("Train")))
 
     def fooling_result(job) -> None:  # noqa: ANN001 - the finished Job
-        st.dataframe(job.result, hide_index=True)
-        st.caption(f"For {st.session_state.get(FOOLED, 'this image')}. A larger ε means a harder model to fool. "
-                   "Rotations and shifts teach a model other kinds of change, not these: what makes a model "
-                   "harder to fool is training it on attacked images (adversarial training).")
+        rows = [{k: tr(v) if v in ("yes", "no", "over 0.5") else v for k, v in row.items()} for row in job.result]
+        st.dataframe(rows, hide_index=True, column_config={"model": tr("model"),
+                                                           "trained with augmentation": tr("trained with augmentation"),
+                                                           **{f"smallest ε, {a.upper()}": tr("smallest ε, {attack}",
+                                                                                             attack=a.upper())
+                                                              for a in ATTACKS}})
+        st.caption(tr("For {image}. A larger ε means a harder model to fool. Rotations and shifts teach a model other "
+                      "kinds of change, not these: what makes a model harder to fool is training it on attacked "
+                      "images (adversarial training).", image=st.session_state.get(FOOLED) or tr("this image")))
 
-    job_panel(lambda: st.session_state.get(FOOL_JOB), "Attacking each model", fooling_result)
+    job_panel(lambda: st.session_state.get(FOOL_JOB), tr("Attacking each model"), fooling_result)
 
 
 def shortcut_section() -> None:
@@ -226,81 +249,86 @@ def shortcut_section() -> None:
     lesson_cue = (st.session_state.get(LESSON) or {}).get("shortcut") or {}
     if not lesson_cue:
         return
-    st.subheader("4. Right for the wrong reason?")
-    st.caption("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
-               "Grad-CAM maps on Draw, the 9 images that excite each filter, the classes the confusion matrix mixes "
-               "up. What does the model look at for one class that it should not?")
-    if not st.toggle("Reveal the hidden cue", key="trust_reveal"):
+    st.subheader(tr("4. Right for the wrong reason?"))
+    st.caption(tr("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
+                  "Grad-CAM maps on **{draw}**, the 9 images that excite each filter, the classes the confusion matrix "
+                  "mixes up. What does the model look at for one class that it should not?", draw=tr("Draw a digit")))
+    if not st.toggle(tr("Reveal the hidden cue"), key="trust_reveal"):
         return
     did("shortcut")  # the guided path: the hidden cue, revealed
     try:
         clean = get_dataset(lesson_cue["dataset"])
     except ValueError as e:
-        st.error(f"The lesson's original dataset is not available here: {e}.")
+        st.error(tr("The lesson's original dataset is not available here: {error}.", error=e))
         return
     k, cue = lesson_cue["class"], lesson_cue["cue"]
     found = reveal(model, clean, k, cue)
-    st.markdown(f"**{lesson_cue['share']:.0%} of the {clean.classes[k]}s carried a {cue}**, in training and in "
-                "the test split alike, so the test score looked fine.")
+    cls, pct = clean.classes[k], t.percent
+    st.markdown(tr("**{share} of the images of {cls} carried a {cue}**, in training and in the test split alike, so "
+                   "the test score looked fine.", share=pct(lesson_cue["share"], 0), cls=cls, cue=cue))
     r = st.columns(4)
-    r[0].metric("Accuracy on clean test images", f"{found['accuracy_clean']:.1%}")
-    r[1].metric(f"Clean {clean.classes[k]}s recognised", f"{found['recall_clean']:.0%}")
-    r[2].metric(f"{clean.classes[k]}s with the {cue}", f"{found['recall_cued']:.0%}")
-    r[3].metric(f"Other digits called {clean.classes[k]} once they carry it", f"{found['others_pulled']:.0%}")
+    r[0].metric(tr("Accuracy on clean test images"), pct(found["accuracy_clean"]))
+    r[1].metric(tr("Clean images of {cls} recognised", cls=cls), pct(found["recall_clean"], 0))
+    r[2].metric(tr("Images of {cls} with the {cue}", cls=cls, cue=cue), pct(found["recall_cued"], 0))
+    r[3].metric(tr("Other digits called {cls} once they carry it", cls=cls), pct(found["others_pulled"], 0))
     st.image(image_grid(found["example"], ncols=8, scale=3),
-             alt=describe_images(found["example"], f"test images of other classes carrying the {cue}"),
-             caption=f"other classes' test images with the {cue}: the model calls "
-                     f"{found['others_pulled']:.0%} of such images “{clean.classes[k]}”")
-    st.info("A high score on test data that shares the training data's quirks proves little. Test on data "
-            "made differently, and look at what the model looks at.")
+             alt=describe_images(found["example"], tr("test images of other classes carrying the {cue}", cue=cue),
+                                 tr=t),
+             caption=tr("other classes' test images with the {cue}: the model calls {share} of such images “{cls}”",
+                        cue=cue, share=pct(found["others_pulled"], 0), cls=cls))
+    st.info(tr("A high score on test data that shares the training data's quirks proves little. Test on data made "
+               "differently, and look at what the model looks at."))
 
 
 def stump_panel(store: object, code: str, ours: dict, answers) -> None:
     """Stump the model: a point for each digit a classmate confirmed as legible that the model misreads."""
-    st.markdown("**Stump the model.** A point for each of your digits that a classmate confirms as legible and "
-                "the model still gets wrong.")
+    st.markdown(tr("**Stump the model.** A point for each of your digits that a classmate confirms as legible and the "
+                   "model still gets wrong."))
     left, right = st.columns([2, 3])
     with left:
-        who = st.text_input("Your name", key="stump_name", max_chars=MAX_CLASS_NAME)
+        who = st.text_input(tr("Your name"), key="stump_name", max_chars=MAX_CLASS_NAME)
         others = [i for i, (a, ok) in enumerate(zip(ours["authors"], ours["confirmed_by"]))
                   if ok is None and a.casefold() != who.strip().casefold()]
         if who.strip() and others:
-            pick = st.selectbox("A classmate's digit", others, key="stump_pick",
-                                format_func=lambda i: f"#{ours['ids'][i]}: drawn as a {int(ours['y'][i])} by "
-                                                      f"{ours['authors'][i]}")
-            st.image(framed(ours["x"][pick], 84), alt=describe_image(ours["x"][pick], f"a classmate's "
-                                                                                     f"{int(ours['y'][pick])}"))
-            if st.button(f"I can read it as a {int(ours['y'][pick])}", key="stump_confirm"):
+            pick = st.selectbox(tr("A classmate's digit"), others, key="stump_pick",
+                                format_func=lambda i: tr("#{id}: drawn as a {digit} by {name}", id=ours["ids"][i],
+                                                         digit=int(ours["y"][i]), name=ours["authors"][i]))
+            st.image(framed(ours["x"][pick], 84),
+                     alt=describe_image(ours["x"][pick], tr("a classmate's {digit}", digit=int(ours["y"][pick])),
+                                        tr=t))
+            if st.button(tr("I can read it as a {digit}", digit=int(ours["y"][pick])), key="stump_confirm"):
                 try:
                     store.confirm_digit(code, ours["ids"][pick], who)
                     st.rerun()
                 except ValueError as e:
                     st.error(str(e))
         elif who.strip():
-            st.caption("No classmate's digit waits for a confirmation.")
-    right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True)
+            st.caption(tr("No classmate's digit waits for a confirmation."))
+    right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True,
+                    column_config={"name": tr("name"), "points": tr("points")})
 
 
 def handwriting_shift(ours: dict) -> dict:
     """The model on MNIST's writers and on ours, class by class, and the digits it gets wrong; returns the report."""
     rep = handwriting_report(model, ds, ours["x"], ours["y"], probs.argmax(1))  # the page's cached answers
     h = st.columns(3)
-    h[0].metric("Digits the class drew", f"{len(ours['ids']):,}")
-    h[1].metric(f"Right on {ds.name}'s test images", f"{rep['test_accuracy']:.1%}")
-    h[2].metric("Right on our handwriting", f"{rep['ours_accuracy']:.1%}",
-                delta=f"{(rep['ours_accuracy'] - rep['test_accuracy']) * 100:+.1f} points")
+    h[0].metric(tr("Digits the class drew"), t.number(len(ours["ids"])))
+    h[1].metric(tr("Right on the test images of {dataset}", dataset=ds.name), t.percent(rep["test_accuracy"]))
+    gap = (rep["ours_accuracy"] - rep["test_accuracy"]) * 100
+    h[2].metric(tr("Right on our handwriting"), t.percent(rep["ours_accuracy"]),
+                delta=tr("{n} points", n=("+" if gap >= 0 else "-") + t.number(abs(gap), 1)))  # the sign: its arrow
     wrong = rep["wrong"][:24]
     left, right = st.columns([2, 3])
     shift = confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix
     left.plotly_chart(confusion_heatmap(shift, ds.classes), key="trust-ours-cm",
-                      alt=describe_confusion(shift, ds.classes))
-    left.caption("The shift, class by class: rows are what the class drew, columns what the model said.")
+                      alt=describe_confusion(shift, ds.classes, tr=t))
+    left.caption(tr("The shift, class by class: rows are what the class drew, columns what the model said."))
     if wrong:
         right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
-                    alt=describe_images(ours["x"][wrong], "digits of the class it gets wrong",
-                                        [f"{int(ours['y'][i])} read as {ds.classes[int(rep['answers'][i])]}"
-                                         for i in wrong]),
-                    caption="The class's digits it gets wrong, and what it said: " + " · ".join(
+                    alt=describe_images(ours["x"][wrong], tr("digits of the class it gets wrong"),
+                                        [tr("{digit} read as {said}", digit=int(ours["y"][i]),
+                                            said=ds.classes[int(rep["answers"][i])]) for i in wrong], tr=t),
+                    caption=tr("The class's digits it gets wrong, and what it said:") + " " + " · ".join(
                         f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
     return rep
 
@@ -315,19 +343,21 @@ def finetune_panel(ours: dict) -> None:
 
     tune = st.session_state.get(TUNE_JOB)
     tuning = tune is not None and not tune.finished
-    st.button("Fine-tune a copy on half of our handwriting, test on the other half", key="trust_tune",
+    st.button(tr("Fine-tune a copy on half of our handwriting, test on the other half"), key="trust_tune",
               on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
 
     def tune_result(job) -> None:  # noqa: ANN001 - the finished Job
         r = job.result
-        st.dataframe([{"model": name, "our handwriting (held out)": f"{r[key]['ours_accuracy']:.1%}",
-                       f"{ds.name} test": f"{r[key]['test_accuracy']:.1%}"}
-                      for name, key in (("before", "before"), ("fine-tuned", "after"))], hide_index=True)
-        st.caption(f"Trained on {r['trained_on']} of the class's digits, judged on the other {r['held_out']}. "
-                   "If the test score falls while ours rises, the copy forgot MNIST's writers while it "
-                   "learned ours: mixing both in training avoids that.")
+        st.dataframe([{"model": name, "ours": t.percent(r[key]["ours_accuracy"]),
+                       "test": t.percent(r[key]["test_accuracy"])}
+                      for name, key in ((tr("before"), "before"), (tr("fine-tuned"), "after"))], hide_index=True,
+                     column_config={"model": tr("model"), "ours": tr("our handwriting (held out)"),
+                                    "test": tr("{dataset} test", dataset=ds.name)})
+        st.caption(tr("Trained on {n} of the class's digits, judged on the other {k}. If the test score falls while "
+                      "ours rises, the copy forgot MNIST's writers while it learned ours: mixing both in training "
+                      "avoids that.", n=r["trained_on"], k=r["held_out"]))
 
-    job_panel(lambda: st.session_state.get(TUNE_JOB), "Fine-tuning", tune_result)
+    job_panel(lambda: st.session_state.get(TUNE_JOB), tr("Fine-tuning"), tune_result)
 
 
 def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
@@ -335,28 +365,32 @@ def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
     key = (st.session_state.get(TEACHER) or {}).get("key") if class_code_of_session() == class_code else None
     if not key:
         return
-    with st.expander("Teacher: remove a digit from the class's set"):
+    with st.expander(tr("Teacher: remove a digit from the class's set")):
         if key:
-            pick = st.selectbox("Digit", list(range(len(ours["ids"]))), key="digits_pick",
-                                format_func=lambda i: f"#{ours['ids'][i]}: a {int(ours['y'][i])} by "
-                                                      f"{ours['authors'][i]}")
-            st.image(framed(ours["x"][pick], 84), alt=describe_image(ours["x"][pick], f"digit #{ours['ids'][pick]}"))
-            if st.button("Remove it", key="digits_remove"):
+            pick = st.selectbox(tr("Digit"), list(range(len(ours["ids"]))), key="digits_pick",
+                                format_func=lambda i: tr("#{id}: a {digit} by {name}", id=ours["ids"][i],
+                                                         digit=int(ours["y"][i]), name=ours["authors"][i]))
+            st.image(framed(ours["x"][pick], 84),
+                     alt=describe_image(ours["x"][pick], tr("digit #{id}", id=ours["ids"][pick]), tr=t))
+            if st.button(tr("Remove it"), key="digits_remove"):
                 try:
                     store.remove_digit(class_code, key, ours["ids"][pick])
                 except ValueError as e:
-                    st.error(f"Not removed: {e}.")
+                    st.error(tr("Not removed: {error}.", error=e))
                     return
                 st.rerun()
 
 
 def handwriting_section(class_code: str, ours: dict) -> None:
     """The class's own digits: how much the model loses on new writers, fine-tuning, stump the model."""
-    st.subheader("5. Our class's handwriting")
-    st.caption(f"The digits the class **{shown_code(class_code)}** drew on the Draw page (*Add this drawing to our class's "
-               "handwriting*). A model trained on MNIST's writers meets new writers here: how much does it lose?")
+    st.subheader(tr("5. Our class's handwriting"))
+    st.caption(tr("The digits the class **{code}** drew on **{draw}** (*{add}*). A model trained on MNIST's writers "
+                  "meets new writers here: how much does it lose?", code=shown_code(class_code),
+                  draw=tr("Draw a digit"),
+                  add=tr("Add this drawing to our class's handwriting ({code})", code=shown_code(class_code))))
     if not len(ours["ids"]):
-        st.info("No digits yet: draw one on the Draw page and add it, and ask the class to do the same.")
+        st.info(tr("No digits yet: draw one on **{draw}** and add it, and ask the class to do the same.",
+                   draw=tr("Draw a digit")))
         return
     rep = handwriting_shift(ours)
     did("trust:handwriting")  # the guided path: the model on the class's own digits, read

@@ -18,15 +18,17 @@ from torch import Tensor, nn
 from ..core.data import normalize
 from ..core.evaluate import accuracy, eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
-from ..i18n import N_
+from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 
 __all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", "calibration_sentence",
-           "reject_conclusion", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
+           "reject_conclusion", "reject_model_name", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
            "handwriting_report", "finetune_on_handwriting", "stump_scores", "ATTACKS", "NOT_A_DIGIT",
            "NOT_A_DIGIT_LABEL", "non_digit_set", "with_reject_class", "reject_class_experiment", "AttackOutcome",
            "attack_outcome", "odd_answers", "split_class_drawings"]
 
 ATTACKS = ("fgsm", "pgd")
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
+DIGITS_ONLY = N_("digits only")  # the reject-class comparison's plain model
 
 
 @dataclass(frozen=True)
@@ -88,25 +90,35 @@ def calibration_table(probs: Tensor, y: Tensor, edges: tuple[float, ...] = CALIB
     return rows
 
 
-def calibration_sentence(rows: list[CalibrationRow]) -> str:
+def calibration_sentence(rows: list[CalibrationRow], tr: Translator = EN) -> str:
     """The table's bin from 90% to 99% in words: how often "90–99% sure" was right."""
     row = next((r for r in rows if r.low == 0.9 and r.high == 0.99), None)
     if row is None or row.images == 0:
-        return "No test image got a confidence between 90% and 99%."
-    return (f"When it said 90–99% sure ({row.images:,} test images, {row.confidence:.1%} on average), it was right on "
-            f"{row.right:.1%} of them. Being sure is not being right: only this table tells how often the two agree.")
+        return tr("No test image got a confidence between 90% and 99%.")
+    return tr("When it said 90–99% sure ({n} test images, {confidence} on average), it was right on {right} of them. "
+              "Being sure is not being right: only this table tells how often the two agree.",
+              n=tr.number(row.images), confidence=tr.percent(row.confidence), right=tr.percent(row.right))
 
 
-def reject_conclusion(result: dict[str, Any]) -> str:
+def reject_model_name(name: str, tr: Translator = EN) -> str:
+    """A reject-class comparison's model, named in ``tr``'s language (its key in the result is English)."""
+    return tr(DIGITS_ONLY) if name == DIGITS_ONLY else tr("with “{name}”", name=tr(NOT_A_DIGIT))
+
+
+def reject_conclusion(result: dict[str, Any], tr: Translator = EN) -> str:
     """What the reject-class comparison measured, in words built from its figures (``reject_class_experiment``)."""
-    (plain_name, plain), (plus_name, plus) = list(result["models"].items())
-    better = plus["turned_away"] > plain["turned_away"]
-    return (f"On {result['non_digits']} new non-digits, the threshold alone turned away {plain['turned_away']:.0%}; "
-            f"the model {plus_name} turned away {plus['turned_away']:.0%}"
-            + (", more" if better else ", no more") + ". These are fresh images of the same kinds the extra class "
-            "was trained on (noise, scribbles, patterns, boxes, inverted digits): a class of its own catches the kinds "
-            "it was shown, and a new kind of non-digit can still pass as a digit. On the real digits: "
-            f"{plain['test_accuracy']:.1%} against {plus['test_accuracy']:.1%}.")
+    (_, plain), (plus_name, plus) = list(result["models"].items())
+    values = {"n": result["non_digits"], "plain": tr.percent(plain["turned_away"], 0),
+              "model": reject_model_name(plus_name, tr), "plus": tr.percent(plus["turned_away"], 0),
+              "plain_acc": tr.percent(plain["test_accuracy"]), "plus_acc": tr.percent(plus["test_accuracy"])}
+    text = (tr("On {n} new non-digits, the threshold alone turned away {plain}; the model {model} turned away {plus}, "
+               "more.", **values) if plus["turned_away"] > plain["turned_away"] else
+            tr("On {n} new non-digits, the threshold alone turned away {plain}; the model {model} turned away {plus}, "
+               "no more.", **values))
+    return text + " " + tr("These are fresh images of the same kinds the extra class was trained on (noise, "
+                           "scribbles, patterns, boxes, inverted digits): a class of its own catches the kinds it was "
+                           "shown, and a new kind of non-digit can still pass as a digit. On the real digits: "
+                           "{plain_acc} against {plus_acc}.", **values)
 
 
 def not_digits(like: Tensor, seed: int = 0) -> dict[str, Tensor]:
@@ -117,10 +129,10 @@ def not_digits(like: Tensor, seed: int = 0) -> dict[str, Tensor]:
     scribble = _strokes(h, w, 3, g)  # three random strokes
     yy, xx = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
     checker = (((yy // max(1, h // 7)) + (xx // max(1, w // 7))) % 2 * 255).float()
-    images = {"blank": torch.zeros(h, w), "all white": torch.full((h, w), 255.0),
-              "noise": torch.rand(h, w, generator=g) * 255, "scribbles": scribble, "checkerboard": checker}
+    images = {N_("blank"): torch.zeros(h, w), N_("all white"): torch.full((h, w), 255.0),
+              N_("noise"): torch.rand(h, w, generator=g) * 255, N_("scribbles"): scribble, N_("checkerboard"): checker}
     out = {k: v.round().to(torch.uint8).expand(c, h, w).clone() for k, v in images.items()}
-    out["inverted digit"] = 255 - like
+    out[N_("inverted digit")] = 255 - like
     return out
 
 
@@ -229,8 +241,8 @@ def smallest_fooling_eps(model: nn.Module, x_u8: Tensor, mean: tuple[float, ...]
     with eval_mode(model), torch.no_grad():
         label = int(net(x_u8.to(dev).float() / 255.0).argmax(1))
 
-    def fooled(eps: float) -> bool:
-        adv = attack(model, x_u8, mean, std, eps, method)
+    def fooled(eps: float) -> bool:  # judged on the attacked image rounded to pixels, as the page shows it
+        adv = (attack(model, x_u8, mean, std, eps, method) * 255).round().clamp(0, 255) / 255
         with eval_mode(model), torch.no_grad():
             return int(net(adv.to(dev)).argmax(1)) != label
 
@@ -251,8 +263,9 @@ def fooling_table(models: list[tuple[str, nn.Module, bool]], x_u8: Tensor, mean:
     rows = []
     for i, (name, model, augmented) in enumerate(models):
         found = {a: smallest_fooling_eps(model, x_u8, mean, std, a) for a in ATTACKS}
-        rows.append({"model": name, "trained with augmentation": "yes" if augmented else "no",
-                     **{f"smallest ε, {a.upper()}": "over 0.5" if v is None else f"{v:.3f}" for a, v in found.items()}})
+        rows.append({"model": name, "trained with augmentation": N_("yes") if augmented else N_("no"),
+                     **{f"smallest ε, {a.upper()}": N_("over 0.5") if v is None else f"{v:.3f}"
+                        for a, v in found.items()}})
         if progress is not None:
             progress(i + 1, len(models))
     return rows
@@ -411,7 +424,7 @@ def reject_class_experiment(spec: dict[str, Any], ds: Any, extra: Tensor | None 
         fresh = torch.cat([fresh, extra[len(extra) // 2:]])
     plus = with_reject_class(ds, extra, seed=seed)
     rows = {}
-    for i, (name, data, classes) in enumerate((("digits only", ds, k), (f"with “{NOT_A_DIGIT}”", plus, k + 1))):
+    for i, (name, data, classes) in enumerate(((DIGITS_ONLY, ds, k), (f"with “{NOT_A_DIGIT}”", plus, k + 1))):
         model = build_model(_with_outputs(spec, classes), seed=seed)
         Trainer(model, data, TrainConfig(epochs=epochs, seed=seed, eval_splits=())).run()
         model.eval()

@@ -177,12 +177,15 @@ def describe_confusion(matrix: Tensor, classes: list[str] | tuple[str, ...], k: 
     return text + "; " + (tr("largest mistakes: {list}", list=", ".join(worst)) if worst else tr("no mistakes"))
 
 
-def describe_coverage(curve: list[Any], threshold: float) -> str:
+def describe_coverage(curve: list[Any], threshold: float, tr: Translator = EN) -> str:
     """The trust curve at the chosen threshold."""
     at = min(curve, key=lambda c: abs(c.threshold - threshold))
-    return (f"as the threshold rises from 0 to 1 the share answered falls from {curve[0].coverage:.0%} to "
-            f"{curve[-1].coverage:.0%} while accuracy on the answered goes from {curve[0].accuracy:.1%} to "
-            f"{curve[-1].accuracy:.1%}; at {threshold:.2f}: {at.coverage:.0%} answered, {at.accuracy:.1%} right")
+    pct = tr.percent
+    return tr("as the threshold rises from 0 to 1 the share answered falls from {first} to {last} while accuracy on "
+              "the answered goes from {first_acc} to {last_acc}; at {threshold}: {share} answered, {acc} right",
+              first=pct(curve[0].coverage, 0), last=pct(curve[-1].coverage, 0), first_acc=pct(curve[0].accuracy),
+              last_acc=pct(curve[-1].accuracy), threshold=tr.number(threshold, 2), share=pct(at.coverage, 0),
+              acc=pct(at.accuracy))
 
 
 def describe_bars(values: Tensor, labels: list[str] | tuple[str, ...], k: int = 3, tr: Translator = EN) -> str:

@@ -94,8 +94,9 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
     page.context.close()
 
 
-# code names a student meets as they are written in PyTorch: layer types, an optimiser, a device
-CODE = {"Conv", "MaxPool", "BatchNorm", "ReLU", "Flatten", "Linear", "adam", "cpu"}
+# code names a student meets as they are written in PyTorch: layer types, an optimiser, a device; and the two
+# attacks' names (FGSM, PGD), whose radio buttons stand side by side in the page's text
+CODE = {"Conv", "MaxPool", "BatchNorm", "ReLU", "Flatten", "Linear", "adam", "cpu", "FGSMPGD"}
 
 
 def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_data_to_confusion(server, browser):
@@ -106,7 +107,7 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_
     wait_idle(page)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
-    for href in ("data", "lab", "build", "train", "kernels", "features", "confusion", "experiments"):
+    for href in ("data", "lab", "build", "train", "kernels", "features", "confusion", "experiments", "trust"):
         page.locator(f".st-key-menu a[href='{href}']").click()
         page.wait_for_url(f"**/{href}*", timeout=30_000)
         wait_idle(page)
