@@ -263,6 +263,7 @@ def shortcut_section() -> None:
         return
     k, cue = lesson_cue["class"], lesson_cue["cue"]
     found = reveal(model, clean, k, cue)
+    cue = tr(cue)  # its name in the student's language (the lesson file names it in English)
     cls, pct = clean.classes[k], t.percent
     st.markdown(tr("**{share} of the images of {cls} carried a {cue}**, in training and in the test split alike, so "
                    "the test score looked fine.", share=pct(lesson_cue["share"], 0), cls=cls, cue=cue))

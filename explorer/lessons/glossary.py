@@ -49,34 +49,34 @@ LAYER_EXPLAINED: dict[str, str] = {
 }
 
 GLOSSARY: dict[str, str] = {
-    "kernel": "A small grid of weights, k×k, slid over one input map. A convolution layer holds C_out × C_in "
-              "of them.",
-    "filter": "All the kernels that make one output map, one per input channel (k×k×C_in weights). In this app "
-              "a filter's mean kernel is drawn beside its map.",
-    "channel": "One of the maps a layer takes in or gives out: an input image has 1 (grey) or 3 (colour); a "
-               "convolution gives one channel per filter.",
-    "feature map": "One channel of a layer's output for one image: what one filter found, and where.",
-    "unit": "One value a layer gives: a channel at one position of a map, or one output of a Linear layer. A "
-            "ReLU channel is dead when it is zero on every image.",
-    "parameter": "A number the training changes: a weight or a bias.",
-    "logit": "The score the last layer gives each class, before softmax. Any real number.",
-    "softmax": "Turns the logits into probabilities that add up to 100%: the largest score gets the largest "
-               "share. The largest probability is the model's confidence.",
-    "confidence": "The largest class probability. Being sure is not being right: the calibration table on "
-                  "Can we trust it? shows how often each confidence was right.",
-    "receptive field": "The input pixels one unit depends on. Each convolution and pooling layer makes it larger.",
-    "padding": "Zeros added around the map, so that the kernel can also sit on the border.",
-    "stride": "How far the kernel moves between two outputs: stride 2 halves the output's size.",
-    "epoch": "One pass over all the training images.",
-    "training set": "The images the model learns from.",
-    "validation set": "Images held back from training to decide what to change (epochs, learning rate, layers).",
-    "test set": "Images kept for the end: looked at once, to report how the final model does on new images.",
-    "overfitting": "Learning the training images rather than the task: training loss keeps falling while the "
-                   "validation loss rises.",
-    "augmentation": "Training on changed copies of the images (small rotations, shifts, mirrors) so that the model "
-                    "meets more variety than the images hold.",
-    "chance": "What guessing scores: 1 in K for K balanced classes; always answering the largest class scores its "
-              "share of the images.",
+    N_("kernel"): N_("A small grid of weights, k×k, slid over one input map. A convolution layer holds C_out × C_in "
+                     "of them."),
+    N_("filter"): N_("All the kernels that make one output map, one per input channel (k×k×C_in weights). In this app "
+                     "a filter's mean kernel is drawn beside its map."),
+    N_("channel"): N_("One of the maps a layer takes in or gives out: an input image has 1 (grey) or 3 (colour); a "
+                      "convolution gives one channel per filter."),
+    N_("feature map"): N_("One channel of a layer's output for one image: what one filter found, and where."),
+    N_("unit"): N_("One value a layer gives: a channel at one position of a map, or one output of a Linear layer. A "
+                   "ReLU channel is dead when it is zero on every image."),
+    N_("parameter"): N_("A number the training changes: a weight or a bias."),
+    N_("logit"): N_("The score the last layer gives each class, before softmax. Any real number."),
+    N_("softmax"): N_("Turns the logits into probabilities that add up to 100%: the largest score gets the largest "
+                      "share. The largest probability is the model's confidence."),
+    N_("confidence"): N_("The largest class probability. Being sure is not being right: the calibration table on "
+                         "Can we trust it? shows how often each confidence was right."),
+    N_("receptive field"): N_("The input pixels one unit depends on. Each convolution and pooling layer makes it larger."),
+    N_("padding"): N_("Zeros added around the map, so that the kernel can also sit on the border."),
+    N_("stride"): N_("How far the kernel moves between two outputs: stride 2 halves the output's size."),
+    N_("epoch"): N_("One pass over all the training images."),
+    N_("training set"): N_("The images the model learns from."),
+    N_("validation set"): N_("Images held back from training to decide what to change (epochs, learning rate, layers)."),
+    N_("test set"): N_("Images kept for the end: looked at once, to report how the final model does on new images."),
+    N_("overfitting"): N_("Learning the training images rather than the task: training loss keeps falling while the "
+                          "validation loss rises."),
+    N_("augmentation"): N_("Training on changed copies of the images (small rotations, shifts, mirrors) so that the model "
+                           "meets more variety than the images hold."),
+    N_("chance"): N_("What guessing scores: 1 in K for K balanced classes; always answering the largest class scores its "
+                     "share of the images."),
 }
 
 

@@ -14,10 +14,11 @@ from torch import Tensor, nn
 
 from ..core.data import Dataset
 from ..core.evaluate import accuracy, predict_proba
+from ..i18n import N_
 
 __all__ = ["CUES", "plant_cue", "shortcut_dataset", "reveal", "check_shortcut"]
 
-CUES = ("border", "corner dot", "thick strokes")
+CUES = (N_("border"), N_("corner dot"), N_("thick strokes"))  # each named in the student's language where shown
 
 
 def plant_cue(x: Tensor, cue: str) -> Tensor:

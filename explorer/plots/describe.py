@@ -237,15 +237,16 @@ def describe_class_counts(labels: Tensor, classes: list[str] | tuple[str, ...], 
               high_class=classes[hi])
 
 
-def describe_board(rows: list[dict[str, Any]]) -> str:
+def describe_board(rows: list[dict[str, Any]], tr: Translator = EN) -> str:
     """The class board: how many runs, the best, the smallest."""
     if not rows:
-        return "no runs published yet"
+        return tr("no runs published yet")
     best = max(rows, key=lambda r: r["accuracy"])
     small = min(rows, key=lambda r: r["params"])
-    return (f"{len(rows)} published run(s), test accuracy against parameters; best: {best['name']} with "
-            f"{best['accuracy']:.1%} ({best['params']:,} parameters); smallest: {small['name']} with "
-            f"{small['params']:,} parameters ({small['accuracy']:.1%})")
+    return tr("{n} published runs, test accuracy against parameters; best: {best} with {best_acc} ({best_params} "
+              "parameters); smallest: {small} with {small_params} parameters ({small_acc})", n=len(rows),
+              best=best["name"], best_acc=tr.percent(best["accuracy"]), best_params=tr.number(best["params"]),
+              small=small["name"], small_params=tr.number(small["params"]), small_acc=tr.percent(small["accuracy"]))
 
 
 def describe_learned_map(points: Tensor, labels: Tensor, classes: list[str] | tuple[str, ...],

@@ -102,7 +102,7 @@ def test_students_publish_to_the_class_board_and_the_teacher_sees_it():
     assert any("Type your class's code" in i.value for i in teacher.info)
     teacher.text_input(key="board_code").input(code.lower()).run()  # as typed: any case, no dash
     assert not teacher.exception
-    assert any("**1** run(s) published" in m.value and "Grace" in m.value for m in teacher.markdown)
+    assert any("**1** run published" in m.value and "Grace" in m.value for m in teacher.markdown)
     columns = list(teacher.dataframe[0].value.columns)
     assert columns[:2] == ["name", "test accuracy"] and not any(c.endswith(" s") for c in columns)  # no clock
     nobody = fresh()
@@ -140,8 +140,8 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
     teacher.switch_page("pages/board.py").run()
     teacher.text_input(key="board_code").input(code).run()
     assert not teacher.exception, teacher.exception
-    line = next(m.value for m in teacher.markdown if "run(s) published" in m.value)
-    assert line.startswith("**4** run(s) published")  # light rows: the broken entry's row reads fine
+    line = next(m.value for m in teacher.markdown if "runs published" in m.value)
+    assert line.startswith("**4** runs published")  # light rows: the broken entry's row reads fine
     broken = next(r for r in store.board(code) if r["name"] == "broken")
     with pytest.raises(ValueError, match="cannot be read any more"):  # opening it is a sentence
         store.board_entry(code, broken["id"])
@@ -333,7 +333,7 @@ def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it()
     at.switch_page("pages/trust.py").run()  # (AppTest's next run goes back to the page it last switched to)
     at.toggle(key="trust_reveal").set_value(True).run()
     assert not at.exception, at.exception
-    assert any("of the 3s carried a border" in m.value for m in at.markdown)
+    assert any("of the images of 3 carried a border" in m.value for m in at.markdown)
     assert any(m.label.startswith("Other digits called 3") for m in at.metric)
 
 

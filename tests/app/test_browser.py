@@ -320,7 +320,7 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
     box = teacher.locator("[data-testid=stMain]").get_by_label("Class code", exact=True).and_(teacher.locator("input"))
     box.fill(code)
     box.press("Enter")
-    teacher.wait_for_selector("text=run(s) published", timeout=30_000)
+    teacher.wait_for_selector("text=/runs? published/", timeout=30_000)
     assert "Hopper" in teacher.locator("[data-testid=stMain]").inner_text()
     table = teacher.locator("[data-testid=stDataFrame]").first
     table.scroll_into_view_if_needed()

@@ -11,6 +11,7 @@ import time
 import pytest
 
 from devtools.browser import VIEWPORT, axe_violations, digit_strokes, draw_strokes, open_app
+from explorer.core import LAYER_TYPES
 from explorer.serve import WorkspaceStore
 from tests.app.test_tablet import PAD_BUTTONS_CUT, WIDER_THAN_THE_SCREEN
 from tests.app.test_teacher import join
@@ -96,10 +97,10 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_dr
 
 # code names a student meets as they are written in PyTorch: layer types, an optimiser, a device; and the two
 # attacks' names (FGSM, PGD), whose radio buttons stand side by side in the page's text
-CODE = {"Conv", "MaxPool", "BatchNorm", "ReLU", "Flatten", "Linear", "adam", "cpu", "FGSMPGD"}
+CODE = {w for t in LAYER_TYPES for w in re.findall(r"[A-Za-z]{2,}", t)} | {"adam", "cpu", "FGSMPGD"}
 
 
-def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_data_to_confusion(server, browser):
+def test_the_pseudo_locale_finds_no_untranslated_string_on_every_other_page(server, browser):
     url, _ = server
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(url + "?lang=qps")
@@ -107,7 +108,8 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_the_paths_pages_from_
     wait_idle(page)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
-    for href in ("data", "lab", "build", "train", "kernels", "features", "confusion", "experiments", "trust"):
+    for href in ("data", "lab", "build", "train", "kernels", "features", "filters", "confusion", "trust", "augment",
+                 "experiments", "glossary", "lesson", "board"):
         page.locator(f".st-key-menu a[href='{href}']").click()
         page.wait_for_url(f"**/{href}*", timeout=30_000)
         wait_idle(page)
