@@ -149,7 +149,8 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         live = status in LIVE  # lighter charts while the trainer needs the CPU
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
-            col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live),
+            col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live,
+                                             tr=translate()),
                              key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric, tr=translate()))
         if hist.get("epochs") and st.toggle(tr("Show as table"), key=f"{key}-table"):
             st.dataframe(epoch_table(hist), hide_index=True)

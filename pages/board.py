@@ -56,7 +56,7 @@ def board() -> None:
     st.markdown(tr("**{n}** run published · best: **{name}** with {acc} ({params} parameters)", **values)
                 if len(rows) == 1 else
                 tr("**{n}** runs published · best: **{name}** with {acc} ({params} parameters)", **values))
-    picked = st.plotly_chart(board_figure(rows), on_select="rerun", selection_mode="points", key="board-fig",
+    picked = st.plotly_chart(board_figure(rows, tr=t), on_select="rerun", selection_mode="points", key="board-fig",
                              alt=describe_board(rows, tr=t))
     # no training time: its seconds would say how busy the server was, not how good the network is
     table = st.dataframe(
@@ -97,7 +97,7 @@ def show_run(r: dict) -> None:
     c1, c2 = st.columns(2)
     label = html.escape(r["name"])
     for col, metric in ((c1, "loss"), (c2, "accuracy")):
-        col.plotly_chart(training_curves([(label, r["history"])], metric, 0.6),
+        col.plotly_chart(training_curves([(label, r["history"])], metric, 0.6, tr=t),
                          key="board-loss" if metric == "loss" else "board-acc",
                          alt=describe_curves([(r["name"], r["history"])], metric, tr=t))
     try:

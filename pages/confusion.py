@@ -38,7 +38,7 @@ def heatmap(cm, ds) -> None:
     normalized = st.toggle(tr("Normalise rows (share of each true class)"), value=False)
     shown = list(range(k)) if k <= FULL_HEATMAP_CLASSES else cm.focus(FOCUS_CLASSES)
     labels = [ds.classes[i] for i in shown]
-    fig = confusion_heatmap(cm.among(shown), labels, height=560, normalized=normalized, clickable=True,
+    fig = confusion_heatmap(cm.among(shown), labels, height=560, normalized=normalized, clickable=True, tr=translate(),
                             titles=(tr("predicted"), tr("true")), row_totals=cm.matrix.sum(1)[shown])
     event = st.plotly_chart(fig, on_select="rerun", selection_mode="points", key="cm-chart",
                             alt=describe_confusion(cm.matrix, ds.classes, tr=translate()))

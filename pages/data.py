@@ -128,7 +128,7 @@ with right:
     split = st.radio(tr("Split"), ["train", "val", "test"], horizontal=True, format_func=lambda s: tr(SPLITS[s]))
     _, y = ds.split(split)
     st.plotly_chart(class_distribution(y, ds.classes, tr("{split}: {n} images", split=tr(SPLITS[split]),
-                                                       n=t.number(len(y)))),
+                                                       n=t.number(len(y))), tr=t),
                     alt=describe_class_counts(y, ds.classes, tr=t))
     counts = [int((y == k).sum()) for k in range(ds.num_classes)]
     chance, largest = naive_baseline(counts)

@@ -176,7 +176,8 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
     feats = features_of(model, the_map, x_u8[None], ds.mean, ds.std)
     left, right = st.columns([3, 2])
     here = the_map.place(feats)[0]
-    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, here), key="draw-learned-map",
+    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, here, tr("your drawing"), tr=t),
+                      key="draw-learned-map",
                       alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here, tr=t))
     left.caption(tr("Each dot is a test image, placed by what layer {layer} (the features the last layer reads) "
                     "makes of it, squeezed to two directions (PCA, {share} of the spread). Images the model finds "

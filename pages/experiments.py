@@ -126,7 +126,7 @@ TABLE_COLUMNS = {"model": N_("model"), "parameters": N_("parameters"), "in the l
 
 def arch_render(res, conclusion: str) -> None:
     t = translate()
-    st.plotly_chart(experiment_figure("arch", res), key="arch-fig", alt=conclusion)
+    st.plotly_chart(experiment_figure("arch", res, tr=translate()), key="arch-fig", alt=conclusion)
     rows = [{"model": r["name"], "parameters": r["params"], "in the last layer": r.get("last_params"),
              "numbers the last layer reads": r.get("last_inputs"), "test accuracy": t.percent(r["test_accuracy"][-1])}
             for r in res["rows"]]
@@ -135,12 +135,12 @@ def arch_render(res, conclusion: str) -> None:
 
 def chart(name: str, **labels: str):
     """A renderer that draws experiment ``name``'s chart of its result, its conclusion as its text."""
-    return lambda res, conclusion: st.plotly_chart(experiment_figure(name, res, **labels), key=f"{name}-fig",
+    return lambda res, conclusion: st.plotly_chart(experiment_figure(name, res, tr=translate(), **labels), key=f"{name}-fig",
                                                    alt=conclusion)
 
 
 def shuffle_render(res, conclusion: str) -> None:
-    st.plotly_chart(experiment_figure("shuf", res), key="shuf-fig", alt=conclusion)
+    st.plotly_chart(experiment_figure("shuf", res, tr=translate()), key="shuf-fig", alt=conclusion)
     st.image(image_grid(res["example"], ncols=8, scale=3), caption=tr("what the shuffled images look like"),
              alt=describe_images(res["example"], tr("pixel-shuffled images: scattered dots, no strokes left"),
                                  tr=translate()))
@@ -193,4 +193,5 @@ with tabs[5]:
              "kept), each tested on the balanced test split."),
           lambda: (imbalance_experiment, (ds, int(st.session_state.get("exp_rare", 0))), {"config": settings()}),
           lambda res, conclusion: st.plotly_chart(
-              experiment_figure("imb", res, rare_name=ds.classes[res.get("cls", rare)]), key="imb-fig", alt=conclusion))
+              experiment_figure("imb", res, tr=translate(), rare_name=ds.classes[res.get("cls", rare)]), key="imb-fig",
+              alt=conclusion))

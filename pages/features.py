@@ -61,7 +61,7 @@ def layer_output(model, acts, layer: str, scale: str, classes) -> None:
     """The chosen layer's output: its feature maps (beside their kernels), or its vector as bars."""
     out, t = acts[layer][0], translate()
     if out.ndim != 3:
-        st.plotly_chart(vector_bar(out, list(classes)), key="fm-vec", alt=describe_bars(out, list(classes), tr=t))
+        st.plotly_chart(vector_bar(out, list(classes), tr=t), key="fm-vec", alt=describe_bars(out, list(classes), tr=t))
         return
     views = feature_map_views(model, acts, layer, scale, MAPS_SHOWN)
     conv = views[0].kernel is not None if views else False
@@ -108,7 +108,7 @@ def batch_statistics(entry, ds, layer: str) -> None:
                                 "dead": tr("dead channels (zero on every image)")})
     sel = next(s for s in stats if s.layer == layer)
     what = tr("values of layer {layer}", layer=layer)
-    st.plotly_chart(value_histogram(sel.values, what), key="fm-hist", alt=describe_values(sel.values, what, tr=t))
+    st.plotly_chart(value_histogram(sel.values, what, tr=t), key="fm-hist", alt=describe_values(sel.values, what, tr=t))
 
 
 st.title(tr("Feature maps"))

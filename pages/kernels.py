@@ -57,7 +57,7 @@ def current_view() -> None:
                             layer=layer, n=w.shape[0], size=size) if w.shape[0] > 64 or w.shape[1] > 16 else
                  tr("layer {layer}: {n} kernels of {size}", layer=layer, n=w.shape[0], size=size))
     named = weight_tensors(model)
-    st.plotly_chart(weight_histograms(named), key="whist", alt=describe_weights(named, tr=t))
+    st.plotly_chart(weight_histograms(named, tr=t), key="whist", alt=describe_weights(named, tr=t))
     if entry.active_run is not None:
         st.caption(tr("Training: showing the latest weights, redrawn as they change."))
 
@@ -83,7 +83,7 @@ else:
         left.image(kernel_mosaic(w, scale, cell=72), caption=tr("layer {layer} at step {step}", layer=layer,
                                                                   step=snap["step"]),
                    alt=tr("at step {step}:", step=snap["step"]) + " " + describe_kernels(w, layer, tr=t))
-    fig = training_curves([(run.label, run.current())], "loss")
+    fig = training_curves([(run.label, run.current())], "loss", tr=t)
     fig.add_vline(x=snap["step"], line_color="red", line_width=2)
     right.plotly_chart(fig, key="tm-loss", alt=describe_curves([(run.label, run.current())], "loss", tr=t)
                        + "; " + tr("a red line marks step {step}", step=snap["step"]))

@@ -270,7 +270,7 @@ def _show_model(entry, ds, cm) -> None:
         k.caption(tr("No convolution layer."))
     with f:
         layer_strip(model, capture_activations(model, normalize(ds.test_x[:1], ds.mean, ds.std)))
-    c.plotly_chart(confusion_heatmap(cm.matrix, list(ds.classes), height=460), key="look-cm",
+    c.plotly_chart(confusion_heatmap(cm.matrix, list(ds.classes), height=460, tr=translate()), key="look-cm",
                    alt=describe_confusion(cm.matrix, ds.classes))
     c.caption(tr("Test accuracy measured now: {acc}", acc=translate().percent(cm.accuracy, 2)))
 

@@ -189,9 +189,9 @@ def compare_runs(smoothing: float) -> None:
         if picked:
             overlaid_kinds({r.label for r in runs if r.label in chosen})
             c1, c2 = st.columns(2)
-            c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per), key="cmp-loss",
+            c1.plotly_chart(training_curves(picked, "loss", smoothing, per=per, tr=t), key="cmp-loss",
                             alt=describe_curves(picked, "loss", tr=t))
-            c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per), key="cmp-acc",
+            c2.plotly_chart(training_curves(picked, "accuracy", smoothing, per=per, tr=t), key="cmp-acc",
                             alt=describe_curves(picked, "accuracy", tr=t))
             st.caption(tr("Solid: training (smoothed). Dotted: validation. Dashed: test. Overfitting shows on the "
                           "validation curves: validation loss that rises (or validation accuracy that falls) while "

@@ -130,7 +130,7 @@ def threshold_section() -> float:
                             on_change=did, args=("trust:threshold",))  # the guided path: the threshold, moved
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
-    left.plotly_chart(coverage_figure(curve, threshold), key="trust-coverage",
+    left.plotly_chart(coverage_figure(curve, threshold, tr=t), key="trust-coverage",
                       alt=describe_coverage(curve, threshold, tr=t))
     now = coverage_curve(probs, ds.test_y, [threshold])[0]
     right.metric(tr("Answers (share of the test images)"), t.percent(now.coverage))
@@ -321,7 +321,7 @@ def handwriting_shift(ours: dict) -> dict:
     wrong = rep["wrong"][:24]
     left, right = st.columns([2, 3])
     shift = confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix
-    left.plotly_chart(confusion_heatmap(shift, ds.classes), key="trust-ours-cm",
+    left.plotly_chart(confusion_heatmap(shift, ds.classes, tr=t), key="trust-ours-cm",
                       alt=describe_confusion(shift, ds.classes, tr=t))
     left.caption(tr("The shift, class by class: rows are what the class drew, columns what the model said."))
     if wrong:

@@ -165,3 +165,21 @@ def test_the_cells_a_kernel_reads_are_tinted_and_the_rest_kept():
     assert number_table(torch.tensor([[0.12345, 1.0]]), 2) == [[0.12, 1.0]]
     with_kernel = feature_tile(torch.rand(4, 4), 0.0, 1.0, kernel=torch.ones(3, 3), size=40)
     assert with_kernel.shape[1] > feature_tile(torch.rand(4, 4), 0.0, 1.0, size=40).shape[1]
+
+
+def test_a_charts_words_follow_the_students_language():
+    from explorer.i18n import translator
+    from explorer.plots import coverage_figure, experiment_figure, training_curves
+
+    hist = {"steps": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}],
+            "epochs": [{"epoch": 1, "step": 2, "val_loss": 1.1, "test_loss": 1.2}]}
+    de = training_curves([("#1", hist)], "loss", tr=translator("de"))
+    assert de.layout.xaxis.title.text == "Schritt" and de.layout.title.text == "Verlust"
+    assert {t.name for t in de.data} >= {"#1 Training", "#1 Validierung", "#1 Test"}
+    en = training_curves([("#1", hist)], "loss")
+    assert en.layout.xaxis.title.text == "step" and {t.name for t in en.data} >= {"#1 training", "#1 validation"}
+    curve = [type("C", (), {"threshold": t, "coverage": 1 - t / 2, "accuracy": 0.9 + t / 10})() for t in (0.0, 0.5)]
+    es = coverage_figure(curve, 0.5, tr=translator("es"))
+    assert [t.name for t in es.data] == ["respondidas (cobertura)", "aciertos, entre las respondidas"]
+    shuf = {"rows": [{"model": m, "images": i, "test_accuracy": 0.9} for m in ("CNN", "MLP") for i in ("real", "shuffled")]}
+    assert list(experiment_figure("shuf", shuf, tr=translator("es")).data[0].x) == ["reales", "barajadas"]

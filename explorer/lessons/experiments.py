@@ -23,7 +23,7 @@ from ..core.evaluate import accuracy, predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 
 __all__ = ["compare_architectures", "architecture_conclusion", "experiment_conclusion", "parameter_places",
            "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
@@ -186,7 +186,7 @@ def pixel_shuffle_experiment(ds: Dataset, config: TrainConfig | None = None, pro
     cnn = get_preset("default", num_classes=ds.num_classes, input_shape=ds.input_shape)
     rows, i = [], 0
     for model_name, spec in (("CNN", cnn), ("MLP", mlp_spec(ds))):
-        for data_name, data in (("real", ds), ("shuffled", shuffled)):
+        for data_name, data in ((N_("real"), ds), (N_("shuffled"), shuffled)):
             model, _ = _train(spec, data, cfg)
             rows.append({"model": model_name, "images": data_name, "test_accuracy": _accuracy(model, data.test_x,
                                                                                                data.test_y, data)})

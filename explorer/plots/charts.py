@@ -25,6 +25,8 @@ PALETTE = ["#2a5cb8", "#ff5a00", "#485a57", "#c30000", "#9f067e", "#b48769", "#b
 SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon",
            "triangle-left"]
 
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
+
 
 def tint(colour: str, alpha: float) -> str:
     """``colour`` (``#rrggbb``) as a see-through fill: the mark's outline keeps the full colour, so its edge keeps
@@ -55,7 +57,7 @@ def _complete(rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
 
 
 def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", smoothing: float = 0.6,
-                    per: str = "step", max_points: int = 400, raw: bool = True) -> go.Figure:
+                    per: str = "step", max_points: int = 400, raw: bool = True, tr: Translator = EN) -> go.Figure:
     """Loss or accuracy of one or more runs: smoothed per-step training curve and per-epoch train/test points.
 
     ``runs`` is ``[(label, history)]`` with histories from ``Trainer.history()``. ``per`` is "step" or "epoch".
@@ -75,27 +77,27 @@ def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
             xs, ys, smooth = xs[::stride], ys[::stride], smooth[::stride]
             if raw and smoothing > 0:
                 fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
-                                name=f"{label} train (raw)", showlegend=False, hoverinfo="skip")
+                                name=f"{label} {tr('training')} ({tr('raw')})", showlegend=False, hoverinfo="skip")
             fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2},
-                            name=f"{label} train")
+                            name=f"{label} {tr('training')}")
         x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
         if per == "epoch" and epochs and all(_is_num(e.get(f"train_{metric}")) for e in epochs):
             fig.add_scatter(x=x_ep, y=[e[f"train_{metric}"] for e in epochs], mode="lines+markers",
-                            line={"color": colour, "width": 2}, name=f"{label} train")
+                            line={"color": colour, "width": 2}, name=f"{label} {tr('training')}")
         for split, dash in (("val", "dot"), ("test", "dash")):
             key = f"{split}_{metric}"
             if epochs and all(_is_num(e.get(key)) for e in epochs):
                 fig.add_scatter(x=x_ep, y=[e[key] for e in epochs], mode="lines+markers",
                                 line={"color": colour, "dash": dash, "width": 2}, marker={"size": 8},
-                                name=f"{label} {split}")
+                                name=f"{label} {tr('validation') if split == 'val' else tr('test')}")
+    name = tr(metric)
     fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2},
-                      xaxis_title="step" if per == "step" else "epoch", yaxis_title=metric, title=metric.capitalize())
+                      xaxis_title=tr("step") if per == "step" else tr("epoch"), yaxis_title=name,
+                      title=name[:1].upper() + name[1:])
     if metric == "accuracy":
         fig.update_yaxes(tickformat=".0%")
     return fig
 
-
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def summary_rows(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
@@ -138,12 +140,13 @@ def shape_flow(summary: Summary) -> go.Figure:
     return fig
 
 
-def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "") -> go.Figure:
+def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "",
+                       tr: Translator = EN) -> go.Figure:
     """Bar chart of how many images each class has (seed 003's figure)."""
     counts = torch.bincount(labels, minlength=len(classes)).tolist()
     fig = go.Figure(go.Bar(x=list(classes), y=counts, marker_color=PALETTE[0]))
     fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
-                      xaxis={"type": "category", "title": "class"}, yaxis_title="images")
+                      xaxis={"type": "category", "title": tr("class")}, yaxis_title=tr("images"))
     return fig
 
 
@@ -160,7 +163,7 @@ def _bins(values: Tensor, bins: int) -> tuple[list[float], list[float], float, i
     return [lo + (k + 0.5) * width for k in range(bins)], counts, width, v.numel()
 
 
-def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Figure:
+def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60, tr: Translator = EN) -> go.Figure:
     """One histogram per layer's weights, overlaid. Counted here with ``torch.histc`` (``bins`` numbers a
     layer go to the browser, never the weights themselves: a 10-million-weight layer costs the same)."""
     fig = go.Figure()
@@ -168,12 +171,12 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60) -> go.Fig
         centres, counts, width, n = _bins(w, bins)
         if n == 0:
             continue
-        fig.add_bar(x=centres, y=[c / n for c in counts], width=width, name=f"layer {name}",
+        fig.add_bar(x=centres, y=[c / n for c in counts], width=width, name=tr("layer {layer}", layer=name),
                     marker={"color": tint(PALETTE[j % len(PALETTE)], 0.45),
                             "line": {"color": PALETTE[j % len(PALETTE)], "width": 1}})
     fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      title="Weight distribution (each layer normalised)", xaxis_title="weight",
-                      yaxis_title="share of the layer")
+                      title=tr("Weight distribution (each layer normalised)"), xaxis_title=tr("weight"),
+                      yaxis_title=tr("share of the layer"))
     return fig
 
 
@@ -189,20 +192,20 @@ def epoch_table(hist: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...]) -> go.Figure:
+def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...], tr: Translator = EN) -> go.Figure:
     """One layer's output vector as bars, one per unit (named by ``labels`` when they are the classes)."""
     names = list(labels) if len(labels) == values.numel() else [str(i) for i in range(values.numel())]
     fig = go.Figure(go.Bar(x=names, y=values.flatten().tolist(), marker_color=PALETTE[0]))
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"type": "category"},
-                      yaxis_title="value")
+                      yaxis_title=tr("value"))
     return fig
 
 
-def value_histogram(values: Tensor, title: str, bins: int = 60) -> go.Figure:
+def value_histogram(values: Tensor, title: str, bins: int = 60, tr: Translator = EN) -> go.Figure:
     """How a layer's activations are spread (counted here: ``bins`` numbers go to the browser)."""
     centres, counts, width, _ = _bins(values, bins)
     fig = go.Figure(go.Bar(x=centres, y=counts, width=width,
                            marker_color=PALETTE[0], marker_line_width=0))
     fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
-                      xaxis_title="activation", yaxis_title="count")
+                      xaxis_title=tr("activation"), yaxis_title=tr("count"))
     return fig
