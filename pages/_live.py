@@ -111,7 +111,8 @@ def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:
     """The live panel's line: where the run waits, its progress, or how it ended."""
     queue = run.queue if status in (RunStatus.QUEUED, RunStatus.WAITING) else None
     if queue is not None:
-        st.info(queue.sentence().capitalize() + ". " + tr("It starts by itself; you can leave this page meanwhile."),
+        said = queue.sentence(translate())
+        st.info(said[:1].upper() + said[1:] + ". " + tr("It starts by itself; you can leave this page meanwhile."),
                 icon=":material/hourglass_top:")
     elif status in LIVE:
         st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),

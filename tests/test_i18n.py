@@ -113,3 +113,13 @@ def test_no_code_installs_a_language_for_the_whole_process_or_names_its_function
         if "gettext.install(" in text or re.search(r"^\s*_ = .*(gettext|translat)", text, re.M):
             bad.append(path.name)
     assert not bad
+
+
+def test_a_queued_runs_place_is_said_in_the_students_language():
+    from explorer.serve import QueueInfo
+
+    es, de = translator("es"), translator("de")
+    assert QueueInfo(ahead=2, wait_s=30).sentence(es) == "en cola: 2 entrenamientos delante del tuyo; empieza en unos 30 s"
+    assert QueueInfo(ahead=1, wait_s=None).sentence(de) == "in der Warteschlange: ein Lauf vor deinem"
+    assert QueueInfo(ahead=0, wait_s=300).sentence() == ("queued: yours is next, waiting for a free place to train; "
+                                                         "starts in about 5 min")

@@ -16,6 +16,9 @@ from torch import nn
 from ..core.data import Dataset
 from ..core.jobs import JobState
 from ..core.train import DONE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
+from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 class Keeper(Protocol):
@@ -40,23 +43,22 @@ class QueueInfo:
     starting: bool = False  # a worker has taken it up: the first step is moments away
     long_turn: int = 0  # a long run waiting its turn: this many long runs train at once here
 
-    def sentence(self) -> str:
+    def sentence(self, tr: Translator = EN) -> str:
+        """Where the run stands, in ``tr``'s language."""
         if self.own:
-            return "waiting for your other run to finish (one run at a time per workspace)"
+            return tr("waiting for your other run to finish (one run at a time per workspace)")
         if self.starting:
-            return "starting: its first steps are moments away"
+            return tr("starting: its first steps are moments away")
         if self.long_turn:
-            return (f"queued: long runs take turns, {self.long_turn} at a time here, so that short runs never wait "
-                    "behind them; yours starts when one of them ends")
-        eta = "" if self.wait_s is None else f"; starts in about {_fmt_s(self.wait_s)}"
+            return tr("queued: long runs take turns, {n} at a time here, so that short runs never wait behind them; "
+                      "yours starts when one of them ends", n=self.long_turn)
+        eta = "" if self.wait_s is None else "; " + (
+            tr("starts in about {n} s", n=f"{max(self.wait_s, 1):.0f}") if self.wait_s < 90 else
+            tr("starts in about {n} min", n=f"{self.wait_s / 60:.0f}"))
         if self.ahead == 0:
-            return f"queued: yours is next, waiting for a free place to train{eta}"
-        ahead = "1 run" if self.ahead == 1 else f"{self.ahead} runs"
-        return f"queued: {ahead} ahead of yours{eta}"
-
-
-def _fmt_s(s: float) -> str:
-    return f"{max(s, 1):.0f} s" if s < 90 else f"{s / 60:.0f} min"
+            return tr("queued: yours is next, waiting for a free place to train") + eta
+        return (tr("queued: one run ahead of yours") if self.ahead == 1 else
+                tr("queued: {n} runs ahead of yours", n=self.ahead)) + eta
 
 
 class RemoteTrainer(RunView):

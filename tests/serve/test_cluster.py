@@ -102,7 +102,7 @@ def test_runs_beyond_capacity_queue_and_all_finish(cluster, mnist5k):
     assert [i.starting for i in info] == [True] * cap + [False] * 2  # a warm worker each, up to the capacity
     assert [i.ahead for i in info[cap:]] == [0, 1]  # the rest wait in line
     assert "starting" in info[0].sentence() and "yours is next" in info[cap].sentence()
-    assert "queued: 1 run ahead of yours" in info[-1].sentence()
+    assert "queued: one run ahead of yours" in info[-1].sentence()
     assert wait(lambda: sum(h.status == "running" for h in hs) >= 1, 60)
     assert sum(h.status in ("running", "paused") for h in hs) <= cap  # never more than the machine holds
     assert all(h.join(240) for h in hs) and all(h.status == "finished" for h in hs)
