@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["N_", "LANGUAGES", "PSEUDO", "RTL", "DEFAULT_LANGUAGE", "LOCALE_DIR", "DOMAIN", "Translator", "translator",
-           "pick_language", "pseudo"]
+           "pick_language", "pseudo", "Said", "said"]
 
 LANGUAGES = {"en": "English", "es": "Español", "de": "Deutsch", "ar": "العربية"}  # each in its own words
 DEFAULT_LANGUAGE = "en"  # the language the code is written in (its catalogue is empty)
@@ -142,3 +142,24 @@ def pick_language(*wanted: str | None) -> str:
         if code in LANGUAGES or code == PSEUDO:
             return code
     return DEFAULT_LANGUAGE
+
+
+@dataclass(frozen=True)
+class Said:
+    """A sentence the library says (a refusal, a diagnosis) with what a translator needs to say it again in another
+    language: its English ``template`` (a catalogue message) and its ``values`` (numbers, names, or other
+    :class:`Said` parts, each said in the same language). ``str()`` is the English."""
+
+    template: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def say(self, tr: Translator) -> str:
+        return tr(self.template, **{k: v.say(tr) if isinstance(v, Said) else v for k, v in self.values})
+
+    def __str__(self) -> str:
+        return self.say(translator(DEFAULT_LANGUAGE))
+
+
+def said(template: str, /, **values: Any) -> Said:
+    """Mark ``template`` for the catalogue and keep its ``values``: ``said("{n} kernels", n=4)``."""
+    return Said(template, tuple(values.items()))

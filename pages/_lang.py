@@ -6,6 +6,7 @@ the first paint. Each session has its own; nothing is installed process-wide.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -13,7 +14,8 @@ import streamlit as st
 from explorer.i18n import LANGUAGES, PSEUDO, Translator, pick_language, translator
 from pages._keys import LANG
 
-__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language", "md_text", "fmt_acc"]
+__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language", "md_text", "fmt_acc", "reason",
+           "fixed_labels"]
 
 PICK = "language_pick"  # the sidebar's choice (a widget key)
 
@@ -92,6 +94,28 @@ def md_text(text: str) -> str:
     """A user's text (a name on the board, a file's name) for ``st.markdown``: every character that Markdown
     would read as markup (``![x](…)`` an image, ``[a](…)`` a link, ``**``, ``<…>``) is shown as itself."""
     return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$:" else c for c in str(text))
+
+
+def fixed_labels(say: Callable[[Any], str]) -> Callable[[Any], str]:
+    """A widget's ``format_func`` that keeps what it said for each option during the run that drew the widget.
+    Streamlit's test harness calls it again between runs, where the session's language cannot be read; it then
+    gets the same words the page showed (and a real browser session is unchanged)."""
+    said: dict[str, str] = {}
+
+    def fmt(option: Any) -> str:
+        key = repr(option)
+        if key not in said:
+            said[key] = say(option)
+        return said[key]
+
+    return fmt
+
+
+def reason(e: Exception) -> str:
+    """Why the library refused, in the session's language where the refusal can say it (``SpecError.say``),
+    else its English sentence."""
+    say = getattr(e, "say", None)
+    return say(translate()) if callable(say) else str(e)
 
 
 def fmt_acc(v: float | None) -> str:

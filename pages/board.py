@@ -12,7 +12,7 @@ from explorer.plots import board_figure, describe_board, describe_curves, summar
 from explorer.serve import normalize_code, shown_code
 from pages._class import class_code
 from pages._keys import TEACHER
-from pages._lang import md_text, tr, translate
+from pages._lang import fixed_labels, md_text, tr, translate
 from pages._server import (
     BOARD_REFRESH_S,
     leave_legacy_pages_routing,
@@ -118,7 +118,7 @@ def teacher_tools() -> None:
             rows = store.board(code)
             c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
             pick = c1.selectbox(tr("Entry"), rows, key="board_hide",
-                                format_func=lambda r: f"{r['name']} · {translate().percent(r['accuracy'])}")
+                                format_func=fixed_labels(lambda r: f"{r['name']} · {translate().percent(r['accuracy'])}"))
             if c2.button(tr("Hide it"), disabled=pick is None, key="board_hide_btn"):
                 store.hide_entry(code, teacher["key"], pick["id"])
                 st.rerun()

@@ -14,7 +14,7 @@ from explorer.i18n import N_
 from explorer.lessons import LAYER_EXPLAINED, export_refusal, parameter_places_table, to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._keys import DRAFT, TRAIN_CFG
-from pages._lang import tr, tr_n, translate
+from pages._lang import fixed_labels, reason, tr, tr_n, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._sidebar import no_export_sentence, notebook_download, spec_download
 from pages._state import current_dataset, flash, workspace
@@ -63,7 +63,7 @@ def _import_spec() -> None:
         spec = parse_spec_bytes(up.getvalue())
         spec.setdefault("name", up.name.rsplit(".", 1)[0][:MAX_NAME_CHARS] or "imported")
     except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
-        st.session_state[IMPORT_ERROR] = tr("Not imported: {error}. Your layers are unchanged.", error=e)
+        st.session_state[IMPORT_ERROR] = tr("Not imported: {error}. Your layers are unchanged.", error=reason(e))
         return
     _set_draft(spec)
     flash(tr_n("Imported **{name}**: {n} layer.", "Imported **{name}**: {n} layers.", len(spec["layers"]),
@@ -248,8 +248,8 @@ def start_panel() -> None:
     """Start from a preset (fitted to the current dataset) or from scratch."""
     with st.container(border=True):
         c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-        c1.selectbox(tr("Start from a preset"), list(PRESETS), format_func=lambda n: f"{n} — {tr(preset_description(n))}",
-                     key="build_preset")
+        c1.selectbox(tr("Start from a preset"), list(PRESETS), key="build_preset",
+                     format_func=fixed_labels(lambda n: f"{n} — {tr(preset_description(n))}"))
         # the callback reads the selectbox's key: a preset picked just before the click is the one loaded
         c2.button(tr("Load preset"), on_click=lambda: _set_draft(get_preset(st.session_state["build_preset"],
                                                                          num_classes=ds.num_classes,
@@ -278,7 +278,7 @@ try:
     summary = summarize(draft)
 except ValueError as e:  # SpecError and the like: all ValueErrors with a sentence
     error, summary = e, None
-    (slots.get(e.layer or "") or left).error(f"⛔ {e}")
+    (slots.get(e.layer or "") or left).error(f"⛔ {reason(e)}")
 
 with right:
     st.subheader(tr("Summary"))
@@ -311,7 +311,7 @@ with right:
                 flash(tr("**{name}** is the current model: train it on the Train page.", name=name))
                 st.rerun()
             except ValueError as e:  # the workspace keeps the most models the server allows
-                st.error(tr("Not created: {error}.", error=e))
+                st.error(tr("Not created: {error}.", error=reason(e)))
     st.subheader(tr("Import / export"))
     if summary is not None:
         with st.container(horizontal=True):  # each button as wide as its words, wrapping in the narrow column

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.core import cell_examples, confusion_matrix
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
 from pages._inspect import inspect_context
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import leave_legacy_pages_routing  # noqa: E402
@@ -102,7 +102,7 @@ if ctx is None:
     st.stop()
 entry, model, ds = ctx
 split = st.radio(tr("Images"), ["test", "val"], horizontal=True,
-                 format_func=lambda s: tr("test") if s == "test" else tr("validation"))
+                 format_func=fixed_labels(lambda s: tr("test") if s == "test" else tr("validation")))
 x, y = ds.split(split)
 probs = cached_predictions(entry, model, ds, split)
 cm = confusion_matrix(y, probs.argmax(1), list(ds.classes))

@@ -10,7 +10,7 @@ from explorer.i18n import N_
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._keys import DATASET, UPLOADS
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import dataset_names, get_dataset, person_uploads
 
@@ -30,7 +30,7 @@ def _describe(name: str) -> str:
 
 
 choice = st.selectbox(tr("Dataset"), names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
-                      in names else 0, format_func=_describe, key="data_pick")
+                      in names else 0, format_func=fixed_labels(_describe), key="data_pick")
 if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)
@@ -81,7 +81,7 @@ def upload_panel() -> None:
             f_zip = st.file_uploader(tr("Zip file"), type=["zip"], key="up_zip")
             size = st.select_slider(tr("Image size"), [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
             mode = st.radio(tr("Colour"), ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode",
-                            format_func=lambda m: tr(COLOUR_MODES[m]))
+                            format_func=fixed_labels(lambda m: tr(COLOUR_MODES[m])))
             if st.button(tr("Load zip"), disabled=f_zip is None):
                 try:
                     ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
@@ -125,7 +125,8 @@ with left:
                 alt=describe_images(ds.train_x[idx], tr("training images of class {cls}", cls=ds.classes[k]), tr=t))
 with right:
     st.subheader(tr("Class distribution"))
-    split = st.radio(tr("Split"), ["train", "val", "test"], horizontal=True, format_func=lambda s: tr(SPLITS[s]))
+    split = st.radio(tr("Split"), ["train", "val", "test"], horizontal=True,
+                     format_func=fixed_labels(lambda s: tr(SPLITS[s])))
     _, y = ds.split(split)
     st.plotly_chart(class_distribution(y, ds.classes, tr("{split}: {n} images", split=tr(SPLITS[split]),
                                                        n=t.number(len(y))), tr=t),

@@ -50,7 +50,7 @@ from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._inspect import inspect_context, layer_strip
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._live import live_run, train_default
 from pages._path import did
 from pages._server import (
@@ -294,7 +294,7 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
                       "the scores). The page “Can we trust it?” uses the same threshold and shows how often the model "
                       "is right at each confidence."))
     m1, m2 = st.columns([3, 2])
-    method = m1.selectbox(tr("Explain with"), METHODS, format_func=method_name, key="draw_method")
+    method = m1.selectbox(tr("Explain with"), METHODS, format_func=fixed_labels(method_name), key="draw_method")
     target = m2.selectbox(tr("for class"), range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
                           key=f"draw_target_{top}")
     convs = [n for n, _ in conv_layers(d.model)]
@@ -363,7 +363,7 @@ def _add_section(top: int) -> None:
     with st.expander(tr("Add this drawing to our class's handwriting ({code})", code=shown_code(code))):
         a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
         a1.selectbox(tr("It is a"), range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
-                     format_func=lambda i: tr(NOT_A_DIGIT) if i == NOT_A_DIGIT_LABEL else str(i),
+                     format_func=fixed_labels(lambda i: tr(NOT_A_DIGIT) if i == NOT_A_DIGIT_LABEL else str(i)),
                      help=tr("“{label}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
                              "makes of those.", label=tr(NOT_A_DIGIT)))
         a2.text_input(tr("Your name"), key="draw_add_name", max_chars=MAX_CLASS_NAME,

@@ -29,7 +29,7 @@ from explorer.plots import (
     vector_bar,
 )
 from pages._inspect import input_picker, inspect_context, layer_strip, refresh_while_training
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
@@ -51,7 +51,8 @@ def pickers(entry, ds) -> tuple:
     with top[1]:
         layer = st.selectbox(tr("Layer"), layers, index=layers.index(spatial[0]) if spatial else 0,
                              format_func=lambda n: f"{n} {kinds[n]} → {'×'.join(map(str, shapes[n]))}")
-        scale = st.radio(tr("Colour scale"), MAP_SCALES, horizontal=True, format_func=lambda s: tr(SCALE_NAMES[s]),
+        scale = st.radio(tr("Colour scale"), MAP_SCALES, horizontal=True,
+                         format_func=fixed_labels(lambda s: tr(SCALE_NAMES[s])),
                          help=tr("local: each map its own range; layer: one range for this layer; global: one range "
                                  "for all layers (as CNN Explainer offers)"))
     return x_u8, caption, layer, scale

@@ -19,7 +19,7 @@ from explorer.interpret import (
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
 from pages._inspect import inspect_context
 from pages._jobs import job_poll, job_status
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
 
@@ -33,8 +33,8 @@ st.caption(tr("Gradient ascent in input space: start from noise and change the i
               "one job may use."))
 t = translate()
 source = st.radio(tr("Model"), ["current model", *PRETRAINED], horizontal=True,
-                  format_func=lambda s: tr("current model") if s == "current model" else
-                  tr("{name} (pretrained, ImageNet)", name=s))
+                  format_func=fixed_labels(lambda s: tr("current model") if s == "current model" else
+                  tr("{name} (pretrained, ImageNet)", name=s)))
 if source == "current model":
     ctx = inspect_context()
     if ctx is None:

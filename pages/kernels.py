@@ -14,7 +14,7 @@ from explorer.plots import (
     weight_histograms,
 )
 from pages._inspect import inspect_context, refresh_while_training
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
@@ -33,13 +33,13 @@ if not convs:
 
 c1, c2, c3 = st.columns([2, 2, 2])
 names = [n for n, _ in convs]
-layer = c1.selectbox(tr("Conv layer"), names, format_func=lambda n: tr("layer {layer}: {shape}", layer=n, shape="×".join(
-                         map(str, dict(convs)[n].weight.shape))),
+layer = c1.selectbox(tr("Conv layer"), names, format_func=fixed_labels(lambda n: tr(
+                         "layer {layer}: {shape}", layer=n, shape="×".join(map(str, dict(convs)[n].weight.shape)))),
                      disabled=not convs, key="kernels_layer") if convs else None
 if layer is not None and entry.runs:
     did("kernels")  # the guided path: the kernels of a trained convolution, seen
 scale = c2.radio(tr("Colour scale"), ["shared", "per-kernel"], horizontal=True,
-                 format_func=lambda s: tr("shared") if s == "shared" else tr("per kernel"),
+                 format_func=fixed_labels(lambda s: tr("shared") if s == "shared" else tr("per kernel")),
                  help=tr("shared: one range for the whole layer (compare kernels); per kernel: each its own range "
                          "(see each kernel's pattern)"))
 c3.caption(tr("Blue is negative, white zero, red positive. Rows are output channels (one feature map each), "

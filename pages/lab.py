@@ -22,7 +22,7 @@ from explorer.lessons import (
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
 from pages._keys import DRAWING
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset
@@ -41,7 +41,7 @@ def input_image(ds):
     c1, c2, c3 = st.columns([2, 2, 1], vertical_alignment="bottom")
     sources = ["dataset image"] + (["my drawing"] if DRAWING in st.session_state else [])
     src = c1.radio(tr("Image"), sources, horizontal=True, key="lab_src",
-                   format_func=lambda s: tr("dataset image") if s == "dataset image" else tr("my drawing"))
+                   format_func=fixed_labels(lambda s: tr("dataset image") if s == "dataset image" else tr("my drawing")))
     if src == "my drawing":
         img = unit_gray(st.session_state[DRAWING])
     else:
@@ -54,7 +54,7 @@ def input_image(ds):
 def kernel_editor():
     """A hand-made kernel or a Gabor filter, its numbers editable; returns the kernel, or None (said why)."""
     choice = st.selectbox(tr("Kernel"), list(KERNELS) + ["Gabor"], index=list(KERNELS).index("sobel x"), key="lab_k",
-                          format_func=lambda n: tr(KERNEL_NAMES.get(n, n)))
+                          format_func=fixed_labels(lambda n: tr(KERNEL_NAMES.get(n, n))))
     if choice == "Gabor":
         size = st.select_slider(tr("size"), [3, 5, 7, 9, 11], 7, key="gab_size")
         wavelength = st.slider(tr("wavelength (px per stripe pair)"), 2.0, 12.0, 4.0, 0.5, key="gab_wl")

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from pages._class import apply_lesson
 from pages._keys import DATASET, DRAFT, HIDDEN, TRAIN_CFG
-from pages._lang import tr
+from pages._lang import fixed_labels, tr
 from pages._nav import page_file
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import flash, get_dataset, workspace
@@ -29,7 +29,7 @@ def shortcut_editor() -> dict:
         c1, c2, c3 = st.columns(3)
         k = c1.selectbox(tr("In class"), range(ds.num_classes), format_func=lambda i: ds.classes[i],
                          key="lesson_cue_cls")
-        cue = c2.selectbox(tr("Cue"), CUES, key="lesson_cue", format_func=tr)
+        cue = c2.selectbox(tr("Cue"), CUES, key="lesson_cue", format_func=fixed_labels(tr))
         share = c3.slider(tr("Share of its images"), 0.1, 1.0, 0.9, 0.05, key="lesson_cue_share")
         return {"class": int(k), "cue": cue, "share": float(share)}
 
@@ -68,11 +68,12 @@ with save_tab:
     title = st.text_input(tr("Title"), value="CNN lesson", key="lesson_title")
     notes = st.text_area(tr("Notes for the students"), key="lesson_notes",
                          placeholder=tr("e.g. Train the one-conv model, then look at its kernels. What did it learn?"))
-    hidden = st.multiselect(tr("Hide these pages"), HIDEABLE_PAGES, key="lesson_hidden", format_func=tr)
+    hidden = st.multiselect(tr("Hide these pages"), HIDEABLE_PAGES, key="lesson_hidden", format_func=fixed_labels(tr))
     shortcut = shortcut_editor()
     start = st.selectbox(tr("Students start on"), [p for p in START_PAGES if p not in hidden], key="lesson_start",
-                         format_func=tr, help=tr("The page the class opens on, e.g. **{trust}** for a lesson on "
-                                                 "confidence.", trust=tr("Can we trust it?")))
+                         format_func=fixed_labels(tr),
+                         help=tr("The page the class opens on, e.g. **{trust}** for a lesson on confidence.",
+                                 trust=tr("Can we trust it?")))
     try:
         text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
                                      notes, "", start, shortcut))

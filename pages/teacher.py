@@ -27,7 +27,7 @@ from explorer.serve import (
 )
 from pages._inspect import layer_strip
 from pages._keys import DATASET, PERSON, TEACHER
-from pages._lang import md_text, tr, translate
+from pages._lang import fixed_labels, md_text, tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
 from pages._server import (
@@ -157,7 +157,7 @@ def steer(store, code: str, key: str) -> None:
     c1, c2 = st.columns(2)
     with c1.container(border=True):
         page = st.selectbox(tr("Bring everyone to"), STEER_PAGES, index=STEER_PAGES.index("Draw a digit"),
-                            format_func=tr, key="steer-page")  # each student's app shows it in their language
+                            format_func=fixed_labels(tr), key="steer-page")  # each student's app shows it in their language
         if st.button(tr("Bring everyone here"), icon=":material/near_me:", key="steer-go"):
             act(lambda: store.steer(code, key, page=page), tr("Every student's app goes to **{page}** now.",
                                                               page=tr(page)))

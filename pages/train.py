@@ -11,7 +11,7 @@ from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
-from pages._lang import fmt_acc, tr, translate
+from pages._lang import fixed_labels, fmt_acc, tr, translate
 from pages._live import augment_controls, ensure_model, live_run, read_augment
 from pages._path import did
 from pages._publish import publish_to_board
@@ -87,7 +87,7 @@ def settings_panel(expanded: bool) -> None:
         c[3].number_input(tr("Epochs"), value=int(cfg["epochs"]), **bounds("epochs"), step=1, key="train_epochs")
         c = st.columns(4)
         c[0].selectbox(tr("Schedule"), SCHEDULES, index=SCHEDULES.index(cfg["schedule"]), key="train_schedule",
-                       format_func=lambda s: tr(SCHEDULE_NAMES.get(s, s)),
+                       format_func=fixed_labels(lambda s: tr(SCHEDULE_NAMES.get(s, s))),
                        help=tr("constant: the same rate throughout; step: × gamma every N epochs; one cycle: warm "
                                "up, then anneal"))
         c[1].number_input(tr("Random start"), value=int(cfg["seed"]), **bounds("seed"), step=1, key="train_seed",
@@ -95,7 +95,7 @@ def settings_panel(expanded: bool) -> None:
                                   "the same run."))
         devices = available_devices()
         c[2].selectbox(tr("Device"), devices, index=devices.index(cfg["device"]) if cfg["device"] in devices else 0,
-                       key="train_device", format_func=lambda d: tr("automatic") if d == "auto" else d,
+                       key="train_device", format_func=fixed_labels(lambda d: tr("automatic") if d == "auto" else d),
                        help=tr("automatic uses {device} here", device=resolve_device("auto")))
         c[3].number_input(tr("Use only N training images (0 = all)"), value=int(cfg["limit_train"] or 0), min_value=0,
                           step=500, key="train_limit")
@@ -183,7 +183,7 @@ def compare_runs(smoothing: float) -> None:
         labels = [r.label for r in runs]
         chosen = st.multiselect(tr("Overlay"), labels, default=labels[-min(4, len(labels)):])
         per = st.radio(tr("x axis"), ["epoch", "step"], horizontal=True,
-                       format_func=lambda x: tr("epoch") if x == "epoch" else tr("step"))
+                       format_func=fixed_labels(lambda x: tr("epoch") if x == "epoch" else tr("step")))
         picked = [(r.label, r.current()) for r in runs if r.label in chosen
                   and (r.current().get("steps") or r.current().get("epochs"))]  # a queued run has nothing to draw yet
         if picked:

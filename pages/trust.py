@@ -42,7 +42,7 @@ from pages._class import class_code as class_code_of_session
 from pages._inspect import input_picker, inspect_context
 from pages._jobs import job_panel
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
-from pages._lang import tr, translate
+from pages._lang import fixed_labels, tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
@@ -292,8 +292,9 @@ def stump_panel(store: object, code: str, ours: dict, answers) -> None:
                   if ok is None and a.casefold() != who.strip().casefold()]
         if who.strip() and others:
             pick = st.selectbox(tr("A classmate's digit"), others, key="stump_pick",
-                                format_func=lambda i: tr("#{id}: drawn as a {digit} by {name}", id=ours["ids"][i],
-                                                         digit=int(ours["y"][i]), name=ours["authors"][i]))
+                                format_func=fixed_labels(lambda i: tr(
+                                    "#{id}: drawn as a {digit} by {name}", id=ours["ids"][i], digit=int(ours["y"][i]),
+                                    name=ours["authors"][i])))
             st.image(framed(ours["x"][pick], 84),
                      alt=describe_image(ours["x"][pick], tr("a classmate's {digit}", digit=int(ours["y"][pick])),
                                         tr=t))
@@ -369,8 +370,8 @@ def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
     with st.expander(tr("Teacher: remove a digit from the class's set")):
         if key:
             pick = st.selectbox(tr("Digit"), list(range(len(ours["ids"]))), key="digits_pick",
-                                format_func=lambda i: tr("#{id}: a {digit} by {name}", id=ours["ids"][i],
-                                                         digit=int(ours["y"][i]), name=ours["authors"][i]))
+                                format_func=fixed_labels(lambda i: tr("#{id}: a {digit} by {name}", id=ours["ids"][i],
+                                                         digit=int(ours["y"][i]), name=ours["authors"][i])))
             st.image(framed(ours["x"][pick], 84),
                      alt=describe_image(ours["x"][pick], tr("digit #{id}", id=ours["ids"][pick]), tr=t))
             if st.button(tr("Remove it"), key="digits_remove"):

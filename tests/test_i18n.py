@@ -123,3 +123,35 @@ def test_a_queued_runs_place_is_said_in_the_students_language():
     assert QueueInfo(ahead=1, wait_s=None).sentence(de) == "in der Warteschlange: ein Lauf vor deinem"
     assert QueueInfo(ahead=0, wait_s=300).sentence() == ("queued: yours is next, waiting for a free place to train; "
                                                          "starts in about 5 min")
+
+
+def test_a_layer_that_cannot_be_built_says_why_in_the_students_language():
+    from explorer import SpecError, summarize
+
+    def refusal(layer):
+        with pytest.raises(SpecError) as caught:
+            summarize({"input_shape": [1, 28, 28], "layers": [layer]})
+        return caught.value
+
+    big = refusal({"type": "Conv2d", "out_channels": 4, "kernel_size": 40})
+    assert str(big) == "layer 0 Conv2d: input is 1x28x28, smaller than its 40x40 kernel"  # the English, as it was
+    assert big.say(translator("es")) == "capa 0 Conv2d: la entrada es 1x28x28, más pequeña que su kernel de 40x40"
+    zero = refusal({"type": "Conv2d", "out_channels": 4, "kernel_size": 0})
+    assert str(zero) == "layer 0 Conv2d: kernel_size must be an integer >= 1, got 0"
+    assert zero.say(translator("de")) == "Schicht 0 Conv2d: kernel_size muss eine ganze Zahl >= 1 sein, erhalten: 0"
+    assert zero.say(translator("qps")).startswith("⟦")  # every part goes through the translator
+
+
+def test_the_build_page_says_a_layers_fault_in_the_students_language():
+    from pages._keys import DRAFT
+
+    at = _session("es")
+    at.switch_page("pages/build.py").run()
+    at.session_state[DRAFT] = {**at.session_state[DRAFT], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 40}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10}]}
+    at.session_state["build_rev"] += 1  # the layer widgets are drawn again from the new draft
+    at.run()
+    assert not at.exception, at.exception
+    said = [e.value for e in at.error]
+    assert any(e.endswith("capa 0 Conv2d: la entrada es 1x28x28, más pequeña que su kernel de 40x40") for e in said), said

@@ -16,6 +16,7 @@ from typing import Any
 
 from torch import nn
 
+from ..i18n import Said, Translator, said
 from .safejson import brief
 
 __all__ = ["LAYER_TYPES", "LayerType", "Arg", "SpecError"]
@@ -26,11 +27,17 @@ Rule = Callable[[dict[str, Any], Shape, "RF", Fail], tuple[Shape, int, int, "RF"
 
 
 class SpecError(ValueError):
-    """A spec that cannot work. ``layer`` is the path of the layer at fault ("3", "5.1") or None."""
+    """A spec that cannot work. ``layer`` is the path of the layer at fault ("3", "5.1") or None. Its message is
+    English; :meth:`say` says it in a student's language when it was made from a :class:`~explorer.i18n.Said`."""
 
-    def __init__(self, message: str, layer: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | Said, layer: str | None = None) -> None:
+        super().__init__(str(message))
         self.layer = layer
+        self.said = message if isinstance(message, Said) else None
+
+    def say(self, tr: Translator) -> str:
+        """The message in ``tr``'s language (English when it has no translation)."""
+        return self.said.say(tr) if self.said is not None else str(self)
 
 
 # --- argument schema ---------------------------------------------------------------------------------------
@@ -57,47 +64,49 @@ def fmt_shape(shape: Shape) -> str:
     return "x".join(str(s) for s in shape)
 
 
-def check_arg(where: str, name: str, arg: Arg, value: Any, layer: str) -> Any:
+def check_arg(where: str | Said, name: str, arg: Arg, value: Any, layer: str) -> Any:
     """Return the value in canonical form, or raise SpecError naming the layer."""
 
-    def fail(need: str) -> SpecError:
-        return SpecError(f"{where}: {name} must be {need}, got {brief(value)}", layer)
+    def fail(need: Said) -> SpecError:
+        return SpecError(said("{where}: {name} must be {need}, got {value}", where=where, name=name, need=need,
+                              value=brief(value)), layer)
 
     return _CHECKS.get(arg.kind, _check_pair)(value, arg, fail)
 
 
-Fail = Callable[[str], SpecError]
+Fail = Callable[[Said], SpecError]
 
 
 def _check_int(v: Any, arg: Arg, fail: Fail) -> int:
     minimum = arg.minimum
     if isinstance(v, bool) or not isinstance(v, int):
-        raise fail("an integer" if minimum is None else f"an integer >= {int(minimum)}")
+        raise fail(said("an integer") if minimum is None else said("an integer >= {n}", n=int(minimum)))
     if minimum is not None and v < minimum:
-        raise fail(f"an integer >= {int(minimum)}")
+        raise fail(said("an integer >= {n}", n=int(minimum)))
     if arg.maximum is not None and v > arg.maximum:
-        raise fail(f"at most {int(arg.maximum)}")
+        raise fail(said("at most {n}", n=int(arg.maximum)))
     return v
 
 
 def _check_float(value: Any, arg: Arg, fail: Fail) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
             or not math.isfinite(value):
-        raise fail("a number")
+        raise fail(said("a number"))
     if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
-        raise fail(f"between {arg.minimum} and {arg.maximum}" if arg.maximum is not None else f">= {arg.minimum}")
+        raise fail(said("between {low} and {high}", low=arg.minimum, high=arg.maximum) if arg.maximum is not None
+                   else said(">= {low}", low=arg.minimum))
     return float(value)
 
 
 def _check_bool(value: Any, arg: Arg, fail: Fail) -> bool:
     if not isinstance(value, bool):
-        raise fail("true or false")
+        raise fail(said("true or false"))
     return value
 
 
 def _check_choice(value: Any, arg: Arg, fail: Fail) -> Any:
     if value not in arg.choices:
-        raise fail("one of " + ", ".join(repr(c) for c in arg.choices))
+        raise fail(said("one of {choices}", choices=", ".join(repr(c) for c in arg.choices)))
     return value
 
 
@@ -105,13 +114,13 @@ def _check_pair(value: Any, arg: Arg, fail: Fail) -> Any:
     """"pair", "padding" and "opt_pair": an int or [int, int]; padding may also be a word, opt_pair None."""
     if arg.kind == "padding" and isinstance(value, str):
         if value not in arg.choices:
-            raise fail("an integer, a pair, 'same' or 'valid'")
+            raise fail(said("an integer, a pair, 'same' or 'valid'"))
         return value
     if arg.kind == "opt_pair" and value is None:
         return None
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
-            raise fail("an integer or a pair [h, w]")
+            raise fail(said("an integer or a pair [h, w]"))
         return (_check_int(value[0], arg, fail), _check_int(value[1], arg, fail))
     return _check_int(value, arg, fail)
 
@@ -165,12 +174,13 @@ def _same_padding(a: dict[str, Any], shape: Shape, fail: Fail) -> tuple[int, int
     _, h, w = shape
     k, s, d = pair(a["kernel_size"]), pair(a["stride"]), pair(a["dilation"])
     if s != (1, 1):
-        raise fail(f"padding='same' needs stride 1, got stride {a['stride']}")
+        raise fail(said("padding='same' needs stride 1, got stride {stride}", stride=a["stride"]))
     total = (d[0] * (k[0] - 1), d[1] * (k[1] - 1))  # what 'same' pads, split over both sides
     p = (total[0] - total[0] // 2, total[1] - total[1] // 2)
     if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-        raise fail(f"padding='same' with a {k[0]}x{k[1]} kernel pads {max(p)}, which must be smaller than the "
-                   f"input {h}x{w} for padding_mode={a['padding_mode']!r}")
+        raise fail(said("padding='same' with a {k} kernel pads {p}, which must be smaller than the input {size} for "
+                        "padding_mode={mode}", k=f"{k[0]}x{k[1]}", p=max(p), size=f"{h}x{w}",
+                        mode=repr(a["padding_mode"])))
     return p
 
 
@@ -181,10 +191,14 @@ def _conv_size(a: dict[str, Any], shape: Shape, fail: Fail) -> tuple[int, int]:
     p = (0, 0) if a["padding"] == "valid" else pair(a["padding"])
     eff = (d[0] * (k[0] - 1) + 1, d[1] * (k[1] - 1) + 1)
     if h + 2 * p[0] < eff[0] or w + 2 * p[1] < eff[1]:
-        ks = f"{eff[0]}x{eff[1]}" + (" (dilated)" if d != (1, 1) else "")
-        raise fail(f"input is {fmt_shape(shape)}{f' (padded {p[0]})' if any(p) else ''}, smaller than its {ks} kernel")
+        ks = f"{eff[0]}x{eff[1]}"
+        kernel = said("{size} (dilated)", size=ks) if d != (1, 1) else ks
+        raise fail(said("input is {shape} (padded {p}), smaller than its {kernel} kernel", shape=fmt_shape(shape),
+                        p=p[0], kernel=kernel) if any(p) else
+                   said("input is {shape}, smaller than its {kernel} kernel", shape=fmt_shape(shape), kernel=kernel))
     if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-        raise fail(f"padding {p} must be smaller than the input {h}x{w} for padding_mode={a['padding_mode']!r}")
+        raise fail(said("padding {p} must be smaller than the input {size} for padding_mode={mode}", p=p,
+                        size=f"{h}x{w}", mode=repr(a["padding_mode"])))
     return conv_out(h, k[0], s[0], p[0], d[0]), conv_out(w, k[1], s[1], p[1], d[1])
 
 
@@ -192,7 +206,7 @@ def _conv_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple[Sha
     c, h, w = shape
     g, o = a["groups"], a["out_channels"]
     if c % g or o % g:
-        raise fail(f"groups={g} must divide both in channels ({c}) and out_channels ({o})")
+        raise fail(said("groups={g} must divide both in channels ({c}) and out_channels ({o})", g=g, c=c, o=o))
     if a["padding"] == "same":
         _same_padding(a, shape, fail)
         oh, ow = h, w
@@ -213,9 +227,9 @@ def _pool_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple[Sha
     s = pair(a["stride"]) if a["stride"] is not None else k
     p, d = pair(a["padding"]), pair(a.get("dilation", 1))
     if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-        raise fail(f"padding {a['padding']} must be at most half the kernel size {a['kernel_size']}")
+        raise fail(said("padding {p} must be at most half the kernel size {k}", p=a["padding"], k=a["kernel_size"]))
     if h + 2 * p[0] < d[0] * (k[0] - 1) + 1 or w + 2 * p[1] < d[1] * (k[1] - 1) + 1:
-        raise fail(f"input is {fmt_shape(shape)}, smaller than its {k[0]}x{k[1]} window")
+        raise fail(said("input is {shape}, smaller than its {k} window", shape=fmt_shape(shape), k=f"{k[0]}x{k[1]}"))
     oh = conv_out(h, k[0], s[0], p[0], d[0], a["ceil_mode"])
     ow = conv_out(w, k[1], s[1], p[1], d[1], a["ceil_mode"])
     return (c, oh, ow), 0, 0, rf.through(k, s, d)
@@ -225,7 +239,7 @@ def _adaptive_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple
     oh, ow = pair(a["output_size"])
     c, h, w = shape
     if oh > h or ow > w:
-        raise fail(f"output_size {oh}x{ow} is larger than its input {h}x{w}")
+        raise fail(said("output_size {out} is larger than its input {size}", out=f"{oh}x{ow}", size=f"{h}x{w}"))
     new_rf = RF(None) if (oh, ow) == (1, 1) else rf.through((-(-h // oh), -(-w // ow)), (h // oh, w // ow), (1, 1))
     return (c, oh, ow), 0, 0, new_rf
 
@@ -234,7 +248,8 @@ def _flatten_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple[
     nd = len(shape) + 1  # with the batch dimension
     start, end = a["start_dim"], a["end_dim"] % nd
     if start >= nd or end < start:
-        raise fail(f"start_dim={a['start_dim']}, end_dim={a['end_dim']} do not fit a {fmt_shape(shape)} input")
+        raise fail(said("start_dim={start}, end_dim={end} do not fit a {shape} input", start=a["start_dim"],
+                        end=a["end_dim"], shape=fmt_shape(shape)))
     dims = (1,) + shape
     return dims[1:start] + (math.prod(dims[start:end + 1]),) + dims[end + 1:], 0, 0, RF(None)
 

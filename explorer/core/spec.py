@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..i18n import said
 from .budget import Budget, budget, words
 from .layers import (
     LAYER_TYPES,
@@ -105,29 +106,32 @@ def _layer(
     if not isinstance(ltype, str) or ltype not in LAYER_TYPES:
         known = ", ".join(LAYER_TYPES)
         raise SpecError(f"layer {path}: unknown type {brief(ltype)}; known types: {known}", path)
-    where = f"layer {path} {ltype}"
+    where = said("layer {path} {type}", path=path, type=ltype)
     kind = LAYER_TYPES[ltype]
     schema = kind.args
     extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
     if extra:
         allowed = ", ".join(schema) or "none"
-        raise SpecError(f"{where}: unknown argument {sorted(extra)[0]!r} (allowed: {allowed})", path)
+        raise SpecError(said("{where}: unknown argument {name} (allowed: {allowed})", where=where,
+                             name=repr(sorted(extra)[0]), allowed=allowed), path)
     args: dict[str, Any] = {}
     for name, arg in schema.items():
         if name in spec:
             args[name] = check_arg(where, name, arg, spec[name], path)
         elif arg.required:
-            raise SpecError(f"{where}: missing required argument {name!r}", path)
+            raise SpecError(said("{where}: missing required argument {name}", where=where, name=repr(name)), path)
         else:
             args[name] = arg.default
     if kind.spatial and len(shape) != 3:
-        raise SpecError(f"{where}: needs an image-shaped input (channels x height x width), got {fmt_shape(shape)}"
-                        " (put it before Flatten)", path)
+        raise SpecError(said("{where}: needs an image-shaped input (channels x height x width), got {shape} (put it "
+                             "before Flatten)", where=where, shape=fmt_shape(shape)), path)
     if kind.rule is None:
         return _residual(spec, path, shape, rf, depth, rows)
-    out, params, madds, rf = kind.rule(args, shape, rf, lambda sentence: SpecError(f"{where}: {sentence}", path))
+    out, params, madds, rf = kind.rule(args, shape, rf, lambda sentence: SpecError(
+        said("{where}: {sentence}", where=where, sentence=sentence), path))
     if any(s <= 0 for s in out):
-        raise SpecError(f"{where}: output would be {fmt_shape(out)}, which is empty", path)
+        raise SpecError(said("{where}: output would be {shape}, which is empty", where=where, shape=fmt_shape(out)),
+                        path)
     rows.append(LayerSummary(path, ltype, out, params, madds, rf.size, depth, args))
     return out, rf
 
@@ -136,9 +140,10 @@ def _residual(
     spec: dict[str, Any], path: str, shape: Shape, rf: RF, depth: int, rows: list[LayerSummary]
 ) -> tuple[Shape, RF]:
     inner = spec.get("layers")
-    where = f"layer {path} Residual"
+    where = said("layer {path} {type}", path=path, type="Residual")
     if not isinstance(inner, list) or not inner:
-        raise SpecError(f"{where}: needs a non-empty list 'layers' (the block added to its input)", path)
+        raise SpecError(said("{where}: needs a non-empty list 'layers' (the block added to its input)", where=where),
+                        path)
     row = LayerSummary(path, "Residual", shape, 0, 0, rf.size, depth, {})
     rows.append(row)
     first = len(rows)
@@ -148,15 +153,16 @@ def _residual(
     skip_params, skip_madds, stride = 0, 0, (1, 1)
     if out != shape:
         if len(out) != len(shape):
-            raise SpecError(f"{where}: its layers turn {fmt_shape(shape)} into {fmt_shape(out)}; "
-                            "a residual block must keep the number of dimensions", path)
+            raise SpecError(said("{where}: its layers turn {shape} into {out}; a residual block must keep the number "
+                                 "of dimensions", where=where, shape=fmt_shape(shape), out=fmt_shape(out)), path)
         if len(shape) == 1:
             skip_params = shape[0] * out[0]
         else:
             sh, sw = skip_stride(shape[1], out[1]), skip_stride(shape[2], out[2])
             if sh is None or sw is None:
-                raise SpecError(f"{where}: its layers turn {fmt_shape(shape)} into {fmt_shape(out)}, "
-                                "which no 1x1 strided convolution on the skip can match", path)
+                raise SpecError(said("{where}: its layers turn {shape} into {out}, which no 1x1 strided convolution "
+                                     "on the skip can match", where=where, shape=fmt_shape(shape), out=fmt_shape(out)),
+                                path)
             stride = (sh, sw)
             skip_params = shape[0] * out[0]
             skip_madds = skip_params * out[1] * out[2]
@@ -267,8 +273,9 @@ def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
     if nc is not None:
         ok = out == (nc,) or (nc == 2 and out == (1,))
         if not ok:
-            raise SpecError(f"spec: the network ends with shape {fmt_shape(out)} but num_classes is {nc}: end "
-                            f"with Flatten and Linear(out_features={nc})", str(len(layers) - 1) if layers else None)
+            raise SpecError(said("spec: the network ends with shape {shape} but num_classes is {n}: end with Flatten "
+                                 "and Linear(out_features={n})", shape=fmt_shape(out), n=nc),
+                            str(len(layers) - 1) if layers else None)
     trainable = total
     return Summary(shape, out, rows, total, trainable, sum(r.mult_adds for r in top), acts, nc)
 
