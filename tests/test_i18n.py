@@ -155,3 +155,19 @@ def test_the_build_page_says_a_layers_fault_in_the_students_language():
     assert not at.exception, at.exception
     said = [e.value for e in at.error]
     assert any(e.endswith("capa 0 Conv2d: la entrada es 1x28x28, más pequeña que su kernel de 40x40") for e in said), said
+
+
+def test_a_model_over_the_budget_is_refused_in_the_students_language_without_a_word_of_machinery():
+    from explorer import SpecError, summarize
+    from explorer.core import get_preset
+
+    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]}
+    with pytest.raises(SpecError) as caught:
+        summarize(spec)
+    english, spanish = str(caught.value), caught.value.say(translator("es"))
+    assert english.startswith("This model needs 50.2 million parameters; at most 10 million are allowed here.")
+    assert spanish.startswith("Parámetros que necesita este modelo: 50.2 millones; aquí se permiten como mucho 10 millones.")
+    assert "server" not in english and "servidor" not in spanish
+    assert get_preset("default")  # the presets stay within it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .augment import AUGMENT_LIMITS, Augment, augment_active, augment_batch, augment_preview
-from .budget import Budget, budget, words
+from .budget import Budget, budget, said_count, words
 from .checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, available_devices, resolve_device
 from .data import (
@@ -237,4 +237,5 @@ __all__ = [
     "train",
     "validate_spec",
     "words",
+    "said_count",
 ]

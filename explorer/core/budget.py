@@ -35,7 +35,9 @@ import math
 import os
 from dataclasses import dataclass, fields
 
-__all__ = ["Budget", "budget", "words"]
+from ..i18n import Said, said
+
+__all__ = ["Budget", "budget", "words", "said_count"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,17 @@ class Budget:
 def budget() -> Budget:
     """The limits in force now (the environment is read each time)."""
     return Budget.from_env()
+
+
+def said_count(n: float) -> Said | str:
+    """:func:`words` said again in a student's language (``million``, ``billion``, ``trillion`` translated)."""
+    for size, name in ((1e12, "trillion"), (1e9, "billion"), (1e6, "million")):
+        if n >= size:
+            v = n / size
+            count = f"{v:.0f}" if v >= 100 or v == int(v) else f"{v:.1f}"
+            return {"trillion": said("{n} trillion", n=count), "billion": said("{n} billion", n=count),
+                    "million": said("{n} million", n=count)}[name]
+    return f"{int(n):,}"
 
 
 def words(n: float) -> str:

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..i18n import said
-from .budget import Budget, budget, words
+from ..i18n import Said, said
+from .budget import Budget, budget, said_count
 from .layers import (
     LAYER_TYPES,
     RF,
@@ -209,7 +209,7 @@ def _previous(rows: list[LayerSummary], row: LayerSummary) -> LayerSummary | Non
     return same[i - 1] if i > 0 else None
 
 
-def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, what: str) -> str:
+def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, what: str) -> Said:
     """A fix for the layer that costs most of ``what``, in a teacher's words."""
     before = _previous(rows, row)
     shape = before.output_shape if before is not None else input_shape
@@ -217,34 +217,39 @@ def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, wh
         src = _previous(rows, before)
         img = src.output_shape if src is not None else input_shape
         if len(img) == 3 and min(img[1:]) >= 2:
-            return (f"it reads all {math.prod(img):,} values of a {fmt_shape(img)} map. A MaxPool2d(2) before "
-                    f"Flatten would cut it about 4×; an AdaptiveAvgPool2d(1) would leave {img[0]:,} values, one per "
-                    "channel")
+            return said("it reads all {n} values of a {shape} map. A MaxPool2d(2) before Flatten would cut it about "
+                        "4×; an AdaptiveAvgPool2d(1) would leave {c} values, one per channel",
+                        n=f"{math.prod(img):,}", shape=fmt_shape(img), c=f"{img[0]:,}")
     if row.type == "Conv2d" and what == "parameters":
-        return "a smaller kernel or fewer channels would cut it"
+        return said("a smaller kernel or fewer channels would cut it")
     if row.type == "Conv2d" and len(shape) == 3 and min(shape[1:]) >= 4:
-        return "a stride of 2, or a MaxPool2d(2) before it, would cut it about 4×; so would a smaller kernel"
+        return said("a stride of 2, or a MaxPool2d(2) before it, would cut it about 4×; so would a smaller kernel")
     if row.type in ("Conv2d", "Linear"):
-        return "fewer channels or units would cut it"
-    return "pool earlier or use fewer channels"
+        return said("fewer channels or units would cut it")
+    return said("pool earlier or use fewer channels")
 
 
 def _check_cost(input_shape: Shape, rows: list[LayerSummary], params: int, madds: int, acts: int,
                 limits: Budget) -> None:
     """Refuse a network over the server's budget, naming the layer that costs most and a fix."""
     top = [r for r in rows if r.depth == 0]
-    checks = ((params, limits.params, "parameters", "", lambda r: r.params, "EXPLORER_MAX_PARAMS"),
-              (madds, limits.mult_adds, "multiply-adds", " per image", lambda r: r.mult_adds, "EXPLORER_MAX_MULT_ADDS"),
-              (acts, limits.activations, "activation values", " per image", lambda r: math.prod(r.output_shape),
-               "EXPLORER_MAX_ACTIVATIONS"))
-    for have, most, what, per, cost, _env in checks:
+    checks = ((params, limits.params, "parameters", lambda r: r.params),
+              (madds, limits.mult_adds, "multiply-adds", lambda r: r.mult_adds),
+              (acts, limits.activations, "activation values", lambda r: math.prod(r.output_shape)))
+    for have, most, what, cost in checks:
         if have <= most:
             continue
         pool = top if what != "activation values" else rows
         worst = max(pool, key=cost)
-        raise SpecError(f"This model needs {words(have)} {what}{per}; the server allows {words(most)}. Layer "
-                        f"{worst.path} {worst.type} has {words(cost(worst))} of them: "
-                        f"{_fix_for(rows, worst, input_shape, what)}.", worst.path.split(".")[0])
+        values = {"have": said_count(have), "most": said_count(most), "layer": f"{worst.path} {worst.type}",
+                  "cost": said_count(cost(worst)), "fix": _fix_for(rows, worst, input_shape, what)}
+        message = {"parameters": said("This model needs {have} parameters; at most {most} are allowed here. Layer "
+                                      "{layer} has {cost} of them: {fix}.", **values),
+                   "multiply-adds": said("This model needs {have} multiply-adds per image; at most {most} are allowed "
+                                         "here. Layer {layer} has {cost} of them: {fix}.", **values),
+                   "activation values": said("This model needs {have} activation values per image; at most {most} are "
+                                             "allowed here. Layer {layer} has {cost} of them: {fix}.", **values)}
+        raise SpecError(message[what], worst.path.split(".")[0])
 
 
 def _count_layers(layers: list[Any]) -> int:

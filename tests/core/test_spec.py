@@ -139,10 +139,10 @@ BAD = [
     ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [{"type": "Flatten"}]},
      "ends with shape 784 but num_classes is 10", "0"),
     ({"input_shape": [3, 1024, 1024], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3}]},
-     "This model needs 120 billion multiply-adds per image; the server allows 1 billion. Layer 0 Conv2d", "0"),
+     "This model needs 120 billion multiply-adds per image; at most 1 billion are allowed here. Layer 0 Conv2d", "0"),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 100000},
                                               {"type": "Linear", "out_features": 1000}]},
-     "needs 179 million parameters; the server allows 10 million. Layer 2 Linear has 100 million", "2"),
+     "needs 179 million parameters; at most 10 million are allowed here. Layer 2 Linear has 100 million", "2"),
     # the beginner's mistake of the lecture notes: Flatten straight after the convolutions, no pooling
     ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
         {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -181,7 +181,7 @@ def test_the_budget_comes_from_the_environment_and_a_bad_value_is_a_sentence(mon
     spec = get_preset("cats-vs-dogs")  # 234 million multiply-adds per image
     summarize(spec)
     monkeypatch.setenv("EXPLORER_MAX_MULT_ADDS", "100_000_000")
-    with pytest.raises(SpecError, match="needs 234 million multiply-adds per image; the server allows 100 million"):
+    with pytest.raises(SpecError, match="needs 234 million multiply-adds per image; at most 100 million are allowed here"):
         summarize(spec)
     summarize(spec, Budget(mult_adds=300_000_000))  # a GPU server's own budget, given to the library
     monkeypatch.setenv("EXPLORER_MAX_MULT_ADDS", "lots")
