@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["N_", "LANGUAGES", "PSEUDO", "RTL", "DEFAULT_LANGUAGE", "LOCALE_DIR", "DOMAIN", "Translator", "translator",
-           "pick_language", "pseudo", "Said", "said"]
+           "pick_language", "pseudo", "Said", "said", "Refusal"]
 
 LANGUAGES = {"en": "English", "es": "Español", "de": "Deutsch", "ar": "العربية"}  # each in its own words
 DEFAULT_LANGUAGE = "en"  # the language the code is written in (its catalogue is empty)
@@ -163,3 +163,15 @@ class Said:
 def said(template: str, /, **values: Any) -> Said:
     """Mark ``template`` for the catalogue and keep its ``values``: ``said("{n} kernels", n=4)``."""
     return Said(template, tuple(values.items()))
+
+
+class Refusal(ValueError):
+    """A refusal the library raises with a sentence a page can say in the student's language (:meth:`say`); its
+    message (``str()``) is the English."""
+
+    def __init__(self, message: str | Said) -> None:
+        super().__init__(str(message))
+        self.said = message if isinstance(message, Said) else None
+
+    def say(self, tr: Translator) -> str:
+        return self.said.say(tr) if self.said is not None else str(self)

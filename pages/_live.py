@@ -14,7 +14,7 @@ from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._class import paused
 from pages._keys import TRAIN_ERROR
-from pages._lang import fmt_acc, tr, translate
+from pages._lang import fmt_acc, reason, tr, translate
 from pages._server import (
     REFRESH_S,
 )
@@ -52,7 +52,7 @@ def train_default(ds: Dataset) -> None:
             ws.add_model(spec, "default")
         ws.start_training(ds, TrainConfig())
     except ValueError as e:  # a refusal (the server's budget, a queue that is full) is shown by the page
-        st.session_state[TRAIN_ERROR] = str(e)
+        st.session_state[TRAIN_ERROR] = reason(e)
 
 
 def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:

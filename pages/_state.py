@@ -42,6 +42,7 @@ from pages._keys import (
     WS_SAVED,
     WS_VERSION,
 )
+from pages._lang import reason, tr
 from pages._person import identify
 from pages._server import (
     leave_legacy_pages_routing,
@@ -251,7 +252,7 @@ def start_job(key: str, name: str, fn, *args, **kwargs) -> bool:  # noqa: ANN001
         st.session_state[key] = workspace().start_job(name, fn, *args, **kwargs)
         return True
     except ValueError as e:
-        flash(f"Not started: {e}.", "warning")
+        flash(tr("Not started: {error}.", error=reason(e)), "warning")
         return False
 
 

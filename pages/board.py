@@ -12,7 +12,7 @@ from explorer.plots import board_figure, describe_board, describe_curves, summar
 from explorer.serve import normalize_code, shown_code
 from pages._class import class_code
 from pages._keys import TEACHER
-from pages._lang import fixed_labels, md_text, tr, translate
+from pages._lang import fixed_labels, md_text, reason, tr, translate
 from pages._server import (
     BOARD_REFRESH_S,
     leave_legacy_pages_routing,
@@ -105,7 +105,7 @@ def show_run(r: dict) -> None:
                      column_config={c: tr(c) for c in ("layer", "type", "output shape", "params", "mult-adds",
                                                        "receptive field")})
     except ValueError as e:  # a published spec this server no longer accepts: say so, keep the board
-        st.caption(tr("Its network cannot be shown here: {error}.", error=e))
+        st.caption(tr("Its network cannot be shown here: {error}.", error=reason(e)))
 
 
 def teacher_tools() -> None:

@@ -20,7 +20,7 @@ from explorer.lessons import (
 from explorer.plots import describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
 from pages._jobs import job_panel
-from pages._lang import tr, translate
+from pages._lang import reason, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset, flash, workspace
@@ -75,7 +75,7 @@ def launch(name: str, make, title: str = "") -> None:
             fn, args, kwargs = made
             jobs[name] = ws.start_job(tr("the experiment “{title}”", title=title or name), fn, *args, **kwargs)
     except ValueError as e:  # one job at a time per person, or a budget: a sentence, the last result stays
-        flash(tr("Not started: {error}.", error=e), "warning")
+        flash(tr("Not started: {error}.", error=reason(e)), "warning")
         return
     cfg = kwargs.get("config")
     used[name] = (cfg.epochs, cfg.limit_train) if cfg is not None else None

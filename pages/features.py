@@ -29,7 +29,7 @@ from explorer.plots import (
     vector_bar,
 )
 from pages._inspect import input_picker, inspect_context, layer_strip, refresh_while_training
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
@@ -92,7 +92,7 @@ def batch_statistics(entry, ds, layer: str) -> None:
         used = stats_images(entry.inference_model(), batch)
         stats = layer_stats(entry.inference_model(), batch[:used])
     except ValueError as e:
-        st.warning(tr("No batch statistics for this model: {error}.", error=e))
+        st.warning(tr("No batch statistics for this model: {error}.", error=reason(e)))
         return
     if used < n_img:
         st.caption(tr("Over the first {n} of the {k} images: this model's layers are wide, so the view takes fewer "

@@ -19,7 +19,7 @@ from explorer.interpret import (
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
 from pages._inspect import inspect_context
 from pages._jobs import job_poll, job_status
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
 
@@ -47,7 +47,7 @@ else:
     try:
         model = load_pretrained(name)
     except ValueError as e:
-        st.warning(tr("{error}.", error=e))
+        st.warning(tr("{error}.", error=reason(e)))
         st.stop()
     ds, mean, std, shape, model_name = None, *model.normalization, [3, 224, 224], name  # type: ignore[attr-defined]
     st.caption(tr("224×224 colour images take long to optimise: start with few channels and steps."))
@@ -81,7 +81,7 @@ def start(kind: str) -> None:
     try:  # estimated before it starts: chunks that fit the memory budget, and a time within the job limit
         plan = plan_filters(model, tuple(shape), count, steps)
     except ValueError as e:
-        ss[PLAN] = ("error", tr("Not started: {error}.", error=e))
+        ss[PLAN] = ("error", tr("Not started: {error}.", error=reason(e)))
         return
     ss[PLAN] = ("info", tr("{n} channels in {k} chunks of at most {size}, to stay within the memory one job may use.",
                            n=count, k=plan.chunks, size=plan.chunk) if plan.chunks > 1 else "")

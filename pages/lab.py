@@ -22,7 +22,7 @@ from explorer.lessons import (
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
 from pages._keys import DRAWING
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset
@@ -68,7 +68,7 @@ def kernel_editor():
     try:
         return kernel_from_table(edited)
     except ValueError as e:
-        st.error(tr("{error}.", error=e))
+        st.error(tr("{error}.", error=reason(e)))
         return None
 
 
@@ -83,7 +83,7 @@ def convolution(img, k) -> tuple | None:
     try:
         out = convolve(img, k, pad, stride, dil)
     except ValueError as e:
-        st.error(tr("{error}: make the padding larger or the kernel, stride or dilation smaller.", error=e))
+        st.error(tr("{error}: make the padding larger or the kernel, stride or dilation smaller.", error=reason(e)))
         return None
     n, kk = img.shape[0], k.shape[0]
     formula = f"⌊(n + 2p − d(k−1) − 1)/s⌋ + 1 = ⌊({n} + {2 * pad} − {dil}·{kk - 1} − 1)/{stride}⌋ + 1"

@@ -7,7 +7,7 @@ import streamlit as st
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from pages._class import apply_lesson
 from pages._keys import DATASET, DRAFT, HIDDEN, TRAIN_CFG
-from pages._lang import fixed_labels, tr
+from pages._lang import fixed_labels, reason, tr
 from pages._nav import page_file
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import flash, get_dataset, workspace
@@ -53,7 +53,7 @@ with open_tab:
                 st.switch_page(target)  # the class opens where the teacher chose
             st.rerun()
         except ValueError as e:
-            st.error(tr("Not opened: {error}", error=e))
+            st.error(tr("Not opened: {error}", error=reason(e)))
     if st.session_state.get(HIDDEN):
         if st.button(tr("Show all pages again")):
             st.session_state[HIDDEN] = []
@@ -80,6 +80,6 @@ with save_tab:
         st.download_button(tr("Download the lesson file"), text, file_name=f"{title or 'lesson'}.json",
                            mime="application/json", icon=":material/download:", on_click="ignore")
     except ValueError as e:
-        st.error(tr("This setup cannot be saved as a lesson: {error}", error=e))
+        st.error(tr("This setup cannot be saved as a lesson: {error}", error=reason(e)))
     st.caption(tr("To give it to a class at once, push it from **{teacher}**: every student who joined your class "
                   "gets it within a few seconds.", teacher=tr("Teacher")))

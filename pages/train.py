@@ -11,7 +11,7 @@ from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
-from pages._lang import fixed_labels, fmt_acc, tr, translate
+from pages._lang import fixed_labels, fmt_acc, reason, tr, translate
 from pages._live import augment_controls, ensure_model, live_run, read_augment
 from pages._path import did
 from pages._publish import publish_to_board
@@ -116,7 +116,7 @@ config: TrainConfig | None = None
 try:
     config = read_settings()
 except ValueError as e:
-    st.error(tr("Settings: {error}", error=e))
+    st.error(tr("Settings: {error}", error=reason(e)))
 
 
 # --- controls ---
@@ -126,7 +126,7 @@ def _start() -> None:
     try:
         ws.start_training(ds, read_settings())  # the values on screen at the click, not the last rerun's
     except ValueError as e:
-        st.session_state[TRAIN_ERROR] = str(e)
+        st.session_state[TRAIN_ERROR] = reason(e)
 
 
 def controls(config: TrainConfig | None) -> None:
@@ -211,7 +211,7 @@ def load_checkpoint_panel() -> None:
                          params=t.number(e.params)))
                 st.rerun()
             except ValueError as e:  # CheckpointError, or a sentence about the file
-                st.error(tr("Not loaded: {error}", error=e))
+                st.error(tr("Not loaded: {error}", error=reason(e)))
 
 
 with st.container(key="train_compare"):

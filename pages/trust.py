@@ -42,7 +42,7 @@ from pages._class import class_code as class_code_of_session
 from pages._inspect import input_picker, inspect_context
 from pages._jobs import job_panel
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
@@ -259,7 +259,7 @@ def shortcut_section() -> None:
     try:
         clean = get_dataset(lesson_cue["dataset"])
     except ValueError as e:
-        st.error(tr("The lesson's original dataset is not available here: {error}.", error=e))
+        st.error(tr("The lesson's original dataset is not available here: {error}.", error=reason(e)))
         return
     k, cue = lesson_cue["class"], lesson_cue["cue"]
     found = reveal(model, clean, k, cue)
@@ -303,7 +303,7 @@ def stump_panel(store: object, code: str, ours: dict, answers) -> None:
                     store.confirm_digit(code, ours["ids"][pick], who)
                     st.rerun()
                 except ValueError as e:
-                    st.error(str(e))
+                    st.error(reason(e))
         elif who.strip():
             st.caption(tr("No classmate's digit waits for a confirmation."))
     right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True,
@@ -378,7 +378,7 @@ def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
                 try:
                     store.remove_digit(class_code, key, ours["ids"][pick])
                 except ValueError as e:
-                    st.error(tr("Not removed: {error}.", error=e))
+                    st.error(tr("Not removed: {error}.", error=reason(e)))
                     return
                 st.rerun()
 

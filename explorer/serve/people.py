@@ -22,13 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.budget import budget
+from ..i18n import N_, Refusal, Said, said
 
 __all__ = ["People", "Quota", "PERSON_COOKIE", "COOKIELESS", "model_bytes", "process_bytes"]
 
 PERSON_COOKIE = "explorer_person"  # the browser's identity, shared by its tabs
 COOKIELESS = "cookieless"  # the one person of every browser that does not keep the cookie (not a token's shape)
-SHARED_NOTE = ("; this browser does not keep the app's cookie, so it shares these limits with every browser like it: "
-               "allow cookies for this site to have limits of your own")
+SHARED_NOTE = N_("; this browser does not keep the app's cookie, so it shares these limits with every browser like it: "
+                  "allow cookies for this site to have limits of your own")
 TOKEN_BYTES = 16
 SWEEP_EVERY = 64  # holds between two sweeps of the people who hold nothing any more
 
@@ -39,9 +40,9 @@ def model_bytes(params: int) -> int:
     return int(params) * 4 * 2
 
 
-def _shared(person: str) -> str:
+def _shared(person: str) -> Said | str:
     """What a refusal adds for the browsers that share :data:`COOKIELESS`: why, and the way to limits of one's own."""
-    return SHARED_NOTE if person == COOKIELESS else ""
+    return Said(SHARED_NOTE) if person == COOKIELESS else ""
 
 
 def process_bytes() -> int:
@@ -110,9 +111,9 @@ class People:
             p.jobs = [j for j in p.jobs if not j.finished and not getattr(j, "cancel_requested", False)]
             if p.jobs:
                 name = getattr(p.jobs[0], "name", "another job")
-                raise ValueError(f"one of your jobs still runs ({name}, maybe in another tab): each person runs one "
-                                 "job at a time, so that the class's jobs all get their turn; wait for it or stop it"
-                                 + _shared(person))
+                raise Refusal(said("one of your jobs still runs ({name}, maybe in another tab): each person runs one "
+                                   "job at a time, so that the class's jobs all get their turn; wait for it or stop "
+                                   "it{shared}", name=name, shared=_shared(person)))
             job = start()
             p.jobs.append(job)
             return job
@@ -125,9 +126,9 @@ class People:
             p = self._get(person)
             p.runs = [t for t in p.runs if not t.done]
             if len(p.runs) >= most:
-                raise ValueError(f"you already have {len(p.runs)} runs training or waiting (across your tabs), the "
-                                 f"most one person may have at once ({most}): stop one, or wait for one to end"
-                                 + _shared(person))
+                raise Refusal(said("you already have {n} runs training or waiting (across your tabs), the most one "
+                                   "person may have at once ({most}): stop one, or wait for one to end{shared}",
+                                   n=len(p.runs), most=most, shared=_shared(person)))
 
     def add_run(self, person: str, trainer: Any) -> None:
         with self._lock:
@@ -163,13 +164,14 @@ class People:
         b, adding = budget(), model_bytes(params)
         mine = self.models_bytes(person)
         if mine + adding > b.person_models_bytes:
-            raise ValueError(f"your models (in all your tabs) already hold {mine / 2**20:,.0f} MB and this one needs "
-                             f"{adding / 2**20:,.0f} MB more, past the {b.person_models_mb:,} MB one person may hold: "
-                             "remove a model you no longer need (sidebar: Remove this model), or close a tab"
-                             + _shared(person))
+            raise Refusal(said("your models (in all your tabs) already hold {mine} MB and this one needs {adding} MB "
+                               "more, past the {most} MB one person may hold: remove a model you no longer need "
+                               "(sidebar: {remove}), or close a tab{shared}", mine=f"{mine / 2**20:,.0f}",
+                               adding=f"{adding / 2**20:,.0f}", most=f"{b.person_models_mb:,}",
+                               remove=Said("Remove this model"), shared=_shared(person)))
         if process_bytes() + adding > b.server_bytes:
-            raise ValueError("the app's memory is nearly full just now, with the whole class's models: remove a "
-                             "model you no longer need, or try a smaller one")
+            raise Refusal(said("the app's memory is nearly full just now, with the whole class's models: remove a "
+                               "model you no longer need, or try a smaller one"))
 
     def other_uploads(self, person: str, session: str) -> dict[str, Any]:
         """The person's uploads held by their other live tabs (name -> Dataset); closed tabs are forgotten."""

@@ -10,6 +10,7 @@ import pytest
 from explorer.core.presets import get_preset
 from explorer.core.train import TrainConfig
 from explorer.core.uploads import check_uploads_room, load_csv
+from explorer.i18n import translator
 from explorer.serve.people import People, Quota
 from explorer.serve.workspace import Workspace
 
@@ -40,8 +41,10 @@ def test_one_job_at_a_time_per_person_across_their_tabs():
     first, second = tabs(people, "ada")
     go = threading.Event()
     job = first.start_job("filters", lambda progress: go.wait(10) and 1)
-    with pytest.raises(ValueError, match=r"one of your jobs still runs \(filters, maybe in another tab\)"):
+    with pytest.raises(ValueError, match=r"one of your jobs still runs \(filters, maybe in another tab\)") as caught:
         second.start_job("experiment", lambda progress: 2)
+    spanish = caught.value.say(translator("es"))  # the page says it in the student's language
+    assert spanish.startswith("una de tus tareas sigue en marcha (filters, quizá en otra pestaña)"), spanish
     other = tabs(people, "bob", 1)[0].start_job("bob's", lambda progress: 3)  # another person is not held up
     assert other.join(10) and other.result == 3
     go.set()
