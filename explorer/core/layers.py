@@ -16,7 +16,7 @@ from typing import Any
 
 from torch import nn
 
-from ..i18n import Said, Translator, said
+from ..i18n import Refusal, Said, said
 from .safejson import brief
 
 __all__ = ["LAYER_TYPES", "LayerType", "Arg", "SpecError"]
@@ -26,18 +26,13 @@ Fail = Callable[[str], Exception]  # a sentence about the layer -> the SpecError
 Rule = Callable[[dict[str, Any], Shape, "RF", Fail], tuple[Shape, int, int, "RF"]]
 
 
-class SpecError(ValueError):
+class SpecError(Refusal):
     """A spec that cannot work. ``layer`` is the path of the layer at fault ("3", "5.1") or None. Its message is
     English; :meth:`say` says it in a student's language when it was made from a :class:`~explorer.i18n.Said`."""
 
     def __init__(self, message: str | Said, layer: str | None = None) -> None:
-        super().__init__(str(message))
+        super().__init__(message)
         self.layer = layer
-        self.said = message if isinstance(message, Said) else None
-
-    def say(self, tr: Translator) -> str:
-        """The message in ``tr``'s language (English when it has no translation)."""
-        return self.said.say(tr) if self.said is not None else str(self)
 
 
 # --- argument schema ---------------------------------------------------------------------------------------
