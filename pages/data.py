@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
@@ -10,7 +13,7 @@ from explorer.i18n import N_
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._keys import DATASET, UPLOADS
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import dataset_names, get_dataset, person_uploads
 
@@ -36,7 +39,7 @@ if choice != st.session_state[DATASET]:
         get_dataset(choice)
         st.session_state[DATASET] = choice
     except ValueError as e:  # DataError, and any other sentence the library raises
-        st.error(tr("{error}. Keeping **{dataset}**.", error=e, dataset=st.session_state[DATASET]))
+        st.error(tr("{error}. Keeping **{dataset}**.", error=reason(e), dataset=st.session_state[DATASET]))
 
 def _remove_upload(name: str) -> None:
     st.session_state[UPLOADS].pop(name, None)
@@ -49,6 +52,21 @@ if st.session_state[DATASET] in uploads:
                  size=t.number(current.nbytes / 2**20, 1)),
               icon=":material/delete:", on_click=_remove_upload, args=(current.name,), key="data_remove_upload",
               help=tr("Your uploads together may take at most the room one person has here."))
+
+def take_upload(load: Callable[[], Any]) -> None:
+    """Read an upload (``load()`` returns its Dataset) within the person's room; it becomes this session's
+    dataset. A refusal is a sentence, and the current dataset stays."""
+    try:
+        ds = load()
+        check_uploads_room(person_uploads(), ds)
+    except ValueError as e:  # DataError, and any other sentence the library raises
+        st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=reason(e),
+                    dataset=st.session_state[DATASET]))
+        return
+    uploads[ds.name] = ds
+    st.session_state[DATASET] = ds.name
+    st.rerun()
+
 
 def upload_panel() -> None:
     """Upload a CSV or a zip of class folders: it becomes this session's dataset (within the person's room)."""
@@ -64,17 +82,8 @@ def upload_panel() -> None:
                                       key="up_csv_names", placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y")
             if st.button(tr("Load CSV"), disabled=f_train is None):
                 class_names = [n.strip() for n in names_txt.split(",")] if names_txt.strip() else None
-                try:
-                    name = f_train.name.rsplit(".", 1)[0]
-                    ds = load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None, name=name,
-                                  class_names=class_names)
-                    check_uploads_room(person_uploads(), ds)
-                    uploads[ds.name] = ds
-                    st.session_state[DATASET] = ds.name
-                    st.rerun()
-                except ValueError as e:  # DataError, and any other sentence the library raises
-                    st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=e,
-                                dataset=st.session_state[DATASET]))
+                take_upload(lambda: load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None,
+                                             name=f_train.name.rsplit(".", 1)[0], class_names=class_names))
         with tab_zip:
             st.caption(tr("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
                           "optionally inside `train/` and `test/` folders. Images are resized to a square."))
@@ -83,16 +92,9 @@ def upload_panel() -> None:
             mode = st.radio(tr("Colour"), ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode",
                             format_func=fixed_labels(lambda m: tr(COLOUR_MODES[m])))
             if st.button(tr("Load zip"), disabled=f_zip is None):
-                try:
-                    ds = load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
-                                        grayscale={"automatic": None, "grayscale": True, "colour": False}[mode])
-                    check_uploads_room(person_uploads(), ds)
-                    uploads[ds.name] = ds
-                    st.session_state[DATASET] = ds.name
-                    st.rerun()
-                except ValueError as e:  # DataError, and any other sentence the library raises
-                    st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=e,
-                                dataset=st.session_state[DATASET]))
+                take_upload(lambda: load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
+                                                   grayscale={"automatic": None, "grayscale": True,
+                                                              "colour": False}[mode]))
 
 
 upload_panel()

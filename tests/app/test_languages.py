@@ -53,12 +53,18 @@ def server(tmp_path_factory):
         yield url, WorkspaceStore(state_dir=state)
 
 
-def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_draw(server, browser):
-    url, _ = server
+def open_pseudo(browser, url: str):
+    """A fresh browser on Start in the pseudo-locale."""
     page = browser.new_context(viewport=VIEWPORT).new_page()
     page.goto(url + "?lang=qps")
     page.wait_for_selector("h1", timeout=120_000)
     wait_idle(page)
+    return page
+
+
+def test_the_pseudo_locale_finds_no_untranslated_string_on_start_the_path_and_draw(server, browser):
+    url, _ = server
+    page = open_pseudo(browser, url)
     assert untranslated(page, ".st-key-menu", "[data-testid=stMain]") == []  # Start: its words, paths, the join
     page.locator(".st-key-start_train button").click()
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)  # the live panel, translated
@@ -102,10 +108,7 @@ CODE = {w for t in LAYER_TYPES for w in re.findall(r"[A-Za-z]{2,}", t)} | {"adam
 
 def test_the_pseudo_locale_finds_no_untranslated_string_on_every_other_page(server, browser):
     url, _ = server
-    page = browser.new_context(viewport=VIEWPORT).new_page()
-    page.goto(url + "?lang=qps")
-    page.wait_for_selector("h1", timeout=120_000)
-    wait_idle(page)
+    page = open_pseudo(browser, url)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
     for href in ("data", "lab", "build", "train", "kernels", "features", "filters", "confusion", "trust", "augment",
