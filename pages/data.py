@@ -32,8 +32,11 @@ def _describe(name: str) -> str:
     return f"{name} — {tr(DATASETS[name][0])}" if name in DATASETS else tr("{name} — your upload", name=name)
 
 
-choice = st.selectbox(tr("Dataset"), names, index=names.index(st.session_state[DATASET]) if st.session_state[DATASET]
-                      in names else 0, format_func=fixed_labels(_describe), key="data_pick")
+# keyed by the current dataset: an upload (or its removal) that changes it draws the picker again, showing it
+with st.container(key="data_pick"):
+    choice = st.selectbox(tr("Dataset"), names, index=names.index(st.session_state[DATASET])
+                          if st.session_state[DATASET] in names else 0, format_func=fixed_labels(_describe),
+                          key=f"data_pick-{st.session_state[DATASET]}")
 if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)

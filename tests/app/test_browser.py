@@ -394,6 +394,34 @@ def test_build_imports_a_spec_file_and_shows_its_layers_and_name(server, browser
     page.close()
 
 
+def test_data_loads_an_uploaded_csv_as_the_dataset_and_refuses_a_broken_one(server, browser, tmp_path):
+    rows = ["label," + ",".join(f"p{i}" for i in range(16))]
+    rows += [f"{k % 3}," + ",".join(str((k * 37 + i * 11) % 256) for i in range(16)) for k in range(60)]
+    good, bad = tmp_path / "tiny-signs.csv", tmp_path / "broken.csv"
+    good.write_text("\n".join(rows) + "\n")
+    bad.write_text("label,p0\nseven,1\n")
+    page = open_app(browser, server)
+    nav(page, "Data")
+    page.get_by_text("Upload your own data").click()
+    uploader = page.locator(".st-key-up_csv_train input[type=file]")
+    uploader.set_input_files(str(bad))
+    page.locator(".st-key-up_csv_train").get_by_text("broken.csv").wait_for(timeout=20_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Load CSV").click()
+    page.get_by_text("Could not load it:").wait_for(timeout=20_000)  # a sentence, and the dataset is kept
+    assert page.get_by_text("Keeping mnist-5k").count() >= 1
+    uploader.set_input_files(str(good))
+    page.locator(".st-key-up_csv_train").get_by_text("tiny-signs.csv").wait_for(timeout=20_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Load CSV").click()
+    page.get_by_role("button", name=re.compile("^Remove the upload tiny-signs")).wait_for(timeout=20_000)  # current
+    wait_idle(page)
+    picked = page.locator(".st-key-data_pick input").input_value()
+    assert picked == "tiny-signs — your upload", picked  # ... and the picker says so
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.close()
+
+
 def test_the_first_minute_on_a_freshly_started_server(browser):
     """A newcomer opens a server that has just started: the menu names the app's pages from its first paint, a
     click on Draw at once lands inside the app's frame, and one click trains a model and opens the pad."""
