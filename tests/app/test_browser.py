@@ -84,7 +84,7 @@ def test_look_inside_pages_in_a_browser(server, browser):
                 area = cells.bounding_box()  # measured again: the chart may have been laid out anew
                 page.mouse.click(area["x"] + area["width"] * 0.95, area["y"] + area["height"] * 0.95)  # 9 as 9
                 try:
-                    page.wait_for_function("() => /\\d+ image\\(s\\); the 24/.test(document.body.innerText) "
+                    page.wait_for_function("() => /\\d+ images in this cell; the \\d+/.test(document.body.innerText) "
                                            "&& /^9 \\d+%/m.test(document.body.innerText)", timeout=40_000)
                     break
                 except PlaywrightTimeout:
