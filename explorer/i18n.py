@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["N_", "LANGUAGES", "PSEUDO", "RTL", "DEFAULT_LANGUAGE", "LOCALE_DIR", "DOMAIN", "Translator", "translator",
-           "pick_language", "pseudo", "Said", "said", "Refusal"]
+           "pick_language", "pseudo", "Said", "said", "Refusal", "EN"]
 
 LANGUAGES = {"en": "English", "es": "Español", "de": "Deutsch", "ar": "العربية"}  # each in its own words
 DEFAULT_LANGUAGE = "en"  # the language the code is written in (its catalogue is empty)
@@ -134,6 +134,9 @@ def translator(lang: str) -> Translator:
     return Translator(lang if lang in LANGUAGES or lang == PSEUDO else DEFAULT_LANGUAGE)
 
 
+EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in (a translator is immutable: one for all)
+
+
 def pick_language(*wanted: str | None) -> str:
     """The first of ``wanted`` (a ``?lang=`` value, a saved choice, the browser's locale such as ``es-ES`` or
     ``de_AT``) that the app speaks; English when none does."""
@@ -157,7 +160,7 @@ class Said:
         return tr(self.template, **{k: v.say(tr) if isinstance(v, Said) else v for k, v in self.values})
 
     def __str__(self) -> str:
-        return self.say(translator(DEFAULT_LANGUAGE))
+        return self.say(EN)
 
 
 def said(template: str, /, **values: Any) -> Said:

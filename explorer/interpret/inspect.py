@@ -12,13 +12,12 @@ from torch import Tensor, nn
 
 from ..core.budget import budget
 from ..core.evaluate import eval_mode
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import EN, Translator
 
 __all__ = ["dead_sentence", "named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
            "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
            "weight_tensors"]
 
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

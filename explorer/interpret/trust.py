@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..core.data import normalize
 from ..core.evaluate import accuracy, eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
-from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from ..i18n import EN, N_, Translator
 
 __all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", "calibration_sentence",
            "reject_conclusion", "reject_model_name", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
@@ -27,7 +27,6 @@ __all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", 
            "attack_outcome", "odd_answers", "split_class_drawings"]
 
 ATTACKS = ("fgsm", "pgd")
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 DIGITS_ONLY = N_("digits only")  # the reject-class comparison's plain model
 
 

@@ -23,7 +23,7 @@ from ..core.evaluate import accuracy, predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
 from ..core.train import Augment, RunStatus, TrainConfig, Trainer
-from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from ..i18n import EN, N_, Translator
 
 __all__ = ["compare_architectures", "architecture_conclusion", "experiment_conclusion", "parameter_places",
            "rotation_sweep", "rotation_experiment", "pixel_shuffle_experiment",
@@ -31,7 +31,6 @@ __all__ = ["compare_architectures", "architecture_conclusion", "experiment_concl
            "mlp_spec", "DATA_SIZE_STEPS"]
 
 Progress = Callable[[int, int], None]
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def _noop(done: int, total: int) -> None:

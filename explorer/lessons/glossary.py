@@ -7,11 +7,10 @@ import math
 from typing import Any
 
 from ..core.spec import Summary
-from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from ..i18n import EN, N_, Translator
 
 __all__ = ["LAYER_EXPLAINED", "GLOSSARY", "parameter_places_table", "naive_baseline"]
 
-EN = translator(DEFAULT_LANGUAGE)
 
 # one or two sentences per layer type (every type Build offers has one: a test checks it)
 LAYER_EXPLAINED: dict[str, str] = {

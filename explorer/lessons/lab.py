@@ -10,12 +10,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..core.limits import MAX_KERNEL_SIDE
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import EN, Translator
 
 __all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "stripes_run", "convolve", "ExplainedPixel", "explain_pixel",
            "output_size", "pool", "kernel_from_table", "unit_gray"]
 
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def _line(kind: str, n: int = 5) -> Tensor:

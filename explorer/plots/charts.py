@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..core.spec import Summary
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import EN, Translator
 
 __all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
            "vector_bar", "value_histogram", "PALETTE", "SYMBOLS", "tint"]
@@ -25,7 +25,6 @@ PALETTE = ["#2a5cb8", "#ff5a00", "#485a57", "#c30000", "#9f067e", "#b48769", "#b
 SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon",
            "triangle-left"]
 
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def tint(colour: str, alpha: float) -> str:

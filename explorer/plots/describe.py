@@ -11,14 +11,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
+from ..i18n import EN, N_, Translator
 
 __all__ = ["where", "describe_image", "describe_images", "describe_kernel", "describe_kernels", "describe_map",
            "describe_attribution", "describe_curves", "describe_confusion", "describe_coverage", "describe_bars",
            "describe_values", "describe_weights", "describe_flow", "describe_class_counts", "describe_board",
            "describe_learned_map", "describe_experiment"]
 
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in (a translator is immutable)
 _PLACES = ((N_("the upper left"), N_("the upper centre"), N_("the upper right")),
            (N_("the left"), N_("the centre"), N_("the right")),
            (N_("the lower left"), N_("the lower centre"), N_("the lower right")))

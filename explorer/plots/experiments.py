@@ -7,13 +7,12 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import EN, Translator
 from .charts import PALETTE, tint
 
 __all__ = ["experiment_figure", "EXPERIMENT_CHARTS", "experiment_table"]
 
 _MARGIN = {"l": 10, "r": 10, "t": 10, "b": 10}
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def _lines(series: dict[str, list[tuple[float, float]]], xtitle: str, tr: Translator, log_x: bool = False,

@@ -8,12 +8,11 @@ from typing import Any
 import plotly.graph_objects as go
 from torch import Tensor
 
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
+from ..i18n import EN, Translator
 from .charts import PALETTE, SYMBOLS
 
 __all__ = ["coverage_figure", "learned_map_figure", "confusion_heatmap", "board_figure"]
 
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
 
 
 def coverage_figure(curve: list[Any], threshold: float, tr: Translator = EN) -> go.Figure:

@@ -16,9 +16,7 @@ from torch import nn
 from ..core.data import Dataset
 from ..core.jobs import JobState
 from ..core.train import DONE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
-from ..i18n import DEFAULT_LANGUAGE, Translator, translator
-
-EN = translator(DEFAULT_LANGUAGE)  # the words the code is written in
+from ..i18n import EN, Translator
 
 
 class Keeper(Protocol):
