@@ -92,7 +92,9 @@ def cell_images(ds, x, y, probs, pairs: list) -> None:
                            alt=describe_image(x[j], what, tr=lang),
                            caption=f"{ds.classes[p]} {lang.percent(float(probs[j, p]), 0)} · "
                                    f"{ds.classes[t]} {lang.percent(float(probs[j, t]), 0)}")
-    st.caption(tr("{n} images in this cell; the {k} the model was surest about. Under each: the predicted class's "
+    st.caption(tr("One image in this cell. Under it: the predicted class's probability, then the true class's.")
+               if count == 1 else
+               tr("{n} images in this cell; the {k} the model was surest about. Under each: the predicted class's "
                   "probability, then the true class's.", n=count, k=min(count, SHOWN_PER_CELL)))
 
 
