@@ -29,7 +29,7 @@ from babel.messages.pofile import read_po, write_po
 from explorer.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
-KEYWORDS = {"tr": None, "tr_n": (1, 2), "N_": None, "said": None}
+KEYWORDS = {"tr": None, "tr_n": (1, 2), "N_": None, "said": None, "said_n": (1, 2)}
 STEP_FIELDS = ("title", "text", "goal")  # what a guided path's step says to the student
 POT = LOCALE_DIR / f"{DOMAIN}.pot"
 FIXED = datetime.datetime(2026, 12, 6, tzinfo=datetime.UTC)

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["N_", "LANGUAGES", "PSEUDO", "RTL", "DEFAULT_LANGUAGE", "LOCALE_DIR", "DOMAIN", "Translator", "translator",
-           "pick_language", "pseudo", "Said", "said", "Refusal", "EN"]
+           "pick_language", "pseudo", "Said", "said", "said_n", "said_of", "Refusal", "EN"]
 
 LANGUAGES = {"en": "English", "es": "Español", "de": "Deutsch", "ar": "العربية"}  # each in its own words
 DEFAULT_LANGUAGE = "en"  # the language the code is written in (its catalogue is empty)
@@ -155,9 +155,14 @@ class Said:
 
     template: str
     values: tuple[tuple[str, Any], ...] = ()
+    plural: str | None = None  # a plural message: its plural form, chosen by ``count`` (``{n}`` in it)
+    count: int = 0
 
     def say(self, tr: Translator) -> str:
-        return tr(self.template, **{k: v.say(tr) if isinstance(v, Said) else v for k, v in self.values})
+        values = {k: v.say(tr) if isinstance(v, Said) else v for k, v in self.values}
+        if self.plural is not None:
+            return tr.n(self.template, self.plural, self.count, **values)
+        return tr(self.template, **values)
 
     def __str__(self) -> str:
         return self.say(EN)
@@ -166,6 +171,16 @@ class Said:
 def said(template: str, /, **values: Any) -> Said:
     """Mark ``template`` for the catalogue and keep its ``values``: ``said("{n} kernels", n=4)``."""
     return Said(template, tuple(values.items()))
+
+
+def said_n(singular: str, plural: str, count: int, /, **values: Any) -> Said:
+    """A plural :func:`said`: ``said_n("{n} more try", "{n} more tries", left)`` (``{n}`` is the count)."""
+    return Said(singular, tuple(values.items()), plural, count)
+
+
+def said_of(e: BaseException) -> Said | str:
+    """What an error says, kept translatable: a :class:`Refusal`'s sentence, or the error's own words."""
+    return e.said if isinstance(e, Refusal) and e.said is not None else str(e)
 
 
 class Refusal(ValueError):

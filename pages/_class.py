@@ -17,7 +17,7 @@ from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
 from explorer.serve import ClassState, Progress, best_measured, shown_code
 from pages._keys import CLASS, DATASET, DRAFT, HIDDEN, LAST_ERROR, LESSON, PAGE, TEACHER, TRAIN_CFG, UPLOADS, WS_ID
-from pages._lang import tr
+from pages._lang import reason, tr
 from pages._nav import page_file
 from pages._path import label as path_label
 from pages._path import start_path
@@ -101,7 +101,7 @@ def _join(code: str, name: str) -> None:
         norm = store.join(code, name, st.session_state[WS_ID])
         state = store.class_state(norm)
     except ValueError as e:
-        st.error(tr("Not joined: {reason}.", reason=e))
+        st.error(tr("Not joined: {reason}.", reason=reason(e)))
         return
     st.session_state[CLASS] = {"code": norm, "name": name.strip()}
     st.session_state[STATE] = state  # a latecomer is not sent to where the class was brought before
@@ -218,7 +218,7 @@ def _apply_pushed(state: ClassState) -> None:
         lesson = parse_lesson((state.lesson or "").encode())
         apply_lesson(lesson)
     except ValueError as e:
-        flash(tr("Your teacher's lesson could not be opened here: {reason}.", reason=e), "warning")
+        flash(tr("Your teacher's lesson could not be opened here: {reason}.", reason=reason(e)), "warning")
         return
     flash(tr("Your teacher opened the lesson **{title}** for the class.", title=lesson.title), "info")
     target = page_file(lesson.start)

@@ -13,7 +13,7 @@ from explorer import DataError, Dataset
 from explorer.core import DEFAULT_DATASET
 from explorer.serve import ModelEntry
 from pages._keys import DATASET, DRAWING
-from pages._lang import tr, translate
+from pages._lang import reason, tr, translate
 from pages._server import (
     VIEW_REFRESH_S,
 )
@@ -78,7 +78,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
             try:
                 return prepare_image(load_image_file(up.getvalue()), ds.input_shape)[None], up.name
             except ValueError as err:
-                st.error(tr("{error}. Showing a test image instead.", error=err))
+                st.error(tr("{error}. Showing a test image instead.", error=reason(err)))
     c1, c2, c3 = st.columns([2, 2, 1.5], vertical_alignment="bottom")  # "Random" whole in a narrow left column
     cls = c1.selectbox(tr("Class"), list(ds.classes), key=f"{key}-cls")
     idx = ds.of_class(ds.classes.index(cls))

@@ -8,6 +8,7 @@ from typing import Any
 
 import streamlit as st
 
+from pages._lang import reason, tr
 from pages._server import JOB_POLL_S
 
 
@@ -27,7 +28,7 @@ def job_status(job: Any, was_busy: bool, title: str) -> bool:
     if was_busy:
         st.rerun()
     if job.error:
-        st.error(job.error)
+        st.error(tr("Cancelled.") if job.error == "cancelled" else reason(job.error))
         return False
     return True
 

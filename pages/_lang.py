@@ -11,13 +11,15 @@ from typing import Any
 
 import streamlit as st
 
-from explorer.i18n import LANGUAGES, PSEUDO, Translator, pick_language, translator
+from explorer.i18n import DEFAULT_LANGUAGE, LANGUAGES, PSEUDO, Refusal, Said, Translator, pick_language, translator
 from pages._keys import LANG
 
 __all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language", "md_text", "fmt_acc", "reason",
            "fixed_labels"]
 
 PICK = "language_pick"  # the sidebar's choice (a widget key)
+UPLOAD_BUTTON = "[data-testid='stFileUploaderDropzone'] button"  # Streamlit's uploader: its button and size hint
+UPLOAD_HINT = "[data-testid='stFileUploaderDropzoneInstructions'] span"
 
 # The parts Streamlit redraws while a student watches: a page translator (the browser's own) must keep out of them,
 # or React loses the text nodes it updates. Marked translate="no" as they appear.
@@ -68,16 +70,28 @@ def page_language() -> None:
     translator that moved a text node (the known crash of live React pages under a browser's translation)."""
     t = translate()
     code = "en" if t.lang == PSEUDO else t.lang
+    words = None if t.lang == DEFAULT_LANGUAGE else {"button": tr("Upload")}
     script = f"""<script>(function () {{
   const root = window.parent && window.parent.document.documentElement ? window.parent.document : document;
   root.documentElement.lang = {json.dumps(code)};
   root.documentElement.dir = {json.dumps("rtl" if t.rtl else "ltr")};
   const w = root.defaultView;
-  if (w.__explorerLanguage) return;
+  w.__explorerUploader = {json.dumps(words)};
+  if (w.__explorerLanguage) {{ w.__explorerMark && w.__explorerMark(); return; }}
   w.__explorerLanguage = true;
   const LIVE = {json.dumps(LIVE)};
-  const mark = () => root.querySelectorAll(LIVE).forEach(e => {{ if (e.getAttribute("translate") !== "no")
-    e.setAttribute("translate", "no"); }});
+  const mark = () => {{
+    root.querySelectorAll(LIVE).forEach(e => {{ if (e.getAttribute("translate") !== "no")
+      e.setAttribute("translate", "no"); }});
+    const words = w.__explorerUploader;  // Streamlit's own words in its file uploader, said in the language
+    root.querySelectorAll(UPLOAD_BUTTON).forEach(e => {{
+      if (words && e.getAttribute("aria-label") !== words.button) e.setAttribute("aria-label", words.button);
+      if (!words && e.hasAttribute("aria-label")) e.removeAttribute("aria-label"); }});
+    root.querySelectorAll(UPLOAD_HINT).forEach(e => {{ if (!!words !== (e.getAttribute("aria-hidden") === "true"))
+      words ? e.setAttribute("aria-hidden", "true") : e.removeAttribute("aria-hidden"); }});
+  }};
+  const UPLOAD_BUTTON = {json.dumps(UPLOAD_BUTTON)}, UPLOAD_HINT = {json.dumps(UPLOAD_HINT)};
+  w.__explorerMark = mark;
   new w.MutationObserver(mark).observe(root.body, {{childList: true, subtree: true}});
   mark();
   const remove = w.Node.prototype.removeChild, insert = w.Node.prototype.insertBefore;
@@ -88,6 +102,26 @@ def page_language() -> None:
 }})();</script>"""
     with st.sidebar:
         st.html(script, unsafe_allow_javascript=True)
+        if words:
+            st.html(uploader_style(t))
+
+
+def _css_string(text: str) -> str:
+    """``text`` as a CSS string (its own letters, any script; a quote or backslash escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def uploader_style(t: Translator) -> str:
+    """Streamlit's file uploader in ``t``'s language: its *Upload* button and its size hint are Streamlit's own
+    English words, with no setting to change them; they are drawn in the language instead (the page's script gives
+    the button the same name for a screen reader, and hides the English hint from it)."""
+    button = _css_string(tr("Upload"))
+    hint = _css_string(tr("One file, at most {n} MB", n=t.number(st.get_option("server.maxUploadSize"))))
+    return (f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
+            f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 1rem; }} "
+            f"{UPLOAD_HINT} {{ font-size: 0 !important; }} "
+            f"[data-testid='stFileUploaderDropzoneInstructions'] > div::after {{ content: {hint}; font-size: 0.875rem; "
+            "opacity: 0.9; }</style>")
 
 
 def md_text(text: str) -> str:
@@ -111,11 +145,12 @@ def fixed_labels(say: Callable[[Any], str]) -> Callable[[Any], str]:
     return fmt
 
 
-def reason(e: Exception) -> str:
-    """Why the library refused, in the session's language where the refusal can say it (``SpecError.say``),
-    else its English sentence."""
-    say = getattr(e, "say", None)
-    return say(translate()) if callable(say) else str(e)
+def reason(e: BaseException | Said | str) -> str:
+    """Why the library refused, in the session's language: a :class:`~explorer.i18n.Refusal` (or a
+    :class:`~explorer.i18n.Said` a job ended with) is said again in it; any other error keeps its own words."""
+    if isinstance(e, (Refusal, Said)):
+        return e.say(translate())
+    return str(e)
 
 
 def fmt_acc(v: float | None) -> str:

@@ -12,6 +12,7 @@ from explorer import Dataset
 from explorer.core import accuracy, inference_seconds, predict_proba
 from explorer.serve import ModelEntry
 from pages._jobs import job_poll, job_status
+from pages._lang import tr
 from pages._state import get_dataset, show_flash, start_job
 
 PREDICTIONS = "cached_predictions"  # (model version, dataset, split) -> probabilities, one split at a time
@@ -50,16 +51,16 @@ def _wait_for_predictions(job: Any, what: str) -> None:
     """The predictions job's progress (or why it could not start), until its result reruns the page."""
     if job is None:
         show_flash()  # the refusal, in a sentence (one job at a time per person)
-        if st.button("Try again", icon=":material/refresh:"):
+        if st.button(tr("Try again"), icon=":material/refresh:"):
             st.rerun()
         return
     busy = not job.finished
 
     @st.fragment(run_every=job_poll(busy))
     def _progress() -> None:
-        st.caption("This model is large: its predictions take a moment, and are kept for this version of the model.")
+        st.caption(tr("This model is large: its predictions take a moment, and are kept for this version of the model."))
         if job_status(job, busy, what) or job.error:
-            if job.error and st.button("Try again", icon=":material/refresh:"):
+            if job.error and st.button(tr("Try again"), icon=":material/refresh:"):
                 st.session_state.pop(PREDICT_FOR, None)
                 st.rerun()
 

@@ -9,7 +9,7 @@ from explorer.core import MAX_CLASS_NAME, accuracy, is_digits, predict_proba
 from explorer.serve import ModelEntry, shown_code
 from pages._class import class_code
 from pages._keys import UPLOADS, WS_ID
-from pages._lang import fmt_acc
+from pages._lang import fmt_acc, reason
 from pages._server import (
     workspace_store,
 )
@@ -52,7 +52,7 @@ def publish_to_board(entry: ModelEntry) -> None:
                                       from_upload=run.dataset in st.session_state.get(UPLOADS, {}))
             flash(f"Published run #{run.id} to the board of class **{shown_code(code)}**.")
         except ValueError as e:
-            st.session_state["board_error"] = str(e)
+            st.session_state["board_error"] = reason(e)
 
     with st.container(border=True):
         st.markdown(f"**Class board** of *{shown_code(code)}*: publish run #{run.id} "

@@ -42,7 +42,7 @@ from pages._keys import (
     WS_SAVED,
     WS_VERSION,
 )
-from pages._lang import reason, tr
+from pages._lang import md_text, reason, tr
 from pages._person import identify
 from pages._server import (
     leave_legacy_pages_routing,
@@ -83,12 +83,13 @@ def _open_workspace() -> None:
         ws_id = store.new_id() if store is not None else None
         st.session_state[WS_VERSION] = None
     if store is not None and store.notice:
-        flash(store.notice, "warning")
+        flash(reason(store.notice), "warning")
     if ws_id:
         ws.owner = ws_id
         presence().hold(ws_id, session_id())
         for run in ws.adopt_running():
-            flash(f"Run #{run.id} of **{run.model_name}** was still training: it carries on here.", "info")
+            flash(tr("Run #{id} of **{model}** was still training: it carries on here.", id=run.id,
+                     model=md_text(run.model_name)), "info")
     st.session_state[WS_ID] = ws_id
     identify(ws_id)
     ws.quota = Quota(server().people(), st.session_state[PERSON])
@@ -103,8 +104,8 @@ def _room_for(ws: Workspace, person: str, ws_id: str) -> bool:
         server().people().check_model(person, sum(e.params for e in ws.models.values()))
         return True
     except ValueError as e:
-        flash(f"This link's workspace was not opened here: {e}. Its work is kept: open `?ws={ws_id}` again once "
-              "there is room.", "warning")
+        flash(tr("This link's workspace was not opened here: {reason}. Its work is kept: open this link again once "
+                 "there is room.", reason=reason(e)), "warning")
         return False
 
 
@@ -118,9 +119,9 @@ def _load_saved(store: WorkspaceStore, ws_id: str, ws: Workspace) -> SavedWorksp
     try:
         saved = store.load(ws_id, ws)
     except ValueError as e:
-        flash(f"The saved workspace could not be opened ({e}); this is a new one.", "warning")
+        flash(tr("The saved workspace could not be opened ({reason}); this is a new one.", reason=reason(e)), "warning")
     if saved is None:
-        flash("No saved workspace has this link (it may have expired): this is a new one.", "info")
+        flash(tr("No saved workspace has this link (it may have expired): this is a new one."), "info")
     return saved
 
 
@@ -130,7 +131,8 @@ def _restore_settings(saved: SavedWorkspace) -> None:
             st.session_state[k] = saved.settings[k]
     st.session_state[UPLOADS] = saved.uploads
     st.session_state[WS_VERSION] = saved.version
-    for sentence in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
+    for kept in saved.kept:  # e.g. a model over this server's budget: reported, never deleted
+        sentence = reason(kept)
         flash(sentence[0].upper() + sentence[1:] + ".", "warning")
 
 
@@ -190,7 +192,8 @@ def save_workspace(every_s: float = 15.0) -> None:
         payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
                                 person=st.session_state.get(OWNER, ""))
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
-        st.warning(f"Not saved: {e}. Your work is kept in this tab.", icon=":material/cloud_off:")
+        st.warning(tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(e)),
+                   icon=":material/cloud_off:")
         return
     _write(store, saver, payload, fp)
 
@@ -215,16 +218,17 @@ def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, 
         st.session_state[WS_SAVED] = (fp, time.time())
     if result.kind == "stale":  # another tab saved this workspace meanwhile: said once, this tab's work kept
         if st.session_state.get(WS_SAVED, ("", 0))[0] != "stale":
-            st.warning(f"Not saved: {result.reason}.")
+            st.warning(tr("Not saved: {reason}.", reason=reason(result.reason)))
         st.session_state[WS_SAVED] = ("stale", time.time())
     elif result.kind == "over_quota":  # past what this person (or everyone) may keep: said once, until it changes
-        st.warning(f"Not saved: {result.reason}. Your work is kept in this tab.", icon=":material/cloud_off:")
+        st.warning(tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(result.reason)),
+                   icon=":material/cloud_off:")
     elif result.kind == "kept":
-        st.warning(f"Not saved just now: {result.reason}. Your work is kept in this tab, and saving is tried again "
-                   "at your next step.", icon=":material/cloud_off:")
+        st.warning(tr("Not saved just now: {reason}. Your work is kept in this tab, and saving is tried again at your "
+                      "next step.", reason=reason(result.reason)), icon=":material/cloud_off:")
     elif result.kind == "deferred":
-        st.info("The database is busy just now: your work is kept here and will be saved in the background as soon "
-                "as it answers.", icon=":material/cloud_sync:")
+        st.info(tr("Saving waits a moment: your work is kept here and is saved by itself as soon as it can be."),
+                icon=":material/cloud_sync:")
 
 
 def _take_background_outcome(outcome: SaveOutcome | None) -> None:
@@ -234,7 +238,7 @@ def _take_background_outcome(outcome: SaveOutcome | None) -> None:
     if outcome.version is not None:
         st.session_state[WS_VERSION] = outcome.version
     elif outcome.error:
-        st.warning(f"Not saved: {outcome.error}.")
+        st.warning(tr("Not saved: {reason}.", reason=reason(outcome.error)))
         st.session_state[WS_SAVED] = ("stale", time.time())
 
 
@@ -294,7 +298,7 @@ def current_dataset() -> Dataset:
     try:
         return get_dataset()
     except ValueError as e:  # DataError, and any other sentence the library raises
-        st.error(f"{e}. Using the embedded {DEFAULT_DATASET} instead.")
+        st.error(tr("{reason}. Using the embedded {dataset} instead.", reason=reason(e), dataset=DEFAULT_DATASET))
         return get_dataset(DEFAULT_DATASET)
 
 

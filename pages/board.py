@@ -44,7 +44,7 @@ def board() -> None:
     try:
         rows = store.board(code)
     except ValueError as e:  # the database is busy or out of reach: a sentence, and the next refresh tries again
-        st.warning(f"{e}.")
+        st.warning(tr("{error}.", error=reason(e)))
         return
     if not rows:
         st.info(tr("Nothing published to **{code}** yet. This board refreshes itself as runs come.",
@@ -88,7 +88,7 @@ def show_run(r: dict) -> None:
     try:
         full = store.board_entry(code, r["id"])
     except ValueError as e:
-        st.warning(f"{e}.")
+        st.warning(tr("{error}.", error=reason(e)))
         return
     if full is None:
         st.caption(tr("This entry is no longer on the board."))
@@ -125,7 +125,7 @@ def teacher_tools() -> None:
             if st.button(tr("Clear the board"), key="board_clear", type="primary"):
                 st.success(tr("Cleared {n} entries.", n=store.clear_board(code, teacher["key"])))
         except ValueError as e:
-            st.warning(f"{e}.")
+            st.warning(tr("{error}.", error=reason(e)))
 
 
 board()

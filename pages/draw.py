@@ -18,7 +18,7 @@ from explorer.core import (
     occlude,
     prepare_image,
 )
-from explorer.i18n import N_
+from explorer.i18n import N_, said
 from explorer.interpret import (
     METHOD_MEANINGS,
     METHODS,
@@ -50,7 +50,7 @@ from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._inspect import inspect_context, layer_strip
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
-from pages._lang import fixed_labels, tr, translate
+from pages._lang import fixed_labels, reason, tr, translate
 from pages._live import live_run, train_default
 from pages._path import did
 from pages._server import (
@@ -124,16 +124,16 @@ def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order:
     sure = float(probs[top])
     name = html.escape(classes[top])
     others = " · ".join(f"{html.escape(classes[int(k)])} {t.percent(float(probs[k]))}" for k in order[1:3])
-    said = (f'<span style="color:#b3202a">{name}</span> ' if sure >= threshold else
-            f'<span style="color:#555">{html.escape(tr("not sure"))}</span> <span style="font-size:1.1rem">'
-            f'{name}?</span> ')
+    answer = (f'<span style="color:#b3202a">{name}</span> ' if sure >= threshold else
+              f'<span style="color:#555">{html.escape(tr("not sure"))}</span> <span style="font-size:1.1rem">'
+              f'{name}?</span> ')
     spoken = html.escape(tr("it reads {cls}, {sure} sure", cls=classes[top], sure=t.percent(sure, 0))
                          if sure >= threshold else
                          tr("not sure; perhaps {cls}, {sure}", cls=classes[top], sure=t.percent(sure, 0)))
     return (f'<div style="font-family:sans-serif" data-drawing="v{int(version)}">'
             f'<div role="status" aria-live="polite" aria-label="{spoken}" '
             f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;overflow-wrap:anywhere">'
-            f'{html.escape(tr("Prediction:"))} {said}'
+            f'{html.escape(tr("Prediction:"))} {answer}'
             f'<span style="font-size:1.1rem">({t.percent(sure, 0)})</span></div>'
             f'<div style="margin-bottom:8px">{others}</div>'
             f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
@@ -205,7 +205,7 @@ def _add_to_class(class_code: str) -> None:
                                       what=tr(NOT_A_DIGIT)) if label == NOT_A_DIGIT_LABEL else
                                    tr("Added as a {digit}: the class's set is on “Can we trust it?”.", digit=label))
     except ValueError as e:
-        st.session_state[ADDED] = tr("Not added: {reason}.", reason=e)
+        st.session_state[ADDED] = tr("Not added: {reason}.", reason=reason(e))
 
 
 class Drawn(NamedTuple):
@@ -229,16 +229,16 @@ def _pad_input() -> tuple[Any, bool, Any, int]:
     raw, fresh = None, png is None and version == 0  # a pad just mounted: nothing drawn on it yet
     if png is not None:
         try:
-            raw = decode_image(png, "the drawing", MAX_DRAWING_PIXELS).convert("L")
+            raw = decode_image(png, said("the drawing"), MAX_DRAWING_PIXELS).convert("L")
             st.session_state[DRAWING_PNG] = png
         except ValueError as err:
-            st.error(f"{err}")
+            st.error(reason(err))
     up = st.file_uploader(tr("…or upload an image"), type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
     if up is not None:
         try:
             raw = load_image_file(up.getvalue())
         except ValueError as err:
-            st.error(f"{err}")
+            st.error(reason(err))
     return raw, fresh, up, version
 
 
@@ -247,7 +247,7 @@ def _prepared(raw: Any, keep_last: bool, mid: Any) -> Any:
     A fresh pad (back on the page) keeps the last drawing."""
     try:
         if raw is None:
-            raise EmptyImageError("draw a digit first")
+            raise EmptyImageError(said("draw a digit first"))
         return prepare_image(raw, ds.input_shape)
     except EmptyImageError:
         if DRAWING in st.session_state and keep_last:
@@ -259,7 +259,7 @@ def _prepared(raw: Any, keep_last: bool, mid: Any) -> Any:
         predict_and_explain(entry.inference_model(), normalize(ds.test_x[:1], ds.mean, ds.std))
         return None
     except ValueError as err:
-        mid.error(str(err))
+        mid.error(reason(err))
         return None
 
 

@@ -176,7 +176,7 @@ def receptive_field() -> None:
     try:
         summ = summarize({"input_shape": [1, 64, 64], "layers": layers})
     except ValueError as err:
-        st.warning(f"{err}")
+        st.warning(reason(err))
         return
     st.dataframe([{"layer": r.path, "type": r.type, "output": "×".join(map(str, r.output_shape)),
                    "receptive field": f"{r.receptive_field[0]}×{r.receptive_field[1]}"}

@@ -14,7 +14,7 @@ leave_legacy_pages_routing()  # its address typed into a freshly started server:
 from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
 from pages._jobs import job_panel  # noqa: E402
 from pages._keys import OWNER, WS_ID  # noqa: E402
-from pages._lang import md_text, tr, translate  # noqa: E402
+from pages._lang import md_text, reason, tr, translate  # noqa: E402
 from pages._state import show_flash, start_job, start_over  # noqa: E402
 
 EXPORT_JOB = "mydata_export"  # the zip being built in a worker; its result is offered for download
@@ -84,7 +84,7 @@ if st.button(tr("Prepare the download"), icon=":material/folder_zip:",
     try:  # read here (size checked first), zipped in a worker: the models' ONNX is tensor work
         start_job(EXPORT_JOB, "your download", build_export, store.export_parts(ws_id, person))
     except ValueError as e:
-        st.warning(tr("Not prepared: {reason}.", reason=e))
+        st.warning(tr("Not prepared: {reason}.", reason=reason(e)))
 _download(st.session_state.get(EXPORT_JOB))
 
 st.subheader(tr("Delete all of it"))

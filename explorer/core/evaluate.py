@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..i18n import Refusal, said
 from .budget import budget
 from .data import normalize
 from .spec import output_logits_to_classes
@@ -31,11 +32,11 @@ def require_image_classifier(spec: dict[str, Any]) -> None:
     """Raise ValueError, in words, unless ``spec`` takes an image ``(C, H, W)`` and ends in class scores."""
     shape, nc = spec.get("input_shape") or [], spec.get("num_classes")
     if len(shape) != 3:
-        raise ValueError(f"this model takes a vector of {shape[0] if shape else '?'} values, not an image "
-                         "(its input_shape has no height and width)")
+        raise Refusal(said("this model takes a vector of {n} values, not an image (its input_shape has no height "
+                           "and width)", n=shape[0] if shape else "?"))
     if nc is None:
-        raise ValueError("this model has no class outputs (its spec sets no num_classes): it is a feature "
-                         "extractor, so it cannot say which class an image is")
+        raise Refusal(said("this model has no class outputs (its spec sets no num_classes): it is a feature "
+                           "extractor, so it cannot say which class an image is"))
 
 
 @contextmanager

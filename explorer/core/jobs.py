@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+from ..i18n import Said, said, said_of
+
 __all__ = ["Job", "JobCancelled", "JobGroup", "JobState", "time_limit_sentence"]
 
 
@@ -15,10 +17,10 @@ class JobCancelled(Exception):
     """Raised from a job's progress callback once the job has been cancelled."""
 
 
-def time_limit_sentence(seconds: float) -> str:
+def time_limit_sentence(seconds: float) -> Said:
     """Why a job was stopped by its time limit, and what to change."""
-    return (f"stopped after {seconds / 60:g} minutes, the time one job may take here: ask for less (fewer channels, "
-            "steps or images, a smaller model) and try again")
+    return said("stopped after {n} minutes, the time one job may take here: ask for less (fewer channels, steps or "
+                "images, a smaller model) and try again", n=f"{seconds / 60:g}")
 
 
 class JobState:
@@ -28,7 +30,7 @@ class JobState:
     def __init__(self) -> None:
         self.done_steps, self.total_steps = 0, 1
         self.result: Any = None
-        self.error: str | None = None
+        self.error: str | Said | None = None
         self.finished = False
         self.cancel_requested = False  # cancel() was called: it ends at its next step, and holds no slot now
 
@@ -71,9 +73,9 @@ class Job(JobState):
         try:
             self.result = fn(self._progress)
         except JobCancelled as e:
-            self.error = str(e) or "cancelled"
+            self.error = e.args[0] if e.args and isinstance(e.args[0], Said) else str(e) or "cancelled"
         except Exception as e:  # noqa: BLE001 - reported to the user as a sentence
-            self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else str(e)
+            self.error = f"{type(e).__name__}: {e}" if not isinstance(e, ValueError) else said_of(e)
         finally:
             self.finished = True
 
@@ -108,7 +110,7 @@ class JobGroup:
         return min(self.done_steps / max(self.total_steps, 1), 1.0)
 
     @property
-    def error(self) -> str | None:
+    def error(self) -> str | Said | None:
         errors = [p.error for p in self.parts if p.error]  # a part the group cancelled says "cancelled": not the cause
         return next((e for e in errors if e != "cancelled"), errors[0] if errors else None)
 

@@ -13,12 +13,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ..i18n import Refusal, Said, said
 from .limits import MAX_IMAGE_FILE_BYTES, MAX_IMAGE_PIXELS
 
 __all__ = ["EmptyImageError", "mnist_style", "prepare_image", "load_image_file", "decode_image", "occlude"]
 
 
-class EmptyImageError(ValueError):
+class EmptyImageError(Refusal):
     """The image has no ink: nothing to classify."""
 
 
@@ -52,7 +53,7 @@ def mnist_style(img: np.ndarray, size: int = 28, box: int = 20, threshold: float
     g = _to_gray(img)
     ys, xs = np.nonzero(g > threshold * max(g.max(), 1e-6))
     if g.max() < 0.05 or len(ys) == 0:
-        raise EmptyImageError("the image is empty: draw a digit first")
+        raise EmptyImageError(said("the image is empty: draw a digit first"))
     crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
     h, w = crop.shape
     scale = box / max(h, w)
@@ -93,19 +94,21 @@ def prepare_image(img: np.ndarray, input_shape: list[int] | tuple[int, ...], dig
     return t.clamp(0, 255).round().to(torch.uint8)
 
 
-def _read_regular_file(p: Path, what: str) -> bytes:
+def _read_regular_file(p: Path, what: str | Said) -> bytes:
     """The bytes of ``p`` if it is a regular file within :data:`MAX_IMAGE_FILE_BYTES`; ValueError otherwise."""
     info = p.stat()
     if not stat.S_ISREG(info.st_mode):
-        kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file (a device, a pipe or a socket)"
-        raise ValueError(f"{what} is {kind}")
+        kind = said("a folder") if stat.S_ISDIR(info.st_mode) else said("not a regular file (a device, a pipe or a socket)")
+        raise Refusal(said("{what} is {kind}", what=what, kind=kind))
     if info.st_size > MAX_IMAGE_FILE_BYTES:
-        raise ValueError(f"{what} is {info.st_size / 2**20:.0f} MB, over the {MAX_IMAGE_FILE_BYTES // 2**20} MB limit")
+        raise Refusal(said("{what} is {mb} MB, over the {most} MB limit", what=what, mb=f"{info.st_size / 2**20:.0f}",
+                           most=MAX_IMAGE_FILE_BYTES // 2**20))
     with p.open("rb") as f:
         return f.read(MAX_IMAGE_FILE_BYTES + 1)  # never more, even if the file grew since stat
 
 
-def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_IMAGE_PIXELS, budget: list[int] | None = None):
+def decode_image(data: bytes, what: str | Said = "image", max_pixels: int = MAX_IMAGE_PIXELS,
+                 budget: list[int] | None = None):
     """Decode image bytes into a PIL image in mode L, RGB or RGBA, upright and 8-bit; ValueError if not.
 
     The size is checked from the header before any pixel is decoded (``max_pixels``; ``budget`` is a one-item
@@ -129,19 +132,23 @@ def decode_image(data: bytes, what: str = "image", max_pixels: int = MAX_IMAGE_P
         raise
     except Exception as e:  # noqa: BLE001 - PIL raises OSError, DecompressionBombError, SyntaxError, ...
         if type(e).__name__ == "DecompressionBombError":
-            raise ValueError(f"{what} is too large to decode safely (over the {max_pixels:,}-pixel limit)") from None
-        raise ValueError(f"{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)") from None
+            raise Refusal(said("{what} is too large to decode safely (over the {most}-pixel limit)", what=what,
+                               most=f"{max_pixels:,}")) from None
+        raise Refusal(said("{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)",
+                           what=what)) from None
 
 
-def _check_pixels(size: tuple[int, int], what: str, max_pixels: int, budget: list[int] | None) -> None:
+def _check_pixels(size: tuple[int, int], what: str | Said, max_pixels: int, budget: list[int] | None) -> None:
     """Refuse an image by its header's size: over ``max_pixels``, or over what is left of the upload's ``budget``
     (decreased here)."""
     w, h = size
     if w * h > max_pixels:
-        raise ValueError(f"{what} is {w}x{h} pixels, over the {max_pixels:,}-pixel limit")
+        raise Refusal(said("{what} is {size} pixels, over the {most}-pixel limit", what=what, size=f"{w}x{h}",
+                           most=f"{max_pixels:,}"))
     if budget is not None:
         if w * h > budget[0]:
-            raise ValueError(f"{what}: the images together hold too many pixels (over the limit of the upload)")
+            raise Refusal(said("{what}: the images together hold too many pixels (over the limit of the upload)",
+                               what=what))
         budget[0] -= w * h
 
 
@@ -170,13 +177,15 @@ def load_image_file(src: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS)
     A path must name a regular file of at most :data:`MAX_IMAGE_FILE_BYTES`: a device (``/dev/zero``), a pipe
     or a folder is refused before anything is read."""
     name = "" if isinstance(src, bytes) else Path(src).name
-    what = "the image" if isinstance(src, bytes) else f"image {name if len(name) <= 60 else name[:57] + '...'}"
+    what = said("the image") if isinstance(src, bytes) else said("image {name}", name=name if len(name) <= 60 else
+                                                                  name[:57] + "...")
     try:
         data = src if isinstance(src, bytes) else _read_regular_file(Path(src), what)
     except OSError as e:
-        raise ValueError(f"cannot read {what}: {e.strerror or type(e).__name__}") from None
+        raise Refusal(said("cannot read {what}: {error}", what=what, error=e.strerror or type(e).__name__)) from None
     if len(data) > MAX_IMAGE_FILE_BYTES:
-        raise ValueError(f"{what} is {len(data) / 2**20:.0f} MB, over the {MAX_IMAGE_FILE_BYTES // 2**20} MB limit")
+        raise Refusal(said("{what} is {mb} MB, over the {most} MB limit", what=what, mb=f"{len(data) / 2**20:.0f}",
+                           most=MAX_IMAGE_FILE_BYTES // 2**20))
     return np.asarray(decode_image(data, what, max_pixels))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..i18n import said
 from .budget import budget
 from .data import DataError, Dataset, assemble, stratified_split
 from .limits import MAX_IMAGES, MAX_LABEL, MAX_UNZIPPED_BYTES, MAX_UPLOAD_BYTES, MAX_ZIP_DEPTH, MAX_ZIP_PIXELS, MAX_ZIP_RATIO
@@ -32,15 +33,16 @@ def _read_bytes(src: str | Path | bytes, what: str) -> bytes:
     else:
         p = Path(src)
         if not p.is_file():
-            raise DataError(f"{what}: no such file {p}")
+            raise DataError(said("{what}: no such file {path}", what=what, path=p.name))
         if p.stat().st_size > MAX_UPLOAD_BYTES:
-            raise DataError(f"{what}: {p.name} is {p.stat().st_size / 2**20:.0f} MB, over the "
-                            f"{MAX_UPLOAD_BYTES // 2**20} MB limit")
+            raise DataError(said("{what}: the file is {mb} MB, over the {most} MB limit", what=what,
+                                  mb=f"{p.stat().st_size / 2**20:.0f}", most=MAX_UPLOAD_BYTES // 2**20))
         data = p.read_bytes()
     if len(data) > MAX_UPLOAD_BYTES:
-        raise DataError(f"{what}: the file is {len(data) / 2**20:.0f} MB, over the {MAX_UPLOAD_BYTES // 2**20} MB limit")
+        raise DataError(said("{what}: the file is {mb} MB, over the {most} MB limit", what=what,
+                              mb=f"{len(data) / 2**20:.0f}", most=MAX_UPLOAD_BYTES // 2**20))
     if not data:
-        raise DataError(f"{what}: the file is empty")
+        raise DataError(said("{what}: the file is empty", what=what))
     return data
 
 
@@ -53,15 +55,15 @@ def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise DataError(f"{what}: not a text CSV file (it is not UTF-8)") from None
+        raise DataError(said("{what}: not a text CSV file (it is not UTF-8)", what=what)) from None
     rows = csv.reader(io.StringIO(text))
     try:
         n_pix, side = _csv_header(next(rows, None), what)
         labels, blocks = _csv_rows(rows, n_pix, what)
     except csv.Error as e:
-        raise DataError(f"{what}: not a readable CSV file ({e})") from None
+        raise DataError(said("{what}: not a readable CSV file ({error})", what=what, error=e)) from None
     if not labels:
-        raise DataError(f"{what}: no images after the header")
+        raise DataError(said("{what}: no images after the header", what=what))
     x = torch.from_numpy(np.concatenate(blocks)).view(-1, 1, side, side)
     return x, torch.as_tensor(labels, dtype=torch.long)
 
@@ -69,12 +71,12 @@ def _parse_csv(data: bytes, what: str) -> tuple[Tensor, Tensor]:
 def _csv_header(header: list[str] | None, what: str) -> tuple[int, int]:
     """The number of pixel columns and the image's side, from the header ``label,pixel1,...``."""
     if not header or header[0].strip().lower() != "label" or len(header) < 2:
-        raise DataError(f"{what}: the first line must be the header 'label,pixel1,pixel2,...', got "
-                        f"{','.join(header or [])[:60]!r}")
+        raise DataError(said("{what}: the first line must be the header 'label,pixel1,pixel2,...', got {got}", what=what,
+                             got=repr(",".join(header or [])[:60])))
     n_pix = len(header) - 1
     side = math.isqrt(n_pix)
     if side * side != n_pix:
-        raise DataError(f"{what}: {n_pix} pixel columns is not a square image (e.g. 784 = 28x28)")
+        raise DataError(said("{what}: {n} pixel columns is not a square image (e.g. 784 = 28x28)", what=what, n=n_pix))
     return n_pix, side
 
 
@@ -90,14 +92,14 @@ def _csv_rows(rows: Any, n_pix: int, what: str) -> tuple[list[int], list[np.ndar
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) != n_pix + 1:
-            raise DataError(f"{what}: line {lineno} has {len(row)} values, expected {n_pix + 1} "
-                            f"(label + {n_pix} pixels)")
+            raise DataError(said("{what}: line {line} has {n} values, expected {want} (label + {pixels} pixels)", what=what,
+                                 line=lineno, n=len(row), want=n_pix + 1, pixels=n_pix))
         labels.append(_label(row[0], lineno, what))
         seen.add(labels[-1])
         if len(seen) > most_classes:  # refused at the first label too many, not after the whole file
-            _check_classes(len(seen), f"different labels by line {lineno:,}", f"{what}: ")
+            _check_classes(len(seen), what, lineno)
         if len(labels) > MAX_IMAGES:
-            raise DataError(f"{what}: more than {MAX_IMAGES:,} images")
+            raise DataError(said("{what}: more than {n} images", what=what, n=f"{MAX_IMAGES:,}"))
         block.append(row[1:])
         if len(block) == 1024:
             blocks.append(_pixels(block, first_line, what))
@@ -112,10 +114,12 @@ def _csv_rows(rows: Any, n_pix: int, what: str) -> tuple[list[int], list[np.ndar
 def _label(text: str, lineno: int, what: str) -> int:
     t = text.strip()
     if not (t.isdigit() or (t[:1] in "+-" and t[1:].isdigit())) or len(t) > 12:
-        raise DataError(f"{what}: line {lineno}: label {text[:20]!r} is not a whole number from 0 to {MAX_LABEL:,}")
+        raise DataError(said("{what}: line {line}: label {label} is not a whole number from 0 to {most}", what=what,
+                             line=lineno, label=repr(text[:20]), most=f"{MAX_LABEL:,}"))
     v = int(t)
     if not 0 <= v <= MAX_LABEL:
-        raise DataError(f"{what}: line {lineno}: label {v} is not a whole number from 0 to {MAX_LABEL:,}")
+        raise DataError(said("{what}: line {line}: label {label} is not a whole number from 0 to {most}", what=what,
+                             line=lineno, label=v, most=f"{MAX_LABEL:,}"))
     return v
 
 
@@ -125,12 +129,13 @@ def _pixels(block: list[list[str]], first_line: int, what: str) -> np.ndarray:
         arr = np.asarray(block, dtype=np.float32)
     except ValueError:
         i, c = next((i, c) for i, r in enumerate(block) for c in r if not _is_number(c))
-        raise DataError(f"{what}: line {first_line + i}: pixel value {c[:20]!r} is not a number") from None
+        raise DataError(said("{what}: line {line}: pixel value {value} is not a number", what=what, line=first_line + i,
+                             value=repr(c[:20]))) from None
     ok = np.isfinite(arr) & (arr >= 0) & (arr <= 255)
     if not ok.all():
         i = int(np.argwhere(~ok)[0][0])
-        raise DataError(f"{what}: line {first_line + i}: pixel values must lie in 0..255, found "
-                        f"{arr[i][~ok[i]][0]:g}")
+        raise DataError(said("{what}: line {line}: pixel values must lie in 0..255, found {value}", what=what,
+                             line=first_line + i, value=f"{arr[i][~ok[i]][0]:g}"))
     return np.rint(arr).astype(np.uint8)
 
 
@@ -146,25 +151,34 @@ def _relabel(ys: list[Tensor], names: list[str] | None) -> tuple[list[Tensor], l
     """Map the raw label values to 0..K-1 (sorted), keeping the values as class names."""
     values = torch.unique(torch.cat(ys))
     if len(values) < 2:
-        raise DataError(f"only one class ({values.tolist()}); a classifier needs at least two")
-    _check_classes(len(values), "different labels")
+        raise DataError(said("only one class ({label}); a classifier needs at least two", label=values.tolist()))
+    _check_classes(len(values))
     out = [torch.searchsorted(values, y) for y in ys]  # value -> its rank among the labels
     classes = [names[v] if names and 0 <= v < len(names) else str(v) for v in values.tolist()]
     seen: set[str] = set()
     for c in classes:
         if c in seen:
-            raise DataError(f"two classes are both named {c[:40]!r}; class names must differ")
+            raise DataError(said("two classes are both named {name}; class names must differ", name=repr(c[:40])))
         seen.add(c)
     return out, classes
 
 
-def _check_classes(k: int, what: str, where: str = "") -> None:
+def _check_classes(k: int, where: str | None = None, line: int | None = None, folders: bool = False) -> None:
     """Refuse more classes than the server's budget (each costs a row and a column of every confusion matrix,
-    and a class needs images in every split)."""
+    and a class needs images in every split): ``k`` different labels (by ``line`` of the file ``where``), or
+    class ``folders``."""
     most = budget().classes
-    if k > most:
-        raise DataError(f"{where}{k:,} {what} make {k:,} classes; the server allows {most:,}. A class needs at least a few "
-                        "images for training, validation and testing: check which column holds the label")
+    if k <= most:
+        return
+    if folders:
+        why = said("{n} class folders make {n} classes", n=f"{k:,}")
+    elif line is not None:
+        why = said("{n} different labels by line {line} make {n} classes", n=f"{k:,}", line=f"{line:,}")
+    else:
+        why = said("{n} different labels make {n} classes", n=f"{k:,}")
+    said_too_many = said("{why}; at most {most} are allowed here. A class needs at least a few images for training, "
+                         "validation and testing: check which column holds the label", why=why, most=f"{most:,}")
+    raise DataError(said("{what}: {reason}", what=where, reason=said_too_many) if where else said_too_many)
 
 
 def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, name: str = "csv",
@@ -177,16 +191,17 @@ def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, 
     if test is not None:
         tx, ty = _parse_csv(_read_bytes(test, f"{name} (test)"), f"{name} (test)")
         if tx.shape[1:] != x.shape[1:]:
-            raise DataError(f"{name}: test images are {tx.shape[2]}x{tx.shape[3]}, train images {x.shape[2]}x{x.shape[3]}")
+            raise DataError(said("{what}: test images are {test}, train images {train}", what=name,
+                                 test=f"{tx.shape[2]}x{tx.shape[3]}", train=f"{x.shape[2]}x{x.shape[3]}"))
     else:
         if len(y) < 10:
-            raise DataError(f"{name}: {len(y)} images are too few to split into train and test")
+            raise DataError(said("{what}: {n} images are too few to split into train and test", what=name, n=len(y)))
         keep, held = stratified_split(y, 0.2, seed=1)
         x, y, tx, ty = x[keep], y[keep], x[held], y[held]
     try:
         (y, ty), classes = _relabel([y, ty], class_names)
     except DataError as e:
-        raise DataError(f"{name}: {e}") from None
+        raise DataError(said("{what}: {reason}", what=name, reason=e.said or str(e))) from None
     return assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
 
 
@@ -196,21 +211,24 @@ def _open_zip(data: bytes, what: str) -> tuple[zipfile.ZipFile, list[zipfile.Zip
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = [i for i in zf.infolist() if not i.is_dir()]
     except (zipfile.BadZipFile, UnicodeDecodeError, ValueError, NotImplementedError, EOFError, OSError):
-        raise DataError(f"{what}: not a zip file this app can read") from None
+        raise DataError(said("{what}: not a zip file this app can read", what=what)) from None
     if len(infos) > MAX_IMAGES:
-        raise DataError(f"{what}: {len(infos):,} files, more than the {MAX_IMAGES:,} allowed")
+        raise DataError(said("{what}: {n} files, more than the {most} allowed", what=what, n=f"{len(infos):,}",
+                             most=f"{MAX_IMAGES:,}"))
     total = sum(i.file_size for i in infos)
     if total > MAX_UNZIPPED_BYTES:
-        raise DataError(f"{what}: unpacks to {total / 2**20:,.0f} MB, over the {MAX_UNZIPPED_BYTES // 2**20} MB limit")
+        raise DataError(said("{what}: unpacks to {mb} MB, over the {most} MB limit", what=what, mb=f"{total / 2**20:,.0f}",
+                             most=MAX_UNZIPPED_BYTES // 2**20))
     for i in infos:
         if i.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise DataError(f"{what}: {_safe_name(i.filename)} is compressed with a method this app does not read "
-                            "(use an ordinary zip: stored or deflate)")
+            raise DataError(said("{what}: {file} is compressed with a method this app does not read (use an ordinary "
+                                 "zip: stored or deflate)", what=what, file=_safe_name(i.filename)))
         if i.file_size > 1_000_000 and i.file_size > MAX_ZIP_RATIO * max(i.compress_size, 1):
-            raise DataError(f"{what}: {_safe_name(i.filename)} expands {i.file_size // max(i.compress_size, 1)}x; "
-                            "refusing a possible zip bomb")
+            raise DataError(said("{what}: {file} expands {n}x; refusing a possible zip bomb", what=what,
+                                 file=_safe_name(i.filename), n=i.file_size // max(i.compress_size, 1)))
         if i.filename.count("/") > MAX_ZIP_DEPTH:
-            raise DataError(f"{what}: {_safe_name(i.filename)} lies more than {MAX_ZIP_DEPTH} folders deep")
+            raise DataError(said("{what}: {file} lies more than {n} folders deep", what=what, file=_safe_name(i.filename),
+                                 n=MAX_ZIP_DEPTH))
     return zf, infos
 
 
@@ -230,11 +248,13 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, what: str) -> bytes
             while chunk := f.read(1 << 20):
                 out += chunk
                 if len(out) > info.file_size:
-                    raise DataError(f"{what}: {_safe_name(info.filename)} is larger than the zip says; refusing it")
+                    raise DataError(said("{what}: {file} is larger than the zip says; refusing it", what=what,
+                                                     file=_safe_name(info.filename)))
     except DataError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, RuntimeError) as e:
-        raise DataError(f"{what}: {_safe_name(info.filename)} cannot be unpacked ({e})") from None
+        raise DataError(said("{what}: {file} cannot be unpacked ({error})", what=what, file=_safe_name(info.filename),
+                             error=e)) from None
     return bytes(out)
 
 
@@ -263,9 +283,10 @@ def check_uploads_room(uploads: dict[str, Dataset], new: Dataset) -> None:
     others = {n: d for n, d in uploads.items() if n != new.name}
     total, most = sum(d.nbytes for d in others.values()) + new.nbytes, budget().uploads_bytes
     if total > most:
-        raise DataError(f"with {new.name} ({new.nbytes / 2**20:,.0f} MB) your uploads would take "
-                        f"{total / 2**20:,.0f} MB; a session keeps at most {most >> 20:,} MB of uploads: remove one "
-                        f"first ({', '.join(others)}), or load it at a smaller image size")
+        raise DataError(said("with {name} ({mb} MB) your uploads would take {total} MB; a session keeps at most {most} "
+                             "MB of uploads: remove one first ({others}), or load it at a smaller image size",
+                             name=new.name, mb=f"{new.nbytes / 2**20:,.0f}", total=f"{total / 2**20:,.0f}",
+                             most=f"{most >> 20:,}", others=", ".join(others)))
 
 
 def _check_decoded_size(n: int, size: int, name: str) -> None:
@@ -274,9 +295,10 @@ def _check_decoded_size(n: int, size: int, name: str) -> None:
     need, most = n * size * size * 3, budget().dataset_bytes
     if need > most:
         fits = next((s for s in (128, 96, 64, 48, 32, 28, 16, 8) if s < size and n * s * s * 3 <= most), None)
-        hint = f"an image size of {fits} px would fit" if fits else "fewer images would fit"
-        raise DataError(f"{name}: {n:,} images of {size}×{size} would take {need / 2**20:,.0f} MB once decoded; the "
-                        f"server allows {most >> 20:,} MB for one dataset: {hint}")
+        hint = said("an image size of {n} px would fit", n=fits) if fits else said("fewer images would fit")
+        raise DataError(said("{what}: {n} images of {size}×{size} would take {mb} MB once decoded; one dataset may "
+                             "take at most {most} MB here: {hint}", what=name, n=f"{n:,}", size=size,
+                             mb=f"{need / 2**20:,.0f}", most=f"{most >> 20:,}", hint=hint))
 
 
 def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images", grayscale: bool | None = None,
@@ -287,12 +309,12 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
     is held out for testing. ``grayscale=None`` keeps colour only when some image has it.
     """
     if not 8 <= size <= 256:
-        raise DataError(f"{name}: image size must be between 8 and 256, got {size}")
+        raise DataError(said("{what}: image size must be between 8 and 256, got {size}", what=name, size=size))
     zf, infos = _open_zip(_read_bytes(src, name), name)
     by_name = {i.filename: i for i in infos}
     by_class, has_splits = _zip_classes(list(by_name), name)
     classes = sorted(by_class)
-    _check_classes(len(classes), "class folders", f"{name}: ")
+    _check_classes(len(classes), name, folders=True)
     _check_decoded_size(sum(len(f) for c in by_class.values() for f in c.values()), size, name)
     images, any_colour = _decode_zip_images(zf, by_name, by_class, classes, size, name)
     mode = "L" if (grayscale if grayscale is not None else not any_colour) else "RGB"
@@ -301,12 +323,12 @@ def load_image_zip(src: str | Path | bytes, size: int = 32, name: str = "images"
         del x
     if has_splits:
         if "test" not in images:
-            raise DataError(f"{name}: has a train/ folder but no test/ or val/ folder")
+            raise DataError(said("{what}: has a train/ folder but no test/ or val/ folder", what=name))
         (x, y), (tx, ty) = images.pop("train"), images.pop("test")
     else:
         ax, ay = images.pop("all")
         if len(ay) < 10:
-            raise DataError(f"{name}: {len(ay)} images are too few to split into train and test")
+            raise DataError(said("{what}: {n} images are too few to split into train and test", what=name, n=len(ay)))
         keep, held = stratified_split(ay, test_fraction, seed=1)
         x, y, tx, ty = ax[keep], ay[keep], ax[held], ay[held]
         del ax  # copied into the two splits
@@ -325,10 +347,10 @@ def _zip_classes(names: list[str], name: str) -> tuple[dict[str, dict[str, list[
         split = ("test" if split_of[g] in ("test", "val", "valid", "validation") else "train") if has_splits else "all"
         by_class.setdefault(g.split("/")[-1], {}).setdefault(split, []).extend(files)
     if not by_class:
-        raise DataError(f"{name}: no images in class folders (expected class_name/image.png inside the zip)")
+        raise DataError(said("{what}: no images in class folders (expected class_name/image.png inside the zip)", what=name))
     if len(by_class) < 2:
-        raise DataError(f"{name}: only one class folder ({_safe_name(next(iter(by_class)))}); a classifier needs "
-                        "at least two")
+        raise DataError(said("{what}: only one class folder ({folder}); a classifier needs at least two", what=name,
+                             folder=_safe_name(next(iter(by_class)))))
     return by_class, has_splits
 
 
@@ -352,11 +374,11 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
         for split, files in by_class[cls].items():
             x, y = out[split]
             for f in sorted(files):
-                what = f"{name}: image {_safe_name(f)}"
+                what = said("{what}: image {name}", what=name, name=_safe_name(f))
                 try:
                     im = decode_image(_read_member(zf, by_name[f], name), what, MAX_IMAGE_PIXELS, budget)
                 except ValueError as e:
-                    raise DataError(str(e)) from None
+                    raise DataError(getattr(e, "said", None) or str(e)) from None
                 small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
                 any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
                 i = filled[split]

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from ..core.budget import budget
 from ..core.evaluate import eval_mode, fitting_batch, model_device, mult_adds
 from ..core.train import Augment, augment_batch
+from ..i18n import Refusal, Said, said
 from .inspect import named_layers
 
 __all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "filter_chunk", "FilterPlan", "plan_filters",
@@ -185,17 +186,20 @@ def plan_filters(model: nn.Module, input_shape: tuple[int, ...], count: int, ste
     if seconds > limit:
         fit_channels = int(limit // (steps * step_s)) * chunk
         fit_steps = int(limit // (chunks * step_s))
-        smaller = (f"at most {fit_channels:,} channels" if fit_channels >= 1 else "") + \
-                  (" or " if fit_channels >= 1 and fit_steps >= 1 else "") + \
-                  (f"at most {fit_steps:,} steps" if fit_steps >= 1 else "")
-        raise ValueError(f"{count:,} channels × {steps:,} steps would take about {_minutes(seconds)}, over the "
-                         f"{b.job_minutes} minutes one job may take here: "
-                         + (f"ask for {smaller}" if smaller else "pick an earlier layer or a smaller model"))
+        channels_fit = said("ask for at most {n} channels", n=f"{fit_channels:,}")
+        steps_fit = said("ask for at most {n} steps", n=f"{fit_steps:,}")
+        fix = (said("ask for at most {channels} channels or at most {steps} steps", channels=f"{fit_channels:,}",
+                    steps=f"{fit_steps:,}") if fit_channels >= 1 and fit_steps >= 1 else
+               channels_fit if fit_channels >= 1 else steps_fit if fit_steps >= 1 else
+               said("pick an earlier layer or a smaller model"))
+        raise Refusal(said("{channels} channels × {steps} steps would take about {time}, over the {most} minutes one "
+                           "job may take here: {fix}", channels=f"{count:,}", steps=f"{steps:,}",
+                           time=_minutes(seconds), most=b.job_minutes, fix=fix))
     return FilterPlan(chunk, chunks, seconds)
 
 
-def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:,.0f} minutes" if seconds >= 90 else f"{seconds:.0f} seconds"
+def _minutes(seconds: float) -> Said:
+    return said("{n} minutes", n=f"{seconds / 60:,.0f}") if seconds >= 90 else said("{n} seconds", n=f"{seconds:.0f}")
 
 
 def _ascend(model: nn.Module, layer: str, chans: list[int], shape: tuple[int, ...], steps: int, lr: float,

@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from ..core.budget import budget
 from ..core.evaluate import eval_mode
-from ..i18n import EN, Translator
+from ..i18n import EN, Refusal, Translator, said
 
 __all__ = ["dead_sentence", "named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
            "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
@@ -134,8 +134,8 @@ def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int 
     limit = max_bytes if max_bytes is not None else budget().view_bytes
     per_image = sum(a.numel() for a in capture_activations(model, x[:1]).values()) * 4
     if per_image > limit:
-        raise ValueError(f"one image's activations take {per_image / 2**20:,.0f} MB in this model, over the "
-                         f"{limit >> 20:,} MB a view may hold")
+        raise Refusal(said("one image's activations take {mb} MB in this model, over the {most} MB a view may hold",
+                           mb=f"{per_image / 2**20:,.0f}", most=f"{limit >> 20:,}"))
     chunk = max(1, limit // max(per_image, 1))
     types = {n: type(m).__name__ for n, m in named_layers(model)}
     runs: dict[str, _Running] = {}

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from ..core.data import normalize
 from ..core.evaluate import accuracy, eval_mode, predict_proba
 from ..core.spec import output_logits_to_classes
-from ..i18n import EN, N_, Translator
+from ..i18n import EN, N_, Refusal, Translator, said
 
 __all__ = ["Coverage", "coverage_curve", "CalibrationRow", "calibration_table", "calibration_sentence",
            "reject_conclusion", "reject_model_name", "not_digits", "attack", "smallest_fooling_eps", "fooling_table",
@@ -276,7 +276,7 @@ def handwriting_report(model: nn.Module, ds: Any, x: Tensor, y: Tensor, test_ans
     dataset's test split: both accuracies, the answers, and which of the class's digits it gets wrong.
     ``test_answers``: the model's answers on the test split, when the caller has them already."""
     if len(x) == 0:
-        raise ValueError("the class has drawn no digits yet")
+        raise Refusal(said("the class has drawn no digits yet"))
     test = test_answers if test_answers is not None else predict_proba(model, ds.test_x, ds.mean, ds.std).argmax(1)
     ours = predict_proba(model, x, ds.mean, ds.std).argmax(1)
     return {"test_accuracy": accuracy(test, ds.test_y), "ours_accuracy": accuracy(ours, y), "answers": ours,
@@ -294,7 +294,7 @@ def finetune_on_handwriting(model: nn.Module, ds: Any, x: Tensor, y: Tensor, epo
     from ..core.train import TrainConfig, Trainer
 
     if len(x) < 4:
-        raise ValueError("draw at least 4 digits as a class before fine-tuning on them")
+        raise Refusal(said("draw at least 4 digits as a class before fine-tuning on them"))
     g = torch.Generator().manual_seed(0)
     perm = torch.randperm(len(x), generator=g)
     fit, held = perm[: len(x) // 2], perm[len(x) // 2:]
@@ -315,9 +315,9 @@ def stump_scores(labels: Tensor, answers: Tensor, authors: list[str], confirmed_
     """"Stump the model": a point for each digit a classmate confirmed as legible that the model misreads, per
     author, best first (authors with no point are listed too)."""
     points: dict[str, int] = {}
-    for label, said, author, ok in zip(labels.tolist(), answers.tolist(), authors, confirmed_by):
+    for label, answer, author, ok in zip(labels.tolist(), answers.tolist(), authors, confirmed_by):
         points.setdefault(author, 0)
-        if ok and said != label:
+        if ok and answer != label:
             points[author] += 1
     return [{"name": a, "points": p} for a, p in sorted(points.items(), key=lambda kv: (-kv[1], kv[0]))]
 
@@ -396,8 +396,8 @@ def _with_outputs(spec: dict[str, Any], n: int) -> dict[str, Any]:
     out = copy.deepcopy(spec)
     last = next((layer for layer in reversed(out["layers"]) if layer.get("type") == "Linear"), None)
     if last is None:
-        raise ValueError("this network has no Linear layer to give a “not a digit” output: use one that ends with "
-                         "Flatten and Linear")
+        raise Refusal(said("this network has no Linear layer to give a “not a digit” output: use one that ends with "
+                           "Flatten and Linear"))
     last["out_features"], out["num_classes"] = n, n
     return out
 

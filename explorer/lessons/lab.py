@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..core.limits import MAX_KERNEL_SIDE
-from ..i18n import EN, Translator
+from ..i18n import EN, Refusal, Translator, said
 
 __all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "stripes_run", "convolve", "ExplainedPixel", "explain_pixel",
            "output_size", "pool", "kernel_from_table", "unit_gray"]
@@ -96,7 +96,7 @@ def convolve(image: Tensor, k: Tensor, padding: int = 0, stride: int = 1, dilati
         raise ValueError(f"expected a 2-D image and a 2-D kernel, got {tuple(image.shape)} and {tuple(k.shape)}")
     if output_size(image.shape[0], k.shape[0], padding, stride, dilation) < 1 or \
             output_size(image.shape[1], k.shape[1], padding, stride, dilation) < 1:
-        raise ValueError("the (dilated) kernel does not fit in the padded image")
+        raise Refusal(said("the (dilated) kernel does not fit in the padded image"))
     return F.conv2d(image[None, None].float(), k[None, None].float(), padding=padding, stride=stride,
                     dilation=dilation)[0, 0]
 
@@ -149,13 +149,13 @@ def kernel_from_table(rows: object) -> Tensor:
     try:
         values = [[0.0 if v is None or v == "" else float(v) for v in row] for row in rows]  # type: ignore[union-attr]
     except (TypeError, ValueError):
-        raise ValueError("every cell of the kernel must be a number") from None
+        raise Refusal(said("every cell of the kernel must be a number")) from None
     k = len(values)
     if not k or any(len(r) != k for r in values) or k > MAX_KERNEL_SIDE:
-        raise ValueError(f"a kernel is a square of 1×1 to {MAX_KERNEL_SIDE}×{MAX_KERNEL_SIDE} numbers")
+        raise Refusal(said("a kernel is a square of 1×1 to {n}×{n} numbers", n=MAX_KERNEL_SIDE))
     t = torch.tensor(values, dtype=torch.float32)
     if not torch.isfinite(t).all():
-        raise ValueError("every cell of the kernel must be a finite number")
+        raise Refusal(said("every cell of the kernel must be a finite number"))
     return t
 
 

@@ -18,6 +18,7 @@ import torch
 
 from ..core.limits import MAX_BOARD_ENTRIES, MAX_CLASS_DIGITS, MAX_CLASS_NAME, MAX_ENTRIES_PER_STUDENT, MAX_PUBLISHED_EPOCHS
 from ..core.safejson import bounded_name, parse_json
+from ..i18n import Refusal, said
 from ..interpret.trust import NOT_A_DIGIT_LABEL
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ EPOCH_FIELDS = ("epoch", "step", "seconds", "lr", "train_loss", "train_accuracy"
                 "test_loss", "test_accuracy")
 
 
-class StoreError(ValueError):
+class StoreError(Refusal):
     """A workspace or class record that cannot be saved or read, with the reason in a sentence."""
 
 
@@ -119,16 +120,18 @@ class ClassRecords(OnStore):
         dataset = self.class_state(code).dataset  # type: ignore[attr-defined]
         name = bounded_name(name, MAX_CLASS_NAME, default="")
         if not name:
-            raise StoreError("give a name to show on the board")
+            raise StoreError(said("give a name to show on the board"))
         if run.dataset != dataset or from_upload:
-            raise StoreError(f"this class's board counts runs on {dataset!r} only (this run trained on "
-                             f"{'an upload called ' if from_upload else ''}{run.dataset!r})")
+            raise StoreError(said("this class's board counts runs on {dataset} only (this run trained on an upload "
+                                  "called {other})", dataset=repr(dataset), other=repr(run.dataset)) if from_upload else
+                             said("this class's board counts runs on {dataset} only (this run trained on {other})",
+                                  dataset=repr(dataset), other=repr(run.dataset)))
         final = run.final()
         if final.get("test_accuracy") is None:
-            raise StoreError("only a run with a test accuracy can be published: train at least one epoch")
+            raise StoreError(said("only a run with a test accuracy can be published: train at least one epoch"))
         measured = float(final["test_accuracy"] if accuracy is None else accuracy)
         if not 0.0 <= measured <= 1.0:
-            raise StoreError(f"a test accuracy is between 0 and 1, not {measured:g}")
+            raise StoreError(said("a test accuracy is between 0 and 1, not {value}", value=f"{measured:g}"))
         hist = published_history(run.current())
         hand = _fraction(handwriting)
         if hand is not None:
@@ -149,11 +152,11 @@ class ClassRecords(OnStore):
         c.execute(t.delete().where((t.c.class_code == code) & (t.c.ws == ws_id) & (t.c.run == run_id)))
         mine = c.execute(self.sa.select(count).select_from(t).where((t.c.class_code == code) & (t.c.ws == ws_id)))
         if (mine.scalar() or 0) >= MAX_ENTRIES_PER_STUDENT:
-            raise StoreError(f"you have {MAX_ENTRIES_PER_STUDENT} runs on the board already: ask your teacher to hide "
-                             "one, or publish your best again to replace it")
+            raise StoreError(said("you have {n} runs on the board already: ask your teacher to hide one, or publish "
+                                  "your best again to replace it", n=MAX_ENTRIES_PER_STUDENT))
         n = c.execute(self.sa.select(count).select_from(t).where(t.c.class_code == code)).scalar()
         if (n or 0) >= MAX_BOARD_ENTRIES:
-            raise StoreError(f"the board is full ({MAX_BOARD_ENTRIES} runs); ask your teacher")
+            raise StoreError(said("the board is full ({n} runs); ask your teacher", n=MAX_BOARD_ENTRIES))
 
     def board(self, class_code: str) -> list[dict[str, Any]]:
         """The published runs of a class, newest first, as light rows: name, accuracy, parameters, training time,
@@ -190,7 +193,7 @@ class ClassRecords(OnStore):
                 (t.c.class_code == (normalize_code(class_code) or "")) & (t.c.id == int(entry_id)))).first()
         if r is None:
             return None
-        unreadable = StoreError("this entry's network or curves cannot be read any more")
+        unreadable = StoreError(said("this entry's network or curves cannot be read any more"))
         try:
             spec = parse_json(r.spec, "published spec", StoreError)
             hist = parse_json(r.history, "published history", StoreError)
@@ -206,15 +209,16 @@ class ClassRecords(OnStore):
         with ``NOT_A_DIGIT_LABEL`` a letter or a doodle (the "I don't know" lesson uses those)."""
         code = self._live(class_code, time.time())
         if not isinstance(label, int) or isinstance(label, bool) or not 0 <= label <= NOT_A_DIGIT_LABEL:
-            raise StoreError(f"a drawing's label is a digit from 0 to 9, or {NOT_A_DIGIT_LABEL} for “not a digit”")
+            raise StoreError(said("a drawing's label is a digit from 0 to 9, or {n} for “not a digit”", n=NOT_A_DIGIT_LABEL))
         if pixels.dtype != torch.uint8 or tuple(pixels.shape) != (1, 28, 28):
-            raise StoreError("only a 28x28 drawing can join the class's set")
+            raise StoreError(said("only a 28x28 drawing can join the class's set"))
         t = self.t_digits
         with self._db(write=True) as c:
             self._hold_class(c, code)  # a drawing racing End the class lands before it or is refused
             n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == code)).scalar()
             if (n or 0) >= MAX_CLASS_DIGITS:
-                raise StoreError(f"the class's set is full ({MAX_CLASS_DIGITS} digits): ask your teacher to remove some")
+                raise StoreError(said("the class's set is full ({n} digits): ask your teacher to remove some",
+                                      n=MAX_CLASS_DIGITS))
             row = c.execute(t.insert().values(class_code=code, label=label, pixels=pixels.contiguous().numpy().tobytes(),
                                               author=bounded_name(author, MAX_CLASS_NAME, default="someone"),
                                               created=time.time()))
@@ -236,15 +240,15 @@ class ClassRecords(OnStore):
         """A classmate confirms that a digit is legible as its label (for "stump the model"): not its author."""
         who = bounded_name(who, MAX_CLASS_NAME, default="")
         if not who:
-            raise StoreError("give your name to confirm a classmate's digit")
+            raise StoreError(said("give your name to confirm a classmate's digit"))
         t = self.t_digits
         with self._db(write=True) as c:
             row = c.execute(self.sa.select(t.c.author, t.c.confirmed_by).where(
                 (t.c.class_code == (normalize_code(class_code) or "")) & (t.c.id == int(digit_id)))).first()
             if row is None:
-                raise StoreError("that digit is not in the class's set any more")
+                raise StoreError(said("that digit is not in the class's set any more"))
             if row.author.casefold() == who.casefold():
-                raise StoreError("a digit is confirmed by a classmate, not by the one who drew it")
+                raise StoreError(said("a digit is confirmed by a classmate, not by the one who drew it"))
             if row.confirmed_by is None:
                 c.execute(t.update().where(t.c.id == int(digit_id)).values(confirmed_by=who))
 

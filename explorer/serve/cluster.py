@@ -45,6 +45,7 @@ from ..core.train import (
     TrainConfig,
     check_fits,
 )
+from ..i18n import Said
 
 __all__ = ["Cluster", "ClusterSettings"]
 
@@ -353,7 +354,7 @@ class Cluster:
                 self._advance(h.owner)
             self._dispatch()
 
-    def _end_job(self, job: RemoteJob, error: str | None, ended_in_it: bool = False) -> None:
+    def _end_job(self, job: RemoteJob, error: str | Said | None, ended_in_it: bool = False) -> None:
         with self._lock:
             self._jobs.pop(job.id, None)
             self._out.pop(job.id, None)

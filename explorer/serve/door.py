@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.limits import MAX_BROWSER_WAIT_S, MAX_CLASS_GUESSES, MAX_CLASSES_PER_HOUR, MAX_GUESSES, MAX_REMEMBERED_KEYS
 from ..core.safejson import bounded_name
+from ..i18n import Said, said, said_n
 from .classroom import CODE_ALPHABET, CODE_LENGTH, OnStore, StoreError, normalize_code, shown_code
 
 __all__ = ["Door", "ClassError", "browser_wait", "class_hours", "school_password"]
@@ -48,6 +49,11 @@ def browser_wait(wrong: int) -> float:
     """Seconds a browser waits before its next try after ``wrong`` wrong keys (within the window): none up to
     :data:`MAX_GUESSES`, then 2, 4, 8 … up to :data:`MAX_BROWSER_WAIT_S`."""
     return 0.0 if wrong < MAX_GUESSES else float(min(2 ** (wrong - MAX_GUESSES + 1), MAX_BROWSER_WAIT_S))
+
+
+def _tries_left(left: int) -> Said:
+    """How many wrong tries are left before each try waits longer."""
+    return said_n("{n} more try, then each try waits longer", "{n} more tries, then each try waits longer", left)
 
 
 def school_password(env: dict[str, str] | None = None) -> str | None:
@@ -115,7 +121,7 @@ class Door(OnStore):
                 return code, key
             except self.sa.exc.IntegrityError:
                 continue
-        raise ClassError("no free class code was found just now; try again")  # pragma: no cover - 25^6 codes
+        raise ClassError(said("no free class code was found just now; try again"))  # pragma: no cover - 25^6 codes
 
     def _check_school_password(self, password: str, wanted: str, who: str, now: float) -> None:
         """The school's password, tried as a class's key is: wrong ones counted per browser, each past
@@ -123,15 +129,15 @@ class Door(OnStore):
         mine, my_last, _ = self._wrong_tries(SCHOOL, who, now)
         wait = browser_wait(mine) - (now - my_last)
         if wait > 0:
-            raise ClassError(f"too many wrong school passwords from this browser: wait {math.ceil(wait)} s before the "
-                             "next try (each wrong one doubles the wait)")
+            raise ClassError(said("too many wrong school passwords from this browser: wait {n} s before the next try "
+                                  "(each wrong one doubles the wait)", n=math.ceil(wait)))
         if hmac.compare_digest(password.strip().encode(), wanted.encode()):
             return
         self._count_wrong(SCHOOL, who, now)
         left = MAX_GUESSES - mine - 1
-        tries = f" ({left} more {'try' if left == 1 else 'tries'}, then each try waits longer)" if left > 0 else ""
-        raise ClassError("that is not this school's password for making a class: whoever started the server has it "
-                         f"(it was shown where the server started){tries}")
+        wrong = said("that is not this school's password for making a class: whoever started the server has it (it "
+                     "was shown where the server started)")
+        raise ClassError(said("{reason} ({tries})", reason=wrong, tries=_tries_left(left)) if left > 0 else wrong)
 
     def _check_classes_made(self, who: str, now: float) -> None:
         t = self.t_classes
@@ -139,8 +145,9 @@ class Door(OnStore):
             made = c.execute(self.sa.select(self.sa.func.count()).where(
                 (t.c.made_by == who) & (t.c.created > now - 3600) & (t.c.expires > now))).scalar() or 0
         if who and made >= MAX_CLASSES_PER_HOUR:
-            raise ClassError(f"you have made {made} classes in the last hour, the most one person may make "
-                             f"({MAX_CLASSES_PER_HOUR}): sign in to one of them with its key, or end one you do not use")
+            raise ClassError(said("you have made {n} classes in the last hour, the most one person may make ({most}): "
+                                  "sign in to one of them with its key, or end one you do not use", n=made,
+                                  most=MAX_CLASSES_PER_HOUR))
 
     def _wrong_tries(self, code: str, who: str, now: float) -> tuple[int, float, int]:
         """Within :data:`GUESS_WINDOW_S`: this browser's wrong tries against ``code``, when its last was, and
@@ -174,17 +181,16 @@ class Door(OnStore):
         mine, my_last, everyone = self._wrong_tries(norm, who, now)
         wait = browser_wait(mine) - (now - my_last)
         if wait > 0:
-            raise ClassError(f"too many wrong keys from this browser for class {shown_code(norm)}: wait {math.ceil(wait)} "
-                             "s before the next try (each wrong key doubles the wait)")
+            raise ClassError(said("too many wrong keys from this browser for class {code}: wait {n} s before the next "
+                                  "try (each wrong key doubles the wait)", code=shown_code(norm), n=math.ceil(wait)))
         if everyone >= MAX_CLASS_GUESSES:
             self._take_turn(norm)  # many wrong keys in this class: one check every CLASS_SLOW_S, in turn
         if self.is_teacher(norm, key):
             return norm
         self._count_wrong(norm, who, now)
         left = MAX_GUESSES - mine - 1
-        tries = f"{left} more {'try' if left == 1 else 'tries'}"
-        raise ClassError(f"that is not the teacher key of class {shown_code(norm)}"
-                         + (f" ({tries}, then each try waits longer)" if left > 0 else ""))
+        wrong = said("that is not the teacher key of class {code}", code=shown_code(norm))
+        raise ClassError(said("{reason} ({tries})", reason=wrong, tries=_tries_left(left)) if left > 0 else wrong)
 
     def _take_turn(self, norm: str) -> None:
         """Wait for this class's next key check: at most one every :data:`CLASS_SLOW_S` in this server (each check
@@ -235,4 +241,4 @@ class Door(OnStore):
 
     def _teacher(self, class_code: str, key: str) -> None:
         if not self.is_teacher(class_code, key):
-            raise ClassError("that is not the teacher key of this class (or the class has ended)")
+            raise ClassError(said("that is not the teacher key of this class (or the class has ended)"))

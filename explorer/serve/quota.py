@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.budget import budget
+from ..i18n import said
 from .classroom import OnStore, StoreError
 
 __all__ = ["Quotas", "QuotaError"]
@@ -58,9 +59,10 @@ class Quotas(OnStore):
         budget (``EXPLORER_MAX_STORED_PERSON_MB``, ``EXPLORER_MAX_STORED_MB``)."""
         b = budget()
         if p.person and (mine := self.stored_bytes(c, person=p.person)) > b.stored_person_mb << 20:
-            raise QuotaError(f"your saved work would take {_mb(mine)} MB, past the {b.stored_person_mb:,} MB "
-                             "one person may keep here: remove a model or an upload you no longer need, then go on")
+            raise QuotaError(said("your saved work would take {mb} MB, past the {most} MB one person may keep here: "
+                                  "remove a model or an upload you no longer need, then go on", mb=_mb(mine),
+                                  most=f"{b.stored_person_mb:,}"))
         if (everyone := self.stored_bytes(c)) > b.stored_mb << 20:
-            raise QuotaError(f"the class's saved work would take {_mb(everyone)} MB, past the "
-                             f"{b.stored_mb:,} MB this app may keep: remove a model you no longer need, and tell "
-                             "your teacher")
+            raise QuotaError(said("the class's saved work would take {mb} MB, past the {most} MB this app may keep: "
+                                  "remove a model you no longer need, and tell your teacher", mb=_mb(everyone),
+                                  most=f"{b.stored_mb:,}"))

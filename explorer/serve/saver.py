@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..core.limits import MAX_OUTCOMES, MAX_PENDING
+from ..i18n import Said, said_of
 
 if TYPE_CHECKING:
     from .store import SavePayload, WorkspaceStore
@@ -32,7 +33,7 @@ class SaveOutcome:
     """What became of a background save: ``version`` once written, or ``error`` (a sentence) if it never can be."""
 
     version: int | None = None
-    error: str | None = None
+    error: str | Said | None = None
 
 
 @dataclass
@@ -135,7 +136,7 @@ class BackgroundSaver:
             try:
                 outcome = SaveOutcome(version=store.write(p.payload, p.version, log=False))
             except (StaleWorkspaceError, QuotaError) as e:  # never taken as it is: said to its tab, not retried
-                outcome = SaveOutcome(error=str(e))
+                outcome = SaveOutcome(error=said_of(e))
             except StoreError as e:  # still busy or out of reach: tried again
                 with self._lock:
                     tries = self._tries[key] = self._tries.get(key, 0) + 1
@@ -168,7 +169,7 @@ class SaveResult:
 
     kind: str
     version: int | None = None
-    reason: str = ""
+    reason: str | Said = ""
 
     @property
     def saved(self) -> bool:
@@ -190,12 +191,12 @@ def save_now_or_later(store: WorkspaceStore, saver: BackgroundSaver, payload: Sa
             return SaveResult("joined")
         return SaveResult("written", version=store.write(payload, version=version))
     except StaleWorkspaceError as e:
-        return SaveResult("stale", reason=str(e))
+        return SaveResult("stale", reason=said_of(e))
     except QuotaError as e:
-        return SaveResult("over_quota", reason=str(e))
+        return SaveResult("over_quota", reason=said_of(e))
     except ValueError as e:  # busy, full, out of reach: the background saver writes it when it can
         try:
             saver.submit(payload, version, writer)
         except ValueError:  # too many saves wait already
-            return SaveResult("kept", reason=str(e))
-        return SaveResult("deferred", reason=str(e))
+            return SaveResult("kept", reason=said_of(e))
+        return SaveResult("deferred", reason=said_of(e))

@@ -31,6 +31,7 @@ from ..core.data import Dataset
 from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
+from ..i18n import Said, said, said_of
 from .classroom import ClassRecords, StoreError
 from .mydata import MyData
 from .quota import Quotas
@@ -65,21 +66,21 @@ def _digest(data: bytes) -> str:
         h.update(data)
     return h.hexdigest()
 
-STALE = "this workspace was saved from another tab or machine meanwhile; reload to see it"
+STALE = said("this workspace was saved from another tab or machine meanwhile; reload to see it")
 
 
-def db_reason(e: BaseException) -> str:
+def db_reason(e: BaseException) -> Said:
     """What a database error means, in words a student may read: no server path, host, SQL or driver text (the
     server's log keeps the full error)."""
     r = str(getattr(e, "orig", None) or e).lower()
-    for words, meaning in ((("locked", "busy", "lock timeout", "lock_timeout"), "it is busy: another process holds it"),
-                           (("disk", "full", "no space"), "its disk is full"),
-                           (("read-only", "readonly"), "it is read-only"),
+    for words, meaning in ((("locked", "busy", "lock timeout", "lock_timeout"), said("it is busy")),
+                           (("disk", "full", "no space"), said("its disk is full")),
+                           (("read-only", "readonly"), said("it is read-only")),
                            (("connect", "server", "timeout", "closed", "network", "host", "unable to open"),
-                            "it cannot be reached")):
+                            said("it cannot be reached"))):
         if any(w in r for w in words):
             return meaning
-    return "it reported an error"
+    return said("it reported an error")
 
 
 def _log(doing: str, e: BaseException) -> None:
@@ -107,7 +108,7 @@ class SavedWorkspace:
     uploads: dict[str, Dataset] = field(default_factory=dict)
     version: int = 0
     updated: float = 0.0
-    kept: list[str] = field(default_factory=list)  # sentences: what could not be opened, and is kept as it was
+    kept: list[Said] = field(default_factory=list)  # sentences: what could not be opened, and is kept as it was
 
 
 @dataclass
@@ -150,7 +151,7 @@ def dataset_from_bytes(data: bytes) -> Dataset:
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged blob: say so
-        raise StoreError(f"a stored dataset cannot be read ({type(e).__name__})") from None
+        raise StoreError(said("a stored dataset cannot be read ({error})", error=type(e).__name__)) from None
 
 
 class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
@@ -164,7 +165,7 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         self.busy_timeout_s = busy_timeout_s  # how long SQLite waits for another process's lock
         self._written: dict[tuple[str, str, str], str] = {}  # (workspace, kind, name) -> digest in the database
         self._written_lock = threading.Lock()
-        self.notice = ""  # a sentence for the UI when the database had to be started afresh
+        self.notice: str | Said = ""  # a sentence for the UI when the database had to be started afresh
         self.ttl_days = float(os.environ.get("EXPLORER_WORKSPACE_TTL_DAYS", 30) if ttl_days is None else ttl_days)
         self.url = url or os.environ.get("EXPLORER_DATABASE_URL") or ""
         self.path: Path | None = None
@@ -211,8 +212,8 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             why = str(getattr(e, "orig", None) or e).splitlines()[0]
             if self.path is None or not _damaged(why) or aside:
                 _log("open", e)
-                raise StoreError(f"the workspace database cannot be used now ({db_reason(e)}); nothing was changed "
-                                 "in it") from None
+                raise StoreError(said("the workspace database cannot be used now ({reason}); nothing was changed in "
+                                      "it", reason=db_reason(e))) from None
             self._move_aside()
             self._open(aside=True)
 
@@ -257,8 +258,9 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             p = Path(str(self.path) + suffix)
             if p.exists():
                 p.rename(Path(str(aside) + suffix))
-        self.notice = (f"The saved workspaces could not be read (the database file was damaged), so a fresh one "
-                       f"was started; the old file was kept as {aside.name}.")
+        print(f"workspace store: the database could not be read; kept as {aside}", file=sys.stderr)
+        self.notice = said("The saved workspaces could not be read (their database was damaged), so a fresh one was "
+                           "started; the old one was kept aside for whoever runs this app.")
 
     @contextmanager
     def _db(self, write: bool = False) -> Iterator[Any]:
@@ -271,8 +273,10 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             raise
         except self.sa.exc.SQLAlchemyError as e:
             _log("write" if write else "read", e)
-            raise StoreError(f"the saved work cannot be {'written' if write else 'read'} just now: the database "
-                             f"{db_reason(e)}; try again in a moment") from None
+            raise StoreError(said("the saved work cannot be written just now: the database {reason}; try again in a "
+                                  "moment", reason=db_reason(e)) if write else
+                             said("the saved work cannot be read just now: the database {reason}; try again in a "
+                                  "moment", reason=db_reason(e))) from None
 
     @staticmethod
     def new_id() -> str:
@@ -297,7 +301,7 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         """Everything a save writes, as plain rows: a copy that another thread may write later (a background
         retry) while the workspace goes on changing."""
         if not self.valid_id(ws_id):
-            raise StoreError("not a workspace id")
+            raise StoreError(said("not a workspace id"))
         models = []
         for pos, e in enumerate(ws.models.values()):
             if e.dataset is None:  # not trained yet: the checkpoint needs class names; mark them as stand-ins
@@ -332,7 +336,7 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         except sa.exc.SQLAlchemyError as e:  # locked past the timeout, disk full, server gone: nothing was written
             if log:
                 _log("save", e)
-            raise StoreError(f"the database did not take the save ({db_reason(e)})") from None
+            raise StoreError(said("the database did not take the save ({reason})", reason=db_reason(e))) from None
         self._remember(written)
         return new_version
 
@@ -401,13 +405,14 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
                                .order_by(self.t_models.c.position)).all()
             runs = c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws == ws_id).order_by(self.t_runs.c.id)).all()
             ups = c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws == ws_id)).all()
-        kept: list[str] = []
+        kept: list[Said] = []
         for m in models:
             try:
                 ck = load_checkpoint(m.checkpoint)
             except CheckpointError as e:  # the rest of the workspace opens; this model stays in the database
                 workspace.kept_models.add(m.name)
-                kept.append(f"the model {m.name!r} cannot be opened on this server ({e}); it is kept as it was")
+                kept.append(said("the model {name} cannot be opened here ({reason}); it is kept as it was",
+                                 name=repr(m.name), reason=said_of(e)))
                 continue
             dataset = None if ck.dataset.get("standin") else ck.dataset
             workspace.models[m.name] = ModelEntry(m.name, ck.spec, ck.model, dataset, source=m.source)
@@ -432,7 +437,8 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
                 self._written[(ws_id, "upload", u.name)] = _digest(u.data)
             except StoreError as e:
                 workspace.kept_uploads.add(u.name)
-                kept.append(f"the upload {u.name!r} cannot be opened ({e}); it is kept as it was")
+                kept.append(said("the upload {name} cannot be opened ({reason}); it is kept as it was", name=repr(u.name),
+                                 reason=said_of(e)))
         return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
                               row.updated, kept)
 

@@ -31,6 +31,7 @@ from ..core.limits import (
 )
 from ..core.safejson import bounded_name, name_skeleton, parse_json
 from ..core.train import RunStatus
+from ..i18n import said
 from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
 from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours, school_password
 from .mydata import Receipt
@@ -130,11 +131,11 @@ class Teaching(Door):
         """The stored code of a class that exists and has not expired; a ClassError sentence otherwise."""
         norm = normalize_code(code)
         if norm is None:
-            raise ClassError(f"a class code is six letters and digits, like {shown_code('K7MR4Q')}; check it with your "
-                             "teacher")
+            raise ClassError(said("a class code is six letters and digits, like {code}; check it with your teacher",
+                                  code=shown_code("K7MR4Q")))
         if self.class_state(norm, now) is None:
-            raise ClassError(f"there is no class {shown_code(norm)} on this server (or it has ended or expired): check "
-                             "the code with your teacher")
+            raise ClassError(said("there is no class {code} here (or it has ended or expired): check the code with "
+                                  "your teacher", code=shown_code(norm)))
         return norm
 
     # -- students --
@@ -146,7 +147,7 @@ class Teaching(Door):
         norm = self._live(code, now)
         name = bounded_name(name, MAX_CLASS_NAME, "")
         if not name:
-            raise ClassError("type the name your teacher will see")
+            raise ClassError(said("type the name your teacher will see"))
         t, key = self.t_students, name_skeleton(name)[:MAX_CLASS_NAME]
         try:
             with self._db(write=True) as c:
@@ -154,16 +155,19 @@ class Teaching(Door):
                 row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == key))).first()
                 if row is not None:
                     if row.ws != ws_id:
-                        raise ClassError(f"the name {name!r} is taken in this class: add an initial or a number")
+                        raise ClassError(said("the name {name} is taken in this class: add an initial or a number",
+                                              name=repr(name)))
                     return norm
                 n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == norm)).scalar()
                 if (n or 0) >= MAX_STUDENTS:
-                    raise ClassError(f"class {shown_code(norm)} is full ({MAX_STUDENTS} students)")
+                    raise ClassError(said("class {code} is full ({n} students)", code=shown_code(norm),
+                                                           n=MAX_STUDENTS))
                 c.execute(t.delete().where((t.c.class_code == norm) & (t.c.ws == ws_id)))  # a new name for this tab
                 c.execute(t.insert().values(class_code=norm, name=name, name_key=key, ws=ws_id, joined=now, seen=now,
                                             progress_at=now, report="{}"))
         except self.sa.exc.IntegrityError:  # another replica took the name a moment ago
-            raise ClassError(f"the name {name!r} is taken in this class: add an initial or a number") from None
+            raise ClassError(said("the name {name} is taken in this class: add an initial or a number",
+                                  name=repr(name))) from None
         return norm
 
     def member_name(self, code: str, ws_id: str) -> str | None:
@@ -245,7 +249,7 @@ class Teaching(Door):
         self._teacher(code, key)
         new = bounded_name(new, MAX_CLASS_NAME, "")
         if not new:
-            raise ClassError("type the new name")
+            raise ClassError(said("type the new name"))
         t, norm = self.t_students, normalize_code(code)
         old_key, new_key = name_skeleton(name)[:MAX_CLASS_NAME], name_skeleton(new)[:MAX_CLASS_NAME]
         try:
@@ -253,13 +257,13 @@ class Teaching(Door):
                 taken = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == new_key)
                                                                & (t.c.name_key != old_key))).first()
                 if taken is not None:
-                    raise ClassError(f"the name {new!r} is taken in this class")
+                    raise ClassError(said("the name {name} is taken in this class", name=repr(new)))
                 done = c.execute(t.update().where((t.c.class_code == norm) & (t.c.name_key == old_key))
                                  .values(name=new, name_key=new_key)).rowcount
         except self.sa.exc.IntegrityError:
-            raise ClassError(f"the name {new!r} is taken in this class") from None
+            raise ClassError(said("the name {name} is taken in this class", name=repr(new))) from None
         if not done:
-            raise ClassError(f"there is no student {name!r} in this class")
+            raise ClassError(said("there is no student {name} in this class", name=repr(name)))
         return new
 
     # -- steering --
@@ -284,7 +288,7 @@ class Teaching(Door):
                 c.execute(t.update().where(t.c.code == norm).values(**values))
         state = self.class_state(norm or "")
         if state is None:
-            raise ClassError("this class has ended or expired")
+            raise ClassError(said("this class has ended or expired"))
         return state
 
     # -- ending --
@@ -315,7 +319,8 @@ class Teaching(Door):
         k = self.t_classes
         row = c.execute(self.sa.select(k.c.expires).where(k.c.code == norm).with_for_update()).first()
         if row is None or row.expires <= time.time():
-            raise ClassError(f"class {shown_code(norm)} has ended (or expired): check the code with your teacher")
+            raise ClassError(said("class {code} has ended (or expired): check the code with your teacher",
+                                  code=shown_code(norm)))
 
     def purge_expired(self, now: float | None = None) -> int:
         """End every class past its expiry (as :meth:`end_class` does); returns how many."""

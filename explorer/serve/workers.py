@@ -53,7 +53,7 @@ def worker_gone(e: BaseException) -> str:
     name = type(e).__name__
     if "Node" in name or "Unavailable" in name or "node" in str(e).lower():
         return "Ended early: the machine it trained on stopped or left the cluster"
-    return f"Ended early: its worker process stopped unexpectedly ({name})"
+    return f"Ended early: the place it trained in stopped unexpectedly ({name})"
 
 
 class _Lease:

@@ -120,7 +120,24 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_every_other_page(serv
         left = [w for w in untranslated(page, "[data-testid=stMain]") if w not in CODE]
         assert left == [], f"{href}: {left}"
         assert axe_violations(page) == [], href  # a third longer words, and still WCAG 2.2 A/AA
+        if href == "lesson":  # Streamlit's own uploader: its button (seen and heard) and its size hint
+            said = uploader_words(page)
+            assert all(w.startswith(("⟦", '"⟦')) for w in said), said
     page.context.close()
+
+
+UPLOADER = """() => {
+  const button = document.querySelector("[data-testid=stFileUploaderDropzone] button");
+  const hint = document.querySelector("[data-testid=stFileUploaderDropzoneInstructions] > div");
+  return button && button.getAttribute("aria-label") ? [button.getAttribute("aria-label"),
+    getComputedStyle(button.querySelector("p"), "::after").content, getComputedStyle(hint, "::after").content] : null;
+}"""
+
+
+def uploader_words(page) -> list[str]:
+    """What Streamlit's first file uploader on the page says: its button's name, its button's drawn word and its hint
+    (the last two drawn by the page's style in the session's language)."""
+    return page.wait_for_function(UPLOADER, timeout=10_000).json_value()
 
 
 def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_language(server, browser):
