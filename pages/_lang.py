@@ -92,13 +92,32 @@ def page_language() -> None:
   }};
   const UPLOAD_BUTTON = {json.dumps(UPLOAD_BUTTON)}, UPLOAD_HINT = {json.dumps(UPLOAD_HINT)};
   w.__explorerMark = mark;
-  new w.MutationObserver(mark).observe(root.body, {{childList: true, subtree: true}});
+  // a translator puts a FONT element of its words in a text node's place; React still holds the text node, so
+  // the FONT is remembered as standing for it: when React removes the text (a new page, a redrawn line), the FONT
+  // goes too, instead of staying on the page with the old words
+  const standIn = new w.WeakMap();
+  new w.MutationObserver(records => {{
+    for (const r of records) r.removedNodes.forEach((n, i) => {{ const put = r.addedNodes[i] || r.addedNodes[0];
+      if (n.nodeType === 3 && put && put.nodeName === "FONT") standIn.set(n, put); }});
+    mark();
+  }}).observe(root.body, {{childList: true, subtree: true}});
   mark();
   const remove = w.Node.prototype.removeChild, insert = w.Node.prototype.insertBefore;
+  const inPlace = (parent, node) => {{ const s = standIn.get(node); return s && s.parentNode === parent ? s : null; }};
   w.Node.prototype.removeChild = function (child) {{
-    return child && child.parentNode !== this ? child : remove.apply(this, arguments); }};
+    if (!child || child.parentNode === this) return remove.apply(this, arguments);
+    const s = inPlace(this, child);
+    if (s) remove.call(this, s);
+    return child; }};
   w.Node.prototype.insertBefore = function (node, ref) {{
-    return ref && ref.parentNode !== this ? insert.call(this, node, null) : insert.apply(this, arguments); }};
+    return ref && ref.parentNode !== this ? insert.call(this, node, inPlace(this, ref)) : insert.apply(this, arguments); }};
+  // and when React writes new words into the text node it holds (a heading on a new page), its FONT shows them
+  for (const [proto, name] of [[w.Node.prototype, "nodeValue"], [w.CharacterData.prototype, "data"]]) {{
+    const own = Object.getOwnPropertyDescriptor(proto, name);
+    Object.defineProperty(proto, name, {{ configurable: true, enumerable: own.enumerable, get: own.get,
+      set(value) {{ own.set.call(this, value); const s = standIn.get(this);
+        if (s && s.isConnected && !this.isConnected) s.textContent = value; }} }});
+  }}
 }})();</script>"""
     with st.sidebar:
         st.html(script, unsafe_allow_javascript=True)
