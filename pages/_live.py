@@ -9,7 +9,7 @@ from typing import Any
 import streamlit as st
 
 from explorer import Dataset, TrainConfig, get_preset
-from explorer.core import AUGMENT_LIMITS, RunStatus
+from explorer.core import AUGMENT_LIMITS, RunStatus, say_run_message
 from explorer.plots import describe_curves, epoch_table, training_curves
 from explorer.serve import ModelEntry, Run, Workspace
 from pages._class import paused
@@ -123,9 +123,10 @@ def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:
                       "change by validation; the test accuracy is for the end.", n=len(hist["epochs"]),
                       val=fmt_acc(final.get("val_accuracy")), test=fmt_acc(final.get("test_accuracy"))))
     elif status == RunStatus.STOPPED:
-        st.info(f"{hist.get('message', tr('stopped'))}. " + tr("The model keeps the weights it had reached."))
+        said = say_run_message(hist["message"], translate()) if hist.get("message") else tr("stopped")
+        st.info(f"{said}. " + tr("The model keeps the weights it had reached."))
     else:
-        st.warning(hist.get("message", status))
+        st.warning(say_run_message(hist["message"], translate()) if hist.get("message") else status)
 
 
 def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:

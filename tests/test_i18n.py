@@ -242,3 +242,24 @@ def test_a_job_stopped_by_its_time_limit_says_why_in_the_students_language():
     job = Job("slow", lambda progress: [progress(i, 10**6) for i in range(10**6)], max_seconds=0.01)
     assert job.join(10)
     assert "Minuten angehalten, der Zeit, die ein Auftrag hier dauern darf" in job.error.say(translator("de"))
+
+
+def test_how_a_run_ended_is_said_in_the_students_language_and_any_other_text_as_it_is():
+    """A run's history keeps its message in English (saved, published, in checkpoints); a page says the library's
+    own sentences again in the student's language, values kept, and shows any other text (a loaded file's) as it
+    is, never formatting it."""
+    from explorer.core import DIVERGED, KEEPS_BEFORE, STOPPED_AT, WORKER_LOST, say_run_message
+
+    es, de = translator("es"), translator("de")
+    assert say_run_message(STOPPED_AT.format(step=213), es) == "detenido en el paso 213"
+    diverged = DIVERGED.format(step=40, lr="0.5")
+    assert say_run_message(diverged, de).startswith("der Verlust ist bei Schritt 40 explodiert: Senke die Lernrate "
+                                                    "(sie war 0.5)")
+    lost = KEEPS_BEFORE.format(why=WORKER_LOST.format(error="ActorDiedError"))
+    assert say_run_message(lost, es) == ("Terminó antes de tiempo: el lugar donde entrenaba se detuvo de forma "
+                                         "inesperada (ActorDiedError); el modelo conserva los pesos que tenía antes de "
+                                         "este entrenamiento")
+    assert say_run_message("my own note {0.__class__}", es) == "my own note {0.__class__}"  # not the library's: as it is
+    hostile = STOPPED_AT.format(step="{step.__init__.__globals__}")  # a value is text, never a format
+    assert say_run_message(hostile, es) == "detenido en el paso {step.__init__.__globals__}"
+

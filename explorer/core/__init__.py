@@ -83,6 +83,21 @@ from .limits import (
 )
 from .preprocess import EmptyImageError, decode_image, load_image_file, mnist_style, occlude, prepare_image
 from .presets import PRESETS, get_preset, preset_description, preset_names
+from .runwords import (
+    DIVERGED,
+    FAILED,
+    FINISHED,
+    INTERRUPTED,
+    KEEPS_BEFORE,
+    MACHINE_LOST,
+    NOT_STARTED,
+    OUT_OF_MEMORY,
+    RUN_TIME_LIMIT,
+    SESSION_ENDED,
+    STOPPED_AT,
+    WORKER_LOST,
+    say_run_message,
+)
 from .safejson import bounded_name, brief, name_skeleton, parse_json
 from .spec import (
     LayerSummary,
@@ -234,6 +249,19 @@ __all__ = [
     "summarize",
     "thin_snapshots",
     "time_limit_sentence",
+    "NOT_STARTED",
+    "FINISHED",
+    "STOPPED_AT",
+    "DIVERGED",
+    "OUT_OF_MEMORY",
+    "FAILED",
+    "INTERRUPTED",
+    "SESSION_ENDED",
+    "RUN_TIME_LIMIT",
+    "WORKER_LOST",
+    "MACHINE_LOST",
+    "KEEPS_BEFORE",
+    "say_run_message",
     "train",
     "validate_spec",
     "words",

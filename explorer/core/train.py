@@ -25,6 +25,7 @@ from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, re
 from .data import Dataset
 from .evaluate import evaluate
 from .limits import MAX_SNAPSHOTS
+from .runwords import DIVERGED, FAILED, FINISHED, NOT_STARTED, OUT_OF_MEMORY, STOPPED_AT
 from .spec import output_logits_to_classes
 
 __all__ = ["RunStatus", "ACTIVE", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
@@ -188,7 +189,7 @@ class Trainer(RunView):
             if self.status in (RunStatus.RUNNING, RunStatus.PAUSED):
                 self.status = RunStatus.STOPPING
             elif self.status == "ready":
-                self.status, self.message = RunStatus.STOPPED, reason or "stopped before it started"
+                self.status, self.message = RunStatus.STOPPED, reason or NOT_STARTED
             else:
                 return False
             self._stop_reason = reason
@@ -231,11 +232,10 @@ class Trainer(RunView):
             self._loop()
         except torch.OutOfMemoryError:
             self._restore_good()
-            self._finish(RunStatus.FAILED, f"out of GPU memory at batch size {cfg.batch_size}: lower the batch size or "
-                                   "use a smaller model; the last good weights were kept")
+            self._finish(RunStatus.FAILED, OUT_OF_MEMORY.format(batch=cfg.batch_size))
         except Exception as e:  # noqa: BLE001 - the UI must get a sentence, not a dead thread
             self._restore_good()
-            self._finish(RunStatus.FAILED, f"training failed: {type(e).__name__}: {e}")
+            self._finish(RunStatus.FAILED, FAILED.format(error=f"{type(e).__name__}: {e}"))
         return self.history()
 
     def _finish(self, status: str, message: str) -> None:
@@ -276,7 +276,7 @@ class Trainer(RunView):
             if cfg.schedule == "step":
                 sched.step()
             self._end_epoch(epoch, t0, train_s, n, totals)
-        self._finish(RunStatus.FINISHED, f"finished {cfg.epochs} epochs")
+        self._finish(RunStatus.FINISHED, FINISHED.format(n=cfg.epochs))
 
     def _train_epoch(self, epoch: int, x_all: Tensor, y_all: Tensor, perm: Tensor, opt: torch.optim.Optimizer,
                      sched: Any, norm: tuple[Tensor, Tensor], aug_gen: torch.Generator | None
@@ -297,7 +297,7 @@ class Trainer(RunView):
                 self.held.clear()
                 win_t = time.perf_counter()  # paused time is not training time
             if self._stop.is_set():
-                self._finish(RunStatus.STOPPED, self._stop_reason or f"stopped at step {self.step}")
+                self._finish(RunStatus.STOPPED, self._stop_reason or STOPPED_AT.format(step=self.step))
                 return None
             idx = perm[i * bs:(i + 1) * bs]
             xb = x_all[idx].float().mul_(norm[0]).sub_(norm[1])  # (B, C, H, W) normalised
@@ -349,8 +349,7 @@ class Trainer(RunView):
         if not all(math.isfinite(v) for v in vals):
             first = self.step - len(vals) + next(j for j, v in enumerate(vals) if not math.isfinite(v)) + 1
             self._restore_good()
-            self._finish(RunStatus.DIVERGED, f"loss diverged at step {first}: lower the learning rate "
-                                     f"(it was {self.config.lr:g}); the last good weights were kept")
+            self._finish(RunStatus.DIVERGED, DIVERGED.format(step=first, lr=f"{self.config.lr:g}"))
             return False
         # the weights kept at the last window gave this window's first (finite) loss: they are good now
         self._good, self._pending = self._pending, self._weights()

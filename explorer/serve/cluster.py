@@ -39,6 +39,7 @@ from torch import nn
 from ..core.budget import budget
 from ..core.data import Dataset
 from ..core.jobs import time_limit_sentence
+from ..core.runwords import KEEPS_BEFORE, SESSION_ENDED
 from ..core.train import (
     DONE,
     RunStatus,
@@ -282,7 +283,7 @@ class Cluster:
         return job
 
     # -- owners --
-    def end_owner(self, owner: str, why: str = "stopped: its session ended") -> int:
+    def end_owner(self, owner: str, why: str = SESSION_ENDED) -> int:
         """End every run and job of ``owner`` now and free their workers; returns how many were ended."""
         with self._lock:
             runs = [h for h in self._runs.values() if h.owner == owner]
@@ -429,7 +430,7 @@ class Cluster:
             if self._try_again(target):
                 return
             if isinstance(target, RemoteTrainer):
-                self._end(target, RunStatus.FAILED, f"{why}; the model keeps the weights it had before this run")
+                self._end(target, RunStatus.FAILED, KEEPS_BEFORE.format(why=why))
             else:
                 self._end_job(target, why)
             return

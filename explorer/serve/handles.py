@@ -15,6 +15,7 @@ from torch import nn
 
 from ..core.data import Dataset
 from ..core.jobs import JobState
+from ..core.runwords import NOT_STARTED
 from ..core.train import DONE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
 from ..i18n import EN, Said, Translator
 
@@ -113,7 +114,7 @@ class RemoteTrainer(RunView):
 
     def stop(self) -> bool:
         if self.queued:
-            self.cluster._end(self, RunStatus.STOPPED, "stopped before it started")
+            self.cluster._end(self, RunStatus.STOPPED, NOT_STARTED)
             return True
         return self._control("stop", (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.READY), RunStatus.STOPPING)
 

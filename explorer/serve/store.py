@@ -29,6 +29,7 @@ from safetensors.torch import save as st_save
 from ..core.checkpoint import CheckpointError, jsonable, load_checkpoint
 from ..core.data import Dataset
 from ..core.limits import MAX_REMEMBERED_BLOBS, MAX_STORED_NAME
+from ..core.runwords import INTERRUPTED
 from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from ..i18n import Said, said, said_of
@@ -424,8 +425,7 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             hist = parse_json(r.history, "run history", StoreError)
             if hist.get("status") in ACTIVE:
                 hist["status"] = "interrupted"
-                hist["message"] = ("interrupted: the session that ran it ended; the model has the weights saved at "
-                                   f"step {hist.get('step', 0):,}")
+                hist["message"] = INTERRUPTED.format(step=f"{hist.get('step', 0):,}")
             entry.runs.append(Run(r.id, r.model, r.dataset, parse_json(r.config, "run settings", StoreError),
                                   r.params, started=r.started, history=hist))
         workspace.current = row.current if row.current in workspace.models else next(iter(workspace.models), None)

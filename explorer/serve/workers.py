@@ -18,6 +18,7 @@ from torch import nn
 
 from ..core.data import Dataset
 from ..core.jobs import Job
+from ..core.runwords import MACHINE_LOST, RUN_TIME_LIMIT, WORKER_LOST
 from ..core.train import DONE, TrainConfig, Trainer
 
 __all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
@@ -52,8 +53,8 @@ def worker_gone(e: BaseException) -> str:
     """Why a worker stopped answering, in a sentence."""
     name = type(e).__name__
     if "Node" in name or "Unavailable" in name or "node" in str(e).lower():
-        return "Ended early: the machine it trained on stopped or left the cluster"
-    return f"Ended early: the place it trained in stopped unexpectedly ({name})"
+        return MACHINE_LOST
+    return WORKER_LOST.format(error=name)
 
 
 class _Lease:
@@ -97,9 +98,7 @@ class _RunLimit:
     unless a later run has taken the worker meanwhile."""
 
     def __init__(self, worker: Worker, token: int, minutes: float) -> None:
-        timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, (
-            f"stopped after {minutes:g} minutes, the server's time budget for one run (EXPLORER_MAX_RUN_MINUTES); "
-            "the model keeps the weights it had reached")))
+        timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, RUN_TIME_LIMIT.format(n=f"{minutes:g}")))
         timer.daemon = True
         timer.start()
 

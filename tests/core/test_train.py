@@ -9,9 +9,11 @@ import torch
 
 from explorer.core.evaluate import evaluate, predict_proba
 from explorer.core.presets import get_preset
+from explorer.core.runwords import say_run_message
 from explorer.core.spec import build_model
 from explorer.core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
 from explorer.core.uploads import load_csv
+from explorer.i18n import translator
 from tests.waits import wait_until
 
 
@@ -73,6 +75,8 @@ def test_divergence_stops_with_advice_and_keeps_good_weights(mnist5k):
                                                eval_splits=("test",))).run()
     assert hist["status"] == "diverged"
     assert hist["message"].startswith("loss diverged at step ") and "lower the learning rate" in hist["message"]
+    german = say_run_message(hist["message"], translator("de"))  # a page says it in the student's language
+    assert german.startswith("der Verlust ist bei Schritt ") and "(sie war 100)" in german
     assert all(torch.isfinite(p).all() for p in model.parameters())
     loss, _ = evaluate(model, mnist5k.test_x, mnist5k.test_y, mnist5k.mean, mnist5k.std)
     assert math.isfinite(loss)
