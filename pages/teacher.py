@@ -20,13 +20,14 @@ from explorer.interpret import capture_activations, conv_layers, kernels
 from explorer.lessons import parse_lesson
 from explorer.plots import confusion_heatmap, describe_confusion, describe_kernels, kernel_mosaic
 from explorer.serve import (
+    COOKIELESS,
     Workspace,
     class_hours,
     roster_csv,
     shown_code,
 )
 from pages._inspect import layer_strip
-from pages._keys import DATASET, PERSON, TEACHER
+from pages._keys import DATASET, OWNER, PERSON, TEACHER
 from pages._lang import fixed_labels, md_text, reason, tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
@@ -45,6 +46,14 @@ LOOK = "teacher_look"  # (student, their model, the class's dataset, its confusi
 STEER_PAGES = [t for items in PAGES.values() for f, t, _ in items if t != "Teacher"]
 
 
+def knocker() -> str:
+    """Who tries a teacher key, for the wait that wrong keys earn: the person; for a browser that keeps no cookie,
+    this tab (every such browser shares one person: students trying keys there must not lock out a teacher there;
+    the class-wide slowdown still bounds guessing from new tabs)."""
+    person = st.session_state.get(PERSON, "")
+    return f"{person}:{st.session_state.get(OWNER, '')}" if person == COOKIELESS else person
+
+
 def sign_in(store) -> None:
     """Sign in to a class with its key, or make a new class."""
     st.caption(tr("Your class's console: who is where, who is stuck, and one click to bring everyone to a page, "
@@ -55,7 +64,7 @@ def sign_in(store) -> None:
         key = st.text_input(tr("Teacher key"), type="password", max_chars=MAX_KEY_CHARS)
         if st.form_submit_button(tr("Sign in"), icon=":material/login:"):
             try:
-                norm = store.sign_in(code, key, st.session_state.get(PERSON, ""))
+                norm = store.sign_in(code, key, knocker())
                 st.session_state[TEACHER] = {"code": norm, "key": key.strip()}
                 st.rerun()
             except ValueError as e:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from pages._keys import CLASS, DATASET, HIDDEN, LESSON, TEACHER, TRAIN_CFG, UPLOADS, WS, WS_ID
-from tests.apptest import button, fresh, start_default_on_train_page, wait_training
+from tests.apptest import app, button, fresh, start_default_on_train_page, wait_training
 
 
 @pytest.mark.parametrize("page", ["pages/lab.py", "pages/augment.py", "pages/experiments.py", "pages/lesson.py"])
@@ -461,3 +461,30 @@ def test_a_large_models_predictions_are_a_job_in_a_worker_and_the_page_shows_the
     assert not at.exception and job.error is None
     assert at.get("plotly_chart")  # the matrix, from the job's predictions
     assert at.session_state["cached_predictions"][1].shape == (1_000, 10)
+
+
+def test_a_teacher_in_a_browser_that_keeps_no_cookie_is_not_locked_out_by_students_in_one():
+    """Every browser that keeps no cookie shares one person; a student's tab there trying wrong keys earns its own
+    wait, and the teacher's tab there signs in with the right key at once."""
+    from pages._server import server
+
+    code, key = a_class()
+    tabs = []
+    for _ in range(2):
+        at = app()
+        at.query_params["cookies"] = "off"
+        tabs.append(at.run().switch_page("pages/teacher.py").run())
+    student, teacher = tabs
+    for _ in range(6):
+        _sign_in(student, code, "not-the-key")
+    assert any("wait" in e.value for e in student.error), [e.value for e in student.error]  # that tab now waits
+    _sign_in(teacher, code, key)
+    assert not teacher.error, [e.value for e in teacher.error]
+    assert teacher.session_state[TEACHER]["code"] == code
+    assert server().store().is_teacher(code, key)
+
+
+def _sign_in(at, code: str, key: str) -> None:
+    next(t for t in at.text_input if t.label == "Class code").input(code)
+    next(t for t in at.text_input if t.label == "Teacher key").input(key)
+    at.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
