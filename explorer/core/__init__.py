@@ -113,6 +113,7 @@ from .spec import (
 from .train import (
     ACTIVE,
     DONE,
+    ENDED_HERE,
     RunStatus,
     RunView,
     Trainer,
@@ -180,6 +181,7 @@ __all__ = [
     "DATASETS",
     "DEFAULT_DATASET",
     "DONE",
+    "ENDED_HERE",
     "DataError",
     "Dataset",
     "EmptyImageError",

@@ -28,7 +28,7 @@ from .limits import MAX_SNAPSHOTS
 from .runwords import DIVERGED, FAILED, FINISHED, NOT_STARTED, OUT_OF_MEMORY, STOPPED_AT
 from .spec import output_logits_to_classes
 
-__all__ = ["RunStatus", "ACTIVE", "DONE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
+__all__ = ["RunStatus", "ACTIVE", "DONE", "ENDED_HERE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
 
 Event = dict[str, Any]
 
@@ -86,11 +86,13 @@ class RunStatus(StrEnum):
     FINISHED = "finished"
     DIVERGED = "diverged"  # a non-finite loss: the last good weights were restored
     FAILED = "failed"
+    YIELDED = "yielded"  # a long run gave its place to another at an epoch's end; it carries on later (a worker's word)
 
 
 DONE = (RunStatus.STOPPED, RunStatus.FINISHED, RunStatus.DIVERGED, RunStatus.FAILED)  # a run in one of these has ended
 ACTIVE = (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.READY, RunStatus.RUNNING, RunStatus.PAUSED,
-          RunStatus.STOPPING)  # a run in one of these has not ended
+          RunStatus.STOPPING, RunStatus.YIELDED)  # a run in one of these has not ended
+ENDED_HERE = (*DONE, RunStatus.YIELDED)  # a trainer in one of these has left its thread (a yielded run goes on elsewhere)
 
 
 class RunView:
@@ -128,20 +130,23 @@ class Trainer(RunView):
     """
 
     def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None, resume: dict[str, Any] | None = None) -> None:
         self.model = model
         self.dataset = dataset
         self.config = (config or TrainConfig()).validated()
         self.on_event = on_event
         self.device = resolve_device(self.config.device)
         check_fits(model, dataset)
-        self.steps: list[Event] = []
-        self.epochs: list[Event] = []
+        self.steps: list[Event] = list(resume["steps"]) if resume else []
+        self.epochs: list[Event] = list(resume["epochs"]) if resume else []
         self.snapshots: list[dict[str, Any]] = []
         self.status = RunStatus.READY
         self.message = ""
         self._stop_reason: str | None = None
-        self.step = 0
+        self._resume_from = resume  # a run that yielded its place: where it carries on (see :meth:`yield_turn`)
+        self.resume_state: dict[str, Any] | None = None  # once it has yielded: what carries it on
+        self._yield = threading.Event()
+        self.step = resume["step"] if resume else 0
         self.total_steps = 0
         self._lock = threading.Lock()  # guards weights during an optimiser step, and the lists above
         self._resume = threading.Event()
@@ -181,6 +186,15 @@ class Trainer(RunView):
             self._resume.set()
             return True
         return False
+
+    def yield_turn(self) -> bool:
+        """Give the place back at the end of this epoch (another long run waits for it): the run ends here as
+        ``yielded`` with :attr:`resume_state`, and a new trainer given it carries on exactly where this one
+        stopped. True if it will (a run in its last epoch just finishes)."""
+        if self.status not in (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.READY):
+            return False
+        self._yield.set()
+        return True
 
     def stop(self, reason: str | None = None) -> bool:
         """Stop at the next step, from running, paused or not yet started; True if it will stop. ``reason``
@@ -228,6 +242,8 @@ class Trainer(RunView):
         if not self._move((RunStatus.READY,), RunStatus.RUNNING):
             return self.history()  # stopped before it started, or run twice
         torch.manual_seed(cfg.seed)  # dropout draws from torch's global generator: one run per process is exact
+        if self._resume_from is not None:
+            torch.set_rng_state(self._resume_from["rng"])  # ... and a run that carries on draws where it stopped
         try:
             self._loop()
         except torch.OutOfMemoryError:
@@ -263,10 +279,11 @@ class Trainer(RunView):
         norm = (1.0 / (255.0 * std), mean / std)  # x/255 normalised as one multiply-add
         gen = torch.Generator(device="cpu").manual_seed(cfg.seed)
         aug_gen = torch.Generator(device=dev).manual_seed(cfg.seed) if cfg.augment.active else None
+        first = self._carry_on(opt, sched, gen, aug_gen) if self._resume_from is not None else 1
         self._good = self._pending = self._weights()
-        if cfg.snapshot_every:
+        if cfg.snapshot_every and first == 1:
             self._snapshot()  # step 0: the kernels before training
-        for epoch in range(1, cfg.epochs + 1):
+        for epoch in range(first, cfg.epochs + 1):
             t0 = time.perf_counter()
             perm = torch.randperm(n, generator=gen).to(dev)
             totals = self._train_epoch(epoch, x_all, y_all, perm, opt, sched, norm, aug_gen)
@@ -276,7 +293,33 @@ class Trainer(RunView):
             if cfg.schedule == "step":
                 sched.step()
             self._end_epoch(epoch, t0, train_s, n, totals)
+            if self._yield.is_set() and epoch < cfg.epochs:
+                self._hand_over(epoch, opt, sched, gen, aug_gen)
+                return
         self._finish(RunStatus.FINISHED, FINISHED.format(n=cfg.epochs))
+
+    def _carry_on(self, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
+                  aug_gen: torch.Generator | None) -> int:
+        """Take up a run that yielded its place: its optimizer, schedule and generators as they were; returns the
+        epoch it carries on from."""
+        r = self._resume_from or {}
+        opt.load_state_dict(r["optimizer"])  # (its tensors go to the parameters' device)
+        if sched is not None and r.get("scheduler") is not None:
+            sched.load_state_dict(r["scheduler"])
+        gen.set_state(r["gen"])
+        if aug_gen is not None and r.get("aug_gen") is not None:
+            aug_gen.set_state(r["aug_gen"])
+        return int(r["epoch"]) + 1
+
+    def _hand_over(self, epoch: int, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
+                   aug_gen: torch.Generator | None) -> None:
+        """End here at ``epoch``'s end with what another trainer needs to carry the run on (on the CPU)."""
+        with self._lock:
+            self.resume_state = {"epoch": epoch, "step": self.step, "optimizer": _on_cpu(opt.state_dict()),
+                                 "scheduler": sched.state_dict() if sched is not None else None,
+                                 "gen": gen.get_state(), "aug_gen": aug_gen.get_state() if aug_gen is not None else None,
+                                 "rng": torch.get_rng_state(), "steps": list(self.steps), "epochs": list(self.epochs)}
+        self._finish(RunStatus.YIELDED, "")
 
     def _train_epoch(self, epoch: int, x_all: Tensor, y_all: Tensor, perm: Tensor, opt: torch.optim.Optimizer,
                      sched: Any, norm: tuple[Tensor, Tensor], aug_gen: torch.Generator | None
@@ -380,6 +423,17 @@ class Trainer(RunView):
             self.snapshots = thin_snapshots(self.snapshots, cap)
 
 
+
+
+def _on_cpu(obj: Any) -> Any:
+    """A state dict's tensors copied to the CPU (an optimizer's state travels to another worker)."""
+    if isinstance(obj, Tensor):
+        return obj.detach().cpu().clone()
+    if isinstance(obj, dict):
+        return {k: _on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
 
 
 def snapshot_cap(bytes_each: int) -> int:

@@ -8,6 +8,9 @@ from .._lazy import lazy_face
 
 _HOME = {
     "Cluster": "cluster",
+    "Line": "turns",
+    "LONG_RUN_STEPS": "turns",
+    "JOB_GRACE_S": "turns",
     "WorkerPool": "pool",
     "find_worker": "pool",
     "Door": "door",

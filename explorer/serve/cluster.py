@@ -50,14 +50,11 @@ from ..i18n import Said
 
 __all__ = ["Cluster", "ClusterSettings"]
 
-from .handles import QueueInfo, RemoteJob, RemoteTrainer
+from .handles import RemoteJob, RemoteTrainer
 from .pool import WorkerPool, find_worker
 from .settings import ClusterSettings, start_ray
+from .turns import Line
 from .workers import DatasetSlot, Worker, dataset_arrays, worker_gone
-
-LONG_RUN_STEPS = 2_000  # a long run, before any speed is measured (the default CNN's run on the digits: 189 steps)
-JOB_GRACE_S = 30.0  # a job past its time limit that has not reported (and so not stopped itself) is killed after this
-
 
 # ---------------------------------------------------------------- the cluster
 
@@ -74,7 +71,7 @@ class _OwnerQueue:
     active: RemoteTrainer | None = None
 
 
-class Cluster:
+class Cluster(Line):
     """A Ray instance (started here, or joined) and the runs and jobs it runs for their owners.
 
     ``is_alive(owner)`` tells the keeper whether an owner still exists (the app asks its :class:`Presence`
@@ -184,74 +181,6 @@ class Cluster:
             return
         if not q.active:
             self._owners.pop(owner, None)
-
-    def _per_step(self) -> float | None:
-        """Seconds per step of recent runs (their median), None before any run has finished here."""
-        return sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
-
-    def _long(self, w: RemoteTrainer | RemoteJob) -> bool:
-        """Whether ``w`` is a long run: estimated past ``long_run_s`` at the speed of recent runs, or, before any
-        speed is known, of more than :data:`LONG_RUN_STEPS` steps."""
-        if not isinstance(w, RemoteTrainer):
-            return False
-        per_step = self._per_step()
-        return w.total_steps * per_step > self.settings.long_run_s if per_step else w.total_steps > LONG_RUN_STEPS
-
-    def long_places(self) -> int:
-        """How many long runs may train at once: half the places (at least one), so that a short run never waits
-        behind long ones; the other long runs wait their turn."""
-        return max(1, self.capacity() // 2)
-
-    def _dispatch(self) -> None:
-        """Hand a worker to the work first in line while fewer than ``capacity()`` are busy, passing over a long
-        run while long runs hold their half of the places (it keeps its place in line) (lock held)."""
-        cap, passed = self.capacity(), collections.deque()
-        long_busy = sum(self._long(h) for h in self._runs.values() if h.actor is not None)
-        while self._queue and self._busy() < cap:
-            w = self._queue.popleft()
-            if w.done if isinstance(w, RemoteTrainer) else w.finished:
-                continue
-            if cap > 1 and self._long(w):
-                if long_busy >= self.long_places():
-                    passed.append(w)
-                    continue
-                long_busy += 1
-            w.actor = self.pool.take()
-            if isinstance(w, RemoteTrainer):
-                w.actor.start_run.remote(copy.deepcopy(w.model).cpu(), self.dataset_ref(w.dataset), w.config,
-                                         budget().run_minutes, w.owner, w.run_id)
-            else:
-                w.actor.start_job.remote(*w.call)
-                w.call = ()
-                w.deadline = None if not w.max_seconds else time.monotonic() + w.max_seconds + JOB_GRACE_S
-        self._queue.extendleft(reversed(passed))
-
-    def queue_info(self, handle: RemoteTrainer) -> QueueInfo:
-        """Runs ahead of ``handle`` and an estimate of its wait, from the runs in progress and recent speeds."""
-        with self._lock:
-            if handle.status == "waiting":
-                return QueueInfo(ahead=0, wait_s=None, own=True)
-            if handle.actor is not None:
-                return QueueInfo(ahead=0, wait_s=0.0, starting=True)
-            if self._long(handle) and self.capacity() > 1 and sum(
-                    self._long(h) for h in self._runs.values() if h.actor is not None) >= self.long_places():
-                return QueueInfo(ahead=0, wait_s=None, long_turn=self.long_places())
-            queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED and h.actor is None),
-                            key=lambda h: h.submitted_at or 0.0)
-            ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
-            running = [h for h in self._runs.values() if h.actor is not None]
-            per_step = self._per_step()
-            for h in running:  # the speed of runs going on now counts too
-                if h.steps and h.started_at:
-                    per_step = per_step or (time.monotonic() - h.started_at) / max(h.step, 1)
-        if per_step is None:
-            return QueueInfo(ahead=len(ahead), wait_s=None)
-        slots = [max(h.total_steps - h.step, 0) * per_step for h in running]
-        slots = sorted(slots + [0.0] * max(0, self.capacity() - len(slots)))[: self.capacity()]
-        for h in ahead:  # each run ahead takes the slot that frees first
-            slots[0] += h.total_steps * per_step
-            slots.sort()
-        return QueueInfo(ahead=len(ahead), wait_s=slots[0])
 
     def owner_runs(self, owner: str) -> list[RemoteTrainer]:
         with self._lock:
@@ -382,6 +311,7 @@ class Cluster:
         self._end_the_gone_and_the_late()
         with self._lock:
             self._dispatch()
+            self._take_turns()
             self.pool.keep(self._busy())
         pending = self._send_polls()
         if not pending:
@@ -464,7 +394,9 @@ class Cluster:
         if h.started_at is None:
             h.started_at = time.monotonic()
         h.apply(reply, ctl)
-        if reply["status"] in DONE:
+        if reply["status"] == RunStatus.YIELDED:
+            self._requeue(h, reply)
+        elif reply["status"] in DONE:
             h.record_final(reply["status"], reply["message"])
             if "weights" in reply:  # the final poll brings them: the run ends now, not a poll later
                 self._finish_run(h, reply["weights"])
@@ -475,7 +407,7 @@ class Cluster:
 
     def _finish_run(self, h: RemoteTrainer, state: dict[str, torch.Tensor]) -> None:
         status, message = h.receive_weights(state)
-        if h.started_at and h.step and status == RunStatus.FINISHED:
+        if h.started_at and h.step and status == RunStatus.FINISHED and not h.turns:
             self._step_s.append((time.monotonic() - h.started_at) / h.step)  # evaluation included
         self._end(h, status, message, ended_in_it=True)
 

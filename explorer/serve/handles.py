@@ -15,8 +15,8 @@ from torch import nn
 
 from ..core.data import Dataset
 from ..core.jobs import JobState
-from ..core.runwords import NOT_STARTED
-from ..core.train import DONE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
+from ..core.runwords import NOT_STARTED, STOPPED_AT
+from ..core.train import ENDED_HERE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
 from ..i18n import EN, Said, Translator
 
 
@@ -50,7 +50,7 @@ class QueueInfo:
             return tr("starting: its first steps are moments away")
         if self.long_turn:
             return tr("queued: long runs take turns, {n} at a time here, so that short runs never wait behind them; "
-                      "yours starts when one of them ends", n=self.long_turn)
+                      "yours goes on when its turn comes", n=self.long_turn)
         eta = "" if self.wait_s is None else "; " + (
             tr("starts in about {n} s", n=f"{max(self.wait_s, 1):.0f}") if self.wait_s < 90 else
             tr("starts in about {n} min", n=f"{self.wait_s / 60:.0f}"))
@@ -92,6 +92,11 @@ class RemoteTrainer(RunView):
         self._attached: list[nn.Module] = []
         self.worker_pid: int | None = None  # the process it trains in (a warm worker serves many runs)
         self.retried = False  # its warm worker died before it started: it went first in line again, once
+        self.carry: dict[str, Any] | None = None  # a long run that gave its place back: what carries it on
+        self.turns = 0  # how often it gave its place back
+        self.turn_started = 0.0  # (monotonic) when its worker took it up this turn
+        self.trained_s = 0.0  # its time in workers before this turn
+        self.yield_asked = False  # asked to give its place back at this epoch's end
 
     def attach(self, model: nn.Module) -> None:
         """Give ``model`` the final weights too, when the run ends (it must have the same architecture)."""
@@ -113,8 +118,8 @@ class RemoteTrainer(RunView):
         return self._control("resume", (RunStatus.PAUSED,), RunStatus.RUNNING)
 
     def stop(self) -> bool:
-        if self.queued:
-            self.cluster._end(self, RunStatus.STOPPED, NOT_STARTED)
+        if self.queued:  # (a long run waiting its next turn keeps the weights it had reached)
+            self.cluster._end(self, RunStatus.STOPPED, STOPPED_AT.format(step=self.step) if self.step else NOT_STARTED)
             return True
         return self._control("stop", (RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.READY), RunStatus.STOPPING)
 
@@ -186,7 +191,7 @@ class RemoteTrainer(RunView):
             self.step, self.total_steps, self.device = reply["step"], reply["total_steps"] or self.total_steps, \
                 reply["device"]
             self.worker_pid = reply.get("pid", self.worker_pid)
-            if ctl == self._ctl and reply["status"] not in DONE:
+            if ctl == self._ctl and reply["status"] not in ENDED_HERE:  # (a run that yielded goes back in line)
                 self.status, self.message = reply["status"], reply["message"]
 
 

@@ -23,6 +23,8 @@ class ClusterSettings:
     object_store_mb: shared memory for datasets of the local instance [EXPLORER_OBJECT_STORE_MB];
     long_run_s: a run estimated past this many seconds is a long run; long runs hold at most half the places
         [EXPLORER_LONG_RUN_S];
+    turn_s: while another long run waits for a place, a long run that has trained this long gives its place back
+        at its epoch's end and waits its next turn [EXPLORER_LONG_TURN_S];
     warm: idle workers kept started for the next run or job [EXPLORER_WARM_WORKERS]; default 2 on a server with
         its own Ray, 0 on a joined cluster (there an idle worker would hold CPUs another server process needs).
     """
@@ -36,6 +38,7 @@ class ClusterSettings:
     object_store_mb: int = 1024
     warm: int | None = None
     long_run_s: float = 60.0
+    turn_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> ClusterSettings:
@@ -61,7 +64,8 @@ class ClusterSettings:
                    lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
                    object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)),
                    warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None,
-                   long_run_s=num("EXPLORER_LONG_RUN_S", 60.0, 1, 86400))
+                   long_run_s=num("EXPLORER_LONG_RUN_S", 60.0, 1, 86400),
+                   turn_s=num("EXPLORER_LONG_TURN_S", 60.0, 1, 86400))
 
 
 def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:

@@ -16,10 +16,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..core.budget import budget
 from ..core.data import Dataset
 from ..core.jobs import Job
 from ..core.runwords import MACHINE_LOST, RUN_TIME_LIMIT, WORKER_LOST
-from ..core.train import DONE, TrainConfig, Trainer
+from ..core.train import ENDED_HERE, RunStatus, TrainConfig, Trainer
 
 __all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
 
@@ -95,10 +96,12 @@ def cap_gpu_memory(fraction: float) -> float | None:
 
 class _RunLimit:
     """Stops run ``token`` of a worker after ``minutes`` (paused time counts: a paused run holds its worker too),
-    unless a later run has taken the worker meanwhile."""
+    unless a later run has taken the worker meanwhile. A long run that took turns has only what is left of the
+    limit; its sentence names the whole limit."""
 
     def __init__(self, worker: Worker, token: int, minutes: float) -> None:
-        timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, RUN_TIME_LIMIT.format(n=f"{minutes:g}")))
+        whole = budget().run_minutes or minutes
+        timer = threading.Timer(minutes * 60, worker._stop_run, args=(token, RUN_TIME_LIMIT.format(n=f"{whole:g}")))
         timer.daemon = True
         timer.start()
 
@@ -142,7 +145,8 @@ class Worker:
 
     def _clean(self) -> None:
         """Forget the last run or job (it has ended: the cluster takes a worker back only then)."""
-        busy = (self.trainer is not None and not self.trainer.done) or (self.job is not None and not self.job.finished)
+        busy = (self.trainer is not None and self.trainer.status not in ENDED_HERE) or (
+            self.job is not None and not self.job.finished)
         if busy:
             raise RuntimeError("this worker still has work going on")
         self.trainer, self.job, self.whose = None, None, None
@@ -161,15 +165,16 @@ class Worker:
 
     def current(self) -> tuple[str, int | None] | None:
         """Whose run this worker trains now (another server process looks for a run to take over)."""
-        return self.whose if self.trainer is not None and not self.trainer.done else None
+        return self.whose if self.trainer is not None and self.trainer.status not in ENDED_HERE else None
 
     # -- a run --
     def start_run(self, model: nn.Module, data: dict[str, Any], config: TrainConfig, max_minutes: float = 0.0,
-                  owner: str = "", run_id: int | None = None) -> None:
+                  owner: str = "", run_id: int | None = None, resume: dict[str, Any] | None = None) -> None:
+        """Train ``model`` (from its start, or carried on from a ``resume`` state another worker handed over)."""
         self.lease.renew()
         self._clean()
         self._token += 1
-        self.trainer = Trainer(model, _dataset_from_arrays(data), config)
+        self.trainer = Trainer(model, _dataset_from_arrays(data), config, resume=resume)
         self.whose = (owner, run_id)
         if max_minutes > 0:
             _RunLimit(self, self._token, max_minutes)
@@ -190,14 +195,16 @@ class Worker:
             reply = {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
                      "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
                      "snapshots": [s for s in t.snapshots if s["step"] > snap_step], "pid": os.getpid()}
-        if reply["status"] in DONE:
+        if reply["status"] in ENDED_HERE:
             t.join(5)  # the loop has ended; its thread is a moment from gone
             reply["weights"] = self.weights()
+            if reply["status"] == RunStatus.YIELDED:  # and what carries it on, in another worker
+                reply["resume"] = t.resume_state
         return reply
 
     def control(self, action: str) -> bool:
         t = self.trainer
-        return t is not None and {"pause": t.pause, "resume": t.resume, "stop": t.stop}[action]()
+        return t is not None and {"pause": t.pause, "resume": t.resume, "stop": t.stop, "yield": t.yield_turn}[action]()
 
     def weights(self) -> dict[str, torch.Tensor]:
         """The latest consistent weights, on the CPU."""

@@ -279,3 +279,28 @@ def test_a_paused_trainer_says_when_it_holds_between_two_steps(mnist5k):
     assert trainer.step > at and not trainer.held.is_set()
     trainer.stop()
     trainer.join(30)
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "step"])
+def test_a_run_that_yields_its_place_carries_on_exactly_where_it_stopped(mnist5k, schedule):
+    """A long run gives its place to another at an epoch's end (``yield_turn``) and a new trainer carries it on
+    from ``resume_state``: the same weights and figures as a run that never stopped (optimizer, schedule, the data
+    order, the augmentation and dropout draws all go on where they were)."""
+    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 5}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.3},
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+    cfg = TrainConfig(epochs=3, limit_train=512, batch_size=64, seed=5, schedule=schedule, step_epochs=1,
+                      eval_splits=("test",), augment=Augment(rotation=10.0, shift=0.1))
+    straight = Trainer(build_model(spec, seed=0), mnist5k, cfg)
+    straight.run()
+    first = Trainer(build_model(spec, seed=0), mnist5k, cfg)
+    assert first.yield_turn()
+    hist = first.run()
+    assert hist["status"] == "yielded" and len(hist["epochs"]) == 1 and not first.done
+    then = Trainer(first.model, mnist5k, cfg, resume=first.resume_state)
+    end = then.run()
+    assert end["status"] == "finished" and [e["epoch"] for e in end["epochs"]] == [1, 2, 3]
+    assert end["step"] == straight.step and len(end["steps"]) == len(straight.steps)
+    a, b = straight.model.state_dict(), then.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert [e["test_accuracy"] for e in end["epochs"]] == [e["test_accuracy"] for e in straight.epochs]

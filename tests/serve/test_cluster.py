@@ -323,3 +323,31 @@ def test_long_runs_take_turns_on_half_the_places_so_a_short_run_never_waits_behi
     for h in keen:
         h.stop()
     assert all(h.join(60) for h in keen)
+
+
+def test_long_runs_take_turns_at_their_epochs_ends_while_another_long_run_waits(cluster, mnist5k, monkeypatch):
+    """Keen students' long runs share the places long runs may hold: while one waits, each that has trained for its
+    turn gives its place back at its epoch's end and carries on later exactly where it stopped."""
+    from explorer.core.train import Trainer
+
+    monkeypatch.setattr(cluster.settings, "long_run_s", 0.5)  # on this cluster a run past half a second is long
+    monkeypatch.setattr(cluster.settings, "turn_s", 1.0)  # ... and a long run's turn is a second
+    half = cluster.long_places()
+    keen = [cluster.submit_run(f"turns-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=12))
+            for i in range(half + 1)]
+    last = keen[-1]
+    assert wait(lambda: last.status == "running" or last.done, 120)
+    assert not any(h.done for h in keen[:half])  # the last long run got a turn while the first ones still train
+    assert all(h.join(240) for h in keen)
+    assert [h.status for h in keen] == ["finished"] * len(keen), [h.message for h in keen]
+    assert all([e["epoch"] for e in h.epochs] == list(range(1, 13)) for h in keen)
+    assert keen[0].turns >= 1  # it gave its place back at least once ...
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in a worker
+    try:
+        alone = build_model(DROPOUT_SPEC, seed=0)
+        Trainer(alone, mnist5k, small(epochs=12)).run()  # ... and ends as the same run never interrupted
+    finally:
+        torch.set_num_threads(threads)
+    a, b = alone.state_dict(), keen[0].model.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
