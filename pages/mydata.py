@@ -94,7 +94,7 @@ if st.button(tr("Delete all of it"), icon=":material/delete_forever:", disabled=
     receipt = store.delete_mine(ws_id, person)
     start_over()  # this tab opens a new, empty workspace: nothing of the old one is saved again
     st.session_state.pop(EXPORT_JOB, None)
-    st.session_state[RECEIPT] = receipt.text()
+    st.session_state[RECEIPT] = receipt.text(translate())
     st.rerun()
 
 st.subheader(tr("Forget this computer"))

@@ -301,7 +301,7 @@ def end_class(store, code: str, key: str) -> None:
             n = receipt.counts["students' names"]
             st.session_state["flash_end"] = (tr("Class {code} ended: {n} student(s)' names were deleted.",
                                                 code=shown_code(code), n=n),
-                                             f"Class {shown_code(code)}\n" + receipt.text())
+                                             tr("Class {code}", code=shown_code(code)) + "\n" + receipt.text(translate()))
             st.rerun()
 
 

@@ -263,3 +263,13 @@ def test_how_a_run_ended_is_said_in_the_students_language_and_any_other_text_as_
     hostile = STOPPED_AT.format(step="{step.__init__.__globals__}")  # a value is text, never a format
     assert say_run_message(hostile, es) == "detenido en el paso {step.__init__.__globals__}"
 
+
+
+def test_a_deletion_receipt_is_written_in_the_students_language():
+    from explorer.serve.mydata import Receipt
+
+    receipt = Receipt(0.0, {"models": 2, "drawings": 1, "names on a class roster": 1})
+    assert receipt.text().startswith("Deletion receipt, 1970-01-01 00:00:00 UTC\n\nmodels: 2\ndrawings: 1\n")
+    german = receipt.text(translator("de"))
+    assert german.startswith("Löschbeleg, 1970-01-01 00:00:00 UTC\n\nModelle: 2\nZeichnungen: 1\nNamen auf der Liste")
+    assert german.rstrip().endswith("Nichts davon behält die App nach diesem Moment.")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..core.budget import budget
 from ..core.limits import MAX_ONNX_IN_EXPORT
+from ..i18n import EN, N_, Translator
 from .classroom import OnStore
 from .roster import safe_cell
 
@@ -82,10 +83,11 @@ class Receipt:
     at: float
     counts: dict[str, int]
 
-    def text(self) -> str:
+    def text(self, tr: Translator = EN) -> str:
+        """The receipt in ``tr``'s language (the moment in UTC, as ISO writes it in every language)."""
         when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.at))
-        lines = [f"Deletion receipt, {when}", ""] + [f"{kind}: {n}" for kind, n in self.counts.items()]
-        return "\n".join(lines + ["", "Nothing of this is kept by the app after this moment."]) + "\n"
+        lines = [tr("Deletion receipt, {when}", when=when), ""] + [f"{tr(kind)}: {n}" for kind, n in self.counts.items()]
+        return "\n".join(lines + ["", tr("Nothing of this is kept by the app after this moment.")]) + "\n"
 
 
 class MyData(OnStore):
@@ -197,17 +199,17 @@ class MyData(OnStore):
                 counts[kind] = counts.get(kind, 0) + int(c.execute(t.delete().where(where)).rowcount or 0)
 
             for code, name in joined:
-                gone("drawings", self.t_digits, (self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))
+                gone(N_("drawings"), self.t_digits, (self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))
                 c.execute(self.t_digits.update().where((self.t_digits.c.class_code == code)
                                                        & (self.t_digits.c.confirmed_by == name)).values(confirmed_by=None))
-            gone("names on a class roster", self.t_students, self.t_students.c.ws.in_(ids))
-            gone("board entries", self.t_board, self.t_board.c.ws.in_(ids))
-            gone("models", self.t_models, self.t_models.c.ws.in_(ids))
-            gone("runs", self.t_runs, self.t_runs.c.ws.in_(ids))
-            gone("uploads", self.t_uploads, self.t_uploads.c.ws.in_(ids))
-            gone("workspaces", self.t_ws, self.t_ws.c.id.in_(ids))
+            gone(N_("names on a class roster"), self.t_students, self.t_students.c.ws.in_(ids))
+            gone(N_("board entries"), self.t_board, self.t_board.c.ws.in_(ids))
+            gone(N_("models"), self.t_models, self.t_models.c.ws.in_(ids))
+            gone(N_("runs"), self.t_runs, self.t_runs.c.ws.in_(ids))
+            gone(N_("uploads"), self.t_uploads, self.t_uploads.c.ws.in_(ids))
+            gone(N_("workspaces"), self.t_ws, self.t_ws.c.id.in_(ids))
             if person:
-                gone("wrong keys counted", self.t_guesses, self.t_guesses.c.who == person)
+                gone(N_("wrong keys counted"), self.t_guesses, self.t_guesses.c.who == person)
                 c.execute(self.t_classes.update().where(self.t_classes.c.made_by == person).values(made_by=""))
         return Receipt(time.time() if now is None else now, counts)
 

@@ -31,7 +31,7 @@ from ..core.limits import (
 )
 from ..core.safejson import bounded_name, name_skeleton, parse_json
 from ..core.train import RunStatus
-from ..i18n import said
+from ..i18n import N_, said
 from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
 from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours, school_password
 from .mydata import Receipt
@@ -307,8 +307,8 @@ class Teaching(Door):
         counts = {}
         with self._db(write=True) as c:
             c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
-            for kind, t in (("students' names", self.t_students), ("drawings", self.t_digits),
-                            ("board entries", self.t_board), ("wrong keys counted", self.t_guesses)):
+            for kind, t in ((N_("students' names"), self.t_students), (N_("drawings"), self.t_digits),
+                            (N_("board entries"), self.t_board), (N_("wrong keys counted"), self.t_guesses)):
                 counts[kind] = int(c.execute(t.delete().where(t.c.class_code == norm)).rowcount or 0)
         return Receipt(time.time(), counts)
 
