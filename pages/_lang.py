@@ -137,7 +137,7 @@ def uploader_style(t: Translator) -> str:
     button = _css_string(tr("Upload"))
     hint = _css_string(tr("One file, at most {n} MB", n=t.number(st.get_option("server.maxUploadSize"))))
     return (f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
-            f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 1rem; }} "
+            f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 0.875rem; }} "
             f"{UPLOAD_HINT} {{ font-size: 0 !important; }} "
             f"[data-testid='stFileUploaderDropzoneInstructions'] > div::after {{ content: {hint}; font-size: 0.875rem; "
             "opacity: 0.9; }</style>")
