@@ -225,7 +225,8 @@ MOVED_NODE = """() => {
   try { p.insertBefore(document.createElement("b"), t); p.removeChild(t); return "ok"; }
   catch (e) { return e.name; } finally { p.remove(); }
 }"""
-HEADINGS = "() => [...document.querySelectorAll('[data-testid=stMain] h1')].map(h => h.textContent.trim())"
+HEADINGS = ("() => [...document.querySelectorAll('[data-testid=stMain] h1')].map(h => h.textContent.trim().toUpperCase())"
+            )  # (in the emulated translator's words, or a moment before it reads them)
 PROGRESS = ("() => Number(document.querySelector(\"[class*='st-key-live-'] [data-testid=stProgress] [role=progressbar]\")"
             "?.ariaValueNow ?? -1)")
 
@@ -258,7 +259,7 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
     page.get_by_role("button", name="Stop").click()  # the page still answers a click, and redraws as the run ends
     page.wait_for_selector("text=The model keeps the weights", timeout=30_000)
     wait_idle(page)
-    for href, title in (("kernels", "KERNELS"), ("draw", "Draw a digit"), ("train", "TRAIN")):  # and goes on
+    for href, title in (("kernels", "KERNELS"), ("draw", "DRAW A DIGIT"), ("train", "TRAIN")):  # and goes on
         page.locator(f".st-key-menu a[href='{href}']").click()  # to other pages: each shows its own heading, not
         page.wait_for_url(f"**/{href}*", timeout=30_000)  # the translated words of the page before it
         wait_until(lambda: page.evaluate(HEADINGS) == [title], 30, f"{href}'s heading, alone")
