@@ -66,8 +66,10 @@ def language_picker() -> None:
 
 def page_language() -> None:
     """The page's ``lang`` and ``dir`` for the session's language (a screen reader's voice, right to left for
-    Arabic), the live parts marked not to be translated, and React's two node calls made safe against a page
-    translator that moved a text node (the known crash of live React pages under a browser's translation)."""
+    Arabic), the live parts marked not to be translated, and React's node calls made safe against a page
+    translator that replaced a text node (the known crash of live React pages under a browser's translation): its
+    FONT element stands for the text node React holds. (Streamlit drops a whole script that holds an HTML tag,
+    even in a comment or a string: values go in through :func:`_in_script`.)"""
     t = translate()
     code = "en" if t.lang == PSEUDO else t.lang
     words = None if t.lang == DEFAULT_LANGUAGE else {"button": tr("Upload")}
@@ -76,7 +78,7 @@ def page_language() -> None:
   root.documentElement.lang = {json.dumps(code)};
   root.documentElement.dir = {json.dumps("rtl" if t.rtl else "ltr")};
   const w = root.defaultView;
-  w.__explorerUploader = {json.dumps(words)};
+  w.__explorerUploader = {_in_script(words)};
   if (w.__explorerLanguage) {{ w.__explorerMark && w.__explorerMark(); return; }}
   w.__explorerLanguage = true;
   const LIVE = {json.dumps(LIVE)};
@@ -123,6 +125,11 @@ def page_language() -> None:
         st.html(script, unsafe_allow_javascript=True)
         if words:
             st.html(uploader_style(t))
+
+
+def _in_script(value: Any) -> str:
+    """``value`` as JavaScript, with no ``<`` in it (Streamlit would drop a script holding an HTML tag)."""
+    return json.dumps(value).replace("<", "\\u003c")
 
 
 def _css_string(text: str) -> str:

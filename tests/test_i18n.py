@@ -273,3 +273,20 @@ def test_a_deletion_receipt_is_written_in_the_students_language():
     german = receipt.text(translator("de"))
     assert german.startswith("Löschbeleg, 1970-01-01 00:00:00 UTC\n\nModelle: 2\nZeichnungen: 1\nNamen auf der Liste")
     assert german.rstrip().endswith("Nichts davon behält die App nach diesem Moment.")
+
+
+@pytest.mark.parametrize("lang", ["en", "es", "ar", PSEUDO])
+def test_the_pages_language_script_holds_no_html_tag_streamlit_would_drop_it_for(lang, monkeypatch):
+    """Streamlit drops a whole script that holds an HTML tag (in a comment or a string too): the language script
+    (lang, dir, the live parts kept from a page translator, the uploader's words) must hold none."""
+    import pages._lang as L
+
+    drawn: list[str] = []
+    monkeypatch.setattr(L, "translate", lambda: translator(lang))
+    monkeypatch.setattr(L, "tr", lambda m, **v: translator(lang)(m, **v))
+    monkeypatch.setattr(L.st, "html", lambda html, **kw: drawn.append(html))
+    monkeypatch.setattr(L.st, "sidebar", __import__("contextlib").nullcontext())
+    L.page_language()
+    body = drawn[0].removeprefix("<script>").removesuffix("</script>")
+    assert drawn[0].startswith("<script>") and "<" not in body
+    assert len(drawn) == (1 if lang == "en" else 2)  # the uploader's words are drawn in every other language
