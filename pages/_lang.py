@@ -65,11 +65,9 @@ def language_picker() -> None:
 
 
 def page_language() -> None:
-    """The page's ``lang`` and ``dir`` for the session's language (a screen reader's voice, right to left for
-    Arabic), the live parts marked not to be translated, and React's node calls made safe against a page
-    translator that replaced a text node (the known crash of live React pages under a browser's translation): its
-    FONT element stands for the text node React holds. (Streamlit drops a whole script that holds an HTML tag,
-    even in a comment or a string: values go in through :func:`_in_script`.)"""
+    """The page's ``lang`` and ``dir`` (a screen reader's voice, right to left for Arabic), the live parts kept from
+    a page translator, and React's node calls made safe against one (its FONT stands for the text node React holds).
+    Streamlit drops a script that holds an HTML tag, even in a comment: values go in through :func:`_in_script`."""
     t = translate()
     code = "en" if t.lang == PSEUDO else t.lang
     words = None if t.lang == DEFAULT_LANGUAGE else {"button": tr("Upload")}
