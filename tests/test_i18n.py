@@ -260,6 +260,8 @@ def test_how_a_run_ended_is_said_in_the_students_language_and_any_other_text_as_
                                          "inesperada (ActorDiedError); el modelo conserva los pesos que tenía antes de "
                                          "este entrenamiento")
     assert say_run_message("my own note {0.__class__}", es) == "my own note {0.__class__}"  # not the library's: as it is
+    endless = DIVERGED.format(step=1, lr="1" + ": lower the learning rate (it was 1" * 4000)  # a loaded file's
+    assert say_run_message(endless, es) == endless  # past the library's own lengths: shown as it is, not parsed
     hostile = STOPPED_AT.format(step="{step.__init__.__globals__}")  # a value is text, never a format
     assert say_run_message(hostile, es) == "detenido en el paso {step.__init__.__globals__}"
 
