@@ -9,6 +9,7 @@ reviewer reads every bound a student can reach on one page.
 from __future__ import annotations
 
 __all__ = [
+    "MAX_RUN_MESSAGE_READ",
     "MAX_LAYERS", "MAX_INPUT_SIDE", "MAX_INPUT_CHANNELS", "MAX_SPEC_BYTES", "MAX_DESCRIPTION_CHARS",
     "MAX_NAME_CHARS", "MAX_DEPTH", "MAX_INT_DIGITS",
     "MAX_UPLOAD_MB", "MAX_UPLOAD_BYTES", "MAX_UNZIPPED_BYTES", "MAX_ZIP_RATIO", "MAX_ZIP_DEPTH", "MAX_ZIP_PIXELS",
@@ -80,3 +81,4 @@ MAX_REMEMBERED_KEYS = 1_000  # teacher keys a server remembers as checked (a SHA
 MAX_PENDING = 500  # workspaces with a save waiting at once (each holds one prepared save in memory)
 MAX_OUTCOMES = 2_000  # save outcomes no tab has read yet (a closed tab never will): the oldest go first
 MAX_SHARED_DATASETS = 8  # registry datasets the server holds at once (the least recently used is dropped)
+MAX_RUN_MESSAGE_READ = 400  # a run's message read back against the library's sentences (theirs are far shorter)

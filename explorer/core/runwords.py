@@ -12,6 +12,7 @@ import re
 from functools import cache
 
 from ..i18n import N_, Translator
+from .limits import MAX_RUN_MESSAGE_READ
 
 __all__ = ["NOT_STARTED", "FINISHED", "STOPPED_AT", "DIVERGED", "OUT_OF_MEMORY", "FAILED", "INTERRUPTED", "SESSION_ENDED",
            "RUN_TIME_LIMIT", "WORKER_LOST", "MACHINE_LOST", "KEEPS_BEFORE", "say_run_message"]
@@ -31,8 +32,6 @@ WORKER_LOST = N_("Ended early: the place it trained in stopped unexpectedly ({er
 MACHINE_LOST = N_("Ended early: the machine it trained on stopped or left the cluster")
 KEEPS_BEFORE = N_("{why}; the model keeps the weights it had before this run")
 
-MAX_READ_BACK = 400  # the library's own sentences are far shorter; a longer text (a loaded file's) is not parsed
-
 TEMPLATES = (NOT_STARTED, FINISHED, STOPPED_AT, DIVERGED, OUT_OF_MEMORY, FAILED, INTERRUPTED, SESSION_ENDED,
              RUN_TIME_LIMIT, WORKER_LOST, MACHINE_LOST)
 
@@ -46,9 +45,9 @@ def _pattern(template: str) -> re.Pattern[str]:
 
 def say_run_message(message: str, tr: Translator) -> str:
     """A run's ``message`` in ``tr``'s language when it is one of the library's own sentences (the values it holds
-    kept as they are); any other text unchanged. A text past :data:`MAX_READ_BACK` characters is not read back:
-    the patterns' lazy parts would cost time that grows with the square of its length (a loaded file chooses it)."""
-    if len(message) > MAX_READ_BACK:
+    kept as they are); any other text unchanged. A text past :data:`MAX_RUN_MESSAGE_READ` characters is not read
+    back: the patterns' lazy parts cost time that grows with the square of its length (a loaded file chooses it)."""
+    if len(message) > MAX_RUN_MESSAGE_READ:
         return message
     for template in TEMPLATES:
         if m := _pattern(template).fullmatch(message):
