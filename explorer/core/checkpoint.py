@@ -18,7 +18,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from ..i18n import Refusal, said
+from ..i18n import Refusal, said, said_of
 from .limits import MAX_CHECKPOINT_BYTES, MAX_HEADER_BYTES
 from .safejson import bounded_name, parse_json
 from .spec import SpecError, build_model, summarize
@@ -80,7 +80,7 @@ def _header(data: bytes) -> dict[str, Any]:
     try:
         header = parse_json(data[8:8 + n], "header", CheckpointError)
     except CheckpointError as e:
-        raise CheckpointError(said("not a CNN Explorer checkpoint: its {reason}", reason=e.said or str(e))) from None
+        raise CheckpointError(said("not a CNN Explorer checkpoint: its {reason}", reason=said_of(e))) from None
     if not isinstance(header, dict):
         raise CheckpointError(said("not a CNN Explorer checkpoint: malformed header"))
     meta = header.get("__metadata__")
@@ -128,7 +128,7 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     try:
         summary = summarize(spec)
     except SpecError as e:
-        raise CheckpointError(said("checkpoint: its spec is invalid: {reason}", reason=e.said or str(e))) from None
+        raise CheckpointError(said("checkpoint: its spec is invalid: {reason}", reason=said_of(e))) from None
     dataset = _meta_json(meta, "dataset")
     _check_dataset(dataset, spec, summary.output_shape)
     try:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..i18n import said
+from ..i18n import said, said_of
 from .budget import budget
 from .data import DataError, Dataset, assemble, stratified_split
 from .limits import MAX_IMAGES, MAX_LABEL, MAX_UNZIPPED_BYTES, MAX_UPLOAD_BYTES, MAX_ZIP_DEPTH, MAX_ZIP_PIXELS, MAX_ZIP_RATIO
@@ -201,7 +201,7 @@ def load_csv(train: str | Path | bytes, test: str | Path | bytes | None = None, 
     try:
         (y, ty), classes = _relabel([y, ty], class_names)
     except DataError as e:
-        raise DataError(said("{what}: {reason}", what=name, reason=e.said or str(e))) from None
+        raise DataError(said("{what}: {reason}", what=name, reason=said_of(e))) from None
     return assemble(name, x, y, tx, ty, classes, source=f"CSV upload, {len(y) + len(ty):,} images", shuffle=True)
 
 
@@ -378,7 +378,7 @@ def _decode_zip_images(zf: Any, by_name: dict[str, Any], by_class: dict[str, dic
                 try:
                     im = decode_image(_read_member(zf, by_name[f], name), what, MAX_IMAGE_PIXELS, budget)
                 except ValueError as e:
-                    raise DataError(getattr(e, "said", None) or str(e)) from None
+                    raise DataError(said_of(e)) from None
                 small = np.asarray(im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR))
                 any_colour |= bool((small.max(axis=2) != small.min(axis=2)).any())  # colour in the content
                 i = filled[split]
