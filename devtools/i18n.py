@@ -136,7 +136,8 @@ def stale() -> list[Path]:
 def status() -> dict[str, tuple[int, int]]:
     """For each language: (messages translated, messages in the template)."""
     total = len(template())
-    return {lang: (sum(1 for m in read(lang) if m.id and m.string), total) for lang in translated_languages()}
+    done = lambda m: all(m.string) if isinstance(m.string, (tuple, list)) else bool(m.string)  # every plural form
+    return {lang: (sum(1 for m in read(lang) if m.id and done(m)), total) for lang in translated_languages()}
 
 
 def main(argv: list[str]) -> int:

@@ -119,10 +119,13 @@ def test_a_queued_runs_place_is_said_in_the_students_language():
     from explorer.serve import QueueInfo
 
     es, de = translator("es"), translator("de")
-    assert QueueInfo(ahead=2, wait_s=30).sentence(es) == "en cola: 2 entrenamientos delante del tuyo; empieza en unos 30 s"
+    assert QueueInfo(ahead=2, wait_s=30, wait_steps=1234).sentence(es) == (
+        "en cola: 2 entrenamientos delante del tuyo; empieza tras unos 1.200 pasos de entrenamiento más de los "
+        "entrenamientos anteriores al tuyo")
     assert QueueInfo(ahead=1, wait_s=None).sentence(de) == "in der Warteschlange: ein Lauf vor deinem"
-    assert QueueInfo(ahead=0, wait_s=300).sentence() == ("queued: yours is next, waiting for a free place to train; "
-                                                         "starts in about 5 min")
+    assert QueueInfo(ahead=0, wait_s=300, wait_steps=1).sentence() == (
+        "queued: yours is next, waiting for a free place to train; it starts after about 1 more training step of "
+        "the runs before it")  # the wait in the course's words (steps), never a clock time
 
 
 def test_a_layer_that_cannot_be_built_says_why_in_the_students_language():

@@ -17,7 +17,7 @@ from ..core.data import Dataset
 from ..core.jobs import JobState
 from ..core.runwords import NOT_STARTED, STOPPED_AT
 from ..core.train import ENDED_HERE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
-from ..i18n import EN, Said, Translator
+from ..i18n import EN, Said, Translator, said_n
 
 
 class Keeper(Protocol):
@@ -34,16 +34,19 @@ __all__ = ["RemoteTrainer", "RemoteJob", "QueueInfo"]
 
 @dataclass
 class QueueInfo:
-    """Where a queued run stands: runs ahead of it, and about how long until it starts (None: not known yet)."""
+    """Where a queued run stands: runs ahead of it, and about how long until it starts, in seconds for the
+    operator (``wait_s``; None: not known yet) and in the course's words for the student (``wait_steps``: the
+    training steps the runs before it still have to take before a place frees for it)."""
 
     ahead: int
     wait_s: float | None
     own: bool = False  # waiting for another run of the same owner, not for the cluster
     starting: bool = False  # a worker has taken it up: the first step is moments away
     long_turn: int = 0  # a long run waiting its turn: this many long runs train at once here
+    wait_steps: int | None = None
 
     def sentence(self, tr: Translator = EN) -> str:
-        """Where the run stands, in ``tr``'s language."""
+        """Where the run stands, in ``tr``'s language: no clock time, the steps of the runs before it."""
         if self.own:
             return tr("waiting for your other run to finish (one run at a time per workspace)")
         if self.starting:
@@ -51,13 +54,19 @@ class QueueInfo:
         if self.long_turn:
             return tr("queued: long runs take turns, {n} at a time here, so that short runs never wait behind them; "
                       "yours goes on when its turn comes", n=self.long_turn)
-        eta = "" if self.wait_s is None else "; " + (
-            tr("starts in about {n} s", n=f"{max(self.wait_s, 1):.0f}") if self.wait_s < 90 else
-            tr("starts in about {n} min", n=f"{self.wait_s / 60:.0f}"))
+        steps = _about(self.wait_steps or 0)
+        eta = "; " + said_n("it starts after about {n} more training step of the runs before it",
+                            "it starts after about {n} more training steps of the runs before it",
+                            steps).say(tr) if steps else ""
         if self.ahead == 0:
             return tr("queued: yours is next, waiting for a free place to train") + eta
         return (tr("queued: one run ahead of yours") if self.ahead == 1 else
                 tr("queued: {n} runs ahead of yours", n=self.ahead)) + eta
+
+
+def _about(n: int) -> int:
+    """``n`` to two significant digits (1,234 → 1,200): what "about" promises."""
+    return n if n < 100 else round(n, 2 - len(str(n)))
 
 
 class RemoteTrainer(RunView):

@@ -105,14 +105,20 @@ class Line:
             for h in running:  # the speed of runs going on now counts too
                 if h.steps and h.started_at:
                     per_step = per_step or (time.monotonic() - h.started_at) / max(h.step, 1)
-        if per_step is None:
-            return QueueInfo(ahead=len(ahead), wait_s=None)
-        slots = [max(h.total_steps - h.step, 0) * per_step for h in running]
-        slots = sorted(slots + [0.0] * max(0, self.capacity() - len(slots)))[: self.capacity()]
-        for h in ahead:  # each run ahead takes the slot that frees first
-            slots[0] += h.total_steps * per_step
+        steps = self._first_free([max(h.total_steps - h.step, 0) for h in running], [h.total_steps for h in ahead])
+        wait_s = None if per_step is None else self._first_free(
+            [max(h.total_steps - h.step, 0) * per_step for h in running], [h.total_steps * per_step for h in ahead])
+        return QueueInfo(ahead=len(ahead), wait_s=wait_s, wait_steps=int(steps))
+
+    def _first_free(self, running: list[float], ahead: list[float]) -> float:
+        """When a place frees for a run behind ``ahead``, counted in the unit of ``running`` (what each run training
+        now has left) and ``ahead`` (each queued run's whole length): each run ahead takes the place that frees
+        first."""
+        slots = sorted(running + [0.0] * max(0, self.capacity() - len(running)))[: self.capacity()]
+        for length in ahead:
+            slots[0] += length
             slots.sort()
-        return QueueInfo(ahead=len(ahead), wait_s=slots[0])
+        return slots[0]
 
     def _take_turns(self) -> None:
         """While a long run waits for a place that long runs hold, ask each long run that has trained for its turn

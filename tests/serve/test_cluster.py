@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -103,6 +104,10 @@ def test_runs_beyond_capacity_queue_and_all_finish(cluster, mnist5k):
     assert [i.ahead for i in info[cap:]] == [0, 1]  # the rest wait in line
     assert "starting" in info[0].sentence() and "yours is next" in info[cap].sentence()
     assert "queued: one run ahead of yours" in info[-1].sentence()
+    one = hs[0].total_steps  # how long in the course's words: the steps the runs before it still take
+    assert info[cap].wait_steps == one and info[-1].wait_steps == (one if cap > 1 else 2 * one)
+    assert f"after about {one} more training steps of the runs before it" in info[cap].sentence()
+    assert not re.search(r"\d+ (s|min)\b", info[-1].sentence())  # no clock time in what a student reads
     assert wait(lambda: sum(h.status == "running" for h in hs) >= 1, 60)
     assert sum(h.status in ("running", "paused") for h in hs) <= cap  # never more than the machine holds
     assert all(h.join(240) for h in hs) and all(h.status == "finished" for h in hs)
