@@ -112,7 +112,7 @@ def test_the_import_resolver_reads_relative_imports():  # the other tests rely o
     assert "core.budget" in _imports("core.spec", at_import_time=False)
     assert "core.spec" in _imports("lessons.export", at_import_time=False)  # ..core.spec
     assert "i18n" in _imports("lessons.path", at_import_time=True)  # ..i18n, a top-level module
-    assert "core.train" in _imports("core.__init__", at_import_time=True)
+    assert "core.spec" in _imports("core.checkpoint", at_import_time=True)  # .spec, a sibling at import time
     tree = ast.parse("import explorer.serve.cluster\nimport explorer.core\nimport os")
     assert [m for n in tree.body for m in _resolve_plain(n)] == ["serve.cluster", "core.__init__"]  # `import a.b` too
 
@@ -158,6 +158,27 @@ def test_the_database_face_does_not_start_ray():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["False", "explorer.serve.store"]
+
+
+def test_the_first_pages_words_wait_for_no_torch():
+    """What app.py runs before Start's button (the menu, the language, the server object and its school password)
+    and the library's limits load no torch: a cold server's first page took 1.6 s longer when the server object
+    imported it (the teaching door's module pulled the whole core in for one limit)."""
+    code = ("import sys\nfrom explorer.serve import Server\nServer()\nimport explorer.core.limits, explorer.core.runwords\n"
+            "import pages._lang, pages._nav, pages._keys, pages._server\nprint('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split()[-1] == "False"
+
+
+def test_a_face_name_that_is_also_a_module_name_stays_the_faces():
+    code = ("import explorer.core.evaluate, explorer.core.train, explorer.core.budget\n"
+            "from explorer.core import evaluate, train, budget\nimport explorer.core as core\n"
+            "print(*(callable(f) and f.__module__ for f in (evaluate, train, budget, core.train)))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["explorer.core.evaluate", "explorer.core.train", "explorer.core.budget",
+                                "explorer.core.train"]  # the functions, not their modules
 
 
 @pytest.mark.parametrize("package", FACES)

@@ -50,7 +50,7 @@ _HOME = {
     "CSV_FIELDS": "roster",
     "stuck_reason": "teaching",
     "class_hours": "door",
-    "school_password": "door",
+    "school_password": "settings",
     "browser_wait": "door",
     "StaleWorkspaceError": "store",
     "QuotaError": "quota",

@@ -23,7 +23,7 @@ from ..core.safejson import bounded_name
 from ..i18n import Said, said, said_n
 from .classroom import CODE_ALPHABET, CODE_LENGTH, OnStore, StoreError, normalize_code, shown_code
 
-__all__ = ["Door", "ClassError", "browser_wait", "class_hours", "school_password"]
+__all__ = ["Door", "ClassError", "browser_wait", "class_hours"]
 
 KEY_BYTES = 12  # 96 random bits, 16 characters
 SCHOOL = "(school)"  # the wrong school passwords are counted as a class's wrong keys are, under this name
@@ -54,18 +54,6 @@ def browser_wait(wrong: int) -> float:
 def _tries_left(left: int) -> Said:
     """How many wrong tries are left before each try waits longer."""
     return said_n("{n} more try, then each try waits longer", "{n} more tries, then each try waits longer", left)
-
-
-def school_password(env: dict[str, str] | None = None) -> str | None:
-    """The password that making a class needs on this server: ``EXPLORER_TEACHER_PASSWORD`` if set; None (anyone
-    may make a class) only where ``EXPLORER_OPEN_CLASSES=1``; otherwise a new random one, which the server prints
-    once to whoever started it (as a notebook server prints its token)."""
-    env = os.environ if env is None else env
-    if env.get("EXPLORER_TEACHER_PASSWORD"):
-        return env["EXPLORER_TEACHER_PASSWORD"]
-    if env.get("EXPLORER_OPEN_CLASSES", "").strip().lower() in ("1", "true", "yes"):
-        return None
-    return "-".join(secrets.token_hex(2) for _ in range(3))  # 48 bits, read aloud or typed easily: 1f3a-09bc-e4d2
 
 
 def _hash(key: str, salt: bytes | None = None) -> str:

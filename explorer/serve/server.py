@@ -75,7 +75,7 @@ class Server:
         self.phase = "waiting to start"
         self.times: dict[str, float] = {}
         self.error = ""
-        from .door import school_password
+        from .settings import school_password
 
         self._school = school_password()  # making a class needs it: the environment's, else one of this server's
 

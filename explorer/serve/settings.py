@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import threading
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ClusterSettings", "start_ray"]
+__all__ = ["ClusterSettings", "start_ray", "school_password"]
 
 
 @dataclass
@@ -95,3 +96,15 @@ def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:
     ready.wait()
     if errors:
         raise errors[0]
+
+
+def school_password(env: dict[str, str] | None = None) -> str | None:
+    """The password that making a class needs on this server: ``EXPLORER_TEACHER_PASSWORD`` if set; None (anyone
+    may make a class) only where ``EXPLORER_OPEN_CLASSES=1``; otherwise a new random one, which the server prints
+    once to whoever started it (as a notebook server prints its token)."""
+    env = os.environ if env is None else env
+    if env.get("EXPLORER_TEACHER_PASSWORD"):
+        return env["EXPLORER_TEACHER_PASSWORD"]
+    if env.get("EXPLORER_OPEN_CLASSES", "").strip().lower() in ("1", "true", "yes"):
+        return None
+    return "-".join(secrets.token_hex(2) for _ in range(3))  # 48 bits, read aloud or typed easily: 1f3a-09bc-e4d2

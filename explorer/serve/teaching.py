@@ -33,8 +33,9 @@ from ..core.safejson import bounded_name, name_skeleton, parse_json
 from ..core.train import RunStatus
 from ..i18n import N_, said
 from .classroom import MAX_CLASS_NAME, normalize_code, shown_code
-from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours, school_password
+from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours
 from .mydata import Receipt
+from .settings import school_password
 
 __all__ = ["Teaching", "ClassError", "ClassState", "Progress", "best_measured", "stuck_reason", "class_hours",
            "browser_wait", "school_password"]

@@ -13,8 +13,8 @@ import pytest
 from explorer.core.limits import MAX_CLASS_GUESSES, MAX_CLASSES_PER_HOUR, MAX_GUESSES
 from explorer.core.presets import get_preset
 from explorer.serve.classroom import CODE_ALPHABET, normalize_code
-from explorer.serve.door import school_password
 from explorer.serve.roster import CSV_FIELDS, roster_csv
+from explorer.serve.settings import school_password
 from explorer.serve.store import WorkspaceStore
 from explorer.serve.teaching import (
     STUCK_MINUTES,
