@@ -146,6 +146,10 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         hist = run.current()
         status = hist.get("status", RunStatus.READY)
         _run_message(run, hist, status)
+        if _run_signature(run) != drawn:
+            st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
+            # sidebar (and a page that waits for the run, such as Draw) are drawn again, these charts with them
+            # (drawn once: a chart drawn here too cost the browser about a second more before the end showed)
         if not hist.get("steps") and not hist.get("epochs"):
             return  # nothing to draw yet (queued, or starting)
         live = status in LIVE  # lighter charts while the trainer needs the CPU
@@ -156,9 +160,6 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
                              key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric, tr=translate()))
         if hist.get("epochs") and st.toggle(tr("Show as table"), key=f"{key}-table"):
             st.dataframe(epoch_table(hist), hide_index=True)
-        if _run_signature(run) != drawn:
-            st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
-            # sidebar (and a page that waits for the run, such as Draw) are drawn again
 
     _panel()
 
