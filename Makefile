@@ -37,6 +37,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check explorer pages tests devtools app.py
+	$(BIN)/ruff format --check explorer pages tests devtools app.py
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own browser here)
 chromium:

@@ -17,8 +17,7 @@ from pages._nav import PAGE_STYLE, is_start, menu, page_title, pages
 from pages._server import server
 
 # the tab's icon is a file of ours: a Material icon there is fetched from Google's font server by every browser
-st.set_page_config(page_title="CNN Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"),
-                   layout="wide")
+st.set_page_config(page_title="CNN Explorer", page_icon=str(Path(__file__).with_name("assets") / "icon.png"), layout="wide")
 sections = pages(set(st.session_state.get(HIDDEN, [])))  # read before torch loads
 page = st.navigation(sections, position="hidden")
 menu(sections)  # in the session's language (the browser's, or the one picked below it)

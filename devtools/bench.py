@@ -61,8 +61,14 @@ class _SeedStyleDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.x[i, 0].numpy(), mode="L")), int(self.y[i])
 
 
-def seed_style_epoch(model: torch.nn.Module, dataset: Any, batch_size: int = 64, limit: int | None = None,
-                     device: str = "cpu", lr: float = 1e-3) -> dict[str, float]:
+def seed_style_epoch(
+    model: torch.nn.Module,
+    dataset: Any,
+    batch_size: int = 64,
+    limit: int | None = None,
+    device: str = "cpu",
+    lr: float = 1e-3,
+) -> dict[str, float]:
     """The lecture notebooks' way, on the same images as ours: per-sample ToTensor + Normalize through a
     DataLoader, the classic loop, then a test pass."""
     from torch.utils.data import DataLoader
@@ -101,14 +107,24 @@ def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         ds = load_dataset("mnist", data_dir, download=False)
         seed = seed_style_epoch(build_model(get_preset("default"), seed=0), ds, 64, limit, device)
-        cfg = TrainConfig(epochs=1, batch_size=64, lr=1e-3, schedule="constant", device=device,
-                          limit_train=limit, eval_splits=("test",))
+        cfg = TrainConfig(
+            epochs=1, batch_size=64, lr=1e-3, schedule="constant", device=device, limit_train=limit, eval_splits=("test",)
+        )
         ours = Trainer(build_model(get_preset("default"), seed=0), ds, cfg).run()["epochs"][-1]
-        report("trainer", {"device": device, "model": "default", "batch_size": 64,
-                           "train_images": limit or ds.sizes()["train"],
-                           "seed_loop_s": round(seed["seconds"], 2), "ours_s": round(ours["seconds"], 2),
-                           "speedup": round(seed["seconds"] / ours["seconds"], 2),
-                           "seed_loop_acc": round(seed["test_accuracy"], 4), "ours_acc": round(ours["test_accuracy"], 4)})
+        report(
+            "trainer",
+            {
+                "device": device,
+                "model": "default",
+                "batch_size": 64,
+                "train_images": limit or ds.sizes()["train"],
+                "seed_loop_s": round(seed["seconds"], 2),
+                "ours_s": round(ours["seconds"], 2),
+                "speedup": round(seed["seconds"] / ours["seconds"], 2),
+                "seed_loop_acc": round(seed["test_accuracy"], 4),
+                "ours_acc": round(ours["test_accuracy"], 4),
+            },
+        )
 
 
 def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -124,9 +140,16 @@ def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
         train_s = 0.0
         for e in hist["epochs"]:
             train_s += e["train_seconds"]
-            report("default", {"device": device, "epoch": e["epoch"], "test_accuracy": round(e["test_accuracy"], 4),
-                               "train_seconds_total": round(train_s, 1),
-                               "samples_per_s": round(e["samples_per_s"])})
+            report(
+                "default",
+                {
+                    "device": device,
+                    "epoch": e["epoch"],
+                    "test_accuracy": round(e["test_accuracy"], 4),
+                    "train_seconds_total": round(train_s, 1),
+                    "samples_per_s": round(e["samples_per_s"]),
+                },
+            )
 
 
 def _median(xs: list[float]) -> float:
@@ -197,18 +220,34 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
     first = headless()
     row: dict[str, Any] = {"dataset": "mnist-5k", "epochs": epochs, "torch_threads": threads}
     if not chromium_available():
-        report("dashboard", {**row, "headless_samples_per_s": round(first),
-                             "note": "chromium/playwright missing: live figure not measured"})
+        report(
+            "dashboard",
+            {**row, "headless_samples_per_s": round(first), "note": "chromium/playwright missing: live figure not measured"},
+        )
         return
     rates = _live_app_rates(epochs, threads)
     base = (first + headless()) / 2  # headless before and after the live run: the machine drifts
     if not rates:  # a run over before the page read its progress bar once (--quick on a fast machine)
-        report("dashboard", {**row, "headless_samples_per_s": round(base),
-                             "note": "the run ended before the page showed a reading: run without --quick"})
+        report(
+            "dashboard",
+            {
+                **row,
+                "headless_samples_per_s": round(base),
+                "note": "the run ended before the page showed a reading: run without --quick",
+            },
+        )
         return
     live = _median(rates[2:] or rates)  # the first readings include the start
-    report("dashboard", {**row, "headless_samples_per_s": round(base), "live_page_samples_per_s": round(live),
-                         "ratio": round(live / base, 3), "note": "browser runs on the same 2 cores as the server"})
+    report(
+        "dashboard",
+        {
+            **row,
+            "headless_samples_per_s": round(base),
+            "live_page_samples_per_s": round(live),
+            "ratio": round(live / base, 3),
+            "note": "browser runs on the same 2 cores as the server",
+        },
+    )
 
 
 def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -227,9 +266,16 @@ def _bench_featureviz(data_dir: str, quick: bool, report: Callable[[str, dict[st
     for c in range(64):
         visualize_filters(model, "6", channels=[c], steps=steps)
     single = time.perf_counter() - t0
-    report("featureviz", {"layer": "mnist-features conv 6 (64 channels)", "steps": steps,
-                          "batched_s": round(batched, 2), "one_by_one_s": round(single, 2),
-                          "speedup": round(single / batched, 2)})
+    report(
+        "featureviz",
+        {
+            "layer": "mnist-features conv 6 (64 channels)",
+            "steps": steps,
+            "batched_s": round(batched, 2),
+            "one_by_one_s": round(single, 2),
+            "speedup": round(single / batched, 2),
+        },
+    )
 
 
 def _bench_confusion(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -275,8 +321,13 @@ def _bench_draw(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any
         t0 = time.perf_counter()
         attribute(model, x, 1, "integrated_gradients", steps=50)
         ig.append((time.perf_counter() - t0) * 1e3)
-    report("draw", {"prepare_predict_saliency_ms_median": round(sorted(times[1:])[len(times[1:]) // 2], 1),
-                    "integrated_gradients_50_steps_ms_median": round(sorted(ig[1:])[len(ig[1:]) // 2], 1)})
+    report(
+        "draw",
+        {
+            "prepare_predict_saliency_ms_median": round(sorted(times[1:])[len(times[1:]) // 2], 1),
+            "integrated_gradients_50_steps_ms_median": round(sorted(ig[1:])[len(ig[1:]) // 2], 1),
+        },
+    )
 
 
 def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -298,17 +349,31 @@ def _bench_pen(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]
     if not chromium_available():
         report("pen", {"note": "chromium/playwright missing: not measured"})
         return
-    variants = {"as shipped": {}} if quick else {"as shipped": {}, "Streamlit's GC defaults": {
-        "STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "EXPLORER_GC_FREEZE": "0"}}
+    variants = (
+        {"as shipped": {}}
+        if quick
+        else {
+            "as shipped": {},
+            "Streamlit's GC defaults": {"STREAMLIT_RUNNER_POST_SCRIPT_GC": "true", "EXPLORER_GC_FREEZE": "0"},
+        }
+    )
     for name, env in variants.items():
         with streamlit_server(env=env) as url, chromium() as browser:
             canvas = open_draw_pad(open_app(browser, url))
             box = canvas.bounding_box()
             strokes = digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40, n=6 if quick else 12)
             times = draw_strokes(canvas.page, canvas, strokes)
-        report("pen", {"server": name, "strokes": len(strokes), "pen_up_to_answer_ms_median": round(times.median_ms),
-                       "p90_ms": round(times.p90_ms), "first_stroke_ms": round(times.latencies_ms[0]),
-                       "answers_per_stroke": round(times.answers / len(strokes), 1)})
+        report(
+            "pen",
+            {
+                "server": name,
+                "strokes": len(strokes),
+                "pen_up_to_answer_ms_median": round(times.median_ms),
+                "p90_ms": round(times.p90_ms),
+                "first_stroke_ms": round(times.latencies_ms[0]),
+                "answers_per_stroke": round(times.answers / len(strokes), 1),
+            },
+        )
 
 
 def _bench_first(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -349,11 +414,20 @@ def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> Non
             total = time.perf_counter() - t0
             worker = (h.started_at or h.submitted_at or 0) - (h.submitted_at or 0)
             epochs = sum(e["seconds"] for e in h.epochs)
-            report("first", {"breakdown": which, "ray_start_s": round(ray_s, 2) if which == "first run" else 0,
-                             "load_digits_s": round(load_s, 2), "data_to_object_store_s": round(put_s, 2),
-                             "worker_start_s": round(worker, 2), "epochs_s": round(epochs, 2),
-                             "end_and_weights_s": round(total - worker - epochs, 2), "run_total_s": round(total, 2),
-                             "test_accuracy": round(h.epochs[-1]["test_accuracy"], 4) if h.epochs else None})
+            report(
+                "first",
+                {
+                    "breakdown": which,
+                    "ray_start_s": round(ray_s, 2) if which == "first run" else 0,
+                    "load_digits_s": round(load_s, 2),
+                    "data_to_object_store_s": round(put_s, 2),
+                    "worker_start_s": round(worker, 2),
+                    "epochs_s": round(epochs, 2),
+                    "end_and_weights_s": round(total - worker - epochs, 2),
+                    "run_total_s": round(total, 2),
+                    "test_accuracy": round(h.epochs[-1]["test_accuracy"], 4) if h.epochs else None,
+                },
+            )
     finally:
         cluster.close()
 
@@ -393,10 +467,19 @@ def _bench_console(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
         store.end_class(code, key)
         store.engine.dispose()
     ms = lambda xs: round(1000 * _median(xs), 2)  # noqa: E731
-    report("console", {"students": len(students), "database": store.url.split(":")[0],
-                       "refresh_ms_median": ms(refreshes), "refresh_ms_max": round(1000 * max(refreshes), 2),
-                       "csv_ms": ms(exports), "student_poll_ms": ms(polls), "student_report_ms": ms(reports),
-                       "goal_refresh_ms": 300})
+    report(
+        "console",
+        {
+            "students": len(students),
+            "database": store.url.split(":")[0],
+            "refresh_ms_median": ms(refreshes),
+            "refresh_ms_max": round(1000 * max(refreshes), 2),
+            "csv_ms": ms(exports),
+            "student_poll_ms": ms(polls),
+            "student_report_ms": ms(reports),
+            "goal_refresh_ms": 300,
+        },
+    )
 
 
 def _bench_class(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
@@ -419,8 +502,9 @@ SECTIONS: dict[str, Callable[[str, bool, Callable[[str, dict[str, Any]], None]],
 }
 
 
-def run_bench(data_dir: str | None = None, only: str | None = None, quick: bool = False,
-              json_out: bool = False) -> list[dict[str, Any]]:
+def run_bench(
+    data_dir: str | None = None, only: str | None = None, quick: bool = False, json_out: bool = False
+) -> list[dict[str, Any]]:
     """Run the chosen sections (all by default); print each figure as it comes; return them all."""
     from explorer.core.data import default_data_dir
 

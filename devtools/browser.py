@@ -21,14 +21,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["CHROMIUM", "CHROMIUM_FLAGS", "ROOT", "VIEWPORT", "PenTimes", "streamlit_server", "stop_server", "free_port",
-           "chromium_available", "chromium", "open_app", "wait_idle", "describe_pages", "nav", "start_training",
-           "open_draw_pad", "draw_strokes", "digit_strokes", "first_minute"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_FLAGS",
+    "ROOT",
+    "VIEWPORT",
+    "PenTimes",
+    "streamlit_server",
+    "stop_server",
+    "free_port",
+    "chromium_available",
+    "chromium",
+    "open_app",
+    "wait_idle",
+    "describe_pages",
+    "nav",
+    "start_training",
+    "open_draw_pad",
+    "draw_strokes",
+    "digit_strokes",
+    "first_minute",
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
 
 
 def chromium_available() -> bool:
@@ -47,8 +71,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, command: list[str] | None = None,
-                     cwd: str | Path | None = None, procs: list[Any] | None = None) -> Iterator[str]:
+def streamlit_server(
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    command: list[str] | None = None,
+    cwd: str | Path | None = None,
+    procs: list[Any] | None = None,
+) -> Iterator[str]:
     """Start ``streamlit run app.py`` (or ``command`` with ``{port}`` in it, e.g. an installed ``cnn-explorer``)
     on a free loopback port; yield its URL once it answers its health check; stop it afterwards.
 
@@ -57,12 +86,36 @@ def streamlit_server(env: dict[str, str] | None = None, timeout: float = 60, com
     ``procs``, if given, receives the server's process (a test may stop it).
     """
     port = free_port()
-    args = [a.replace("{port}", str(port)) for a in command] if command else [
-        sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    args = (
+        [a.replace("{port}", str(port)) for a in command]
+        if command
+        else [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ]
+    )
     with tempfile.TemporaryFile("w+") as log:
-        proc = subprocess.Popen(args, cwd=cwd or ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
+        proc = subprocess.Popen(
+            args,
+            cwd=cwd or ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        )
         if procs is not None:
             procs.append(proc)
         url = f"http://127.0.0.1:{port}"
@@ -134,10 +187,13 @@ def open_app(browser: Any, url: str, viewport: dict[str, int] | None = None) -> 
 def wait_idle(page: Any, timeout: float = 60_000) -> None:
     """Wait until the script run is over (the app's own run state, which is "running" from the first element of
     a rerun to its last: the status widget only shows after a delay) and no skeleton placeholder is left."""
-    page.wait_for_function("() => { const app = document.querySelector('[data-testid=stApp]'); "
-                           "return app && app.getAttribute('data-test-script-state') === 'notRunning' && "
-                           "!document.querySelector('[data-testid=stStatusWidget]') && "
-                           "document.querySelectorAll('[data-testid=stSkeleton]').length == 0; }", timeout=timeout)
+    page.wait_for_function(
+        "() => { const app = document.querySelector('[data-testid=stApp]'); "
+        "return app && app.getAttribute('data-test-script-state') === 'notRunning' && "
+        "!document.querySelector('[data-testid=stStatusWidget]') && "
+        "document.querySelectorAll('[data-testid=stSkeleton]').length == 0; }",
+        timeout=timeout,
+    )
 
 
 def describe_pages(browser: Any, chars: int = 3000) -> str:
@@ -147,9 +203,11 @@ def describe_pages(browser: Any, chars: int = 3000) -> str:
     for context in browser.contexts:
         for page in context.pages:
             try:
-                state = page.evaluate("() => { const a = document.querySelector('[data-testid=stApp]'); return a ? "
-                                      "a.getAttribute('data-test-script-state') + ' / ' + "
-                                      "a.getAttribute('data-test-connection-state') : 'no app'; }")
+                state = page.evaluate(
+                    "() => { const a = document.querySelector('[data-testid=stApp]'); return a ? "
+                    "a.getAttribute('data-test-script-state') + ' / ' + "
+                    "a.getAttribute('data-test-connection-state') : 'no app'; }"
+                )
                 text = page.inner_text("body", timeout=2000)
             except Exception as e:  # noqa: BLE001 (a closed or crashed tab: say so, and go on)
                 state, text = "unreadable", str(e).splitlines()[0]
@@ -195,9 +253,10 @@ def first_minute(browser: Any, url: str, train: bool = True) -> dict[str, Any]:
     page.goto(url)
     menu = page.locator("[data-testid=stSidebar] a").first
     menu.wait_for(timeout=120_000)
-    row: dict[str, Any] = {"menu_s": round(time.perf_counter() - t0, 2),
-                           "menu_first": [t.strip().split("\n")[-1] for t in page.locator("[data-testid=stSidebar] a")
-                                          .all_inner_texts()[:3]]}
+    row: dict[str, Any] = {
+        "menu_s": round(time.perf_counter() - t0, 2),
+        "menu_first": [t.strip().split("\n")[-1] for t in page.locator("[data-testid=stSidebar] a").all_inner_texts()[:3]],
+    }
     button = page.get_by_role("button", name=re.compile("^Train the default CNN"))
     button.wait_for(timeout=120_000)
     row["start_page_s"] = round(time.perf_counter() - t0, 2)
@@ -230,12 +289,19 @@ class PenTimes:
 
 def digit_strokes(x0: float, y0: float, n: int = 6) -> list[tuple[tuple[float, float], tuple[float, float]]]:
     """A stroke down, then ``n - 1`` strokes across: enough ink for the model to answer something."""
-    return [((x0, y0), (x0 + 2, y0 + 200))] + [((x0 - 50, y0 + 60 + 12 * k), (x0 + 50, y0 + 60 + 12 * k))
-                                               for k in range(n - 1)]
+    return [((x0, y0), (x0 + 2, y0 + 200))] + [
+        ((x0 - 50, y0 + 60 + 12 * k), (x0 + 50, y0 + 60 + 12 * k)) for k in range(n - 1)
+    ]
 
 
-def draw_strokes(page: Any, canvas: Any, strokes: list[tuple[tuple[float, float], tuple[float, float]]],
-                 steps: int = 12, step_s: float = 0.03, pause_s: float = 0.3) -> PenTimes:
+def draw_strokes(
+    page: Any,
+    canvas: Any,
+    strokes: list[tuple[tuple[float, float], tuple[float, float]]],
+    steps: int = 12,
+    step_s: float = 0.03,
+    pause_s: float = 0.3,
+) -> PenTimes:
     """Draw ``strokes`` with the mouse, each about ``steps * step_s`` long, and time each pen-up to the moment
     the answer carrying that drawing's version (``data-drawing="vN"``; the pad counts it in ``canvas.dataset.seq``)
     is in the page. Timed in the page itself (``performance.now``), so Playwright's own delays do not count."""
@@ -274,8 +340,15 @@ def axe_violations(page: Any, impacts: tuple[str, ...] = BLOCKING) -> list[dict[
     ``axe-playwright-python`` package (nothing is downloaded)."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS},
-                                       "resultTypes": ["violations"]})
-    return [{"id": v["id"], "impact": v["impact"], "help": v["help"],
-             "nodes": [n["html"][:160] for n in v["nodes"][:6]], "count": len(v["nodes"])}
-            for v in results.response["violations"] if v["impact"] in impacts]
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}, "resultTypes": ["violations"]})
+    return [
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [n["html"][:160] for n in v["nodes"][:6]],
+            "count": len(v["nodes"]),
+        }
+        for v in results.response["violations"]
+        if v["impact"] in impacts
+    ]

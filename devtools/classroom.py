@@ -52,8 +52,9 @@ def _probe_student(url: str, ready: Any, stop: Any, out: dict[str, list[float]])
                 out["switch_s"].append(time.perf_counter() - t0)
             canvas = page.locator("canvas").last
             box = canvas.bounding_box()
-            out["pen_ms"] += draw_strokes(page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40,
-                                                                      n=3)).latencies_ms
+            out["pen_ms"] += draw_strokes(
+                page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40, n=3)
+            ).latencies_ms
 
 
 @contextmanager
@@ -88,8 +89,14 @@ def _page_watch(on: bool, latencies: list[float], probe: dict[str, list[float]] 
                 t.join(180)
 
 
-def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None, with_page: bool = True,
-                  epochs: int = 3, mistakes: bool = False) -> dict[str, Any]:
+def run_classroom(
+    n: int,
+    dataset: str = "mnist-5k",
+    data_dir: str | None = None,
+    with_page: bool = True,
+    epochs: int = 3,
+    mistakes: bool = False,
+) -> dict[str, Any]:
     """N simulated sessions press "Train the default CNN" at the same moment; all train in Ray workers.
 
     Prints one run alone, then all N at once (time for all to finish against N x one alone), and, when Chromium
@@ -111,8 +118,11 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     cfg = TrainConfig(epochs=epochs)
     cluster = Cluster(ClusterSettings.from_env())
     print(f"machine: {machine_line()}", flush=True)
-    print(f"classroom: {n} sessions, default CNN, {epochs} epochs on {ds.name} ({len(ds.train_y):,} images); "
-          f"{cluster.capacity()} runs at once on this cluster", flush=True)
+    print(
+        f"classroom: {n} sessions, default CNN, {epochs} epochs on {ds.name} ({len(ds.train_y):,} images); "
+        f"{cluster.capacity()} runs at once on this cluster",
+        flush=True,
+    )
 
     def batch(k: int) -> tuple[float, list[Any]]:
         t0 = time.perf_counter()
@@ -127,10 +137,14 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     with _page_watch(with_page, latencies):
         total, hs = batch(n)
     ok = sum(h.status == RunStatus.FINISHED for h in hs)
-    row: dict[str, Any] = {"sessions": n, "finished": ok, "all_s": round(total, 1), "one_alone_s": round(alone, 1),
-                           "ratio_to_n_alone": round(total / (n * alone), 3),
-                           "median_test_accuracy": round(sorted(h.epochs[-1]["test_accuracy"] for h in hs
-                                                                if h.epochs)[len(hs) // 2], 4)}
+    row: dict[str, Any] = {
+        "sessions": n,
+        "finished": ok,
+        "all_s": round(total, 1),
+        "one_alone_s": round(alone, 1),
+        "ratio_to_n_alone": round(total / (n * alone), 3),
+        "median_test_accuracy": round(sorted(h.epochs[-1]["test_accuracy"] for h in hs if h.epochs)[len(hs) // 2], 4),
+    }
     if latencies:
         lat = sorted(latencies)
         row.update(page_loads=len(lat), page_median_s=round(lat[len(lat) // 2], 2), page_max_s=round(lat[-1], 2))
@@ -141,8 +155,9 @@ def run_classroom(n: int, dataset: str = "mnist-5k", data_dir: str | None = None
     return row
 
 
-def _classroom_mistakes(cluster: Any, ds: Any, n: int, clean_s: float,
-                        batch: Callable[[int], tuple[float, list[Any]]]) -> dict[str, Any]:
+def _classroom_mistakes(
+    cluster: Any, ds: Any, n: int, clean_s: float, batch: Callable[[int], tuple[float, list[Any]]]
+) -> dict[str, Any]:
     """The N runs again while a further student makes the expensive mistakes in this process."""
     import threading
 
@@ -154,8 +169,13 @@ def _classroom_mistakes(cluster: Any, ds: Any, n: int, clean_s: float,
     total, hs = batch(n)
     walker.join(600)
     peak = rss.stop()
-    row = {"sessions": len(hs), "with_mistakes_s": round(total, 1), "clean_s": round(clean_s, 1),
-           "ratio": round(total / clean_s, 2), "peak_memory_above_start_mb": peak >> 20}
+    row = {
+        "sessions": len(hs),
+        "with_mistakes_s": round(total, 1),
+        "clean_s": round(clean_s, 1),
+        "ratio": round(total / clean_s, 2),
+        "peak_memory_above_start_mb": peak >> 20,
+    }
     print("[mistakes] " + "  ".join(f"{k}={v}" for k, v in row.items()), flush=True)
     for name, answer in said:
         print(f"[mistakes] {name}: {answer}", flush=True)
@@ -206,18 +226,31 @@ def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
         load_image_zip(zip_bytes, size=64, name="tiny")
         return "accepted"
 
-    return [("no pooling before Flatten", _no_pooling),
-            ("a 4096-channel model on Kernels and Feature maps", lambda: _wide_views(ds)),
-            ("a CSV with 20,000 labels", many_classes), ("a zip of 60,000 tiny images at 64 px", tiny_images),
-            ("a lesson with snapshots every step", lambda: _snapshot_lesson(cluster, ds))]
+    return [
+        ("no pooling before Flatten", _no_pooling),
+        ("a 4096-channel model on Kernels and Feature maps", lambda: _wide_views(ds)),
+        ("a CSV with 20,000 labels", many_classes),
+        ("a zip of 60,000 tiny images at 64 px", tiny_images),
+        ("a lesson with snapshots every step", lambda: _snapshot_lesson(cluster, ds)),
+    ]
 
 
 def _no_pooling() -> str:
     from explorer.core.spec import summarize
 
-    summarize({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]})
+    summarize(
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [
+                {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1},
+                {"type": "ReLU"},
+                {"type": "Flatten"},
+                {"type": "Linear", "out_features": 1000},
+                {"type": "Linear", "out_features": 10},
+            ],
+        }
+    )
     return "accepted"
 
 
@@ -228,17 +261,29 @@ def _wide_views(ds: Any) -> str:
     from explorer.interpret.inspect import kernels, layer_stats, stats_images
     from explorer.plots import kernel_mosaic, weight_histograms
 
-    model = build_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"},
-        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
-        {"type": "Linear", "out_features": 10}]}, seed=0)
+    model = build_model(
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [
+                {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1},
+                {"type": "ReLU"},
+                {"type": "AdaptiveAvgPool2d", "output_size": 1},
+                {"type": "Flatten"},
+                {"type": "Linear", "out_features": 10},
+            ],
+        },
+        seed=0,
+    )
     img = kernel_mosaic(kernels(model, "0"), cell=72)
     weight_histograms([("0", model[0].weight), ("4", model[4].weight)])
     batch = normalize(ds.test_x[:256], ds.mean, ds.std)  # what the Feature maps page does
     used = stats_images(model, batch)
     stats = layer_stats(model, batch[:used])
-    return (f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers "
-            f"over {used} of 256 images")
+    return (
+        f"Kernels: a {img.shape[1]}x{img.shape[0]} mosaic; Feature maps: statistics of {len(stats)} layers "
+        f"over {used} of 256 images"
+    )
 
 
 def _mistaken_uploads() -> tuple[bytes, bytes]:
@@ -265,13 +310,32 @@ def _snapshot_lesson(cluster: Any, ds: Any) -> str:
     from explorer.core.train import TrainConfig
     from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
 
-    spec = {"name": "heavy", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
-        {"type": "Conv2d", "out_channels": 128, "kernel_size": 5}, {"type": "ReLU"},
-        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"},
-        {"type": "Linear", "out_features": 10}]}
-    lesson = parse_lesson(lesson_to_json(Lesson("every step", "mnist-5k", spec, {
-        "epochs": 1, "limit_train": 128, "batch_size": 16, "snapshot_every": 1, "eval_splits": []}, [], "")))
+    spec = {
+        "name": "heavy",
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5},
+            {"type": "ReLU"},
+            {"type": "Conv2d", "out_channels": 128, "kernel_size": 5},
+            {"type": "ReLU"},
+            {"type": "AdaptiveAvgPool2d", "output_size": 1},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
+    lesson = parse_lesson(
+        lesson_to_json(
+            Lesson(
+                "every step",
+                "mnist-5k",
+                spec,
+                {"epochs": 1, "limit_train": 128, "batch_size": 16, "snapshot_every": 1, "eval_splits": []},
+                [],
+                "",
+            )
+        )
+    )
     h = cluster.submit_run("bench-mistakes", build_model(lesson.spec, seed=0), ds, TrainConfig.from_dict(lesson.train))
     h.join()
     held = sum(t.numel() * 4 for snap in h.snapshots for t in snap["kernels"].values())
@@ -371,28 +435,53 @@ def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = Fal
 
     try:
         alone = together(1, "alone")[0]
-        keen = [cluster.submit_run(f"keen-{i}", build_model(spec, seed=i), ds, TrainConfig(epochs=200))
-                for i in range(2)]
+        keen = [cluster.submit_run(f"keen-{i}", build_model(spec, seed=i), ds, TrainConfig(epochs=200)) for i in range(2)]
         time.sleep(3)  # both are training
         behind = together(1, "behind-keen")[0]
         for h in keen:
             h.stop()
-        report("class", {"case": "one default run", "alone_s": round(alone, 2), "behind_two_200_epoch_runs_s":
-                         round(behind, 2), "ratio": round(behind / alone, 2), "goal_ratio": 4})
+        report(
+            "class",
+            {
+                "case": "one default run",
+                "alone_s": round(alone, 2),
+                "behind_two_200_epoch_runs_s": round(behind, 2),
+                "ratio": round(behind / alone, 2),
+                "goal_ratio": 4,
+            },
+        )
         twenty = sorted(together(20, "twenty"))
-        report("class", {"case": "twenty at once", "slowest_s": round(twenty[-1], 1),
-                         "median_s": round(twenty[len(twenty) // 2], 1), "goal_slowest_s": 40})
+        report(
+            "class",
+            {
+                "case": "twenty at once",
+                "slowest_s": round(twenty[-1], 1),
+                "median_s": round(twenty[len(twenty) // 2], 1),
+                "goal_slowest_s": 40,
+            },
+        )
         n, latencies, probe = (8 if quick else 30), [], {"switch_s": [], "pen_ms": []}
         with _page_watch(True, latencies, probe), _Roster(n, ds) as roster:
             rss = _PeakRSS()
             everyone = sorted(together(n, "class"))
             roster.draw()
-        report("class", {"case": f"a class of {n} at once", "all_trained_s": round(everyone[-1], 1),
-                         "median_s": round(everyone[len(everyone) // 2], 1), "all_joined_s": roster.joined_s,
-                         "all_drew_s": roster.drew_s, "start_page_loads": len(latencies),
-                         "start_page_p90_s": _p90(latencies), "probe_page_switches": len(probe["switch_s"]),
-                         "probe_page_switch_p90_s": _p90(probe["switch_s"]), "probe_strokes": len(probe["pen_ms"]),
-                         "probe_pen_up_to_answer_p90_ms": _p90(probe["pen_ms"], 0),
-                         "peak_memory_above_start_mb": rss.stop() >> 20, "warm_workers_started": cluster.pool.started})
+        report(
+            "class",
+            {
+                "case": f"a class of {n} at once",
+                "all_trained_s": round(everyone[-1], 1),
+                "median_s": round(everyone[len(everyone) // 2], 1),
+                "all_joined_s": roster.joined_s,
+                "all_drew_s": roster.drew_s,
+                "start_page_loads": len(latencies),
+                "start_page_p90_s": _p90(latencies),
+                "probe_page_switches": len(probe["switch_s"]),
+                "probe_page_switch_p90_s": _p90(probe["switch_s"]),
+                "probe_strokes": len(probe["pen_ms"]),
+                "probe_pen_up_to_answer_p90_ms": _p90(probe["pen_ms"], 0),
+                "peak_memory_above_start_mb": rss.stop() >> 20,
+                "warm_workers_started": cluster.pool.started,
+            },
+        )
     finally:
         cluster.close()

@@ -48,8 +48,9 @@ def extract_ast(fileobj: Any, keywords: Any, comment_tags: Any, options: Any) ->
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in keywords):
             continue
         spec = KEYWORDS[node.func.id] or (1,)
-        args = [a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None
-                for a in node.args[:max(spec)]]
+        args = [
+            a.value if isinstance(a, ast.Constant) and isinstance(a.value, str) else None for a in node.args[: max(spec)]
+        ]
         if len(args) < max(spec) or any(args[i - 1] is None for i in spec):
             continue  # a variable (a constant marked where it is defined, with N_)
         message = args[spec[0] - 1] if len(spec) == 1 else tuple(args[i - 1] for i in spec)
@@ -61,8 +62,7 @@ def template() -> Catalog:
     cat = Catalog(project="CNN Explorer", domain=DOMAIN, fuzzy=False, creation_date=FIXED, revision_date=FIXED)
     for path in sources():
         for line, message, comments, context in extract_from_file(extract_ast, path, keywords=KEYWORDS):
-            cat.add(message, locations=[(path.relative_to(ROOT).as_posix(), line)], auto_comments=comments,
-                    context=context)
+            cat.add(message, locations=[(path.relative_to(ROOT).as_posix(), line)], auto_comments=comments, context=context)
     for path in sorted((ROOT / "explorer" / "lessons" / "paths").glob("*.json")):
         for k, step in enumerate(json.loads(path.read_text())):
             for f in STEP_FIELDS:
@@ -95,8 +95,9 @@ def updated(lang: str, pot: Catalog) -> Catalog:
 
 def po_bytes(cat: Catalog) -> bytes:
     out = io.BytesIO()
-    write_po(out, cat, width=120, omit_header=False, sort_output=False, include_previous=False,
-             include_lineno=False)  # a file changes when its messages do, not when code moves
+    write_po(
+        out, cat, width=120, omit_header=False, sort_output=False, include_previous=False, include_lineno=False
+    )  # a file changes when its messages do, not when code moves
     return out.getvalue()
 
 
@@ -147,8 +148,10 @@ def main(argv: list[str]) -> int:
         return 0
     if "--check" in argv:
         if out := stale():
-            print("out of date: " + ", ".join(str(p.relative_to(ROOT)) for p in out)
-                  + " (python -m devtools.i18n)", file=sys.stderr)
+            print(
+                "out of date: " + ", ".join(str(p.relative_to(ROOT)) for p in out) + " (python -m devtools.i18n)",
+                file=sys.stderr,
+            )
             return 1
         return 0
     for path, data in plan().items():

@@ -52,8 +52,9 @@ def take(out: Path = OUT) -> list[Path]:
         teacher.get_by_role("tab", name="Make a class").click()
         teacher.get_by_role("button", name="Make a class").click()
         teacher.wait_for_selector("text=Your teacher key", timeout=60_000)
-        code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ")
-                         .first.inner_text()).group(1)
+        code = re.search(
+            r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()
+        ).group(1)
         student = browser.new_page(viewport=VIEWPORT)
         student.goto(url)
         form = student.locator("[data-testid=stMain] [data-testid=stForm]")

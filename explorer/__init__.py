@@ -14,8 +14,9 @@ _HOME = {
     **dict.fromkeys(["Confusion", "confusion_matrix", "evaluate", "predict_proba"], "core.evaluate"),
     **dict.fromkeys(["EmptyImageError", "mnist_style", "prepare_image"], "core.preprocess"),
     **dict.fromkeys(["PRESETS", "get_preset", "preset_names"], "core.presets"),
-    **dict.fromkeys(["SpecError", "Summary", "build_model", "format_summary", "parse_spec", "summarize",
-                     "validate_spec"], "core.spec"),
+    **dict.fromkeys(
+        ["SpecError", "Summary", "build_model", "format_summary", "parse_spec", "summarize", "validate_spec"], "core.spec"
+    ),
     **dict.fromkeys(["Augment", "TrainConfig", "Trainer", "augment_batch", "resolve_device", "train"], "core.train"),
     **dict.fromkeys(["load_csv", "load_image_zip"], "core.uploads"),
 }

@@ -28,8 +28,25 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["N_", "LANGUAGES", "PSEUDO", "RTL", "DEFAULT_LANGUAGE", "LOCALE_DIR", "DOMAIN", "Translator", "translator",
-           "pick_language", "pseudo", "Said", "said", "said_n", "said_of", "Refusal", "EN"]
+__all__ = [
+    "N_",
+    "LANGUAGES",
+    "PSEUDO",
+    "RTL",
+    "DEFAULT_LANGUAGE",
+    "LOCALE_DIR",
+    "DOMAIN",
+    "Translator",
+    "translator",
+    "pick_language",
+    "pseudo",
+    "Said",
+    "said",
+    "said_n",
+    "said_of",
+    "Refusal",
+    "EN",
+]
 
 LANGUAGES = {"en": "English", "es": "Español", "de": "Deutsch", "ar": "العربية"}  # each in its own words
 DEFAULT_LANGUAGE = "en"  # the language the code is written in (its catalogue is empty)

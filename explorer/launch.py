@@ -20,11 +20,26 @@ __all__ = ["main", "app_path", "streamlit_command"]
 
 # What .streamlit/config.toml says, given on the command line too, so that the settings hold wherever the
 # command is started from (Streamlit reads a config file from the working folder).
-SERVER_FLAGS = ["--browser.gatherUsageStats", "false", "--client.toolbarMode", "viewer",
-                "--client.showSidebarNavigation", "false",
-                "--client.showErrorDetails", "none", "--server.maxUploadSize", "200",
-                "--runner.postScriptGC", "false", "--server.fileWatcherType", "none",
-                "--theme.base", "light", "--theme.textColor", "#111111"]  # .streamlit/config.toml's, a test pins them
+SERVER_FLAGS = [
+    "--browser.gatherUsageStats",
+    "false",
+    "--client.toolbarMode",
+    "viewer",
+    "--client.showSidebarNavigation",
+    "false",
+    "--client.showErrorDetails",
+    "none",
+    "--server.maxUploadSize",
+    "200",
+    "--runner.postScriptGC",
+    "false",
+    "--server.fileWatcherType",
+    "none",
+    "--theme.base",
+    "light",
+    "--theme.textColor",
+    "#111111",
+]  # .streamlit/config.toml's, a test pins them
 
 
 def app_path() -> Path:
@@ -42,18 +57,32 @@ def app_path() -> Path:
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="cnn-explorer", description="Start CNN Explorer in the browser: build, train and look inside CNNs. "
-        "With no options it serves the embedded digits at http://localhost:8501.")
+        prog="cnn-explorer",
+        description="Start CNN Explorer in the browser: build, train and look inside CNNs. "
+        "With no options it serves the embedded digits at http://localhost:8501.",
+    )
     p.add_argument("--port", type=int, default=8501, help="the port to serve on (default 8501)")
-    p.add_argument("--address", default=None, help="the address to listen on (default: all; 127.0.0.1 for "
-                   "this machine only)")
-    p.add_argument("--data-dir", default=None, help="a folder of datasets in torchvision's layout, e.g. "
-                   "MNIST/raw/... (env EXPLORER_DATA_DIR); without it, the embedded 5,000 digits")
-    p.add_argument("--database-url", default=None, help="where workspaces are saved: an SQLAlchemy URL such as "
-                   "postgresql+psycopg://user:pw@host/db (env EXPLORER_DATABASE_URL); default: SQLite in "
-                   "~/.cache/cnn-explorer/state")
-    p.add_argument("--ray-address", default=None, help="join this Ray cluster for training (env RAY_ADDRESS); "
-                   "default: a local Ray instance")
+    p.add_argument(
+        "--address", default=None, help="the address to listen on (default: all; 127.0.0.1 for this machine only)"
+    )
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="a folder of datasets in torchvision's layout, e.g. "
+        "MNIST/raw/... (env EXPLORER_DATA_DIR); without it, the embedded 5,000 digits",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        help="where workspaces are saved: an SQLAlchemy URL such as "
+        "postgresql+psycopg://user:pw@host/db (env EXPLORER_DATABASE_URL); default: SQLite in "
+        "~/.cache/cnn-explorer/state",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        help="join this Ray cluster for training (env RAY_ADDRESS); default: a local Ray instance",
+    )
     p.add_argument("--headless", action="store_true", help="do not open a browser window")
     return p
 
@@ -63,15 +92,17 @@ def streamlit_command(argv: list[str] | None = None) -> tuple[list[str], dict[st
     args = _parser().parse_args(argv)
     if not 1 <= args.port <= 65535:
         _parser().error(f"--port must be from 1 to 65535, got {args.port}")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.port", str(args.port),
-           *SERVER_FLAGS]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.port", str(args.port), *SERVER_FLAGS]
     if args.address:
         cmd += ["--server.address", args.address]
     if args.headless:
         cmd += ["--server.headless", "true"]
     env = dict(os.environ)
-    for value, key in ((args.data_dir, "EXPLORER_DATA_DIR"), (args.database_url, "EXPLORER_DATABASE_URL"),
-                       (args.ray_address, "RAY_ADDRESS")):
+    for value, key in (
+        (args.data_dir, "EXPLORER_DATA_DIR"),
+        (args.database_url, "EXPLORER_DATABASE_URL"),
+        (args.ray_address, "RAY_ADDRESS"),
+    ):
         if value:
             env[key] = str(Path(value).resolve()) if key == "EXPLORER_DATA_DIR" else value
     return cmd, env

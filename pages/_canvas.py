@@ -23,8 +23,10 @@ from explorer.i18n import DEFAULT_LANGUAGE, Translator, translator
 
 SIZE = 280
 CELLS = 28  # the keyboard's grid: one cell per pixel the model sees
-PAD_LABEL = (f"drawing pad, {CELLS} by {CELLS} cells: arrow keys move the cursor, Space inks a cell, Shift and an "
-             "arrow inks as it moves; or draw with a mouse, pen or finger")
+PAD_LABEL = (
+    f"drawing pad, {CELLS} by {CELLS} cells: arrow keys move the cursor, Space inks a cell, Shift and an "
+    "arrow inks as it moves; or draw with a mouse, pen or finger"
+)
 
 HTML = f"""
 <div class="pad">
@@ -197,22 +199,42 @@ export default function (component) {
 }
 """
 
-_pad = st.components.v2.component("cnn_explorer_drawing_pad", html=HTML, css=CSS,
-                                  js=JS.replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS)))
+_pad = st.components.v2.component(
+    "cnn_explorer_drawing_pad",
+    html=HTML,
+    css=CSS,
+    js=JS.replace("__INTERVAL_MS__", str(INTERVAL_MS)).replace("__CELLS__", str(CELLS)),
+)
 
 
 def pad_words(tr: Translator) -> str:
     """The pad's words in ``tr``'s language (its buttons, their tooltips, its name for a screen reader), as the
     JSON the pad reads."""
-    return json.dumps({
-        "draw": tr("Draw"), "draw_title": tr("draw white ink"), "erase": tr("Erase"),
-        "erase_title": tr("paint black: rub out part of the digit"), "undo": tr("Undo"),
-        "undo_title": tr("undo the last stroke"), "redo": tr("Redo"), "redo_title": tr("redo"), "clear": tr("Clear"),
-        "clear_title": tr("start again"), "brush": tr("Brush"), "role": tr("drawing pad"),
-        "label": tr("drawing pad, {n} by {n} cells: arrow keys move the cursor, Space inks a cell, Shift and an arrow "
-                    "inks as it moves; or draw with a mouse, pen or finger", n=CELLS),
-        "where": tr("row {row}, column {col} of {n}"),  # the pad fills the placeholders (no values: kept)
-        "inked": tr("inked"), "rubbed": tr("rubbed out")}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "draw": tr("Draw"),
+            "draw_title": tr("draw white ink"),
+            "erase": tr("Erase"),
+            "erase_title": tr("paint black: rub out part of the digit"),
+            "undo": tr("Undo"),
+            "undo_title": tr("undo the last stroke"),
+            "redo": tr("Redo"),
+            "redo_title": tr("redo"),
+            "clear": tr("Clear"),
+            "clear_title": tr("start again"),
+            "brush": tr("Brush"),
+            "role": tr("drawing pad"),
+            "label": tr(
+                "drawing pad, {n} by {n} cells: arrow keys move the cursor, Space inks a cell, Shift and an arrow "
+                "inks as it moves; or draw with a mouse, pen or finger",
+                n=CELLS,
+            ),
+            "where": tr("row {row}, column {col} of {n}"),  # the pad fills the placeholders (no values: kept)
+            "inked": tr("inked"),
+            "rubbed": tr("rubbed out"),
+        },
+        ensure_ascii=False,
+    )
 
 
 def drawing_pad(key: str, restore_png: bytes | None = None, tr: Translator | None = None) -> tuple[bytes | None, int]:
@@ -225,8 +247,13 @@ def drawing_pad(key: str, restore_png: bytes | None = None, tr: Translator | Non
     state = st.session_state.get(key)
     seen = getattr(state, "drawing", None) or (state.get("drawing") if isinstance(state, dict) else None) or {}
     words = pad_words(tr or translator(DEFAULT_LANGUAGE))
-    res: Any = _pad(key=key, data={"restore": restore, "answered": int(seen.get("seq") or 0), "words": words},
-                    default={"drawing": None}, height="content", on_drawing_change=lambda: None)
+    res: Any = _pad(
+        key=key,
+        data={"restore": restore, "answered": int(seen.get("seq") or 0), "words": words},
+        default={"drawing": None},
+        height="content",
+        on_drawing_change=lambda: None,
+    )
     d = getattr(res, "drawing", None) or {}
     png = d.get("png") or ""
     if not png.startswith("data:image/png;base64,"):

@@ -75,8 +75,10 @@ def join_box(where: Any, key: str, folded: bool = False) -> None:
         return
     joined = member()
     if joined:
-        where.markdown(":material/groups: " + tr("In class **{code}** as **{name}**", code=shown_code(joined["code"]),
-                                                 name=joined.get("name", "…")))
+        where.markdown(
+            ":material/groups: "
+            + tr("In class **{code}** as **{name}**", code=shown_code(joined["code"]), name=joined.get("name", "…"))
+        )
         where.button(tr("Leave the class"), key=f"{key}-leave", on_click=_leave)
         return
     if folded:
@@ -85,12 +87,19 @@ def join_box(where: Any, key: str, folded: bool = False) -> None:
         if not folded:
             st.markdown("**" + tr("Join your class") + "**")
         c1, c2 = st.columns(2)
-        code = c1.text_input(tr("Class code"), key=f"{key}-code", placeholder=tr("e.g. {code}", code="K7M-R4Q"),
-                             max_chars=MAX_CODE_CHARS)
-        name = c2.text_input(tr("Your name"), key=f"{key}-name", max_chars=MAX_CLASS_NAME,
-                             placeholder=tr("e.g. Ada or a nickname"),
-                             help=tr("What your teacher sees on the class's roster, unique in the class. A first "
-                                     "name or a nickname is enough; it is deleted when the class ends."))
+        code = c1.text_input(
+            tr("Class code"), key=f"{key}-code", placeholder=tr("e.g. {code}", code="K7M-R4Q"), max_chars=MAX_CODE_CHARS
+        )
+        name = c2.text_input(
+            tr("Your name"),
+            key=f"{key}-name",
+            max_chars=MAX_CLASS_NAME,
+            placeholder=tr("e.g. Ada or a nickname"),
+            help=tr(
+                "What your teacher sees on the class's roster, unique in the class. A first "
+                "name or a nickname is enough; it is deleted when the class ends."
+            ),
+        )
         if st.form_submit_button(tr("Join"), icon=":material/login:"):
             _join(code, name)
 
@@ -107,8 +116,14 @@ def _join(code: str, name: str) -> None:
     st.session_state[STATE] = state  # a latecomer is not sent to where the class was brought before
     st.session_state[APPLIED] = {"page": state.page_seq, "lesson": state.lesson_seq, "paused": state.paused}
     st.session_state.pop(REPORTED, None)
-    flash(tr("You joined class **{code}** as **{name}**: your teacher sees your progress (page, model, runs, best "
-             "accuracy), never your drawings or files.", code=shown_code(norm), name=name.strip()))
+    flash(
+        tr(
+            "You joined class **{code}** as **{name}**: your teacher sees your progress (page, model, runs, best "
+            "accuracy), never your drawings or files.",
+            code=shown_code(norm),
+            name=name.strip(),
+        )
+    )
     st.rerun()
 
 
@@ -131,9 +146,16 @@ def progress() -> Progress:
     best = best_measured(runs, state.dataset if state is not None else None, st.session_state.get(UPLOADS, {}))
     last = runs[-1].current().get("status", "") if runs else ""
     error = st.session_state.get(LAST_ERROR)
-    return Progress(page=st.session_state.get(PAGE, ""), model=e.name if e else "", params=e.params if e else 0,
-                    runs=len(runs), run_state=last, best_accuracy=best,
-                    error=error[0] if error and time.time() - error[1] < 120 else "", path=path_label())
+    return Progress(
+        page=st.session_state.get(PAGE, ""),
+        model=e.name if e else "",
+        params=e.params if e else 0,
+        runs=len(runs),
+        run_state=last,
+        best_accuracy=best,
+        error=error[0] if error and time.time() - error[1] < 120 else "",
+        path=path_label(),
+    )
 
 
 def report() -> None:
@@ -158,8 +180,10 @@ def report() -> None:
 def _class_ended(joined: dict[str, str]) -> None:
     st.session_state.pop(CLASS, None)
     st.session_state.pop(STATE, None)
-    flash(tr("Class **{code}** has ended: your work stays yours, under this page's link.",
-             code=shown_code(joined["code"])), "info")
+    flash(
+        tr("Class **{code}** has ended: your work stays yours, under this page's link.", code=shown_code(joined["code"])),
+        "info",
+    )
 
 
 def watch() -> None:
@@ -195,8 +219,9 @@ def _watch() -> None:
 def _follow(state: ClassState, full: bool) -> None:
     """Do what the teacher asked since this session last looked: open a pushed lesson, go to a page, redraw the
     page when the pause began or ended (``full``: this run draws the whole page anyway)."""
-    applied = st.session_state.setdefault(APPLIED, {"page": state.page_seq, "lesson": state.lesson_seq,
-                                                    "paused": state.paused})
+    applied = st.session_state.setdefault(
+        APPLIED, {"page": state.page_seq, "lesson": state.lesson_seq, "paused": state.paused}
+    )
     if state.lesson_seq > applied["lesson"]:
         applied["lesson"] = state.lesson_seq
         _apply_pushed(state)
@@ -232,12 +257,15 @@ def apply_lesson(lesson: Lesson) -> None:
     settings and hidden pages. ValueError (a sentence) when this server cannot open it."""
     known = set(DATASETS) | set(st.session_state[UPLOADS])
     if lesson.dataset not in known:
-        raise ValueError(f"this lesson uses the dataset {lesson.dataset!r}, which this app does not have here (an "
-                         "upload must be uploaded again first)")
+        raise ValueError(
+            f"this lesson uses the dataset {lesson.dataset!r}, which this app does not have here (an "
+            "upload must be uploaded again first)"
+        )
     dataset = lesson.dataset
     if lesson.shortcut:  # the class trains on a copy with a hidden cue; the original is never changed
-        cued = shortcut_dataset(get_dataset(lesson.dataset), lesson.shortcut["class"], lesson.shortcut["cue"],
-                                lesson.shortcut["share"])
+        cued = shortcut_dataset(
+            get_dataset(lesson.dataset), lesson.shortcut["class"], lesson.shortcut["cue"], lesson.shortcut["share"]
+        )
         check_uploads_room(person_uploads(), cued)
         st.session_state[UPLOADS][cued.name] = cued
         dataset = cued.name
@@ -245,8 +273,11 @@ def apply_lesson(lesson: Lesson) -> None:
     st.session_state[DRAFT] = copy.deepcopy(lesson.spec)
     st.session_state[TRAIN_CFG] = TrainConfig.from_dict(lesson.train).to_dict()
     st.session_state[HIDDEN] = list(lesson.hidden)
-    st.session_state[LESSON] = {"title": lesson.title, "notes": lesson.notes,
-                                "shortcut": {**lesson.shortcut, "dataset": lesson.dataset} if lesson.shortcut else {}}
+    st.session_state[LESSON] = {
+        "title": lesson.title,
+        "notes": lesson.notes,
+        "shortcut": {**lesson.shortcut, "dataset": lesson.dataset} if lesson.shortcut else {},
+    }
     workspace().add_model(copy.deepcopy(lesson.spec), lesson.spec.get("name") or lesson.title)
     if lesson.path:  # the lesson's guided path, from its first step
         start_path(lesson.path)

@@ -32,8 +32,15 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     ws = workspace()
     e = ws.entry()
     if e is None:
-        st.info(tr("No model yet. Train one in a click on **{start}**, build one on **{build}**, or load a checkpoint "
-                   "on **{train}**.", start=tr("Start"), build=tr("Build"), train=tr("Train")))
+        st.info(
+            tr(
+                "No model yet. Train one in a click on **{start}**, build one on **{build}**, or load a checkpoint "
+                "on **{train}**.",
+                start=tr("Start"),
+                build=tr("Build"),
+                train=tr("Train"),
+            )
+        )
         st.page_link("pages/home.py", label=tr("Go to {page}", page=tr("Start")), icon=":material/home:")
         return None
     name = e.dataset["name"] if e.dataset else st.session_state.get(DATASET, DEFAULT_DATASET)
@@ -42,10 +49,17 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     except DataError:
         ds = current_dataset()
     if list(e.spec["input_shape"]) != ds.input_shape:
-        st.warning(tr("**{name}** takes {shape} inputs, but the dataset **{dataset}** has {images} images. Pick the "
-                      "matching dataset on **{data}** or another model in the sidebar.", name=e.name,
-                      shape="×".join(map(str, e.spec["input_shape"])), dataset=ds.name,
-                      images="×".join(map(str, ds.input_shape)), data=tr("Data")))
+        st.warning(
+            tr(
+                "**{name}** takes {shape} inputs, but the dataset **{dataset}** has {images} images. Pick the "
+                "matching dataset on **{data}** or another model in the sidebar.",
+                name=e.name,
+                shape="×".join(map(str, e.spec["input_shape"])),
+                dataset=ds.name,
+                images="×".join(map(str, ds.input_shape)),
+                data=tr("Data"),
+            )
+        )
         return None
     if not e.runs and e.source != "loaded":
         st.caption(tr("**{name}** is untrained: you are looking at random weights.", name=e.name))
@@ -86,7 +100,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
         st.session_state[f"{key}-i"] = random.randrange(max(len(idx), 1))
     i = c2.number_input(tr("Index (of {n})", n=len(idx)), 0, max(len(idx) - 1, 0), key=f"{key}-i")
     j = idx[min(int(i), len(idx) - 1)]
-    return ds.test_x[j:j + 1], tr("test image #{i}, class {cls}", i=j, cls=cls)
+    return ds.test_x[j : j + 1], tr("test image #{i}, class {cls}", i=j, cls=cls)
 
 
 def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
@@ -94,14 +108,22 @@ def layer_strip(model: Any, acts: dict[str, Any], n: int = 8) -> None:
     from explorer.plots import channel_strip, describe_map
 
     t = translate()
-    st.caption(tr("The first {n} channels of every image-shaped layer for this input (each map on its own range): "
-                  "early layers keep the strokes, later ones keep where the telling parts are.", n=n))
+    st.caption(
+        tr(
+            "The first {n} channels of every image-shaped layer for this input (each map on its own range): "
+            "early layers keep the strokes, later ones keep where the telling parts are.",
+            n=n,
+        )
+    )
     modules = dict(model.named_modules())
     for name, a in acts.items():
         if a.ndim != 4:
             continue
         c1, c2 = st.columns([1, 6], vertical_alignment="center")
         c1.markdown(f"**{name}** {type(modules[name]).__name__}  \n{'×'.join(map(str, a.shape[1:]))}")
-        c2.image(channel_strip(a[0], n), alt=tr("the first {n} feature maps of layer {layer};", n=min(n, a.shape[1]),
-                                                layer=name) + " "
-                 + describe_map(a[0, :n].amax(0), tr("their brightest points together"), tr=t))
+        c2.image(
+            channel_strip(a[0], n),
+            alt=tr("the first {n} feature maps of layer {layer};", n=min(n, a.shape[1]), layer=name)
+            + " "
+            + describe_map(a[0, :n].amax(0), tr("their brightest points together"), tr=t),
+        )

@@ -1,5 +1,4 @@
-"""A long job on a page: its panel (progress while it runs, its error, then its result), redrawn while it runs.
-"""
+"""A long job on a page: its panel (progress while it runs, its error, then its result), redrawn while it runs."""
 
 from __future__ import annotations
 

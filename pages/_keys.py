@@ -5,9 +5,33 @@ is defined on that page.
 
 from __future__ import annotations
 
-__all__ = ["WS", "DATASET", "UPLOADS", "TRAIN_CFG", "DRAFT", "WS_ID", "PERSON", "OWNER", "PERSON_SET", "WS_VERSION",
-           "WS_SAVED", "HIDDEN", "LESSON", "CLASS", "TEACHER", "LAST_ERROR", "PATH", "LANG", "PAGE", "SAVED_KEYS", "DRAWING",
-           "CONFIDENCE", "DEFAULT_CONFIDENCE", "FLASH", "TRAIN_ERROR"]
+__all__ = [
+    "WS",
+    "DATASET",
+    "UPLOADS",
+    "TRAIN_CFG",
+    "DRAFT",
+    "WS_ID",
+    "PERSON",
+    "OWNER",
+    "PERSON_SET",
+    "WS_VERSION",
+    "WS_SAVED",
+    "HIDDEN",
+    "LESSON",
+    "CLASS",
+    "TEACHER",
+    "LAST_ERROR",
+    "PATH",
+    "LANG",
+    "PAGE",
+    "SAVED_KEYS",
+    "DRAWING",
+    "CONFIDENCE",
+    "DEFAULT_CONFIDENCE",
+    "FLASH",
+    "TRAIN_ERROR",
+]
 
 # Durable state lives in these non-widget keys.
 WS = "workspace"  # Workspace: this session's models and runs

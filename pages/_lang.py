@@ -14,8 +14,18 @@ import streamlit as st
 from explorer.i18n import DEFAULT_LANGUAGE, LANGUAGES, PSEUDO, Refusal, Said, Translator, pick_language, translator
 from pages._keys import LANG
 
-__all__ = ["tr", "tr_n", "lang", "translate", "language_picker", "page_language", "md_text", "fmt_acc", "reason",
-           "fixed_labels"]
+__all__ = [
+    "tr",
+    "tr_n",
+    "lang",
+    "translate",
+    "language_picker",
+    "page_language",
+    "md_text",
+    "fmt_acc",
+    "reason",
+    "fixed_labels",
+]
 
 PICK = "language_pick"  # the sidebar's choice (a widget key)
 UPLOAD_BUTTON = "[data-testid='stFileUploaderDropzone'] button"  # Streamlit's uploader: its button and size hint
@@ -23,8 +33,10 @@ UPLOAD_HINT = "[data-testid='stFileUploaderDropzoneInstructions'] span"
 
 # The parts Streamlit redraws while a student watches: a page translator (the browser's own) must keep out of them,
 # or React loses the text nodes it updates. Marked translate="no" as they appear.
-LIVE = ("[class*='st-key-live-'], [data-testid='stPlotlyChart'], [data-testid='stProgress'], "
-        "[data-testid='stStatusWidget'], [data-testid='stDataFrame'], iframe, .st-key-menu")
+LIVE = (
+    "[class*='st-key-live-'], [data-testid='stPlotlyChart'], [data-testid='stProgress'], "
+    "[data-testid='stStatusWidget'], [data-testid='stDataFrame'], iframe, .st-key-menu"
+)
 
 
 def lang() -> str:
@@ -60,8 +72,9 @@ def language_picker() -> None:
     options = list(LANGUAGES) + ([PSEUDO] if now == PSEUDO else [])
     if st.session_state.get(PICK) != now:
         st.session_state[PICK] = now
-    st.sidebar.selectbox(tr("Language"), options, key=PICK, format_func=lambda c: LANGUAGES.get(c, "[pseudo]"),
-                         on_change=_picked)
+    st.sidebar.selectbox(
+        tr("Language"), options, key=PICK, format_func=lambda c: LANGUAGES.get(c, "[pseudo]"), on_change=_picked
+    )
 
 
 def page_language() -> None:
@@ -141,11 +154,13 @@ def uploader_style(t: Translator) -> str:
     the button the same name for a screen reader, and hides the English hint from it)."""
     button = _css_string(tr("Upload"))
     hint = _css_string(tr("One file, at most {n} MB", n=t.number(st.get_option("server.maxUploadSize"))))
-    return (f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
-            f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 0.875rem; }} "
-            f"{UPLOAD_HINT} {{ font-size: 0 !important; }} "
-            f"[data-testid='stFileUploaderDropzoneInstructions'] > div::after {{ content: {hint}; font-size: 0.875rem; "
-            "opacity: 0.9; }</style>")
+    return (
+        f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
+        f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 0.875rem; }} "
+        f"{UPLOAD_HINT} {{ font-size: 0 !important; }} "
+        f"[data-testid='stFileUploaderDropzoneInstructions'] > div::after {{ content: {hint}; font-size: 0.875rem; "
+        "opacity: 0.9; }</style>"
+    )
 
 
 def md_text(text: str) -> str:

@@ -74,8 +74,12 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
     aug["shift"] = fraction(c[1], tr("Shift ± (of side)"), "shift")
     aug["scale"] = fraction(c[2], tr("Zoom crop (min)"), "scale", help=tr("1 = off"))
     aug["shear"] = degrees(c[3], tr("Shear ±°"), "shear")
-    aug["flip"] = c[4].checkbox(tr("Mirror"), value=bool(aug["flip"]), key=f"{key}_flip",
-                                help=tr("flips images left to right at random; not for digits: 2 ≠ mirrored 2"))
+    aug["flip"] = c[4].checkbox(
+        tr("Mirror"),
+        value=bool(aug["flip"]),
+        key=f"{key}_flip",
+        help=tr("flips images left to right at random; not for digits: 2 ≠ mirrored 2"),
+    )
     if ds.input_shape[0] == 3:
         aug["brightness"] = fraction(c[5], tr("Brightness ±"), "brightness")
         aug["contrast"] = fraction(c[5], tr("Contrast ±"), "contrast")
@@ -83,8 +87,15 @@ def augment_controls(aug: dict[str, Any], ds: Dataset, key: str) -> None:
         c[5].caption(tr("Colour jitter applies to colour datasets."))
 
 
-AUGMENT_KEYS = {"rotation": "rot", "shift": "shift", "scale": "scale", "shear": "shear", "flip": "flip",
-                "brightness": "b", "contrast": "c"}
+AUGMENT_KEYS = {
+    "rotation": "rot",
+    "shift": "shift",
+    "scale": "scale",
+    "shear": "shear",
+    "flip": "flip",
+    "brightness": "b",
+    "contrast": "c",
+}
 
 
 def read_augment(aug: dict[str, Any], key: str) -> None:
@@ -102,9 +113,14 @@ def run_status_line(hist: dict[str, Any]) -> str:
     if not steps:
         return tr("starting…")
     s, t = steps[-1], translate()
-    return tr("epoch {epoch} · step {step}/{total} · loss {loss} · batch accuracy {acc}", epoch=s["epoch"],
-              step=t.number(s["step"]), total=t.number(hist["total_steps"]), loss=t.number(s["loss"], 3),
-              acc=t.percent(s["accuracy"]))
+    return tr(
+        "epoch {epoch} · step {step}/{total} · loss {loss} · batch accuracy {acc}",
+        epoch=s["epoch"],
+        step=t.number(s["step"]),
+        total=t.number(hist["total_steps"]),
+        loss=t.number(s["loss"], 3),
+        acc=t.percent(s["accuracy"]),
+    )
 
 
 def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:
@@ -112,16 +128,26 @@ def _run_message(run: Run, hist: dict[str, Any], status: str) -> None:
     queue = run.queue if status in (RunStatus.QUEUED, RunStatus.WAITING) else None
     if queue is not None:
         said = queue.sentence(translate())
-        st.info(said[:1].upper() + said[1:] + ". " + tr("It starts by itself; you can leave this page meanwhile."),
-                icon=":material/hourglass_top:")
+        st.info(
+            said[:1].upper() + said[1:] + ". " + tr("It starts by itself; you can leave this page meanwhile."),
+            icon=":material/hourglass_top:",
+        )
     elif status in LIVE:
-        st.progress(min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
-                    text=("⏸ " + tr("paused") + " · " if status == RunStatus.PAUSED else "") + run_status_line(hist))
+        st.progress(
+            min(hist.get("step", 0) / max(hist.get("total_steps", 1), 1), 1.0),
+            text=("⏸ " + tr("paused") + " · " if status == RunStatus.PAUSED else "") + run_status_line(hist),
+        )
     elif status == RunStatus.FINISHED:
         final = run.final()
-        st.success(tr("Done after {n} epoch(s): validation accuracy {val}, test accuracy {test}. Choose what to "
-                      "change by validation; the test accuracy is for the end.", n=len(hist["epochs"]),
-                      val=fmt_acc(final.get("val_accuracy")), test=fmt_acc(final.get("test_accuracy"))))
+        st.success(
+            tr(
+                "Done after {n} epoch(s): validation accuracy {val}, test accuracy {test}. Choose what to "
+                "change by validation; the test accuracy is for the end.",
+                n=len(hist["epochs"]),
+                val=fmt_acc(final.get("val_accuracy")),
+                test=fmt_acc(final.get("test_accuracy")),
+            )
+        )
     elif status == RunStatus.STOPPED:
         said = say_run_message(hist["message"], translate()) if hist.get("message") else tr("stopped")
         st.info(f"{said}. " + tr("The model keeps the weights it had reached."))
@@ -155,9 +181,11 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         live = status in LIVE  # lighter charts while the trainer needs the CPU
         c1, c2 = st.columns(2)
         for col, metric in ((c1, "loss"), (c2, "accuracy")):
-            col.plotly_chart(training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live,
-                                             tr=translate()),
-                             key=f"{key}-{metric}", alt=describe_curves([(run.label, hist)], metric, tr=translate()))
+            col.plotly_chart(
+                training_curves([(run.label, hist)], metric, smoothing, max_points=200, raw=not live, tr=translate()),
+                key=f"{key}-{metric}",
+                alt=describe_curves([(run.label, hist)], metric, tr=translate()),
+            )
         if hist.get("epochs") and st.toggle(tr("Show as table"), key=f"{key}-table"):
             st.dataframe(epoch_table(hist), hide_index=True)
 

@@ -63,9 +63,13 @@ def remember_person() -> None:
     it is sent to ``?cookies=off`` (its tabs share one person); a ``?cookies=off`` tab whose browser keeps cookies
     after all (a link passed on) comes back without it, as a person of its own."""
     if cookieless():  # said on every page, in the sidebar
-        st.sidebar.caption(":material/cookie: " + tr(
-            "This browser does not keep the app's cookie, so what it may run and hold is shared with every browser "
-            "like it. Allow cookies for this site to have limits of your own."))
+        st.sidebar.caption(
+            ":material/cookie: "
+            + tr(
+                "This browser does not keep the app's cookie, so what it may run and hold is shared with every browser "
+                "like it. Allow cookies for this site to have limits of your own."
+            )
+        )
     if st.session_state.get(PERSON_SET) or OWNER not in st.session_state or not _has_request():
         return
     st.session_state[PERSON_SET] = True

@@ -76,8 +76,10 @@ def measured_accuracy(entry: ModelEntry) -> float | None:
     try:
         ds = get_dataset(name)
     except ValueError:
-        raise ValueError(f"this model's dataset ({name}) is not available here, so its accuracy cannot be "
-                         "checked; train it here to publish it") from None
+        raise ValueError(
+            f"this model's dataset ({name}) is not available here, so its accuracy cannot be "
+            "checked; train it here to publish it"
+        ) from None
     if list(ds.classes) != list((entry.dataset or {}).get("classes", [])):
         raise ValueError(f"this model's classes differ from {ds.name}'s, so its accuracy cannot be checked here")
     cached = st.session_state.get(PREDICTIONS)
@@ -85,8 +87,10 @@ def measured_accuracy(entry: ModelEntry) -> float | None:
         return accuracy(cached[1].argmax(1), ds.test_y)
     model = entry.inference_model()
     if inference_seconds(model, ds.input_shape, len(ds.test_y)) > INLINE_PREDICT_S:
-        raise ValueError("this model is large, so its accuracy is measured on its own page first: open **Confusion "
-                         "matrix** (it measures the test images), then publish")
+        raise ValueError(
+            "this model is large, so its accuracy is measured on its own page first: open **Confusion "
+            "matrix** (it measures the test images), then publish"
+        )
     from explorer.core import evaluate
 
     return float(evaluate(model, ds.test_x, ds.test_y, ds.mean, ds.std)[1])

@@ -1,5 +1,4 @@
-"""The class board from a student's side: publishing the current model's last finished run, measured here.
-"""
+"""The class board from a student's side: publishing the current model's last finished run, measured here."""
 
 from __future__ import annotations
 
@@ -46,21 +45,31 @@ def publish_to_board(entry: ModelEntry) -> None:
         from pages._predict import measured_accuracy
 
         try:  # the name typed just before the click counts
-            workspace_store().publish(code, st.session_state[WS_ID], run, entry.spec,
-                                      st.session_state.get("board_name", ""), accuracy=measured_accuracy(entry),
-                                      handwriting=_handwriting_accuracy(code, entry),
-                                      from_upload=run.dataset in st.session_state.get(UPLOADS, {}))
+            workspace_store().publish(
+                code,
+                st.session_state[WS_ID],
+                run,
+                entry.spec,
+                st.session_state.get("board_name", ""),
+                accuracy=measured_accuracy(entry),
+                handwriting=_handwriting_accuracy(code, entry),
+                from_upload=run.dataset in st.session_state.get(UPLOADS, {}),
+            )
             flash(f"Published run #{run.id} to the board of class **{shown_code(code)}**.")
         except ValueError as e:
             st.session_state["board_error"] = reason(e)
 
     with st.container(border=True):
-        st.markdown(f"**Class board** of *{shown_code(code)}*: publish run #{run.id} "
-                    f"(test accuracy {fmt_acc(run.final().get('test_accuracy'))}) under a name of your choice.")
+        st.markdown(
+            f"**Class board** of *{shown_code(code)}*: publish run #{run.id} "
+            f"(test accuracy {fmt_acc(run.final().get('test_accuracy'))}) under a name of your choice."
+        )
         c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
         c1.text_input("Name on the board", key="board_name", max_chars=MAX_CLASS_NAME, placeholder="e.g. Ada's deep one")
         c2.button("Publish", icon=":material/publish:", on_click=_publish, key="board_publish")
-        st.caption("The board shows this run's name, accuracy, parameters, time, architecture and curves: nothing "
-                   "else of your work.")
+        st.caption(
+            "The board shows this run's name, accuracy, parameters, time, architecture and curves: nothing "
+            "else of your work."
+        )
         if err := st.session_state.pop("board_error", None):
             st.error(err)

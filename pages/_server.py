@@ -17,10 +17,23 @@ import streamlit as st
 if TYPE_CHECKING:
     from explorer.serve import Cluster, Presence, Server, WorkspaceStore
 
-__all__ = ["server", "cluster", "presence", "workspace_store", "session_id", "session_alive", "set_torch_threads",
-           "freeze_startup_heap", "leave_legacy_pages_routing", "REFRESH_S", "JOB_POLL_S", "WARMUP_POLL_S",
-           "VIEW_REFRESH_S", "BOARD_REFRESH_S", "CLASS_POLL_S"]
-
+__all__ = [
+    "server",
+    "cluster",
+    "presence",
+    "workspace_store",
+    "session_id",
+    "session_alive",
+    "set_torch_threads",
+    "freeze_startup_heap",
+    "leave_legacy_pages_routing",
+    "REFRESH_S",
+    "JOB_POLL_S",
+    "WARMUP_POLL_S",
+    "VIEW_REFRESH_S",
+    "BOARD_REFRESH_S",
+    "CLASS_POLL_S",
+]
 
 
 # How often a session's live parts ask the server, in one place (a fragment's run_every): with the class's size,

@@ -50,7 +50,12 @@ def warmup_notice() -> None:
     @st.fragment(run_every=WARMUP_POLL_S)
     def _line() -> None:
         if not srv.ready:
-            st.caption(":material/hourglass_top: " + tr("Getting the trainer ready (once, when the app starts). You "
-                                                        "can look around meanwhile; a run you start waits for it."))
+            st.caption(
+                ":material/hourglass_top: "
+                + tr(
+                    "Getting the trainer ready (once, when the app starts). You "
+                    "can look around meanwhile; a run you start waits for it."
+                )
+            )
 
     _line()

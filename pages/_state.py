@@ -88,8 +88,14 @@ def _open_workspace() -> None:
         ws.owner = ws_id
         presence().hold(ws_id, session_id())
         for run in ws.adopt_running():
-            flash(tr("Run #{id} of **{model}** was still training: it carries on here.", id=run.id,
-                     model=md_text(run.model_name)), "info")
+            flash(
+                tr(
+                    "Run #{id} of **{model}** was still training: it carries on here.",
+                    id=run.id,
+                    model=md_text(run.model_name),
+                ),
+                "info",
+            )
     st.session_state[WS_ID] = ws_id
     identify(ws_id)
     ws.quota = Quota(server().people(), st.session_state[PERSON])
@@ -104,8 +110,14 @@ def _room_for(ws: Workspace, person: str, ws_id: str) -> bool:
         server().people().check_model(person, sum(e.params for e in ws.models.values()))
         return True
     except ValueError as e:
-        flash(tr("This link's workspace was not opened here: {reason}. Its work is kept: open this link again once "
-                 "there is room.", reason=reason(e)), "warning")
+        flash(
+            tr(
+                "This link's workspace was not opened here: {reason}. Its work is kept: open this link again once "
+                "there is room.",
+                reason=reason(e),
+            ),
+            "warning",
+        )
         return False
 
 
@@ -189,11 +201,11 @@ def save_workspace(every_s: float = 15.0) -> None:
     if settings.get(CLASS):  # the class's code only: the student's name lives in the class's roster, which ending
         settings[CLASS] = {"code": settings[CLASS]["code"]}  # the class deletes
     try:
-        payload = store.prepare(ws_id, ws, settings, st.session_state.get(UPLOADS, {}),
-                                person=st.session_state.get(OWNER, ""))
+        payload = store.prepare(
+            ws_id, ws, settings, st.session_state.get(UPLOADS, {}), person=st.session_state.get(OWNER, "")
+        )
     except ValueError as e:  # a model that cannot be written as a checkpoint, say: kept in this tab
-        st.warning(tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(e)),
-                   icon=":material/cloud_off:")
+        st.warning(tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(e)), icon=":material/cloud_off:")
         return
     _write(store, saver, payload, fp)
 
@@ -221,14 +233,23 @@ def _write(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, 
             st.warning(tr("Not saved: {reason}.", reason=reason(result.reason)))
         st.session_state[WS_SAVED] = ("stale", time.time())
     elif result.kind == "over_quota":  # past what this person (or everyone) may keep: said once, until it changes
-        st.warning(tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(result.reason)),
-                   icon=":material/cloud_off:")
+        st.warning(
+            tr("Not saved: {reason}. Your work is kept in this tab.", reason=reason(result.reason)),
+            icon=":material/cloud_off:",
+        )
     elif result.kind == "kept":
-        st.warning(tr("Not saved just now: {reason}. Your work is kept in this tab, and saving is tried again at your "
-                      "next step.", reason=reason(result.reason)), icon=":material/cloud_off:")
+        st.warning(
+            tr(
+                "Not saved just now: {reason}. Your work is kept in this tab, and saving is tried again at your next step.",
+                reason=reason(result.reason),
+            ),
+            icon=":material/cloud_off:",
+        )
     elif result.kind == "deferred":
-        st.info(tr("Saving waits a moment: your work is kept here and is saved by itself as soon as it can be."),
-                icon=":material/cloud_sync:")
+        st.info(
+            tr("Saving waits a moment: your work is kept here and is saved by itself as soon as it can be."),
+            icon=":material/cloud_sync:",
+        )
 
 
 def _take_background_outcome(outcome: SaveOutcome | None) -> None:

@@ -17,8 +17,7 @@ leave_legacy_pages_routing()  # its address typed into a freshly started server:
 st.title(tr("Augmentation"))
 ds = current_dataset()
 aug = st.session_state[TRAIN_CFG]["augment"]
-st.caption(tr("These sliders are the ones on **{train}**: what you set here is what training will use.",
-              train=tr("Train")))
+st.caption(tr("These sliders are the ones on **{train}**: what you set here is what training will use.", train=tr("Train")))
 augment_controls(aug, ds, key="aug")
 n = st.columns([3, 1])[1].select_slider(tr("Samples"), [4, 6, 8, 12], 8, key="aug_n")
 seed = st.session_state.setdefault("aug_seed", 0)
@@ -28,12 +27,18 @@ if st.button(tr("Redraw"), icon=":material/refresh:"):
 a = Augment(**aug)
 shown = augment_preview(ds.train_x[:n], a, ds.mean, ds.std, draws=4, seed=seed)
 grid = image_grid(shown, ncols=n, pad=2, scale=max(1, 96 // ds.input_shape[1]))
-st.image(grid, caption=tr("top row: the originals; below: four random draws of the augmentation"),
-         alt=describe_images(shown[:n], tr("training images"), tr=translate()) + ", "
-         + (tr("then four rows of the same images transformed at random by the augmentation") if a.active else
-            tr("then four rows of the same images unchanged (all augmentations are off)")))
+st.image(
+    grid,
+    caption=tr("top row: the originals; below: four random draws of the augmentation"),
+    alt=describe_images(shown[:n], tr("training images"), tr=translate())
+    + ", "
+    + (
+        tr("then four rows of the same images transformed at random by the augmentation")
+        if a.active
+        else tr("then four rows of the same images unchanged (all augmentations are off)")
+    ),
+)
 if not a.active:
     st.info(tr("All augmentations are off: the rows below are the originals. Move a slider."))
 elif aug["flip"] and ds.input_shape[0] == 1:
-    st.warning(tr("Flipping digits or letters changes what they are (a mirrored 2 is not a 2): leave mirroring off "
-                  "here."))
+    st.warning(tr("Flipping digits or letters changes what they are (a mirrored 2 is not a 2): leave mirroring off here."))

@@ -34,15 +34,20 @@ def _describe(name: str) -> str:
 
 # keyed by the current dataset: an upload (or its removal) that changes it draws the picker again, showing it
 with st.container(key="data_pick"):
-    choice = st.selectbox(tr("Dataset"), names, index=names.index(st.session_state[DATASET])
-                          if st.session_state[DATASET] in names else 0, format_func=fixed_labels(_describe),
-                          key=f"data_pick-{st.session_state[DATASET]}")
+    choice = st.selectbox(
+        tr("Dataset"),
+        names,
+        index=names.index(st.session_state[DATASET]) if st.session_state[DATASET] in names else 0,
+        format_func=fixed_labels(_describe),
+        key=f"data_pick-{st.session_state[DATASET]}",
+    )
 if choice != st.session_state[DATASET]:
     try:
         get_dataset(choice)
         st.session_state[DATASET] = choice
     except ValueError as e:  # DataError, and any other sentence the library raises
         st.error(tr("{error}. Keeping **{dataset}**.", error=reason(e), dataset=st.session_state[DATASET]))
+
 
 def _remove_upload(name: str) -> None:
     st.session_state[UPLOADS].pop(name, None)
@@ -51,10 +56,19 @@ def _remove_upload(name: str) -> None:
 
 if st.session_state[DATASET] in uploads:
     current = uploads[st.session_state[DATASET]]
-    st.button(tr("Remove the upload {name} ({size} MB) from this session", name=current.name,
-                 size=t.number(current.nbytes / 2**20, 1)),
-              icon=":material/delete:", on_click=_remove_upload, args=(current.name,), key="data_remove_upload",
-              help=tr("Your uploads together may take at most the room one person has here."))
+    st.button(
+        tr(
+            "Remove the upload {name} ({size} MB) from this session",
+            name=current.name,
+            size=t.number(current.nbytes / 2**20, 1),
+        ),
+        icon=":material/delete:",
+        on_click=_remove_upload,
+        args=(current.name,),
+        key="data_remove_upload",
+        help=tr("Your uploads together may take at most the room one person has here."),
+    )
+
 
 def take_upload(load: Callable[[], Any]) -> None:
     """Read an upload (``load()`` returns its Dataset) within the person's room; it becomes this session's
@@ -63,8 +77,9 @@ def take_upload(load: Callable[[], Any]) -> None:
         ds = load()
         check_uploads_room(person_uploads(), ds)
     except ValueError as e:  # DataError, and any other sentence the library raises
-        st.error(tr("Could not load it: {error}. Keeping **{dataset}**.", error=reason(e),
-                    dataset=st.session_state[DATASET]))
+        st.error(
+            tr("Could not load it: {error}. Keeping **{dataset}**.", error=reason(e), dataset=st.session_state[DATASET])
+        )
         return
     uploads[ds.name] = ds
     st.session_state[DATASET] = ds.name
@@ -76,28 +91,55 @@ def upload_panel() -> None:
     with st.expander(tr("Upload your own data")):
         tab_csv, tab_zip = st.tabs([tr("CSV (label, pixel1 … pixelN)"), tr("Zip of class folders")])
         with tab_csv:
-            st.caption(tr("One row per image: the label, then the pixels (0–255) of a square grayscale image, row by "
-                          "row, with a header line — the Sign Language MNIST layout. Without a test file, 20% of each "
-                          "class is held out for testing."))
+            st.caption(
+                tr(
+                    "One row per image: the label, then the pixels (0–255) of a square grayscale image, row by "
+                    "row, with a header line — the Sign Language MNIST layout. Without a test file, 20% of each "
+                    "class is held out for testing."
+                )
+            )
             f_train = st.file_uploader(tr("Training CSV"), type=["csv"], key="up_csv_train")
             f_test = st.file_uploader(tr("Test CSV (optional)"), type=["csv"], key="up_csv_test")
-            names_txt = st.text_input(tr("Class names for labels 0, 1, 2, … (optional, comma-separated)"),
-                                      key="up_csv_names", placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y")
+            names_txt = st.text_input(
+                tr("Class names for labels 0, 1, 2, … (optional, comma-separated)"),
+                key="up_csv_names",
+                placeholder="A,B,C,D,E,F,G,H,I,J,K,L,M,N,O,P,Q,R,S,T,U,V,W,X,Y",
+            )
             if st.button(tr("Load CSV"), disabled=f_train is None):
                 class_names = [n.strip() for n in names_txt.split(",")] if names_txt.strip() else None
-                take_upload(lambda: load_csv(f_train.getvalue(), f_test.getvalue() if f_test else None,
-                                             name=f_train.name.rsplit(".", 1)[0], class_names=class_names))
+                take_upload(
+                    lambda: load_csv(
+                        f_train.getvalue(),
+                        f_test.getvalue() if f_test else None,
+                        name=f_train.name.rsplit(".", 1)[0],
+                        class_names=class_names,
+                    )
+                )
         with tab_zip:
-            st.caption(tr("Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
-                          "optionally inside `train/` and `test/` folders. Images are resized to a square."))
+            st.caption(
+                tr(
+                    "Folders named after the classes, each holding its images (`cats/001.jpg`, `dogs/002.jpg`), "
+                    "optionally inside `train/` and `test/` folders. Images are resized to a square."
+                )
+            )
             f_zip = st.file_uploader(tr("Zip file"), type=["zip"], key="up_zip")
             size = st.select_slider(tr("Image size"), [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
-            mode = st.radio(tr("Colour"), ["automatic", "grayscale", "colour"], horizontal=True, key="up_zip_mode",
-                            format_func=fixed_labels(lambda m: tr(COLOUR_MODES[m])))
+            mode = st.radio(
+                tr("Colour"),
+                ["automatic", "grayscale", "colour"],
+                horizontal=True,
+                key="up_zip_mode",
+                format_func=fixed_labels(lambda m: tr(COLOUR_MODES[m])),
+            )
             if st.button(tr("Load zip"), disabled=f_zip is None):
-                take_upload(lambda: load_image_zip(f_zip.getvalue(), size=size, name=f_zip.name.rsplit(".", 1)[0],
-                                                   grayscale={"automatic": None, "grayscale": True,
-                                                              "colour": False}[mode]))
+                take_upload(
+                    lambda: load_image_zip(
+                        f_zip.getvalue(),
+                        size=size,
+                        name=f_zip.name.rsplit(".", 1)[0],
+                        grayscale={"automatic": None, "grayscale": True, "colour": False}[mode],
+                    )
+                )
 
 
 upload_panel()
@@ -110,8 +152,14 @@ c[2].metric(tr("Classes"), ds.num_classes)
 c[3].metric(tr("Train"), t.number(sizes["train"]))
 c[4].metric(tr("Validation"), t.number(sizes["val"]), help=tr("A fixed part of the training set, never trained on."))
 c[5].metric(tr("Test"), t.number(sizes["test"]))
-st.caption(tr("{source} · normalised with mean {mean} and std {std} (per channel)", source=tr(ds.source),
-              mean="; ".join(t.number(m, 3) for m in ds.mean), std="; ".join(t.number(s, 3) for s in ds.std)))
+st.caption(
+    tr(
+        "{source} · normalised with mean {mean} and std {std} (per channel)",
+        source=tr(ds.source),
+        mean="; ".join(t.number(m, 3) for m in ds.mean),
+        std="; ".join(t.number(s, 3) for s in ds.std),
+    )
+)
 
 left, right = st.columns([3, 2])
 with left:
@@ -126,22 +174,36 @@ with left:
         idx = (ds.train_y == k).nonzero().flatten()[:per_class]
         a, b = st.columns([1, 9], vertical_alignment="center")
         a.markdown(f"**{ds.classes[k]}**")
-        b.image(image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale),
-                alt=describe_images(ds.train_x[idx], tr("training images of class {cls}", cls=ds.classes[k]), tr=t))
+        b.image(
+            image_grid(ds.train_x[idx], ncols=per_class, pad=2, scale=scale),
+            alt=describe_images(ds.train_x[idx], tr("training images of class {cls}", cls=ds.classes[k]), tr=t),
+        )
 with right:
     st.subheader(tr("Class distribution"))
-    split = st.radio(tr("Split"), ["train", "val", "test"], horizontal=True,
-                     format_func=fixed_labels(lambda s: tr(SPLITS[s])))
+    split = st.radio(
+        tr("Split"), ["train", "val", "test"], horizontal=True, format_func=fixed_labels(lambda s: tr(SPLITS[s]))
+    )
     _, y = ds.split(split)
-    st.plotly_chart(class_distribution(y, ds.classes, tr("{split}: {n} images", split=tr(SPLITS[split]),
-                                                       n=t.number(len(y))), tr=t),
-                    alt=describe_class_counts(y, ds.classes, tr=t))
+    st.plotly_chart(
+        class_distribution(y, ds.classes, tr("{split}: {n} images", split=tr(SPLITS[split]), n=t.number(len(y))), tr=t),
+        alt=describe_class_counts(y, ds.classes, tr=t),
+    )
     counts = [int((y == k).sum()) for k in range(ds.num_classes)]
     chance, largest = naive_baseline(counts)
-    st.caption(tr("What a guess scores on this split: {chance} by chance (1 in {k}), {largest} by always answering "
-                  "the largest class. A model is worth something only above both.", chance=t.percent(chance),
-                  k=ds.num_classes, largest=t.percent(largest)))
+    st.caption(
+        tr(
+            "What a guess scores on this split: {chance} by chance (1 in {k}), {largest} by always answering "
+            "the largest class. A model is worth something only above both.",
+            chance=t.percent(chance),
+            k=ds.num_classes,
+            largest=t.percent(largest),
+        )
+    )
     if min(counts) and max(counts) / min(counts) > 1.5:
-        st.info(tr("Unbalanced: the largest class has {ratio}× the images of the smallest. Accuracy alone can hide "
-                   "a class the model never learns — check the confusion matrix.",
-                   ratio=t.number(max(counts) / min(counts), 1)))
+        st.info(
+            tr(
+                "Unbalanced: the largest class has {ratio}× the images of the smallest. Accuracy alone can hide "
+                "a class the model never learns — check the confusion matrix.",
+                ratio=t.number(max(counts) / min(counts), 1),
+            )
+        )

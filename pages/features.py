@@ -49,12 +49,22 @@ def pickers(entry, ds) -> tuple:
     shapes = {r.path: r.output_shape for r in summarize(entry.spec).layers}  # no forward pass needed
     spatial = [n for n in layers if len(shapes[n]) == 3]
     with top[1]:
-        layer = st.selectbox(tr("Layer"), layers, index=layers.index(spatial[0]) if spatial else 0,
-                             format_func=lambda n: f"{n} {kinds[n]} → {'×'.join(map(str, shapes[n]))}")
-        scale = st.radio(tr("Colour scale"), MAP_SCALES, horizontal=True,
-                         format_func=fixed_labels(lambda s: tr(SCALE_NAMES[s])),
-                         help=tr("local: each map its own range; layer: one range for this layer; global: one range "
-                                 "for all layers (as CNN Explainer offers)"))
+        layer = st.selectbox(
+            tr("Layer"),
+            layers,
+            index=layers.index(spatial[0]) if spatial else 0,
+            format_func=lambda n: f"{n} {kinds[n]} → {'×'.join(map(str, shapes[n]))}",
+        )
+        scale = st.radio(
+            tr("Colour scale"),
+            MAP_SCALES,
+            horizontal=True,
+            format_func=fixed_labels(lambda s: tr(SCALE_NAMES[s])),
+            help=tr(
+                "local: each map its own range; layer: one range for this layer; global: one range "
+                "for all layers (as CNN Explainer offers)"
+            ),
+        )
     return x_u8, caption, layer, scale
 
 
@@ -67,18 +77,32 @@ def layer_output(model, acts, layer: str, scale: str, classes) -> None:
     views = feature_map_views(model, acts, layer, scale, MAPS_SHOWN)
     conv = views[0].kernel is not None if views else False
     maps = tr("{n} feature maps of {h}×{w}.", n=out.shape[0], h=out.shape[1], w=out.shape[2])
-    st.caption(maps + " " + (tr("Each map is the sum of one kernel per input map (each kernel slid over its own map) "
-                                "plus a bias; beside it, the mean of those kernels, to see at a glance what it looks "
-                                "for (blue below zero, red above).") if conv and views[0].in_channels > 1 else
-                             tr("Each map is one kernel slid over the image, plus a bias; beside it, that kernel "
-                                "(blue below zero, red above).") if conv else ""))
+    st.caption(
+        maps
+        + " "
+        + (
+            tr(
+                "Each map is the sum of one kernel per input map (each kernel slid over its own map) "
+                "plus a bias; beside it, the mean of those kernels, to see at a glance what it looks "
+                "for (blue below zero, red above)."
+            )
+            if conv and views[0].in_channels > 1
+            else tr(
+                "Each map is one kernel slid over the image, plus a bias; beside it, that kernel "
+                "(blue below zero, red above)."
+            )
+            if conv
+            else ""
+        )
+    )
     cols = st.columns(8)
     for v in views:
         alt = describe_map(v.map, tr("feature map {c} of layer {layer}", c=v.channel, layer=layer), tr=t)
         if v.kernel is not None:
             alt += "; " + tr("beside it,") + " " + describe_kernel(v.kernel, tr("its kernel"), tr=t)
-        cols[v.channel % 8].image(feature_tile(v.map, v.lo, v.hi, v.kernel), caption=tr("ch {c}", c=v.channel),
-                                  alt=alt, width="stretch")
+        cols[v.channel % 8].image(
+            feature_tile(v.map, v.lo, v.hi, v.kernel), caption=tr("ch {c}", c=v.channel), alt=alt, width="stretch"
+        )
     if out.shape[0] > len(views):
         st.caption(tr("showing the first {n} of {k} channels", n=len(views), k=out.shape[0]))
 
@@ -95,18 +119,40 @@ def batch_statistics(entry, ds, layer: str) -> None:
         st.warning(tr("No batch statistics for this model: {error}.", error=reason(e)))
         return
     if used < n_img:
-        st.caption(tr("Over the first {n} of the {k} images: this model's layers are wide, so the view takes fewer "
-                      "images to stay quick for everyone.", n=used, k=n_img))
+        st.caption(
+            tr(
+                "Over the first {n} of the {k} images: this model's layers are wide, so the view takes fewer "
+                "images to stay quick for everyone.",
+                n=used,
+                k=n_img,
+            )
+        )
     for note in diagnose(stats, tr=t):
         st.warning(note)
     if entry.runs:
         did("unit_stats")  # the guided path: the dead-unit count of a trained model, read
     st.caption(dead_sentence(stats, tr=t))
-    st.dataframe([{"layer": s.layer, "type": s.type, "mean": round(s.mean, 4), "std": round(s.std, 4),
-                   "dead": t.percent(s.dead_fraction, 0) if s.type == "ReLU" else "",
-                   "≤ 0": t.percent(s.zero_fraction, 0)} for s in stats], hide_index=True,
-                 column_config={"layer": tr("layer"), "type": tr("type"), "mean": tr("mean"), "std": tr("std"),
-                                "dead": tr("dead channels (zero on every image)")})
+    st.dataframe(
+        [
+            {
+                "layer": s.layer,
+                "type": s.type,
+                "mean": round(s.mean, 4),
+                "std": round(s.std, 4),
+                "dead": t.percent(s.dead_fraction, 0) if s.type == "ReLU" else "",
+                "≤ 0": t.percent(s.zero_fraction, 0),
+            }
+            for s in stats
+        ],
+        hide_index=True,
+        column_config={
+            "layer": tr("layer"),
+            "type": tr("type"),
+            "mean": tr("mean"),
+            "std": tr("std"),
+            "dead": tr("dead channels (zero on every image)"),
+        },
+    )
     sel = next(s for s in stats if s.layer == layer)
     what = tr("values of layer {layer}", layer=layer)
     st.plotly_chart(value_histogram(sel.values, what, tr=t), key="fm-hist", alt=describe_values(sel.values, what, tr=t))

@@ -16,14 +16,22 @@ ASKED = "start_asked"  # the button was pressed before the session was open: tra
 OPENED = "start_opened"  # this session has been opened once: later runs draw the real button at once
 
 st.title("CNN Explorer")
-st.markdown(tr(
-    "Build a convolutional network from widgets, train it live, and look inside: kernels, feature maps, "
-    "the images that excite each filter, the mistakes it makes, and why it calls your drawing a **3** and not an "
-    "**8**. Your models are yours alone, and they are kept under this page's link."))
+st.markdown(
+    tr(
+        "Build a convolutional network from widgets, train it live, and look inside: kernels, feature maps, "
+        "the images that excite each filter, the mistakes it makes, and why it calls your drawing a **3** and not an "
+        "**8**. Your models are yours alone, and they are kept under this page's link."
+    )
+)
 slot = st.empty()
 if not st.session_state.get(OPENED):
-    slot.button(tr(TRAIN_LABEL), type="primary", icon=":material/play_arrow:", key="start_early",
-                on_click=lambda: st.session_state.__setitem__(ASKED, True))
+    slot.button(
+        tr(TRAIN_LABEL),
+        type="primary",
+        icon=":material/play_arrow:",
+        key="start_early",
+        on_click=lambda: st.session_state.__setitem__(ASKED, True),
+    )
 
 from explorer.lessons import load_path  # noqa: E402
 from pages._class import join_box, paused  # noqa: E402
@@ -35,12 +43,26 @@ from pages._server import server  # noqa: E402
 from pages._session import start_session  # noqa: E402
 from pages._state import current_dataset, workspace  # noqa: E402  (torch loads here)
 
-PATHS = (("lecture", "path_start", N_("**New here? Follow the lecture, step by step**: data → one output pixel → a "
-          "linear model → a convolution → pooling → width → deeper → overfitting → augmentation → look inside → the "
-          "confusion matrix → invariances → explanations → fooling → the target.")),
-         ("trust", "path_start_trust", N_("**Then: Can we trust it?** Saying “I don't know”, a class for none of "
-          "these, our handwriting, the map of what it learned, how much data, fooling it, right for the wrong "
-          "reason.")))
+PATHS = (
+    (
+        "lecture",
+        "path_start",
+        N_(
+            "**New here? Follow the lecture, step by step**: data → one output pixel → a "
+            "linear model → a convolution → pooling → width → deeper → overfitting → augmentation → look inside → the "
+            "confusion matrix → invariances → explanations → fooling → the target."
+        ),
+    ),
+    (
+        "trust",
+        "path_start_trust",
+        N_(
+            "**Then: Can we trust it?** Saying “I don't know”, a class for none of "
+            "these, our handwriting, the map of what it learned, how much data, fooling it, right for the wrong "
+            "reason."
+        ),
+    ),
+)
 
 
 def path_invitation() -> None:
@@ -48,15 +70,27 @@ def path_invitation() -> None:
     all_steps = steps()
     with st.container(border=True):
         if all_steps:
-            st.markdown(":material/route: " + tr("You follow a path: **{where}** steps done. The panel at the top of "
-                                                 "each page says what is next.", where=label()))
+            st.markdown(
+                ":material/route: "
+                + tr(
+                    "You follow a path: **{where}** steps done. The panel at the top of each page says what is next.",
+                    where=label(),
+                )
+            )
             return
         for name, key, words in PATHS:
             path = load_path(name)
-            st.markdown(tr(words) + " " + tr("({n} steps.) Each step points at the real control, and completes "
-                                             "when you have done what it asks.", n=len(path)))
-            if st.button(tr("Start: step 1 of {n}, {title}", n=len(path), title=tr(path[0].title)), key=key,
-                         icon=":material/route:"):
+            st.markdown(
+                tr(words)
+                + " "
+                + tr(
+                    "({n} steps.) Each step points at the real control, and completes when you have done what it asks.",
+                    n=len(path),
+                )
+            )
+            if st.button(
+                tr("Start: step 1 of {n}, {title}", n=len(path), title=tr(path[0].title)), key=key, icon=":material/route:"
+            ):
                 start_path(name)
                 st.switch_page(page_file(path[0].page))
 
@@ -67,8 +101,12 @@ def where_next() -> None:
     c1, c2, c3 = st.columns(3)
     with c1:
         st.page_link("pages/data.py", label=tr("Choose or upload data"), icon=":material/dataset:")
-        st.caption(tr("Now: `{dataset}` — MNIST, Fashion-MNIST, KMNIST, EMNIST, CIFAR-10, your CSV or a zip of "
-                      "class folders.", dataset=st.session_state[DATASET]))
+        st.caption(
+            tr(
+                "Now: `{dataset}` — MNIST, Fashion-MNIST, KMNIST, EMNIST, CIFAR-10, your CSV or a zip of class folders.",
+                dataset=st.session_state[DATASET],
+            )
+        )
     with c2:
         st.page_link("pages/build.py", label=tr("Build a network"), icon=":material/construction:")
         st.caption(tr("Start from a lesson's preset, add and reorder layers, see shapes and parameters at once."))
@@ -85,10 +123,22 @@ ds = current_dataset()
 if st.session_state.pop(ASKED, False) and not (ws.entry() and ws.entry().active_run):
     train_default(ds)  # pressed while the session opened
 entry = ws.entry()
-slot.button(tr(TRAIN_LABEL), type="primary", icon=":material/play_arrow:", on_click=train_default, args=(ds,),
-            disabled=(entry is not None and entry.active_run is not None) or bool(paused()), key="start_train")
-st.caption(tr("Builds the `default` preset and trains it here and now, on **{dataset}** ({n} training images).",
-              dataset=ds.name, n=translate().number(ds.sizes()["train"])))
+slot.button(
+    tr(TRAIN_LABEL),
+    type="primary",
+    icon=":material/play_arrow:",
+    on_click=train_default,
+    args=(ds,),
+    disabled=(entry is not None and entry.active_run is not None) or bool(paused()),
+    key="start_train",
+)
+st.caption(
+    tr(
+        "Builds the `default` preset and trains it here and now, on **{dataset}** ({n} training images).",
+        dataset=ds.name,
+        n=translate().number(ds.sizes()["train"]),
+    )
+)
 if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 entry = ws.entry()

@@ -28,22 +28,47 @@ if ctx is None:
 entry, _, ds = ctx
 convs = conv_layers(entry.model)
 if not convs:
-    st.info(tr("**{name}** has no convolution layers: nothing to show here. Its weights are dense: see the histogram "
-               "below. Try the `one-conv` preset on **{build}**.", name=entry.name, build=tr("Build")))
+    st.info(
+        tr(
+            "**{name}** has no convolution layers: nothing to show here. Its weights are dense: see the histogram "
+            "below. Try the `one-conv` preset on **{build}**.",
+            name=entry.name,
+            build=tr("Build"),
+        )
+    )
 
 c1, c2, c3 = st.columns([2, 2, 2])
 names = [n for n, _ in convs]
-layer = c1.selectbox(tr("Conv layer"), names, format_func=fixed_labels(lambda n: tr(
-                         "layer {layer}: {shape}", layer=n, shape="×".join(map(str, dict(convs)[n].weight.shape)))),
-                     disabled=not convs, key="kernels_layer") if convs else None
+layer = (
+    c1.selectbox(
+        tr("Conv layer"),
+        names,
+        format_func=fixed_labels(
+            lambda n: tr("layer {layer}: {shape}", layer=n, shape="×".join(map(str, dict(convs)[n].weight.shape)))
+        ),
+        disabled=not convs,
+        key="kernels_layer",
+    )
+    if convs
+    else None
+)
 if layer is not None and entry.runs:
     did("kernels")  # the guided path: the kernels of a trained convolution, seen
-scale = c2.radio(tr("Colour scale"), ["shared", "per-kernel"], horizontal=True,
-                 format_func=fixed_labels(lambda s: tr("shared") if s == "shared" else tr("per kernel")),
-                 help=tr("shared: one range for the whole layer (compare kernels); per kernel: each its own range "
-                         "(see each kernel's pattern)"))
-c3.caption(tr("Blue is negative, white zero, red positive. Rows are output channels (one feature map each), "
-              "columns the input channels they read."))
+scale = c2.radio(
+    tr("Colour scale"),
+    ["shared", "per-kernel"],
+    horizontal=True,
+    format_func=fixed_labels(lambda s: tr("shared") if s == "shared" else tr("per kernel")),
+    help=tr(
+        "shared: one range for the whole layer (compare kernels); per kernel: each its own range (see each kernel's pattern)"
+    ),
+)
+c3.caption(
+    tr(
+        "Blue is negative, white zero, red positive. Rows are output channels (one feature map each), "
+        "columns the input channels they read."
+    )
+)
 
 
 @st.fragment(run_every=refresh_while_training(entry))
@@ -52,10 +77,18 @@ def current_view() -> None:
     if layer is not None:
         w = kernels(model, layer)
         size = "×".join(map(str, w.shape[1:]))
-        st.image(kernel_mosaic(w, scale, cell=72), alt=describe_kernels(w, layer, tr=t),
-                 caption=tr("layer {layer}: {n} kernels of {size} (the first 64 output and 16 input channels)",
-                            layer=layer, n=w.shape[0], size=size) if w.shape[0] > 64 or w.shape[1] > 16 else
-                 tr("layer {layer}: {n} kernels of {size}", layer=layer, n=w.shape[0], size=size))
+        st.image(
+            kernel_mosaic(w, scale, cell=72),
+            alt=describe_kernels(w, layer, tr=t),
+            caption=tr(
+                "layer {layer}: {n} kernels of {size} (the first 64 output and 16 input channels)",
+                layer=layer,
+                n=w.shape[0],
+                size=size,
+            )
+            if w.shape[0] > 64 or w.shape[1] > 16
+            else tr("layer {layer}: {n} kernels of {size}", layer=layer, n=w.shape[0], size=size),
+        )
     named = weight_tensors(model)
     st.plotly_chart(weight_histograms(named, tr=t), key="whist", alt=describe_weights(named, tr=t))
     if entry.active_run is not None:
@@ -67,23 +100,43 @@ current_view()
 st.subheader(tr("Time machine"))
 runs = [r for r in entry.runs if r.kernel_snapshots()]
 if not runs or layer is None:
-    st.caption(tr("Train this model (on **{train}**) and its kernels are kept about 100 times along the way: scrub "
-                  "through them here and watch random noise turn into patterns: some become edge or stroke detectors.",
-                  train=tr("Train")))
+    st.caption(
+        tr(
+            "Train this model (on **{train}**) and its kernels are kept about 100 times along the way: scrub "
+            "through them here and watch random noise turn into patterns: some become edge or stroke detectors.",
+            train=tr("Train"),
+        )
+    )
 else:
-    run = (st.selectbox(tr("Training run"), runs, index=len(runs) - 1, format_func=lambda r: r.label)
-           if len(runs) > 1 else runs[0])
+    run = (
+        st.selectbox(tr("Training run"), runs, index=len(runs) - 1, format_func=lambda r: r.label)
+        if len(runs) > 1
+        else runs[0]
+    )
     snaps = run.kernel_snapshots()
-    i = st.slider(tr("Step"), 0, len(snaps) - 1, len(snaps) - 1, format="%d",
-                  help=tr("Drag to move through training; the red line on the loss curve follows."))
+    i = st.slider(
+        tr("Step"),
+        0,
+        len(snaps) - 1,
+        len(snaps) - 1,
+        format="%d",
+        help=tr("Drag to move through training; the red line on the loss curve follows."),
+    )
     snap = snaps[i]
     left, right = st.columns([1, 1])
     w = snap["kernels"].get(layer)
     if w is not None:
-        left.image(kernel_mosaic(w, scale, cell=72), caption=tr("layer {layer} at step {step}", layer=layer,
-                                                                  step=snap["step"]),
-                   alt=tr("at step {step}:", step=snap["step"]) + " " + describe_kernels(w, layer, tr=t))
+        left.image(
+            kernel_mosaic(w, scale, cell=72),
+            caption=tr("layer {layer} at step {step}", layer=layer, step=snap["step"]),
+            alt=tr("at step {step}:", step=snap["step"]) + " " + describe_kernels(w, layer, tr=t),
+        )
     fig = training_curves([(run.label, run.current())], "loss", tr=t)
     fig.add_vline(x=snap["step"], line_color="red", line_width=2)
-    right.plotly_chart(fig, key="tm-loss", alt=describe_curves([(run.label, run.current())], "loss", tr=t)
-                       + "; " + tr("a red line marks step {step}", step=snap["step"]))
+    right.plotly_chart(
+        fig,
+        key="tm-loss",
+        alt=describe_curves([(run.label, run.current())], "loss", tr=t)
+        + "; "
+        + tr("a red line marks step {step}", step=snap["step"]),
+    )

@@ -18,17 +18,22 @@ leave_legacy_pages_routing()  # its address typed into a freshly started server:
 def shortcut_editor() -> dict:
     """A hidden cue for a lesson on "right for the wrong reason" (empty: none)."""
     with st.expander(tr("Plant a hidden shortcut (a lesson on being right for the wrong reason)")):
-        st.caption(tr("A share of one class's images, in training and in the test split alike, get a cue the class "
-                      "does not know about. Models score well; students find the cue with the tools (the "
-                      "attributions on **{draw}**, the top 9 on **{filters}**, the confusion matrix), then reveal it "
-                      "on **{trust}**. The dataset itself is never changed: the class trains on a copy.",
-                      draw=tr("Draw a digit"), filters=tr("Filter images"), trust=tr("Can we trust it?")))
+        st.caption(
+            tr(
+                "A share of one class's images, in training and in the test split alike, get a cue the class "
+                "does not know about. Models score well; students find the cue with the tools (the "
+                "attributions on **{draw}**, the top 9 on **{filters}**, the confusion matrix), then reveal it "
+                "on **{trust}**. The dataset itself is never changed: the class trains on a copy.",
+                draw=tr("Draw a digit"),
+                filters=tr("Filter images"),
+                trust=tr("Can we trust it?"),
+            )
+        )
         if not st.checkbox(tr("Plant one"), key="lesson_cue_on"):
             return {}
         ds = get_dataset(st.session_state[DATASET])
         c1, c2, c3 = st.columns(3)
-        k = c1.selectbox(tr("In class"), range(ds.num_classes), format_func=lambda i: ds.classes[i],
-                         key="lesson_cue_cls")
+        k = c1.selectbox(tr("In class"), range(ds.num_classes), format_func=lambda i: ds.classes[i], key="lesson_cue_cls")
         cue = c2.selectbox(tr("Cue"), CUES, key="lesson_cue", format_func=fixed_labels(tr))
         share = c3.slider(tr("Share of its images"), 0.1, 1.0, 0.9, 0.05, key="lesson_cue_share")
         return {"class": int(k), "cue": cue, "share": float(share)}
@@ -39,8 +44,12 @@ ws = workspace()
 
 open_tab, save_tab = st.tabs([tr("Open a lesson"), tr("Save this setup as a lesson")])
 with open_tab:
-    st.caption(tr("Students: open the file your teacher gave you. It sets the dataset, the model, the training "
-                  "settings, and which pages are shown."))
+    st.caption(
+        tr(
+            "Students: open the file your teacher gave you. It sets the dataset, the model, the training "
+            "settings, and which pages are shown."
+        )
+    )
     up = st.file_uploader(tr("Lesson file (.json)"), type=["json"], key="lesson_up")
     if up is not None and st.button(tr("Open"), type="primary"):
         try:
@@ -62,24 +71,47 @@ with open_tab:
 with save_tab:
     entry = ws.entry()
     spec = entry.spec if entry else st.session_state[DRAFT]
-    st.caption(tr("Saves the dataset **{dataset}**, the model **{model}**, and the settings on **{train}**.",
-                  dataset=st.session_state[DATASET], model=entry.name if entry else spec.get("name", "my-cnn"),
-                  train=tr("Train")))
+    st.caption(
+        tr(
+            "Saves the dataset **{dataset}**, the model **{model}**, and the settings on **{train}**.",
+            dataset=st.session_state[DATASET],
+            model=entry.name if entry else spec.get("name", "my-cnn"),
+            train=tr("Train"),
+        )
+    )
     title = st.text_input(tr("Title"), value="CNN lesson", key="lesson_title")
-    notes = st.text_area(tr("Notes for the students"), key="lesson_notes",
-                         placeholder=tr("e.g. Train the one-conv model, then look at its kernels. What did it learn?"))
+    notes = st.text_area(
+        tr("Notes for the students"),
+        key="lesson_notes",
+        placeholder=tr("e.g. Train the one-conv model, then look at its kernels. What did it learn?"),
+    )
     hidden = st.multiselect(tr("Hide these pages"), HIDEABLE_PAGES, key="lesson_hidden", format_func=fixed_labels(tr))
     shortcut = shortcut_editor()
-    start = st.selectbox(tr("Students start on"), [p for p in START_PAGES if p not in hidden], key="lesson_start",
-                         format_func=fixed_labels(tr),
-                         help=tr("The page the class opens on, e.g. **{trust}** for a lesson on confidence.",
-                                 trust=tr("Can we trust it?")))
+    start = st.selectbox(
+        tr("Students start on"),
+        [p for p in START_PAGES if p not in hidden],
+        key="lesson_start",
+        format_func=fixed_labels(tr),
+        help=tr("The page the class opens on, e.g. **{trust}** for a lesson on confidence.", trust=tr("Can we trust it?")),
+    )
     try:
-        text = lesson_to_json(Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden,
-                                     notes, "", start, shortcut))
-        st.download_button(tr("Download the lesson file"), text, file_name=f"{title or 'lesson'}.json",
-                           mime="application/json", icon=":material/download:", on_click="ignore")
+        text = lesson_to_json(
+            Lesson(title, st.session_state[DATASET], spec, st.session_state[TRAIN_CFG], hidden, notes, "", start, shortcut)
+        )
+        st.download_button(
+            tr("Download the lesson file"),
+            text,
+            file_name=f"{title or 'lesson'}.json",
+            mime="application/json",
+            icon=":material/download:",
+            on_click="ignore",
+        )
     except ValueError as e:
         st.error(tr("This setup cannot be saved as a lesson: {error}", error=reason(e)))
-    st.caption(tr("To give it to a class at once, push it from **{teacher}**: every student who joined your class "
-                  "gets it within a few seconds.", teacher=tr("Teacher")))
+    st.caption(
+        tr(
+            "To give it to a class at once, push it from **{teacher}**: every student who joined your class "
+            "gets it within a few seconds.",
+            teacher=tr("Teacher"),
+        )
+    )

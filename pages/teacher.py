@@ -56,8 +56,12 @@ def knocker() -> str:
 
 def sign_in(store) -> None:
     """Sign in to a class with its key, or make a new class."""
-    st.caption(tr("Your class's console: who is where, who is stuck, and one click to bring everyone to a page, "
-                  "pause them, or give them a lesson. Students never see this page: they join with the class code."))
+    st.caption(
+        tr(
+            "Your class's console: who is where, who is stuck, and one click to bring everyone to a page, "
+            "pause them, or give them a lesson. Students never see this page: they join with the class code."
+        )
+    )
     have, make = st.tabs([tr("Sign in to my class"), tr("Make a class")])
     with have.form("teacher-sign-in"):
         code = st.text_input(tr("Class code"), placeholder=tr("e.g. {code}", code="K7M-R4Q"), max_chars=MAX_CODE_CHARS)
@@ -72,24 +76,42 @@ def sign_in(store) -> None:
     with make.form("teacher-make"):
         names = list(DATASETS)
         current = st.session_state.get(DATASET)
-        dataset = st.selectbox(tr("The class's dataset"), names, index=names.index(current) if current in names else 0,
-                               help=tr("The board and the roster's best accuracy count runs on this dataset only."))
+        dataset = st.selectbox(
+            tr("The class's dataset"),
+            names,
+            index=names.index(current) if current in names else 0,
+            help=tr("The board and the roster's best accuracy count runs on this dataset only."),
+        )
         wanted = server().school_password()
-        password = st.text_input(tr("School password"), type="password", max_chars=MAX_KEY_CHARS, help=tr(
-            "Whoever started this app has it: it is shown where the app was started, or set by your school's "
-            "administrator. It keeps students from making look-alike classes.")) if wanted else ""
+        password = (
+            st.text_input(
+                tr("School password"),
+                type="password",
+                max_chars=MAX_KEY_CHARS,
+                help=tr(
+                    "Whoever started this app has it: it is shown where the app was started, or set by your school's "
+                    "administrator. It keeps students from making look-alike classes."
+                ),
+            )
+            if wanted
+            else ""
+        )
         if st.form_submit_button(tr("Make a class"), icon=":material/add:", type="primary"):
             try:
-                code, key = store.create_class(dataset, password, who=st.session_state.get(PERSON, ""),
-                                               wanted=wanted)
+                code, key = store.create_class(dataset, password, who=st.session_state.get(PERSON, ""), wanted=wanted)
             except ValueError as e:
                 st.error(tr("No class made: {reason}.", reason=reason(e)))
                 return
             st.session_state[TEACHER] = {"code": code, "key": key}
             st.session_state[NEW_KEY] = key
             st.rerun()
-    st.caption(tr("A class lasts {hours} hours (the server's `EXPLORER_CLASS_HOURS`); then its roster, drawings and "
-                  "board are deleted.", hours=f"{class_hours():g}"))
+    st.caption(
+        tr(
+            "A class lasts {hours} hours (the server's `EXPLORER_CLASS_HOURS`); then its roster, drawings and "
+            "board are deleted.",
+            hours=f"{class_hours():g}",
+        )
+    )
 
 
 def new_key_once(code: str) -> None:
@@ -100,9 +122,14 @@ def new_key_once(code: str) -> None:
     if not key:
         return
     with slot.container(border=True):
-        st.markdown(tr("Class **{code}**: tell the students its code (it is safe to project). **Your teacher key** "
-                       "is hidden: show it only where the class cannot see your screen, and write it down: it signs "
-                       "you back in after a reload, and nobody can show it again.", code=shown_code(code)))
+        st.markdown(
+            tr(
+                "Class **{code}**: tell the students its code (it is safe to project). **Your teacher key** "
+                "is hidden: show it only where the class cannot see your screen, and write it down: it signs "
+                "you back in after a reload, and nobody can show it again.",
+                code=shown_code(code),
+            )
+        )
         if st.toggle(tr("Show the teacher key"), key="teacher-key-show", help=tr("Not while the screen is projected.")):
             st.code(key, language=None)
         st.button(tr("I have written it down"), key="teacher-key-noted", on_click=_forget_new_key)
@@ -138,24 +165,53 @@ def roster(store, code: str) -> None:
         st.warning(tr("{error}.", error=reason(e)))
         return
     stuck = [r for r in rows if r["stuck"]]
-    st.markdown(tr("**{n}** student(s) joined · **{stuck}** stuck", n=len(rows), stuck=len(stuck))
-                + "".join(f"  \n:material/warning: **{md_text(r['name'])}**: {md_text(r['stuck'])}" for r in stuck))
+    st.markdown(
+        tr("**{n}** student(s) joined · **{stuck}** stuck", n=len(rows), stuck=len(stuck))
+        + "".join(f"  \n:material/warning: **{md_text(r['name'])}**: {md_text(r['stuck'])}" for r in stuck)
+    )
     if not rows:
-        st.info(tr("Nobody yet. Students type **{code}** and their name in *Join your class* (on Start or in the "
-                   "sidebar). This roster refreshes itself every few seconds.", code=shown_code(code)))
+        st.info(
+            tr(
+                "Nobody yet. Students type **{code}** and their name in *Join your class* (on Start or in the "
+                "sidebar). This roster refreshes itself every few seconds.",
+                code=shown_code(code),
+            )
+        )
         return
     best, params = tr("best test accuracy"), tr("parameters")
-    st.dataframe([{tr("name"): r["name"], tr("stuck"): ("⚠ " + r["stuck"]) if r["stuck"] else "",
-                   tr("page"): tr(r["page"]) if r["page"] else "", tr("model"): r["model"], params: r["params"],
-                   tr("runs"): r["runs"], tr("last run"): r["run_state"], tr("path"): r.get("path", ""),
-                   best: None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
-                   tr("last progress"): ago(r["progress_at"]), tr("last seen"): ago(r["seen"])} for r in rows],
-                 hide_index=True, key="teacher-roster",
-                 column_config={best: st.column_config.NumberColumn(format="%.2f %%"),
-                                params: st.column_config.NumberColumn(format="localized")})
-    st.download_button(tr("Export the roster and results (CSV)"), data=lambda: roster_csv(store.roster(code)),
-                       file_name=f"class-{shown_code(code)}.csv", mime="text/csv", icon=":material/download:",
-                       on_click="ignore", key="teacher-csv")
+    st.dataframe(
+        [
+            {
+                tr("name"): r["name"],
+                tr("stuck"): ("⚠ " + r["stuck"]) if r["stuck"] else "",
+                tr("page"): tr(r["page"]) if r["page"] else "",
+                tr("model"): r["model"],
+                params: r["params"],
+                tr("runs"): r["runs"],
+                tr("last run"): r["run_state"],
+                tr("path"): r.get("path", ""),
+                best: None if r["best_accuracy"] is None else round(100 * r["best_accuracy"], 2),
+                tr("last progress"): ago(r["progress_at"]),
+                tr("last seen"): ago(r["seen"]),
+            }
+            for r in rows
+        ],
+        hide_index=True,
+        key="teacher-roster",
+        column_config={
+            best: st.column_config.NumberColumn(format="%.2f %%"),
+            params: st.column_config.NumberColumn(format="localized"),
+        },
+    )
+    st.download_button(
+        tr("Export the roster and results (CSV)"),
+        data=lambda: roster_csv(store.roster(code)),
+        file_name=f"class-{shown_code(code)}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+        key="teacher-csv",
+    )
 
 
 def steer(store, code: str, key: str) -> None:
@@ -165,34 +221,49 @@ def steer(store, code: str, key: str) -> None:
         st.success(done)
     c1, c2 = st.columns(2)
     with c1.container(border=True):
-        page = st.selectbox(tr("Bring everyone to"), STEER_PAGES, index=STEER_PAGES.index("Draw a digit"),
-                            format_func=fixed_labels(tr), key="steer-page")  # each student's app shows it in their language
+        page = st.selectbox(
+            tr("Bring everyone to"),
+            STEER_PAGES,
+            index=STEER_PAGES.index("Draw a digit"),
+            format_func=fixed_labels(tr),
+            key="steer-page",
+        )  # each student's app shows it in their language
         if st.button(tr("Bring everyone here"), icon=":material/near_me:", key="steer-go"):
-            act(lambda: store.steer(code, key, page=page), tr("Every student's app goes to **{page}** now.",
-                                                              page=tr(page)))
+            act(lambda: store.steer(code, key, page=page), tr("Every student's app goes to **{page}** now.", page=tr(page)))
     with c2.container(border=True):
         if state is not None and state.paused:
             st.markdown(tr("**Paused**: “{message}”", message=md_text(state.paused)))
             if st.button(tr("Resume the class"), icon=":material/play_arrow:", type="primary", key="steer-resume"):
                 act(lambda: store.steer(code, key, resume=True), tr("The class carries on."))
         else:
-            message = st.text_input(tr("Message while paused"), key="steer-message", max_chars=MAX_MESSAGE,
-                                    placeholder=tr("Eyes to the front: we look at one model together."))
+            message = st.text_input(
+                tr("Message while paused"),
+                key="steer-message",
+                max_chars=MAX_MESSAGE,
+                placeholder=tr("Eyes to the front: we look at one model together."),
+            )
             if st.button(tr("Pause the class"), icon=":material/pause:", key="steer-pause"):
                 act(lambda: store.steer(code, key, pause=message), tr("Paused: Train and the experiments wait."))
     with st.container(border=True):
-        up = st.file_uploader(tr("Push a lesson file to the class (its dataset, model, settings and hidden pages)"),
-                              type=["json"], key="steer-lesson")
+        up = st.file_uploader(
+            tr("Push a lesson file to the class (its dataset, model, settings and hidden pages)"),
+            type=["json"],
+            key="steer-lesson",
+        )
         if up is not None and st.button(tr("Push it to every student"), icon=":material/send:", key="steer-push"):
-            act(lambda: store.steer(code, key, lesson=_checked_lesson(up.getvalue())),
-                tr("Pushed: every student's app opens the lesson within a few seconds."))
+            act(
+                lambda: store.steer(code, key, lesson=_checked_lesson(up.getvalue())),
+                tr("Pushed: every student's app opens the lesson within a few seconds."),
+            )
 
 
 def _checked_lesson(data: bytes) -> str:
     lesson = parse_lesson(data)
     if lesson.dataset not in DATASETS:
-        raise ValueError(f"this lesson uses {lesson.dataset!r}, which is not a dataset of this server; a class's "
-                         "lesson uses a built-in one")
+        raise ValueError(
+            f"this lesson uses {lesson.dataset!r}, which is not a dataset of this server; a class's "
+            "lesson uses a built-in one"
+        )
     return data.decode()
 
 
@@ -210,12 +281,18 @@ def names(store, code: str, key: str) -> None:
         new = st.text_input(tr("New name"), max_chars=MAX_CLASS_NAME, key="names-new")
         with st.container(horizontal=True):
             if st.button(tr("Rename"), icon=":material/edit:", key="names-rename", disabled=not new.strip()):
-                act(lambda: store.rename_student(code, key, who, new), tr("**{old}** is now **{new}** on the roster.",
-                                                                          old=md_text(who), new=md_text(new.strip())))
+                act(
+                    lambda: store.rename_student(code, key, who, new),
+                    tr("**{old}** is now **{new}** on the roster.", old=md_text(who), new=md_text(new.strip())),
+                )
             if st.button(tr("Remove from the roster"), icon=":material/person_remove:", key="names-remove"):
-                act(lambda: store.remove_student(code, key, who), tr("**{name}** is off the roster; their own work "
-                                                                     "stays theirs, and they may join again.",
-                                                                     name=md_text(who)))
+                act(
+                    lambda: store.remove_student(code, key, who),
+                    tr(
+                        "**{name}** is off the roster; their own work stays theirs, and they may join again.",
+                        name=md_text(who),
+                    ),
+                )
 
 
 def act(fn, done: str) -> None:
@@ -250,8 +327,10 @@ def look_at(store, code: str, key: str) -> None:
     entry, data = ws.entry(), get_dataset(ds)
     cm = None
     model = entry.inference_model()
-    if list(entry.spec["input_shape"]) == data.input_shape and inference_seconds(
-            model, data.input_shape, len(data.test_y)) <= INLINE_PREDICT_S:  # measured once, at the click
+    if (
+        list(entry.spec["input_shape"]) == data.input_shape
+        and inference_seconds(model, data.input_shape, len(data.test_y)) <= INLINE_PREDICT_S
+    ):  # measured once, at the click
         probs = predict_proba(model, data.test_x, data.mean, data.std)
         cm = confusion_matrix(data.test_y, probs.argmax(1), list(data.classes))
     st.session_state[LOOK] = (name, entry, data, cm)
@@ -260,37 +339,58 @@ def look_at(store, code: str, key: str) -> None:
 
 def _show_model(entry, ds, cm) -> None:
     model = entry.inference_model()
-    st.markdown(tr("**{model}** · {params} parameters · read-only: the student's work is untouched",
-                   model=md_text(entry.name), params=translate().number(entry.params)))
+    st.markdown(
+        tr(
+            "**{model}** · {params} parameters · read-only: the student's work is untouched",
+            model=md_text(entry.name),
+            params=translate().number(entry.params),
+        )
+    )
     if cm is None and list(entry.spec["input_shape"]) == ds.input_shape:
-        st.caption(tr("This model is large: its confusion matrix is not measured here, so that the console stays "
-                      "quick for the class (the student's own **Confusion matrix** page measures it)."))
+        st.caption(
+            tr(
+                "This model is large: its confusion matrix is not measured here, so that the console stays "
+                "quick for the class (the student's own **Confusion matrix** page measures it)."
+            )
+        )
     elif cm is None:
-        st.caption(tr("This model reads {shape} inputs, not {dataset}'s images.", shape=entry.spec["input_shape"],
-                      dataset=ds.name))
+        st.caption(
+            tr("This model reads {shape} inputs, not {dataset}'s images.", shape=entry.spec["input_shape"], dataset=ds.name)
+        )
         return
     k, f, c = st.tabs([tr("Kernels"), tr("Feature maps"), tr("Confusion matrix")])
     convs = conv_layers(model)
     if convs:
         w = kernels(model, convs[0][0])
-        k.image(kernel_mosaic(w, "shared", cell=56), alt=describe_kernels(w, convs[0][0]),
-                caption=tr("layer {layer}, the first convolution", layer=convs[0][0]))
+        k.image(
+            kernel_mosaic(w, "shared", cell=56),
+            alt=describe_kernels(w, convs[0][0]),
+            caption=tr("layer {layer}, the first convolution", layer=convs[0][0]),
+        )
     else:
         k.caption(tr("No convolution layer."))
     with f:
         layer_strip(model, capture_activations(model, normalize(ds.test_x[:1], ds.mean, ds.std)))
-    c.plotly_chart(confusion_heatmap(cm.matrix, list(ds.classes), height=460, tr=translate()), key="look-cm",
-                   alt=describe_confusion(cm.matrix, ds.classes))
+    c.plotly_chart(
+        confusion_heatmap(cm.matrix, list(ds.classes), height=460, tr=translate()),
+        key="look-cm",
+        alt=describe_confusion(cm.matrix, ds.classes),
+    )
     c.caption(tr("Test accuracy measured now: {acc}", acc=translate().percent(cm.accuracy, 2)))
 
 
 def end_class(store, code: str, key: str) -> None:
     st.markdown("#### " + tr("End the class"))
     with st.container(border=True):
-        st.caption(tr("Deletes the roster (the students' names), the class's drawings and its board. Each student "
-                      "keeps their own work under their own link."))
-        sure = st.checkbox(tr("Yes, end class {code} and delete its names, drawings and board", code=shown_code(code)),
-                           key="end-sure")
+        st.caption(
+            tr(
+                "Deletes the roster (the students' names), the class's drawings and its board. Each student "
+                "keeps their own work under their own link."
+            )
+        )
+        sure = st.checkbox(
+            tr("Yes, end class {code} and delete its names, drawings and board", code=shown_code(code)), key="end-sure"
+        )
         if st.button(tr("End the class"), disabled=not sure, type="primary", key="end-go"):
             try:
                 receipt = store.end_class_receipt(code, key)
@@ -299,9 +399,10 @@ def end_class(store, code: str, key: str) -> None:
                 return
             st.session_state.pop(TEACHER, None)
             n = receipt.counts["students' names"]
-            st.session_state["flash_end"] = (tr("Class {code} ended: {n} student(s)' names were deleted.",
-                                                code=shown_code(code), n=n),
-                                             tr("Class {code}", code=shown_code(code)) + "\n" + receipt.text(translate()))
+            st.session_state["flash_end"] = (
+                tr("Class {code} ended: {n} student(s)' names were deleted.", code=shown_code(code), n=n),
+                tr("Class {code}", code=shown_code(code)) + "\n" + receipt.text(translate()),
+            )
             st.rerun()
 
 
@@ -310,6 +411,8 @@ store = workspace_store()
 if store is None:
     st.warning(tr("The teacher's console needs the workspace database, which this server could not open."))
     st.stop()
+
+
 def data_pack_panel() -> None:
     """What the app keeps about the students, written from this server's own settings."""
     from explorer.serve import data_pack
@@ -317,15 +420,17 @@ def data_pack_panel() -> None:
     with st.expander(tr("What the app keeps about your students (the data pack)"), icon=":material/privacy_tip:"):
         pack = data_pack()
         st.markdown(pack)
-        st.download_button(tr("Download the data pack"), pack, file_name="cnn-explorer-data-pack.md",
-                           icon=":material/download:")
+        st.download_button(
+            tr("Download the data pack"), pack, file_name="cnn-explorer-data-pack.md", icon=":material/download:"
+        )
 
 
 if ended := st.session_state.pop("flash_end", None):
     st.success(ended[0])
     st.code(ended[1], language=None)
-    st.download_button(tr("Download the deletion receipt"), ended[1], file_name="class-deletion-receipt.txt",
-                       icon=":material/receipt_long:")
+    st.download_button(
+        tr("Download the deletion receipt"), ended[1], file_name="class-deletion-receipt.txt", icon=":material/receipt_long:"
+    )
 data_pack_panel()
 teacher = st.session_state.get(TEACHER)
 if not teacher or not store.is_teacher(teacher["code"], teacher["key"]):
@@ -336,12 +441,22 @@ code, key = teacher["code"], teacher["key"]
 state = store.class_state(code)
 head, out = st.columns([5, 1], vertical_alignment="bottom")
 head.subheader(tr("Class {code}", code=shown_code(code)))
-head.caption(tr("Dataset **{dataset}** · ends at {time}", dataset=state.dataset,
-                time=time.strftime("%H:%M", time.localtime(state.expires))))
+head.caption(
+    tr(
+        "Dataset **{dataset}** · ends at {time}",
+        dataset=state.dataset,
+        time=time.strftime("%H:%M", time.localtime(state.expires)),
+    )
+)
 with out:
     st.button(tr("Sign out"), key="teacher-out", on_click=st.session_state.pop, args=(TEACHER,))
-    st.button(tr("New key"), key="teacher-new-key", on_click=replace_key, args=(store, code, key),
-              help=tr("Replaces the teacher key (if a student saw it): the old one stops working at once."))
+    st.button(
+        tr("New key"),
+        key="teacher-new-key",
+        on_click=replace_key,
+        args=(store, code, key),
+        help=tr("Replaces the teacher key (if a student saw it): the old one stops working at once."),
+    )
 new_key_once(code)
 roster(store, code)
 names(store, code, key)

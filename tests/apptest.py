@@ -37,6 +37,7 @@ def start_default_on_train_page(at: AppTest) -> None:
 def wait_training(at: AppTest, timeout: float = 120) -> None:
     """Wait until the current model's last run has ended (finished, stopped, diverged or failed)."""
     ws = at.session_state[WS]
+
     def ended() -> bool:
         e = ws.entry()
         return bool(e and e.runs and e.active_run is None)

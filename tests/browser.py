@@ -19,8 +19,16 @@ from devtools.browser import (
 )
 from devtools.browser import streamlit_server as _streamlit_server
 
-__all__ = ["browser_or_skip", "describe_pages", "nav", "start_long_run", "progress_step", "shot", "streamlit_server",
-           "wait_idle"]
+__all__ = [
+    "browser_or_skip",
+    "describe_pages",
+    "nav",
+    "start_long_run",
+    "progress_step",
+    "shot",
+    "streamlit_server",
+    "wait_idle",
+]
 
 SHOTS = Path(os.environ.get("EXPLORER_SCREENSHOTS", ROOT / "out" / "screenshots"))
 

@@ -39,6 +39,7 @@ def pytest_sessionfinish(session, exitstatus):
         kill_all(left)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EXPLORER_DATA_DIR") or ROOT.parent / "shared" / "data")
 

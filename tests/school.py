@@ -81,14 +81,39 @@ def postgres(tmp: Path):
     if os.geteuid() == 0:
         shutil.chown(data, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "explorer", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(data), "-p", str(port), "-k", str(data),
-                             "-c", "listen_addresses=127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "explorer", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    proc = subprocess.Popen(
+        [
+            *as_user,
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(data),
+            "-c",
+            "listen_addresses=127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
-        _wait(lambda: subprocess.run([str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                                     capture_output=True).returncode == 0, "PostgreSQL")
+        _wait(
+            lambda: (
+                subprocess.run(
+                    [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+                ).returncode
+                == 0
+            ),
+            "PostgreSQL",
+        )
         yield f"postgresql+psycopg://explorer@127.0.0.1:{port}/postgres"
     finally:
         _stop(proc, signal.SIGINT)  # PostgreSQL's fast shutdown
@@ -103,10 +128,13 @@ class RayCluster:
 
     def query(self, code: str) -> Any:
         """Run ``code`` (which sets ``out``) in a driver joined to the cluster; returns ``out``."""
-        script = (f"import json, ray\nray.init(address={self.address!r}, namespace='cnn-explorer', "
-                  f"log_to_driver=False)\n{code}\nprint(json.dumps(out))")
-        r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, **self.env})
+        script = (
+            f"import json, ray\nray.init(address={self.address!r}, namespace='cnn-explorer', "
+            f"log_to_driver=False)\n{code}\nprint(json.dumps(out))"
+        )
+        r = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env={**os.environ, **self.env}
+        )
         if r.returncode:
             raise RuntimeError(r.stderr[-2000:])
         return json.loads(r.stdout.strip().splitlines()[-1])
@@ -117,16 +145,18 @@ class RayCluster:
     def run_nodes(self) -> dict[str, str]:
         """The node of every worker that trains a run now, as ``run:<workspace>:<run>`` (each app replica's
         workers are named ``explorer-worker:…`` and say whose run they train)."""
-        return self.query("from ray._private.state import actors\n"  # from the GCS: no dashboard needed
-                          "out = {}\n"
-                          "for a in actors(actor_state_name='ALIVE').values():\n"
-                          "    if (a.get('Name') or '').startswith('explorer-worker:'):\n"
-                          "        try:\n"
-                          "            whose = ray.get(ray.get_actor(a['Name']).current.remote(), timeout=10)\n"
-                          "        except Exception:\n"
-                          "            continue\n"
-                          "        if whose:\n"
-                          "            out[f'run:{whose[0]}:{whose[1]}'] = a['Address']['NodeID']")
+        return self.query(
+            "from ray._private.state import actors\n"  # from the GCS: no dashboard needed
+            "out = {}\n"
+            "for a in actors(actor_state_name='ALIVE').values():\n"
+            "    if (a.get('Name') or '').startswith('explorer-worker:'):\n"
+            "        try:\n"
+            "            whose = ray.get(ray.get_actor(a['Name']).current.remote(), timeout=10)\n"
+            "        except Exception:\n"
+            "            continue\n"
+            "        if whose:\n"
+            "            out[f'run:{whose[0]}:{whose[1]}'] = a['Address']['NodeID']"
+        )
 
     def stop_node(self, i: int) -> None:
         _stop(self.nodes[i], signal.SIGKILL)  # as a machine that fails: no goodbye
@@ -137,20 +167,45 @@ def ray_cluster(tmp: Path, cpus_per_node: int = 1):
     """``ray start --head`` and a second ``ray start --address=…``: two nodes, one CPU each, with a token that
     every member of the cluster shares (Ray's token authentication)."""
     port = free_port()
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32), "RAY_ADDRESS": f"127.0.0.1:{port}",
-           "RAY_USAGE_STATS_ENABLED": "0"}  # (the name Ray reads: RAY_DISABLE_USAGE_STATS was read by nobody)
+    env = {
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN": secrets.token_hex(32),
+        "RAY_ADDRESS": f"127.0.0.1:{port}",
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }  # (the name Ray reads: RAY_DISABLE_USAGE_STATS was read by nobody)
     common = ["--num-cpus", str(cpus_per_node), "--node-ip-address", "127.0.0.1", "--block"]
     cluster = RayCluster(env["RAY_ADDRESS"], env)
     node_env = {k: v for k, v in {**os.environ, **env}.items() if k != "RAY_ADDRESS"}
     try:
-        cluster.nodes.append(subprocess.Popen(
-            [str(BIN / "ray"), "start", "--head", "--port", str(port), "--include-dashboard=false",
-             "--temp-dir", str(tmp / "ray"), *common], env=node_env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True))
+        cluster.nodes.append(
+            subprocess.Popen(
+                [
+                    str(BIN / "ray"),
+                    "start",
+                    "--head",
+                    "--port",
+                    str(port),
+                    "--include-dashboard=false",
+                    "--temp-dir",
+                    str(tmp / "ray"),
+                    *common,
+                ],
+                env=node_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         _wait(lambda: _answers(port), "Ray's head node", 90)
-        cluster.nodes.append(subprocess.Popen(
-            [str(BIN / "ray"), "start", "--address", env["RAY_ADDRESS"], *common], env=node_env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True))
+        cluster.nodes.append(
+            subprocess.Popen(
+                [str(BIN / "ray"), "start", "--address", env["RAY_ADDRESS"], *common],
+                env=node_env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        )
         _wait(lambda: len(cluster.alive_nodes()) == 2, "the second Ray node", 120)
         yield cluster
     finally:
@@ -192,9 +247,28 @@ backend replicas
 def self_signed(tmp: Path) -> Path:
     """A certificate and its key for 127.0.0.1 in one PEM file, as HAProxy reads them (a school uses its own)."""
     key, cert, pem = tmp / "key.pem", tmp / "cert.pem", tmp / "classroom.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
     pem.write_bytes(cert.read_bytes() + key.read_bytes())
     return pem
 
@@ -207,16 +281,19 @@ def haproxy(tmp: Path, replicas: dict[str, int]):
     within about two seconds, and a browser whose replica is gone is sent to another (``option redispatch``).
     Yields the proxy's HTTPS URL; ``plain_url`` (its HTTP port) is an attribute of the URL string."""
     port, tls_port = free_port(), free_port()
-    servers = "\n".join(f"    server {name} 127.0.0.1:{p} check inter 1s fall 2 rise 1 cookie {name}"
-                        for name, p in replicas.items())
+    servers = "\n".join(
+        f"    server {name} 127.0.0.1:{p} check inter 1s fall 2 rise 1 cookie {name}" for name, p in replicas.items()
+    )
     cfg = tmp / "haproxy.cfg"
-    cfg.write_text(HAPROXY.format(port=port, tls_port=tls_port, pem=self_signed(tmp), servers=servers,
-                                  socket=tmp / "haproxy.sock"))
+    cfg.write_text(
+        HAPROXY.format(port=port, tls_port=tls_port, pem=self_signed(tmp), servers=servers, socket=tmp / "haproxy.sock")
+    )
     check = subprocess.run(["haproxy", "-c", "-f", str(cfg)], capture_output=True, text=True)
     if check.returncode:
         raise RuntimeError(check.stdout + check.stderr)
-    proc = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["haproxy", "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     url = ProxyURL(f"https://127.0.0.1:{tls_port}")
     url.plain_url = f"http://127.0.0.1:{port}"
     try:
@@ -242,6 +319,7 @@ def _unverified() -> Any:
 
 def fetch(url: str) -> Any:
     """One request through the proxy, not following redirects: the response (status, headers)."""
+
     class Stay(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *a: Any, **k: Any) -> None:
             return None
@@ -292,9 +370,14 @@ def school(tmp: Path, lease_s: float = 60):
     with ExitStack() as stack:
         db_url = stack.enter_context(postgres(tmp))
         ray = stack.enter_context(ray_cluster(tmp))
-        env = {**ray.env, "EXPLORER_DATABASE_URL": db_url, "EXPLORER_LEASE_S": str(lease_s),
-               "EXPLORER_STATE_DIR": str(tmp / "state"), "EXPLORER_TEACHER_PASSWORD": SCHOOL_PASSWORD,
-               "EXPLORER_OPEN_CLASSES": ""}  # as a school runs it: making a class needs the school's password
+        env = {
+            **ray.env,
+            "EXPLORER_DATABASE_URL": db_url,
+            "EXPLORER_LEASE_S": str(lease_s),
+            "EXPLORER_STATE_DIR": str(tmp / "state"),
+            "EXPLORER_TEACHER_PASSWORD": SCHOOL_PASSWORD,
+            "EXPLORER_OPEN_CLASSES": "",
+        }  # as a school runs it: making a class needs the school's password
         replicas, ports = {}, {}
         for name in ("a", "b"):
             procs: list[subprocess.Popen] = []

@@ -46,7 +46,7 @@ def _resolve(module: str, node: ast.ImportFrom) -> list[str]:
     """The explorer modules an import statement names (relative or absolute ``explorer.…``)."""
     if node.level:
         package = module.split(".")[:-1]  # "core.spec" and "core.__init__" are both in core; "plots" is in none
-        base = package[:len(package) - (node.level - 1)]
+        base = package[: len(package) - (node.level - 1)]
         stem = base + (node.module.split(".") if node.module else [])
     elif node.module and node.module.split(".")[0] == "explorer":
         stem = node.module.split(".")[1:]
@@ -101,8 +101,19 @@ def _imports(module: str, at_import_time: bool, typing: bool = False) -> set[str
 
 def test_ls_explorer_states_the_architecture():
     entries = {p.name for p in PKG.iterdir() if not p.name.startswith((".", "__pycache__"))}
-    assert entries == {"__init__.py", "__main__.py", "_lazy.py", "i18n.py", "launch.py", "locale", "core", "interpret",
-                       "lessons", "plots", "serve"}  # the dev tools (benchmarks, the browser driver) live in devtools/
+    assert entries == {
+        "__init__.py",
+        "__main__.py",
+        "_lazy.py",
+        "i18n.py",
+        "launch.py",
+        "locale",
+        "core",
+        "interpret",
+        "lessons",
+        "plots",
+        "serve",
+    }  # the dev tools (benchmarks, the browser driver) live in devtools/
     for name in ("core", "interpret", "lessons", "plots", "serve"):
         assert (PKG / name / "__init__.py").is_file()
 
@@ -145,16 +156,17 @@ def test_no_import_cycles_not_even_through_type_hints():
 
 def test_the_library_layers_load_no_streamlit_ray_or_sqlalchemy():
     mods = [m.removesuffix(".__init__") for m in MODULES if layer(m) in LIBRARY]
-    code = ("import sys\n" + "".join(f"import explorer.{m}\n" for m in sorted(mods)) + "import explorer\n"
-            "print(sorted(n for n in ('streamlit', 'ray', 'sqlalchemy') if n in sys.modules))")
+    code = (
+        "import sys\n" + "".join(f"import explorer.{m}\n" for m in sorted(mods)) + "import explorer\n"
+        "print(sorted(n for n in ('streamlit', 'ray', 'sqlalchemy') if n in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "[]", f"the library loaded {r.stdout.strip()}"
 
 
 def test_the_database_face_does_not_start_ray():
-    code = ("import sys\nfrom explorer.serve import WorkspaceStore\n"
-            "print('ray' in sys.modules, WorkspaceStore.__module__)")
+    code = "import sys\nfrom explorer.serve import WorkspaceStore\nprint('ray' in sys.modules, WorkspaceStore.__module__)"
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["False", "explorer.serve.store"]
@@ -164,21 +176,29 @@ def test_the_first_pages_words_wait_for_no_torch():
     """What app.py runs before Start's button (the menu, the language, the server object and its school password)
     and the library's limits load no torch: a cold server's first page took 1.6 s longer when the server object
     imported it (the teaching door's module pulled the whole core in for one limit)."""
-    code = ("import sys\nfrom explorer.serve import Server\nServer()\nimport explorer.core.limits, explorer.core.runwords\n"
-            "import pages._lang, pages._nav, pages._keys, pages._server\nprint('torch' in sys.modules)")
+    code = (
+        "import sys\nfrom explorer.serve import Server\nServer()\nimport explorer.core.limits, explorer.core.runwords\n"
+        "import pages._lang, pages._nav, pages._keys, pages._server\nprint('torch' in sys.modules)"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split()[-1] == "False"
 
 
 def test_a_face_name_that_is_also_a_module_name_stays_the_faces():
-    code = ("import explorer.core.evaluate, explorer.core.train, explorer.core.budget\n"
-            "from explorer.core import evaluate, train, budget\nimport explorer.core as core\n"
-            "print(*(callable(f) and f.__module__ for f in (evaluate, train, budget, core.train)))")
+    code = (
+        "import explorer.core.evaluate, explorer.core.train, explorer.core.budget\n"
+        "from explorer.core import evaluate, train, budget\nimport explorer.core as core\n"
+        "print(*(callable(f) and f.__module__ for f in (evaluate, train, budget, core.train)))"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert r.stdout.split() == ["explorer.core.evaluate", "explorer.core.train", "explorer.core.budget",
-                                "explorer.core.train"]  # the functions, not their modules
+    assert r.stdout.split() == [
+        "explorer.core.evaluate",
+        "explorer.core.train",
+        "explorer.core.budget",
+        "explorer.core.train",
+    ]  # the functions, not their modules
 
 
 @pytest.mark.parametrize("package", FACES)
@@ -200,8 +220,13 @@ def test_pages_import_the_library_through_its_faces():
     deep = []
     for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
-            names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else \
-                [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            names = (
+                [node.module]
+                if isinstance(node, ast.ImportFrom) and node.module
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             for name in names:
                 parts = name.split(".")
                 if parts[0] == "explorer" and len(parts) > 2 and parts[1] in FACES:
@@ -210,8 +235,11 @@ def test_pages_import_the_library_through_its_faces():
 
 
 def test_no_module_is_longer_than_500_lines():
-    long = [f"{p.relative_to(ROOT)} ({n})" for p in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py")]
-            if "migrations" not in p.parts and (n := len(p.read_text().splitlines())) > 500]
+    long = [
+        f"{p.relative_to(ROOT)} ({n})"
+        for p in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py")]
+        if "migrations" not in p.parts and (n := len(p.read_text().splitlines())) > 500
+    ]
     assert not long, "split these into rooms of one concern: " + ", ".join(sorted(long))
 
 
@@ -235,15 +263,18 @@ def test_pages_take_each_helper_from_the_file_that_defines_it():
     for name in sorted(p.stem for p in (ROOT / "pages").glob("_*.py") if p.stem != "__init__"):
         tree = ast.parse((ROOT / "pages" / f"{name}.py").read_text())
         defined[name] = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))} | {
-            t.id for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
-            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]) if isinstance(t, ast.Name)}
+            t.id
+            for n in tree.body
+            if isinstance(n, (ast.Assign, ast.AnnAssign))
+            for t in (n.targets if isinstance(n, ast.Assign) else [n.target])
+            if isinstance(t, ast.Name)
+        }
     passed_on = []
     for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages._"):
                 helper = node.module.split(".")[1]
-                passed_on += [f"{path.name}: {a.name} from {helper}" for a in node.names
-                              if a.name not in defined[helper]]
+                passed_on += [f"{path.name}: {a.name} from {helper}" for a in node.names if a.name not in defined[helper]]
     assert not passed_on, "import these from where they are defined: " + "; ".join(passed_on)
 
 
@@ -255,8 +286,11 @@ def test_no_module_imports_a_name_private_to_another():
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module != "__future__":
-                taken += [f"{path.relative_to(ROOT)}: {a.name}" for a in node.names
-                          if a.name.startswith("_") and not a.name.startswith("__")]
+                taken += [
+                    f"{path.relative_to(ROOT)}: {a.name}"
+                    for a in node.names
+                    if a.name.startswith("_") and not a.name.startswith("__")
+                ]
     assert not taken, "these are another module's own: " + "; ".join(taken)
 
 
@@ -306,10 +340,14 @@ def test_every_fixed_limit_is_defined_in_core_limits():
         if path == PKG / "core" / "limits.py":
             continue
         for node in ast.parse(path.read_text()).body:
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(
-                node, ast.AnnAssign) else []
-            found += [f"{path.relative_to(ROOT)}: {t.id}" for t in targets
-                      if isinstance(t, ast.Name) and t.id.lstrip("_").startswith("MAX_")]
+            targets = (
+                node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+            )
+            found += [
+                f"{path.relative_to(ROOT)}: {t.id}"
+                for t in targets
+                if isinstance(t, ast.Name) and t.id.lstrip("_").startswith("MAX_")
+            ]
     assert not found, "move these limits to explorer/core/limits.py: " + ", ".join(found)
 
 
@@ -319,9 +357,13 @@ def test_tests_never_sleep_to_let_something_happen():
     import re
 
     sleep = re.compile(r"\btime\.sleep\(|\.wait_for_timeout\(|\basyncio\.sleep\(")
-    found = [f"{p.relative_to(ROOT)}:{n}" for p in (ROOT / "tests").rglob("*.py") if p.name != "waits.py"
-             for n, line in enumerate(p.read_text().splitlines(), 1)
-             if sleep.search(line) and "not a synchronisation" not in line]
+    found = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in (ROOT / "tests").rglob("*.py")
+        if p.name != "waits.py"
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if sleep.search(line) and "not a synchronisation" not in line
+    ]
     assert not found, "wait with tests.waits.wait_until instead: " + ", ".join(found)
 
 
@@ -330,8 +372,11 @@ def test_the_pages_redraw_intervals_are_named_in_one_place():
     import re
 
     literal = re.compile(r"run_every\s*=\s*[0-9.]+")
-    found = [f"{p.name}: {m.group(0)}" for p in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
-             for m in literal.finditer(p.read_text())]
+    found = [
+        f"{p.name}: {m.group(0)}"
+        for p in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+        for m in literal.finditer(p.read_text())
+    ]
     assert not found, "name these in pages/_server.py: " + ", ".join(found)
 
 
@@ -380,8 +425,11 @@ def _imported_names(path: Path) -> set[str]:
 def test_pages_only_wire_no_page_imports_torch_numpy_or_plotly():
     """Figures come from ``explorer.plots`` and tensor maths from the library; a page wires widgets to them.
     (``_server.py`` sets the server up: it may warm the libraries the pages will load.)"""
-    found = [f"{p.name}: {', '.join(sorted(_imported_names(p) & set(HEAVY)))}" for p in PAGE_FILES
-             if p.name != "_server.py" and _imported_names(p) & set(HEAVY)]
+    found = [
+        f"{p.name}: {', '.join(sorted(_imported_names(p) & set(HEAVY)))}"
+        for p in PAGE_FILES
+        if p.name != "_server.py" and _imported_names(p) & set(HEAVY)
+    ]
     found += [f"app.py: {n}" for n in sorted(_imported_names(ROOT / "app.py") & set(HEAVY))]
     assert not found, "move this work into explorer/: " + "; ".join(found)
 
@@ -401,8 +449,9 @@ def _top_level_lines(path: Path) -> int:
 
 def test_the_top_level_counter_counts_statements_not_definitions(tmp_path):
     script = tmp_path / "p.py"
-    script.write_text('"""doc"""\nimport os\n\nHTML = """\n<p>\n"""\nx = int("1")\nif x:\n    print(x)\n\n\n'
-                      'def f():\n    return 1\n')
+    script.write_text(
+        '"""doc"""\nimport os\n\nHTML = """\n<p>\n"""\nx = int("1")\nif x:\n    print(x)\n\n\ndef f():\n    return 1\n'
+    )
     assert _top_level_lines(script) == 3
 
 
@@ -428,8 +477,12 @@ def test_every_image_and_chart_a_page_draws_says_what_it_shows():
     bare = []
     for path in PAGE_FILES:
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    node.func.attr in ("image", "plotly_chart") and not any(k.arg == "alt" for k in node.keywords):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("image", "plotly_chart")
+                and not any(k.arg == "alt" for k in node.keywords)
+            ):
                 bare.append(f"{path.name}:{node.lineno} {node.func.attr}")
     assert not bare, "give these an alt text: " + ", ".join(bare)
 
@@ -438,8 +491,9 @@ def test_every_page_sends_itself_through_app_py_when_its_address_opens_a_fresh_s
     """A page's address typed into a freshly started server runs that page file alone (Streamlit's legacy
     routing), without the session, the menu or the person: the Teacher page then counted every browser's wrong
     school passwords as one. Each page file hands such a run to ``app.py`` before it draws anything."""
-    missing = [p.name for p in PAGE_FILES if not p.name.startswith("_")
-               and "\nleave_legacy_pages_routing()" not in p.read_text()]
+    missing = [
+        p.name for p in PAGE_FILES if not p.name.startswith("_") and "\nleave_legacy_pages_routing()" not in p.read_text()
+    ]
     assert not missing, "call leave_legacy_pages_routing() at the top of: " + ", ".join(missing)
 
 
@@ -450,12 +504,18 @@ def test_the_shared_session_keys_have_one_home_and_no_literal_copies():
 
     keys = dict(re.findall(r'^([A-Z_]+) = "([^"]+)"', (ROOT / "pages" / "_keys.py").read_text(), re.M))
     values = "|".join(re.escape(v) for v in keys.values())
-    literal = re.compile(rf'session_state(?:\[|\.(?:get|pop|setdefault)\()"({values})"'
-                         rf'|"({values})" (?:not )?in \S*session_state')
+    literal = re.compile(
+        rf'session_state(?:\[|\.(?:get|pop|setdefault)\()"({values})"'
+        rf'|"({values})" (?:not )?in \S*session_state'
+    )
     defined = re.compile(rf'^[A-Z_]+ = "({values})"', re.M)
     files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
-    found = [f"{p.relative_to(ROOT)}: {m.group(0)}" for p in files if p.name != "_keys.py"
-             for m in [*literal.finditer(p.read_text()), *defined.finditer(p.read_text())]]
+    found = [
+        f"{p.relative_to(ROOT)}: {m.group(0)}"
+        for p in files
+        if p.name != "_keys.py"
+        for m in [*literal.finditer(p.read_text()), *defined.finditer(p.read_text())]
+    ]
     assert not found, "import the key from pages._keys: " + "; ".join(found[:5])
 
 

@@ -37,12 +37,14 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 
 def cli_process(*args: str, timeout: int = 240) -> subprocess.CompletedProcess:
     """``python -m explorer …`` as a shell runs it: a new interpreter."""
-    return subprocess.run([sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
-@pytest.mark.parametrize("args,message", [(["frobnicate"], "invalid choice"),
-                                          (["predict", "missing.safetensors", "a.png"], "no such checkpoint")])
+@pytest.mark.parametrize(
+    "args,message", [(["frobnicate"], "invalid choice"), (["predict", "missing.safetensors", "a.png"], "no such checkpoint")]
+)
 def test_the_command_in_a_shell_exits_2_with_one_line_and_no_traceback(args, message):
     r = cli_process(*args)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and message in r.stderr, r.stderr
@@ -69,18 +71,31 @@ def test_summary_json_has_counts_and_shapes():
 
 def test_summary_of_a_json_file(tmp_path):
     p = tmp_path / "s.json"
-    p.write_text(json.dumps({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "bias": False}, {"type": "BatchNorm2d"},
-        {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"},
-        {"type": "Linear", "out_features": 10}]}))
+    p.write_text(
+        json.dumps(
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [
+                    {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "bias": False},
+                    {"type": "BatchNorm2d"},
+                    {"type": "ReLU"},
+                    {"type": "MaxPool2d", "kernel_size": 2},
+                    {"type": "Flatten"},
+                    {"type": "Linear", "out_features": 10},
+                ],
+            }
+        )
+    )
     r = cli("summary", str(p))
     assert r.returncode == 0 and "4x13x13" in r.stdout and "6,814" in r.stdout
 
 
 def test_train_then_predict(tmp_path):
     out = tmp_path / "m.safetensors"
-    r = cli("train", "default", "--dataset", "mnist-5k", "--epochs", "2", "--limit-train", "1024", "--json",
-            "--out", str(out))
+    r = cli(
+        "train", "default", "--dataset", "mnist-5k", "--epochs", "2", "--limit-train", "1024", "--json", "--out", str(out)
+    )
     assert r.returncode == 0, r.stderr
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert [row["epoch"] for row in rows] == [1, 2]
@@ -104,8 +119,13 @@ def write(tmp_path: Path, name: str, data: bytes) -> str:
 BAD = [
     (lambda t: ["summary", "no-such-preset"], "neither a preset"),
     (lambda t: ["summary", write(t, "bad.json", b'{"input_shape": [1,28,28], "layers": [}')], "not valid JSON"),
-    (lambda t: ["summary", '{"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2, '
-                           '"kernel_size": 7}]}'], "smaller than its 7x7 kernel"),
+    (
+        lambda t: [
+            "summary",
+            '{"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 7}]}',
+        ],
+        "smaller than its 7x7 kernel",
+    ),
     (lambda t: ["train", "default", "--dataset", "imagenet"], "unknown dataset"),
     (lambda t: ["train", "default", "--epochs", "0"], "epochs must be"),
     (lambda t: ["train", "default", "--lr", "-1"], "lr must be"),

@@ -66,17 +66,25 @@ def test_a_maps_and_an_attributions_text_say_where_they_are_strongest():
     assert "silent" in describe_map(-torch.ones(3, 3))
     attr = torch.zeros(6, 6)
     attr[5, 0], attr[0, 0] = 1.0, -1.0
-    assert describe_attribution(attr, "saliency") == ("saliency: most for it in the lower left, "
-                                                      "most against it in the upper left")
+    assert describe_attribution(attr, "saliency") == (
+        "saliency: most for it in the lower left, most against it in the upper left"
+    )
 
 
 def test_a_runs_table_holds_the_numbers_its_curves_show():
     from explorer.plots import epoch_table
 
-    hist = {"epochs": [{"epoch": 1, "step": 10, "train_loss": 0.51234, "test_accuracy": 0.9},
-                       {"epoch": 2, "step": 20, "train_loss": 0.2, "test_accuracy": 0.955}, {"broken": True}]}
-    assert epoch_table(hist) == [{"epoch": 1, "step": 10, "train loss": 0.5123, "test accuracy": "90.00%"},
-                                 {"epoch": 2, "step": 20, "train loss": 0.2, "test accuracy": "95.50%"}]
+    hist = {
+        "epochs": [
+            {"epoch": 1, "step": 10, "train_loss": 0.51234, "test_accuracy": 0.9},
+            {"epoch": 2, "step": 20, "train_loss": 0.2, "test_accuracy": 0.955},
+            {"broken": True},
+        ]
+    }
+    assert epoch_table(hist) == [
+        {"epoch": 1, "step": 10, "train loss": 0.5123, "test accuracy": "90.00%"},
+        {"epoch": 2, "step": 20, "train loss": 0.2, "test accuracy": "95.50%"},
+    ]
 
 
 def test_the_learned_map_names_each_class_where_its_images_are():
@@ -91,16 +99,20 @@ def test_the_learned_map_names_each_class_where_its_images_are():
 
 
 def test_the_charts_texts_carry_their_numbers():
-    hist = {"steps": [{"step": 1, "loss": 2.3}, {"step": 2, "loss": 0.5}],
-            "epochs": [{"epoch": 1, "step": 2, "test_loss": 0.4}]}
+    hist = {
+        "steps": [{"step": 1, "loss": 2.3}, {"step": 2, "loss": 0.5}],
+        "epochs": [{"epoch": 1, "step": 2, "test_loss": 0.4}],
+    }
     text = describe_curves([("run 1", hist)], "loss")
     assert "from 2.3 to 0.5 over 2 logged steps" in text and "test 0.4 after 1 epoch" in text
     m = torch.tensor([[8, 2], [0, 10]])
-    assert describe_confusion(m, ["a", "b"]) == ("confusion matrix of 2 classes, 18 of 20 (90.0%) on the diagonal; "
-                                                 "largest mistakes: a taken for b 2 times")
+    assert describe_confusion(m, ["a", "b"]) == (
+        "confusion matrix of 2 classes, 18 of 20 (90.0%) on the diagonal; largest mistakes: a taken for b 2 times"
+    )
     assert describe_bars(torch.tensor([0.1, 0.7, 0.2]), ["x", "y", "z"], k=2) == "3 values, largest: y (0.70), z (0.20)"
-    assert "median 0.00" in describe_values(torch.tensor([-1.0, 0.0, 2.0])) and "67% at or below zero" in \
-        describe_values(torch.tensor([-1.0, 0.0, 2.0]))
+    assert "median 0.00" in describe_values(torch.tensor([-1.0, 0.0, 2.0])) and "67% at or below zero" in describe_values(
+        torch.tensor([-1.0, 0.0, 2.0])
+    )
     counts = describe_class_counts(torch.tensor([0, 1, 1, 1]), ["a", "b"])
     assert counts == "4 images in 2 classes, from 1 (a) to 3 (b)"
     assert describe_class_counts(torch.tensor([0, 1, 1, 0]), ["a", "b"]) == "4 images in 2 classes, 2 in each"
@@ -115,8 +127,10 @@ def test_the_charts_texts_speak_the_students_language_with_its_numbers():
     es, de = translator("es"), translator("de")
     labels = torch.tensor([0] * 1200 + [1] * 3)
     assert describe_class_counts(labels, ["a", "b"], tr=es) == "1.203 imágenes en 2 clases, de 3 (b) a 1.200 (a)"
-    hist = {"steps": [{"step": 1, "accuracy": 0.5}, {"step": 2, "accuracy": 0.975}],
-            "epochs": [{"epoch": 1, "test_accuracy": 0.96}, {"epoch": 2, "test_accuracy": 0.971}]}
+    hist = {
+        "steps": [{"step": 1, "accuracy": 0.5}, {"step": 2, "accuracy": 0.975}],
+        "epochs": [{"epoch": 1, "test_accuracy": 0.96}, {"epoch": 2, "test_accuracy": 0.971}],
+    }
     text = describe_curves([("#1", hist)], "accuracy", tr=de)
     text = text.replace("\xa0", " ")  # Babel keeps a percentage's sign with its number
     assert text.startswith("Kurven für Genauigkeit.") and "von 50,0 % auf 97,5 %" in text

@@ -56,5 +56,6 @@ def test_the_readmes_pictures_are_there_and_taken_from_the_pages_as_they_are():
         path = ROOT / "docs" / "images" / picture
         assert path.exists() and path.stat().st_size > 10_000, f"{picture} is missing: make screenshots"
         assert f"docs/images/{picture}" in (ROOT / "README.md").read_text()
-        assert taken.get(picture) == page_hash(page), \
+        assert taken.get(picture) == page_hash(page), (
             f"{page} changed since {picture} was taken: make screenshots, and commit the pictures with the page"
+        )

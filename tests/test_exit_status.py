@@ -16,7 +16,8 @@ pytestmark = pytest.mark.ray
 
 def test_a_failing_test_run_that_started_the_apps_workers_exits_1(tmp_path):
     probe = tmp_path / "test_probe.py"
-    probe.write_text(textwrap.dedent(f"""
+    probe.write_text(
+        textwrap.dedent(f"""
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         from streamlit.testing.v1 import AppTest
@@ -26,8 +27,14 @@ def test_a_failing_test_run_that_started_the_apps_workers_exits_1(tmp_path):
             from pages._server import server
             assert server().cluster() is not None and server().cluster().started_here
             assert False, "on purpose"
-    """))
-    r = subprocess.run([sys.executable, "-m", "pytest", str(probe), "-q", "-p", "no:cacheprovider", "-p",
-                        "no:rerunfailures"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    """)
+    )
+    r = subprocess.run(
+        [sys.executable, "-m", "pytest", str(probe), "-q", "-p", "no:cacheprovider", "-p", "no:rerunfailures"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "1 failed" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     assert r.returncode == 1, r.stdout[-1000:]

@@ -46,9 +46,11 @@ def zip_of(files: dict[str, bytes], method: int = zipfile.ZIP_DEFLATED) -> bytes
 def peak_rss_mb(code: str) -> tuple[int, str]:
     """Run ``code`` in a fresh interpreter (after importing the library, which alone takes ~0.5 GB with torch):
     how much its peak resident memory grew while ``code`` ran (MB), and what it printed."""
-    prog = ("import resource, explorer.core.uploads\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            + textwrap.dedent(code)
-            + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)")
+    prog = (
+        "import resource, explorer.core.uploads\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        + textwrap.dedent(code)
+        + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)"
+    )
     r = subprocess.run([sys.executable, "-c", prog], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     lines = r.stdout.strip().splitlines()
@@ -56,6 +58,7 @@ def peak_rss_mb(code: str) -> tuple[int, str]:
 
 
 # --- denial of service from tiny files ---
+
 
 def test_a_tiny_zip_of_huge_one_bit_images_is_refused_within_bounded_memory(tmp_path):
     big = png(Image.new("1", (6300, 6300)))  # 39.7 M pixels each: just under the per-image limit, ~5 KB
@@ -135,38 +138,48 @@ def test_parsing_a_5_mb_csv_stays_well_under_a_gigabyte(tmp_path):
 
 # --- crashes become sentences ---
 
+
 def header_file(header: str, body: bytes = b"") -> bytes:
     raw = header.encode()
     return struct.pack("<Q", len(raw)) + raw + body
 
 
-@pytest.mark.parametrize("header, message", [
-    ("[" * 100_000 + "]" * 100_000, "nested more than"),
-    (json.dumps({"__metadata__": {"format": "cnn-explorer-checkpoint", "version": 1}}), "metadata values must be text"),
-    ('{"__metadata__": {"format": "cnn-explorer-checkpoint", "n": ' + "9" * 5000 + "}}", "digits"),
-])
+@pytest.mark.parametrize(
+    "header, message",
+    [
+        ("[" * 100_000 + "]" * 100_000, "nested more than"),
+        (json.dumps({"__metadata__": {"format": "cnn-explorer-checkpoint", "version": 1}}), "metadata values must be text"),
+        ('{"__metadata__": {"format": "cnn-explorer-checkpoint", "n": ' + "9" * 5000 + "}}", "digits"),
+    ],
+)
 def test_hostile_checkpoint_headers_are_sentences(header, message):
     with pytest.raises(CheckpointError, match=message):
         load_checkpoint(header_file(header))
 
 
 def test_duplicate_class_names_in_a_checkpoint_are_refused():
-    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [{"type": "Flatten"},
-                                                                  {"type": "Linear", "out_features": 2}]}
+    spec = {
+        "input_shape": [1, 4, 4],
+        "num_classes": 2,
+        "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 2}],
+    }
     data = save_checkpoint(build_model(spec), spec, {"classes": ["cat", "cat"], "mean": [0.5], "std": [0.5]})
     with pytest.raises(CheckpointError, match="same name"):
         load_checkpoint(data)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('{"input_shape": [1, 28, 28], "layers": [{"type": ["Conv2d"]}]}', "unknown type"),
-    ('{"input_shape": [1, 28, 28], "layers": [{"type": {"a": 1}}]}', "unknown type"),
-    ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": ' + "1" * 5000 + "}]}", "digits"),
-    ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": 1e400}]}', "beyond the range"),
-    ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": NaN}]}', "not a number JSON allows"),
-    ('{"input_shape": [1, 28, 28], "name": 7, "layers": []}', "name must be text"),
-    ("[" * 50_000, "nested more than"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('{"input_shape": [1, 28, 28], "layers": [{"type": ["Conv2d"]}]}', "unknown type"),
+        ('{"input_shape": [1, 28, 28], "layers": [{"type": {"a": 1}}]}', "unknown type"),
+        ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": ' + "1" * 5000 + "}]}", "digits"),
+        ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": 1e400}]}', "beyond the range"),
+        ('{"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": NaN}]}', "not a number JSON allows"),
+        ('{"input_shape": [1, 28, 28], "name": 7, "layers": []}', "name must be text"),
+        ("[" * 50_000, "nested more than"),
+    ],
+)
 def test_hostile_specs_are_sentences(text, message):
     with pytest.raises(SpecError, match=message):
         parse_spec(text)
@@ -185,28 +198,41 @@ def test_decompression_bombs_and_garbage_images_are_sentences():
     assert "BytesIO" not in str(e.value)
 
 
-@pytest.mark.parametrize("csv_text, message", [
-    ("label,p1,p2,p3,p4\n1," + "9" * 200_000 + ",1,1,1\n", "not a readable CSV"),
-    ("label,p1,p2,p3,p4\n" + "\n".join(f"{2**63 + i % 2},1,2,3,4" for i in range(20)), "not a whole number"),
-    ("label,p1,p2,p3,p4\n" + "\n".join(f"{-(i % 2)},1,2,3,4" for i in range(20)), "not a whole number"),
-])
+@pytest.mark.parametrize(
+    "csv_text, message",
+    [
+        ("label,p1,p2,p3,p4\n1," + "9" * 200_000 + ",1,1,1\n", "not a readable CSV"),
+        ("label,p1,p2,p3,p4\n" + "\n".join(f"{2**63 + i % 2},1,2,3,4" for i in range(20)), "not a whole number"),
+        ("label,p1,p2,p3,p4\n" + "\n".join(f"{-(i % 2)},1,2,3,4" for i in range(20)), "not a whole number"),
+    ],
+)
 def test_hostile_csvs_are_sentences(csv_text, message):
     with pytest.raises(DataError, match=message):
         load_csv(csv_text.encode(), class_names=["a", "b"])
 
 
-@pytest.mark.parametrize("patch, message", [
-    ({"train": {"augment": [1, 2]}}, "augment must be an object"),
-    ({"train": {"seed": "abc"}}, "seed must be an integer"),
-    ({"train": {"epochs": 5000}}, "epochs must be an integer from 1 to 1,000"),
-    ({"train": {"lr": 1e-9}}, "lr must be a number from 1e-06"),
-    ({"train": {"seed": 2**64}}, "seed must be an integer"),
-])
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"train": {"augment": [1, 2]}}, "augment must be an object"),
+        ({"train": {"seed": "abc"}}, "seed must be an integer"),
+        ({"train": {"epochs": 5000}}, "epochs must be an integer from 1 to 1,000"),
+        ({"train": {"lr": 1e-9}}, "lr must be a number from 1e-06"),
+        ({"train": {"seed": 2**64}}, "seed must be an integer"),
+    ],
+)
 def test_hostile_lessons_are_sentences(patch, message):
     from explorer.core.presets import get_preset
 
-    lesson = {"format": "cnn-explorer-lesson", "title": "t", "dataset": "mnist-5k", "spec": get_preset("default"),
-              "train": {}, "hidden": [], "notes": ""}
+    lesson = {
+        "format": "cnn-explorer-lesson",
+        "title": "t",
+        "dataset": "mnist-5k",
+        "spec": get_preset("default"),
+        "train": {},
+        "hidden": [],
+        "notes": "",
+    }
     lesson.update(patch)
     with pytest.raises(ValueError, match=message):
         parse_lesson(json.dumps(lesson))
@@ -224,6 +250,7 @@ def test_every_accepted_lesson_setting_is_accepted_by_the_train_page_limits():
 
 # --- accepted, then failing later: now refused at once ---
 
+
 def test_a_dataset_whose_split_would_be_empty_is_refused_at_load():
     img = png(Image.new("L", (8, 8), 9))
     data = zip_of({"train/a/1.png": img, "test/a/1.png": img, "test/b/1.png": img})  # one training image
@@ -232,8 +259,10 @@ def test_a_dataset_whose_split_would_be_empty_is_refused_at_load():
 
 
 def test_same_padding_with_reflect_and_a_kernel_larger_than_the_input_is_refused():
-    spec = {"input_shape": [1, 3, 3], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 7,
-                                                  "padding": "same", "padding_mode": "reflect"}]}
+    spec = {
+        "input_shape": [1, 3, 3],
+        "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 7, "padding": "same", "padding_mode": "reflect"}],
+    }
     with pytest.raises(SpecError, match="must be smaller than the input"):
         validate_spec(spec)
     spec["layers"][0]["kernel_size"] = 3
@@ -242,6 +271,7 @@ def test_same_padding_with_reflect_and_a_kernel_larger_than_the_input_is_refused
 
 
 # --- lost or corrupted work ---
+
 
 def test_train_out_onto_its_own_dataset_is_refused_and_the_file_kept(tmp_path):
     rows = "label,p1,p2,p3,p4\n" + "\n".join(f"{i % 2},{i % 7},2,3,4" for i in range(40))
@@ -252,10 +282,13 @@ def test_train_out_onto_its_own_dataset_is_refused_and_the_file_kept(tmp_path):
     assert data.read_text() == rows
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--out", "/no/such/folder/m.safetensors"], "does not exist"),
-    (["--seed", str(2**64)], "seed must be an integer"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--out", "/no/such/folder/m.safetensors"], "does not exist"),
+        (["--seed", str(2**64)], "seed must be an integer"),
+    ],
+)
 def test_bad_train_arguments_are_refused_before_training(args, message):
     r = cli("train", "default", "--dataset", "mnist-5k", "--epochs", "1", *args)
     assert r.returncode == 2 and message in r.stderr and "epoch 1" not in r.stdout
@@ -264,8 +297,16 @@ def test_bad_train_arguments_are_refused_before_training(args, message):
 
 def test_a_spec_name_that_is_not_text_is_refused_before_training(tmp_path):
     spec = tmp_path / "s.json"
-    spec.write_text(json.dumps({"name": ["x"], "input_shape": [1, 28, 28], "num_classes": 10,
-                                "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}))
+    spec.write_text(
+        json.dumps(
+            {
+                "name": ["x"],
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 10}],
+            }
+        )
+    )
     r = cli("train", str(spec), "--dataset", "mnist-5k", "--epochs", "1", "--out", str(tmp_path / "m.safetensors"))
     assert r.returncode == 2 and "name must be text" in r.stderr and not (tmp_path / "m.safetensors").exists()
 
@@ -292,8 +333,11 @@ def _digit_png(tmp_path: Path) -> Path:
 
 
 def test_predict_never_prints_a_row_of_nulls_for_huge_weights(tmp_path):
-    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [{"type": "Flatten"},
-                                                                  {"type": "Linear", "out_features": 2}]}
+    spec = {
+        "input_shape": [1, 4, 4],
+        "num_classes": 2,
+        "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 2}],
+    }
     model = build_model(spec)
     with torch.no_grad():
         model[1].weight.fill_(3e38)  # finite, but the logits overflow
@@ -308,9 +352,16 @@ def test_predict_never_prints_a_row_of_nulls_for_huge_weights(tmp_path):
 
 
 def test_a_checkpoint_with_a_negative_batchnorm_variance_is_refused_at_load(tmp_path):
-    spec = {"input_shape": [1, 8, 8], "num_classes": 2, "layers": [
-        {"type": "Conv2d", "out_channels": 2, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "Flatten"},
-        {"type": "Linear", "out_features": 2}]}
+    spec = {
+        "input_shape": [1, 8, 8],
+        "num_classes": 2,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 2, "kernel_size": 3},
+            {"type": "BatchNorm2d"},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 2},
+        ],
+    }
     model = build_model(spec)
     with torch.no_grad():
         model[1].running_var.fill_(-1.0)
@@ -322,12 +373,19 @@ def test_a_checkpoint_with_a_negative_batchnorm_variance_is_refused_at_load(tmp_
     assert r.returncode == 2 and "negative variance" in r.stderr and r.stdout == ""
 
 
-@pytest.mark.parametrize("spec,words", [
-    ({"input_shape": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}]},
-     "no class outputs"),
-    ({"input_shape": [16], "num_classes": 2, "layers": [{"type": "Linear", "out_features": 2}]},
-     "takes a vector of 16 values, not an image"),
-])
+@pytest.mark.parametrize(
+    "spec,words",
+    [
+        (
+            {"input_shape": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}]},
+            "no class outputs",
+        ),
+        (
+            {"input_shape": [16], "num_classes": 2, "layers": [{"type": "Linear", "out_features": 2}]},
+            "takes a vector of 16 values, not an image",
+        ),
+    ],
+)
 def test_predict_with_a_model_that_cannot_classify_images_says_why(tmp_path, spec, words):
     ck = tmp_path / "m.safetensors"
     classes = ["a", "b"] if spec.get("num_classes") else []
@@ -354,8 +412,7 @@ def test_a_path_that_is_not_a_regular_file_is_refused_before_it_is_read(tmp_path
 
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)  # reading it would block for ever
-    for path, words in ((Path("/dev/zero"), "not a regular file"), (fifo, "not a regular file"),
-                        (tmp_path, "a folder")):
+    for path, words in ((Path("/dev/zero"), "not a regular file"), (fifo, "not a regular file"), (tmp_path, "a folder")):
         with pytest.raises(ValueError, match=words):
             load_image_file(path)
 
@@ -377,8 +434,9 @@ def test_specs_over_a_megabyte_are_refused_before_they_are_parsed():
 def test_a_csv_with_thousands_of_labels_is_refused_with_a_sentence():
     rows = "\n".join(f"{i},{','.join(['0'] * 16)}" for i in range(20_000))
     csv = ("label," + ",".join(f"pixel{i}" for i in range(1, 17)) + "\n" + rows).encode()
-    with pytest.raises(DataError, match="1,001 different labels by line 1,002 make 1,001 classes; at most 1,000 are "
-                                        "allowed here"):
+    with pytest.raises(
+        DataError, match="1,001 different labels by line 1,002 make 1,001 classes; at most 1,000 are allowed here"
+    ):
         load_csv(csv)  # refused at the first label too many, not after parsing the whole file
 
 
@@ -392,8 +450,11 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     real = D.decode_image
     monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
     monkeypatch.setenv("EXPLORER_MAX_DATASET_MB", "64")
-    with pytest.raises(DataError, match=r"6,000 images of 128×128 would take 281 MB once decoded; one dataset may take "
-                                        r"at most 64 MB here: an image size of 48 px would fit"):
+    with pytest.raises(
+        DataError,
+        match=r"6,000 images of 128×128 would take 281 MB once decoded; one dataset may take "
+        r"at most 64 MB here: an image size of 48 px would fit",
+    ):
         load_image_zip(data, size=128)
     assert decoded == []  # refused from the zip's directory, before one image was decoded
     ds = load_image_zip(data, size=16)  # the size the sentence suggests (or smaller) loads

@@ -43,8 +43,11 @@ def test_each_catalogue_has_every_message_with_the_same_placeholders(lang):
     cat = catalogues.read(lang)
     assert {m.id for m in cat if m.id} == template
     pairs = [(source, text) for m in cat if m.id for source, text in _forms(m)]
-    wrong = [source for source, text in pairs if text and
-             sorted(set(PLACEHOLDER.findall(text))) != sorted(set(PLACEHOLDER.findall(source)))]
+    wrong = [
+        source
+        for source, text in pairs
+        if text and sorted(set(PLACEHOLDER.findall(text))) != sorted(set(PLACEHOLDER.findall(source)))
+    ]
     assert not wrong, f"{lang}: placeholders differ in {wrong[:3]}"
     markup = [source for source, text in pairs if text and source.count("**") != text.count("**")]
     assert not markup, f"{lang}: bold markup differs in {markup[:3]}"
@@ -121,11 +124,13 @@ def test_a_queued_runs_place_is_said_in_the_students_language():
     es, de = translator("es"), translator("de")
     assert QueueInfo(ahead=2, wait_s=30, wait_steps=1234).sentence(es) == (
         "en cola: 2 entrenamientos delante del tuyo; empieza tras unos 1.200 pasos de entrenamiento más de los "
-        "entrenamientos anteriores al tuyo")
+        "entrenamientos anteriores al tuyo"
+    )
     assert QueueInfo(ahead=1, wait_s=None).sentence(de) == "in der Warteschlange: ein Lauf vor deinem"
     assert QueueInfo(ahead=0, wait_s=300, wait_steps=1).sentence() == (
         "queued: yours is next, waiting for a free place to train; it starts after about 1 more training step of "
-        "the runs before it")  # the wait in the course's words (steps), never a clock time
+        "the runs before it"
+    )  # the wait in the course's words (steps), never a clock time
 
 
 def test_a_layer_that_cannot_be_built_says_why_in_the_students_language():
@@ -150,9 +155,14 @@ def test_the_build_page_says_a_layers_fault_in_the_students_language():
 
     at = _session("es")
     at.switch_page("pages/build.py").run()
-    at.session_state[DRAFT] = {**at.session_state[DRAFT], "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 40}, {"type": "Flatten"},
-        {"type": "Linear", "out_features": 10}]}
+    at.session_state[DRAFT] = {
+        **at.session_state[DRAFT],
+        "layers": [
+            {"type": "Conv2d", "out_channels": 4, "kernel_size": 40},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
     at.session_state["build_rev"] += 1  # the layer widgets are drawn again from the new draft
     at.run()
     assert not at.exception, at.exception
@@ -164,9 +174,17 @@ def test_a_model_over_the_budget_is_refused_in_the_students_language_without_a_w
     from explorer import SpecError, summarize
     from explorer.core import get_preset
 
-    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1},
+            {"type": "ReLU"},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 1000},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
     with pytest.raises(SpecError) as caught:
         summarize(spec)
     english, spanish = str(caught.value), caught.value.say(translator("es"))
@@ -187,8 +205,9 @@ def test_a_file_that_cannot_be_read_is_refused_in_the_students_language():
     assert empty.value.say(translator("es")) == "digits.csv: el archivo está vacío"
     with pytest.raises(DataError) as bad_line:
         load_csv(b"label,p1,p2,p3,p4\n1,0,0,0,300\n", name="mine.csv")
-    assert bad_line.value.say(translator("de")) == ("mine.csv: Zeile 2: Pixelwerte müssen zwischen 0 und 255 liegen, "
-                                                    "gefunden: 300")
+    assert bad_line.value.say(translator("de")) == (
+        "mine.csv: Zeile 2: Pixelwerte müssen zwischen 0 und 255 liegen, gefunden: 300"
+    )
     with pytest.raises(ValueError) as not_image:
         load_image_file(b"not an image at all")
     assert not_image.value.say(translator("es")).startswith("la imagen no es una imagen que esta app pueda leer")
@@ -210,8 +229,9 @@ def test_joining_a_class_is_refused_in_the_students_language(tmp_path):
     store.join(code, "Ada", "ws-one")
     with pytest.raises(ClassError) as taken:
         store.join(code, "ada", "ws-two")
-    assert taken.value.say(translator("es")) == ("el nombre 'ada' ya está en uso en esta clase: añade una inicial o un "
-                                                 "número")
+    assert taken.value.say(translator("es")) == (
+        "el nombre 'ada' ya está en uso en esta clase: añade una inicial o un número"
+    )
     with pytest.raises(ClassError) as nowhere:
         store.join("K7MR4Q", "Bo", "ws-three")
     assert "server" not in str(nowhere.value)
@@ -256,18 +276,20 @@ def test_how_a_run_ended_is_said_in_the_students_language_and_any_other_text_as_
     es, de = translator("es"), translator("de")
     assert say_run_message(STOPPED_AT.format(step=213), es) == "detenido en el paso 213"
     diverged = DIVERGED.format(step=40, lr="0.5")
-    assert say_run_message(diverged, de).startswith("der Verlust ist bei Schritt 40 explodiert: Senke die Lernrate "
-                                                    "(sie war 0.5)")
+    assert say_run_message(diverged, de).startswith(
+        "der Verlust ist bei Schritt 40 explodiert: Senke die Lernrate (sie war 0.5)"
+    )
     lost = KEEPS_BEFORE.format(why=WORKER_LOST.format(error="ActorDiedError"))
-    assert say_run_message(lost, es) == ("Terminó antes de tiempo: el lugar donde entrenaba se detuvo de forma "
-                                         "inesperada (ActorDiedError); el modelo conserva los pesos que tenía antes de "
-                                         "este entrenamiento")
+    assert say_run_message(lost, es) == (
+        "Terminó antes de tiempo: el lugar donde entrenaba se detuvo de forma "
+        "inesperada (ActorDiedError); el modelo conserva los pesos que tenía antes de "
+        "este entrenamiento"
+    )
     assert say_run_message("my own note {0.__class__}", es) == "my own note {0.__class__}"  # not the library's: as it is
     endless = DIVERGED.format(step=1, lr="1" + ": lower the learning rate (it was 1" * 4000)  # a loaded file's
     assert say_run_message(endless, es) == endless  # past the library's own lengths: shown as it is, not parsed
     hostile = STOPPED_AT.format(step="{step.__init__.__globals__}")  # a value is text, never a format
     assert say_run_message(hostile, es) == "detenido en el paso {step.__init__.__globals__}"
-
 
 
 def test_a_deletion_receipt_is_written_in_the_students_language():

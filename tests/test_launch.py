@@ -20,11 +20,11 @@ STOP_WITHIN_S = 30
 
 def test_sigterm_leaves_no_process_of_the_app_within_10_s(browser, tmp_path):
     mark, procs = uuid.uuid4().hex, []
-    command = [sys.executable, "-m", "explorer.launch", "--port", "{port}", "--address", "127.0.0.1",
-               "--headless"]
+    command = [sys.executable, "-m", "explorer.launch", "--port", "{port}", "--address", "127.0.0.1", "--headless"]
     try:
-        with streamlit_server(env={KEY: mark, "EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90,
-                              command=command, procs=procs) as url:
+        with streamlit_server(
+            env={KEY: mark, "EXPLORER_STATE_DIR": str(tmp_path / "state")}, timeout=90, command=command, procs=procs
+        ) as url:
             open_app(browser, url).get_by_role("button", name="Train the default CNN").first.wait_for(timeout=60_000)
             assert raylet_of(mark), "the app's Ray instance did not start"
             server = procs[0]

@@ -36,9 +36,12 @@ def test_image_grid_and_curves():
     g = image_grid(torch.full((5, 1, 4, 4), 200, dtype=torch.uint8), ncols=3, pad=1)
     assert g.shape == (2 * 5 + 1, 3 * 5 + 1) and g[1, 1] == 200
     assert ema([1.0, 1.0, 1.0], 0.9) == pytest.approx([1.0, 1.0, 1.0])  # debiased
-    hist = {"steps": [{"step": i, "loss": 1.0 / i, "accuracy": 0.5} for i in range(1, 1001)],
-            "epochs": [{"step": 1000, "epoch": 1, "train_loss": 0.1, "test_loss": 0.2, "train_accuracy": 0.9,
-                        "test_accuracy": 0.8}]}
+    hist = {
+        "steps": [{"step": i, "loss": 1.0 / i, "accuracy": 0.5} for i in range(1, 1001)],
+        "epochs": [
+            {"step": 1000, "epoch": 1, "train_loss": 0.1, "test_loss": 0.2, "train_accuracy": 0.9, "test_accuracy": 0.8}
+        ],
+    }
     fig = training_curves([("a", hist)], "loss", max_points=100)
     assert len(fig.data[0].x) <= 100 + 1  # downsampled for fast redraws
     with pytest.raises(ValueError, match="metric must be"):
@@ -116,12 +119,22 @@ def test_each_experiment_chart_draws_its_result():
         "arch": {"rows": [{"name": "linear", "params": 7850, "test_accuracy": [0.8, 0.9]}]},
         "rot": {"plain": [(0, 0.99), (90, 0.2)], "augmented": [(0, 0.97), (90, 0.8)]},
         "shift": {"sweep": [(0, 0.99), (4, 0.5)]},
-        "shuf": {"rows": [{"model": "CNN", "images": "real", "test_accuracy": 0.98},
-                          {"model": "MLP", "images": "real", "test_accuracy": 0.95}]},
-        "size": {"rows": [{"per_class": 10, "test_accuracy": 0.5}, {"per_class": 10, "test_accuracy": 0.7},
-                          {"per_class": 100, "test_accuracy": 0.9}]},
-        "imb": {"rows": [{"share": 1.0, "recall": 0.98, "accuracy": 0.98}, {"share": 0.01, "recall": 0.3,
-                                                                              "accuracy": 0.92}]},
+        "shuf": {
+            "rows": [
+                {"model": "CNN", "images": "real", "test_accuracy": 0.98},
+                {"model": "MLP", "images": "real", "test_accuracy": 0.95},
+            ]
+        },
+        "size": {
+            "rows": [
+                {"per_class": 10, "test_accuracy": 0.5},
+                {"per_class": 10, "test_accuracy": 0.7},
+                {"per_class": 100, "test_accuracy": 0.9},
+            ]
+        },
+        "imb": {
+            "rows": [{"share": 1.0, "recall": 0.98, "accuracy": 0.98}, {"share": 0.01, "recall": 0.3, "accuracy": 0.92}]
+        },
     }
     assert set(results) == set(EXPERIMENT_CHARTS)
     for name, res in results.items():
@@ -135,8 +148,11 @@ def test_each_experiment_chart_draws_its_result():
 
     for name, res in results.items():  # the numbers behind each chart, for whoever cannot see it
         assert experiment_table(name, res), name
-    assert experiment_table("rot", results["rot"])[1] == {"rotation (degrees)": 90, "trained upright": "20.0%",
-                                                          "trained with rotations": "80.0%"}
+    assert experiment_table("rot", results["rot"])[1] == {
+        "rotation (degrees)": 90,
+        "trained upright": "20.0%",
+        "trained with rotations": "80.0%",
+    }
     assert experiment_table("arch", results["arch"])[0]["epoch 2"] == "90.0%"
     assert experiment_table("imb", results["imb"])[1]["recall"] == "30.0%"
 
@@ -171,8 +187,10 @@ def test_a_charts_words_follow_the_students_language():
     from explorer.i18n import translator
     from explorer.plots import coverage_figure, experiment_figure, training_curves
 
-    hist = {"steps": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}],
-            "epochs": [{"epoch": 1, "step": 2, "val_loss": 1.1, "test_loss": 1.2}]}
+    hist = {
+        "steps": [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.0}],
+        "epochs": [{"epoch": 1, "step": 2, "val_loss": 1.1, "test_loss": 1.2}],
+    }
     de = training_curves([("#1", hist)], "loss", tr=translator("de"))
     assert de.layout.xaxis.title.text == "Schritt" and de.layout.title.text == "Verlust"
     assert {t.name for t in de.data} >= {"#1 Training", "#1 Validierung", "#1 Test"}

@@ -61,8 +61,9 @@ def teacher_steers_across_replicas(teacher, student) -> None:
     teacher.get_by_role("textbox", name="School password").fill(SCHOOL_PASSWORD)
     teacher.get_by_role("button", name="Make a class").click()
     teacher.wait_for_selector("text=Your teacher key", timeout=60_000)
-    code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first
-                     .inner_text()).group(1)
+    code = re.search(
+        r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()
+    ).group(1)
     form = student.locator("[data-testid=stMain] [data-testid=stForm]")
     form.get_by_role("textbox", name="Class code").fill(code)
     form.get_by_role("textbox", name="Your name").fill("Ada")
@@ -82,8 +83,9 @@ def test_a_class_behind_the_proxy_keeps_its_work_and_its_runs_when_a_replica_or_
     # TLS: the class opens https; plain http is sent there, and the browser is told to stay on https (HSTS)
     plain = fetch(f"{s.url.plain_url}/?ws=abc")
     assert plain.status == 301 and plain.headers["Location"] == f"{s.url}/?ws=abc"
-    assert s.url.startswith("https://") and "max-age=" in fetch(f"{s.url}/_stcore/health").headers[
-        "Strict-Transport-Security"]
+    assert (
+        s.url.startswith("https://") and "max-age=" in fetch(f"{s.url}/_stcore/health").headers["Strict-Transport-Security"]
+    )
     ctx1, p1 = student(browser, s.url)
     ctx2, p2 = student(browser, s.url)
     for _ in range(4):  # round robin: the next new browser lands on the other replica

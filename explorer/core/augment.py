@@ -15,8 +15,13 @@ __all__ = ["Augment", "augment_batch", "augment_preview", "AUGMENT_LIMITS", "aug
 
 # One set of ranges for every way in: the Train and Augmentation pages' widgets, lesson files, the CLI, the library.
 AUGMENT_LIMITS: dict[str, tuple[float, float]] = {
-    "rotation": (0, 180), "shift": (0, 0.5), "scale": (0.3, 1.0), "shear": (0, 45), "brightness": (0, 1),
-    "contrast": (0, 1)}
+    "rotation": (0, 180),
+    "shift": (0, 0.5),
+    "scale": (0.3, 1.0),
+    "shear": (0, 45),
+    "brightness": (0, 1),
+    "contrast": (0, 1),
+}
 
 
 @dataclass
@@ -38,8 +43,9 @@ class Augment:
 
     @property
     def active(self) -> bool:
-        return bool(self.rotation or self.shift or self.scale < 1.0 or self.shear or self.flip
-                    or self.brightness or self.contrast)
+        return bool(
+            self.rotation or self.shift or self.scale < 1.0 or self.shear or self.flip or self.brightness or self.contrast
+        )
 
     def validate(self) -> None:
         if not isinstance(self.flip, bool):
@@ -66,8 +72,11 @@ def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = N
         ang = torch.deg2rad(uniform(-aug.rotation, aug.rotation))
         sh = torch.tan(torch.deg2rad(uniform(-aug.shear, aug.shear)))
         zoom = uniform(aug.scale, 1.0)  # < 1: sample a smaller window, i.e. zoom in (a random crop)
-        flip = torch.where(torch.rand(b, device=dev, generator=generator) < 0.5, -1.0, 1.0) if aug.flip else \
-            torch.ones(b, device=dev)
+        flip = (
+            torch.where(torch.rand(b, device=dev, generator=generator) < 0.5, -1.0, 1.0)
+            if aug.flip
+            else torch.ones(b, device=dev)
+        )
         cos, sin = torch.cos(ang) * zoom, torch.sin(ang) * zoom
         theta = torch.zeros(b, 2, 3, device=dev)
         theta[:, 0, 0], theta[:, 0, 1] = cos * flip, -sin + cos * sh
@@ -85,8 +94,14 @@ def augment_batch(x: Tensor, aug: Augment, generator: torch.Generator | None = N
     return x
 
 
-def augment_preview(x_u8: Tensor, aug: Augment, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...],
-                    draws: int = 4, seed: int = 0) -> Tensor:
+def augment_preview(
+    x_u8: Tensor,
+    aug: Augment,
+    mean: list[float] | tuple[float, ...],
+    std: list[float] | tuple[float, ...],
+    draws: int = 4,
+    seed: int = 0,
+) -> Tensor:
     """The images ``x_u8 (N, C, H, W)`` followed by ``draws`` random draws of ``aug`` on them, as one uint8 batch
     ``((1 + draws) N, C, H, W)``: what the trainer would feed the model (augmented in normalised space, as
     training does), turned back into pixels. The same ``seed`` gives the same draws."""

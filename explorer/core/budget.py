@@ -64,16 +64,27 @@ class Budget:
     stored_mb: int = 10_240
     export_mb: int = 256
 
-    ENV = {"params": "EXPLORER_MAX_PARAMS", "mult_adds": "EXPLORER_MAX_MULT_ADDS",
-           "activations": "EXPLORER_MAX_ACTIVATIONS", "classes": "EXPLORER_MAX_CLASSES",
-           "dataset_mb": "EXPLORER_MAX_DATASET_MB", "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
-           "view_mb": "EXPLORER_MAX_VIEW_MB", "view_values": "EXPLORER_MAX_VIEW_VALUES",
-           "models": "EXPLORER_MAX_MODELS", "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
-           "queued_runs": "EXPLORER_MAX_QUEUED_RUNS", "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
-           "job_minutes": "EXPLORER_MAX_JOB_MINUTES", "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S",
-           "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB", "server_mb": "EXPLORER_MAX_SERVER_MB",
-           "stored_person_mb": "EXPLORER_MAX_STORED_PERSON_MB", "stored_mb": "EXPLORER_MAX_STORED_MB",
-           "export_mb": "EXPLORER_MAX_EXPORT_MB"}
+    ENV = {
+        "params": "EXPLORER_MAX_PARAMS",
+        "mult_adds": "EXPLORER_MAX_MULT_ADDS",
+        "activations": "EXPLORER_MAX_ACTIVATIONS",
+        "classes": "EXPLORER_MAX_CLASSES",
+        "dataset_mb": "EXPLORER_MAX_DATASET_MB",
+        "snapshot_mb": "EXPLORER_MAX_SNAPSHOT_MB",
+        "view_mb": "EXPLORER_MAX_VIEW_MB",
+        "view_values": "EXPLORER_MAX_VIEW_VALUES",
+        "models": "EXPLORER_MAX_MODELS",
+        "uploads_mb": "EXPLORER_MAX_UPLOADS_MB",
+        "queued_runs": "EXPLORER_MAX_QUEUED_RUNS",
+        "run_minutes": "EXPLORER_MAX_RUN_MINUTES",
+        "job_minutes": "EXPLORER_MAX_JOB_MINUTES",
+        "mult_adds_per_s": "EXPLORER_MULT_ADDS_PER_S",
+        "person_models_mb": "EXPLORER_MAX_PERSON_MODELS_MB",
+        "server_mb": "EXPLORER_MAX_SERVER_MB",
+        "stored_person_mb": "EXPLORER_MAX_STORED_PERSON_MB",
+        "stored_mb": "EXPLORER_MAX_STORED_MB",
+        "export_mb": "EXPLORER_MAX_EXPORT_MB",
+    }
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Budget:
@@ -136,8 +147,11 @@ def said_count(n: float) -> Said | str:
         if n >= size:
             v = n / size
             count = f"{v:.0f}" if v >= 100 or v == int(v) else f"{v:.1f}"
-            return {"trillion": said("{n} trillion", n=count), "billion": said("{n} billion", n=count),
-                    "million": said("{n} million", n=count)}[name]
+            return {
+                "trillion": said("{n} trillion", n=count),
+                "billion": said("{n} billion", n=count),
+                "million": said("{n} million", n=count),
+            }[name]
     return f"{int(n):,}"
 
 

@@ -45,15 +45,27 @@ class Checkpoint:
     name: str = ""
 
 
-def save_checkpoint(model: nn.Module, spec: dict[str, Any], dataset: dict[str, Any],
-                    history: dict[str, Any] | None = None, config: dict[str, Any] | None = None,
-                    name: str = "", path: str | Path | None = None) -> bytes:
+def save_checkpoint(
+    model: nn.Module,
+    spec: dict[str, Any],
+    dataset: dict[str, Any],
+    history: dict[str, Any] | None = None,
+    config: dict[str, Any] | None = None,
+    name: str = "",
+    path: str | Path | None = None,
+) -> bytes:
     """Serialise to bytes (and write them to ``path`` if given). ``dataset`` is ``Dataset.info()``."""
     summarize(spec)
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT, "version": VERSION, "name": name, "spec": json.dumps(spec),
-            "dataset": json.dumps(dataset), "history": json.dumps(jsonable(history or {})),
-            "config": json.dumps(jsonable(config or {}))}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name,
+        "spec": json.dumps(spec),
+        "dataset": json.dumps(dataset),
+        "history": json.dumps(jsonable(history or {})),
+        "config": json.dumps(jsonable(config or {})),
+    }
     data = st_save(tensors, metadata=meta)
     if path is not None:
         Path(path).write_bytes(data)
@@ -78,7 +90,7 @@ def _header(data: bytes) -> dict[str, Any]:
     if n > MAX_HEADER_BYTES or 8 + n > len(data):
         raise CheckpointError(said("not a CNN Explorer checkpoint (not a safetensors file, or truncated)"))
     try:
-        header = parse_json(data[8:8 + n], "header", CheckpointError)
+        header = parse_json(data[8 : 8 + n], "header", CheckpointError)
     except CheckpointError as e:
         raise CheckpointError(said("not a CNN Explorer checkpoint: its {reason}", reason=said_of(e))) from None
     if not isinstance(header, dict):
@@ -87,11 +99,20 @@ def _header(data: bytes) -> dict[str, Any]:
     if isinstance(meta, dict) and not all(isinstance(v, str) for v in meta.values()):
         raise CheckpointError(said("not a CNN Explorer checkpoint: its metadata values must be text"))
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(said("a safetensors file, but not a CNN Explorer checkpoint (no spec inside); save one "
-                                   "from the app or `python -m explorer train --out`"))
+        raise CheckpointError(
+            said(
+                "a safetensors file, but not a CNN Explorer checkpoint (no spec inside); save one "
+                "from the app or `python -m explorer train --out`"
+            )
+        )
     if meta.get("version") != VERSION:
-        raise CheckpointError(said("checkpoint version {version} is not supported (expected {want})",
-                                   version=repr(meta.get("version")), want=VERSION))
+        raise CheckpointError(
+            said(
+                "checkpoint version {version} is not supported (expected {want})",
+                version=repr(meta.get("version")),
+                want=VERSION,
+            )
+        )
     return meta
 
 
@@ -110,11 +131,15 @@ def _check_dataset(info: Any, spec: dict[str, Any], out_shape: tuple[int, ...]) 
         raise CheckpointError(said("checkpoint: two of its classes have the same name"))
     n_out = 2 if out_shape == (1,) else out_shape[0] if len(out_shape) == 1 else None
     if n_out is not None and len(classes) != n_out:
-        raise CheckpointError(said("checkpoint: the model has {n} outputs but {names} class names", n=n_out,
-                                   names=len(classes)))
+        raise CheckpointError(
+            said("checkpoint: the model has {n} outputs but {names} class names", n=n_out, names=len(classes))
+        )
     for name, v in (("mean", mean), ("std", std)):
-        if (not isinstance(v, list) or len(v) != channels
-                or not all(isinstance(f, (int, float)) and math.isfinite(f) for f in v)):
+        if (
+            not isinstance(v, list)
+            or len(v) != channels
+            or not all(isinstance(f, (int, float)) and math.isfinite(f) for f in v)
+        ):
             raise CheckpointError(said("checkpoint: dataset {name} must be {n} number(s)", name=name, n=channels))
     if any(s <= 0 for s in std):
         raise CheckpointError(said("checkpoint: dataset std must be positive"))
@@ -140,8 +165,14 @@ def load_checkpoint(src: str | Path | bytes) -> Checkpoint:
     model.load_state_dict(tensors)
     model.eval()
     history, config = _meta_json(meta, "history"), _meta_json(meta, "config")
-    return Checkpoint(model, spec, dataset, history if isinstance(history, dict) else {},
-                      config if isinstance(config, dict) else {}, bounded_name(meta.get("name", ""), default=""))
+    return Checkpoint(
+        model,
+        spec,
+        dataset,
+        history if isinstance(history, dict) else {},
+        config if isinstance(config, dict) else {},
+        bounded_name(meta.get("name", ""), default=""),
+    )
 
 
 def _checkpoint_bytes(src: str | Path | bytes) -> bytes:
@@ -170,10 +201,21 @@ def _check_weights(tensors: dict[str, torch.Tensor], expected: dict[str, torch.T
     for k, v in expected.items():
         t = tensors[k]
         if t.shape != v.shape or t.dtype != v.dtype:
-            raise CheckpointError(said("checkpoint: weight {name} is {got}, the spec needs {want}", name=k,
-                                       got=f"{t.dtype} {tuple(t.shape)}", want=f"{v.dtype} {tuple(v.shape)}"))
+            raise CheckpointError(
+                said(
+                    "checkpoint: weight {name} is {got}, the spec needs {want}",
+                    name=k,
+                    got=f"{t.dtype} {tuple(t.shape)}",
+                    want=f"{v.dtype} {tuple(v.shape)}",
+                )
+            )
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(said("checkpoint: weight {name} holds NaN or infinite values", name=k))
         if k.endswith("running_var") and (t < 0).any():
-            raise CheckpointError(said("checkpoint: {name} holds a negative variance, which no training can produce: the "
-                                       "file was edited or damaged", name=k))
+            raise CheckpointError(
+                said(
+                    "checkpoint: {name} holds a negative variance, which no training can produce: the "
+                    "file was edited or damaged",
+                    name=k,
+                )
+            )

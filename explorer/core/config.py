@@ -20,9 +20,16 @@ SCHEDULES = ("constant", "step", "onecycle")
 
 # One set of limits for every way in: the Train page's widgets, lesson files, the CLI and the library.
 LIMITS: dict[str, tuple[float, float]] = {
-    "epochs": (1, 1000), "batch_size": (1, 65536), "log_every": (1, 100000), "step_epochs": (1, 1000),
-    "seed": (0, 2**53 - 1), "lr": (1e-6, 100.0), "momentum": (0.0, 1.0), "weight_decay": (0.0, 10.0),
-    "gamma": (0.0, 1.0)}
+    "epochs": (1, 1000),
+    "batch_size": (1, 65536),
+    "log_every": (1, 100000),
+    "step_epochs": (1, 1000),
+    "seed": (0, 2**53 - 1),
+    "lr": (1e-6, 100.0),
+    "momentum": (0.0, 1.0),
+    "weight_decay": (0.0, 10.0),
+    "gamma": (0.0, 1.0),
+}
 INT_SETTINGS = ("epochs", "batch_size", "log_every", "step_epochs", "seed")
 
 
@@ -64,16 +71,33 @@ class TrainConfig:
             v = getattr(self, name)
             if name in INT_SETTINGS:
                 if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-                    raise Refusal(said("{name} must be an integer from {low} to {high}, got {value}", name=name,
-                                       low=f"{lo:,}", high=f"{hi:,}", value=brief(v)))
+                    raise Refusal(
+                        said(
+                            "{name} must be an integer from {low} to {high}, got {value}",
+                            name=name,
+                            low=f"{lo:,}",
+                            high=f"{hi:,}",
+                            value=brief(v),
+                        )
+                    )
             elif isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:  # NaN fails too
-                raise Refusal(said("{name} must be a number from {low} to {high}, got {value}", name=name, low=f"{lo:g}",
-                                   high=f"{hi:g}", value=brief(v)))
-        for name, least, need in (("limit_train", 1, said("a positive integer")),
-                                  ("snapshot_every", 0, said("an integer >= {n}", n=0))):
+                raise Refusal(
+                    said(
+                        "{name} must be a number from {low} to {high}, got {value}",
+                        name=name,
+                        low=f"{lo:g}",
+                        high=f"{hi:g}",
+                        value=brief(v),
+                    )
+                )
+        for name, least, need in (
+            ("limit_train", 1, said("a positive integer")),
+            ("snapshot_every", 0, said("an integer >= {n}", n=0)),
+        ):
             v = getattr(self, name)
-            if (v is not None or name != "limit_train") and (isinstance(v, bool) or not isinstance(v, int)
-                                                             or not least <= v <= 10**9):
+            if (v is not None or name != "limit_train") and (
+                isinstance(v, bool) or not isinstance(v, int) or not least <= v <= 10**9
+            ):
                 raise Refusal(said("{name} must be {need}, got {value}", name=name, need=need, value=brief(v)))
 
     def _check_words(self) -> None:
@@ -124,8 +148,9 @@ class TrainConfig:
 def available_devices() -> list[str]:
     """The devices a run can ask for here: ``auto`` and ``cpu``, and ``cuda`` or ``mps`` when present."""
     mps = getattr(torch.backends, "mps", None)
-    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (
-        ["mps"] if mps and mps.is_available() else [])
+    return (
+        ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if mps and mps.is_available() else [])
+    )
 
 
 def resolve_device(name: str = "auto") -> torch.device:

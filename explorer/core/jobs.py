@@ -19,8 +19,11 @@ class JobCancelled(Exception):
 
 def time_limit_sentence(seconds: float) -> Said:
     """Why a job was stopped by its time limit, and what to change."""
-    return said("stopped after {n} minutes, the time one job may take here: ask for less (fewer channels, steps or "
-                "images, a smaller model) and try again", n=f"{seconds / 60:g}")
+    return said(
+        "stopped after {n} minutes, the time one job may take here: ask for less (fewer channels, steps or "
+        "images, a smaller model) and try again",
+        n=f"{seconds / 60:g}",
+    )
 
 
 class JobState:

@@ -63,8 +63,9 @@ def check_arg(where: str | Said, name: str, arg: Arg, value: Any, layer: str) ->
     """Return the value in canonical form, or raise SpecError naming the layer."""
 
     def fail(need: Said) -> SpecError:
-        return SpecError(said("{where}: {name} must be {need}, got {value}", where=where, name=name, need=need,
-                              value=brief(value)), layer)
+        return SpecError(
+            said("{where}: {name} must be {need}, got {value}", where=where, name=name, need=need, value=brief(value)), layer
+        )
 
     return _CHECKS.get(arg.kind, _check_pair)(value, arg, fail)
 
@@ -84,12 +85,14 @@ def _check_int(v: Any, arg: Arg, fail: Fail) -> int:
 
 
 def _check_float(value: Any, arg: Arg, fail: Fail) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 \
-            or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or abs(value) > 1e300 or not math.isfinite(value):
         raise fail(said("a number"))
     if (arg.minimum is not None and value < arg.minimum) or (arg.maximum is not None and value > arg.maximum):
-        raise fail(said("between {low} and {high}", low=arg.minimum, high=arg.maximum) if arg.maximum is not None
-                   else said(">= {low}", low=arg.minimum))
+        raise fail(
+            said("between {low} and {high}", low=arg.minimum, high=arg.maximum)
+            if arg.maximum is not None
+            else said(">= {low}", low=arg.minimum)
+        )
     return float(value)
 
 
@@ -106,7 +109,7 @@ def _check_choice(value: Any, arg: Arg, fail: Fail) -> Any:
 
 
 def _check_pair(value: Any, arg: Arg, fail: Fail) -> Any:
-    """"pair", "padding" and "opt_pair": an int or [int, int]; padding may also be a word, opt_pair None."""
+    """ "pair", "padding" and "opt_pair": an int or [int, int]; padding may also be a word, opt_pair None."""
     if arg.kind == "padding" and isinstance(value, str):
         if value not in arg.choices:
             raise fail(said("an integer, a pair, 'same' or 'valid'"))
@@ -120,8 +123,12 @@ def _check_pair(value: Any, arg: Arg, fail: Fail) -> Any:
     return _check_int(value, arg, fail)
 
 
-_CHECKS: dict[str, Callable[[Any, Arg, Fail], Any]] = {"int": _check_int, "float": _check_float, "bool": _check_bool,
-                                                       "choice": _check_choice}
+_CHECKS: dict[str, Callable[[Any, Arg, Fail], Any]] = {
+    "int": _check_int,
+    "float": _check_float,
+    "bool": _check_bool,
+    "choice": _check_choice,
+}
 
 
 def pair(v: Any) -> tuple[int, int]:
@@ -173,9 +180,16 @@ def _same_padding(a: dict[str, Any], shape: Shape, fail: Fail) -> tuple[int, int
     total = (d[0] * (k[0] - 1), d[1] * (k[1] - 1))  # what 'same' pads, split over both sides
     p = (total[0] - total[0] // 2, total[1] - total[1] // 2)
     if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-        raise fail(said("padding='same' with a {k} kernel pads {p}, which must be smaller than the input {size} for "
-                        "padding_mode={mode}", k=f"{k[0]}x{k[1]}", p=max(p), size=f"{h}x{w}",
-                        mode=repr(a["padding_mode"])))
+        raise fail(
+            said(
+                "padding='same' with a {k} kernel pads {p}, which must be smaller than the input {size} for "
+                "padding_mode={mode}",
+                k=f"{k[0]}x{k[1]}",
+                p=max(p),
+                size=f"{h}x{w}",
+                mode=repr(a["padding_mode"]),
+            )
+        )
     return p
 
 
@@ -188,12 +202,25 @@ def _conv_size(a: dict[str, Any], shape: Shape, fail: Fail) -> tuple[int, int]:
     if h + 2 * p[0] < eff[0] or w + 2 * p[1] < eff[1]:
         ks = f"{eff[0]}x{eff[1]}"
         kernel = said("{size} (dilated)", size=ks) if d != (1, 1) else ks
-        raise fail(said("input is {shape} (padded {p}), smaller than its {kernel} kernel", shape=fmt_shape(shape),
-                        p=p[0], kernel=kernel) if any(p) else
-                   said("input is {shape}, smaller than its {kernel} kernel", shape=fmt_shape(shape), kernel=kernel))
+        raise fail(
+            said(
+                "input is {shape} (padded {p}), smaller than its {kernel} kernel",
+                shape=fmt_shape(shape),
+                p=p[0],
+                kernel=kernel,
+            )
+            if any(p)
+            else said("input is {shape}, smaller than its {kernel} kernel", shape=fmt_shape(shape), kernel=kernel)
+        )
     if a["padding_mode"] != "zeros" and (p[0] >= h or p[1] >= w):
-        raise fail(said("padding {p} must be smaller than the input {size} for padding_mode={mode}", p=p,
-                        size=f"{h}x{w}", mode=repr(a["padding_mode"])))
+        raise fail(
+            said(
+                "padding {p} must be smaller than the input {size} for padding_mode={mode}",
+                p=p,
+                size=f"{h}x{w}",
+                mode=repr(a["padding_mode"]),
+            )
+        )
     return conv_out(h, k[0], s[0], p[0], d[0]), conv_out(w, k[1], s[1], p[1], d[1])
 
 
@@ -243,10 +270,16 @@ def _flatten_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple[
     nd = len(shape) + 1  # with the batch dimension
     start, end = a["start_dim"], a["end_dim"] % nd
     if start >= nd or end < start:
-        raise fail(said("start_dim={start}, end_dim={end} do not fit a {shape} input", start=a["start_dim"],
-                        end=a["end_dim"], shape=fmt_shape(shape)))
+        raise fail(
+            said(
+                "start_dim={start}, end_dim={end} do not fit a {shape} input",
+                start=a["start_dim"],
+                end=a["end_dim"],
+                shape=fmt_shape(shape),
+            )
+        )
     dims = (1,) + shape
-    return dims[1:start] + (math.prod(dims[start:end + 1]),) + dims[end + 1:], 0, 0, RF(None)
+    return dims[1:start] + (math.prod(dims[start : end + 1]),) + dims[end + 1 :], 0, 0, RF(None)
 
 
 def _linear_rule(a: dict[str, Any], shape: Shape, rf: RF, fail: Fail) -> tuple[Shape, int, int, RF]:
@@ -281,47 +314,84 @@ class LayerType:
         return getattr(nn, name)(**self.from_shape(in_shape), **args)
 
 
-_POOL_ARGS = {"kernel_size": _pair_arg(required=True), "stride": Arg("opt_pair", None, minimum=1),
-              "padding": _pair_arg(0, minimum=0)}
+_POOL_ARGS = {
+    "kernel_size": _pair_arg(required=True),
+    "stride": Arg("opt_pair", None, minimum=1),
+    "padding": _pair_arg(0, minimum=0),
+}
 
 LAYER_TYPES: dict[str, LayerType] = {
-    "Conv2d": LayerType({
-        "out_channels": Arg("int", required=True, minimum=1, maximum=4096, help="number of kernels"),
-        "kernel_size": _pair_arg(required=True, help="kernel side"),
-        "stride": _pair_arg(1),
-        "padding": Arg("padding", 0, minimum=0, choices=("same", "valid")),
-        "dilation": _pair_arg(1),
-        "groups": Arg("int", 1, minimum=1),
-        "bias": Arg("bool", True),
-        "padding_mode": Arg("choice", "zeros", choices=("zeros", "reflect", "replicate", "circular")),
-    }, _conv_rule, lambda s: {"in_channels": s[0]}, True, {"out_channels": 8, "kernel_size": 3, "padding": 1}),
-    "BatchNorm2d": LayerType({
-        "eps": Arg("float", 1e-5, minimum=0.0),
-        "momentum": Arg("float", 0.1, minimum=0.0, maximum=1.0),
-        "affine": Arg("bool", True),
-        "track_running_stats": Arg("bool", True),
-    }, _batchnorm_rule, lambda s: {"num_features": s[0]}, True),
+    "Conv2d": LayerType(
+        {
+            "out_channels": Arg("int", required=True, minimum=1, maximum=4096, help="number of kernels"),
+            "kernel_size": _pair_arg(required=True, help="kernel side"),
+            "stride": _pair_arg(1),
+            "padding": Arg("padding", 0, minimum=0, choices=("same", "valid")),
+            "dilation": _pair_arg(1),
+            "groups": Arg("int", 1, minimum=1),
+            "bias": Arg("bool", True),
+            "padding_mode": Arg("choice", "zeros", choices=("zeros", "reflect", "replicate", "circular")),
+        },
+        _conv_rule,
+        lambda s: {"in_channels": s[0]},
+        True,
+        {"out_channels": 8, "kernel_size": 3, "padding": 1},
+    ),
+    "BatchNorm2d": LayerType(
+        {
+            "eps": Arg("float", 1e-5, minimum=0.0),
+            "momentum": Arg("float", 0.1, minimum=0.0, maximum=1.0),
+            "affine": Arg("bool", True),
+            "track_running_stats": Arg("bool", True),
+        },
+        _batchnorm_rule,
+        lambda s: {"num_features": s[0]},
+        True,
+    ),
     "ReLU": LayerType({}, _same_shape),
     "LeakyReLU": LayerType({"negative_slope": Arg("float", 0.01)}, _same_shape),
     "ELU": LayerType({"alpha": Arg("float", 1.0)}, _same_shape),
     "GELU": LayerType({"approximate": Arg("choice", "none", choices=("none", "tanh"))}, _same_shape),
     "Tanh": LayerType({}, _same_shape),
     "Sigmoid": LayerType({}, _same_shape),
-    "MaxPool2d": LayerType({**_POOL_ARGS, "dilation": _pair_arg(1), "ceil_mode": Arg("bool", False)},
-                           _pool_rule, spatial=True, starter={"kernel_size": 2}),
-    "AvgPool2d": LayerType({**_POOL_ARGS, "ceil_mode": Arg("bool", False), "count_include_pad": Arg("bool", True)},
-                           _pool_rule, spatial=True, starter={"kernel_size": 2}),
-    "AdaptiveAvgPool2d": LayerType({"output_size": _pair_arg(required=True)}, _adaptive_rule, spatial=True,
-                                   starter={"output_size": 1}),
-    "Flatten": LayerType({"start_dim": Arg("int", 1, minimum=1, maximum=3),
-                          "end_dim": Arg("int", -1, minimum=-1, maximum=3)}, _flatten_rule),
-    "Linear": LayerType({"out_features": Arg("int", required=True, minimum=1, maximum=1_000_000),
-                         "bias": Arg("bool", True)}, _linear_rule, lambda s: {"in_features": s[-1]},
-                        starter={"out_features": 10}),
+    "MaxPool2d": LayerType(
+        {**_POOL_ARGS, "dilation": _pair_arg(1), "ceil_mode": Arg("bool", False)},
+        _pool_rule,
+        spatial=True,
+        starter={"kernel_size": 2},
+    ),
+    "AvgPool2d": LayerType(
+        {**_POOL_ARGS, "ceil_mode": Arg("bool", False), "count_include_pad": Arg("bool", True)},
+        _pool_rule,
+        spatial=True,
+        starter={"kernel_size": 2},
+    ),
+    "AdaptiveAvgPool2d": LayerType(
+        {"output_size": _pair_arg(required=True)}, _adaptive_rule, spatial=True, starter={"output_size": 1}
+    ),
+    "Flatten": LayerType(
+        {"start_dim": Arg("int", 1, minimum=1, maximum=3), "end_dim": Arg("int", -1, minimum=-1, maximum=3)}, _flatten_rule
+    ),
+    "Linear": LayerType(
+        {"out_features": Arg("int", required=True, minimum=1, maximum=1_000_000), "bias": Arg("bool", True)},
+        _linear_rule,
+        lambda s: {"in_features": s[-1]},
+        starter={"out_features": 10},
+    ),
     "Dropout": LayerType({"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)}, _same_shape, starter={"p": 0.5}),
-    "Dropout2d": LayerType({"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)}, _same_shape, spatial=True,
-                           starter={"p": 0.2}),
+    "Dropout2d": LayerType(
+        {"p": Arg("float", 0.5, minimum=0.0, maximum=1.0)}, _same_shape, spatial=True, starter={"p": 0.2}
+    ),
     # takes "layers" (a list of layer specs, checked like the top level): body(x) + skip(x)
-    "Residual": LayerType({}, None, starter={"layers": [
-        {"type": "BatchNorm2d"}, {"type": "ReLU"}, {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}]}),
+    "Residual": LayerType(
+        {},
+        None,
+        starter={
+            "layers": [
+                {"type": "BatchNorm2d"},
+                {"type": "ReLU"},
+                {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1},
+            ]
+        },
+    ),
 }

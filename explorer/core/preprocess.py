@@ -23,7 +23,6 @@ class EmptyImageError(Refusal):
     """The image has no ink: nothing to classify."""
 
 
-
 def _to_gray(img: np.ndarray) -> np.ndarray:
     """(H, W), (H, W, 3) or (H, W, 4) in 0..255 -> float (H, W) in 0..1 with ink bright on dark."""
     a = np.asarray(img, dtype=np.float32)
@@ -54,7 +53,7 @@ def mnist_style(img: np.ndarray, size: int = 28, box: int = 20, threshold: float
     ys, xs = np.nonzero(g > threshold * max(g.max(), 1e-6))
     if g.max() < 0.05 or len(ys) == 0:
         raise EmptyImageError(said("the image is empty: draw a digit first"))
-    crop = g[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    crop = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
     h, w = crop.shape
     scale = box / max(h, w)
     nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
@@ -67,7 +66,7 @@ def mnist_style(img: np.ndarray, size: int = 28, box: int = 20, threshold: float
     out = torch.zeros(size, size)
     oy, ox = int(round(size / 2 - cy)), int(round(size / 2 - cx))  # MNIST: centre of mass at (14, 14)
     oy, ox = min(max(oy, 0), size - nh), min(max(ox, 0), size - nw)
-    out[oy:oy + nh, ox:ox + nw] = small
+    out[oy : oy + nh, ox : ox + nw] = small
     peak = out.max()
     out = out / peak if peak > 0 else out
     return (out * 255).round().to(torch.uint8)[None]
@@ -101,14 +100,21 @@ def _read_regular_file(p: Path, what: str | Said) -> bytes:
         kind = said("a folder") if stat.S_ISDIR(info.st_mode) else said("not a regular file (a device, a pipe or a socket)")
         raise Refusal(said("{what} is {kind}", what=what, kind=kind))
     if info.st_size > MAX_IMAGE_FILE_BYTES:
-        raise Refusal(said("{what} is {mb} MB, over the {most} MB limit", what=what, mb=f"{info.st_size / 2**20:.0f}",
-                           most=MAX_IMAGE_FILE_BYTES // 2**20))
+        raise Refusal(
+            said(
+                "{what} is {mb} MB, over the {most} MB limit",
+                what=what,
+                mb=f"{info.st_size / 2**20:.0f}",
+                most=MAX_IMAGE_FILE_BYTES // 2**20,
+            )
+        )
     with p.open("rb") as f:
         return f.read(MAX_IMAGE_FILE_BYTES + 1)  # never more, even if the file grew since stat
 
 
-def decode_image(data: bytes, what: str | Said = "image", max_pixels: int = MAX_IMAGE_PIXELS,
-                 budget: list[int] | None = None):
+def decode_image(
+    data: bytes, what: str | Said = "image", max_pixels: int = MAX_IMAGE_PIXELS, budget: list[int] | None = None
+):
     """Decode image bytes into a PIL image in mode L, RGB or RGBA, upright and 8-bit; ValueError if not.
 
     The size is checked from the header before any pixel is decoded (``max_pixels``; ``budget`` is a one-item
@@ -132,10 +138,12 @@ def decode_image(data: bytes, what: str | Said = "image", max_pixels: int = MAX_
         raise
     except Exception as e:  # noqa: BLE001 - PIL raises OSError, DecompressionBombError, SyntaxError, ...
         if type(e).__name__ == "DecompressionBombError":
-            raise Refusal(said("{what} is too large to decode safely (over the {most}-pixel limit)", what=what,
-                               most=f"{max_pixels:,}")) from None
-        raise Refusal(said("{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)",
-                           what=what)) from None
+            raise Refusal(
+                said("{what} is too large to decode safely (over the {most}-pixel limit)", what=what, most=f"{max_pixels:,}")
+            ) from None
+        raise Refusal(
+            said("{what} is not an image this app can read (PNG, JPEG, BMP, GIF, WebP or TIFF)", what=what)
+        ) from None
 
 
 def _check_pixels(size: tuple[int, int], what: str | Said, max_pixels: int, budget: list[int] | None) -> None:
@@ -143,12 +151,12 @@ def _check_pixels(size: tuple[int, int], what: str | Said, max_pixels: int, budg
     (decreased here)."""
     w, h = size
     if w * h > max_pixels:
-        raise Refusal(said("{what} is {size} pixels, over the {most}-pixel limit", what=what, size=f"{w}x{h}",
-                           most=f"{max_pixels:,}"))
+        raise Refusal(
+            said("{what} is {size} pixels, over the {most}-pixel limit", what=what, size=f"{w}x{h}", most=f"{max_pixels:,}")
+        )
     if budget is not None:
         if w * h > budget[0]:
-            raise Refusal(said("{what}: the images together hold too many pixels (over the limit of the upload)",
-                               what=what))
+            raise Refusal(said("{what}: the images together hold too many pixels (over the limit of the upload)", what=what))
         budget[0] -= w * h
 
 
@@ -164,11 +172,10 @@ def _eight_bit(im: Any) -> Any:
             a = a / (257.0 if a.max() <= 65535 else a.max() / 255.0)
         im = Image.fromarray(np.clip(np.nan_to_num(a), 0, 255).round().astype(np.uint8), "L")
     if im.mode not in ("L", "RGB", "RGBA"):
-        im = im.convert("RGBA" if im.mode in ("LA", "P", "PA") or "transparency" in im.info else
-                        "L" if im.mode == "1" else "RGB")
+        im = im.convert(
+            "RGBA" if im.mode in ("LA", "P", "PA") or "transparency" in im.info else "L" if im.mode == "1" else "RGB"
+        )
     return im
-
-
 
 
 def load_image_file(src: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
@@ -177,20 +184,29 @@ def load_image_file(src: str | Path | bytes, max_pixels: int = MAX_IMAGE_PIXELS)
     A path must name a regular file of at most :data:`MAX_IMAGE_FILE_BYTES`: a device (``/dev/zero``), a pipe
     or a folder is refused before anything is read."""
     name = "" if isinstance(src, bytes) else Path(src).name
-    what = said("the image") if isinstance(src, bytes) else said("image {name}", name=name if len(name) <= 60 else
-                                                                  name[:57] + "...")
+    what = (
+        said("the image")
+        if isinstance(src, bytes)
+        else said("image {name}", name=name if len(name) <= 60 else name[:57] + "...")
+    )
     try:
         data = src if isinstance(src, bytes) else _read_regular_file(Path(src), what)
     except OSError as e:
         raise Refusal(said("cannot read {what}: {error}", what=what, error=e.strerror or type(e).__name__)) from None
     if len(data) > MAX_IMAGE_FILE_BYTES:
-        raise Refusal(said("{what} is {mb} MB, over the {most} MB limit", what=what, mb=f"{len(data) / 2**20:.0f}",
-                           most=MAX_IMAGE_FILE_BYTES // 2**20))
+        raise Refusal(
+            said(
+                "{what} is {mb} MB, over the {most} MB limit",
+                what=what,
+                mb=f"{len(data) / 2**20:.0f}",
+                most=MAX_IMAGE_FILE_BYTES // 2**20,
+            )
+        )
     return np.asarray(decode_image(data, what, max_pixels))
 
 
 def occlude(x_u8: Tensor, top: int, left: int, size: int) -> Tensor:
     """A copy of the image ``x_u8 (C, H, W)`` with a black ``size``×``size`` square at ``(top, left)``."""
     out = x_u8.clone()
-    out[:, top:top + size, left:left + size] = 0
+    out[:, top : top + size, left : left + size] = 0
     return out

@@ -30,10 +30,17 @@ def _linear(n: int) -> dict[str, Any]:
 def _preact_block(c_in: int, c_out: int, subsample: bool) -> dict[str, Any]:
     """Seed 002's pre-activation ResNet block: BN-ReLU-Conv twice, added to the (projected) input."""
     s = 2 if subsample else 1
-    return {"type": "Residual", "layers": [
-        {"type": "BatchNorm2d"}, {"type": "ReLU"}, _conv(c_out, 3, stride=s, padding=1, bias=False),
-        {"type": "BatchNorm2d"}, {"type": "ReLU"}, _conv(c_out, 3, padding=1, bias=False),
-    ]}
+    return {
+        "type": "Residual",
+        "layers": [
+            {"type": "BatchNorm2d"},
+            {"type": "ReLU"},
+            _conv(c_out, 3, stride=s, padding=1, bias=False),
+            {"type": "BatchNorm2d"},
+            {"type": "ReLU"},
+            _conv(c_out, 3, padding=1, bias=False),
+        ],
+    }
 
 
 def _preact_resnet(blocks: tuple[int, ...] = (1, 1, 1), hidden: tuple[int, ...] = (16, 32, 64)) -> list[dict[str, Any]]:
@@ -43,8 +50,7 @@ def _preact_resnet(blocks: tuple[int, ...] = (1, 1, 1), hidden: tuple[int, ...] 
         for b in range(n):
             layers.append(_preact_block(c, h, subsample=(b == 0 and g > 0)))
             c = h
-    return layers + [{"type": "BatchNorm2d"}, RELU, {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT,
-                     _linear(10)]
+    return layers + [{"type": "BatchNorm2d"}, RELU, {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(10)]
 
 
 _MNIST_004 = [_conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(64), RELU]
@@ -52,12 +58,26 @@ _MNIST_004 = [_conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(64), RELU]
 # name -> (description, spec)
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "default": (
-        N_("Two 5x5 conv blocks (8 and 16 kernels, each pooled, then batch norm and ReLU), a 64-unit dense layer: "
-           "about 99% on the full MNIST after 3 epochs; about 97% on the 5,000 embedded digits"),
-        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            _conv(8, 5), POOL2, *_bn_relu(),
-            _conv(16, 5), POOL2, *_bn_relu(),
-            FLAT, _linear(64), RELU, _linear(10)]},
+        N_(
+            "Two 5x5 conv blocks (8 and 16 kernels, each pooled, then batch norm and ReLU), a 64-unit dense layer: "
+            "about 99% on the full MNIST after 3 epochs; about 97% on the 5,000 embedded digits"
+        ),
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [
+                _conv(8, 5),
+                POOL2,
+                *_bn_relu(),
+                _conv(16, 5),
+                POOL2,
+                *_bn_relu(),
+                FLAT,
+                _linear(64),
+                RELU,
+                _linear(10),
+            ],
+        },
     ),
     "linear": (
         N_("The lecture's first notebook: a linear classifier on the raw pixels (EMNIST balanced, 47 classes)"),
@@ -65,19 +85,37 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "one-conv": (
         N_("The lecture's first notebook: one conv block, 4 kernels (conv, batch norm, ReLU, max pool) then linear"),
-        {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
-            _conv(4, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 47,
+            "layers": [_conv(4, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)],
+        },
     ),
     "wider": (
         N_("The lecture's first notebook: the one-conv block with 8 kernels instead of 4"),
-        {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
-            _conv(8, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 47,
+            "layers": [_conv(8, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)],
+        },
     ),
     "deeper": (
         N_("The lecture's first notebook: three 4-kernel conv layers stacked before the pool"),
-        {"input_shape": [1, 28, 28], "num_classes": 47, "layers": [
-            _conv(4, bias=False), *_bn_relu(), _conv(4, bias=False), *_bn_relu(),
-            _conv(4, bias=False), *_bn_relu(), POOL2, FLAT, _linear(47)]},
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 47,
+            "layers": [
+                _conv(4, bias=False),
+                *_bn_relu(),
+                _conv(4, bias=False),
+                *_bn_relu(),
+                _conv(4, bias=False),
+                *_bn_relu(),
+                POOL2,
+                FLAT,
+                _linear(47),
+            ],
+        },
     ),
     "mnist-features": (
         N_("The lecture's fifth notebook: the three-conv feature extractor alone (no classifier) for summaries"),
@@ -85,26 +123,61 @@ PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "mnist-flatten": (
         N_("The lecture's fifth notebook: the feature extractor, flattened into a dense layer (many weights)"),
-        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            *_MNIST_004, FLAT, _linear(64), RELU, _linear(10)]},
+        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [*_MNIST_004, FLAT, _linear(64), RELU, _linear(10)]},
     ),
     "mnist-gap": (
         N_("The lecture's fifth notebook: the feature extractor with global average pooling instead of flatten"),
-        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            *_MNIST_004, {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(10)]},
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [*_MNIST_004, {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(10)],
+        },
     ),
     "cats-vs-dogs": (
         N_("The lecture's fifth notebook: four conv blocks on 150x150 colour images, global pooling, dropout, one logit"),
-        {"input_shape": [3, 150, 150], "num_classes": 2, "layers": [
-            _conv(32), RELU, POOL2, _conv(64), RELU, POOL2, _conv(128), RELU, POOL2, _conv(128), RELU, POOL2,
-            {"type": "AdaptiveAvgPool2d", "output_size": 1}, FLAT, _linear(512), RELU,
-            {"type": "Dropout", "p": 0.5}, _linear(1)]},
+        {
+            "input_shape": [3, 150, 150],
+            "num_classes": 2,
+            "layers": [
+                _conv(32),
+                RELU,
+                POOL2,
+                _conv(64),
+                RELU,
+                POOL2,
+                _conv(128),
+                RELU,
+                POOL2,
+                _conv(128),
+                RELU,
+                POOL2,
+                {"type": "AdaptiveAvgPool2d", "output_size": 1},
+                FLAT,
+                _linear(512),
+                RELU,
+                {"type": "Dropout", "p": 0.5},
+                _linear(1),
+            ],
+        },
     ),
     "cifar-cnn": (
         N_("The lecture's second notebook: a small CIFAR-10 CNN (two conv blocks, two dense layers) to watch overfitting"),
-        {"input_shape": [3, 32, 32], "num_classes": 10, "layers": [
-            _conv(32, 3, padding=1), RELU, POOL2, _conv(64, 3, padding=1), RELU, POOL2,
-            FLAT, _linear(128), RELU, _linear(10)]},
+        {
+            "input_shape": [3, 32, 32],
+            "num_classes": 10,
+            "layers": [
+                _conv(32, 3, padding=1),
+                RELU,
+                POOL2,
+                _conv(64, 3, padding=1),
+                RELU,
+                POOL2,
+                FLAT,
+                _linear(128),
+                RELU,
+                _linear(10),
+            ],
+        },
     ),
     "preact-resnet": (
         N_("The lecture's third notebook: a small pre-activation ResNet for CIFAR-10 (three groups, 16/32/64 channels)"),

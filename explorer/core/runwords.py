@@ -14,26 +14,52 @@ from functools import cache
 from ..i18n import N_, Translator
 from .limits import MAX_RUN_MESSAGE_READ
 
-__all__ = ["NOT_STARTED", "FINISHED", "STOPPED_AT", "DIVERGED", "OUT_OF_MEMORY", "FAILED", "INTERRUPTED", "SESSION_ENDED",
-           "RUN_TIME_LIMIT", "WORKER_LOST", "MACHINE_LOST", "KEEPS_BEFORE", "say_run_message"]
+__all__ = [
+    "NOT_STARTED",
+    "FINISHED",
+    "STOPPED_AT",
+    "DIVERGED",
+    "OUT_OF_MEMORY",
+    "FAILED",
+    "INTERRUPTED",
+    "SESSION_ENDED",
+    "RUN_TIME_LIMIT",
+    "WORKER_LOST",
+    "MACHINE_LOST",
+    "KEEPS_BEFORE",
+    "say_run_message",
+]
 
 NOT_STARTED = N_("stopped before it started")
 FINISHED = N_("finished {n} epochs")
 STOPPED_AT = N_("stopped at step {step}")
 DIVERGED = N_("loss diverged at step {step}: lower the learning rate (it was {lr}); the last good weights were kept")
-OUT_OF_MEMORY = N_("out of GPU memory at batch size {batch}: lower the batch size or use a smaller model; the last good "
-                   "weights were kept")
+OUT_OF_MEMORY = N_(
+    "out of GPU memory at batch size {batch}: lower the batch size or use a smaller model; the last good weights were kept"
+)
 FAILED = N_("training failed: {error}")
 INTERRUPTED = N_("interrupted: the session that ran it ended; the model has the weights saved at step {step}")
 SESSION_ENDED = N_("stopped: its session ended")
-RUN_TIME_LIMIT = N_("stopped after {n} minutes, the longest one run may train here; the model keeps the weights it had "
-                    "reached")
+RUN_TIME_LIMIT = N_(
+    "stopped after {n} minutes, the longest one run may train here; the model keeps the weights it had reached"
+)
 WORKER_LOST = N_("Ended early: the place it trained in stopped unexpectedly ({error})")
 MACHINE_LOST = N_("Ended early: the machine it trained on stopped or left the cluster")
 KEEPS_BEFORE = N_("{why}; the model keeps the weights it had before this run")
 
-TEMPLATES = (NOT_STARTED, FINISHED, STOPPED_AT, DIVERGED, OUT_OF_MEMORY, FAILED, INTERRUPTED, SESSION_ENDED,
-             RUN_TIME_LIMIT, WORKER_LOST, MACHINE_LOST)
+TEMPLATES = (
+    NOT_STARTED,
+    FINISHED,
+    STOPPED_AT,
+    DIVERGED,
+    OUT_OF_MEMORY,
+    FAILED,
+    INTERRUPTED,
+    SESSION_ENDED,
+    RUN_TIME_LIMIT,
+    WORKER_LOST,
+    MACHINE_LOST,
+)
 
 
 @cache

@@ -16,24 +16,28 @@ from .limits import MAX_DEPTH, MAX_INT_DIGITS, MAX_NAME_CHARS
 __all__ = ["parse_json", "brief", "bounded_name", "name_skeleton"]
 
 
-
-
 def bounded_name(text: Any, most: int = MAX_NAME_CHARS, default: str = "unnamed") -> str:
     """A name as it may enter the app: one line of printable text, at most ``most`` characters, trimmed with an
     ellipsis (``default`` when nothing is left). The same on every database, so no name is ever refused by one."""
     clean = " ".join("".join(c if c.isprintable() else " " for c in str(text)).split())
     if not clean:
         return default
-    return clean if len(clean) <= most else clean[:most - 1].rstrip() + "…"
+    return clean if len(clean) <= most else clean[: most - 1].rstrip() + "…"
 
 
 # letters of other scripts that look like Latin ones (Unicode TR39's confusables, the ones a name would use): a
 # skeleton maps each to its Latin twin, so "Аda" (Cyrillic А) and "Ada" are one name in a class
-_LOOKALIKES = str.maketrans({
-    **dict(zip("АВЕКМНОРСТУХЅІЈԁаеорсухѕіјһԛԝӏ", "ABEKMHOPCTYXSIJdaeopcyxsijhqwl")),  # Cyrillic
-    **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοινρτυχ", "ABEZHIKMNOPTYXoivptux")),  # Greek
-    "ı": "i", "ℓ": "l", "ǀ": "l", "０": "0", "Ο": "O",
-})
+_LOOKALIKES = str.maketrans(
+    {
+        **dict(zip("АВЕКМНОРСТУХЅІЈԁаеорсухѕіјһԛԝӏ", "ABEKMHOPCTYXSIJdaeopcyxsijhqwl")),  # Cyrillic
+        **dict(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΥΧοινρτυχ", "ABEZHIKMNOPTYXoivptux")),  # Greek
+        "ı": "i",
+        "ℓ": "l",
+        "ǀ": "l",
+        "０": "0",
+        "Ο": "O",
+    }
+)
 
 
 def name_skeleton(name: str) -> str:

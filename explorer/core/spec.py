@@ -96,12 +96,10 @@ class Summary:
         }
 
 
-def _layer(
-    spec: dict[str, Any], path: str, shape: Shape, rf: RF, depth: int, rows: list[LayerSummary]
-) -> tuple[Shape, RF]:
+def _layer(spec: dict[str, Any], path: str, shape: Shape, rf: RF, depth: int, rows: list[LayerSummary]) -> tuple[Shape, RF]:
     """Check one layer against the incoming shape; append its summary row(s); return the new shape."""
     if not isinstance(spec, dict):
-        raise SpecError(f"layer {path}: must be an object like {{\"type\": \"ReLU\"}}, got {spec!r}", path)
+        raise SpecError(f'layer {path}: must be an object like {{"type": "ReLU"}}, got {spec!r}', path)
     ltype = spec.get("type")
     if not isinstance(ltype, str) or ltype not in LAYER_TYPES:
         known = ", ".join(LAYER_TYPES)
@@ -112,8 +110,15 @@ def _layer(
     extra = set(spec) - set(schema) - {"type"} - ({"layers"} if ltype == "Residual" else set())
     if extra:
         allowed = ", ".join(schema) or "none"
-        raise SpecError(said("{where}: unknown argument {name} (allowed: {allowed})", where=where,
-                             name=repr(sorted(extra)[0]), allowed=allowed), path)
+        raise SpecError(
+            said(
+                "{where}: unknown argument {name} (allowed: {allowed})",
+                where=where,
+                name=repr(sorted(extra)[0]),
+                allowed=allowed,
+            ),
+            path,
+        )
     args: dict[str, Any] = {}
     for name, arg in schema.items():
         if name in spec:
@@ -123,15 +128,21 @@ def _layer(
         else:
             args[name] = arg.default
     if kind.spatial and len(shape) != 3:
-        raise SpecError(said("{where}: needs an image-shaped input (channels x height x width), got {shape} (put it "
-                             "before Flatten)", where=where, shape=fmt_shape(shape)), path)
+        raise SpecError(
+            said(
+                "{where}: needs an image-shaped input (channels x height x width), got {shape} (put it before Flatten)",
+                where=where,
+                shape=fmt_shape(shape),
+            ),
+            path,
+        )
     if kind.rule is None:
         return _residual(spec, path, shape, rf, depth, rows)
-    out, params, madds, rf = kind.rule(args, shape, rf, lambda sentence: SpecError(
-        said("{where}: {sentence}", where=where, sentence=sentence), path))
+    out, params, madds, rf = kind.rule(
+        args, shape, rf, lambda sentence: SpecError(said("{where}: {sentence}", where=where, sentence=sentence), path)
+    )
     if any(s <= 0 for s in out):
-        raise SpecError(said("{where}: output would be {shape}, which is empty", where=where, shape=fmt_shape(out)),
-                        path)
+        raise SpecError(said("{where}: output would be {shape}, which is empty", where=where, shape=fmt_shape(out)), path)
     rows.append(LayerSummary(path, ltype, out, params, madds, rf.size, depth, args))
     return out, rf
 
@@ -142,8 +153,7 @@ def _residual(
     inner = spec.get("layers")
     where = said("layer {path} {type}", path=path, type="Residual")
     if not isinstance(inner, list) or not inner:
-        raise SpecError(said("{where}: needs a non-empty list 'layers' (the block added to its input)", where=where),
-                        path)
+        raise SpecError(said("{where}: needs a non-empty list 'layers' (the block added to its input)", where=where), path)
     row = LayerSummary(path, "Residual", shape, 0, 0, rf.size, depth, {})
     rows.append(row)
     first = len(rows)
@@ -153,16 +163,30 @@ def _residual(
     skip_params, skip_madds, stride = 0, 0, (1, 1)
     if out != shape:
         if len(out) != len(shape):
-            raise SpecError(said("{where}: its layers turn {shape} into {out}; a residual block must keep the number "
-                                 "of dimensions", where=where, shape=fmt_shape(shape), out=fmt_shape(out)), path)
+            raise SpecError(
+                said(
+                    "{where}: its layers turn {shape} into {out}; a residual block must keep the number of dimensions",
+                    where=where,
+                    shape=fmt_shape(shape),
+                    out=fmt_shape(out),
+                ),
+                path,
+            )
         if len(shape) == 1:
             skip_params = shape[0] * out[0]
         else:
             sh, sw = skip_stride(shape[1], out[1]), skip_stride(shape[2], out[2])
             if sh is None or sw is None:
-                raise SpecError(said("{where}: its layers turn {shape} into {out}, which no 1x1 strided convolution "
-                                     "on the skip can match", where=where, shape=fmt_shape(shape), out=fmt_shape(out)),
-                                path)
+                raise SpecError(
+                    said(
+                        "{where}: its layers turn {shape} into {out}, which no 1x1 strided convolution "
+                        "on the skip can match",
+                        where=where,
+                        shape=fmt_shape(shape),
+                        out=fmt_shape(out),
+                    ),
+                    path,
+                )
             stride = (sh, sw)
             skip_params = shape[0] * out[0]
             skip_madds = skip_params * out[1] * out[2]
@@ -179,15 +203,21 @@ def _check_top(spec: Any) -> tuple[Shape, int | None, list[Any]]:
         raise SpecError(f"a spec must be a JSON object with 'input_shape' and 'layers', got {type(spec).__name__}")
     extra = set(spec) - {"input_shape", "num_classes", "layers", "name", "description"}
     if extra:
-        raise SpecError(f"spec: unknown key {sorted(extra)[0]!r} (allowed: input_shape, num_classes, layers, name, "
-                        "description)")
+        raise SpecError(
+            f"spec: unknown key {sorted(extra)[0]!r} (allowed: input_shape, num_classes, layers, name, description)"
+        )
     shape = spec.get("input_shape")
-    if (not isinstance(shape, list) or len(shape) not in (1, 3)
-            or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)):
+    if (
+        not isinstance(shape, list)
+        or len(shape) not in (1, 3)
+        or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in shape)
+    ):
         raise SpecError(f"spec: input_shape must be [channels, height, width] of positive integers, got {shape!r}")
     if len(shape) == 3 and (shape[0] > MAX_INPUT_CHANNELS or max(shape[1:]) > MAX_INPUT_SIDE):
-        raise SpecError(f"spec: input_shape {shape} is too large (at most {MAX_INPUT_CHANNELS} channels and "
-                        f"{MAX_INPUT_SIDE} pixels a side)")
+        raise SpecError(
+            f"spec: input_shape {shape} is too large (at most {MAX_INPUT_CHANNELS} channels and "
+            f"{MAX_INPUT_SIDE} pixels a side)"
+        )
     nc = spec.get("num_classes")
     if nc is not None and (isinstance(nc, bool) or not isinstance(nc, int) or not 1 <= nc <= 100_000):
         raise SpecError(f"spec: num_classes must be an integer from 1 to 100,000, got {brief(nc)}")
@@ -217,9 +247,13 @@ def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, wh
         src = _previous(rows, before)
         img = src.output_shape if src is not None else input_shape
         if len(img) == 3 and min(img[1:]) >= 2:
-            return said("it reads all {n} values of a {shape} map. A MaxPool2d(2) before Flatten would cut it about "
-                        "4×; an AdaptiveAvgPool2d(1) would leave {c} values, one per channel",
-                        n=f"{math.prod(img):,}", shape=fmt_shape(img), c=f"{img[0]:,}")
+            return said(
+                "it reads all {n} values of a {shape} map. A MaxPool2d(2) before Flatten would cut it about "
+                "4×; an AdaptiveAvgPool2d(1) would leave {c} values, one per channel",
+                n=f"{math.prod(img):,}",
+                shape=fmt_shape(img),
+                c=f"{img[0]:,}",
+            )
     if row.type == "Conv2d" and what == "parameters":
         return said("a smaller kernel or fewer channels would cut it")
     if row.type == "Conv2d" and len(shape) == 3 and min(shape[1:]) >= 4:
@@ -229,32 +263,50 @@ def _fix_for(rows: list[LayerSummary], row: LayerSummary, input_shape: Shape, wh
     return said("pool earlier or use fewer channels")
 
 
-def _check_cost(input_shape: Shape, rows: list[LayerSummary], params: int, madds: int, acts: int,
-                limits: Budget) -> None:
+def _check_cost(input_shape: Shape, rows: list[LayerSummary], params: int, madds: int, acts: int, limits: Budget) -> None:
     """Refuse a network over the server's budget, naming the layer that costs most and a fix."""
     top = [r for r in rows if r.depth == 0]
-    checks = ((params, limits.params, "parameters", lambda r: r.params),
-              (madds, limits.mult_adds, "multiply-adds", lambda r: r.mult_adds),
-              (acts, limits.activations, "activation values", lambda r: math.prod(r.output_shape)))
+    checks = (
+        (params, limits.params, "parameters", lambda r: r.params),
+        (madds, limits.mult_adds, "multiply-adds", lambda r: r.mult_adds),
+        (acts, limits.activations, "activation values", lambda r: math.prod(r.output_shape)),
+    )
     for have, most, what, cost in checks:
         if have <= most:
             continue
         pool = top if what != "activation values" else rows
         worst = max(pool, key=cost)
-        values = {"have": said_count(have), "most": said_count(most), "layer": f"{worst.path} {worst.type}",
-                  "cost": said_count(cost(worst)), "fix": _fix_for(rows, worst, input_shape, what)}
-        message = {"parameters": said("This model needs {have} parameters; at most {most} are allowed here. Layer "
-                                      "{layer} has {cost} of them: {fix}.", **values),
-                   "multiply-adds": said("This model needs {have} multiply-adds per image; at most {most} are allowed "
-                                         "here. Layer {layer} has {cost} of them: {fix}.", **values),
-                   "activation values": said("This model needs {have} activation values per image; at most {most} are "
-                                             "allowed here. Layer {layer} has {cost} of them: {fix}.", **values)}
+        values = {
+            "have": said_count(have),
+            "most": said_count(most),
+            "layer": f"{worst.path} {worst.type}",
+            "cost": said_count(cost(worst)),
+            "fix": _fix_for(rows, worst, input_shape, what),
+        }
+        message = {
+            "parameters": said(
+                "This model needs {have} parameters; at most {most} are allowed here. Layer "
+                "{layer} has {cost} of them: {fix}.",
+                **values,
+            ),
+            "multiply-adds": said(
+                "This model needs {have} multiply-adds per image; at most {most} are allowed "
+                "here. Layer {layer} has {cost} of them: {fix}.",
+                **values,
+            ),
+            "activation values": said(
+                "This model needs {have} activation values per image; at most {most} are "
+                "allowed here. Layer {layer} has {cost} of them: {fix}.",
+                **values,
+            ),
+        }
         raise SpecError(message[what], worst.path.split(".")[0])
 
 
 def _count_layers(layers: list[Any]) -> int:
-    return sum(1 + (_count_layers(x["layers"]) if isinstance(x, dict) and isinstance(x.get("layers"), list) else 0)
-               for x in layers)
+    return sum(
+        1 + (_count_layers(x["layers"]) if isinstance(x, dict) and isinstance(x.get("layers"), list) else 0) for x in layers
+    )
 
 
 def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
@@ -278,9 +330,15 @@ def summarize(spec: dict[str, Any], limits: Budget | None = None) -> Summary:
     if nc is not None:
         ok = out == (nc,) or (nc == 2 and out == (1,))
         if not ok:
-            raise SpecError(said("spec: the network ends with shape {shape} but num_classes is {n}: end with Flatten "
-                                 "and Linear(out_features={n})", shape=fmt_shape(out), n=nc),
-                            str(len(layers) - 1) if layers else None)
+            raise SpecError(
+                said(
+                    "spec: the network ends with shape {shape} but num_classes is {n}: end with Flatten "
+                    "and Linear(out_features={n})",
+                    shape=fmt_shape(out),
+                    n=nc,
+                ),
+                str(len(layers) - 1) if layers else None,
+            )
     trainable = total
     return Summary(shape, out, rows, total, trainable, sum(r.mult_adds for r in top), acts, nc)
 
@@ -297,16 +355,20 @@ def parse_spec(text: str) -> dict[str, Any]:
     from .safejson import parse_json
 
     if len(text) > MAX_SPEC_BYTES:
-        raise SpecError(f"the spec is {len(text) / 1e6:.1f} MB of text; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
-                        "(the largest preset is about 2 KB)")
+        raise SpecError(
+            f"the spec is {len(text) / 1e6:.1f} MB of text; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
+            "(the largest preset is about 2 KB)"
+        )
     return validate_spec(parse_json(text, "spec", SpecError))
 
 
 def parse_spec_bytes(data: bytes) -> dict[str, Any]:
     """A spec file's bytes (UTF-8 JSON) -> a validated spec; its size is checked before it is decoded."""
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"the file is {len(data) / 1e6:.1f} MB; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
-                        "(the largest preset is about 2 KB)")
+        raise SpecError(
+            f"the file is {len(data) / 1e6:.1f} MB; a spec is at most {MAX_SPEC_BYTES / 1e6:g} MB "
+            "(the largest preset is about 2 KB)"
+        )
     return parse_spec(data.decode("utf-8", errors="replace"))
 
 

@@ -24,11 +24,19 @@ def feature_layer(model: nn.Module) -> str:
     return layers[last - 1][0]
 
 
-def _features(model: nn.Module, x_u8: Tensor, mean: tuple[float, ...] | list[float],
-              std: tuple[float, ...] | list[float], layer: str, batch: int = 500) -> Tensor:
+def _features(
+    model: nn.Module,
+    x_u8: Tensor,
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    layer: str,
+    batch: int = 500,
+) -> Tensor:
     """``(N, D)`` features of the uint8 images ``x_u8`` at ``layer``, in batches."""
-    out = [capture_activations(model, normalize(x_u8[i:i + batch], mean, std), [layer])[layer].flatten(1)
-           for i in range(0, len(x_u8), batch)]
+    out = [
+        capture_activations(model, normalize(x_u8[i : i + batch], mean, std), [layer])[layer].flatten(1)
+        for i in range(0, len(x_u8), batch)
+    ]
     return torch.cat(out).float()
 
 
@@ -56,9 +64,16 @@ class LearnedMap:
         return self.neighbour_index[d.topk(min(k, len(d)), largest=False).indices].tolist()
 
 
-def learned_map(model: nn.Module, ref_x: Tensor, ref_y: Tensor, train_x: Tensor,
-                mean: tuple[float, ...] | list[float], std: tuple[float, ...] | list[float],
-                n_ref: int = 1000, n_neighbours: int = 2000) -> LearnedMap:
+def learned_map(
+    model: nn.Module,
+    ref_x: Tensor,
+    ref_y: Tensor,
+    train_x: Tensor,
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+    n_ref: int = 1000,
+    n_neighbours: int = 2000,
+) -> LearnedMap:
     """The map of ``model``'s features over the first ``n_ref`` reference images ``ref_x (N, C, H, W)`` (uint8,
     classes ``ref_y``), with the first ``n_neighbours`` training images kept for nearest neighbours."""
     layer = feature_layer(model)
@@ -69,11 +84,24 @@ def learned_map(model: nn.Module, ref_x: Tensor, ref_y: Tensor, train_x: Tensor,
     total = (feats - centre).square().sum().clamp_min(1e-12)
     explained = float(s[:2].square().sum() / total)
     neighbours = _features(model, train_x[:n_neighbours], mean, std, layer)
-    return LearnedMap(layer, (feats - centre) @ basis, ref_y[:n_ref].clone(), centre, basis, min(explained, 1.0),
-                      neighbours, torch.arange(len(neighbours)))
+    return LearnedMap(
+        layer,
+        (feats - centre) @ basis,
+        ref_y[:n_ref].clone(),
+        centre,
+        basis,
+        min(explained, 1.0),
+        neighbours,
+        torch.arange(len(neighbours)),
+    )
 
 
-def features_of(model: nn.Module, m: LearnedMap, x_u8: Tensor, mean: tuple[float, ...] | list[float],
-                std: tuple[float, ...] | list[float]) -> Tensor:
+def features_of(
+    model: nn.Module,
+    m: LearnedMap,
+    x_u8: Tensor,
+    mean: tuple[float, ...] | list[float],
+    std: tuple[float, ...] | list[float],
+) -> Tensor:
     """``(N, D)`` features of new images, at the map's layer."""
     return _features(model, x_u8, mean, std, m.layer)

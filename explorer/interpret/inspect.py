@@ -14,10 +14,23 @@ from ..core.budget import budget
 from ..core.evaluate import eval_mode
 from ..i18n import EN, Refusal, Translator, said
 
-__all__ = ["dead_sentence", "named_layers", "conv_layers", "forward_hooks", "capture_activations", "kernels", "LayerStats",
-           "layer_stats", "stats_images", "diagnose", "hook_count", "MAP_SCALES", "MapView", "feature_map_views",
-           "weight_tensors"]
-
+__all__ = [
+    "dead_sentence",
+    "named_layers",
+    "conv_layers",
+    "forward_hooks",
+    "capture_activations",
+    "kernels",
+    "LayerStats",
+    "layer_stats",
+    "stats_images",
+    "diagnose",
+    "hook_count",
+    "MAP_SCALES",
+    "MapView",
+    "feature_map_views",
+    "weight_tensors",
+]
 
 
 def named_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -53,8 +66,7 @@ def forward_hooks(model: nn.Module, names: list[str], store: dict[str, Tensor]) 
     handles = []
     try:
         for n in names:
-            handles.append(modules[n].register_forward_hook(
-                lambda mod, inp, out, n=n: store.__setitem__(n, out.detach())))
+            handles.append(modules[n].register_forward_hook(lambda mod, inp, out, n=n: store.__setitem__(n, out.detach())))
         yield store
     finally:
         for h in handles:
@@ -134,14 +146,19 @@ def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int 
     limit = max_bytes if max_bytes is not None else budget().view_bytes
     per_image = sum(a.numel() for a in capture_activations(model, x[:1]).values()) * 4
     if per_image > limit:
-        raise Refusal(said("one image's activations take {mb} MB in this model, over the {most} MB a view may hold",
-                           mb=f"{per_image / 2**20:,.0f}", most=f"{limit >> 20:,}"))
+        raise Refusal(
+            said(
+                "one image's activations take {mb} MB in this model, over the {most} MB a view may hold",
+                mb=f"{per_image / 2**20:,.0f}",
+                most=f"{limit >> 20:,}",
+            )
+        )
     chunk = max(1, limit // max(per_image, 1))
     types = {n: type(m).__name__ for n, m in named_layers(model)}
     runs: dict[str, _Running] = {}
     g = torch.Generator().manual_seed(0)
     for i in range(0, len(x), chunk):
-        part = x[i:i + chunk]
+        part = x[i : i + chunk]
         for name, a in capture_activations(model, part).items():
             r = runs.setdefault(name, _Running(types.get(name, "")))
             _accumulate(r, a.float(), max(1, -(-sample * len(part) // len(x))), g)
@@ -151,8 +168,18 @@ def layer_stats(model: nn.Module, x: Tensor, sample: int = 5000, max_bytes: int 
         mean = r.total / max(r.n, 1)
         var = max(r.total_sq / max(r.n, 1) - mean * mean, 0.0) * r.n / max(r.n - 1, 1)
         dead = 1.0 - r.fired.float().mean().item() if r.fired is not None and len(x) > 1 else float("nan")
-        out.append(LayerStats(name, r.type, mean, math.sqrt(var) if r.n > 1 else 0.0, dead, r.nonpos / max(r.n, 1),
-                              r.saturated / max(r.n, 1), torch.cat(r.picks)[:sample]))
+        out.append(
+            LayerStats(
+                name,
+                r.type,
+                mean,
+                math.sqrt(var) if r.n > 1 else 0.0,
+                dead,
+                r.nonpos / max(r.n, 1),
+                r.saturated / max(r.n, 1),
+                torch.cat(r.picks)[:sample],
+            )
+        )
     return out
 
 
@@ -179,16 +206,30 @@ def dead_sentence(stats: list[LayerStats], tr: Translator = EN) -> str:
         return tr("This model has no ReLU layer, so no unit can die the way a ReLU's does.")
     dead = [s for s in relus if s.dead_fraction > 0]
     if not dead:
-        return tr("Every channel of the {n} ReLU layers is above zero on at least one of these images: no dead units. "
-                  "A channel that is zero on every image would pass nothing on and get no gradient; a learning rate "
-                  "that is too high can kill many at once.", n=len(relus)) if len(relus) > 1 else \
-            tr("Every channel of the ReLU layer is above zero on at least one of these images: no dead units. A "
-               "channel that is zero on every image would pass nothing on and get no gradient; a learning rate that "
-               "is too high can kill many at once.")
+        return (
+            tr(
+                "Every channel of the {n} ReLU layers is above zero on at least one of these images: no dead units. "
+                "A channel that is zero on every image would pass nothing on and get no gradient; a learning rate "
+                "that is too high can kill many at once.",
+                n=len(relus),
+            )
+            if len(relus) > 1
+            else tr(
+                "Every channel of the ReLU layer is above zero on at least one of these images: no dead units. A "
+                "channel that is zero on every image would pass nothing on and get no gradient; a learning rate that "
+                "is too high can kill many at once."
+            )
+        )
     worst = max(dead, key=lambda s: s.dead_fraction)
-    return tr("{n} of {k} ReLU layers have dead channels (zero on every one of these images); the most in layer "
-              "{layer}: {share}. Such a channel passes nothing on and gets no gradient, so it cannot learn its way "
-              "back.", n=len(dead), k=len(relus), layer=worst.layer, share=tr.percent(worst.dead_fraction, 0))
+    return tr(
+        "{n} of {k} ReLU layers have dead channels (zero on every one of these images); the most in layer "
+        "{layer}: {share}. Such a channel passes nothing on and gets no gradient, so it cannot learn its way "
+        "back.",
+        n=len(dead),
+        k=len(relus),
+        layer=worst.layer,
+        share=tr.percent(worst.dead_fraction, 0),
+    )
 
 
 def diagnose(stats: list[LayerStats], tr: Translator = EN) -> list[str]:
@@ -201,23 +242,49 @@ def diagnose(stats: list[LayerStats], tr: Translator = EN) -> list[str]:
         if s.type in ("ReLU",) and s.dead_fraction >= 0.25:
             normed = prev is not None and prev.type.startswith("BatchNorm")
             values = {"share": tr.percent(s.dead_fraction, 0), "layer": s.layer}
-            notes.append(tr("{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
-                            "they pass nothing on and get no gradient to learn from. A lower learning rate or "
-                            "LeakyReLU can help.", **values) if normed else
-                         tr("{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
-                            "they pass nothing on and get no gradient to learn from. A lower learning rate, batch "
-                            "norm before the ReLU, or LeakyReLU can help.", **values))
+            notes.append(
+                tr(
+                    "{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
+                    "they pass nothing on and get no gradient to learn from. A lower learning rate or "
+                    "LeakyReLU can help.",
+                    **values,
+                )
+                if normed
+                else tr(
+                    "{share} of layer {layer}'s channels are zero on every one of these images (dead ReLUs): "
+                    "they pass nothing on and get no gradient to learn from. A lower learning rate, batch "
+                    "norm before the ReLU, or LeakyReLU can help.",
+                    **values,
+                )
+            )
         if s.type in ("Sigmoid", "Tanh") and s.saturated_fraction >= 0.3:
-            notes.append(tr("{share} of layer {layer}'s values sit at the {kind} limits (saturated): its gradients "
-                            "are near zero there.", share=tr.percent(s.saturated_fraction, 0), layer=s.layer,
-                            kind=s.type))
+            notes.append(
+                tr(
+                    "{share} of layer {layer}'s values sit at the {kind} limits (saturated): its gradients "
+                    "are near zero there.",
+                    share=tr.percent(s.saturated_fraction, 0),
+                    layer=s.layer,
+                    kind=s.type,
+                )
+            )
         if abs(s.mean) > 50 or s.std > 100:
-            notes.append(tr("layer {layer}'s activations are very large (mean {mean}, std {std}): consider batch "
-                            "norm or a lower learning rate.", layer=s.layer, mean=f"{s.mean:.3g}",
-                            std=f"{s.std:.3g}"))
+            notes.append(
+                tr(
+                    "layer {layer}'s activations are very large (mean {mean}, std {std}): consider batch "
+                    "norm or a lower learning rate.",
+                    layer=s.layer,
+                    mean=f"{s.mean:.3g}",
+                    std=f"{s.std:.3g}",
+                )
+            )
         if 0 < s.std < 1e-4 and s.type not in ("Dropout", "Dropout2d"):
-            notes.append(tr("layer {layer}'s activations hardly vary (std {std}): it passes almost no information.",
-                            layer=s.layer, std=f"{s.std:.2g}"))
+            notes.append(
+                tr(
+                    "layer {layer}'s activations hardly vary (std {std}): it passes almost no information.",
+                    layer=s.layer,
+                    std=f"{s.std:.2g}",
+                )
+            )
     return notes
 
 
@@ -238,8 +305,9 @@ class MapView:
     in_channels: int = 0  # input maps summed into it (0: not a conv layer)
 
 
-def feature_map_views(model: nn.Module, acts: dict[str, Tensor], layer: str, scale: str = "local",
-                      limit: int = 64) -> list[MapView]:
+def feature_map_views(
+    model: nn.Module, acts: dict[str, Tensor], layer: str, scale: str = "local", limit: int = 64
+) -> list[MapView]:
     """The first ``limit`` channels of ``layer``'s output for the first image of ``acts`` (from
     :func:`capture_activations`), each with its colour range by ``scale`` (one of :data:`MAP_SCALES`)."""
     if scale not in MAP_SCALES:
@@ -252,10 +320,16 @@ def feature_map_views(model: nn.Module, acts: dict[str, Tensor], layer: str, sca
     everything = (min(float(v.min()) for v in acts.values()), max(float(v.max()) for v in acts.values()))
     views = []
     for c in range(min(out.shape[0], limit)):
-        lo, hi = {"local": (float(out[c].min()), float(out[c].max())), "layer": (float(out.min()), float(out.max())),
-                  "global": everything}[scale]
-        views.append(MapView(c, out[c], lo, hi, module.weight[c].detach().mean(0) if conv else None,
-                             module.in_channels if conv else 0))
+        lo, hi = {
+            "local": (float(out[c].min()), float(out[c].max())),
+            "layer": (float(out.min()), float(out.max())),
+            "global": everything,
+        }[scale]
+        views.append(
+            MapView(
+                c, out[c], lo, hi, module.weight[c].detach().mean(0) if conv else None, module.in_channels if conv else 0
+            )
+        )
     return views
 
 

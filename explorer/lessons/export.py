@@ -37,19 +37,31 @@ def to_onnx(model: nn.Module, input_shape: list[int] | tuple[int, ...], dataset:
     try:
         with warnings.catch_warnings():  # the TorchScript exporter's notices are not the user's business
             warnings.simplefilter("ignore")
-            torch.onnx.export(body, (torch.zeros(1, *[int(s) for s in input_shape], device=device),), buf,
-                              dynamo=False, input_names=[name], output_names=["logits"], opset_version=ONNX_OPSET,
-                              dynamic_axes={name: {0: "batch"}, "logits": {0: "batch"}})
+            torch.onnx.export(
+                body,
+                (torch.zeros(1, *[int(s) for s in input_shape], device=device),),
+                buf,
+                dynamo=False,
+                input_names=[name],
+                output_names=["logits"],
+                opset_version=ONNX_OPSET,
+                dynamic_axes={name: {0: "batch"}, "logits": {0: "batch"}},
+            )
     except Exception as e:  # noqa: BLE001 - one sentence for the page and the CLI
         raise ValueError(f"this model cannot be exported to ONNX ({type(e).__name__}: {str(e)[:120]})") from None
     finally:
         model.train(was)
     if not dataset:
         return buf.getvalue()
-    return _with_metadata(buf.getvalue(), {
-        "classes": json.dumps(list(dataset.get("classes", []))), "mean": json.dumps(list(dataset.get("mean", []))),
-        "std": json.dumps(list(dataset.get("std", []))),
-        "input": "pixels: float32 (N, C, H, W) in 0..255" if name == "pixels" else "image: normalised (N, C, H, W)"})
+    return _with_metadata(
+        buf.getvalue(),
+        {
+            "classes": json.dumps(list(dataset.get("classes", []))),
+            "mean": json.dumps(list(dataset.get("mean", []))),
+            "std": json.dumps(list(dataset.get("std", []))),
+            "input": "pixels: float32 (N, C, H, W) in 0..255" if name == "pixels" else "image: normalised (N, C, H, W)",
+        },
+    )
 
 
 class _Normalised(nn.Module):
@@ -74,8 +86,15 @@ def _with_metadata(data: bytes, meta: dict[str, str]) -> bytes:
         m.metadata_props.add(key=k, value=v)
     return m.SerializeToString()
 
-_TV_DATASETS = {"mnist": "MNIST", "mnist-5k": "MNIST", "fashion-mnist": "FashionMNIST", "kmnist": "KMNIST",
-                "cifar10": "CIFAR10", "emnist-balanced": "EMNIST"}
+
+_TV_DATASETS = {
+    "mnist": "MNIST",
+    "mnist-5k": "MNIST",
+    "fashion-mnist": "FashionMNIST",
+    "kmnist": "KMNIST",
+    "cifar10": "CIFAR10",
+    "emnist-balanced": "EMNIST",
+}
 
 
 def _layer_code(layer: dict[str, Any], shape: tuple[int, ...], rows: dict[str, Any], path: str, indent: str) -> str:
@@ -134,19 +153,28 @@ def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, datase
     if (refusal := export_refusal(dataset)) is not None:
         raise SpecError(refusal)
     cfg = TrainConfig.from_dict({k: v for k, v in (config or {}).items() if k in TrainConfig.__dataclass_fields__})
-    cfg_json = json.dumps({k: v for k, v in cfg.to_dict().items()
-                           if k not in ("device", "log_every", "snapshot_every", "eval_splits")})
+    cfg_json = json.dumps(
+        {k: v for k, v in cfg.to_dict().items() if k not in ("device", "log_every", "snapshot_every", "eval_splits")}
+    )
     tv = _TV_DATASETS[dataset]
-    fill = {"CONFIG": f"CONFIG = json.loads({cfg_json!r})", "TV_DATASET": f"TV_DATASET = {tv!r}",
-            "TV_OPTIONS": "TV_OPTIONS: dict = " + ('{"split": "balanced"}' if tv == "EMNIST" else "{}"),
-            "TRANSPOSED": f"TRANSPOSED = {tv == 'EMNIST'}", "LAYERS": ",\n".join(_model_lines(spec)) + ","}
+    fill = {
+        "CONFIG": f"CONFIG = json.loads({cfg_json!r})",
+        "TV_DATASET": f"TV_DATASET = {tv!r}",
+        "TV_OPTIONS": "TV_OPTIONS: dict = " + ('{"split": "balanced"}' if tv == "EMNIST" else "{}"),
+        "TRANSPOSED": f"TRANSPOSED = {tv == 'EMNIST'}",
+        "LAYERS": ",\n".join(_model_lines(spec)) + ",",
+    }
     # user text (the name, the spec's strings) goes in only as escaped literals, never into the docstring raw
     fill["MODEL_NAME"] = f"MODEL_NAME = {str(spec.get('name', 'model'))!r}"
     fill["SPEC"] = f"SPEC = json.loads({json.dumps(spec)!r})"
     text = TEMPLATE.read_text()
     if dataset == "mnist-5k":  # the embedded digits are 5,000 of MNIST's: the script trains on all of them
-        text = text.replace("\n\"\"\"\n", "\n\nIt loads the full MNIST (the app's default data is 5,000 of its digits), "
-                            "so its figures differ a little.\n\"\"\"\n", 1)
+        text = text.replace(
+            '\n"""\n',
+            "\n\nIt loads the full MNIST (the app's default data is 5,000 of its digits), "
+            'so its figures differ a little.\n"""\n',
+            1,
+        )
     out, skipping = [], False
     for line in text.splitlines():
         marker = line.partition("# export: ")[2]

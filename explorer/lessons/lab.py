@@ -12,9 +12,20 @@ from torch import Tensor
 from ..core.limits import MAX_KERNEL_SIDE
 from ..i18n import EN, Refusal, Translator, said
 
-__all__ = ["KERNELS", "kernel", "gabor", "gabor_bank", "stripes_run", "convolve", "ExplainedPixel", "explain_pixel",
-           "output_size", "pool", "kernel_from_table", "unit_gray"]
-
+__all__ = [
+    "KERNELS",
+    "kernel",
+    "gabor",
+    "gabor_bank",
+    "stripes_run",
+    "convolve",
+    "ExplainedPixel",
+    "explain_pixel",
+    "output_size",
+    "pool",
+    "kernel_from_table",
+    "unit_gray",
+]
 
 
 def _line(kind: str, n: int = 5) -> Tensor:
@@ -56,8 +67,9 @@ def kernel(name: str) -> Tensor:
     return KERNELS[name].clone()
 
 
-def gabor(size: int = 7, wavelength: float = 4.0, theta_deg: float = 0.0, sigma: float = 2.0,
-          gamma: float = 0.5, psi: float = 0.0) -> Tensor:
+def gabor(
+    size: int = 7, wavelength: float = 4.0, theta_deg: float = 0.0, sigma: float = 2.0, gamma: float = 0.5, psi: float = 0.0
+) -> Tensor:
     """A Gabor kernel ``(size, size)``: a sinusoid of ``wavelength`` px at angle ``theta`` under a Gaussian
     envelope of ``sigma`` px (aspect ``gamma``), made zero-mean so flat regions give zero."""
     if size < 1 or size % 2 == 0:
@@ -69,7 +81,7 @@ def gabor(size: int = 7, wavelength: float = 4.0, theta_deg: float = 0.0, sigma:
     t = math.radians(theta_deg)
     xr = x * math.cos(t) + y * math.sin(t)
     yr = -x * math.sin(t) + y * math.cos(t)
-    g = torch.exp(-(xr ** 2 + (gamma * yr) ** 2) / (2 * sigma ** 2)) * torch.cos(2 * math.pi * xr / wavelength + psi)
+    g = torch.exp(-(xr**2 + (gamma * yr) ** 2) / (2 * sigma**2)) * torch.cos(2 * math.pi * xr / wavelength + psi)
     return g - g.mean()
 
 
@@ -94,11 +106,14 @@ def convolve(image: Tensor, k: Tensor, padding: int = 0, stride: int = 1, dilati
     """Cross-correlate (what ``nn.Conv2d`` does) a 2-D image ``(H, W)`` with a 2-D kernel: ``(H', W')``."""
     if image.ndim != 2 or k.ndim != 2:
         raise ValueError(f"expected a 2-D image and a 2-D kernel, got {tuple(image.shape)} and {tuple(k.shape)}")
-    if output_size(image.shape[0], k.shape[0], padding, stride, dilation) < 1 or \
-            output_size(image.shape[1], k.shape[1], padding, stride, dilation) < 1:
+    if (
+        output_size(image.shape[0], k.shape[0], padding, stride, dilation) < 1
+        or output_size(image.shape[1], k.shape[1], padding, stride, dilation) < 1
+    ):
         raise Refusal(said("the (dilated) kernel does not fit in the padded image"))
-    return F.conv2d(image[None, None].float(), k[None, None].float(), padding=padding, stride=stride,
-                    dilation=dilation)[0, 0]
+    return F.conv2d(image[None, None].float(), k[None, None].float(), padding=padding, stride=stride, dilation=dilation)[
+        0, 0
+    ]
 
 
 def output_size(n: int, k: int, padding: int = 0, stride: int = 1, dilation: int = 1) -> int:
@@ -118,8 +133,9 @@ class ExplainedPixel:
     value: float  # products.sum()
 
 
-def explain_pixel(image: Tensor, k: Tensor, row: int, col: int, padding: int = 0, stride: int = 1,
-                  dilation: int = 1) -> ExplainedPixel:
+def explain_pixel(
+    image: Tensor, k: Tensor, row: int, col: int, padding: int = 0, stride: int = 1, dilation: int = 1
+) -> ExplainedPixel:
     """The patch, the element-wise products and their sum behind output position ``(row, col)``."""
     oh = output_size(image.shape[0], k.shape[0], padding, stride, dilation)
     ow = output_size(image.shape[1], k.shape[1], padding, stride, dilation)
@@ -128,7 +144,7 @@ def explain_pixel(image: Tensor, k: Tensor, row: int, col: int, padding: int = 0
     padded = F.pad(image.float(), (padding, padding, padding, padding))
     r0, c0 = row * stride, col * stride
     kh, kw = k.shape
-    patch = padded[r0:r0 + dilation * (kh - 1) + 1:dilation, c0:c0 + dilation * (kw - 1) + 1:dilation]
+    patch = padded[r0 : r0 + dilation * (kh - 1) + 1 : dilation, c0 : c0 + dilation * (kw - 1) + 1 : dilation]
     products = patch * k.float()
     return ExplainedPixel(row, col, patch, k.float(), products, float(products.sum()))
 
@@ -139,8 +155,6 @@ def pool(image: Tensor, kind: str = "max", size: int = 2, stride: int | None = N
         raise ValueError(f"kind must be 'max' or 'avg', got {kind!r}")
     fn = F.max_pool2d if kind == "max" else F.avg_pool2d
     return fn(image[None, None].float(), size, stride or size)[0, 0]
-
-
 
 
 def kernel_from_table(rows: object) -> Tensor:

@@ -17,9 +17,23 @@ from .shortcut import check_shortcut
 __all__ = ["Lesson", "HIDEABLE_PAGES", "START_PAGES", "lesson_to_json", "parse_lesson", "check_class_code"]
 
 FORMAT = "cnn-explorer-lesson"
-HIDEABLE_PAGES = ("Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix",
-                  "Draw a digit", "Can we trust it?", "Convolution lab", "Augmentation", "Experiments", "Glossary",
-                  "Class board", "Teacher")
+HIDEABLE_PAGES = (
+    "Data",
+    "Build",
+    "Train",
+    "Kernels",
+    "Feature maps",
+    "Filter images",
+    "Confusion matrix",
+    "Draw a digit",
+    "Can we trust it?",
+    "Convolution lab",
+    "Augmentation",
+    "Experiments",
+    "Glossary",
+    "Class board",
+    "Teacher",
+)
 START_PAGES = ("Start", *(p for p in HIDEABLE_PAGES if p != "Teacher"), "Lesson")  # where a lesson can open the class
 
 
@@ -72,8 +86,9 @@ def parse_lesson(text: str | bytes) -> Lesson:
     path = d.get("path") or ""
     if path:  # a built-in path's name, or a teacher's own steps (each naming a known check and page)
         _in_lesson(load_path if isinstance(path, str) else parse_steps, path, START_PAGES)
-    return Lesson(d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start,
-                  shortcut, path)
+    return Lesson(
+        d.get("title") or "lesson", d["dataset"], d["spec"], train, hidden, d.get("notes", ""), code, start, shortcut, path
+    )
 
 
 def _in_lesson(check: Any, *args: Any) -> Any:
@@ -91,8 +106,19 @@ def _lesson_dict(text: str | bytes) -> dict[str, Any]:
     d = parse_json(text, "lesson file")
     if not isinstance(d, dict) or d.get("format") != FORMAT:
         raise ValueError("not a CNN Explorer lesson file (save one from the Lesson page)")
-    unknown = set(d) - {"format", "title", "dataset", "spec", "train", "hidden", "notes", "class_code", "start",
-                        "shortcut", "path"}
+    unknown = set(d) - {
+        "format",
+        "title",
+        "dataset",
+        "spec",
+        "train",
+        "hidden",
+        "notes",
+        "class_code",
+        "start",
+        "shortcut",
+        "path",
+    }
     if unknown:
         raise ValueError(f"lesson file: unknown field {sorted(unknown)[0]!r}")
     return d

@@ -24,18 +24,61 @@ from ..core.spec import summarize
 from ..i18n import DEFAULT_LANGUAGE, N_, Translator, translator
 from .notebook import inert_markdown
 
-__all__ = ["Step", "Learner", "RunFacts", "Mark", "PathProgress", "CHECKS", "check", "load_path", "parse_steps",
-           "advance", "model_sentence", "pass_target", "PATH_TITLES", "KNOWN_ELEMENTS", "shown_text"]
+__all__ = [
+    "Step",
+    "Learner",
+    "RunFacts",
+    "Mark",
+    "PathProgress",
+    "CHECKS",
+    "check",
+    "load_path",
+    "parse_steps",
+    "advance",
+    "model_sentence",
+    "pass_target",
+    "PATH_TITLES",
+    "KNOWN_ELEMENTS",
+    "shown_text",
+]
 
 PATHS = Path(__file__).with_name("paths")  # the built-in paths, one JSON file each
 PASS_ACCURACY = 0.98  # the last goal of the lecture's path (per dataset: PASS_TARGETS)
 # the controls a step may ring (a key on its page): a lesson's path names one of these, never free text (its key
 # goes into the page's style)
-KNOWN_ELEMENTS = frozenset({
-    "data_pick", "lab_row", "lab_pad", "lab_stride", "lab_k", "build_preset", "build_name", "train_compare",
-    "train_epochs", "train_aug", "kernels_layer", "fm_view", "fm_stats", "cm_pickers", "run-arch", "run-rot",
-    "run-shuf", "run-shift", "run-size", "run-imb", "draw_pad", "draw_method", "draw_compare", "draw_learned",
-    "trust_threshold", "trust_reject", "trust_eps", "trust_handwriting", "trust_shortcut"})
+KNOWN_ELEMENTS = frozenset(
+    {
+        "data_pick",
+        "lab_row",
+        "lab_pad",
+        "lab_stride",
+        "lab_k",
+        "build_preset",
+        "build_name",
+        "train_compare",
+        "train_epochs",
+        "train_aug",
+        "kernels_layer",
+        "fm_view",
+        "fm_stats",
+        "cm_pickers",
+        "run-arch",
+        "run-rot",
+        "run-shuf",
+        "run-shift",
+        "run-size",
+        "run-imb",
+        "draw_pad",
+        "draw_method",
+        "draw_compare",
+        "draw_learned",
+        "trust_threshold",
+        "trust_reject",
+        "trust_eps",
+        "trust_handwriting",
+        "trust_shortcut",
+    }
+)
 PATH_TITLES = {"lecture": N_("The lecture"), "trust": N_("Can we trust it?")}  # the built-in paths, as a student reads them
 STEP_FIELDS = ("id", "page", "title", "text", "element", "goal", "check")
 
@@ -87,8 +130,9 @@ class RunFacts:
         return "MaxPool2d" in self.layers or "AvgPool2d" in self.layers
 
     @staticmethod
-    def of(spec: dict[str, Any], dataset: str, history: dict[str, Any], key: str = "",
-           config: dict[str, Any] | None = None) -> RunFacts:
+    def of(
+        spec: dict[str, Any], dataset: str, history: dict[str, Any], key: str = "", config: dict[str, Any] | None = None
+    ) -> RunFacts:
         """From a model's spec, a run's history (its last epoch's accuracies) and its settings."""
         epochs = [e for e in history.get("epochs", []) if isinstance(e, dict)]
 
@@ -99,9 +143,18 @@ class RunFacts:
         width = next((int(x.get("out_channels", 0)) for x in layers if x.get("type") == "Conv2d"), 0)
         aug = (config or {}).get("augment") or {}
         augmented = isinstance(aug, dict) and any(bool(v) for v in aug.values())
-        return RunFacts(tuple(str(x.get("type", "")) for x in layers), dataset, str(history.get("status", "")),
-                        last("test_accuracy"), last("val_accuracy"), key, width, augmented, len(epochs),
-                        bool(history.get("claimed")))
+        return RunFacts(
+            tuple(str(x.get("type", "")) for x in layers),
+            dataset,
+            str(history.get("status", "")),
+            last("test_accuracy"),
+            last("val_accuracy"),
+            key,
+            width,
+            augmented,
+            len(epochs),
+            bool(history.get("claimed")),
+        )
 
 
 def _layers(layers: Iterable[Any]) -> Iterable[dict[str, Any]]:
@@ -150,9 +203,10 @@ class Learner:
 
     def since(self, mark: Mark) -> Learner:
         """What counts for a step shown at ``mark``: pages and events after it, every run, the new ones named."""
+
         def after(seen: Mapping[str, int] | frozenset[str]) -> frozenset[str]:
-            return frozenset(k for k, t in seen.items() if t > mark.tick) if isinstance(seen, Mapping) else \
-                frozenset(seen)
+            return frozenset(k for k, t in seen.items() if t > mark.tick) if isinstance(seen, Mapping) else frozenset(seen)
+
         new = frozenset(r.key for r in self.runs if r.finished and r.key not in mark.runs)
         return Learner(self.runs, after(self.pages), after(self.events), new)
 
@@ -162,15 +216,23 @@ CHECKS: dict[str, Callable[[Learner], bool]] = {}
 
 def check(name: str) -> Callable[[Callable[[Learner], bool]], Callable[[Learner], bool]]:
     """Register a check under ``name`` (what a step's record names)."""
+
     def register(fn: Callable[[Learner], bool]) -> Callable[[Learner], bool]:
         CHECKS[name] = fn
         return fn
+
     return register
 
 
 # what a run must reach on validation, per dataset, for the last step (a dataset of one's own: OWN_DATA_TARGET)
-PASS_TARGETS = {"mnist": PASS_ACCURACY, "mnist-5k": 0.97, "fashion-mnist": 0.88, "kmnist": 0.93,
-                "emnist-balanced": 0.85, "cifar10": 0.65}
+PASS_TARGETS = {
+    "mnist": PASS_ACCURACY,
+    "mnist-5k": 0.97,
+    "fashion-mnist": 0.88,
+    "kmnist": 0.93,
+    "emnist-balanced": 0.85,
+    "cifar10": 0.65,
+}
 OWN_DATA_TARGET = 0.9
 
 
@@ -253,12 +315,23 @@ def _passed(s: Learner) -> bool:
 LONG_EPOCHS = 8  # the overfitting step: a run at least this long
 
 # the checks that hold once the student did one thing on a page (the event a page records with ``did``)
-EVENT_CHECKS = {"saw_trained_kernels": "kernels", "saw_feature_maps": "feature_maps", "read_unit_stats": "unit_stats",
-                "drew_a_digit": "drew", "fooled_own_7": "fooled_own_7", "explained_a_pixel": "lab:pixel",
-                "read_confusion": "confusion", "ran_shuffle_experiment": "experiment:shuf",
-                "moved_threshold": "trust:threshold", "ran_reject_class": "trust:reject",
-                "read_class_handwriting": "trust:handwriting", "saw_learned_map": "learned_map",
-                "ran_data_size": "experiment:size", "fooled_the_model": "fooled", "found_shortcut": "shortcut"}
+EVENT_CHECKS = {
+    "saw_trained_kernels": "kernels",
+    "saw_feature_maps": "feature_maps",
+    "read_unit_stats": "unit_stats",
+    "drew_a_digit": "drew",
+    "fooled_own_7": "fooled_own_7",
+    "explained_a_pixel": "lab:pixel",
+    "read_confusion": "confusion",
+    "ran_shuffle_experiment": "experiment:shuf",
+    "moved_threshold": "trust:threshold",
+    "ran_reject_class": "trust:reject",
+    "read_class_handwriting": "trust:handwriting",
+    "saw_learned_map": "learned_map",
+    "ran_data_size": "experiment:size",
+    "fooled_the_model": "fooled",
+    "found_shortcut": "shortcut",
+}
 CHECKS.update({name: (lambda s, event=event: event in s.events) for name, event in EVENT_CHECKS.items()})
 
 
@@ -287,15 +360,21 @@ def model_sentence(spec: dict[str, Any], tr: Translator | None = None, name: str
     k = conv.args.get("kernel_size", 3) if conv is not None else 0
     k = k if isinstance(k, int) else k[0]
     model = tr("Your model {name}", name=name) if name else tr("Your model")
-    figures = {"model": model, "params": tr.number(total),
-               "share": tr.percent(last.params / total, 0) if last is not None else "",
-               "kernels": conv.output_shape[0] if conv is not None else 0, "k": k}
+    figures = {
+        "model": model,
+        "params": tr.number(total),
+        "share": tr.percent(last.params / total, 0) if last is not None else "",
+        "kernels": conv.output_shape[0] if conv is not None else 0,
+        "k": k,
+    }
     if conv is not None and last is not None:
-        return tr("{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters, "
-                  "{share} of them in its last layer.", **figures)
+        return tr(
+            "{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters, "
+            "{share} of them in its last layer.",
+            **figures,
+        )
     if conv is not None:
-        return tr("{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters.",
-                  **figures)
+        return tr("{model} has {kernels} kernels of {k}×{k} in its first convolution and {params} parameters.", **figures)
     if last is not None:
         return tr("{model} has {params} parameters, {share} of them in its last layer.", **figures)
     return tr("{model} has {params} parameters.", **figures)
@@ -314,11 +393,15 @@ def parse_steps(records: Any, pages: Iterable[str] | None = None) -> list[Step]:
         if not isinstance(r, dict) or any(not isinstance(r.get(f), str) or not r.get(f) for f in STEP_FIELDS):
             raise ValueError(f"step {i} needs these fields, as text: {', '.join(STEP_FIELDS)}")
         if r["element"] not in KNOWN_ELEMENTS:
-            raise ValueError(f"step {i} ({r['id']}) rings the element {r['element'][:40]!r}, which is not a control "
-                             f"of the app; known: {', '.join(sorted(KNOWN_ELEMENTS))}")
+            raise ValueError(
+                f"step {i} ({r['id']}) rings the element {r['element'][:40]!r}, which is not a control "
+                f"of the app; known: {', '.join(sorted(KNOWN_ELEMENTS))}"
+            )
         if r["check"] not in CHECKS:
-            raise ValueError(f"step {i} ({r['id']}) names the check {r['check']!r}, which does not exist; "
-                             f"known: {', '.join(sorted(CHECKS))}")
+            raise ValueError(
+                f"step {i} ({r['id']}) names the check {r['check']!r}, which does not exist; "
+                f"known: {', '.join(sorted(CHECKS))}"
+            )
         if known is not None and r["page"] not in known:
             raise ValueError(f"step {i} ({r['id']}) opens the page {r['page']!r}, which the app does not have")
         steps.append(Step(**{f: r[f][:2000] for f in STEP_FIELDS}))

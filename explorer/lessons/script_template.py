@@ -4,6 +4,7 @@ torchvision only.
 It trains the way the app does (same split, normalisation, optimiser, schedule, augmentation, batch order
 and initialisation for the seed), so on the same images it reaches the same weights.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ class Residual(nn.Module):
         elif len(in_shape) == 1:
             self.skip = nn.Linear(in_shape[0], out_shape[0], bias=False)
         else:
-            stride = tuple(next(s for s in range(1, i + 1) if (i - 1) // s + 1 == o)
-                           for i, o in zip(in_shape[1:], out_shape[1:]))
+            stride = tuple(
+                next(s for s in range(1, i + 1) if (i - 1) // s + 1 == o) for i, o in zip(in_shape[1:], out_shape[1:])
+            )
             self.skip = nn.Conv2d(in_shape[0], out_shape[0], 1, stride=stride, bias=False)
 
     def forward(self, x):
@@ -92,8 +94,11 @@ def train(model, x_all, y_all, mean, std, cfg=CONFIG, device="cpu", on_epoch=Non
     sched = None
     if cfg["schedule"] == "onecycle":
         sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg["lr"], total_steps=steps_per_epoch * cfg["epochs"],
-            cycle_momentum=cfg["optimizer"] in ("adam", "adamw") or (cfg["optimizer"] == "sgd" and cfg["momentum"] > 0))
+            opt,
+            max_lr=cfg["lr"],
+            total_steps=steps_per_epoch * cfg["epochs"],
+            cycle_momentum=cfg["optimizer"] in ("adam", "adamw") or (cfg["optimizer"] == "sgd" and cfg["momentum"] > 0),
+        )
     elif cfg["schedule"] == "step":
         sched = torch.optim.lr_scheduler.StepLR(opt, step_size=cfg["step_epochs"], gamma=cfg["gamma"])
     m = torch.tensor(mean, device=dev).view(1, -1, 1, 1)
@@ -104,7 +109,7 @@ def train(model, x_all, y_all, mean, std, cfg=CONFIG, device="cpu", on_epoch=Non
     for epoch in range(1, cfg["epochs"] + 1):
         perm = torch.randperm(n, generator=gen).to(dev)
         for i in range(steps_per_epoch):
-            idx = perm[i * bs:(i + 1) * bs]
+            idx = perm[i * bs : (i + 1) * bs]
             xb = x_all[idx].float().mul_(scale).sub_(shift)
             if aug.active:
                 xb = augment_batch(xb, aug, aug_gen)
@@ -128,8 +133,8 @@ def accuracy(model, x, y, mean, std, device="cpu"):
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
     correct = 0
     for i in range(0, len(y), 1000):
-        xb = (x[i:i + 1000].to(device).float() / 255.0 - m) / s
-        correct += (output_logits_to_classes(model(xb)).argmax(1).cpu() == y[i:i + 1000]).sum().item()
+        xb = (x[i : i + 1000].to(device).float() / 255.0 - m) / s
+        correct += (output_logits_to_classes(model(xb)).argmax(1).cpu() == y[i : i + 1000]).sum().item()
     model.train()
     return correct / len(y)
 
@@ -140,8 +145,7 @@ def load_data(data_dir="data"):
     for is_train in (True, False):
         ds = getattr(datasets, TV_DATASET)(data_dir, train=is_train, download=True, **TV_OPTIONS)
         x = torch.as_tensor(np.asarray(ds.data))
-        parts += [(x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)).to(torch.uint8),
-                  torch.as_tensor(ds.targets)]
+        parts += [(x.permute(0, 3, 1, 2) if x.ndim == 4 else x.unsqueeze(1)).to(torch.uint8), torch.as_tensor(ds.targets)]
     x_tr, y_tr, x_te, y_te = parts
     if TRANSPOSED:  # EMNIST is stored transposed
         x_tr, x_te = x_tr.transpose(2, 3), x_te.transpose(2, 3)

@@ -52,7 +52,7 @@ def check_shortcut(d: Any, num_classes: int) -> dict[str, Any]:
 
 def _cue_some(x: Tensor, y: Tensor, cls: int, cue: str, share: float, g: torch.Generator) -> Tensor:
     idx = (y == cls).nonzero().flatten()
-    pick = idx[torch.randperm(len(idx), generator=g)[:round(len(idx) * share)]]
+    pick = idx[torch.randperm(len(idx), generator=g)[: round(len(idx) * share)]]
     out = x.clone()
     out[pick] = plant_cue(x[pick], cue)
     return out
@@ -63,11 +63,14 @@ def shortcut_dataset(ds: Dataset, cls: int, cue: str, share: float, seed: int = 
     score looks great). Its name does not give the cue away."""
     check_shortcut({"class": cls, "cue": cue, "share": share}, ds.num_classes)
     g = torch.Generator().manual_seed(seed)
-    return dataclasses.replace(ds, name=f"{ds.name} (lesson)",
-                               train_x=_cue_some(ds.train_x, ds.train_y, cls, cue, share, g),
-                               val_x=_cue_some(ds.val_x, ds.val_y, cls, cue, share, g),
-                               test_x=_cue_some(ds.test_x, ds.test_y, cls, cue, share, g),
-                               source=f"{ds.source} (a lesson's copy)")
+    return dataclasses.replace(
+        ds,
+        name=f"{ds.name} (lesson)",
+        train_x=_cue_some(ds.train_x, ds.train_y, cls, cue, share, g),
+        val_x=_cue_some(ds.val_x, ds.val_y, cls, cue, share, g),
+        test_x=_cue_some(ds.test_x, ds.test_y, cls, cue, share, g),
+        source=f"{ds.source} (a lesson's copy)",
+    )
 
 
 def reveal(model: nn.Module, clean: Dataset, cls: int, cue: str, limit: int = 2000) -> dict[str, Any]:
@@ -82,8 +85,10 @@ def reveal(model: nn.Module, clean: Dataset, cls: int, cue: str, limit: int = 20
     plain = answers(x)
     cued_mine = answers(plant_cue(x[mine], cue))
     cued_others = answers(plant_cue(x[others], cue))
-    return {"accuracy_clean": accuracy(plain, y),
-            "recall_clean": float((plain[mine] == cls).float().mean()),
-            "recall_cued": float((cued_mine == cls).float().mean()),
-            "others_pulled": float((cued_others == cls).float().mean()),
-            "example": plant_cue(x[others][:8], cue)}
+    return {
+        "accuracy_clean": accuracy(plain, y),
+        "recall_clean": float((plain[mine] == cls).float().mean()),
+        "recall_cued": float((cued_mine == cls).float().mean()),
+        "others_pulled": float((cued_others == cls).float().mean()),
+        "example": plant_cue(x[others][:8], cue),
+    }

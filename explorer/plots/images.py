@@ -10,8 +10,20 @@ from torch import Tensor
 
 from ..core.limits import MAX_MOSAIC_PIXELS
 
-__all__ = ["image_grid", "colorize", "png_data_url", "upscale", "kernel_mosaic", "overlay", "framed", "as_picture",
-           "feature_tile", "cells_read", "number_table", "channel_strip"]
+__all__ = [
+    "image_grid",
+    "colorize",
+    "png_data_url",
+    "upscale",
+    "kernel_mosaic",
+    "overlay",
+    "framed",
+    "as_picture",
+    "feature_tile",
+    "cells_read",
+    "number_table",
+    "channel_strip",
+]
 
 
 def image_grid(x: Tensor, ncols: int, pad: int = 2, scale: int = 1, background: int = 128) -> np.ndarray:
@@ -24,18 +36,19 @@ def image_grid(x: Tensor, ncols: int, pad: int = 2, scale: int = 1, background: 
     arr = x.permute(0, 2, 3, 1).numpy()
     for i in range(n):
         r, col = divmod(i, ncols)
-        grid[pad + r * (h + pad): pad + r * (h + pad) + h, pad + col * (w + pad): pad + col * (w + pad) + w] = arr[i]
+        grid[pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = arr[i]
     if scale > 1:
         grid = grid.repeat(scale, 0).repeat(scale, 1)
     return grid[..., 0] if c == 1 else grid
 
 
-_DIVERGING = np.array([[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199],
-                       [239, 138, 98], [178, 24, 43]], dtype=np.float32)  # blue - white - red (RdBu reversed)
+_DIVERGING = np.array(
+    [[33, 102, 172], [103, 169, 207], [209, 229, 240], [247, 247, 247], [253, 219, 199], [239, 138, 98], [178, 24, 43]],
+    dtype=np.float32,
+)  # blue - white - red (RdBu reversed)
 
 
-def colorize(a: np.ndarray | Tensor, cmap: str = "gray", vmin: float | None = None,
-             vmax: float | None = None) -> np.ndarray:
+def colorize(a: np.ndarray | Tensor, cmap: str = "gray", vmin: float | None = None, vmax: float | None = None) -> np.ndarray:
     """A 2-D array -> uint8 RGB ``(H, W, 3)``. ``diverging`` is centred on zero (white), blue < 0 < red;
     ``gray`` maps vmin..vmax to black..white."""
     a = np.asarray(a.detach().cpu() if isinstance(a, Tensor) else a, dtype=np.float32)
@@ -70,10 +83,9 @@ def upscale(img: np.ndarray, size: int) -> np.ndarray:
     return img.repeat(f, 0).repeat(f, 1)
 
 
-
-
-def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3,
-                  max_out: int = 64) -> np.ndarray:
+def kernel_mosaic(
+    w: Tensor, scale: str = "shared", max_in: int = 16, cell: int = 40, pad: int = 3, max_out: int = 64
+) -> np.ndarray:
     """Kernels ``(O, I, kh, kw)`` as one RGB image: row o = output channel, column i = input channel (with one
     input channel, rows of 8 kernels), diverging colours centred on zero; ``scale`` is "shared" (one range for
     the layer) or "per-kernel". At most ``max_out`` output and ``max_in`` input channels are drawn, and cells
@@ -97,7 +109,7 @@ def kernel_mosaic(w: Tensor, scale: str = "shared", max_in: int = 16, cell: int 
             lim = (float(k.abs().max()) or 1.0) if scale == "per-kernel" else m
             tile = upscale(colorize(k, "diverging", -lim, lim), max(h, wd))[:h, :wd]
             y, x = divmod(r, 8) if i == 1 else (r, c)
-            out[pad + y * (h + pad): pad + y * (h + pad) + h, pad + x * (wd + pad): pad + x * (wd + pad) + wd] = tile
+            out[pad + y * (h + pad) : pad + y * (h + pad) + h, pad + x * (wd + pad) : pad + x * (wd + pad) + wd] = tile
     return out
 
 
@@ -147,7 +159,7 @@ def cells_read(img: Tensor, pad: int, top: int, left: int, span: int, step: int)
     rows and columns ``top``/``left`` to ``+span`` every ``step`` (the dilation) of the padded image."""
     view = colorize(np.pad(np.asarray(img.cpu(), dtype=np.float32), pad), "gray", 0, 1)
     mask = np.zeros(view.shape[:2], bool)
-    mask[top:top + span:step, left:left + span:step] = True
+    mask[top : top + span : step, left : left + span : step] = True
     view[mask] = (0.5 * view[mask] + 0.5 * READ_COLOUR).astype(np.uint8)
     return view
 

@@ -58,6 +58,7 @@ from .workers import DatasetSlot, Worker, dataset_arrays, worker_gone
 
 # ---------------------------------------------------------------- the cluster
 
+
 @dataclass
 class _Outstanding:
     ref: Any
@@ -90,9 +91,15 @@ class Cluster(Line):
             start_ray(ray, s, self._host_stop)
             self.started_here = not s.address
         self._lock = threading.RLock()
-        self.pool = WorkerPool(ray, ray.remote(Worker), (max(1, int(s.cpus_per_run)), s.lease_s),
-                               self._worker_options, warm=s.warm if s.warm is not None else (0 if s.address else 2),
-                               capacity=self.capacity, detached=bool(s.address))
+        self.pool = WorkerPool(
+            ray,
+            ray.remote(Worker),
+            (max(1, int(s.cpus_per_run)), s.lease_s),
+            self._worker_options,
+            warm=s.warm if s.warm is not None else (0 if s.address else 2),
+            capacity=self.capacity,
+            detached=bool(s.address),
+        )
         self._queue: collections.deque[RemoteTrainer | RemoteJob] = collections.deque()  # waiting for a worker
         self.pool.keep(busy=0)  # the first warm worker starts now, before anyone asks
         self._new_id = itertools.count(1).__next__  # handle ids, unique within this cluster
@@ -124,8 +131,7 @@ class Cluster(Line):
 
     def _busy(self) -> int:
         """Workers doing a run or a job now (lock held)."""
-        return sum(h.actor is not None for h in self._runs.values()) + sum(
-            j.actor is not None for j in self._jobs.values())
+        return sum(h.actor is not None for h in self._runs.values()) + sum(j.actor is not None for j in self._jobs.values())
 
     # -- datasets: into the object store once --
     def dataset_ref(self, ds: Dataset) -> Any:
@@ -142,8 +148,9 @@ class Cluster(Line):
             return ref
 
     # -- runs --
-    def submit_run(self, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig,
-                   run_id: int | None = None) -> RemoteTrainer:
+    def submit_run(
+        self, owner: str, model: nn.Module, dataset: Dataset, config: TrainConfig, run_id: int | None = None
+    ) -> RemoteTrainer:
         """Train ``model`` (its weights end up in it) in a worker; returns at once with a handle.
 
         Bad settings or a model that does not fit the data raise ValueError here, before anything is queued.
@@ -157,8 +164,10 @@ class Cluster(Line):
             q = self._owners.setdefault(owner, _OwnerQueue())
             waiting, most = sum(not h.done for h in q.waiting), budget().queued_runs
             if q.active is not None and not q.active.done and waiting >= most:
-                raise ValueError(f"{waiting} of your runs already wait for the one that trains (at most {most} "
-                                 "wait per workspace): stop one, or wait for them")
+                raise ValueError(
+                    f"{waiting} of your runs already wait for the one that trains (at most {most} "
+                    "wait per workspace): stop one, or wait for them"
+                )
             q.waiting.append(handle)
             self._advance(owner)
         return handle
@@ -188,8 +197,9 @@ class Cluster(Line):
             return ([q.active] if q and q.active else []) + (list(q.waiting) if q else [])
 
     # -- jobs --
-    def submit_job(self, owner: str, name: str, fn: Callable[..., Any], *args: Any, max_seconds: float | None = None,
-                   **kwargs: Any) -> RemoteJob:
+    def submit_job(
+        self, owner: str, name: str, fn: Callable[..., Any], *args: Any, max_seconds: float | None = None, **kwargs: Any
+    ) -> RemoteJob:
         """Run ``fn(*args, progress=callback, **kwargs)`` in a worker. ``fn`` must be importable (a library
         function); arguments are copies (a model passed here is the job's own); datasets go by the object store.
         ``max_seconds``: the job ends with a sentence at its first progress report past it, and its worker is
@@ -225,8 +235,9 @@ class Cluster(Line):
             self._end_job(j, why)
         return len(runs) + len(jobs)
 
-    def live_run(self, owner: str, run_id: int, model: nn.Module | None = None,
-                 config: TrainConfig | None = None) -> RemoteTrainer | None:
+    def live_run(
+        self, owner: str, run_id: int, model: nn.Module | None = None, config: TrainConfig | None = None
+    ) -> RemoteTrainer | None:
         """The run ``run_id`` of ``owner`` if it is still queued or training (a reloaded tab takes it up).
 
         A run this process does not know may be training for another server process joined to the same Ray

@@ -29,7 +29,7 @@ KEY_BYTES = 12  # 96 random bits, 16 characters
 SCHOOL = "(school)"  # the wrong school passwords are counted as a class's wrong keys are, under this name
 GUESS_WINDOW_S = 600  # ... within ten minutes
 CLASS_SLOW_S = 1.0  # past MAX_CLASS_GUESSES wrong keys in a class, one key check per this many seconds
-SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 class ClassError(StoreError):
@@ -84,8 +84,9 @@ class Door(OnStore):
         raise NotImplementedError
 
     # -- making a class, signing in --
-    def create_class(self, dataset: str, password: str = "", now: float | None = None, who: str = "",
-                     wanted: str | None = "") -> tuple[str, str]:
+    def create_class(
+        self, dataset: str, password: str = "", now: float | None = None, who: str = "", wanted: str | None = ""
+    ) -> tuple[str, str]:
         """A new class on ``dataset``: returns ``(code, key)``. The key is shown once; only its hash is kept.
 
         ``wanted``: the school's password (None: none needed; "" by default: ``EXPLORER_TEACHER_PASSWORD``, if
@@ -99,8 +100,15 @@ class Door(OnStore):
         self.purge_expired(now)
         self._check_classes_made(who, now)
         key = secrets.token_urlsafe(KEY_BYTES)
-        row = {"key_hash": _hash(key), "dataset": bounded_name(dataset, 200, "mnist"), "created": now,
-               "expires": now + class_hours() * 3600, "page_seq": 0, "lesson_seq": 0, "made_by": who}
+        row = {
+            "key_hash": _hash(key),
+            "dataset": bounded_name(dataset, 200, "mnist"),
+            "created": now,
+            "expires": now + class_hours() * 3600,
+            "page_seq": 0,
+            "lesson_seq": 0,
+            "made_by": who,
+        }
         for _ in range(8):  # a new code never takes over one in use (the primary key refuses it)
             code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
             try:
@@ -117,35 +125,58 @@ class Door(OnStore):
         mine, my_last, _ = self._wrong_tries(SCHOOL, who, now)
         wait = browser_wait(mine) - (now - my_last)
         if wait > 0:
-            raise ClassError(said("too many wrong school passwords from this browser: wait {n} s before the next try "
-                                  "(each wrong one doubles the wait)", n=math.ceil(wait)))
+            raise ClassError(
+                said(
+                    "too many wrong school passwords from this browser: wait {n} s before the next try "
+                    "(each wrong one doubles the wait)",
+                    n=math.ceil(wait),
+                )
+            )
         if hmac.compare_digest(password.strip().encode(), wanted.encode()):
             return
         self._count_wrong(SCHOOL, who, now)
         left = MAX_GUESSES - mine - 1
-        wrong = said("that is not this school's password for making a class: whoever started the server has it (it "
-                     "was shown where the server started)")
+        wrong = said(
+            "that is not this school's password for making a class: whoever started the server has it (it "
+            "was shown where the server started)"
+        )
         raise ClassError(said("{reason} ({tries})", reason=wrong, tries=_tries_left(left)) if left > 0 else wrong)
 
     def _check_classes_made(self, who: str, now: float) -> None:
         t = self.t_classes
         with self._db() as c:
-            made = c.execute(self.sa.select(self.sa.func.count()).where(
-                (t.c.made_by == who) & (t.c.created > now - 3600) & (t.c.expires > now))).scalar() or 0
+            made = (
+                c.execute(
+                    self.sa.select(self.sa.func.count()).where(
+                        (t.c.made_by == who) & (t.c.created > now - 3600) & (t.c.expires > now)
+                    )
+                ).scalar()
+                or 0
+            )
         if who and made >= MAX_CLASSES_PER_HOUR:
-            raise ClassError(said("you have made {n} classes in the last hour, the most one person may make ({most}): "
-                                  "sign in to one of them with its key, or end one you do not use", n=made,
-                                  most=MAX_CLASSES_PER_HOUR))
+            raise ClassError(
+                said(
+                    "you have made {n} classes in the last hour, the most one person may make ({most}): "
+                    "sign in to one of them with its key, or end one you do not use",
+                    n=made,
+                    most=MAX_CLASSES_PER_HOUR,
+                )
+            )
 
     def _wrong_tries(self, code: str, who: str, now: float) -> tuple[int, float, int]:
         """Within :data:`GUESS_WINDOW_S`: this browser's wrong tries against ``code``, when its last was, and
         everyone's."""
         t, since = self.t_guesses, now - GUESS_WINDOW_S
         with self._db() as c:
+
             def tally(cond: Any) -> tuple[int, float]:
-                row = c.execute(self.sa.select(self.sa.func.count(), self.sa.func.max(t.c.at)).where(
-                    (t.c.class_code == code) & (t.c.at > since) & cond)).first()
+                row = c.execute(
+                    self.sa.select(self.sa.func.count(), self.sa.func.max(t.c.at)).where(
+                        (t.c.class_code == code) & (t.c.at > since) & cond
+                    )
+                ).first()
                 return int(row[0] or 0), float(row[1] or 0.0)
+
             (mine, my_last), (everyone, _) = tally(t.c.who == who[:64]), tally(self.sa.true())
         return mine, my_last, everyone
 
@@ -169,8 +200,14 @@ class Door(OnStore):
         mine, my_last, everyone = self._wrong_tries(norm, who, now)
         wait = browser_wait(mine) - (now - my_last)
         if wait > 0:
-            raise ClassError(said("too many wrong keys from this browser for class {code}: wait {n} s before the next "
-                                  "try (each wrong key doubles the wait)", code=shown_code(norm), n=math.ceil(wait)))
+            raise ClassError(
+                said(
+                    "too many wrong keys from this browser for class {code}: wait {n} s before the next "
+                    "try (each wrong key doubles the wait)",
+                    code=shown_code(norm),
+                    n=math.ceil(wait),
+                )
+            )
         if everyone >= MAX_CLASS_GUESSES:
             self._take_turn(norm)  # many wrong keys in this class: one check every CLASS_SLOW_S, in turn
         if self.is_teacher(norm, key):
@@ -199,8 +236,7 @@ class Door(OnStore):
         t = self.t_classes
         with self._db() as c:
             row = c.execute(self.sa.select(t.c.key_hash, t.c.expires).where(t.c.code == code)).first()
-        return row is not None and row.expires > time.time() and self._key_matches(key.strip(), row.key_hash,
-                                                                                 known_only)
+        return row is not None and row.expires > time.time() and self._key_matches(key.strip(), row.key_hash, known_only)
 
     def _key_matches(self, key: str, stored: str, known_only: bool = False) -> bool:
         """:func:`_matches`, with its scrypt (about 70 ms and 16 MB) run once per key and stored hash: the teacher's

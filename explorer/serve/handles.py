@@ -29,6 +29,7 @@ class Keeper(Protocol):
     def _end_job(self, job: RemoteJob, error: str | Said | None) -> None: ...
     def queue_info(self, handle: RemoteTrainer) -> QueueInfo: ...
 
+
 __all__ = ["RemoteTrainer", "RemoteJob", "QueueInfo"]
 
 
@@ -52,16 +53,27 @@ class QueueInfo:
         if self.starting:
             return tr("starting: its first steps are moments away")
         if self.long_turn:
-            return tr("queued: long runs take turns, {n} at a time here, so that short runs never wait behind them; "
-                      "yours goes on when its turn comes", n=self.long_turn)
+            return tr(
+                "queued: long runs take turns, {n} at a time here, so that short runs never wait behind them; "
+                "yours goes on when its turn comes",
+                n=self.long_turn,
+            )
         steps = _about(self.wait_steps or 0)
-        eta = "; " + said_n("it starts after about {n} more training step of the runs before it",
-                            "it starts after about {n} more training steps of the runs before it",
-                            steps).say(tr) if steps else ""
+        eta = (
+            "; "
+            + said_n(
+                "it starts after about {n} more training step of the runs before it",
+                "it starts after about {n} more training steps of the runs before it",
+                steps,
+            ).say(tr)
+            if steps
+            else ""
+        )
         if self.ahead == 0:
             return tr("queued: yours is next, waiting for a free place to train") + eta
-        return (tr("queued: one run ahead of yours") if self.ahead == 1 else
-                tr("queued: {n} runs ahead of yours", n=self.ahead)) + eta
+        return (
+            tr("queued: one run ahead of yours") if self.ahead == 1 else tr("queued: {n} runs ahead of yours", n=self.ahead)
+        ) + eta
 
 
 def _about(n: int) -> int:
@@ -77,8 +89,15 @@ class RemoteTrainer(RunView):
     :meth:`attach` (a reloaded tab's copy of it). ``run_id`` is the owner's number for the run, if it has one.
     """
 
-    def __init__(self, cluster: Keeper, owner: str, model: nn.Module, dataset: Dataset | None, config: TrainConfig,
-                 run_id: int | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Keeper,
+        owner: str,
+        model: nn.Module,
+        dataset: Dataset | None,
+        config: TrainConfig,
+        run_id: int | None = None,
+    ) -> None:
         self.id = cluster._new_id()
         self.cluster, self.owner, self.model, self.dataset, self.config = cluster, owner, model, dataset, config
         self.total_steps = 0  # an adopted run (no dataset here) learns it from the first poll
@@ -197,8 +216,11 @@ class RemoteTrainer(RunView):
             for snap in reply["snapshots"]:
                 self.snapshots.append(snap)  # thinned as the trainer thins them, within the same byte budget
                 self.snapshots = thin_snapshots(self.snapshots, snapshot_cap(snapshot_bytes(snap)))
-            self.step, self.total_steps, self.device = reply["step"], reply["total_steps"] or self.total_steps, \
-                reply["device"]
+            self.step, self.total_steps, self.device = (
+                reply["step"],
+                reply["total_steps"] or self.total_steps,
+                reply["device"],
+            )
             self.worker_pid = reply.get("pid", self.worker_pid)
             if ctl == self._ctl and reply["status"] not in ENDED_HERE:  # (a run that yielded goes back in line)
                 self.status, self.message = reply["status"], reply["message"]

@@ -112,8 +112,14 @@ class MyData(OnStore):
         if person:
             ids |= {r.id for r in c.execute(self.sa.select(t.c.id).where(t.c.person == person))}
         s = self.t_students
-        joined = [(r.class_code, r.name) for r in c.execute(self.sa.select(s.c.class_code, s.c.name).where(
-            s.c.ws.in_(sorted(ids))))] if ids else []
+        joined = (
+            [
+                (r.class_code, r.name)
+                for r in c.execute(self.sa.select(s.c.class_code, s.c.name).where(s.c.ws.in_(sorted(ids))))
+            ]
+            if ids
+            else []
+        )
         return sorted(ids), joined
 
     def inventory(self, ws_id: str, person: str = "") -> Inventory:
@@ -124,19 +130,35 @@ class MyData(OnStore):
             have = [r.id for r in c.execute(sa.select(self.t_ws.c.id).where(self.t_ws.c.id.in_(ids)))]
             inv.workspaces = have
             inv.models = [r.name for r in c.execute(sa.select(self.t_models.c.name).where(self.t_models.c.ws.in_(ids)))]
-            inv.runs = int(c.execute(sa.select(sa.func.count()).select_from(self.t_runs).where(
-                self.t_runs.c.ws.in_(ids))).scalar() or 0)
-            inv.uploads = [r.name for r in c.execute(sa.select(self.t_uploads.c.name).where(
-                self.t_uploads.c.ws.in_(ids)))]
+            inv.runs = int(
+                c.execute(sa.select(sa.func.count()).select_from(self.t_runs).where(self.t_runs.c.ws.in_(ids))).scalar() or 0
+            )
+            inv.uploads = [r.name for r in c.execute(sa.select(self.t_uploads.c.name).where(self.t_uploads.c.ws.in_(ids)))]
             for code, name in joined:
                 row = c.execute(sa.select(self.t_classes.c.expires).where(self.t_classes.c.code == code)).first()
                 inv.classes.append((code, name, float(row.expires) if row else 0.0))
-                inv.drawings += int(c.execute(sa.select(sa.func.count()).select_from(self.t_digits).where(
-                    (self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))).scalar() or 0)
-            inv.board_entries = int(c.execute(sa.select(sa.func.count()).select_from(self.t_board).where(
-                self.t_board.c.ws.in_(ids))).scalar() or 0)
-            inv.key_tries = int(c.execute(sa.select(sa.func.count()).select_from(self.t_guesses).where(
-                self.t_guesses.c.who == person)).scalar() or 0) if person else 0
+                inv.drawings += int(
+                    c.execute(
+                        sa.select(sa.func.count())
+                        .select_from(self.t_digits)
+                        .where((self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))
+                    ).scalar()
+                    or 0
+                )
+            inv.board_entries = int(
+                c.execute(sa.select(sa.func.count()).select_from(self.t_board).where(self.t_board.c.ws.in_(ids))).scalar()
+                or 0
+            )
+            inv.key_tries = (
+                int(
+                    c.execute(
+                        sa.select(sa.func.count()).select_from(self.t_guesses).where(self.t_guesses.c.who == person)
+                    ).scalar()
+                    or 0
+                )
+                if person
+                else 0
+            )
             latest = c.execute(sa.select(sa.func.max(self.t_ws.c.updated)).where(self.t_ws.c.id.in_(ids))).scalar()
         inv.workspace_expires = None if latest is None else float(latest) + self.ttl_days * 86400
         return inv
@@ -147,8 +169,12 @@ class MyData(OnStore):
         with self._db() as c:
             ids, _ = self._mine(c, ws_id, person)
             for t, blob in ((self.t_models, self.t_models.c.checkpoint), (self.t_uploads, self.t_uploads.c.data)):
-                total += int(c.execute(sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(blob)), 0))
-                                       .where(t.c.ws.in_(ids))).scalar() or 0)
+                total += int(
+                    c.execute(
+                        sa.select(sa.func.coalesce(sa.func.sum(sa.func.length(blob)), 0)).where(t.c.ws.in_(ids))
+                    ).scalar()
+                    or 0
+                )
         return total
 
     def export_parts(self, ws_id: str, person: str = "") -> ExportParts:
@@ -156,9 +182,11 @@ class MyData(OnStore):
         :func:`build_export` writes them) and which checkpoints it also writes as ONNX. Refused (ValueError, with a
         sentence) past ``EXPLORER_MAX_EXPORT_MB`` of saved bytes, before anything is read."""
         if (size := self.export_size(ws_id, person)) > (cap := budget().export_mb) << 20:
-            raise ValueError(f"your saved models and uploads take {size / 2**20:,.0f} MB, more than the "
-                             f"{cap:,} MB one download holds: download your models one at a time from the "
-                             "sidebar (Save a checkpoint), or remove the ones you no longer need, then try again")
+            raise ValueError(
+                f"your saved models and uploads take {size / 2**20:,.0f} MB, more than the "
+                f"{cap:,} MB one download holds: download your models one at a time from the "
+                "sidebar (Save a checkpoint), or remove the ones you no longer need, then try again"
+            )
         sa, parts = self.sa, ExportParts()
         with self._db() as c:
             ids, joined = self._mine(c, ws_id, person)
@@ -169,17 +197,24 @@ class MyData(OnStore):
             for r in c.execute(sa.select(self.t_ws.c.id, self.t_ws.c.settings).where(self.t_ws.c.id.in_(ids))):
                 parts.add(f"settings/{r.id[:6]}.json", r.settings)  # the page settings and the guided path's steps
             runs = [dict(r._mapping) for r in c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws.in_(ids)))]
-            parts.add("runs/runs.json", json.dumps([{**r, "config": json.loads(r["config"]),
-                                                      "history": json.loads(r["history"])} for r in runs], indent=1))
+            parts.add(
+                "runs/runs.json",
+                json.dumps(
+                    [{**r, "config": json.loads(r["config"]), "history": json.loads(r["history"])} for r in runs], indent=1
+                ),
+            )
             parts.add("runs/runs.csv", _runs_csv(runs))
             for r in c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws.in_(ids))):
                 parts.files.append((f"uploads/{r.ws[:6]}-{_file(r.name)}.safetensors", bytes(r.data)))
             for code, name in joined:
-                for r in c.execute(sa.select(self.t_digits).where((self.t_digits.c.class_code == code)
-                                                                  & (self.t_digits.c.author == name))):
+                for r in c.execute(
+                    sa.select(self.t_digits).where((self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))
+                ):
                     parts.files.append((f"drawings/{code}-{r.id}-label{r.label}.png", _png(bytes(r.pixels))))
-            board = [{k: v for k, v in dict(r._mapping).items() if k != "spec"}
-                     for r in c.execute(sa.select(self.t_board).where(self.t_board.c.ws.in_(ids)))]
+            board = [
+                {k: v for k, v in dict(r._mapping).items() if k != "spec"}
+                for r in c.execute(sa.select(self.t_board).where(self.t_board.c.ws.in_(ids)))
+            ]
             parts.add("board.json", json.dumps(board, indent=1))
         parts.add("README.txt", EXPORT_README)
         return parts
@@ -200,8 +235,11 @@ class MyData(OnStore):
 
             for code, name in joined:
                 gone(N_("drawings"), self.t_digits, (self.t_digits.c.class_code == code) & (self.t_digits.c.author == name))
-                c.execute(self.t_digits.update().where((self.t_digits.c.class_code == code)
-                                                       & (self.t_digits.c.confirmed_by == name)).values(confirmed_by=None))
+                c.execute(
+                    self.t_digits.update()
+                    .where((self.t_digits.c.class_code == code) & (self.t_digits.c.confirmed_by == name))
+                    .values(confirmed_by=None)
+                )
             gone(N_("names on a class roster"), self.t_students, self.t_students.c.ws.in_(ids))
             gone(N_("board entries"), self.t_board, self.t_board.c.ws.in_(ids))
             gone(N_("models"), self.t_models, self.t_models.c.ws.in_(ids))
@@ -253,9 +291,21 @@ def _runs_csv(runs: list[dict[str, Any]]) -> str:
     for r in runs:
         epochs = json.loads(r["history"]).get("epochs", [])
         acc = epochs[-1].get("test_accuracy") if epochs else None
-        w.writerow([safe_cell(v) for v in (r["ws"][:6], r["id"], r["model"], r["dataset"], r["params"],
-                    time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["started"])), len(epochs),
-                    "" if acc is None else f"{acc:.4f}")])
+        w.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    r["ws"][:6],
+                    r["id"],
+                    r["model"],
+                    r["dataset"],
+                    r["params"],
+                    time.strftime("%Y-%m-%d %H:%M", time.gmtime(r["started"])),
+                    len(epochs),
+                    "" if acc is None else f"{acc:.4f}",
+                )
+            ]
+        )
     return out.getvalue()
 
 

@@ -28,8 +28,10 @@ __all__ = ["People", "Quota", "PERSON_COOKIE", "COOKIELESS", "model_bytes", "pro
 
 PERSON_COOKIE = "explorer_person"  # the browser's identity, shared by its tabs
 COOKIELESS = "cookieless"  # the one person of every browser that does not keep the cookie (not a token's shape)
-SHARED_NOTE = N_("; this browser does not keep the app's cookie, so it shares these limits with every browser like it: "
-                  "allow cookies for this site to have limits of your own")
+SHARED_NOTE = N_(
+    "; this browser does not keep the app's cookie, so it shares these limits with every browser like it: "
+    "allow cookies for this site to have limits of your own"
+)
 TOKEN_BYTES = 16
 SWEEP_EVERY = 64  # holds between two sweeps of the people who hold nothing any more
 
@@ -111,9 +113,15 @@ class People:
             p.jobs = [j for j in p.jobs if not j.finished and not getattr(j, "cancel_requested", False)]
             if p.jobs:
                 name = getattr(p.jobs[0], "name", "another job")
-                raise Refusal(said("one of your jobs still runs ({name}, maybe in another tab): each person runs one "
-                                   "job at a time, so that the class's jobs all get their turn; wait for it or stop "
-                                   "it{shared}", name=name, shared=_shared(person)))
+                raise Refusal(
+                    said(
+                        "one of your jobs still runs ({name}, maybe in another tab): each person runs one "
+                        "job at a time, so that the class's jobs all get their turn; wait for it or stop "
+                        "it{shared}",
+                        name=name,
+                        shared=_shared(person),
+                    )
+                )
             job = start()
             p.jobs.append(job)
             return job
@@ -126,9 +134,15 @@ class People:
             p = self._get(person)
             p.runs = [t for t in p.runs if not t.done]
             if len(p.runs) >= most:
-                raise Refusal(said("you already have {n} runs training or waiting (across your tabs), the most one "
-                                   "person may have at once ({most}): stop one, or wait for one to end{shared}",
-                                   n=len(p.runs), most=most, shared=_shared(person)))
+                raise Refusal(
+                    said(
+                        "you already have {n} runs training or waiting (across your tabs), the most one "
+                        "person may have at once ({most}): stop one, or wait for one to end{shared}",
+                        n=len(p.runs),
+                        most=most,
+                        shared=_shared(person),
+                    )
+                )
 
     def add_run(self, person: str, trainer: Any) -> None:
         with self._lock:
@@ -164,14 +178,25 @@ class People:
         b, adding = budget(), model_bytes(params)
         mine = self.models_bytes(person)
         if mine + adding > b.person_models_bytes:
-            raise Refusal(said("your models (in all your tabs) already hold {mine} MB and this one needs {adding} MB "
-                               "more, past the {most} MB one person may hold: remove a model you no longer need "
-                               "(sidebar: {remove}), or close a tab{shared}", mine=f"{mine / 2**20:,.0f}",
-                               adding=f"{adding / 2**20:,.0f}", most=f"{b.person_models_mb:,}",
-                               remove=Said("Remove this model"), shared=_shared(person)))
+            raise Refusal(
+                said(
+                    "your models (in all your tabs) already hold {mine} MB and this one needs {adding} MB "
+                    "more, past the {most} MB one person may hold: remove a model you no longer need "
+                    "(sidebar: {remove}), or close a tab{shared}",
+                    mine=f"{mine / 2**20:,.0f}",
+                    adding=f"{adding / 2**20:,.0f}",
+                    most=f"{b.person_models_mb:,}",
+                    remove=Said("Remove this model"),
+                    shared=_shared(person),
+                )
+            )
         if process_bytes() + adding > b.server_bytes:
-            raise Refusal(said("the app's memory is nearly full just now, with the whole class's models: remove a "
-                               "model you no longer need, or try a smaller one"))
+            raise Refusal(
+                said(
+                    "the app's memory is nearly full just now, with the whole class's models: remove a "
+                    "model you no longer need, or try a smaller one"
+                )
+            )
 
     def other_uploads(self, person: str, session: str) -> dict[str, Any]:
         """The person's uploads held by their other live tabs (name -> Dataset); closed tabs are forgotten."""
@@ -179,8 +204,7 @@ class People:
             p = self._get(person)
             for s in [s for s in p.uploads if s != session and not self._alive(s)]:
                 del p.uploads[s]
-            return {f"{name} (another tab)": d for s, ups in p.uploads.items() if s != session
-                    for name, d in ups.items()}
+            return {f"{name} (another tab)": d for s, ups in p.uploads.items() if s != session for name, d in ups.items()}
 
     def sweep(self) -> None:
         """Forget the people who hold nothing any more."""

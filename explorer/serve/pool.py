@@ -32,8 +32,16 @@ class WorkerPool:
     """The workers of one server process. ``make()`` creates one (its options: CPUs, a GPU share, a name); the
     pool keeps up to ``warm`` idle, never more than ``capacity()`` in all. Thread-safe."""
 
-    def __init__(self, ray: Any, actor_cls: Any, args: tuple[Any, ...], options: Callable[[], dict[str, Any]],
-                 warm: int, capacity: Callable[[], int], detached: bool) -> None:
+    def __init__(
+        self,
+        ray: Any,
+        actor_cls: Any,
+        args: tuple[Any, ...],
+        options: Callable[[], dict[str, Any]],
+        warm: int,
+        capacity: Callable[[], int],
+        detached: bool,
+    ) -> None:
         self._ray, self._cls, self._args, self._options = ray, actor_cls, args, options
         self.warm, self._capacity, self._detached = warm, capacity, detached
         self.tag = secrets.token_hex(4)  # this pool's workers' names: explorer-worker:<tag>:<n>

@@ -59,10 +59,20 @@ class Quotas(OnStore):
         budget (``EXPLORER_MAX_STORED_PERSON_MB``, ``EXPLORER_MAX_STORED_MB``)."""
         b = budget()
         if p.person and (mine := self.stored_bytes(c, person=p.person)) > b.stored_person_mb << 20:
-            raise QuotaError(said("your saved work would take {mb} MB, past the {most} MB one person may keep here: "
-                                  "remove a model or an upload you no longer need, then go on", mb=_mb(mine),
-                                  most=f"{b.stored_person_mb:,}"))
+            raise QuotaError(
+                said(
+                    "your saved work would take {mb} MB, past the {most} MB one person may keep here: "
+                    "remove a model or an upload you no longer need, then go on",
+                    mb=_mb(mine),
+                    most=f"{b.stored_person_mb:,}",
+                )
+            )
         if (everyone := self.stored_bytes(c)) > b.stored_mb << 20:
-            raise QuotaError(said("the class's saved work would take {mb} MB, past the {most} MB this app may keep: "
-                                  "remove a model you no longer need, and tell your teacher", mb=_mb(everyone),
-                                  most=f"{b.stored_mb:,}"))
+            raise QuotaError(
+                said(
+                    "the class's saved work would take {mb} MB, past the {most} MB this app may keep: "
+                    "remove a model you no longer need, and tell your teacher",
+                    mb=_mb(everyone),
+                    most=f"{b.stored_mb:,}",
+                )
+            )

@@ -60,8 +60,9 @@ class Retention:
             try:
                 self.run_once()
             except Exception as e:  # noqa: BLE001 - the database may be busy: the next round tries again
-                print(f"retention: the purge did not run ({type(e).__name__}); next in {self.every_s:.0f} s",
-                      file=sys.stderr)
+                print(
+                    f"retention: the purge did not run ({type(e).__name__}); next in {self.every_s:.0f} s", file=sys.stderr
+                )
 
     def stop(self, wait_s: float = 5.0) -> None:
         self._stop.set()

@@ -19,8 +19,19 @@ def safe_cell(value: Any) -> Any:
     return value
 
 
-CSV_FIELDS = ("name", "model", "parameters", "best test accuracy", "runs", "last run", "path", "page", "joined",
-              "last seen", "stuck")
+CSV_FIELDS = (
+    "name",
+    "model",
+    "parameters",
+    "best test accuracy",
+    "runs",
+    "last run",
+    "path",
+    "page",
+    "joined",
+    "last seen",
+    "stuck",
+)
 
 
 def roster_csv(rows: list[dict[str, Any]]) -> str:
@@ -31,7 +42,22 @@ def roster_csv(rows: list[dict[str, Any]]) -> str:
     stamp = lambda t: time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))  # noqa: E731
     for r in rows:
         acc = r.get("best_accuracy")
-        w.writerow([safe_cell(v) for v in (r["name"], r["model"], r["params"], "" if acc is None else f"{acc:.4f}",
-                                       r["runs"], r["run_state"], r.get("path", ""), r["page"], stamp(r["joined"]),
-                                       stamp(r["seen"]), r["stuck"])])
+        w.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    r["name"],
+                    r["model"],
+                    r["params"],
+                    "" if acc is None else f"{acc:.4f}",
+                    r["runs"],
+                    r["run_state"],
+                    r.get("path", ""),
+                    r["page"],
+                    stamp(r["joined"]),
+                    stamp(r["seen"]),
+                    r["stuck"],
+                )
+            ]
+        )
     return out.getvalue()

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["BackgroundSaver", "SaveOutcome", "SaveResult", "save_now_or_later"]
 
 
-
 @dataclass
 class SaveOutcome:
     """What became of a background save: ``version`` once written, or ``error`` (a sentence) if it never can be."""
@@ -177,8 +176,9 @@ class SaveResult:
         return self.kind in ("written", "joined", "deferred", "over_quota")
 
 
-def save_now_or_later(store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, version: int | None,
-                      writer: str = "") -> SaveResult:
+def save_now_or_later(
+    store: WorkspaceStore, saver: BackgroundSaver, payload: SavePayload, version: int | None, writer: str = ""
+) -> SaveResult:
     """The save policy: write ``payload`` now (the store waits about a second for a busy database), or hand it to
     ``saver`` when the database does not take it, or join ``writer``'s own save still waiting there; a stale version
     or a quota is never retried. Never raises for a database that is busy, locked or gone."""

@@ -53,8 +53,9 @@ class Server:
     how long each phase took (printed to the server's log when it is ready).
     """
 
-    def __init__(self, session_alive: Callable[[str], bool] = lambda _s: True,
-                 after_imports: Callable[[], Any] = lambda: None) -> None:
+    def __init__(
+        self, session_alive: Callable[[str], bool] = lambda _s: True, after_imports: Callable[[], Any] = lambda: None
+    ) -> None:
         self._session_alive = session_alive  # whether a browser session still lives (the app's runtime knows)
         self._after_imports = after_imports  # the heavy imports done: the app freezes its startup heap there
         self._lock = threading.RLock()
@@ -91,9 +92,12 @@ class Server:
                 return
             self._warm_started = True
         if self._school and not os.environ.get("EXPLORER_TEACHER_PASSWORD"):
-            print(f"Teachers make a class with this server's school password: {self._school}\n(set "
-                  "EXPLORER_TEACHER_PASSWORD to choose it; EXPLORER_OPEN_CLASSES=1 lets anyone make a class)",
-                  file=sys.stderr, flush=True)
+            print(
+                f"Teachers make a class with this server's school password: {self._school}\n(set "
+                "EXPLORER_TEACHER_PASSWORD to choose it; EXPLORER_OPEN_CLASSES=1 lets anyone make a class)",
+                file=sys.stderr,
+                flush=True,
+            )
         threading.Thread(target=self._warm, daemon=True, name="explorer-warmup").start()
 
     @property

@@ -58,15 +58,17 @@ class ClusterSettings:
             return v
 
         cpus = env.get("EXPLORER_RAY_CPUS")
-        return cls(address=env.get("RAY_ADDRESS") or None,
-                   num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
-                   cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 0.5, 0.1, 256),
-                   gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
-                   lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
-                   object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)),
-                   warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None,
-                   long_run_s=num("EXPLORER_LONG_RUN_S", 60.0, 1, 86400),
-                   turn_s=num("EXPLORER_LONG_TURN_S", 60.0, 1, 86400))
+        return cls(
+            address=env.get("RAY_ADDRESS") or None,
+            num_cpus=int(num("EXPLORER_RAY_CPUS", 0, 1, 4096)) if cpus else None,
+            cpus_per_run=num("EXPLORER_CPUS_PER_RUN", 0.5, 0.1, 256),
+            gpus_per_run=num("EXPLORER_GPUS_PER_RUN", 0.25, 0.01, 8),
+            lease_s=num("EXPLORER_LEASE_S", 60.0, 2, 3600),
+            object_store_mb=int(num("EXPLORER_OBJECT_STORE_MB", 1024, 100, 1 << 20)),
+            warm=int(num("EXPLORER_WARM_WORKERS", 0, 0, 256)) if env.get("EXPLORER_WARM_WORKERS") else None,
+            long_run_s=num("EXPLORER_LONG_RUN_S", 60.0, 1, 86400),
+            turn_s=num("EXPLORER_LONG_TURN_S", 60.0, 1, 86400),
+        )
 
 
 def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:
@@ -83,9 +85,15 @@ def start_ray(ray: Any, s: ClusterSettings, stop: threading.Event) -> None:
                 ray.init(address=s.address, namespace="cnn-explorer", log_to_driver=False)
             else:
                 # "local": a new instance of our own, even where a `ray start` cluster runs on this machine
-                ray.init(address="local", num_cpus=s.num_cpus or os.cpu_count() or 1, include_dashboard=False,
-                         _node_ip_address="127.0.0.1", namespace="cnn-explorer", log_to_driver=False,
-                         object_store_memory=s.object_store_mb << 20)
+                ray.init(
+                    address="local",
+                    num_cpus=s.num_cpus or os.cpu_count() or 1,
+                    include_dashboard=False,
+                    _node_ip_address="127.0.0.1",
+                    namespace="cnn-explorer",
+                    log_to_driver=False,
+                    object_store_memory=s.object_store_mb << 20,
+                )
         except BaseException as e:  # noqa: BLE001 - handed to the caller below
             errors.append(e)
         ready.set()

@@ -37,12 +37,21 @@ from .door import GUESS_WINDOW_S, ClassError, Door, browser_wait, class_hours
 from .mydata import Receipt
 from .settings import school_password
 
-__all__ = ["Teaching", "ClassError", "ClassState", "Progress", "best_measured", "stuck_reason", "class_hours",
-           "browser_wait", "school_password"]
+__all__ = [
+    "Teaching",
+    "ClassError",
+    "ClassState",
+    "Progress",
+    "best_measured",
+    "stuck_reason",
+    "class_hours",
+    "browser_wait",
+    "school_password",
+]
 
 STUCK_MINUTES = 5  # no progress for this long: marked stuck
 ERROR_FRESH_S = 120  # an error shown this recently marks a student stuck
-SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 @dataclass(frozen=True)
@@ -65,8 +74,14 @@ def best_measured(runs: Iterable[Any], dataset: str | None, uploads: Iterable[st
     that bears the dataset's name measured something else: neither counts."""
     if dataset is None or dataset in set(uploads):
         return None
-    measured = [acc for r in runs if r.dataset == dataset and (acc := r.final().get("test_accuracy")) is not None
-                and r.current().get("status") == RunStatus.FINISHED and not r.current().get("claimed")]
+    measured = [
+        acc
+        for r in runs
+        if r.dataset == dataset
+        and (acc := r.final().get("test_accuracy")) is not None
+        and r.current().get("status") == RunStatus.FINISHED
+        and not r.current().get("claimed")
+    ]
     return max(measured, default=None)
 
 
@@ -87,10 +102,16 @@ class Progress:
     def cleaned(self) -> dict[str, Any]:
         acc = self.best_accuracy
         ok = isinstance(acc, (int, float)) and not isinstance(acc, bool) and math.isfinite(acc) and 0 <= acc <= 1
-        return {"page": bounded_name(self.page, 40, ""), "model": bounded_name(self.model, 200, ""),
-                "params": max(0, int(self.params)), "runs": max(0, int(self.runs)),
-                "run_state": bounded_name(self.run_state, 20, ""), "best_accuracy": float(acc) if ok else None,
-                "error": bounded_name(self.error, 200, ""), "path": bounded_name(self.path, 20, "")}
+        return {
+            "page": bounded_name(self.page, 40, ""),
+            "model": bounded_name(self.model, 200, ""),
+            "params": max(0, int(self.params)),
+            "runs": max(0, int(self.runs)),
+            "run_state": bounded_name(self.run_state, 20, ""),
+            "best_accuracy": float(acc) if ok else None,
+            "error": bounded_name(self.error, 200, ""),
+            "path": bounded_name(self.path, 20, ""),
+        }
 
 
 def stuck_reason(row: dict[str, Any], now: float) -> str:
@@ -122,8 +143,11 @@ class Teaching(Door):
             return None
         t = self.t_classes
         with self._db() as c:
-            r = c.execute(self.sa.select(t.c.code, t.c.dataset, t.c.expires, t.c.paused, t.c.page, t.c.page_seq,
-                                         t.c.lesson, t.c.lesson_seq).where(t.c.code == code)).first()
+            r = c.execute(
+                self.sa.select(
+                    t.c.code, t.c.dataset, t.c.expires, t.c.paused, t.c.page, t.c.page_seq, t.c.lesson, t.c.lesson_seq
+                ).where(t.c.code == code)
+            ).first()
         if r is None or r.expires <= (time.time() if now is None else now):
             return None
         return ClassState(r.code, r.dataset, r.expires, r.paused, r.page, int(r.page_seq), r.lesson, int(r.lesson_seq))
@@ -132,11 +156,19 @@ class Teaching(Door):
         """The stored code of a class that exists and has not expired; a ClassError sentence otherwise."""
         norm = normalize_code(code)
         if norm is None:
-            raise ClassError(said("a class code is six letters and digits, like {code}; check it with your teacher",
-                                  code=shown_code("K7MR4Q")))
+            raise ClassError(
+                said(
+                    "a class code is six letters and digits, like {code}; check it with your teacher",
+                    code=shown_code("K7MR4Q"),
+                )
+            )
         if self.class_state(norm, now) is None:
-            raise ClassError(said("there is no class {code} here (or it has ended or expired): check the code with "
-                                  "your teacher", code=shown_code(norm)))
+            raise ClassError(
+                said(
+                    "there is no class {code} here (or it has ended or expired): check the code with your teacher",
+                    code=shown_code(norm),
+                )
+            )
         return norm
 
     # -- students --
@@ -156,27 +188,39 @@ class Teaching(Door):
                 row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == key))).first()
                 if row is not None:
                     if row.ws != ws_id:
-                        raise ClassError(said("the name {name} is taken in this class: add an initial or a number",
-                                              name=repr(name)))
+                        raise ClassError(
+                            said("the name {name} is taken in this class: add an initial or a number", name=repr(name))
+                        )
                     return norm
                 n = c.execute(self.sa.select(self.sa.func.count()).select_from(t).where(t.c.class_code == norm)).scalar()
                 if (n or 0) >= MAX_STUDENTS:
-                    raise ClassError(said("class {code} is full ({n} students)", code=shown_code(norm),
-                                                           n=MAX_STUDENTS))
+                    raise ClassError(said("class {code} is full ({n} students)", code=shown_code(norm), n=MAX_STUDENTS))
                 c.execute(t.delete().where((t.c.class_code == norm) & (t.c.ws == ws_id)))  # a new name for this tab
-                c.execute(t.insert().values(class_code=norm, name=name, name_key=key, ws=ws_id, joined=now, seen=now,
-                                            progress_at=now, report="{}"))
+                c.execute(
+                    t.insert().values(
+                        class_code=norm,
+                        name=name,
+                        name_key=key,
+                        ws=ws_id,
+                        joined=now,
+                        seen=now,
+                        progress_at=now,
+                        report="{}",
+                    )
+                )
         except self.sa.exc.IntegrityError:  # another replica took the name a moment ago
-            raise ClassError(said("the name {name} is taken in this class: add an initial or a number",
-                                  name=repr(name))) from None
+            raise ClassError(
+                said("the name {name} is taken in this class: add an initial or a number", name=repr(name))
+            ) from None
         return norm
 
     def member_name(self, code: str, ws_id: str) -> str | None:
         """The name under which workspace ``ws_id`` joined class ``code`` (None: it is not in the class)."""
         t = self.t_students
         with self._db() as c:
-            row = c.execute(self.sa.select(t.c.name).where((t.c.class_code == (normalize_code(code) or ""))
-                                                           & (t.c.ws == ws_id))).first()
+            row = c.execute(
+                self.sa.select(t.c.name).where((t.c.class_code == (normalize_code(code) or "")) & (t.c.ws == ws_id))
+            ).first()
         return None if row is None else str(row.name)
 
     def leave(self, code: str, ws_id: str) -> None:
@@ -195,13 +239,17 @@ class Teaching(Door):
                 return False
             old = parse_json(row.report, "student report", ClassError) if row.report else {}
             old = old if isinstance(old, dict) else {}
-            moved = {k: v for k, v in new.items() if k != "error"} != {k: v for k, v in old.items()
-                                                                        if k not in ("error", "error_at")}
+            moved = {k: v for k, v in new.items() if k != "error"} != {
+                k: v for k, v in old.items() if k not in ("error", "error_at")
+            }
             new["error_at"] = old.get("error_at", 0.0) if new["error"] == old.get("error") else now
             if not new["error"]:
                 new["error_at"] = 0.0
-            c.execute(t.update().where(where).values(seen=now, report=json.dumps(new),
-                                                     progress_at=now if moved else row.progress_at))
+            c.execute(
+                t.update()
+                .where(where)
+                .values(seen=now, report=json.dumps(new), progress_at=now if moved else row.progress_at)
+            )
         return True
 
     def roster(self, code: str, now: float | None = None) -> list[dict[str, Any]]:
@@ -210,8 +258,11 @@ class Teaching(Door):
         now = time.time() if now is None else now
         t = self.t_students
         with self._db() as c:
-            rows = c.execute(self.sa.select(t.c.name, t.c.ws, t.c.joined, t.c.seen, t.c.progress_at, t.c.report)
-                             .where(t.c.class_code == (normalize_code(code) or "")).order_by(t.c.name_key)).all()
+            rows = c.execute(
+                self.sa.select(t.c.name, t.c.ws, t.c.joined, t.c.seen, t.c.progress_at, t.c.report)
+                .where(t.c.class_code == (normalize_code(code) or ""))
+                .order_by(t.c.name_key)
+            ).all()
         out = []
         blank = Progress().cleaned()
         for r in rows:
@@ -219,8 +270,15 @@ class Teaching(Door):
                 rep = json.loads(r.report)
             except ValueError:
                 rep = {}
-            row = {**blank, **(rep if isinstance(rep, dict) else {}), "name": r.name, "ws": r.ws, "joined": r.joined,
-                   "seen": r.seen, "progress_at": r.progress_at}
+            row = {
+                **blank,
+                **(rep if isinstance(rep, dict) else {}),
+                "name": r.name,
+                "ws": r.ws,
+                "joined": r.joined,
+                "seen": r.seen,
+                "progress_at": r.progress_at,
+            }
             row["stuck"] = stuck_reason(row, now)
             out.append(row)
         return out
@@ -230,8 +288,11 @@ class Teaching(Door):
         self._teacher(code, key)
         t = self.t_students
         with self._db() as c:
-            row = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == normalize_code(code))
-                                                         & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME]))).first()
+            row = c.execute(
+                self.sa.select(t.c.ws).where(
+                    (t.c.class_code == normalize_code(code)) & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME])
+                )
+            ).first()
         return None if row is None else str(row.ws)
 
     def remove_student(self, code: str, key: str, name: str) -> bool:
@@ -240,8 +301,11 @@ class Teaching(Door):
         self._teacher(code, key)
         t = self.t_students
         with self._db(write=True) as c:
-            gone = c.execute(t.delete().where((t.c.class_code == normalize_code(code))
-                                              & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME]))).rowcount
+            gone = c.execute(
+                t.delete().where(
+                    (t.c.class_code == normalize_code(code)) & (t.c.name_key == name_skeleton(name)[:MAX_CLASS_NAME])
+                )
+            ).rowcount
         return bool(gone)
 
     def rename_student(self, code: str, key: str, name: str, new: str) -> str:
@@ -255,12 +319,16 @@ class Teaching(Door):
         old_key, new_key = name_skeleton(name)[:MAX_CLASS_NAME], name_skeleton(new)[:MAX_CLASS_NAME]
         try:
             with self._db(write=True) as c:
-                taken = c.execute(self.sa.select(t.c.ws).where((t.c.class_code == norm) & (t.c.name_key == new_key)
-                                                               & (t.c.name_key != old_key))).first()
+                taken = c.execute(
+                    self.sa.select(t.c.ws).where(
+                        (t.c.class_code == norm) & (t.c.name_key == new_key) & (t.c.name_key != old_key)
+                    )
+                ).first()
                 if taken is not None:
                     raise ClassError(said("the name {name} is taken in this class", name=repr(new)))
-                done = c.execute(t.update().where((t.c.class_code == norm) & (t.c.name_key == old_key))
-                                 .values(name=new, name_key=new_key)).rowcount
+                done = c.execute(
+                    t.update().where((t.c.class_code == norm) & (t.c.name_key == old_key)).values(name=new, name_key=new_key)
+                ).rowcount
         except self.sa.exc.IntegrityError:
             raise ClassError(said("the name {name} is taken in this class", name=repr(new))) from None
         if not done:
@@ -268,8 +336,16 @@ class Teaching(Door):
         return new
 
     # -- steering --
-    def steer(self, code: str, key: str, *, page: str | None = None, pause: str | None = None,
-              resume: bool = False, lesson: str | None = None) -> ClassState:
+    def steer(
+        self,
+        code: str,
+        key: str,
+        *,
+        page: str | None = None,
+        pause: str | None = None,
+        resume: bool = False,
+        lesson: str | None = None,
+    ) -> ClassState:
         """Bring everyone to ``page``; pause the class with the message ``pause``; ``resume`` it; push ``lesson``
         (a lesson file's text, checked by the caller). Returns the class as its students will read it."""
         self._teacher(code, key)
@@ -308,8 +384,12 @@ class Teaching(Door):
         counts = {}
         with self._db(write=True) as c:
             c.execute(self.t_classes.delete().where(self.t_classes.c.code == norm))
-            for kind, t in ((N_("students' names"), self.t_students), (N_("drawings"), self.t_digits),
-                            (N_("board entries"), self.t_board), (N_("wrong keys counted"), self.t_guesses)):
+            for kind, t in (
+                (N_("students' names"), self.t_students),
+                (N_("drawings"), self.t_digits),
+                (N_("board entries"), self.t_board),
+                (N_("wrong keys counted"), self.t_guesses),
+            ):
                 counts[kind] = int(c.execute(t.delete().where(t.c.class_code == norm)).rowcount or 0)
         return Receipt(time.time(), counts)
 
@@ -320,15 +400,17 @@ class Teaching(Door):
         k = self.t_classes
         row = c.execute(self.sa.select(k.c.expires).where(k.c.code == norm).with_for_update()).first()
         if row is None or row.expires <= time.time():
-            raise ClassError(said("class {code} has ended (or expired): check the code with your teacher",
-                                  code=shown_code(norm)))
+            raise ClassError(
+                said("class {code} has ended (or expired): check the code with your teacher", code=shown_code(norm))
+            )
 
     def purge_expired(self, now: float | None = None) -> int:
         """End every class past its expiry (as :meth:`end_class` does); returns how many."""
         now = time.time() if now is None else now
         with self._db() as c:
-            codes = [r.code for r in c.execute(self.sa.select(self.t_classes.c.code)
-                                               .where(self.t_classes.c.expires <= now)).all()]
+            codes = [
+                r.code for r in c.execute(self.sa.select(self.t_classes.c.code).where(self.t_classes.c.expires <= now)).all()
+            ]
         for code in codes:
             self._delete_class(code)
         with self._db(write=True) as c:  # wrong keys and passwords are counted for GUESS_WINDOW_S, then forgotten

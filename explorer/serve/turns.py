@@ -79,8 +79,9 @@ class Line:
                 minutes = budget().run_minutes  # a run that took turns has used some of its time already
                 left = max(minutes - w.trained_s / 60, 0.05) if minutes else 0.0
                 w.turn_started, w.yield_asked = time.monotonic(), False
-                w.actor.start_run.remote(copy.deepcopy(w.model).cpu(), self.dataset_ref(w.dataset), w.config,
-                                         left, w.owner, w.run_id, w.carry)
+                w.actor.start_run.remote(
+                    copy.deepcopy(w.model).cpu(), self.dataset_ref(w.dataset), w.config, left, w.owner, w.run_id, w.carry
+                )
             else:
                 w.actor.start_job.remote(*w.call)
                 w.call = ()
@@ -94,11 +95,16 @@ class Line:
                 return QueueInfo(ahead=0, wait_s=None, own=True)
             if handle.actor is not None:
                 return QueueInfo(ahead=0, wait_s=0.0, starting=True)
-            if self._long(handle) and self.capacity() > 1 and sum(
-                    self._long(h) for h in self._runs.values() if h.actor is not None) >= self.long_places():
+            if (
+                self._long(handle)
+                and self.capacity() > 1
+                and sum(self._long(h) for h in self._runs.values() if h.actor is not None) >= self.long_places()
+            ):
                 return QueueInfo(ahead=0, wait_s=None, long_turn=self.long_places())
-            queued = sorted((h for h in self._runs.values() if h.status == RunStatus.QUEUED and h.actor is None),
-                            key=lambda h: h.submitted_at or 0.0)
+            queued = sorted(
+                (h for h in self._runs.values() if h.status == RunStatus.QUEUED and h.actor is None),
+                key=lambda h: h.submitted_at or 0.0,
+            )
             ahead = [h for h in queued if (h.submitted_at or 0) < (handle.submitted_at or 0)]
             running = [h for h in self._runs.values() if h.actor is not None]
             per_step = self._per_step()
@@ -106,8 +112,13 @@ class Line:
                 if h.steps and h.started_at:
                     per_step = per_step or (time.monotonic() - h.started_at) / max(h.step, 1)
         steps = self._first_free([max(h.total_steps - h.step, 0) for h in running], [h.total_steps for h in ahead])
-        wait_s = None if per_step is None else self._first_free(
-            [max(h.total_steps - h.step, 0) * per_step for h in running], [h.total_steps * per_step for h in ahead])
+        wait_s = (
+            None
+            if per_step is None
+            else self._first_free(
+                [max(h.total_steps - h.step, 0) * per_step for h in running], [h.total_steps * per_step for h in ahead]
+            )
+        )
         return QueueInfo(ahead=len(ahead), wait_s=wait_s, wait_steps=int(steps))
 
     def _first_free(self, running: list[float], ahead: list[float]) -> float:
@@ -127,8 +138,13 @@ class Line:
             return
         now = time.monotonic()
         for h in self._runs.values():
-            if (h.actor is not None and not h.yield_asked and h.status == RunStatus.RUNNING and self._long(h)
-                    and now - h.turn_started >= self.settings.turn_s):
+            if (
+                h.actor is not None
+                and not h.yield_asked
+                and h.status == RunStatus.RUNNING
+                and self._long(h)
+                and now - h.turn_started >= self.settings.turn_s
+            ):
                 h.yield_asked = True
                 h.actor.control.remote("yield")
 

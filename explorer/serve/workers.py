@@ -27,8 +27,7 @@ __all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
 
 def dataset_arrays(ds: Dataset) -> dict[str, Any]:
     """A dataset as numpy arrays: Ray keeps them in shared memory, read without a copy by every worker."""
-    out: dict[str, Any] = {k: getattr(ds, k).numpy() for k in ("train_x", "train_y", "val_x", "val_y", "test_x",
-                                                                 "test_y")}
+    out: dict[str, Any] = {k: getattr(ds, k).numpy() for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
     out.update(name=ds.name, classes=ds.classes, mean=ds.mean, std=ds.std, source=ds.source)
     return out
 
@@ -37,8 +36,9 @@ def _dataset_from_arrays(d: dict[str, Any]) -> Dataset:
     with warnings.catch_warnings():  # the arrays are read-only shared memory; nothing writes to them
         warnings.simplefilter("ignore", UserWarning)
         tensors = {k: torch.from_numpy(d[k]) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
-    return Dataset(d["name"], **tensors, classes=tuple(d["classes"]), mean=tuple(d["mean"]), std=tuple(d["std"]),
-                   source=d["source"])
+    return Dataset(
+        d["name"], **tensors, classes=tuple(d["classes"]), mean=tuple(d["mean"]), std=tuple(d["std"]), source=d["source"]
+    )
 
 
 WORKER_PREFIX = "explorer-worker:"
@@ -109,8 +109,15 @@ class _RunLimit:
 def _warm_up() -> None:
     """A few steps of a small network on noise, so that torch's one-time costs in a new process (about a second
     on a small server: kernels chosen, memory pools grown) are paid before the first person's run, not in it."""
-    net = nn.Sequential(nn.Conv2d(1, 8, 3), nn.ReLU(), nn.MaxPool2d(2), nn.BatchNorm2d(8), nn.Flatten(),
-                        nn.Dropout(0.1), nn.Linear(8 * 13 * 13, 10))
+    net = nn.Sequential(
+        nn.Conv2d(1, 8, 3),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.BatchNorm2d(8),
+        nn.Flatten(),
+        nn.Dropout(0.1),
+        nn.Linear(8 * 13 * 13, 10),
+    )
     opt = torch.optim.Adam(net.parameters())
     x, y = torch.rand(64, 1, 28, 28), torch.randint(0, 10, (64,))
     for _ in range(3):
@@ -146,7 +153,8 @@ class Worker:
     def _clean(self) -> None:
         """Forget the last run or job (it has ended: the cluster takes a worker back only then)."""
         busy = (self.trainer is not None and self.trainer.status not in ENDED_HERE) or (
-            self.job is not None and not self.job.finished)
+            self.job is not None and not self.job.finished
+        )
         if busy:
             raise RuntimeError("this worker still has work going on")
         self.trainer, self.job, self.whose = None, None, None
@@ -168,8 +176,16 @@ class Worker:
         return self.whose if self.trainer is not None and self.trainer.status not in ENDED_HERE else None
 
     # -- a run --
-    def start_run(self, model: nn.Module, data: dict[str, Any], config: TrainConfig, max_minutes: float = 0.0,
-                  owner: str = "", run_id: int | None = None, resume: dict[str, Any] | None = None) -> None:
+    def start_run(
+        self,
+        model: nn.Module,
+        data: dict[str, Any],
+        config: TrainConfig,
+        max_minutes: float = 0.0,
+        owner: str = "",
+        run_id: int | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         """Train ``model`` (from its start, or carried on from a ``resume`` state another worker handed over)."""
         self.lease.renew()
         self._clean()
@@ -192,9 +208,17 @@ class Worker:
         if t is None:
             raise RuntimeError("this worker trains no run")
         with t._lock:
-            reply = {"status": t.status, "message": t.message, "step": t.step, "total_steps": t.total_steps,
-                     "steps": t.steps[n_steps:], "epochs": t.epochs[n_epochs:], "device": str(t.device),
-                     "snapshots": [s for s in t.snapshots if s["step"] > snap_step], "pid": os.getpid()}
+            reply = {
+                "status": t.status,
+                "message": t.message,
+                "step": t.step,
+                "total_steps": t.total_steps,
+                "steps": t.steps[n_steps:],
+                "epochs": t.epochs[n_epochs:],
+                "device": str(t.device),
+                "snapshots": [s for s in t.snapshots if s["step"] > snap_step],
+                "pid": os.getpid(),
+            }
         if reply["status"] in ENDED_HERE:
             t.join(5)  # the loop has ended; its thread is a moment from gone
             reply["weights"] = self.weights()
@@ -213,24 +237,36 @@ class Worker:
         return self.trainer.model_copy().state_dict()
 
     # -- a job --
-    def start_job(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
-                  max_seconds: float | None, *datasets: dict[str, Any]) -> None:
+    def start_job(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        max_seconds: float | None,
+        *datasets: dict[str, Any],
+    ) -> None:
         """Run ``fn(*args, progress=..., **kwargs)`` as a local :class:`Job` here (cancelling kills the worker)."""
         self.lease.renew()
         self._clean()
         data = [_dataset_from_arrays(d) for d in datasets]  # Ray resolved them from the object store
         args = tuple(data[a.index] if isinstance(a, DatasetSlot) else a for a in args)
         kwargs = {k: data[v.index] if isinstance(v, DatasetSlot) else v for k, v in kwargs.items()}
-        self.job = Job(getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs),
-                       max_seconds=max_seconds)
+        self.job = Job(
+            getattr(fn, "__name__", "job"), lambda progress: fn(*args, progress=progress, **kwargs), max_seconds=max_seconds
+        )
 
     def poll_job(self) -> dict[str, Any]:
         self.lease.renew()
         j = self.job
         if j is None:
             raise RuntimeError("this worker runs no job")
-        return {"done": j.done_steps, "total": j.total_steps, "finished": j.finished, "error": j.error,
-                "result": j.result if j.finished else None}
+        return {
+            "done": j.done_steps,
+            "total": j.total_steps,
+            "finished": j.finished,
+            "error": j.error,
+            "result": j.result if j.finished else None,
+        }
 
 
 @dataclass(frozen=True)

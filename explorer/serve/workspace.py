@@ -175,8 +175,12 @@ class Workspace:
     page that asked for it, so a job ends with its session.
     """
 
-    def __init__(self, owner: str | None = None, cluster: Cluster | Callable[[], Cluster | None] | None = None,
-                 job_owner: str | None = None) -> None:
+    def __init__(
+        self,
+        owner: str | None = None,
+        cluster: Cluster | Callable[[], Cluster | None] | None = None,
+        job_owner: str | None = None,
+    ) -> None:
         self.owner = owner or uuid.uuid4().hex
         self.job_owner = job_owner
         self._cluster: Cluster | None = None
@@ -211,21 +215,28 @@ class Workspace:
         base = bounded_name(base, default="model")
         if base not in self.models:
             return base
-        return next(n for i in itertools.count(2) for n in [bounded_name(base, MAX_NAME_CHARS - len(f" ({i})")) + f" ({i})"]
-                    if n not in self.models)
+        return next(
+            n
+            for i in itertools.count(2)
+            for n in [bounded_name(base, MAX_NAME_CHARS - len(f" ({i})")) + f" ({i})"]
+            if n not in self.models
+        )
 
     def _check_room(self, params: int = 0) -> None:
         """Room for one more model of ``params`` parameters: within the workspace's count, and (with a quota) the
         person's memory across their tabs and the server's own limit."""
         most = budget().models
         if len(self.models) >= most:
-            raise ValueError(f"this workspace already keeps {len(self.models)} models, the most one may keep "
-                             f"({most}): remove one first (sidebar: Remove this model)")
+            raise ValueError(
+                f"this workspace already keeps {len(self.models)} models, the most one may keep "
+                f"({most}): remove one first (sidebar: Remove this model)"
+            )
         if self.quota is not None:
             self.quota.check_model(params)
 
-    def add_model(self, spec: dict[str, Any], name: str | None = None, seed: int = 0,
-                  dataset: dict[str, Any] | None = None) -> ModelEntry:
+    def add_model(
+        self, spec: dict[str, Any], name: str | None = None, seed: int = 0, dataset: dict[str, Any] | None = None
+    ) -> ModelEntry:
         """Build ``spec`` into a new model, make it current, and return it (a ValueError when the workspace
         already keeps the most models the server's budget allows)."""
         self._check_room(summarize(spec).total_params)  # refused before anything is built
@@ -237,13 +248,17 @@ class Workspace:
 
     def add_checkpoint(self, ck: Checkpoint, name: str | None = None) -> ModelEntry:
         self._check_room(sum(p.numel() for p in ck.model.parameters()))
-        entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset,
-                           source="loaded")
+        entry = ModelEntry(self.unique_name(name or ck.name or "loaded"), ck.spec, ck.model, ck.dataset, source="loaded")
         if ck.history.get("epochs"):
             # the file's own history is shown, but claimed: measured elsewhere, it counts on no roster or path
-            run = Run(next(self._run_ids), entry.name, ck.dataset.get("name", "?"), ck.config, entry.params,
-                      history=dict(ck.history, status=ck.history.get("status", RunStatus.FINISHED), steps=[],
-                                   claimed=True))
+            run = Run(
+                next(self._run_ids),
+                entry.name,
+                ck.dataset.get("name", "?"),
+                ck.config,
+                entry.params,
+                history=dict(ck.history, status=ck.history.get("status", RunStatus.FINISHED), steps=[], claimed=True),
+            )
             entry.runs.append(run)
         self.models[entry.name] = entry
         self.current = entry.name
@@ -297,8 +312,11 @@ class Workspace:
         """Take up the runs of this workspace that still train on the cluster (its tab was reloaded, or the
         same link was opened again): a loaded run marked "interrupted" follows its worker again, and its model
         gets the final weights. Returns the runs taken up."""
-        candidates = [(e, e.runs[-1]) for e in self.models.values() if e.runs and e.runs[-1].trainer is None
-                      and e.runs[-1].history.get("status") == "interrupted"]
+        candidates = [
+            (e, e.runs[-1])
+            for e in self.models.values()
+            if e.runs and e.runs[-1].trainer is None and e.runs[-1].history.get("status") == "interrupted"
+        ]
         if not candidates or self.cluster is None:  # the cluster is asked only when a run may be out there
             return []
         adopted = []
@@ -329,10 +347,15 @@ class Workspace:
             return self.quota.start_job(lambda: self._start_job(name, fn, *args, **kwargs))
         return self._start_job(name, fn, *args, **kwargs)
 
-    def start_job_group(self, name: str, parts: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]],
-                        combine: Callable[[list[Any]], Any]) -> JobGroup:
+    def start_job_group(
+        self,
+        name: str,
+        parts: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]],
+        combine: Callable[[list[Any]], Any],
+    ) -> JobGroup:
         """Several parts ``(fn, args, kwargs)`` of one job, side by side (each as :meth:`start_job` runs one), read
         as one job whose result is ``combine`` of theirs; for a person's limit, it is one job."""
+
         def start() -> JobGroup:
             return JobGroup([self._start_job(name, fn, *a, **kw) for fn, a, kw in parts], combine, name=name)
 
@@ -341,8 +364,7 @@ class Workspace:
     def _start_job(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Job | RemoteJob:
         limit_s = budget().job_minutes * 60.0  # as runs have theirs: a job ends with a sentence past it
         if self.cluster is not None:
-            return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, max_seconds=limit_s,
-                                           **kwargs)
+            return self.cluster.submit_job(self.job_owner or self.owner, name, fn, *args, max_seconds=limit_s, **kwargs)
 
         def own(a: Any) -> Any:
             return copy.deepcopy(a) if isinstance(a, nn.Module) else a

@@ -25,12 +25,17 @@ def server():
 
 
 def _report(found: dict[str, list[dict]]) -> str:
-    return "; ".join(f"{page}: {v['id']} ({v['impact']}, {v['count']}×: {v['help']}) e.g. {v['nodes'][0]}"
-                     for page, vs in found.items() for v in vs)
+    return "; ".join(
+        f"{page}: {v['id']} ({v['impact']}, {v['count']}×: {v['help']}) e.g. {v['nodes'][0]}"
+        for page, vs in found.items()
+        for v in vs
+    )
 
 
-FOCUSED = ("() => { let el = document.activeElement;"  # the focused element, inside a component's shadow root too
-           " while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement; return el; }")
+FOCUSED = (
+    "() => { let el = document.activeElement;"  # the focused element, inside a component's shadow root too
+    " while (el && el.shadowRoot && el.shadowRoot.activeElement) el = el.shadowRoot.activeElement; return el; }"
+)
 
 
 def _tab_to(page, condition_js: str, max_tabs: int = 120) -> None:
@@ -45,19 +50,27 @@ def _tab_to(page, condition_js: str, max_tabs: int = 120) -> None:
 # the words of a button or a widget's label that the page cuts short with an ellipsis (at 1280 px the Train page's
 # "Train more", "Pause" and "Stop" read "Train m…", "P…", "St…"): the accessible name is whole, the eye's is not
 # (an icon button's words are hidden on purpose: _nav.ICON_BUTTONS)
-CUT_SHORT = ("() => [...document.querySelectorAll('button, label, [data-testid=stWidgetLabel]')]"
-             ".filter(b => b.offsetParent !== null).flatMap(b => [b, ...b.querySelectorAll('*')])"
-             ".filter(e => !e.closest('[data-testid=stIconMaterial], [class*=st-key-icons-]')"
-             " && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).textOverflow === 'ellipsis')"
-             ".map(e => e.innerText.trim().slice(0, 40))")
+CUT_SHORT = (
+    "() => [...document.querySelectorAll('button, label, [data-testid=stWidgetLabel]')]"
+    ".filter(b => b.offsetParent !== null).flatMap(b => [b, ...b.querySelectorAll('*')])"
+    ".filter(e => !e.closest('[data-testid=stIconMaterial], [class*=st-key-icons-]')"
+    " && e.scrollWidth > e.clientWidth + 1 && getComputedStyle(e).textOverflow === 'ellipsis')"
+    ".map(e => e.innerText.trim().slice(0, 40))"
+)
 
 
 def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, browser):
     page = browser.new_page(viewport=AUDIT_VIEWPORT)
     elsewhere: list[str] = []  # nothing a page loads may come from another host (a font, an icon, a script)
     origin = urlparse(server).netloc
-    page.on("request", lambda r: elsewhere.append(r.url) if urlparse(r.url).scheme in ("http", "https", "ws", "wss")
-            and urlparse(r.url).netloc != origin else None)
+    page.on(
+        "request",
+        lambda r: (
+            elsewhere.append(r.url)
+            if urlparse(r.url).scheme in ("http", "https", "ws", "wss") and urlparse(r.url).netloc != origin
+            else None
+        ),
+    )
     page.goto(server)
     page.get_by_role("button", name=re.compile("^Train the default CNN")).click()
     page.wait_for_selector("text=Done after", timeout=180_000)
@@ -71,8 +84,15 @@ def test_axe_core_finds_no_critical_or_serious_violation_on_any_page(server, bro
             found[title] = violations
             shot(page, f"axe-{title.split()[0].lower()}")
         if cut := sorted(set(page.evaluate(CUT_SHORT))):
-            found[title] = found.get(title, []) + [{"id": "words-cut-short", "impact": "serious", "count": len(cut),
-                                                    "help": "a control's words end in an ellipsis", "nodes": cut}]
+            found[title] = found.get(title, []) + [
+                {
+                    "id": "words-cut-short",
+                    "impact": "serious",
+                    "count": len(cut),
+                    "help": "a control's words end in an ellipsis",
+                    "nodes": cut,
+                }
+            ]
     assert not elsewhere, sorted(set(elsewhere))[:10]  # every page, after training: all from the app's own origin
     nav(page, "Teacher")
     page.get_by_role("tab", name="Make a class").click()  # and the teacher's console, signed in, its key on screen
@@ -112,8 +132,11 @@ def test_from_start_to_an_answer_by_keyboard_alone(server, browser):
         page.keyboard.press("Shift+ArrowDown")
     status = page.locator("[role=status][aria-live=polite]")
     status.wait_for(timeout=60_000)
-    page.wait_for_function("() => /it reads|not sure/.test(document.querySelector("
-                           "'[role=status][aria-live=polite]')?.getAttribute('aria-label') || '')", timeout=60_000)
+    page.wait_for_function(
+        "() => /it reads|not sure/.test(document.querySelector("
+        "'[role=status][aria-live=polite]')?.getAttribute('aria-label') || '')",
+        timeout=60_000,
+    )
     said = status.get_attribute("aria-label") or ""
     assert re.match(r"(it reads \S+, \d+% sure|not sure; perhaps \S+, \d+%)$", said), said
     assert "row" in page.locator(".where").first.inner_text()  # the pad says where its cursor is

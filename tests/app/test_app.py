@@ -31,8 +31,6 @@ def test_starts_button_promises_the_epochs_the_default_settings_train():
     assert f"({TrainConfig().epochs} epochs)" in label
 
 
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_renders_on_a_fresh_session(page):
     at = fresh()
@@ -104,8 +102,14 @@ def test_short_training_run_gives_curves_and_a_model():
 def test_divergence_is_a_warning_not_a_crash():
     at = fresh()
     at.session_state[TRAIN_CFG].update(epochs=1, lr=100.0, optimizer="sgd", schedule="constant", log_every=1)
-    at.session_state[WS].add_model({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}, "mlp")
+    at.session_state[WS].add_model(
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}],
+        },
+        "mlp",
+    )
     at.switch_page("pages/train.py").run()
     button(at, "Start training").click().run()
     wait_training(at)
@@ -126,6 +130,7 @@ def test_two_sessions_never_see_each_others_models():
 
 
 # --- every click acts on what is on screen: a value changed and a click arrive in the same rerun ---
+
 
 def test_train_more_uses_the_epochs_typed_just_before_the_click():
     at = fresh()
@@ -175,12 +180,19 @@ def test_a_spec_without_a_name_takes_the_file_name():
     assert at.text_input(key="build_name").value == "my net"
 
 
-@pytest.mark.parametrize("data,words", [
-    (b"{not json", "line 1"),
-    (json.dumps({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4,
-                                                           "kernel_size": 99}]}).encode(), "layer 0 Conv2d"),
-    (b'{"input_shape": [1, 28, 28], "layers": [], "description": "' + b"x" * 1_500_000 + b'"}', "at most 1 MB"),
-])
+@pytest.mark.parametrize(
+    "data,words",
+    [
+        (b"{not json", "line 1"),
+        (
+            json.dumps(
+                {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 99}]}
+            ).encode(),
+            "layer 0 Conv2d",
+        ),
+        (b'{"input_shape": [1, 28, 28], "layers": [], "description": "' + b"x" * 1_500_000 + b'"}', "at most 1 MB"),
+    ],
+)
 def test_a_bad_spec_file_gets_a_sentence_and_keeps_the_layers(data, words):
     at = fresh()
     at.switch_page("pages/build.py").run()
@@ -194,6 +206,7 @@ def test_a_bad_spec_file_gets_a_sentence_and_keeps_the_layers(data, words):
 
 
 # --- work that lasts: the workspace id in the URL opens the saved work ---
+
 
 def test_a_saved_workspace_opens_again_from_its_id_and_only_from_it():
     at = fresh()  # the Start page runs through app.py, which saves the workspace after every run
@@ -362,7 +375,6 @@ def test_the_private_streamlit_parts_the_server_relies_on_are_still_there():
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("streamlit.runtime"):
                 touching.add(path.name)
     assert touching == {"_server.py"}, touching  # the workarounds live in one file
-
 
 
 def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_receipt():

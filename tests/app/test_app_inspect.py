@@ -29,8 +29,9 @@ def trained_app() -> AppTest:
     return at
 
 
-@pytest.mark.parametrize("page", ["pages/kernels.py", "pages/features.py", "pages/filters.py",
-                                  "pages/confusion.py"])  # (Draw has its own one-click test below)
+@pytest.mark.parametrize(
+    "page", ["pages/kernels.py", "pages/features.py", "pages/filters.py", "pages/confusion.py"]
+)  # (Draw has its own one-click test below)
 def test_look_inside_pages_without_a_model_say_what_to_do(page):
     at = app(60).run()
     at.switch_page(page).run()
@@ -185,8 +186,10 @@ def test_confusion_page_with_hundreds_of_classes_draws_the_part_with_errors():
     at.session_state[UPLOADS] = {"many": ds}
     at.session_state[DATASET] = "many"
     ws = at.session_state[WS]
-    ws.add_model({"input_shape": [1, 4, 4], "num_classes": k, "layers": [
-        {"type": "Flatten"}, {"type": "Linear", "out_features": k}]}, "wide")
+    ws.add_model(
+        {"input_shape": [1, 4, 4], "num_classes": k, "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": k}]},
+        "wide",
+    )
     at.switch_page("pages/confusion.py").run()
     assert not at.exception, at.exception
     chart = at.get("plotly_chart")[0].proto.spec
@@ -242,11 +245,35 @@ def test_a_drawing_joins_the_class_set_and_the_trust_page_tests_the_model_on_it(
 
 
 # what a student reads must not speak of the machinery: no timings in ms, no server, worker, CPU, unpickling or seeds
-MACHINERY = re.compile(r"\b\d+(\.\d+)?\s?ms\b|\bCPU\b|samples/s|\b(s|min) left\b|"
-                       r"(?i:\bserver|\bworkers?\b|unpickl|\bseeds?\b)")
-TEXT_TYPES = ("markdown", "caption", "info", "warning", "error", "success", "title", "header", "subheader", "button",
-              "selectbox", "slider", "select_slider", "number_input", "toggle", "radio", "checkbox", "text_input",
-              "multiselect", "metric", "expander", "tab", "html")
+MACHINERY = re.compile(
+    r"\b\d+(\.\d+)?\s?ms\b|\bCPU\b|samples/s|\b(s|min) left\b|"
+    r"(?i:\bserver|\bworkers?\b|unpickl|\bseeds?\b)"
+)
+TEXT_TYPES = (
+    "markdown",
+    "caption",
+    "info",
+    "warning",
+    "error",
+    "success",
+    "title",
+    "header",
+    "subheader",
+    "button",
+    "selectbox",
+    "slider",
+    "select_slider",
+    "number_input",
+    "toggle",
+    "radio",
+    "checkbox",
+    "text_input",
+    "multiselect",
+    "metric",
+    "expander",
+    "tab",
+    "html",
+)
 
 
 def student_text(at: AppTest) -> list[str]:

@@ -116,8 +116,11 @@ def _published(store, code: str, name: str, hist: dict | None = None, handwritin
     from explorer.core.presets import get_preset
     from explorer.serve.workspace import Run
 
-    hist = hist or {"status": "finished", "steps": [{"step": 1, "loss": 1.0, "accuracy": 0.5}],
-                    "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9, "test_loss": 0.3, "seconds": 1.0}]}
+    hist = hist or {
+        "status": "finished",
+        "steps": [{"step": 1, "loss": 1.0, "accuracy": 0.5}],
+        "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9, "test_loss": 0.3, "seconds": 1.0}],
+    }
     run = Run(1, "m", "mnist-5k", {}, 20_570, history=hist)
     store.publish(code, store.new_id(), run, get_preset("default"), name, handwriting=handwriting)
 
@@ -133,9 +136,21 @@ def test_the_board_shows_hostile_names_as_text_and_survives_malformed_entries():
     _published(store, code, "![x](http://evil.example/pixel.png) **loud**")
     _published(store, code, "no steps", {"status": "finished", "epochs": [{"epoch": 1, "test_accuracy": 0.8}]})
     with store.engine.begin() as c:  # an entry whose stored JSON is broken
-        c.execute(store.t_board.insert().values(class_code=code, ws="x" * 20, run=9, name="broken", published=0.0,
-                                                params=1, accuracy=0.5, seconds=1.0, architecture="?",
-                                                spec="{not json", history="[]"))
+        c.execute(
+            store.t_board.insert().values(
+                class_code=code,
+                ws="x" * 20,
+                run=9,
+                name="broken",
+                published=0.0,
+                params=1,
+                accuracy=0.5,
+                seconds=1.0,
+                architecture="?",
+                spec="{not json",
+                history="[]",
+            )
+        )
     teacher = fresh()
     teacher.switch_page("pages/board.py").run()
     teacher.text_input(key="board_code").input(code).run()
@@ -208,8 +223,11 @@ def test_a_large_loaded_model_is_not_measured_in_the_server_at_publish(mnist5k, 
     data = save_checkpoint(build_model(spec, seed=3), spec, mnist5k.info(), {"status": "finished", "epochs": []})
     entry = Workspace().add_checkpoint(load_checkpoint(data), "heavy here")
     monkeypatch.setenv("EXPLORER_MULT_ADDS_PER_S", "1000")  # on this server, even the default CNN is large
-    with pytest.raises(ValueError, match=r"this model is large, so its accuracy is measured on its own page first: open "
-                                         r"\*\*Confusion matrix\*\* \(it measures the test images\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"this model is large, so its accuracy is measured on its own page first: open "
+        r"\*\*Confusion matrix\*\* \(it measures the test images\)",
+    ):
         measured_accuracy(entry)
 
 
@@ -217,8 +235,9 @@ def test_opening_a_lesson_lands_on_its_start_page():
     from explorer.core.presets import get_preset
     from explorer.lessons.lesson import Lesson, lesson_to_json
 
-    text = lesson_to_json(Lesson("Trust", "mnist-5k", get_preset("default"), {"epochs": 1}, ["Build"], "", "",
-                                 "Can we trust it?"))
+    text = lesson_to_json(
+        Lesson("Trust", "mnist-5k", get_preset("default"), {"epochs": 1}, ["Build"], "", "", "Can we trust it?")
+    )
     at = fresh()
     at.switch_page("pages/lesson.py").run()
     at.file_uploader(key="lesson_up").set_value(("trust.json", text.encode(), "application/json")).run()
@@ -317,8 +336,19 @@ def test_a_shortcut_lesson_trains_on_a_cued_copy_and_the_trust_page_reveals_it()
     from explorer.core.presets import get_preset
     from explorer.lessons.lesson import Lesson, lesson_to_json
 
-    text = lesson_to_json(Lesson("Shortcut", "mnist-5k", get_preset("default"), {"epochs": 1}, [], "", "",
-                                 "Can we trust it?", {"class": 3, "cue": "border", "share": 1.0}))
+    text = lesson_to_json(
+        Lesson(
+            "Shortcut",
+            "mnist-5k",
+            get_preset("default"),
+            {"epochs": 1},
+            [],
+            "",
+            "",
+            "Can we trust it?",
+            {"class": 3, "cue": "border", "share": 1.0},
+        )
+    )
     at = fresh()
     at.switch_page("pages/lesson.py").run()
     at.file_uploader(key="lesson_up").set_value(("shortcut.json", text.encode(), "application/json")).run()
@@ -366,8 +396,7 @@ def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_defaul
     code, _ = a_class()
     assert _handwriting_accuracy(code, entry) is None  # the class drew nothing yet
     for i in range(10):  # the class draws ten digits; one is labelled wrongly on purpose
-        store.add_digit(code, int(mnist5k.test_y[i]) if i else (int(mnist5k.test_y[0]) + 1) % 10,
-                        mnist5k.test_x[i], "class")
+        store.add_digit(code, int(mnist5k.test_y[i]) if i else (int(mnist5k.test_y[0]) + 1) % 10, mnist5k.test_x[i], "class")
     acc = _handwriting_accuracy(code, entry)
     assert acc is not None and acc <= 0.9  # the mislabelled one cannot be right
 
@@ -406,8 +435,9 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     assert any("what was drawn" in c.proto.spec for c in teacher.get("plotly_chart"))  # the confusion matrix
     assert store.load(ws_id, Workspace()).version == before  # looking wrote nothing to the student's work
 
-    text = lesson_to_json(Lesson("Pushed", "mnist-5k", get_preset("one-conv"), {"epochs": 1}, ["Experiments"], "", "",
-                                 "Kernels"))
+    text = lesson_to_json(
+        Lesson("Pushed", "mnist-5k", get_preset("one-conv"), {"epochs": 1}, ["Experiments"], "", "", "Kernels")
+    )
     teacher.file_uploader(key="steer-lesson").set_value(("pushed.json", text.encode(), "application/json")).run()
     teacher.button(key="steer-push").click().run()
     assert any("Pushed" in s.value for s in teacher.success), [e.value for e in teacher.error]

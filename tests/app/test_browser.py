@@ -28,16 +28,17 @@ def test_pick_preset_train_live_and_stop(server, browser):
     def reading():
         text = progress.inner_text()
         m = re.search(r"step ([\d,]+)/.*batch accuracy ([\d.]+)%", text)
-        n_points = page.evaluate("() => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
-                                 " return p && p.data && p.data.length > 1 ? p.data[1].x.length : 0 }")
+        n_points = page.evaluate(
+            "() => { const p = document.querySelectorAll('.js-plotly-plot')[0];"
+            " return p && p.data && p.data.length > 1 ? p.data[1].x.length : 0 }"
+        )
         return (int(m.group(1).replace(",", "")), float(m.group(2)), n_points) if m else None
 
     first = wait_until(reading, 60, "the live panel's first reading")
 
     def moved():  # more steps, more points on the curve and a higher accuracy (or a high one), without a click
         r = reading()
-        return r if r is not None and r[0] > first[0] and r[2] > first[2] and (r[1] > first[1] or r[1] > 90) \
-            else None
+        return r if r is not None and r[0] > first[0] and r[2] > first[2] and (r[1] > first[1] or r[1] > 90) else None
 
     later = wait_until(moved, 60, "the live panel moving on its own")
     assert later is not None and later[0] > first[0], (first, later)  # steps advance on their own
@@ -47,14 +48,17 @@ def test_pick_preset_train_live_and_stop(server, browser):
     page.get_by_role("button", name="Stop").click()
     page.wait_for_selector("text=stopped at step", timeout=30_000)
     # the sidebar follows within a second (the panel triggers a full rerun when the run ends)
-    page.wait_for_function("() => document.querySelector('[data-testid=stSidebar]').innerText.includes('stopped')",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=stSidebar]').innerText.includes('stopped')", timeout=15_000
+    )
     wait_idle(page)
     shot(page, "train-stopped")
 
 
-@pytest.mark.parametrize("title", ["Start", "Data", "Build", "Train", "Kernels", "Feature maps", "Filter images",
-                                   "Confusion matrix", "Class board"])
+@pytest.mark.parametrize(
+    "title",
+    ["Start", "Data", "Build", "Train", "Kernels", "Feature maps", "Filter images", "Confusion matrix", "Class board"],
+)
 def test_every_page_renders_in_a_browser(server, browser, title):
     page = open_app(browser, server)
     if title != "Start":
@@ -84,8 +88,11 @@ def test_look_inside_pages_in_a_browser(server, browser):
                 area = cells.bounding_box()  # measured again: the chart may have been laid out anew
                 page.mouse.click(area["x"] + area["width"] * 0.95, area["y"] + area["height"] * 0.95)  # 9 as 9
                 try:
-                    page.wait_for_function("() => /\\d+ images in this cell; the \\d+/.test(document.body.innerText) "
-                                           "&& /^9 \\d+%/m.test(document.body.innerText)", timeout=40_000)
+                    page.wait_for_function(
+                        "() => /\\d+ images in this cell; the \\d+/.test(document.body.innerText) "
+                        "&& /^9 \\d+%/m.test(document.body.innerText)",
+                        timeout=40_000,
+                    )
                     break
                 except PlaywrightTimeout:
                     assert attempt < 3, page.locator("[data-testid=stMain]").inner_text()[-600:]  # what it showed
@@ -107,9 +114,11 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     shot(page, "page-draw")
     assert times.answers > len(strokes)  # answers came while drawing too, not only at pen-up
     with capsys.disabled():
-        print(f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
-              f"{times.latencies_ms[0]:.0f} ms; {times.answers} answers for {len(strokes)} strokes (Chromium and "
-              "server share this machine)")
+        print(
+            f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
+            f"{times.latencies_ms[0]:.0f} ms; {times.answers} answers for {len(strokes)} strokes (Chromium and "
+            "server share this machine)"
+        )
 
 
 def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
@@ -124,8 +133,18 @@ def test_lessons_pages_and_opening_a_lesson_file(server, browser, tmp_path):
         assert page.locator("[data-testid=stException]").count() == 0
         shot(page, f"page-{title.lower().replace(' ', '-')}")
     lesson = tmp_path / "week3.json"
-    lesson.write_text(lesson_to_json(Lesson("Week 3", "mnist-5k", get_preset("one-conv", num_classes=10),
-                                            {"epochs": 2}, ["Build", "Filter images"], "Train, then look.")))
+    lesson.write_text(
+        lesson_to_json(
+            Lesson(
+                "Week 3",
+                "mnist-5k",
+                get_preset("one-conv", num_classes=10),
+                {"epochs": 2},
+                ["Build", "Filter images"],
+                "Train, then look.",
+            )
+        )
+    )
     nav(page, "Lesson")
     page.locator("input[type=file]").first.set_input_files(str(lesson))
     page.locator("[data-testid=stMain]").get_by_role("button", name="Open", exact=True).click()
@@ -162,8 +181,9 @@ def test_four_sessions_train_at_once_and_each_sees_only_its_own(server, browser)
     shot(pages[3], "classroom-train-done")
     assert queued  # 4 runs on 2 CPUs: at least one tab saw the queue
     for i, page in enumerate(pages):
-        page.wait_for_function("() => /trained/.test(document.querySelector('[data-testid=stSidebar]').innerText)",
-                               timeout=30_000)  # the sidebar catches up with the run's end on the next full rerun
+        page.wait_for_function(
+            "() => /trained/.test(document.querySelector('[data-testid=stSidebar]').innerText)", timeout=30_000
+        )  # the sidebar catches up with the run's end on the next full rerun
         sidebar = page.locator("[data-testid=stSidebar]").inner_text()
         runs = page.locator("[data-testid=stMain]").inner_text()
         assert f"student-{i}" in sidebar and "trained" in sidebar
@@ -328,8 +348,9 @@ def test_a_student_publishes_and_the_teachers_board_shows_it(server, browser, tm
     teacher.mouse.click(grid["x"] + 12, grid["y"] + 35 + 17)  # the first row's selection cell
     teacher.wait_for_selector("text=Hopper:", timeout=30_000)
     teacher.locator("text=Hopper:").first.scroll_into_view_if_needed()
-    teacher.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length >= 3",
-                              timeout=30_000)  # the board, and the run's two curves (drawn as they come into view)
+    teacher.wait_for_function(
+        "() => document.querySelectorAll('.js-plotly-plot').length >= 3", timeout=30_000
+    )  # the board, and the run's two curves (drawn as they come into view)
     wait_idle(teacher)
     shot(teacher, "class-board-1280x720")
     student.close()
@@ -514,8 +535,9 @@ def test_a_browser_that_keeps_no_cookie_is_told_and_one_that_keeps_it_is_a_perso
     shares its limits with every browser like it; a link with ``?cookies=off`` opened where cookies are kept comes
     back without it, with the browser's own cookie."""
     refusing = browser.new_context(viewport=VIEWPORT)  # document.cookie keeps nothing, as with cookies blocked
-    refusing.add_init_script("Object.defineProperty(Document.prototype, 'cookie', "
-                             "{get() { return ''; }, set(v) {}, configurable: true});")
+    refusing.add_init_script(
+        "Object.defineProperty(Document.prototype, 'cookie', {get() { return ''; }, set(v) {}, configurable: true});"
+    )
     page = refusing.new_page()
     page.goto(server)
     page.wait_for_url(re.compile(r"[?&]cookies=off"), timeout=60_000)

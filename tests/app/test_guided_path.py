@@ -70,8 +70,12 @@ def step_line(page) -> str:
 
 def current_is(page, k: int, title: str, timeout: float = 30) -> None:
     """Wait until step ``k`` (titled ``title``) is the current step on the panel: shown before it completes."""
-    wait_until(lambda: f"step {k} of" in step_line(page) and title in step_line(page), timeout,
-               f"step {k}, {title}, shown as the current step", every=0.2)
+    wait_until(
+        lambda: f"step {k} of" in step_line(page) and title in step_line(page),
+        timeout,
+        f"step {k}, {title}, shown as the current step",
+        every=0.2,
+    )
 
 
 def overlay_by_step(page) -> None:
@@ -85,8 +89,11 @@ def test_a_newcomer_who_trains_the_default_first_still_meets_every_step_before_i
     page.get_by_role("button", name=re.compile("^Train the default CNN")).click()  # the one-click model first
     page.wait_for_selector("text=Done after", timeout=180_000)
     wait_idle(page)
-    n = int(re.search(r"step 1 of (\d+)", page.get_by_role("button", name=re.compile(r"^Start: step 1 of \d+, Meet"))
-                      .inner_text()).group(1))
+    n = int(
+        re.search(
+            r"step 1 of (\d+)", page.get_by_role("button", name=re.compile(r"^Start: step 1 of \d+, Meet")).inner_text()
+        ).group(1)
+    )
     page.get_by_role("button", name=re.compile(r"^Start: step 1 of \d+, Meet")).click()
     page.wait_for_selector("h1:has-text('Data')")  # step 1 opens its page, and is shown there ...
     wait_idle(page)

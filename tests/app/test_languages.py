@@ -111,8 +111,22 @@ def test_the_pseudo_locale_finds_no_untranslated_string_on_every_other_page(serv
     page = open_pseudo(browser, url)
     page.locator(".st-key-start_train button").click()  # a trained model: Train has its runs to compare
     page.wait_for_selector("text=Dóñé áftér", timeout=180_000)
-    for href in ("data", "lab", "build", "train", "kernels", "features", "filters", "confusion", "trust", "augment",
-                 "experiments", "glossary", "lesson", "board"):
+    for href in (
+        "data",
+        "lab",
+        "build",
+        "train",
+        "kernels",
+        "features",
+        "filters",
+        "confusion",
+        "trust",
+        "augment",
+        "experiments",
+        "glossary",
+        "lesson",
+        "board",
+    ):
         page.locator(f".st-key-menu a[href='{href}']").click()
         page.wait_for_url(f"**/{href}*", timeout=30_000)
         wait_idle(page)
@@ -147,8 +161,9 @@ def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_l
     teacher.get_by_role("tab", name="Make a class").click()
     teacher.get_by_role("button", name="Make a class").click()
     teacher.wait_for_selector("text=Your teacher key")
-    code = re.search(r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first
-                     .inner_text()).group(1)
+    code = re.search(
+        r"Class (\w{3}-\w{3})", teacher.locator("[data-testid=stMain] h3", has_text="Class ").first.inner_text()
+    ).group(1)
     ana = join(browser, url, code, "Ana", "es-ES", ("Código de la clase", "Tu nombre", "Unirme", "En la clase"))
     ben = join(browser, url, code, "Ben", "de-DE", ("Klassencode", "Dein Name", "Beitreten", "In der Klasse"))
     teacher.wait_for_selector("text=2 student(s) joined", timeout=15_000)
@@ -156,13 +171,17 @@ def test_a_spanish_and_a_german_student_follow_their_teacher_each_in_their_own_l
     teacher.get_by_role("button", name="Bring everyone here").click()  # to Draw: one page, two languages
     ana.wait_for_selector("h1:has-text('Dibuja una cifra')", timeout=15_000)
     ben.wait_for_selector("h1:has-text('Zeichne eine Ziffer')", timeout=15_000)
-    for student, words in ((ana, ("Para dibujar hace falta un modelo entrenado", "Mirar dentro")),
-                           (ben, ("Zum Zeichnen braucht es ein trainiertes Modell", "Hineinschauen"))):
+    for student, words in (
+        (ana, ("Para dibujar hace falta un modelo entrenado", "Mirar dentro")),
+        (ben, ("Zum Zeichnen braucht es ein trainiertes Modell", "Hineinschauen")),
+    ):
         text = student.locator("body").inner_text()
         assert all(w in text for w in words), text[:400]
-    wait_until(lambda: {r["name"]: r["page"] for r in store.roster(code)} == {"Ana": "Draw a digit",
-                                                                            "Ben": "Draw a digit"},
-               15, "the roster names the page in the console's words")
+    wait_until(
+        lambda: {r["name"]: r["page"] for r in store.roster(code)} == {"Ana": "Draw a digit", "Ben": "Draw a digit"},
+        15,
+        "the roster names the page in the console's words",
+    )
 
     teacher.get_by_role("textbox", name="Message while paused").fill("Mirad la pizarra / Schaut zur Tafel")
     teacher.get_by_role("button", name="Pause the class").click()
@@ -215,9 +234,11 @@ TRANSLATOR = """() => {
   wrap();
   setInterval(wrap, 250);
 }"""
-KEPT_OUT = ("() => [\"[class*='st-key-live-']\", '[data-testid=stPlotlyChart]', '.st-key-menu'].map(s => "
-            "[...document.querySelectorAll(s)].length > 0 && [...document.querySelectorAll(s)].every(e => "
-            "e.getAttribute('translate') === 'no'))")
+KEPT_OUT = (
+    "() => [\"[class*='st-key-live-']\", '[data-testid=stPlotlyChart]', '.st-key-menu'].map(s => "
+    "[...document.querySelectorAll(s)].length > 0 && [...document.querySelectorAll(s)].every(e => "
+    "e.getAttribute('translate') === 'no'))"
+)
 # the known crash: React removes (or inserts before) a text node that a translator has moved into its <font>
 MOVED_NODE = """() => {
   const p = document.createElement("p"), t = document.createTextNode("x"), f = document.createElement("font");
@@ -225,10 +246,12 @@ MOVED_NODE = """() => {
   try { p.insertBefore(document.createElement("b"), t); p.removeChild(t); return "ok"; }
   catch (e) { return e.name; } finally { p.remove(); }
 }"""
-HEADINGS = ("() => [...document.querySelectorAll('[data-testid=stMain] h1')].map(h => h.textContent.trim().toUpperCase())"
-            )  # (in the emulated translator's words, or a moment before it reads them)
-PROGRESS = ("() => Number(document.querySelector(\"[class*='st-key-live-'] [data-testid=stProgress] [role=progressbar]\")"
-            "?.ariaValueNow ?? -1)")
+# (in the emulated translator's words, or a moment before it reads them)
+HEADINGS = "() => [...document.querySelectorAll('[data-testid=stMain] h1')].map(h => h.textContent.trim().toUpperCase())"
+PROGRESS = (
+    "() => Number(document.querySelector(\"[class*='st-key-live-'] [data-testid=stProgress] [role=progressbar]\")"
+    "?.ariaValueNow ?? -1)"
+)
 
 
 def test_a_page_translator_does_not_break_a_live_run(server, browser):
@@ -251,8 +274,11 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
         page.wait_for_timeout(5_000)  # not a synchronisation: the page is watched for a minute
         seen.append(page.evaluate(PROGRESS))
     assert page.evaluate("() => window.__translated") > 50  # the translator did translate the page
-    wait_until(lambda: page.evaluate(KEPT_OUT) == [True, True, True], 20,  # ... but not the live panel, its charts
-               "the live parts marked translate=no")  # or the menu (read between two redraws of the panel)
+    wait_until(
+        lambda: page.evaluate(KEPT_OUT) == [True, True, True],
+        20,  # ... but not the live panel, its charts
+        "the live parts marked translate=no",
+    )  # or the menu (read between two redraws of the panel)
     assert page.evaluate(MOVED_NODE) == "ok"  # React's node calls survive a text node the translator moved
     seen = [v for v in seen if v >= 0]  # (a reading taken while the panel redraws finds no bar)
     assert len(seen) >= 8 and seen == sorted(seen) and seen[-1] > seen[0], seen  # the live panel kept updating

@@ -26,17 +26,21 @@ def own_addresses() -> str:
     return r.stdout.strip()
 
 
-def test_a_students_lesson_opens_no_connection_to_another_machine_and_loads_nothing_from_another_host(browser,
-                                                                                                     tmp_path):
+def test_a_students_lesson_opens_no_connection_to_another_machine_and_loads_nothing_from_another_host(browser, tmp_path):
     log = tmp_path / "net.log"
-    env = {"PYTHONPATH": os.pathsep.join([str(GUARD), os.environ.get("PYTHONPATH", "")]),
-           "EXPLORER_NETLOG": str(log), "EXPLORER_OWN_ADDRESSES": own_addresses()}
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(GUARD), os.environ.get("PYTHONPATH", "")]),
+        "EXPLORER_NETLOG": str(log),
+        "EXPLORER_OWN_ADDRESSES": own_addresses(),
+    }
     with streamlit_server(env=env, timeout=120) as url:
         context = browser.new_context(viewport=VIEWPORT)
         page = context.new_page()
         hosts = set()
-        page.on("request", lambda r: hosts.add(re.match(r"[a-z]+://([^/]+)", r.url).group(1))
-                if r.url.startswith(("http", "ws")) else None)
+        page.on(
+            "request",
+            lambda r: hosts.add(re.match(r"[a-z]+://([^/]+)", r.url).group(1)) if r.url.startswith(("http", "ws")) else None,
+        )
         page.goto(url)
         page.wait_for_selector("h1", timeout=120_000)
         canvas = open_draw_pad(page)  # trains the default CNN in a worker, then draws

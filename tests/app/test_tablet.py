@@ -18,12 +18,16 @@ from tests.waits import wait_until
 pytestmark = pytest.mark.browser
 
 WIDER_THAN_THE_SCREEN = "() => document.documentElement.scrollWidth > window.innerWidth"
-PAD_BUTTONS_CUT = ("() => [...document.querySelectorAll('button')].filter(b => b.closest('.pad') && "
-                   "b.scrollWidth > b.clientWidth + 1).map(b => b.innerText)")
-OVERLAPS = ("() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] img')].map(i => "
-            "i.getBoundingClientRect()).filter(r => r.width > 40); let n = 0; for (let a = 0; a < imgs.length; a++) "
-            "for (let b = a + 1; b < imgs.length; b++) { const p = imgs[a], q = imgs[b]; if (p.left < q.right - 2 && "
-            "q.left < p.right - 2 && p.top < q.bottom - 2 && q.top < p.bottom - 2) n++; } return n; }")
+PAD_BUTTONS_CUT = (
+    "() => [...document.querySelectorAll('button')].filter(b => b.closest('.pad') && "
+    "b.scrollWidth > b.clientWidth + 1).map(b => b.innerText)"
+)
+OVERLAPS = (
+    "() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] img')].map(i => "
+    "i.getBoundingClientRect()).filter(r => r.width > 40); let n = 0; for (let a = 0; a < imgs.length; a++) "
+    "for (let b = a + 1; b < imgs.length; b++) { const p = imgs[a], q = imgs[b]; if (p.left < q.right - 2 && "
+    "q.left < p.right - 2 && p.top < q.bottom - 2 && q.top < p.bottom - 2) n++; } return n; }"
+)
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +122,10 @@ def test_a_tablet_student_by_touch_alone_trains_draws_a_seven_and_takes_the_firs
     wait_idle(page)
     thumb.scroll_into_view_if_needed()
     t = thumb.bounding_box()
-    finger(page, line((t["x"] + t["width"] / 2, t["y"] + t["height"] / 2),
-                      (t["x"] + t["width"] / 2 + 60, t["y"] + t["height"] / 2)))  # the output pixel, dragged
+    finger(
+        page,
+        line((t["x"] + t["width"] / 2, t["y"] + t["height"] / 2), (t["x"] + t["width"] / 2 + 60, t["y"] + t["height"] / 2)),
+    )  # the output pixel, dragged
     wait_until(lambda: "step 3 of" in page.locator(".st-key-path_panel").inner_text(), 30, "two steps done by touch")
     page.context.close()
 

@@ -27,16 +27,25 @@ def school(tmp_path):
 
 def dump(store) -> str:
     with store.engine.connect() as c:
-        return "\n".join(repr(tuple(r)) for name in store.sa.inspect(store.engine).get_table_names()
-                         for r in c.exec_driver_sql(f"SELECT * FROM {name}"))
+        return "\n".join(
+            repr(tuple(r))
+            for name in store.sa.inspect(store.engine).get_table_names()
+            for r in c.exec_driver_sql(f"SELECT * FROM {name}")
+        )
 
 
 def headings(page) -> list[str]:
     return page.evaluate("() => [...document.querySelectorAll('h1')].map(h => h.innerText)")
 
 
-def join(browser, url: str, code: str, name: str, locale: str = "en-US",
-         words: tuple[str, ...] = ("Class code", "Your name", "Join", "In class")):
+def join(
+    browser,
+    url: str,
+    code: str,
+    name: str,
+    locale: str = "en-US",
+    words: tuple[str, ...] = ("Class code", "Your name", "Join", "In class"),
+):
     """A student's browser of its own (in ``locale``) joins through the form, whose ``words`` are in its language:
     the two fields, the button, and what the page says once joined."""
     page = browser.new_context(viewport=VIEWPORT, locale=locale).new_page()
@@ -78,8 +87,9 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
     teacher.get_by_role("button", name="Bring everyone here").click()
     t0 = time.time()
     for s in students:
-        s.wait_for_function("() => [...document.querySelectorAll('h1')].some(h => h.innerText === 'Draw a digit')",
-                            timeout=10_000)
+        s.wait_for_function(
+            "() => [...document.querySelectorAll('h1')].some(h => h.innerText === 'Draw a digit')", timeout=10_000
+        )
     moved_s = time.time() - t0
     print(f"[teacher] bring everyone to Draw: all three moved in {moved_s:.1f} s")
     assert all(headings(s)[-1] == "Draw a digit" for s in students)
@@ -108,8 +118,11 @@ def test_a_teacher_makes_a_class_sees_three_students_steers_them_exports_and_end
         bo.get_by_role("textbox", name="Teacher key").fill(f"guess-{i}")
         bo.get_by_role("button", name="Sign in").click()
         if answer is None:  # the fifth wrong key: no count left to say, and the fourth's count is gone
-            bo.wait_for_function("() => { const t = document.body.innerText; return t.includes('not the teacher key')"
-                                 " && !t.includes('1 more try'); }", timeout=30_000)
+            bo.wait_for_function(
+                "() => { const t = document.body.innerText; return t.includes('not the teacher key')"
+                " && !t.includes('1 more try'); }",
+                timeout=30_000,
+            )
         else:
             bo.get_by_text(answer).first.wait_for(timeout=30_000)
         wait_idle(bo)

@@ -31,10 +31,18 @@ def test_gpu_and_cpu_runs_reach_similar_accuracy(mnist5k):
 
 
 def test_out_of_gpu_memory_is_a_sentence_and_frees_the_gpu(mnist5k):
-    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1},
+            {"type": "ReLU"},
+            {"type": "Conv2d", "out_channels": 512, "kernel_size": 3, "padding": 1},
+            {"type": "ReLU"},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
     model = build_model(spec, seed=0)
     before = [p.detach().clone() for p in model.parameters()]
     torch.cuda.empty_cache()

@@ -62,13 +62,15 @@ def test_normalize_uses_channel_stats():
     assert out[:, 0].eq(1.0).all() and out[:, 1].eq(1.0).all() and out[:, 2].eq(0.0).all()
 
 
-@pytest.mark.parametrize("name,folder,prefix_train,prefix_test,classes", [
-    ("fashion-mnist", "FashionMNIST", "train", "t10k", 10),
-    ("kmnist", "KMNIST", "train", "t10k", 10),
-    ("emnist-balanced", "EMNIST", "emnist-balanced-train", "emnist-balanced-test", 47),
-])
-def test_torchvision_layout_datasets_load_from_generated_files(tmp_path, name, folder, prefix_train, prefix_test,
-                                                              classes):
+@pytest.mark.parametrize(
+    "name,folder,prefix_train,prefix_test,classes",
+    [
+        ("fashion-mnist", "FashionMNIST", "train", "t10k", 10),
+        ("kmnist", "KMNIST", "train", "t10k", 10),
+        ("emnist-balanced", "EMNIST", "emnist-balanced-train", "emnist-balanced-test", 47),
+    ],
+)
+def test_torchvision_layout_datasets_load_from_generated_files(tmp_path, name, folder, prefix_train, prefix_test, classes):
     x, y = tiny(200, classes)
     write_idx(tmp_path / folder / "raw", prefix_train, x, y)
     write_idx(tmp_path / folder / "raw", prefix_test, x[:50], y[:50])
@@ -120,6 +122,7 @@ def test_unknown_dataset():
 
 # --- CSV (seed 003's Sign Language MNIST layout) ---
 
+
 def csv_bytes(n=40, side=4, classes=(0, 1, 2, 3), header=True, rows=None) -> bytes:
     lines = ["label," + ",".join(f"pixel{i + 1}" for i in range(side * side))] if header else []
     rng = np.random.default_rng(0)
@@ -142,18 +145,21 @@ def test_csv_pixels_survive_round_trip():
     assert first in [t.flatten().tolist() for t in ds.test_x]
 
 
-@pytest.mark.parametrize("payload,message", [
-    (csv_bytes(rows=["1,2,3"]), "line 42 has 3 values, expected 17"),
-    (csv_bytes(rows=["1," + ",".join(["x"] * 16)]), "pixel value 'x' is not a number"),
-    (csv_bytes(side=4).replace(b"pixel16", b"pixel16,pixel17"), "17 pixel columns is not a square"),
-    (csv_bytes(classes=(5,)), "only one class"),
-    (csv_bytes(n=0), "no images after the header"),
-    (csv_bytes(header=False), "first line must be the header"),
-    (csv_bytes(rows=["1," + ",".join(["300"] * 16)]), "must lie in 0..255"),
-    (csv_bytes(rows=["a," + ",".join(["3"] * 16)]), "label 'a' is not a whole number"),
-    (b"\xff\xfe\x00bad", "not a text CSV"),
-    (b"", "empty"),
-])
+@pytest.mark.parametrize(
+    "payload,message",
+    [
+        (csv_bytes(rows=["1,2,3"]), "line 42 has 3 values, expected 17"),
+        (csv_bytes(rows=["1," + ",".join(["x"] * 16)]), "pixel value 'x' is not a number"),
+        (csv_bytes(side=4).replace(b"pixel16", b"pixel16,pixel17"), "17 pixel columns is not a square"),
+        (csv_bytes(classes=(5,)), "only one class"),
+        (csv_bytes(n=0), "no images after the header"),
+        (csv_bytes(header=False), "first line must be the header"),
+        (csv_bytes(rows=["1," + ",".join(["300"] * 16)]), "must lie in 0..255"),
+        (csv_bytes(rows=["a," + ",".join(["3"] * 16)]), "label 'a' is not a whole number"),
+        (b"\xff\xfe\x00bad", "not a text CSV"),
+        (b"", "empty"),
+    ],
+)
 def test_malformed_csv_is_refused_with_the_reason(payload, message):
     with pytest.raises(DataError, match=message):
         load_csv(payload)
@@ -166,6 +172,7 @@ def test_oversized_upload_is_refused(monkeypatch):
 
 
 # --- zip of class folders ---
+
 
 def png(colour, size=(12, 10), mode="RGB") -> bytes:
     buf = io.BytesIO()
@@ -182,8 +189,7 @@ def make_zip(files: dict[str, bytes]) -> bytes:
 
 
 def test_zip_of_class_folders_loads_resized_in_colour():
-    files = {f"pets/{c}/{i}.png": png(col) for c, col in (("cat", (255, 0, 0)), ("dog", (0, 0, 255)))
-             for i in range(10)}
+    files = {f"pets/{c}/{i}.png": png(col) for c, col in (("cat", (255, 0, 0)), ("dog", (0, 0, 255))) for i in range(10)}
     ds = load_image_zip(make_zip(files), size=16)
     assert ds.classes == ("cat", "dog") and ds.input_shape == [3, 16, 16]
     cat = ds.test_x[ds.test_y == 0][0]
@@ -191,17 +197,21 @@ def test_zip_of_class_folders_loads_resized_in_colour():
 
 
 def test_zip_with_train_test_folders_and_grayscale():
-    files = {f"{s}/{c}/{i}.png": png(v, mode="L") for s in ("train", "test") for c, v in (("a", 10), ("b", 200))
-             for i in range(3)}
+    files = {
+        f"{s}/{c}/{i}.png": png(v, mode="L") for s in ("train", "test") for c, v in (("a", 10), ("b", 200)) for i in range(3)
+    }
     ds = load_image_zip(make_zip(files), size=8)
     assert ds.input_shape == [1, 8, 8] and ds.sizes()["test"] == 6
 
 
-@pytest.mark.parametrize("files,message", [
-    ({"a/1.png": png(1), "a/2.png": png(2)}, "only one class folder"),
-    ({"readme.txt": b"hi"}, "no images in class folders"),
-    ({"a/1.png": png(1), "b/1.png": b"not an image"}, "image b/1.png is not an image this app can read"),
-])
+@pytest.mark.parametrize(
+    "files,message",
+    [
+        ({"a/1.png": png(1), "a/2.png": png(2)}, "only one class folder"),
+        ({"readme.txt": b"hi"}, "no images in class folders"),
+        ({"a/1.png": png(1), "b/1.png": b"not an image"}, "image b/1.png is not an image this app can read"),
+    ],
+)
 def test_bad_zips_are_refused(files, message):
     with pytest.raises(DataError, match=message):
         load_image_zip(make_zip(files))

@@ -10,8 +10,13 @@ from explorer.core.presets import PRESETS, get_preset, preset_names
 from explorer.core.spec import SpecError, build_model, format_summary, parse_spec, summarize
 
 SEED_COUNTS = {
-    "linear": 36_895, "one-conv": 31_863, "wider": 63_679, "deeper": 23_143,  # seed 000 (EMNIST)
-    "mnist-features": 55_744, "mnist-flatten": 93_322, "mnist-gap": 56_394,  # seed 004 (MNIST)
+    "linear": 36_895,
+    "one-conv": 31_863,
+    "wider": 63_679,
+    "deeper": 23_143,  # seed 000 (EMNIST)
+    "mnist-features": 55_744,
+    "mnist-flatten": 93_322,
+    "mnist-gap": 56_394,  # seed 004 (MNIST)
     "cats-vs-dogs": 307_393,  # seed 004
 }
 
@@ -36,8 +41,11 @@ def test_every_layer_output_shape_matches_the_real_forward(name):
     model = build_model(spec).eval()
     rows = {r.path: r for r in summarize(spec).layers}
     seen = {}
-    hooks = [m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, tuple(o.shape[1:])))
-             for n, m in model.named_modules() if n in rows]
+    hooks = [
+        m.register_forward_hook(lambda m, i, o, n=n: seen.__setitem__(n, tuple(o.shape[1:])))
+        for n, m in model.named_modules()
+        if n in rows
+    ]
     try:
         model(torch.zeros(2, *spec["input_shape"]))
     finally:
@@ -49,8 +57,9 @@ def test_every_layer_output_shape_matches_the_real_forward(name):
 def test_spec_model_equals_hand_written_sequential_with_same_weights():
     spec = get_preset("one-conv")
     spec_model = build_model(spec, seed=3)
-    hand = nn.Sequential(nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(676, 47))
+    hand = nn.Sequential(
+        nn.Conv2d(1, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(676, 47)
+    )
     hand.load_state_dict(spec_model.state_dict())  # same keys and shapes, strict
     x = torch.randn(8, 1, 28, 28)
     for mode in (True, False):
@@ -60,11 +69,22 @@ def test_spec_model_equals_hand_written_sequential_with_same_weights():
 
 
 def test_residual_block_matches_hand_written_preact_block():
-    spec = {"input_shape": [16, 8, 8], "layers": [{"type": "Residual", "layers": [
-        {"type": "BatchNorm2d"}, {"type": "ReLU"},
-        {"type": "Conv2d", "out_channels": 32, "kernel_size": 3, "stride": 2, "padding": 1, "bias": False},
-        {"type": "BatchNorm2d"}, {"type": "ReLU"},
-        {"type": "Conv2d", "out_channels": 32, "kernel_size": 3, "padding": 1, "bias": False}]}]}
+    spec = {
+        "input_shape": [16, 8, 8],
+        "layers": [
+            {
+                "type": "Residual",
+                "layers": [
+                    {"type": "BatchNorm2d"},
+                    {"type": "ReLU"},
+                    {"type": "Conv2d", "out_channels": 32, "kernel_size": 3, "stride": 2, "padding": 1, "bias": False},
+                    {"type": "BatchNorm2d"},
+                    {"type": "ReLU"},
+                    {"type": "Conv2d", "out_channels": 32, "kernel_size": 3, "padding": 1, "bias": False},
+                ],
+            }
+        ],
+    }
     model = build_model(spec, seed=0).eval()
     block = model[0]
     x = torch.randn(4, 16, 8, 8)
@@ -76,8 +96,10 @@ def test_residual_block_matches_hand_written_preact_block():
 
 
 def test_identity_residual_adds_input():
-    spec = {"input_shape": [4, 6, 6], "layers": [{"type": "Residual", "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}]}]}
+    spec = {
+        "input_shape": [4, 6, 6],
+        "layers": [{"type": "Residual", "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}]}],
+    }
     model = build_model(spec, seed=0)
     x = torch.randn(2, 4, 6, 6)
     torch.testing.assert_close(model(x), model[0].body(x) + x)
@@ -119,51 +141,120 @@ def test_preset_retargets_to_other_classes_and_shapes():
 
 
 BAD = [
-    ({"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 7}]},
-     "layer 0 Conv2d: input is 1x4x4, smaller than its 7x7 kernel", "0"),
+    (
+        {"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 7}]},
+        "layer 0 Conv2d: input is 1x4x4, smaller than its 7x7 kernel",
+        "0",
+    ),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv3d"}]}, "unknown type 'Conv3d'", "0"),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "ReLU", "inplace": True}]}, "unknown argument 'inplace'", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": "8", "kernel_size": 3}]},
-     "out_channels must be an integer", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 0, "kernel_size": 3}]},
-     "out_channels must be an integer >= 1", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": True}]},
-     "kernel_size must be", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4}]},
-     "missing required argument 'kernel_size'", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Flatten"}, {"type": "Conv2d", "out_channels": 4,
-                                                                      "kernel_size": 3}]},
-     "layer 1 Conv2d: needs an image-shaped input", "1"),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": "8", "kernel_size": 3}]},
+        "out_channels must be an integer",
+        "0",
+    ),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 0, "kernel_size": 3}]},
+        "out_channels must be an integer >= 1",
+        "0",
+    ),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": True}]},
+        "kernel_size must be",
+        "0",
+    ),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4}]},
+        "missing required argument 'kernel_size'",
+        "0",
+    ),
+    (
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [{"type": "Flatten"}, {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}],
+        },
+        "layer 1 Conv2d: needs an image-shaped input",
+        "1",
+    ),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Dropout", "p": 1.5}]}, "p must be between", "0"),
     ({"input_shape": [0, 28, 28], "layers": []}, "input_shape must be", None),
-    ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [{"type": "Flatten"}]},
-     "ends with shape 784 but num_classes is 10", "0"),
-    ({"input_shape": [3, 1024, 1024], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3}]},
-     "This model needs 120 billion multiply-adds per image; at most 1 billion are allowed here. Layer 0 Conv2d", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 100000},
-                                              {"type": "Linear", "out_features": 1000}]},
-     "needs 179 million parameters; at most 10 million are allowed here. Layer 2 Linear has 100 million", "2"),
+    (
+        {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [{"type": "Flatten"}]},
+        "ends with shape 784 but num_classes is 10",
+        "0",
+    ),
+    (
+        {"input_shape": [3, 1024, 1024], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3}]},
+        "This model needs 120 billion multiply-adds per image; at most 1 billion are allowed here. Layer 0 Conv2d",
+        "0",
+    ),
+    (
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [
+                {"type": "Flatten"},
+                {"type": "Linear", "out_features": 100000},
+                {"type": "Linear", "out_features": 1000},
+            ],
+        },
+        "needs 179 million parameters; at most 10 million are allowed here. Layer 2 Linear has 100 million",
+        "2",
+    ),
     # the beginner's mistake of the lecture notes: Flatten straight after the convolutions, no pooling
-    ({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 1000}, {"type": "Linear", "out_features": 10}]},
-     "Layer 3 Linear has 50.2 million of them: it reads all 50,176 values of a 64x28x28 map. A MaxPool2d(2) "
-     "before Flatten would cut it about 4×", "3"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 64, "kernel_size": 999,
-                                              "padding": "same"}]},
-     "Layer 0 Conv2d has 63.9 million of them: a smaller kernel or fewer channels would cut it", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": [{"type": "Flatten"}]}]},
-     "keep the number of dimensions", "0"),
+    (
+        {
+            "input_shape": [1, 28, 28],
+            "num_classes": 10,
+            "layers": [
+                {"type": "Conv2d", "out_channels": 64, "kernel_size": 3, "padding": 1},
+                {"type": "ReLU"},
+                {"type": "Flatten"},
+                {"type": "Linear", "out_features": 1000},
+                {"type": "Linear", "out_features": 10},
+            ],
+        },
+        "Layer 3 Linear has 50.2 million of them: it reads all 50,176 values of a 64x28x28 map. A MaxPool2d(2) "
+        "before Flatten would cut it about 4×",
+        "3",
+    ),
+    (
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [{"type": "Conv2d", "out_channels": 64, "kernel_size": 999, "padding": "same"}],
+        },
+        "Layer 0 Conv2d has 63.9 million of them: a smaller kernel or fewer channels would cut it",
+        "0",
+    ),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": [{"type": "Flatten"}]}]},
+        "keep the number of dimensions",
+        "0",
+    ),
     ({"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": []}]}, "non-empty list", "0"),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "Residual", "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "Conv2d", "out_channels": 4,
-                                                                   "kernel_size": 30}]}]},
-     "layer 0.body.1 Conv2d: input is 4x26x26, smaller than its 30x30 kernel", "0.body.1"),
+    (
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [
+                {
+                    "type": "Residual",
+                    "layers": [
+                        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3},
+                        {"type": "Conv2d", "out_channels": 4, "kernel_size": 30},
+                    ],
+                }
+            ],
+        },
+        "layer 0.body.1 Conv2d: input is 4x26x26, smaller than its 30x30 kernel",
+        "0.body.1",
+    ),
     ({"input_shape": [1, 28, 28], "layers": "Conv2d"}, "layers must be a list", None),
     ({"input_shape": [1, 28, 28], "layers": [], "exec": "rm -rf /"}, "unknown key 'exec'", None),
     ([1, 2, 3], "must be a JSON object", None),
-    ({"input_shape": [1, 28, 28], "layers": [{"type": "MaxPool2d", "kernel_size": 2}] * 6},
-     "layer 4 MaxPool2d: input is 1x1x1, smaller than its 2x2 window", "4"),
+    (
+        {"input_shape": [1, 28, 28], "layers": [{"type": "MaxPool2d", "kernel_size": 2}] * 6},
+        "layer 4 MaxPool2d: input is 1x1x1, smaller than its 2x2 window",
+        "4",
+    ),
 ]
 
 
@@ -227,8 +318,9 @@ def test_a_new_layer_type_is_one_record(monkeypatch):
     from explorer.lessons.export import to_python
 
     same = LAYER_TYPES["ReLU"].rule
-    monkeypatch.setitem(LAYER_TYPES, "Hardtanh", LayerType({"min_val": Arg("float", -1.0), "max_val": Arg("float", 1.0)},
-                                                           same))
+    monkeypatch.setitem(
+        LAYER_TYPES, "Hardtanh", LayerType({"min_val": Arg("float", -1.0), "max_val": Arg("float", 1.0)}, same)
+    )
     spec = get_preset("default")
     spec["layers"].insert(3, {"type": "Hardtanh", "max_val": 2.0})
     s = summarize(spec)

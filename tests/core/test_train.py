@@ -68,11 +68,15 @@ def test_pause_resume_stop_from_another_thread(mnist5k):
 
 
 def test_divergence_stops_with_advice_and_keeps_good_weights(mnist5k):
-    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "Linear", "out_features": 10}],
+    }
     model = build_model(spec, seed=0)
-    hist = Trainer(model, mnist5k, TrainConfig(optimizer="sgd", lr=100.0, schedule="constant", log_every=1,
-                                               eval_splits=("test",))).run()
+    hist = Trainer(
+        model, mnist5k, TrainConfig(optimizer="sgd", lr=100.0, schedule="constant", log_every=1, eval_splits=("test",))
+    ).run()
     assert hist["status"] == "diverged"
     assert hist["message"].startswith("loss diverged at step ") and "lower the learning rate" in hist["message"]
     german = say_run_message(hist["message"], translator("de"))  # a page says it in the student's language
@@ -85,19 +89,28 @@ def test_divergence_stops_with_advice_and_keeps_good_weights(mnist5k):
 @pytest.mark.parametrize("schedule,optimizer", [("step", "sgd"), ("constant", "adamw"), ("onecycle", "adadelta")])
 def test_schedules_and_optimizers_run(mnist5k, schedule, optimizer):
     lr = 1.0 if optimizer == "adadelta" else 0.05 if optimizer == "sgd" else 1e-3
-    h = Trainer(build_model(get_preset("default"), seed=0), mnist5k,
-                TrainConfig(epochs=2, limit_train=256, optimizer=optimizer, lr=lr, schedule=schedule,
-                            eval_splits=("val",))).run()
+    h = Trainer(
+        build_model(get_preset("default"), seed=0),
+        mnist5k,
+        TrainConfig(epochs=2, limit_train=256, optimizer=optimizer, lr=lr, schedule=schedule, eval_splits=("val",)),
+    ).run()
     assert h["status"] == "finished" and "val_accuracy" in h["epochs"][-1]
     if schedule == "step":  # multiplied by gamma after each epoch
         assert h["steps"][-1]["lr"] == pytest.approx(lr * 0.1)
 
 
-@pytest.mark.parametrize("field,value,message", [
-    ("epochs", 0, "epochs must be"), ("lr", -1.0, "lr must be"), ("lr", float("nan"), "lr must be"),
-    ("optimizer", "rmsprop", "optimizer must be one of"), ("schedule", "cosine", "schedule must be"),
-    ("batch_size", 2.5, "batch_size must be"), ("device", "tpu", "device must be"),
-])
+@pytest.mark.parametrize(
+    "field,value,message",
+    [
+        ("epochs", 0, "epochs must be"),
+        ("lr", -1.0, "lr must be"),
+        ("lr", float("nan"), "lr must be"),
+        ("optimizer", "rmsprop", "optimizer must be one of"),
+        ("schedule", "cosine", "schedule must be"),
+        ("batch_size", 2.5, "batch_size must be"),
+        ("device", "tpu", "device must be"),
+    ],
+)
 def test_bad_settings_are_refused(field, value, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**{field: value}).validate()
@@ -142,8 +155,11 @@ def test_binary_one_logit_model_trains():
         px = (torch.rand(16, generator=rng) * 60 + (180 if label else 0)).int().tolist()
         rows.append(",".join(map(str, [label, *px])))
     ds = load_csv("\n".join(rows).encode())
-    spec = {"input_shape": [1, 4, 4], "num_classes": 2, "layers": [
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 1}]}
+    spec = {
+        "input_shape": [1, 4, 4],
+        "num_classes": 2,
+        "layers": [{"type": "Flatten"}, {"type": "Linear", "out_features": 1}],
+    }
     model = build_model(spec, seed=0)
     hist = Trainer(model, ds, TrainConfig(epochs=5, lr=0.05, eval_splits=("test",))).run()
     assert hist["epochs"][-1]["test_accuracy"] > 0.95
@@ -153,8 +169,7 @@ def test_binary_one_logit_model_trains():
 
 def test_model_copy_while_training_is_consistent(mnist5k):
     model = build_model(get_preset("default"), seed=0)
-    trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4,
-                                                  eval_splits=("test",)))
+    trainer = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=1024, snapshot_every=4, eval_splits=("test",)))
     trainer.start()
     wait_until(lambda: trainer.step >= 3, 60, "three steps", every=0.005)
     trainer.pause()
@@ -200,13 +215,21 @@ def test_snapshots_every_step_stay_within_the_byte_budget(mnist5k, monkeypatch):
     from explorer.core.train import snapshot_bytes
 
     monkeypatch.setenv("EXPLORER_MAX_SNAPSHOT_MB", "1")
-    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 64, "kernel_size": 5}, {"type": "ReLU"},
-        {"type": "Conv2d", "out_channels": 64, "kernel_size": 5}, {"type": "ReLU"},
-        {"type": "AdaptiveAvgPool2d", "output_size": 1}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 64, "kernel_size": 5},
+            {"type": "ReLU"},
+            {"type": "Conv2d", "out_channels": 64, "kernel_size": 5},
+            {"type": "ReLU"},
+            {"type": "AdaptiveAvgPool2d", "output_size": 1},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
     model = build_model(spec, seed=0)
-    t = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=64 * 40, batch_size=64, snapshot_every=1,
-                                            eval_splits=()))
+    t = Trainer(model, mnist5k, TrainConfig(epochs=1, limit_train=64 * 40, batch_size=64, snapshot_every=1, eval_splits=()))
     t.run()
     each = snapshot_bytes(t.snapshots[0])  # 104,000 conv weights: 416 KB a snapshot
     assert len(t.snapshots) * each <= 1 << 20 and len(t.snapshots) >= 2
@@ -286,11 +309,27 @@ def test_a_run_that_yields_its_place_carries_on_exactly_where_it_stopped(mnist5k
     """A long run gives its place to another at an epoch's end (``yield_turn``) and a new trainer carries it on
     from ``resume_state``: the same weights and figures as a run that never stopped (optimizer, schedule, the data
     order, the augmentation and dropout draws all go on where they were)."""
-    spec = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 5}, {"type": "ReLU"}, {"type": "Dropout", "p": 0.3},
-        {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
-    cfg = TrainConfig(epochs=3, limit_train=512, batch_size=64, seed=5, schedule=schedule, step_epochs=1,
-                      eval_splits=("test",), augment=Augment(rotation=10.0, shift=0.1))
+    spec = {
+        "input_shape": [1, 28, 28],
+        "num_classes": 10,
+        "layers": [
+            {"type": "Conv2d", "out_channels": 4, "kernel_size": 5},
+            {"type": "ReLU"},
+            {"type": "Dropout", "p": 0.3},
+            {"type": "Flatten"},
+            {"type": "Linear", "out_features": 10},
+        ],
+    }
+    cfg = TrainConfig(
+        epochs=3,
+        limit_train=512,
+        batch_size=64,
+        seed=5,
+        schedule=schedule,
+        step_epochs=1,
+        eval_splits=("test",),
+        augment=Augment(rotation=10.0, shift=0.1),
+    )
     straight = Trainer(build_model(spec, seed=0), mnist5k, cfg)
     straight.run()
     first = Trainer(build_model(spec, seed=0), mnist5k, cfg)

@@ -101,9 +101,10 @@ def test_hot_path_gives_probabilities_and_saliency(trained_default, digit):
 
 # --- MNIST-style preprocessing ---
 
+
 def blob(h: int, w: int, top: int, left: int, bh: int, bw: int, canvas: int = 280) -> np.ndarray:
     img = np.zeros((canvas, canvas), np.uint8)
-    img[top:top + bh, left:left + bw] = 255
+    img[top : top + bh, left : left + bw] = 255
     return img
 
 
@@ -157,7 +158,7 @@ def test_mnist_digits_redrawn_on_a_canvas_keep_97_percent_of_accuracy(trained_de
     for i in range(len(x)):
         canvas = torch.zeros(400, 400)
         oy, ox = torch.randint(0, 120, (2,), generator=g).tolist()  # drawn anywhere on a larger canvas
-        canvas[oy:oy + 280, ox:ox + 280] = big[i, 0]
+        canvas[oy : oy + 280, ox : ox + 280] = big[i, 0]
         redrawn.append(mnist_style(canvas.clamp(0, 255).numpy().astype(np.uint8)))
     redrawn_acc = (predict_proba(model, torch.stack(redrawn), mnist5k.mean, mnist5k.std).argmax(1) == y).float().mean()
     assert redrawn_acc >= 0.97 * orig, (float(orig), float(redrawn_acc))

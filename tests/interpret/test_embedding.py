@@ -18,8 +18,9 @@ def test_the_feature_layer_is_what_the_last_linear_reads():
     feats = capture_activations(model, x, [layer])[layer].flatten(1)
     assert feats.shape[1] == model[-1].in_features
     with pytest.raises(ValueError, match="no layer before a last Linear"):
-        feature_layer(build_model({"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2,
-                                                                          "kernel_size": 3}]}))
+        feature_layer(
+            build_model({"input_shape": [1, 4, 4], "layers": [{"type": "Conv2d", "out_channels": 2, "kernel_size": 3}]})
+        )
 
 
 def test_the_map_places_images_where_pca_puts_them_and_finds_their_neighbours(trained_default, mnist5k):
@@ -37,6 +38,6 @@ def test_the_map_places_images_where_pca_puts_them_and_finds_their_neighbours(tr
     # the nearest training images of a test image are mostly of its class
     right = 0
     for i in range(20):
-        near = m.nearest(features_of(model, m, mnist5k.test_x[i:i + 1], mnist5k.mean, mnist5k.std)[0], 5)
+        near = m.nearest(features_of(model, m, mnist5k.test_x[i : i + 1], mnist5k.mean, mnist5k.std)[0], 5)
         right += sum(int(mnist5k.train_y[j]) == int(mnist5k.test_y[i]) for j in near)
     assert right / 100 > 0.8

@@ -61,8 +61,7 @@ def test_kernel_grid_is_the_weight_tensor():
 
 
 def test_layer_stats_find_dead_relus():
-    spec = {"input_shape": [1, 8, 8], "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"}]}
+    spec = {"input_shape": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"}]}
     model = build_model(spec, seed=0)
     with torch.no_grad():
         model[0].weight.zero_()
@@ -78,8 +77,7 @@ def test_layer_stats_find_dead_relus():
 def test_a_channel_that_fires_only_in_the_middle_is_alive_and_one_planted_dead_channel_counts_one():
     # a channel that is zero on the empty border of every image but fires on the ink is not dead: units are
     # whole channels, not channel x position
-    spec = {"input_shape": [1, 8, 8], "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 1}, {"type": "ReLU"}]}
+    spec = {"input_shape": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 1}, {"type": "ReLU"}]}
     model = build_model(spec, seed=0)
     with torch.no_grad():
         model[0].weight.copy_(torch.tensor([1.0, 1.0, 1.0, -1.0]).view(4, 1, 1, 1))
@@ -98,8 +96,10 @@ def test_a_channel_that_fires_only_in_the_middle_is_alive_and_one_planted_dead_c
 
 
 def test_dead_relu_advice_leaves_out_batch_norm_where_the_relu_already_follows_one():
-    spec = {"input_shape": [1, 8, 8], "layers": [
-        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "ReLU"}]}
+    spec = {
+        "input_shape": [1, 8, 8],
+        "layers": [{"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "BatchNorm2d"}, {"type": "ReLU"}],
+    }
     model = build_model(spec, seed=0).eval()
     with torch.no_grad():
         model[1].bias.copy_(torch.tensor([-50.0, -50.0, -50.0, 1.0]))  # three channels pushed far below zero
@@ -135,8 +135,9 @@ def test_filter_images_batch_equals_one_by_one():
     for i, c in enumerate([1, 2]):  # each image of the batch optimises its own channel only
         alone = visualize_filters(model, "0", channels=[c], steps=5, seed=3)
         assert torch.allclose(alone.end[0], both.end[i], rtol=0.2) and both.end[i] > both.start[i]
-        assert channel_activation(model, "0", both.images[i:i + 1], [c]) > channel_activation(
-            model, "0", both.images[1 - i:2 - i], [c])  # its own image excites it more than the other's
+        assert channel_activation(model, "0", both.images[i : i + 1], [c]) > channel_activation(
+            model, "0", both.images[1 - i : 2 - i], [c]
+        )  # its own image excites it more than the other's
     with pytest.raises(ValueError, match="channels must lie in 0..7"):
         visualize_filters(model, "0", channels=[8])
     with pytest.raises(ValueError, match="regularizer must be one of"):
@@ -208,8 +209,13 @@ def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
     n, zeros = out.split()
     assert n == "2" and 0.3 < float(zeros) < 0.7
     assert grew < 400, f"peak memory grew {grew} MB"
-    model = build_model({"input_shape": [1, 28, 28], "layers": [
-        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)
+    model = build_model(
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}],
+        },
+        seed=0,
+    )
     with pytest.raises(ValueError, match="one image's activations take 24 MB in this model, over the 16 MB"):
         layer_stats(model, torch.randn(4, 1, 28, 28), max_bytes=16 << 20)
 
@@ -217,8 +223,13 @@ def test_layer_stats_of_a_4096_channel_layer_hold_at_most_the_view_budget():
 def test_batch_statistics_of_a_wide_model_use_fewer_images_not_more_time():
     from explorer.interpret.inspect import stats_images
 
-    wide = build_model({"input_shape": [1, 28, 28], "layers": [
-        {"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}]}, seed=0)
+    wide = build_model(
+        {
+            "input_shape": [1, 28, 28],
+            "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 1}, {"type": "ReLU"}],
+        },
+        seed=0,
+    )
     x = torch.randn(256, 1, 28, 28)
     per_image = 2 * 4096 * 28 * 28
     assert stats_images(wide, x, max_values=20_000_000) == 20_000_000 // per_image  # 3 images

@@ -21,8 +21,9 @@ def wide_model() -> nn.Module:
     """A 4,096-channel convolution on 28×28 (the builder accepts it): all its channels in one batch asked for
     about 52 GB."""
     torch.manual_seed(0)
-    return nn.Sequential(nn.Conv2d(1, WIDE, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(WIDE, 10)).eval()
+    return nn.Sequential(
+        nn.Conv2d(1, WIDE, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(WIDE, 10)
+    ).eval()
 
 
 def test_activation_bytes_counts_the_input_and_every_layers_output():
@@ -63,8 +64,11 @@ def test_chunked_filter_images_equal_the_single_batch_ones():
 
 def test_a_model_where_one_image_is_over_the_budget_is_refused_with_a_sentence(monkeypatch):
     monkeypatch.setenv("EXPLORER_MAX_VIEW_MB", "64")
-    with pytest.raises(ValueError, match=r"one image takes 74 MB in this model with its gradients, over the 64 MB "
-                                         r"that one view or job may hold: pick an earlier layer"):
+    with pytest.raises(
+        ValueError,
+        match=r"one image takes 74 MB in this model with its gradients, over the 64 MB "
+        r"that one view or job may hold: pick an earlier layer",
+    ):
         visualize_filters(wide_model(), "0", [0], (1, 28, 28), steps=1)
 
 
@@ -76,7 +80,7 @@ def test_top_images_of_a_wide_layer_work_in_batches_and_match_a_reference(monkey
     assert batch < 300  # it really takes several batches (batches of 1,000 asked for 12.8 GB)
     got = top_activating(m, "0", x, k=9)
     with torch.no_grad():  # reference: every image's mean activation, all at once, for a few channels
-        ref = torch.cat([m[0](x[i:i + 50]).mean((2, 3)) for i in range(0, 300, 50)])
+        ref = torch.cat([m[0](x[i : i + 50]).mean((2, 3)) for i in range(0, 300, 50)])
     for c in (0, 17, WIDE - 1):
         assert got.shape == (WIDE, 9)
         assert torch.equal(ref[got[c], c], ref[:, c].topk(9).values)
@@ -133,8 +137,10 @@ def test_a_filter_job_past_the_time_limit_is_refused_up_front_with_its_estimate_
     from explorer.core.spec import build_model
     from explorer.interpret.featureviz import plan_filters
 
-    spec = {"input_shape": [1, 28, 28], "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3},
-                                                   {"type": "ReLU"}]}
+    spec = {
+        "input_shape": [1, 28, 28],
+        "layers": [{"type": "Conv2d", "out_channels": 4096, "kernel_size": 3}, {"type": "ReLU"}],
+    }
     wide = build_model(spec, seed=0)
     with pytest.raises(ValueError) as err:
         plan_filters(wide, (1, 28, 28), 4096, 256)

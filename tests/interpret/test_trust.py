@@ -101,8 +101,13 @@ def test_the_fooling_table_has_a_row_per_model_and_an_eps_per_attack(trained_def
 
     model, _, _ = trained_default
     seen = []
-    rows = fooling_table([("a", model, False), ("b", model, True)], mnist5k.test_x[3:4], mnist5k.mean, mnist5k.std,
-                         progress=lambda d, t: seen.append((d, t)))
+    rows = fooling_table(
+        [("a", model, False), ("b", model, True)],
+        mnist5k.test_x[3:4],
+        mnist5k.mean,
+        mnist5k.std,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert [r["model"] for r in rows] == ["a", "b"] and rows[1]["trained with augmentation"] == "yes"
     assert rows[0]["smallest ε, FGSM"] == rows[1]["smallest ε, FGSM"] and seen == [(1, 2), (2, 2)]
 
@@ -134,7 +139,10 @@ def test_stump_scores_count_confirmed_digits_the_model_misreads():
     authors = ["Ada", "Ada", "Grace", "Grace", "Linus"]
     confirmed = ["Grace", "Grace", "Ada", None, None]  # Linus's misread 5 is not confirmed: no point
     assert stump_scores(labels, answers, authors, confirmed) == [
-        {"name": "Ada", "points": 1}, {"name": "Grace", "points": 1}, {"name": "Linus", "points": 0}]
+        {"name": "Ada", "points": 1},
+        {"name": "Grace", "points": 1},
+        {"name": "Linus", "points": 0},
+    ]
 
 
 def test_made_up_non_digits_are_varied_and_a_reject_class_is_added_without_touching_the_data(mnist5k):
@@ -168,8 +176,14 @@ def test_a_not_a_digit_class_turns_away_what_a_threshold_lets_through(mnist5k):
     assert f"the threshold alone turned away {plain['turned_away']:.0%}" in text
     assert f"turned away {reject['turned_away']:.0%}, more" in text and "catches the kinds it was shown" in text
     with pytest.raises(ValueError, match="no Linear layer"):
-        reject_class_experiment({"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-            {"type": "Conv2d", "out_channels": 10, "kernel_size": 28}, {"type": "Flatten"}]}, mnist5k)
+        reject_class_experiment(
+            {
+                "input_shape": [1, 28, 28],
+                "num_classes": 10,
+                "layers": [{"type": "Conv2d", "out_channels": 10, "kernel_size": 28}, {"type": "Flatten"}],
+            },
+            mnist5k,
+        )
 
 
 def test_an_attack_outcome_is_the_attack_rounded_to_pixels_with_both_answers():
@@ -207,8 +221,13 @@ def test_the_class_drawings_split_into_letters_and_digits():
     from explorer.interpret import NOT_A_DIGIT_LABEL, split_class_drawings
 
     x = torch.arange(3, dtype=torch.uint8).view(3, 1, 1, 1).expand(3, 1, 28, 28).clone()
-    drawn = {"x": x, "y": torch.tensor([7, NOT_A_DIGIT_LABEL, 2]), "ids": [10, 11, 12], "authors": ["a", "b", "c"],
-             "confirmed_by": [None, None, "a"]}
+    drawn = {
+        "x": x,
+        "y": torch.tensor([7, NOT_A_DIGIT_LABEL, 2]),
+        "ids": [10, 11, 12],
+        "authors": ["a", "b", "c"],
+        "confirmed_by": [None, None, "a"],
+    }
     letters, digits = split_class_drawings(drawn)
     assert letters.shape == (1, 1, 28, 28) and int(letters[0, 0, 0, 0]) == 1
     assert digits["ids"] == [10, 12] and digits["y"].tolist() == [7, 2] and digits["confirmed_by"] == [None, "a"]

@@ -28,8 +28,10 @@ def load_script(src: str, tmp_path) -> object:
     return mod
 
 
-@pytest.mark.parametrize("name,dataset", [("default", "mnist"), ("preact-resnet", "cifar10"),
-                                          ("cats-vs-dogs", "cifar10"), ("deeper", "emnist-balanced")])
+@pytest.mark.parametrize(
+    "name,dataset",
+    [("default", "mnist"), ("preact-resnet", "cifar10"), ("cats-vs-dogs", "cifar10"), ("deeper", "emnist-balanced")],
+)
 def test_exported_script_rebuilds_the_same_network(name, dataset, tmp_path):
     spec = get_preset(name)
     mod = load_script(to_python(spec, {"epochs": 2, "optimizer": "sgd"}, dataset), tmp_path)
@@ -41,11 +43,22 @@ def test_exported_script_rebuilds_the_same_network(name, dataset, tmp_path):
     torch.testing.assert_close(exported(x), ours(x))
 
 
-@pytest.mark.parametrize("settings", [
-    {"epochs": 2, "batch_size": 64, "limit_train": 640, "seed": 3},  # Adam, one-cycle
-    {"epochs": 2, "batch_size": 32, "limit_train": 320, "optimizer": "sgd", "lr": 0.05, "schedule": "step",
-     "seed": 1, "augment": {"rotation": 15, "shift": 0.1}},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"epochs": 2, "batch_size": 64, "limit_train": 640, "seed": 3},  # Adam, one-cycle
+        {
+            "epochs": 2,
+            "batch_size": 32,
+            "limit_train": 320,
+            "optimizer": "sgd",
+            "lr": 0.05,
+            "schedule": "step",
+            "seed": 1,
+            "augment": {"rotation": 15, "shift": 0.1},
+        },
+    ],
+)
 def test_the_exported_script_trains_to_the_apps_weights(settings, mnist5k, tmp_path):
     spec = get_preset("default")
     cfg = TrainConfig.from_dict(settings)
@@ -62,8 +75,10 @@ def test_the_exported_script_trains_to_the_apps_weights(settings, mnist5k, tmp_p
     assert len(val) == 10 and len(keep) == 90  # the app's split, carried in the script
 
 
-@pytest.mark.parametrize("name", ['say """hi"""', "a\\b\\", "two\nlines\n\"\"\"\nimport os; os._exit(3)",
-                                  "it's \"quoted\" \\N{BULLET} {braces}", '"""'])
+@pytest.mark.parametrize(
+    "name",
+    ['say """hi"""', "a\\b\\", 'two\nlines\n"""\nimport os; os._exit(3)', 'it\'s "quoted" \\N{BULLET} {braces}', '"""'],
+)
 def test_a_name_with_quotes_backslashes_and_newlines_stays_text(name, tmp_path):
     """The name (and the spec that carries it) enter the script as escaped literals: it compiles, runs no part
     of the name, and gives the name back exactly."""
@@ -82,7 +97,7 @@ def test_export_refuses_a_dataset_without_loader():
 
 def test_the_embedded_digits_export_as_mnist_with_a_note():
     script = to_python(get_preset("default"), dataset="mnist-5k")
-    assert 'TV_DATASET = \'MNIST\'' in script and "5,000 of its digits" in script
+    assert "TV_DATASET = 'MNIST'" in script and "5,000 of its digits" in script
 
 
 def test_the_template_is_a_script_that_runs_against_the_library(tmp_path):
@@ -96,12 +111,17 @@ def test_the_template_is_a_script_that_runs_against_the_library(tmp_path):
     script = to_python(get_preset("preact-resnet"))
     assert "export:" not in script and "from explorer" not in script  # every marked line filled in
     (tmp_path / "model.py").write_text(script)
-    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "F,E9", "--isolated",
-                           str(tmp_path / "model.py")], capture_output=True, text=True, timeout=120)
+    lint = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--select", "F,E9", "--isolated", str(tmp_path / "model.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert lint.returncode == 0, lint.stdout[-2000:]  # no undefined name, nothing unused, valid syntax
 
 
 # --- ONNX ---
+
 
 @pytest.mark.parametrize("name", ["default", "preact-resnet", "mnist-gap", "cats-vs-dogs"])
 def test_onnx_export_passes_the_checker_and_onnxruntime_agrees_with_torch(name):
@@ -134,8 +154,7 @@ def test_a_trained_models_onnx_takes_pixels_and_carries_its_class_names(trained_
     meta = {p.key: p.value for p in onnx.load_from_string(data).metadata_props}
     assert json.loads(meta["classes"]) == list(mnist5k.classes) and "0..255" in meta["input"]
     x = mnist5k.test_x[:50]
-    logits = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(
-        None, {"pixels": x.float().numpy()})[0]
+    logits = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"pixels": x.float().numpy()})[0]
     want = predict_proba(model, x, mnist5k.mean, mnist5k.std).argmax(1).numpy()
     assert (logits.argmax(1) == want).all()  # the same answers as the app, from raw pixels
 

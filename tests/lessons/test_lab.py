@@ -46,8 +46,18 @@ def test_sobel_on_a_step_image_finds_the_edge():
     assert convolve(img, kernel("sobel y")).abs().sum() == 0  # no horizontal edge
 
 
-@pytest.mark.parametrize("n,k,p,s,d", [(28, 3, 0, 1, 1), (28, 5, 2, 1, 1), (28, 3, 1, 2, 1), (27, 3, 0, 2, 2),
-                                       (32, 7, 3, 3, 1), (10, 3, 0, 1, 4), (15, 4, 1, 2, 1)])
+@pytest.mark.parametrize(
+    "n,k,p,s,d",
+    [
+        (28, 3, 0, 1, 1),
+        (28, 5, 2, 1, 1),
+        (28, 3, 1, 2, 1),
+        (27, 3, 0, 2, 2),
+        (32, 7, 3, 3, 1),
+        (10, 3, 0, 1, 4),
+        (15, 4, 1, 2, 1),
+    ],
+)
 def test_output_size_formula_matches_conv2d(n, k, p, s, d):
     real = F.conv2d(torch.zeros(1, 1, n, n), torch.zeros(1, 1, k, k), padding=p, stride=s, dilation=d).shape[-1]
     assert output_size(n, k, p, s, d) == real
@@ -94,8 +104,12 @@ def test_a_gabor_filter_answers_a_bar_along_its_stripes_most_and_the_page_says_w
 
 def test_the_architecture_conclusion_follows_its_figures_whichever_way_they_fall():
     shape = (1, 28, 28)
-    lin = {"name": "linear", "params": 7_850, "test_accuracy": [0.90], **parameter_places(get_preset("linear",
-                                                                                                        num_classes=10))}
+    lin = {
+        "name": "linear",
+        "params": 7_850,
+        "test_accuracy": [0.90],
+        **parameter_places(get_preset("linear", num_classes=10)),
+    }
     assert lin["last_params"] == 7_850 and lin["last_inputs"] == 784 and lin["conv_params"] == 0
     wider = get_preset("wider", num_classes=10)
     w = {"name": "wider", "params": summarize(wider).total_params, "test_accuracy": [0.97], **parameter_places(wider)}
@@ -196,17 +210,25 @@ def test_a_lesson_opens_the_class_on_the_page_the_teacher_chose():
 
 
 def test_lesson_files_round_trip_and_refuse_bad_ones():
-    lesson = Lesson("Week 3", "mnist-5k", get_preset("one-conv", num_classes=10), {"epochs": 2, "lr": 0.01},
-                    ["Build", "Filter images"], "Compare one conv block with the linear model.")
+    lesson = Lesson(
+        "Week 3",
+        "mnist-5k",
+        get_preset("one-conv", num_classes=10),
+        {"epochs": 2, "lr": 0.01},
+        ["Build", "Filter images"],
+        "Compare one conv block with the linear model.",
+    )
     back = parse_lesson(lesson_to_json(lesson))
     assert back == lesson
     bad = json.loads(lesson_to_json(lesson))
-    for field, value, msg in [("hidden", ["Admin"], "hidden pages must be among"),
-                              ("train", {"epochs": 0}, "epochs must be"),
-                              ("spec", {"input_shape": [1, 28, 28], "layers": [{"type": "Nope"}]}, "model is invalid"),
-                              ("format", "other", "not a CNN Explorer lesson"),
-                              ("start", "Admin", "start must be a page it does not hide"),
-                              ("start", "Build", "start must be a page it does not hide")]:  # Build is hidden
+    for field, value, msg in [
+        ("hidden", ["Admin"], "hidden pages must be among"),
+        ("train", {"epochs": 0}, "epochs must be"),
+        ("spec", {"input_shape": [1, 28, 28], "layers": [{"type": "Nope"}]}, "model is invalid"),
+        ("format", "other", "not a CNN Explorer lesson"),
+        ("start", "Admin", "start must be a page it does not hide"),
+        ("start", "Build", "start must be a page it does not hide"),
+    ]:  # Build is hidden
         with pytest.raises(ValueError, match=msg):
             parse_lesson(json.dumps({**bad, field: value}))
     with pytest.raises(ValueError, match="not JSON|not UTF-8"):
@@ -220,8 +242,7 @@ def test_a_typed_kernel_is_read_or_refused_with_a_sentence():
     from explorer.lessons import kernel_from_table, unit_gray
 
     assert kernel_from_table([[1, 0], [None, "2.5"]]).tolist() == [[1.0, 0.0], [0.0, 2.5]]  # emptied cell: 0
-    for bad in ([[1, 2], [3]], [], [["x"]], [[float("inf")]], [[0] * (MAX_KERNEL_SIDE + 1)] * (MAX_KERNEL_SIDE + 1),
-                None):
+    for bad in ([[1, 2], [3]], [], [["x"]], [[float("inf")]], [[0] * (MAX_KERNEL_SIDE + 1)] * (MAX_KERNEL_SIDE + 1), None):
         with pytest.raises(ValueError):
             kernel_from_table(bad)
     rgb = torch.tensor([[[255]], [[0]], [[0]]], dtype=torch.uint8)

@@ -13,8 +13,11 @@ from explorer.core.spec import build_model
 from explorer.core.train import TrainConfig, Trainer
 from explorer.lessons.notebook import inert_markdown, to_notebook
 
-HOSTILE = ['# Big <script>alert(1)</script> [link](http://x) ![img](http://y)', 'say """hi"""\nimport os; os._exit(3)',
-           "it's \"quoted\" \\N{BULLET} {braces}\r\n---\n* item"]
+HOSTILE = [
+    "# Big <script>alert(1)</script> [link](http://x) ![img](http://y)",
+    'say """hi"""\nimport os; os._exit(3)',
+    'it\'s "quoted" \\N{BULLET} {braces}\r\n---\n* item',
+]
 
 
 def _code(nb) -> list[str]:
@@ -28,17 +31,24 @@ def test_the_notebook_is_nbformat_4_with_its_settings_in_the_first_code_cell():
     first = _code(nb)[0]
     assert 'os.environ.get("EXPLORER_DATA_DIR")' in first and "CONFIG = json.loads(" in first
     assert '"epochs": 2' in first and '"seed": 7' in first
-    headings = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()
-                if line.startswith("## ")]
-    assert headings == ["## Settings", "## The app's own code", "## The data", "## The model", "## Training",
-                        "## Evaluation", "## A look inside"]
-    assert any("def train(" in c for c in _code(nb)) and any("print(f\"test accuracy:" in c for c in _code(nb))
+    headings = [
+        line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines() if line.startswith("## ")
+    ]
+    assert headings == [
+        "## Settings",
+        "## The app's own code",
+        "## The data",
+        "## The model",
+        "## Training",
+        "## Evaluation",
+        "## A look inside",
+    ]
+    assert any("def train(" in c for c in _code(nb)) and any('print(f"test accuracy:' in c for c in _code(nb))
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_names_and_descriptions_stay_inert_text_in_markdown_and_in_code(text):
-    nb = nbformat.reads(to_notebook({**get_preset("default"), "name": text, "description": text}, {}, "mnist"),
-                        as_version=4)
+    nb = nbformat.reads(to_notebook({**get_preset("default"), "name": text, "description": text}, {}, "mnist"), as_version=4)
     title = nb.cells[0].source.splitlines()[0]
     assert title.startswith("# ") and "<script>" not in title and "](" not in title  # escaped: no tag, no link
     for c in nb.cells:

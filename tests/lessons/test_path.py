@@ -26,11 +26,24 @@ from pages._nav import PAGES
 TITLES = {t for items in PAGES.values() for _, t, _ in items}
 
 
-def run(preset: str, status: str = "finished", acc: float | None = 0.9, dataset: str = "mnist-5k",
-        val: float | None = None, key: str = "", spec: dict | None = None, config: dict | None = None,
-        epochs: int = 1, claimed: bool = False) -> RunFacts:
-    history = {"status": status, "epochs": [{"epoch": e + 1, "test_accuracy": acc, "val_accuracy": val}
-                                             for e in range(epochs)] if acc is not None else []}
+def run(
+    preset: str,
+    status: str = "finished",
+    acc: float | None = 0.9,
+    dataset: str = "mnist-5k",
+    val: float | None = None,
+    key: str = "",
+    spec: dict | None = None,
+    config: dict | None = None,
+    epochs: int = 1,
+    claimed: bool = False,
+) -> RunFacts:
+    history = {
+        "status": status,
+        "epochs": [{"epoch": e + 1, "test_accuracy": acc, "val_accuracy": val} for e in range(epochs)]
+        if acc is not None
+        else [],
+    }
     if claimed:
         history["claimed"] = True
     return RunFacts.of(spec or get_preset(preset), dataset, history, key or preset, config)
@@ -42,8 +55,7 @@ def test_both_paths_follow_their_lessons_on_the_apps_own_pages():
     assert [s.id for s in steps][:4] == ["data", "lab", "linear", "one-conv"] and steps[-1].id == "pass-98"
     assert {"overfitting", "regularise", "confusion", "shuffle", "width"} <= {s.id for s in steps}
     trust = load_path("trust", TITLES)
-    assert [s.id for s in trust] == ["threshold", "reject", "handwriting", "learned-map", "data-size", "fooling",
-                                     "shortcut"]
+    assert [s.id for s in trust] == ["threshold", "reject", "handwriting", "learned-map", "data-size", "fooling", "shortcut"]
     for s in steps + trust:
         assert s.check in CHECKS and s.page in TITLES and s.element
         assert 2 <= len(re.findall(r"[.!?](\s|$)", s.text)) <= 4, s.id  # 2 to 4 sentences
@@ -59,31 +71,54 @@ def test_runs_are_read_from_their_specs_including_residual_blocks():
     assert not run("default", claimed=True).finished  # a loaded file's history is claimed, not measured here
 
 
-NO_POOL = {"input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "ReLU"}, {"type": "Flatten"},
-    {"type": "Linear", "out_features": 10}]}
+NO_POOL = {
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3},
+        {"type": "ReLU"},
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10},
+    ],
+}
 
 
-@pytest.mark.parametrize("name,yes,no", [
-    ("seen_data", Learner(pages=frozenset({"Data"})), Learner(pages=frozenset({"Build"}))),
-    ("trained_linear", Learner((run("linear"),)), Learner((run("linear", status="stopped"), run("one-conv")))),
-    ("trained_one_conv", Learner((run("one-conv"),)), Learner((run("default"),))),
-    ("compared_linear_and_conv", Learner((run("linear"), run("one-conv")), events=frozenset({"overlay:linear+conv"})),
-     Learner((run("linear"), run("one-conv")), frozenset({"Train"}))),  # not overlaid
-    ("trained_pooling", Learner((run("one-conv"), run("nopool", spec=NO_POOL))), Learner((run("default"),))),
-    ("trained_wider", Learner((run("one-conv"), run("wider"))), Learner((run("one-conv"), run("deeper")))),
-    ("trained_deeper", Learner((run("default"),)), Learner((run("one-conv"),))),
-    ("trained_long", Learner((run("default", epochs=8, val=0.9),)), Learner((run("default", epochs=3, val=0.9),))),
-    ("regularised", Learner((run("default", config={"augment": {"shift": 2}}),)), Learner((run("default"),))),
-    ("read_unit_stats", Learner(events=frozenset({"unit_stats"})), Learner(events=frozenset({"drew"}))),
-    ("ran_invariance_experiment", Learner(events=frozenset({"experiment:shift"})),
-     Learner(events=frozenset({"experiment:arch"}))),
-    ("explained_two_ways", Learner(events=frozenset({"explain:compare"})), Learner(events=frozenset({"drew"}))),
-    ("passed_98", Learner((run("default", val=0.981, dataset="mnist"),)),
-     Learner((run("default", val=0.979, acc=0.99, dataset="mnist"),  # the test split does not decide
-              run("default", status="running", val=0.99, dataset="mnist"),
-              run("default", val=0.99, dataset="mnist", claimed=True)))),  # nor a loaded file's own claim
-])
+@pytest.mark.parametrize(
+    "name,yes,no",
+    [
+        ("seen_data", Learner(pages=frozenset({"Data"})), Learner(pages=frozenset({"Build"}))),
+        ("trained_linear", Learner((run("linear"),)), Learner((run("linear", status="stopped"), run("one-conv")))),
+        ("trained_one_conv", Learner((run("one-conv"),)), Learner((run("default"),))),
+        (
+            "compared_linear_and_conv",
+            Learner((run("linear"), run("one-conv")), events=frozenset({"overlay:linear+conv"})),
+            Learner((run("linear"), run("one-conv")), frozenset({"Train"})),
+        ),  # not overlaid
+        ("trained_pooling", Learner((run("one-conv"), run("nopool", spec=NO_POOL))), Learner((run("default"),))),
+        ("trained_wider", Learner((run("one-conv"), run("wider"))), Learner((run("one-conv"), run("deeper")))),
+        ("trained_deeper", Learner((run("default"),)), Learner((run("one-conv"),))),
+        ("trained_long", Learner((run("default", epochs=8, val=0.9),)), Learner((run("default", epochs=3, val=0.9),))),
+        ("regularised", Learner((run("default", config={"augment": {"shift": 2}}),)), Learner((run("default"),))),
+        ("read_unit_stats", Learner(events=frozenset({"unit_stats"})), Learner(events=frozenset({"drew"}))),
+        (
+            "ran_invariance_experiment",
+            Learner(events=frozenset({"experiment:shift"})),
+            Learner(events=frozenset({"experiment:arch"})),
+        ),
+        ("explained_two_ways", Learner(events=frozenset({"explain:compare"})), Learner(events=frozenset({"drew"}))),
+        (
+            "passed_98",
+            Learner((run("default", val=0.981, dataset="mnist"),)),
+            Learner(
+                (
+                    run("default", val=0.979, acc=0.99, dataset="mnist"),  # the test split does not decide
+                    run("default", status="running", val=0.99, dataset="mnist"),
+                    run("default", val=0.99, dataset="mnist", claimed=True),
+                )
+            ),
+        ),  # nor a loaded file's own claim
+    ],
+)
 def test_each_check_reads_the_students_own_state(name, yes, no):
     assert CHECKS[name](yes) and not CHECKS[name](no)
 
@@ -117,19 +152,31 @@ def test_a_step_counts_only_what_happened_after_it_was_shown_one_step_at_a_time(
 
 
 ACTIONS = {  # what a student does for each check, as facts that happen after the step is shown
-    "seen_data": {"pages": ["Data"]}, "explained_a_pixel": {"events": ["lab:pixel"]},
-    "trained_linear": {"runs": [run("linear")]}, "trained_one_conv": {"runs": [run("one-conv")]},
-    "compared_linear_and_conv": {"events": ["overlay:linear+conv"]}, "saw_trained_kernels": {"events": ["kernels"]},
-    "trained_pooling": {"runs": [run("nopool", spec=NO_POOL)]}, "trained_wider": {"runs": [run("wider")]},
-    "trained_deeper": {"runs": [run("default")]}, "trained_long": {"runs": [run("default", epochs=15, val=0.9)]},
+    "seen_data": {"pages": ["Data"]},
+    "explained_a_pixel": {"events": ["lab:pixel"]},
+    "trained_linear": {"runs": [run("linear")]},
+    "trained_one_conv": {"runs": [run("one-conv")]},
+    "compared_linear_and_conv": {"events": ["overlay:linear+conv"]},
+    "saw_trained_kernels": {"events": ["kernels"]},
+    "trained_pooling": {"runs": [run("nopool", spec=NO_POOL)]},
+    "trained_wider": {"runs": [run("wider")]},
+    "trained_deeper": {"runs": [run("default")]},
+    "trained_long": {"runs": [run("default", epochs=15, val=0.9)]},
     "regularised": {"runs": [run("default", config={"augment": {"rotation": 10}})]},
-    "saw_feature_maps": {"events": ["feature_maps"]}, "read_unit_stats": {"events": ["unit_stats"]},
-    "read_confusion": {"events": ["confusion"]}, "ran_shuffle_experiment": {"events": ["experiment:shuf"]},
-    "ran_invariance_experiment": {"events": ["experiment:rot"]}, "explained_two_ways": {"events": ["explain:compare"]},
-    "fooled_own_7": {"events": ["fooled_own_7"]}, "passed_98": {"runs": [run("default", val=0.975)]},
-    "moved_threshold": {"events": ["trust:threshold"]}, "ran_reject_class": {"events": ["trust:reject"]},
-    "read_class_handwriting": {"events": ["trust:handwriting"]}, "saw_learned_map": {"events": ["learned_map"]},
-    "ran_data_size": {"events": ["experiment:size"]}, "fooled_the_model": {"events": ["fooled"]},
+    "saw_feature_maps": {"events": ["feature_maps"]},
+    "read_unit_stats": {"events": ["unit_stats"]},
+    "read_confusion": {"events": ["confusion"]},
+    "ran_shuffle_experiment": {"events": ["experiment:shuf"]},
+    "ran_invariance_experiment": {"events": ["experiment:rot"]},
+    "explained_two_ways": {"events": ["explain:compare"]},
+    "fooled_own_7": {"events": ["fooled_own_7"]},
+    "passed_98": {"runs": [run("default", val=0.975)]},
+    "moved_threshold": {"events": ["trust:threshold"]},
+    "ran_reject_class": {"events": ["trust:reject"]},
+    "read_class_handwriting": {"events": ["trust:handwriting"]},
+    "saw_learned_map": {"events": ["learned_map"]},
+    "ran_data_size": {"events": ["experiment:size"]},
+    "fooled_the_model": {"events": ["fooled"]},
     "found_shortcut": {"events": ["shortcut"]},
 }
 
@@ -159,9 +206,20 @@ def test_a_new_goal_is_one_record_and_one_function():
         return {"drew", "drew:2", "drew:3"} <= s.events
 
     try:
-        steps = parse_steps([{"id": "three", "page": "Draw a digit", "title": "Three drawings", "element": "draw_pad",
-                              "text": "Draw three digits.", "goal": "three drawings answered",
-                              "check": "drew_three_times"}], TITLES)
+        steps = parse_steps(
+            [
+                {
+                    "id": "three",
+                    "page": "Draw a digit",
+                    "title": "Three drawings",
+                    "element": "draw_pad",
+                    "text": "Draw three digits.",
+                    "goal": "three drawings answered",
+                    "check": "drew_three_times",
+                }
+            ],
+            TITLES,
+        )
         progress = PathProgress()
         progress.show(steps, Learner(), tick=1)
         assert advance(steps, progress, Learner(events={"drew": 2, "drew:2": 2})) == []
@@ -170,24 +228,73 @@ def test_a_new_goal_is_one_record_and_one_function():
         del CHECKS["drew_three_times"]
 
 
-@pytest.mark.parametrize("records,words", [
-    ([], "a list of steps"),
-    ([{"id": "x"}], "needs these fields"),
-    ([{"id": "x", "page": "Data", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "no_such"}],
-     "names the check 'no_such'"),
-    ([{"id": "x", "page": "Nowhere", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "seen_data"}],
-     "opens the page 'Nowhere'"),
-    ([{"id": "x", "page": "Data", "title": "t", "element": "data_pick", "text": "t", "goal": "g", "check": "seen_data"}] * 2,
-     "the same id"),
-])
+@pytest.mark.parametrize(
+    "records,words",
+    [
+        ([], "a list of steps"),
+        ([{"id": "x"}], "needs these fields"),
+        (
+            [
+                {
+                    "id": "x",
+                    "page": "Data",
+                    "title": "t",
+                    "element": "data_pick",
+                    "text": "t",
+                    "goal": "g",
+                    "check": "no_such",
+                }
+            ],
+            "names the check 'no_such'",
+        ),
+        (
+            [
+                {
+                    "id": "x",
+                    "page": "Nowhere",
+                    "title": "t",
+                    "element": "data_pick",
+                    "text": "t",
+                    "goal": "g",
+                    "check": "seen_data",
+                }
+            ],
+            "opens the page 'Nowhere'",
+        ),
+        (
+            [
+                {
+                    "id": "x",
+                    "page": "Data",
+                    "title": "t",
+                    "element": "data_pick",
+                    "text": "t",
+                    "goal": "g",
+                    "check": "seen_data",
+                }
+            ]
+            * 2,
+            "the same id",
+        ),
+    ],
+)
 def test_a_path_that_cannot_be_followed_is_refused_in_a_sentence(records, words):
     with pytest.raises(ValueError, match=words):
         parse_steps(records, TITLES)
 
 
 def test_a_lesson_names_a_path_or_carries_its_own():
-    own = [{"id": "d", "page": "Data", "title": "Look", "element": "data_pick", "text": "Look at the data.",
-            "goal": "the Data page opened", "check": "seen_data"}]
+    own = [
+        {
+            "id": "d",
+            "page": "Data",
+            "title": "Look",
+            "element": "data_pick",
+            "text": "Look at the data.",
+            "goal": "the Data page opened",
+            "check": "seen_data",
+        }
+    ]
     for path in ("lecture", own):
         lesson = parse_lesson(lesson_to_json(Lesson("L", "mnist-5k", get_preset("default"), path=path)))
         assert lesson.path == path
@@ -204,8 +311,10 @@ def test_the_panel_quotes_the_students_own_model_in_figures():
     spec = get_preset("default")
     rows = summarize(spec).layers
     total, last = sum(r.params for r in rows), [r for r in rows if r.type == "Linear"][-1].params
-    assert model_sentence(spec) == (f"Your model has 8 kernels of 5×5 in its first convolution and {total:,} "
-                                    f"parameters, {last / total:.0%} of them in its last layer.")
+    assert model_sentence(spec) == (
+        f"Your model has 8 kernels of 5×5 in its first convolution and {total:,} "
+        f"parameters, {last / total:.0%} of them in its last layer."
+    )
     assert model_sentence(get_preset("linear")).startswith(f"Your model has {784 * 47 + 47:,} parameters, 100% of them")
 
 
@@ -218,11 +327,11 @@ def test_the_guide_lists_both_paths_steps_as_the_files_have_them():
             assert f"{i}. **{s.title}** ({s.page}): {s.goal}." in readme, (name, s.id)
 
 
-@pytest.mark.parametrize("element", ["x} body { background: url(https://evil.example/x) } .y {", "no_such_control",
-                                     "data_pick</style><form>"])
+@pytest.mark.parametrize(
+    "element", ["x} body { background: url(https://evil.example/x) } .y {", "no_such_control", "data_pick</style><form>"]
+)
 def test_a_lesson_step_that_rings_anything_but_a_known_control_is_refused(element):
-    step = {"id": "x", "page": "Data", "title": "t", "element": element, "text": "Look.", "goal": "g",
-            "check": "seen_data"}
+    step = {"id": "x", "page": "Data", "title": "t", "element": element, "text": "Look.", "goal": "g", "check": "seen_data"}
     with pytest.raises(ValueError, match="is not a control of the app"):
         parse_steps([step], TITLES)
 

@@ -21,9 +21,19 @@ pytestmark = pytest.mark.ray  # Ray worker processes: the full lane (make test),
 
 ray = pytest.importorskip("ray")
 
-DROPOUT_SPEC = {"name": "drop", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "Conv2d", "out_channels": 4, "kernel_size": 5}, {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
-    {"type": "Dropout", "p": 0.3}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+DROPOUT_SPEC = {
+    "name": "drop",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 5},
+        {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2},
+        {"type": "Dropout", "p": 0.3},
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10},
+    ],
+}
 
 
 def small(epochs: int = 1, seed: int = 0, **kw) -> TrainConfig:
@@ -82,23 +92,26 @@ def test_concurrent_runs_with_one_seed_give_the_weights_of_a_run_alone(cluster, 
     models = [build_model(DROPOUT_SPEC, seed=0) for _ in range(3)]
     alone = cluster.submit_run("alone", models[0], mnist5k, small(seed=7))
     assert alone.join(120) and alone.status == "finished"
-    together = [cluster.submit_run(o, m, mnist5k, small(seed=s)) for o, m, s in
-                (("a", models[1], 7), ("b", models[2], 7), ("c", build_model(DROPOUT_SPEC, seed=0), 8))]
+    together = [
+        cluster.submit_run(o, m, mnist5k, small(seed=s))
+        for o, m, s in (("a", models[1], 7), ("b", models[2], 7), ("c", build_model(DROPOUT_SPEC, seed=0), 8))
+    ]
     assert all(h.join(180) for h in together) and [h.status for h in together] == ["finished"] * 3
     ref = models[0].state_dict()
     for m in models[1:]:
         assert all(torch.equal(ref[k], v) for k, v in m.state_dict().items())
     other = together[2].model.state_dict()  # another seed trains to other weights
     assert not all(torch.equal(ref[k], v) for k, v in other.items())
-    assert models[0].state_dict()["0.weight"].abs().sum() != build_model(DROPOUT_SPEC, seed=0).state_dict()[
-        "0.weight"].abs().sum()  # the caller's model did get the trained weights
+    assert (
+        models[0].state_dict()["0.weight"].abs().sum()
+        != build_model(DROPOUT_SPEC, seed=0).state_dict()["0.weight"].abs().sum()
+    )  # the caller's model did get the trained weights
 
 
 def test_runs_beyond_capacity_queue_and_all_finish(cluster, mnist5k):
     cap = cluster.capacity()
     assert cap == int(ray.cluster_resources()["CPU"] / 0.5)  # half a CPU per run: two runs share a core
-    hs = [cluster.submit_run(f"q{i}", build_model(get_preset("default"), seed=0), mnist5k, small())
-          for i in range(cap + 2)]
+    hs = [cluster.submit_run(f"q{i}", build_model(get_preset("default"), seed=0), mnist5k, small()) for i in range(cap + 2)]
     info = [h.queue_info() for h in hs]
     assert [i.starting for i in info] == [True] * cap + [False] * 2  # a warm worker each, up to the capacity
     assert [i.ahead for i in info[cap:]] == [0, 1]  # the rest wait in line
@@ -149,8 +162,9 @@ def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
     alive = {"gone": True}
     c = Cluster(ClusterSettings(poll_s=0.2), is_alive=lambda owner: alive.get(owner, True))
     try:
-        h = c.submit_run("gone", build_model(get_preset("default"), seed=0), mnist5k,
-                         TrainConfig(epochs=200, eval_splits=("test",)))
+        h = c.submit_run(
+            "gone", build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=200, eval_splits=("test",))
+        )
         assert wait(lambda: h.status == "running", 90)
         worker = h.actor
         alive["gone"] = False  # the browser session is dropped
@@ -164,8 +178,9 @@ def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
 
 def test_a_worker_whose_lease_is_not_renewed_stops_itself(mnist5k):
     c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3, warm=1))
-    h = c.submit_run("lease", build_model(get_preset("default"), seed=0), mnist5k,
-                     TrainConfig(epochs=200, eval_splits=("test",)))
+    h = c.submit_run(
+        "lease", build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=200, eval_splits=("test",))
+    )
     assert wait(lambda: h.status == "running", 90)
     assert wait(lambda: c.pool.idle() == 1, 30)  # a warm one waits beside it
     actors = [h.actor, *c.pool._idle]
@@ -286,8 +301,11 @@ def test_a_workspace_queues_at_most_the_budgets_runs(cluster, mnist5k, monkeypat
     owner = "queue-cap"
     first = cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=0), mnist5k, small(epochs=30))
     waiting = [cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=i), mnist5k, small()) for i in (1, 2)]
-    with pytest.raises(ValueError, match=r"2 of your runs already wait for the one that trains \(at most 2 wait per "
-                                         r"workspace\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"2 of your runs already wait for the one that trains \(at most 2 wait per "
+        r"workspace\)",
+    ):
         cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=3), mnist5k, small())
     assert cluster.submit_run("another-workspace", build_model(DROPOUT_SPEC, seed=4), mnist5k, small()).join(180)
     waiting[0].stop()  # a stopped run frees its place in the queue
@@ -310,13 +328,14 @@ def test_warm_workers_are_reused_by_the_next_persons_run_which_starts_clean(clus
     assert first.started_at - first.submitted_at < 1.5  # a warm worker takes a run up at once (generous: 2 cores)
 
 
-def test_long_runs_take_turns_on_half_the_places_so_a_short_run_never_waits_behind_them(cluster, mnist5k,
-                                                                                          monkeypatch):
+def test_long_runs_take_turns_on_half_the_places_so_a_short_run_never_waits_behind_them(cluster, mnist5k, monkeypatch):
     monkeypatch.setattr(cluster.settings, "long_run_s", 0.5)  # on this cluster a run past half a second is long
     half = cluster.long_places()
     assert half == cluster.capacity() // 2 == 2
-    keen = [cluster.submit_run(f"keen-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=300))
-            for i in range(half + 1)]
+    keen = [
+        cluster.submit_run(f"keen-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=300))
+        for i in range(half + 1)
+    ]
     assert wait(lambda: sum(h.status == "running" for h in keen) == half, 60)
     waiting = keen[-1]
     assert waiting.queued and "long runs take turns, 2 at a time here" in waiting.queue_info().sentence()
@@ -338,8 +357,10 @@ def test_long_runs_take_turns_at_their_epochs_ends_while_another_long_run_waits(
     monkeypatch.setattr(cluster.settings, "long_run_s", 0.5)  # on this cluster a run past half a second is long
     monkeypatch.setattr(cluster.settings, "turn_s", 1.0)  # ... and a long run's turn is a second
     half = cluster.long_places()
-    keen = [cluster.submit_run(f"turns-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=12))
-            for i in range(half + 1)]
+    keen = [
+        cluster.submit_run(f"turns-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=12))
+        for i in range(half + 1)
+    ]
     last = keen[-1]
     assert wait(lambda: last.status == "running" or last.done, 120)
     assert not any(h.done for h in keen[:half])  # the last long run got a turn while the first ones still train

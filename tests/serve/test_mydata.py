@@ -46,8 +46,17 @@ def rows_naming(store, needles: list[str]) -> list[tuple[str, dict]]:
     """Every row of every table that holds one of ``needles`` in a text column."""
     found = []
     with store.engine.connect() as c:
-        for t in (store.t_ws, store.t_models, store.t_runs, store.t_uploads, store.t_board, store.t_digits,
-                  store.t_classes, store.t_students, store.t_guesses):
+        for t in (
+            store.t_ws,
+            store.t_models,
+            store.t_runs,
+            store.t_uploads,
+            store.t_board,
+            store.t_digits,
+            store.t_classes,
+            store.t_students,
+            store.t_guesses,
+        ):
             for r in c.execute(t.select()):
                 values = {k: v for k, v in r._mapping.items() if isinstance(v, str)}
                 if any(n in v for v in values.values() for n in needles):
@@ -73,13 +82,24 @@ def test_a_person_sees_takes_home_and_deletes_all_that_is_kept_about_them(store,
     model_file = next(n for n in names if n.startswith("models/") and "Ana-model" in n)
     back = load_checkpoint(z.read(model_file)).model  # the export loads back and predicts the same
     x = mnist5k.test_x[:64]
-    assert torch.allclose(predict_proba(back, x, mnist5k.mean, mnist5k.std),
-                          predict_proba(ws.entry().inference_model(), x, mnist5k.mean, mnist5k.std), atol=1e-6)
+    assert torch.allclose(
+        predict_proba(back, x, mnist5k.mean, mnist5k.std),
+        predict_proba(ws.entry().inference_model(), x, mnist5k.mean, mnist5k.std),
+        atol=1e-6,
+    )
     assert len(json.loads(z.read("runs/runs.json"))) == 2 and "Ben" not in z.read("board.json").decode()
 
     receipt = store.delete_mine(ws_id, "person-ana")
-    assert receipt.counts == {"drawings": 1, "names on a class roster": 1, "board entries": 1, "models": 2,
-                              "runs": 2, "uploads": 0, "workspaces": 2, "wrong keys counted": 2}
+    assert receipt.counts == {
+        "drawings": 1,
+        "names on a class roster": 1,
+        "board entries": 1,
+        "models": 2,
+        "runs": 2,
+        "uploads": 0,
+        "workspaces": 2,
+        "wrong keys counted": 2,
+    }
     assert "models: 2" in receipt.text() and "Deletion receipt" in receipt.text()
     ana_ids = inv.workspaces
     assert rows_naming(store, [*ana_ids, "person-ana", "Ana"]) == []  # no row of hers, in any table
@@ -96,8 +116,14 @@ def test_the_data_pack_is_written_from_the_settings_and_docs_privacy_is_it_at_th
     pack = data_pack({})
     assert "at most **12 hours** after it was made" in pack and "deleted **30 days** after its last change" in pack
     assert "every **60 minutes**" in pack and "one SQLite file" in pack
-    school = data_pack({"EXPLORER_CLASS_HOURS": "2", "EXPLORER_WORKSPACE_TTL_DAYS": "7", "EXPLORER_PURGE_MINUTES": "15",
-                        "EXPLORER_DATABASE_URL": "postgresql+psycopg://x@db/explorer"})
+    school = data_pack(
+        {
+            "EXPLORER_CLASS_HOURS": "2",
+            "EXPLORER_WORKSPACE_TTL_DAYS": "7",
+            "EXPLORER_PURGE_MINUTES": "15",
+            "EXPLORER_DATABASE_URL": "postgresql+psycopg://x@db/explorer",
+        }
+    )
     assert "at most **2 hours**" in school and "12 hours" not in school and "deleted **7 days**" in school
     assert "every **15 minutes**" in school and "a PostgreSQL database the school runs" in school
     doc = Path(__file__).resolve().parents[2] / "docs" / "privacy.md"

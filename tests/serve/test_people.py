@@ -87,8 +87,11 @@ def test_runs_are_counted_per_person_across_tabs(monkeypatch, mnist5k):
         runs.append(ws.start_training(mnist5k, cfg))
     third.add_model(get_preset("default"), "m")
     try:
-        with pytest.raises(ValueError, match=r"you already have 2 runs training or waiting \(across your tabs\), the "
-                                             r"most one person may have at once \(2\)"):
+        with pytest.raises(
+            ValueError,
+            match=r"you already have 2 runs training or waiting \(across your tabs\), the "
+            r"most one person may have at once \(2\)",
+        ):
             third.start_training(mnist5k, cfg)
         stranger = tabs(people, "bob", 1)[0]
         stranger.add_model(get_preset("default"), "m")
@@ -112,8 +115,11 @@ def test_upload_memory_is_counted_per_person_across_tabs(monkeypatch):
     tab2: dict = {}
     people.hold_uploads("ada", "tab-2", tab2)
     second = load_csv(f"label,{','.join(f'p{i}' for i in range(784))}\n{rows}".encode(), name="second")
-    with pytest.raises(ValueError, match=r"your uploads would take 1 MB; a session keeps at most 1 MB .*first "
-                                         r"\(another tab\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"your uploads would take 1 MB; a session keeps at most 1 MB .*first "
+        r"\(another tab\)",
+    ):
         check_uploads_room({**people.other_uploads("ada", "tab-2"), **tab2}, second)
     check_uploads_room({**people.other_uploads("bob", "tab-3"), **{}}, second)  # another person: room
     alive["tab-1"] = False  # the first tab is closed: its upload no longer counts

@@ -20,8 +20,11 @@ def test_the_timer_ends_a_class_once_its_hours_are_over_with_the_server_left_run
     assert store.class_state(code) is not None
     retention = Retention(store, every_s=0.2).start()
     try:
-        wait_until(lambda: store.class_state(code) is None and not store.roster(code), 10,
-                   "the timer to end the class and delete its names")
+        wait_until(
+            lambda: store.class_state(code) is None and not store.roster(code),
+            10,
+            "the timer to end the class and delete its names",
+        )
         with store.engine.connect() as c:
             names = c.exec_driver_sql("SELECT name FROM class_students").all()
         assert ("Ada",) not in names and retention.runs >= 1

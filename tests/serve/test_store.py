@@ -35,8 +35,7 @@ def trained_workspace(mnist5k, name: str = "m", epochs: int = 1) -> Workspace:
 def test_a_workspace_comes_back_whole(store, mnist5k):
     ws = trained_workspace(mnist5k)
     ws.add_model(get_preset("one-conv"), "second")
-    upload = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(),
-                      name="mine")
+    upload = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(), name="mine")
     ws_id = store.new_id()
     v = store.save(ws_id, ws, {"dataset": "mine", "train": {"epochs": 7}}, {"mine": upload})
     back = Workspace()
@@ -170,8 +169,7 @@ def test_a_damaged_file_is_moved_aside_once_and_never_onto_a_kept_file(tmp_path,
         assert "damaged" in str(store.notice) and store.count() == 0
         store.engine.dispose()
         path.unlink()
-    kept = sorted(p.name for p in tmp_path.iterdir() if ".unreadable-" in p.name and not p.name.endswith(("-wal",
-                                                                                                        "-shm")))
+    kept = sorted(p.name for p in tmp_path.iterdir() if ".unreadable-" in p.name and not p.name.endswith(("-wal", "-shm")))
     assert kept == ["workspaces.sqlite3.unreadable-1700000000", "workspaces.sqlite3.unreadable-1700000000-2"]
 
 
@@ -321,8 +319,11 @@ def test_a_save_writes_only_the_models_that_changed(store):
     ws.add_model(get_preset("default"), "b")
     store.save(ws_id, ws, {})
     statements: list[str] = []
-    store.sa.event.listen(store.engine, "before_cursor_execute",
-                          lambda conn, cur, sql, params, ctx, many: statements.append(sql.split()[0] + " " + sql))
+    store.sa.event.listen(
+        store.engine,
+        "before_cursor_execute",
+        lambda conn, cur, sql, params, ctx, many: statements.append(sql.split()[0] + " " + sql),
+    )
     store.save(ws_id, ws, {"nothing": "changed in the models"})
     assert not [s for s in statements if s.startswith(("INSERT", "UPDATE")) and " models " in s.replace('"', " ")]
     with torch.no_grad():
@@ -367,8 +368,10 @@ def test_a_class_shares_its_drawn_digits_and_only_the_teacher_removes_one(store,
     ours = store.class_digits(code)
     assert ours["y"].tolist() == [3, 7] and ours["authors"] == ["Ada", "Grace H"]
     assert torch.equal(ours["x"][0], mnist5k.test_x[0])  # the very pixels drawn
-    for bad, words in (((11, mnist5k.test_x[0]), "from 0 to 9"),
-                       ((3, torch.zeros(1, 32, 32, dtype=torch.uint8)), "only a 28x28 drawing")):
+    for bad, words in (
+        ((11, mnist5k.test_x[0]), "from 0 to 9"),
+        ((3, torch.zeros(1, 32, 32, dtype=torch.uint8)), "only a 28x28 drawing"),
+    ):
         with pytest.raises(StoreError, match=words):
             store.add_digit(code, *bad, "x")
     with pytest.raises(StoreError, match="not the teacher key"):
@@ -425,8 +428,14 @@ def test_a_database_whose_upgrade_was_interrupted_opens_with_its_work(tmp_path):
 def test_board_entries_published_before_the_handwriting_column_keep_it(tmp_path):
     """Revision 0004 moves the handwriting accuracy out of the history JSON into a column the light rows read."""
     first = WorkspaceStore(state_dir=tmp_path)
-    run = Run(1, "m", "mnist-5k", {}, 20_570, history={"status": "finished", "epochs": [
-        {"epoch": 1, "step": 1, "test_accuracy": 0.9}]})
+    run = Run(
+        1,
+        "m",
+        "mnist-5k",
+        {},
+        20_570,
+        history={"status": "finished", "epochs": [{"epoch": 1, "step": 1, "test_accuracy": 0.9}]},
+    )
     code, _ = first.create_class("mnist-5k")
     first.publish(code, first.new_id(), run, get_preset("default"), "Ada", handwriting=0.75)
     with first.engine.begin() as c:  # as a database of revision 0003 held it
@@ -441,14 +450,23 @@ def test_a_published_history_keeps_only_its_epochs_known_figures():
     from explorer.core.limits import MAX_PUBLISHED_EPOCHS
     from explorer.serve.classroom import published_history
 
-    hist = {"status": "finished", "steps": [{"step": i, "loss": 1.0} for i in range(10_000)],
-            "epochs": [{"epoch": i, "test_accuracy": 0.5, "junk": "x" * 1000, "val_loss": float("nan")}
-                       for i in range(MAX_PUBLISHED_EPOCHS + 20)] + ["not an epoch"],
-            "handwriting_accuracy": 7.0, "extra": {"deep": [1, 2, 3]}}
+    hist = {
+        "status": "finished",
+        "steps": [{"step": i, "loss": 1.0} for i in range(10_000)],
+        "epochs": [
+            {"epoch": i, "test_accuracy": 0.5, "junk": "x" * 1000, "val_loss": float("nan")}
+            for i in range(MAX_PUBLISHED_EPOCHS + 20)
+        ]
+        + ["not an epoch"],
+        "handwriting_accuracy": 7.0,
+        "extra": {"deep": [1, 2, 3]},
+    }
     out = published_history(hist)
     assert out["steps"] == [] and set(out) == {"epochs", "steps", "status"}  # 7.0 is no accuracy: dropped
-    assert len(out["epochs"]) == MAX_PUBLISHED_EPOCHS and out["epochs"][-1] == {"epoch": MAX_PUBLISHED_EPOCHS + 19.0,
-                                                                                 "test_accuracy": 0.5}
+    assert len(out["epochs"]) == MAX_PUBLISHED_EPOCHS and out["epochs"][-1] == {
+        "epoch": MAX_PUBLISHED_EPOCHS + 19.0,
+        "test_accuracy": 0.5,
+    }
 
 
 def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):
@@ -463,9 +481,17 @@ def test_a_classmate_not_the_author_confirms_a_digit_once(store, mnist5k):
         store.confirm_digit(code, d, "  ")
 
 
-WIDE = {"name": "wide", "input_shape": [1, 28, 28], "num_classes": 10, "layers": [
-    {"type": "Flatten"}, {"type": "Linear", "out_features": 256}, {"type": "ReLU"},
-    {"type": "Linear", "out_features": 10}]}  # 203,530 parameters: about 0.8 MB saved
+WIDE = {
+    "name": "wide",
+    "input_shape": [1, 28, 28],
+    "num_classes": 10,
+    "layers": [
+        {"type": "Flatten"},
+        {"type": "Linear", "out_features": 256},
+        {"type": "ReLU"},
+        {"type": "Linear", "out_features": 10},
+    ],
+}  # 203,530 parameters: about 0.8 MB saved
 
 
 def wide_workspace(n: int = 1) -> Workspace:
@@ -483,8 +509,11 @@ def test_saved_work_is_held_to_a_quota_per_person_and_for_everyone(store, monkey
     store.save(a1, wide_workspace(1), {}, person="ana")
     mine = store.stored_bytes_of(person="ana")
     assert 0.7 * 2**20 < mine < 1.0 * 2**20  # the checkpoint, counted by the database
-    with pytest.raises(QuotaError, match=r"your saved work would take 2\.\d MB, past the 2 MB one person may keep here: "
-                                         r"remove a model"):
+    with pytest.raises(
+        QuotaError,
+        match=r"your saved work would take 2\.\d MB, past the 2 MB one person may keep here: "
+        r"remove a model",
+    ):
         store.save(a2, wide_workspace(2), {}, person="ana")  # her second tab's workspace: counted with the first
     assert store.stored_bytes_of(person="ana") == mine  # the refused save left nothing behind
     assert store.load(a2, Workspace()) is None

@@ -83,8 +83,11 @@ def test_database_errors_on_reads_are_sentences_without_paths_or_sql(tmp_path, c
     store.engine.dispose()
     (tmp_path / "workspaces.sqlite3").chmod(0o000)
     store.engine = store.sa.create_engine(f"sqlite:///{tmp_path}/gone/none.sqlite3")  # a database out of reach
-    for read in (lambda: store.board("7B"), lambda: store.class_digits("7B"), lambda: store.load(store.new_id(),
-                                                                                                   Workspace())):
+    for read in (
+        lambda: store.board("7B"),
+        lambda: store.class_digits("7B"),
+        lambda: store.load(store.new_id(), Workspace()),
+    ):
         with pytest.raises(StoreError) as e:
             read()
         text = str(e.value)
@@ -102,8 +105,9 @@ def test_bounded_names_are_one_line_trimmed_with_an_ellipsis():
 
 def _names_round_trip(store: WorkspaceStore) -> None:
     name = "a very long file name " + "x" * 478 + ".csv"  # 504 characters, as a browser may send it
-    upload = load_csv(("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(),
-                      name=name.rsplit(".", 1)[0])
+    upload = load_csv(
+        ("label,a,b,c,d\n" + "\n".join(f"{i % 2},{i % 5},1,2,3" for i in range(30))).encode(), name=name.rsplit(".", 1)[0]
+    )
     ws = Workspace()
     entry = ws.add_model(get_preset("linear"), "m" * 500)
     twin = ws.add_model(get_preset("linear"), "m" * 500)  # the same long name again: unique, still bounded

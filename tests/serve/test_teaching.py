@@ -92,8 +92,9 @@ def test_wrong_school_passwords_slow_that_browser_and_never_the_right_one(store)
         store.create_class("mnist", "blue-heron", now=now + MAX_GUESSES - 1, who="student", wanted="blue-heron")
     assert "doubles" in str(e.value)
     assert store.create_class("mnist", "blue-heron", now=now + MAX_GUESSES, who="teacher", wanted="blue-heron")[0]
-    assert store.create_class("mnist", " blue-heron ", now=now + MAX_GUESSES + 3, who="student",
-                              wanted="blue-heron")[0]  # the right one, once the wait is over (as typed, spaces)
+    assert store.create_class("mnist", " blue-heron ", now=now + MAX_GUESSES + 3, who="student", wanted="blue-heron")[
+        0
+    ]  # the right one, once the wait is over (as typed, spaces)
 
 
 def store_error(store, password: str, now: float, who: str) -> ClassError:
@@ -116,10 +117,12 @@ def test_students_join_with_a_unique_name_and_every_refusal_is_a_sentence(store)
     code, _ = store.create_class("mnist")
     assert store.join(code.lower(), "Ada", WS_A) == code
     assert store.join(code, "Ada", WS_A) == code  # the same tab again: nothing changes
-    for args, words in (((code, "  ada ", WS_B), "the name 'ada' is taken"),
-                        ((code, "   ", WS_B), "type the name"),
-                        (("K7M-R4Q", "Bo", WS_B), "there is no class K7M-R4Q"),
-                        (("7B-cnn", "Bo", WS_B), "six letters and digits")):
+    for args, words in (
+        ((code, "  ada ", WS_B), "the name 'ada' is taken"),
+        ((code, "   ", WS_B), "type the name"),
+        (("K7M-R4Q", "Bo", WS_B), "there is no class K7M-R4Q"),
+        (("7B-cnn", "Bo", WS_B), "six letters and digits"),
+    ):
         with pytest.raises(ClassError, match=words):
             store.join(*args)
     store.join(code, "Ada L.", WS_A)  # a new name for the same tab replaces the old one
@@ -186,8 +189,9 @@ def test_the_roster_reads_the_students_rows_only_and_marks_who_is_stuck(store):
     store.report(code, WS_B, Progress("Train", "deep", 90_000, 1, "diverged"), now=now)
     store.report(code, WS_C, Progress("Build", "", 0, 0, "", error="Not started: over the budget"), now=now)
     statements: list[str] = []
-    store.sa.event.listen(store.engine, "before_cursor_execute",
-                          lambda conn, cur, sql, params, ctx, many: statements.append(sql))
+    store.sa.event.listen(
+        store.engine, "before_cursor_execute", lambda conn, cur, sql, params, ctx, many: statements.append(sql)
+    )
     rows = {r["name"]: r for r in store.roster(code, now=now + 60)}
     assert all(" models" not in s and " workspaces" not in s for s in statements)  # no model, no workspace read
     assert rows["Ada"]["best_accuracy"] == 0.981 and rows["Ada"]["params"] == 20_570 and rows["Ada"]["stuck"] == ""
@@ -245,16 +249,15 @@ def test_a_class_past_its_hours_shows_no_board_even_before_the_purge(store):
 
 def test_the_csv_reads_back_and_no_cell_is_a_formula(store):
     code, _ = store.create_class("mnist")
-    for name, ws in (("=HYPERLINK(\"http://x\")", WS_A), ("+1", WS_B), ("Ada, \"the\" first\nline", WS_C)):
+    for name, ws in (('=HYPERLINK("http://x")', WS_A), ("+1", WS_B), ('Ada, "the" first\nline', WS_C)):
         store.join(code, name, ws)
     store.report(code, WS_A, Progress("Train", "@SUM(A1)", 100, 1, "finished", 0.5, path="4/13"))
     rows = list(csv.DictReader(io.StringIO(roster_csv(store.roster(code)))))
-    assert {r["name"] for r in rows} == {"'=HYPERLINK(\"http://x\")", "'+1", "Ada, \"the\" first line"}
+    assert {r["name"] for r in rows} == {'\'=HYPERLINK("http://x")', "'+1", 'Ada, "the" first line'}
     assert next(r for r in rows if r["name"].startswith("'="))["model"] == "'@SUM(A1)"
     assert all(not v.startswith(("=", "+", "-", "@")) for r in rows for v in r.values())
     ada = next(r for r in rows if r["model"] == "'@SUM(A1)")
     assert ada["best test accuracy"] == "0.5000" and ada["path"] == "4/13"  # where they are on the guided path
-
 
 
 def test_the_bench_times_the_console_for_a_class_of_30(capsys):
@@ -283,15 +286,23 @@ def test_deleted_rows_are_overwritten_and_errors_carry_no_sql_parameters(store):
     secret = "Ada-the-student-name"
     with pytest.raises(store.sa.exc.IntegrityError) as err:
         with store.engine.begin() as c:  # a second class with the same code: the database refuses it
-            c.execute(store.t_classes.insert().values(code=code, key_hash=secret, dataset="mnist", created=0.0,
-                                                      expires=0.0, page_seq=0, lesson_seq=0))
+            c.execute(
+                store.t_classes.insert().values(
+                    code=code, key_hash=secret, dataset="mnist", created=0.0, expires=0.0, page_seq=0, lesson_seq=0
+                )
+            )
     assert secret not in str(err.value)  # the error (which a log keeps) names no value
 
 
-@pytest.mark.parametrize("taken,lookalike", [("Ada", "Аda"),  # Cyrillic А
-                                             ("Ada", "ＡＤＡ"),  # full-width, another case
-                                             ("Bo", "B\u200bo"),  # a zero-width space inside
-                                             ("Pete", "Реtе")])  # Cyrillic Р and е
+@pytest.mark.parametrize(
+    "taken,lookalike",
+    [
+        ("Ada", "Аda"),  # Cyrillic А
+        ("Ada", "ＡＤＡ"),  # full-width, another case
+        ("Bo", "B\u200bo"),  # a zero-width space inside
+        ("Pete", "Реtе"),
+    ],
+)  # Cyrillic Р and е
 def test_a_look_alike_of_a_name_in_the_class_is_refused(store, taken, lookalike):
     code, _ = store.create_class("mnist")
     store.join(code, taken, WS_A)

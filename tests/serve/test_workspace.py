@@ -86,8 +86,11 @@ def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
     other = dataclasses.replace(mnist5k, name="signs")
     check_uploads_room({}, other)
     check_uploads_room({"signs": other}, other)  # loading the same name again replaces it
-    with pytest.raises(DataError, match=r"with letters \(4 MB\) your uploads would take 8 MB; a session keeps at "
-                                        r"most 5 MB of uploads: remove one first \(signs\)"):
+    with pytest.raises(
+        DataError,
+        match=r"with letters \(4 MB\) your uploads would take 8 MB; a session keeps at "
+        r"most 5 MB of uploads: remove one first \(signs\)",
+    ):
         check_uploads_room({"signs": other}, dataclasses.replace(mnist5k, name="letters"))
 
 
@@ -112,8 +115,12 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
 
     worker = Worker(1, 60)
     worker.lease.cancel()  # in a Ray worker an expired lease ends the process: here it would end pytest
-    worker.start_run(build_model(get_preset("default"), seed=0), dataset_arrays(mnist5k),
-                     TrainConfig(epochs=200, eval_splits=()), max_minutes=0.02)
+    worker.start_run(
+        build_model(get_preset("default"), seed=0),
+        dataset_arrays(mnist5k),
+        TrainConfig(epochs=200, eval_splits=()),
+        max_minutes=0.02,
+    )
     worker.trainer.join(60)
     reply = worker.poll(0, 0, -1)
     assert reply["status"] == "stopped" and "the longest one run may train here" in reply["message"]

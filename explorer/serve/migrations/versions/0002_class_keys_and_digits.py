@@ -24,20 +24,24 @@ def upgrade() -> None:
 
 
 def _board_keys() -> None:
-    op.create_table("board_keys",
-                    sa.Column("class_code", sa.String(40), primary_key=True),
-                    sa.Column("key_hash", sa.String(64), nullable=False),
-                    sa.Column("created", sa.Float, nullable=False))
+    op.create_table(
+        "board_keys",
+        sa.Column("class_code", sa.String(40), primary_key=True),
+        sa.Column("key_hash", sa.String(64), nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
 
 
 def _class_digits() -> None:
-    op.create_table("class_digits",
-                    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-                    sa.Column("class_code", sa.String(40), nullable=False, index=True),
-                    sa.Column("label", sa.Integer, nullable=False),
-                    sa.Column("pixels", sa.LargeBinary, nullable=False),
-                    sa.Column("author", sa.String(60), nullable=False),
-                    sa.Column("created", sa.Float, nullable=False))
+    op.create_table(
+        "class_digits",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("class_code", sa.String(40), nullable=False, index=True),
+        sa.Column("label", sa.Integer, nullable=False),
+        sa.Column("pixels", sa.LargeBinary, nullable=False),
+        sa.Column("author", sa.String(60), nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
+    )
 
 
 def downgrade() -> None:

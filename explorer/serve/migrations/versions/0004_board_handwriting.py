@@ -23,8 +23,7 @@ def upgrade() -> None:
     have = {c["name"] for c in sa.inspect(bind).get_columns("board")}
     if "handwriting" not in have:  # (a database whose upgrade was interrupted may have it already)
         op.add_column("board", sa.Column("handwriting", sa.Float, nullable=True))
-    board = sa.table("board", sa.column("id", sa.Integer), sa.column("history", sa.Text),
-                     sa.column("handwriting", sa.Float))
+    board = sa.table("board", sa.column("id", sa.Integer), sa.column("history", sa.Text), sa.column("handwriting", sa.Float))
     for row in bind.execute(sa.select(board.c.id, board.c.history)).all():  # entries published before
         try:
             hand = json.loads(row.history).get("handwriting_accuracy")
