@@ -30,14 +30,15 @@ from pages._state import flash, workspace
 STEPS = "guided_path_steps"  # (the path's name or a lesson's steps, its parsed steps): read once per session
 VIEW = "guided_path_view"  # the step Back shows again (an index), while the student re-reads it
 TEACHERS_PATH = N_("your teacher's path")
-HIGHLIGHT = ("<style>.st-key-{key} {{ outline: 3px solid #b3202a; outline-offset: 6px; border-radius: 8px; }}"
-             "</style>")  # the step's element: a red ring (3:1 against the page and the widget both)
+HIGHLIGHT = (
+    "<style>.st-key-{key} {{ outline: 3px solid #b3202a; outline-offset: 6px; border-radius: 8px; }}"
+    "</style>"
+)  # the step's element: a red ring (3:1 against the page and the widget both)
 
 
 def start_path(name: str | list = "lecture") -> None:
     """Start a path (a built-in one by name, or a lesson's own steps) from its first step."""
-    st.session_state[PATH] = {"name": name, "done": [], "skipped": [], "pages": {}, "events": {}, "shown": {},
-                              "clock": 0}
+    st.session_state[PATH] = {"name": name, "done": [], "skipped": [], "pages": {}, "events": {}, "shown": {}, "clock": 0}
     st.session_state.pop(VIEW, None)
 
 
@@ -96,8 +97,9 @@ def learner() -> Learner:
     """The student's own state, as the checks read it (runs whose history came with a loaded file are claimed,
     not measured here, and count for nothing)."""
     state = _state()
-    runs = tuple(RunFacts.of(e.spec, r.dataset, r.current(), str(r.id), r.config)
-                 for e in workspace().models.values() for r in e.runs)
+    runs = tuple(
+        RunFacts.of(e.spec, r.dataset, r.current(), str(r.id), r.config) for e in workspace().models.values() for r in e.runs
+    )
     return Learner(runs, dict(state["pages"]), dict(state["events"]))
 
 
@@ -136,56 +138,95 @@ def _draw(all_steps: list[Step], progress: PathProgress, page: str) -> None:
             _draw_again(all_steps, view, i)
             return
         if i >= len(all_steps):
-            c1, c2 = st.columns([5, 2], vertical_alignment="center")
-            c1.markdown(":material/flag: " + tr("**{path}: the path is complete**: {done} of {n} steps done by what "
-                                                "you did.", path=title(), done=len(progress.done), n=len(all_steps)))
-            with c2:
-                _back(len(all_steps))
-                st.button(tr("Leave the path"), key="path_leave", on_click=_leave)
+            _draw_complete(len(all_steps), len(progress.done))
             return
         step = all_steps[i]
         c1, c2 = st.columns([5, 2])
-        c1.markdown(":material/route: " + tr("**{path} · step {k} of {n} · {title}**", path=title(), k=i + 1,
-                                             n=len(all_steps), title=shown_text(tr(step.title)))
-                    + f"  \n{shown_text(tr(step.text))}")
+        c1.markdown(
+            ":material/route: "
+            + tr(
+                "**{path} · step {k} of {n} · {title}**",
+                path=title(),
+                k=i + 1,
+                n=len(all_steps),
+                title=shown_text(tr(step.title)),
+            )
+            + f"  \n{shown_text(tr(step.text))}"
+        )
         entry = workspace().entry()
         if entry is not None and (mine := model_sentence(entry.spec, translate(), entry.name)):
             c1.caption(mine)
-        target = (" " + tr("On {dataset}, the target is {target}.", dataset=ds,
-                           target=translate().percent(pass_target(ds), 0))
-                  if step.check == "passed_98" and (ds := st.session_state.get(DATASET)) else "")
-        c1.caption(tr("Goal: {goal}.", goal=shown_text(tr(step.goal))) + target + " "
-                   + tr("The step completes by itself when you have done it."))
+        target = (
+            " " + tr("On {dataset}, the target is {target}.", dataset=ds, target=translate().percent(pass_target(ds), 0))
+            if step.check == "passed_98" and (ds := st.session_state.get(DATASET))
+            else ""
+        )
+        c1.caption(
+            tr("Goal: {goal}.", goal=shown_text(tr(step.goal)))
+            + target
+            + " "
+            + tr("The step completes by itself when you have done it.")
+        )
         with c2:
             if step.page != page and (target := page_file(step.page)):
                 st.page_link(target, label=tr("Open {page}", page=tr(step.page)), icon=":material/arrow_forward:")
             _back(i)
             st.button(tr("Skip this step"), key="path_skip", on_click=_skip, args=(step.id,))
             if page != "Glossary":
-                st.page_link("pages/glossary.py", label=tr("Glossary"), icon=":material/menu_book:",
-                             help=tr("The words of the course, one meaning each"))
+                st.page_link(
+                    "pages/glossary.py",
+                    label=tr("Glossary"),
+                    icon=":material/menu_book:",
+                    help=tr("The words of the course, one meaning each"),
+                )
             st.button(tr("Leave the path"), key="path_leave", on_click=_leave)
     if step.page == page:
         st.html(HIGHLIGHT.format(key=step.element))
+
+
+def _draw_complete(n: int, done: int) -> None:
+    """The panel once every step is behind the student: how many they did, Back and Leave."""
+    c1, c2 = st.columns([5, 2], vertical_alignment="center")
+    c1.markdown(
+        ":material/flag: "
+        + tr("**{path}: the path is complete**: {done} of {n} steps done by what you did.", path=title(), done=done, n=n)
+    )
+    with c2:
+        _back(n)
+        st.button(tr("Leave the path"), key="path_leave", on_click=_leave)
 
 
 def _draw_again(all_steps: list[Step], view: int, current: int) -> None:
     """A step done before, shown again by Back: its words, and the ways back to where the student is."""
     step = all_steps[view]
     c1, c2 = st.columns([5, 2])
-    c1.markdown(":material/history: " + tr("**Step {k} of {n} · {title}** (done)", k=view + 1, n=len(all_steps),
-                                           title=shown_text(tr(step.title))) + f"  \n{shown_text(tr(step.text))}")
+    c1.markdown(
+        ":material/history: "
+        + tr("**Step {k} of {n} · {title}** (done)", k=view + 1, n=len(all_steps), title=shown_text(tr(step.title)))
+        + f"  \n{shown_text(tr(step.text))}"
+    )
     with c2:
         _back(view)
-        st.button(tr("Return to step {k}", k=current + 1) if current < len(all_steps) else tr("Return to the end"),
-                  key="path_return", on_click=st.session_state.pop, args=(VIEW, None), icon=":material/redo:")
+        st.button(
+            tr("Return to step {k}", k=current + 1) if current < len(all_steps) else tr("Return to the end"),
+            key="path_return",
+            on_click=st.session_state.pop,
+            args=(VIEW, None),
+            icon=":material/redo:",
+        )
 
 
 def _back(i: int) -> None:
     """Back: show the step before ``i`` again (its words; nothing is undone)."""
     if i > 0:
-        st.button(tr("Back"), key="path_back", on_click=st.session_state.__setitem__, args=(VIEW, i - 1),
-                  icon=":material/undo:", help=tr("Read the step before again; what you did stays done."))
+        st.button(
+            tr("Back"),
+            key="path_back",
+            on_click=st.session_state.__setitem__,
+            args=(VIEW, i - 1),
+            icon=":material/undo:",
+            help=tr("Read the step before again; what you did stays done."),
+        )
 
 
 def _skip(step_id: str) -> None:

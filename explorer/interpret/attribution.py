@@ -19,9 +19,18 @@ from ..core.spec import output_logits_to_classes
 from ..i18n import N_
 from .inspect import conv_layers
 
-__all__ = ["METHODS", "METHOD_MEANINGS", "MISSING_INK", "Meaning", "attribute", "attribute_classes",
-           "randomization_check", "predict_and_explain",
-           "Explanation", "rank_correlation"]
+__all__ = [
+    "METHODS",
+    "METHOD_MEANINGS",
+    "MISSING_INK",
+    "Meaning",
+    "attribute",
+    "attribute_classes",
+    "randomization_check",
+    "predict_and_explain",
+    "Explanation",
+    "rank_correlation",
+]
 
 METHODS = ("saliency", "integrated_gradients", "guided_backprop", "gradcam", "occlusion")
 
@@ -38,21 +47,44 @@ class Meaning:
 
 
 METHOD_MEANINGS: dict[str, Meaning] = {  # the words are marked for the catalogue: shown through a translator
-    "saliency": Meaning(N_("how strongly the score reacts to a tiny change of each pixel: a size, not a direction"),
-                        N_("red: the score is sensitive here (neither for nor against)"), False, False),
-    "integrated_gradients": Meaning(N_("how much each pixel's ink adds to the score, compared with a black image"),
-                                    N_("red: raises the score, blue: lowers it"), True, True),
-    "guided_backprop": Meaning(N_("the strokes the score's gradient flows back through; its sign means little, so it "
-                                  "is drawn as a size"), N_("red: strokes the score depends on (neither for nor "
-                                                            "against)"), False, False),
-    "gradcam": Meaning(N_("which regions of a convolution layer's maps raise the score; only what raises it is kept, "
-                          "at that layer's coarse resolution"),
-                       N_("red: regions that raise the score (nothing is drawn against)"), False, False),
-    "occlusion": Meaning(N_("how much the score falls when a small black square hides each spot"),
-                         N_("red: hiding it lowers the score (it helped), blue: hiding it raises the score"), True, True),
+    "saliency": Meaning(
+        N_("how strongly the score reacts to a tiny change of each pixel: a size, not a direction"),
+        N_("red: the score is sensitive here (neither for nor against)"),
+        False,
+        False,
+    ),
+    "integrated_gradients": Meaning(
+        N_("how much each pixel's ink adds to the score, compared with a black image"),
+        N_("red: raises the score, blue: lowers it"),
+        True,
+        True,
+    ),
+    "guided_backprop": Meaning(
+        N_("the strokes the score's gradient flows back through; its sign means little, so it is drawn as a size"),
+        N_("red: strokes the score depends on (neither for nor against)"),
+        False,
+        False,
+    ),
+    "gradcam": Meaning(
+        N_(
+            "which regions of a convolution layer's maps raise the score; only what raises it is kept, "
+            "at that layer's coarse resolution"
+        ),
+        N_("red: regions that raise the score (nothing is drawn against)"),
+        False,
+        False,
+    ),
+    "occlusion": Meaning(
+        N_("how much the score falls when a small black square hides each spot"),
+        N_("red: hiding it lowers the score (it helped), blue: hiding it raises the score"),
+        True,
+        True,
+    ),
 }
-MISSING_INK = N_("Methods that compare with a black image give a black pixel no credit, so they cannot show that "
-                 "missing ink matters (the gap that makes a 3 and not an 8); saliency can, as a sensitivity.")
+MISSING_INK = N_(
+    "Methods that compare with a black image give a black pixel no credit, so they cannot show that "
+    "missing ink matters (the gap that makes a 3 and not an 8); saliency can, as a sensitivity."
+)
 
 
 class _Versus(nn.Module):
@@ -85,8 +117,17 @@ def _check(x: Tensor, target: int, k: int) -> None:
         raise ValueError(f"target class must lie in 0..{k - 1}, got {target}")
 
 
-def attribute(model: nn.Module, x: Tensor, target: int, method: str = "saliency", layer: str | None = None,
-              steps: int = 50, window: int = 4, stride: int = 2, versus: int | None = None) -> Tensor:
+def attribute(
+    model: nn.Module,
+    x: Tensor,
+    target: int,
+    method: str = "saliency",
+    layer: str | None = None,
+    steps: int = 50,
+    window: int = 4,
+    stride: int = 2,
+    versus: int | None = None,
+) -> Tensor:
     """Attribution of class ``target``'s score (its logit) to each input value: ``(C, H, W)``. With ``versus``,
     of the score difference ``logit[target] - logit[versus]`` ("why target and not versus"), not of the
     difference of two maps (which would subtract sizes).
@@ -96,7 +137,7 @@ def attribute(model: nn.Module, x: Tensor, target: int, method: str = "saliency"
     last), rectified, upsampled to the input; occlusion: a ``window`` square slid with ``stride``, filled with
     black. :data:`METHOD_MEANINGS` says what each map means.
     """
-    from captum.attr import GuidedBackprop, IntegratedGradients, LayerAttribution, LayerGradCam, Occlusion, Saliency
+    from captum.attr import GuidedBackprop, IntegratedGradients, Occlusion, Saliency
 
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -113,28 +154,42 @@ def attribute(model: nn.Module, x: Tensor, target: int, method: str = "saliency"
         if method == "saliency":
             a = Saliency(wrapped).attribute(x, target=target, abs=True)
         elif method == "integrated_gradients":
-            a = IntegratedGradients(wrapped).attribute(x, baselines=baseline, target=target, n_steps=steps,
-                                                       internal_batch_size=steps)
+            a = IntegratedGradients(wrapped).attribute(
+                x, baselines=baseline, target=target, n_steps=steps, internal_batch_size=steps
+            )
         elif method == "guided_backprop":
             a = GuidedBackprop(wrapped).attribute(x, target=target)
         elif method == "gradcam":
-            convs = dict(conv_layers(model))
-            name = layer or (list(convs)[-1] if convs else None)
-            if name not in convs:
-                raise ValueError("Grad-CAM needs a conv layer" + (f"; conv layers: {', '.join(convs)}" if convs
-                                                                   else ": this model has none"))
-            cam = LayerGradCam(wrapped, convs[name]).attribute(x, target=target, relu_attributions=True)
-            a = LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
-            a = a.expand_as(x)
+            a = _gradcam(model, wrapped, x, target, layer)
         else:
             c = x.shape[1]
-            a = Occlusion(wrapped).attribute(x, target=target, sliding_window_shapes=(c, window, window),
-                                             strides=(c, stride, stride), baselines=float(x.detach().min()))
+            a = Occlusion(wrapped).attribute(
+                x,
+                target=target,
+                sliding_window_shapes=(c, window, window),
+                strides=(c, stride, stride),
+                baselines=float(x.detach().min()),
+            )
     return a.detach()[0]
 
 
-def attribute_classes(model: nn.Module, x: Tensor, targets: list[int], method: str = "saliency",
-                      layer: str | None = None) -> Tensor:
+def _gradcam(model: nn.Module, wrapped: nn.Module, x: Tensor, target: int, layer: str | None) -> Tensor:
+    """Grad-CAM of ``target`` on conv ``layer`` (default: the last), rectified, upsampled to ``x``'s size."""
+    from captum.attr import LayerAttribution, LayerGradCam
+
+    convs = dict(conv_layers(model))
+    name = layer or (list(convs)[-1] if convs else None)
+    if name not in convs:
+        raise ValueError(
+            "Grad-CAM needs a conv layer" + (f"; conv layers: {', '.join(convs)}" if convs else ": this model has none")
+        )
+    cam = LayerGradCam(wrapped, convs[name]).attribute(x, target=target, relu_attributions=True)
+    return LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear").expand_as(x)
+
+
+def attribute_classes(
+    model: nn.Module, x: Tensor, targets: list[int], method: str = "saliency", layer: str | None = None
+) -> Tensor:
     """Maps for several classes side by side: ``(len(targets), C, H, W)`` ("why 3 and not 8")."""
     return torch.stack([attribute(model, x, t, method, layer) for t in targets])
 
@@ -147,8 +202,9 @@ def rank_correlation(a: Tensor, b: Tensor) -> float:
     return float((ra * rb).sum() / (ra.norm() * rb.norm()).clamp_min(1e-12))
 
 
-def randomization_check(model: nn.Module, x: Tensor, target: int, method: str = "saliency",
-                        seed: int = 0) -> list[tuple[str, Tensor, float]]:
+def randomization_check(
+    model: nn.Module, x: Tensor, target: int, method: str = "saliency", seed: int = 0
+) -> list[tuple[str, Tensor, float]]:
     """The model-parameter randomisation test (Adebayo et al. 2018), cascading from the output layer.
 
     Re-initialises the layers with weights one by one, last first, on a copy of the model, and returns

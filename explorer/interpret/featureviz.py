@@ -23,10 +23,22 @@ from ..core.train import Augment, augment_batch
 from ..i18n import Refusal, Said, said
 from .inspect import named_layers
 
-__all__ = ["REGULARIZERS", "FilterImages", "visualize_filters", "filter_chunk", "FilterPlan", "plan_filters",
-           "channel_activation", "layer_channels",
-           "top_activating", "filter_images", "compare_regularizers",
-           "to_display", "PRETRAINED", "load_pretrained"]
+__all__ = [
+    "REGULARIZERS",
+    "FilterImages",
+    "visualize_filters",
+    "filter_chunk",
+    "FilterPlan",
+    "plan_filters",
+    "channel_activation",
+    "layer_channels",
+    "top_activating",
+    "filter_images",
+    "compare_regularizers",
+    "to_display",
+    "PRETRAINED",
+    "load_pretrained",
+]
 
 REGULARIZERS = ("none", "l2", "blur", "jitter", "fourier")
 
@@ -83,7 +95,7 @@ def channel_activation(model: nn.Module, layer: str, x: Tensor, channels: list[i
 
 def _gaussian_blur(x: Tensor, sigma: float = 0.6) -> Tensor:
     k = torch.arange(-1, 2, dtype=x.dtype, device=x.device)
-    w = torch.exp(-(k ** 2) / (2 * sigma ** 2))
+    w = torch.exp(-(k**2) / (2 * sigma**2))
     w = w / w.sum()
     c = x.shape[1]
     x = F.conv2d(F.pad(x, (1, 1, 0, 0), mode="replicate"), w.view(1, 1, 1, 3).repeat(c, 1, 1, 1), groups=c)
@@ -94,11 +106,12 @@ def _fourier_scale(h: int, w: int, device: torch.device) -> Tensor:
     """1/frequency weights for an rfft2 spectrum: the image starts smooth and stays decorrelated."""
     fy = torch.fft.fftfreq(h, device=device).view(-1, 1)
     fx = torch.fft.rfftfreq(w, device=device).view(1, -1)
-    return 1.0 / torch.sqrt(fx ** 2 + fy ** 2).clamp_min(1.0 / max(h, w))
+    return 1.0 / torch.sqrt(fx**2 + fy**2).clamp_min(1.0 / max(h, w))
 
 
-def _parametrise(n: int, shape: tuple[int, ...], fourier: bool, gen: torch.Generator, dev: torch.device
-                 ) -> tuple[Tensor, Callable[[], Tensor]]:
+def _parametrise(
+    n: int, shape: tuple[int, ...], fourier: bool, gen: torch.Generator, dev: torch.device
+) -> tuple[Tensor, Callable[[], Tensor]]:
     """The tensor the optimiser changes and how it becomes ``n`` images: the pixels themselves, or a 1/f-scaled
     spectrum (``fourier``) turned into pixels by an inverse FFT."""
     c, h, w = shape
@@ -110,11 +123,20 @@ def _parametrise(n: int, shape: tuple[int, ...], fourier: bool, gen: torch.Gener
     return pixels, lambda: pixels
 
 
-def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None = None,
-                      input_shape: list[int] | tuple[int, ...] | None = None, steps: int = 128, lr: float = 0.05,
-                      regularizer: str = "none", seed: int = 0, l2: float = 0.05, blur_every: int = 4,
-                      on_progress: Callable[[int, int], None] | None = None,
-                      max_bytes: int | None = None) -> FilterImages:
+def visualize_filters(
+    model: nn.Module,
+    layer: str,
+    channels: list[int] | None = None,
+    input_shape: list[int] | tuple[int, ...] | None = None,
+    steps: int = 128,
+    lr: float = 0.05,
+    regularizer: str = "none",
+    seed: int = 0,
+    l2: float = 0.05,
+    blur_every: int = 4,
+    on_progress: Callable[[int, int], None] | None = None,
+    max_bytes: int | None = None,
+) -> FilterImages:
     """Optimise one input per channel of ``layer`` to maximise that channel's mean activation.
 
     ``input_shape`` defaults to ``model.spec["input_shape"]``. ``regularizer`` is one of
@@ -125,6 +147,48 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
     server's view budget), so every channel of a 4,096-channel layer costs time, not gigabytes; a model for which
     one image is over the budget is refused with a sentence (:func:`explorer.core.evaluate.fitting_batch`).
     """
+    shape, chans = _checked(model, layer, channels, input_shape, steps, regularizer)
+    chunk = filter_chunk(model, shape, len(chans), max_bytes)
+    dev = model_device(model)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    aug_gen = torch.Generator(device=dev).manual_seed(seed)
+    parts = []
+    n_chunks = -(-len(chans) // chunk)
+    for k in range(n_chunks):
+
+        def step(done: int, _total: int, k: int = k) -> None:
+            if on_progress is not None:
+                on_progress(k * steps + done, n_chunks * steps)
+
+        parts.append(
+            _ascend(
+                model,
+                layer,
+                chans[k * chunk : (k + 1) * chunk],
+                shape,
+                steps,
+                lr,
+                regularizer,
+                (gen, aug_gen),
+                l2,
+                blur_every,
+                step,
+            )
+        )
+    images, start, end = (torch.cat([p[i] for p in parts]) for i in range(3))
+    return FilterImages(layer, chans, images, start, end, regularizer)
+
+
+def _checked(
+    model: nn.Module,
+    layer: str,
+    channels: list[int] | None,
+    input_shape: list[int] | tuple[int, ...] | None,
+    steps: int,
+    regularizer: str,
+) -> tuple[tuple[int, ...], list[int]]:
+    """:func:`visualize_filters`'s arguments checked (a ValueError that says what is wrong): the input's shape and
+    the channels to optimise."""
     if regularizer not in REGULARIZERS:
         raise ValueError(f"regularizer must be one of {', '.join(REGULARIZERS)}, got {regularizer!r}")
     if not 1 <= steps <= 5000:
@@ -136,21 +200,7 @@ def visualize_filters(model: nn.Module, layer: str, channels: list[int] | None =
     chans = list(range(probe)) if channels is None else list(channels)
     if not chans or min(chans) < 0 or max(chans) >= probe:
         raise ValueError(f"channels must lie in 0..{probe - 1} for layer {layer}, got {chans[:5]}")
-    chunk = filter_chunk(model, shape, len(chans), max_bytes)
-    dev = model_device(model)
-    gen = torch.Generator(device="cpu").manual_seed(seed)
-    aug_gen = torch.Generator(device=dev).manual_seed(seed)
-    parts = []
-    n_chunks = -(-len(chans) // chunk)
-    for k in range(n_chunks):
-        def step(done: int, _total: int, k: int = k) -> None:
-            if on_progress is not None:
-                on_progress(k * steps + done, n_chunks * steps)
-
-        parts.append(_ascend(model, layer, chans[k * chunk:(k + 1) * chunk], shape, steps, lr, regularizer,
-                             (gen, aug_gen), l2, blur_every, step))
-    images, start, end = (torch.cat([p[i] for p in parts]) for i in range(3))
-    return FilterImages(layer, chans, images, start, end, regularizer)
+    return shape, chans
 
 
 def filter_chunk(model: nn.Module, input_shape: tuple[int, ...], count: int, max_bytes: int | None = None) -> int:
@@ -171,8 +221,9 @@ class FilterPlan:
     seconds: float
 
 
-def plan_filters(model: nn.Module, input_shape: tuple[int, ...], count: int, steps: int,
-                 max_bytes: int | None = None) -> FilterPlan:
+def plan_filters(
+    model: nn.Module, input_shape: tuple[int, ...], count: int, steps: int, max_bytes: int | None = None
+) -> FilterPlan:
     """How ``count`` channels' images over ``steps`` steps would run: in chunks that fit the view budget
     (:func:`filter_chunk`), and about how many seconds (each step a forward and a backward pass, about three
     forwards, at the budget's ``mult_adds_per_s``). A job estimated past the time one job may take
@@ -188,13 +239,30 @@ def plan_filters(model: nn.Module, input_shape: tuple[int, ...], count: int, ste
         fit_steps = int(limit // (chunks * step_s))
         channels_fit = said("ask for at most {n} channels", n=f"{fit_channels:,}")
         steps_fit = said("ask for at most {n} steps", n=f"{fit_steps:,}")
-        fix = (said("ask for at most {channels} channels or at most {steps} steps", channels=f"{fit_channels:,}",
-                    steps=f"{fit_steps:,}") if fit_channels >= 1 and fit_steps >= 1 else
-               channels_fit if fit_channels >= 1 else steps_fit if fit_steps >= 1 else
-               said("pick an earlier layer or a smaller model"))
-        raise Refusal(said("{channels} channels × {steps} steps would take about {time}, over the {most} minutes one "
-                           "job may take here: {fix}", channels=f"{count:,}", steps=f"{steps:,}",
-                           time=_minutes(seconds), most=b.job_minutes, fix=fix))
+        fix = (
+            said(
+                "ask for at most {channels} channels or at most {steps} steps",
+                channels=f"{fit_channels:,}",
+                steps=f"{fit_steps:,}",
+            )
+            if fit_channels >= 1 and fit_steps >= 1
+            else channels_fit
+            if fit_channels >= 1
+            else steps_fit
+            if fit_steps >= 1
+            else said("pick an earlier layer or a smaller model")
+        )
+        raise Refusal(
+            said(
+                "{channels} channels × {steps} steps would take about {time}, over the {most} minutes one "
+                "job may take here: {fix}",
+                channels=f"{count:,}",
+                steps=f"{steps:,}",
+                time=_minutes(seconds),
+                most=b.job_minutes,
+                fix=fix,
+            )
+        )
     return FilterPlan(chunk, chunks, seconds)
 
 
@@ -202,9 +270,19 @@ def _minutes(seconds: float) -> Said:
     return said("{n} minutes", n=f"{seconds / 60:,.0f}") if seconds >= 90 else said("{n} seconds", n=f"{seconds:.0f}")
 
 
-def _ascend(model: nn.Module, layer: str, chans: list[int], shape: tuple[int, ...], steps: int, lr: float,
-            regularizer: str, gens: tuple[torch.Generator, torch.Generator], l2: float, blur_every: int,
-            on_step: Callable[[int, int], None]) -> tuple[Tensor, Tensor, Tensor]:
+def _ascend(
+    model: nn.Module,
+    layer: str,
+    chans: list[int],
+    shape: tuple[int, ...],
+    steps: int,
+    lr: float,
+    regularizer: str,
+    gens: tuple[torch.Generator, torch.Generator],
+    l2: float,
+    blur_every: int,
+    on_step: Callable[[int, int], None],
+) -> tuple[Tensor, Tensor, Tensor]:
     """Gradient ascent for one chunk of channels: their images ``(n, C, H, W)`` (CPU), start and end activations."""
     dev = model_device(model)
     gen, aug_gen = gens
@@ -256,8 +334,9 @@ def layer_channels(model: nn.Module, layer: str, input_shape: list[int] | tuple[
 
 
 @torch.no_grad()
-def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_size: int | None = None,
-                   max_bytes: int | None = None) -> Tensor:
+def top_activating(
+    model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_size: int | None = None, max_bytes: int | None = None
+) -> Tensor:
     """Indices ``(C, k)`` of the images in normalised ``x (N, C, H, W)`` that most excite each channel.
 
     The images go through in batches whose activations fit the view budget (``max_bytes``; the caller's
@@ -268,7 +347,7 @@ def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_si
     best: tuple[Tensor, Tensor] | None = None  # (k, C) scores and their image indices
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
-            a = _layer_output(model, layer, x[i:i + batch_size].to(dev))
+            a = _layer_output(model, layer, x[i : i + batch_size].to(dev))
             s = (a.flatten(2).mean(2) if a.ndim > 2 else a).cpu().T  # (C, b)
             idx = torch.arange(i, i + s.shape[1]).expand_as(s)
             if best is not None:
@@ -279,33 +358,54 @@ def top_activating(model: nn.Module, layer: str, x: Tensor, k: int = 9, batch_si
     return best[1].contiguous()
 
 
-def filter_images(model: nn.Module, layer: str, count: int, input_shape: list[int] | tuple[int, ...], steps: int,
-                  lr: float, regularizer: str, dataset: Any = None,
-                  progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def filter_images(
+    model: nn.Module,
+    layer: str,
+    count: int,
+    input_shape: list[int] | tuple[int, ...],
+    steps: int,
+    lr: float,
+    regularizer: str,
+    dataset: Any = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """The Filter images page's job: images for the first ``count`` channels of ``layer`` and, with a
     ``dataset``, the 9 test images (of its first 5,000) that excite each channel most."""
     from ..core.data import normalize
 
     res = visualize_filters(model, layer, list(range(count)), input_shape, steps, lr, regularizer, on_progress=progress)
-    top = None if dataset is None else top_activating(model, layer, normalize(dataset.test_x[:5000], dataset.mean,
-                                                                               dataset.std), k=9)
+    top = (
+        None
+        if dataset is None
+        else top_activating(model, layer, normalize(dataset.test_x[:5000], dataset.mean, dataset.std), k=9)
+    )
     return {"kind": "all", "res": res, "top": top}
 
 
-def compare_regularizers(model: nn.Module, layer: str, channel: int, input_shape: list[int] | tuple[int, ...],
-                         steps: int, lr: float, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
+def compare_regularizers(
+    model: nn.Module,
+    layer: str,
+    channel: int,
+    input_shape: list[int] | tuple[int, ...],
+    steps: int,
+    lr: float,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """One channel's image under each regulariser, for side-by-side comparison."""
     out = {}
     for i, r in enumerate(REGULARIZERS):
+
         def step(d: int, t: int, i: int = i) -> None:
             if progress is not None:
                 progress(i * t + d, t * len(REGULARIZERS))
+
         out[r] = visualize_filters(model, layer, [channel], input_shape, steps, lr, r, on_progress=step)
     return {"kind": "compare", "channel": channel, "res": out}
 
 
-def to_display(x: Tensor, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...],
-               stretch: bool = True) -> Tensor:
+def to_display(
+    x: Tensor, mean: list[float] | tuple[float, ...], std: list[float] | tuple[float, ...], stretch: bool = True
+) -> Tensor:
     """Normalised images ``(N, C, H, W)`` -> uint8 for display; ``stretch`` maps each image's range to 0..255."""
     m = torch.tensor(mean).view(1, -1, 1, 1)
     s = torch.tensor(std).view(1, -1, 1, 1)
@@ -342,9 +442,11 @@ def load_pretrained(name: str, weights: str | Path | None = None) -> nn.Module:
     ctor, fname = PRETRAINED[name]
     path = Path(weights) if weights else Path(torch.hub.get_dir()) / "checkpoints" / fname
     if not path.is_file():
-        raise ValueError(f"{name}'s pretrained weights are not on this server: its administrator can copy {fname} "
-                         "into torch's hub/checkpoints folder ($TORCH_HOME) from a machine with a network (torchvision "
-                         "downloads it to the same place)")
+        raise ValueError(
+            f"{name}'s pretrained weights are not on this server: its administrator can copy {fname} "
+            "into torch's hub/checkpoints folder ($TORCH_HOME) from a machine with a network (torchvision "
+            "downloads it to the same place)"
+        )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - a refused pickle or a corrupt file
