@@ -93,17 +93,28 @@ def _cmd_train(args: argparse.Namespace) -> None:
     from .core.checkpoint import save_checkpoint
     from .core.train import TrainConfig, Trainer
 
-    cfg = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-                      schedule=args.schedule, seed=args.seed, device=args.device, limit_train=args.limit_train,
-                      momentum=args.momentum, weight_decay=args.weight_decay).validate()  # before any work
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        schedule=args.schedule,
+        seed=args.seed,
+        device=args.device,
+        limit_train=args.limit_train,
+        momentum=args.momentum,
+        weight_decay=args.weight_decay,
+    ).validate()  # before any work
     if args.out:
         _check_out(args.out, args.dataset)
     ds = _dataset_for(args)
     spec, model = _model_for(args, ds)
     trainer = Trainer(model, ds, cfg, on_event=lambda ev: _show_event(ev, args.json))
     if not args.json:
-        print(f"training {spec.get('name', 'spec')} on {ds.name} ({ds.sizes()['train']:,} images) on {trainer.device}",
-              flush=True)
+        print(
+            f"training {spec.get('name', 'spec')} on {ds.name} ({ds.sizes()['train']:,} images) on {trainer.device}",
+            flush=True,
+        )
     hist = trainer.run()
     if args.out:
         save_checkpoint(model, spec, ds.info(), hist, cfg.to_dict(), name=spec.get("name", ""), path=args.out)
@@ -136,9 +147,12 @@ def _show_event(ev: dict[str, Any], as_json: bool) -> None:
         if as_json:
             print(json.dumps(row), flush=True)
         else:
-            print(f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
-                  f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
-                  f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s", flush=True)
+            print(
+                f"epoch {row['epoch']}: train loss {row['train_loss']:.4f} acc {row['train_accuracy']:.2%}  "
+                f"test loss {row['test_loss']:.4f} acc {row['test_accuracy']:.2%}  "
+                f"{row['samples_per_s']:,.0f} samples/s  {row['seconds']:.1f} s",
+                flush=True,
+            )
     elif ev["kind"] == "end" and ev["status"] != RunStatus.FINISHED:
         print(ev["message"], file=sys.stderr, flush=True)
 
@@ -161,13 +175,14 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     classes = ck.dataset["classes"]
     for path, p in zip(args.images, probs):
         if not torch.isfinite(p).all():
-            raise UsageError(f"the model's output for {brief(path)} is not a number: its weights are broken "
-                             "(retrain it, or check where the checkpoint came from)")
+            raise UsageError(
+                f"the model's output for {brief(path)} is not a number: its weights are broken "
+                "(retrain it, or check where the checkpoint came from)"
+            )
         top = p.argsort(descending=True)[: args.top]
         if args.json:
             probs_ = {c: round(float(v), 6) for c, v in zip(classes, p)}
-            print(json.dumps({"image": path, "prediction": classes[int(top[0])], "probabilities": probs_},
-                             allow_nan=False))
+            print(json.dumps({"image": path, "prediction": classes[int(top[0])], "probabilities": probs_}, allow_nan=False))
         else:
             print(f"{path}: " + ", ".join(f"{classes[int(i)]} {float(p[i]):.1%}" for i in top))
 
@@ -207,8 +222,10 @@ def _cmd_bench(args: argparse.Namespace) -> None:
         from devtools.bench import run_bench
         from devtools.classroom import run_classroom
     except ImportError:
-        raise ValueError("the benchmarks run from the project's source checkout (its devtools folder): run "
-                         "`python -m explorer bench` there") from None
+        raise ValueError(
+            "the benchmarks run from the project's source checkout (its devtools folder): run "
+            "`python -m explorer bench` there"
+        ) from None
 
     if args.classroom is not None:
         run_classroom(args.classroom, args.dataset, args.data_dir, epochs=args.epochs, mistakes=args.mistakes)
@@ -223,17 +240,12 @@ def _cmd_privacy(args: argparse.Namespace) -> None:
     sys.stdout.write(privacy_doc({} if args.defaults else None))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_train(sub: Any) -> None:
+    """The ``train`` command's arguments (its defaults are :class:`~explorer.core.train.TrainConfig`'s)."""
     from .core.data import DATASETS, DEFAULT_DATASET
     from .core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
-    p = _Parser(prog="python -m explorer", description="CNN Explorer engine: specs, training, prediction, benchmarks")
-    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
-    sub.add_parser("presets", help="list the preset architectures")
-    s = sub.add_parser("summary", help="layer table: output shapes, parameters, mult-adds, receptive field")
-    s.add_argument("spec", help="preset name, JSON file, or JSON text")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
     t = sub.add_parser("train", help="train a spec or preset on a dataset")
     t.add_argument("spec")
     t.add_argument("--dataset", default=DEFAULT_DATASET, help=f"{', '.join(DATASETS)}, or a .csv / .zip file")
@@ -252,6 +264,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit-train", type=int, default=None, help="train on the first N images only")
     t.add_argument("--out", default=None, help="save a checkpoint (.safetensors) here")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .core.data import DEFAULT_DATASET
+
+    p = _Parser(prog="python -m explorer", description="CNN Explorer engine: specs, training, prediction, benchmarks")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    sub.add_parser("presets", help="list the preset architectures")
+    s = sub.add_parser("summary", help="layer table: output shapes, parameters, mult-adds, receptive field")
+    s.add_argument("spec", help="preset name, JSON file, or JSON text")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_train(sub)
     pr = sub.add_parser("predict", help="class probabilities for images")
     pr.add_argument("checkpoint")
     pr.add_argument("images", nargs="+")
@@ -262,34 +286,58 @@ def build_parser() -> argparse.ArgumentParser:
     fmt = ex.add_mutually_exclusive_group()
     fmt.add_argument("--onnx", dest="format", action="store_const", const="onnx", help="ONNX (the default)")
     fmt.add_argument("--python", dest="format", action="store_const", const="python", help="a PyTorch script")
-    fmt.add_argument("--notebook", dest="format", action="store_const", const="notebook",
-                     help="a Jupyter notebook that reproduces the run (data, model, training, evaluation, a look inside)")
+    fmt.add_argument(
+        "--notebook",
+        dest="format",
+        action="store_const",
+        const="notebook",
+        help="a Jupyter notebook that reproduces the run (data, model, training, evaluation, a look inside)",
+    )
     ex.set_defaults(format="onnx")
     ex.add_argument("--out", required=True, help="the file to write")
     ex.add_argument("--seed", type=int, default=0, help="initialisation of a spec's fresh weights")
     b = sub.add_parser("bench", help="speed figures, side by side with the seed notebooks' loop")
     b.add_argument("--data-dir", default=None)
-    b.add_argument("--only", default=None,
-                   help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first,console,class")
+    b.add_argument(
+        "--only",
+        default=None,
+        help="comma list: trainer,default,dashboard,featureviz,confusion,draw,pen,first,console,class",
+    )
     b.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
     b.add_argument("--json", action="store_true")
-    b.add_argument("--classroom", type=int, default=None, metavar="N",
-                   help="N sessions train the default CNN at once in Ray workers: total time, page latency")
+    b.add_argument(
+        "--classroom",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N sessions train the default CNN at once in Ray workers: total time, page latency",
+    )
     b.add_argument("--dataset", default=DEFAULT_DATASET, help="for --classroom (default: the app's default)")
     b.add_argument("--epochs", type=int, default=3, help="for --classroom")
-    b.add_argument("--mistakes", action="store_true",
-                   help="for --classroom: the N runs again while a further student makes the expensive mistakes")
+    b.add_argument(
+        "--mistakes",
+        action="store_true",
+        help="for --classroom: the N runs again while a further student makes the expensive mistakes",
+    )
     pv = sub.add_parser("privacy", help="the data pack: what is kept about students, where, how long (from the settings)")
-    pv.add_argument("--defaults", action="store_true", help="at the default settings (docs/privacy.md), not this "
-                    "environment's")
+    pv.add_argument(
+        "--defaults", action="store_true", help="at the default settings (docs/privacy.md), not this environment's"
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"presets": _cmd_presets, "summary": _cmd_summary, "train": _cmd_train, "predict": _cmd_predict,
-                "export": _cmd_export, "bench": _cmd_bench, "privacy": _cmd_privacy}
+    handlers = {
+        "presets": _cmd_presets,
+        "summary": _cmd_summary,
+        "train": _cmd_train,
+        "predict": _cmd_predict,
+        "export": _cmd_export,
+        "bench": _cmd_bench,
+        "privacy": _cmd_privacy,
+    }
     try:
         handlers[args.cmd](args)
     except (ValueError, OSError) as e:  # our errors are ValueErrors with a sentence; files give OSError

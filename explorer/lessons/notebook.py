@@ -115,9 +115,10 @@ def _blocks(script: str) -> dict[str, list[str]]:
     lines = script.splitlines()
     groups: dict[str, list[str]] = {k: [] for k in ("imports", "settings", "model", "training", "data", "app")}
     for node in tree.body:
-        src = "\n".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])):node.end_lineno])
-        name = getattr(node, "name", None) or next((t.id for t in getattr(node, "targets", [getattr(node, "target", None)])
-                                                    if isinstance(t, ast.Name)), None)
+        src = "\n".join(lines[node.lineno - 1 - len(getattr(node, "decorator_list", [])) : node.end_lineno])
+        name = getattr(node, "name", None) or next(
+            (t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)), None
+        )
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):  # the docstring
             continue
         if isinstance(node, ast.If) or name in SKIPPED:  # `if __name__ == "__main__"` and main(): cells instead
@@ -139,6 +140,49 @@ def _blocks(script: str) -> dict[str, list[str]]:
     return groups
 
 
+APP_MD = (
+    "## The app's own code\n\nThe split, the statistics, the augmentation and the one-logit convention, "
+    "copied from the app so that this notebook trains exactly as it does."
+)
+
+DATA_MD = (
+    "## The data\n\nImages are kept as `uint8` and normalised per batch, as the app does. One tenth of the "
+    "training images (the same for every class) is held out for validation; the test images are never "
+    "trained on."
+)
+
+MODEL_MD = (
+    "## The model\n\nThe spec's layers as an `nn.Sequential`, initialised as the app initialises them for the same seed."
+)
+
+TRAIN_MD = (
+    "## Training\n\nThe optimiser and schedule of the run, one pass over the shuffled training images per "
+    "epoch; the validation accuracy after each."
+)
+
+LOOK_MD = (
+    "## A look inside\n\nThe first convolution's kernels (blue below zero, red above), and the feature map of "
+    "its strongest channel for the first test image: what the layer passes on."
+)
+
+
+EVAL_MD = "## Evaluation\n\nThe accuracy on the test images, which training never saw."
+
+
+def _settings(g: dict[str, list[str]]) -> str:
+    """The settings cell: the imports, where the data is, the spec, ``CONFIG`` and the dataset."""
+    return "\n".join(
+        [
+            "import os",
+            *g["imports"],
+            "",
+            "# where torchvision finds (or puts) the data: EXPLORER_DATA_DIR when it is set",
+            'DATA_DIR = os.environ.get("EXPLORER_DATA_DIR") or "data"',
+            *g["settings"],
+        ]
+    )
+
+
 def to_notebook(spec: dict[str, Any], config: dict[str, Any] | None = None, dataset: str = "mnist") -> str:
     """The notebook (its JSON text) that reproduces the app's run of ``spec`` with ``config`` on ``dataset``."""
     import nbformat
@@ -150,39 +194,43 @@ def to_notebook(spec: dict[str, Any], config: dict[str, Any] | None = None, data
     about = inert_markdown(spec["description"]) if spec.get("description") else ""
     full = " (the app's default data is 5,000 of MNIST's digits; this loads all of MNIST)" if dataset == "mnist-5k" else ""
     md, code = new_markdown_cell, new_code_cell
-    settings = "\n".join(["import os", *g["imports"], "",
-                          '# where torchvision finds (or puts) the data: EXPLORER_DATA_DIR when it is set',
-                          'DATA_DIR = os.environ.get("EXPLORER_DATA_DIR") or "data"', *g["settings"]])
     cells = [
-        md(f"# {name}\n\nA model built in **CNN Explorer**, with the settings of its run. This notebook trains it "
-           "the way the app does, with torch and torchvision only: the same validation split, normalisation, "
-           "initialisation, optimiser, schedule, augmentation and batch order. On the same images it reaches the "
-           "same weights." + (f"\n\n> {about}" if about else "")),
-        md("## Settings\n\nEverything this run depends on, in one cell: the model's spec, the training settings "
-           f"(`CONFIG`) and the dataset (`{inert_markdown(dataset)}`{full}). Change a setting and run the "
-           "notebook again."),
-        code(settings),
-        md("## The app's own code\n\nThe split, the statistics, the augmentation and the one-logit convention, "
-           "copied from the app so that this notebook trains exactly as it does."),
+        md(
+            f"# {name}\n\nA model built in **CNN Explorer**, with the settings of its run. This notebook trains it "
+            "the way the app does, with torch and torchvision only: the same validation split, normalisation, "
+            "initialisation, optimiser, schedule, augmentation and batch order. On the same images it reaches the "
+            "same weights." + (f"\n\n> {about}" if about else "")
+        ),
+        md(
+            "## Settings\n\nEverything this run depends on, in one cell: the model's spec, the training settings "
+            f"(`CONFIG`) and the dataset (`{inert_markdown(dataset)}`{full}). Change a setting and run the "
+            "notebook again."
+        ),
+        code(_settings(g)),
+        md(APP_MD),
         code("\n\n\n".join(g["app"])),
-        md("## The data\n\nImages are kept as `uint8` and normalised per batch, as the app does. One tenth of the "
-           "training images (the same for every class) is held out for validation; the test images are never "
-           "trained on."),
-        code("\n\n\n".join(g["data"])), code(DATA_CELL),
-        md("## The model\n\nThe spec's layers as an `nn.Sequential`, initialised as the app initialises them for "
-           "the same seed."),
-        code("\n\n\n".join(g["model"])), code(MODEL_CELL),
-        md("## Training\n\nThe optimiser and schedule of the run, one pass over the shuffled training images per "
-           "epoch; the validation accuracy after each."),
-        code("\n\n\n".join(g["training"])), code(TRAIN_CELL),
-        md("## Evaluation\n\nThe accuracy on the test images, which training never saw."),
+        md(DATA_MD),
+        code("\n\n\n".join(g["data"])),
+        code(DATA_CELL),
+        md(MODEL_MD),
+        code("\n\n\n".join(g["model"])),
+        code(MODEL_CELL),
+        md(TRAIN_MD),
+        code("\n\n\n".join(g["training"])),
+        code(TRAIN_CELL),
+        md(EVAL_MD),
         code(EVAL_CELL),
-        md("## A look inside\n\nThe first convolution's kernels (blue below zero, red above), and the feature map of "
-           "its strongest channel for the first test image: what the layer passes on."),
-        code(PLOT_SETUP), code(KERNELS_CELL), code(FEATURE_CELL),
+        md(LOOK_MD),
+        code(PLOT_SETUP),
+        code(KERNELS_CELL),
+        code(FEATURE_CELL),
     ]
-    nb = new_notebook(cells=cells, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"}})
+    nb = new_notebook(
+        cells=cells,
+        metadata={
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    )
     nbformat.validate(nb)
     return nbformat.writes(nb)

@@ -12,25 +12,34 @@ from torch import Tensor
 from ..core.spec import Summary
 from ..i18n import EN, Translator
 
-__all__ = ["epoch_table", "ema", "training_curves", "summary_rows", "shape_flow", "class_distribution", "weight_histograms",
-           "vector_bar", "value_histogram", "PALETTE", "SYMBOLS", "tint"]
+__all__ = [
+    "epoch_table",
+    "ema",
+    "training_curves",
+    "summary_rows",
+    "shape_flow",
+    "class_distribution",
+    "weight_histograms",
+    "vector_bar",
+    "value_histogram",
+    "PALETTE",
+    "SYMBOLS",
+    "tint",
+]
 
 # Ten class and run colours, each at least 3:1 against white (WCAG 1.4.11), every pair at least 12 CIEDE2000
 # apart for normal vision and for protanopia, deuteranopia and tritanopia (Machado et al. 2009) alike: found by a
 # search over sRGB (tests/test_palette.py checks both from the published formulas). Tableau's ten, used before,
 # came to 1.3 apart for protanopia (its orange and green) and as low as 2:1 on white.
-PALETTE = ["#2a5cb8", "#ff5a00", "#485a57", "#c30000", "#9f067e", "#b48769", "#b469ff", "#878787", "#69694b",
-           "#4587ab"]
+PALETTE = ["#2a5cb8", "#ff5a00", "#485a57", "#c30000", "#9f067e", "#b48769", "#b469ff", "#878787", "#69694b", "#4587ab"]
 # a shape per class beside its colour (WCAG 1.4.1): told apart by a reader who cannot tell the colours apart
-SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon",
-           "triangle-left"]
-
+SYMBOLS = ["circle", "square", "diamond", "cross", "x", "triangle-up", "triangle-down", "star", "hexagon", "triangle-left"]
 
 
 def tint(colour: str, alpha: float) -> str:
     """``colour`` (``#rrggbb``) as a see-through fill: the mark's outline keeps the full colour, so its edge keeps
     its 3:1 against white while overlapping fills stay readable."""
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha:g})"
 
 
@@ -39,7 +48,7 @@ def ema(values: list[float], smoothing: float) -> list[float]:
     out, acc = [], 0.0
     for i, v in enumerate(values, start=1):
         acc = smoothing * acc + (1 - smoothing) * v
-        out.append(acc / (1 - smoothing ** i) if smoothing > 0 else v)
+        out.append(acc / (1 - smoothing**i) if smoothing > 0 else v)
     return out
 
 
@@ -55,8 +64,72 @@ def _complete(rows: Any, keys: tuple[str, ...]) -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict) and all(_is_num(r.get(k)) for k in keys)]
 
 
-def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss", smoothing: float = 0.6,
-                    per: str = "step", max_points: int = 400, raw: bool = True, tr: Translator = EN) -> go.Figure:
+def _step_curve(
+    fig: go.Figure,
+    xs: list[Any],
+    ys: list[float],
+    smoothing: float,
+    max_points: int,
+    raw: bool,
+    colour: str,
+    name: str,
+    tr: Translator,
+) -> None:
+    """One run's per-step training curve, smoothed, thinned to about ``max_points`` (a few hundred points draw
+    fast and look the same), with the faint raw line under it when ``raw``."""
+    smooth = ema(ys, smoothing)
+    stride = max(1, len(xs) // max_points)
+    xs, ys, smooth = xs[::stride], ys[::stride], smooth[::stride]
+    if raw and smoothing > 0:
+        fig.add_scatter(
+            x=xs,
+            y=ys,
+            mode="lines",
+            line={"color": colour, "width": 1},
+            opacity=0.25,
+            name=f"{name} ({tr('raw')})",
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2}, name=name)
+
+
+def _epoch_points(
+    fig: go.Figure, epochs: list[dict[str, Any]], metric: str, per: str, colour: str, label: str, tr: Translator
+) -> None:
+    """One run's per-epoch points: validation (dotted) and test (dashed), and training's own when ``per`` is
+    "epoch"."""
+    x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
+    if per == "epoch" and epochs and all(_is_num(e.get(f"train_{metric}")) for e in epochs):
+        fig.add_scatter(
+            x=x_ep,
+            y=[e[f"train_{metric}"] for e in epochs],
+            mode="lines+markers",
+            line={"color": colour, "width": 2},
+            name=f"{label} {tr('training')}",
+        )
+    for split, dash in (("val", "dot"), ("test", "dash")):
+        key = f"{split}_{metric}"
+        if epochs and all(_is_num(e.get(key)) for e in epochs):
+            fig.add_scatter(
+                x=x_ep,
+                y=[e[key] for e in epochs],
+                mode="lines+markers",
+                line={"color": colour, "dash": dash, "width": 2},
+                marker={"size": 8},
+                name=f"{label} {tr('validation') if split == 'val' else tr('test')}",
+            )
+
+
+def training_curves(
+    runs: list[tuple[str, dict[str, Any]]],
+    metric: str = "loss",
+    smoothing: float = 0.6,
+    per: str = "step",
+    max_points: int = 400,
+    raw: bool = True,
+    tr: Translator = EN,
+) -> go.Figure:
     """Loss or accuracy of one or more runs: smoothed per-step training curve and per-epoch train/test points.
 
     ``runs`` is ``[(label, history)]`` with histories from ``Trainer.history()``. ``per`` is "step" or "epoch".
@@ -69,34 +142,30 @@ def training_curves(runs: list[tuple[str, dict[str, Any]]], metric: str = "loss"
         colour = PALETTE[i % len(PALETTE)]
         steps, epochs = _complete(hist.get("steps"), ("step", metric)), _complete(hist.get("epochs"), ("step", "epoch"))
         if per == "step" and steps:
-            xs = [s["step"] for s in steps]
-            ys = [s[metric] for s in steps]
-            smooth = ema(ys, smoothing)
-            stride = max(1, len(steps) // max_points)  # a few hundred points draw fast and look the same
-            xs, ys, smooth = xs[::stride], ys[::stride], smooth[::stride]
-            if raw and smoothing > 0:
-                fig.add_scatter(x=xs, y=ys, mode="lines", line={"color": colour, "width": 1}, opacity=0.25,
-                                name=f"{label} {tr('training')} ({tr('raw')})", showlegend=False, hoverinfo="skip")
-            fig.add_scatter(x=xs, y=smooth, mode="lines", line={"color": colour, "width": 2},
-                            name=f"{label} {tr('training')}")
-        x_ep = [e["step"] if per == "step" else e["epoch"] for e in epochs]
-        if per == "epoch" and epochs and all(_is_num(e.get(f"train_{metric}")) for e in epochs):
-            fig.add_scatter(x=x_ep, y=[e[f"train_{metric}"] for e in epochs], mode="lines+markers",
-                            line={"color": colour, "width": 2}, name=f"{label} {tr('training')}")
-        for split, dash in (("val", "dot"), ("test", "dash")):
-            key = f"{split}_{metric}"
-            if epochs and all(_is_num(e.get(key)) for e in epochs):
-                fig.add_scatter(x=x_ep, y=[e[key] for e in epochs], mode="lines+markers",
-                                line={"color": colour, "dash": dash, "width": 2}, marker={"size": 8},
-                                name=f"{label} {tr('validation') if split == 'val' else tr('test')}")
+            _step_curve(
+                fig,
+                [s["step"] for s in steps],
+                [s[metric] for s in steps],
+                smoothing,
+                max_points,
+                raw,
+                colour,
+                f"{label} {tr('training')}",
+                tr,
+            )
+        _epoch_points(fig, epochs, metric, per, colour, label, tr)
     name = tr(metric)
-    fig.update_layout(height=340, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.2},
-                      xaxis_title=tr("step") if per == "step" else tr("epoch"), yaxis_title=name,
-                      title=name[:1].upper() + name[1:])
+    fig.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        legend={"orientation": "h", "y": -0.2},
+        xaxis_title=tr("step") if per == "step" else tr("epoch"),
+        yaxis_title=name,
+        title=name[:1].upper() + name[1:],
+    )
     if metric == "accuracy":
         fig.update_yaxes(tickformat=".0%")
     return fig
-
 
 
 def summary_rows(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
@@ -104,9 +173,16 @@ def summary_rows(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
     rows = []
     for r in summary.layers:
         rf = f"{r.receptive_field[0]}×{r.receptive_field[1]}" if r.receptive_field else tr("whole image")
-        rows.append({"layer": r.path, "type": ("· " * r.depth) + r.type,
-                     "output shape": "×".join(map(str, r.output_shape)), "params": r.params,
-                     "mult-adds": r.mult_adds, "receptive field": rf})
+        rows.append(
+            {
+                "layer": r.path,
+                "type": ("· " * r.depth) + r.type,
+                "output shape": "×".join(map(str, r.output_shape)),
+                "params": r.params,
+                "mult-adds": r.mult_adds,
+                "receptive field": rf,
+            }
+        )
     return rows
 
 
@@ -114,8 +190,7 @@ def shape_flow(summary: Summary) -> go.Figure:
     """A diagram of the tensor flowing through the network: one block per layer, height ~ spatial size,
     width ~ log(channels), labelled with its shape. Residual blocks' inner layers are shown indented."""
     fig = go.Figure()
-    stages = [("input", summary.input_shape, 0)] + [(f"{r.path} {r.type}", r.output_shape, r.depth)
-                                                     for r in summary.layers]
+    stages = [("input", summary.input_shape, 0)] + [(f"{r.path} {r.type}", r.output_shape, r.depth) for r in summary.layers]
     x = 0.0
     max_side = max((s[1] if len(s) == 3 else 1) for _, s, _ in stages)
     for i, (name, shape, depth) in enumerate(stages):
@@ -126,12 +201,32 @@ def shape_flow(summary: Summary) -> go.Figure:
             colour = PALETTE[0] if depth == 0 else PALETTE[4]
         else:
             c, height, width, colour = shape[0], 0.9, 0.35, PALETTE[2]
-        fig.add_shape(type="rect", x0=x, x1=x + width, y0=-height / 2, y1=height / 2,
-                      fillcolor=tint(colour, 0.35 + 0.4 * (i == 0)), line={"color": colour, "width": 2})
-        fig.add_annotation(x=x + width / 2, y=height / 2 + 0.08, text="×".join(map(str, shape)), showarrow=False,
-                           font={"size": 10}, yanchor="bottom")
-        fig.add_annotation(x=x + width / 2, y=-height / 2 - 0.08, text=name.split(" ", 1)[-1], showarrow=False,
-                           font={"size": 9}, yanchor="top", textangle=-45 if len(stages) > 8 else 0)
+        fig.add_shape(
+            type="rect",
+            x0=x,
+            x1=x + width,
+            y0=-height / 2,
+            y1=height / 2,
+            fillcolor=tint(colour, 0.35 + 0.4 * (i == 0)),
+            line={"color": colour, "width": 2},
+        )
+        fig.add_annotation(
+            x=x + width / 2,
+            y=height / 2 + 0.08,
+            text="×".join(map(str, shape)),
+            showarrow=False,
+            font={"size": 10},
+            yanchor="bottom",
+        )
+        fig.add_annotation(
+            x=x + width / 2,
+            y=-height / 2 - 0.08,
+            text=name.split(" ", 1)[-1],
+            showarrow=False,
+            font={"size": 9},
+            yanchor="top",
+            textangle=-45 if len(stages) > 8 else 0,
+        )
         x += width + 0.25
     fig.update_xaxes(visible=False, range=[-0.2, x])
     fig.update_yaxes(visible=False, range=[-1.1, 0.8])
@@ -139,13 +234,19 @@ def shape_flow(summary: Summary) -> go.Figure:
     return fig
 
 
-def class_distribution(labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "",
-                       tr: Translator = EN) -> go.Figure:
+def class_distribution(
+    labels: Tensor, classes: list[str] | tuple[str, ...], title: str = "", tr: Translator = EN
+) -> go.Figure:
     """Bar chart of how many images each class has (seed 003's figure)."""
     counts = torch.bincount(labels, minlength=len(classes)).tolist()
     fig = go.Figure(go.Bar(x=list(classes), y=counts, marker_color=PALETTE[0]))
-    fig.update_layout(height=280, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
-                      xaxis={"type": "category", "title": tr("class")}, yaxis_title=tr("images"))
+    fig.update_layout(
+        height=280,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=title,
+        xaxis={"type": "category", "title": tr("class")},
+        yaxis_title=tr("images"),
+    )
     return fig
 
 
@@ -170,12 +271,24 @@ def weight_histograms(named: list[tuple[str, Tensor]], bins: int = 60, tr: Trans
         centres, counts, width, n = _bins(w, bins)
         if n == 0:
             continue
-        fig.add_bar(x=centres, y=[c / n for c in counts], width=width, name=tr("layer {layer}", layer=name),
-                    marker={"color": tint(PALETTE[j % len(PALETTE)], 0.45),
-                            "line": {"color": PALETTE[j % len(PALETTE)], "width": 1}})
-    fig.update_layout(barmode="overlay", height=300, margin={"l": 10, "r": 10, "t": 30, "b": 10},
-                      title=tr("Weight distribution (each layer normalised)"), xaxis_title=tr("weight"),
-                      yaxis_title=tr("share of the layer"))
+        fig.add_bar(
+            x=centres,
+            y=[c / n for c in counts],
+            width=width,
+            name=tr("layer {layer}", layer=name),
+            marker={
+                "color": tint(PALETTE[j % len(PALETTE)], 0.45),
+                "line": {"color": PALETTE[j % len(PALETTE)], "width": 1},
+            },
+        )
+    fig.update_layout(
+        barmode="overlay",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=tr("Weight distribution (each layer normalised)"),
+        xaxis_title=tr("weight"),
+        yaxis_title=tr("share of the layer"),
+    )
     return fig
 
 
@@ -195,16 +308,21 @@ def vector_bar(values: Tensor, labels: list[str] | tuple[str, ...], tr: Translat
     """One layer's output vector as bars, one per unit (named by ``labels`` when they are the classes)."""
     names = list(labels) if len(labels) == values.numel() else [str(i) for i in range(values.numel())]
     fig = go.Figure(go.Bar(x=names, y=values.flatten().tolist(), marker_color=PALETTE[0]))
-    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"type": "category"},
-                      yaxis_title=tr("value"))
+    fig.update_layout(
+        height=260, margin={"l": 10, "r": 10, "t": 10, "b": 10}, xaxis={"type": "category"}, yaxis_title=tr("value")
+    )
     return fig
 
 
 def value_histogram(values: Tensor, title: str, bins: int = 60, tr: Translator = EN) -> go.Figure:
     """How a layer's activations are spread (counted here: ``bins`` numbers go to the browser)."""
     centres, counts, width, _ = _bins(values, bins)
-    fig = go.Figure(go.Bar(x=centres, y=counts, width=width,
-                           marker_color=PALETTE[0], marker_line_width=0))
-    fig.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title=title,
-                      xaxis_title=tr("activation"), yaxis_title=tr("count"))
+    fig = go.Figure(go.Bar(x=centres, y=counts, width=width, marker_color=PALETTE[0], marker_line_width=0))
+    fig.update_layout(
+        height=260,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        title=title,
+        xaxis_title=tr("activation"),
+        yaxis_title=tr("count"),
+    )
     return fig
