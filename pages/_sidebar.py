@@ -5,7 +5,7 @@ ONNX, spec, notebook), removing a model, and where the work is kept.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -19,14 +19,33 @@ from pages._state import (
     workspace,
 )
 
-STATE_ICON = {"untrained": ":material/radio_button_unchecked:", "running": ":green[:material/play_circle:]",
-              "paused": ":orange[:material/pause_circle:]", "trained": ":green[:material/check_circle:]",
-              "stopped": ":material/stop_circle:", "queued": ":blue[:material/hourglass_top:]",
-              "stopping": ":material/stop_circle:", "diverged": ":red[:material/warning:]",
-              "failed": ":red[:material/error:]", "loaded": ":material/inventory_2:"}
-STATE_WORDS = {"untrained": N_("untrained"), "running": N_("running"), "paused": N_("paused"),
-               "trained": N_("trained"), "stopped": N_("stopped"), "queued": N_("queued"), "stopping": N_("stopping"),
-               "diverged": N_("diverged"), "failed": N_("failed"), "loaded": N_("loaded")}
+if TYPE_CHECKING:
+    from explorer.serve import ModelEntry
+
+STATE_ICON = {
+    "untrained": ":material/radio_button_unchecked:",
+    "running": ":green[:material/play_circle:]",
+    "paused": ":orange[:material/pause_circle:]",
+    "trained": ":green[:material/check_circle:]",
+    "stopped": ":material/stop_circle:",
+    "queued": ":blue[:material/hourglass_top:]",
+    "stopping": ":material/stop_circle:",
+    "diverged": ":red[:material/warning:]",
+    "failed": ":red[:material/error:]",
+    "loaded": ":material/inventory_2:",
+}
+STATE_WORDS = {
+    "untrained": N_("untrained"),
+    "running": N_("running"),
+    "paused": N_("paused"),
+    "trained": N_("trained"),
+    "stopped": N_("stopped"),
+    "queued": N_("queued"),
+    "stopping": N_("stopping"),
+    "diverged": N_("diverged"),
+    "failed": N_("failed"),
+    "loaded": N_("loaded"),
+}
 
 
 def sidebar() -> None:
@@ -41,8 +60,14 @@ def sidebar() -> None:
     join_box(sb, "side-join", folded=True)
     sb.markdown("### " + tr("Current model"))
     if not ws.models:
-        sb.caption(tr("No model yet: pick a preset on **{build}**, or press *{train}* on **{start}**.",
-                      build=tr("Build"), train=tr("Train the default CNN"), start=tr("Start")))
+        sb.caption(
+            tr(
+                "No model yet: pick a preset on **{build}**, or press *{train}* on **{start}**.",
+                build=tr("Build"),
+                train=tr("Train the default CNN"),
+                start=tr("Start"),
+            )
+        )
         return
     names = list(ws.models)
     if ws.current not in names:
@@ -50,32 +75,64 @@ def sidebar() -> None:
     # the picker shows the current model, also one that a page made current (a model created on Build); a pick
     # made here changes it in the callback, before the page runs
     st.session_state["sidebar_model"] = ws.current
-    sb.selectbox(tr("Model"), names, key="sidebar_model", label_visibility="collapsed",
-                 on_change=lambda: setattr(workspace(), "current", st.session_state["sidebar_model"]))
+    sb.selectbox(
+        tr("Model"),
+        names,
+        key="sidebar_model",
+        label_visibility="collapsed",
+        on_change=lambda: setattr(workspace(), "current", st.session_state["sidebar_model"]),
+    )
     e = ws.entry()
     assert e is not None
     ds = e.dataset["name"] if e.dataset else st.session_state.get(DATASET)
     state = tr(STATE_WORDS[e.state]) if e.state in STATE_WORDS else e.state
     sb.markdown(
-        f"**{md_text(e.name)}** · " + tr("{n} params", n=translate().number(e.params)) + "  \n"
-        + tr("data: `{dataset}` · device: `{device}`", dataset=ds, device=e.device) + "  \n"
-        f"{STATE_ICON.get(e.state, '')} {state} · " + tr("test accuracy **{acc}**", acc=fmt_acc(e.test_accuracy)))
+        f"**{md_text(e.name)}** · "
+        + tr("{n} params", n=translate().number(e.params))
+        + "  \n"
+        + tr("data: `{dataset}` · device: `{device}`", dataset=ds, device=e.device)
+        + "  \n"
+        f"{STATE_ICON.get(e.state, '')} {state} · " + tr("test accuracy **{acc}**", acc=fmt_acc(e.test_accuracy))
+    )
+    _model_files(sb, e)
+    workspace_link(sb)
+
+
+def _model_files(sb: Any, e: ModelEntry) -> None:
+    """The current model's files to download (its checkpoint once it has trained, ONNX) and its removal."""
     c1, c2 = sb.columns([3, 2])
     if e.runs:  # both files are made at the click, not on every rerun
-        c1.download_button(tr("Checkpoint"), icon=":material/download:", data=e.checkpoint_bytes,
-                           file_name=f"{_slug(e.name)}.safetensors", key="dl_checkpoint",
-                           mime="application/octet-stream", on_click="ignore", width="stretch",
-                           help=tr("Spec, weights, dataset info and history in one safe file: load it on Train."))
-    c2.download_button("ONNX", icon=":material/download:", data=e.onnx_bytes, key="dl_onnx",
-                       file_name=f"{_slug(e.name)}.onnx", mime="application/octet-stream", on_click="ignore",
-                       width="stretch", help=tr("The model for Netron, onnxruntime and other tools: input `pixels` "
-                                                "(N, C, H, W) in 0..255 once trained, output `logits`; class names "
-                                                "in its metadata."))
+        c1.download_button(
+            tr("Checkpoint"),
+            icon=":material/download:",
+            data=e.checkpoint_bytes,
+            file_name=f"{_slug(e.name)}.safetensors",
+            key="dl_checkpoint",
+            mime="application/octet-stream",
+            on_click="ignore",
+            width="stretch",
+            help=tr("Spec, weights, dataset info and history in one safe file: load it on Train."),
+        )
+    c2.download_button(
+        "ONNX",
+        icon=":material/download:",
+        data=e.onnx_bytes,
+        key="dl_onnx",
+        file_name=f"{_slug(e.name)}.onnx",
+        mime="application/octet-stream",
+        on_click="ignore",
+        width="stretch",
+        help=tr(
+            "The model for Netron, onnxruntime and other tools: input `pixels` "
+            "(N, C, H, W) in 0..255 once trained, output `logits`; class names "
+            "in its metadata."
+        ),
+    )
     with sb.popover(tr("Remove this model"), icon=":material/delete:", width="stretch"):
         st.caption(tr("**{model}**, its runs and its weights leave this workspace for good.", model=md_text(e.name)))
-        st.button(tr("Remove {model}", model=e.name), key="sidebar_remove", on_click=_remove_model, args=(e.name,),
-                  type="primary")
-    workspace_link(sb)
+        st.button(
+            tr("Remove {model}", model=e.name), key="sidebar_remove", on_click=_remove_model, args=(e.name,), type="primary"
+        )
 
 
 def _remove_model(name: str) -> None:
@@ -88,9 +145,14 @@ def workspace_link(where: Any) -> None:
     if workspace_store() is None or not st.session_state.get(WS_ID):
         where.caption(tr("Your models live as long as this tab: download the ones you want to keep."))
         return
-    where.caption(":material/cloud_done: " + tr("Your work is saved under this page's link: reload, or come back "
-                                                 "later with the same link. **Whoever has the link has the work**: "
-                                                 "share it only on purpose."))
+    where.caption(
+        ":material/cloud_done: "
+        + tr(
+            "Your work is saved under this page's link: reload, or come back "
+            "later with the same link. **Whoever has the link has the work**: "
+            "share it only on purpose."
+        )
+    )
 
 
 def _slug(name: str) -> str:
@@ -106,20 +168,36 @@ def notebook_download(spec: dict[str, Any], config: dict[str, Any], dataset: str
     if export_refusal(dataset):  # said now, not at the click
         st.caption(no_export_sentence(dataset))
         return
-    st.download_button(tr("Notebook to take home (.ipynb)"), lambda: to_notebook(spec, config, dataset), key=key,
-                       file_name=f"{name}.ipynb", mime="application/x-ipynb+json", icon=":material/menu_book:",
-                       on_click="ignore", help=tr("Data, model, training, evaluation and a look inside, as cells you "
-                                                  "run in Jupyter; it trains the way the app does (same split, random "
-                                                  "start and settings)."))
+    st.download_button(
+        tr("Notebook to take home (.ipynb)"),
+        lambda: to_notebook(spec, config, dataset),
+        key=key,
+        file_name=f"{name}.ipynb",
+        mime="application/x-ipynb+json",
+        icon=":material/menu_book:",
+        on_click="ignore",
+        help=tr(
+            "Data, model, training, evaluation and a look inside, as cells you "
+            "run in Jupyter; it trains the way the app does (same split, random "
+            "start and settings)."
+        ),
+    )
 
 
 def no_export_sentence(dataset: str) -> str:
     """Why this dataset's run has no script or notebook to take home, in the student's words."""
-    return tr("No script or notebook for **{dataset}**: they load their images with torchvision, which cannot load "
-              "an upload.", dataset=dataset)
+    return tr(
+        "No script or notebook for **{dataset}**: they load their images with torchvision, which cannot load an upload.",
+        dataset=dataset,
+    )
 
 
 def spec_download(spec: dict[str, Any], label: str = "") -> None:
-    st.download_button(label or tr("Spec (JSON)"), json.dumps(spec, indent=2),
-                       file_name=f"{_slug(spec.get('name', 'spec'))}.json",
-                       mime="application/json", on_click="ignore", icon=":material/download:")
+    st.download_button(
+        label or tr("Spec (JSON)"),
+        json.dumps(spec, indent=2),
+        file_name=f"{_slug(spec.get('name', 'spec'))}.json",
+        mime="application/json",
+        on_click="ignore",
+        icon=":material/download:",
+    )
