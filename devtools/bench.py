@@ -98,10 +98,11 @@ def seed_style_epoch(
 
 
 def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig, Trainer
+    from explorer.core.train import Trainer
 
     limit = 6000 if quick else None
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
@@ -128,10 +129,11 @@ def _bench_trainer(data_dir: str, quick: bool, report: Callable[[str, dict[str, 
 
 
 def _bench_default(data_dir: str, quick: bool, report: Callable[[str, dict[str, Any]], None]) -> None:
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig, Trainer
+    from explorer.core.train import Trainer
 
     for device in ["cpu"] + (["cuda"] if torch.cuda.is_available() else []):
         ds = load_dataset("mnist", data_dir, download=False)
@@ -163,7 +165,7 @@ def _live_app_rates(epochs: int, threads: int, seconds_cap: float = 240) -> list
     never a speed: the bench times the steps itself)."""
     import re
 
-    from explorer.core.train import TrainConfig
+    from explorer.core.config import TrainConfig
 
     from .browser import chromium, nav, open_app, start_training, streamlit_server, wait_idle
 
@@ -197,10 +199,11 @@ def _bench_dashboard(data_dir: str, quick: bool, report: Callable[[str, dict[str
     """Training throughput with the Train page open and redrawing, against the headless trainer, same threads."""
     import os
 
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig, Trainer
+    from explorer.core.train import Trainer
 
     from .browser import chromium_available
 
@@ -391,10 +394,10 @@ def _bench_first(data_dir: str, quick: bool, report: Callable[[str, dict[str, An
 def _bench_first_breakdown(report: Callable[[str, dict[str, Any]], None]) -> None:
     """Where one click's time goes, with the app's own calls: a cluster started here (as the app's warm-up does),
     the embedded digits put into the object store, then the default CNN trained twice (cold and warm worker)."""
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.serve.cluster import Cluster, ClusterSettings
 
     t0 = time.perf_counter()

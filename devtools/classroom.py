@@ -105,10 +105,10 @@ def run_classroom(
     (:func:`_mistakes`) in this process: the N runs' time against the clean batch, this process's peak memory
     above its start, and each mistake's answer.
     """
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.serve.cluster import Cluster, ClusterSettings
 
     if n < 1 or n > 500:
@@ -306,8 +306,8 @@ def _mistaken_uploads() -> tuple[bytes, bytes]:
 
 def _snapshot_lesson(cluster: Any, ds: Any) -> str:
     """A lesson file that asks for a kernel snapshot every step of a wide model, trained on the cluster."""
+    from explorer.core.config import TrainConfig
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.lessons.lesson import Lesson, lesson_to_json, parse_lesson
 
     spec = {
@@ -412,10 +412,10 @@ def bench_class(report: Callable[[str, dict[str, Any]], None], quick: bool = Fal
     runs hold two places (goal: at most 4x alone); twenty at once (goal: the slowest within 40 s); then the whole
     class at once (30, or 8 with ``quick``), with the Start page loaded again and again in Chromium on a real app
     server joined to the same Ray (its p90), and this process's peak memory above its start."""
+    from explorer.core.config import TrainConfig
     from explorer.core.data import load_dataset
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.serve.cluster import Cluster, ClusterSettings
 
     ds = load_dataset("mnist-5k")

@@ -91,7 +91,8 @@ def _check_out(out: str, dataset: str) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> None:
     from .core.checkpoint import save_checkpoint
-    from .core.train import TrainConfig, Trainer
+    from .core.config import TrainConfig
+    from .core.train import Trainer
 
     cfg = TrainConfig(
         epochs=args.epochs,
@@ -242,8 +243,8 @@ def _cmd_privacy(args: argparse.Namespace) -> None:
 
 def _add_train(sub: Any) -> None:
     """The ``train`` command's arguments (its defaults are :class:`~explorer.core.train.TrainConfig`'s)."""
+    from .core.config import OPTIMIZERS, SCHEDULES, TrainConfig
     from .core.data import DATASETS, DEFAULT_DATASET
-    from .core.train import OPTIMIZERS, SCHEDULES, TrainConfig
 
     d = TrainConfig()
     t = sub.add_parser("train", help="train a spec or preset on a dataset")

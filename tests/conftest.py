@@ -68,9 +68,10 @@ def mnist(data_dir):
 @pytest.fixture(scope="session")
 def _trained_default_once(mnist5k):
     """The default preset trained briefly on the embedded digits (about 10 s on 2 CPU cores), once per run."""
+    from explorer.core.config import TrainConfig
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig, Trainer
+    from explorer.core.train import Trainer
 
     spec = get_preset("default")
     model = build_model(spec, seed=0)

@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 
 from explorer.core.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from explorer.core.config import TrainConfig
 from explorer.core.data import DataError
 from explorer.core.preprocess import load_image_file
 from explorer.core.spec import SpecError, build_model, parse_spec, validate_spec
-from explorer.core.train import TrainConfig
 from explorer.core.uploads import load_csv, load_image_zip
 from explorer.lessons.lesson import parse_lesson
 from tests.test_cli import cli
@@ -241,7 +241,7 @@ def test_hostile_lessons_are_sentences(patch, message):
 
 
 def test_every_accepted_lesson_setting_is_accepted_by_the_train_page_limits():
-    from explorer.core.train import LIMITS
+    from explorer.core.config import LIMITS
 
     for name, (lo, hi) in LIMITS.items():
         for v in (lo, hi):

@@ -19,16 +19,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .augment import Augment, augment_batch  # noqa: F401 (Augment: the trainer's callers import it from here too)
-from .budget import budget
-from .config import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, TrainConfig, resolve_device  # noqa: F401
+from .augment import augment_batch
+from .config import TrainConfig, resolve_device
 from .data import Dataset
 from .evaluate import evaluate
-from .limits import MAX_SNAPSHOTS
 from .runwords import DIVERGED, FAILED, FINISHED, NOT_STARTED, OUT_OF_MEMORY, STOPPED_AT
+from .snapshots import snapshot_cap, thin_snapshots
 from .spec import output_logits_to_classes
 
-__all__ = ["RunStatus", "ACTIVE", "DONE", "ENDED_HERE", "snapshot_cap", "thin_snapshots", "RunView", "Trainer", "train"]
+__all__ = ["RunStatus", "ACTIVE", "DONE", "ENDED_HERE", "RunView", "Trainer", "train"]
 
 Event = dict[str, Any]
 
@@ -48,8 +47,11 @@ def _scheduler(opt: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int) -
     """The learning-rate schedule: one-cycle (stepped every batch), step (every epoch), or none."""
     if cfg.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=cfg.lr, total_steps=total_steps,
-            cycle_momentum=cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0))
+            opt,
+            max_lr=cfg.lr,
+            total_steps=total_steps,
+            cycle_momentum=cfg.optimizer in ("adam", "adamw") or (cfg.optimizer == "sgd" and cfg.momentum > 0),
+        )
     if cfg.schedule == "step":
         return torch.optim.lr_scheduler.StepLR(opt, step_size=cfg.step_epochs, gamma=cfg.gamma)
     return None
@@ -64,13 +66,14 @@ def check_fits(model: nn.Module, dataset: Dataset) -> None:
 
     s = summarize(spec)
     if list(s.input_shape) != dataset.input_shape:
-        raise ValueError(f"the model takes {list(s.input_shape)} inputs but {dataset.name} images are "
-                         f"{dataset.input_shape}")
+        raise ValueError(f"the model takes {list(s.input_shape)} inputs but {dataset.name} images are {dataset.input_shape}")
     k = dataset.num_classes
     if s.output_shape != (k,) and not (k == 2 and s.output_shape == (1,)):
         shape = "x".join(map(str, s.output_shape))
-        raise ValueError(f"the model ends with shape {shape} but {dataset.name} has {k} classes: end with "
-                         f"Flatten and Linear(out_features={k})")
+        raise ValueError(
+            f"the model ends with shape {shape} but {dataset.name} has {k} classes: end with "
+            f"Flatten and Linear(out_features={k})"
+        )
 
 
 class RunStatus(StrEnum):
@@ -90,8 +93,15 @@ class RunStatus(StrEnum):
 
 
 DONE = (RunStatus.STOPPED, RunStatus.FINISHED, RunStatus.DIVERGED, RunStatus.FAILED)  # a run in one of these has ended
-ACTIVE = (RunStatus.WAITING, RunStatus.QUEUED, RunStatus.READY, RunStatus.RUNNING, RunStatus.PAUSED,
-          RunStatus.STOPPING, RunStatus.YIELDED)  # a run in one of these has not ended
+ACTIVE = (
+    RunStatus.WAITING,
+    RunStatus.QUEUED,
+    RunStatus.READY,
+    RunStatus.RUNNING,
+    RunStatus.PAUSED,
+    RunStatus.STOPPING,
+    RunStatus.YIELDED,
+)  # a run in one of these has not ended
 ENDED_HERE = (*DONE, RunStatus.YIELDED)  # a trainer in one of these has left its thread (a yielded run goes on elsewhere)
 
 
@@ -116,9 +126,15 @@ class RunView:
     def history(self) -> dict[str, Any]:
         """A consistent copy of the run so far: steps, epochs, status, message, progress."""
         with self._lock:
-            return {"steps": list(self.steps), "epochs": list(self.epochs), "status": self.status,
-                    "message": self.message, "step": self.step, "total_steps": self.total_steps,
-                    "config": self.config.to_dict()}
+            return {
+                "steps": list(self.steps),
+                "epochs": list(self.epochs),
+                "status": self.status,
+                "message": self.message,
+                "step": self.step,
+                "total_steps": self.total_steps,
+                "config": self.config.to_dict(),
+            }
 
 
 class Trainer(RunView):
@@ -129,8 +145,14 @@ class Trainer(RunView):
     val/test loss and accuracy, seconds, samples_per_s) and ``"end"`` (status, message).
     """
 
-    def __init__(self, model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,
-                 on_event: Callable[[Event], None] | None = None, resume: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        dataset: Dataset,
+        config: TrainConfig | None = None,
+        on_event: Callable[[Event], None] | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         self.model = model
         self.dataset = dataset
         self.config = (config or TrainConfig()).validated()
@@ -298,8 +320,9 @@ class Trainer(RunView):
                 return
         self._finish(RunStatus.FINISHED, FINISHED.format(n=cfg.epochs))
 
-    def _carry_on(self, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
-                  aug_gen: torch.Generator | None) -> int:
+    def _carry_on(
+        self, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator, aug_gen: torch.Generator | None
+    ) -> int:
         """Take up a run that yielded its place: its optimizer, schedule and generators as they were; returns the
         epoch it carries on from."""
         r = self._resume_from or {}
@@ -311,19 +334,35 @@ class Trainer(RunView):
             aug_gen.set_state(r["aug_gen"])
         return int(r["epoch"]) + 1
 
-    def _hand_over(self, epoch: int, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator,
-                   aug_gen: torch.Generator | None) -> None:
+    def _hand_over(
+        self, epoch: int, opt: torch.optim.Optimizer, sched: Any, gen: torch.Generator, aug_gen: torch.Generator | None
+    ) -> None:
         """End here at ``epoch``'s end with what another trainer needs to carry the run on (on the CPU)."""
         with self._lock:
-            self.resume_state = {"epoch": epoch, "step": self.step, "optimizer": _on_cpu(opt.state_dict()),
-                                 "scheduler": sched.state_dict() if sched is not None else None,
-                                 "gen": gen.get_state(), "aug_gen": aug_gen.get_state() if aug_gen is not None else None,
-                                 "rng": torch.get_rng_state(), "steps": list(self.steps), "epochs": list(self.epochs)}
+            self.resume_state = {
+                "epoch": epoch,
+                "step": self.step,
+                "optimizer": _on_cpu(opt.state_dict()),
+                "scheduler": sched.state_dict() if sched is not None else None,
+                "gen": gen.get_state(),
+                "aug_gen": aug_gen.get_state() if aug_gen is not None else None,
+                "rng": torch.get_rng_state(),
+                "steps": list(self.steps),
+                "epochs": list(self.epochs),
+            }
         self._finish(RunStatus.YIELDED, "")
 
-    def _train_epoch(self, epoch: int, x_all: Tensor, y_all: Tensor, perm: Tensor, opt: torch.optim.Optimizer,
-                     sched: Any, norm: tuple[Tensor, Tensor], aug_gen: torch.Generator | None
-                     ) -> tuple[Tensor, Tensor] | None:
+    def _train_epoch(
+        self,
+        epoch: int,
+        x_all: Tensor,
+        y_all: Tensor,
+        perm: Tensor,
+        opt: torch.optim.Optimizer,
+        sched: Any,
+        norm: tuple[Tensor, Tensor],
+        aug_gen: torch.Generator | None,
+    ) -> tuple[Tensor, Tensor] | None:
         """One epoch's steps in ``perm``'s order, logged every ``log_every`` steps; the epoch's summed loss and
         correct count (on the device), or None if the run stopped or diverged."""
         cfg, model, dev, bs = self.config, self.model, self.device, self.config.batch_size
@@ -342,7 +381,7 @@ class Trainer(RunView):
             if self._stop.is_set():
                 self._finish(RunStatus.STOPPED, self._stop_reason or STOPPED_AT.format(step=self.step))
                 return None
-            idx = perm[i * bs:(i + 1) * bs]
+            idx = perm[i * bs : (i + 1) * bs]
             xb = x_all[idx].float().mul_(norm[0]).sub_(norm[1])  # (B, C, H, W) normalised
             yb = y_all[idx]
             if cfg.augment.active:
@@ -372,12 +411,16 @@ class Trainer(RunView):
 
     def _end_epoch(self, epoch: int, t0: float, train_s: float, n: int, totals: tuple[Tensor, Tensor]) -> None:
         """The epoch's row: training figures over its ``n`` images, then each evaluation split's loss and accuracy."""
-        row: Event = {"kind": "epoch", "epoch": epoch, "step": self.step, "train_loss": totals[0].item() / n,
-                      "train_accuracy": totals[1].item() / n}
+        row: Event = {
+            "kind": "epoch",
+            "epoch": epoch,
+            "step": self.step,
+            "train_loss": totals[0].item() / n,
+            "train_accuracy": totals[1].item() / n,
+        }
         for split in self.config.eval_splits:
             x, y = self.dataset.split(split)
-            row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(self.model, x, y, self.dataset.mean,
-                                                                      self.dataset.std)
+            row[f"{split}_loss"], row[f"{split}_accuracy"] = evaluate(self.model, x, y, self.dataset.mean, self.dataset.std)
         row["seconds"] = time.perf_counter() - t0
         row["train_seconds"] = train_s
         row["samples_per_s"] = n / train_s
@@ -385,8 +428,9 @@ class Trainer(RunView):
             self.epochs.append(row)
         self._emit(row)
 
-    def _log_window(self, losses: Tensor, correct: int, seen: int, t0: float, epoch: int,
-                    opt: torch.optim.Optimizer) -> bool:
+    def _log_window(
+        self, losses: Tensor, correct: int, seen: int, t0: float, epoch: int, opt: torch.optim.Optimizer
+    ) -> bool:
         """Report the last steps; on a non-finite loss restore the last good weights and stop."""
         vals = losses.tolist()  # one device sync per window
         if not all(math.isfinite(v) for v in vals):
@@ -398,10 +442,17 @@ class Trainer(RunView):
         self._good, self._pending = self._pending, self._weights()
         dt = max(time.perf_counter() - t0, 1e-9)
         rate = seen / dt
-        ev: Event = {"kind": "step", "step": self.step, "epoch": epoch, "loss": sum(vals) / len(vals),
-                     "accuracy": correct / max(seen, 1), "lr": opt.param_groups[0]["lr"], "samples_per_s": rate,
-                     "progress": self.step / self.total_steps,
-                     "eta_s": (self.total_steps - self.step) * (seen / len(vals)) / rate}
+        ev: Event = {
+            "kind": "step",
+            "step": self.step,
+            "epoch": epoch,
+            "loss": sum(vals) / len(vals),
+            "accuracy": correct / max(seen, 1),
+            "lr": opt.param_groups[0]["lr"],
+            "samples_per_s": rate,
+            "progress": self.step / self.total_steps,
+            "eta_s": (self.total_steps - self.step) * (seen / len(vals)) / rate,
+        }
         with self._lock:
             self.steps.append(ev)
         self._emit(ev)
@@ -423,8 +474,6 @@ class Trainer(RunView):
             self.snapshots = thin_snapshots(self.snapshots, cap)
 
 
-
-
 def _on_cpu(obj: Any) -> Any:
     """A state dict's tensors copied to the CPU (an optimizer's state travels to another worker)."""
     if isinstance(obj, Tensor):
@@ -436,24 +485,8 @@ def _on_cpu(obj: Any) -> Any:
     return obj
 
 
-def snapshot_cap(bytes_each: int) -> int:
-    """How many kernel snapshots of ``bytes_each`` bytes a run keeps: at most :data:`MAX_SNAPSHOTS`, and at most
-    the server's snapshot budget in bytes (:func:`explorer.core.budget.budget`)."""
-    return min(MAX_SNAPSHOTS, budget().snapshot_bytes // max(bytes_each, 1))
-
-
-def thin_snapshots(snaps: list[dict[str, Any]], cap: int) -> list[dict[str, Any]]:
-    """Every other snapshot (the first kept) until at most ``cap`` are left: evenly spread over the run."""
-    while len(snaps) > max(cap, 1):
-        snaps = snaps[::2]
-    return snaps
-
-
-def snapshot_bytes(snap: dict[str, Any]) -> int:
-    return sum(t.numel() * t.element_size() for t in snap["kernels"].values())
-
-
-def train(model: nn.Module, dataset: Dataset, config: TrainConfig | None = None,
-          on_event: Callable[[Event], None] | None = None) -> dict[str, Any]:
+def train(
+    model: nn.Module, dataset: Dataset, config: TrainConfig | None = None, on_event: Callable[[Event], None] | None = None
+) -> dict[str, Any]:
     """Train in this thread and return the history (see :class:`Trainer`)."""
     return Trainer(model, dataset, config, on_event).run()

@@ -48,10 +48,18 @@ from .inspect import (
     stats_images,
     weight_tensors,
 )
-from .trust import (
-    ATTACKS,
+from .reject import (
     NOT_A_DIGIT,
     NOT_A_DIGIT_LABEL,
+    non_digit_set,
+    not_digits,
+    reject_class_experiment,
+    reject_conclusion,
+    reject_model_name,
+    with_reject_class,
+)
+from .trust import (
+    ATTACKS,
     AttackOutcome,
     CalibrationRow,
     Coverage,
@@ -63,16 +71,10 @@ from .trust import (
     finetune_on_handwriting,
     fooling_table,
     handwriting_report,
-    non_digit_set,
-    not_digits,
     odd_answers,
-    reject_class_experiment,
-    reject_conclusion,
-    reject_model_name,
     smallest_fooling_eps,
     split_class_drawings,
     stump_scores,
-    with_reject_class,
 )
 
 __all__ = [

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.augment import Augment, augment_batch
 from ..core.budget import budget
 from ..core.evaluate import eval_mode, fitting_batch, model_device, mult_adds
-from ..core.train import Augment, augment_batch
 from ..i18n import Refusal, Said, said
 from .inspect import named_layers
 

@@ -18,11 +18,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..core.augment import Augment
+from ..core.config import TrainConfig
 from ..core.data import Dataset
 from ..core.evaluate import accuracy, predict_proba
 from ..core.presets import get_preset
 from ..core.spec import build_model, summarize
-from ..core.train import Augment, RunStatus, TrainConfig, Trainer
+from ..core.train import RunStatus, Trainer
 from ..i18n import EN, N_, Translator
 
 __all__ = [

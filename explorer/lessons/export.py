@@ -148,7 +148,7 @@ def to_python(spec: dict[str, Any], config: dict[str, Any] | None = None, datase
 
     It is ``script_template.py`` with its lines marked ``# export: NAME`` filled in and its ``APP_CODE``
     imports replaced by those functions' source."""
-    from ..core.train import TrainConfig
+    from ..core.config import TrainConfig
 
     if (refusal := export_refusal(dataset)) is not None:
         raise SpecError(refusal)

@@ -7,10 +7,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..core.config import TrainConfig
 from ..core.limits import MAX_LESSON_BYTES
 from ..core.safejson import parse_json
 from ..core.spec import SpecError, validate_spec
-from ..core.train import TrainConfig
 from .path import load_path, parse_steps
 from .shortcut import check_shortcut
 

@@ -19,7 +19,7 @@ import torch
 from ..core.limits import MAX_BOARD_ENTRIES, MAX_CLASS_DIGITS, MAX_CLASS_NAME, MAX_ENTRIES_PER_STUDENT, MAX_PUBLISHED_EPOCHS
 from ..core.safejson import bounded_name, parse_json
 from ..i18n import Refusal, said
-from ..interpret.trust import NOT_A_DIGIT_LABEL
+from ..interpret.reject import NOT_A_DIGIT_LABEL
 
 if TYPE_CHECKING:
     from .workspace import Run

@@ -37,15 +37,11 @@ import torch
 from torch import nn
 
 from ..core.budget import budget
+from ..core.config import TrainConfig
 from ..core.data import Dataset
 from ..core.jobs import time_limit_sentence
 from ..core.runwords import KEEPS_BEFORE, SESSION_ENDED
-from ..core.train import (
-    DONE,
-    RunStatus,
-    TrainConfig,
-    check_fits,
-)
+from ..core.train import DONE, RunStatus, check_fits
 from ..i18n import Said
 
 __all__ = ["Cluster", "ClusterSettings"]

@@ -13,10 +13,12 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
+from ..core.config import TrainConfig
 from ..core.data import Dataset
 from ..core.jobs import JobState
 from ..core.runwords import NOT_STARTED, STOPPED_AT
-from ..core.train import ENDED_HERE, RunStatus, RunView, TrainConfig, snapshot_bytes, snapshot_cap, thin_snapshots
+from ..core.snapshots import snapshot_bytes, snapshot_cap, thin_snapshots
+from ..core.train import ENDED_HERE, RunStatus, RunView
 from ..i18n import EN, Said, Translator, said_n
 
 

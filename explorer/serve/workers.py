@@ -17,10 +17,11 @@ import torch
 from torch import nn
 
 from ..core.budget import budget
+from ..core.config import TrainConfig
 from ..core.data import Dataset
 from ..core.jobs import Job
 from ..core.runwords import MACHINE_LOST, RUN_TIME_LIMIT, WORKER_LOST
-from ..core.train import ENDED_HERE, RunStatus, TrainConfig, Trainer
+from ..core.train import ENDED_HERE, RunStatus, Trainer
 
 __all__ = ["cap_gpu_memory", "worker_name", "WORKER_PREFIX"]
 

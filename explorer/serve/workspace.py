@@ -21,11 +21,12 @@ from torch import nn
 
 from ..core.budget import budget
 from ..core.checkpoint import Checkpoint, save_checkpoint
+from ..core.config import TrainConfig
 from ..core.data import Dataset
 from ..core.jobs import Job, JobCancelled, JobGroup, JobState  # noqa: F401  (JobCancelled, JobState: re-exported here)
 from ..core.safejson import MAX_NAME_CHARS, bounded_name
 from ..core.spec import build_model, summarize
-from ..core.train import RunStatus, TrainConfig, Trainer
+from ..core.train import RunStatus, Trainer
 
 if TYPE_CHECKING:
     from .cluster import Cluster

@@ -7,11 +7,13 @@ import time
 import pytest
 import torch
 
+from explorer.core.augment import Augment, augment_batch
+from explorer.core.config import TrainConfig, resolve_device
 from explorer.core.evaluate import evaluate, predict_proba
 from explorer.core.presets import get_preset
 from explorer.core.runwords import say_run_message
 from explorer.core.spec import build_model
-from explorer.core.train import Augment, TrainConfig, Trainer, augment_batch, resolve_device
+from explorer.core.train import Trainer
 from explorer.core.uploads import load_csv
 from explorer.i18n import translator
 from tests.waits import wait_until
@@ -212,7 +214,7 @@ def test_a_trainer_stopped_before_it_starts_never_trains(mnist5k):
 def test_snapshots_every_step_stay_within_the_byte_budget(mnist5k, monkeypatch):
     """A lesson may ask for the kernels at every step: the run keeps what the server's budget holds, spread
     evenly over the run, the first one included."""
-    from explorer.core.train import snapshot_bytes
+    from explorer.core.snapshots import snapshot_bytes
 
     monkeypatch.setenv("EXPLORER_MAX_SNAPSHOT_MB", "1")
     spec = {

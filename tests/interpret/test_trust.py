@@ -7,13 +7,12 @@ import pytest
 import torch
 
 from explorer.core.evaluate import predict_proba
+from explorer.interpret.reject import not_digits, reject_conclusion
 from explorer.interpret.trust import (
     attack,
     calibration_sentence,
     calibration_table,
     coverage_curve,
-    not_digits,
-    reject_conclusion,
     smallest_fooling_eps,
 )
 
@@ -146,7 +145,7 @@ def test_stump_scores_count_confirmed_digits_the_model_misreads():
 
 
 def test_made_up_non_digits_are_varied_and_a_reject_class_is_added_without_touching_the_data(mnist5k):
-    from explorer.interpret.trust import NOT_A_DIGIT, non_digit_set, with_reject_class
+    from explorer.interpret.reject import NOT_A_DIGIT, non_digit_set, with_reject_class
 
     odd = non_digit_set(mnist5k.test_x, 60, seed=0)
     assert odd.shape == (60, 1, 28, 28) and odd.dtype == torch.uint8
@@ -163,7 +162,7 @@ def test_made_up_non_digits_are_varied_and_a_reject_class_is_added_without_touch
 
 def test_a_not_a_digit_class_turns_away_what_a_threshold_lets_through(mnist5k):
     from explorer.core.presets import get_preset
-    from explorer.interpret.trust import reject_class_experiment
+    from explorer.interpret.reject import reject_class_experiment
 
     r = reject_class_experiment(get_preset("default"), mnist5k, epochs=2, threshold=0.9)
     plain, reject = r["models"].values()

@@ -8,9 +8,10 @@ import sys
 import pytest
 import torch
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
 from explorer.core.spec import SpecError, build_model
-from explorer.core.train import TrainConfig, Trainer
+from explorer.core.train import Trainer
 from explorer.lessons.export import to_python
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
 from explorer.core.spec import summarize
-from explorer.core.train import TrainConfig
 from explorer.lessons.experiments import (
     _subset,
     architecture_conclusion,

@@ -8,9 +8,10 @@ import re
 import nbformat
 import pytest
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
-from explorer.core.train import TrainConfig, Trainer
+from explorer.core.train import Trainer
 from explorer.lessons.notebook import inert_markdown, to_notebook
 
 HOSTILE = [

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
-from explorer.core.train import TrainConfig, Trainer
+from explorer.core.train import Trainer
 from explorer.lessons.shortcut import plant_cue, reveal, shortcut_dataset
 
 

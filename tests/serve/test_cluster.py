@@ -8,9 +8,9 @@ import time
 import pytest
 import torch
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
 from explorer.core.spec import build_model
-from explorer.core.train import TrainConfig
 from explorer.lessons.experiments import translation_sweep
 from explorer.serve.cluster import Cluster, ClusterSettings
 from explorer.serve.handles import RemoteTrainer

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
-from explorer.core.train import TrainConfig
 from explorer.core.uploads import check_uploads_room, load_csv
 from explorer.i18n import translator
 from explorer.serve.people import People, Quota

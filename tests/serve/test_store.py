@@ -8,8 +8,8 @@ import time
 import pytest
 import torch
 
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
-from explorer.core.train import TrainConfig
 from explorer.core.uploads import load_csv
 from explorer.serve.store import StoreError, WorkspaceStore
 from explorer.serve.workspace import Run, Workspace

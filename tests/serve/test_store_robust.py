@@ -10,10 +10,10 @@ import time
 
 import pytest
 
+from explorer.core.config import TrainConfig
 from explorer.core.limits import MAX_NAME_CHARS
 from explorer.core.presets import get_preset
 from explorer.core.safejson import bounded_name
-from explorer.core.train import TrainConfig
 from explorer.core.uploads import load_csv
 from explorer.serve.saver import BackgroundSaver
 from explorer.serve.store import StoreError, WorkspaceStore

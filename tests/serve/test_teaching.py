@@ -342,8 +342,8 @@ def test_the_roster_counts_only_runs_this_server_trained_to_the_end_on_the_class
     """A loaded file's history claims 100%: it never counts; a run this server trained (on the loaded model) does,
     with the accuracy it measured; a run on an upload named like the class's dataset does not."""
     from explorer.core.checkpoint import load_checkpoint, save_checkpoint
+    from explorer.core.config import TrainConfig
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.serve.workspace import Workspace
 
     spec = get_preset("default")

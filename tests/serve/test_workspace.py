@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from explorer.core.checkpoint import load_checkpoint
+from explorer.core.config import TrainConfig
 from explorer.core.presets import get_preset
-from explorer.core.train import TrainConfig
 from explorer.serve.workspace import Job, Workspace
 from tests.waits import wait_until
 
@@ -95,9 +95,10 @@ def test_uploads_of_a_session_stay_within_their_budget(monkeypatch, mnist5k):
 
 
 def test_a_run_stopped_for_a_reason_says_it(mnist5k):
+    from explorer.core.config import TrainConfig
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig, Trainer
+    from explorer.core.train import Trainer
 
     t = Trainer(build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=50, eval_splits=()))
     t.start()
@@ -108,9 +109,9 @@ def test_a_run_stopped_for_a_reason_says_it(mnist5k):
 
 
 def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
+    from explorer.core.config import TrainConfig
     from explorer.core.presets import get_preset
     from explorer.core.spec import build_model
-    from explorer.core.train import TrainConfig
     from explorer.serve.workers import Worker, dataset_arrays
 
     worker = Worker(1, 60)
