@@ -214,7 +214,8 @@ class _PeakRSS:
 def _mistakes(cluster: Any, ds: Any) -> list[tuple[str, Callable[[], str]]]:
     """A seventh student's expensive mistakes, through the calls the app's pages make (to be run in this
     process, as in the server's), each with its name."""
-    from explorer.core.uploads import load_csv, load_image_zip
+    from explorer.core.uploads import load_csv
+    from explorer.core.zipupload import load_image_zip
 
     csv_bytes, zip_bytes = _mistaken_uploads()  # made before the clock runs: the browser, not the server, makes them
 

@@ -18,7 +18,8 @@ _HOME = {
         ["SpecError", "Summary", "build_model", "format_summary", "parse_spec", "summarize", "validate_spec"], "core.spec"
     ),
     **dict.fromkeys(["Augment", "TrainConfig", "Trainer", "augment_batch", "resolve_device", "train"], "core.train"),
-    **dict.fromkeys(["load_csv", "load_image_zip"], "core.uploads"),
+    "load_csv": "core.uploads",
+    "load_image_zip": "core.zipupload",
 }
 __all__ = sorted(_HOME)
 __getattr__, __dir__ = lazy_face(__name__, _HOME)

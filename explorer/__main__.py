@@ -65,7 +65,8 @@ def _cmd_summary(args: argparse.Namespace) -> None:
 
 def _dataset_for(args: argparse.Namespace) -> Any:
     from .core.data import load_dataset
-    from .core.uploads import load_csv, load_image_zip
+    from .core.uploads import load_csv
+    from .core.zipupload import load_image_zip
 
     name = args.dataset
     if name.lower().endswith(".csv"):

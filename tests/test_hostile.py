@@ -22,7 +22,8 @@ from explorer.core.config import TrainConfig
 from explorer.core.data import DataError
 from explorer.core.preprocess import load_image_file
 from explorer.core.spec import SpecError, build_model, parse_spec, validate_spec
-from explorer.core.uploads import load_csv, load_image_zip
+from explorer.core.uploads import load_csv
+from explorer.core.zipupload import load_image_zip
 from explorer.lessons.lesson import parse_lesson
 from tests.test_cli import cli
 
@@ -47,7 +48,8 @@ def peak_rss_mb(code: str) -> tuple[int, str]:
     """Run ``code`` in a fresh interpreter (after importing the library, which alone takes ~0.5 GB with torch):
     how much its peak resident memory grew while ``code`` ran (MB), and what it printed."""
     prog = (
-        "import resource, explorer.core.uploads\nbase = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "import resource, explorer.core.uploads, explorer.core.zipupload\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         + textwrap.dedent(code)
         + "\nprint((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) // 1024)"
     )
@@ -68,7 +70,7 @@ def test_a_tiny_zip_of_huge_one_bit_images_is_refused_within_bounded_memory(tmp_
     path.write_bytes(data)
     mb, out = peak_rss_mb(f"""
         from explorer.core.data import DataError
-        from explorer.core.uploads import load_image_zip
+        from explorer.core.zipupload import load_image_zip
         try:
             load_image_zip({str(path)!r})
         except DataError as e:
@@ -445,7 +447,7 @@ def test_a_zip_of_many_tiny_images_is_refused_by_what_it_would_become(monkeypatc
     files = {f"c{k}/{i}.png": tiny for k in range(2) for i in range(3000)}
     data = zip_of(files)
     decoded: list[int] = []
-    import explorer.core.uploads as D
+    import explorer.core.zipupload as D
 
     real = D.decode_image
     monkeypatch.setattr(D, "decode_image", lambda *a, **k: decoded.append(1) or real(*a, **k))
@@ -468,7 +470,7 @@ def test_the_grey_conversion_of_an_admitted_upload_stays_within_its_budget():
     mb, out = peak_rss_mb("""
         import numpy as np, torch
         from PIL import Image
-        from explorer.core.uploads import _to_mode
+        from explorer.core.zipupload import _to_mode
         one = torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
         x = one.expand(40_000, 3, 64, 64).contiguous()  # 491 MB of RGB pixels, within the 512 MB budget
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the images themselves are the caller's
@@ -483,7 +485,7 @@ def test_the_grey_conversion_of_an_admitted_upload_stays_within_its_budget():
 
 
 def test_the_chunked_conversion_equals_the_whole_batch_one():
-    from explorer.core.uploads import _to_mode
+    from explorer.core.zipupload import _to_mode
 
     x = torch.randint(0, 256, (23, 3, 5, 5), dtype=torch.uint8)
     whole = _to_mode(x, "L", chunk_bytes=1 << 30)
@@ -512,7 +514,7 @@ def test_a_zip_upload_peaks_near_the_size_it_was_admitted_for(tmp_path):
     path.write_bytes(data)
     decoded_mb = 20_000 * 64 * 64 * 3 / 2**20
     mb, out = peak_rss_mb(f"""
-        from explorer.core.uploads import load_image_zip
+        from explorer.core.zipupload import load_image_zip
         ds = load_image_zip({str(path)!r}, size=64)
         print(ds.train_x.shape[1], sum(ds.sizes().values()))
     """)

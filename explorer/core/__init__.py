@@ -153,7 +153,9 @@ _HOME = {
     "train": "train",
     "check_uploads_room": "uploads",
     "load_csv": "uploads",
-    "load_image_zip": "uploads",
+    "read_upload": "uploads",
+    "check_class_count": "uploads",
+    "load_image_zip": "zipupload",
 }
 __all__ = sorted(_HOME)
 __getattr__, __dir__ = lazy_face(__name__, _HOME)

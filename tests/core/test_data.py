@@ -13,7 +13,8 @@ from PIL import Image
 
 from explorer.core import uploads as D
 from explorer.core.data import DataError, load_dataset, normalize
-from explorer.core.uploads import load_csv, load_image_zip
+from explorer.core.uploads import load_csv
+from explorer.core.zipupload import load_image_zip
 
 
 def write_idx(folder: Path, prefix: str, x: np.ndarray, y: np.ndarray) -> None:
