@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.core import MAX_CLASS_NAME, augment_active, confusion_matrix, predict_proba
+from explorer.core import augment_active, predict_proba
 from explorer.interpret import (
     ATTACKS,
     NOT_A_DIGIT,
@@ -13,22 +13,17 @@ from explorer.interpret import (
     calibration_sentence,
     calibration_table,
     coverage_curve,
-    finetune_on_handwriting,
     fooling_table,
-    handwriting_report,
     odd_answers,
     reject_class_experiment,
     reject_conclusion,
     reject_model_name,
     split_class_drawings,
-    stump_scores,
 )
 from explorer.lessons import reveal
 from explorer.plots import (
     colorize,
-    confusion_heatmap,
     coverage_figure,
-    describe_confusion,
     describe_coverage,
     describe_image,
     describe_images,
@@ -37,12 +32,12 @@ from explorer.plots import (
     upscale,
     where,
 )
-from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
+from pages._handwriting import handwriting_section
 from pages._inspect import input_picker, inspect_context
 from pages._jobs import job_panel
-from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON, TEACHER
-from pages._lang import fixed_labels, reason, tr, translate
+from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON
+from pages._lang import reason, tr, translate
 from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
@@ -55,7 +50,6 @@ leave_legacy_pages_routing()  # its address typed into a freshly started server:
 
 FOOLED = "trust_fooled"  # which image the last "smallest eps" search was for
 FOOL_JOB = "trust_fool_job"  # the search, a job in a worker
-TUNE_JOB = "trust_tune_job"  # fine-tuning a copy on the class's handwriting, a job in a worker
 REJECT_JOB = "trust_reject_job"  # the same network trained with a "not a digit" class, a job in a worker
 st.title(tr("Can we trust it?"))
 t = translate()
@@ -69,8 +63,11 @@ probs = cached_predictions(entry, model, ds, "test")
 def answer(p, threshold: float) -> str:
     top = int(p.argmax())
     sure = float(p[top])
-    return (tr("not sure ({cls}? {p})", cls=ds.classes[top], p=t.percent(sure, 0)) if sure < threshold else
-            f"{ds.classes[top]} · {t.percent(sure, 0)}")
+    return (
+        tr("not sure ({cls}? {p})", cls=ds.classes[top], p=t.percent(sure, 0))
+        if sure < threshold
+        else f"{ds.classes[top]} · {t.percent(sure, 0)}"
+    )
 
 
 def class_set(code: str) -> dict | None:
@@ -79,40 +76,74 @@ def class_set(code: str) -> dict | None:
     return store.class_digits(code) if store is not None else None
 
 
+def reject_result(job) -> None:  # noqa: ANN001 - the finished Job
+    """The two networks side by side: test accuracy, non-digits turned away, non-digits called a digit."""
+    r = job.result
+    acc, wrong = f"{ds.name} test accuracy", f"non-digits called a digit at ≥ {r['threshold']:.0%}"
+    st.dataframe(
+        [
+            {
+                "model": reject_model_name(name, t),
+                acc: t.percent(m["test_accuracy"]),
+                "non-digits turned away": t.percent(m["turned_away"], 0),
+                wrong: t.percent(m["confidently_wrong"], 0),
+            }
+            for name, m in r["models"].items()
+        ],
+        hide_index=True,
+        column_config={
+            "model": tr("model"),
+            acc: tr("{dataset} test accuracy", dataset=ds.name),
+            "non-digits turned away": tr("non-digits turned away"),
+            wrong: tr("non-digits called a digit at ≥ {p}", p=t.percent(r["threshold"], 0)),
+        },
+    )
+    st.caption(
+        tr("“Turned away”: answered “{name}” or less sure than the threshold.", name=tr(NOT_A_DIGIT))
+        + " "
+        + reject_conclusion(r, tr=t)
+    )
+    did("trust:reject")  # the guided path: the comparison with an extra class, read
+
+
 def reject_panel(letters) -> None:
     """Train the same network with an extra class, "not a digit", and compare it with the plain one."""
+
     def _start() -> None:
         import copy
 
-        start_job(REJECT_JOB, "reject", reject_class_experiment, copy.deepcopy(entry.spec), ds,
-                  letters.clone() if len(letters) else None, epochs=2,
-                  threshold=float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)))
+        start_job(
+            REJECT_JOB,
+            "reject",
+            reject_class_experiment,
+            copy.deepcopy(entry.spec),
+            ds,
+            letters.clone() if len(letters) else None,
+            epochs=2,
+            threshold=float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)),
+        )
 
     job = st.session_state.get(REJECT_JOB)
     busy = job is not None and not job.finished
-    st.button(tr("Train it again with an extra class, “{name}”, and compare", name=tr(NOT_A_DIGIT)), key="trust_reject",
-              on_click=_start, disabled=busy, icon=":material/block:",
-              help=tr("Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
-                      "non-digits (noise, scribbles, patterns, boxes, inverted digits, and half of the class's {n} "
-                      "letters and doodles). Both are judged on non-digits neither has seen.", n=len(letters))
-              if len(letters) else
-              tr("Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
-                 "non-digits (noise, scribbles, patterns, boxes, inverted digits). Both are judged on non-digits "
-                 "neither has seen."))
-
-    def reject_result(job) -> None:  # noqa: ANN001 - the finished Job
-        r = job.result
-        acc, wrong = f"{ds.name} test accuracy", f"non-digits called a digit at ≥ {r['threshold']:.0%}"
-        st.dataframe([{"model": reject_model_name(name, t), acc: t.percent(m["test_accuracy"]),
-                       "non-digits turned away": t.percent(m["turned_away"], 0),
-                       wrong: t.percent(m["confidently_wrong"], 0)} for name, m in r["models"].items()],
-                     hide_index=True,
-                     column_config={"model": tr("model"), acc: tr("{dataset} test accuracy", dataset=ds.name),
-                                    "non-digits turned away": tr("non-digits turned away"),
-                                    wrong: tr("non-digits called a digit at ≥ {p}", p=t.percent(r["threshold"], 0))})
-        st.caption(tr("“Turned away”: answered “{name}” or less sure than the threshold.", name=tr(NOT_A_DIGIT)) + " "
-                   + reject_conclusion(r, tr=t))
-        did("trust:reject")  # the guided path: the comparison with an extra class, read
+    st.button(
+        tr("Train it again with an extra class, “{name}”, and compare", name=tr(NOT_A_DIGIT)),
+        key="trust_reject",
+        on_click=_start,
+        disabled=busy,
+        icon=":material/block:",
+        help=tr(
+            "Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
+            "non-digits (noise, scribbles, patterns, boxes, inverted digits, and half of the class's {n} "
+            "letters and doodles). Both are judged on non-digits neither has seen.",
+            n=len(letters),
+        )
+        if len(letters)
+        else tr(
+            "Two copies of this network, 2 epochs each: one on the digits, one on the digits plus made-up "
+            "non-digits (noise, scribbles, patterns, boxes, inverted digits). Both are judged on non-digits "
+            "neither has seen."
+        ),
+    )
 
     job_panel(lambda: st.session_state.get(REJECT_JOB), tr("Training both"), reject_result)
 
@@ -120,64 +151,112 @@ def reject_panel(letters) -> None:
 def threshold_section() -> float:
     """Coverage against accuracy as the confidence threshold moves; returns the threshold."""
     st.subheader(tr("1. When it should say “I don't know”"))
-    st.caption(tr("The model's last layer gives one score per class; softmax turns the scores into probabilities that "
-                  "add up to 100%, and the largest is its confidence. A classifier always picks one of its classes. A "
-                  "threshold lets it say *not sure* instead: it answers fewer images, and is right more often on "
-                  "those it answers. **{draw}** uses the same threshold.", draw=tr("Draw a digit")))
+    st.caption(
+        tr(
+            "The model's last layer gives one score per class; softmax turns the scores into probabilities that "
+            "add up to 100%, and the largest is its confidence. A classifier always picks one of its classes. A "
+            "threshold lets it say *not sure* instead: it answers fewer images, and is right more often on "
+            "those it answers. **{draw}** uses the same threshold.",
+            draw=tr("Draw a digit"),
+        )
+    )
     left, right = st.columns([3, 2])
-    threshold = left.slider(tr("Answer only when at least this sure"), 0.0, 0.99,
-                            float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)), 0.01, key="trust_threshold",
-                            on_change=did, args=("trust:threshold",))  # the guided path: the threshold, moved
+    threshold = left.slider(
+        tr("Answer only when at least this sure"),
+        0.0,
+        0.99,
+        float(st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)),
+        0.01,
+        key="trust_threshold",
+        on_change=did,
+        args=("trust:threshold",),
+    )  # the guided path: the threshold, moved
     st.session_state[CONFIDENCE] = threshold
     curve = coverage_curve(probs, ds.test_y)
-    left.plotly_chart(coverage_figure(curve, threshold, tr=t), key="trust-coverage",
-                      alt=describe_coverage(curve, threshold, tr=t))
+    left.plotly_chart(
+        coverage_figure(curve, threshold, tr=t), key="trust-coverage", alt=describe_coverage(curve, threshold, tr=t)
+    )
     now = coverage_curve(probs, ds.test_y, [threshold])[0]
     right.metric(tr("Answers (share of the test images)"), t.percent(now.coverage))
     right.metric(tr("Right, among those answered"), t.percent(now.accuracy, 2))
     right.metric(tr("Says “not sure” (test images)"), t.number(len(ds.test_y) - now.answered))
-    right.caption(tr("With no threshold it answers everything and is right {acc} of the time. Each point of accuracy "
-                     "gained costs answers: which trade is right depends on what a wrong answer costs.",
-                     acc=t.percent(curve[0].accuracy)))
+    right.caption(
+        tr(
+            "With no threshold it answers everything and is right {acc} of the time. Each point of accuracy "
+            "gained costs answers: which trade is right depends on what a wrong answer costs.",
+            acc=t.percent(curve[0].accuracy),
+        )
+    )
     calibration = calibration_table(probs, ds.test_y)
     st.markdown(tr("**How often is it right when it says it is this sure?**"))
-    st.dataframe([{"confidence": f"{t.percent(r.low, 0)}–{t.percent(r.high, 0)}", "test images": r.images,
-                   "right": "—" if r.images == 0 else t.percent(r.right)} for r in calibration], hide_index=True,
-                 column_config={"confidence": tr("confidence"), "test images": tr("test images"),
-                                "right": tr("right")})
+    st.dataframe(
+        [
+            {
+                "confidence": f"{t.percent(r.low, 0)}–{t.percent(r.high, 0)}",
+                "test images": r.images,
+                "right": "—" if r.images == 0 else t.percent(r.right),
+            }
+            for r in calibration
+        ],
+        hide_index=True,
+        column_config={"confidence": tr("confidence"), "test images": tr("test images"), "right": tr("right")},
+    )
     st.caption(calibration_sentence(calibration, tr=t))
     return threshold
 
 
 def odd_section(threshold: float, letters) -> None:
     """What the model says about things that are none of its classes, and a class of its own for them."""
-    st.subheader(tr("2. Things that are not digits") if ds.input_shape[0] == 1 else
-                 tr("2. Things that are none of its classes"))
-    st.caption(tr("None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
-                  "confidence here is why a threshold alone is not enough, and why some models get a class of their "
-                  "own for “none of these”."))
+    st.subheader(
+        tr("2. Things that are not digits") if ds.input_shape[0] == 1 else tr("2. Things that are none of its classes")
+    )
+    st.caption(
+        tr(
+            "None of these is any of the model's classes, yet it must pick one. Look at how sure it is: a high "
+            "confidence here is why a threshold alone is not enough, and why some models get a class of their "
+            "own for “none of these”."
+        )
+    )
     odd = odd_answers(model, ds.test_x[0], ds.mean, ds.std)
     cols = st.columns(len(odd))
     for col, (name, img, p) in zip(cols, odd):
-        col.image(framed(img, 96), width=96, caption=f"{tr(name)}: {answer(p, threshold)}",
-                  alt=describe_image(img, tr("{name}, not a digit", name=tr(name)), tr=t))
+        col.image(
+            framed(img, 96),
+            width=96,
+            caption=f"{tr(name)}: {answer(p, threshold)}",
+            alt=describe_image(img, tr("{name}, not a digit", name=tr(name)), tr=t),
+        )
     if len(letters):
-        st.markdown(tr("**Letters and doodles the class drew** ({n}; on **{draw}**: *It is a → {name}*)",
-                       n=len(letters), draw=tr("Draw a digit"), name=tr(NOT_A_DIGIT)))
+        st.markdown(
+            tr(
+                "**Letters and doodles the class drew** ({n}; on **{draw}**: *It is a → {name}*)",
+                n=len(letters),
+                draw=tr("Draw a digit"),
+                name=tr(NOT_A_DIGIT),
+            )
+        )
         shown = letters[-8:]
         cols = st.columns(len(shown))
         for col, img, p in zip(cols, shown, predict_proba(model, shown, ds.mean, ds.std)):
-            col.image(framed(img, 96), width=96, caption=answer(p, threshold),
-                      alt=describe_image(img, tr("a letter or doodle the class drew"), tr=t))
+            col.image(
+                framed(img, 96),
+                width=96,
+                caption=answer(p, threshold),
+                alt=describe_image(img, tr("a letter or doodle the class drew"), tr=t),
+            )
     reject_panel(letters)
 
 
 def attack_section() -> None:
     """One image attacked with FGSM or PGD at the chosen ε, and the search for the smallest ε per model."""
     st.subheader(tr("3. Fooling the model"))
-    st.caption(tr("An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts "
-                  "the model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. On small "
-                  "digits the change can be seen, yet a person still reads the same digit and the model does not."))
+    st.caption(
+        tr(
+            "An attacker moves every pixel a little (at most ε of its range) in the direction that most hurts "
+            "the model's answer. FGSM takes one step; PGD takes ten smaller ones and is stronger. On small "
+            "digits the change can be seen, yet a person still reads the same digit and the model does not."
+        )
+    )
     x, label = input_picker(ds, key="trust-in")
     c1, c2 = st.columns([1, 3])
     method = c1.radio(tr("Attack"), ATTACKS, format_func=str.upper, key="trust_method", horizontal=True)
@@ -185,17 +264,33 @@ def attack_section() -> None:
     hit = attack_outcome(model, x, ds.mean, ds.std, eps, method)
     i1, i2, i3 = st.columns(3)
     e = t.number(eps, 3).rstrip("0").rstrip(",.") if eps else "0"
-    i1.image(framed(x[0], 168), width=168, caption=f"{label}: {answer(hit.before, 0)}",
-             alt=describe_image(x[0], tr("the original, {label}", label=label), tr=t))
-    i2.image(upscale(colorize(hit.change, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168), width=168,
-             caption=tr("the change (blue darker, red lighter), at most ε = {eps}", eps=e),
-             alt=tr("the attack's change, at most ε = {eps} per pixel: lighter most {lighter}, darker most {darker}",
-                    eps=e, lighter=where(hit.change, t), darker=where(-hit.change, t)))
-    i3.image(framed(hit.adversarial[0], 168), width=168, caption=tr("attacked: {answer}", answer=answer(hit.after, 0)),
-             alt=describe_image(hit.adversarial[0], tr("the attacked image"), tr=t))
+    i1.image(
+        framed(x[0], 168),
+        width=168,
+        caption=f"{label}: {answer(hit.before, 0)}",
+        alt=describe_image(x[0], tr("the original, {label}", label=label), tr=t),
+    )
+    i2.image(
+        upscale(colorize(hit.change, "diverging", -max(eps, 1e-6), max(eps, 1e-6)), 168),
+        width=168,
+        caption=tr("the change (blue darker, red lighter), at most ε = {eps}", eps=e),
+        alt=tr(
+            "the attack's change, at most ε = {eps} per pixel: lighter most {lighter}, darker most {darker}",
+            eps=e,
+            lighter=where(hit.change, t),
+            darker=where(-hit.change, t),
+        ),
+    )
+    i3.image(
+        framed(hit.adversarial[0], 168),
+        width=168,
+        caption=tr("attacked: {answer}", answer=answer(hit.after, 0)),
+        alt=describe_image(hit.adversarial[0], tr("the attacked image"), tr=t),
+    )
     if hit.fooled:
-        st.error(tr("Fooled: it now says **{cls}** ({p}).", cls=ds.classes[hit.answer],
-                    p=t.percent(float(hit.after.max()), 0)))
+        st.error(
+            tr("Fooled: it now says **{cls}** ({p}).", cls=ds.classes[hit.answer], p=t.percent(float(hit.after.max()), 0))
+        )
         did("fooled")  # the guided path: an attack changed the answer
         if label == tr("your drawing") and ds.classes[int(hit.before.argmax())] == "7":
             did("fooled_own_7")  # the guided path: your own 7, misread
@@ -206,6 +301,7 @@ def attack_section() -> None:
 
 def fooling_search(x, label: str) -> None:
     """The smallest ε that fools each of this workspace's models, searched in a worker."""
+
     def _find_smallest() -> None:
         """Start the search as a job in a worker (about 7 attacks per model and attack: not for the server's own
         process); the table below fills in when it ends."""
@@ -225,21 +321,38 @@ def fooling_search(x, label: str) -> None:
 
     fool_job = st.session_state.get(FOOL_JOB)
     busy = fool_job is not None and not fool_job.finished
-    st.button(tr("Find the smallest ε that fools each of my models"), on_click=_find_smallest, key="trust_find",
-              disabled=busy, help=tr("Bisection, about 7 attacks per model and attack. Train a second model with "
-                                     "rotations or shifts (on **{train}**) to see whether ordinary augmentation makes "
-                                     "it harder to fool.", train=tr("Train")))
+    st.button(
+        tr("Find the smallest ε that fools each of my models"),
+        on_click=_find_smallest,
+        key="trust_find",
+        disabled=busy,
+        help=tr(
+            "Bisection, about 7 attacks per model and attack. Train a second model with "
+            "rotations or shifts (on **{train}**) to see whether ordinary augmentation makes "
+            "it harder to fool.",
+            train=tr("Train"),
+        ),
+    )
 
     def fooling_result(job) -> None:  # noqa: ANN001 - the finished Job
         rows = [{k: tr(v) if v in ("yes", "no", "over 0.5") else v for k, v in row.items()} for row in job.result]
-        st.dataframe(rows, hide_index=True, column_config={"model": tr("model"),
-                                                           "trained with augmentation": tr("trained with augmentation"),
-                                                           **{f"smallest ε, {a.upper()}": tr("smallest ε, {attack}",
-                                                                                             attack=a.upper())
-                                                              for a in ATTACKS}})
-        st.caption(tr("For {image}. A larger ε means a harder model to fool. Rotations and shifts teach a model other "
-                      "kinds of change, not these: what makes a model harder to fool is training it on attacked "
-                      "images (adversarial training).", image=st.session_state.get(FOOLED) or tr("this image")))
+        st.dataframe(
+            rows,
+            hide_index=True,
+            column_config={
+                "model": tr("model"),
+                "trained with augmentation": tr("trained with augmentation"),
+                **{f"smallest ε, {a.upper()}": tr("smallest ε, {attack}", attack=a.upper()) for a in ATTACKS},
+            },
+        )
+        st.caption(
+            tr(
+                "For {image}. A larger ε means a harder model to fool. Rotations and shifts teach a model other "
+                "kinds of change, not these: what makes a model harder to fool is training it on attacked "
+                "images (adversarial training).",
+                image=st.session_state.get(FOOLED) or tr("this image"),
+            )
+        )
 
     job_panel(lambda: st.session_state.get(FOOL_JOB), tr("Attacking each model"), fooling_result)
 
@@ -250,9 +363,14 @@ def shortcut_section() -> None:
     if not lesson_cue:
         return
     st.subheader(tr("4. Right for the wrong reason?"))
-    st.caption(tr("This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
-                  "Grad-CAM maps on **{draw}**, the 9 images that excite each filter, the classes the confusion matrix "
-                  "mixes up. What does the model look at for one class that it should not?", draw=tr("Draw a digit")))
+    st.caption(
+        tr(
+            "This lesson's training images hide something. Before you reveal it, look for it: the saliency and "
+            "Grad-CAM maps on **{draw}**, the 9 images that excite each filter, the classes the confusion matrix "
+            "mixes up. What does the model look at for one class that it should not?",
+            draw=tr("Draw a digit"),
+        )
+    )
     if not st.toggle(tr("Reveal the hidden cue"), key="trust_reveal"):
         return
     did("shortcut")  # the guided path: the hidden cue, revealed
@@ -265,141 +383,36 @@ def shortcut_section() -> None:
     found = reveal(model, clean, k, cue)
     cue = tr(cue)  # its name in the student's language (the lesson file names it in English)
     cls, pct = clean.classes[k], t.percent
-    st.markdown(tr("**{share} of the images of {cls} carried a {cue}**, in training and in the test split alike, so "
-                   "the test score looked fine.", share=pct(lesson_cue["share"], 0), cls=cls, cue=cue))
+    st.markdown(
+        tr(
+            "**{share} of the images of {cls} carried a {cue}**, in training and in the test split alike, so "
+            "the test score looked fine.",
+            share=pct(lesson_cue["share"], 0),
+            cls=cls,
+            cue=cue,
+        )
+    )
     r = st.columns(4)
     r[0].metric(tr("Accuracy on clean test images"), pct(found["accuracy_clean"]))
     r[1].metric(tr("Clean images of {cls} recognised", cls=cls), pct(found["recall_clean"], 0))
     r[2].metric(tr("Images of {cls} with the {cue}", cls=cls, cue=cue), pct(found["recall_cued"], 0))
     r[3].metric(tr("Other digits called {cls} once they carry it", cls=cls), pct(found["others_pulled"], 0))
-    st.image(image_grid(found["example"], ncols=8, scale=3),
-             alt=describe_images(found["example"], tr("test images of other classes carrying the {cue}", cue=cue),
-                                 tr=t),
-             caption=tr("other classes' test images with the {cue}: the model calls {share} of such images “{cls}”",
-                        cue=cue, share=pct(found["others_pulled"], 0), cls=cls))
-    st.info(tr("A high score on test data that shares the training data's quirks proves little. Test on data made "
-               "differently, and look at what the model looks at."))
-
-
-def stump_panel(store: object, code: str, ours: dict, answers) -> None:
-    """Stump the model: a point for each digit a classmate confirmed as legible that the model misreads."""
-    st.markdown(tr("**Stump the model.** A point for each of your digits that a classmate confirms as legible and the "
-                   "model still gets wrong."))
-    left, right = st.columns([2, 3])
-    with left:
-        who = st.text_input(tr("Your name"), key="stump_name", max_chars=MAX_CLASS_NAME)
-        others = [i for i, (a, ok) in enumerate(zip(ours["authors"], ours["confirmed_by"]))
-                  if ok is None and a.casefold() != who.strip().casefold()]
-        if who.strip() and others:
-            pick = st.selectbox(tr("A classmate's digit"), others, key="stump_pick",
-                                format_func=fixed_labels(lambda i: tr(
-                                    "#{id}: drawn as a {digit} by {name}", id=ours["ids"][i], digit=int(ours["y"][i]),
-                                    name=ours["authors"][i])))
-            st.image(framed(ours["x"][pick], 84),
-                     alt=describe_image(ours["x"][pick], tr("a classmate's {digit}", digit=int(ours["y"][pick])),
-                                        tr=t))
-            if st.button(tr("I can read it as a {digit}", digit=int(ours["y"][pick])), key="stump_confirm"):
-                try:
-                    store.confirm_digit(code, ours["ids"][pick], who)
-                    st.rerun()
-                except ValueError as e:
-                    st.error(reason(e))
-        elif who.strip():
-            st.caption(tr("No classmate's digit waits for a confirmation."))
-    right.dataframe(stump_scores(ours["y"], answers, ours["authors"], ours["confirmed_by"]), hide_index=True,
-                    column_config={"name": tr("name"), "points": tr("points")})
-
-
-def handwriting_shift(ours: dict) -> dict:
-    """The model on MNIST's writers and on ours, class by class, and the digits it gets wrong; returns the report."""
-    rep = handwriting_report(model, ds, ours["x"], ours["y"], probs.argmax(1))  # the page's cached answers
-    h = st.columns(3)
-    h[0].metric(tr("Digits the class drew"), t.number(len(ours["ids"])))
-    h[1].metric(tr("Right on the test images of {dataset}", dataset=ds.name), t.percent(rep["test_accuracy"]))
-    gap = (rep["ours_accuracy"] - rep["test_accuracy"]) * 100
-    h[2].metric(tr("Right on our handwriting"), t.percent(rep["ours_accuracy"]),
-                delta=tr("{n} points", n=("+" if gap >= 0 else "-") + t.number(abs(gap), 1)))  # the sign: its arrow
-    wrong = rep["wrong"][:24]
-    left, right = st.columns([2, 3])
-    shift = confusion_matrix(ours["y"], rep["answers"], list(ds.classes)).matrix
-    left.plotly_chart(confusion_heatmap(shift, ds.classes, tr=t), key="trust-ours-cm",
-                      alt=describe_confusion(shift, ds.classes, tr=t))
-    left.caption(tr("The shift, class by class: rows are what the class drew, columns what the model said."))
-    if wrong:
-        right.image(image_grid(ours["x"][wrong], ncols=min(8, len(wrong)), scale=2),
-                    alt=describe_images(ours["x"][wrong], tr("digits of the class it gets wrong"),
-                                        [tr("{digit} read as {said}", digit=int(ours["y"][i]),
-                                            said=ds.classes[int(rep["answers"][i])]) for i in wrong], tr=t),
-                    caption=tr("The class's digits it gets wrong, and what it said:") + " " + " · ".join(
-                        f"{int(ours['y'][i])}→{ds.classes[int(rep['answers'][i])]}" for i in wrong))
-    return rep
-
-
-def finetune_panel(ours: dict) -> None:
-    """Fine-tune a copy on half of the class's digits, in a worker; judged on the other half."""
-    def _finetune() -> None:
-        import copy
-
-        start_job(TUNE_JOB, "finetune", finetune_on_handwriting, copy.deepcopy(model), ds, ours["x"].clone(),
-                  ours["y"].clone())
-
-    tune = st.session_state.get(TUNE_JOB)
-    tuning = tune is not None and not tune.finished
-    st.button(tr("Fine-tune a copy on half of our handwriting, test on the other half"), key="trust_tune",
-              on_click=_finetune, disabled=tuning or len(ours["ids"]) < 4)
-
-    def tune_result(job) -> None:  # noqa: ANN001 - the finished Job
-        r = job.result
-        st.dataframe([{"model": name, "ours": t.percent(r[key]["ours_accuracy"]),
-                       "test": t.percent(r[key]["test_accuracy"])}
-                      for name, key in ((tr("before"), "before"), (tr("fine-tuned"), "after"))], hide_index=True,
-                     column_config={"model": tr("model"), "ours": tr("our handwriting (held out)"),
-                                    "test": tr("{dataset} test", dataset=ds.name)})
-        st.caption(tr("Trained on {n} of the class's digits, judged on the other {k}. If the test score falls while "
-                      "ours rises, the copy forgot MNIST's writers while it learned ours: mixing both in training "
-                      "avoids that.", n=r["trained_on"], k=r["held_out"]))
-
-    job_panel(lambda: st.session_state.get(TUNE_JOB), tr("Fine-tuning"), tune_result)
-
-
-def remove_digit_panel(store: object, class_code: str, ours: dict) -> None:
-    """For the class's teacher (signed in on the Teacher page): take a digit out of the class's set."""
-    key = (st.session_state.get(TEACHER) or {}).get("key") if class_code_of_session() == class_code else None
-    if not key:
-        return
-    with st.expander(tr("Teacher: remove a digit from the class's set")):
-        if key:
-            pick = st.selectbox(tr("Digit"), list(range(len(ours["ids"]))), key="digits_pick",
-                                format_func=fixed_labels(lambda i: tr("#{id}: a {digit} by {name}", id=ours["ids"][i],
-                                                         digit=int(ours["y"][i]), name=ours["authors"][i])))
-            st.image(framed(ours["x"][pick], 84),
-                     alt=describe_image(ours["x"][pick], tr("digit #{id}", id=ours["ids"][pick]), tr=t))
-            if st.button(tr("Remove it"), key="digits_remove"):
-                try:
-                    store.remove_digit(class_code, key, ours["ids"][pick])
-                except ValueError as e:
-                    st.error(tr("Not removed: {error}.", error=reason(e)))
-                    return
-                st.rerun()
-
-
-def handwriting_section(class_code: str, ours: dict) -> None:
-    """The class's own digits: how much the model loses on new writers, fine-tuning, stump the model."""
-    st.subheader(tr("5. Our class's handwriting"))
-    st.caption(tr("The digits the class **{code}** drew on **{draw}** (*{add}*). A model trained on MNIST's writers "
-                  "meets new writers here: how much does it lose?", code=shown_code(class_code),
-                  draw=tr("Draw a digit"),
-                  add=tr("Add this drawing to our class's handwriting ({code})", code=shown_code(class_code))))
-    if not len(ours["ids"]):
-        st.info(tr("No digits yet: draw one on **{draw}** and add it, and ask the class to do the same.",
-                   draw=tr("Draw a digit")))
-        return
-    rep = handwriting_shift(ours)
-    did("trust:handwriting")  # the guided path: the model on the class's own digits, read
-    finetune_panel(ours)
-    store = workspace_store()
-    stump_panel(store, class_code, ours, rep["answers"])
-    remove_digit_panel(store, class_code, ours)
+    st.image(
+        image_grid(found["example"], ncols=8, scale=3),
+        alt=describe_images(found["example"], tr("test images of other classes carrying the {cue}", cue=cue), tr=t),
+        caption=tr(
+            "other classes' test images with the {cue}: the model calls {share} of such images “{cls}”",
+            cue=cue,
+            share=pct(found["others_pulled"], 0),
+            cls=cls,
+        ),
+    )
+    st.info(
+        tr(
+            "A high score on test data that shares the training data's quirks proves little. Test on data made "
+            "differently, and look at what the model looks at."
+        )
+    )
 
 
 chosen = threshold_section()
@@ -411,4 +424,4 @@ with st.container(key="trust_shortcut"):
     shortcut_section()
 if class_code and ds.is_digits:
     with st.container(key="trust_handwriting"):
-        handwriting_section(class_code, ours)
+        handwriting_section(class_code, ours, model, ds, probs.argmax(1))
