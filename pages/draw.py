@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import time
 from typing import Any, NamedTuple
 
@@ -42,10 +41,10 @@ from explorer.plots import (
     image_grid,
     learned_map_figure,
     overlay,
-    png_data_url,
     upscale,
 )
 from explorer.serve import ModelEntry, shown_code
+from pages._answer import answer_html, pixel_img, prob_bars
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._inspect import inspect_context, layer_strip
@@ -67,8 +66,13 @@ ADDED = "draw_added"  # what adding the drawing to the class's set said
 LEARNED = "draw_learned_map"  # (model state, LearnedMap): fitted once per model state, not per stroke
 LEARNED_REFIT_S = 10  # while the model trains, the map is fitted again at most this often
 UPDATES = "draw_updates"  # answers shown so far (the browser test times strokes by it)
-METHOD_NAMES = {"saliency": N_("Saliency"), "integrated_gradients": N_("Integrated Gradients"),
-                "guided_backprop": N_("Guided Backprop"), "gradcam": "Grad-CAM", "occlusion": N_("Occlusion")}
+METHOD_NAMES = {
+    "saliency": N_("Saliency"),
+    "integrated_gradients": N_("Integrated Gradients"),
+    "guided_backprop": N_("Guided Backprop"),
+    "gradcam": "Grad-CAM",
+    "occlusion": N_("Occlusion"),
+}
 ws = workspace()
 t = translate()  # this session's language: the page's words, its numbers and its images' text alternatives
 st.title(tr("Draw a digit"))
@@ -80,10 +84,19 @@ def method_name(method: str) -> str:
 
 entry = ws.entry()
 if entry is None or (not entry.runs and entry.source != "loaded"):
-    st.info(tr("Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the "
-               "page carries on when it is ready."))
-    st.button(tr("Train the default CNN"), type="primary", icon=":material/play_arrow:", on_click=train_default,
-              args=(get_dataset(DEFAULT_DATASET),))
+    st.info(
+        tr(
+            "Drawing needs a trained model. One click trains the default CNN on the embedded digits, and the "
+            "page carries on when it is ready."
+        )
+    )
+    st.button(
+        tr("Train the default CNN"),
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=train_default,
+        args=(get_dataset(DEFAULT_DATASET),),
+    )
     if err := st.session_state.pop(TRAIN_ERROR, None):
         st.error(err)
     st.stop()
@@ -99,61 +112,16 @@ if ctx is None:
 entry, _, ds = ctx
 c_in, h_in, w_in = ds.input_shape
 if c_in == 3:
-    st.warning(tr("**{model}** was trained on colour photos ({dataset}). A line drawing looks nothing like them, so "
-                  "its answers mean little: upload a photo below instead, or pick a digits model in the sidebar.",
-                  model=entry.name, dataset=ds.name))
+    st.warning(
+        tr(
+            "**{model}** was trained on colour photos ({dataset}). A line drawing looks nothing like them, so "
+            "its answers mean little: upload a photo below instead, or pick a digits model in the sidebar.",
+            model=entry.name,
+            dataset=ds.name,
+        )
+    )
 elif (h_in, w_in) != (28, 28):
     st.caption(tr("The drawing is prepared at this model's input size, {h}×{w}.", h=h_in, w=w_in))
-
-
-def pixel_img(a: Any, px: int, caption: str = "", alt: str = "") -> str:
-    """A small image shown ``px`` wide with crisp pixels, inline (no request of its own); ``alt`` says what it
-    shows (the caption when not given)."""
-    cap = f'<div style="font:13px sans-serif;color:#555">{html.escape(caption)}</div>' if caption else ""
-    return (f'<figure style="margin:0"><img src="{png_data_url(a)}" width="{px}" '
-            f'style="image-rendering:pixelated;display:block" alt="{html.escape(alt or caption)}">{cap}</figure>')
-
-
-def answer_html(img: Any, sal: Any, classes: tuple[str, ...], probs: Any, order: list[int],
-                h: int, w: int, version: int, threshold: float = 0.0, alts: tuple[str, str] = ("", "")) -> str:
-    """The answer to the drawing as one block: the prediction (or "not sure", below ``threshold``), what the
-    model sees, and its saliency. The prediction is a polite live region: a screen reader says each new answer
-    ("it reads a 7, 93% sure") without moving the reader away from the pad. ``alts``: the two images' texts.
-    ``version``: the pad's drawing number, kept in a data attribute (the benchmark times pen-up to answer by it)."""
-    top = int(order[0])
-    sure = float(probs[top])
-    name = html.escape(classes[top])
-    others = " · ".join(f"{html.escape(classes[int(k)])} {t.percent(float(probs[k]))}" for k in order[1:3])
-    answer = (f'<span style="color:#b3202a">{name}</span> ' if sure >= threshold else
-              f'<span style="color:#555">{html.escape(tr("not sure"))}</span> <span style="font-size:1.1rem">'
-              f'{name}?</span> ')
-    spoken = html.escape(tr("it reads {cls}, {sure} sure", cls=classes[top], sure=t.percent(sure, 0))
-                         if sure >= threshold else
-                         tr("not sure; perhaps {cls}, {sure}", cls=classes[top], sure=t.percent(sure, 0)))
-    return (f'<div style="font-family:sans-serif" data-drawing="v{int(version)}">'
-            f'<div role="status" aria-live="polite" aria-label="{spoken}" '
-            f'style="font-size:1.5rem;font-weight:600;margin:0 0 2px;overflow-wrap:anywhere">'
-            f'{html.escape(tr("Prediction:"))} {answer}'
-            f'<span style="font-size:1.1rem">({t.percent(sure, 0)})</span></div>'
-            f'<div style="margin-bottom:8px">{others}</div>'
-            f'<div style="display:flex;gap:12px;flex-wrap:wrap">'
-            f'{pixel_img(img, 150, tr("what the model sees ({h}×{w})", h=h, w=w), alts[0])}'
-            f'{pixel_img(sal, 150, tr("saliency: where a small change moves the score most"), alts[1])}</div></div>')
-
-
-def prob_bars(classes: list[str], probs: list[float], top: int, max_rows: int = 12) -> str:
-    """Class probabilities as light HTML bars (the most likely first when there are many classes)."""
-    order = range(len(classes)) if len(classes) <= max_rows else sorted(range(len(classes)), key=lambda i: -probs[i])
-    rows = []
-    for i in list(order)[:max_rows]:
-        colour = "#d62728" if i == top else "#1f77b4"
-        rows.append(f'<div style="display:flex;align-items:center;gap:6px;height:20px;font:13px sans-serif">'
-                    f'<span style="width:2.5em;text-align:right">{html.escape(classes[i])}</span>'
-                    f'<span style="flex:1;background:#eee;height:14px"><span style="display:block;height:14px;'
-                    f'width:{probs[i] * 100:.1f}%;background:{colour}"></span></span>'
-                    f'<span style="width:3.5em">{t.percent(probs[i])}</span></div>')
-    return (f'<div><b style="font:14px sans-serif">{html.escape(tr("Class probabilities"))}</b>' + "".join(rows)
-            + "</div>")
 
 
 def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> None:
@@ -161,8 +129,9 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
     and the training images nearest to it."""
     run = entry.runs[-1] if entry.runs else None
     # fitted once per model state; while the model trains (its state changes every step), once per 10 s at most
-    state = f"training {int(time.time() // LEARNED_REFIT_S)}" if entry.active_run else \
-        (run.current().get("step") if run else 0)
+    state = (
+        f"training {int(time.time() // LEARNED_REFIT_S)}" if entry.active_run else (run.current().get("step") if run else 0)
+    )
     key = (entry.uid, len(entry.runs), state, ds.name)
     cached = st.session_state.get(LEARNED)
     try:
@@ -176,18 +145,29 @@ def learned_map_panel(entry: ModelEntry, model: Any, ds: Dataset, x_u8: Any) -> 
     feats = features_of(model, the_map, x_u8[None], ds.mean, ds.std)
     left, right = st.columns([3, 2])
     here = the_map.place(feats)[0]
-    left.plotly_chart(learned_map_figure(the_map.points, the_map.labels, ds.classes, here, tr("your drawing"), tr=t),
-                      key="draw-learned-map",
-                      alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here, tr=t))
-    left.caption(tr("Each dot is a test image, placed by what layer {layer} (the features the last layer reads) "
-                    "makes of it, squeezed to two directions (PCA, {share} of the spread). Images the model finds "
-                    "alike sit together; the star is your drawing. Dots that overlap here may still differ in the "
-                    "directions this picture leaves out.", layer=the_map.layer, share=t.percent(the_map.explained, 0)))
+    left.plotly_chart(
+        learned_map_figure(the_map.points, the_map.labels, ds.classes, here, tr("your drawing"), tr=t),
+        key="draw-learned-map",
+        alt=describe_learned_map(the_map.points, the_map.labels, ds.classes, here, tr=t),
+    )
+    left.caption(
+        tr(
+            "Each dot is a test image, placed by what layer {layer} (the features the last layer reads) "
+            "makes of it, squeezed to two directions (PCA, {share} of the spread). Images the model finds "
+            "alike sit together; the star is your drawing. Dots that overlap here may still differ in the "
+            "directions this picture leaves out.",
+            layer=the_map.layer,
+            share=t.percent(the_map.explained, 0),
+        )
+    )
     near = the_map.nearest(feats[0], 8)
     right.markdown("**" + tr("The training images nearest to your drawing") + "**")
     names = [ds.classes[int(ds.train_y[i])] for i in near]
-    right.image(upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320), caption=" · ".join(names),
-                alt=describe_images(ds.train_x[near], tr("training images nearest to your drawing"), names, tr=t))
+    right.image(
+        upscale(image_grid(ds.train_x[near], ncols=4, pad=2), 320),
+        caption=" · ".join(names),
+        alt=describe_images(ds.train_x[near], tr("training images nearest to your drawing"), names, tr=t),
+    )
 
 
 def _add_to_class(class_code: str) -> None:
@@ -198,12 +178,13 @@ def _add_to_class(class_code: str) -> None:
         st.session_state[ADDED] = tr("Nothing to add: draw a digit first (and the class's set must be available).")
         return
     try:
-        store.add_digit(class_code, int(st.session_state["draw_add_label"]), x,
-                        st.session_state.get("draw_add_name", ""))
+        store.add_digit(class_code, int(st.session_state["draw_add_label"]), x, st.session_state.get("draw_add_name", ""))
         label = int(st.session_state["draw_add_label"])
-        st.session_state[ADDED] = (tr("Added as “{what}”: the class's set is on “Can we trust it?”.",
-                                      what=tr(NOT_A_DIGIT)) if label == NOT_A_DIGIT_LABEL else
-                                   tr("Added as a {digit}: the class's set is on “Can we trust it?”.", digit=label))
+        st.session_state[ADDED] = (
+            tr("Added as “{what}”: the class's set is on “Can we trust it?”.", what=tr(NOT_A_DIGIT))
+            if label == NOT_A_DIGIT_LABEL
+            else tr("Added as a {digit}: the class's set is on “Can we trust it?”.", digit=label)
+        )
     except ValueError as e:
         st.session_state[ADDED] = tr("Not added: {reason}.", reason=reason(e))
 
@@ -279,8 +260,7 @@ def _answer(x_u8: Any) -> Drawn:
     model = entry.inference_model()
     x = normalize(x_u8[None], ds.mean, ds.std)
     ex = predict_and_explain(model, x)
-    return Drawn(x_u8, x, model, ex, ex.probs.argsort(descending=True).tolist(), as_picture(x_u8, 0),
-                 x_u8.float().mean(0))
+    return Drawn(x_u8, x, model, ex, ex.probs.argsort(descending=True).tolist(), as_picture(x_u8, 0), x_u8.float().mean(0))
 
 
 def _explain_controls(d: Drawn) -> tuple[str, str | None]:
@@ -288,15 +268,24 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     the Grad-CAM layer the other sections use."""
     probs, top = d.ex.probs, d.order[0]
     st.html(prob_bars(list(ds.classes), probs.tolist(), top))  # plain HTML: redraws in no time
-    st.slider(tr("Say “not sure” below this confidence"), 0.0, 0.99, st.session_state[CONFIDENCE], 0.01,
-              key="draw_threshold",
-              help=tr("0 = always answer. The confidence is the largest of the class probabilities (the softmax of "
-                      "the scores). The page “Can we trust it?” uses the same threshold and shows how often the model "
-                      "is right at each confidence."))
+    st.slider(
+        tr("Say “not sure” below this confidence"),
+        0.0,
+        0.99,
+        st.session_state[CONFIDENCE],
+        0.01,
+        key="draw_threshold",
+        help=tr(
+            "0 = always answer. The confidence is the largest of the class probabilities (the softmax of "
+            "the scores). The page “Can we trust it?” uses the same threshold and shows how often the model "
+            "is right at each confidence."
+        ),
+    )
     m1, m2 = st.columns([3, 2])
     method = m1.selectbox(tr("Explain with"), METHODS, format_func=fixed_labels(method_name), key="draw_method")
-    target = m2.selectbox(tr("for class"), range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i],
-                          key=f"draw_target_{top}")
+    target = m2.selectbox(
+        tr("for class"), range(len(ds.classes)), index=top, format_func=lambda i: ds.classes[i], key=f"draw_target_{top}"
+    )
     convs = [n for n, _ in conv_layers(d.model)]
     layer = convs[-1] if convs else None
     if method == "gradcam" and convs:
@@ -305,10 +294,18 @@ def _explain_controls(d: Drawn) -> tuple[str, str | None]:
     amap = shown_map(d.ex.saliency if same else attribute(d.model, d.x, target, method, layer), method)
     meaning = METHOD_MEANINGS[method]
     name = tr("{method} for {cls}", method=method_name(method), cls=ds.classes[target])
-    st.html(pixel_img(overlay(d.gray, amap, 28), 200, f"{name} ({t.percent(float(probs[target]), 0)}): "
-                                                      f"{tr(meaning.legend)}", describe_attribution(amap, name, tr=t)))
-    st.caption(tr("{method} shows {meaning}.", method=method_name(method), meaning=tr(meaning.shows))
-               + (f" {tr(MISSING_INK)}" if meaning.black_baseline else ""))
+    st.html(
+        pixel_img(
+            overlay(d.gray, amap, 28),
+            200,
+            f"{name} ({t.percent(float(probs[target]), 0)}): {tr(meaning.legend)}",
+            describe_attribution(amap, name, tr=t),
+        )
+    )
+    st.caption(
+        tr("{method} shows {meaning}.", method=method_name(method), meaning=tr(meaning.shows))
+        + (f" {tr(MISSING_INK)}" if meaning.black_baseline else "")
+    )
     if method != "saliency":
         did("explain:method")  # the guided path: a second method, read
     return method, layer
@@ -333,26 +330,37 @@ def _compare_classes(d: Drawn, method: str, layer: str | None) -> None:
     k = min(3, len(ds.classes))
     cols = st.columns(k + 1)
     for col, cls in zip(cols, d.order[:k]):
-        col.image(overlay(d.gray, amap(cls), 150), caption=f"{ds.classes[cls]} {t.percent(float(d.ex.probs[cls]), 0)}",
-                  alt=describe_attribution(amap(cls), tr("{method} for {cls}", method=method_name(method),
-                                                         cls=ds.classes[cls]), tr=t))
+        col.image(
+            overlay(d.gray, amap(cls), 150),
+            caption=f"{ds.classes[cls]} {t.percent(float(d.ex.probs[cls]), 0)}",
+            alt=describe_attribution(
+                amap(cls), tr("{method} for {cls}", method=method_name(method), cls=ds.classes[cls]), tr=t
+            ),
+        )
     with cols[k]:
         d1, d2 = st.columns(2)
-        ca = d1.selectbox(tr("Why"), range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i],
-                          key="diff_a")
-        cb = d2.selectbox(tr("and not"), range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i],
-                          key="diff_b")
+        ca = d1.selectbox(
+            tr("Why"), range(len(ds.classes)), index=d.order[0], format_func=lambda i: ds.classes[i], key="diff_a"
+        )
+        cb = d2.selectbox(
+            tr("and not"), range(len(ds.classes)), index=d.order[1], format_func=lambda i: ds.classes[i], key="diff_b"
+        )
         diff = shown_map(attribute(d.model, d.x, ca, method, layer, versus=cb), method) if ca != cb else None
         if diff is None:
             st.caption(tr("Pick two different classes."))
             return
         did("explain:compare")  # the guided path: "why this and not that", asked
         a, b = ds.classes[ca], ds.classes[cb]
-        legend = (tr("red: raises {a}'s score over {b}'s, blue: the other way", a=a, b=b)
-                  if METHOD_MEANINGS[method].signed else
-                  tr("red: where the difference between {a}'s and {b}'s scores is decided (a size)", a=a, b=b))
-        st.image(overlay(d.gray, diff, 150), caption=tr("the score of {a} minus the score of {b}", a=a, b=b)
-                 + f"; {legend}", alt=describe_attribution(diff, tr("why {a} and not {b}", a=a, b=b), tr=t))
+        legend = (
+            tr("red: raises {a}'s score over {b}'s, blue: the other way", a=a, b=b)
+            if METHOD_MEANINGS[method].signed
+            else tr("red: where the difference between {a}'s and {b}'s scores is decided (a size)", a=a, b=b)
+        )
+        st.image(
+            overlay(d.gray, diff, 150),
+            caption=tr("the score of {a} minus the score of {b}", a=a, b=b) + f"; {legend}",
+            alt=describe_attribution(diff, tr("why {a} and not {b}", a=a, b=b), tr=t),
+        )
 
 
 def _add_section(top: int) -> None:
@@ -362,12 +370,18 @@ def _add_section(top: int) -> None:
         return
     with st.expander(tr("Add this drawing to our class's handwriting ({code})", code=shown_code(code))):
         a1, a2, a3 = st.columns([1, 2, 1], vertical_alignment="bottom")
-        a1.selectbox(tr("It is a"), range(NOT_A_DIGIT_LABEL + 1), index=top if top < 10 else 0, key="draw_add_label",
-                     format_func=fixed_labels(lambda i: tr(NOT_A_DIGIT) if i == NOT_A_DIGIT_LABEL else str(i)),
-                     help=tr("“{label}” for a letter or a doodle: the page “Can we trust it?” shows what the model "
-                             "makes of those.", label=tr(NOT_A_DIGIT)))
-        a2.text_input(tr("Your name"), key="draw_add_name", max_chars=MAX_CLASS_NAME,
-                      value=(member() or {}).get("name", ""))
+        a1.selectbox(
+            tr("It is a"),
+            range(NOT_A_DIGIT_LABEL + 1),
+            index=top if top < 10 else 0,
+            key="draw_add_label",
+            format_func=fixed_labels(lambda i: tr(NOT_A_DIGIT) if i == NOT_A_DIGIT_LABEL else str(i)),
+            help=tr(
+                "“{label}” for a letter or a doodle: the page “Can we trust it?” shows what the model makes of those.",
+                label=tr(NOT_A_DIGIT),
+            ),
+        )
+        a2.text_input(tr("Your name"), key="draw_add_name", max_chars=MAX_CLASS_NAME, value=(member() or {}).get("name", ""))
         a3.button(tr("Add it"), key="draw_add", on_click=_add_to_class, args=(code,))
         if msg := st.session_state.pop(ADDED, None):
             st.caption(msg)
@@ -375,8 +389,12 @@ def _add_section(top: int) -> None:
 
 def _sanity_section(d: Drawn, method: str) -> None:
     with st.expander(tr("Sanity check: does the explanation depend on the weights?")):
-        st.caption(tr("Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
-                      "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018)."))
+        st.caption(
+            tr(
+                "Randomise the weights layer by layer, from the output down, and recompute the map. A map that "
+                "stays the same explains the input's edges, not what the model learned (Adebayo et al., 2018)."
+            )
+        )
         if st.button(tr("Run the check"), key="draw_sanity_btn"):
             st.session_state[SANITY] = (method, randomization_check(d.model, d.x, d.order[0], method))
         if SANITY in st.session_state:
@@ -384,11 +402,16 @@ def _sanity_section(d: Drawn, method: str) -> None:
             cols = st.columns(len(steps))
             for col, (name, amap, corr) in zip(cols, steps):
                 trained = name == "original"
-                col.image(overlay(d.gray, amap.sum(0), 110),
-                          caption=(tr("trained") if trained else tr("random from {layer}", layer=name))
-                          + f" · ρ={t.number(corr, 2)}",
-                          alt=describe_attribution(amap.sum(0), tr("the map with trained weights") if trained else
-                                                   tr("the map with random weights"), tr=t))
+                col.image(
+                    overlay(d.gray, amap.sum(0), 110),
+                    caption=(tr("trained") if trained else tr("random from {layer}", layer=name))
+                    + f" · ρ={t.number(corr, 2)}",
+                    alt=describe_attribution(
+                        amap.sum(0),
+                        tr("the map with trained weights") if trained else tr("the map with random weights"),
+                        tr=t,
+                    ),
+                )
             st.caption(tr("{method}; ρ: rank correlation with the trained model's map.", method=method_name(meth)))
 
 
@@ -407,14 +430,26 @@ def panel() -> None:
     d = _answer(x_u8)
     did("drew")  # the guided path: a drawing answered
     st.session_state[UPDATES] = st.session_state.get(UPDATES, 0) + 1
-    threshold = float(st.session_state.get("draw_threshold",
-                                           st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)))
+    threshold = float(st.session_state.get("draw_threshold", st.session_state.get(CONFIDENCE, DEFAULT_CONFIDENCE)))
     st.session_state[CONFIDENCE] = threshold
     with mid:  # one HTML block: prediction, the input, saliency, in one message with no image requests
-        st.html(answer_html(d.img, overlay(d.gray, d.ex.saliency.abs().amax(0), 28), ds.classes, d.ex.probs,
-                            d.order, h_in, w_in, version, threshold,
-                            (describe_image(d.x_u8, tr("what the model sees"), tr=t),
-                             describe_attribution(d.ex.saliency.sum(0), tr("saliency of the prediction"), tr=t))))
+        st.html(
+            answer_html(
+                d.img,
+                overlay(d.gray, d.ex.saliency.abs().amax(0), 28),
+                ds.classes,
+                d.ex.probs,
+                d.order,
+                h_in,
+                w_in,
+                version,
+                threshold,
+                (
+                    describe_image(d.x_u8, tr("what the model sees"), tr=t),
+                    describe_attribution(d.ex.saliency.sum(0), tr("saliency of the prediction"), tr=t),
+                ),
+            )
+        )
     with right:
         method, layer = _explain_controls(d)
     if st.toggle(tr("Compare classes: the top 3 side by side, and why one and not another"), key="draw_compare"):
@@ -426,5 +461,6 @@ def panel() -> None:
         did("learned_map")  # the guided path: the learned map, with the drawing on it
     _add_section(d.order[0])
     _sanity_section(d, method)
+
 
 panel()
