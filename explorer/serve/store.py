@@ -14,11 +14,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,23 +31,26 @@ from ..core.safejson import bounded_name, parse_json
 from ..core.train import ACTIVE
 from ..i18n import Said, said, said_of
 from .classroom import ClassRecords, StoreError
+from .database import BUSY_TIMEOUT_S, Database, db_reason, log_db_error
 from .mydata import MyData
 from .quota import Quotas
 from .teaching import Teaching
 from .workspace import ModelEntry, Run, Workspace
 
-__all__ = ["WorkspaceStore", "SavedWorkspace", "SavePayload", "db_reason", "StaleWorkspaceError",
-           "default_state_dir", "dataset_to_bytes",
-           "dataset_from_bytes"]
+__all__ = [
+    "WorkspaceStore",
+    "SavedWorkspace",
+    "SavePayload",
+    "StaleWorkspaceError",
+    "dataset_to_bytes",
+    "dataset_from_bytes",
+]
 
 ID_BYTES = 18  # 144 random bits: the id is the only key to the work
 
 
 class StaleWorkspaceError(StoreError):
     """Another tab or machine saved the workspace since this writer read it."""
-
-
-BUSY_TIMEOUT_S = 1.0  # the longest a page waits on a locked database; a save not taken then is retried in the background
 
 
 def _digest(data: bytes) -> str:
@@ -61,43 +61,14 @@ def _digest(data: bytes) -> str:
     h = hashlib.blake2b(digest_size=16)
     try:
         n = int.from_bytes(data[:8], "little")
-        h.update(json.dumps(json.loads(data[8:8 + n]), sort_keys=True).encode())
-        h.update(data[8 + n:])
+        h.update(json.dumps(json.loads(data[8 : 8 + n]), sort_keys=True).encode())
+        h.update(data[8 + n :])
     except ValueError:  # not safetensors (a damaged row): its bytes as they are
         h.update(data)
     return h.hexdigest()
 
+
 STALE = said("this workspace was saved from another tab or machine meanwhile; reload to see it")
-
-
-def db_reason(e: BaseException) -> Said:
-    """What a database error means, in words a student may read: no server path, host, SQL or driver text (the
-    server's log keeps the full error)."""
-    r = str(getattr(e, "orig", None) or e).lower()
-    for words, meaning in ((("locked", "busy", "lock timeout", "lock_timeout"), said("it is busy")),
-                           (("disk", "full", "no space"), said("its disk is full")),
-                           (("read-only", "readonly"), said("it is read-only")),
-                           (("connect", "server", "timeout", "closed", "network", "host", "unable to open"),
-                            said("it cannot be reached"))):
-        if any(w in r for w in words):
-            return meaning
-    return said("it reported an error")
-
-
-def _log(doing: str, e: BaseException) -> None:
-    """The full error for the server's log (never for the page)."""
-    print(f"workspace store: {doing}: {type(e).__name__}: {e}", file=sys.stderr)
-
-
-def _damaged(reason: str) -> bool:
-    """Whether SQLite's message says the file itself is not a usable database (not that it is busy or full)."""
-    r = reason.lower()
-    return "not a database" in r or "malformed" in r or "file is encrypted" in r
-
-
-def default_state_dir() -> Path:
-    """``$EXPLORER_STATE_DIR``, else ``~/.cache/cnn-explorer/state``."""
-    return Path(os.environ.get("EXPLORER_STATE_DIR") or Path.home() / ".cache" / "cnn-explorer" / "state")
 
 
 @dataclass
@@ -135,149 +106,54 @@ def _name(text: str) -> str:
 def dataset_to_bytes(ds: Dataset) -> bytes:
     """An uploaded dataset as one safetensors file (its tensors, its names and statistics as metadata)."""
     tensors = {k: getattr(ds, k).contiguous() for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
-    meta = {"name": ds.name, "classes": json.dumps(list(ds.classes)), "mean": json.dumps(list(ds.mean)),
-            "std": json.dumps(list(ds.std)), "source": ds.source}
+    meta = {
+        "name": ds.name,
+        "classes": json.dumps(list(ds.classes)),
+        "mean": json.dumps(list(ds.mean)),
+        "std": json.dumps(list(ds.std)),
+        "source": ds.source,
+    }
     return st_save(tensors, metadata=meta)
 
 
 def dataset_from_bytes(data: bytes) -> Dataset:
     try:
         t = st_load(data)
-        header = parse_json(data[8:8 + int.from_bytes(data[:8], "little")], "stored dataset", StoreError)
+        header = parse_json(data[8 : 8 + int.from_bytes(data[:8], "little")], "stored dataset", StoreError)
         meta = header.get("__metadata__", {})
-        return Dataset(meta["name"], t["train_x"], t["train_y"], t["val_x"], t["val_y"], t["test_x"], t["test_y"],
-                       tuple(parse_json(meta["classes"], "classes", StoreError)),
-                       tuple(parse_json(meta["mean"], "mean", StoreError)),
-                       tuple(parse_json(meta["std"], "std", StoreError)), meta.get("source", ""))
+        return Dataset(
+            meta["name"],
+            t["train_x"],
+            t["train_y"],
+            t["val_x"],
+            t["val_y"],
+            t["test_x"],
+            t["test_y"],
+            tuple(parse_json(meta["classes"], "classes", StoreError)),
+            tuple(parse_json(meta["mean"], "mean", StoreError)),
+            tuple(parse_json(meta["std"], "std", StoreError)),
+            meta.get("source", ""),
+        )
     except StoreError:
         raise
     except Exception as e:  # noqa: BLE001 - a damaged blob: say so
         raise StoreError(said("a stored dataset cannot be read ({error})", error=type(e).__name__)) from None
 
 
-class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
+class WorkspaceStore(Database, Teaching, ClassRecords, Quotas, MyData):
     """Save and load workspaces by id. ``url``: a SQLAlchemy URL (default: SQLite in ``state_dir``)."""
 
-    def __init__(self, url: str | None = None, state_dir: str | Path | None = None,
-                 ttl_days: float | None = None, busy_timeout_s: float = BUSY_TIMEOUT_S) -> None:
-        import sqlalchemy as sa
-
-        self.sa = sa
-        self.busy_timeout_s = busy_timeout_s  # how long SQLite waits for another process's lock
+    def __init__(
+        self,
+        url: str | None = None,
+        state_dir: str | Path | None = None,
+        ttl_days: float | None = None,
+        busy_timeout_s: float = BUSY_TIMEOUT_S,
+    ) -> None:
         self._written: dict[tuple[str, str, str], str] = {}  # (workspace, kind, name) -> digest in the database
         self._written_lock = threading.Lock()
-        self.notice: str | Said = ""  # a sentence for the UI when the database had to be started afresh
         self.ttl_days = float(os.environ.get("EXPLORER_WORKSPACE_TTL_DAYS", 30) if ttl_days is None else ttl_days)
-        self.url = url or os.environ.get("EXPLORER_DATABASE_URL") or ""
-        self.path: Path | None = None
-        if not self.url:
-            d = Path(state_dir) if state_dir else default_state_dir()
-            d.mkdir(parents=True, exist_ok=True)
-            self.path = d / "workspaces.sqlite3"
-            self.url = f"sqlite:///{self.path}"
-        self._open()
-
-    # -- the schema --
-    def _open(self, aside: bool = False) -> None:
-        """Open (and create) the schema. Only a file that SQLite says is not a database, or is malformed, is
-        moved aside (once) for a fresh start; a locked, full or unreachable database raises StoreError and is left
-        as it is, so no saved work is ever hidden because another process held the file a while."""
-        sa = self.sa
-        kw: dict[str, Any] = {}
-        if self.url.startswith("sqlite"):
-            kw["connect_args"] = {"timeout": self.busy_timeout_s, "check_same_thread": False}
-        elif self.url.startswith("postgresql"):  # a lock or an unreachable server holds a page about as long
-            wait_ms = max(1, int(self.busy_timeout_s * 1000))
-            kw["connect_args"] = {"connect_timeout": max(2, round(self.busy_timeout_s * 2)),
-                                  "options": f"-c lock_timeout={wait_ms}"}
-            kw["pool_pre_ping"] = True
-        # hide_parameters: a database error names no student, workspace id or key hash (its message goes to logs)
-        self.engine = sa.create_engine(self.url, hide_parameters=True, **kw)
-        if self.url.startswith("sqlite"):
-            @sa.event.listens_for(self.engine, "connect")
-            def _pragmas(conn: Any, _record: Any) -> None:  # WAL: readers never wait for the writer
-                cur = conn.cursor()
-                cur.execute("PRAGMA journal_mode=WAL")
-                cur.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_s * 1000)}")
-                cur.execute("PRAGMA foreign_keys=ON")
-                cur.execute("PRAGMA secure_delete=ON")  # a deleted name is overwritten, not left in the file
-                cur.close()
-
-        try:
-            self._migrate()
-            self._reflect()
-            with self.engine.connect() as c:
-                c.execute(sa.select(sa.func.count()).select_from(self.t_ws)).scalar()
-        except sa.exc.DatabaseError as e:
-            self.engine.dispose()
-            why = str(getattr(e, "orig", None) or e).splitlines()[0]
-            if self.path is None or not _damaged(why) or aside:
-                _log("open", e)
-                raise StoreError(said("the workspace database cannot be used now ({reason}); nothing was changed in "
-                                      "it", reason=db_reason(e))) from None
-            self._move_aside()
-            self._open(aside=True)
-
-    def _migrate(self) -> None:
-        """Bring the database's schema to the newest Alembic revision (``explorer/serve/migrations``), keeping what it
-        holds. A database written before the schema was versioned has the first revision's tables: it is marked
-        as that revision, then upgraded."""
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-
-        cfg = Config()
-        cfg.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
-        with self.engine.begin() as conn:
-            cfg.attributes["connection"] = conn
-            unversioned = MigrationContext.configure(conn).get_current_revision() is None
-            if unversioned and self.sa.inspect(conn).has_table("workspaces"):
-                command.stamp(cfg, "0001")  # (SQLite may keep an empty revision table from a run that failed)
-            command.upgrade(cfg, "head")
-
-    def _reflect(self) -> None:
-        """The tables as the migrations made them (``explorer/serve/migrations`` is the one place the schema is written)."""
-        md = self.sa.MetaData()
-        md.reflect(self.engine, only=["workspaces", "models", "runs", "uploads", "board", "class_digits",
-                                      "classes", "class_students", "class_guesses"])
-        self.t_ws, self.t_models, self.t_runs = md.tables["workspaces"], md.tables["models"], md.tables["runs"]
-        self.t_uploads, self.t_board = md.tables["uploads"], md.tables["board"]
-        self.t_digits = md.tables["class_digits"]
-        self.t_classes, self.t_students = md.tables["classes"], md.tables["class_students"]
-        self.t_guesses = md.tables["class_guesses"]
-
-    def _move_aside(self) -> None:
-        """Keep a damaged database file (and its WAL) under a new name that is not taken, and say so."""
-        assert self.path is not None
-        stamp = int(time.time())
-        aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}")
-        n = 1
-        while any(Path(str(aside) + sfx).exists() for sfx in ("", "-wal", "-shm")):  # never onto a kept file
-            n += 1
-            aside = self.path.with_name(f"{self.path.name}.unreadable-{stamp}-{n}")
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                p.rename(Path(str(aside) + suffix))
-        print(f"workspace store: the database could not be read; kept as {aside}", file=sys.stderr)
-        self.notice = said("The saved workspaces could not be read (their database was damaged), so a fresh one was "
-                           "started; the old one was kept aside for whoever runs this app.")
-
-    @contextmanager
-    def _db(self, write: bool = False) -> Iterator[Any]:
-        """A connection (``write``: a transaction) whose database errors become this store's own sentence; the
-        server's log keeps the full error. An IntegrityError passes as it is (the callers' own case)."""
-        try:
-            with (self.engine.begin() if write else self.engine.connect()) as c:
-                yield c
-        except self.sa.exc.IntegrityError:
-            raise
-        except self.sa.exc.SQLAlchemyError as e:
-            _log("write" if write else "read", e)
-            raise StoreError(said("the saved work cannot be written just now: the database {reason}; try again in a "
-                                  "moment", reason=db_reason(e)) if write else
-                             said("the saved work cannot be read just now: the database {reason}; try again in a "
-                                  "moment", reason=db_reason(e))) from None
+        Database.__init__(self, url, state_dir, busy_timeout_s)
 
     @staticmethod
     def new_id() -> str:
@@ -288,8 +164,15 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         return isinstance(ws_id, str) and 16 <= len(ws_id) <= 64 and all(c.isalnum() or c in "-_" for c in ws_id)
 
     # -- writing --
-    def save(self, ws_id: str, ws: Workspace, settings: dict[str, Any], uploads: dict[str, Dataset] | None = None,
-             version: int | None = None, person: str = "") -> int:
+    def save(
+        self,
+        ws_id: str,
+        ws: Workspace,
+        settings: dict[str, Any],
+        uploads: dict[str, Dataset] | None = None,
+        version: int | None = None,
+        person: str = "",
+    ) -> int:
         """Write the whole workspace in one transaction; returns its new version.
 
         ``version`` is the version this writer last read or wrote: if another writer has saved since, the save is
@@ -297,8 +180,14 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         """
         return self.write(self.prepare(ws_id, ws, settings, uploads, person), version)
 
-    def prepare(self, ws_id: str, ws: Workspace, settings: dict[str, Any],
-                uploads: dict[str, Dataset] | None = None, person: str = "") -> SavePayload:
+    def prepare(
+        self,
+        ws_id: str,
+        ws: Workspace,
+        settings: dict[str, Any],
+        uploads: dict[str, Dataset] | None = None,
+        person: str = "",
+    ) -> SavePayload:
         """Everything a save writes, as plain rows: a copy that another thread may write later (a background
         retry) while the workspace goes on changing."""
         if not self.valid_id(ws_id):
@@ -307,15 +196,34 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         for pos, e in enumerate(ws.models.values()):
             if e.dataset is None:  # not trained yet: the checkpoint needs class names; mark them as stand-ins
                 e = _with_standin_dataset(e)
-            models.append({"ws": ws_id, "name": _name(e.name), "position": pos, "source": e.source,
-                           "checkpoint": e.checkpoint_bytes()})
-        runs = [{"ws": ws_id, "id": r.id, "model": _name(r.model_name), "dataset": _name(r.dataset),
-                 "params": r.params, "started": r.started, "config": json.dumps(r.config),
-                 "history": json.dumps(_history(r))} for r in ws.all_runs()]
+            models.append(
+                {"ws": ws_id, "name": _name(e.name), "position": pos, "source": e.source, "checkpoint": e.checkpoint_bytes()}
+            )
+        runs = [
+            {
+                "ws": ws_id,
+                "id": r.id,
+                "model": _name(r.model_name),
+                "dataset": _name(r.dataset),
+                "params": r.params,
+                "started": r.started,
+                "config": json.dumps(r.config),
+                "history": json.dumps(_history(r)),
+            }
+            for r in ws.all_runs()
+        ]
         ups = [{"ws": ws_id, "name": _name(n), "data": dataset_to_bytes(d)} for n, d in (uploads or {}).items()]
-        return SavePayload(ws_id, json.dumps(jsonable(settings)), _name(ws.current) if ws.current else None, models,
-                           runs, ups, set(ws.kept_models) - set(ws.models),
-                           set(ws.kept_uploads) - set(uploads or {}), person[:64])
+        return SavePayload(
+            ws_id,
+            json.dumps(jsonable(settings)),
+            _name(ws.current) if ws.current else None,
+            models,
+            runs,
+            ups,
+            set(ws.kept_models) - set(ws.models),
+            set(ws.kept_uploads) - set(uploads or {}),
+            person[:64],
+        )
 
     def write(self, p: SavePayload, version: int | None = None, log: bool = True) -> int:
         """Write a prepared save in one transaction; returns the workspace's new version (see :meth:`save`).
@@ -336,13 +244,22 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             raise StaleWorkspaceError(STALE) from None
         except sa.exc.SQLAlchemyError as e:  # locked past the timeout, disk full, server gone: nothing was written
             if log:
-                _log("save", e)
+                log_db_error("save", e)
             raise StoreError(said("the database did not take the save ({reason})", reason=db_reason(e))) from None
         self._remember(written)
         return new_version
 
-    def _sync(self, c: Any, t: Any, ws_id: str, kind: str, rows: list[dict[str, Any]], blob: str, kept: set[str],
-              written: dict[tuple[str, str, str], str]) -> None:
+    def _sync(
+        self,
+        c: Any,
+        t: Any,
+        ws_id: str,
+        kind: str,
+        rows: list[dict[str, Any]],
+        blob: str,
+        kept: set[str],
+        written: dict[tuple[str, str, str], str],
+    ) -> None:
         """Make the workspace's rows of table ``t`` be ``rows`` (plus the ``kept`` ones, untouched), writing a
         blob only when it changed since this store last wrote or read it."""
         names = [r["name"] for r in rows]
@@ -366,8 +283,9 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             while len(self._written) > MAX_REMEMBERED_BLOBS:
                 self._written.pop(next(iter(self._written)))
 
-    def _claim(self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None,
-               person: str = "") -> int:
+    def _claim(
+        self, c: Any, ws_id: str, version: int | None, now: float, settings: str, current: str | None, person: str = ""
+    ) -> int:
         """Write the workspace's row and return its new version, in the caller's transaction. The version check
         is part of the write itself (``UPDATE … WHERE version = ?`` and its row count), so two writers that read
         the same version cannot both succeed, whatever the database's isolation."""
@@ -383,8 +301,11 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
         # the workspace is its first writer's: someone who opens its link (the key to the work, by design) works in
         # it, but does not take it into their own My data and quota; an unowned one (saved before persons) is taken
         owner = sa.case((sa.func.coalesce(self.t_ws.c.person, "") == "", person), else_=self.t_ws.c.person)
-        done = c.execute(self.t_ws.update().where(self.t_ws.c.id == ws_id, self.t_ws.c.version == seen)
-                         .values(version=seen + 1, person=owner, **values))
+        done = c.execute(
+            self.t_ws.update()
+            .where(self.t_ws.c.id == ws_id, self.t_ws.c.version == seen)
+            .values(version=seen + 1, person=owner, **values)
+        )
         if done.rowcount != 1:
             raise StaleWorkspaceError(STALE)
         return seen + 1
@@ -402,22 +323,12 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             row = c.execute(sa.select(self.t_ws).where(self.t_ws.c.id == ws_id)).first()
             if row is None:
                 return None
-            models = c.execute(sa.select(self.t_models).where(self.t_models.c.ws == ws_id)
-                               .order_by(self.t_models.c.position)).all()
+            models = c.execute(
+                sa.select(self.t_models).where(self.t_models.c.ws == ws_id).order_by(self.t_models.c.position)
+            ).all()
             runs = c.execute(sa.select(self.t_runs).where(self.t_runs.c.ws == ws_id).order_by(self.t_runs.c.id)).all()
             ups = c.execute(sa.select(self.t_uploads).where(self.t_uploads.c.ws == ws_id)).all()
-        kept: list[Said] = []
-        for m in models:
-            try:
-                ck = load_checkpoint(m.checkpoint)
-            except CheckpointError as e:  # the rest of the workspace opens; this model stays in the database
-                workspace.kept_models.add(m.name)
-                kept.append(said("the model {name} cannot be opened here ({reason}); it is kept as it was",
-                                 name=repr(m.name), reason=said_of(e)))
-                continue
-            dataset = None if ck.dataset.get("standin") else ck.dataset
-            workspace.models[m.name] = ModelEntry(m.name, ck.spec, ck.model, dataset, source=m.source)
-            self._written[(ws_id, "model", m.name)] = _digest(m.checkpoint)
+        kept = self._load_models(ws_id, models, workspace)
         for r in runs:
             entry = workspace.models.get(r.model)
             if entry is None:
@@ -426,8 +337,17 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
             if hist.get("status") in ACTIVE:
                 hist["status"] = "interrupted"
                 hist["message"] = INTERRUPTED.format(step=f"{hist.get('step', 0):,}")
-            entry.runs.append(Run(r.id, r.model, r.dataset, parse_json(r.config, "run settings", StoreError),
-                                  r.params, started=r.started, history=hist))
+            entry.runs.append(
+                Run(
+                    r.id,
+                    r.model,
+                    r.dataset,
+                    parse_json(r.config, "run settings", StoreError),
+                    r.params,
+                    started=r.started,
+                    history=hist,
+                )
+            )
         workspace.current = row.current if row.current in workspace.models else next(iter(workspace.models), None)
         workspace.resume_run_ids(max((r.id for r in runs), default=0) + 1)
         uploads = {}
@@ -437,10 +357,38 @@ class WorkspaceStore(Teaching, ClassRecords, Quotas, MyData):
                 self._written[(ws_id, "upload", u.name)] = _digest(u.data)
             except StoreError as e:
                 workspace.kept_uploads.add(u.name)
-                kept.append(said("the upload {name} cannot be opened ({reason}); it is kept as it was", name=repr(u.name),
-                                 reason=said_of(e)))
-        return SavedWorkspace(ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version,
-                              row.updated, kept)
+                kept.append(
+                    said(
+                        "the upload {name} cannot be opened ({reason}); it is kept as it was",
+                        name=repr(u.name),
+                        reason=said_of(e),
+                    )
+                )
+        return SavedWorkspace(
+            ws_id, parse_json(row.settings, "workspace settings", StoreError), uploads, row.version, row.updated, kept
+        )
+
+    def _load_models(self, ws_id: str, models: list[Any], workspace: Workspace) -> list[Said]:
+        """The saved models into ``workspace``; returns a sentence for each that cannot be opened here (the rest of
+        the workspace opens; that model stays in the database as it was)."""
+        kept: list[Said] = []
+        for m in models:
+            try:
+                ck = load_checkpoint(m.checkpoint)
+            except CheckpointError as e:
+                workspace.kept_models.add(m.name)
+                kept.append(
+                    said(
+                        "the model {name} cannot be opened here ({reason}); it is kept as it was",
+                        name=repr(m.name),
+                        reason=said_of(e),
+                    )
+                )
+                continue
+            dataset = None if ck.dataset.get("standin") else ck.dataset
+            workspace.models[m.name] = ModelEntry(m.name, ck.spec, ck.model, dataset, source=m.source)
+            self._written[(ws_id, "model", m.name)] = _digest(m.checkpoint)
+        return kept
 
     def expire(self, now: float | None = None) -> int:
         """Delete the workspaces not saved for ``ttl_days``; returns how many."""
@@ -468,12 +416,19 @@ def _with_standin_dataset(e: ModelEntry) -> ModelEntry:
     out = summarize(e.spec).output_shape
     k = 2 if out == (1,) else out[0] if len(out) == 1 else 1
     c = e.spec["input_shape"][0]
-    info = {"name": "", "classes": [str(i) for i in range(k)], "mean": [0.5] * c, "std": [0.5] * c,
-            "input_shape": list(e.spec["input_shape"]), "standin": True}
+    info = {
+        "name": "",
+        "classes": [str(i) for i in range(k)],
+        "mean": [0.5] * c,
+        "std": [0.5] * c,
+        "input_shape": list(e.spec["input_shape"]),
+        "standin": True,
+    }
     return ModelEntry(e.name, e.spec, e.model, info, list(e.runs), e.source)
 
 
 def _history(run: Run) -> dict[str, Any]:
     h = run.current()
-    return jsonable({k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step",
-                                                          "total_steps", "claimed")})
+    return jsonable(
+        {k: v for k, v in h.items() if k in ("steps", "epochs", "status", "message", "step", "total_steps", "claimed")}
+    )

@@ -174,7 +174,7 @@ def test_a_damaged_file_is_moved_aside_once_and_never_onto_a_kept_file(tmp_path,
 
 
 def test_only_a_file_sqlite_calls_damaged_is_moved_aside():
-    from explorer.serve.store import _damaged
+    from explorer.serve.database import _damaged
 
     assert _damaged("file is not a database") and _damaged("database disk image is malformed")
     for busy in ("database is locked", "disk I/O error", "database or disk is full", "unable to open database file"):
