@@ -16,11 +16,11 @@ from explorer import DATASETS, TrainConfig
 from explorer.core import MAX_CLASS_NAME, MAX_CODE_CHARS, check_uploads_room
 from explorer.lessons import Lesson, shortcut_dataset
 from explorer.serve import ClassState, Progress, best_measured, shown_code
+from pages._guide import label as path_label
+from pages._guide import start_path
 from pages._keys import CLASS, DATASET, DRAFT, HIDDEN, LAST_ERROR, LESSON, PAGE, TEACHER, TRAIN_CFG, UPLOADS, WS_ID
 from pages._lang import reason, tr
 from pages._nav import page_file
-from pages._path import label as path_label
-from pages._path import start_path
 from pages._server import CLASS_POLL_S, workspace_store
 from pages._state import flash, get_dataset, person_uploads, workspace
 

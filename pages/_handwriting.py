@@ -13,10 +13,10 @@ from explorer.interpret import finetune_on_handwriting, handwriting_report, stum
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, describe_images, framed, image_grid
 from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
+from pages._guide import did
 from pages._jobs import job_panel
 from pages._keys import TEACHER
 from pages._lang import fixed_labels, reason, tr, translate
-from pages._path import did
 from pages._server import workspace_store
 from pages._state import start_job
 

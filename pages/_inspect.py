@@ -41,7 +41,7 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
                 train=tr("Train"),
             )
         )
-        st.page_link("pages/home.py", label=tr("Go to {page}", page=tr("Start")), icon=":material/home:")
+        st.page_link("pages/start.py", label=tr("Go to {page}", page=tr("Start")), icon=":material/home:")
         return None
     name = e.dataset["name"] if e.dataset else st.session_state.get(DATASET, DEFAULT_DATASET)
     try:

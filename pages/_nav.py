@@ -12,7 +12,7 @@ __all__ = ["pages", "menu", "page_file", "page_title", "is_start", "START_FILE",
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
-    "": [("pages/home.py", N_("Start"), ":material/home:")],
+    "": [("pages/start.py", N_("Start"), ":material/home:")],
     N_("Data & model"): [
         ("pages/data.py", N_("Data"), ":material/dataset:"),
         ("pages/build.py", N_("Build"), ":material/construction:"),
@@ -91,7 +91,7 @@ RTL = (
 )
 PAGE_STYLE = REDUCED_MOTION + CHART_TOOLBAR + ICON_BUTTONS + TABLET + RTL  # one style element, drawn by app.py on every page
 
-START_FILE = "pages/home.py"  # the default page; it opens the session itself, after its first words
+START_FILE = "pages/start.py"  # the default page; it opens the session itself, after its first words
 
 
 def is_start(page: st.Page) -> bool:

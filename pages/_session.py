@@ -7,8 +7,8 @@ from __future__ import annotations
 import streamlit as st
 
 from pages._class import watch
+from pages._guide import path_panel
 from pages._lang import tr
-from pages._path import path_panel
 from pages._person import keep_cookies_off_in_url, remember_person
 from pages._server import (
     WARMUP_POLL_S,

@@ -6,9 +6,9 @@ import streamlit as st
 
 from explorer.core import cell_examples, confusion_matrix
 from explorer.plots import confusion_heatmap, describe_confusion, describe_image, image_grid, upscale
+from pages._guide import did
 from pages._inspect import inspect_context
 from pages._lang import fixed_labels, tr, translate
-from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 

@@ -47,11 +47,11 @@ from explorer.serve import ModelEntry, shown_code
 from pages._answer import answer_html, pixel_img, prob_bars
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
+from pages._guide import did
 from pages._inspect import inspect_context, layer_strip
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
 from pages._lang import fixed_labels, reason, tr, translate
 from pages._live import live_run, train_default
-from pages._path import did
 from pages._server import (
     leave_legacy_pages_routing,
     workspace_store,

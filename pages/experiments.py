@@ -19,9 +19,9 @@ from explorer.lessons import (
 )
 from explorer.plots import describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
+from pages._guide import did
 from pages._jobs import job_panel
 from pages._lang import reason, tr, translate
-from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset, flash, workspace
 

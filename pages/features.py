@@ -28,9 +28,9 @@ from explorer.plots import (
     value_histogram,
     vector_bar,
 )
+from pages._guide import did
 from pages._inspect import input_picker, inspect_context, layer_strip, refresh_while_training
 from pages._lang import fixed_labels, reason, tr, translate
-from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py

@@ -13,9 +13,9 @@ from explorer.plots import (
     training_curves,
     weight_histograms,
 )
+from pages._guide import did
 from pages._inspect import inspect_context, refresh_while_training
 from pages._lang import fixed_labels, tr, translate
-from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py

@@ -21,9 +21,9 @@ from explorer.lessons import (
     unit_gray,
 )
 from explorer.plots import cells_read, colorize, describe_kernel, describe_map, number_table, upscale, where
+from pages._guide import did
 from pages._keys import DRAWING
 from pages._lang import fixed_labels, reason, tr, translate
-from pages._path import did
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset
 

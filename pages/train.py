@@ -10,10 +10,10 @@ from explorer.i18n import N_
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
+from pages._guide import did
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
 from pages._lang import fixed_labels, fmt_acc, reason, tr, translate
 from pages._live import augment_controls, ensure_model, live_run, read_augment
-from pages._path import did
 from pages._publish import publish_to_board
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._sidebar import notebook_download

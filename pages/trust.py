@@ -33,12 +33,12 @@ from explorer.plots import (
     where,
 )
 from pages._class import class_code as class_code_of_session
+from pages._guide import did
 from pages._handwriting import handwriting_section
 from pages._inspect import input_picker, inspect_context
 from pages._jobs import job_panel
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON
 from pages._lang import reason, tr, translate
-from pages._path import did
 from pages._predict import cached_predictions
 from pages._server import (
     leave_legacy_pages_routing,

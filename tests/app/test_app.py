@@ -14,7 +14,7 @@ from tests.apptest import app, button, fresh, start_default_on_train_page, wait_
 from tests.waits import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ["pages/home.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
+PAGES = ["pages/start.py", "pages/data.py", "pages/build.py", "pages/train.py", "pages/board.py"]
 
 
 def start_button(at: AppTest):
@@ -27,7 +27,7 @@ def test_starts_button_promises_the_epochs_the_default_settings_train():
 
     from explorer import TrainConfig
 
-    label = re.search(r'TRAIN_LABEL = N_\("([^"]+)"\)', (ROOT / "pages" / "home.py").read_text()).group(1)
+    label = re.search(r'TRAIN_LABEL = N_\("([^"]+)"\)', (ROOT / "pages" / "start.py").read_text()).group(1)
     assert f"({TrainConfig().epochs} epochs)" in label
 
 
@@ -408,6 +408,6 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     assert any("All of it is deleted" in s.value for s in at.success) and "server" not in receipt
     assert "mydata_export" not in at.session_state  # the old download is not offered after the deletion
     assert WS not in at.session_state  # the tab let go of the deleted workspace: nothing of it is saved
-    at.switch_page("pages/home.py").run()  # the next page opens a new, empty one
+    at.switch_page("pages/start.py").run()  # the next page opens a new, empty one
     assert at.session_state[WS_ID] != old_ws and not at.session_state[WS].models
     assert workspace_store().inventory(old_ws).empty  # nothing of the old workspace is kept, nor saved again

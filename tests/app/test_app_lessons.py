@@ -313,7 +313,7 @@ def test_a_joined_student_follows_the_teachers_steering(tmp_path):
     student.run()
     assert [t.value for t in student.title] == ["Draw a digit"]
     store.steer(code, key, pause="Eyes to the front")
-    student.switch_page("pages/home.py").run()  # (AppTest runs a page alone: Start opens the session itself)
+    student.switch_page("pages/start.py").run()  # (AppTest runs a page alone: Start opens the session itself)
     assert any("Eyes to the front" in w.value for w in student.warning)
     assert student.button(key="start_train").disabled  # paused: training waits
     store.steer(code, key, resume=True)
@@ -441,7 +441,7 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     teacher.file_uploader(key="steer-lesson").set_value(("pushed.json", text.encode(), "application/json")).run()
     teacher.button(key="steer-push").click().run()
     assert any("Pushed" in s.value for s in teacher.success), [e.value for e in teacher.error]
-    student.switch_page("pages/home.py").run()  # the student's next run (its watcher) opens the lesson
+    student.switch_page("pages/start.py").run()  # the student's next run (its watcher) opens the lesson
     assert not student.exception, student.exception
     assert student.session_state[HIDDEN] == ["Experiments"]
     assert student.session_state[LESSON]["title"] == "Pushed"

@@ -453,7 +453,7 @@ def test_the_first_minute_on_a_freshly_started_server(browser):
         first = page.locator("[data-testid=stSidebar] a").first
         first.wait_for(timeout=60_000)
         titles = [t.strip().split("\n")[-1] for t in page.locator("[data-testid=stSidebar] a").all_inner_texts()]
-        files = {"app", "home", "draw", "widgets", "canvas", "_widgets", "build"}
+        files = {"app", "start", "draw", "widgets", "canvas", "_widgets", "build"}
         assert titles[:3] == ["Start", "Data", "Build"] and not files & set(titles), titles
         page.locator(".st-key-menu a", has_text="Draw a digit").click()
         print(f"\nfirst menu and click on Draw after {time.perf_counter() - t0:.2f} s")

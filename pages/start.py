@@ -35,10 +35,10 @@ if not st.session_state.get(OPENED):
 
 from explorer.lessons import load_path  # noqa: E402
 from pages._class import join_box, paused  # noqa: E402
+from pages._guide import label, start_path, steps  # noqa: E402
 from pages._keys import DATASET, TRAIN_ERROR  # noqa: E402
 from pages._live import live_run, train_default  # noqa: E402
 from pages._nav import page_file  # noqa: E402
-from pages._path import label, start_path, steps  # noqa: E402
 from pages._server import server  # noqa: E402
 from pages._session import start_session  # noqa: E402
 from pages._state import current_dataset, workspace  # noqa: E402  (torch loads here)
