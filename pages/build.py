@@ -227,41 +227,16 @@ def _layer_actions(where: Any, key: str, spath: str, path: list[int], off: tuple
     reader; the words are hidden by _nav.ICON_BUTTONS inside a container keyed "icons-…"). ``off``: whether up,
     down and remove are disabled."""
     b = where.container(key=f"icons-{key}").columns(4, gap="small")
-    b[0].button(
-        tr("Move layer {layer} up", layer=spath),
-        icon=":material/arrow_upward:",
-        key=f"{key}-up",
-        on_click=_move,
-        args=(path, -1),
-        help=tr("move up"),
-        disabled=off[0],
+    actions = (
+        (tr("Move layer {layer} up", layer=spath), "arrow_upward", "up", _move, (path, -1), tr("move up"), off[0]),
+        (tr("Move layer {layer} down", layer=spath), "arrow_downward", "dn", _move, (path, 1), tr("move down"), off[1]),
+        (tr("Duplicate layer {layer}", layer=spath), "content_copy", "dup", _duplicate, (path,), tr("duplicate"), False),
+        (tr("Remove layer {layer}", layer=spath), "delete", "rm", _remove, (path,), tr("remove"), off[2]),
     )
-    b[1].button(
-        tr("Move layer {layer} down", layer=spath),
-        icon=":material/arrow_downward:",
-        key=f"{key}-dn",
-        on_click=_move,
-        args=(path, 1),
-        help=tr("move down"),
-        disabled=off[1],
-    )
-    b[2].button(
-        tr("Duplicate layer {layer}", layer=spath),
-        icon=":material/content_copy:",
-        key=f"{key}-dup",
-        on_click=_duplicate,
-        args=(path,),
-        help=tr("duplicate"),
-    )
-    b[3].button(
-        tr("Remove layer {layer}", layer=spath),
-        icon=":material/delete:",
-        key=f"{key}-rm",
-        on_click=_remove,
-        args=(path,),
-        help=tr("remove"),
-        disabled=off[2],
-    )
+    for col, (label, icon, suffix, act, args, hint, disabled) in zip(b, actions):
+        col.button(
+            label, icon=f":material/{icon}:", key=f"{key}-{suffix}", on_click=act, args=args, help=hint, disabled=disabled
+        )
 
 
 def _layer_args(
