@@ -17,7 +17,9 @@ _HOME = {
     **dict.fromkeys(
         ["SpecError", "Summary", "build_model", "format_summary", "parse_spec", "summarize", "validate_spec"], "core.spec"
     ),
-    **dict.fromkeys(["Augment", "TrainConfig", "Trainer", "augment_batch", "resolve_device", "train"], "core.train"),
+    **dict.fromkeys(["Augment", "augment_batch"], "core.augment"),
+    **dict.fromkeys(["TrainConfig", "resolve_device"], "core.config"),
+    **dict.fromkeys(["Trainer", "train"], "core.train"),
     "load_csv": "core.uploads",
     "load_image_zip": "core.zipupload",
 }

@@ -210,8 +210,26 @@ def test_each_package_has_a_public_face_that_names_what_it_offers(package):
     owned = set()
     for m in MODULES:
         if m.startswith(f"{package}.") and not m.endswith("__init__"):
-            owned |= set(getattr(importlib.import_module(f"explorer.{m}"), "__all__", []))
+            module = importlib.import_module(f"explorer.{m}")
+            owned |= set(getattr(module, "__all__", []))
+            wrong = [n for n in getattr(module, "__all__", []) if getattr(face, n, None) is not getattr(module, n)]
+            assert not wrong, f"explorer.{package} gives other objects than explorer.{m} for {wrong}"
     assert owned == set(face.__all__), f"explorer.{package}'s face differs from its modules': {owned ^ set(face.__all__)}"
+
+
+def test_the_top_level_face_gives_each_name_from_the_module_that_defines_it():
+    """``explorer.Augment`` and the rest: each resolves, and is the object of a module that lists it as its own."""
+    import explorer
+
+    homes = {}
+    for m in MODULES:
+        if not m.endswith("__init__"):
+            module = importlib.import_module(f"explorer.{m}")
+            homes.update({n: module for n in getattr(module, "__all__", [])})
+    missing = [n for n in explorer.__all__ if n not in homes]
+    assert not missing, f"no module of explorer lists {missing} as its own"
+    wrong = [n for n in explorer.__all__ if getattr(explorer, n, None) is not getattr(homes[n], n)]
+    assert not wrong, f"explorer's face gives other objects for {wrong}"
 
 
 def test_pages_import_the_library_through_its_faces():
