@@ -17,9 +17,8 @@ $(STAMP):
 app: $(STAMP)
 	$(BIN)/streamlit run app.py
 
-# in two processes (pytest-xdist), a test file at a time each, the long files first (tests/conftest.py)
 test: $(STAMP) chromium school-deps lint
-	$(BIN)/python -m pytest -n 2 --dist loadgroup --no-loadscope-reorder
+	$(BIN)/python -m pytest
 
 # the school set-up, tested for real (tests/test_school.py): PostgreSQL, two Ray nodes, two replicas, HAProxy
 test-school: $(STAMP) chromium school-deps

@@ -12,16 +12,8 @@ import pytest
 
 from tests.procs import MARK, kill_all, left_after
 
-# Saved workspaces of the tests (app and browser tests included) go to a folder of their own, never to ~/.cache; in
-# the suite's two processes (make test), a folder each: neither sees the other's database.
-WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1" in make test's two processes; None in one process
-if WORKER or "EXPLORER_STATE_DIR" not in os.environ or os.environ.get("EXPLORER_TEST_STATE_MADE"):
-    os.environ["EXPLORER_STATE_DIR"] = tempfile.mkdtemp(prefix=f"explorer-test-state-{WORKER or ''}")
-    os.environ["EXPLORER_TEST_STATE_MADE"] = "1"
-if WORKER:
-    # two processes share two cores: torch in each (and in the servers and notebooks they start) keeps to one
-    # thread; two threads each would oversubscribe the cores, where torch's threads wait by spinning
-    os.environ["OMP_NUM_THREADS"] = "1"
+# Saved workspaces of the tests (app and browser tests included) go to a folder of their own, never to ~/.cache.
+os.environ.setdefault("EXPLORER_STATE_DIR", tempfile.mkdtemp(prefix="explorer-test-state-"))
 # The tests' servers let anyone make a class (a school password is the default; its own tests set one).
 os.environ.setdefault("EXPLORER_OPEN_CLASSES", "1")
 # The app's clusters made in this process (AppTest pages) share one Ray instance with the cluster tests: they keep
@@ -35,10 +27,7 @@ LEFT_GRACE_S = 15.0  # how long the run's processes get to end after the last te
 
 def pytest_sessionfinish(session, exitstatus):
     """The suite ends what it starts: after the last test (and this process's own Ray instance, ended here),
-    a process that a test started and left running fails the run, with its command line, and is stopped. (In make
-    test's two processes, each checks its own; the process that only hands out the tests runs none.)"""
-    if session.config.pluginmanager.hasplugin("dsession"):
-        return
+    a process that a test started and left running fails the run, with its command line, and is stopped."""
     ray = sys.modules.get("ray")
     if ray is not None and getattr(ray, "is_initialized", lambda: False)():  # (an import cut short: not started)
         ray.shutdown()
@@ -117,28 +106,7 @@ def browser():
         yield b
 
 
-# make test runs the suite in two processes (pytest-xdist: -n 2 --dist loadgroup --no-loadscope-reorder): a test
-# file is one unit of work (its module's server starts once), and these long ones are handed out first, longest
-# first, so that the two processes end together instead of one finishing a long file alone
-LONG_FILES = (
-    "tests/app/test_browser.py",
-    "tests/app/test_languages.py",
-    "tests/app/test_tablet.py",
-    "tests/test_school.py",
-    "tests/app/test_guided_path.py",
-    "tests/app/test_accessibility.py",
-    "tests/app/test_app.py",
-    "tests/serve/test_cluster.py",
-    "tests/app/test_outbound.py",
-    "tests/app/test_app_lessons.py",
-    "tests/app/test_teacher.py",
-    "tests/app/test_app_inspect.py",
-    "tests/lessons/test_notebook.py",
-)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
-def pytest_collection_modifyitems(config, items):
+def pytest_collection_modifyitems(items):
     """A browser test drives a real server and a real browser on a shared 2-core machine: one that fails is run
     once more (pytest-rerunfailures; the report counts it as a rerun), and fails for good if it fails again."""
     limit = items[0].config.getini("timeout") if items else None
@@ -149,11 +117,6 @@ def pytest_collection_modifyitems(config, items):
             # (pytest-rerunfailures#99); timing the test's own call arms it again for every attempt
             if limit and not item.get_closest_marker("timeout"):
                 item.add_marker(pytest.mark.timeout(float(limit), func_only=True))
-    if config.getoption("dist", "no") == "loadgroup":
-        for item in items:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-        rank = {f: i for i, f in enumerate(LONG_FILES)}
-        items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))  # stable: files keep their order
 
 
 @pytest.hookimpl(wrapper=True)
