@@ -90,6 +90,7 @@ def board() -> None:
             for r in rows
         ],
         hide_index=True,
+        placeholder="",  # a run not measured on the class's digits: an empty cell, not the word None
         on_select="rerun",
         selection_mode="single-row",
         key="board-table",

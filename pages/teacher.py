@@ -197,6 +197,7 @@ def roster(store, code: str) -> None:
             for r in rows
         ],
         hide_index=True,
+        placeholder="",  # nothing yet (no model, no run): an empty cell, not the word None
         key="teacher-roster",
         column_config={
             best: st.column_config.NumberColumn(format="%.2f %%"),

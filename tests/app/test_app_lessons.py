@@ -380,7 +380,9 @@ def test_the_board_shows_each_runs_accuracy_on_our_handwriting():
     assert not teacher.exception, teacher.exception
     table = teacher.dataframe[0].value
     column = dict(zip(table["name"], table["our handwriting"]))
-    assert column["Ada"] == 75.0 and column["Grace"] != column["Grace"]  # NaN: not measured
+    assert column["Ada"] == 75.0 and column["Grace"] != column["Grace"]  # NaN: not measured, ...
+    shown = teacher.dataframe[0].proto
+    assert shown.HasField("placeholder") and shown.placeholder == ""  # ... an empty cell (Streamlit's own: "None")
 
 
 def test_a_run_is_published_with_its_accuracy_on_the_class_digits(trained_default, mnist5k):
@@ -426,6 +428,9 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     teacher = fresh()
     teacher.session_state[TEACHER] = {"code": code, "key": key}
     teacher.switch_page("pages/teacher.py").run()
+    roster = next(d for d in teacher.dataframe if "last seen" in d.value.columns)
+    assert roster.value.iloc[0]["name"] == "Grace"
+    assert roster.proto.HasField("placeholder") and roster.proto.placeholder == ""  # nothing yet: empty, not "None"
     teacher.selectbox(key="look-student").set_value("Grace").run()
     teacher.button(key="look-go").click().run()
     assert not teacher.exception, teacher.exception
