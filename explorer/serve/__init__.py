@@ -13,6 +13,7 @@ _HOME = {
     "JOB_GRACE_S": "turns",
     "WorkerPool": "pool",
     "find_worker": "pool",
+    "room_to_warm": "pool",
     "Door": "door",
     "ClusterSettings": "settings",
     "start_ray": "settings",

@@ -47,7 +47,7 @@ from ..i18n import Said
 __all__ = ["Cluster", "ClusterSettings"]
 
 from .handles import RemoteJob, RemoteTrainer
-from .pool import WorkerPool, find_worker
+from .pool import WorkerPool, find_worker, room_to_warm
 from .settings import ClusterSettings, start_ray
 from .turns import Line
 from .workers import DatasetSlot, Worker, dataset_arrays, worker_gone
@@ -95,6 +95,7 @@ class Cluster(Line):
             warm=s.warm if s.warm is not None else (0 if s.address else 2),
             capacity=self.capacity,
             detached=bool(s.address),
+            room=lambda busy: room_to_warm(busy, max(1, int(s.cpus_per_run)), ray.cluster_resources().get("CPU", 1)),
         )
         self._queue: collections.deque[RemoteTrainer | RemoteJob] = collections.deque()  # waiting for a worker
         self.pool.keep(busy=0)  # the first warm worker starts now, before anyone asks

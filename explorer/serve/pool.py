@@ -2,10 +2,11 @@
 
 Starting a worker process costs about two seconds on a small server (Python, torch, then Ray's own set-up), and
 ending one takes its CPUs from the next run until Ray has noticed. A :class:`WorkerPool` starts ``warm`` workers
-before anyone asks, hands an idle one to the next run or job, and takes it back when that work has ended in it,
-so a class's runs pay the start once. A worker whose work did not end in it (stopped from outside, cancelled, its
-owner gone) is ended instead: the next one starts clean. Idle workers have their lease renewed here; one that
-stopped answering is forgotten, and the pool starts another.
+before anyone asks, hands an idle one to the next run or job, and takes it back when that work has ended in it, so a
+class's runs pay the start once. A new warm worker starts only where a core is free for it (:func:`room_to_warm`):
+on a small server it waits for the runs training now to end instead of slowing them. A worker whose work did not end
+in it (stopped from outside, cancelled, its owner gone) is ended instead: the next one starts clean. Idle workers
+have their lease renewed here; one that stopped answering is forgotten, and the pool starts another.
 """
 
 from __future__ import annotations
@@ -19,9 +20,17 @@ from typing import Any
 
 from .workers import WORKER_PREFIX, worker_name
 
-__all__ = ["WorkerPool", "find_worker"]
+__all__ = ["WorkerPool", "find_worker", "room_to_warm"]
 
 PING_EVERY_S = 5.0  # an idle worker's lease is renewed this often (the lease is a minute by default)
+
+
+def room_to_warm(busy: int, threads: int, cpus: float) -> bool:
+    """Whether a warm worker may start beside ``busy`` working ones (``threads`` each) on ``cpus`` cores: its
+    start (a process importing torch, about three CPU-seconds) takes a core, and the server keeps one for its
+    pages. With nothing training it always may; on two cores it waits while a run trains (the first run on a freshly
+    started server was slowed by the start of the next one's worker)."""
+    return busy == 0 or busy * max(1, threads) + 2 <= cpus
 
 
 def _key(actor: Any) -> str:
@@ -41,9 +50,11 @@ class WorkerPool:
         warm: int,
         capacity: Callable[[], int],
         detached: bool,
+        room: Callable[[int], bool] = lambda _busy: True,
     ) -> None:
         self._ray, self._cls, self._args, self._options = ray, actor_cls, args, options
         self.warm, self._capacity, self._detached = warm, capacity, detached
+        self._room = room  # whether a warm worker may start beside so many busy ones (see room_to_warm)
         self.tag = secrets.token_hex(4)  # this pool's workers' names: explorer-worker:<tag>:<n>
         self._n = itertools.count(1).__next__
         self._lock = threading.Lock()
@@ -113,7 +124,8 @@ class WorkerPool:
                 self._ready.discard(_key(extra))
                 self._ray.kill(extra)
             starting = any(_key(a) not in self._ready for a in self._idle)
-            if not starting and len(self._idle) < self.warm and busy + len(self._idle) < self._capacity():
+            room = busy + len(self._idle) < self._capacity() and self._room(busy)
+            if not starting and len(self._idle) < self.warm and room:
                 self._idle.append(self._make())  # one at a time: on a small server the first is ready sooner
             if now - self._pinged >= PING_EVERY_S:
                 self._pinged = now

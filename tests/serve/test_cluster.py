@@ -177,12 +177,13 @@ def test_an_abandoned_owner_has_its_runs_and_jobs_ended(mnist5k):
 
 
 def test_a_worker_whose_lease_is_not_renewed_stops_itself(mnist5k):
-    c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3, warm=1))
+    c = Cluster(ClusterSettings(poll_s=0.2, lease_s=3, warm=2))
+    assert wait(lambda: c.pool.idle() == 2, 60)  # two warm ones, started while nothing trains
     h = c.submit_run(
         "lease", build_model(get_preset("default"), seed=0), mnist5k, TrainConfig(epochs=200, eval_splits=("test",))
     )
     assert wait(lambda: h.status == "running", 90)
-    assert wait(lambda: c.pool.idle() == 1, 30)  # a warm one waits beside it
+    assert c.pool.idle() == 1  # the run took one; the other waits beside it
     actors = [h.actor, *c.pool._idle]
     assert all(ray.get(a.pid.remote(), timeout=30) > 0 for a in actors)
     c._closed.set()  # the app process "dies": nobody renews the leases any more
@@ -312,6 +313,31 @@ def test_a_workspace_queues_at_most_the_budgets_runs(cluster, mnist5k, monkeypat
     cluster.submit_run(owner, build_model(DROPOUT_SPEC, seed=5), mnist5k, small())
     cluster.end_owner(owner)
     assert first.join(60)
+
+
+def test_a_warm_worker_starts_only_where_a_core_is_free_for_it():
+    from explorer.serve.pool import room_to_warm
+
+    assert room_to_warm(busy=0, threads=1, cpus=1) and room_to_warm(busy=0, threads=1, cpus=2)  # nothing trains
+    assert not room_to_warm(busy=1, threads=1, cpus=2)  # two cores: one run trains, the server has the other
+    assert room_to_warm(busy=1, threads=1, cpus=4) and room_to_warm(busy=2, threads=1, cpus=4)
+    assert not room_to_warm(busy=3, threads=1, cpus=4) and not room_to_warm(busy=2, threads=2, cpus=4)
+
+
+def test_no_warm_worker_starts_beside_a_run_on_two_cores_and_one_does_once_it_ends(cluster, mnist5k):
+    assert cluster.settings.num_cpus == 2 and cluster.pool.warm == 2
+    assert wait(lambda: cluster.pool.idle() == 2, 60)
+    short = cluster.submit_run("warm-short", build_model(get_preset("default"), seed=0), mnist5k, small())
+    long = cluster.submit_run("warm-long", build_model(get_preset("default"), seed=1), mnist5k, small(epochs=50))
+    assert short.join(60) and short.status == "finished"
+    assert wait(lambda: long.status == "running", 60)
+    assert wait(lambda: cluster.pool.idle() == 1, 30)  # the short run's worker is back, warm
+    started = cluster.pool.started
+    time.sleep(2)  # ten keeper rounds: one idle of two wanted, but a run trains on this two-core machine
+    assert cluster.pool.started == started and cluster.pool.idle() == 1  # so none was started beside it
+    cluster.end_owner("warm-long")  # the long run stops (its worker ends with it): nothing trains now
+    assert wait(lambda: cluster.pool.started == started + 1, 30)  # the pool tops up at once
+    assert wait(lambda: cluster.pool.idle() == 2, 60)
 
 
 def test_warm_workers_are_reused_by_the_next_persons_run_which_starts_clean(cluster, mnist5k):
