@@ -29,7 +29,6 @@ def take(out: Path = OUT) -> list[Path]:
     from devtools.browser import (
         VIEWPORT,
         chromium,
-        digit_strokes,
         draw_strokes,
         nav,
         open_app,
@@ -42,8 +41,13 @@ def take(out: Path = OUT) -> list[Path]:
     with streamlit_server(env={"EXPLORER_OPEN_CLASSES": "1"}) as url, chromium() as browser:
         page = open_app(browser, url)
         canvas = open_draw_pad(page)
+        page.wait_for_selector("text=is training", state="detached", timeout=120_000)  # the trained model answers
+        wait_idle(page)
         box = canvas.bounding_box()
-        draw_strokes(page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2))
+        x, y, w = box["x"], box["y"], box["width"]
+        corner = (x + 0.72 * w, y + 0.22 * w)
+        seven = [((x + 0.28 * w, y + 0.22 * w), corner), (corner, (x + 0.45 * w, y + 0.85 * w))]
+        draw_strokes(page, canvas, seven)  # a 7: its bar, then its stem
         wait_idle(page)
         page.screenshot(path=str(out / "draw.png"))
 

@@ -186,7 +186,7 @@ def roster(store, code: str) -> None:
                 tr("stuck"): ("⚠ " + r["stuck"]) if r["stuck"] else "",
                 tr("page"): tr(r["page"]) if r["page"] else "",
                 tr("model"): r["model"],
-                params: r["params"],
+                params: r["params"] if r["model"] else None,  # no model yet: nothing to count
                 tr("runs"): r["runs"],
                 tr("last run"): r["run_state"],
                 tr("path"): r.get("path", ""),

@@ -431,6 +431,9 @@ def test_the_teacher_looks_at_a_students_model_and_pushes_a_lesson_to_the_class(
     roster = next(d for d in teacher.dataframe if "last seen" in d.value.columns)
     assert roster.value.iloc[0]["name"] == "Grace"
     assert roster.proto.HasField("placeholder") and roster.proto.placeholder == ""  # nothing yet: empty, not "None"
+    shown = roster.value.iloc[0]
+    assert shown["model"] in ("", None) and shown["parameters"] is None  # no model reported (the
+    # page runs alone here, without the app's progress report): no parameters to count, an empty cell, not 0
     teacher.selectbox(key="look-student").set_value("Grace").run()
     teacher.button(key="look-go").click().run()
     assert not teacher.exception, teacher.exception
