@@ -10,10 +10,10 @@ from typing import Any
 import streamlit as st
 
 from explorer import DataError, Dataset
-from explorer.core import DEFAULT_DATASET
+from explorer.core import DEFAULT_DATASET, MAX_IMAGE_FILE_BYTES
 from explorer.serve import ModelEntry
 from pages._keys import DATASET, DRAWING
-from pages._lang import reason, tr, translate
+from pages._lang import file_upload, reason, tr, translate
 from pages._server import (
     VIEW_REFRESH_S,
 )
@@ -87,7 +87,7 @@ def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:
             x = prepare_image(x[0], ds.input_shape)
         return x[None], tr("your drawing")
     if src == "upload":
-        up = st.file_uploader(tr("Image"), type=["png", "jpg", "jpeg", "bmp", "gif", "webp"], key=f"{key}-up")
+        up = file_upload(tr("Image"), ["png", "jpg", "jpeg", "bmp", "gif", "webp"], f"{key}-up", MAX_IMAGE_FILE_BYTES)
         if up is not None:
             try:
                 return prepare_image(load_image_file(up.getvalue()), ds.input_shape)[None], up.name

@@ -6,6 +6,7 @@ the first paint. Each session has its own; nothing is installed process-wide.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -25,11 +26,13 @@ __all__ = [
     "fmt_acc",
     "reason",
     "fixed_labels",
+    "file_upload",
 ]
 
 PICK = "language_pick"  # the sidebar's choice (a widget key)
 UPLOAD_BUTTON = "[data-testid='stFileUploaderDropzone'] button"  # Streamlit's uploader: its button and size hint
 UPLOAD_HINT = "[data-testid='stFileUploaderDropzoneInstructions'] span"
+HINT_SAID = "[data-testid='stFileUploaderDropzoneInstructions'] > div::after"  # the hint, said in the language
 
 # The parts Streamlit redraws while a student watches: a page translator (the browser's own) must keep out of them,
 # or React loses the text nodes it updates. Marked translate="no" as they appear.
@@ -158,9 +161,22 @@ def uploader_style(t: Translator) -> str:
         f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
         f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 0.875rem; }} "
         f"{UPLOAD_HINT} {{ font-size: 0 !important; }} "
-        f"[data-testid='stFileUploaderDropzoneInstructions'] > div::after {{ content: {hint}; font-size: 0.875rem; "
+        f"{HINT_SAID} {{ content: {hint}; font-size: 0.875rem; "
         "opacity: 0.9; }</style>"
     )
+
+
+def file_upload(label: str, types: list[str], key: str, most_bytes: int | None = None) -> Any:
+    """Streamlit's file uploader, whose hint names this file's own limit (``most_bytes``, the library's, in whole
+    MB) where it is below the server's, so that a student is not told 200 MB for a lesson file of at most 1 MB; the
+    browser then refuses a larger file before sending it. In another language the hint is said in it."""
+    server_mb = int(st.get_option("server.maxUploadSize"))
+    mb = min(server_mb, math.ceil(most_bytes / 2**20)) if most_bytes else server_mb
+    t = translate()
+    if mb < server_mb and t.lang != DEFAULT_LANGUAGE:  # over the language's hint for every uploader (uploader_style)
+        hint = _css_string(tr("One file, at most {n} MB", n=t.number(mb)))
+        st.html(f"<style>.st-key-{key} {HINT_SAID} {{ content: {hint}; }}</style>")
+    return st.file_uploader(label, type=types, key=key, max_upload_size=mb if mb < server_mb else None)
 
 
 def md_text(text: str) -> str:

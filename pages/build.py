@@ -9,12 +9,12 @@ from typing import Any
 import streamlit as st
 
 from explorer import PRESETS, get_preset, summarize
-from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, Arg, Summary, parse_spec_bytes, preset_description
+from explorer.core import LAYER_TYPES, MAX_NAME_CHARS, MAX_SPEC_BYTES, Arg, Summary, parse_spec_bytes, preset_description
 from explorer.i18n import N_
 from explorer.lessons import LAYER_EXPLAINED, export_refusal, parameter_places_table, to_python
 from explorer.plots import describe_flow, shape_flow, summary_rows
 from pages._keys import DRAFT, TRAIN_CFG
-from pages._lang import fixed_labels, reason, tr, tr_n, translate
+from pages._lang import file_upload, fixed_labels, reason, tr, tr_n, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._sidebar import no_export_sentence, notebook_download, spec_download
 from pages._state import current_dataset, flash, workspace
@@ -458,7 +458,7 @@ def import_export_panel(summary: Summary | None, name: str) -> None:
                 ds.name,
                 key="build-notebook",
             )
-    up = st.file_uploader(tr("Import a spec (JSON)"), type=["json"], key=SPEC_UPLOAD)
+    up = file_upload(tr("Import a spec (JSON)"), ["json"], SPEC_UPLOAD, MAX_SPEC_BYTES)
     if up is not None:
         st.caption(tr("Ready: {file} ({n} bytes). Import replaces your layers with it.", file=up.name, n=t.number(up.size)))
     st.button(tr("Import"), on_click=_import_spec, disabled=st.session_state.get(SPEC_UPLOAD) is None)

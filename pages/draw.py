@@ -12,6 +12,7 @@ from explorer.core import (
     DEFAULT_DATASET,
     MAX_CLASS_NAME,
     MAX_DRAWING_PIXELS,
+    MAX_IMAGE_FILE_BYTES,
     decode_image,
     load_image_file,
     occlude,
@@ -50,7 +51,7 @@ from pages._class import class_code, member
 from pages._guide import did
 from pages._inspect import inspect_context, layer_strip
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
-from pages._lang import fixed_labels, reason, tr, translate
+from pages._lang import file_upload, fixed_labels, reason, tr, translate
 from pages._live import live_run, train_default
 from pages._server import (
     leave_legacy_pages_routing,
@@ -214,7 +215,7 @@ def _pad_input() -> tuple[Any, bool, Any, int]:
             st.session_state[DRAWING_PNG] = png
         except ValueError as err:
             st.error(reason(err))
-    up = st.file_uploader(tr("…or upload an image"), type=["png", "jpg", "jpeg", "bmp", "webp"], key="draw_up")
+    up = file_upload(tr("…or upload an image"), ["png", "jpg", "jpeg", "bmp", "webp"], "draw_up", MAX_IMAGE_FILE_BYTES)
     if up is not None:
         try:
             raw = load_image_file(up.getvalue())

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.core import MAX_LESSON_BYTES
 from explorer.lessons import CUES, HIDEABLE_PAGES, START_PAGES, Lesson, lesson_to_json, parse_lesson
 from pages._class import apply_lesson
 from pages._keys import DATASET, DRAFT, HIDDEN, TRAIN_CFG
-from pages._lang import fixed_labels, reason, tr
+from pages._lang import file_upload, fixed_labels, reason, tr
 from pages._nav import page_file
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import flash, get_dataset, workspace
@@ -50,7 +51,7 @@ with open_tab:
             "settings, and which pages are shown."
         )
     )
-    up = st.file_uploader(tr("Lesson file (.json)"), type=["json"], key="lesson_up")
+    up = file_upload(tr("Lesson file (.json)"), ["json"], "lesson_up", MAX_LESSON_BYTES)
     if up is not None and st.button(tr("Open"), type="primary"):
         try:
             lesson = parse_lesson(up.getvalue())

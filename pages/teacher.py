@@ -11,6 +11,7 @@ from explorer.core import (
     MAX_CLASS_NAME,
     MAX_CODE_CHARS,
     MAX_KEY_CHARS,
+    MAX_LESSON_BYTES,
     MAX_MESSAGE,
     confusion_matrix,
     inference_seconds,
@@ -28,7 +29,7 @@ from explorer.serve import (
 )
 from pages._inspect import layer_strip
 from pages._keys import DATASET, OWNER, PERSON, TEACHER
-from pages._lang import fixed_labels, md_text, reason, tr, translate
+from pages._lang import file_upload, fixed_labels, md_text, reason, tr, translate
 from pages._nav import PAGES
 from pages._predict import INLINE_PREDICT_S
 from pages._server import (
@@ -246,10 +247,11 @@ def steer(store, code: str, key: str) -> None:
             if st.button(tr("Pause the class"), icon=":material/pause:", key="steer-pause"):
                 act(lambda: store.steer(code, key, pause=message), tr("Paused: Train and the experiments wait."))
     with st.container(border=True):
-        up = st.file_uploader(
+        up = file_upload(
             tr("Push a lesson file to the class (its dataset, model, settings and hidden pages)"),
-            type=["json"],
-            key="steer-lesson",
+            ["json"],
+            "steer-lesson",
+            MAX_LESSON_BYTES,
         )
         if up is not None and st.button(tr("Push it to every student"), icon=":material/send:", key="steer-push"):
             act(

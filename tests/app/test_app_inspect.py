@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from explorer.core.limits import MAX_IMAGE_FILE_BYTES
 from pages._keys import CLASS, CONFIDENCE, DATASET, DRAWING, TRAIN_CFG, UPLOADS, WS
 from tests.apptest import app, button, fresh, start_default_on_train_page, wait_training
 
@@ -143,6 +145,8 @@ def test_draw_page_predicts_and_explains_a_drawing(trained_app, mnist5k):
     seven = mnist5k.test_x[int((mnist5k.test_y == 7).nonzero()[0])]
     at.session_state[DRAWING] = seven  # what the canvas leaves after a stroke
     at.switch_page("pages/draw.py").run()
+    image_mb = math.ceil(MAX_IMAGE_FILE_BYTES / 2**20)  # an uploaded image names its own limit, under the server's
+    assert at.file_uploader(key="draw_up").proto.max_upload_size_mb == image_mb < 200
     assert not at.exception
     answer = next(h for h in html_blocks(at) if "Prediction:" in h)
     assert '<span style="color:#b3202a">7</span>' in answer and 'data-drawing="v' in answer

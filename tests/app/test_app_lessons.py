@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 import pytest
@@ -526,3 +527,22 @@ def _sign_in(at, code: str, key: str) -> None:
     next(t for t in at.text_input if t.label == "Class code").input(code)
     next(t for t in at.text_input if t.label == "Teacher key").input(key)
     at.button(key="FormSubmitter:teacher-sign-in-Sign in").click().run()
+
+
+def test_each_uploader_names_its_own_limit_in_the_students_language():
+    """A lesson file is at most 1 MB, not the server's 200: its uploader's hint says so (and the browser refuses a
+    larger file before sending it), in Spanish too. (Draw's image uploader: tests/app/test_app_inspect.py.)"""
+    from explorer.core.limits import MAX_LESSON_BYTES
+    from explorer.i18n import translator
+
+    at = fresh()
+    at.switch_page("pages/lesson.py").run()
+    assert at.file_uploader(key="lesson_up").proto.max_upload_size_mb == math.ceil(MAX_LESSON_BYTES / 2**20) == 1
+    assert not any(".st-key-lesson_up" in e.proto.body for e in at.get("html"))  # English: Streamlit's own hint
+    es = app()
+    es.query_params["lang"] = "es"
+    es.run().switch_page("pages/lesson.py").run()
+    assert not es.exception, es.exception
+    said = translator("es")("One file, at most {n} MB", n="1")
+    assert said != "One file, at most 1 MB"
+    assert any(".st-key-lesson_up" in e.proto.body and said in e.proto.body for e in es.get("html")), said

@@ -333,7 +333,7 @@ def test_no_warm_worker_starts_beside_a_run_on_two_cores_and_one_does_once_it_en
     assert wait(lambda: long.status == "running", 60)
     assert wait(lambda: cluster.pool.idle() == 1, 30)  # the short run's worker is back, warm
     started = cluster.pool.started
-    time.sleep(2)  # ten keeper rounds: one idle of two wanted, but a run trains on this two-core machine
+    time.sleep(2)  # not a synchronisation: ten keeper rounds in which nothing may start (a run trains here)
     assert cluster.pool.started == started and cluster.pool.idle() == 1  # so none was started beside it
     cluster.end_owner("warm-long")  # the long run stops (its worker ends with it): nothing trains now
     assert wait(lambda: cluster.pool.started == started + 1, 30)  # the pool tops up at once
