@@ -54,6 +54,7 @@ from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
 from pages._lang import file_upload, fixed_labels, reason, tr, translate
 from pages._live import live_run, train_default
 from pages._server import (
+    VIEW_REFRESH_S,
     leave_legacy_pages_routing,
     workspace_store,
 )
@@ -83,6 +84,15 @@ def method_name(method: str) -> str:
     return tr(METHOD_NAMES[method])
 
 
+@st.fragment(run_every=VIEW_REFRESH_S)
+def training_note(entry: ModelEntry) -> None:
+    """While the model trains, a line says so; once its run has ended the page is drawn again (the answer with the
+    final weights, and no line saying it trains)."""
+    if entry.active_run is None:
+        st.rerun()
+    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+
+
 entry = ws.entry()
 if entry is None or (not entry.runs and entry.source != "loaded"):
     st.info(
@@ -106,7 +116,7 @@ if entry.active_run is not None:
         st.caption(tr("Training **{model}**; drawing opens after its first epoch.", model=entry.name))
         live_run(entry.active_run, key="draw")
         st.stop()
-    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+    training_note(entry)
 ctx = inspect_context()
 if ctx is None:
     st.stop()

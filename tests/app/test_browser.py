@@ -113,6 +113,10 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     wait_idle(page)
     shot(page, "page-draw")
     assert times.answers > len(strokes)  # answers came while drawing too, not only at pen-up
+    # the pad opened after the run's first epoch, saying the model trains; once the run has ended, the page says
+    # so by itself (redrawn with the final weights), without a click
+    page.wait_for_selector("text=is training", state="detached", timeout=120_000)
+    assert page.locator("text=Prediction:").count() == 1  # the drawing is still answered
     with capsys.disabled():
         print(
             f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
