@@ -86,11 +86,10 @@ def method_name(method: str) -> str:
 
 @st.fragment(run_every=VIEW_REFRESH_S)
 def training_note(entry: ModelEntry) -> None:
-    """While the model trains, a line says so; once its run has ended the page is drawn again (the answer with the
-    final weights, and no line saying it trains)."""
-    if entry.active_run is None:
-        st.rerun()
-    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+    """While the model trains, a line says so; once its run has ended the line goes by itself (only this line is
+    redrawn: the pad, perhaps mid-stroke, is left alone; the next stroke is answered with the final weights)."""
+    if entry.active_run is not None:
+        st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
 
 
 entry = ws.entry()
