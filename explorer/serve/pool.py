@@ -124,8 +124,8 @@ class WorkerPool:
                 self._ready.discard(_key(extra))
                 self._ray.kill(extra)
             starting = any(_key(a) not in self._ready for a in self._idle)
-            room = busy + len(self._idle) < self._capacity() and self._room(busy)
-            if not starting and len(self._idle) < self.warm and room:
+            wanted = not starting and len(self._idle) < self.warm  # (capacity and room ask Ray: only then)
+            if wanted and busy + len(self._idle) < self._capacity() and self._room(busy):
                 self._idle.append(self._make())  # one at a time: on a small server the first is ready sooner
             if now - self._pinged >= PING_EVERY_S:
                 self._pinged = now
