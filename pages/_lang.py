@@ -151,12 +151,17 @@ def _css_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def _size_hint(t: Translator, mb: int) -> str:
+    """An uploader's size hint in ``t``'s language, as a CSS string (drawn over Streamlit's English one)."""
+    return _css_string(tr("One file, at most {n} MB", n=t.number(mb)))
+
+
 def uploader_style(t: Translator) -> str:
     """Streamlit's file uploader in ``t``'s language: its *Upload* button and its size hint are Streamlit's own
     English words, with no setting to change them; they are drawn in the language instead (the page's script gives
     the button the same name for a screen reader, and hides the English hint from it)."""
     button = _css_string(tr("Upload"))
-    hint = _css_string(tr("One file, at most {n} MB", n=t.number(st.get_option("server.maxUploadSize"))))
+    hint = _size_hint(t, int(st.get_option("server.maxUploadSize")))
     return (
         f"<style>{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p {{ font-size: 0 !important; }} "
         f"{UPLOAD_BUTTON} [data-testid='stMarkdownContainer'] p::after {{ content: {button}; font-size: 0.875rem; }} "
@@ -174,7 +179,7 @@ def file_upload(label: str, types: list[str], key: str, most_bytes: int | None =
     mb = min(server_mb, math.ceil(most_bytes / 2**20)) if most_bytes else server_mb
     t = translate()
     if mb < server_mb and t.lang != DEFAULT_LANGUAGE:  # over the language's hint for every uploader (uploader_style)
-        hint = _css_string(tr("One file, at most {n} MB", n=t.number(mb)))
+        hint = _size_hint(t, mb)
         st.html(f"<style>.st-key-{key} {HINT_SAID} {{ content: {hint}; }}</style>")
     return st.file_uploader(label, type=types, key=key, max_upload_size=mb if mb < server_mb else None)
 
