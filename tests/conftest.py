@@ -97,13 +97,27 @@ def trained_default(_trained_default_once):
     assert not any(left.values()), f"the shared trained model was not left as found: {left}"
 
 
-@pytest.fixture()
-def browser():
-    """Headless Chromium for one test (skipped where Chromium or Playwright is missing)."""
+@pytest.fixture(scope="module")
+def _module_chromium():
+    """One headless Chromium for a test file's browser tests (skipped where Chromium or Playwright is missing):
+    starting it for each test cost about 1.5 s of a core each time (Playwright's driver and the browser's
+    processes). Each test's tabs are still their own browsers' worth: a new context has its own cookies and cache."""
     from tests.browser import browser_or_skip
 
     with browser_or_skip() as b:
         yield b
+
+
+@pytest.fixture()
+def browser(_module_chromium):
+    """Headless Chromium for one test; the tabs the test opened are closed after it (a crashed browser is a
+    failure of the test that crashed it, and the next file starts a new one)."""
+    yield _module_chromium
+    for context in list(_module_chromium.contexts):
+        try:
+            context.close()
+        except Exception:  # noqa: BLE001 (a context whose tab crashed closes with an error; it is gone either way)
+            pass
 
 
 def pytest_collection_modifyitems(items):

@@ -17,9 +17,10 @@ from tests.waits import wait_until
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture()
-def server(tmp_path):
-    with streamlit_server(env={"EXPLORER_STATE_DIR": str(tmp_path)}) as url:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One server for both paths: each test's browser is a newcomer of its own (its own cookie, its own progress)."""
+    with streamlit_server(env={"EXPLORER_STATE_DIR": str(tmp_path_factory.mktemp("path"))}) as url:
         yield url
 
 
