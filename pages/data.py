@@ -8,12 +8,12 @@ from typing import Any
 import streamlit as st
 
 from explorer import DATASETS, load_csv, load_image_zip
-from explorer.core import DEFAULT_DATASET, check_uploads_room
+from explorer.core import DEFAULT_DATASET, MAX_UPLOAD_BYTES, check_uploads_room
 from explorer.i18n import N_
 from explorer.lessons import naive_baseline
 from explorer.plots import class_distribution, describe_class_counts, describe_images, image_grid
 from pages._keys import DATASET, UPLOADS
-from pages._lang import fixed_labels, reason, tr, translate
+from pages._lang import file_upload, fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import dataset_names, get_dataset, person_uploads
 
@@ -98,8 +98,8 @@ def upload_panel() -> None:
                     "class is held out for testing."
                 )
             )
-            f_train = st.file_uploader(tr("Training CSV"), type=["csv"], key="up_csv_train")
-            f_test = st.file_uploader(tr("Test CSV (optional)"), type=["csv"], key="up_csv_test")
+            f_train = file_upload(tr("Training CSV"), ["csv"], "up_csv_train", MAX_UPLOAD_BYTES)
+            f_test = file_upload(tr("Test CSV (optional)"), ["csv"], "up_csv_test", MAX_UPLOAD_BYTES)
             names_txt = st.text_input(
                 tr("Class names for labels 0, 1, 2, … (optional, comma-separated)"),
                 key="up_csv_names",
@@ -122,7 +122,7 @@ def upload_panel() -> None:
                     "optionally inside `train/` and `test/` folders. Images are resized to a square."
                 )
             )
-            f_zip = st.file_uploader(tr("Zip file"), type=["zip"], key="up_zip")
+            f_zip = file_upload(tr("Zip file"), ["zip"], "up_zip", MAX_UPLOAD_BYTES)
             size = st.select_slider(tr("Image size"), [16, 28, 32, 48, 64, 96, 128, 150], value=32, key="up_zip_size")
             mode = st.radio(
                 tr("Colour"),

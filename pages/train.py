@@ -5,14 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import TrainConfig, load_checkpoint
-from explorer.core import INT_SETTINGS, LIMITS, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
+from explorer.core import INT_SETTINGS, LIMITS, MAX_CHECKPOINT_BYTES, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
 from explorer.i18n import N_
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
 from pages._class import paused, refuse_if_paused
 from pages._guide import did
 from pages._keys import TRAIN_CFG, TRAIN_ERROR
-from pages._lang import fixed_labels, fmt_acc, reason, tr, translate
+from pages._lang import file_upload, fixed_labels, fmt_acc, reason, tr, translate
 from pages._live import augment_controls, ensure_model, live_run, read_augment
 from pages._publish import publish_to_board
 from pages._server import leave_legacy_pages_routing  # noqa: E402
@@ -319,7 +319,7 @@ def load_checkpoint_panel() -> None:
                 "It is checked before use, and only its numbers are read."
             )
         )
-        up = st.file_uploader(tr("Checkpoint"), type=["safetensors"], key="ckpt_upload")
+        up = file_upload(tr("Checkpoint"), ["safetensors"], "ckpt_upload", MAX_CHECKPOINT_BYTES)
         if up is not None and st.button(tr("Load checkpoint")):
             try:
                 e = ws.add_checkpoint(load_checkpoint(up.getvalue()), up.name.rsplit(".", 1)[0])

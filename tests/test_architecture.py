@@ -19,6 +19,7 @@ PKG = ROOT / "explorer"
 # (or one top-level module); "top" is the package's own face and its command line.
 LAYERS = ["_lazy", "i18n", "core", "interpret", "lessons", "plots", "serve", "top"]
 LIBRARY = ["_lazy", "i18n", "core", "interpret", "lessons", "plots"]  # what a notebook gets: no server parts
+ENTRY = [ROOT / "app.py", ROOT / "server.py"]  # the app's script, and the server that serves it
 FACES = ["core", "interpret", "lessons", "plots", "serve"]  # the packages the pages import from
 
 
@@ -236,7 +237,7 @@ def test_pages_import_the_library_through_its_faces():
     """``from explorer.serve import X``, never ``from explorer.serve.cluster import X`` nor ``import
     explorer.serve.cluster``."""
     deep = []
-    for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
+    for path in [*sorted((ROOT / "pages").glob("*.py")), *ENTRY]:
         for node in ast.walk(ast.parse(path.read_text())):
             names = (
                 [node.module]
@@ -263,7 +264,7 @@ def test_no_module_is_longer_than_500_lines():
 
 def test_no_function_is_longer_than_60_lines():
     long = []
-    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), *ENTRY]:
         if "migrations" in path.parts:
             continue
         for node in ast.walk(ast.parse(path.read_text())):
@@ -288,7 +289,7 @@ def test_pages_take_each_helper_from_the_file_that_defines_it():
             if isinstance(t, ast.Name)
         }
     passed_on = []
-    for path in [*sorted((ROOT / "pages").glob("*.py")), ROOT / "app.py"]:
+    for path in [*sorted((ROOT / "pages").glob("*.py")), *ENTRY]:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pages._"):
                 helper = node.module.split(".")[1]
@@ -300,7 +301,7 @@ def test_no_module_imports_a_name_private_to_another():
     """A name that starts with one underscore belongs to its module: the library, the app and the dev tools never
     import one from elsewhere (a name two modules need is public in the one that defines it)."""
     taken = []
-    files = [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py", *(ROOT / "devtools").glob("*.py")]
+    files = [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), *ENTRY, *(ROOT / "devtools").glob("*.py")]
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module != "__future__":
@@ -354,7 +355,7 @@ def test_every_fixed_limit_is_defined_in_core_limits():
     """``MAX_*`` (what a user may give, what the server keeps) lives in ``explorer/core/limits.py``; what work may
     cost lives in ``core.budget``. No other module or page writes a limit of its own."""
     found = []
-    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), ROOT / "app.py"]:
+    for path in [*PKG.rglob("*.py"), *(ROOT / "pages").glob("*.py"), *ENTRY]:
         if path == PKG / "core" / "limits.py":
             continue
         for node in ast.parse(path.read_text()).body:
@@ -392,7 +393,7 @@ def test_the_pages_redraw_intervals_are_named_in_one_place():
     literal = re.compile(r"run_every\s*=\s*[0-9.]+")
     found = [
         f"{p.name}: {m.group(0)}"
-        for p in [*(ROOT / "pages").glob("*.py"), ROOT / "app.py"]
+        for p in [*(ROOT / "pages").glob("*.py"), *ENTRY]
         for m in literal.finditer(p.read_text())
     ]
     assert not found, "name these in pages/_server.py: " + ", ".join(found)
@@ -448,7 +449,7 @@ def test_pages_only_wire_no_page_imports_torch_numpy_or_plotly():
         for p in PAGE_FILES
         if p.name != "_server.py" and _imported_names(p) & set(HEAVY)
     ]
-    found += [f"app.py: {n}" for n in sorted(_imported_names(ROOT / "app.py") & set(HEAVY))]
+    found += [f"{p.name}: {n}" for p in ENTRY for n in sorted(_imported_names(p) & set(HEAVY))]
     assert not found, "move this work into explorer/: " + "; ".join(found)
 
 
@@ -475,7 +476,7 @@ def test_the_top_level_counter_counts_statements_not_definitions(tmp_path):
 
 def test_no_page_script_runs_more_than_100_lines_at_its_top_level():
     """A page's sections are named functions (the 60-line rule reaches them); the script wires them in order."""
-    long = [f"{p.name} ({n})" for p in [*PAGE_FILES, ROOT / "app.py"] if (n := _top_level_lines(p)) >= 100]
+    long = [f"{p.name} ({n})" for p in [*PAGE_FILES, *ENTRY] if (n := _top_level_lines(p)) >= 100]
     assert not long, "make named sections of: " + ", ".join(long)
 
 
@@ -487,6 +488,19 @@ def test_the_pages_limits_are_the_librarys_named_ones_not_numbers():
     literal = re.compile(r"max_chars\s*=\s*\d")
     found = [f"{p.name}: {m.group(0)}" for p in PAGE_FILES for m in literal.finditer(p.read_text())]
     assert not found, "use the library's constant: " + ", ".join(found)
+
+
+def test_every_uploader_names_the_limit_of_its_own_file():
+    """Pages ask ``pages._lang.file_upload`` for an uploader, with the library's limit for that kind of file: the
+    hint under it then names that limit, in the student's language; Streamlit's own uploader is called once, there."""
+    direct = [
+        f"{path.name}:{node.lineno}"
+        for path in PAGE_FILES
+        if path.name != "_lang.py"
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Attribute) and node.attr == "file_uploader"
+    ]
+    assert not direct, "use pages._lang.file_upload: " + ", ".join(direct)
 
 
 def test_every_image_and_chart_a_page_draws_says_what_it_shows():
@@ -527,7 +541,7 @@ def test_the_shared_session_keys_have_one_home_and_no_literal_copies():
         rf'|"({values})" (?:not )?in \S*session_state'
     )
     defined = re.compile(rf'^[A-Z_]+ = "({values})"', re.M)
-    files = [ROOT / "app.py", *(ROOT / "pages").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
+    files = [*ENTRY, *(ROOT / "pages").glob("*.py"), *(ROOT / "tests").rglob("*.py")]
     found = [
         f"{p.relative_to(ROOT)}: {m.group(0)}"
         for p in files
