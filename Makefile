@@ -15,7 +15,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*; touch $@
 
 app: $(STAMP)
-	$(BIN)/streamlit run app.py
+	$(BIN)/streamlit run server.py
 
 test: $(STAMP) chromium school-deps lint
 	$(BIN)/python -m pytest
@@ -36,8 +36,8 @@ bench: $(STAMP)
 	$(BIN)/python -m explorer bench --data-dir $(EXPLORER_DATA_DIR)
 
 lint: $(STAMP)
-	$(BIN)/ruff check explorer pages tests devtools app.py
-	$(BIN)/ruff format --check explorer pages tests devtools app.py
+	$(BIN)/ruff check explorer pages tests devtools app.py server.py
+	$(BIN)/ruff format --check explorer pages tests devtools app.py server.py
 
 # Debian's chromium drives the browser tests (Playwright cannot download its own browser here)
 chromium:

@@ -78,7 +78,8 @@ def streamlit_server(
     cwd: str | Path | None = None,
     procs: list[Any] | None = None,
 ) -> Iterator[str]:
-    """Start ``streamlit run app.py`` (or ``command`` with ``{port}`` in it, e.g. an installed ``cnn-explorer``)
+    """Start ``streamlit run server.py`` (the app, warming up from its launch; or ``command`` with ``{port}`` in
+    it, e.g. an installed ``cnn-explorer``)
     on a free loopback port; yield its URL once it answers its health check; stop it afterwards.
 
     The server's own output goes to a temporary log; if the code inside the ``with`` fails, the log's last lines
@@ -94,7 +95,7 @@ def streamlit_server(
             "-m",
             "streamlit",
             "run",
-            "app.py",
+            "server.py",
             "--server.headless",
             "true",
             "--server.port",

@@ -1,11 +1,10 @@
 """``cnn-explorer``: start the app, from a checkout or from an installed package, with the server settings of
 ``make app``.
 
-The app itself (``app.py`` and ``pages/``) is not part of the library: in a checkout it sits beside
-``explorer/``; an installed package carries it as ``cnn_explorer_app``. This module only finds it and replaces its own
-process with
-``python -m streamlit run`` on it, so the library still imports no Streamlit and no process is left between a
-service manager and the server.
+The app itself (``app.py``, ``server.py`` and ``pages/``) is not part of the library: in a checkout it sits beside
+``explorer/``; an installed package carries it as ``cnn_explorer_app``. This module only finds it and replaces its
+own process with ``python -m streamlit run server.py`` (the server that serves ``app.py`` and warms up from its
+launch), so the library still imports no Streamlit and no process is left between a service manager and the server.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["main", "app_path", "streamlit_command"]
+__all__ = ["main", "app_path", "server_path", "streamlit_command"]
 
 # What .streamlit/config.toml says, given on the command line too, so that the settings hold wherever the
 # command is started from (Streamlit reads a config file from the working folder).
@@ -53,6 +52,12 @@ def app_path() -> Path:
             if (Path(folder) / "app.py").is_file():
                 return Path(folder) / "app.py"
     raise FileNotFoundError("the app's files (app.py and pages/) are not installed with this package")
+
+
+def server_path() -> Path:
+    """The file ``streamlit run`` starts: ``server.py`` beside the app's entry, which serves ``app.py`` and starts
+    the server's warm-up (PyTorch, the workers) as soon as the server is up."""
+    return app_path().with_name("server.py")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -92,7 +97,7 @@ def streamlit_command(argv: list[str] | None = None) -> tuple[list[str], dict[st
     args = _parser().parse_args(argv)
     if not 1 <= args.port <= 65535:
         _parser().error(f"--port must be from 1 to 65535, got {args.port}")
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()), "--server.port", str(args.port), *SERVER_FLAGS]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(server_path()), "--server.port", str(args.port), *SERVER_FLAGS]
     if args.address:
         cmd += ["--server.address", args.address]
     if args.headless:

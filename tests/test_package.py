@@ -17,7 +17,7 @@ from tests.browser import shot, streamlit_server
 pytestmark = pytest.mark.package  # builds and installs a wheel: the full lane (make test), not make test-fast
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ["explorer", "pages", "app.py", ".streamlit", "pyproject.toml", "requirements.txt", "README.md"]
+SOURCES = ["explorer", "pages", "app.py", "server.py", ".streamlit", "pyproject.toml", "requirements.txt", "README.md"]
 
 
 @pytest.fixture(scope="module")
@@ -81,6 +81,7 @@ def test_the_wheel_installs_the_library_the_app_and_the_command(installed, tmp_p
     installed_packages = {str(d.relative_to(Path(lib).parents[1])) for d in Path(lib).parent.rglob("__init__.py")}
     assert packages == installed_packages, packages ^ installed_packages  # every package of the library is in the wheel
     assert app.endswith("cnn_explorer_app/app.py") and (Path(app).parent / "pages" / "draw.py").is_file()
+    assert (Path(app).parent / "server.py").is_file()  # what the command starts: the app, warming up from its launch
     assert (Path(app).parent / ".streamlit" / "config.toml").is_file()
     r = subprocess.run([str(installed / "cnn-explorer"), "--help"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0
@@ -120,7 +121,7 @@ def test_the_command_passes_the_options_on_to_the_server(tmp_path):
             "--headless",
         ]
     )
-    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("app.py")
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("server.py")
     assert cmd[cmd.index("--server.port") + 1] == "9123" and all(flag in cmd for flag in SERVER_FLAGS)
     assert env["EXPLORER_DATA_DIR"] == str(tmp_path.resolve()) and env["EXPLORER_DATABASE_URL"] == "sqlite:///x.db"
     assert env["RAY_ADDRESS"] == "10.0.0.1:6379"

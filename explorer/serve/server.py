@@ -86,7 +86,9 @@ class Server:
 
     # -- the warm-up --
     def warm_up(self) -> None:
-        """Start the background warm-up (once): imports, the workers, the embedded digits in the object store."""
+        """Start the background warm-up (once): imports, the workers, the embedded digits in the object store. It
+        waits for the first page to be drawn, or ``FIRST_PAGE_WAIT_S`` (``server.py`` starts it at the launch: with
+        no visitor in the first seconds, the workers are warm before anyone asks)."""
         with self._lock:
             if self._warm_started:
                 return
@@ -169,9 +171,12 @@ class Server:
         finally:
             self._cluster_ready.set()
 
-    def shutdown(self) -> None:
+    def shutdown(self, end_process: bool | None = None) -> None:
         """Write the saves still waiting for the database (a few seconds at most), end every run and job, stop
-        the Ray instance this server started (waiting for it first if it is still starting). Once is enough."""
+        the Ray instance this server started (waiting for it first if it is still starting). Once is enough.
+
+        ``end_process``: then end this process with exit status 0 (``server.py`` asks for it at the server's stop);
+        by default only a ``streamlit run app.py`` server that started Ray itself does."""
         with self._lock:
             if self._shut_down:
                 return
@@ -186,13 +191,16 @@ class Server:
                 self._cluster.close()
             except Exception as e:  # noqa: BLE001 - shutting down: say it, go on
                 print(f"shutdown: the workers did not stop cleanly: {e}", file=sys.stderr)
-            if self._cluster.started_here and _serving():
-                # Ray is stopped and the saves are written: end the process here. The interpreter's own
-                # finalization would meet Ray's C++ threads, which sometimes abort it (SIGABRT: the service
-                # manager saw exit -6 instead of 0, and Ray's agents were left to linger)
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(0)
+        if end_process is None:
+            end_process = self._cluster is not None and self._cluster.started_here and _serving()
+        if end_process:
+            # Ray is stopped and the saves are written: end the process here. The interpreter's own finalization
+            # would meet Ray's C++ threads, which sometimes abort it (SIGABRT: the service manager saw exit -6
+            # instead of 0, and Ray's agents were left to linger); and behind ``server.py`` the web server would
+            # raise the stop's signal again once its own shutdown is over (exit 143 instead of 0)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
 
     def _load_default_data(self) -> None:
         from ..core.data import DEFAULT_DATASET
