@@ -5,7 +5,16 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import TrainConfig, load_checkpoint
-from explorer.core import INT_SETTINGS, LIMITS, MAX_CHECKPOINT_BYTES, OPTIMIZERS, SCHEDULES, RunStatus, available_devices, resolve_device
+from explorer.core import (
+    INT_SETTINGS,
+    LIMITS,
+    MAX_CHECKPOINT_BYTES,
+    OPTIMIZERS,
+    SCHEDULES,
+    RunStatus,
+    available_devices,
+    resolve_device,
+)
 from explorer.i18n import N_
 from explorer.lessons import RunFacts
 from explorer.plots import describe_curves, training_curves
