@@ -392,9 +392,7 @@ def test_the_pages_redraw_intervals_are_named_in_one_place():
 
     literal = re.compile(r"run_every\s*=\s*[0-9.]+")
     found = [
-        f"{p.name}: {m.group(0)}"
-        for p in [*(ROOT / "pages").glob("*.py"), *ENTRY]
-        for m in literal.finditer(p.read_text())
+        f"{p.name}: {m.group(0)}" for p in [*(ROOT / "pages").glob("*.py"), *ENTRY] for m in literal.finditer(p.read_text())
     ]
     assert not found, "name these in pages/_server.py: " + ", ".join(found)
 
