@@ -504,6 +504,7 @@ def test_normalisation_statistics_are_summed_in_chunks_and_equal_the_whole_set_o
     assert std == tuple(round(v, 4) for v in ref.std(dim=(0, 2, 3)).tolist())
 
 
+@pytest.mark.slow
 def test_a_zip_upload_peaks_near_the_size_it_was_admitted_for(tmp_path):
     """20,000 colour images of 64×64 (235 MB once decoded in RGB, within the 512 MB budget): the whole load (decode,
     stack, shuffle, split, statistics) peaks near that size, not at several times it (the float32 statistics alone

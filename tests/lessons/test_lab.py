@@ -176,6 +176,7 @@ def test_a_subset_keeps_the_asked_number_of_each_class(mnist5k):
     assert torch.equal(sub.test_x, mnist5k.test_x)  # tested on the same images
 
 
+@pytest.mark.slow
 def test_more_data_per_class_helps_and_a_rare_class_loses_its_recall(mnist5k):
     size = data_size_experiment(mnist5k, sizes=(5,), seeds=2, steps=60)
     assert [(r["per_class"], r["seed"]) for r in size["rows"]] == [(5, 0), (5, 1), (360, 0), (360, 1)]
@@ -190,6 +191,7 @@ def test_more_data_per_class_helps_and_a_rare_class_loses_its_recall(mnist5k):
         imbalance_experiment(mnist5k, 10)
 
 
+@pytest.mark.slow
 def test_the_data_size_seeds_run_as_parts_and_merge_into_the_whole(mnist5k):
     from explorer.lessons import merge_data_size
 
