@@ -13,17 +13,20 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
 from pages._server import server
 
+if TYPE_CHECKING:
+    from explorer.serve import Server
 
-async def keep_the_stop_signal() -> None:
+
+async def keep_the_stop_signal(warming: Server) -> None:
     """Once Ray has started in this process, hand SIGTERM back to the web server's own handler: Ray's start puts
     its crash reporter in front of it, which printed a stack trace on every ordinary stop."""
-    while not server().workers_ready:
+    while not warming.workers_ready:
         await asyncio.sleep(0.5)
     handler = signal.getsignal(signal.SIGTERM)
     if callable(handler):
@@ -32,13 +35,14 @@ async def keep_the_stop_signal() -> None:
 
 @asynccontextmanager
 async def warm_at_launch(_app: Any) -> AsyncIterator[None]:
-    server().warm_up()
-    keeper = asyncio.create_task(keep_the_stop_signal())
+    warming = server()
+    warming.warm_up()
+    keeper = asyncio.create_task(keep_the_stop_signal(warming))
     try:
         yield
     finally:  # a stop (SIGTERM, Ctrl-C): the saves written, the runs ended, Ray stopped, then the process ends
         keeper.cancel()
-        server().shutdown(end_process=True)
+        warming.shutdown(end_process=True)
 
 
 app = st.App("app.py", lifespan=warm_at_launch)
