@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -97,23 +98,48 @@ def trained_default(_trained_default_once):
     assert not any(left.values()), f"the shared trained model was not left as found: {left}"
 
 
-@pytest.fixture(scope="module")
-def _module_chromium():
-    """One headless Chromium for a test file's browser tests (skipped where Chromium or Playwright is missing):
-    starting it for each test cost about 1.5 s of a core each time (Playwright's driver and the browser's
-    processes). Each test's tabs are still their own browsers' worth: a new context has its own cookies and cache."""
-    from tests.browser import browser_or_skip
+class _FileChromium:
+    """One headless Chromium for a test file's browser tests: starting it for each test cost about 1.5 s of a core
+    each time (Playwright's driver and the browser's processes). Each test's tabs are still their own browsers'
+    worth (a new context has its own cookies and cache). A browser that crashed or was closed is started again
+    for the next test, so one crash fails one test, not the rest of its file."""
 
-    with browser_or_skip() as b:
-        yield b
+    def __init__(self) -> None:
+        self._running: contextlib.ExitStack | None = None
+        self._browser = None
+
+    def get(self):
+        from tests.browser import browser_or_skip
+
+        if self._browser is None or not self._browser.is_connected():
+            self.close()
+            self._running = contextlib.ExitStack()
+            self._browser = self._running.enter_context(browser_or_skip())
+        return self._browser
+
+    def close(self) -> None:
+        running, self._running, self._browser = self._running, None, None
+        if running is not None:
+            try:
+                running.close()
+            except Exception:  # noqa: BLE001 (a crashed browser closes with an error; it is gone either way)
+                pass
+
+
+@pytest.fixture(scope="module")
+def _file_chromium():
+    chromium = _FileChromium()
+    yield chromium
+    chromium.close()
 
 
 @pytest.fixture()
-def browser(_module_chromium):
-    """Headless Chromium for one test; the tabs the test opened are closed after it (a crashed browser is a
-    failure of the test that crashed it, and the next file starts a new one)."""
-    yield _module_chromium
-    for context in list(_module_chromium.contexts):
+def browser(_file_chromium):
+    """Headless Chromium for one test (skipped where Chromium or Playwright is missing); the tabs the test opened
+    are closed after it."""
+    b = _file_chromium.get()
+    yield b
+    for context in list(b.contexts):
         try:
             context.close()
         except Exception:  # noqa: BLE001 (a context whose tab crashed closes with an error; it is gone either way)
