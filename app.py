@@ -24,7 +24,7 @@ menu(sections)  # in the session's language (the browser's, or the one picked be
 language_picker()
 page_language()  # the page's lang and dir; the live parts kept from a browser's own translation
 st.html(PAGE_STYLE)  # styles only (reduced motion, the charts' toolbar): it takes no room on the page
-server().warm_up()  # once per server: imports, Ray and the embedded digits, in the background
+server().warm_up()  # once per server (server.py starts it at the launch; this is for `streamlit run app.py`)
 st.session_state[PAGE] = page_title(page)  # what a student's row on the teacher's roster says
 joined = bool(st.session_state.get(CLASS))  # this student joined a teacher's class
 try:

@@ -8,7 +8,7 @@ import streamlit as st
 from explorer.i18n import N_
 from pages._lang import tr
 
-__all__ = ["pages", "menu", "page_file", "page_title", "is_start", "START_FILE", "PAGE_STYLE"]
+__all__ = ["pages", "menu", "page_file", "page_title", "is_start", "START_FILE", "PAGE_STYLE", "TITLES"]
 
 # section -> [(file, title, icon)]; the first page is the default one
 PAGES: dict[str, list[tuple[str, str, str]]] = {
@@ -39,6 +39,7 @@ PAGES: dict[str, list[tuple[str, str, str]]] = {
     ],
     N_("You"): [("pages/mydata.py", N_("My data"), ":material/privacy_tip:")],
 }
+TITLES = tuple(t for items in PAGES.values() for _, t, _ in items)  # every page's title, in the menu's order
 
 
 # WCAG 2.3.3: whoever asks their system for less motion gets no animations or transitions (spinners, expanding

@@ -9,12 +9,11 @@ from urllib.parse import urlparse
 import pytest
 
 from devtools.browser import axe_violations
-from pages._nav import PAGES
+from pages._nav import TITLES
 from tests.browser import nav, shot, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
-TITLES = [t for items in PAGES.values() for _, t, _ in items]
 AUDIT_VIEWPORT = {"width": 1280, "height": 720}  # a classroom laptop
 
 

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
-from pages._nav import PAGES
+from pages._nav import TITLES
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -56,7 +56,7 @@ def test_pick_preset_train_live_and_stop(server, browser):
     shot(page, "train-stopped")
 
 
-FRESH_WALK = [t for items in PAGES.values() for _, t, _ in items]  # every page of the menu, in its order
+FRESH_WALK = TITLES  # every page of the menu, in its order
 
 
 def test_every_page_renders_in_a_browser_before_there_is_a_model(server, browser):

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from devtools.browser import digit_strokes, draw_strokes, open_draw_pad
-from pages._nav import PAGES
+from pages._nav import TITLES
 from tests.browser import nav, shot, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -58,7 +58,7 @@ def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, brows
     assert page.evaluate(OVERLAPS) == 0  # the saliency picture no longer covers the class probabilities
     shot(page, f"tablet-draw-{width}")
     wide = []
-    for title in [t for items in PAGES.values() for _, t, _ in items if t not in ("Start",)]:
+    for title in [t for t in TITLES if t != "Start"]:
         nav(page, title)
         if page.evaluate(WIDER_THAN_THE_SCREEN):
             wide.append(title)

@@ -21,9 +21,9 @@ from explorer.lessons.path import (
     parse_steps,
     pass_target,
 )
-from pages._nav import PAGES
+from pages._nav import TITLES as MENU_TITLES
 
-TITLES = {t for items in PAGES.values() for _, t, _ in items}
+TITLES = set(MENU_TITLES)
 
 
 def run(
