@@ -10,6 +10,7 @@ waits for it, 5 s at most).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,8 +27,14 @@ if TYPE_CHECKING:
 async def keep_the_stop_signal(warming: Server) -> None:
     """Once Ray has started in this process, hand SIGTERM back to the web server's own handler: Ray's start puts
     its crash reporter in front of it, which printed a stack trace on every ordinary stop."""
-    while not warming.workers_ready:
-        await asyncio.sleep(0.5)
+    loop, up = asyncio.get_running_loop(), asyncio.Event()
+
+    def settled() -> None:
+        with contextlib.suppress(RuntimeError):  # the server stopped first: its loop is closed, nothing to hand back
+            loop.call_soon_threadsafe(up.set)
+
+    warming.when_workers_ready(settled)
+    await up.wait()
     handler = signal.getsignal(signal.SIGTERM)
     if callable(handler):
         signal.signal(signal.SIGTERM, handler)

@@ -61,6 +61,7 @@ class Server:
         self._lock = threading.RLock()
         self._warm_started = False
         self._cluster_ready = threading.Event()
+        self._on_workers: list[Callable[[], Any]] = []  # called once the workers are up (or could not start)
         self._ready = threading.Event()
         self._shut_down = False
         self._first_page = threading.Event()  # the server's first page is on screen: Ray may take the CPU now
@@ -114,6 +115,22 @@ class Server:
     def workers_ready(self) -> bool:
         return self._cluster_ready.is_set()
 
+    def when_workers_ready(self, callback: Callable[[], Any]) -> None:
+        """Call ``callback`` once the workers are up or could not start (in the warm-up's thread), or now if that
+        has happened: for a caller that must not block (``server.py``'s event loop) nor poll."""
+        with self._lock:
+            if not self._cluster_ready.is_set():
+                self._on_workers.append(callback)
+                return
+        callback()
+
+    def _workers_settled(self) -> None:
+        with self._lock:
+            self._cluster_ready.set()
+            callbacks, self._on_workers = self._on_workers, []
+        for callback in callbacks:
+            callback()
+
     def _phase(self, name: str, fn: Any) -> Any:
         self.phase, t = name, time.perf_counter()
         try:
@@ -132,7 +149,7 @@ class Server:
             self.error = f"{type(e).__name__}: {e}"
             print(f"warm-up: {self.phase} failed: {self.error}", file=sys.stderr)
         finally:
-            self._cluster_ready.set()
+            self._workers_settled()
             self._ready.set()
             self.phase = "ready"
             print("warm-up: " + ", ".join(f"{k} {v:.1f} s" for k, v in self.times.items()), file=sys.stderr)
@@ -169,7 +186,7 @@ class Server:
             self._cluster = Cluster(ClusterSettings.from_env(), is_alive=self.presence().alive)
             atexit.register(self.shutdown)
         finally:
-            self._cluster_ready.set()
+            self._workers_settled()
 
     def shutdown(self, end_process: bool | None = None) -> None:
         """Write the saves still waiting for the database (a few seconds at most), end every run and job, stop

@@ -59,3 +59,16 @@ def test_a_cluster_that_fails_to_start_is_said_once_the_warm_up_ends(monkeypatch
     s.warm_up()
     wait_until(lambda: s.ready, 10, "the warm-up did not end")
     assert s.error == "RuntimeError: no room for Ray" and s.workers_ready
+
+
+def test_who_waits_for_the_workers_is_told_once_they_are_up_or_at_once_if_they_are(monkeypatch):
+    monkeypatch.setattr(server_module, "FIRST_PAGE_WAIT_S", 60.0)
+    monkeypatch.setenv("EXPLORER_OPEN_CLASSES", "1")
+    s, told = Watched(), []
+    s.when_workers_ready(lambda: told.append("before"))
+    s.warm_up()
+    assert not s.cluster_started.wait(0.3) and told == []  # waiting for the first page: not up yet, not told
+    s.page_drawn()
+    wait_until(lambda: told == ["before"], 10, "the waiting caller was not told")
+    s.when_workers_ready(lambda: told.append("after"))  # up already: told at once, in the caller's thread
+    assert told == ["before", "after"]
