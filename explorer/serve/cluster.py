@@ -130,6 +130,16 @@ class Cluster(Line):
         """Workers doing a run or a job now (lock held)."""
         return sum(h.actor is not None for h in self._runs.values()) + sum(j.actor is not None for j in self._jobs.values())
 
+    def _busy_short(self) -> int:
+        """The busy workers that a warm worker's start would slow for nothing (lock held): all of them while work
+        waits in line (the worker a run frees goes to the next at once: a class's queue needs no warm one), else
+        those doing a job or a run that is not long (a long run hardly feels a start, and the next click then
+        does not wait for one)."""
+        if any(not (w.done if isinstance(w, RemoteTrainer) else w.finished) for w in self._queue):
+            return self._busy()
+        runs = sum(h.actor is not None and not self._long(h) for h in self._runs.values())
+        return runs + sum(j.actor is not None for j in self._jobs.values())
+
     # -- datasets: into the object store once --
     def dataset_ref(self, ds: Dataset) -> Any:
         """The object-store reference of ``ds``: put once, shared by every worker that trains on it."""
@@ -320,7 +330,7 @@ class Cluster(Line):
         with self._lock:
             self._dispatch()
             self._take_turns()
-            self.pool.keep(self._busy())
+            self.pool.keep(self._busy(), short=self._busy_short())
         pending = self._send_polls()
         if not pending:
             return

@@ -3,10 +3,12 @@
 Starting a worker process costs about two seconds on a small server (Python, torch, then Ray's own set-up), and
 ending one takes its CPUs from the next run until Ray has noticed. A :class:`WorkerPool` starts ``warm`` workers
 before anyone asks, hands an idle one to the next run or job, and takes it back when that work has ended in it, so a
-class's runs pay the start once. A new warm worker starts only where a core is free for it (:func:`room_to_warm`):
-on a small server it waits for the runs training now to end instead of slowing them. A worker whose work did not end
-in it (stopped from outside, cancelled, its owner gone) is ended instead: the next one starts clean. Idle workers
-have their lease renewed here; one that stopped answering is forgotten, and the pool starts another.
+class's runs pay the start once. A new warm worker starts only where a core is free for it (:func:`room_to_warm`): on
+a small server it waits for the short runs and jobs working now to end instead of slowing them; beside long runs
+alone it starts (a few CPU-seconds across their minutes, and the next student's click does not wait for a start). A
+worker whose work did not end in it (stopped from outside, cancelled, its owner gone) is ended instead: the next one
+starts clean. Idle workers have their lease renewed here; one that stopped answering is forgotten, and the pool
+starts another.
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ PING_EVERY_S = 5.0  # an idle worker's lease is renewed this often (the lease is
 def room_to_warm(busy: int, threads: int, cpus: float) -> bool:
     """Whether a warm worker may start beside ``busy`` working ones (``threads`` each) on ``cpus`` cores: its
     start (a process importing torch, about three CPU-seconds) takes a core, and the server keeps one for its
-    pages. With nothing training it always may; on two cores it waits while a run trains (the first run on a freshly
-    started server was slowed by the start of the next one's worker)."""
+    pages. With nothing training it always may; on two cores it waits while a short run trains (the first run on a
+    freshly started server was slowed by the start of the next one's worker). ``busy`` counts the short ones only
+    where the caller says so (:meth:`WorkerPool.keep`)."""
     return busy == 0 or busy * max(1, threads) + 2 <= cpus
 
 
@@ -112,9 +115,16 @@ class WorkerPool:
         with self._lock:
             return len(self._idle)
 
-    def keep(self, busy: int) -> None:
+    def idle_ready(self) -> int:
+        """Idle workers that have started and warmed up: the next run or job takes one at once."""
+        with self._lock:
+            return sum(_key(a) in self._ready for a in self._idle)
+
+    def keep(self, busy: int, short: int | None = None) -> None:
         """One round of the keeper: forget idle workers that stopped answering, renew the others' leases, end
-        the idle ones past ``warm``, and start new ones up to ``warm`` while the machine has room."""
+        the idle ones past ``warm``, and start new ones up to ``warm`` while the machine has room. ``busy``: the
+        workers doing a run or a job; ``short``: those of them that a worker's start would slow noticeably (all of
+        them unless said; a long run's minutes hardly feel it), which decide whether there is room."""
         self._check_pings()
         now = time.monotonic()
         with self._lock:
@@ -125,7 +135,7 @@ class WorkerPool:
                 self._ray.kill(extra)
             starting = any(_key(a) not in self._ready for a in self._idle)
             wanted = not starting and len(self._idle) < self.warm  # (capacity and room ask Ray: only then)
-            if wanted and busy + len(self._idle) < self._capacity() and self._room(busy):
+            if wanted and busy + len(self._idle) < self._capacity() and self._room(busy if short is None else short):
                 self._idle.append(self._make())  # one at a time: on a small server the first is ready sooner
             if now - self._pinged >= PING_EVERY_S:
                 self._pinged = now

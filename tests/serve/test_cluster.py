@@ -340,6 +340,25 @@ def test_no_warm_worker_starts_beside_a_run_on_two_cores_and_one_does_once_it_en
     assert wait(lambda: cluster.pool.idle() == 2, 60)
 
 
+def test_beside_long_runs_alone_warm_workers_start_so_the_next_click_does_not_wait_for_one(cluster, mnist5k, monkeypatch):
+    """Two keen students' long runs hold the warm workers: the pool starts others beside them (a long run hardly
+    feels a start), and the next student's short run takes one up at once instead of waiting for a start."""
+    monkeypatch.setattr(cluster.settings, "long_run_s", 0.5)  # on this cluster a run past half a second is long
+    assert wait(lambda: cluster.pool.idle_ready() == 2, 60)
+    keen = [
+        cluster.submit_run(f"beside-{i}", build_model(DROPOUT_SPEC, seed=i), mnist5k, small(epochs=1000)) for i in range(2)
+    ]
+    assert wait(lambda: all(h.status == "running" for h in keen), 60)
+    assert wait(lambda: cluster.pool.idle_ready() == 2, 90)  # two more, started while the long runs train
+    short = cluster.submit_run("after-the-keen", build_model(DROPOUT_SPEC, seed=5), mnist5k, small())
+    assert short.join(120) and short.status == "finished"
+    assert short.started_at - short.submitted_at < 1.5  # taken up at once (generous: 2 cores, two runs training)
+    assert not any(h.done for h in keen)  # all of it while the long runs trained
+    for h in keen:
+        h.stop()
+    assert all(h.join(60) for h in keen)
+
+
 def test_warm_workers_are_reused_by_the_next_persons_run_which_starts_clean(cluster, mnist5k):
     assert wait(lambda: cluster.pool.idle() >= 1, 60)  # started before anyone asked
     started = cluster.pool.started
