@@ -97,7 +97,7 @@ def path_invitation() -> None:
 
 def where_next() -> None:
     st.divider()
-    st.markdown("#### " + tr("Where next"))
+    st.header(tr("Where next"))  # h2, as the run's heading (headings go one level at a time: axe-core's heading-order)
     c1, c2, c3 = st.columns(3)
     with c1:
         st.page_link("pages/data.py", label=tr("Choose or upload data"), icon=":material/dataset:")
@@ -143,7 +143,7 @@ if err := st.session_state.pop(TRAIN_ERROR, None):
     st.error(err)
 entry = ws.entry()
 if entry is not None and entry.runs:
-    st.subheader(tr("{model} on {dataset}", model=entry.name, dataset=entry.runs[-1].dataset))
+    st.header(tr("{model} on {dataset}", model=entry.name, dataset=entry.runs[-1].dataset))  # h2: the level after the h1
     live_run(entry.runs[-1], key="home")
 path_invitation()
 join_box(st, "start-join")
