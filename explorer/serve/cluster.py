@@ -135,10 +135,10 @@ class Cluster(Line):
         waits in line (the worker a run frees goes to the next at once: a class's queue needs no warm one), else
         those doing a job or a run that is not long (a long run hardly feels a start, and the next click then
         does not wait for one)."""
-        if any(not (w.done if isinstance(w, RemoteTrainer) else w.finished) for w in self._queue):
-            return self._busy()
-        runs = sum(h.actor is not None and not self._long(h) for h in self._runs.values())
-        return runs + sum(j.actor is not None for j in self._jobs.values())
+        busy = self._busy()
+        if any(not self._over(w) for w in self._queue):
+            return busy
+        return busy - sum(h.actor is not None and self._long(h) for h in self._runs.values())
 
     # -- datasets: into the object store once --
     def dataset_ref(self, ds: Dataset) -> Any:

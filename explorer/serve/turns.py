@@ -43,6 +43,11 @@ class Line:
     def _release(self, actor: Any, ended_in_it: bool) -> None: ...
     def _end(self, h: RemoteTrainer, status: str, message: str, ended_in_it: bool = False) -> None: ...
 
+    @staticmethod
+    def _over(w: RemoteTrainer | RemoteJob) -> bool:
+        """Whether ``w``, in line, has ended there (stopped or cancelled before a worker took it)."""
+        return w.done if isinstance(w, RemoteTrainer) else w.finished
+
     def _per_step(self) -> float | None:
         """Seconds per step of recent runs (their median), None before any run has finished here."""
         return sorted(self._step_s)[len(self._step_s) // 2] if self._step_s else None
@@ -67,7 +72,7 @@ class Line:
         long_busy = sum(self._long(h) for h in self._runs.values() if h.actor is not None)
         while self._queue and self._busy() < cap:
             w = self._queue.popleft()
-            if w.done if isinstance(w, RemoteTrainer) else w.finished:
+            if self._over(w):
                 continue
             if cap > 1 and self._long(w):
                 if long_busy >= self.long_places():
