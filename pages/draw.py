@@ -86,10 +86,13 @@ def method_name(method: str) -> str:
 
 @st.fragment(run_every=VIEW_REFRESH_S)
 def training_note(entry: ModelEntry) -> None:
-    """While the model trains, a line says so; once its run has ended the line goes by itself (only this line is
-    redrawn: the pad, perhaps mid-stroke, is left alone; the next stroke is answered with the final weights)."""
-    if entry.active_run is not None:
-        st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+    """While the model trains, a line says so (only this line is redrawn, every few seconds: the pad, perhaps
+    mid-stroke, is left alone). Once the run has ended, the page is drawn once more: the line goes, the drawing is
+    answered with the final weights, and nothing on the page asks the server again until the student acts (this
+    line's redraws would otherwise go on as long as the page stays open)."""
+    if entry.active_run is None:
+        st.rerun()
+    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
 
 
 entry = ws.entry()

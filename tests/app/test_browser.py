@@ -124,6 +124,15 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     # so by itself (redrawn with the final weights), without a click
     page.wait_for_selector("text=is training", state="detached", timeout=120_000)
     assert page.locator("text=Prediction:").count() == 1  # the drawing is still answered
+    wait_idle(page)
+    # ... and, the run over, the page asks the server nothing more until the student acts (its line about the
+    # training redrew itself every 2 s as long as the page stayed open): every message the tab sends is counted
+    page.evaluate(
+        "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
+        " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
+    )
+    page.wait_for_timeout(5_000)  # not a synchronisation: a quiet page is watched for longer than a redraw's interval
+    assert page.evaluate("() => window.__sent") == 0
     with capsys.disabled():
         print(
             f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
