@@ -4,7 +4,9 @@ trains, the input picker, a strip of a layer's maps.
 
 from __future__ import annotations
 
+import functools
 import random
+from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
@@ -66,9 +68,23 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
     return e, e.inference_model(), ds
 
 
-def refresh_while_training(e: ModelEntry) -> float | None:
-    """Seconds between redraws of a look-inside view while its model trains (latest weights), else None."""
-    return VIEW_REFRESH_S if e.active_run is not None else None
+def view_while_training(e: ModelEntry) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """A look-inside view as a fragment (a decorator): redrawn every :data:`VIEW_REFRESH_S` while ``e`` trains,
+    with its latest weights. Once the run has ended, the whole page is drawn once more: the view shows the final
+    weights, the parts drawn only for a trained model appear, and nothing on the page asks the server again until
+    the student acts (the redraws would otherwise go on for as long as the page stays open)."""
+    every = VIEW_REFRESH_S if e.active_run is not None else None
+
+    def fragment(view: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(view)
+        def redrawn() -> None:
+            if every is not None and e.active_run is None:
+                st.rerun()
+            view()
+
+        return st.fragment(run_every=every)(redrawn)
+
+    return fragment
 
 
 def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:

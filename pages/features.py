@@ -29,7 +29,7 @@ from explorer.plots import (
     vector_bar,
 )
 from pages._guide import did
-from pages._inspect import input_picker, inspect_context, layer_strip, refresh_while_training
+from pages._inspect import input_picker, inspect_context, layer_strip, view_while_training
 from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
@@ -166,7 +166,7 @@ entry, _, ds = ctx
 x_u8, caption, layer, scale = pickers(entry, ds)
 
 
-@st.fragment(run_every=refresh_while_training(entry))
+@view_while_training(entry)
 def maps() -> None:
     model = entry.inference_model()
     acts = capture_activations(model, normalize(x_u8, ds.mean, ds.std))

@@ -14,7 +14,7 @@ from explorer.plots import (
     weight_histograms,
 )
 from pages._guide import did
-from pages._inspect import inspect_context, refresh_while_training
+from pages._inspect import inspect_context, view_while_training
 from pages._lang import fixed_labels, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 
@@ -71,7 +71,7 @@ c3.caption(
 )
 
 
-@st.fragment(run_every=refresh_while_training(entry))
+@view_while_training(entry)
 def current_view() -> None:
     model = entry.inference_model()
     if layer is not None:

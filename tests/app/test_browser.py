@@ -9,6 +9,7 @@ import pytest
 
 from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from pages._nav import TITLES
+from pages._server import VIEW_REFRESH_S
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -108,6 +109,12 @@ def test_look_inside_pages_in_a_browser(server, browser):
         shot(page, f"page-{title.lower().replace(' ', '-').replace('?', '')}")
 
 
+QUIET = (  # from now on, every message the tab sends to the server is counted
+    "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
+    " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
+)
+
+
 def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     """Draws on the real canvas; reports the time from the end of a stroke to the updated answer."""
     page = open_app(browser, server)
@@ -126,12 +133,9 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     assert page.locator("text=Prediction:").count() == 1  # the drawing is still answered
     wait_idle(page)
     # ... and, the run over, the page asks the server nothing more until the student acts (its line about the
-    # training redrew itself every 2 s as long as the page stayed open): every message the tab sends is counted
-    page.evaluate(
-        "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
-        " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
-    )
-    page.wait_for_timeout(5_000)  # not a synchronisation: a quiet page is watched for longer than a redraw's interval
+    # training redrew itself every few seconds for as long as the page stayed open): every message the tab sends is counted
+    page.evaluate(QUIET)
+    page.wait_for_timeout(1500 * VIEW_REFRESH_S)  # not a synchronisation: a quiet page watched past a redraw's interval
     assert page.evaluate("() => window.__sent") == 0
     with capsys.disabled():
         print(
@@ -251,38 +255,56 @@ def test_a_value_typed_just_before_a_click_is_the_one_used(server, browser):
         page.close()
 
 
-@pytest.mark.parametrize("width,height", [(1280, 720), (1920, 1080)])
-def test_build_and_draw_fit_a_projector(server, browser, width, height):
-    """The pages a teacher projects, at projector sizes: whole words in Build's labels, the pad in its column."""
-    page = open_app(browser, server, viewport={"width": width, "height": height})
+def _build_fits(page, width: int, height: int) -> None:
     nav(page, "Build")
     page.locator("[data-testid=stMain] [data-testid=stWidgetLabel]", has_text="channels").first.wait_for()
     wait_idle(page)
     labels = page.locator("[data-testid=stMain] [data-testid=stWidgetLabel]")
     boxes = [labels.nth(i).bounding_box() for i in range(min(labels.count(), 16))]
     heights = [b["height"] for b in boxes if b and b["height"] > 0]  # collapsed labels have no box
-    assert heights and max(heights) < 30, heights  # one line each: no "chan nels", "pad ding"
+    assert heights and max(heights) < 30, (width, heights)  # one line each: no "chan nels", "pad ding"
     layer_type = page.locator("[data-testid=stMain] [data-testid=stSelectbox]").nth(1)
-    assert layer_type.bounding_box()["width"] > 150  # "BatchNorm2d" fits
+    assert layer_type.bounding_box()["width"] > 150, width  # "BatchNorm2d" fits
     shot(page, f"projector-build-{width}x{height}")
-    canvas = open_draw_pad(page)
+
+
+def _pad_fits(page, canvas, width: int, height: int) -> None:
     box = canvas.bounding_box()
     column = page.locator("[data-testid=stColumn]", has=canvas).last.bounding_box()
-    assert abs(box["width"] - box["height"]) < 2 and box["width"] >= 200  # a square, big enough to draw on
-    assert box["x"] + box["width"] <= column["x"] + column["width"] + 1  # inside its column, not cut off
-    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 30)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] / 2 + 2, box["y"] + box["height"] - 30, steps=10)
-    page.mouse.up()
+    assert abs(box["width"] - box["height"]) < 2 and box["width"] >= 200, (width, box)  # a square, big enough
+    assert box["x"] + box["width"] <= column["x"] + column["width"] + 1, width  # inside its column, not cut off
+    x, y = box["x"] + box["width"] / 2, box["y"]
+    draw_strokes(page, canvas, [((x, y + 30), (x + 2, y + box["height"] - 30))], pause_s=0)  # answered
     page.wait_for_selector("text=Prediction:", timeout=20_000)
     wait_idle(page)
     shot(page, f"projector-draw-{width}x{height}")
+
+
+def test_build_and_draw_fit_a_projector(server, browser):
+    """The pages a teacher projects, at a classroom projector's 1280×720 and then, in the same tab, a large
+    one's 1920×1080: whole words in Build's labels, the pad a square in its column that answers a stroke."""
+    page = open_app(browser, server, viewport={"width": 1280, "height": 720})
+    _build_fits(page, 1280, 720)
+    _pad_fits(page, open_draw_pad(page), 1280, 720)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    _build_fits(page, 1920, 1080)
+    nav(page, "Draw a digit")
+    canvas = page.locator("canvas").last
+    canvas.wait_for(timeout=60_000)
+    wait_idle(page)
+    _pad_fits(page, canvas, 1920, 1080)
     page.close()
 
 
 def test_a_run_carries_on_through_a_reload(server, browser):
-    """Reload the tab while the model trains: the same run goes on (its steps keep counting up), then stops."""
-    page = open_app(browser, server)
+    """Reload the tab while the model trains: the same run goes on (its steps keep counting up). A second tab of
+    the same workspace watches its kernels change; once the run is stopped, that view is drawn once more and then
+    asks the server nothing (it redrew every few seconds for as long as the page stayed open)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(server)
+    page.wait_for_selector("h1", timeout=60_000)
+    wait_idle(page)
     progress = start_long_run(page)
     wait_until(lambda: progress_step(progress) > 0, 60, every=0.3)
     wait_idle(page)  # the run's start was a full run of the app, which saves the workspace at its end
@@ -297,9 +319,21 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     assert page.locator("text=interrupted").count() == 0
     wait_idle(page)
     shot(page, "train-after-reload")
+    watcher = context.new_page()  # the workspace's own link, in a second tab
+    watcher.goto(page.url)
+    watcher.wait_for_selector("h1", timeout=60_000)
+    wait_idle(watcher)
+    nav(watcher, "Kernels")
+    latest = "text=Training: showing the latest weights"
+    watcher.wait_for_selector(latest, timeout=30_000)
     page.get_by_role("button", name="Stop").click()
     page.wait_for_selector("text=stopped at step", timeout=30_000)
-    page.close()
+    watcher.wait_for_selector(latest, state="detached", timeout=30_000)  # drawn once more, by itself
+    wait_idle(watcher)
+    watcher.evaluate(QUIET)
+    watcher.wait_for_timeout(1500 * VIEW_REFRESH_S)  # not a synchronisation: a quiet page watched past a redraw's interval
+    assert watcher.evaluate("() => window.__sent") == 0
+    context.close()
 
 
 def test_work_survives_a_reload_and_a_server_restart(browser):
