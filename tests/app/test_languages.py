@@ -270,8 +270,8 @@ def test_a_page_translator_does_not_break_a_live_run(server, browser):
     wait_until(lambda: page.evaluate(PROGRESS) > 0, 60, "the run's progress")
     page.evaluate(TRANSLATOR)
     seen, t0 = [], time.time()
-    while time.time() - t0 < 24:  # a live page under the translator: about 24 redraws of the panel, each
-        page.wait_for_timeout(2_000)  # translated anew (not a synchronisation: the page is watched)
+    while time.time() - t0 < 14:  # a live page under the translator: about 14 redraws of the panel, each
+        page.wait_for_timeout(1_000)  # translated anew (not a synchronisation: the page is watched)
         seen.append(page.evaluate(PROGRESS))
     assert page.evaluate("() => window.__translated") > 50  # the translator did translate the page
     wait_until(

@@ -1,4 +1,4 @@
-"""A student with a tablet: at 820×1180 portrait (and 1180×820 landscape) the menu leaves the page room, the
+"""A student with a tablet: at 820×1180 portrait (and turned, at 1180×820 landscape) the menu leaves the page room, the
 drawing pad keeps its size with its buttons whole, the pictures beside it do not overlap, and no page scrolls
 sideways; by touch alone a student trains, draws a 7 with a finger and takes the path's first steps; the teacher's
 console works on a tablet."""
@@ -45,11 +45,10 @@ def tablet(browser, url: str, width: int = 820, height: int = 1180):
     return page
 
 
-@pytest.mark.parametrize("width,height", [(820, 1180), (1180, 820)])
-def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, browser, width, height):
-    page = tablet(browser, server, width, height)
-    assert page.locator("[data-testid=stSidebar]").bounding_box()["width"] <= 240  # the menu leaves the page room
-    canvas = open_draw_pad(page)
+def _pad_and_pages_fit(page, width: int, height: int) -> None:
+    """On Draw with a model: the pad keeps its size with its buttons whole, a drawing's pictures do not overlap;
+    then no page of the menu scrolls sideways at this size."""
+    canvas = page.locator("canvas").last
     box = canvas.bounding_box()
     assert box["width"] >= 280  # was 152 px at 820 wide
     draw_strokes(page, canvas, digit_strokes(box["x"] + box["width"] / 2, box["y"] + box["height"] * 0.2))
@@ -63,6 +62,20 @@ def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways(server, brows
         if page.evaluate(WIDER_THAN_THE_SCREEN):
             wide.append(title)
     assert not wide, f"these pages scroll sideways at {width}×{height}: {wide}"
+
+
+def test_a_tablet_draws_on_a_full_pad_and_no_page_scrolls_sideways_held_upright_or_turned(server, browser):
+    """Portrait (820×1180), then the same tablet turned to landscape (1180×820), as a student turns it mid-lesson:
+    one tab, so the page lays itself out anew for the new size (what a rotation does) and the model is trained once."""
+    page = tablet(browser, server, 820, 1180)
+    assert page.locator("[data-testid=stSidebar]").bounding_box()["width"] <= 240  # the menu leaves the page room
+    open_draw_pad(page)
+    _pad_and_pages_fit(page, 820, 1180)
+    page.set_viewport_size({"width": 1180, "height": 820})  # turned
+    nav(page, "Draw a digit")
+    page.locator("canvas").last.wait_for(timeout=60_000)
+    assert page.locator("[data-testid=stSidebar]").bounding_box()["width"] <= 240
+    _pad_and_pages_fit(page, 1180, 820)
     page.context.close()
 
 
