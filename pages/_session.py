@@ -49,7 +49,9 @@ def warmup_notice() -> None:
 
     @st.fragment(run_every=WARMUP_POLL_S)
     def _line() -> None:
-        if not srv.ready:
+        if srv.ready:  # the page once more, without this line: its redraws would go on as long as the page is open
+            st.rerun()
+        else:
             st.caption(
                 ":material/hourglass_top: "
                 + tr(

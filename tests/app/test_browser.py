@@ -9,7 +9,7 @@ import pytest
 
 from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from pages._nav import TITLES
-from pages._server import VIEW_REFRESH_S
+from pages._server import VIEW_REFRESH_S, WARMUP_POLL_S
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -527,6 +527,12 @@ def test_the_first_minute_on_a_freshly_started_server(browser):
         wait_idle(page)
         assert "Current model" in page.locator("[data-testid=stSidebar]").inner_text()
         assert page.locator(".st-key-menu a", has_text="Build").count() == 1
+        # the line about the warm-up goes once the server is ready, and then the page asks the server nothing
+        page.wait_for_selector("text=Getting the trainer ready", state="detached", timeout=60_000)
+        wait_idle(page)
+        page.evaluate(QUIET)
+        page.wait_for_timeout(4000 * WARMUP_POLL_S)  # not a synchronisation: a quiet page watched past 4 redraws
+        assert page.evaluate("() => window.__sent") == 0
 
 
 def test_the_sidebar_downloads_the_model_as_onnx_and_a_checkpoint_and_removes_it(server, browser, tmp_path):
