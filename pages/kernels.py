@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from explorer.interpret import conv_layers, kernels, weight_tensors
@@ -97,22 +99,22 @@ def current_view() -> None:
 
 current_view()
 
-st.subheader(tr("Time machine"))
-runs = [r for r in entry.runs if r.kernel_snapshots()]
-if not runs or layer is None:
-    st.caption(
-        tr(
-            "Train this model (on **{train}**) and its kernels are kept about 100 times along the way: scrub "
-            "through them here and watch random noise turn into patterns: some become edge or stroke detectors.",
-            train=tr("Train"),
+
+def time_machine(runs: list[Any]) -> None:
+    """One run's kernel snapshots, scrubbed step by step beside its loss curve (which run, when there are several)."""
+    # the runs by their place: a widget keeps a copy of its options, and a run (its trainer's lock) cannot be copied
+    pick = (
+        st.selectbox(
+            tr("Training run"),
+            range(len(runs)),
+            index=len(runs) - 1,
+            format_func=lambda i: runs[i].label,
+            key="time_machine_run",
         )
-    )
-else:
-    run = (
-        st.selectbox(tr("Training run"), runs, index=len(runs) - 1, format_func=lambda r: r.label)
         if len(runs) > 1
-        else runs[0]
+        else 0
     )
+    run = runs[pick]
     snaps = run.kernel_snapshots()
     i = st.slider(
         tr("Step"),
@@ -140,3 +142,17 @@ else:
         + "; "
         + tr("a red line marks step {step}", step=snap["step"]),
     )
+
+
+st.subheader(tr("Time machine"))
+runs = [r for r in entry.runs if r.kernel_snapshots()]
+if not runs or layer is None:
+    st.caption(
+        tr(
+            "Train this model (on **{train}**) and its kernels are kept about 100 times along the way: scrub "
+            "through them here and watch random noise turn into patterns: some become edge or stroke detectors.",
+            train=tr("Train"),
+        )
+    )
+else:
+    time_machine(runs)

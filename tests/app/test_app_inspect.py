@@ -52,6 +52,28 @@ def test_kernels_page_shows_the_layers_and_the_time_machine(trained_app):
     assert not at.exception
 
 
+def test_the_time_machine_picks_between_a_models_runs():
+    """A model trained, then trained more: its Kernels page offers both runs' snapshots (the runs are offered by
+    their place: a run itself, with its trainer's lock, cannot be a widget's option, which Streamlit copies)."""
+    at = fresh()
+    at.session_state[TRAIN_CFG].update(limit_train=256, epochs=1)
+    start_default_on_train_page(at)
+    wait_training(at)
+    at.run()
+    button(at, "Train more").click().run()
+    wait_training(at)
+    at.switch_page("pages/kernels.py").run()
+    assert not at.exception, at.exception
+    pick = at.selectbox(key="time_machine_run")
+    assert pick.options == [r.label for r in at.session_state[WS].entry().runs]
+    pick.set_value(0).run()
+    assert not at.exception
+    assert (
+        next(s for s in at.slider if s.label == "Step").value
+        == len(at.session_state[WS].entry().runs[0].kernel_snapshots()) - 1
+    )
+
+
 def test_feature_maps_page_captures_and_diagnoses(trained_app):
     at = trained_app
     at.switch_page("pages/features.py").run()
