@@ -4,7 +4,6 @@ trains, the input picker, a strip of a layer's maps.
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Callable
 from typing import Any
@@ -16,9 +15,7 @@ from explorer.core import DEFAULT_DATASET, MAX_IMAGE_FILE_BYTES
 from explorer.serve import ModelEntry
 from pages._keys import DATASET, DRAWING
 from pages._lang import file_upload, reason, tr, translate
-from pages._server import (
-    VIEW_REFRESH_S,
-)
+from pages._server import VIEW_REFRESH_S, redraw_while
 from pages._state import (
     current_dataset,
     get_dataset,
@@ -70,21 +67,9 @@ def inspect_context() -> tuple[ModelEntry, Any, Dataset] | None:
 
 def view_while_training(e: ModelEntry) -> Callable[[Callable[[], None]], Callable[[], None]]:
     """A look-inside view as a fragment (a decorator): redrawn every :data:`VIEW_REFRESH_S` while ``e`` trains,
-    with its latest weights. Once the run has ended, the whole page is drawn once more: the view shows the final
-    weights, the parts drawn only for a trained model appear, and nothing on the page asks the server again until
-    the student acts (the redraws would otherwise go on for as long as the page stays open)."""
-    every = VIEW_REFRESH_S if e.active_run is not None else None
-
-    def fragment(view: Callable[[], None]) -> Callable[[], None]:
-        @functools.wraps(view)
-        def redrawn() -> None:
-            if every is not None and e.active_run is None:
-                st.rerun()
-            view()
-
-        return st.fragment(run_every=every)(redrawn)
-
-    return fragment
+    with its latest weights; once the run has ended, the page once more (final weights, the parts drawn only for a
+    trained model) and no more redraws (:func:`redraw_while`)."""
+    return redraw_while(lambda: e.active_run is not None, VIEW_REFRESH_S)
 
 
 def input_picker(ds: Dataset, key: str) -> tuple[Any, str]:

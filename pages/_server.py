@@ -9,7 +9,9 @@ once, and a first run waits for the workers ("getting the trainer ready…").
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import streamlit as st
@@ -27,6 +29,7 @@ __all__ = [
     "set_torch_threads",
     "freeze_startup_heap",
     "leave_legacy_pages_routing",
+    "redraw_while",
     "REFRESH_S",
     "JOB_POLL_S",
     "WARMUP_POLL_S",
@@ -44,6 +47,24 @@ WARMUP_POLL_S = 0.5  # the line that says what the server's warm-up is doing
 VIEW_REFRESH_S = 2.0  # a look-inside view of a model that trains (its latest weights)
 BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters, time)
 CLASS_POLL_S = 1.5  # a joined student's app reads its class's row (the teacher's steering, the pause)
+
+
+def redraw_while(going: Callable[[], bool], every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """A part of a page as a fragment (a decorator) that redraws itself every ``every`` seconds while ``going()``
+    (a run trains, the server warms up). When it stops, the whole page is drawn once more: a fragment's timer lives
+    in the browser until the page's next full run, so without it an open page would go on asking the server."""
+    polling = going()
+
+    def fragment(part: Callable[[], None]) -> Callable[[], None]:
+        @functools.wraps(part)
+        def redrawn() -> None:
+            if polling and not going():
+                st.rerun()
+            part()
+
+        return st.fragment(run_every=every if polling else None)(redrawn)
+
+    return fragment
 
 
 def leave_legacy_pages_routing() -> None:

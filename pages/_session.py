@@ -12,6 +12,7 @@ from pages._lang import tr
 from pages._person import keep_cookies_off_in_url, remember_person
 from pages._server import (
     WARMUP_POLL_S,
+    redraw_while,
     server,
     set_torch_threads,
 )
@@ -47,11 +48,9 @@ def warmup_notice() -> None:
     if srv.ready:
         return
 
-    @st.fragment(run_every=WARMUP_POLL_S)
+    @redraw_while(lambda: not srv.ready, WARMUP_POLL_S)
     def _line() -> None:
-        if srv.ready:  # the page once more, without this line: its redraws would go on as long as the page is open
-            st.rerun()
-        else:
+        if not srv.ready:
             st.caption(
                 ":material/hourglass_top: "
                 + tr(

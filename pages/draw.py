@@ -56,6 +56,7 @@ from pages._live import live_run, train_default
 from pages._server import (
     VIEW_REFRESH_S,
     leave_legacy_pages_routing,
+    redraw_while,
     workspace_store,
 )
 from pages._state import get_dataset, workspace
@@ -84,15 +85,17 @@ def method_name(method: str) -> str:
     return tr(METHOD_NAMES[method])
 
 
-@st.fragment(run_every=VIEW_REFRESH_S)
 def training_note(entry: ModelEntry) -> None:
     """While the model trains, a line says so (only this line is redrawn, every few seconds: the pad, perhaps
-    mid-stroke, is left alone). Once the run has ended, the page is drawn once more: the line goes, the drawing is
-    answered with the final weights, and nothing on the page asks the server again until the student acts (this
-    line's redraws would otherwise go on as long as the page stays open)."""
-    if entry.active_run is None:
-        st.rerun()
-    st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+    mid-stroke, is left alone); once the run has ended, the page once more, the drawing answered with the final
+    weights, and no more redraws (:func:`redraw_while`)."""
+
+    @redraw_while(lambda: entry.active_run is not None, VIEW_REFRESH_S)
+    def _note() -> None:
+        if entry.active_run is not None:
+            st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+
+    _note()
 
 
 entry = ws.entry()

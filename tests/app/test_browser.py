@@ -109,10 +109,14 @@ def test_look_inside_pages_in_a_browser(server, browser):
         shot(page, f"page-{title.lower().replace(' ', '-').replace('?', '')}")
 
 
-QUIET = (  # from now on, every message the tab sends to the server is counted
-    "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
-    " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
-)
+def assert_quiet(page, seconds: float) -> None:
+    """The tab sends the server no message for ``seconds``: a page whose parts stopped redrawing."""
+    page.evaluate(
+        "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
+        " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
+    )
+    page.wait_for_timeout(seconds * 1000)  # not a synchronisation: a quiet page is watched
+    assert page.evaluate("() => window.__sent") == 0
 
 
 def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
@@ -134,9 +138,7 @@ def test_draw_a_stroke_and_see_the_prediction(server, browser, capsys):
     wait_idle(page)
     # ... and, the run over, the page asks the server nothing more until the student acts (its line about the
     # training redrew itself every few seconds for as long as the page stayed open): every message the tab sends is counted
-    page.evaluate(QUIET)
-    page.wait_for_timeout(1500 * VIEW_REFRESH_S)  # not a synchronisation: a quiet page watched past a redraw's interval
-    assert page.evaluate("() => window.__sent") == 0
+    assert_quiet(page, 1.5 * VIEW_REFRESH_S)  # past a redraw's interval
     with capsys.disabled():
         print(
             f"\n[draw] stroke end -> prediction on screen: median {times.median_ms:.0f} ms, first stroke "
@@ -330,9 +332,7 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     page.wait_for_selector("text=stopped at step", timeout=30_000)
     watcher.wait_for_selector(latest, state="detached", timeout=30_000)  # drawn once more, by itself
     wait_idle(watcher)
-    watcher.evaluate(QUIET)
-    watcher.wait_for_timeout(1500 * VIEW_REFRESH_S)  # not a synchronisation: a quiet page watched past a redraw's interval
-    assert watcher.evaluate("() => window.__sent") == 0
+    assert_quiet(watcher, 1.5 * VIEW_REFRESH_S)  # past a redraw's interval
     context.close()
 
 
@@ -530,9 +530,7 @@ def test_the_first_minute_on_a_freshly_started_server(browser):
         # the line about the warm-up goes once the server is ready, and then the page asks the server nothing
         page.wait_for_selector("text=Getting the trainer ready", state="detached", timeout=60_000)
         wait_idle(page)
-        page.evaluate(QUIET)
-        page.wait_for_timeout(4000 * WARMUP_POLL_S)  # not a synchronisation: a quiet page watched past 4 redraws
-        assert page.evaluate("() => window.__sent") == 0
+        assert_quiet(page, 4 * WARMUP_POLL_S)  # past four redraw intervals
 
 
 def test_the_sidebar_downloads_the_model_as_onnx_and_a_checkpoint_and_removes_it(server, browser, tmp_path):
