@@ -8,7 +8,7 @@ from typing import Any
 import streamlit as st
 
 from pages._lang import reason, tr
-from pages._server import JOB_POLL_S
+from pages._server import JOB_POLL_S, rerun_unasked
 
 
 def job_poll(busy: bool) -> float | None:
@@ -25,7 +25,7 @@ def job_status(job: Any, was_busy: bool, title: str) -> bool:
         st.progress(job.progress, text=f"{title}: {job.done_steps}/{job.total_steps}")
         return False
     if was_busy:
-        st.rerun()
+        rerun_unasked()
     if job.error:
         st.error(tr("Cancelled.") if job.error == "cancelled" else reason(job.error))
         return False

@@ -30,6 +30,7 @@ __all__ = [
     "CONFIDENCE",
     "DEFAULT_CONFIDENCE",
     "FLASH",
+    "UNASKED",
     "TRAIN_ERROR",
 ]
 
@@ -63,5 +64,6 @@ SAVED_KEYS = (DATASET, TRAIN_CFG, DRAFT, HIDDEN, LESSON, CLASS, PATH, LANG)  # s
 DRAWING = "drawing"  # uint8 (1, 28, 28): the last digit drawn on the Draw page
 CONFIDENCE = "confidence_threshold"  # below it, the Draw page says "not sure" (set there and on "Can we trust it?")
 DEFAULT_CONFIDENCE = 0.9  # the threshold both pages start from
-FLASH = "flash_messages"
+FLASH = "flash_messages"  # [(kind, sentence)]: messages left for the next run of the page (pages._state.flash)
+UNASKED = "rerun_unasked"  # this run was started by the page itself, not by the student (pages._server.rerun_unasked)
 TRAIN_ERROR = "train_error"  # why a one-click training could not start, shown once by the page

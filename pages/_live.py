@@ -17,6 +17,7 @@ from pages._keys import TRAIN_ERROR
 from pages._lang import fmt_acc, reason, tr, translate
 from pages._server import (
     REFRESH_S,
+    rerun_unasked,
 )
 from pages._state import (
     save_workspace,
@@ -173,7 +174,7 @@ def live_run(run: Run, smoothing: float = 0.6, key: str = "live") -> None:
         status = hist.get("status", RunStatus.READY)
         _run_message(run, hist, status)
         if _run_signature(run) != drawn:
-            st.rerun()  # the run changed state, or has its first test accuracy: the page, its buttons and the
+            rerun_unasked()  # the run changed state, or has its first test accuracy: the page, its buttons and the
             # sidebar (and a page that waits for the run, such as Draw) are drawn again, these charts with them
             # (drawn once: a chart drawn here too cost the browser about a second more before the end showed)
         if not hist.get("steps") and not hist.get("epochs"):

@@ -12,9 +12,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import streamlit as st
+
+from pages._keys import UNASKED
 
 if TYPE_CHECKING:
     from explorer.serve import Cluster, Presence, Server, WorkspaceStore
@@ -30,6 +32,7 @@ __all__ = [
     "freeze_startup_heap",
     "leave_legacy_pages_routing",
     "redraw_while",
+    "rerun_unasked",
     "REFRESH_S",
     "JOB_POLL_S",
     "WARMUP_POLL_S",
@@ -49,6 +52,14 @@ BOARD_REFRESH_S = 3.0  # the class board (light rows: name, accuracy, parameters
 CLASS_POLL_S = 1.5  # a joined student's app reads its class's row (the teacher's steering, the pause)
 
 
+def rerun_unasked() -> NoReturn:
+    """Draw the whole page again for a reason the student did not give (a run or a job ended, the server is
+    ready): the messages the last run showed at the page's top are shown again (:func:`pages._state.show_flash`),
+    so what the student was reading, and the page under it, stay where they were."""
+    st.session_state[UNASKED] = True
+    st.rerun()
+
+
 def redraw_while(going: Callable[[], bool], every: float) -> Callable[[Callable[[], None]], Callable[[], None]]:
     """A part of a page as a fragment (a decorator) that redraws itself every ``every`` seconds while ``going()``
     (a run trains, the server warms up). When it stops, the whole page is drawn once more: a fragment's timer lives
@@ -59,7 +70,7 @@ def redraw_while(going: Callable[[], bool], every: float) -> Callable[[Callable[
         @functools.wraps(part)
         def redrawn() -> None:
             if polling and not going():
-                st.rerun()
+                rerun_unasked()
             part()
 
         return st.fragment(run_every=every if polling else None)(redrawn)

@@ -36,6 +36,7 @@ from pages._keys import (
     PERSON_SET,
     SAVED_KEYS,
     TRAIN_CFG,
+    UNASKED,
     UPLOADS,
     WS,
     WS_ID,
@@ -289,8 +290,17 @@ def flash(message: str, kind: str = "success") -> None:
         st.session_state[LAST_ERROR] = (message.replace("**", ""), time.time())
 
 
+FLASH_SHOWN = "flash_shown"  # the messages the last full run of the page showed
+
+
 def show_flash() -> None:
-    for kind, message in st.session_state.pop(FLASH, []):
+    """The messages left for this run, each once. A run the page started by itself (:func:`rerun_unasked`: a run
+    ended, say) shows the last run's again too: a message does not go while nobody acts, and the page under it
+    does not move under a pen mid-stroke."""
+    shown = st.session_state.pop(FLASH_SHOWN, []) if st.session_state.pop(UNASKED, False) else []
+    messages = shown + st.session_state.pop(FLASH, [])
+    st.session_state[FLASH_SHOWN] = messages
+    for kind, message in messages:
         getattr(st, kind)(message)
 
 

@@ -86,14 +86,18 @@ def method_name(method: str) -> str:
 
 
 def training_note(entry: ModelEntry) -> None:
-    """While the model trains, a line says so (only this line is redrawn, every few seconds: the pad, perhaps
-    mid-stroke, is left alone); once the run has ended, the page once more, the drawing answered with the final
-    weights, and no more redraws (:func:`redraw_while`)."""
+    """A line over the pad says which weights answer. While the model trains, only this line is redrawn, every few
+    seconds (the pad, perhaps mid-stroke, is left alone); once the run has ended, the page once more, the drawing
+    answered with the final weights, and no more redraws (:func:`redraw_while`). The line is there in both
+    states, so that last redraw leaves the pad where it was: a pad that moved up, or was drawn anew in another
+    place of the page, would lose the stroke under the student's pen."""
 
     @redraw_while(lambda: entry.active_run is not None, VIEW_REFRESH_S)
     def _note() -> None:
         if entry.active_run is not None:
             st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
+        else:
+            st.caption(tr("**{model}** answers with the weights its last run ended with.", model=entry.name))
 
     _note()
 
@@ -121,6 +125,7 @@ if entry.active_run is not None:
         st.caption(tr("Training **{model}**; drawing opens after its first epoch.", model=entry.name))
         live_run(entry.active_run, key="draw")
         st.stop()
+if entry.runs:
     training_note(entry)
 ctx = inspect_context()
 if ctx is None:

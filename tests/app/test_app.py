@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import get_preset, parse_spec
-from pages._keys import DRAFT, FLASH, OWNER, PERSON, TRAIN_CFG, WS, WS_ID
+from pages._keys import DRAFT, FLASH, OWNER, PERSON, TRAIN_CFG, UNASKED, WS, WS_ID
 from tests.apptest import app, button, fresh, start_default_on_train_page, wait_training
 from tests.waits import wait_until
 
@@ -411,3 +411,26 @@ def test_my_data_shows_what_is_kept_gives_it_as_a_zip_and_deletes_it_with_a_rece
     at.switch_page("pages/start.py").run()  # the next page opens a new, empty one
     assert at.session_state[WS_ID] != old_ws and not at.session_state[WS].models
     assert workspace_store().inventory(old_ws).empty  # nothing of the old workspace is kept, nor saved again
+
+
+def _messages_page():
+    import streamlit as st
+
+    from pages._state import flash, show_flash
+
+    show_flash()
+    if st.button("Say"):
+        flash("Run #1 of **default** was still training: it carries on here.", "info")
+        st.rerun()
+    st.button("Act")
+
+
+def test_a_message_stays_while_the_page_redraws_by_itself_and_goes_when_the_student_acts():
+    at = AppTest.from_function(_messages_page).run()
+    button(at, "Say").click().run()
+    assert [m.value for m in at.info] == ["Run #1 of **default** was still training: it carries on here."]
+    at.session_state[UNASKED] = True  # as pages._server.rerun_unasked leaves it: a run ended, the page redraws
+    at.run()  # by itself; nobody acted, so the message is still there (and the page under it in its place)
+    assert len(at.info) == 1
+    button(at, "Act").click().run()
+    assert not at.info

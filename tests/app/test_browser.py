@@ -109,8 +109,10 @@ def test_look_inside_pages_in_a_browser(server, browser):
         shot(page, f"page-{title.lower().replace(' ', '-').replace('?', '')}")
 
 
-def assert_quiet(page, seconds: float) -> None:
-    """The tab sends the server no message for ``seconds``: a page whose parts stopped redrawing."""
+def assert_quiet(page, seconds: float, after: float = 0) -> None:
+    """The tab sends the server no message for ``seconds``: a page whose parts stopped redrawing. ``after``: counted
+    from that many seconds on (a redraw's timer that fired as the page was drawn anew sends its one message)."""
+    page.wait_for_timeout(after * 1000)  # not a synchronisation: the page settles
     page.evaluate(
         "() => { window.__sent = 0; const send = WebSocket.prototype.send;"
         " WebSocket.prototype.send = function (m) { window.__sent++; return send.call(this, m); }; }"
@@ -301,13 +303,14 @@ def test_build_and_draw_fit_a_projector(server, browser):
 def test_a_run_carries_on_through_a_reload(server, browser):
     """Reload the tab while the model trains: the same run goes on (its steps keep counting up). A second tab of
     the same workspace watches its kernels change; once the run is stopped, that view is drawn once more and then
-    asks the server nothing (it redrew every few seconds for as long as the page stayed open)."""
+    asks the server nothing (it redrew every few seconds for as long as the page stayed open). A third tab draws
+    a digit meanwhile: the run's end leaves its pad where it was, with the drawing on it."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.goto(server)
     page.wait_for_selector("h1", timeout=60_000)
     wait_idle(page)
-    progress = start_long_run(page)
+    progress = start_long_run(page, epochs=300)  # still training when it is stopped, tabs later
     wait_until(lambda: progress_step(progress) > 0, 60, every=0.3)
     wait_idle(page)  # the run's start was a full run of the app, which saves the workspace at its end
     before = progress_step(progress)
@@ -328,11 +331,27 @@ def test_a_run_carries_on_through_a_reload(server, browser):
     nav(watcher, "Kernels")
     latest = "text=Training: showing the latest weights"
     watcher.wait_for_selector(latest, timeout=30_000)
+    drawer = context.new_page()  # and a third tab draws while the run ends
+    drawer.goto(page.url.replace("/train?", "/draw?"))
+    drawer.wait_for_selector("text=is training; the page answers", timeout=60_000)
+    wait_idle(drawer)
+    pad = drawer.locator("canvas").last
+    box = pad.bounding_box()
+    strokes = digit_strokes(box["x"] + box["width"] / 2, box["y"] + 40)
+    draw_strokes(drawer, pad, strokes[:2])
+    drawn = int(pad.evaluate("c => c.dataset.seq"))
     page.get_by_role("button", name="Stop").click()
     page.wait_for_selector("text=stopped at step", timeout=30_000)
     watcher.wait_for_selector(latest, state="detached", timeout=30_000)  # drawn once more, by itself
     wait_idle(watcher)
-    assert_quiet(watcher, 1.5 * VIEW_REFRESH_S)  # past a redraw's interval
+    assert_quiet(watcher, 1.5 * VIEW_REFRESH_S, after=VIEW_REFRESH_S)  # past a redraw's interval
+    drawer.wait_for_selector("text=is training; the page answers", state="detached", timeout=30_000)
+    wait_idle(drawer)  # the Draw tab, drawn once more with the final weights: its pad stayed where the pen is,
+    assert pad.bounding_box() == box  # with its drawing (a pad drawn anew lost the strokes under the pen)
+    assert int(pad.evaluate("c => c.dataset.seq") or 0) == drawn
+    assert drawer.get_by_text("answers with the weights its last run ended with").count() == 1
+    draw_strokes(drawer, pad, strokes[3:4])  # and answers a stroke after it
+    assert int(pad.evaluate("c => c.dataset.seq")) > drawn
     context.close()
 
 
