@@ -409,8 +409,8 @@ class Cluster(Line):
             self._end_job(job, None, ended_in_it=True)
 
     def _run_reply(self, h: RemoteTrainer, reply: dict[str, Any], ctl: int) -> None:
-        if h.started_at is None:
-            h.started_at = time.monotonic()
+        if h.started_at is None:  # when its worker took it up: the first reply comes a poll or more later
+            h.started_at = time.monotonic() - float(reply.get("running_s") or 0.0)
         h.apply(reply, ctl)
         if reply["status"] == RunStatus.YIELDED:
             self._requeue(h, reply)

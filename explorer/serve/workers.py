@@ -142,6 +142,7 @@ class Worker:
         self.job: Job | None = None
         self.whose: tuple[str, int | None] | None = None  # (owner, run id) of the run it trains now
         self._token = 0
+        self._began = 0.0  # when this worker took up its run (its own clock: a reply says how long ago)
         self.lease = _Lease(lease_s, self._expired)
         _warm_up()
 
@@ -195,6 +196,7 @@ class Worker:
         self.whose = (owner, run_id)
         if max_minutes > 0:
             _RunLimit(self, self._token, max_minutes)
+        self._began = time.monotonic()
         self.trainer.start()
 
     def _stop_run(self, token: int, reason: str) -> None:
@@ -219,6 +221,7 @@ class Worker:
                 "device": str(t.device),
                 "snapshots": [s for s in t.snapshots if s["step"] > snap_step],
                 "pid": os.getpid(),
+                "running_s": time.monotonic() - self._began,  # since this worker took the run up
             }
         if reply["status"] in ENDED_HERE:
             t.join(5)  # the loop has ended; its thread is a moment from gone

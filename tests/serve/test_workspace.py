@@ -116,6 +116,7 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
 
     worker = Worker(1, 60)
     worker.lease.cancel()  # in a Ray worker an expired lease ends the process: here it would end pytest
+    t0 = time.monotonic()
     worker.start_run(
         build_model(get_preset("default"), seed=0),
         dataset_arrays(mnist5k),
@@ -126,6 +127,9 @@ def test_a_worker_stops_its_run_when_the_time_budget_is_spent(mnist5k):
     reply = worker.poll(0, 0, -1)
     assert reply["status"] == "stopped" and "the longest one run may train here" in reply["message"]
     assert 0 < reply["step"] < reply["total_steps"] and "weights" in reply  # the weights it reached come back
+    # the reply says how long ago the worker took the run up (the server dates the run's start by it, not by the
+    # moment this first news reached it): at least the 1.2 s it trained, at most the time since it was given
+    assert 0.02 * 60 <= reply["running_s"] <= time.monotonic() - t0
 
 
 def test_reading_a_run_changes_nothing_and_settling_keeps_its_results(mnist5k):
