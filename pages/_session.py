@@ -39,7 +39,7 @@ def start_session() -> None:
     # drawn in another place is drawn anew, and the drawing pad would lose its strokes when a message here goes.
     with st.container(key="session_top"):
         path_panel()  # the guided path, at the top of the page: checked against what this run's state shows
-        show_flash()  # (a step just completed says so here)
+        show_flash(top=True)  # (a step just completed says so here)
         watch()  # a student in a class: the teacher's pause banner, and their steering followed about once a second
         warmup_notice()
 

@@ -290,16 +290,18 @@ def flash(message: str, kind: str = "success") -> None:
         st.session_state[LAST_ERROR] = (message.replace("**", ""), time.time())
 
 
-FLASH_SHOWN = "flash_shown"  # the messages the last full run of the page showed
+FLASH_SHOWN = "flash_shown"  # the messages the last full run showed at the page's top
 
 
-def show_flash() -> None:
-    """The messages left for this run, each once. A run the page started by itself (:func:`rerun_unasked`: a run
-    ended, say) shows the last run's again too: a message does not go while nobody acts, and the page under it
-    does not move under a pen mid-stroke."""
-    shown = st.session_state.pop(FLASH_SHOWN, []) if st.session_state.pop(UNASKED, False) else []
-    messages = shown + st.session_state.pop(FLASH, [])
-    st.session_state[FLASH_SHOWN] = messages
+def show_flash(top: bool = False) -> None:
+    """The messages left for this run, each once: at the page's ``top`` (the session's start, first in every run),
+    or where a page shows what it said meanwhile (a refusal under its button). A run the page started by itself
+    (:func:`rerun_unasked`: a run ended, say) shows the top's messages of the run before again: a message does
+    not go while nobody acts, and the page under it does not move under a pen mid-stroke."""
+    messages = st.session_state.pop(FLASH, [])
+    if top:
+        kept = st.session_state.pop(FLASH_SHOWN, []) if st.session_state.pop(UNASKED, False) else []
+        messages = st.session_state[FLASH_SHOWN] = kept + messages
     for kind, message in messages:
         getattr(st, kind)(message)
 

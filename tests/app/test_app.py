@@ -418,11 +418,12 @@ def _messages_page():
 
     from pages._state import flash, show_flash
 
-    show_flash()
+    show_flash(top=True)
     if st.button("Say"):
         flash("Run #1 of **default** was still training: it carries on here.", "info")
         st.rerun()
     st.button("Act")
+    show_flash()  # a page's own place for what it says meanwhile (a refusal under its button): nothing here
 
 
 def test_a_message_stays_while_the_page_redraws_by_itself_and_goes_when_the_student_acts():
