@@ -49,14 +49,12 @@ from pages._answer import answer_html, pixel_img, prob_bars
 from pages._canvas import drawing_pad
 from pages._class import class_code, member
 from pages._guide import did
-from pages._inspect import inspect_context, layer_strip
+from pages._inspect import inspect_context, layer_strip, view_while_training
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, DRAWING, TRAIN_ERROR
 from pages._lang import file_upload, fixed_labels, reason, tr, translate
 from pages._live import live_run, train_default
 from pages._server import (
-    VIEW_REFRESH_S,
     leave_legacy_pages_routing,
-    redraw_while,
     workspace_store,
 )
 from pages._state import get_dataset, workspace
@@ -88,11 +86,11 @@ def method_name(method: str) -> str:
 def training_note(entry: ModelEntry) -> None:
     """A line over the pad says which weights answer. While the model trains, only this line is redrawn, every few
     seconds (the pad, perhaps mid-stroke, is left alone); once the run has ended, the page once more, the drawing
-    answered with the final weights, and no more redraws (:func:`redraw_while`). The line is there in both
+    answered with the final weights, and no more redraws (:func:`view_while_training`). The line is there in both
     states, so that last redraw leaves the pad where it was: a pad that moved up, or was drawn anew in another
     place of the page, would lose the stroke under the student's pen."""
 
-    @redraw_while(lambda: entry.active_run is not None, VIEW_REFRESH_S)
+    @view_while_training(entry)
     def _note() -> None:
         if entry.active_run is not None:
             st.caption(tr("**{model}** is training; the page answers with its latest weights.", model=entry.name))
