@@ -8,24 +8,26 @@ from typing import Any
 import streamlit as st
 
 from pages._lang import reason, tr
-from pages._server import JOB_POLL_S, rerun_unasked
+from pages._server import JOB_POLL_S, redraw_while
 
 
-def job_poll(busy: bool) -> float | None:
-    """A job's fragment redraws every :data:`JOB_POLL_S` while the job runs, and not at all after."""
-    return JOB_POLL_S if busy else None
+def job_running(job: Any) -> bool:
+    return job is not None and not job.finished
 
 
-def job_status(job: Any, was_busy: bool, title: str) -> bool:
-    """Inside a polling fragment: progress while ``job`` runs, its error when it failed. Returns True when its
-    result is ready to show (and reruns the page once when it just finished, to refresh the buttons)."""
+def while_job_runs(job_of: Callable[[], Any]) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """A job's part of a page (a decorator): redrawn every :data:`JOB_POLL_S` while ``job_of()`` runs; the page is
+    drawn once more when it ends (:func:`pages._server.redraw_while`), to refresh the buttons."""
+    return redraw_while(lambda: job_running(job_of()), JOB_POLL_S)
+
+
+def job_status(job: Any, title: str) -> bool:
+    """Progress while ``job`` runs, its error when it failed. Returns True when its result is ready to show."""
     if job is None:
         return False
     if not job.finished:
         st.progress(job.progress, text=f"{title}: {job.done_steps}/{job.total_steps}")
         return False
-    if was_busy:
-        rerun_unasked()
     if job.error:
         st.error(tr("Cancelled.") if job.error == "cancelled" else reason(job.error))
         return False
@@ -35,13 +37,11 @@ def job_status(job: Any, was_busy: bool, title: str) -> bool:
 def job_panel(job_of: Callable[[], Any], title: str, show: Callable[[Any], None]) -> None:
     """A job's panel: ``job_of()`` is the job (or None); while it runs, its progress under ``title``, redrawn every
     :data:`JOB_POLL_S` (the page reruns once when it ends); then its error, or ``show(job)`` with its result."""
-    first = job_of()
-    busy = first is not None and not first.finished
 
-    @st.fragment(run_every=job_poll(busy))
+    @while_job_runs(job_of)
     def _panel() -> None:
         job = job_of()
-        if job_status(job, busy, title):
+        if job_status(job, title):
             show(job)
 
     _panel()

@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import Dataset
 from explorer.core import accuracy, inference_seconds, predict_proba
 from explorer.serve import ModelEntry
-from pages._jobs import job_poll, job_status
+from pages._jobs import job_status, while_job_runs
 from pages._lang import tr
 from pages._state import get_dataset, show_flash, start_job
 
@@ -54,12 +54,11 @@ def _wait_for_predictions(job: Any, what: str) -> None:
         if st.button(tr("Try again"), icon=":material/refresh:"):
             st.rerun()
         return
-    busy = not job.finished
 
-    @st.fragment(run_every=job_poll(busy))
+    @while_job_runs(lambda: job)
     def _progress() -> None:
         st.caption(tr("This model is large: its predictions take a moment, and are kept for this version of the model."))
-        if job_status(job, busy, what) or job.error:
+        if job_status(job, what) or job.error:
             if job.error and st.button(tr("Try again"), icon=":material/refresh:"):
                 st.session_state.pop(PREDICT_FOR, None)
                 st.rerun()

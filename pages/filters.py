@@ -19,7 +19,7 @@ from explorer.interpret import (
 )
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
 from pages._inspect import inspect_context
-from pages._jobs import job_poll, job_status
+from pages._jobs import job_status, while_job_runs
 from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
@@ -174,12 +174,12 @@ def compared(results: dict[str, FilterImages]) -> None:
         )
 
 
-@st.fragment(run_every=job_poll(busy))
+@while_job_runs(lambda: st.session_state.get(JOB))
 def results() -> None:
     job = st.session_state.get(JOB)
     if job is None:
         st.caption(tr("Press **{generate}**.", generate=tr("Generate")))
-    if not job_status(job, busy, tr("optimising, step")):
+    if not job_status(job, tr("optimising, step")):
         return
     out = job.result
     if out["kind"] == "compare":

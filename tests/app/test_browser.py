@@ -9,7 +9,7 @@ import pytest
 
 from devtools.browser import VIEWPORT, digit_strokes, draw_strokes, open_app, open_draw_pad
 from pages._nav import TITLES
-from pages._server import VIEW_REFRESH_S, WARMUP_POLL_S
+from pages._server import JOB_POLL_S, VIEW_REFRESH_S, WARMUP_POLL_S
 from tests.browser import nav, progress_step, shot, start_long_run, streamlit_server, wait_idle
 from tests.waits import wait_until
 
@@ -88,6 +88,7 @@ def test_look_inside_pages_in_a_browser(server, browser):
             page.get_by_role("button", name="Generate").click()
             page.wait_for_selector("text=its 9 strongest test images", timeout=120_000)
             wait_idle(page)
+            assert_quiet(page, 4 * JOB_POLL_S, after=JOB_POLL_S)  # the job ended: its panel no longer polls
         if title == "Confusion matrix":  # clicking a cell shows that cell's images
             cells = page.locator(".js-plotly-plot .nsewdrag").first
             for attempt in range(4):  # under the full suite's load a click can land before the chart settles
