@@ -168,6 +168,7 @@ def confusion_heatmap(
         height=height,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis={"title": titles[0], "type": "category", "side": "top"},
+        modebar={"orientation": "v"},  # down the right edge: across the top it would hide the top axis's title
         yaxis={"title": titles[1], "type": "category", "autorange": "reversed"},
     )
     return fig

@@ -106,6 +106,18 @@ def test_look_inside_pages_in_a_browser(server, browser):
                 except PlaywrightTimeout:
                     assert attempt < 3, page.locator("[data-testid=stMain]").inner_text()[-600:]  # what it showed
             wait_idle(page)
+            chart = page.locator(".js-plotly-plot").first
+            chart.hover()  # the toolbar shows while the pointer is on the chart: it hides none of the axes' titles
+            toolbar = chart.locator(".modebar").bounding_box()
+            for label in chart.locator(".xtitle, .ytitle").all():
+                t = label.bounding_box()
+                apart = (
+                    t["x"] + t["width"] <= toolbar["x"]
+                    or toolbar["x"] + toolbar["width"] <= t["x"]
+                    or t["y"] + t["height"] <= toolbar["y"]
+                    or toolbar["y"] + toolbar["height"] <= t["y"]
+                )
+                assert apart, (label.text_content(), t, toolbar)
         assert page.locator("[data-testid=stException]").count() == 0
         shot(page, f"page-{title.lower().replace(' ', '-').replace('?', '')}")
 
