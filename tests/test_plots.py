@@ -49,6 +49,39 @@ def test_image_grid_and_curves():
     assert len(shape_flow(summarize(get_preset("preact-resnet"))).layout.shapes) > 10
 
 
+@pytest.mark.parametrize("preset", ["default", "cats-vs-dogs", "preact-resnet"])
+def test_the_shape_flow_writes_each_shape_where_it_changes_above_its_blocks(preset):
+    """A norm or an activation keeps the tensor's shape: written again, its label would sit on its neighbour's.
+    (That no two labels touch on screen is measured in Chromium: ``test_browser.py``'s walk through the pages.)"""
+    summary = summarize(get_preset(preset))
+    fig = shape_flow(summary)
+    blocks = list(fig.layout.shapes)  # one block per stage, in order
+    shapes = [tuple(summary.input_shape)] + [tuple(r.output_shape) for r in summary.layers]
+    assert len(blocks) == len(shapes)
+
+    def stage(a) -> int:
+        return min(range(len(blocks)), key=lambda i: abs((blocks[i].x0 + blocks[i].x1) / 2 - a.x))
+
+    labels = {stage(a): a for a in fig.layout.annotations if a.yanchor == "bottom"}  # above the blocks
+    changed = [i for i, s in enumerate(shapes) if i == 0 or s != shapes[i - 1]]
+    assert sorted(labels) == changed
+    assert all(labels[i].text == "×".join(map(str, shapes[i])) for i in changed)
+    assert all(labels[i].y > blocks[i].y1 for i in changed)  # above its own block
+    assert max(a.y for a in labels.values()) < fig.layout.yaxis.range[1]  # every label inside the figure
+
+
+def test_shape_labels_that_share_columns_go_a_row_apart_and_the_others_stay_low():
+    from explorer.plots.charts import LABEL_ROW, _label_rows
+
+    # (centre, width, lowest height): the second touches the first, the third touches the second only
+    rows = _label_rows([(0.0, 2.0, 0.5), (1.5, 2.0, 0.5), (3.0, 1.2, 0.4), (3.5, 1.0, 0.45), (6.0, 1.0, 0.3)])
+    assert rows[0] == 0.5
+    assert rows[1] == pytest.approx(0.5 + LABEL_ROW)
+    assert rows[2] == 0.4  # shares columns with the second only, which is a row above it: it stays at its lowest
+    assert rows[3] == pytest.approx(0.4 + LABEL_ROW)  # touches the third (0.4) below and not the second (0.67)
+    assert rows[4] == 0.3  # alone
+
+
 def test_a_4096_channel_layer_makes_a_bounded_mosaic_quickly():
     from explorer.core import MAX_MOSAIC_PIXELS
 

@@ -186,40 +186,62 @@ def summary_rows(summary: Summary, tr: Translator = EN) -> list[dict[str, Any]]:
     return rows
 
 
+LABEL_ROW = 0.17  # a row of the shape flow's labels, in its y units (a block's height is at most 1)
+FLOW_WIDTH_PX = 300  # the narrowest the shape flow's plot is drawn (in Build's summary column): labels kept apart there
+LABEL_CHAR_PX = 6.2  # a character of a shape label at 10 px
+
+
+def _label_rows(labels: list[tuple[float, float, float]]) -> list[float]:
+    """Heights for labels ``(centre x, width, lowest y)`` taken left to right: each at its lowest height, or one
+    row above a label it would touch there."""
+    placed: list[tuple[float, float, float]] = []
+    for cx, w, y in labels:
+        near = [p for p in placed if p[0] < cx + w / 2 and cx - w / 2 < p[1]]  # the labels it shares columns with
+        while touching := [p[2] for p in near if abs(p[2] - y) < LABEL_ROW * 0.999]:  # (a float's last bit)
+            y = max(touching) + LABEL_ROW
+        placed.append((cx - w / 2, cx + w / 2, y))
+    return [p[2] for p in placed]
+
+
 def shape_flow(summary: Summary) -> go.Figure:
     """A diagram of the tensor flowing through the network: one block per layer, height ~ spatial size,
-    width ~ log(channels), labelled with its shape. Residual blocks' inner layers are shown indented."""
+    width ~ log(channels). A shape is written where it changes (a norm or an activation keeps it), each label one
+    row above any it would touch; residual blocks' inner layers are shown indented."""
     fig = go.Figure()
     stages = [("input", summary.input_shape, 0)] + [(f"{r.path} {r.type}", r.output_shape, r.depth) for r in summary.layers]
-    x = 0.0
     max_side = max((s[1] if len(s) == 3 else 1) for _, s, _ in stages)
-    for i, (name, shape, depth) in enumerate(stages):
+    blocks = []  # x, width, height, colour per stage
+    x = 0.0
+    for _name, shape, depth in stages:
         if len(shape) == 3:
             c, h, _ = shape
-            height = 0.25 + 0.75 * h / max_side
-            width = 0.4 + 0.25 * math.log2(c + 1)
+            height, width = 0.25 + 0.75 * h / max_side, 0.4 + 0.25 * math.log2(c + 1)
             colour = PALETTE[0] if depth == 0 else PALETTE[4]
         else:
-            c, height, width, colour = shape[0], 0.9, 0.35, PALETTE[2]
+            height, width, colour = 0.9, 0.35, PALETTE[2]
+        blocks.append((x, width, height, colour))
+        x += width + 0.25
+    span = x + 0.2  # the x axis's range, [-0.2, x]
+    written = [i for i, (_n, s, _d) in enumerate(stages) if i == 0 or tuple(s) != tuple(stages[i - 1][1])]
+    texts = {i: "×".join(map(str, stages[i][1])) for i in written}
+    labels = []
+    for i in written:
+        cx, w = blocks[i][0] + blocks[i][1] / 2, len(texts[i]) * LABEL_CHAR_PX * span / FLOW_WIDTH_PX
+        under = [b[2] for b in blocks if b[0] < cx + w / 2 and cx - w / 2 < b[0] + b[1]]  # blocks below its ends too
+        labels.append((cx, w, max(under) / 2 + 0.08))
+    rows = _label_rows(labels)
+    for i, ((name, _shape, _depth), (x0, width, height, colour)) in enumerate(zip(stages, blocks)):
         fig.add_shape(
             type="rect",
-            x0=x,
-            x1=x + width,
+            x0=x0,
+            x1=x0 + width,
             y0=-height / 2,
             y1=height / 2,
             fillcolor=tint(colour, 0.35 + 0.4 * (i == 0)),
             line={"color": colour, "width": 2},
         )
         fig.add_annotation(
-            x=x + width / 2,
-            y=height / 2 + 0.08,
-            text="×".join(map(str, shape)),
-            showarrow=False,
-            font={"size": 10},
-            yanchor="bottom",
-        )
-        fig.add_annotation(
-            x=x + width / 2,
+            x=x0 + width / 2,
             y=-height / 2 - 0.08,
             text=name.split(" ", 1)[-1],
             showarrow=False,
@@ -227,10 +249,14 @@ def shape_flow(summary: Summary) -> go.Figure:
             yanchor="top",
             textangle=-45 if len(stages) > 8 else 0,
         )
-        x += width + 0.25
+    for i, y in zip(written, rows):
+        fig.add_annotation(
+            x=blocks[i][0] + blocks[i][1] / 2, y=y, text=texts[i], showarrow=False, font={"size": 10}, yanchor="bottom"
+        )
     fig.update_xaxes(visible=False, range=[-0.2, x])
-    fig.update_yaxes(visible=False, range=[-1.1, 0.8])
-    fig.update_layout(height=230, margin={"l": 0, "r": 0, "t": 10, "b": 0}, plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_yaxes(visible=False, range=[-1.1, max([0.8, *(y + LABEL_ROW for y in rows)])])
+    # room at the sides for the first and last labels, and at the top for the toolbar (shown while pointed at)
+    fig.update_layout(height=250, margin={"l": 28, "r": 28, "t": 34, "b": 0}, plot_bgcolor="rgba(0,0,0,0)")
     return fig
 
 

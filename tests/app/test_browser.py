@@ -71,6 +71,19 @@ def test_every_page_renders_in_a_browser_before_there_is_a_model(server, browser
             nav(page, title)
         if page.locator("[data-testid=stException]").count():
             broken.append(title)
+        if title == "Build":  # the shape flow's labels, as drawn: none sits on another
+            page.locator(".js-plotly-plot .annotation-text").first.wait_for()
+            touching = page.evaluate(
+                """() => {
+                const boxes = [...document.querySelectorAll('.js-plotly-plot .annotation-text')]
+                  .filter(t => /^[0-9×]+$/.test(t.textContent)).map(t => [t.textContent, t.getBoundingClientRect()]);
+                const out = [];
+                for (const [i, [a, r]] of boxes.entries()) for (const [b, q] of boxes.slice(i + 1))
+                  if (r.right > q.left && q.right > r.left && r.bottom > q.top && q.bottom > r.top) out.push(a + ' / ' + b);
+                return [boxes.length, out];
+            }"""
+            )
+            assert touching[0] >= 8 and touching[1] == [], touching  # the default CNN's shapes, none touching
         shot(page, f"fresh-{title.lower().replace(' ', '-')}")
     assert broken == []
 
