@@ -14,7 +14,7 @@ from explorer.plots import confusion_heatmap, describe_confusion, describe_image
 from explorer.serve import shown_code
 from pages._class import class_code as class_code_of_session
 from pages._guide import did
-from pages._jobs import job_panel
+from pages._jobs import job_panel, job_running
 from pages._keys import TEACHER
 from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import workspace_store
@@ -129,7 +129,7 @@ def finetune_panel(ours: dict, model: Any, ds: Dataset) -> None:
         )
 
     tune = st.session_state.get(TUNE_JOB)
-    tuning = tune is not None and not tune.finished
+    tuning = job_running(tune)
     st.button(
         tr("Fine-tune a copy on half of our handwriting, test on the other half"),
         key="trust_tune",

@@ -12,6 +12,7 @@ from pages._server import JOB_POLL_S, redraw_while
 
 
 def job_running(job: Any) -> bool:
+    """Whether ``job`` (a page's job, or None when none was started) is still going."""
     return job is not None and not job.finished
 
 

@@ -20,7 +20,7 @@ from explorer.lessons import (
 from explorer.plots import describe_images, experiment_figure, experiment_table, image_grid
 from pages._class import paused, refuse_if_paused
 from pages._guide import did
-from pages._jobs import job_panel
+from pages._jobs import job_panel, job_running
 from pages._lang import reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import current_dataset, flash, workspace
@@ -69,7 +69,7 @@ def launch(name: str, make, title: str = "") -> None:
     if refuse_if_paused():
         return
     old = jobs.get(name)
-    if old is not None and not old.finished:
+    if job_running(old):
         old.cancel()
     made = make()
     try:
@@ -104,7 +104,7 @@ def panel(name: str, title: str, explain: str, make, render) -> None:
     st.subheader(title)
     st.caption(explain)
     job = jobs.get(name)
-    busy = job is not None and not job.finished
+    busy = job_running(job)
     st.button(
         tr("Run"),
         key=f"run-{name}",

@@ -19,7 +19,7 @@ from explorer.interpret import (
 )
 from explorer.plots import as_picture, describe_images, describe_map, image_grid, upscale
 from pages._inspect import inspect_context
-from pages._jobs import job_status, while_job_runs
+from pages._jobs import job_running, job_status, while_job_runs
 from pages._lang import fixed_labels, reason, tr, translate
 from pages._server import leave_legacy_pages_routing  # noqa: E402
 from pages._state import start_job
@@ -91,7 +91,7 @@ def start(kind: str) -> None:
     Reads the widgets' keys: the values on screen at the click count, even one typed just before it."""
     ss = st.session_state
     old = ss.get(JOB)
-    if old is not None and not old.finished:
+    if job_running(old):
         old.cancel()
     layer_, steps, lr = ss["fv_layer"], int(ss["fv_steps"]), float(ss["fv_lr"])
     n = layer_channels(model, layer_, shape)
@@ -143,7 +143,7 @@ def start(kind: str) -> None:
 
 b = st.columns([1.3, 1.8, 1, 3], vertical_alignment="bottom")
 job = st.session_state.get(JOB)
-busy = job is not None and not job.finished
+busy = job_running(job)
 b[0].button(tr("Generate"), type="primary", icon=":material/auto_awesome:", on_click=start, args=("all",), disabled=busy)
 b[2].number_input(tr("Channel"), 0, n_ch - 1, 0, key=f"fv_channel-{n_ch}")
 b[1].button(

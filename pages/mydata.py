@@ -12,7 +12,7 @@ from pages._server import leave_legacy_pages_routing, server, workspace_store
 leave_legacy_pages_routing()  # its address typed into a freshly started server: run it through app.py
 
 from explorer.serve import PERSON_COOKIE, build_export, shown_code  # noqa: E402
-from pages._jobs import job_panel  # noqa: E402
+from pages._jobs import job_panel, job_running  # noqa: E402
 from pages._keys import OWNER, WS_ID  # noqa: E402
 from pages._lang import md_text, reason, tr, translate  # noqa: E402
 from pages._state import show_flash, start_job, start_over  # noqa: E402
@@ -126,7 +126,7 @@ export = st.session_state.get(EXPORT_JOB)
 if st.button(
     tr("Prepare the download"),
     icon=":material/folder_zip:",
-    disabled=inv.empty or (export is not None and not export.finished),
+    disabled=inv.empty or job_running(export),
 ):
     try:  # read here (size checked first), zipped in a worker: the models' ONNX is tensor work
         start_job(EXPORT_JOB, "your download", build_export, store.export_parts(ws_id, person))

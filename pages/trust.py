@@ -36,7 +36,7 @@ from pages._class import class_code as class_code_of_session
 from pages._guide import did
 from pages._handwriting import handwriting_section
 from pages._inspect import input_picker, inspect_context
-from pages._jobs import job_panel
+from pages._jobs import job_panel, job_running
 from pages._keys import CONFIDENCE, DEFAULT_CONFIDENCE, LESSON
 from pages._lang import reason, tr, translate
 from pages._predict import cached_predictions
@@ -124,7 +124,7 @@ def reject_panel(letters) -> None:
         )
 
     job = st.session_state.get(REJECT_JOB)
-    busy = job is not None and not job.finished
+    busy = job_running(job)
     st.button(
         tr("Train it again with an extra class, “{name}”, and compare", name=tr(NOT_A_DIGIT)),
         key="trust_reject",
@@ -314,13 +314,13 @@ def fooling_search(x, label: str) -> None:
                 continue
             models.append((e.name, copy.deepcopy(e.inference_model()), augment_active(e.runs[-1].config.get("augment"))))
         old = st.session_state.get(FOOL_JOB)
-        if old is not None and not old.finished:
+        if job_running(old):
             old.cancel()
         if start_job(FOOL_JOB, "fooling", fooling_table, models, x.clone(), ds.mean, ds.std):
             st.session_state[FOOLED] = label
 
     fool_job = st.session_state.get(FOOL_JOB)
-    busy = fool_job is not None and not fool_job.finished
+    busy = job_running(fool_job)
     st.button(
         tr("Find the smallest ε that fools each of my models"),
         on_click=_find_smallest,
